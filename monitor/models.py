@@ -1,0 +1,120 @@
+"""Plain data shared by every stage: Story, Hit, Snippet, Match.
+
+These are deliberately dumb dataclasses with no I/O so that the pure stages
+(rules, extract, render) can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class Story:
+    """One news story, as found in a feed or on a section page.
+
+    ``title`` and ``text`` are the only fields rules search without a field
+    prefix; ``text`` is the story's body: the extracted main text of the article,
+    or the feed's summary/content when no text was extracted. The raw page is
+    never kept here.
+    """
+
+    source: str
+    url: str
+    title: str
+    text: str = ""
+    summary: str = ""
+    guid: str | None = None
+    published: datetime | None = None
+    author: str | None = None
+    lang: str | None = None
+    canonical_url: str | None = None
+    source_tags: tuple[str, ...] = ()
+    #: every identity key of the story (normalised link, canonical URL, GUID, title hash);
+    #: the story counts as seen when any of them was seen.
+    keys: tuple[str, ...] = ()
+    #: the outlet's display name (the source name unless the feed says better)
+    outlet: str = ""
+    #: how the text was obtained: "feed", "extracted", or "fallback" (extraction failed)
+    text_origin: str = "feed"
+
+    @property
+    def key(self) -> str:
+        """The primary identity key (first of ``keys``)."""
+        return self.keys[0] if self.keys else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One matched query term: which field, which word positions, and character offsets."""
+
+    term: str
+    field: str
+    position: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """A sentence (at most ~300 characters) around hits; ``spans`` mark hits as offsets into ``text``."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...] = ()
+    field: str = "text"
+
+    def _render(self, open_: str, close: str, escape: bool) -> str:
+        out: list[str] = []
+        pos = 0
+        esc = html.escape if escape else (lambda s: s)
+        for start, end in sorted(self.spans):
+            if start < pos:
+                continue
+            out.append(esc(self.text[pos:start]))
+            out.append(open_ + esc(self.text[start:end]) + close)
+            pos = end
+        out.append(esc(self.text[pos:]))
+        return "".join(out)
+
+    def plain(self) -> str:
+        """Plain text with hits marked ``**like this**``."""
+        return self._render("**", "**", escape=False)
+
+    def markdown(self) -> str:
+        """Markdown with hits in bold; Markdown control characters in the text are escaped."""
+        md_special = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
+        out: list[str] = []
+        pos = 0
+        for start, end in sorted(self.spans):
+            if start < pos:
+                continue
+            out.append(self.text[pos:start].translate(md_special))
+            out.append("**" + self.text[start:end].translate(md_special) + "**")
+            pos = end
+        out.append(self.text[pos:].translate(md_special))
+        return "".join(out)
+
+    def html(self) -> str:
+        """HTML-escaped text with hits in ``<mark>``."""
+        return self._render("<mark>", "</mark>", escape=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that matched a story, with the evidence."""
+
+    rule: str
+    hits: tuple[Hit, ...] = ()
+    snippets: tuple[Snippet, ...] = ()
+
+
+@dataclass(slots=True)
+class Alert:
+    """What one destination is told about one story (or cluster) matched by one or more rules."""
+
+    story: Story
+    matches: list[Match] = field(default_factory=list)
+    outlets: list[str] = field(default_factory=list)
+    idempotency_key: str = ""
