@@ -1,0 +1,131 @@
+"""Handing one message to one destination through apprise (the only module that imports apprise).
+
+A destination is one apprise URL. Each send builds an apprise object for exactly that URL,
+so success or failure belongs to exactly one outbox row. apprise's answer is mapped to an
+:class:`Outcome`:
+
+===================  ==========  ===============================================
+apprise says         Outcome     what the outbox does
+===================  ==========  ===============================================
+SUCCESS              SENT        mark the row sent
+TIMEOUT              UNKNOWN     maybe delivered: retry with the same key
+FAILURE / PARTIAL    RETRY       back off and retry; poison after N attempts
+NOMATCH / bad URL    DEAD        configuration problem: dead at once, health notice
+exception            RETRY       logged once, retried
+===================  ==========  ===============================================
+
+The idempotency key travels with every message: in the body footer (the renderer adds
+it), and as an ``X-Newsmonitor-Key`` header for webhook and email services that accept
+custom headers (apprise's ``+Header=value`` URL parameters). apprise's email plugin
+always generates its own ``Message-ID``, so email receivers deduplicate on the header.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import apprise
+
+log = logging.getLogger(__name__)
+
+# apprise services whose URL accepts +Header=value for custom HTTP/SMTP headers
+_HEADER_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls", "mailto", "mailtos"}
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    UNKNOWN = "unknown"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    outcome: Outcome
+    detail: str = ""
+
+
+def _asset() -> apprise.AppriseAsset:
+    # our own retry loop owns retries; no persistent storage in the user's home
+    return apprise.AppriseAsset(async_mode=False, storage_mode="memory")
+
+
+def check_apprise_url(url: str) -> str | None:
+    """Why ``url`` is not a usable apprise URL, or None. Never echoes secrets."""
+    if not isinstance(url, str) or "://" not in url:
+        return "not an apprise URL (expected scheme://..., e.g. json://host/path or mailto://user:pass@host)"
+    scheme = url.split("://", 1)[0].lower()
+    try:
+        plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
+    except Exception:
+        plugin = None
+    if plugin is None:
+        return (
+            f"apprise cannot use this URL (scheme '{scheme}'): unknown service or missing/invalid parts; "
+            "see https://github.com/caronc/apprise/wiki for the URL format of each service"
+        )
+    return None
+
+
+def privacy_url(url: str) -> str:
+    """The URL with its secrets masked (apprise's privacy form), for logs and the UI."""
+    try:
+        plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
+    except Exception:
+        plugin = None
+    if plugin is None:
+        try:
+            return urlsplit(url).scheme + "://***"
+        except ValueError:
+            return "***"
+    return str(plugin.url(privacy=True))
+
+
+def _with_key(url: str, key: str) -> str:
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in _HEADER_SCHEMES or not key:
+        return url
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}+X-Newsmonitor-Key={key}"
+
+
+def send(url: str, *, title: str, body: str, body_format: str, key: str, timeout: float) -> SendResult:
+    """Send one message to one apprise URL and map the answer to an :class:`Outcome`.
+
+    Blocking: the caller runs it in a thread. Never raises.
+    """
+    fmt = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
+           "html": apprise.NotifyFormat.HTML}.get(body_format, apprise.NotifyFormat.TEXT)
+    obj = apprise.Apprise(asset=_asset())
+    try:
+        if not obj.add(_with_key(url, key)):
+            return SendResult(Outcome.DEAD, "apprise refused the URL")
+        result = obj.notify(body=body, title=title, body_format=fmt, timeout=timeout)
+    except Exception as exc:  # apprise plugins can raise on odd input; never let it escape
+        return SendResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+    status = getattr(result, "status", None)
+    if status is None:  # apprise 1.x: plain bool
+        return SendResult(Outcome.SENT if result else Outcome.RETRY, "" if result else "apprise reported failure")
+    name = getattr(status, "name", str(status))
+    if name == "SUCCESS":
+        return SendResult(Outcome.SENT)
+    if name == "TIMEOUT":
+        return SendResult(Outcome.UNKNOWN, "no answer before the deadline; outcome unknown")
+    if name == "NOMATCH":
+        return SendResult(Outcome.DEAD, "apprise matched no service for this URL")
+    return SendResult(Outcome.RETRY, _failure_detail(result))
+
+
+def _failure_detail(result: object) -> str:
+    try:
+        logs = result.logs()  # type: ignore[attr-defined]
+        messages = [str(getattr(entry, "message", entry)) for entry in logs]
+        errors = [m for m in messages if m][-2:]
+        from monitor.redact import redact_text
+
+        return redact_text("; ".join(errors))[:300] or "apprise reported failure"
+    except Exception:
+        return "apprise reported failure"

@@ -1,0 +1,120 @@
+"""Keeping secrets out of logs, errors and the web UI.
+
+Two layers:
+
+* :func:`redact_url` shows a URL without userinfo and with credential-like query
+  values masked; use it whenever a URL goes into a message.
+* :class:`RedactingFilter` is installed on the root logger's handlers before anything
+  else logs. It replaces every known secret value (registered by the config loader for
+  each ``${VAR}`` / ``${file:...}`` expansion) and credential-shaped substrings with
+  ``***``. A failure inside the filter never drops the record and never emits it
+  unredacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_SECRET_QUERY_KEYS = re.compile(
+    r"(token|key|secret|pass(word)?|pwd|sig(nature)?|auth|api[-_]?key|access[-_]?token|session|code)",
+    re.IGNORECASE,
+)
+_MIN_SECRET_LEN = 4
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+# credential shapes worth masking even when we never saw the value
+_PATTERNS = [
+    re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.IGNORECASE),  # scheme://user:pass@
+    re.compile(r"(?P<keep>\bBearer\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE),
+    re.compile(r"(?P<keep>\b\d{6,12}:)AA[A-Za-z0-9_-]{30,}"),  # telegram bot token
+    re.compile(
+        r"(?P<keep>[?&](?:token|key|secret|password|passwd|pwd|sig|signature|api_key|apikey|access_token)=)[^&\s#]+",
+        re.IGNORECASE,
+    ),
+]
+
+
+def register_secret(value: str) -> None:
+    """Remember ``value`` so that it is masked wherever it would be logged."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        with _lock:
+            _secrets.add(value)
+
+
+def known_secrets() -> frozenset[str]:
+    """Every registered secret (for tests and the canary sweep)."""
+    with _lock:
+        return frozenset(_secrets)
+
+
+def redact_text(text: str) -> str:
+    """Mask every registered secret and credential-shaped substring in ``text``."""
+    with _lock:
+        values = sorted(_secrets, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, "***")
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group("keep") + "***" + ("@" if m.group(0).endswith("@") else ""), text)
+    return text
+
+
+def redact_url(url: str) -> str:
+    """``url`` without userinfo, with credential-like query values replaced by ``***``.
+
+    Never raises: an unparsable URL is masked as a whole except its scheme.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        query = urlencode(
+            [(k, "***" if _SECRET_QUERY_KEYS.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+            safe="*",
+        )
+        return redact_text(urlunsplit((parts.scheme, host, parts.path, query, "")))
+    except ValueError:
+        return url.split(":", 1)[0] + "://***"
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in the fully formatted message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                formatter = logging.Formatter()
+                record.exc_text = redact_text(formatter.formatException(record.exc_info))
+                record.exc_info = None
+            record.msg = redact_text(message)
+            record.args = None
+        except Exception:  # the filter must never let a record through unredacted
+            record.msg = "[redaction-error]"
+            record.args = None
+            record.exc_info = None
+        return True
+
+
+def install_logging(level: int = logging.INFO, stream: object = None) -> None:
+    """Configure the root logger with one stderr handler that redacts secrets."""
+    import sys
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_newsmonitor", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler._newsmonitor = True  # type: ignore[attr-defined]
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # apprise logs full URLs at DEBUG; keep it at WARNING unless asked
+    logging.getLogger("apprise").setLevel(max(level, logging.WARNING))

@@ -1,0 +1,165 @@
+"""The database engine: SQLite done right (WAL, busy timeout, ``BEGIN IMMEDIATE``), migrations, single-instance lock.
+
+Every write transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that
+reads and then writes fails with "database is locked" without waiting for the busy
+handler, so writers take the write lock up front.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.errors import StoreError
+from monitor.store import migrations
+from monitor.store.schema import meta
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite, creates the directory and sets WAL/busy timeout pragmas."""
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            # FULL: a committed seen-mark or sent-mark survives power loss, not only a crash
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        if not path.exists():
+            # the database holds story history and outbox payloads: owner-only
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class InstanceLock:
+    """Refuses a second daemon on the same database.
+
+    SQLite: an exclusive ``flock`` on ``<database>.lock`` (released by the kernel when the
+    process dies, so a kill -9 never leaves a stale lock). Other databases: a session-level
+    advisory lock (PostgreSQL ``pg_try_advisory_lock``).
+    """
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self._url = url
+        self._fd: int | None = None
+        self._conn: Connection | None = None
+
+    def acquire(self) -> None:
+        path = _sqlite_path(self._url)
+        if path is not None:
+            lock_path = path.with_name(path.name + ".lock")
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                pid = ""
+                try:
+                    pid = lock_path.read_text().strip()
+                except OSError:
+                    pass
+                who = f" (pid {pid})" if pid else ""
+                raise StoreError(
+                    f"another newsmonitor daemon{who} is already using the database {path}; "
+                    "stop it first, or give this one its own database: setting"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            self._fd = fd
+            return
+        if self._engine.dialect.name == "postgresql":
+            conn = self._engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(727274)")).scalar()
+            if not got:
+                conn.close()
+                raise StoreError("another newsmonitor daemon is already using this database; stop it first")
+            self._conn = conn
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class Database:
+    """Owns the engine; ``write()`` and ``read()`` give transactions of the right kind."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot open database: {exc}") from None
+        self.lock = InstanceLock(self.engine, url)
+
+    def migrate(self) -> int:
+        """Bring the schema to the newest version; returns that version."""
+        try:
+            with self.write() as conn:
+                return migrations.upgrade(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database migration failed: {exc}") from None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction."""
+        with self.engine.connect().execution_options(readonly=True) as conn, conn.begin():
+            yield conn
+
+    def version(self) -> int:
+        with self.read() as conn:
+            try:
+                value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+            except SQLAlchemyError:
+                return 0
+        return int(value or 0)
+
+    def close(self) -> None:
+        self.lock.release()
+        self.engine.dispose()

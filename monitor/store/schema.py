@@ -1,0 +1,117 @@
+"""Table definitions (SQLAlchemy Core). Changes go through a migration in :mod:`monitor.store.migrations`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+#: poll state and health of each source (keyed by the source's name in the YAML)
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("url_hash", String(64), nullable=False),
+    Column("primed_at", Float),
+    Column("last_poll_at", Float),
+    Column("last_ok_at", Float),
+    Column("failing_since", Float),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_poll_at", Float),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("content_hash", String(64)),
+    Column("new_story_times", Text),  # JSON list of epoch seconds, for adaptive intervals
+    Column("polls", Integer, nullable=False, default=0),
+    Column("stories_total", Integer, nullable=False, default=0),
+)
+
+#: every story ever recorded (seen), until retention prunes it
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("published", Float),
+    Column("first_seen", Float, nullable=False),
+    Column("last_listed", Float, nullable=False),
+    Column("cluster", String(64)),
+    Column("signature", LargeBinary),
+    Column("title_key", Text),
+    Index("ix_stories_last_listed", "last_listed"),
+    Index("ix_stories_cluster", "cluster"),
+    Index("ix_stories_first_seen", "first_seen"),
+)
+
+#: identity keys → story; a story is seen when any of its keys is here
+story_keys = Table(
+    "story_keys",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("story_id", Integer, nullable=False),
+    Index("ix_story_keys_story", "story_id"),
+)
+
+#: the transactional outbox: one row per (rule, story or cluster, destination)
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("kind", String(10), nullable=False, default="alert"),  # alert | summary | health
+    Column("rule", String(200), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("dest", String(64), nullable=False),  # hash of the apprise URL, never the URL
+    Column("story_id", Integer),
+    Column("cluster", String(64)),
+    Column("status", String(10), nullable=False, default="pending"),  # pending|sent|dead|cancelled
+    Column("urgent", Integer, nullable=False, default=0),
+    Column("digest", String(100)),  # digest schedule spec when the row waits for a digest
+    Column("payload", Text, nullable=False),  # JSON: what the message needs to render
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("first_failed_at", Float),
+    Column("last_error", Text),
+    Column("sent_at", Float),
+    UniqueConstraint("key", name="uq_outbox_key"),
+    Index("ix_outbox_status_dest", "status", "dest", "next_attempt_at"),
+)
+
+#: per-destination delivery state (backoff is per destination, so one dead target never delays others)
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("dest", String(64), primary_key=True),
+    Column("target", String(200), nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("blocked_until", Float),
+    Column("last_success_at", Float),
+    Column("last_error", Text),
+    Column("sent_log", Text),  # JSON list of recent send times (throttle)
+    Column("last_digest_at", Float),
+)
+
+#: small key/value facts: schema version, last health notice times
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text),
+)
