@@ -39,6 +39,8 @@ class Story:
     outlet: str = ""
     #: how the text was obtained: "feed", "extracted", or "fallback" (extraction failed)
     text_origin: str = "feed"
+    #: the syndication cluster (same wire story on several sites); the story's own key when alone
+    cluster: str = ""
 
     @property
     def key(self) -> str:

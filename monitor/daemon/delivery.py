@@ -1,0 +1,342 @@
+"""The delivery loop: drains the outbox through apprise, per destination, in order.
+
+Guarantees:
+
+* a row is marked sent only after apprise reported success, in its own transaction right
+  after the send (the only window for a duplicate is a crash between the two);
+* retries reuse the row's idempotency key; a timeout is an unknown outcome and is retried;
+* backoff is per destination, so one dead target never delays the others;
+* rows of one destination go out in creation order, except that a message that keeps
+  failing on its own while the ones behind it succeed (a poison message) is set aside and
+  finally marked dead, never blocking the queue;
+* rows that keep failing longer than ``delivery.dead_after`` become ``dead`` (kept, listed by
+  ``newsmonitor outbox``, requeued by ``newsmonitor outbox retry``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.backoff import backoff_delay
+from monitor.daemon.runtime import Runtime
+from monitor.daemon.targets import Destination, Target
+from monitor.models import Snippet
+from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
+from monitor.notify.message import AlertItem, Message
+from monitor.store import repo
+
+log = logging.getLogger("monitor.delivery")
+
+
+@dataclass(slots=True)
+class Batch:
+    """Rows that go out as one message."""
+
+    rows: list[dict[str, Any]]
+    message: Message
+    #: the story or cluster of each item of ``message`` (same order)
+    subjects: list[str] = field(default_factory=list)
+
+
+def _item(row: dict[str, Any], payload: dict[str, Any]) -> AlertItem:
+    published = payload.get("published")
+    return AlertItem(
+        key=row["key"],
+        title=payload.get("title", ""),
+        url=payload.get("url", ""),
+        outlets=[payload.get("outlet") or payload.get("source", "")],
+        published=datetime.fromtimestamp(published, UTC) if published else None,
+        rules=[
+            (r["rule"], [Snippet(text=s["text"], spans=tuple(tuple(x) for x in s["spans"])) for s in r["snippets"]])  # type: ignore[misc]
+            for r in payload.get("rules", [])
+        ],
+        source=payload.get("source", ""),
+    )
+
+
+def plan_batches(rows: list[dict[str, Any]], target: str) -> list[Batch]:
+    """Group due rows of one destination into messages, oldest first.
+
+    Immediate rows of one story (or cluster) become one alert listing every rule that
+    matched it; rows held for a digest, quiet hours or a throttle become one digest;
+    summary and health rows go alone.
+    """
+    batches: list[Batch] = []
+    by_story: dict[str, Batch] = {}
+    digest: Batch | None = None
+    for row in rows:
+        payload = row["payload"]
+        if row["kind"] in ("summary", "health"):
+            items = [_item(row, p) for p in payload.get("items", [])]
+            msg = Message(kind=row["kind"], target=target, items=items, note=payload.get("note", ""), keys=[row["key"]])
+            batches.append(Batch([row], msg))
+            continue
+        if row["digest"]:
+            if digest is None:
+                digest = Batch([], Message(kind="digest", target=target, items=[], keys=[]))
+                batches.append(digest)
+            _merge(digest, row, payload)
+            continue
+        subject = row["cluster"] or str(row["story_id"])
+        batch = by_story.get(subject)
+        if batch is None:
+            batch = Batch([], Message(kind="alert", target=target, items=[], keys=[]))
+            by_story[subject] = batch
+            batches.append(batch)
+        _merge(batch, row, payload)
+    return batches
+
+
+def _merge(batch: Batch, row: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Add ``row`` to ``batch``: a rule of an item already there, or a new item."""
+    batch.rows.append(row)
+    batch.message.keys.append(row["key"])
+    subject = row["cluster"] or str(row["story_id"])
+    item = _item(row, payload)
+    if subject in batch.subjects:
+        batch.message.items[batch.subjects.index(subject)].rules.extend(item.rules)
+        return
+    batch.subjects.append(subject)
+    batch.message.items.append(item)
+
+
+class Deliverer:
+    """Runs the outbox drain; one asyncio task per destination with due rows."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._rng = random.Random()
+
+    def destination(self, dest_id: str) -> tuple[Target, Destination] | None:
+        for target in self.rt.targets.values():
+            for dest in target.destinations:
+                if dest.id == dest_id:
+                    return target, dest
+        return None
+
+    async def drain_once(self) -> int:
+        """Start delivery for every destination with due rows; wait for them; return rows sent."""
+        now = self.rt.clock.timestamp()
+        dests = await self.rt.db(self._due, now)
+        results = await asyncio.gather(*(self._deliver_destination(d) for d in dests))
+        return sum(results)
+
+    def _due(self, now: float) -> list[str]:
+        with self.rt.database.read() as conn:
+            return repo.due_destinations(conn, now)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until ``stop`` is set; wakes on new outbox rows or when the next row is due."""
+        while not stop.is_set():
+            try:
+                await self._tick()
+            except Exception:  # the loop must survive anything; the error is logged once per tick
+                log.exception("delivery loop error")
+            wait = await self.rt.db(self._next_wait)
+            self.rt.outbox_changed.clear()
+            waiter = asyncio.ensure_future(self.rt.outbox_changed.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    def _next_wait(self) -> float:
+        with self.rt.database.read() as conn:
+            due = repo.next_due(conn)
+        if due is None:
+            return 30.0
+        return min(30.0, max(0.05, due - self.rt.clock.timestamp()))
+
+    async def _tick(self) -> None:
+        now = self.rt.clock.timestamp()
+        for dest in await self.rt.db(self._due, now):
+            task = self._running.get(dest)
+            if task is None or task.done():
+                self._running[dest] = asyncio.create_task(self._deliver_destination(dest))
+
+    async def _deliver_destination(self, dest_id: str) -> int:
+        rt = self.rt
+        found = self.destination(dest_id)
+        now = rt.clock.timestamp()
+        rows = await rt.db(self._pending, dest_id, now)
+        if found is None:
+            # the notifier or this URL was removed from the config: never send to a stale URL
+            await rt.db(self._cancel, [r["id"] for r in rows], "destination removed from the configuration")
+            return 0
+        target, dest = found
+        state = await rt.db(self._dest_state, dest_id, target.name)
+        if state.get("blocked_until") and state["blocked_until"] > now:
+            return 0
+        rows = await self._apply_throttle(target, dest, rows, state, now)
+        sent = 0
+        batches = plan_batches(rows, target.name)
+        failed_head: Batch | None = None
+        for batch in batches:
+            result = await self._send(target, dest, batch)
+            now = rt.clock.timestamp()
+            ids = [r["id"] for r in batch.rows]
+            if result.outcome is Outcome.SENT:
+                await rt.db(self._mark_sent, ids, dest_id, target.name, now)
+                sent += len(ids)
+                if failed_head is not None:
+                    # the destination works but the head message does not: it is poison
+                    await rt.db(self._poison, failed_head, now)
+                    failed_head = None
+                continue
+            if result.outcome is Outcome.DEAD:
+                await rt.db(self._dead, ids, result.detail)
+                continue
+            if failed_head is None and len(batches) > 1:
+                failed_head = batch
+                await rt.db(self._fail, batch, result, now, False)
+                continue  # probe the next message: is it this message, or the destination?
+            await rt.db(self._fail, batch, result, now, True)
+            if failed_head is not None:
+                await rt.db(self._fail, failed_head, result, now, True)
+            break
+        else:
+            if failed_head is not None:
+                await rt.db(self._fail, failed_head, SendResult(Outcome.RETRY, "failed"), now, True)
+        return sent
+
+    async def _send(self, target: Target, dest: Destination, batch: Batch) -> SendResult:
+        rt = self.rt
+        message = batch.message
+        if message.kind in ("alert", "digest"):
+            await rt.db(self._attach_outlets, batch)
+        try:
+            if target.is_email and dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
+                html, _plain = target.renderer.render_email(message)
+                rendered = html
+            else:
+                rendered = target.renderer.render(message)
+        except Exception as exc:
+            return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}")
+        key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
+        timeout = rt.config.settings.delivery.timeout
+        result = await asyncio.to_thread(
+            send, dest.url, title=rendered.title, body=rendered.body, body_format=rendered.body_format,
+            key=key if len(key) < 200 else message.keys[0], timeout=timeout,
+        )
+        rt.metrics.deliveries.labels(target.name, result.outcome.value).inc()
+        if result.outcome is Outcome.UNKNOWN:
+            rt.metrics.delivery_unknown.labels(target.name).inc()
+        level = logging.INFO if result.outcome is Outcome.SENT else logging.WARNING
+        log.log(
+            level, "deliver target=%s url=%s kind=%s alerts=%d outcome=%s%s",
+            target.name, privacy_url(dest.url), message.kind, len(batch.rows), result.outcome.value,
+            f" detail={result.detail!r}" if result.detail else "",
+        )
+        return result
+
+    # ------------------------------------------------------------------ database steps (db thread)
+
+    def _pending(self, dest: str, now: float) -> list[dict[str, Any]]:
+        with self.rt.database.read() as conn:
+            return repo.pending_for(conn, dest, now)
+
+    def _dest_state(self, dest: str, target: str) -> dict[str, Any]:
+        with self.rt.database.read() as conn:
+            return repo.get_destination(conn, dest) or {"dest": dest, "target": target, "failures": 0, "sent_log": []}
+
+    def _attach_outlets(self, batch: Batch) -> None:
+        """Every outlet known now to carry each item's story (syndication clusters)."""
+        with self.rt.database.read() as conn:
+            for item, subject in zip(batch.message.items, batch.subjects, strict=True):
+                outlets = []
+                for source, _url in repo.cluster_outlets(conn, subject):
+                    name = self.rt.sources[source].outlet if source in self.rt.sources else None
+                    name = name or source
+                    if name not in outlets:
+                        outlets.append(name)
+                if outlets:
+                    item.outlets = outlets
+
+    def _mark_sent(self, ids: list[int], dest: str, target: str, now: float) -> None:
+        with self.rt.database.write() as conn:
+            repo.mark_sent(conn, ids, now)
+            state = repo.get_destination(conn, dest) or {"sent_log": []}
+            log_ = [t for t in state.get("sent_log", []) if t > now - 3600] + [now]
+            repo.save_destination(conn, dest, target, failures=0, blocked_until=None, last_success_at=now,
+                                  last_error=None, sent_log=log_)
+
+    def _fail(self, batch: Batch, result: SendResult, now: float, block: bool) -> None:
+        settings = self.rt.config.settings.delivery
+        rows = batch.rows
+        dest = rows[0]["dest"]
+        with self.rt.database.write() as conn:
+            state = repo.get_destination(conn, dest) or {"failures": 0}
+            failures = (state.get("failures") or 0) + (1 if block else 0)
+            delay = backoff_delay(max(failures, 1), base=settings.retry_base, cap=settings.retry_cap, rng=self._rng)
+            first_failed = min((r["first_failed_at"] or now) for r in rows)
+            ids = [r["id"] for r in rows]
+            if now - first_failed >= settings.dead_after:
+                repo.mark_dead(conn, ids, f"failing for longer than dead_after: {result.detail}")
+            else:
+                repo.mark_failed(conn, ids, error=result.detail or result.outcome.value, next_attempt_at=now + delay,
+                                 now=now)
+            if block:
+                repo.save_destination(conn, dest, rows[0]["target"], failures=failures, blocked_until=now + delay,
+                                      last_error=(result.detail or result.outcome.value)[:300])
+
+    def _poison(self, batch: Batch, now: float) -> None:
+        limit = self.rt.config.settings.delivery.poison_attempts
+        with self.rt.database.write() as conn:
+            for row in batch.rows:
+                if row["attempts"] + 1 >= limit:
+                    repo.mark_dead(conn, [row["id"]], f"poison: failed {limit} times while other messages went through")
+                    log.error("outbox row %s (%s) set aside as poison after %d attempts", row["id"], row["key"], limit)
+
+    def _dead(self, ids: list[int], detail: str) -> None:
+        with self.rt.database.write() as conn:
+            repo.mark_dead(conn, ids, detail)
+
+    def _cancel(self, ids: list[int], reason: str) -> None:
+        if not ids:
+            return
+        with self.rt.database.write() as conn:
+            repo.mark_cancelled(conn, ids, reason)
+
+    async def _apply_throttle(
+        self, target: Target, dest: Destination, rows: list[dict[str, Any]], state: dict[str, Any], now: float
+    ) -> list[dict[str, Any]]:
+        limit = target.settings.max_per_hour
+        if not limit or not rows:
+            return rows
+        recent = sorted(t for t in state.get("sent_log", []) if t > now - 3600)
+        if len(recent) < limit:
+            return rows
+        # over the limit: everything due folds into one digest when the window frees up
+        until = recent[-limit] + 3600
+        ids = [r["id"] for r in rows]
+
+        def hold() -> None:
+            with self.rt.database.write() as conn:
+                repo.postpone(conn, ids, until)
+                from sqlalchemy import update
+
+                from monitor.store.schema import outbox
+
+                conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.digest.is_(None))
+                             .values(digest="throttle"))
+
+        await self.rt.db(hold)
+        log.info("target=%s over max_per_hour=%d: %d alerts held until %s", target.name, limit, len(ids),
+                 datetime.fromtimestamp(until, UTC).isoformat())
+        return []
+
+
+def group_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        counts[row["status"]] += 1
+    return dict(counts)

@@ -1,0 +1,471 @@
+"""One poll of one source, from fetch to the transaction that records it.
+
+fetch (conditional GET) → parse in the worker pool → identity → drop seen → prime on the
+first poll → full text for new stories → match every rule → one transaction: stories seen,
+outbox rows, source state. A crash before the commit loses nothing (the next poll sees the
+same stories as new); after it, nothing is redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection
+
+from monitor.backoff import adaptive_interval, retry_delay_for
+from monitor.config import SourceSettings
+from monitor.daemon.runtime import Runtime
+from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.extract.article import extract_article
+from monitor.extract.urls import is_http_url, unwrap_redirect
+from monitor.identity import idempotency_key, source_url_hash, story_keys, url_key
+from monitor.models import Match, Story
+from monitor.redact import redact_url
+from monitor.sources import Candidate, kind_for
+from monitor.store import repo
+
+log = logging.getLogger("monitor.poll")
+
+
+@dataclass(slots=True)
+class PollResult:
+    """What one poll did, for logs, tests and ``once --dry-run``."""
+
+    source: str
+    status: str = "ok"  # ok | not_modified | unchanged | primed | error
+    listed: int = 0
+    new: int = 0
+    alerts: list[tuple[Story, list[Match]]] = field(default_factory=list)
+    rows: int = 0
+    error: str | None = None
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    stories: list[Story] = field(default_factory=list)
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt else None
+
+
+async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) -> PollResult:
+    """Poll ``src`` once. Never raises for source problems: they are logged once and stored."""
+    started = time.monotonic()
+    now = rt.clock.timestamp()
+    result = PollResult(source=src.name)
+    state = await rt.db(_load_state, rt, src)
+    try:
+        await _poll(rt, src, state, now, result, record)
+    except (FetchError, ParseError) as exc:
+        result.status, result.error = "error", f"{getattr(exc, 'kind', 'error')}: {exc}"
+        rt.metrics.fetch_errors.labels(src.name, getattr(exc, "kind", "error")).inc()
+        await _record_failure(rt, src, state, exc, now, record)
+    except MonitorError as exc:
+        result.status, result.error = "error", str(exc)
+        await _record_failure(rt, src, state, exc, now, record)
+    rt.metrics.polls.labels(src.name, result.status).inc()
+    rt.metrics.poll_seconds.observe(time.monotonic() - started)
+    log.info(
+        "poll source=%s status=%s listed=%d new=%d alerts=%d ms=%d%s",
+        src.name, result.status, result.listed, result.new, result.rows,
+        (time.monotonic() - started) * 1000, f" error={result.error!r}" if result.error else "",
+    )
+    return result
+
+
+def _load_state(rt: Runtime, src: SourceSettings) -> repo.SourceState:
+    with rt.database.read() as conn:
+        state = repo.get_source(conn, src.name)
+    url_hash = source_url_hash(src.url)
+    if state is None:
+        return repo.SourceState(name=src.name, kind=src.kind, url_hash=url_hash)
+    if state.url_hash != url_hash:
+        # the URL changed: validators of the old URL do not apply
+        state.etag = state.last_modified = state.content_hash = None
+        state.url_hash = url_hash
+    return state
+
+
+async def _poll(
+    rt: Runtime, src: SourceSettings, state: repo.SourceState, now: float, result: PollResult, record: bool
+) -> None:
+    kind = kind_for(src.kind)(src)
+    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    response = await rt.http.get(
+        src.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        headers=src.headers or None,
+        allow_networks=src.allow_networks,
+        check_robots=robots and kind.obeys_robots,
+    )
+    state.etag, state.last_modified = response.etag, response.last_modified
+    if response.not_modified:
+        result.status = "not_modified"
+        await _record_ok(rt, state, now, record, new_count=0, src=src)
+        return
+    body_hash = hashlib.sha256(response.body).hexdigest()
+    if body_hash == state.content_hash:
+        result.status = "unchanged"
+        await _record_ok(rt, state, now, record, new_count=0, src=src)
+        return
+    listing = await kind.list_stories(response.body, url=response.url, content_type=response.content_type, pool=rt.pool)
+    state.content_hash = body_hash
+    result.listed = len(listing.candidates)
+    result.rejected = listing.rejected
+    if listing.warning:
+        log.debug("source=%s parser warning: %s", src.name, listing.warning)
+
+    # identity: every candidate's keys, then which are already seen
+    keyed: list[tuple[Candidate, list[str]]] = []
+    for cand in listing.candidates:
+        if cand.link:
+            cand.link = unwrap_redirect(cand.link)
+            if not is_http_url(cand.link):
+                cand.link = None
+        keyed.append((cand, story_keys(src.name, cand.link, cand.guid, cand.title)))
+    seen = await rt.db(_find_seen, rt, [k for _, keys in keyed for k in keys])
+    fresh: list[tuple[Candidate, list[str]]] = []
+    listed_ids: set[int] = set()
+    extra_keys: dict[int, list[str]] = {}
+    taken: set[str] = set()
+    for cand, keys in keyed:
+        ids = {seen[k] for k in keys if k in seen}
+        if ids:
+            sid = min(ids)
+            listed_ids.add(sid)
+            missing = [k for k in keys if k not in seen]
+            if missing:
+                extra_keys.setdefault(sid, []).extend(missing)
+            continue
+        if taken.intersection(keys):
+            continue  # the same story listed twice on one page
+        taken.update(keys)
+        fresh.append((cand, keys))
+
+    priming = state.primed_at is None and not src.alert_on_first_poll
+    stories = [await _story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh]
+    if not priming and stories:
+        # a canonical URL may reveal that a "new" link is a story we know under another key
+        canon = await rt.db(_find_seen, rt, [k for s in stories for k in s.keys])
+        kept = []
+        for story in stories:
+            ids = {canon[k] for k in story.keys if k in canon}
+            if ids:
+                sid = min(ids)
+                listed_ids.add(sid)
+                extra_keys.setdefault(sid, []).extend(k for k in story.keys if k not in canon)
+            else:
+                kept.append(story)
+        stories = kept
+    result.new = len(stories)
+    result.stories = stories
+    dedup = [_assign_cluster(rt, story, now) for story in stories]
+    rows: list[repo.OutboxRow] = []
+    if not priming:
+        rows = _plan_alerts(rt, src, stories, now, listed=len(listing.candidates), result=result)
+    result.status = "primed" if priming else "ok"
+    if state.primed_at is None:
+        state.primed_at = now
+    if not record:
+        return
+    state.new_story_times = [*state.new_story_times, *([now] * min(len(stories), 5))][-50:]
+    await rt.db(_commit_poll, rt, state, src, stories, dedup, rows, listed_ids, extra_keys, now)
+    for row in rows:
+        rt.metrics.enqueued.labels(row.target).inc()
+    rt.metrics.stories_new.labels(src.name).inc(len(stories))
+    result.rows = len(rows)
+    if rows:
+        rt.outbox_changed.set()
+    _schedule_next(rt, src, state, now, ok=True)
+
+
+async def _story(rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool) -> Story:
+    story = Story(
+        source=src.name,
+        url=cand.link or "",
+        title=cand.title,
+        text=cand.text,
+        summary=cand.text,
+        guid=cand.guid,
+        published=cand.published,
+        author=cand.author,
+        lang=cand.lang,
+        source_tags=tuple(src.tags),
+        keys=tuple(keys),
+        outlet=src.outlet or src.name,
+        text_origin="feed",
+    )
+    if not need_text or not story.url:
+        return story
+    full_text = src.full_text if src.full_text is not None else rt.config.settings.defaults.full_text
+    kind = kind_for(src.kind)
+    if not (kind.always_full_text or full_text is True or (full_text == "auto" and cand.teaser)):
+        return story
+    await fetch_full_text(rt, src, story)
+    return story
+
+
+async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> None:
+    """Fetch the story's article and replace its text with the extracted main text.
+
+    A failed fetch or extraction keeps the feed's title and summary, is logged, and never
+    drops the story.
+    """
+    host = urlsplit(story.url).hostname or ""
+    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    try:
+        async with rt.article_limit(host):
+            response = await rt.http.get(story.url, allow_networks=src.allow_networks, check_robots=robots)
+        article = await rt.pool.run(partial(extract_article, url=response.url), response.body)
+    except MonitorError as exc:
+        log.warning("source=%s article %s: %s; using the feed's text", src.name, redact_url(story.url), exc)
+        story.text_origin = "fallback"
+        return
+    if article is None or not article.text.strip():
+        log.warning("source=%s article %s: no main text found; using the feed's text", src.name, redact_url(story.url))
+        story.text_origin = "fallback"
+        return
+    story.text = article.text
+    story.text_origin = "extracted"
+    if article.title and (not story.title or len(story.title) < 8):
+        story.title = article.title
+    story.published = story.published or article.published
+    story.author = story.author or article.author
+    story.lang = article.lang or story.lang
+    story.canonical_url = article.canonical_url
+    extra = [k for k in (url_key(response.url), url_key(article.canonical_url)) if k and k not in story.keys]
+    story.keys = (*story.keys, *extra)
+
+
+def _find_seen(rt: Runtime, keys: list[str]) -> dict[str, int]:
+    with rt.database.read() as conn:
+        return repo.find_seen(conn, keys)
+
+
+# ---------------------------------------------------------------------------- alert planning
+
+
+def _plan_alerts(
+    rt: Runtime, src: SourceSettings, stories: list[Story], now: float, *, listed: int, result: PollResult
+) -> list[repo.OutboxRow]:
+    settings = rt.config.settings
+    max_age = settings.defaults.max_age
+    flood = len(stories) > settings.flood.threshold and len(stories) > settings.flood.fraction * max(listed, 1)
+    rows: list[repo.OutboxRow] = []
+    flood_hits: dict[str, list[tuple[int, Story, list[Match]]]] = {}
+    for index, story in enumerate(stories):
+        if story.published and story.published.timestamp() < now - max_age:
+            continue
+        matches = rt.matcher.match(story)
+        if not matches:
+            continue
+        result.alerts.append((story, matches))
+        for match in matches:
+            rt.metrics.matches.labels(match.rule).inc()
+        if flood:
+            for target in _targets_for(rt, matches):
+                flood_hits.setdefault(target, []).append((index, story, matches))
+            continue
+        rows.extend(_rows_for_story(rt, story, index, matches, now))
+    for target_name, hits in flood_hits.items():
+        rows.extend(_flood_rows(rt, src, target_name, hits, len(stories), now))
+    return rows
+
+
+def _targets_for(rt: Runtime, matches: list[Match]) -> list[str]:
+    names: list[str] = []
+    for match in matches:
+        for t in rt.config.rule_targets(rt.rule_by_name[match.rule]):
+            if t not in names:
+                names.append(t)
+    return names
+
+
+def _payload(story: Story, matches: list[Match]) -> dict[str, Any]:
+    return {
+        "title": story.title,
+        "url": story.url,
+        "source": story.source,
+        "outlet": story.outlet,
+        "published": story.published.timestamp() if story.published else None,
+        "rules": [
+            {"rule": m.rule, "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in m.snippets]}
+            for m in matches
+        ],
+    }
+
+
+def _rows_for_story(rt: Runtime, story: Story, index: int, matches: list[Match], now: float) -> list[repo.OutboxRow]:
+    rows = []
+    subject = story.cluster or story.key
+    for match in matches:
+        rule = rt.rule_by_name[match.rule]
+        for target_name in rt.config.rule_targets(rule):
+            target = rt.targets[target_name]
+            due, digest = now, None
+            spec = rule.digest or target.settings.digest
+            if spec:
+                from monitor.notify.schedule import parse_digest
+
+                due, digest = target.next_digest(parse_digest(spec), now), spec
+            elif not rule.urgent:
+                quiet_end = target.quiet_until(now)
+                if quiet_end is not None:
+                    due, digest = quiet_end, "quiet"
+            for dest in target.destinations:
+                rows.append(
+                    repo.OutboxRow(
+                        key=idempotency_key(rule.name, subject, dest.id),
+                        kind="alert",
+                        rule=rule.name,
+                        target=target_name,
+                        dest=dest.id,
+                        payload=_payload(story, [match]),
+                        due_at=due,
+                        urgent=rule.urgent,
+                        digest=digest,
+                        cluster=subject,
+                        story_index=index,
+                    )
+                )
+    return rows
+
+
+def _flood_rows(
+    rt: Runtime, src: SourceSettings, target_name: str, hits: list[tuple[int, Story, list[Match]]], total: int, now: float
+) -> list[repo.OutboxRow]:
+    target = rt.targets[target_name]
+    shown = hits[:10]
+    note = (
+        f"{total} new stories from '{src.name}' in one poll (a site redesign or lost state?); "
+        f"{len(hits)} matched your rules. Showing {len(shown)}; all are recorded and none will alert again."
+    )
+    payload = {"note": note, "items": [_payload(s, m) for _, s, m in shown]}
+    subject = f"flood:{src.name}:{int(now)}"
+    return [
+        repo.OutboxRow(
+            key=idempotency_key("(flood)", subject, dest.id), kind="summary", rule="(flood)", target=target_name,
+            dest=dest.id, payload=payload, due_at=now,
+        )
+        for dest in target.destinations
+    ]
+
+
+# ---------------------------------------------------------------------------- clustering
+
+Dedup = tuple[str, bytes | None, str | None]
+
+
+def _assign_cluster(rt: Runtime, story: Story, now: float) -> Dedup:
+    """Put ``story`` in the cluster of a near-identical story seen within the window, or its own."""
+    index = rt.cluster_index
+    if index is None or not rt.config.settings.cluster.enabled:
+        story.cluster = story.key
+        return (story.key, None, None)
+    from monitor.dedup import text_signature, title_key
+
+    sig = text_signature(story.text) if len(story.text) > 200 else None
+    tkey = title_key(story.title)
+    story.cluster = index.find(sig, tkey, now) or story.key
+    index.add(story.cluster, sig, tkey, now)
+    return (story.cluster, sig.to_bytes() if sig is not None else None, tkey)
+
+
+# ---------------------------------------------------------------------------- recording
+
+
+def _commit_poll(
+    rt: Runtime,
+    state: repo.SourceState,
+    src: SourceSettings,
+    stories: list[Story],
+    dedup: list[Dedup],
+    rows: list[repo.OutboxRow],
+    listed_ids: set[int],
+    extra_keys: dict[int, list[str]],
+    now: float,
+) -> None:
+    with rt.database.write() as conn:
+        ids = [_add(conn, s, info, now) for s, info in zip(stories, dedup, strict=True)]
+        repo.touch_listed(conn, listed_ids, now)
+        for sid, keys in extra_keys.items():
+            repo.add_keys(conn, sid, keys)
+        repo.add_outbox(conn, rows, ids, now)
+        state.last_poll_at = state.last_ok_at = now
+        state.failures, state.failing_since, state.last_error = 0, None, None
+        state.polls += 1
+        state.stories_total += len(stories)
+        repo.save_source(conn, state)
+
+
+def _add(conn: Connection, story: Story, info: Dedup, now: float) -> int:
+    cluster, signature, tkey = info
+    return repo.add_story(
+        conn,
+        repo.NewStory(
+            source=story.source, title=story.title, url=story.url, published=_ts(story.published),
+            keys=list(story.keys), cluster=cluster, signature=signature, title_key=tkey,
+        ),
+        now,
+    )
+
+
+async def _record_ok(rt: Runtime, state: repo.SourceState, now: float, record: bool, *, new_count: int,
+                     src: SourceSettings) -> None:
+    if not record:
+        return
+
+    def save() -> None:
+        with rt.database.write() as conn:
+            state.last_poll_at = state.last_ok_at = now
+            state.failures, state.failing_since, state.last_error = 0, None, None
+            state.polls += 1
+            repo.save_source(conn, state)
+
+    await rt.db(save)
+    _schedule_next(rt, src, state, now, ok=True)
+
+
+async def _record_failure(
+    rt: Runtime, src: SourceSettings, state: repo.SourceState, exc: Exception, now: float, record: bool
+) -> None:
+    log.warning("source=%s poll failed (%s): %s", src.name, getattr(exc, "kind", type(exc).__name__), exc)
+    if not record:
+        return
+    state.failures += 1
+    state.failing_since = state.failing_since or now
+    state.last_error = f"{getattr(exc, 'kind', 'error')}: {exc}"[:500]
+    state.last_poll_at = now
+    state.polls += 1
+    _schedule_next(rt, src, state, now, ok=False, error=exc)
+
+    def save() -> None:
+        with rt.database.write() as conn:
+            repo.save_source(conn, state)
+
+    await rt.db(save)
+
+
+def _schedule_next(
+    rt: Runtime, src: SourceSettings, state: repo.SourceState, now: float, *, ok: bool, error: Exception | None = None
+) -> None:
+    interval = rt.config.source_interval(src)
+    if not ok and error is not None:
+        delay = max(interval, retry_delay_for(error, state.failures, interval))
+    elif src.interval is None and (src.min_interval or rt.config.settings.defaults.min_interval):
+        minimum = src.min_interval or rt.config.settings.defaults.min_interval or interval
+        maximum = src.max_interval or rt.config.settings.defaults.max_interval or max(interval, minimum) * 4
+        delay = adaptive_interval(state.new_story_times, minimum=minimum, maximum=maximum, now=now)
+    else:
+        delay = interval
+    state.next_poll_at = now + delay
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)

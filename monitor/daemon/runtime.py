@@ -1,0 +1,93 @@
+"""Everything one poll or delivery needs, built once from the config and shared."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.config import Config, RuleSettings, SourceSettings
+from monitor.daemon.targets import Target, build_targets
+from monitor.http import HttpClient
+from monitor.metrics import Metrics
+from monitor.rules import Matcher, RuleSpec
+from monitor.store.db import Database
+from monitor.workers import WorkerPool
+
+log = logging.getLogger("monitor.daemon")
+T = TypeVar("T")
+
+
+def compile_matcher(rules: list[RuleSettings]) -> Matcher:
+    """One matcher for every enabled rule, in the order the config lists them."""
+    specs = [RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags)) for r in rules]
+    return Matcher.compile(specs)
+
+
+class Runtime:
+    """Owns the shared parts: database, HTTP client, worker pool, matcher, targets, metrics, clock.
+
+    Database calls run on one dedicated thread (``db``) so that SQLite writes never block
+    the event loop and never contend with each other.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        workers: int = 1,
+        database: Database | None = None,
+        http: HttpClient | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.dry_run = dry_run
+        s = config.settings
+        self.database = database or Database(config.database_url)
+        self.http = http or HttpClient(
+            total_timeout=s.http.timeout,
+            connect_timeout=s.http.connect_timeout,
+            read_timeout=s.http.read_timeout,
+            max_bytes=s.http.max_bytes,
+            max_redirects=s.http.max_redirects,
+            per_host_limit=s.http.per_host,
+            host_min_delay=s.http.host_delay,
+            global_limit=s.http.concurrency,
+            allow_networks=list(s.allow_networks),
+            clock=clock,
+        )
+        self.pool = WorkerPool(processes=workers)
+        self.rules = [r for r in s.rules if r.enabled]
+        self.rule_by_name = {r.name: r for r in self.rules}
+        self.matcher = compile_matcher(self.rules)
+        self.targets: dict[str, Target] = build_targets(config)
+        self.sources: dict[str, SourceSettings] = {src.name: src for src in s.sources}
+        self.metrics = Metrics()
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-db")
+        self.article_limits: dict[str, asyncio.Semaphore] = {}
+        self.outbox_changed = asyncio.Event()
+        self.cluster_index: Any = None
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_thread, lambda: fn(*args))
+
+    def article_limit(self, host: str) -> asyncio.Semaphore:
+        """At most ``http.article_per_host`` article fetches in flight per host."""
+        sem = self.article_limits.get(host)
+        if sem is None:
+            sem = asyncio.Semaphore(self.config.settings.http.article_per_host)
+            self.article_limits[host] = sem
+        return sem
+
+    async def close(self) -> None:
+        await self.http.close()
+        await self.pool.close()
+        self._db_thread.shutdown(wait=True)
+        self.database.close()

@@ -1,0 +1,200 @@
+"""The daemon: one object owns the event loop's work, the scheduler, signals, health and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.config import Config, SourceSettings
+from monitor.daemon.delivery import Deliverer
+from monitor.daemon.health import HealthChecker
+from monitor.daemon.pipeline import PollResult, poll_source
+from monitor.daemon.runtime import Runtime
+from monitor.store import repo
+
+log = logging.getLogger("monitor.daemon")
+
+#: Docker sends SIGKILL 10 s after SIGTERM; we must be out well before
+SHUTDOWN_DEADLINE = 7.0
+
+
+class Daemon:
+    """Polls every source on its schedule and drains the outbox until stopped.
+
+    ``start()`` takes the single-instance lock and migrates the database; ``run()`` runs
+    until SIGTERM/SIGINT (or :meth:`stop`); ``run_once()`` polls everything once, delivers
+    what is due and returns.
+    """
+
+    def __init__(self, config: Config, *, clock: Clock = SYSTEM_CLOCK, workers: int = 1, **runtime: Any) -> None:
+        self.config = config
+        self.clock = clock
+        self.rt = Runtime(config, clock=clock, workers=workers, **runtime)
+        self.deliverer = Deliverer(self.rt)
+        self.health = HealthChecker(self.rt)
+        self.scheduler: AsyncIOScheduler | None = None
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Lock the database, migrate it and rebuild in-memory state. Raises StoreError."""
+        self.rt.database.lock.acquire()
+        self.rt.database.migrate()
+        await self._rebuild_clusters()
+        self._started = True
+        for warning in self.config.warnings:
+            log.warning("config: %s", warning)
+
+    async def _rebuild_clusters(self) -> None:
+        if not self.config.settings.cluster.enabled:
+            return
+        from monitor.dedup import ClusterIndex, Signature
+
+        window = self.config.settings.cluster.window
+        index = ClusterIndex(window_seconds=window)
+        now = self.clock.timestamp()
+
+        def load() -> list[tuple[str, bytes | None, str | None, float]]:
+            with self.rt.database.read() as conn:
+                return repo.recent_signatures(conn, now - window)
+
+        for cluster, sig, tkey, at in await self.rt.db(load):
+            index.add(cluster, Signature.from_bytes(sig) if sig else None, tkey, at)
+        self.rt.cluster_index = index
+
+    async def close(self) -> None:
+        await self.rt.close()
+
+    def stop(self) -> None:
+        """Ask the daemon to stop (what SIGTERM does)."""
+        self._stop.set()
+
+    # ------------------------------------------------------------------ one pass
+
+    async def run_once(self, *, record: bool = True, deliver: bool = True, concurrency: int = 16) -> list[PollResult]:
+        """Poll every enabled source once, then deliver everything due."""
+        if not self._started:
+            await self.start()
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(src: SourceSettings) -> PollResult:
+            async with sem:
+                return await poll_source(self.rt, src, record=record)
+
+        results = list(await asyncio.gather(*(one(s) for s in self.config.settings.sources if s.enabled)))
+        if deliver and record:
+            await self.deliverer.drain_once()
+        return results
+
+    # ------------------------------------------------------------------ the daemon
+
+    async def run(self, *, install_signals: bool = True) -> int:
+        """Run until stopped. Returns the process exit status (0 on a clean stop)."""
+        if not self._started:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler.add_listener(self._on_submit, EVENT_JOB_SUBMITTED)
+        states = await self.rt.db(self._states)
+        for src in self.config.settings.sources:
+            if src.enabled:
+                self._add_job(src, states.get(src.name))
+        self.scheduler.add_job(self.health.check, IntervalTrigger(seconds=60), id="(health)",
+                               misfire_grace_time=30, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
+        self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self.scheduler.start()
+        delivery = asyncio.create_task(self.deliverer.run(self._stop))
+        log.info("newsmonitor running: %d sources, %d rules, %d notifiers",
+                 len(self.config.settings.sources), len(self.rt.rules), len(self.rt.targets))
+        await self._stop.wait()
+        log.info("stopping")
+        self.scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
+        except (TimeoutError, asyncio.CancelledError):
+            log.warning("delivery did not finish within the shutdown deadline; pending rows stay pending")
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        return 0
+
+    def _states(self) -> dict[str, repo.SourceState]:
+        with self.rt.database.read() as conn:
+            return {s.name: s for s in repo.all_sources(conn)}
+
+    def _add_job(self, src: SourceSettings, state: repo.SourceState | None) -> None:
+        assert self.scheduler is not None
+        interval = self.config.source_interval(src)
+        now = datetime.now(UTC)
+        if state is not None and state.next_poll_at:
+            first = datetime.fromtimestamp(state.next_poll_at, UTC)
+            first = max(first, now + timedelta(seconds=random.uniform(0, min(5.0, interval))))
+        else:
+            # spread the first polls so a thousand sources do not fire at the same second
+            first = now + timedelta(seconds=random.uniform(0, min(interval, 30.0)))
+        self.scheduler.add_job(
+            self._poll_job, IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)),
+            args=[src.name], id=src.name, name=src.name, next_run_time=first,
+            misfire_grace_time=max(1, int(interval / 2)), coalesce=True, max_instances=1,
+        )
+
+    def _on_submit(self, event: JobSubmissionEvent) -> None:
+        for planned in event.scheduled_run_times:
+            self.rt.metrics.lateness.observe(max(0.0, (datetime.now(UTC) - planned).total_seconds()))
+
+    async def _poll_job(self, name: str) -> None:
+        src = self.rt.sources[name]
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await poll_source(self.rt, src)
+            state = await self.rt.db(self._state, name)
+            if state is not None and state.next_poll_at and self.scheduler is not None:
+                job = self.scheduler.get_job(name)
+                interval = self.config.source_interval(src)
+                if job is not None and abs(state.next_poll_at - (self.clock.timestamp() + interval)) > interval * 0.2:
+                    job.modify(next_run_time=datetime.fromtimestamp(state.next_poll_at, UTC))
+        except Exception:
+            log.exception("source=%s unexpected error in poll", name)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _state(self, name: str) -> repo.SourceState | None:
+        with self.rt.database.read() as conn:
+            return repo.get_source(conn, name)
+
+    async def _prune(self) -> None:
+        cutoff = self.clock.timestamp() - self.config.settings.retention
+
+        def prune() -> int:
+            total = 0
+            while True:
+                with self.rt.database.write() as conn:
+                    n = repo.prune(conn, older_than=cutoff)
+                total += n
+                if n == 0:
+                    return total
+
+        pruned = await self.rt.db(prune)
+        if pruned:
+            log.info("retention: pruned %d stories not listed since %s", pruned,
+                     datetime.fromtimestamp(cutoff, UTC).date().isoformat())
