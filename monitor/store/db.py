@@ -63,6 +63,21 @@ def make_engine(url: str) -> Engine:
             # the database holds story history and outbox payloads: owner-only
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         return engine
+    if make_url(url).get_backend_name() == "sqlite":
+        # in-memory SQLite (test-source, dry runs): one shared connection, or each one is empty
+        from sqlalchemy.pool import StaticPool
+
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _connect_memory(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_memory(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
     return create_engine(url, pool_pre_ping=True)
 
 

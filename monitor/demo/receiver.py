@@ -1,0 +1,68 @@
+"""A local webhook receiver for apprise's ``json://`` (the demo prints what it gets; tests count it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Received:
+    title: str
+    body: str
+    key: str | None
+    raw: dict[str, Any]
+
+
+@dataclass
+class Receiver:
+    """Accepts apprise JSON posts on ``/hook``; ``fail_with`` makes it answer an error status."""
+
+    messages: list[Received] = field(default_factory=list)
+    attempts: int = 0
+    fail_with: int | None = None
+    on_message: Callable[[Received], None] | None = None
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.attempts += 1
+        if self.fail_with is not None:
+            return web.Response(status=self.fail_with, text="failing on purpose")
+        try:
+            data = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = {"message": await request.text()}
+        msg = Received(
+            title=str(data.get("title", "")),
+            body=str(data.get("message", "")),
+            key=request.headers.get("X-Newsmonitor-Key"),
+            raw=data,
+        )
+        self.messages.append(msg)
+        if self.on_message is not None:
+            self.on_message(msg)
+        return web.json_response({"ok": True})
+
+    async def start(self, port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
