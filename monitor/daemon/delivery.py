@@ -53,7 +53,8 @@ def _item(row: dict[str, Any], payload: dict[str, Any]) -> AlertItem:
         outlets=[payload.get("outlet") or payload.get("source", "")],
         published=datetime.fromtimestamp(published, UTC) if published else None,
         rules=[
-            (r["rule"], [Snippet(text=s["text"], spans=tuple(tuple(x) for x in s["spans"])) for s in r["snippets"]])  # type: ignore[misc]
+            (r["rule"], [Snippet(text=s["text"], spans=tuple((int(a), int(b)) for a, b in s["spans"]))
+                         for s in r["snippets"]])
             for r in payload.get("rules", [])
         ],
         source=payload.get("source", ""),
@@ -111,7 +112,7 @@ class Deliverer:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Task[int]] = {}
         self._rng = random.Random()
 
     def destination(self, dest_id: str) -> tuple[Target, Destination] | None:

@@ -78,8 +78,10 @@ class HealthChecker:
         started = time.monotonic()
         try:
             problems = await self.rt.db(self.problems)
-            if problems and await self.rt.db(self.enqueue, problems):
-                self.rt.outbox_changed.set()
+            if problems:
+                written: int = await self.rt.db(self.enqueue, problems)
+                if written:
+                    self.rt.outbox_changed.set()
             counts = await self.rt.db(self._counts)
             self.rt.metrics.outbox_pending.set(counts.get("pending", 0))
             self.rt.metrics.outbox_dead.set(counts.get("dead", 0))
