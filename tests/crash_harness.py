@@ -1,0 +1,143 @@
+"""Crash trials (C-1): run the real daemon as a subprocess, SIGKILL it at random moments, count what arrived.
+
+A local feed publishes ``stories`` matching stories over ``span`` seconds; a local webhook
+receiver records every message's idempotency key. After the last kill the daemon runs to
+completion. Lost = published-after-priming minus unique keys received; duplicates =
+messages received minus unique keys. Used by ``tests/test_crash.py`` (short) and
+``benchmarks/crash.py`` (full: 20 trials, 1 000 stories).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from tests.helpers import Item, rss
+
+
+@dataclass
+class TrialResult:
+    published: int
+    received: int
+    unique: int
+    kills: int
+    seconds: float
+
+    @property
+    def lost(self) -> int:
+        return self.published - self.unique
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.unique
+
+
+class _Feed:
+    def __init__(self, stories: int, span: float) -> None:
+        self.stories = stories
+        self.span = span
+        self.t0 = 0.0
+
+    def visible(self) -> int:
+        if not self.t0:
+            return 0
+        return min(self.stories, int((time.monotonic() - self.t0) / self.span * self.stories))
+
+    async def handle(self, _: web.Request) -> web.Response:
+        n = self.visible()
+        # newest first, at most 100 listed, as real feeds do
+        items = [
+            Item(f"Rare earths story {i}", f"http://127.0.0.1/news/rare-earths-{i}", f"g{i}",
+                 f"Story {i} about rare earths supply chains.")
+            for i in range(n - 1, max(-1, n - 101), -1)
+        ]
+        # a primed story nobody should be alerted about
+        items.append(Item("Old story about the weather", "http://127.0.0.1/news/old", "old", "weather"))
+        return web.Response(text=rss(items), content_type="application/rss+xml")
+
+
+class _Hook:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        key = request.headers.get("X-Newsmonitor-Key") or ""
+        # a digest or multi-rule message carries several keys in its footer; one story one rule here
+        self.keys.extend(k for k in key.split(",") if k)
+        del data
+        return web.json_response({"ok": True})
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, int(runner.addresses[0][1])
+
+
+async def run_trial(workdir: Path, *, stories: int = 100, span: float = 6.0, kills: int = 3,
+                    seed: int = 0, settle: float = 20.0) -> TrialResult:
+    """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
+    rng = random.Random(seed)
+    feed, hook = _Feed(stories, span), _Hook()
+    feed_app, hook_app = web.Application(), web.Application()
+    feed_app.router.add_get("/feed.xml", feed.handle)
+    hook_app.router.add_post("/hook", hook.handle)
+    feed_runner, feed_port = await _serve(feed_app)
+    hook_runner, hook_port = await _serve(hook_app)
+    config = {
+        "database": f"sqlite:///{workdir}/state.db",
+        "allow_networks": [f"127.0.0.1:{feed_port}"],
+        "defaults": {"interval": "1s", "notify": ["hook"], "full_text": False},
+        "delivery": {"retry_base": "1s", "retry_cap": "2s"},
+        "flood": {"threshold": 100000},
+        "notifiers": {"hook": f"json://127.0.0.1:{hook_port}/hook"},
+        "sources": [{"name": "wire", "feed": f"http://127.0.0.1:{feed_port}/feed.xml"}],
+        "rules": [{"name": "rare-earths", "query": '"rare earths"'}],
+    }
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "NEWSMONITOR_CONFIG": str(path), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
+    log = open(workdir / "daemon.log", "ab")  # noqa: SIM115
+    started = time.monotonic()
+    kill_count = 0
+    try:
+        proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
+        await asyncio.sleep(2.5)  # first poll primes the old story
+        feed.t0 = time.monotonic()
+        kill_times = sorted(rng.uniform(0.3, span) for _ in range(kills))
+        for at in kill_times:
+            await asyncio.sleep(max(0.0, feed.t0 + at - time.monotonic()))
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            kill_count += 1
+            proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
+        await asyncio.sleep(max(0.0, feed.t0 + span - time.monotonic()))
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline and len(set(hook.keys)) < stories:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    finally:
+        log.close()
+        await feed_runner.cleanup()
+        await hook_runner.cleanup()
+    return TrialResult(published=stories, received=len(hook.keys), unique=len(set(hook.keys)), kills=kill_count,
+                       seconds=time.monotonic() - started)
