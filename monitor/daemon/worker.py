@@ -119,6 +119,11 @@ class Daemon:
         self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
         self.scheduler.start()
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
+        web_runner = None
+        if self.config.settings.web.listen:
+            from monitor.web.app import start as start_web
+
+            web_runner = await start_web(self.rt, self.config.settings.web.listen)
         log.info("newsmonitor running: %d sources, %d rules, %d notifiers",
                  len(self.config.settings.sources), len(self.rt.rules), len(self.rt.targets))
         await self._stop.wait()
@@ -130,6 +135,8 @@ class Daemon:
             await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
         except (TimeoutError, asyncio.CancelledError):
             log.warning("delivery did not finish within the shutdown deadline; pending rows stay pending")
+        if web_runner is not None:
+            await web_runner.cleanup()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)

@@ -1,0 +1,1 @@
+"""Read-only status page, JSON status and Prometheus metrics (``web.listen``)."""
