@@ -26,6 +26,8 @@ class Receiver:
     attempts: int = 0
     fail_with: int | None = None
     on_message: Callable[[Received], None] | None = None
+    #: tests: an error status to answer for a particular message (a poison message), or None
+    reject: Callable[[dict[str, Any]], int | None] | None = None
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -41,6 +43,9 @@ class Receiver:
             data = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             data = {"message": await request.text()}
+        status = self.reject(data) if self.reject is not None else None
+        if status is not None:
+            return web.Response(status=status, text="rejected")
         msg = Received(
             title=str(data.get("title", "")),
             body=str(data.get("message", "")),

@@ -35,6 +35,7 @@ class NewsSite:
     runner: web.AppRunner | None = None
     port: int = 0
     requests: int = 0
+    host: str = "127.0.0.1"
 
     def publish_next(self, now: datetime | None = None) -> DemoStory | None:
         if len(self.published) >= len(self.stories):
@@ -45,7 +46,7 @@ class NewsSite:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def article_path(self, p: Published) -> str:
         d = p.at
@@ -75,13 +76,25 @@ class NewsSite:
 </body></html>"""
 
     def article_html(self, p: Published) -> str:
-        paragraphs = "".join(f"<p>{html.escape(text)}</p>" for text in p.story.paragraphs)
-        byline = "By our correspondent, with agencies" if self.style == 0 else "AFP"
+        """The article in this outlet's own template (five styles, as syndicated copies differ)."""
+        paras = list(p.story.paragraphs)
+        style = self.style % 5
+        if style == 2:
+            paras[0] = "TOKYO (AFP) - " + paras[0]
+            paras = paras[:-1] if len(paras) > 4 else paras
+        if style == 3 and len(paras) > 2:
+            paras.insert(2, "ALSO READ: Markets rally as investors weigh the outlook")
+        if style == 4:
+            paras.append("Copyright AFP. All rights reserved.")
+        body = "".join(f"<p>{html.escape(text)}</p>" for text in paras)
+        byline = ("By our correspondent, with agencies", "AFP", "Agence France-Presse", "Wire staff", "AFP")[style]
+        kicker = "<span class='kicker'>WORLD</span> " if style == 4 else ""
+        wrapper = ("article-body", "entry-content", "story-text", "td-post-content", "field-body")[style]
         main = f"""<main><article>
-<h1>{html.escape(p.story.title)}</h1>
+<h1>{kicker}{html.escape(p.story.title)}</h1>
 <div class="meta"><span class="byline">{byline}</span>
 <time datetime="{p.at.isoformat()}">{p.at:%d %B %Y %H:%M}</time></div>
-<div class="article-body">{paragraphs}</div>
+<div class="{wrapper}">{body}</div>
 <div class="share">Share this story: Facebook | X | WhatsApp</div>
 </article></main>"""
         return self._chrome(p.story.title, main)
@@ -146,7 +159,7 @@ class NewsSite:
     async def start(self, port: int = 0) -> None:
         self.runner = web.AppRunner(self.app(), access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        site = web.TCPSite(self.runner, self.host, port)
         await site.start()
         self.port = int(self.runner.addresses[0][1])
 
