@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -31,26 +32,29 @@ from monitor.workers import WorkerPool  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 PARSERS = ("feedparser", "fastfeedparser")
+URL = "http://example.com/feed"
 
 
 def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _time(fn: object, repeat: int) -> tuple[float, object]:
+def _time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     best = float("inf")
     result: object = None
     for _ in range(repeat):
         start = time.perf_counter()
         try:
-            result = fn()  # type: ignore[operator]
-        except Exception as exc:  # noqa: BLE001 - a failing parser is a data point here
+            result = fn()
+        except Exception as exc:  # a failing parser is a data point here
             result = exc
         best = min(best, time.perf_counter() - start)
     return best * 1000, result
 
 
-def _compare(name: str, ref: object, fast: object, problems: Counter[str], listing: list[str]) -> tuple[int, int]:
+def _compare(
+    name: str, ref: object, fast: object, problems: Counter[str], listing: list[str]
+) -> tuple[int, int]:
     """Return (items agreeing, reference items)."""
     if not isinstance(ref, ParsedFeed):
         if isinstance(fast, ParsedFeed) and fast.entries:
@@ -133,17 +137,18 @@ def main() -> None:
         body = (CORPUS / row["file"]).read_bytes()
         results = {}
         for name in PARSERS:
-            ms, result = _time(lambda n=name: parse_with(n, body, url="http://example.com/feed"), args.repeat)
+            ms, result = _time(partial(parse_with, name, body, url=URL), args.repeat)
             times[name].append(ms)
             results[name] = result
             if isinstance(result, ParsedFeed):
                 items[name] += len(result.entries)
-        ms, result = _time(lambda: parse_feed(body, url="http://example.com/feed"), args.repeat)
+        ms, result = _time(partial(parse_feed, body, url=URL), args.repeat)
         times["parse_feed (chosen)"].append(ms)
         chosen[result.parser if isinstance(result, ParsedFeed) else type(result).__name__] += 1
         if isinstance(result, ParsedFeed):
             items["parse_feed (chosen)"] += len(result.entries)
-        agree, total = _compare(row["file"], results["feedparser"], results["fastfeedparser"], problems, listing)
+        reference = results["feedparser"]
+        agree, total = _compare(row["file"], reference, results["fastfeedparser"], problems, listing)
         agree_total += agree
         ref_total += total
         agree, _ = _compare(row["file"], results["feedparser"], result, chosen_problems, chosen_listing)
