@@ -179,34 +179,28 @@ class Deliverer:
             return 0
         rows = await self._apply_throttle(target, dest, rows, state, now)
         sent = 0
-        batches = plan_batches(rows, target.name)
-        failed_head: Batch | None = None
-        for batch in batches:
+        any_success = False
+        failed: list[tuple[Batch, SendResult]] = []
+        for batch in plan_batches(rows, target.name):
+            if len(failed) >= 2 and not any_success:
+                break  # two failures and no success in this pass: the destination is down
             result = await self._send(target, dest, batch)
             now = rt.clock.timestamp()
             ids = [r["id"] for r in batch.rows]
             if result.outcome is Outcome.SENT:
                 await rt.db(self._mark_sent, ids, dest_id, target.name, now)
                 sent += len(ids)
-                if failed_head is not None:
-                    # the destination works but the head message does not: it is poison
-                    await rt.db(self._poison, failed_head, now)
-                    failed_head = None
-                continue
-            if result.outcome is Outcome.DEAD:
+                any_success = True
+            elif result.outcome is Outcome.DEAD:
                 await rt.db(self._dead, ids, result.detail)
-                continue
-            if failed_head is None and len(batches) > 1:
-                failed_head = batch
-                await rt.db(self._fail, batch, result, now, False)
-                continue  # probe the next message: is it this message, or the destination?
-            await rt.db(self._fail, batch, result, now, True)
-            if failed_head is not None:
-                await rt.db(self._fail, failed_head, result, now, True)
-            break
-        else:
-            if failed_head is not None:
-                await rt.db(self._fail, failed_head, SendResult(Outcome.RETRY, "failed"), now, True)
+            else:
+                failed.append((batch, result))
+        last_success = state.get("last_success_at")
+        for batch, result in failed:
+            first_failed = min((r["first_failed_at"] or now) for r in batch.rows)
+            # the destination works while this message does not: it fails on its own (poison?)
+            individual = any_success or (last_success is not None and last_success >= first_failed)
+            await rt.db(self._fail, batch, result, now, individual)
         return sent
 
     async def _send(self, target: Target, dest: Destination, batch: Batch) -> SendResult:
@@ -270,32 +264,35 @@ class Deliverer:
             repo.save_destination(conn, dest, target, failures=0, blocked_until=None, last_success_at=now,
                                   last_error=None, sent_log=log_)
 
-    def _fail(self, batch: Batch, result: SendResult, now: float, block: bool) -> None:
+    def _fail(self, batch: Batch, result: SendResult, now: float, individual: bool) -> None:
+        """Record a failed send: retry later with backoff; poison or too old → dead.
+
+        An ``individual`` failure (the destination accepts other messages) counts towards
+        ``poison_attempts`` and does not hold the destination back; otherwise the whole
+        destination backs off.
+        """
         settings = self.rt.config.settings.delivery
         rows = batch.rows
         dest = rows[0]["dest"]
+        error = result.detail or result.outcome.value
+        ids = [r["id"] for r in rows]
         with self.rt.database.write() as conn:
             state = repo.get_destination(conn, dest) or {"failures": 0}
-            failures = (state.get("failures") or 0) + (1 if block else 0)
-            delay = backoff_delay(max(failures, 1), base=settings.retry_base, cap=settings.retry_cap, rng=self._rng)
+            failures = (state.get("failures") or 0) + (0 if individual else 1)
+            attempts = max(r["attempts"] for r in rows) + (1 if individual else 0)
+            delay = backoff_delay(max(failures, attempts, 1), base=settings.retry_base, cap=settings.retry_cap,
+                                  rng=self._rng)
             first_failed = min((r["first_failed_at"] or now) for r in rows)
-            ids = [r["id"] for r in rows]
-            if now - first_failed >= settings.dead_after:
-                repo.mark_dead(conn, ids, f"failing for longer than dead_after: {result.detail}")
+            if individual and attempts >= settings.poison_attempts:
+                repo.mark_dead(conn, ids, f"poison: failed {attempts} times while other messages went through: {error}")
+                log.error("outbox rows %s set aside as poison after %d attempts", ids, attempts)
+            elif now - first_failed >= settings.dead_after:
+                repo.mark_dead(conn, ids, f"failing for longer than dead_after: {error}")
             else:
-                repo.mark_failed(conn, ids, error=result.detail or result.outcome.value, next_attempt_at=now + delay,
-                                 now=now)
-            if block:
+                repo.mark_failed(conn, ids, error=error, next_attempt_at=now + delay, now=now, count_attempt=individual)
+            if not individual:
                 repo.save_destination(conn, dest, rows[0]["target"], failures=failures, blocked_until=now + delay,
-                                      last_error=(result.detail or result.outcome.value)[:300])
-
-    def _poison(self, batch: Batch, now: float) -> None:
-        limit = self.rt.config.settings.delivery.poison_attempts
-        with self.rt.database.write() as conn:
-            for row in batch.rows:
-                if row["attempts"] + 1 >= limit:
-                    repo.mark_dead(conn, [row["id"]], f"poison: failed {limit} times while other messages went through")
-                    log.error("outbox row %s (%s) set aside as poison after %d attempts", row["id"], row["key"], limit)
+                                      last_error=error[:300])
 
     def _dead(self, ids: list[int], detail: str) -> None:
         with self.rt.database.write() as conn:
