@@ -293,6 +293,8 @@ class Deliverer:
             if not individual:
                 repo.save_destination(conn, dest, rows[0]["target"], failures=failures, blocked_until=now + delay,
                                       last_error=error[:300])
+                # nothing to this destination before the backoff ends (and no busy wake-ups meanwhile)
+                repo.postpone_destination(conn, dest, now + delay)
 
     def _dead(self, ids: list[int], detail: str) -> None:
         with self.rt.database.write() as conn:

@@ -306,6 +306,15 @@ def postpone(conn: Connection, ids: Sequence[int], until: float) -> None:
     conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(next_attempt_at=until))
 
 
+def postpone_destination(conn: Connection, dest: str, until: float) -> None:
+    """Hold every pending row of ``dest`` until ``until`` (the destination is backing off)."""
+    conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.dest == dest, outbox.c.status == "pending", outbox.c.next_attempt_at < until))
+        .values(next_attempt_at=until)
+    )
+
+
 def list_outbox(conn: Connection, statuses: Sequence[str], limit: int = 500) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(outbox).where(outbox.c.status.in_(list(statuses))).order_by(outbox.c.id).limit(limit)
