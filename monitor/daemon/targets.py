@@ -66,6 +66,6 @@ def build_targets(config: Config) -> dict[str, Target]:
         target.destinations = [Destination(id=destination_id(u), url=u, target=name) for u in spec.urls]
         target.renderer = Renderer(fmt=spec.format, timezone=tz, template_path=spec.template)
         target.digest = parse_digest(spec.digest) if spec.digest else None
-        target.quiet = parse_quiet(spec.quiet) if spec.quiet else None
+        target.quiet = parse_quiet(spec.quiet, tz) if spec.quiet else None
         targets[name] = target
     return targets
