@@ -228,7 +228,8 @@ def parse_with(
 
     For comparisons and debugging; exceptions of the parser itself are not translated.
     """
-    return _XML_PARSERS[parser](prepare_xml(body), url, _charset(content_type), max_entries)
+    prepared = prepare_xml(body, _charset(content_type))
+    return _XML_PARSERS[parser](prepared, url, None if prepared.utf8 else _charset(content_type), max_entries)
 
 
 def parse_feed(
@@ -246,8 +247,8 @@ def parse_feed(
     """
     if looks_like_json(body) or (content_type and "json" in content_type.lower()):
         return parse_json_feed(body, url=url, max_entries=max_entries)
-    prepared = prepare_xml(body)
-    charset = None if any(n.startswith("transcoded") for n in prepared.notes) else _charset(content_type)
+    prepared = prepare_xml(body, _charset(content_type))
+    charset = None if prepared.utf8 else _charset(content_type)
     # fastfeedparser reads only the XML declaration; a different HTTP charset needs feedparser
     if _fast_path_ok(charset, prepared.body):
         try:

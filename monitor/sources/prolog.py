@@ -23,6 +23,7 @@ Pure functions, no I/O.
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 from dataclasses import dataclass
@@ -53,14 +54,16 @@ class HostileXML(ParseError):
 class Prepared:
     """A body made safe for the XML parsers.
 
-    ``body`` is ASCII-compatible (UTF-8 when it was UTF-16/32); ``root`` is the lower-cased
-    local name of the first element (``None`` when there is none); ``notes`` says what was
-    changed, for the feed's warning.
+    ``body`` is ASCII-compatible; ``root`` is the lower-cased local name of the first
+    element (``None`` when there is none); ``notes`` says what was changed, for the feed's
+    warning; ``utf8`` is true when the body was re-encoded or found to be UTF-8 whatever the
+    HTTP charset said (the parsers must then not be told that charset).
     """
 
     body: bytes
     root: str | None
     notes: tuple[str, ...] = ()
+    utf8: bool = False
 
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -111,6 +114,61 @@ def _to_utf8(body: bytes) -> tuple[bytes, str | None]:
     # whatever the declaration says, the bytes are now UTF-8 (a BOM beats the declaration)
     body = _DECL_ENCODING.sub(rb"\1\2utf-8\2", body, count=1)
     return body, encoding
+
+
+_DECLARED = re.compile(rb"""^<\?xml[^>]*?\bencoding\s*=\s*["']([^"']+)""")
+_DECL_START = re.compile(rb"^<\?xml[^>]*?\?>")
+#: encodings servers and CMSs claim for bytes that are really UTF-8
+_LATIN = frozenset({"latin-1", "iso8859-1", "cp1252", "ascii", "iso8859-15"})
+
+
+def _codec(name: str | bytes | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        return codecs.lookup(name.decode("ascii", "replace") if isinstance(name, bytes) else name).name
+    except LookupError:
+        return None
+
+
+def _utf8_or_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: each byte UTF-8 rejects is read as Windows-1252 (Latin-1 in its holes)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in bad), error.end
+
+
+codecs.register_error("newsmonitor-cp1252", _utf8_or_cp1252)
+
+
+def _repair_encoding(body: bytes, charset: str | None) -> tuple[bytes, str | None]:
+    """Fix the two commonest encoding lies, so every parser sees correct UTF-8.
+
+    "UTF-8" (declared, or by default) with bytes that are not: each invalid byte is read as
+    Windows-1252, which is what such bytes nearly always are (mixed documents included).
+    "ISO-8859-1"/"Windows-1252" with bytes that are valid multi-byte UTF-8: they are UTF-8.
+    An HTTP ``charset`` that names another encoding is left to the parsers.
+    """
+    m = _DECLARED.match(body)
+    declared = _codec(m.group(1)) if m else "utf-8"
+    effective = _codec(charset) or declared
+    if effective == "utf-8":
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = body.decode("utf-8", errors="newsmonitor-cp1252")
+            return text.encode("utf-8"), "bytes that are not UTF-8 were read as Windows-1252"
+        return body, None
+    if effective in _LATIN and not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body, None
+        if m:
+            body = _DECL_ENCODING.sub(rb"\1\2utf-8\2", body, count=1)
+        return body, f"declared {effective} but the bytes are UTF-8"
+    return body, None
 
 
 _XML_DECL = re.compile(rb"<\?xml[\s?]")
@@ -278,8 +336,11 @@ def _substitute(body: bytes, entities: dict[bytes, str]) -> bytes:
     return _REF_OR_CDATA.sub(replace, body)
 
 
-def prepare_xml(body: bytes) -> Prepared:
+def prepare_xml(body: bytes, charset: str | None = None) -> Prepared:
     """Return ``body`` made safe for the XML parsers (see the module docstring).
+
+    ``charset`` is the HTTP header's; when the body comes out as UTF-8 (``Prepared.utf8``)
+    the parsers must ignore it.
 
     Raises :class:`HostileXML` for expanding entity declarations and
     :class:`~monitor.errors.ParseError` for an empty body or an HTML page.
@@ -293,6 +354,12 @@ def prepare_xml(body: bytes) -> Prepared:
         notes.append("ignored text before the XML declaration")
     if not body.strip():
         raise ParseError("empty document")
+    utf8 = bool(wide)
+    if not wide:
+        body, repaired = _repair_encoding(body, charset)
+        if repaired:
+            notes.append(repaired)
+            utf8 = True
     prolog = _scan_prolog(body)
     entities = _declared_entities(prolog.dtd)
     if prolog.declarations:
@@ -308,4 +375,4 @@ def prepare_xml(body: bytes) -> Prepared:
     if root == "html":
         raise ParseError("not a feed: looks like an HTML page")
     body = _substitute(body, entities)
-    return Prepared(body=body, root=root, notes=tuple(notes))
+    return Prepared(body=body, root=root, notes=tuple(notes), utf8=utf8)
