@@ -8,6 +8,7 @@ same stories as new); after it, nothing is redone.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -149,7 +150,7 @@ async def _poll(
         fresh.append((cand, keys))
 
     priming = state.primed_at is None and not src.alert_on_first_poll
-    stories = [await _story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh]
+    stories = list(await asyncio.gather(*(_story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh)))
     if not priming and stories:
         # a canonical URL may reveal that a "new" link is a story we know under another key
         canon = await rt.db(_find_seen, rt, [k for s in stories for k in s.keys])
@@ -175,6 +176,7 @@ async def _poll(
     if not record:
         return
     state.new_story_times = [*state.new_story_times, *([now] * min(len(stories), 5))][-50:]
+    _schedule_next(rt, src, state, now, ok=True)
     await rt.db(_commit_poll, rt, state, src, stories, dedup, rows, listed_ids, extra_keys, now)
     for row in rows:
         rt.metrics.enqueued.labels(row.target).inc()
@@ -182,7 +184,6 @@ async def _poll(
     result.rows = len(rows)
     if rows:
         rt.outbox_changed.set()
-    _schedule_next(rt, src, state, now, ok=True)
 
 
 async def _story(rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool) -> Story:
@@ -394,6 +395,8 @@ def _commit_poll(
     with rt.database.write() as conn:
         ids = [_add(conn, s, info, now) for s, info in zip(stories, dedup, strict=True)]
         repo.touch_listed(conn, listed_ids, now)
+        # remembered so that a 304 or an unchanged body keeps them "listed" (pruning never re-alerts)
+        state.listed_ids = sorted(listed_ids.union(ids))
         for sid, keys in extra_keys.items():
             repo.add_keys(conn, sid, keys)
         repo.add_outbox(conn, rows, ids, now)
@@ -421,15 +424,17 @@ async def _record_ok(rt: Runtime, state: repo.SourceState, now: float, record: b
     if not record:
         return
 
+    _schedule_next(rt, src, state, now, ok=True)
+
     def save() -> None:
         with rt.database.write() as conn:
             state.last_poll_at = state.last_ok_at = now
             state.failures, state.failing_since, state.last_error = 0, None, None
             state.polls += 1
+            repo.touch_listed(conn, state.listed_ids, now)
             repo.save_source(conn, state)
 
     await rt.db(save)
-    _schedule_next(rt, src, state, now, ok=True)
 
 
 async def _record_failure(

@@ -35,6 +35,7 @@ class SourceState:
     last_modified: str | None = None
     content_hash: str | None = None
     new_story_times: list[float] = field(default_factory=list)
+    listed_ids: list[int] = field(default_factory=list)
     polls: int = 0
     stories_total: int = 0
 
@@ -86,6 +87,7 @@ def get_source(conn: Connection, name: str) -> SourceState | None:
         return None
     data = dict(row)
     data["new_story_times"] = json.loads(data["new_story_times"] or "[]")
+    data["listed_ids"] = json.loads(data["listed_ids"] or "[]")
     data["failures"] = data["failures"] or 0
     data["polls"] = data["polls"] or 0
     data["stories_total"] = data["stories_total"] or 0
@@ -113,6 +115,7 @@ def save_source(conn: Connection, state: SourceState) -> None:
         "last_modified": state.last_modified,
         "content_hash": state.content_hash,
         "new_story_times": json.dumps(state.new_story_times[-50:]),
+        "listed_ids": json.dumps(state.listed_ids[-5000:]),
         "polls": state.polls,
         "stories_total": state.stories_total,
     }

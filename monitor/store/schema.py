@@ -35,6 +35,7 @@ sources = Table(
     Column("last_modified", Text),
     Column("content_hash", String(64)),
     Column("new_story_times", Text),  # JSON list of epoch seconds, for adaptive intervals
+    Column("listed_ids", Text),  # JSON list of the story ids the source listed at its last parse
     Column("polls", Integer, nullable=False, default=0),
     Column("stories_total", Integer, nullable=False, default=0),
 )
