@@ -153,7 +153,7 @@ def _entry_from_feedparser(raw: Mapping[str, Any], base: str, feed_lang: str | N
     summary = field_text(raw.get("summary"), summary_detail.get("type"))
     content = _content_text(raw.get("content"))
     if content == summary:
-        summary = ""
+        content = ""  # RSS <description> only; some parsers copy it into content too
     lang = _optional(summary_detail.get("language")) or _optional(title_detail.get("language")) or feed_lang
     return FeedEntry(
         guid=_optional(raw.get("id")),
@@ -171,6 +171,29 @@ def _entry_from_feedparser(raw: Mapping[str, Any], base: str, feed_lang: str | N
 # --- fastfeedparser -----------------------------------------------------------------------
 
 
+_LANGUAGE = re.compile(rb"<(?:[-\w.]+:)?language>\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3})\s*</")
+_XML_LANG = re.compile(
+    rb"""<[^!?][^>]*?\bxml:lang\s*=\s*["']([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3})["']"""
+)
+_FIRST_ITEM = re.compile(rb"<(?:[-\w.]+:)?(?:item|entry)[\s>/]")
+
+
+def _head_language(body: bytes) -> str | None:
+    """The channel's <language>/<dc:language> or the root's xml:lang (fastfeedparser reads only xml:lang)."""
+    first = _FIRST_ITEM.search(body)
+    head = body[: first.start() if first else 8192]
+    m = _LANGUAGE.search(head) or _XML_LANG.search(head)
+    return m.group(1).decode("ascii") if m else None
+
+
+def _closing_tag_missing(body: bytes, root: str | None) -> bool:
+    """Whether the document ends without closing its root element (cut off in transfer)."""
+    if root is None:
+        return False
+    tail = body[-1024:]
+    return re.search(rb"</(?:[-\w.]+:)?" + re.escape(root.encode()) + rb"\s*>", tail, re.IGNORECASE) is None
+
+
 def _from_fastfeedparser(prepared: Prepared, url: str, max_entries: int) -> ParsedFeed:
     result = fastfeedparser.parse(
         prepared.body, include_tags=False, include_media=False, include_enclosures=False
@@ -178,13 +201,18 @@ def _from_fastfeedparser(prepared: Prepared, url: str, max_entries: int) -> Pars
     feed = result.get("feed") or {}
     raw_entries = result.get("entries") or []
     base = url  # relative links resolve against the document's own URL (xml:base is not applied)
-    feed_lang = _optional(feed.get("language"))
+    feed_lang = _optional(feed.get("language")) or _head_language(prepared.body)
     entries = [_entry_from_fastfeedparser(raw, base, feed_lang) for raw in raw_entries[:max_entries]]
     warnings = list(prepared.notes)
+    if _closing_tag_missing(prepared.body, prepared.root):
+        warnings.append(
+            f"truncated document, {len(entries)} stories recovered: no closing </{prepared.root}> tag"
+        )
     if len(raw_entries) > max_entries:
         warnings.append(f"only the first {max_entries} of {len(raw_entries)} items were read")
     return ParsedFeed(
-        title=_title(feed.get("title"), (feed.get("title_detail") or {}).get("type")),
+        # fastfeedparser labels unescaped HTML titles text/plain, so strip tags regardless
+        title=_title(feed.get("title"), "text/html"),
         link=resolve_link(feed.get("link"), url),
         lang=feed_lang,
         entries=entries,
@@ -197,7 +225,7 @@ def _entry_from_fastfeedparser(raw: Mapping[str, Any], base: str, feed_lang: str
     summary = field_text(raw.get("description"), "text/html")
     content = _content_text(raw.get("content"))
     if content == summary:
-        summary = ""
+        content = ""  # RSS <description> only; some parsers copy it into content too
     return FeedEntry(
         guid=_optional(raw.get("id")),
         link=resolve_link(raw.get("link"), base),
