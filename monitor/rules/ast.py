@@ -1,0 +1,127 @@
+"""The parsed form of a watch-rule query.
+
+A query is a tree of :class:`Term` leaves (a word or phrase, possibly limited to a field)
+and :class:`Lang` leaves under :class:`And`, :class:`Or`, :class:`Not` and :class:`Near`.
+Every node keeps the 1-based column where it starts, for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import lru_cache
+
+
+class Mode(IntEnum):
+    """How one query word is compared with one story word."""
+
+    LEMMA = 0  # unquoted word: any inflection or UK/US spelling (key sets intersect)
+    EXACT = 1  # quoted word: same fold (case- and accent-insensitive)
+    PREFIX = 2  # word*: the story word's fold starts with it
+    CASE = 3  # =WORD: same surface, case included
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One word of a term. ``text`` is the lower-case word (LEMMA), the fold (EXACT, PREFIX)
+    or the surface as written (CASE)."""
+
+    mode: Mode
+    text: str
+
+
+@lru_cache(maxsize=100_000)
+def unit(mode: Mode, text: str) -> Unit:
+    """A shared :class:`Unit` (large rule sets repeat the same words)."""
+    return Unit(mode, text)
+
+
+#: fields a term can be limited to; ``None`` means title and text
+FIELDS = ("title", "text", "source", "url", "lang")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word or phrase. It matches where any alternative (a sequence of consecutive word
+    positions) occurs; a hyphenated word has two: its parts, and its joined form."""
+
+    alts: tuple[tuple[Unit, ...], ...]
+    field: str | None
+    label: str
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lang:
+    """``lang:xx``: the story's language (primary subtag) is ``code``."""
+
+    code: str
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Both sides within ``distance`` words of each other, in either order; a side under
+    :class:`Not` means "the other side with no such word within ``distance``"."""
+
+    left: Node
+    right: Node
+    distance: int
+    col: int
+
+
+Node = Term | Lang | And | Or | Not | Near
+
+#: a requirement the candidate filter can test with set lookups:
+#: ("k", lower word) some inflection present; ("f", fold) that exact fold present;
+#: ("p", prefix) a word with that prefix present; ("l", code) story language
+Atom = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A parsed, validated query.
+
+    ``needs`` lists alternative sets of atoms: the query can only match a story in which
+    every atom of at least one set is present (a necessary, not sufficient, condition).
+    """
+
+    text: str
+    root: Node
+    needs: tuple[frozenset[Atom], ...]
+
+
+def walk_terms(node: Node, positive: bool = True) -> list[tuple[Term, bool]]:
+    """Every term under ``node`` with whether it counts positively (not under an odd number of NOTs)."""
+    out: list[tuple[Term, bool]] = []
+    stack: list[tuple[Node, bool]] = [(node, positive)]
+    while stack:
+        n, pos = stack.pop()
+        if isinstance(n, Term):
+            out.append((n, pos))
+        elif isinstance(n, And | Or):
+            stack.extend((c, pos) for c in reversed(n.children))
+        elif isinstance(n, Not):
+            stack.append((n.child, not pos))
+        elif isinstance(n, Near):
+            stack.append((n.right, pos))
+            stack.append((n.left, pos))
+    return out

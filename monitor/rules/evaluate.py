@@ -1,0 +1,220 @@
+"""Exact evaluation of one parsed query against one prepared story, and its evidence.
+
+Every step is bounded by the story's size and a fixed budget: there is no backtracking on
+user input, and NEAR stops looking after ``NEAR_BUDGET`` comparisons (it may then miss a
+match in a pathological story, but never reports a false one).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+from monitor.models import Hit
+from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
+from monitor.rules.document import DEFAULT_FIELDS, FIELD_INDEX, FIELD_NAMES, FieldDoc, Span, StoryDoc
+from monitor.rules.text import word_keys
+
+NEAR_BUDGET = 50_000
+MAX_SPANS = 5_000
+MAX_HITS = 100
+
+Occ = tuple[int, int, int]  # field index, first word position, last word position
+
+
+def _unit_spans(fd: FieldDoc, u: Unit) -> list[Span]:
+    if u.mode == Mode.LEMMA:
+        by_key = fd.by_key
+        found = [s for s in (by_key.get(k) for k in word_keys(u.text, fd.lang)) if s]
+        if not found:
+            return []
+        if len(found) == 1:
+            return found[0]
+        return sorted(set().union(*found))
+    if u.mode == Mode.EXACT:
+        return fd.by_fold.get(u.text, [])
+    if u.mode == Mode.CASE:
+        return fd.by_surface.get(u.text, [])
+    prefix = u.text
+    out = [span for f, spans in fd.by_fold.items() if f.startswith(prefix) for span in spans]
+    out.sort()
+    return out
+
+
+def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...]) -> list[Span]:
+    cur = _unit_spans(fd, units[0])
+    for u in units[1:]:
+        if not cur:
+            return []
+        nxt = _unit_spans(fd, u)
+        ends_at: dict[int, list[int]] = {}
+        for s, e in nxt:
+            ends_at.setdefault(s, []).append(e)
+        cur = [(s, e2) for s, e in cur for e2 in ends_at.get(e + 1, ())]
+    return cur
+
+
+class Evaluation:
+    """Evaluates queries against one story, memoising term occurrences across rules."""
+
+    __slots__ = ("_memo", "doc")
+
+    def __init__(self, doc: StoryDoc) -> None:
+        self.doc = doc
+        self._memo: dict[int, list[Occ]] = {}
+
+    def term_occ(self, term: Term) -> list[Occ]:
+        """Occurrences of a term, sorted by field and position."""
+        key = id(term)
+        occ = self._memo.get(key)
+        if occ is not None:
+            return occ
+        fields = DEFAULT_FIELDS if term.field is None else (FIELD_INDEX[term.field],)
+        out: list[Occ] = []
+        for f in fields:
+            fd = self.doc.fields[f]
+            if not fd.text:
+                continue
+            spans: list[Span] = []
+            for alt in term.alts:
+                spans.extend(_seq_spans(fd, alt))
+            if len(term.alts) > 1:
+                spans = sorted(set(spans))
+            out.extend((f, s, e) for s, e in spans)
+        self._memo[key] = out
+        return out
+
+    def truth(self, node: Node) -> bool:
+        """Whether ``node`` matches the story."""
+        if isinstance(node, Term):
+            return bool(self.term_occ(node))
+        if isinstance(node, And):
+            return all(self.truth(c) for c in node.children)
+        if isinstance(node, Or):
+            return any(self.truth(c) for c in node.children)
+        if isinstance(node, Not):
+            return not self.truth(node.child)
+        if isinstance(node, Lang):
+            return self.doc.lang_code == node.code
+        return bool(self.occ(node))
+
+    def occ(self, node: Node) -> list[Occ]:
+        """Occurrences of a positional node (term, OR of positional nodes, NEAR)."""
+        if isinstance(node, Term):
+            return self.term_occ(node)
+        if isinstance(node, Or):
+            merged: set[Occ] = set()
+            for c in node.children:
+                merged.update(self.occ(c))
+            return sorted(merged)
+        if isinstance(node, Near):
+            key = id(node)
+            cached = self._memo.get(key)
+            if cached is None:
+                cached = self._memo[key] = self._near(node)
+            return cached
+        return []
+
+    def _near(self, node: Near) -> list[Occ]:
+        n = node.distance
+        if isinstance(node.right, Not):
+            return _without(self.occ(node.left), self.occ(node.right.child), n)
+        if isinstance(node.left, Not):
+            return _without(self.occ(node.right), self.occ(node.left.child), n)
+        return _pairs(self.occ(node.left), self.occ(node.right), n)
+
+    def hits(self, node: Node) -> list[Hit]:
+        """Evidence of a matching query: the positive terms that made it match."""
+        found: dict[tuple[int, int, int], str] = {}
+        self._collect(node, found)
+        out: list[Hit] = []
+        for (f, s, e), label in sorted(found.items()):
+            start, end = self.doc.fields[f].char_span(s, e)
+            out.append(Hit(label, FIELD_NAMES[f], s, start, end))
+            if len(out) >= MAX_HITS:
+                break
+        return out
+
+    def _collect(self, node: Node, found: dict[tuple[int, int, int], str]) -> None:
+        if isinstance(node, Term):
+            for occ in self.term_occ(node)[:MAX_HITS]:
+                found.setdefault(occ, node.label)
+        elif isinstance(node, And):
+            for c in node.children:
+                self._collect(c, found)
+        elif isinstance(node, Or):
+            for c in node.children:
+                if self.truth(c):
+                    self._collect(c, found)
+        elif isinstance(node, Near):
+            spans = self.occ(node)
+            sides = [s for s in (node.left, node.right) if not isinstance(s, Not)]
+            for side in sides:
+                for term, positive in walk_terms(side):
+                    if not positive:
+                        continue
+                    for occ in self.term_occ(term):
+                        if _inside(occ, spans):
+                            found.setdefault(occ, term.label)
+
+
+def _inside(occ: Occ, spans: list[Occ]) -> bool:
+    f, s, e = occ
+    i = bisect_right(spans, (f, s, 1 << 62))
+    # spans are sorted by start; a containing span starts at or before s
+    for j in range(i - 1, max(-1, i - 1 - 64), -1):
+        sf, ss, se = spans[j]
+        if sf != f:
+            break
+        if ss <= s and se >= e:
+            return True
+    return False
+
+
+def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
+    """Unions of a left and a right occurrence with at most ``n`` words between them."""
+    if not left or not right:
+        return []
+    if len(right) > len(left):
+        left, right = right, left
+    starts = [(f, s) for f, s, _ in right]
+    longest = max(e - s for _, s, e in right)
+    out: set[Occ] = set()
+    budget = NEAR_BUDGET
+    for f, s, e in left:
+        lo = bisect_left(starts, (f, s - n - 1 - longest))
+        hi = bisect_right(starts, (f, e + n + 1))
+        for j in range(lo, hi):
+            budget -= 1
+            rf, rs, re_ = right[j]
+            if rf != f or re_ < s - n - 1:
+                continue
+            if re_ < s or rs > e:  # the two sides may not share a word
+                out.add((f, min(s, rs), max(e, re_)))
+        if budget <= 0 or len(out) >= MAX_SPANS:
+            break
+    return sorted(out)
+
+
+def _without(pos: list[Occ], neg: list[Occ], n: int) -> list[Occ]:
+    """Occurrences in ``pos`` with no occurrence of ``neg`` within ``n`` words."""
+    if not neg:
+        return pos
+    starts = [(f, s) for f, s, _ in neg]
+    longest = max(e - s for _, s, e in neg)
+    out: list[Occ] = []
+    budget = NEAR_BUDGET
+    for f, s, e in pos:
+        lo = bisect_left(starts, (f, s - n - 1 - longest))
+        hi = bisect_right(starts, (f, e + n + 1))
+        near = False
+        for j in range(lo, hi):
+            budget -= 1
+            nf, ns, ne = neg[j]
+            if nf == f and ne >= s - n - 1 and (ne < s or ns > e):
+                near = True
+                break
+        if not near:
+            out.append((f, s, e))
+        if budget <= 0:
+            break
+    return out

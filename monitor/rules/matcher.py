@@ -1,0 +1,192 @@
+"""The percolator: all watch rules compiled into one matcher.
+
+Each rule's query yields a few alternative *requirement sets* (``Query.needs``): sets of
+words that must all be present for the rule to have any chance. Every set is filed in an
+inverted index under one *anchor* (its most selective-looking word). For a story, the
+matcher intersects the story's features with the anchor index (a C-level set operation),
+checks the rest of each reached requirement set with set lookups, and evaluates exactly only
+the rules that pass. Cost per story therefore grows with the story and with the rules whose
+words it contains, not with the number of rules.
+
+Lemma keys depend on the story's language, so the index is built per lemmatiser language:
+English at compile time, any other language the first time a story in it is matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monitor.errors import QueryError
+from monitor.models import Match, Story
+from monitor.rules.ast import Atom, Query
+from monitor.rules.document import StoryDoc
+from monitor.rules.evaluate import Evaluation
+from monitor.rules.parser import parse_query
+from monitor.rules.snippets import make_snippets
+from monitor.rules.text import intern_keys, word_keys
+
+_MAX_PREFIX_CACHE = 500_000
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A named watch rule as configured; ``sources``/``tags`` limit it to some sources
+    (by source name or outlet, or by source tag; empty means every source)."""
+
+    name: str
+    query: str
+    sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    query: Query
+    sources: frozenset[str]
+    tags: frozenset[str]
+
+    def allows(self, story: Story) -> bool:
+        if not self.sources and not self.tags:
+            return True
+        sources = self.sources
+        if story.source.casefold() in sources or story.outlet.casefold() in sources:
+            return True
+        return any(t.casefold() in self.tags for t in story.source_tags)
+
+
+class _Index:
+    """Anchor feature → requirement sets, for one lemmatiser language."""
+
+    __slots__ = ("anchors", "multis", "rule_of", "singles")
+
+    def __init__(self, rules: Sequence[_Rule], lang: str) -> None:
+        self.anchors: dict[str, list[int]] = {}
+        self.rule_of: list[int] = []
+        self.singles: list[frozenset[str]] = []
+        self.multis: list[tuple[tuple[str, ...], ...]] = []
+        for r, rule in enumerate(rules):
+            for need in rule.query.needs:
+                alts = [(_alternatives(atom, lang), atom) for atom in need]
+                anchor = min(alts, key=lambda a: (a[1][0] == "l", len(a[0]), -len(a[1][1]), a[1]))[0]
+                c = len(self.rule_of)
+                self.rule_of.append(r)
+                self.singles.append(frozenset(a[0] for a, _ in alts if len(a) == 1))
+                self.multis.append(tuple(a for a, _ in alts if len(a) > 1))
+                for feature in anchor:
+                    self.anchors.setdefault(feature, []).append(c)
+
+    def candidates(self, feats: set[str]) -> set[int]:
+        """Rules whose every word of at least one requirement set is among ``feats``."""
+        out: set[int] = set()
+        anchors, rule_of, singles, multis = self.anchors, self.rule_of, self.singles, self.multis
+        for feature in feats.intersection(anchors):
+            for c in anchors[feature]:
+                r = rule_of[c]
+                if r in out or not singles[c] <= feats:
+                    continue
+                m = multis[c]
+                if m and not all(any(k in feats for k in alt) for alt in m):
+                    continue
+                out.add(r)
+        return out
+
+
+def _alternatives(atom: Atom, lang: str) -> tuple[str, ...]:
+    kind, text = atom
+    if kind == "k":
+        return intern_keys(word_keys(text, lang))
+    if kind == "p":
+        return ("\x02" + text,)
+    if kind == "l":
+        return ("\x03" + text,)
+    return (text,)
+
+
+class Matcher:
+    """All rules compiled together; :meth:`match` returns the rules a story matches."""
+
+    def __init__(self, rules: Sequence[_Rule]) -> None:
+        self._rules = tuple(rules)
+        self._indexes: dict[str, _Index] = {}
+        prefixes = {atom[1] for rule in rules for need in rule.query.needs for atom in need if atom[0] == "p"}
+        self._prefixes = frozenset(prefixes)
+        self._prefix_lens = tuple(sorted({len(p) for p in prefixes}))
+        self._prefix_feats: dict[str, tuple[str, ...]] = {}
+        self._no_prefix: set[str] = set()
+        self._index("en")
+
+    @classmethod
+    def compile(cls, rules: Sequence[RuleSpec]) -> Matcher:
+        """Parse, validate and index ``rules``.
+
+        Raises :class:`~monitor.errors.QueryError` for the first invalid rule, its message
+        prefixed with ``rule "NAME": `` and its column kept.
+        """
+        compiled: list[_Rule] = []
+        for spec in rules:
+            try:
+                query = parse_query(spec.query)
+            except QueryError as exc:
+                raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
+            compiled.append(_Rule(spec.name, query, frozenset(s.casefold() for s in spec.sources),
+                                  frozenset(t.casefold() for t in spec.tags)))
+        return cls(compiled)
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def _index(self, lang: str) -> _Index:
+        index = self._indexes.get(lang)
+        if index is None:
+            index = self._indexes[lang] = _Index(self._rules, lang)
+        return index
+
+    def _add_prefixes(self, feats: set[str]) -> None:
+        cache, none = self._prefix_feats, self._no_prefix
+        if len(cache) + len(none) > _MAX_PREFIX_CACHE:
+            cache.clear()
+            none.clear()
+        for word in feats.difference(cache).difference(none):
+            found = tuple("\x02" + word[:n] for n in self._prefix_lens
+                          if n <= len(word) and word[:n] in self._prefixes)
+            if found:
+                cache[word] = found
+            else:
+                none.add(word)
+        for word in feats.intersection(cache):
+            feats.update(cache[word])
+
+    def candidates(self, story: Story) -> list[int]:
+        """Indices of the rules that pass the candidate filter for ``story`` (for tests and benchmarks)."""
+        doc = StoryDoc(story)
+        if self._prefix_lens:
+            self._add_prefixes(doc.feats)
+        return sorted(self._index(doc.lang).candidates(doc.feats))
+
+    def match(self, story: Story) -> list[Match]:
+        """The rules ``story`` matches, in the order the rules were given.
+
+        Each :class:`~monitor.models.Match` carries the hits (matched terms with field, word
+        position and character offsets) and one or two snippets. Pure: no I/O; never raises
+        on any story content.
+        """
+        doc = StoryDoc(story)
+        if self._prefix_lens:
+            self._add_prefixes(doc.feats)
+        candidates = self._index(doc.lang).candidates(doc.feats)
+        if not candidates:
+            return []
+        evaluation = Evaluation(doc)
+        texts = {"title": doc.fields[0].text, "text": doc.fields[1].text,
+                 "source": doc.fields[2].text, "url": doc.fields[3].text}
+        sentences: dict[str, list[int]] = {}
+        out: list[Match] = []
+        for r in sorted(candidates):
+            rule = self._rules[r]
+            if not rule.allows(story) or not evaluation.truth(rule.query.root):
+                continue
+            hits = evaluation.hits(rule.query.root)
+            out.append(Match(rule.name, tuple(hits), make_snippets(texts, hits, starts_cache=sentences)))
+        return out

@@ -1,0 +1,382 @@
+"""Lexer and recursive-descent parser of the watch-rule language (see docs/rules.md).
+
+Precedence, loosest first: OR, AND (explicit or implicit), NEAR/n, NOT. Operators are
+upper-case only; ``and``/``or``/``not``/``near`` are ordinary words. Every error is a
+:class:`~monitor.errors.QueryError` with the 1-based column of the offending token.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import product
+
+from monitor.errors import QueryError
+from monitor.rules.ast import FIELDS, And, Atom, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
+from monitor.rules.text import CHUNK_RE, fold, split_chunk
+
+MAX_QUERY_CHARS = 10_000
+MAX_DEPTH = 64
+MAX_DISTANCE = 1_000
+MIN_PREFIX = 2
+#: at most this many alternative requirement sets are derived from an AND of ORs
+_MAX_NEEDS = 32
+
+_SPACE = frozenset(" \t\r\n\f\v\u00a0")
+_STOP = _SPACE | frozenset('()"“”')
+_QUOTES = {'"': '"', "“": "”", "”": "”"}
+_NEAR = re.compile(r"NEAR/(\d+)")
+_FIELD = re.compile(r"([A-Za-z]+):")
+_LANG_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+@dataclass(slots=True)
+class _Tok:
+    kind: str  # ( ) WORD PHRASE AND OR NOT NEG NEAR FIELD EXACT END
+    text: str
+    col: int
+    num: int = 0
+
+
+def _lex(query: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(query)
+    literal_next = False  # the word after "field:" is taken as written
+    while i < n:
+        c = query[i]
+        col = i + 1
+        if c in _SPACE:
+            literal_next = False
+            i += 1
+        elif c in "()":
+            toks.append(_Tok(c, c, col))
+            literal_next = False
+            i += 1
+        elif c in _QUOTES:
+            close = query.find(_QUOTES[c], i + 1)
+            if c == '"' and close < 0:
+                close = query.find("”", i + 1)
+            if close < 0:
+                raise QueryError("unterminated quote", col)
+            toks.append(_Tok("PHRASE", query[i + 1 : close], col))
+            literal_next = False
+            i = close + 1
+        else:
+            j = i
+            while j < n and query[j] not in _STOP:
+                j += 1
+            run = query[i:j]
+            if literal_next:
+                toks.append(_Tok("WORD", run, col))
+                literal_next = False
+                i = j
+                continue
+            if run in ("AND", "OR", "NOT"):
+                toks.append(_Tok(run, run, col))
+                i = j
+                continue
+            if run == "NEAR" or run.startswith("NEAR/"):
+                m = _NEAR.fullmatch(run)
+                if not m:
+                    raise QueryError("NEAR needs a distance in words, like NEAR/10", col)
+                distance = int(m.group(1))
+                if distance > MAX_DISTANCE:
+                    raise QueryError(f"NEAR distance must be at most {MAX_DISTANCE}", col)
+                toks.append(_Tok("NEAR", run, col, distance))
+                i = j
+                continue
+            if c == "-":
+                if j == i + 1 and (j >= n or query[j] in _SPACE or query[j] == ")"):
+                    raise QueryError('nothing to negate after "-"', col)
+                toks.append(_Tok("NEG", "-", col))
+                i += 1
+                continue
+            if c == "=":
+                if j == i + 1 and (j >= n or query[j] not in '"“”'):
+                    raise QueryError('"=" must be followed by a word or a quoted phrase', col)
+                toks.append(_Tok("EXACT", "=", col))
+                i += 1
+                continue
+            m = _FIELD.match(run)
+            if m:
+                name = m.group(1).lower()
+                if name not in FIELDS:
+                    raise QueryError(f'unknown field "{m.group(1)}" (fields: {", ".join(FIELDS)})', col)
+                end = i + m.end()
+                if end >= n or query[end] in _SPACE or query[end] == ")":
+                    raise QueryError(f'nothing after "{m.group(0)}"', col)
+                toks.append(_Tok("FIELD", name, col))
+                literal_next = query[end] not in '("“”='
+                i = end
+                continue
+            toks.append(_Tok("WORD", run, col))
+            i = j
+    toks.append(_Tok("END", "", n + 1))
+    return toks
+
+
+def _describe(tok: _Tok) -> str:
+    return "unexpected end of query" if tok.kind == "END" else f'unexpected "{tok.text}"'
+
+
+_STARTS = frozenset({"WORD", "PHRASE", "(", "NOT", "NEG", "FIELD", "EXACT"})
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.toks = _lex(query)
+        self.i = 0
+        self.depth = 0
+
+    @property
+    def tok(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> Node:
+        node = self.parse_or(None)
+        if self.tok.kind != "END":
+            raise QueryError(_describe(self.tok), self.tok.col)
+        return node
+
+    def parse_or(self, field: str | None) -> Node:
+        first = self.tok
+        items = [self.parse_and(field)]
+        while self.tok.kind == "OR":
+            self.take()
+            items.append(self.parse_and(field))
+        return items[0] if len(items) == 1 else Or(tuple(items), first.col)
+
+    def parse_and(self, field: str | None) -> Node:
+        first = self.tok
+        items = [self.parse_near(field)]
+        while True:
+            if self.tok.kind == "AND":
+                self.take()
+            elif self.tok.kind not in _STARTS:
+                break
+            items.append(self.parse_near(field))
+        return items[0] if len(items) == 1 else And(tuple(items), first.col)
+
+    def parse_near(self, field: str | None) -> Node:
+        left = self.parse_unary(field)
+        while self.tok.kind == "NEAR":
+            op = self.take()
+            right = self.parse_unary(field)
+            left = Near(left, right, op.num, op.col)
+        return left
+
+    def parse_unary(self, field: str | None) -> Node:
+        if self.tok.kind in ("NOT", "NEG"):
+            op = self.take()
+            self.enter(op)
+            child = self.parse_unary(field)
+            self.depth -= 1
+            # NOT NOT x is x: keeping it would hide x's terms from the candidate filter
+            return child.child if isinstance(child, Not) else Not(child, op.col)
+        return self.parse_primary(field)
+
+    def enter(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError("query is nested too deeply", tok.col)
+
+    def parse_primary(self, field: str | None) -> Node:
+        tok = self.tok
+        if tok.kind == "FIELD":
+            self.take()
+            if tok.text == "lang":
+                value = self.take()
+                if value.kind != "WORD" or not _LANG_CODE.fullmatch(value.text):
+                    raise QueryError('lang: needs a language code such as "de" or "pt-BR"', value.col)
+                return Lang(value.text.replace("_", "-").split("-")[0].lower(), tok.col)
+            if self.tok.kind not in ("WORD", "PHRASE", "(", "EXACT"):
+                raise QueryError(_describe(self.tok), self.tok.col)
+            node = self.parse_primary(tok.text)
+            return _relocate(node, tok.col)
+        if tok.kind == "EXACT":
+            self.take()
+            if self.tok.kind not in ("WORD", "PHRASE"):
+                raise QueryError('"=" must be followed by a word or a quoted phrase', tok.col)
+            return _relocate(self.term(self.take(), field, exact=True), tok.col)
+        if tok.kind == "(":
+            self.take()
+            self.enter(tok)
+            node = self.parse_or(field)
+            self.depth -= 1
+            if self.tok.kind != ")":
+                if self.tok.kind == "END":
+                    raise QueryError('missing ")" for this "("', tok.col)
+                raise QueryError(_describe(self.tok), self.tok.col)
+            self.take()
+            return node
+        if tok.kind in ("WORD", "PHRASE"):
+            return self.term(self.take(), field, exact=False)
+        raise QueryError(_describe(tok), tok.col)
+
+    def term(self, tok: _Tok, field: str | None, exact: bool) -> Term:
+        if tok.kind == "PHRASE":
+            units: list[Unit] = []
+            for word in tok.text.split():
+                units.extend(_word_units(word, tok.col, Mode.CASE if exact else Mode.EXACT)[0])
+            if not units:
+                raise QueryError("empty phrase", tok.col)
+            return Term((tuple(units),), field, f'"{tok.text}"', tok.col)
+        units_, alias = _word_units(tok.text, tok.col, Mode.CASE if exact else Mode.LEMMA)
+        if not units_:
+            raise QueryError(f'no letters or digits in "{tok.text}"', tok.col)
+        alts = (tuple(units_),) if alias is None else (tuple(units_), (alias,))
+        return Term(alts, field, tok.text, tok.col)
+
+
+def _relocate(node: Node, col: int) -> Node:
+    if isinstance(node, Term):
+        return Term(node.alts, node.field, node.label, col)
+    return node
+
+
+def _word_units(word: str, col: int, mode: Mode) -> tuple[list[Unit], Unit | None]:
+    """The units of one query word, and the unit of its joined form when it is a compound."""
+    prefix = word.endswith("*")
+    core = word[:-1] if prefix else word
+    star = core.find("*")
+    if star >= 0:
+        raise QueryError("* is only allowed at the end of a word", col + star)
+    if prefix and mode == Mode.CASE:
+        raise QueryError('"=" and "*" cannot be combined', col)
+    pieces: list[str] = []
+    alias: str | None = None
+    chunks = CHUNK_RE.findall(core)
+    for chunk in chunks:
+        parts, compound = split_chunk(chunk)
+        pieces.extend(p for _, _, p in parts)
+        if compound and len(chunks) == 1 and len(parts) <= 6:
+            alias = "".join(p for _, _, p in parts)
+    if prefix and (not pieces or not core or not core[-1].isalnum()):
+        raise QueryError("* must follow a letter or digit", col + len(word) - 1)
+    units = [_unit(p, mode) for p in pieces]
+    alias_unit = _unit(alias, mode) if alias is not None else None
+    if prefix:
+        last = fold(pieces[-1])
+        if len(last) < MIN_PREFIX:
+            raise QueryError(f"a wildcard needs at least {MIN_PREFIX} letters before *", col)
+        units[-1] = unit(Mode.PREFIX, last)
+        if alias is not None:
+            alias_unit = unit(Mode.PREFIX, fold(alias))
+    return units, alias_unit
+
+
+def _unit(word: str, mode: Mode) -> Unit:
+    if mode == Mode.LEMMA:
+        return unit(mode, word.lower())
+    if mode == Mode.CASE:
+        return unit(mode, word)
+    return unit(mode, fold(word))
+
+
+# -- validation and the candidate filter's requirements ------------------------------------
+
+
+def _atom(u: Unit) -> Atom:
+    if u.mode == Mode.LEMMA:
+        return ("k", u.text)
+    if u.mode == Mode.PREFIX:
+        return ("p", u.text)
+    return ("f", fold(u.text))
+
+
+def needs_of(node: Node) -> list[frozenset[Atom]] | None:
+    """Alternative atom sets, one of which is fully present whenever ``node`` matches;
+    None when ``node`` can match a story without any particular word (e.g. ``NOT x``)."""
+    if isinstance(node, Term):
+        return [frozenset(_atom(u) for u in alt) for alt in node.alts]
+    if isinstance(node, Lang):
+        return [frozenset({("l", node.code)})]
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Or):
+        out: list[frozenset[Atom]] = []
+        for child in node.children:
+            sub = needs_of(child)
+            if sub is None:
+                return None
+            out.extend(s for s in sub if s not in out)
+        return out
+    children = node.children if isinstance(node, And) else (node.left, node.right)
+    subs = sorted((s for s in map(needs_of, children) if s is not None), key=len)
+    if not subs:
+        return None
+    acc: list[frozenset[Atom]] = [frozenset()]
+    for sub in subs:
+        if len(acc) * len(sub) > _MAX_NEEDS:
+            continue  # dropping a conjunct keeps the condition necessary, just looser
+        acc = [a | b for a, b in product(acc, sub)]
+    return acc
+
+
+def _positional(node: Node) -> bool:
+    if isinstance(node, Term):
+        return node.field != "lang"
+    if isinstance(node, Or):
+        return all(_positional(c) for c in node.children)
+    return isinstance(node, Near)
+
+
+def _check(node: Node) -> None:
+    if isinstance(node, And | Or):
+        for child in node.children:
+            _check(child)
+    elif isinstance(node, Not):
+        _check(node.child)
+    elif isinstance(node, Near):
+        for side in (node.left, node.right):
+            inner = side.child if isinstance(side, Not) else side
+            if not _positional(inner):
+                what = {And: "AND", Lang: "lang:", Not: "NOT"}.get(type(_culprit(inner)), "this")
+                raise QueryError(f"{what} cannot be used inside NEAR (only words, phrases, OR and NEAR)",
+                                 _culprit(inner).col)
+            _check(inner)
+        if isinstance(node.left, Not) and isinstance(node.right, Not):
+            raise QueryError("NEAR needs a positive word on at least one side", node.col)
+
+
+def _culprit(node: Node) -> Node:
+    if isinstance(node, Or):
+        for child in node.children:
+            if not _positional(child):
+                return _culprit(child)
+    return node
+
+
+def _check_positive(node: Node) -> None:
+    if needs_of(node) is not None:
+        return
+    if isinstance(node, Or):
+        for child in node.children:
+            if needs_of(child) is None:
+                raise QueryError("this OR branch has no positive term (NOT alone would match almost "
+                                 "every story)", child.col)
+    raise QueryError("the query has no positive term (NOT alone would match almost every story)", node.col)
+
+
+def parse_query(query: str) -> Query:
+    """Parse and validate a watch-rule query.
+
+    Returns the :class:`~monitor.rules.ast.Query`. Raises :class:`~monitor.errors.QueryError`
+    (message and 1-based column) for a syntax error, an unknown field, a misplaced
+    operator, a rule without any positive term, or a query over the size limits.
+    """
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", MAX_QUERY_CHARS + 1)
+    if not query.strip():
+        raise QueryError("empty query", 1)
+    root = _Parser(query).parse()
+    _check(root)
+    _check_positive(root)
+    needs = needs_of(root)
+    assert needs is not None
+    return Query(query, root, tuple(needs))

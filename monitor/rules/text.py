@@ -1,0 +1,237 @@
+"""Tokenisation and normalisation shared by queries and stories.
+
+Text is cut into *chunks* by one fixed regular expression (no user input ever becomes a
+pattern), and each distinct chunk is analysed once into *parts* (the word positions) and
+*aliases* (the joined form of a hyphenated or apostrophe word, spanning its parts).
+Analyses are cached per language, because news text repeats the same few thousand
+surface forms endlessly; the cache is what makes matching cheap per story.
+
+Three normal forms exist for every part:
+
+* ``surface``: the word as written (dots of ``U.S.`` removed) for exact-case terms;
+* ``fold``: case- and accent-insensitive form, for quoted phrases and wildcards;
+* ``keys``: the fold plus the folded lemmas of the word in the story's language, with
+  British spellings mapped to American ones (English only). Two words are inflections of
+  each other when their key sets intersect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import unicodedata
+from functools import lru_cache
+from typing import NamedTuple
+
+import simplemma
+from breame.spelling import BRITISH_ENGLISH_SPELLINGS
+from lemminflect import getAllLemmas
+from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+
+def _mark_class() -> str:
+    """Combining marks of the BMP as a character-class body.
+
+    ``\\w`` in ``re`` does not include combining marks, which would cut Devanagari, Thai or
+    decomposed Latin words in pieces.
+    """
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp)).startswith("M"):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
+
+
+_W = rf"[\w{_mark_class()}]"
+#: a run of word characters joined by single hyphens, apostrophes, dots or commas, with an
+#: optional final dot (kept only when the chunk is an abbreviation such as ``U.S.``)
+CHUNK_RE = re.compile(rf"{_W}+(?:[-'’‐‑.,]{_W}+)*\.?")
+_JOINERS = "-'’‐‑_"
+_SPLIT_JOINERS = re.compile(r"([-'’‐‑_])")
+_ABBREV = re.compile(r"[^\W\d_](?:\.[^\W\d_])+\.?")
+_PIECE = re.compile(r"\d+(?:[.,]\d+)*|[^.,]+")
+# scripts written without spaces: every Han/kana character, and every Thai consonant with
+# its vowel and tone marks, is a word of its own, so a query word becomes a phrase of them
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f"
+_CJK = re.compile(f"[{_UNSPACED}]")
+_CJK_SPLIT = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+    "|[\u0e00-\u0e7f][\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]*"
+    f"|[^{_UNSPACED}]+"
+)
+#: letters NFKD does not decompose but readers treat as accented Latin
+_EXTRA_FOLD = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"}
+)
+_MAX_CACHE = 300_000
+
+
+class Part(NamedTuple):
+    """One word position inside a chunk; offsets are relative to the chunk."""
+
+    start: int
+    end: int
+    surface: str
+    fold: str
+    keys: tuple[str, ...]
+
+
+class Alias(NamedTuple):
+    """The joined form of a compound (``semiconductor`` for ``semi-conductor``)."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    surface: str
+    fold: str
+    keys: tuple[str, ...]
+
+
+class ChunkInfo(NamedTuple):
+    parts: tuple[Part, ...]
+    aliases: tuple[Alias, ...]
+    #: every key and fold of the chunk: what the candidate filter looks up
+    feats: tuple[str, ...]
+
+
+def fold(word: str) -> str:
+    """Case- and accent-insensitive form: ``Défense`` → ``defense``, ``Straße`` → ``strasse``."""
+    word = word.casefold()
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word)
+    # only the generic diacritics block: stripping every mark would merge distinct
+    # Devanagari or Thai words, whose vowel signs are marks too
+    stripped = "".join(c for c in decomposed if not "\u0300" <= c <= "\u036f")
+    return unicodedata.normalize("NFC", stripped).translate(_EXTRA_FOLD)
+
+
+def lemma_language(lang: str | None) -> str:
+    """The lemmatiser language for a story language tag (``de-AT`` → ``de``; unknown → ``en``)."""
+    if not lang:
+        return "en"
+    primary = lang.replace("_", "-").split("-", 1)[0].strip().lower()
+    if primary in SUPPORTED_LANGUAGES:
+        return primary
+    return "en"
+
+
+def _american(word: str) -> str:
+    return str(BRITISH_ENGLISH_SPELLINGS.get(word, word))
+
+
+@lru_cache(maxsize=200_000)
+def word_keys(lower: str, lang: str) -> tuple[str, ...]:
+    """Folded lemma keys of a lower-case word in ``lang`` (see the module docstring).
+
+    English uses lemminflect (all lemmas of all parts of speech, so ``left`` may be the
+    adjective or the past of *leave*) and breame's British→American spelling table;
+    other languages use simplemma's dictionary lemma. The word's own fold is always a key.
+    """
+    own = fold(lower)
+    if _CJK.search(lower) or not any(c.isalpha() for c in lower):
+        return (own,)
+    keys = {own}
+    if lang == "en":
+        american = _american(own)
+        keys.add(american)
+        for lemmas in getAllLemmas(_american(lower)).values():
+            for lemma in lemmas:
+                keys.add(_american(fold(lemma)))
+    else:
+        with contextlib.suppress(ValueError):
+            keys.add(fold(str(simplemma.lemmatize(lower, lang=lang))))
+    return tuple(sorted(keys, key=lambda k: (k != own, k)))
+
+
+def _split_cjk(start: int, text: str) -> list[tuple[int, int, str]]:
+    if not _CJK.search(text):
+        return [(start, start + len(text), text)]
+    return [(start + m.start(), start + m.end(), m.group()) for m in _CJK_SPLIT.finditer(text)]
+
+
+def split_chunk(chunk: str) -> tuple[list[tuple[int, int, str]], bool]:
+    """Word pieces of one chunk as (start, end, surface), and whether it was a compound.
+
+    ``U.S.`` → ``US``; ``Japan's`` → ``Japan`` (possessive dropped); ``semi-conductor`` →
+    ``semi`` + ``conductor`` (compound); ``3.5`` stays one number; ``bbc.co.uk`` → three words.
+    """
+    core = chunk[:-1] if chunk.endswith(".") else chunk
+    tokens = _SPLIT_JOINERS.split(core)
+    pieces: list[tuple[int, int, str]] = []
+    pos = 0
+    joined = False
+    for i in range(0, len(tokens), 2):
+        piece = tokens[i]
+        start = pos
+        pos += len(piece)
+        sep_before = tokens[i - 1] if i else ""
+        if i + 1 < len(tokens):
+            pos += len(tokens[i + 1])
+        if sep_before in ("'", "’") and piece in ("s", "S") and (i + 2 >= len(tokens)):
+            continue  # possessive 's
+        if not piece:
+            continue
+        if sep_before:
+            joined = True
+        end = start + len(piece)
+        if _ABBREV.fullmatch(piece):
+            # the stripped final dot belongs to the abbreviation
+            span_end = end + 1 if end == len(core) and len(core) < len(chunk) else end
+            pieces.append((start, span_end, piece.replace(".", "")))
+            continue
+        for m in _PIECE.finditer(piece):
+            pieces.extend(_split_cjk(start + m.start(), m.group()))
+    return pieces, joined and len(pieces) > 1
+
+
+def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
+    """Parts, aliases and candidate-filter features of one chunk in lemmatiser language ``lang``."""
+    pieces, compound = split_chunk(chunk)
+    parts = tuple(Part(s, e, w, fold(w), word_keys(w.lower(), lang)) for s, e, w in pieces)
+    aliases: tuple[Alias, ...] = ()
+    if compound and len(parts) <= 6:
+        surface = "".join(p.surface for p in parts)
+        aliases = (
+            Alias(0, len(parts) - 1, parts[0].start, parts[-1].end, surface, fold(surface),
+                  word_keys(surface.lower(), lang)),
+        )
+    feats: set[str] = set()
+    for p in parts:
+        feats.update(p.keys)
+        feats.add(p.fold)
+    for a in aliases:
+        feats.update(a.keys)
+        feats.add(a.fold)
+    return ChunkInfo(parts, aliases, tuple(feats))
+
+
+_CACHES: dict[str, dict[str, ChunkInfo]] = {}
+
+
+def chunk_cache(lang: str) -> dict[str, ChunkInfo]:
+    """The shared chunk → analysis cache of a lemmatiser language (bounded: cleared when full)."""
+    cache = _CACHES.get(lang)
+    if cache is None or len(cache) > _MAX_CACHE:
+        cache = _CACHES[lang] = {}
+    return cache
+
+
+def analyse_words(text: str, lang: str = "en") -> list[Part]:
+    """All parts of ``text`` with absolute character offsets (used for query words and tests)."""
+    out: list[Part] = []
+    for m in CHUNK_RE.finditer(text):
+        info = analyse_chunk(m.group(), lang)
+        base = m.start()
+        out.extend(p._replace(start=p.start + base, end=p.end + base) for p in info.parts)
+    return out
+
+
+def intern_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Intern key strings so that a large rule set shares them."""
+    return tuple(sys.intern(k) for k in keys)
