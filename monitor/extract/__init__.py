@@ -1,0 +1,10 @@
+"""Article text and metadata, section-page link discovery and URL normalisation.
+
+Everything here is pure (bytes/str in, values out, no I/O) so the daemon can run it in a
+worker pool and tests can run it directly:
+
+* ``urls``: ``normalize_url``, ``unwrap_redirect``, ``registrable_domain``, ``is_http_url``
+* ``article``: ``extract_article`` → ``Article``
+* ``links``: ``discover_links`` → ``LinkReport``; ``compile_patterns``
+* ``charset``: ``decode_html`` (BOM, UTF-8, ``<meta charset>``, detection)
+"""
