@@ -293,13 +293,14 @@ def _load_user_template(env: ImmutableSandboxedEnvironment, path: str) -> Templa
         raise TemplateProblem(f"{path}:0: cannot read template: {exc}") from exc
     try:
         tree = env.parse(source, name=Path(path).name, filename=path)
+        problem = _gadget(tree)
+        if problem is not None:
+            line, reason = problem
+            raise TemplateProblem(f"{path}:{line}: {reason}")
+        # compiling finds what parsing does not (unknown filters and tests)
+        return env.from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from exc
-    problem = _gadget(tree)
-    if problem is not None:
-        line, reason = problem
-        raise TemplateProblem(f"{path}:{line}: {reason}")
-    return env.from_string(source)
 
 
 def _gadget(tree: nodes.Template) -> tuple[int, str] | None:
