@@ -32,6 +32,7 @@ from monitor.sources.feedtext import (
     from_struct_time,
     parse_date,
     resolve_link,
+    title_text,
 )
 from monitor.sources.jsonfeed import looks_like_json, parse_json_feed
 from monitor.sources.prolog import HostileXML, Prepared, prepare_xml
@@ -39,10 +40,6 @@ from monitor.sources.prolog import HostileXML, Prepared, prepare_xml
 __all__ = ["FeedEntry", "HostileXML", "ParsedFeed", "parse_feed", "parse_with"]
 
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
-
-
-def _title(value: object, content_type: str | None = None) -> str:
-    return field_text(value, content_type).replace("\n", " ")
 
 
 def _optional(value: object) -> str | None:
@@ -138,7 +135,7 @@ def _from_feedparser(prepared: Prepared, url: str, charset: str | None, max_entr
     if len(raw_entries) > max_entries:
         warnings.append(f"only the first {max_entries} of {len(raw_entries)} items were read")
     return ParsedFeed(
-        title=_title(feed.get("title"), (feed.get("title_detail") or {}).get("type")),
+        title=title_text(feed.get("title"), (feed.get("title_detail") or {}).get("type")),
         link=resolve_link(feed.get("link"), url),
         lang=feed_lang,
         entries=entries,
@@ -158,7 +155,7 @@ def _entry_from_feedparser(raw: Mapping[str, Any], base: str, feed_lang: str | N
     return FeedEntry(
         guid=_optional(raw.get("id")),
         link=resolve_link(raw.get("link"), base),
-        title=_title(raw.get("title"), title_detail.get("type")),
+        title=title_text(raw.get("title"), title_detail.get("type")),
         summary=summary,
         content=content,
         published=from_struct_time(raw.get("published_parsed"))
@@ -212,7 +209,7 @@ def _from_fastfeedparser(prepared: Prepared, url: str, max_entries: int) -> Pars
         warnings.append(f"only the first {max_entries} of {len(raw_entries)} items were read")
     return ParsedFeed(
         # fastfeedparser labels unescaped HTML titles text/plain, so strip tags regardless
-        title=_title(feed.get("title"), "text/html"),
+        title=title_text(feed.get("title"), "text/html"),
         link=resolve_link(feed.get("link"), url),
         lang=feed_lang,
         entries=entries,
@@ -229,7 +226,7 @@ def _entry_from_fastfeedparser(raw: Mapping[str, Any], base: str, feed_lang: str
     return FeedEntry(
         guid=_optional(raw.get("id")),
         link=resolve_link(raw.get("link"), base),
-        title=_title(raw.get("title"), "text/html"),
+        title=title_text(raw.get("title"), "text/html"),
         summary=summary,
         content=content,
         published=parse_date(raw.get("published")) or parse_date(raw.get("updated")),

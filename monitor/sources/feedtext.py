@@ -121,13 +121,31 @@ def html_to_text(markup: str) -> str:
     return clean_text("".join(parts))
 
 
+#: longest title kept (a 5 MiB title is an attack or a bug, never a headline)
+MAX_TITLE_CHARS = 1000
+#: longest summary/content kept per field
+MAX_TEXT_CHARS = 500_000
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def field_text(value: object, content_type: str | None) -> str:
-    """Plain text of a feed field whose declared type is ``content_type`` (HTML unless it says text/plain)."""
+    """Plain text of a feed field whose declared type is ``content_type`` (HTML unless it says text/plain).
+
+    At most :data:`MAX_TEXT_CHARS` characters (cut with "…").
+    """
     if not isinstance(value, str) or not value:
         return ""
     if content_type and "plain" in content_type:
-        return clean_text(value)
-    return html_to_text(value)
+        return _cap(clean_text(value), MAX_TEXT_CHARS)
+    return _cap(html_to_text(value), MAX_TEXT_CHARS)
+
+
+def title_text(value: object, content_type: str | None = "text/html") -> str:
+    """A title as one line of plain text, at most :data:`MAX_TITLE_CHARS` characters."""
+    return _cap(field_text(value, content_type).replace("\n", " "), MAX_TITLE_CHARS)
 
 
 def resolve_link(link: object, base: str) -> str | None:

@@ -13,7 +13,15 @@ import json
 from typing import Any
 
 from monitor.errors import ParseError
-from monitor.sources.feedtext import FeedEntry, ParsedFeed, clean_text, field_text, parse_date, resolve_link
+from monitor.sources.feedtext import (
+    FeedEntry,
+    ParsedFeed,
+    clean_text,
+    field_text,
+    parse_date,
+    resolve_link,
+    title_text,
+)
 
 #: longest integer literal kept as a number (Python refuses to convert much longer ones anyway)
 _MAX_INT_DIGITS = 100
@@ -60,7 +68,7 @@ def _entry(item: dict[str, Any], base: str, feed_lang: str | None) -> FeedEntry:
     return FeedEntry(
         guid=clean_text(guid_text) or None if guid_text is not None else None,
         link=link,
-        title=_text(item.get("title")).replace("\n", " "),
+        title=title_text(item.get("title"), "text/plain"),
         summary=_text(item.get("summary")),
         content=content,
         published=published,
@@ -106,7 +114,7 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = 2000) -> Parsed
     if skipped:
         warnings.append(f"skipped {skipped} items that are not JSON objects")
     return ParsedFeed(
-        title=_text(doc.get("title")).replace("\n", " "),
+        title=title_text(doc.get("title"), "text/plain"),
         link=resolve_link(doc.get("home_page_url"), url),
         lang=feed_lang or None,
         entries=entries,
