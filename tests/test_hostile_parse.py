@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from monitor.errors import ParseError
-from monitor.sources.feedparse import ParsedFeed, parse_feed
+from monitor.sources.feedparse import ParsedFeed, parse_feed, parse_with
 from monitor.sources.prolog import HostileXML
 from monitor.workers import WorkerPool
 from tests.conftest import CORPUS, need_corpus
@@ -206,6 +206,52 @@ def test_corpus_entity_bombs_do_not_expand(name: str) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 * 1024 * 1024
+
+
+# --- H-4: inputs that made feedparser raise instead of flagging bozo (feedparser#599, #378) ------
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        (
+            b'<!DOCTYPE rss [\n<!ENTITY a "x\\1y\\">\n]><rss version="2.0"><channel><item><title>&a;</title>',
+            "x\\1y\\",
+        ),
+        (b'<rss version="2.0"><channel><item><title>a&#1114112;b</title><x></item></channel></rss>', "ab"),
+        (
+            b'<rss version="2.0"><channel><item><title>a&#55296;b&#xD800;</title></item><bad></channel>',
+            "ab",
+        ),
+        (b'<rss version="2.0"><channel><item><title>a&#0;&#x1b;b</title></item></channel></rss>', "ab"),
+        (
+            b'<rss version="2.0"><channel><item><title>t</title><description><!h<!h<!h<</description></item>',
+            "t",
+        ),
+    ],
+)
+@pytest.mark.parametrize("parser", ["feedparser", "fastfeedparser"])
+def test_feedparser_crash_reproducers_are_defused(body: bytes, title: str, parser: str) -> None:
+    assert parse_feed(body, url=URL).entries[0].title == title
+    try:
+        feed = parse_with(parser, body, url=URL)
+    except ValueError:  # fastfeedparser may reject a document outright; parse_feed then asks feedparser
+        assert parser == "fastfeedparser"
+        return
+    assert feed.entries[0].title == title
+
+
+def test_feedparser_exceptions_become_parse_errors() -> None:
+    gml = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:georss="http://www.georss.org/georss" '
+        b'xmlns:gml="http://www.opengis.net/gml"><entry><title>g</title><georss:where>'
+        b'<gml:Point srsName="EPSG:abc" srsDimension="x"><gml:pos>1 2</gml:pos></gml:Point>'
+        b"</georss:where></entry>"
+    )
+    feed = parse_feed(gml + b"</feed>", url=URL)  # fastfeedparser reads it
+    assert feed.entries[0].title == "g"
+    with pytest.raises(ParseError, match="feedparser failed: ValueError"):
+        parse_with("feedparser", gml + b"</feed>", url=URL)
 
 
 # --- XXE: no file is read and no connection is made ----------------------------------------

@@ -303,11 +303,27 @@ def _declared_entities(subset: bytes) -> dict[bytes, str]:
     return entities
 
 
-_REF_OR_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>|&([A-Za-z_][-\w.:]*);", re.DOTALL)
+_REF_OR_CDATA = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|&([A-Za-z_][-\w.:]*);|&#(?:([0-9]{1,12})|[xX]([0-9a-fA-F]{1,12}));", re.DOTALL
+)
+
+
+def _xml_char(codepoint: int) -> bool:
+    """Whether XML 1.0 allows this character (surrogates and most C0 controls it does not)."""
+    return (
+        codepoint in (0x9, 0xA, 0xD)
+        or 0x20 <= codepoint <= 0xD7FF
+        or 0xE000 <= codepoint <= 0xFFFD
+        or 0x10000 <= codepoint <= 0x10FFFF
+    )
 
 
 def _substitute(body: bytes, entities: dict[bytes, str]) -> bytes:
-    """Replace declared and HTML named entity references (outside CDATA) by safe text."""
+    """Replace declared and HTML named entity references (outside CDATA) by safe text.
+
+    Character references to characters XML forbids (``&#55296;``, ``&#1114112;``) are
+    dropped: either makes one parser reject the feed and makes feedparser raise.
+    """
     if b"&" not in body:
         return body
     replacements: dict[bytes, bytes] = {
@@ -319,7 +335,13 @@ def _substitute(body: bytes, entities: dict[bytes, str]) -> bytes:
     def replace(m: re.Match[bytes]) -> bytes:
         nonlocal grown
         name = m.group(1)
-        if name is None or name in _XML_PREDEFINED:
+        if name is None:
+            decimal, hexadecimal = m.group(2), m.group(3)
+            if decimal is None and hexadecimal is None:
+                return m.group(0)  # a CDATA section
+            codepoint = int(decimal) if decimal is not None else int(hexadecimal, 16)
+            return m.group(0) if _xml_char(codepoint) else b""
+        if name in _XML_PREDEFINED:
             return m.group(0)
         value = replacements.get(name)
         if value is not None:
@@ -330,8 +352,8 @@ def _substitute(body: bytes, entities: dict[bytes, str]) -> bytes:
                     f"{MAX_EXPANSION_BYTES} bytes"
                 )
             return value
-        codepoint = name2codepoint.get(name.decode("ascii"))
-        return b"&#%d;" % codepoint if codepoint is not None else m.group(0)
+        html_codepoint = name2codepoint.get(name.decode("ascii"))
+        return b"&#%d;" % html_codepoint if html_codepoint is not None else m.group(0)
 
     return _REF_OR_CDATA.sub(replace, body)
 
