@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import statistics
 import sys
@@ -25,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import feedparser  # noqa: E402
 
 from monitor.errors import ParseError  # noqa: E402
 from monitor.sources.feedparse import ParsedFeed, parse_feed, parse_with  # noqa: E402
@@ -95,7 +99,18 @@ def _stats(label: str, times: list[float], items: int) -> str:
     return f"{label:<22} {sum(times):9.1f} {statistics.mean(times):8.2f} {p95:8.2f} {items:7d}"
 
 
-async def _pool_overhead(body: bytes, rounds: int) -> tuple[float, float, float]:
+def _noop(body: bytes) -> int:
+    return len(body)
+
+
+def _raw_feedparser(body: bytes) -> int:
+    """feedparser without our prolog guard, to show what the guard prevents (H-1)."""
+    result = feedparser.parse(io.BytesIO(body), response_headers={"content-type": "application/rss+xml"})
+    return sum(len(e.get("summary", "")) for e in result.get("entries", []))
+
+
+async def _pool_overhead(body: bytes, rounds: int) -> dict[str, float]:
+    """Median milliseconds: parse in-process, parse via the pool, a no-op round trip, a worker replacement."""
     direct = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -104,21 +119,58 @@ async def _pool_overhead(body: bytes, rounds: int) -> tuple[float, float, float]
     pool = WorkerPool(processes=1)
     try:
         await pool.run(partial(parse_feed, url="http://example.com/"), body)  # start the worker
-        pooled = []
+        pooled, noop, replace = [], [], []
         for _ in range(rounds):
             start = time.perf_counter()
             await pool.run(partial(parse_feed, url="http://example.com/"), body)
             pooled.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            await pool.run(_noop, body)
+            noop.append(time.perf_counter() - start)
+        for _ in range(5):
+            with contextlib.suppress(ParseError):
+                await pool.run(time.sleep, 5, timeout=0.01)
+            start = time.perf_counter()
+            await pool.run(_noop, b"")  # includes starting the replacement worker
+            replace.append(time.perf_counter() - start)
     finally:
         await pool.close()
-    med_direct, med_pool = statistics.median(direct) * 1000, statistics.median(pooled) * 1000
-    return med_direct, med_pool, med_pool - med_direct
+    return {
+        "in-process parse": statistics.median(direct) * 1000,
+        "parse via pool": statistics.median(pooled) * 1000,
+        "no-op round trip with the body": statistics.median(noop) * 1000,
+        "first task after a kill (worker restart)": statistics.median(replace) * 1000,
+    }
+
+
+async def _h1(entity_kib: int, refs: int) -> None:
+    value = "A" * (entity_kib * 1024)
+    body = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY big "{value}">\n]>\n<rss version="2.0"><channel>'
+        f"<item><title>t</title><description>{'&big;' * refs}</description></item></channel></rss>"
+    ).encode()
+    pool = WorkerPool(processes=1, memory_limit_mb=2048, task_timeout=120)
+    try:
+        jobs = (
+            ("feedparser, no guard", _raw_feedparser),
+            ("parse_feed (guard)", partial(parse_feed, url=URL)),
+        )
+        for label, job in jobs:
+            start = time.perf_counter()
+            try:
+                outcome = f"ok ({await pool.run(job, body)})"
+            except ParseError as exc:
+                outcome = str(exc)[:70]
+            print(f"  H-1 {entity_kib} KiB x {refs}, {label}: {time.perf_counter() - start:.2f} s, {outcome}")
+    finally:
+        await pool.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per feed and parser (best is kept)")
     parser.add_argument("--verbose", action="store_true", help="list every disagreement")
+    parser.add_argument("--h1", action="store_true", help="also time raw feedparser on H-1 (~10 s)")
     args = parser.parse_args()
     if not CORPUS.exists():
         sys.exit(f"corpus not found at {CORPUS}")
@@ -175,13 +227,15 @@ def main() -> None:
     try:
         sample = min((CORPUS / r["file"] for r in rows), key=lambda p: abs(p.stat().st_size - 50_000))
         body = sample.read_bytes()
-        direct, pooled, overhead = asyncio.run(_pool_overhead(body, 50))
-        print(
-            f"\nWorkerPool overhead on {sample.name} ({len(body) // 1024} KiB, median of 50): "
-            f"in-process {direct:.2f} ms, via pool {pooled:.2f} ms, overhead {overhead:.2f} ms"
-        )
+        numbers = asyncio.run(_pool_overhead(body, 50))
+        print(f"\nWorkerPool (1 process) on {sample.name}, {len(body) // 1024} KiB, median ms:")
+        for label, value in numbers.items():
+            print(f"  {label:<42} {value:7.2f}")
     except ParseError as exc:
         print(f"\nWorkerPool overhead: sample failed to parse: {exc}")
+    if args.h1:
+        print("\nRELIABILITY.md 2.1b payload in a worker (2 GiB limit):")
+        asyncio.run(_h1(100, 1000))
 
 
 if __name__ == "__main__":

@@ -240,6 +240,7 @@ class WorkerPool:
         except (EOFError, OSError):
             self._workers.discard(worker)
             if self._closed:
+                worker.reap(0.5)
                 raise ParseError("worker pool closed while the task ran") from None
             reason = await asyncio.get_running_loop().run_in_executor(self._executor, worker.describe_death)
             worker.reap(0.1)
