@@ -541,7 +541,7 @@ class HttpClient:
             not_modified=status == 304,
             elapsed=0.0,
             content_type=resp.content_type if has_type else None,
-            charset=resp.charset if has_type else None,
+            charset=resp.charset.lower() if has_type and resp.charset else None,
         )
 
 
