@@ -39,7 +39,7 @@ TRACKING_PARAMS: frozenset[str] = frozenset(
         "ref_src", "ref_url", "guccounter", "guce_referrer", "guce_referrer_sig", "rss_id",
         "sr_share", "spref", "__twitter_impression", "ncid", "s_cid", "cmpgn", "soc_src",
         "soc_trk", "fb_ref", "fb_source", "fb_action_ids", "fb_action_types", "action_object_map",
-        "action_type_map", "action_ref_map",
+        "action_type_map", "action_ref_map", "hpt",
     }
 )
 
