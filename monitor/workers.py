@@ -44,6 +44,15 @@ from monitor.errors import MonitorError, ParseError
 
 T = TypeVar("T")
 
+#: modules the fork server imports once, so that every (re)started worker has them warm;
+#: the fork server skips any that fail to import
+DEFAULT_PRELOAD = (
+    "__main__",
+    "monitor.sources.feedparse",
+    "monitor.extract.article",
+    "monitor.extract.links",
+)
+
 #: longest exception message carried back from a worker
 _MAX_MESSAGE = 500
 
@@ -161,7 +170,7 @@ class WorkerPool:
         memory_limit_mb: int = 1024,
         task_timeout: float = 30.0,
         max_tasks_per_child: int = 200,
-        preload: Sequence[str] = ("__main__", "monitor.sources.feedparse"),
+        preload: Sequence[str] = DEFAULT_PRELOAD,
     ) -> None:
         """``processes`` workers (0: run in a thread), each limited to ``memory_limit_mb`` of address
         space and ``task_timeout`` seconds per task, replaced after ``max_tasks_per_child`` tasks.
