@@ -213,7 +213,12 @@ class WorkerPool:
         worker = await slots.get()
         keep: _Worker | None = None
         try:
-            if worker is None or worker.process.exitcode is not None:
+            if worker is not None and worker.process.exitcode is not None:
+                # died while idle (e.g. the kernel's OOM killer); release it and start afresh
+                self._workers.discard(worker)
+                worker.reap(0)
+                worker = None
+            if worker is None:
                 worker = await asyncio.get_running_loop().run_in_executor(self._executor, self._start)
             status, value = await self._roundtrip(worker, fn, args, limit)
             worker.tasks += 1

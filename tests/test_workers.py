@@ -152,6 +152,19 @@ async def test_crashed_worker_fails_only_its_task(pool: WorkerPool, task: object
     assert before  # the pool kept serving after the crash
 
 
+async def test_a_worker_that_died_while_idle_is_replaced() -> None:
+    p = WorkerPool(processes=1)
+    try:
+        first = await p.run(pid)
+        psutil.Process(first).kill()
+        await asyncio.sleep(0.2)
+        second = await p.run(pid)
+    finally:
+        await p.close()
+    assert second != first
+    assert _gone(first)
+
+
 async def test_concurrency_is_bounded_by_processes(pool: WorkerPool) -> None:
     runs = await asyncio.gather(*(pool.run(nap, 0.3) for _ in range(5)))
     assert len({p for p, _, _ in runs}) <= 2
