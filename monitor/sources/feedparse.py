@@ -263,14 +263,16 @@ def parse_feed(
     """Parse a feed body fetched from ``url`` into at most ``max_entries`` entries.
 
     ``url`` is only the base for relative links (nothing is fetched); ``content_type`` is the
-    HTTP header, whose charset beats the XML declaration. Pure and in-process.
+    HTTP header, whose charset beats the XML declaration (a body starting with ``{`` is read
+    as JSON Feed whatever the header says). Pure and in-process.
 
     Raises :class:`~monitor.errors.ParseError` with a message saying what is wrong ("empty
     document", "not a feed: looks like an HTML page", "truncated document: ...", ...) and
     its subclass :class:`HostileXML` for entity declarations that could expand or reach out.
     A feed with no items gives a ParsedFeed with no entries, not an error.
     """
-    if looks_like_json(body) or (content_type and "json" in content_type.lower()):
+    # decided by the body, not the header: servers label feeds wrongly in both directions
+    if looks_like_json(body):
         return parse_json_feed(body, url=url, max_entries=max_entries)
     prepared = prepare_xml(body, _charset(content_type))
     charset = None if prepared.utf8 else _charset(content_type)
