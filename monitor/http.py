@@ -22,6 +22,7 @@ the precise reason (e.g. ``dns_error``, ``truncated_body``, ``bad_encoding``).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ipaddress
 import logging
@@ -395,9 +396,10 @@ class HttpClient:
         policy = self._policy_for(allow_networks)
         target = _parse_target(url)
         first_origin = _origin(target)
-        auth = None
+        basic = None
         if target.user is not None or target.password is not None:
-            auth = aiohttp.BasicAuth(target.user or "", target.password or "")
+            pair = f"{target.user or ''}:{target.password or ''}".encode()
+            basic = "Basic " + base64.b64encode(pair).decode("ascii")
             target = target.with_user(None)
         cookies: dict[tuple[str, str, int | None], dict[str, str]] = {}
         seen = {str(target)}
@@ -414,12 +416,13 @@ class HttpClient:
             hop_headers = self._headers(
                 headers if same else None, etag, last_modified, cookies.get(origin, {})
             )
-            hop_auth = auth if same and "Authorization" not in hop_headers else None
+            if basic and same and "Authorization" not in hop_headers:
+                hop_headers["Authorization"] = basic
             async with self._host_slot(_host_key(target), crawl_delay), self._global:
                 hop_start = asyncio.get_running_loop().time()
                 try:
                     result = await self._hop(
-                        target, method=method, headers=hop_headers, auth=hop_auth, policy=policy,
+                        target, method=method, headers=hop_headers, policy=policy,
                         max_bytes=max_bytes, remaining=budget - spent, truncate=truncate,
                     )
                 finally:
@@ -462,7 +465,6 @@ class HttpClient:
         *,
         method: str,
         headers: CIMultiDict[str],
-        auth: aiohttp.BasicAuth | None,
         policy: AddressPolicy,
         max_bytes: int,
         remaining: float,
@@ -476,7 +478,7 @@ class HttpClient:
         deadline = asyncio.timeout(remaining)
         try:
             async with deadline, session.request(
-                method, target, headers=headers, auth=auth, allow_redirects=False
+                method, target, headers=headers, allow_redirects=False
             ) as resp:
                 try:
                     return await self._answer(
