@@ -1,0 +1,225 @@
+"""extract_article: page with chrome, corpus pages vs ground truth, hostile and garbage input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.extract.article import DEFAULT_MODE, MODES, extract_article
+from monitor.extract.charset import decode_html
+from tests.conftest import DATA, need_corpus
+
+CHROME_URL = "https://www.riverside-gazette.example/news/2024/03/14/harbour-bridge-closed-cracked-cables"
+BODY_SENTENCES = [
+    "The harbour suspension bridge was closed to all traffic on Thursday morning",
+    "Council leader Margaret Osei told reporters",
+    "About 38,000 vehicles use the bridge every day.",
+    "said chief engineer Tomasz Wójcik",
+    "The chamber of commerce has asked the council to publish a timetable",
+]
+CHROME = [
+    "Latest Stories",
+    "Rovers sack manager",
+    "Bakery chain falls into administration",
+    "Most Read",
+    "Lottery winner",
+    "Download the free app",
+    "Open in app",
+    "More from News",
+    "Ferry fares to rise",
+    "Tram extension",
+    "All rights reserved",
+    "Privacy policy",
+    "Cookie settings",
+    "Subscribe",
+    "Sport",
+    "Share on X",
+    "Morning Briefing newsletter",
+    "dataLayer",
+]
+
+
+@pytest.fixture(scope="module")
+def chrome_article():  # type: ignore[no-untyped-def]
+    article = extract_article((DATA / "extract" / "chrome_news_page.html").read_bytes(), url=CHROME_URL)
+    assert article is not None
+    return article
+
+
+def test_body_is_kept(chrome_article) -> None:  # type: ignore[no-untyped-def]
+    for sentence in BODY_SENTENCES:
+        assert sentence in chrome_article.text
+
+
+@pytest.mark.parametrize("chrome", CHROME)
+def test_chrome_is_dropped(chrome_article, chrome: str) -> None:  # type: ignore[no-untyped-def]
+    assert chrome not in chrome_article.text
+
+
+def test_paragraphs_are_separated_by_newlines(chrome_article) -> None:  # type: ignore[no-untyped-def]
+    paragraphs = [p for p in chrome_article.text.split("\n") if p.strip()]
+    assert len(paragraphs) >= 6
+    assert any(p.startswith("About 38,000 vehicles") for p in paragraphs)
+
+
+def test_metadata(chrome_article) -> None:  # type: ignore[no-untyped-def]
+    assert chrome_article.title == "Harbour bridge closed after inspectors find cracked cables"
+    assert chrome_article.published == datetime(2024, 3, 14, 8, 30, tzinfo=UTC)
+    assert chrome_article.author == "Priya Raman"
+    assert chrome_article.lang == "en"
+    # canonical is normalised (tracking parameter dropped)
+    assert chrome_article.canonical_url == CHROME_URL
+
+
+def test_every_mode_is_usable() -> None:
+    body = (DATA / "extract" / "chrome_news_page.html").read_bytes()
+    assert DEFAULT_MODE in MODES
+    for mode in MODES:
+        article = extract_article(body, url=CHROME_URL, mode=mode)
+        assert article is not None and BODY_SENTENCES[0] in article.text, mode
+
+
+GARBAGE: list[bytes | str] = [
+    b"",
+    "",
+    b"   \n ",
+    b"\x00\x00\x00",
+    b"\xff\xfe\xfd garbage",
+    b'{"json": true}',
+    "<html></html>",
+    "<html><body><script>var a = 1;</script></body></html>",
+    b"<?xml version='1.0' encoding='latin-1'?><rss></rss>",
+    b"\x1f\x8b\x08\x00 not really gzip",
+    "<" * 10_000,
+    "<div " + "a=" * 5000,
+]
+
+
+@pytest.mark.parametrize("body", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_returns_none_and_never_raises(body: bytes | str) -> None:
+    assert extract_article(body, url="https://example.com/x") is None
+
+
+def test_deeply_nested_page_is_bounded() -> None:
+    deep = "<html><body>" + "<div>" * 100_000 + "<p>deep text</p>" + "</div>" * 100_000 + "</body></html>"
+    start = time.perf_counter()
+    result = extract_article(deep, url="https://example.com/x")
+    assert result is None or isinstance(result.text, str)
+    assert time.perf_counter() - start < 20
+
+
+def test_hostile_article_page() -> None:
+    path = need_corpus("hostile", "generated", "html", "article_hostile.html")
+    article = extract_article(path.read_bytes(), url="https://news.example/minister")
+    assert article is not None
+    assert "The minister resigned on Monday after losing a confidence vote" in article.text
+    assert "Second paragraph" in article.text and "Third paragraph" in article.text
+    for bad in ("alert(", "<script", "injected", "Template paragraph", "\x00"):
+        assert bad not in article.text
+    assert article.canonical_url is None  # og:url was javascript:
+
+
+def test_kxan_page_against_trafilatura_eval_record() -> None:
+    folder = need_corpus("hostile", "from-trafilatura")
+    record = json.loads((folder / "kxan.com-Voters.evaldata.json").read_text(encoding="utf-8"))
+    article = extract_article(
+        gzip.decompress((folder / "kxan.com-Voters.html.gz").read_bytes()), url=record["url"]
+    )
+    assert article is not None
+    for snippet in record["with"]:
+        assert snippet in article.text
+    for snippet in record["without"]:
+        assert snippet not in article.text
+    assert article.title == record["title"]
+    assert article.published is not None and article.published.date().isoformat() == record["date"]
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def _first_words(text: str, n: int = 10) -> str:
+    return " ".join(_TOKEN.findall(text)[:n])
+
+
+def _benchmark_rows(set_name: str) -> list[dict[str, str]]:
+    index = need_corpus("articles", "index.jsonl")
+    rows = [json.loads(line) for line in index.open(encoding="utf-8")]
+    return [r for r in rows if r["set"] == set_name]
+
+
+def test_scrapinghub_pages_start_with_the_ground_truth() -> None:
+    rows = _benchmark_rows("scrapinghub-aeb")[::12]  # 16 pages spread over the set
+    folder = need_corpus("articles")
+    found = 0
+    for row in rows:
+        with gzip.open(folder / row["file"]) as page:
+            article = extract_article(page.read(), url=row["url"] or None)
+        text = " ".join(_TOKEN.findall(article.text)) if article else ""
+        found += _first_words(row["ground_truth"]) in text
+    # the full benchmark (benchmarks/extract.py) measures F1 0.96; this is a fast regression guard
+    assert found >= 0.8 * len(rows), f"{found}/{len(rows)}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "arabic_article",
+        "chinese_article_001",
+        "japanese_article",
+        "thai_article",
+        "spanish_article",
+        "latvian_article",
+    ],
+)
+def test_non_latin_pages_survive(name: str) -> None:
+    rows = {r["id"]: r for r in _benchmark_rows("newspaper4k")}
+    row = rows[f"newspaper4k:{name}"]
+    with gzip.open(need_corpus("articles") / row["file"]) as page:
+        article = extract_article(page.read(), url=row["url"] or None)
+    assert article is not None
+    truth_lines = [line.strip() for line in row["ground_truth"].split("\n") if len(line.strip()) > 20]
+    hit = sum(1 for line in truth_lines if line[:20] in article.text)
+    assert hit >= 0.5 * len(truth_lines), f"{hit}/{len(truth_lines)}"
+
+
+ENCODED = "Zürich: Bürgermeisterin tritt zurück – „Es reicht“, sagte sie. Café"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (ENCODED.encode("utf-8"), ENCODED),
+        (b"\xef\xbb\xbf" + ENCODED.encode("utf-8"), ENCODED),
+        (ENCODED.encode("utf-16"), ENCODED),
+        (
+            b'<meta charset="windows-1252">' + ENCODED.encode("cp1252"),
+            '<meta charset="windows-1252">' + ENCODED,
+        ),
+        # the page lies: says UTF-8, bytes are cp1252
+        (b'<meta charset="utf-8">' + ENCODED.encode("cp1252"), '<meta charset="utf-8">' + ENCODED),
+        # the page lies the other way: says Shift_JIS, bytes are UTF-8
+        (b'<meta charset="shift_jis">' + ENCODED.encode("utf-8"), '<meta charset="shift_jis">' + ENCODED),
+        (
+            b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">'
+            + "Café".encode("latin-1"),
+            '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">Café',
+        ),
+        (ENCODED, ENCODED),
+    ],
+)
+def test_decode_html(body: bytes | str, expected: str) -> None:
+    assert decode_html(body) == expected
+
+
+def test_miniflux_meta_after_1024_bytes() -> None:
+    folder = need_corpus("hostile", "from-miniflux")
+    latin = decode_html((folder / "iso-8859-1-meta-after-1024.html").read_bytes())
+    utf8 = decode_html((folder / "utf8-meta-after-1024.html").read_bytes())
+    assert "\ufffd" not in latin and "Ã" not in latin
+    assert "\ufffd" not in utf8 and "Ã" not in utf8
+    assert re.search(r"[éèàäöüç]", latin) and re.search(r"[éèàäöüç]", utf8)
