@@ -22,6 +22,11 @@ so shared site boilerplate is in the test), plus "update" pairs: an article's le
 and the rest replaced by another article's body from the same site, the hardest same-
 topic case (a follow-up that repeats the first paragraph is a different story).
 
+"Filler" pairs test short stories: the first 100 or 150 words of different articles, each
+followed by the same four stock sentences an outlet appends ("Officials said further
+details would be released in the coming days."), as negatives, and their copies as
+positives. This is what sets ``MIN_WORDS`` and the extra margin for short texts.
+
 Prints, per threshold: precision, recall and F1 of "merge when similarity >= t", the
 worst negative and positive similarities, then an end-to-end run of
 :class:`monitor.dedup.ClusterIndex` (LSH lookup, insertion order shuffled) at the
@@ -56,6 +61,12 @@ HEADERS = ["Skip to main content", "Menu  Search  Subscribe", "Home > World > Eu
 FOOTERS = ["Read more: Our full coverage of this story", "© 2026 Example Media Group. All rights reserved.",
            "Copyright Agence France-Presse. This material may not be published, broadcast or redistributed.",
            "Follow us on social media for the latest news", "Related: Five things to watch this week"]
+
+
+FILLER = ["Officials said further details would be released in the coming days.",
+          "Analysts said the announcement had been widely expected.",
+          "The statement did not give a timetable for the next steps.",
+          "Opposition politicians said they would study the plans closely."]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -114,10 +125,17 @@ def load(limit: int) -> list[dict[str, str]]:
     return rows[:limit] if limit else rows
 
 
-def scores(pairs: list[tuple[float, bool]], threshold: float) -> tuple[float, float, float]:
-    tp = sum(1 for s, same in pairs if same and s >= threshold)
-    fp = sum(1 for s, same in pairs if not same and s >= threshold)
-    fn = sum(1 for s, same in pairs if same and s < threshold)
+Pair = tuple[float, bool, int]  # similarity, same story, words of the shorter text
+
+
+def merged(pair: Pair, threshold: float) -> bool:
+    return pair[0] >= dedup.merge_threshold(threshold, pair[2], pair[2])
+
+
+def scores(pairs: list[Pair], threshold: float) -> tuple[float, float, float]:
+    tp = sum(1 for p in pairs if p[1] and merged(p, threshold))
+    fp = sum(1 for p in pairs if not p[1] and merged(p, threshold))
+    fn = sum(1 for p in pairs if p[1] and not merged(p, threshold))
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -133,7 +151,8 @@ def main() -> None:
         sys.exit(f"corpus not found at {INDEX}")
     rng = random.Random(7)
     articles = load(args.limit)
-    print(f"articles with >= {dedup.MIN_WORDS} words: {len(articles)}; shingle size {args.shingle}")
+    print(f"articles with >= {dedup.MIN_WORDS} words: {len(articles)}; shingle size {args.shingle};"
+          f" texts under {dedup.SHORT_WORDS} words need +{dedup.SHORT_MARGIN}")
 
     started = time.perf_counter()
     sigs: dict[tuple[int, str], dedup.Signature] = {}
@@ -158,26 +177,36 @@ def main() -> None:
                                                    size=args.shingle)
         updates.append(i)
 
-    pairs: list[tuple[float, bool]] = []
+    pairs: list[Pair] = []
+
+    def pair(a: dedup.Signature, b: dedup.Signature, same: bool, kind: str) -> None:
+        s = a.similarity(b)
+        pairs.append((s, same, min(a.words, b.words)))
+        kinds[kind].append(s)
+
     kinds: dict[str, list[float]] = defaultdict(list)
     names = ["orig", "trim", "template", "quotes", "byline", "all"]
     for i in range(len(articles)):
         for a, b in itertools.combinations(names, 2):
-            s = sigs[(i, a)].similarity(sigs[(i, b)])
-            pairs.append((s, True))
-            kinds[f"{a}~{b}"].append(s)
+            pair(sigs[(i, a)], sigs[(i, b)], True, f"{a}~{b}")
     for i in updates:
-        s = sigs[(i, "orig")].similarity(sigs[(i, "update")])
-        pairs.append((s, False))
-        kinds["update (neg)"].append(s)
+        pair(sigs[(i, "orig")], sigs[(i, "update")], False, "update (neg)")
     for i, j in itertools.combinations(range(len(articles)), 2):
         if articles[i]["url"] == articles[j]["url"]:
             continue  # the corpus annotates one page twice: the same story, not a negative
         for a, b in (("orig", "orig"), ("template", "template")):
-            s = sigs[(i, a)].similarity(sigs[(j, b)])
-            pairs.append((s, False))
-            kinds["different (neg)"].append(s)
-    positives = sum(1 for _, same in pairs if same)
+            pair(sigs[(i, a)], sigs[(j, b)], False, "different (neg)")
+    for size in (100, 150):
+        long_enough = [a for a in articles if len(a["text"].split()) >= size + 20][:80]
+        shorts = [" ".join(a["text"].split()[:size]) + "\n\n" + "\n\n".join(FILLER) for a in long_enough]
+        short_sigs = [dedup.text_signature(t, size=args.shingle) for t in shorts]
+        for x, y in itertools.combinations(range(len(shorts)), 2):
+            pair(short_sigs[x], short_sigs[y], False, f"filler {size}w (neg)")
+        for text, sig in zip(shorts, short_sigs, strict=True):
+            for name, copy in variants(text, rng).items():
+                if name != "orig":
+                    pair(sig, dedup.text_signature(copy, size=args.shingle), True, f"filler {size}w copies")
+    positives = sum(1 for p in pairs if p[1])
     print(f"pairs: {positives} duplicate, {len(pairs) - positives} non-duplicate")
     print(f"signature cost: {per_sig:.2f} ms per text (mean)")
     print()

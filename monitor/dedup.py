@@ -7,8 +7,8 @@ another writes "AFP". Two signals find them:
 * **text**: a MinHash (datasketch) over word 3-shingles of the normalised text. Jaccard
   similarity of shingle sets tolerates local edits; a MinHash LSH index gives
   sub-linear candidate lookup and the exact signature comparison decides. Texts under
-  :data:`MIN_WORDS` words never merge on text alone: short teasers share too much
-  boilerplate with unrelated teasers of the same outlet;
+  :data:`MIN_WORDS` words never merge on text alone and texts under :data:`SHORT_WORDS`
+  need more similarity: short stories of one outlet share too much filler;
 * **title**: a normalised title when it is long and specific enough to identify a story
   on its own (:func:`title_key`); "Live updates" or "Morning briefing" never are.
 
@@ -33,14 +33,19 @@ NUM_PERM = 128
 SEED = 20240611
 SCHEME = "affine32"
 SHINGLE = 3
-#: minimum words for a text to merge stories on its own
-MIN_WORDS = 50
-#: Jaccard similarity (estimated) at or above which two texts are the same story;
-#: chosen with benchmarks/dedup.py: no non-duplicate pair scored above 0.19 (same-topic stories
-#: from different outlets: at most 0.16), while heavily edited copies go down to 0.24;
-#: 0.35 keeps a margin of about 4 standard errors (128 permutations) above the worst
-#: non-duplicate at 99.4% pair recall
-THRESHOLD = 0.35
+#: minimum words for a text to merge stories on its own: below this, an outlet's recurring
+#: filler sentences ("Officials said further details would be released ...") can make up
+#: half of two different stories (benchmarks/dedup.py, "filler" pairs)
+MIN_WORDS = 100
+#: texts shorter than this (the shorter of the pair) need SHORT_MARGIN more similarity
+SHORT_WORDS = 200
+SHORT_MARGIN = 0.1
+#: Jaccard similarity (estimated) at or above which two texts are the same story. Measured
+#: with benchmarks/dedup.py: different articles score at most 0.16 (same-topic stories from
+#: different outlets included), "updates" (same lede, new body) at most 0.31, while heavily
+#: edited copies go down to about 0.26. Precision is 1.0 from 0.35 up; 0.40 keeps a margin
+#: of about 3 standard errors (128 permutations) above the worst update at 99.0% pair recall.
+THRESHOLD = 0.40
 #: the LSH index is tuned lower than the decision threshold so that true pairs near the
 #: threshold are not lost to banding; the exact comparison then decides
 LSH_MARGIN = 0.15
@@ -125,6 +130,11 @@ def text_signature(text: str, *, size: int = SHINGLE) -> Signature:
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, permutations=_PERMUTATIONS)
     minhash.update_batch(sorted(shingles(tokens, size)))
     return Signature(minhash.hashvalues, len(tokens))
+
+
+def merge_threshold(threshold: float, words_a: int, words_b: int) -> float:
+    """The similarity two texts of these lengths need to merge (higher when either is short)."""
+    return threshold + (SHORT_MARGIN if min(words_a, words_b) < SHORT_WORDS else 0.0)
 
 
 # ---------------------------------------------------------------------------- titles
@@ -221,7 +231,8 @@ class ClusterIndex:
         """The cluster of a story seen within the window that this one duplicates, or None.
 
         A title key match wins; otherwise the most similar text at or above the threshold
-        (ties: the most recent). Short texts (under ``min_words``) never match on text.
+        (ties: the most recent). Short texts (under ``min_words``) never match on text;
+        texts under SHORT_WORDS words need SHORT_MARGIN more similarity.
         """
         if tkey:
             known = self._titles.get(tkey)
@@ -235,7 +246,8 @@ class ClusterIndex:
             if member is None or abs(at - member.at) > self.window:
                 continue
             score = sig.similarity(member.sig)
-            if score >= self.threshold and (best is None or (score, member.at) > best[:2]):
+            needed = merge_threshold(self.threshold, sig.words, member.sig.words)
+            if score >= needed and (best is None or (score, member.at) > best[:2]):
                 best = (score, member.at, member.cluster)
         return best[2] if best is not None else None
 

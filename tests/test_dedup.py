@@ -9,7 +9,15 @@ import sys
 
 import pytest
 
-from monitor.dedup import MIN_WORDS, ClusterIndex, Signature, text_signature, title_key, words
+from monitor.dedup import (
+    MIN_WORDS,
+    ClusterIndex,
+    Signature,
+    merge_threshold,
+    text_signature,
+    title_key,
+    words,
+)
 from tests.conftest import ROOT, need_corpus
 
 WIRE = """The port authority said on Tuesday that a container ship ran aground near the northern breakwater \
@@ -217,7 +225,7 @@ def test_threshold_validation() -> None:
 
 
 def test_cjk_text_gets_character_tokens() -> None:
-    text = "港口管理局周二表示一艘集装箱船在北防波堤附近搁浅" * 3
+    text = "港口管理局周二表示一艘集装箱船在北防波堤附近搁浅" * 6
     assert len(words(text)) > MIN_WORDS
     assert text_signature(text).similarity(text_signature("新华社 " + text)) > 0.8
 
@@ -234,3 +242,25 @@ def test_corpus_articles_cluster_with_their_copies() -> None:
     for row in sample:
         for copy in copies(row["ground_truth"].replace("\n", "\n\n")):
             assert index.find(text_signature(copy), None, 50.0) == row["url"]
+
+
+FILLER = (
+    "\n\nOfficials said further details would be released in the coming days."
+    "\n\nAnalysts said the announcement had been widely expected."
+    "\n\nThe statement did not give a timetable for the next steps."
+    "\n\nOpposition politicians said they would study the plans closely."
+)
+
+
+def test_short_stories_sharing_an_outlets_filler_do_not_merge() -> None:
+    # one outlet's stock closing sentences make up much of two different short stories
+    first = " ".join(WIRE.split()[:70]) + FILLER
+    second = " ".join(OTHER.split()[:70]) + FILLER
+    index = ClusterIndex()
+    index.add("harbour", text_signature(first), None, 0.0)
+    assert index.find(text_signature(second), None, 1.0) is None
+    assert index.find(text_signature("AFP - " + first), None, 1.0) == "harbour"
+
+
+def test_merge_threshold_is_higher_for_short_texts() -> None:
+    assert merge_threshold(0.4, 500, 120) > merge_threshold(0.4, 500, 300) == 0.4

@@ -268,3 +268,12 @@ def test_user_template_runtime_error_falls_back_to_builtin(tmp_path: Path) -> No
     path = write(tmp_path, "{{ items[5].title }}")
     body = Renderer(template_path=path).render(Message("alert", "t", [ACME], keys=["nm-acme"])).body
     assert "Rule: acme" in body and "id: nm-acme" in body
+
+
+def test_digest_without_dates_lists_later_arrivals_first() -> None:
+    undated = [
+        AlertItem(f"k{i}", f"Undated story number {i}", "https://x.example/", [], None, [("r", [])], "s")
+        for i in range(3)
+    ]
+    body = Renderer().render(Message("digest", "t", undated)).body
+    assert body.index("number 2") < body.index("number 1") < body.index("number 0")

@@ -260,3 +260,8 @@ def test_throttle(sent: list[float], allowed: bool, fold_at: float | None) -> No
 def test_throttle_rejects_nonsense_limit() -> None:
     with pytest.raises(ValueError, match="positive"):
         Throttle(max_per_hour=0).decide([], 0.0)
+
+
+def test_wrong_region_zone_gets_a_hint() -> None:
+    with pytest.raises(ValueError, match=r"did you mean Africa/Nairobi\?"):
+        parse_quiet("22:00-07:00 Europe/Nairobi")

@@ -208,7 +208,8 @@ class Renderer:
 
     def _groups(self, items: list[AlertItem], fmt: str) -> list[GroupView]:
         """Items newest first, each under the first rule it matched (other rules listed as 'also')."""
-        ordered = sorted(items, key=_age_key)
+        # undated stories after dated ones; ties: the later arrival (outbox order) first
+        ordered = [items[i] for i in sorted(range(len(items)), key=lambda i: (*_age_key(items[i]), -i))]
         groups: dict[str, list[ItemView]] = {}
         for item in ordered:
             names = _unique(name for name, _ in item.rules) or [""]

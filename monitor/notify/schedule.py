@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DIGEST_FORMS = '"every 30m", "every 2h", "hourly", "daily", "daily at 08:00"'
 QUIET_FORMS = '"22:00-07:00" or "22:00-07:00 Europe/Berlin"'
@@ -176,8 +176,15 @@ def parse_quiet(spec: str, default_tz: str = "UTC") -> QuietHours:
     try:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone '{name}' in quiet hours '{spec}'") from exc
+        raise ValueError(f"unknown time zone '{name}' in quiet hours '{spec}'{_zone_hint(name)}") from exc
     return QuietHours(start=start, end=end, zone=zone)
+
+
+def _zone_hint(name: str) -> str:
+    """A "did you mean" for a zone with a known city in the wrong region (Europe/Nairobi)."""
+    city = name.rsplit("/", 1)[-1].lower()
+    matches = sorted(z for z in available_timezones() if z.rsplit("/", 1)[-1].lower() == city and z != name)
+    return f" (did you mean {' or '.join(matches[:3])}?)" if matches else ""
 
 
 # ---------------------------------------------------------------------------- throttle
