@@ -17,6 +17,7 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -381,7 +382,9 @@ def _pydantic_problems(exc: ValidationError, data: Any) -> Iterator[tuple[KeyPat
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
-        if kind == "literal_error" or kind.startswith("bool"):
+        if kind.startswith("bool"):
+            msg = "expected true or false"
+        elif kind == "literal_error":
             ctx = err.get("ctx") or {}
             expected = ctx.get("expected")
             msg = f"expected {expected}" if expected else msg
@@ -427,11 +430,69 @@ def _normalise(data: dict[str, Any], problems: list[tuple[KeyPath, str]]) -> Non
         defaults["notify"] = [defaults["notify"]]
 
 
+# ---------------------------------------------------------------------------- partial validation
+
+
+@dataclass
+class Dropped:
+    """Names of entries left out because they were invalid (so references to them are not errors too)."""
+
+    notifiers: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+
+
+def _validate(data: dict[str, Any], problems: list[tuple[KeyPath, str]]) -> tuple[Settings | None, Dropped]:
+    """Validate; on errors, report them, drop the invalid entries and validate the rest.
+
+    Dropping lets the cross-field checks run on everything that is valid, so the user sees
+    every problem of the file at once.
+    """
+    dropped = Dropped()
+    current = data
+    for attempt in range(4):
+        try:
+            return Settings.model_validate(current), dropped
+        except ValidationError as exc:
+            if attempt == 0:
+                problems.extend(_pydantic_problems(exc, data))
+            current = _prune(current, exc, dropped)
+    return None, dropped
+
+
+def _prune(data: dict[str, Any], exc: ValidationError, dropped: Dropped) -> dict[str, Any]:
+    pruned = dict(data)
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if isinstance(p, (str, int))]
+        if not loc:
+            continue
+        head = loc[0]
+        if head in ("sources", "rules") and len(loc) > 1 and isinstance(loc[1], int):
+            items = list(pruned.get(str(head)) or [])
+            if loc[1] < len(items) and items[loc[1]] is not None:
+                entry = items[loc[1]]
+                if head == "sources" and isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    dropped.sources.add(entry["name"])
+                items[loc[1]] = None
+            pruned[str(head)] = items
+        elif head == "notifiers" and len(loc) > 1:
+            notifiers = dict(pruned.get("notifiers") or {})
+            notifiers.pop(str(loc[1]), None)
+            dropped.notifiers.add(str(loc[1]))
+            pruned["notifiers"] = notifiers
+        else:
+            pruned.pop(str(head), None)
+    for key in ("sources", "rules"):
+        if isinstance(pruned.get(key), list):
+            pruned[key] = [item for item in pruned[key] if item is not None]
+    return pruned
+
+
 # ---------------------------------------------------------------------------- cross-field checks
 
 
-def _check(settings: Settings, warnings: list[str]) -> Iterator[tuple[KeyPath, str]]:
-    names = set(settings.notifiers)
+def _check(settings: Settings, warnings: list[str], dropped: Dropped | None = None) -> Iterator[tuple[KeyPath, str]]:
+    dropped = dropped or Dropped()
+    names = set(settings.notifiers) | dropped.notifiers
 
     def unknown_notifier(target: str) -> str:
         close = difflib.get_close_matches(target, sorted(names), n=1)
@@ -443,6 +504,8 @@ def _check(settings: Settings, warnings: list[str]) -> Iterator[tuple[KeyPath, s
 
     for name, notifier in settings.notifiers.items():
         for j, url in enumerate(notifier.urls):
+            if "${" in url:
+                continue  # its ${VAR} failed to expand: already reported
             problem = check_apprise_url(url)
             if problem:
                 yield ("notifiers", name, "urls", j), problem
@@ -516,12 +579,12 @@ def _check(settings: Settings, warnings: list[str]) -> Iterator[tuple[KeyPath, s
         if rule.notify is None and not settings.defaults.notify and not settings.notifiers:
             pass  # a rule without targets is allowed (dry runs, `match`); `check` warns below
         for j, src in enumerate(rule.sources):
-            if src not in seen:
+            if src not in seen and src not in dropped.sources:
                 close = difflib.get_close_matches(src, sorted(seen), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 yield (*path, "sources", j), f"unknown source '{src}'{hint}"
         for j, tag in enumerate(rule.tags):
-            if tag not in tags:
+            if tag not in tags and not dropped.sources:
                 yield (*path, "tags", j), f"no source has tag '{tag}'; tags in use: {', '.join(sorted(tags)) or 'none'}"
         if rule.digest:
             problem = _check_digest(rule.digest)
@@ -634,7 +697,7 @@ def parse_settings(
     name: str,
     env: dict[str, str] | os._Environ[str] | None = None,
     *,
-    check: Callable[[Settings, list[str]], Iterator[tuple[KeyPath, str]]] | None = _check,
+    check: Callable[[Settings, list[str], Dropped], Iterator[tuple[KeyPath, str]]] | None = _check,
 ) -> Config:
     """Parse and validate configuration ``text`` (from file ``name``).
 
@@ -654,13 +717,9 @@ def parse_settings(
     data = _expand(data, (), env, problems)
     _normalise(data, problems)
     warnings: list[str] = []
-    settings: Settings | None = None
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc, data))
+    settings, dropped = _validate(data, problems)
     if settings is not None and check is not None:
-        problems.extend(check(settings, warnings))
+        problems.extend(check(settings, warnings, dropped))
     if problems:
         located = []
         for path, message in problems:
@@ -704,7 +763,7 @@ def load_rules_only(path: str) -> list[Any]:
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
 
-    def rules_check(settings: Settings, warnings: list[str]) -> Iterator[tuple[KeyPath, str]]:
+    def rules_check(settings: Settings, warnings: list[str], dropped: Dropped) -> Iterator[tuple[KeyPath, str]]:
         for i, rule in enumerate(settings.rules):
             problem = check_query(rule.query)
             if problem:
