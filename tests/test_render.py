@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.models import Snippet
-from monitor.notify.message import AlertItem, Message
+from monitor.notify.message import FORMATS, KINDS, AlertItem, Message
 from monitor.notify.render import Renderer, TemplateProblem
 
 
@@ -277,3 +277,16 @@ def test_digest_without_dates_lists_later_arrivals_first() -> None:
     ]
     body = Renderer().render(Message("digest", "t", undated)).body
     assert body.index("number 2") < body.index("number 1") < body.index("number 0")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_builtin_template_renders(kind: str, fmt: str) -> None:
+    items = [] if kind == "health" else DIGEST[:2]
+    rendered = Renderer(fmt=fmt).render(
+        Message(kind, "t", items, note="Three new stories\nsecond line", keys=["nm-x"])
+    )
+    assert rendered.body_format == fmt and rendered.title and "\n" not in rendered.title
+    assert "id: nm-x" in rendered.body
+    if kind != "health":
+        assert "Oldest story in the digest" in rendered.body
