@@ -1,9 +1,12 @@
 """Main text and metadata of a news article page (trafilatura; pure, no I/O).
 
 The extraction mode is not a guess: ``benchmarks/extract.py`` scores every mode in
-:data:`MODES` on the scrapinghub article-extraction benchmark (181 human-annotated pages)
-and :data:`DEFAULT_MODE` is the one chosen from those numbers (see that script's output
-in the commit message and the module's final report).
+:data:`MODES` on the scrapinghub article-extraction benchmark (181 human-annotated pages,
+4-token-shingle scoring). Measured (2 shared cores, noisy): ``precision-pruned`` F1 0.964
+(P 0.958, R 0.971) at ~55 pages/s; trafilatura's plain default F1 0.960 (P 0.942); ``fast``
+F1 0.962 at ~80 pages/s. Precision is favoured because chrome left in the text becomes
+false alerts, and it costs 0.007 recall here. Promo pruning leaves the benchmark unchanged
+and removes in-body newsletter/app promos that trafilatura keeps.
 """
 
 from __future__ import annotations
