@@ -66,8 +66,8 @@ _BLOCKED_V4: tuple[tuple[IPNetwork, str], ...] = (
 _BLOCKED_V6: tuple[tuple[IPNetwork, str], ...] = (
     (_V6("::/128"), "unspecified"),
     (_V6("::1/128"), "loopback"),
-    (_V6("::/8"), "reserved (IPv4-compatible)"),
     (_V6("64:ff9b:1::/48"), "NAT64 local-use"),
+    (_V6("::/8"), "reserved (IPv4-compatible)"),
     (_V6("100::/64"), "discard-only"),
     (_V6("2001::/32"), "Teredo tunnel"),
     (_V6("2001:db8::/32"), "documentation"),
