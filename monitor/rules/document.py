@@ -1,17 +1,21 @@
-"""A story prepared for matching: tokenised once, word positions built only when needed.
+"""A story prepared for matching: tokenised once, word positions looked up only on demand.
 
-Construction does the cheap part every story needs (chunking the fields and collecting the
-candidate-filter features from the shared chunk cache); the per-position tables that exact
-evaluation and snippets need are built on first use, so a story no rule could match costs
-one regex scan and a few set operations per field.
+Construction does what every story needs: cutting each field into chunks (one C-level
+``re.split``) and collecting the candidate-filter features of its distinct chunks from the
+shared per-language cache. Exact evaluation then asks for the positions of particular
+words; those are found through the cache's reverse index (feature → chunks), so a story
+pays per looked-up word, not per token, beyond one pass that records where each distinct
+chunk occurs.
 """
 
 from __future__ import annotations
 
-from operator import itemgetter
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+from operator import attrgetter
 
 from monitor.models import Story
-from monitor.rules.text import CHUNK_RE, ChunkInfo, analyse_chunk, chunk_cache, lemma_language
+from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Part, lang_cache, lemma_language
 
 #: searchable fields in the order hits are reported; title and text are the default fields
 FIELD_NAMES = ("title", "text", "source", "url")
@@ -20,78 +24,112 @@ DEFAULT_FIELDS = (TITLE, TEXT)
 FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 Span = tuple[int, int]
-_feats_of = itemgetter(2)
+_feats_of = attrgetter("feats")
+_width_of = attrgetter("width")
 
 
 class FieldDoc:
-    """One field of a story: its text, chunks, and lazily its word-position tables."""
+    """One field of a story: its text, its chunks, and lazily where each chunk occurs."""
 
-    __slots__ = ("_by_fold", "_by_key", "_by_surface", "_cache", "_offsets", "lang", "text")
+    __slots__ = ("_ends", "_occ", "_starts", "cache", "chunks", "lang", "pieces", "text")
 
-    def __init__(self, text: str, lang: str, cache: dict[str, ChunkInfo]) -> None:
+    def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
         self.lang = lang
-        self._cache = cache
-        self._by_key: dict[str, list[Span]] | None = None
-        self._by_fold: dict[str, list[Span]] = {}
-        self._by_surface: dict[str, list[Span]] = {}
-        self._offsets: list[Span] = []
+        self.cache = cache
+        #: separators and chunks alternate: pieces[1::2] are the chunks
+        self.pieces = CHUNK_SPLIT_RE.split(text) if text else [""]
+        self.chunks: list[str] = self.pieces[1::2]
+        self._occ: dict[str, list[int]] | None = None
+        self._starts: list[int] | None = None
+        self._ends: list[int] | None = None
 
-    def _build(self) -> dict[str, list[Span]]:
-        by_key: dict[str, list[Span]] = {}
-        by_fold = self._by_fold
-        by_surface = self._by_surface
-        offsets = self._offsets
-        cache = self._cache
-        lang = self.lang
-        pos = 0
-        for m in CHUNK_RE.finditer(self.text):
-            chunk = m.group()
-            info = cache.get(chunk)
-            if info is None:
-                info = cache[chunk] = analyse_chunk(chunk, lang)
-            base = m.start()
-            for a in info.aliases:
-                span = (pos + a.first, pos + a.last)
-                for k in a.keys:
-                    by_key.setdefault(k, []).append(span)
-                by_fold.setdefault(a.fold, []).append(span)
-                by_surface.setdefault(a.surface, []).append(span)
-            for p in info.parts:
-                span = (pos, pos)
-                for k in p.keys:
-                    by_key.setdefault(k, []).append(span)
-                by_fold.setdefault(p.fold, []).append(span)
-                by_surface.setdefault(p.surface, []).append(span)
-                offsets.append((base + p.start, base + p.end))
-                pos += 1
-        self._by_key = by_key
-        return by_key
+    def occurrences(self) -> dict[str, list[int]]:
+        """Chunk → indices (in ``chunks``) where it occurs."""
+        occ = self._occ
+        if occ is None:
+            occ = self._occ = {}
+            setdefault = occ.setdefault
+            for i, chunk in enumerate(self.chunks):
+                setdefault(chunk, []).append(i)
+        return occ
 
-    @property
-    def by_key(self) -> dict[str, list[Span]]:
-        """Lemma key → word spans (start and end positions, inclusive), in text order."""
-        return self._by_key if self._by_key is not None else self._build()
+    def first_position(self, index: int) -> int:
+        """Word position of the first part of chunk ``index``."""
+        starts = self._starts
+        if starts is None:
+            infos = map(self.cache.chunks.__getitem__, self.chunks)
+            starts = self._starts = [0, *accumulate(map(_width_of, infos))]
+        return starts[index]
 
-    @property
-    def by_fold(self) -> dict[str, list[Span]]:
-        """Fold → word spans."""
-        if self._by_key is None:
-            self._build()
-        return self._by_fold
+    def _simple(self) -> bool:
+        if self._starts is None:
+            infos = self.cache.chunks
+            if all(infos[c].width == 1 for c in self.occurrences()):
+                self._starts = list(range(len(self.chunks) + 1))
+            else:
+                self.first_position(0)
+        assert self._starts is not None
+        return self._starts[-1] == len(self.chunks)
 
-    @property
-    def by_surface(self) -> dict[str, list[Span]]:
-        """Surface (exact case) → word spans."""
-        if self._by_key is None:
-            self._build()
-        return self._by_surface
+    def spans(self, feature: str, test: str, attr: str) -> list[Span]:
+        """Spans (first and last word position, inclusive) of the parts and aliases whose
+        attribute ``attr`` ("keys", "fold" or "surface") contains/equals ``test``, among the
+        chunks the reverse index lists under ``feature``; sorted."""
+        chunks = self.cache.rev.get(feature)
+        if not chunks:
+            return []
+        occ = self.occurrences()
+        present = [c for c in chunks if c in occ]
+        if not present:
+            return []
+        simple = self._simple()
+        out: list[Span] = []
+        infos = self.cache.chunks
+        for chunk in present:
+            info = infos[chunk]
+            offsets = [(a.first, a.last) for a in info.aliases if _has(a, attr, test)]
+            offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, attr, test)]
+            for i in occ[chunk]:
+                base = i if simple else self.first_position(i)
+                out.extend((base + a, base + b) for a, b in offsets)
+        out.sort()
+        return out
+
+    def prefix_spans(self, prefix: str, folds: list[str]) -> list[Span]:
+        """Spans of the parts and aliases whose fold starts with ``prefix``, given the story's
+        sorted features ``folds``; sorted."""
+        lo = bisect_left(folds, prefix)
+        hi = bisect_left(folds, prefix + "\U0010ffff", lo)
+        out: list[Span] = []
+        for f in folds[lo:hi]:
+            out.extend(self.spans(f, f, "fold"))
+        out.sort()
+        return out
 
     def char_span(self, start: int, end: int) -> Span:
         """Character offsets of the word positions ``start``..``end`` (inclusive)."""
-        if self._by_key is None:
-            self._build()
-        return self._offsets[start][0], self._offsets[end][1]
+        ends = self._ends
+        if ends is None:
+            ends = self._ends = list(accumulate(map(len, self.pieces)))
+        first = self._locate(start)
+        last = self._locate(end)
+        return (ends[2 * first[0]] + first[1].start, ends[2 * last[0]] + last[1].end)
+
+    def _locate(self, position: int) -> tuple[int, Part]:
+        """(chunk index, part) of a word position."""
+        if self._simple():
+            index = position
+        else:
+            assert self._starts is not None
+            index = bisect_right(self._starts, position) - 1
+        info = self.cache.chunks[self.chunks[index]]
+        return index, info.parts[position - self.first_position(index)]
+
+
+def _has(part: object, attr: str, test: str) -> bool:
+    value = getattr(part, attr)
+    return test in value if attr == "keys" else value == test
 
 
 class StoryDoc:
@@ -101,26 +139,33 @@ class StoryDoc:
     when the story's language is known; the matcher adds wildcard prefixes to it.
     """
 
-    __slots__ = ("feats", "fields", "lang", "lang_code", "story")
+    __slots__ = ("_sorted", "feats", "fields", "lang", "lang_code", "story")
 
     def __init__(self, story: Story) -> None:
         self.story = story
         self.lang = lemma_language(story.lang)
         self.lang_code = (story.lang or "").replace("_", "-").split("-", 1)[0].strip().lower()
-        cache = chunk_cache(self.lang)
+        cache = lang_cache(self.lang)
         source = story.source if not story.outlet or story.outlet == story.source else (
             f"{story.source}\n{story.outlet}")
         texts = (story.title or "", story.text or "", source or "", story.url or "")
-        feats: set[str] = set()
         self.fields = tuple(FieldDoc(t, self.lang, cache) for t in texts)
-        for text in texts:
-            if not text:
-                continue
-            uniq = set(CHUNK_RE.findall(text))
-            for chunk in uniq.difference(cache):
-                cache[chunk] = analyse_chunk(chunk, self.lang)
+        feats: set[str] = set()
+        infos = cache.chunks
+        for fd in self.fields:
+            uniq = set(fd.chunks)
+            for chunk in uniq.difference(infos):
+                cache.add(chunk)
             if uniq:
-                feats.update(*map(_feats_of, map(cache.__getitem__, uniq)))
+                feats.update(*map(_feats_of, map(infos.__getitem__, uniq)))
         if self.lang_code:
             feats.add("\x03" + self.lang_code)
         self.feats = feats
+        self._sorted: list[str] | None = None
+
+    @property
+    def sorted_feats(self) -> list[str]:
+        """``feats`` sorted, for wildcard lookups."""
+        if self._sorted is None:
+            self._sorted = sorted(self.feats)
+        return self._sorted

@@ -21,31 +21,27 @@ MAX_HITS = 100
 Occ = tuple[int, int, int]  # field index, first word position, last word position
 
 
-def _unit_spans(fd: FieldDoc, u: Unit) -> list[Span]:
+def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc) -> list[Span]:
     if u.mode == Mode.LEMMA:
-        by_key = fd.by_key
-        found = [s for s in (by_key.get(k) for k in word_keys(u.text, fd.lang)) if s]
+        found = [s for s in (fd.spans(k, k, "keys") for k in word_keys(u.text, fd.lang)) if s]
         if not found:
             return []
         if len(found) == 1:
             return found[0]
         return sorted(set().union(*found))
     if u.mode == Mode.EXACT:
-        return fd.by_fold.get(u.text, [])
+        return fd.spans(u.text, u.text, "fold")
     if u.mode == Mode.CASE:
-        return fd.by_surface.get(u.text, [])
-    prefix = u.text
-    out = [span for f, spans in fd.by_fold.items() if f.startswith(prefix) for span in spans]
-    out.sort()
-    return out
+        return fd.spans("\x01" + u.text, u.text, "surface")
+    return fd.prefix_spans(u.text, doc.sorted_feats)
 
 
-def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...]) -> list[Span]:
-    cur = _unit_spans(fd, units[0])
+def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc) -> list[Span]:
+    cur = _unit_spans(fd, units[0], doc)
     for u in units[1:]:
         if not cur:
             return []
-        nxt = _unit_spans(fd, u)
+        nxt = _unit_spans(fd, u, doc)
         ends_at: dict[int, list[int]] = {}
         for s, e in nxt:
             ends_at.setdefault(s, []).append(e)
@@ -76,7 +72,7 @@ class Evaluation:
                 continue
             spans: list[Span] = []
             for alt in term.alts:
-                spans.extend(_seq_spans(fd, alt))
+                spans.extend(_seq_spans(fd, alt, self.doc))
             if len(term.alts) > 1:
                 spans = sorted(set(spans))
             out.extend((f, s, e) for s, e in spans)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 
 from monitor.models import Hit, Snippet
 
 MAX_CHARS = 300
 _CONTEXT = 80
+_REACH = 600
 #: a sentence ends at ., ! or ? (with closing quotes/brackets) followed by space and a
 #: capital, digit or opening quote; or at a line break
 #: (possessive quantifiers and the look-behind keep it linear on runs of dots or spaces)
@@ -23,30 +23,40 @@ _LAST_WORD = re.compile(r"(\w+)\.$")
 _ABBREV_DOTS = re.compile(r"(?:\b\w\.){2,}$")
 
 
+def _is_boundary(text: str, m: re.Match[str]) -> bool:
+    if "\n" in m.group() or not m.group().startswith("."):
+        return True
+    before = text[max(0, m.start() - 12) : m.start() + 1]
+    w = _LAST_WORD.search(before)
+    if w and (w.group(1).lower() in _ABBREVIATIONS or len(w.group(1)) == 1):
+        return False
+    return not _ABBREV_DOTS.search(before)
+
+
 def sentence_starts(text: str) -> list[int]:
     """Offsets at which sentences start (always including 0)."""
-    starts = [0]
-    for m in _BOUNDARY.finditer(text):
-        before = text[max(0, m.start() - 12) : m.start() + 1]
-        if "\n" not in m.group() and m.group().startswith("."):
-            w = _LAST_WORD.search(before)
-            if w and (w.group(1).lower() in _ABBREVIATIONS or len(w.group(1)) == 1):
-                continue
-            if _ABBREV_DOTS.search(before):
-                continue
-        starts.append(m.end())
-    return starts
+    return [0, *(m.end() for m in _BOUNDARY.finditer(text) if _is_boundary(text, m))]
 
 
-def _sentence(text: str, starts: list[int], pos: int) -> tuple[int, int]:
-    i = bisect_right(starts, pos) - 1
-    begin = starts[i]
-    end = starts[i + 1] if i + 1 < len(starts) else len(text)
-    while end > begin and text[end - 1].isspace():
-        end -= 1
-    while begin < end and text[begin].isspace():
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence holding ``text[start:end]``, whitespace-trimmed. Only ``_REACH``
+    characters either side are examined, so a very long sentence is cut there."""
+    begin = lo = max(0, start - _REACH)
+    # the boundary's look-ahead needs to see the first characters of the next sentence
+    for m in _BOUNDARY.finditer(text, lo, start + 2):
+        if m.end() <= start and _is_boundary(text, m):
+            begin = m.end()
+    finish = min(len(text), end + _REACH)
+    for m in _BOUNDARY.finditer(text, end, finish):
+        if _is_boundary(text, m):
+            # the sentence keeps its final punctuation and closing quotes
+            finish = m.start() + len(m.group().rstrip())
+            break
+    while finish > begin and text[finish - 1].isspace():
+        finish -= 1
+    while begin < finish and text[begin].isspace():
         begin += 1
-    return begin, end
+    return begin, max(finish, end)
 
 
 def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]]) -> Snippet:
@@ -75,27 +85,23 @@ def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]]) -> Sni
     return Snippet(lead + body + tail, spans)
 
 
-def make_snippets(
-    texts: dict[str, str], hits: list[Hit], limit: int = 2, starts_cache: dict[str, list[int]] | None = None
-) -> tuple[Snippet, ...]:
+def make_snippets(texts: dict[str, str], hits: list[Hit], limit: int = 2) -> tuple[Snippet, ...]:
     """One or two snippets for ``hits`` (from fields whose text is in ``texts``).
 
     The sentence holding the most distinct matched terms comes first; a second one is added
     only when it shows a term the first does not. Snippets are returned in text order,
-    title before text. ``starts_cache`` may be shared by calls for the same story, so its
-    sentences are found once.
+    title before text.
     """
     groups: dict[tuple[str, int, int], list[Hit]] = {}
-    starts_of = starts_cache if starts_cache is not None else {}
     for hit in hits:
         text = texts.get(hit.field)
         if not text:
             continue
-        starts = starts_of.get(hit.field)
-        if starts is None:
-            starts = starts_of[hit.field] = [0] if hit.field != "text" else sentence_starts(text)
-        begin, end = _sentence(text, starts, hit.start)
-        groups.setdefault((hit.field, begin, max(end, hit.end)), []).append(hit)
+        if hit.field == "text":
+            begin, end = sentence_around(text, hit.start, hit.end)
+        else:
+            begin, end = 0, len(text)
+        groups.setdefault((hit.field, begin, end), []).append(hit)
     order = ("title", "text", "source", "url")
     ranked = sorted(groups.items(), key=lambda kv: (-len({h.term for h in kv[1]}),
                                                     order.index(kv[0][0]) if kv[0][0] in order else 9,

@@ -50,6 +50,9 @@ _W = rf"[\w{_mark_class()}]"
 #: a run of word characters joined by single hyphens, apostrophes, dots or commas, with an
 #: optional final dot (kept only when the chunk is an abbreviation such as ``U.S.``)
 CHUNK_RE = re.compile(rf"{_W}+(?:[-'’‐‑.,]{_W}+)*\.?")
+#: the same with a group, for ``split``: separators and chunks alternate, so character
+#: offsets come from the piece lengths without a Python-level loop over match objects
+CHUNK_SPLIT_RE = re.compile(f"({CHUNK_RE.pattern})")
 _JOINERS = "-'’‐‑_"
 _SPLIT_JOINERS = re.compile(r"([-'’‐‑_])")
 _ABBREV = re.compile(r"[^\W\d_](?:\.[^\W\d_])+\.?")
@@ -97,6 +100,8 @@ class ChunkInfo(NamedTuple):
     aliases: tuple[Alias, ...]
     #: every key and fold of the chunk: what the candidate filter looks up
     feats: tuple[str, ...]
+    #: number of word positions (parts)
+    width: int
 
 
 def fold(word: str) -> str:
@@ -208,17 +213,46 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     for a in aliases:
         feats.update(a.keys)
         feats.add(a.fold)
-    return ChunkInfo(parts, aliases, tuple(feats))
+    return ChunkInfo(parts, aliases, tuple(feats), len(parts))
 
 
-_CACHES: dict[str, dict[str, ChunkInfo]] = {}
+class LangCache:
+    """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
+
+    ``rev`` maps every key, fold and ``"\x01" + surface`` to the chunks that contain it.
+    """
+
+    __slots__ = ("chunks", "lang", "rev")
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.chunks: dict[str, ChunkInfo] = {}
+        self.rev: dict[str, list[str]] = {}
+
+    def add(self, chunk: str) -> ChunkInfo:
+        """Analyse ``chunk`` (if new) and index it."""
+        info = self.chunks.get(chunk)
+        if info is not None:
+            return info
+        info = self.chunks[chunk] = analyse_chunk(chunk, self.lang)
+        rev = self.rev
+        features = set(info.feats)
+        features.update("\x01" + p.surface for p in info.parts)
+        features.update("\x01" + a.surface for a in info.aliases)
+        for feature in features:
+            rev.setdefault(feature, []).append(chunk)
+        return info
 
 
-def chunk_cache(lang: str) -> dict[str, ChunkInfo]:
-    """The shared chunk → analysis cache of a lemmatiser language (bounded: cleared when full)."""
+_CACHES: dict[str, LangCache] = {}
+
+
+def lang_cache(lang: str) -> LangCache:
+    """The shared cache of a lemmatiser language; replaced by an empty one when it holds
+    more than ``_MAX_CACHE`` chunks (documents still holding the old one keep working)."""
     cache = _CACHES.get(lang)
-    if cache is None or len(cache) > _MAX_CACHE:
-        cache = _CACHES[lang] = {}
+    if cache is None or len(cache.chunks) > _MAX_CACHE:
+        cache = _CACHES[lang] = LangCache(lang)
     return cache
 
 

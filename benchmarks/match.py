@@ -1,0 +1,221 @@
+"""Benchmark the rule matcher against the naive approach (evaluate every rule on every story).
+
+Rules are generated from the vocabulary of the real article texts in
+../shared/corpus/articles/index.jsonl (ground truth): single words, wildcards, phrases taken
+from the texts, AND / OR / NOT mixes, NEAR and field terms, with words rare enough that each
+rule matches well under 1 % of stories. Stories are those article texts cut or padded to
+~5 KB. Timing includes tokenisation and normalisation of every story; snippets are built
+for matches only.
+
+    /work/venv/bin/python benchmarks/match.py [--sizes 1000,10000,100000] [--seed 1]
+
+Numbers are from one process on a shared machine: expect noise of ±20 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+from monitor.models import Story
+from monitor.rules import Matcher, RuleSpec
+from monitor.rules import text as rules_text
+from monitor.rules.document import StoryDoc
+from monitor.rules.evaluate import Evaluation
+from monitor.rules.snippets import make_snippets
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "articles" / "index.jsonl"
+WORD = re.compile(r"[A-Za-z][a-z]{3,}")
+STORY_BYTES = 5_000
+
+
+def load_texts() -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in CORPUS.open(encoding="utf-8")]
+    return [(r["title"] or "", r["ground_truth"]) for r in rows if r["set"] == "scrapinghub-aeb" and r["ground_truth"]]
+
+
+def make_stories(texts: list[tuple[str, str]]) -> list[Story]:
+    stories = []
+    for i, (title, body) in enumerate(texts):
+        j = i + 1
+        while len(body.encode()) < STORY_BYTES:
+            body += "\n" + texts[j % len(texts)][1]
+            j += 1
+        body = body.encode()[:STORY_BYTES].decode("utf-8", "ignore")
+        stories.append(Story(source=f"src{i % 20}", url=f"https://news.example/{i}", title=title, text=body,
+                             lang="en"))
+    return stories
+
+
+def vocabulary(stories: list[Story]) -> tuple[list[str], list[str], list[str], list[tuple[str, str]]]:
+    """Rare words (in <= 1 % of stories, counting every inflection), mid words (<= 5 %),
+    common words (>= 50 %), and bigrams seen once whose words are not common."""
+    key_df: Counter[str] = Counter()
+    words: set[str] = set()
+    bigrams: Counter[tuple[str, str]] = Counter()
+    folds_by_story: list[list[str]] = []
+    for s in stories:
+        parts = rules_text.analyse_words(s.title + "\n" + s.text)
+        key_df.update({k for p in parts for k in p.keys})
+        folds_by_story.append(sorted({p.fold for p in parts}))
+        found = WORD.findall(s.title + " " + s.text)
+        words.update(w.lower() for w in found)
+        bigrams.update({(a, b) for a, b in zip(found, found[1:], strict=False)})
+    n = len(stories)
+
+    def df(word: str) -> int:
+        return max(key_df[k] for k in rules_text.word_keys(word, "en"))
+
+    rare = sorted(w for w in words if df(w) <= max(1, n // 100))
+    mid = sorted(w for w in words if max(1, n // 100) < df(w) <= n // 20)
+    common = sorted(w for w in words if df(w) >= n // 2)
+    phrases = sorted(b for b, c in bigrams.items() if c == 1 and df(b[0].lower()) <= n // 20
+                     and df(b[1].lower()) <= n // 5)
+
+    def prefix_df(prefix: str) -> int:
+        hits = 0
+        for folds in folds_by_story:
+            i = bisect.bisect_left(folds, prefix)
+            hits += i < len(folds) and folds[i].startswith(prefix)
+        return hits
+
+    global RARE_PREFIXES
+    RARE_PREFIXES = [w[: len(w) - 2] for w in rare if len(w) >= 8 and prefix_df(w[: len(w) - 2]) <= max(1, n // 100)]
+    return rare, mid, common, phrases
+
+
+RARE_PREFIXES: list[str] = []
+
+
+def realistic_rules(count: int, vocab: tuple[list[str], list[str], list[tuple[str, str]]],
+                    rng: random.Random) -> list[RuleSpec]:
+    """Single words and wildcards are rare words; words combined by AND or NEAR are rare or
+    mid-frequency; words under OR and NOT are any of them."""
+    rare, mid, phrases = vocab
+    both = rare + mid
+    rules = []
+    for i in range(count):
+        kind = i % 10
+        a, b, c = rng.choice(both), rng.choice(both), rng.choice(both)
+        p = rng.choice(phrases)
+        if kind == 0:
+            q = rng.choice(rare)
+        elif kind == 1:
+            q = f"{rng.choice(RARE_PREFIXES)}*"
+        elif kind == 2:
+            q = f'"{p[0]} {p[1]}"'
+        elif kind == 3:
+            q = f"{a} {b}"
+        elif kind == 4:
+            q = f"({rng.choice(rare)} OR {b}) AND {c}"
+        elif kind == 5:
+            q = f"{a} NEAR/10 {b}"
+        elif kind == 6:
+            q = f"{rng.choice(rare)} -{b}"
+        elif kind == 7:
+            q = f'title:{rng.choice(rare)} OR "{p[0]} {p[1]}"'
+        elif kind == 8:
+            q = f'"{p[0]} {p[1]}" NEAR/20 ({b} OR {c[:6]}*)'
+        else:
+            q = f"{rng.choice(rare)} AND NOT ({b} OR {c})"
+        rules.append(RuleSpec(f"r{i}", q))
+    return rules
+
+
+def heavy_rules(count: int, common: list[str], rng: random.Random) -> list[RuleSpec]:
+    """Rules of very common words: every story matches hundreds of them."""
+    rules = []
+    for i in range(count):
+        a, b = rng.choice(common), rng.choice(common)
+        rules.append(RuleSpec(f"h{i}", a if i % 3 == 0 else f"{a} {b}" if i % 3 == 1 else f"{a} NEAR/30 {b}"))
+    return rules
+
+
+def clear_caches() -> None:
+    rules_text._CACHES.clear()
+    rules_text.word_keys.cache_clear()
+
+
+def naive(matcher: Matcher, stories: list[Story]) -> float:
+    """Seconds per story when every rule is evaluated on every story (same evaluator, no index)."""
+    rules = matcher._rules
+    t0 = time.perf_counter()
+    for story in stories:
+        doc = StoryDoc(story)
+        ev = Evaluation(doc)
+        texts = {"title": story.title, "text": story.text}
+        for rule in rules:
+            if ev.truth(rule.query.root):
+                make_snippets(texts, ev.hits(rule.query.root))
+    return (time.perf_counter() - t0) / len(stories)
+
+
+def run(label: str, rules: list[RuleSpec], stories: list[Story], naive_sample: int) -> None:
+    proc = psutil.Process(os.getpid())
+    clear_caches()
+    rss0 = proc.memory_info().rss
+    t0 = time.perf_counter()
+    matcher = Matcher.compile(rules)
+    compile_s = time.perf_counter() - t0
+    rss = (proc.memory_info().rss - rss0) / 2**20
+    t0 = time.perf_counter()
+    counts = [len(matcher.match(s)) for s in stories]
+    cold = len(stories) / (time.perf_counter() - t0)
+    rates = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for s in stories:
+            matcher.match(s)
+        rates.append(len(stories) / (time.perf_counter() - t0))
+    warm = statistics.median(rates)
+    cands = statistics.mean(len(matcher.candidates(s)) for s in stories[:50])
+    per_rule = Counter(m.rule for s in stories for m in matcher.match(s))
+    share = max(per_rule.values()) / len(stories) * 100 if per_rule else 0.0
+    if os.environ.get("BENCH_DEBUG"):
+        by_name = {r.name: r.query for r in rules}
+        print([(by_name[name], n) for name, n in per_rule.most_common(8)])
+    naive_s = naive(matcher, stories[:naive_sample])
+    print(f"| {label:<22} | {len(rules):>7} | {compile_s:6.2f} s | {rss:7.0f} MiB | {cold:7.0f} | {warm:7.0f} "
+          f"| {1 / naive_s:8.1f} ({naive_sample}) | {warm * naive_s:7.0f}x | {cands:7.1f} "
+          f"| {statistics.mean(counts):6.2f} | {share:5.1f} % |")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if not CORPUS.exists():
+        sys.exit(f"corpus not found at {CORPUS}")
+    rng = random.Random(args.seed)
+    stories = make_stories(load_texts())
+    rare, mid, common, phrases = vocabulary(stories)
+    vocab = (rare, mid, phrases)
+    print(f"{len(stories)} stories of ~{STORY_BYTES} bytes; vocabulary {len(rare)} rare + {len(mid)} mid words, "
+          f"{len(common)} common words, {len(phrases)} phrases; Python {sys.version.split()[0]}, one core\n")
+    print("| rule set               |   rules | compile  | RSS delta   | cold/s  | warm/s  | naive/s (sample) "
+          "| speed-up | cands  | match/story | busiest rule |")
+    print("|" + "---|" * 11)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for size in sizes:
+        sample = 20 if size <= 1_000 else 5 if size <= 10_000 else 2
+        run("realistic", realistic_rules(size, vocab, rng), stories, sample)
+    run("worst: 1k common-word", heavy_rules(1_000, common, rng), stories, 10)
+    heavy = heavy_rules(1_000, common, rng) + realistic_rules(9_000, vocab, rng)
+    run("worst: 1k common + 9k", heavy, stories, 5)
+
+
+if __name__ == "__main__":
+    main()
