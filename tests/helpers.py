@@ -78,7 +78,12 @@ def make_config(
         "sources": sources,
         "rules": rules,
     }
-    text = yaml.safe_dump(data, sort_keys=False) + textwrap.dedent(extra)
+    for key, value in (yaml.safe_load(textwrap.dedent(extra)) or {}).items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    text = yaml.safe_dump(data, sort_keys=False)
     return parse_settings(text, str(tmp_path / "config.yaml"), env={})
 
 

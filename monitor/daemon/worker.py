@@ -71,7 +71,11 @@ class Daemon:
                 return repo.recent_signatures(conn, now - window)
 
         for cluster, sig, tkey, at in await self.rt.db(load):
-            index.add(cluster, Signature.from_bytes(sig) if sig else None, tkey, at)
+            try:
+                signature = Signature.from_bytes(sig) if sig else None
+            except ValueError:  # written by another version: cluster on the title alone
+                signature = None
+            index.add(cluster, signature, tkey, at)
         self.rt.cluster_index = index
 
     async def close(self) -> None:
