@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import ipaddress
 import logging
-import math
-from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -60,6 +57,7 @@ from monitor.netguard import (
     literal_address,
     parse_allow_networks,
 )
+from monitor.politeness import HostGates
 from monitor.redact import redact_text, redact_url
 from monitor.robots import RobotsCache
 
@@ -69,7 +67,6 @@ log = logging.getLogger(__name__)
 
 ROBOTS_MAX_BYTES = 512 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_MAX_CRAWL_DELAY = 60.0
 
 
 @dataclass(frozen=True)
@@ -102,27 +99,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, (when - now).total_seconds())
-
-
-# --------------------------------------------------------------------------- politeness
-
-
-@dataclass
-class _HostGate:
-    """In-flight count and start spacing for one host, shared by all callers."""
-
-    active: int = 0
-    next_start: float = -math.inf
-    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
-    in_flight: int | None = None  # overrides from set_host_policy
-    min_delay: float | None = None
-
-    def wake_one(self) -> None:
-        while self.waiters:
-            fut = self.waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                return
 
 
 # --------------------------------------------------------------------------- the client
@@ -204,8 +180,6 @@ class HttpClient:
         self._total = total_timeout
         self._max_redirects = max_redirects
         self._policy = AddressPolicy(tuple(parse_allow_networks(allow_networks)))
-        self._per_host = max(1, per_host_limit)
-        self._host_delay = max(0.0, host_min_delay)
         self._global = asyncio.Semaphore(max(1, global_limit))
         self._global_limit = max(1, global_limit)
         self._trust_env = trust_env
@@ -213,7 +187,7 @@ class HttpClient:
         self._inner_resolver = resolver
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
-        self._gates: dict[str, _HostGate] = {}
+        self._gates = HostGates(per_host=per_host_limit, min_delay=host_min_delay, clock=clock)
         self._extra: dict[tuple[str, ...], tuple[AllowEntry, ...]] = {}
         self.robots = RobotsCache(self._fetch_robots, user_agent=user_agent, clock=clock)
         if trust_env or proxy:
@@ -241,12 +215,7 @@ class HttpClient:
         self, host: str, *, in_flight: int | None = None, min_delay: float | None = None
     ) -> None:
         """Override for one host name the in-flight limit and/or the minimum delay between request starts."""
-        gate = self._gate(host.rstrip(".").lower())
-        if in_flight is not None:
-            gate.in_flight = max(1, in_flight)
-            gate.wake_one()
-        if min_delay is not None:
-            gate.min_delay = max(0.0, min_delay)
+        self._gates.set_policy(host, in_flight=in_flight, min_delay=min_delay)
 
     async def get(
         self,
@@ -308,45 +277,6 @@ class HttpClient:
                 self._extra.clear()
             self._extra[key] = extra
         return self._policy.extended(extra)
-
-    def _gate(self, host: str) -> _HostGate:
-        gate = self._gates.get(host)
-        if gate is None:
-            if len(self._gates) > 10_000:
-                idle = [h for h, g in self._gates.items() if not g.active and g.in_flight is None
-                        and g.min_delay is None and g.next_start < self._clock.monotonic()]
-                for h in idle:
-                    del self._gates[h]
-            gate = self._gates[host] = _HostGate()
-        return gate
-
-    @contextlib.asynccontextmanager
-    async def _host_slot(self, host: str, crawl_delay: float | None) -> AsyncIterator[None]:
-        gate = self._gate(host)
-        while gate.active >= (gate.in_flight or self._per_host):
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            gate.waiters.append(fut)
-            try:
-                await fut
-            except asyncio.CancelledError:
-                if fut.done() and not fut.cancelled():
-                    gate.wake_one()  # pass on the wake-up we were given
-                raise
-        gate.active += 1
-        try:
-            delay = gate.min_delay if gate.min_delay is not None else self._host_delay
-            if crawl_delay:
-                delay = max(delay, min(crawl_delay, _MAX_CRAWL_DELAY))
-            if delay > 0:
-                now = self._clock.monotonic()
-                start = max(now, gate.next_start)
-                gate.next_start = start + delay
-                if start > now:
-                    await self._clock.sleep(start - now)
-            yield
-        finally:
-            gate.active -= 1
-            gate.wake_one()
 
     async def _fetch_robots(self, url: str, allow_networks: Sequence[str]) -> bytes:
         response = await self._fetch(
@@ -418,7 +348,7 @@ class HttpClient:
             )
             if basic and same and "Authorization" not in hop_headers:
                 hop_headers["Authorization"] = basic
-            async with self._host_slot(_host_key(target), crawl_delay), self._global:
+            async with self._gates.slot(_host_key(target), crawl_delay), self._global:
                 hop_start = asyncio.get_running_loop().time()
                 try:
                     result = await self._hop(
