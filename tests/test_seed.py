@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -81,7 +82,9 @@ class Site:
         if paragraphs is None:
             return Response("not found", status=404)
         title = next(t for p, t in self.links if p == request.path)
-        main = (f"<article><h1>{html.escape(title)}</h1><p class='byline'>By AFP | Feb. 2, 2026</p>"
+        # dated today: the real story is older than max_age, which would (rightly) keep it from alerting
+        today = datetime.now(UTC).strftime("%b. %d, %Y")
+        main = (f"<article><h1>{html.escape(title)}</h1><p class='byline'>By AFP | {today}</p>"
                 + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</article>")
         return Response(chrome(title, main, self.sidebar), content_type="text/html")
 

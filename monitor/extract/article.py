@@ -212,6 +212,9 @@ def extract_article(html: bytes | str, url: str | None = None, *, mode: str = DE
             include_links=False,
             with_metadata=True,
             deduplicate=False,
+            # no extensive search: it turns a bare "© 2026" into 2026-01-01, and a wrong old
+            # date would make max_age silently drop a fresh story
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
         if not isinstance(doc, Document):
             return None
