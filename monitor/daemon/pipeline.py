@@ -25,7 +25,7 @@ from monitor.config import SourceSettings
 from monitor.daemon.runtime import Runtime
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.extract.article import extract_article
-from monitor.extract.urls import is_http_url, unwrap_redirect
+from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
 from monitor.identity import idempotency_key, source_url_hash, story_keys, url_key
 from monitor.models import Match, Story
 from monitor.redact import redact_url
@@ -189,7 +189,7 @@ async def _poll(
 async def _story(rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool) -> Story:
     story = Story(
         source=src.name,
-        url=cand.link or "",
+        url=(normalize_url(cand.link) or cand.link) if cand.link else "",
         title=cand.title,
         text=cand.text,
         summary=cand.text,

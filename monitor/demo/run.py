@@ -86,6 +86,7 @@ async def run_demo(*, duration: float = 30.0, port: int = 0, echo: Callable[[str
     with tempfile.TemporaryDirectory(prefix="newsmonitor-demo-") as tmp:
         text = demo_config(planet, herald, receiver, Path(tmp), interval)
         config = parse_settings(text, "demo.yaml", env={})
+        config.warnings.clear()  # the 2 s intervals are deliberate here
         echo(f"newsmonitor demo: news sites on {planet.base} (feed) and {herald.base} (section page, no feed)")
         echo(f"rules: {', '.join(r.name for r in config.settings.rules)}; running for {duration:.0f} s")
         echo("the stories already on the sites are recorded at the first poll and never alerted;")
