@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.crash_harness import run_trial  # noqa: E402
+from tests.crash_harness import run_trial
 
 
 async def main() -> None:
@@ -25,16 +25,22 @@ async def main() -> None:
     parser.add_argument("--span", type=float, default=30.0)
     args = parser.parse_args()
     lost = dups = kills = 0
-    print(f"{'trial':>5} {'published':>9} {'received':>8} {'unique':>6} {'lost':>4} {'dups':>4} {'kills':>5} {'s':>6}")
+    print(
+        f"{'trial':>5} {'published':>9} {'received':>8} {'unique':>6} {'lost':>4} {'dups':>4} {'kills':>5} {'s':>6}"
+    )
     for trial in range(args.trials):
         with tempfile.TemporaryDirectory() as tmp:
-            r = await run_trial(Path(tmp), stories=args.stories, span=args.span, kills=args.kills, seed=trial,
-                                settle=60.0)
+            r = await run_trial(
+                Path(tmp), stories=args.stories, span=args.span, kills=args.kills, seed=trial, settle=60.0
+            )
         lost += r.lost
         dups += r.duplicates
         kills += r.kills
-        print(f"{trial:>5} {r.published:>9} {r.received:>8} {r.unique:>6} {r.lost:>4} {r.duplicates:>4} "
-              f"{r.kills:>5} {r.seconds:>6.1f}", flush=True)
+        print(
+            f"{trial:>5} {r.published:>9} {r.received:>8} {r.unique:>6} {r.lost:>4} {r.duplicates:>4} "
+            f"{r.kills:>5} {r.seconds:>6.1f}",
+            flush=True,
+        )
     print(f"total: {args.trials} trials, {kills} kills, lost {lost}, duplicates {dups}")
 
 

@@ -56,17 +56,29 @@ from monitor import dedup  # noqa: E402
 INDEX = ROOT.parent / "shared" / "corpus" / "articles" / "index.jsonl"
 THRESHOLDS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9]
 
-HEADERS = ["Skip to main content", "Menu  Search  Subscribe", "Home > World > Europe", "Advertisement",
-           "Share on Facebook  Share on Twitter  Email", "Sign up for our morning newsletter"]
-FOOTERS = ["Read more: Our full coverage of this story", "© 2026 Example Media Group. All rights reserved.",
-           "Copyright Agence France-Presse. This material may not be published, broadcast or redistributed.",
-           "Follow us on social media for the latest news", "Related: Five things to watch this week"]
+HEADERS = [
+    "Skip to main content",
+    "Menu  Search  Subscribe",
+    "Home > World > Europe",
+    "Advertisement",
+    "Share on Facebook  Share on Twitter  Email",
+    "Sign up for our morning newsletter",
+]
+FOOTERS = [
+    "Read more: Our full coverage of this story",
+    "© 2026 Example Media Group. All rights reserved.",
+    "Copyright Agence France-Presse. This material may not be published, broadcast or redistributed.",
+    "Follow us on social media for the latest news",
+    "Related: Five things to watch this week",
+]
 
 
-FILLER = ["Officials said further details would be released in the coming days.",
-          "Analysts said the announcement had been widely expected.",
-          "The statement did not give a timetable for the next steps.",
-          "Opposition politicians said they would study the plans closely."]
+FILLER = [
+    "Officials said further details would be released in the coming days.",
+    "Analysts said the announcement had been widely expected.",
+    "The statement did not give a timetable for the next steps.",
+    "Opposition politicians said they would study the plans closely.",
+]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -100,8 +112,13 @@ def byline(text: str, rng: random.Random) -> str:
     paras = paragraphs(text)
     if paras:
         paras[0] = f"{city} (AFP) - {paras[0]}" if rng.random() < 0.5 else f"AFP - {paras[0]}"
-    return "\n\n".join([f"By {rng.choice(['Jane Doe', 'Staff Reporter', 'A. Correspondent'])} | Wire Staff",
-                        *paras, "Reporting by John Roe; Editing by Mary Major"])
+    return "\n\n".join(
+        [
+            f"By {rng.choice(['Jane Doe', 'Staff Reporter', 'A. Correspondent'])} | Wire Staff",
+            *paras,
+            "Reporting by John Roe; Editing by Mary Major",
+        ]
+    )
 
 
 def variants(text: str, rng: random.Random) -> dict[str, str]:
@@ -151,8 +168,10 @@ def main() -> None:
         sys.exit(f"corpus not found at {INDEX}")
     rng = random.Random(7)
     articles = load(args.limit)
-    print(f"articles with >= {dedup.MIN_WORDS} words: {len(articles)}; shingle size {args.shingle};"
-          f" texts under {dedup.SHORT_WORDS} words need +{dedup.SHORT_MARGIN}")
+    print(
+        f"articles with >= {dedup.MIN_WORDS} words: {len(articles)}; shingle size {args.shingle};"
+        f" texts under {dedup.SHORT_WORDS} words need +{dedup.SHORT_MARGIN}"
+    )
 
     started = time.perf_counter()
     sigs: dict[tuple[int, str], dedup.Signature] = {}
@@ -173,8 +192,9 @@ def main() -> None:
         others = [j for j in by_domain[art["domain"]] if j != i and articles[j]["url"] != art["url"]]
         others = others or [j for j in range(len(articles)) if articles[j]["url"] != art["url"]]
         other = articles[rng.choice(others)]["text"]
-        sigs[(i, "update")] = dedup.text_signature("\n\n".join(paras[:1] + paragraphs(other)[1:]),
-                                                   size=args.shingle)
+        sigs[(i, "update")] = dedup.text_signature(
+            "\n\n".join(paras[:1] + paragraphs(other)[1:]), size=args.shingle
+        )
         updates.append(i)
 
     pairs: list[Pair] = []
@@ -239,8 +259,10 @@ def main() -> None:
     print()
     print(f"ClusterIndex(threshold={index.threshold}) over {len(docs)} texts in shuffled order:")
     ideal = len({a["url"] for a in articles})
-    print(f"  pairwise precision {tp / max(1, tp + fp):.4f}, recall {tp / max(1, tp + fn):.4f};"
-          f" clusters {len(set(assigned.values()))} (ideal {ideal}); find+add {per_doc:.2f} ms per text")
+    print(
+        f"  pairwise precision {tp / max(1, tp + fp):.4f}, recall {tp / max(1, tp + fn):.4f};"
+        f" clusters {len(set(assigned.values()))} (ideal {ideal}); find+add {per_doc:.2f} ms per text"
+    )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ minus planned start, from APScheduler's submission events).
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import asyncio
+import multiprocessing as mp
 import os
 import random
 import statistics
@@ -27,8 +27,10 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.config import parse_settings  # noqa: E402
-from tests.helpers import rss, story_items  # noqa: E402
+import contextlib
+
+from monitor.config import parse_settings
+from tests.helpers import rss, story_items
 
 HOSTS = 20
 PORTS_PER_HOST = 5
@@ -60,11 +62,14 @@ class FeedFarm:
             version += 1
             self.changed += 1
             self.version[feed] = version
-        return web.Response(text=self.body(feed, version), content_type="application/rss+xml",
-                            headers={"ETag": f'"{version}"'})
+        return web.Response(
+            text=self.body(feed, version),
+            content_type="application/rss+xml",
+            headers={"ETag": f'"{version}"'},
+        )
 
 
-def serve_farm(change_rate: float, queue: "mp.Queue[object]", polls: "mp.sharedctypes.Synchronized[int]") -> None:
+def serve_farm(change_rate: float, queue: mp.Queue[object], polls: mp.sharedctypes.Synchronized[int]) -> None:
     """The feed farm, in its own process so that its CPU is not counted as the daemon's."""
 
     async def run() -> None:
@@ -157,10 +162,8 @@ async def main() -> None:
             while True:
                 rss = 0
                 for proc in daemon_processes():
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         rss += proc.memory_info().rss
-                    except psutil.Error:
-                        pass
                 peak_rss[0] = max(peak_rss[0], rss / 2**20)
                 await asyncio.sleep(1)
 
@@ -181,11 +184,17 @@ async def main() -> None:
     server.terminate()
     lat = sorted(lateness) or [0.0]
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
-    print(f"sources={args.sources} interval={args.interval:g}s measured={elapsed:.0f}s workers={args.workers}")
-    print(f"polls/s sustained      {polls / elapsed:8.1f}  (target equivalent: {args.sources / args.interval:.1f})")
+    print(
+        f"sources={args.sources} interval={args.interval:g}s measured={elapsed:.0f}s workers={args.workers}"
+    )
+    print(
+        f"polls/s sustained      {polls / elapsed:8.1f}  (target equivalent: {args.sources / args.interval:.1f})"
+    )
     print(f"CPU daemon + workers   {100 * cpu / elapsed:7.1f} % of one core")
     print(f"peak RSS daemon+workers{peak_rss[0]:8.0f} MB")
-    print(f"lateness p50 / p99     {p(0.5):8.3f} s / {p(0.99):.3f} s  (n={len(lateness)}, mean {statistics.mean(lat):.3f})")
+    print(
+        f"lateness p50 / p99     {p(0.5):8.3f} s / {p(0.99):.3f} s  (n={len(lateness)}, mean {statistics.mean(lat):.3f})"
+    )
     print(f"pid {os.getpid()}")
 
 

@@ -88,8 +88,12 @@ async def main(requests: int, concurrency: int) -> None:
     await site.start()
     port = runner.addresses[0][1]
     base = f"http://127.0.0.1:{port}/"
-    async with HttpClient(allow_networks=[f"127.0.0.1:{port}"], per_host_limit=concurrency,
-                          global_limit=concurrency, max_bytes=10 * MiB) as http:
+    async with HttpClient(
+        allow_networks=[f"127.0.0.1:{port}"],
+        per_host_limit=concurrency,
+        global_limit=concurrency,
+        max_bytes=10 * MiB,
+    ) as http:
         for index, (name, (body, _)) in enumerate(bombs.items()):
             with PeakRss() as rss:
                 t0 = time.perf_counter()
@@ -99,8 +103,10 @@ async def main(requests: int, concurrency: int) -> None:
                 except ResponseTooLarge:
                     outcome = "ResponseTooLarge"
                 dt = time.perf_counter() - t0
-            print(f"{name:20s} wire {len(body) / 1024:8.1f} KiB  {outcome}  {dt * 1000:7.1f} ms  "
-                  f"RSS +{(rss.peak - rss.base) / MiB:5.1f} MiB (cap 10 MiB)")
+            print(
+                f"{name:20s} wire {len(body) / 1024:8.1f} KiB  {outcome}  {dt * 1000:7.1f} ms  "
+                f"RSS +{(rss.peak - rss.base) / MiB:5.1f} MiB (cap 10 MiB)"
+            )
         for label, etag in (("200 gzip feed 60 kB", None), ("304 not modified", '"v"')):
             sem = asyncio.Semaphore(concurrency)
 

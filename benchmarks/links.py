@@ -59,16 +59,20 @@ def quality(quiet: bool) -> None:
         p = tp / len(accepted) if accepted else 0.0
         r = tp / len(truth) if truth else 0.0
         total_tp, total_acc, total_art = total_tp + tp, total_acc + len(accepted), total_art + len(truth)
-        print(f"{label['page']:<26} articles={len(truth):4d} accepted={len(accepted):4d} "
-              f"precision={p:.3f} recall={r:.3f}")
+        print(
+            f"{label['page']:<26} articles={len(truth):4d} accepted={len(accepted):4d} "
+            f"precision={p:.3f} recall={r:.3f}"
+        )
         if not quiet:
             for u in sorted(accepted - truth):
                 print(f"    false positive: {u}")
             reasons = {key(u): why for u, why in reversed(report.rejected)}
             for u in sorted(truth - accepted):
                 print(f"    missed ({reasons.get(u, '?')}): {u}")
-    print(f"{'all labelled (micro)':<26} articles={total_art:4d} accepted={total_acc:4d} "
-          f"precision={total_tp / total_acc:.3f} recall={total_tp / total_art:.3f}")
+    print(
+        f"{'all labelled (micro)':<26} articles={total_art:4d} accepted={total_acc:4d} "
+        f"precision={total_tp / total_acc:.3f} recall={total_tp / total_art:.3f}"
+    )
 
 
 def speed() -> None:
@@ -85,8 +89,10 @@ def speed() -> None:
         t_disc = timed(lambda b=body, u=base: discover_links(b, u))
         t_css = timed(lambda b=body, u=base: discover_links(b, u, selector="a[href]"))
         n = len(discover_links(body, base).accepted)
-        print(f"  {row['file']:<26} {len(body) // 1024:5d} KB  lxml={t_lxml:6.1f}  bs4 full={t_full:6.1f}  "
-              f"bs4 strainer={t_strain:6.1f}  discover={t_disc:6.1f}  css={t_css:6.1f}  accepted={n}")
+        print(
+            f"  {row['file']:<26} {len(body) // 1024:5d} KB  lxml={t_lxml:6.1f}  bs4 full={t_full:6.1f}  "
+            f"bs4 strainer={t_strain:6.1f}  discover={t_disc:6.1f}  css={t_css:6.1f}  accepted={n}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

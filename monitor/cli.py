@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
+
 import click
 
 from monitor import __version__
@@ -35,8 +36,11 @@ def _load(config_path: str | None) -> Config:
     try:
         return load_config(path)
     except ConfigError as exc:
-        click.echo(f"newsmonitor: invalid configuration ({len(exc.problems)} problem"
-                   f"{'s' if len(exc.problems) != 1 else ''}):", err=True)
+        click.echo(
+            f"newsmonitor: invalid configuration ({len(exc.problems)} problem"
+            f"{'s' if len(exc.problems) != 1 else ''}):",
+            err=True,
+        )
         for problem in exc.problems:
             click.echo("  " + redact_text(problem), err=True)
         sys.exit(2)
@@ -156,13 +160,24 @@ def test_notify(config_path: str | None, target: str) -> None:
         click.echo(f"unknown notifier '{target}'; defined: {', '.join(targets) or 'none'}", err=True)
         sys.exit(2)
     t = targets[target]
-    message = Message(kind="health", target=target, items=[], note="newsmonitor test message: delivery works.",
-                      keys=["nm-test"])
+    message = Message(
+        kind="health",
+        target=target,
+        items=[],
+        note="newsmonitor test message: delivery works.",
+        keys=["nm-test"],
+    )
     rendered = t.renderer.render(message)
     failed = False
     for dest in t.destinations:
-        result = send(dest.url, title=rendered.title, body=rendered.body, body_format=rendered.body_format,
-                      key="nm-test", timeout=config.settings.delivery.timeout)
+        result = send(
+            dest.url,
+            title=rendered.title,
+            body=rendered.body,
+            body_format=rendered.body_format,
+            key="nm-test",
+            timeout=config.settings.delivery.timeout,
+        )
         click.echo(f"{privacy_url(dest.url)}: {result.outcome.value} {result.detail}")
         failed = failed or result.outcome is not Outcome.SENT
     sys.exit(1 if failed else 0)

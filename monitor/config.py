@@ -4,7 +4,7 @@
 is collected and raised together as one :class:`~monitor.errors.ConfigError` whose lines
 look like::
 
-    newsmonitor.yaml:14:15: rules[3].notify[0]: unknown notifier 'desk-mail' (did you mean 'desk-email'?); defined: desk-email, team-chat
+    newsmonitor.yaml:14:15: rules[3].notify[0]: unknown notifier 'desk-mail' (did you mean 'desk-email'?); ...
 
 Secrets come from ``${VAR}``, ``${VAR:-default}`` and ``${file:/run/secrets/x}``; they are
 expanded after YAML parsing (so quotes and colons in values stay strings), registered
@@ -231,7 +231,9 @@ def _check_zone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as UTC or Europe/Nairobi") from None
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name such as UTC or Europe/Nairobi"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- ${VAR} expansion
@@ -264,21 +266,23 @@ def expand_string(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[s
             return content
         name, sep, default = inner.partition(":-")
         if not _NAME.fullmatch(name):
-            raise ValueError(f"invalid variable reference ${{{inner}}}; write ${{NAME}}, ${{NAME:-default}} or $$")
+            raise ValueError(
+                f"invalid variable reference ${{{inner}}}; write ${{NAME}}, ${{NAME:-default}} or $$"
+            )
         if name in env and env[name] != "":
             used = True
             register_secret(env[name])
             return env[name]
         if sep:
             return default
-        raise ValueError(
-            f"environment variable {name} is not set (set it, or write ${{{name}:-default}})"
-        )
+        raise ValueError(f"environment variable {name} is not set (set it, or write ${{{name}:-default}})")
 
     return _VAR.sub(repl, value), used
 
 
-def _expand(data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], problems: list[tuple[KeyPath, str]]) -> Any:
+def _expand(
+    data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], problems: list[tuple[KeyPath, str]]
+) -> Any:
     if isinstance(data, dict):
         return {k: _expand(v, (*path, str(k)), env, problems) for k, v in data.items()}
     if isinstance(data, list):
@@ -352,8 +356,15 @@ def _model_for(path: KeyPath) -> type[BaseModel] | None:
         annotation = field.annotation
         found = None
         for candidate in (
-            HttpSettings, Defaults, SourceSettings, RuleSettings, DeliverySettings,
-            FloodSettings, ClusterSettings, HealthSettings, WebSettings,
+            HttpSettings,
+            Defaults,
+            SourceSettings,
+            RuleSettings,
+            DeliverySettings,
+            FloodSettings,
+            ClusterSettings,
+            HealthSettings,
+            WebSettings,
         ):
             if annotation is candidate or candidate.__name__ in str(annotation):
                 found = candidate
@@ -381,7 +392,7 @@ def _pydantic_problems(exc: ValidationError, data: Any) -> Iterator[tuple[KeyPat
             continue
         msg = err["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         if kind.startswith("bool"):
             msg = "expected true or false"
         elif kind == "literal_error":
@@ -393,7 +404,9 @@ def _pydantic_problems(exc: ValidationError, data: Any) -> Iterator[tuple[KeyPat
 
 def _is_type_tag(part: object) -> bool:
     # pydantic puts union member names into loc (e.g. 'bool', "literal['auto']"); they are not keys
-    return isinstance(part, str) and (part in {"bool", "str", "int", "float"} or "[" in part or part.startswith("function-"))
+    return isinstance(part, str) and (
+        part in {"bool", "str", "int", "float"} or "[" in part or part.startswith("function-")
+    )
 
 
 # ---------------------------------------------------------------------------- normalisation before pydantic
@@ -410,7 +423,12 @@ def _normalise(data: dict[str, Any], problems: list[tuple[KeyPath, str]]) -> Non
             elif isinstance(spec, dict) and isinstance(spec.get("urls"), str):
                 spec["urls"] = [spec["urls"]]
             elif not isinstance(spec, dict):
-                problems.append((("notifiers", str(name)), "expected an apprise URL, a list of URLs, or a mapping with urls:"))
+                problems.append(
+                    (
+                        ("notifiers", str(name)),
+                        "expected an apprise URL, a list of URLs, or a mapping with urls:",
+                    )
+                )
                 del notifiers[name]
     for section in ("sources", "rules"):
         items = data.get(section)
@@ -490,7 +508,9 @@ def _prune(data: dict[str, Any], exc: ValidationError, dropped: Dropped) -> dict
 # ---------------------------------------------------------------------------- cross-field checks
 
 
-def _check(settings: Settings, warnings: list[str], dropped: Dropped | None = None) -> Iterator[tuple[KeyPath, str]]:
+def _check(
+    settings: Settings, warnings: list[str], dropped: Dropped | None = None
+) -> Iterator[tuple[KeyPath, str]]:
     dropped = dropped or Dropped()
     names = set(settings.notifiers) | dropped.notifiers
 
@@ -528,7 +548,10 @@ def _check(settings: Settings, warnings: list[str], dropped: Dropped | None = No
     for i, source in enumerate(settings.sources):
         path: KeyPath = ("sources", i)
         if source.name in seen:
-            yield (*path, "name"), f"duplicate source name '{source.name}' (also sources[{seen[source.name]}])"
+            yield (
+                (*path, "name"),
+                f"duplicate source name '{source.name}' (also sources[{seen[source.name]}])",
+            )
         seen[source.name] = i
         tags.update(source.tags)
         if bool(source.feed) == bool(source.page):
@@ -542,7 +565,9 @@ def _check(settings: Settings, warnings: list[str], dropped: Dropped | None = No
         if interval < 1:
             yield (*path, "interval"), f"interval must be at least 1s (got {interval:g}s)"
         elif interval < 60:
-            warnings.append(f"sources[{i}] '{source.name}': interval {interval:g}s is under 60s; be kind to the site")
+            warnings.append(
+                f"sources[{i}] '{source.name}': interval {interval:g}s is under 60s; be kind to the site"
+            )
         for key in ("include", "exclude"):
             for j, pattern in enumerate(getattr(source, key)):
                 try:
@@ -558,7 +583,10 @@ def _check(settings: Settings, warnings: list[str], dropped: Dropped | None = No
             if problem:
                 yield (*path, "allow_networks", j), problem
         if source.feed is None and source.full_text is False:
-            yield (*path, "full_text"), "page sources always fetch the article text; full_text: false is only for feeds"
+            yield (
+                (*path, "full_text"),
+                "page sources always fetch the article text; full_text: false is only for feeds",
+            )
     for j, entry in enumerate(settings.allow_networks):
         problem = _check_network(entry)
         if problem:
@@ -585,7 +613,10 @@ def _check(settings: Settings, warnings: list[str], dropped: Dropped | None = No
                 yield (*path, "sources", j), f"unknown source '{src}'{hint}"
         for j, tag in enumerate(rule.tags):
             if tag not in tags and not dropped.sources:
-                yield (*path, "tags", j), f"no source has tag '{tag}'; tags in use: {', '.join(sorted(tags)) or 'none'}"
+                yield (
+                    (*path, "tags", j),
+                    f"no source has tag '{tag}'; tags in use: {', '.join(sorted(tags)) or 'none'}",
+                )
         if rule.digest:
             problem = _check_digest(rule.digest)
             if problem:
@@ -594,7 +625,9 @@ def _check(settings: Settings, warnings: list[str], dropped: Dropped | None = No
             warnings.append(f"rules[{i}] '{rule.name}' has no notify targets and defaults.notify is empty")
 
 
-def _check_delivery_options(notifier: NotifierSettings, path: KeyPath, default_tz: str) -> Iterator[tuple[KeyPath, str]]:
+def _check_delivery_options(
+    notifier: NotifierSettings, path: KeyPath, default_tz: str
+) -> Iterator[tuple[KeyPath, str]]:
     if notifier.digest:
         problem = _check_digest(notifier.digest)
         if problem:
@@ -612,7 +645,9 @@ def _check_delivery_options(notifier: NotifierSettings, path: KeyPath, default_t
         try:
             from monitor.notify.render import Renderer
 
-            Renderer(fmt=notifier.format, timezone=notifier.timezone or default_tz, template_path=notifier.template)
+            Renderer(
+                fmt=notifier.format, timezone=notifier.timezone or default_tz, template_path=notifier.template
+            )
         except ImportError:
             pass
         except Exception as exc:
@@ -711,7 +746,9 @@ def parse_settings(
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{name}:1:1: the file must be a mapping with keys such as sources:, rules:, notifiers:"])
+        raise ConfigError(
+            [f"{name}:1:1: the file must be a mapping with keys such as sources:, rules:, notifiers:"]
+        )
 
     problems: list[tuple[KeyPath, str]] = []
     data = _expand(data, (), env, problems)
@@ -763,7 +800,9 @@ def load_rules_only(path: str) -> list[Any]:
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
 
-    def rules_check(settings: Settings, warnings: list[str], dropped: Dropped) -> Iterator[tuple[KeyPath, str]]:
+    def rules_check(
+        settings: Settings, warnings: list[str], dropped: Dropped
+    ) -> Iterator[tuple[KeyPath, str]]:
         for i, rule in enumerate(settings.rules):
             problem = check_query(rule.query)
             if problem:

@@ -95,7 +95,7 @@ class Signature:
         magic, version, num_perm, count = _HEADER.unpack_from(data)
         if magic != _MAGIC or version != _VERSION:
             raise ValueError("not a newsmonitor text signature (bad header or version)")
-        body = data[_HEADER.size:]
+        body = data[_HEADER.size :]
         if len(body) != 4 * num_perm or num_perm != NUM_PERM:
             raise ValueError("text signature has the wrong size")
         return cls(np.frombuffer(body, dtype="<u4").astype(np.uint32), count)
@@ -107,8 +107,11 @@ class Signature:
         return self._lean
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Signature) and self.words == other.words and bool(
-            np.array_equal(self.values, other.values))
+        return (
+            isinstance(other, Signature)
+            and self.words == other.words
+            and bool(np.array_equal(self.values, other.values))
+        )
 
     def __hash__(self) -> int:
         return hash((self.words, self.values.tobytes()))
@@ -121,7 +124,7 @@ def shingles(tokens: list[str], size: int = SHINGLE) -> set[bytes]:
     """The set of ``size``-word shingles (one shingle of everything when shorter)."""
     if len(tokens) < size:
         return {" ".join(tokens).encode("utf-8")} if tokens else set()
-    return {" ".join(tokens[i:i + size]).encode("utf-8") for i in range(len(tokens) - size + 1)}
+    return {" ".join(tokens[i : i + size]).encode("utf-8") for i in range(len(tokens) - size + 1)}
 
 
 def text_signature(text: str, *, size: int = SHINGLE) -> Signature:
@@ -151,8 +154,9 @@ _GENERIC = re.compile(
     r"|today s news|this week s news)\b"
 )
 _LIVE_PREFIX = re.compile(r"^\s*(?:live|watch live|video|watch|gallery|podcast)\s*[:|]", re.IGNORECASE)
-_FLAG_PREFIX = re.compile(r"^\s*(?:breaking|update|updated|exclusive|analysis|opinion)\s*[:|]\s*",
-                          re.IGNORECASE)
+_FLAG_PREFIX = re.compile(
+    r"^\s*(?:breaking|update|updated|exclusive|analysis|opinion)\s*[:|]\s*", re.IGNORECASE
+)
 
 
 def title_key(title: str) -> str | None:
@@ -193,8 +197,9 @@ class ClusterIndex:
     Not thread-safe; the daemon uses it from the event loop only.
     """
 
-    def __init__(self, *, threshold: float = THRESHOLD, window_seconds: float = 48 * 3600,
-                 min_words: int = MIN_WORDS) -> None:
+    def __init__(
+        self, *, threshold: float = THRESHOLD, window_seconds: float = 48 * 3600, min_words: int = MIN_WORDS
+    ) -> None:
         """``threshold``: similarity at or above which texts merge; ``window_seconds``: how far
         apart in time two copies may be. Raises ValueError for a threshold outside (0, 1]."""
         if not 0.0 < threshold <= 1.0:

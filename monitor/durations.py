@@ -38,7 +38,7 @@ def parse_duration(value: object) -> float:
 
 def format_duration(seconds: float) -> str:
     """``5400`` → ``1h30m``; used in messages and the ``sources`` command."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds == 0:
         return "0s"
     out = []

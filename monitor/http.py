@@ -115,7 +115,8 @@ def _host_key(url: URL) -> str:
 def _parse_target(url: str) -> URL:
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise fetch_error(
-            f"invalid URL {redact_url(url)!r}: contains whitespace or control characters", "invalid_url",
+            f"invalid URL {redact_url(url)!r}: contains whitespace or control characters",
+            "invalid_url",
             transient=False,
         )
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
@@ -240,10 +241,16 @@ class HttpClient:
         ``ValueError`` if an ``allow_networks`` entry is malformed.
         """
         return await self._fetch(
-            url, etag=etag, last_modified=last_modified, headers=headers, allow_networks=allow_networks,
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            headers=headers,
+            allow_networks=allow_networks,
             max_bytes=self._max_bytes if max_bytes is None else max_bytes,
             budget=self._total if total_timeout is None else total_timeout,
-            check_robots=check_robots, method=method.upper(), truncate=False,
+            check_robots=check_robots,
+            method=method.upper(),
+            truncate=False,
         )
 
     # ------------------------------------------------------------------ internals
@@ -280,8 +287,15 @@ class HttpClient:
 
     async def _fetch_robots(self, url: str, allow_networks: Sequence[str]) -> bytes:
         response = await self._fetch(
-            url, etag=None, last_modified=None, headers=None, allow_networks=allow_networks,
-            max_bytes=ROBOTS_MAX_BYTES, budget=min(self._total, 30.0), check_robots=False, method="GET",
+            url,
+            etag=None,
+            last_modified=None,
+            headers=None,
+            allow_networks=allow_networks,
+            max_bytes=ROBOTS_MAX_BYTES,
+            budget=min(self._total, 30.0),
+            check_robots=False,
+            method="GET",
             truncate=True,
         )
         return response.body
@@ -352,8 +366,13 @@ class HttpClient:
                 hop_start = asyncio.get_running_loop().time()
                 try:
                     result = await self._hop(
-                        target, method=method, headers=hop_headers, policy=policy,
-                        max_bytes=max_bytes, remaining=budget - spent, truncate=truncate,
+                        target,
+                        method=method,
+                        headers=hop_headers,
+                        policy=policy,
+                        max_bytes=max_bytes,
+                        remaining=budget - spent,
+                        truncate=truncate,
                     )
                 finally:
                     spent += asyncio.get_running_loop().time() - hop_start
@@ -361,8 +380,12 @@ class HttpClient:
                 elapsed = self._clock.monotonic() - started
                 if result.not_modified:
                     # a 304 may omit the validators; the caller must not lose the ones it sent
-                    return replace(result, etag=result.etag or etag, elapsed=elapsed,
-                                   last_modified=result.last_modified or last_modified)
+                    return replace(
+                        result,
+                        etag=result.etag or etag,
+                        elapsed=elapsed,
+                        last_modified=result.last_modified or last_modified,
+                    )
                 return replace(result, elapsed=elapsed)
             location, set_cookies = result
             if set_cookies:
@@ -378,8 +401,9 @@ class HttpClient:
         try:
             nxt = current.join(URL(location.strip()))
         except (ValueError, TypeError):
-            raise fetch_error(f"{shown}: redirect to an invalid URL", "invalid_url", transient=False) \
-                from None
+            raise fetch_error(
+                f"{shown}: redirect to an invalid URL", "invalid_url", transient=False
+            ) from None
         if nxt.scheme not in ("http", "https"):
             raise BlockedURL(f"{shown}: redirect to a {nxt.scheme or 'scheme-less'} URL refused")
         if current.scheme == "https" and nxt.scheme == "http":
@@ -407,9 +431,10 @@ class HttpClient:
         token = current_policy.set(policy)
         deadline = asyncio.timeout(remaining)
         try:
-            async with deadline, session.request(
-                method, target, headers=headers, allow_redirects=False
-            ) as resp:
+            async with (
+                deadline,
+                session.request(method, target, headers=headers, allow_redirects=False) as resp,
+            ):
                 try:
                     return await self._answer(
                         resp, target, method=method, max_bytes=max_bytes, truncate=truncate, shown=shown
@@ -428,8 +453,11 @@ class HttpClient:
         except aiohttp.ClientError as exc:
             raise _translate(exc, target, shown) from None
         except OSError as exc:
-            raise fetch_error(f"{shown}: {redact_text(exc.strerror or type(exc).__name__)}", "connect_error",
-                        cls=ConnectError) from None
+            raise fetch_error(
+                f"{shown}: {redact_text(exc.strerror or type(exc).__name__)}",
+                "connect_error",
+                cls=ConnectError,
+            ) from None
         finally:
             current_policy.reset(token)
 
@@ -490,8 +518,11 @@ def _translate(exc: aiohttp.ClientError, target: URL, shown: str) -> FetchError:
         reason = redact_text(exc.strerror or "connection failed")
         return fetch_error(f"{shown}: cannot connect to {host}: {reason}", "connect_error", cls=ConnectError)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return fetch_error(f"{shown}: server closed the connection without a complete answer", "disconnected",
-                     cls=ConnectError)
+        return fetch_error(
+            f"{shown}: server closed the connection without a complete answer",
+            "disconnected",
+            cls=ConnectError,
+        )
     if isinstance(exc, aiohttp.ClientPayloadError):
         return fetch_error(f"{shown}: body cut short or malformed (truncated)", "truncated_body")
     if isinstance(exc, aiohttp.ClientOSError):

@@ -107,8 +107,11 @@ class _Decoder:
         names = [n.strip().lower() for n in header.split(",") if n.strip()]
         names = [n for n in names if n != "identity"]
         if len(names) > _MAX_ENCODING_LAYERS:
-            raise fetch_error(f"{shown_url}: {len(names)} stacked content encodings refused", "bad_encoding",
-                        transient=False)
+            raise fetch_error(
+                f"{shown_url}: {len(names)} stacked content encodings refused",
+                "bad_encoding",
+                transient=False,
+            )
         self._layers: list[_Inflate | _Brotli] = []
         for name in reversed(names):  # the last encoding applied is undone first
             if name in ("gzip", "x-gzip"):

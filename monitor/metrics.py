@@ -13,20 +13,33 @@ class Metrics:
         r = self.registry
         self.polls = Counter("newsmonitor_polls_total", "Polls by outcome", ["source", "outcome"], registry=r)
         self.poll_seconds = Histogram("newsmonitor_poll_seconds", "Duration of one poll", registry=r)
-        self.stories_new = Counter("newsmonitor_stories_new_total", "New stories recorded", ["source"], registry=r)
-        self.fetch_errors = Counter("newsmonitor_fetch_errors_total", "Fetch errors", ["source", "kind"], registry=r)
+        self.stories_new = Counter(
+            "newsmonitor_stories_new_total", "New stories recorded", ["source"], registry=r
+        )
+        self.fetch_errors = Counter(
+            "newsmonitor_fetch_errors_total", "Fetch errors", ["source", "kind"], registry=r
+        )
         self.matches = Counter("newsmonitor_matches_total", "Rule matches", ["rule"], registry=r)
-        self.enqueued = Counter("newsmonitor_outbox_enqueued_total", "Outbox rows written", ["target"], registry=r)
+        self.enqueued = Counter(
+            "newsmonitor_outbox_enqueued_total", "Outbox rows written", ["target"], registry=r
+        )
         self.deliveries = Counter(
             "newsmonitor_deliveries_total", "Delivery attempts by outcome", ["target", "outcome"], registry=r
         )
         self.delivery_unknown = Counter(
-            "newsmonitor_delivery_unknown_total", "Deliveries with unknown outcome (timeouts)", ["target"], registry=r
+            "newsmonitor_delivery_unknown_total",
+            "Deliveries with unknown outcome (timeouts)",
+            ["target"],
+            registry=r,
         )
         self.outbox_pending = Gauge("newsmonitor_outbox_pending", "Pending outbox rows", registry=r)
         self.outbox_dead = Gauge("newsmonitor_outbox_dead", "Dead outbox rows", registry=r)
         self.lateness = Histogram(
-            "newsmonitor_poll_lateness_seconds", "Actual minus planned poll start",
-            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300), registry=r,
+            "newsmonitor_poll_lateness_seconds",
+            "Actual minus planned poll start",
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
         )
-        self.config_reload_errors = Counter("newsmonitor_config_reload_errors_total", "Failed reloads", registry=r)
+        self.config_reload_errors = Counter(
+            "newsmonitor_config_reload_errors_total", "Failed reloads", registry=r
+        )

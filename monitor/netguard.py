@@ -334,4 +334,3 @@ class GuardedConnector(aiohttp.TCPConnector):
             conn.close()
             raise
         return conn
-

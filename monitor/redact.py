@@ -60,7 +60,9 @@ def redact_text(text: str) -> str:
         if value in text:
             text = text.replace(value, "***")
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group("keep") + "***" + ("@" if m.group(0).endswith("@") else ""), text)
+        text = pattern.sub(
+            lambda m: m.group("keep") + "***" + ("@" if m.group(0).endswith("@") else ""), text
+        )
     return text
 
 
@@ -75,7 +77,10 @@ def redact_url(url: str) -> str:
         if parts.port:
             host = f"{host}:{parts.port}"
         query = urlencode(
-            [(k, "***" if _SECRET_QUERY_KEYS.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+            [
+                (k, "***" if _SECRET_QUERY_KEYS.search(k) else v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            ],
             safe="*",
         )
         return redact_text(urlunsplit((parts.scheme, host, parts.path, query, "")))

@@ -93,8 +93,10 @@ class RobotsCache:
         if verdict.allow_all:
             return
         if verdict.rules is None:
-            err = RobotsDisallowed(f"robots.txt of {robots_url(url)} is unreachable ({verdict.note}); "
-                                   f"not fetching {redact_url(url)} for now")
+            err = RobotsDisallowed(
+                f"robots.txt of {robots_url(url)} is unreachable ({verdict.note}); "
+                f"not fetching {redact_url(url)} for now"
+            )
             err.transient = True
             raise err
         if not verdict.rules.can_fetch(url, self._agent):

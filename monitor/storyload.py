@@ -26,9 +26,16 @@ async def story_from_url(url: str, *, allow_networks: tuple[str, ...] = ()) -> S
     if article is None:
         raise ParseError(f"no article text found at {redact_url(url)}")
     return Story(
-        source="(url)", url=response.url, title=article.title or "", text=article.text,
-        published=article.published, author=article.author, lang=article.lang,
-        canonical_url=article.canonical_url, outlet="(url)", text_origin="extracted",
+        source="(url)",
+        url=response.url,
+        title=article.title or "",
+        text=article.text,
+        published=article.published,
+        author=article.author,
+        lang=article.lang,
+        canonical_url=article.canonical_url,
+        outlet="(url)",
+        text_origin="extracted",
     )
 
 
@@ -50,14 +57,16 @@ def _config_for(config_path: str | None, name_or_url: str) -> tuple[Config, Sour
 
 
 def _in_memory(config: Config, src: SourceSettings) -> Config:
-    settings = config.settings.model_copy(update={"database": "sqlite://", "sources": [src], "rules": [],
-                                                  "notifiers": {}})
+    settings = config.settings.model_copy(
+        update={"database": "sqlite://", "sources": [src], "rules": [], "notifiers": {}}
+    )
     settings.defaults = settings.defaults.model_copy(update={"notify": []})
     return Config(settings, config.path, [])
 
 
-async def run_test_source(config_path: str | None, name_or_url: str, *, verbose: bool,
-                          echo: Callable[[str], object]) -> int:
+async def run_test_source(
+    config_path: str | None, name_or_url: str, *, verbose: bool, echo: Callable[[str], object]
+) -> int:
     """Poll one source without recording; print what it found. Returns the exit status."""
     from monitor.daemon.pipeline import fetch_full_text, poll_source
     from monitor.daemon.runtime import Runtime
@@ -84,7 +93,11 @@ async def run_test_source(config_path: str | None, name_or_url: str, *, verbose:
             return 1
         echo(f"{src.name}: {result.listed} stories listed ({src.kind} {redact_url(src.url)})")
         for story in result.stories:
-            if story.text_origin == "feed" and kind_for(src.kind).always_full_text is False and not story.text:
+            if (
+                story.text_origin == "feed"
+                and kind_for(src.kind).always_full_text is False
+                and not story.text
+            ):
                 await fetch_full_text(rt, src, story)
             date = story.published.isoformat() if story.published else "no date"
             echo("")

@@ -89,7 +89,9 @@ def load_yaml(text: str, name: str = "<config>") -> tuple[Any, dict[Path, tuple[
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = exc.problem or str(exc)
         if "could not determine a constructor" in str(exc):
-            problem = "tag " + (str(exc).split("tag '")[-1].split("'")[0]) + " is not allowed (plain YAML only)"
+            problem = (
+                "tag " + (str(exc).split("tag '")[-1].split("'")[0]) + " is not allowed (plain YAML only)"
+            )
         if "found character '\\t'" in str(exc):
             problem = "tab characters are not allowed for indentation; use spaces"
         raise YAMLProblem(problem, line, col) from None

@@ -56,8 +56,12 @@ class _Feed:
         n = self.visible()
         # newest first, at most 100 listed, as real feeds do
         items = [
-            Item(f"Rare earths story {i}", f"http://127.0.0.1/news/rare-earths-{i}", f"g{i}",
-                 f"Story {i} about rare earths supply chains.")
+            Item(
+                f"Rare earths story {i}",
+                f"http://127.0.0.1/news/rare-earths-{i}",
+                f"g{i}",
+                f"Story {i} about rare earths supply chains.",
+            )
             for i in range(n - 1, max(-1, n - 101), -1)
         ]
         # a primed story nobody should be alerted about
@@ -86,8 +90,15 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, int(runner.addresses[0][1])
 
 
-async def run_trial(workdir: Path, *, stories: int = 100, span: float = 6.0, kills: int = 3,
-                    seed: int = 0, settle: float = 20.0) -> TrialResult:
+async def run_trial(
+    workdir: Path,
+    *,
+    stories: int = 100,
+    span: float = 6.0,
+    kills: int = 3,
+    seed: int = 0,
+    settle: float = 20.0,
+) -> TrialResult:
     """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
     rng = random.Random(seed)
     feed, hook = _Feed(stories, span), _Hook()
@@ -139,5 +150,10 @@ async def run_trial(workdir: Path, *, stories: int = 100, span: float = 6.0, kil
         log.close()
         await feed_runner.cleanup()
         await hook_runner.cleanup()
-    return TrialResult(published=stories, received=len(hook.keys), unique=len(set(hook.keys)), kills=kill_count,
-                       seconds=time.monotonic() - started)
+    return TrialResult(
+        published=stories,
+        received=len(hook.keys),
+        unique=len(set(hook.keys)),
+        kills=kill_count,
+        seconds=time.monotonic() - started,
+    )

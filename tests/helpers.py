@@ -28,7 +28,7 @@ def rss(items: list[Item], title: str = "Test feed") -> str:
     """An RSS 2.0 document."""
     out = []
     for it in items:
-        guid = f"<guid isPermaLink=\"false\">{html.escape(it.guid)}</guid>" if it.guid else ""
+        guid = f'<guid isPermaLink="false">{html.escape(it.guid)}</guid>' if it.guid else ""
         date = f"<pubDate>{format_datetime(it.published)}</pubDate>" if it.published else ""
         out.append(
             f"<item><title>{html.escape(it.title)}</title><link>{html.escape(it.link)}</link>{guid}{date}"
@@ -72,7 +72,10 @@ def make_config(
     data: dict[str, Any] = {
         "database": f"sqlite:///{tmp_path}/state.db",
         "allow_networks": allow,
-        "defaults": {"interval": "1s", "notify": defaults_notify if defaults_notify is not None else list(notifiers)},
+        "defaults": {
+            "interval": "1s",
+            "notify": defaults_notify if defaults_notify is not None else list(notifiers),
+        },
         "delivery": {"retry_base": "1s", "retry_cap": "4s", "timeout": "5s"},
         "notifiers": notifiers,
         "sources": sources,
@@ -107,7 +110,7 @@ class SMTPBox:
         box = self
 
         class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 from email import message_from_bytes
 
                 box.messages.append(message_from_bytes(envelope.content))
@@ -123,7 +126,9 @@ class SMTPBox:
 
     @property
     def url(self) -> str:
-        return f"mailto://127.0.0.1:{self.port}?to=desk@example.com&from=newsmonitor@example.com&mode=insecure"
+        return (
+            f"mailto://127.0.0.1:{self.port}?to=desk@example.com&from=newsmonitor@example.com&mode=insecure"
+        )
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:

@@ -50,50 +50,135 @@ def test_good_config_loads() -> None:
 
 # (name, yaml, expected "line:col: key.path" prefix part, substrings that must appear)
 BROKEN = [
-    ("typo key", GOOD.replace("    tags: [world]", "    intervall: 5m"), "cfg.yaml:11:5: sources[0].intervall",
-     ["unknown key 'intervall'", "did you mean 'interval'"]),
-    ("duplicate key", GOOD.replace("    tags: [world]", "    tags: [world]\n    tags: [asia]"), "cfg.yaml:12:5",
-     ["duplicate key 'tags'", "first defined at line 11"]),
+    (
+        "typo key",
+        GOOD.replace("    tags: [world]", "    intervall: 5m"),
+        "cfg.yaml:11:5: sources[0].intervall",
+        ["unknown key 'intervall'", "did you mean 'interval'"],
+    ),
+    (
+        "duplicate key",
+        GOOD.replace("    tags: [world]", "    tags: [world]\n    tags: [asia]"),
+        "cfg.yaml:12:5",
+        ["duplicate key 'tags'", "first defined at line 11"],
+    ),
     ("tab indent", "sources:\n\t- name: x\n", "cfg.yaml:2:1", ["tab"]),
-    ("python tag", "sources: !!python/object/apply:os.system ['touch /tmp/pwn']\n", "cfg.yaml:1:10",
-     ["not allowed"]),
-    ("unknown notifier", GOOD.replace("notify: [mail]", "notify: [mial]"), "cfg.yaml:15:14: rules[0].notify[0]",
-     ["unknown notifier 'mial'", "did you mean 'mail'", "defined notifiers: chat, mail"]),
-    ("bad query", GOOD.replace("'\"rare earths\"'", "'(rare earths'"), "cfg.yaml:14:12: rules[0].query",
-     ['rule "rare"']),
-    ("interval zero", GOOD.replace("    tags: [world]", "    interval: 0"), "cfg.yaml:11:15: sources[0].interval",
-     ["at least 1s"]),
-    ("interval negative", GOOD.replace("    tags: [world]", "    interval: -5"), "sources[0].interval",
-     ["negative"]),
-    ("interval garbage", GOOD.replace("    tags: [world]", "    interval: soon"), "cfg.yaml:11:15: sources[0].interval",
-     ["'soon'", "30s, 5m"]),
-    ("bad regex", GOOD.replace("    tags: [world]", "    include: ['(unclosed']"), "cfg.yaml:11:15: sources[0].include[0]",
-     ["invalid regular expression"]),
-    ("unknown apprise scheme", GOOD.replace("json://127.0.0.1:9/hook", "nosuch://token@host"),
-     "cfg.yaml:2:9: notifiers.chat.urls[0]", ["apprise cannot use this URL", "nosuch"]),
-    ("missing env", GOOD.replace("json://127.0.0.1:9/hook", "json://${HOOK_HOST}/x"), "cfg.yaml:2:9: notifiers.chat",
-     ["HOOK_HOST is not set"]),
-    ("feed and page", GOOD.replace("    tags: [world]", "    page: https://example.com/world/"), "sources[0]",
-     ["exactly one of feed: or page:"]),
-    ("bad scheme", GOOD.replace("https://example.com/feed.xml", "file:///etc/passwd"), "cfg.yaml:10:11: sources[0].feed",
-     ["only http:// and https://", "'file'"]),
-    ("duplicate source", GOOD.replace("rules:", "  - name: wire\n    feed: https://example.org/rss\nrules:"),
-     "cfg.yaml:12:11: sources[1].name", ["duplicate source name 'wire'"]),
-    ("duplicate rule", GOOD + "  - name: rare\n    query: x\n", "cfg.yaml:16:11: rules[1].name",
-     ["duplicate rule name 'rare'"]),
-    ("wrong type", GOOD.replace("    tags: [world]", "    enabled: perhaps"), "cfg.yaml:11:14: sources[0].enabled",
-     ["'perhaps'", "true or false"]),
-    ("format literal", GOOD.replace("format: html", "format: pdf"), "cfg.yaml:5:13: notifiers.mail.format",
-     ["'text'", "'pdf'"]),
-    ("missing name", GOOD.replace("  - name: wire\n    feed:", "  - feed:"), "cfg.yaml:9:5: sources[0]",
-     ["missing required key 'name'"]),
-    ("unknown rule source", GOOD + "    sources: [wier]\n", "cfg.yaml:16:15: rules[0].sources[0]",
-     ["unknown source 'wier'", "did you mean 'wire'"]),
-    ("unknown tag", GOOD + "    tags: [asai]\n", "cfg.yaml:16:12: rules[0].tags[0]", ["no source has tag 'asai'"]),
+    (
+        "python tag",
+        "sources: !!python/object/apply:os.system ['touch /tmp/pwn']\n",
+        "cfg.yaml:1:10",
+        ["not allowed"],
+    ),
+    (
+        "unknown notifier",
+        GOOD.replace("notify: [mail]", "notify: [mial]"),
+        "cfg.yaml:15:14: rules[0].notify[0]",
+        ["unknown notifier 'mial'", "did you mean 'mail'", "defined notifiers: chat, mail"],
+    ),
+    (
+        "bad query",
+        GOOD.replace("'\"rare earths\"'", "'(rare earths'"),
+        "cfg.yaml:14:12: rules[0].query",
+        ['rule "rare"'],
+    ),
+    (
+        "interval zero",
+        GOOD.replace("    tags: [world]", "    interval: 0"),
+        "cfg.yaml:11:15: sources[0].interval",
+        ["at least 1s"],
+    ),
+    (
+        "interval negative",
+        GOOD.replace("    tags: [world]", "    interval: -5"),
+        "sources[0].interval",
+        ["negative"],
+    ),
+    (
+        "interval garbage",
+        GOOD.replace("    tags: [world]", "    interval: soon"),
+        "cfg.yaml:11:15: sources[0].interval",
+        ["'soon'", "30s, 5m"],
+    ),
+    (
+        "bad regex",
+        GOOD.replace("    tags: [world]", "    include: ['(unclosed']"),
+        "cfg.yaml:11:15: sources[0].include[0]",
+        ["invalid regular expression"],
+    ),
+    (
+        "unknown apprise scheme",
+        GOOD.replace("json://127.0.0.1:9/hook", "nosuch://token@host"),
+        "cfg.yaml:2:9: notifiers.chat.urls[0]",
+        ["apprise cannot use this URL", "nosuch"],
+    ),
+    (
+        "missing env",
+        GOOD.replace("json://127.0.0.1:9/hook", "json://${HOOK_HOST}/x"),
+        "cfg.yaml:2:9: notifiers.chat",
+        ["HOOK_HOST is not set"],
+    ),
+    (
+        "feed and page",
+        GOOD.replace("    tags: [world]", "    page: https://example.com/world/"),
+        "sources[0]",
+        ["exactly one of feed: or page:"],
+    ),
+    (
+        "bad scheme",
+        GOOD.replace("https://example.com/feed.xml", "file:///etc/passwd"),
+        "cfg.yaml:10:11: sources[0].feed",
+        ["only http:// and https://", "'file'"],
+    ),
+    (
+        "duplicate source",
+        GOOD.replace("rules:", "  - name: wire\n    feed: https://example.org/rss\nrules:"),
+        "cfg.yaml:12:11: sources[1].name",
+        ["duplicate source name 'wire'"],
+    ),
+    (
+        "duplicate rule",
+        GOOD + "  - name: rare\n    query: x\n",
+        "cfg.yaml:16:11: rules[1].name",
+        ["duplicate rule name 'rare'"],
+    ),
+    (
+        "wrong type",
+        GOOD.replace("    tags: [world]", "    enabled: perhaps"),
+        "cfg.yaml:11:14: sources[0].enabled",
+        ["'perhaps'", "true or false"],
+    ),
+    (
+        "format literal",
+        GOOD.replace("format: html", "format: pdf"),
+        "cfg.yaml:5:13: notifiers.mail.format",
+        ["'text'", "'pdf'"],
+    ),
+    (
+        "missing name",
+        GOOD.replace("  - name: wire\n    feed:", "  - feed:"),
+        "cfg.yaml:9:5: sources[0]",
+        ["missing required key 'name'"],
+    ),
+    (
+        "unknown rule source",
+        GOOD + "    sources: [wier]\n",
+        "cfg.yaml:16:15: rules[0].sources[0]",
+        ["unknown source 'wier'", "did you mean 'wire'"],
+    ),
+    (
+        "unknown tag",
+        GOOD + "    tags: [asai]\n",
+        "cfg.yaml:16:12: rules[0].tags[0]",
+        ["no source has tag 'asai'"],
+    ),
     ("bad timezone", "timezone: Mars/Olympus\n" + GOOD, "cfg.yaml:1:11: timezone", ["unknown time zone"]),
     ("top-level typo", "sorces: []\n" + GOOD, "cfg.yaml:1:1: sorces", ["did you mean 'sources'"]),
-    ("defaults notify unknown", GOOD.replace("notify: [chat]", "notify: [chatt]"),
-     "cfg.yaml:7:12: defaults.notify[0]", ["unknown notifier 'chatt'"]),
+    (
+        "defaults notify unknown",
+        GOOD.replace("notify: [chat]", "notify: [chatt]"),
+        "cfg.yaml:7:12: defaults.notify[0]",
+        ["unknown notifier 'chatt'"],
+    ),
 ]
 
 
@@ -144,8 +229,9 @@ def test_missing_variable_error_never_shows_values() -> None:
 
 def test_expansion_happens_after_parsing() -> None:
     # a value with a colon and quotes stays one string
-    config = parse_settings(GOOD.replace("json://127.0.0.1:9/hook", "json://${H}/x"), "cfg.yaml",
-                            {"H": "127.0.0.1:9"})
+    config = parse_settings(
+        GOOD.replace("json://127.0.0.1:9/hook", "json://${H}/x"), "cfg.yaml", {"H": "127.0.0.1:9"}
+    )
     assert config.settings.notifiers["chat"].urls == ["json://127.0.0.1:9/x"]
 
 
@@ -157,7 +243,16 @@ def test_short_interval_is_a_warning_not_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("2d", 172800), ("1h30m", 5400), (90, 90), ("45", 45), (2.5, 2.5)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("2d", 172800),
+        ("1h30m", 5400),
+        (90, 90),
+        ("45", 45),
+        (2.5, 2.5),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -177,7 +272,11 @@ def test_load_rules_only_needs_no_secrets(tmp_path: Path) -> None:
 
 def test_example_config_passes_check_with_its_variables() -> None:
     example = Path(__file__).resolve().parents[1] / "config.example.yaml"
-    env = {"TELEGRAM_BOT_TOKEN": "123456789:AAHfakefakefakefakefakefakefakefake1", "TELEGRAM_CHAT_ID": "42",
-           "SMTP_USER": "desk", "SMTP_PASSWORD": "pw"}
+    env = {
+        "TELEGRAM_BOT_TOKEN": "123456789:AAHfakefakefakefakefakefakefakefake1",
+        "TELEGRAM_CHAT_ID": "42",
+        "SMTP_USER": "desk",
+        "SMTP_PASSWORD": "pw",
+    }
     config = parse_settings(example.read_text(), str(example), env)
     assert len(config.settings.sources) >= 3 and len(config.settings.rules) >= 3

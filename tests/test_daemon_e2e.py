@@ -15,7 +15,7 @@ from monitor.daemon.worker import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.errors import StoreError
 from monitor.store import repo
-from tests.helpers import SMTPBox, Item, make_config, rss, story_items
+from tests.helpers import Item, SMTPBox, make_config, rss, story_items
 
 
 class Feed:
@@ -57,12 +57,18 @@ def allow(server: HTTPServer) -> list[str]:
     return [f"127.0.0.1:{server.port}"]
 
 
-def base_config(tmp_path: Path, httpserver: HTTPServer, feed: Feed, notifiers: dict[str, Any],
-                rules: list[dict[str, Any]] | None = None) -> Any:
+def base_config(
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    feed: Feed,
+    notifiers: dict[str, Any],
+    rules: list[dict[str, Any]] | None = None,
+) -> Any:
     return make_config(
         tmp_path,
         sources=[{"name": "wire", "feed": feed.url, "full_text": False}],
-        rules=rules or [
+        rules=rules
+        or [
             {"name": "rare-earths", "query": '"rare earths"'},
             {"name": "japan-defence", "query": "Japan defence"},
         ],
@@ -80,10 +86,18 @@ async def run_once(config: Any, clock: FakeClock | None = None) -> Daemon:
     return daemon
 
 
-MATCHING = Item("Britain, Japan agree to deepen defence cooperation", "http://127.0.0.1/world/uk-japan-defence",
-                "g-uk-japan", "The ministers also discussed rare earths supply chains.")
-OTHER = Item("Fashion house launches capsule", "http://127.0.0.1/style/capsule", "g-capsule",
-             "Linen pieces for summer.")
+MATCHING = Item(
+    "Britain, Japan agree to deepen defence cooperation",
+    "http://127.0.0.1/world/uk-japan-defence",
+    "g-uk-japan",
+    "The ministers also discussed rare earths supply chains.",
+)
+OTHER = Item(
+    "Fashion house launches capsule",
+    "http://127.0.0.1/style/capsule",
+    "g-capsule",
+    "Linen pieces for summer.",
+)
 
 
 async def test_new_story_one_alert_per_rule_and_target(
@@ -115,7 +129,9 @@ async def test_new_story_one_alert_per_rule_and_target(
     assert len(receiver.messages) == 1 and len(smtp.messages) == 1
 
 
-async def test_restart_between_polls_never_realerts(tmp_path: Path, httpserver: HTTPServer, receiver: Receiver) -> None:
+async def test_restart_between_polls_never_realerts(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
     feed = Feed(httpserver)
     feed.items = story_items(2)
     config = base_config(tmp_path, httpserver, feed, {"chat": receiver.url})
@@ -128,7 +144,9 @@ async def test_restart_between_polls_never_realerts(tmp_path: Path, httpserver: 
     assert len(receiver.messages) == 1
 
 
-async def test_changed_guid_same_link_is_not_new(tmp_path: Path, httpserver: HTTPServer, receiver: Receiver) -> None:
+async def test_changed_guid_same_link_is_not_new(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
     feed = Feed(httpserver)
     feed.items = []
     config = base_config(tmp_path, httpserver, feed, {"chat": receiver.url})
@@ -136,14 +154,20 @@ async def test_changed_guid_same_link_is_not_new(tmp_path: Path, httpserver: HTT
     feed.items = [MATCHING]
     await run_once(config)
     assert len(receiver.messages) == 1
-    edited = Item(MATCHING.title + " (updated)", MATCHING.link + "?utm_source=rss&utm_medium=x", "a-new-guid",
-                  MATCHING.description + " Updated with rare earths details.")
+    edited = Item(
+        MATCHING.title + " (updated)",
+        MATCHING.link + "?utm_source=rss&utm_medium=x",
+        "a-new-guid",
+        MATCHING.description + " Updated with rare earths details.",
+    )
     feed.items = [edited]
     await run_once(config)
     assert len(receiver.messages) == 1
 
 
-async def test_first_poll_of_fifty_item_feed_primes(tmp_path: Path, httpserver: HTTPServer, receiver: Receiver) -> None:
+async def test_first_poll_of_fifty_item_feed_primes(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
     feed = Feed(httpserver)
     feed.items = story_items(50, words="rare earths")
     config = base_config(tmp_path, httpserver, feed, {"chat": receiver.url})
@@ -158,9 +182,13 @@ async def test_first_poll_of_fifty_item_feed_primes(tmp_path: Path, httpserver: 
 async def test_alert_on_first_poll_option(tmp_path: Path, httpserver: HTTPServer, receiver: Receiver) -> None:
     feed = Feed(httpserver)
     feed.items = [MATCHING]
-    config = make_config(tmp_path, sources=[{"name": "wire", "feed": feed.url, "alert_on_first_poll": True}],
-                         rules=[{"name": "r", "query": "rare earths"}], notifiers={"chat": receiver.url},
-                         allow=allow(httpserver))
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "wire", "feed": feed.url, "alert_on_first_poll": True}],
+        rules=[{"name": "r", "query": "rare earths"}],
+        notifiers={"chat": receiver.url},
+        allow=allow(httpserver),
+    )
     await run_once(config)
     assert len(receiver.messages) == 1
 
@@ -198,7 +226,9 @@ async def test_receiver_outage_delivers_once_after_recovery(
     assert len(receiver.messages) == 1
 
 
-async def test_receiver_refusing_connections(tmp_path: Path, httpserver: HTTPServer, receiver: Receiver) -> None:
+async def test_receiver_refusing_connections(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
     feed = Feed(httpserver)
     port = receiver.port
     config = base_config(tmp_path, httpserver, feed, {"chat": receiver.url})

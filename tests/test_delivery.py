@@ -34,7 +34,12 @@ async def receivers() -> AsyncIterator[list[Receiver]]:
 async def sites(n: int, first_host: int = 2) -> list[NewsSite]:
     out = []
     for i in range(n):
-        site = NewsSite(f"Outlet {i}", [*LOCAL[:2], WIRE, *LOCAL[2 + i : 3 + i]], style=i, host=f"127.0.0.{first_host + i}")
+        site = NewsSite(
+            f"Outlet {i}",
+            [*LOCAL[:2], WIRE, *LOCAL[2 + i : 3 + i]],
+            style=i,
+            host=f"127.0.0.{first_host + i}",
+        )
         await site.start()
         out.append(site)
     return out
@@ -57,7 +62,10 @@ async def test_five_syndicated_copies_make_one_alert(tmp_path: Path, receivers: 
             site.publish_next()
         config = make_config(
             tmp_path,
-            sources=[{"name": f"outlet-{i}", "outlet": s.name, "page": f"{s.base}/world/"} for i, s in enumerate(outlets)],
+            sources=[
+                {"name": f"outlet-{i}", "outlet": s.name, "page": f"{s.base}/world/"}
+                for i, s in enumerate(outlets)
+            ],
             rules=[{"name": "rare-earths", "query": '"rare earths"'}],
             notifiers={"chat": receivers[0].url},
             allow=["127.0.0.0/8"],
@@ -86,9 +94,13 @@ async def test_different_stories_do_not_merge(tmp_path: Path, receivers: list[Re
     try:
         site.stories = [LOCAL[0], LOCAL[1], LOCAL[4], LOCAL[7]]
         site.publish_next()
-        config = make_config(tmp_path, sources=[{"name": "s", "page": f"{site.base}/world/"}],
-                             rules=[{"name": "any", "query": "said OR announced OR officials"}],
-                             notifiers={"chat": receivers[0].url}, allow=["127.0.0.0/8"])
+        config = make_config(
+            tmp_path,
+            sources=[{"name": "s", "page": f"{site.base}/world/"}],
+            rules=[{"name": "any", "query": "said OR announced OR officials"}],
+            notifiers={"chat": receivers[0].url},
+            allow=["127.0.0.0/8"],
+        )
         clock = FakeClock(datetime.now(UTC))
         await cycle(config, clock)
         for _ in range(3):
@@ -99,21 +111,30 @@ async def test_different_stories_do_not_merge(tmp_path: Path, receivers: list[Re
         await site.stop()
 
 
-async def _one_story_setup(tmp_path: Path, receivers: list[Receiver], extra: str = "",
-                           notifiers: dict[str, Any] | None = None, rules: list[dict[str, Any]] | None = None
-                           ) -> tuple[NewsSite, Any]:
+async def _one_story_setup(
+    tmp_path: Path,
+    receivers: list[Receiver],
+    extra: str = "",
+    notifiers: dict[str, Any] | None = None,
+    rules: list[dict[str, Any]] | None = None,
+) -> tuple[NewsSite, Any]:
     (site,) = await sites(1)
     site.stories = [*LOCAL]
     site.publish_next()
     config = make_config(
-        tmp_path, sources=[{"name": "s", "feed": f"{site.base}/feed.xml", "full_text": False}],
+        tmp_path,
+        sources=[{"name": "s", "feed": f"{site.base}/feed.xml", "full_text": False}],
         rules=rules or [{"name": "all", "query": "the OR a OR of OR in OR to OR for"}],
-        notifiers=notifiers or {"chat": receivers[0].url}, allow=["127.0.0.0/8"], extra=extra,
+        notifiers=notifiers or {"chat": receivers[0].url},
+        allow=["127.0.0.0/8"],
+        extra=extra,
     )
     return site, config
 
 
-async def test_one_target_down_does_not_delay_or_resend_others(tmp_path: Path, receivers: list[Receiver]) -> None:
+async def test_one_target_down_does_not_delay_or_resend_others(
+    tmp_path: Path, receivers: list[Receiver]
+) -> None:
     # D-6: one story, three targets; B is down; A and C once now, B once after recovery
     a, b, c = receivers
     site, config = await _one_story_setup(tmp_path, receivers, notifiers={"a": a.url, "b": b.url, "c": c.url})
@@ -165,7 +186,10 @@ async def test_quiet_hours_hold_then_send_one_digest_and_urgent_bypasses(
     tmp_path: Path, receivers: list[Receiver]
 ) -> None:
     notifiers = {"chat": {"urls": [receivers[0].url], "quiet": "22:00-07:00 Africa/Nairobi"}}
-    rules = [{"name": "all", "query": "the OR a OR of OR in OR to OR for"}, {"name": "flood-urgent", "query": "flood*", "urgent": True}]
+    rules = [
+        {"name": "all", "query": "the OR a OR of OR in OR to OR for"},
+        {"name": "flood-urgent", "query": "flood*", "urgent": True},
+    ]
     site, config = await _one_story_setup(tmp_path, receivers, notifiers=notifiers, rules=rules)
     try:
         # 23:00 in Nairobi (UTC+3) is 20:00 UTC
@@ -187,7 +211,9 @@ async def test_quiet_hours_hold_then_send_one_digest_and_urgent_bypasses(
         await site.stop()
 
 
-async def test_throttle_folds_excess_into_one_later_message(tmp_path: Path, receivers: list[Receiver]) -> None:
+async def test_throttle_folds_excess_into_one_later_message(
+    tmp_path: Path, receivers: list[Receiver]
+) -> None:
     site, config = await _one_story_setup(
         tmp_path, receivers, notifiers={"chat": {"urls": [receivers[0].url], "max_per_hour": 2}}
     )
@@ -209,13 +235,22 @@ async def test_throttle_folds_excess_into_one_later_message(tmp_path: Path, rece
 
 
 async def test_poison_message_is_set_aside(tmp_path: Path, receivers: list[Receiver]) -> None:
-    site, config = await _one_story_setup(tmp_path, receivers,
-                                          extra="delivery: {retry_base: 1s, retry_cap: 2s, poison_attempts: 2}\n")
+    site, config = await _one_story_setup(
+        tmp_path, receivers, extra="delivery: {retry_base: 1s, retry_cap: 2s, poison_attempts: 2}\n"
+    )
     rx = receivers[0]
-    rx.reject = lambda data: 413 if "Chipmakers" in str(data.get("title", "")) + str(data.get("message", "")) else None
+    rx.reject = lambda data: (
+        413 if "Chipmakers" in str(data.get("title", "")) + str(data.get("message", "")) else None
+    )
     try:
         clock = FakeClock(datetime.now(UTC))
-        site.stories = [LOCAL[0], LOCAL[3], LOCAL[1], LOCAL[2], LOCAL[4]]  # LOCAL[3], the chip story, is poison
+        site.stories = [
+            LOCAL[0],
+            LOCAL[3],
+            LOCAL[1],
+            LOCAL[2],
+            LOCAL[4],
+        ]  # LOCAL[3], the chip story, is poison
         await cycle(config, clock)
         for _ in range(4):
             site.publish_next()

@@ -28,9 +28,13 @@ SKIP_NAMES = {"LICENSE", "manifest.json", ".gitignore"}
 def hostile_files() -> list[Path]:
     root = need_corpus("hostile")
     return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix not in SKIP_SUFFIXES and p.name not in SKIP_NAMES
-        and not p.name.endswith(".evaldata.json") and "large" not in p.parts
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix not in SKIP_SUFFIXES
+        and p.name not in SKIP_NAMES
+        and not p.name.endswith(".evaldata.json")
+        and "large" not in p.parts
     )
 
 
@@ -90,8 +94,11 @@ async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserve
         if path.name.endswith(".html.gz") and "compression" not in path.parts:
             data = gzip.decompress(data)
         kind = "page" if ".htm" in path.name else "feed"
-        ctype = "text/html" if kind == "page" else ("application/feed+json" if path.suffix == ".json"
-                                                    else "application/xml")
+        ctype = (
+            "text/html"
+            if kind == "page"
+            else ("application/feed+json" if path.suffix == ".json" else "application/xml")
+        )
         route = f"/h/{i}/{path.name}"
         routes[route] = (data, encoding_for(path), ctype)
         sources.append({"name": f"{i:03d}-{path.name}"[:120], kind: httpserver.url_for(route)})
@@ -106,8 +113,10 @@ async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserve
     httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     canary = Canary()
     config = make_config(
-        tmp_path, sources=[{**s, "alert_on_first_poll": True} for s in sources],
-        rules=[{"name": "any", "query": "the OR a OR root"}], notifiers={"chat": "json://127.0.0.1:9/x"},
+        tmp_path,
+        sources=[{**s, "alert_on_first_poll": True} for s in sources],
+        rules=[{"name": "any", "query": "the OR a OR root"}],
+        notifiers={"chat": "json://127.0.0.1:9/x"},
         allow=[f"127.0.0.1:{httpserver.port}"],
         extra="http: {max_bytes: 5000000, timeout: 20s}\n",
     )
@@ -129,7 +138,11 @@ async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserve
             assert "root:x:0:0" not in story.title + story.text, result.source
     assert canary.count == 0
     assert rss_growth_mb < 300, f"memory grew by {rss_growth_mb:.0f} MB"
-    bombs = [r for r, path in zip(results, files, strict=True) if "compression" in path.parts and "bomb" in path.name]
+    bombs = [
+        r
+        for r, path in zip(results, files, strict=True)
+        if "compression" in path.parts and "bomb" in path.name
+    ]
     assert bombs
     for r in bombs:
         assert r.status == "error" and "too_large" in (r.error or ""), r

@@ -15,7 +15,10 @@ from monitor.redact import RedactingFilter, install_logging, redact_text, redact
     [
         ("smtp://user:hunter2pass@mail.example.com", "hunter2pass"),
         ("Authorization: Bearer abcdefghijklmnop123", "abcdefghijklmnop123"),
-        ("tgram://123456789:AAHfGhjkLmnOpqRstUvwXyz0123456789abcd/42", "AAHfGhjkLmnOpqRstUvwXyz0123456789abcd"),
+        (
+            "tgram://123456789:AAHfGhjkLmnOpqRstUvwXyz0123456789abcd/42",
+            "AAHfGhjkLmnOpqRstUvwXyz0123456789abcd",
+        ),
         ("https://api.example.com/feed?token=sekr1t-token&x=1", "sekr1t-token"),
         ("https://api.example.com/feed?api_key=k3yk3yk3y", "k3yk3yk3y"),
     ],

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,8 +38,10 @@ def split_seed(text: str) -> tuple[str, list[str], list[str]]:
 
 
 def chrome(title: str, main: str, sidebar: list[str]) -> str:
-    side = "".join(f"<li><a href='/lifestyle/article/2001/x-{i}'>{html.escape(s)}</a></li>"
-                   for i, s in enumerate(sidebar[:20]))
+    side = "".join(
+        f"<li><a href='/lifestyle/article/2001/x-{i}'>{html.escape(s)}</a></li>"
+        for i, s in enumerate(sidebar[:20])
+    )
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>
 <body><div class="app-banner">The Standard e-Paper. Smart Minds Choose Us. Download App</div>
 <header><nav><a href="/">Home</a> <a href="/world/">World</a> <a href="/politics/">Politics</a>
@@ -74,7 +76,9 @@ class Site:
         self.articles[path] = paragraphs
 
     def section(self, _: Request) -> Response:
-        cards = "".join(f"<article><h3><a href='{p}'>{html.escape(t)}</a></h3></article>" for p, t in self.links)
+        cards = "".join(
+            f"<article><h3><a href='{p}'>{html.escape(t)}</a></h3></article>" for p, t in self.links
+        )
         return Response(chrome("World", f"<h1>World</h1>{cards}", self.sidebar), content_type="text/html")
 
     def article(self, request: Request) -> Response:
@@ -84,8 +88,11 @@ class Site:
         title = next(t for p, t in self.links if p == request.path)
         # dated today: the real story is older than max_age, which would (rightly) keep it from alerting
         today = datetime.now(UTC).strftime("%b. %d, %Y")
-        main = (f"<article><h1>{html.escape(title)}</h1><p class='byline'>By AFP | {today}</p>"
-                + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</article>")
+        main = (
+            f"<article><h1>{html.escape(title)}</h1><p class='byline'>By AFP | {today}</p>"
+            + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+            + "</article>"
+        )
         return Response(chrome(title, main, self.sidebar), content_type="text/html")
 
 
@@ -105,8 +112,9 @@ async def poll(config: object) -> None:
         await daemon.close()
 
 
-async def test_seed_story_fires_body_rules_not_sidebar(tmp_path: Path, httpserver: HTTPServer,
-                                                       receiver: Receiver) -> None:
+async def test_seed_story_fires_body_rules_not_sidebar(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
     seed = need_shared(SEED).read_text(encoding="utf-8")
     site = Site(httpserver, seed)
     config = make_config(
@@ -124,8 +132,11 @@ async def test_seed_story_fires_body_rules_not_sidebar(tmp_path: Path, httpserve
     await poll(config)  # primes the three stories already listed
     assert receiver.messages == []
 
-    site.publish("/world/article/2004/britain-japan-agree-to-deepen-defence-security-cooperation",
-                 site.title, site.body)
+    site.publish(
+        "/world/article/2004/britain-japan-agree-to-deepen-defence-security-cooperation",
+        site.title,
+        site.body,
+    )
     await poll(config)
     assert len(receiver.messages) == 1, [m.title for m in receiver.messages]
     body = receiver.messages[0].body
@@ -136,8 +147,11 @@ async def test_seed_story_fires_body_rules_not_sidebar(tmp_path: Path, httpserve
     assert "rare earths" in body.lower()
     assert "export" in body.lower() or "minerals" in body.lower() or "crucial" in body.lower()
 
-    site.publish("/world/article/2005/japan-defence-ministry-budget", "Japan defence ministry seeks record budget",
-                 ["Japan's defence ministry asked for a record budget on Friday. " * 5])
+    site.publish(
+        "/world/article/2005/japan-defence-ministry-budget",
+        "Japan defence ministry seeks record budget",
+        ["Japan's defence ministry asked for a record budget on Friday. " * 5],
+    )
     await poll(config)
     assert len(receiver.messages) == 2
     assert "record budget" in receiver.messages[1].title + receiver.messages[1].body

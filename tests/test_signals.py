@@ -24,8 +24,15 @@ async def test_sigterm_exits_cleanly_within_deadline(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor", "run", "--config", str(path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ},
+        sys.executable,
+        "-m",
+        "monitor",
+        "run",
+        "--config",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ},
     )
     await asyncio.sleep(3)
     assert proc.returncode is None, "daemon died early"
@@ -43,8 +50,14 @@ async def test_invalid_config_exits_2_for_run_and_check(tmp_path: Path) -> None:
     path.write_text("sources:\n  - name: x\n    feed: ftp://example.com/\nrulez: []\n")
     for command in ("run", "check"):
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", command, "--config", str(path),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "monitor",
+            command,
+            "--config",
+            str(path),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         _, err = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 2

@@ -22,8 +22,13 @@ def db(tmp_path: Path) -> Database:
 
 
 def new_story(i: int, source: str = "wire") -> repo.NewStory:
-    return repo.NewStory(source=source, title=f"t{i}", url=f"http://x.test/{i}", published=None,
-                         keys=[f"url:http://x.test/{i}", f"guid:{i}"])
+    return repo.NewStory(
+        source=source,
+        title=f"t{i}",
+        url=f"http://x.test/{i}",
+        published=None,
+        keys=[f"url:http://x.test/{i}", f"guid:{i}"],
+    )
 
 
 def test_migrate_is_idempotent_and_versioned(db: Database) -> None:

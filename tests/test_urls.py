@@ -19,7 +19,11 @@ NORMALIZE = [
     ("https://example.com/a#comments", None, "https://example.com/a"),
     ("https://example.com/a?utm_source=tw&utm_medium=social&id=7", None, "https://example.com/a?id=7"),
     ("https://example.com/a?fbclid=IwAR0x&gclid=Cj0&msclkid=1", None, "https://example.com/a"),
-    ("https://example.com/a?mc_cid=1&mc_eid=2&ocid=msn&cmpid=rss&_ga=2.1&igshid=x", None, "https://example.com/a"),
+    (
+        "https://example.com/a?mc_cid=1&mc_eid=2&ocid=msn&cmpid=rss&_ga=2.1&igshid=x",
+        None,
+        "https://example.com/a",
+    ),
     ("https://example.com/a?UTM_Campaign=x&b=2&a=1", None, "https://example.com/a?b=2&a=1"),
     ("https://example.com/a?ref_src=twsrc%5Etfw", None, "https://example.com/a"),
     ("https://example.com/a?ref=rss", None, "https://example.com/a"),
@@ -107,10 +111,15 @@ def test_normalize_url_urlish_inputs_are_idempotent(url: str) -> None:
 
 
 UNWRAP = [
-    ("https://www.google.com/url?q=https%3A%2F%2Fnews.example.com%2Fa%3Fx%3D1&sa=D", "https://news.example.com/a?x=1"),
+    (
+        "https://www.google.com/url?q=https%3A%2F%2Fnews.example.com%2Fa%3Fx%3D1&sa=D",
+        "https://news.example.com/a?x=1",
+    ),
     ("https://www.google.co.uk/url?sa=t&url=https://news.example.com/b", "https://news.example.com/b"),
-    ("http://www.bing.com/news/apiclick.aspx?ref=FexRss&aid=&tid=1&url=https%3a%2f%2fexample.com%2fstory&c=1",
-     "https://example.com/story"),
+    (
+        "http://www.bing.com/news/apiclick.aspx?ref=FexRss&aid=&tid=1&url=https%3a%2f%2fexample.com%2fstory&c=1",
+        "https://example.com/story",
+    ),
     ("https://l.facebook.com/l.php?u=https%3A%2F%2Fexample.com%2Fx&h=AT0", "https://example.com/x"),
     ("https://www.facebook.com/l.php?u=https%3A%2F%2Fexample.com%2Fy", "https://example.com/y"),
     ("https://l.instagram.com/?u=https%3A%2F%2Fexample.com%2Fz&e=1", "https://example.com/z"),
@@ -119,22 +128,43 @@ UNWRAP = [
     ("https://www.linkedin.com/redir/redirect?url=https%3A%2F%2Fexample.com%2Fl", "https://example.com/l"),
     ("https://vk.com/away.php?to=https%3A%2F%2Fexample.com%2Fvk", "https://example.com/vk"),
     ("https://duckduckgo.com/l/?uddg=https%3A%2F%2Fexample.com%2Fd&rut=1", "https://example.com/d"),
-    ("https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fexample.com%2Fs&data=1",
-     "https://example.com/s"),
-    ("https://r.search.yahoo.com/_ylt=A/RV=2/RE=1/RO=10/RU=https%3a%2f%2fexample.com%2fyh/RK=2/RS=x-",
-     "https://example.com/yh"),
+    (
+        "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fexample.com%2Fs&data=1",
+        "https://example.com/s",
+    ),
+    (
+        "https://r.search.yahoo.com/_ylt=A/RV=2/RE=1/RO=10/RU=https%3a%2f%2fexample.com%2fyh/RK=2/RS=x-",
+        "https://example.com/yh",
+    ),
     # nested wrappers
-    ("https://www.google.com/url?q=https%3A%2F%2Fl.facebook.com%2Fl.php%3Fu%3Dhttps%253A%252F%252Fexample.com%252Fn",
-     "https://example.com/n"),
+    (
+        "https://www.google.com/url?q=https%3A%2F%2Fl.facebook.com%2Fl.php%3Fu%3Dhttps%253A%252F%252Fexample.com%252Fn",
+        "https://example.com/n",
+    ),
     # left alone: not a redirector, target not http(s), no target, needs the network
-    ("https://example.com/share?url=https%3A%2F%2Fother.com%2F", "https://example.com/share?url=https%3A%2F%2Fother.com%2F"),
+    (
+        "https://example.com/share?url=https%3A%2F%2Fother.com%2F",
+        "https://example.com/share?url=https%3A%2F%2Fother.com%2F",
+    ),
     ("https://www.google.com/url?q=javascript:alert(1)", "https://www.google.com/url?q=javascript:alert(1)"),
     ("https://www.google.com/url?sa=t", "https://www.google.com/url?sa=t"),
-    ("https://www.google.com/search?q=https://example.com/", "https://www.google.com/search?q=https://example.com/"),
+    (
+        "https://www.google.com/search?q=https://example.com/",
+        "https://www.google.com/search?q=https://example.com/",
+    ),
     ("https://t.co/abc123", "https://t.co/abc123"),
-    ("https://news.google.com/rss/articles/CBMiK2h0?oc=5", "https://news.google.com/rss/articles/CBMiK2h0?oc=5"),
-    ("https://www.reddit.com/r/news/?url=https://example.com/", "https://www.reddit.com/r/news/?url=https://example.com/"),
-    ("http://[ccpa-preferences]/url?q=https://example.com/", "http://[ccpa-preferences]/url?q=https://example.com/"),
+    (
+        "https://news.google.com/rss/articles/CBMiK2h0?oc=5",
+        "https://news.google.com/rss/articles/CBMiK2h0?oc=5",
+    ),
+    (
+        "https://www.reddit.com/r/news/?url=https://example.com/",
+        "https://www.reddit.com/r/news/?url=https://example.com/",
+    ),
+    (
+        "http://[ccpa-preferences]/url?q=https://example.com/",
+        "http://[ccpa-preferences]/url?q=https://example.com/",
+    ),
     ("not a url", "not a url"),
     ("", ""),
 ]

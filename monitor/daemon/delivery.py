@@ -53,8 +53,13 @@ def _item(row: dict[str, Any], payload: dict[str, Any]) -> AlertItem:
         outlets=[payload.get("outlet") or payload.get("source", "")],
         published=datetime.fromtimestamp(published, UTC) if published else None,
         rules=[
-            (r["rule"], [Snippet(text=s["text"], spans=tuple((int(a), int(b)) for a, b in s["spans"]))
-                         for s in r["snippets"]])
+            (
+                r["rule"],
+                [
+                    Snippet(text=s["text"], spans=tuple((int(a), int(b)) for a, b in s["spans"]))
+                    for s in r["snippets"]
+                ],
+            )
             for r in payload.get("rules", [])
         ],
         source=payload.get("source", ""),
@@ -75,7 +80,9 @@ def plan_batches(rows: list[dict[str, Any]], target: str) -> list[Batch]:
         payload = row["payload"]
         if row["kind"] in ("summary", "health"):
             items = [_item(row, p) for p in payload.get("items", [])]
-            msg = Message(kind=row["kind"], target=target, items=items, note=payload.get("note", ""), keys=[row["key"]])
+            msg = Message(
+                kind=row["kind"], target=target, items=items, note=payload.get("note", ""), keys=[row["key"]]
+            )
             batches.append(Batch([row], msg))
             continue
         if row["digest"]:
@@ -219,16 +226,26 @@ class Deliverer:
         key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
         timeout = rt.config.settings.delivery.timeout
         result = await asyncio.to_thread(
-            send, dest.url, title=rendered.title, body=rendered.body, body_format=rendered.body_format,
-            key=key if len(key) < 200 else message.keys[0], timeout=timeout,
+            send,
+            dest.url,
+            title=rendered.title,
+            body=rendered.body,
+            body_format=rendered.body_format,
+            key=key if len(key) < 200 else message.keys[0],
+            timeout=timeout,
         )
         rt.metrics.deliveries.labels(target.name, result.outcome.value).inc()
         if result.outcome is Outcome.UNKNOWN:
             rt.metrics.delivery_unknown.labels(target.name).inc()
         level = logging.INFO if result.outcome is Outcome.SENT else logging.WARNING
         log.log(
-            level, "deliver target=%s url=%s kind=%s alerts=%d outcome=%s%s",
-            target.name, privacy_url(dest.url), message.kind, len(batch.rows), result.outcome.value,
+            level,
+            "deliver target=%s url=%s kind=%s alerts=%d outcome=%s%s",
+            target.name,
+            privacy_url(dest.url),
+            message.kind,
+            len(batch.rows),
+            result.outcome.value,
             f" detail={result.detail!r}" if result.detail else "",
         )
         return result
@@ -241,7 +258,12 @@ class Deliverer:
 
     def _dest_state(self, dest: str, target: str) -> dict[str, Any]:
         with self.rt.database.read() as conn:
-            return repo.get_destination(conn, dest) or {"dest": dest, "target": target, "failures": 0, "sent_log": []}
+            return repo.get_destination(conn, dest) or {
+                "dest": dest,
+                "target": target,
+                "failures": 0,
+                "sent_log": [],
+            }
 
     def _attach_outlets(self, batch: Batch) -> None:
         """Every outlet known now to carry each item's story (syndication clusters)."""
@@ -261,8 +283,16 @@ class Deliverer:
             repo.mark_sent(conn, ids, now)
             state = repo.get_destination(conn, dest) or {"sent_log": []}
             log_ = [t for t in state.get("sent_log", []) if t > now - 3600] + [now]
-            repo.save_destination(conn, dest, target, failures=0, blocked_until=None, last_success_at=now,
-                                  last_error=None, sent_log=log_)
+            repo.save_destination(
+                conn,
+                dest,
+                target,
+                failures=0,
+                blocked_until=None,
+                last_success_at=now,
+                last_error=None,
+                sent_log=log_,
+            )
 
     def _fail(self, batch: Batch, result: SendResult, now: float, individual: bool) -> None:
         """Record a failed send: retry later with backoff; poison or too old → dead.
@@ -280,19 +310,30 @@ class Deliverer:
             state = repo.get_destination(conn, dest) or {"failures": 0}
             failures = (state.get("failures") or 0) + (0 if individual else 1)
             attempts = max(r["attempts"] for r in rows) + (1 if individual else 0)
-            delay = backoff_delay(max(failures, attempts, 1), base=settings.retry_base, cap=settings.retry_cap,
-                                  rng=self._rng)
+            delay = backoff_delay(
+                max(failures, attempts, 1), base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
+            )
             first_failed = min((r["first_failed_at"] or now) for r in rows)
             if individual and attempts >= settings.poison_attempts:
-                repo.mark_dead(conn, ids, f"poison: failed {attempts} times while other messages went through: {error}")
+                repo.mark_dead(
+                    conn, ids, f"poison: failed {attempts} times while other messages went through: {error}"
+                )
                 log.error("outbox rows %s set aside as poison after %d attempts", ids, attempts)
             elif now - first_failed >= settings.dead_after:
                 repo.mark_dead(conn, ids, f"failing for longer than dead_after: {error}")
             else:
-                repo.mark_failed(conn, ids, error=error, next_attempt_at=now + delay, now=now, count_attempt=individual)
+                repo.mark_failed(
+                    conn, ids, error=error, next_attempt_at=now + delay, now=now, count_attempt=individual
+                )
             if not individual:
-                repo.save_destination(conn, dest, rows[0]["target"], failures=failures, blocked_until=now + delay,
-                                      last_error=error[:300])
+                repo.save_destination(
+                    conn,
+                    dest,
+                    rows[0]["target"],
+                    failures=failures,
+                    blocked_until=now + delay,
+                    last_error=error[:300],
+                )
                 # nothing to this destination before the backoff ends (and no busy wake-ups meanwhile)
                 repo.postpone_destination(conn, dest, now + delay)
 
@@ -326,12 +367,20 @@ class Deliverer:
 
                 from monitor.store.schema import outbox
 
-                conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.digest.is_(None))
-                             .values(digest="throttle"))
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(ids), outbox.c.digest.is_(None))
+                    .values(digest="throttle")
+                )
 
         await self.rt.db(hold)
-        log.info("target=%s over max_per_hour=%d: %d alerts held until %s", target.name, limit, len(ids),
-                 datetime.fromtimestamp(until, UTC).isoformat())
+        log.info(
+            "target=%s over max_per_hour=%d: %d alerts held until %s",
+            target.name,
+            limit,
+            len(ids),
+            datetime.fromtimestamp(until, UTC).isoformat(),
+        )
         return []
 
 

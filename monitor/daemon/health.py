@@ -31,21 +31,25 @@ class HealthChecker:
         with rt.database.read() as conn:
             for state in repo.all_sources(conn):
                 if state.name in rt.sources and state.failures >= settings.source_failures:
-                    out.append((
-                        f"source:{state.name}",
-                        f"Source '{state.name}' has failed {state.failures} polls in a row: {state.last_error}",
-                        None,
-                    ))
+                    out.append(
+                        (
+                            f"source:{state.name}",
+                            f"Source '{state.name}' has failed {state.failures} polls in a row: {state.last_error}",
+                            None,
+                        )
+                    )
             oldest = repo.oldest_pending(conn)
             if oldest is not None and now - oldest > settings.pending_after:
                 hours = (now - oldest) / 3600
                 out.append(("pending", f"An alert has been waiting for delivery for {hours:.1f} h.", None))
             for target, count in repo.dead_targets(conn).items():
-                out.append((
-                    f"dead:{target}",
-                    f"Target '{target}' has {count} undeliverable (dead) alerts; see `newsmonitor outbox`.",
-                    target,
-                ))
+                out.append(
+                    (
+                        f"dead:{target}",
+                        f"Target '{target}' has {count} undeliverable (dead) alerts; see `newsmonitor outbox`.",
+                        target,
+                    )
+                )
         return out
 
     def enqueue(self, problems: list[tuple[str, str, str | None]]) -> int:
@@ -64,11 +68,18 @@ class HealthChecker:
                     log.error("health: %s (no other target to tell)", text)
                 for name in names:
                     for dest in rt.targets[name].destinations:
-                        rows.append(repo.OutboxRow(
-                            key=idempotency_key("(health)", f"{subject}:{int(now)}", dest.id), kind="health",
-                            rule="(health)", target=name, dest=dest.id, payload={"note": text, "items": []},
-                            due_at=now, urgent=True,
-                        ))
+                        rows.append(
+                            repo.OutboxRow(
+                                key=idempotency_key("(health)", f"{subject}:{int(now)}", dest.id),
+                                kind="health",
+                                rule="(health)",
+                                target=name,
+                                dest=dest.id,
+                                payload={"note": text, "items": []},
+                                due_at=now,
+                                urgent=True,
+                            )
+                        )
                 repo.set_meta(conn, f"health:{subject}", str(now))
                 log.warning("health: %s", text)
             repo.add_outbox(conn, rows, [], now)

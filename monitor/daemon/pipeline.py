@@ -73,8 +73,13 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     rt.metrics.poll_seconds.observe(time.monotonic() - started)
     log.info(
         "poll source=%s status=%s listed=%d new=%d alerts=%d ms=%d%s",
-        src.name, result.status, result.listed, result.new, result.rows,
-        (time.monotonic() - started) * 1000, f" error={result.error!r}" if result.error else "",
+        src.name,
+        result.status,
+        result.listed,
+        result.new,
+        result.rows,
+        (time.monotonic() - started) * 1000,
+        f" error={result.error!r}" if result.error else "",
     )
     return result
 
@@ -115,7 +120,9 @@ async def _poll(
         result.status = "unchanged"
         await _record_ok(rt, state, now, record, new_count=0, src=src)
         return
-    listing = await kind.list_stories(response.body, url=response.url, content_type=response.content_type, pool=rt.pool)
+    listing = await kind.list_stories(
+        response.body, url=response.url, content_type=response.content_type, pool=rt.pool
+    )
     state.content_hash = body_hash
     result.listed = len(listing.candidates)
     result.rejected = listing.rejected
@@ -150,7 +157,9 @@ async def _poll(
         fresh.append((cand, keys))
 
     priming = state.primed_at is None and not src.alert_on_first_poll
-    stories = list(await asyncio.gather(*(_story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh)))
+    stories = list(
+        await asyncio.gather(*(_story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh))
+    )
     if not priming and stories:
         # a canonical URL may reveal that a "new" link is a story we know under another key
         canon = await rt.db(_find_seen, rt, [k for s in stories for k in s.keys])
@@ -186,7 +195,9 @@ async def _poll(
         rt.outbox_changed.set()
 
 
-async def _story(rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool) -> Story:
+async def _story(
+    rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool
+) -> Story:
     story = Story(
         source=src.name,
         url=(normalize_url(cand.link) or cand.link) if cand.link else "",
@@ -229,7 +240,9 @@ async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> Non
         story.text_origin = "fallback"
         return
     if article is None or not article.text.strip():
-        log.warning("source=%s article %s: no main text found; using the feed's text", src.name, redact_url(story.url))
+        log.warning(
+            "source=%s article %s: no main text found; using the feed's text", src.name, redact_url(story.url)
+        )
         story.text_origin = "fallback"
         return
     story.text = article.text
@@ -257,7 +270,9 @@ def _plan_alerts(
 ) -> list[repo.OutboxRow]:
     settings = rt.config.settings
     max_age = settings.defaults.max_age
-    flood = len(stories) > settings.flood.threshold and len(stories) > settings.flood.fraction * max(listed, 1)
+    flood = len(stories) > settings.flood.threshold and len(stories) > settings.flood.fraction * max(
+        listed, 1
+    )
     rows: list[repo.OutboxRow] = []
     flood_hits: dict[str, list[tuple[int, Story, list[Match]]]] = {}
     for index, story in enumerate(stories):
@@ -296,13 +311,18 @@ def _payload(story: Story, matches: list[Match]) -> dict[str, Any]:
         "outlet": story.outlet,
         "published": story.published.timestamp() if story.published else None,
         "rules": [
-            {"rule": m.rule, "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in m.snippets]}
+            {
+                "rule": m.rule,
+                "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in m.snippets],
+            }
             for m in matches
         ],
     }
 
 
-def _rows_for_story(rt: Runtime, story: Story, index: int, matches: list[Match], now: float) -> list[repo.OutboxRow]:
+def _rows_for_story(
+    rt: Runtime, story: Story, index: int, matches: list[Match], now: float
+) -> list[repo.OutboxRow]:
     rows = []
     subject = story.cluster or story.key
     for match in matches:
@@ -339,7 +359,12 @@ def _rows_for_story(rt: Runtime, story: Story, index: int, matches: list[Match],
 
 
 def _flood_rows(
-    rt: Runtime, src: SourceSettings, target_name: str, hits: list[tuple[int, Story, list[Match]]], total: int, now: float
+    rt: Runtime,
+    src: SourceSettings,
+    target_name: str,
+    hits: list[tuple[int, Story, list[Match]]],
+    total: int,
+    now: float,
 ) -> list[repo.OutboxRow]:
     target = rt.targets[target_name]
     shown = hits[:10]
@@ -351,8 +376,13 @@ def _flood_rows(
     subject = f"flood:{src.name}:{int(now)}"
     return [
         repo.OutboxRow(
-            key=idempotency_key("(flood)", subject, dest.id), kind="summary", rule="(flood)", target=target_name,
-            dest=dest.id, payload=payload, due_at=now,
+            key=idempotency_key("(flood)", subject, dest.id),
+            kind="summary",
+            rule="(flood)",
+            target=target_name,
+            dest=dest.id,
+            payload=payload,
+            due_at=now,
         )
         for dest in target.destinations
     ]
@@ -412,15 +442,22 @@ def _add(conn: Connection, story: Story, info: Dedup, now: float) -> int:
     return repo.add_story(
         conn,
         repo.NewStory(
-            source=story.source, title=story.title, url=story.url, published=_ts(story.published),
-            keys=list(story.keys), cluster=cluster, signature=signature, title_key=tkey,
+            source=story.source,
+            title=story.title,
+            url=story.url,
+            published=_ts(story.published),
+            keys=list(story.keys),
+            cluster=cluster,
+            signature=signature,
+            title_key=tkey,
         ),
         now,
     )
 
 
-async def _record_ok(rt: Runtime, state: repo.SourceState, now: float, record: bool, *, new_count: int,
-                     src: SourceSettings) -> None:
+async def _record_ok(
+    rt: Runtime, state: repo.SourceState, now: float, record: bool, *, new_count: int, src: SourceSettings
+) -> None:
     if not record:
         return
 
@@ -458,7 +495,13 @@ async def _record_failure(
 
 
 def _schedule_next(
-    rt: Runtime, src: SourceSettings, state: repo.SourceState, now: float, *, ok: bool, error: Exception | None = None
+    rt: Runtime,
+    src: SourceSettings,
+    state: repo.SourceState,
+    now: float,
+    *,
+    ok: bool,
+    error: Exception | None = None,
 ) -> None:
     interval = rt.config.source_interval(src)
     if not ok and error is not None:

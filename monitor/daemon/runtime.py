@@ -23,7 +23,9 @@ T = TypeVar("T")
 
 def compile_matcher(rules: list[RuleSettings]) -> Matcher:
     """One matcher for every enabled rule, in the order the config lists them."""
-    specs = [RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags)) for r in rules]
+    specs = [
+        RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags)) for r in rules
+    ]
     return Matcher.compile(specs)
 
 

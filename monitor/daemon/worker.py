@@ -35,7 +35,9 @@ class Daemon:
     what is due and returns.
     """
 
-    def __init__(self, config: Config, *, clock: Clock = SYSTEM_CLOCK, workers: int = 1, **runtime: Any) -> None:
+    def __init__(
+        self, config: Config, *, clock: Clock = SYSTEM_CLOCK, workers: int = 1, **runtime: Any
+    ) -> None:
         self.config = config
         self.clock = clock
         self.rt = Runtime(config, clock=clock, workers=workers, **runtime)
@@ -87,7 +89,9 @@ class Daemon:
 
     # ------------------------------------------------------------------ one pass
 
-    async def run_once(self, *, record: bool = True, deliver: bool = True, concurrency: int = 16) -> list[PollResult]:
+    async def run_once(
+        self, *, record: bool = True, deliver: bool = True, concurrency: int = 16
+    ) -> list[PollResult]:
         """Poll every enabled source once, then deliver everything due."""
         if not self._started:
             await self.start()
@@ -118,8 +122,13 @@ class Daemon:
         for src in self.config.settings.sources:
             if src.enabled:
                 self._add_job(src, states.get(src.name))
-        self.scheduler.add_job(self.health.check, IntervalTrigger(seconds=60), id="(health)",
-                               misfire_grace_time=30, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
+        self.scheduler.add_job(
+            self.health.check,
+            IntervalTrigger(seconds=60),
+            id="(health)",
+            misfire_grace_time=30,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+        )
         self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
         self.scheduler.start()
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
@@ -128,8 +137,12 @@ class Daemon:
             from monitor.web.app import start as start_web
 
             web_runner = await start_web(self.rt, self.config.settings.web.listen)
-        log.info("newsmonitor running: %d sources, %d rules, %d notifiers",
-                 len(self.config.settings.sources), len(self.rt.rules), len(self.rt.targets))
+        log.info(
+            "newsmonitor running: %d sources, %d rules, %d notifiers",
+            len(self.config.settings.sources),
+            len(self.rt.rules),
+            len(self.rt.targets),
+        )
         await self._stop.wait()
         log.info("stopping")
         self.scheduler.shutdown(wait=False)
@@ -161,9 +174,15 @@ class Daemon:
             # spread the first polls so a thousand sources do not fire at the same second
             first = now + timedelta(seconds=random.uniform(0, min(interval, 30.0)))
         self.scheduler.add_job(
-            self._poll_job, IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)),
-            args=[src.name], id=src.name, name=src.name, next_run_time=first,
-            misfire_grace_time=max(1, int(interval / 2)), coalesce=True, max_instances=1,
+            self._poll_job,
+            IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)),
+            args=[src.name],
+            id=src.name,
+            name=src.name,
+            next_run_time=first,
+            misfire_grace_time=max(1, int(interval / 2)),
+            coalesce=True,
+            max_instances=1,
         )
 
     def _on_submit(self, event: JobSubmissionEvent) -> None:
@@ -181,7 +200,10 @@ class Daemon:
             if state is not None and state.next_poll_at and self.scheduler is not None:
                 job = self.scheduler.get_job(name)
                 interval = self.config.source_interval(src)
-                if job is not None and abs(state.next_poll_at - (self.clock.timestamp() + interval)) > interval * 0.2:
+                if (
+                    job is not None
+                    and abs(state.next_poll_at - (self.clock.timestamp() + interval)) > interval * 0.2
+                ):
                     job.modify(next_run_time=datetime.fromtimestamp(state.next_poll_at, UTC))
         except Exception:
             log.exception("source=%s unexpected error in poll", name)
@@ -207,5 +229,8 @@ class Daemon:
 
         pruned = await self.rt.db(prune)
         if pruned:
-            log.info("retention: pruned %d stories not listed since %s", pruned,
-                     datetime.fromtimestamp(cutoff, UTC).date().isoformat())
+            log.info(
+                "retention: pruned %d stories not listed since %s",
+                pruned,
+                datetime.fromtimestamp(cutoff, UTC).date().isoformat(),
+            )

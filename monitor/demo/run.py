@@ -30,10 +30,13 @@ DEMO_RULES = textwrap.dedent(
 )
 
 
-def demo_config(feed_site: NewsSite, page_site: NewsSite, receiver: Receiver, state: Path, interval: float) -> str:
+def demo_config(
+    feed_site: NewsSite, page_site: NewsSite, receiver: Receiver, state: Path, interval: float
+) -> str:
     """The YAML the demo runs with (also a readable example of a small config)."""
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         database: sqlite:///{state}/demo.db
         # the demo site runs on loopback, which newsmonitor refuses by default (SSRF guard);
         # allow exactly the two demo ports
@@ -51,11 +54,19 @@ def demo_config(feed_site: NewsSite, page_site: NewsSite, receiver: Receiver, st
             outlet: Coast Herald
             page: {page_site.base}/world/
         """
-    ) + DEMO_RULES
+        )
+        + DEMO_RULES
+    )
 
 
-async def run_demo(*, duration: float = 30.0, port: int = 0, echo: Callable[[str], object] = print,
-                   interval: float = 2.0, publish_every: float = 2.5) -> int:
+async def run_demo(
+    *,
+    duration: float = 30.0,
+    port: int = 0,
+    echo: Callable[[str], object] = print,
+    interval: float = 2.0,
+    publish_every: float = 2.5,
+) -> int:
     """Run the demo; returns the exit status (0 when alerts arrived exactly once each)."""
     from monitor.daemon.worker import Daemon
     from monitor.redact import install_logging
@@ -87,7 +98,9 @@ async def run_demo(*, duration: float = 30.0, port: int = 0, echo: Callable[[str
         text = demo_config(planet, herald, receiver, Path(tmp), interval)
         config = parse_settings(text, "demo.yaml", env={})
         config.warnings.clear()  # the 2 s intervals are deliberate here
-        echo(f"newsmonitor demo: news sites on {planet.base} (feed) and {herald.base} (section page, no feed)")
+        echo(
+            f"newsmonitor demo: news sites on {planet.base} (feed) and {herald.base} (section page, no feed)"
+        )
         echo(f"rules: {', '.join(r.name for r in config.settings.rules)}; running for {duration:.0f} s")
         echo("the stories already on the sites are recorded at the first poll and never alerted;")
         echo("new stories appear every few seconds...")

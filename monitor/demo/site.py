@@ -59,7 +59,9 @@ class NewsSite:
             f'<li><a href="{self.article_path(p)}">{html.escape(p.story.title)}</a></li>'
             for p in reversed(self.published[-6:])
         )
-        nav = "".join(f'<a href="/{s}/">{s.title()}</a> ' for s in ("world", "business", "local", "sport", "lifestyle"))
+        nav = "".join(
+            f'<a href="/{s}/">{s.title()}</a> ' for s in ("world", "business", "local", "sport", "lifestyle")
+        )
         return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} | {html.escape(self.name)}</title>
 <link rel="alternate" type="application/rss+xml" href="/feed.xml"></head>
@@ -87,7 +89,9 @@ class NewsSite:
         if style == 4:
             paras.append("Copyright AFP. All rights reserved.")
         body = "".join(f"<p>{html.escape(text)}</p>" for text in paras)
-        byline = ("By our correspondent, with agencies", "AFP", "Agence France-Presse", "Wire staff", "AFP")[style]
+        byline = ("By our correspondent, with agencies", "AFP", "Agence France-Presse", "Wire staff", "AFP")[
+            style
+        ]
         kicker = "<span class='kicker'>WORLD</span> " if style == 4 else ""
         wrapper = ("article-body", "entry-content", "story-text", "td-post-content", "field-body")[style]
         main = f"""<main><article>
@@ -106,7 +110,9 @@ class NewsSite:
             f"<p>{html.escape(p.story.paragraphs[0][:140])}</p></article>"
             for p in reversed(items)
         )
-        main = f'<main><h1>{html.escape(section.title() or "Home")}</h1>{links}<a href="?page=2">More</a></main>'
+        main = (
+            f'<main><h1>{html.escape(section.title() or "Home")}</h1>{links}<a href="?page=2">More</a></main>'
+        )
         return self._chrome(section.title() or "Home", main)
 
     def feed_xml(self) -> str:
@@ -115,7 +121,7 @@ class NewsSite:
             link = self.base + self.article_path(p)
             items.append(
                 f"<item><title>{html.escape(p.story.title)}</title><link>{link}?utm_source=rss</link>"
-                f"<guid isPermaLink=\"false\">{self.name}-{p.story.slug}</guid>"
+                f'<guid isPermaLink="false">{self.name}-{p.story.slug}</guid>'
                 f"<pubDate>{format_datetime(p.at)}</pubDate>"
                 f"<description>{html.escape(p.story.paragraphs[0][:160])}</description></item>"
             )
@@ -136,7 +142,9 @@ class NewsSite:
 
         async def section(request: web.Request) -> web.Response:
             self.requests += 1
-            return web.Response(text=self.section_html(request.match_info.get("section", "")), content_type="text/html")
+            return web.Response(
+                text=self.section_html(request.match_info.get("section", "")), content_type="text/html"
+            )
 
         async def article(request: web.Request) -> web.Response:
             self.requests += 1

@@ -83,8 +83,16 @@ DEFAULT_MODE = "precision-pruned"
 # (never tag names), chosen to be specific: "promo" and "newsletter" rarely name a block
 # holding article prose, unlike "related" or "share", which are left to trafilatura.
 _PROMO_TOKENS = (
-    "promo", "newsletter", "signup", "sign-up", "app-banner", "smart-banner", "appbanner",
-    "outbrain", "taboola", "advert",
+    "promo",
+    "newsletter",
+    "signup",
+    "sign-up",
+    "app-banner",
+    "smart-banner",
+    "appbanner",
+    "outbrain",
+    "taboola",
+    "advert",
 )
 _MAX_PROMO_PARAGRAPHS = 2
 

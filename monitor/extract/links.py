@@ -40,8 +40,24 @@ _MAX_TEXT = 300
 _SPACES = re.compile(r"\s+")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
 _GENERIC_TEXT = frozenset(
-    {"", "read more", "more", "continue reading", "read full story", "full story", "weiterlesen", "mehr",
-     "lire la suite", "leer más", "click here", "here", "details", "»", "›", "→"}
+    {
+        "",
+        "read more",
+        "more",
+        "continue reading",
+        "read full story",
+        "full story",
+        "weiterlesen",
+        "mehr",
+        "lire la suite",
+        "leer más",
+        "click here",
+        "here",
+        "details",
+        "»",
+        "›",
+        "→",
+    }
 )
 
 

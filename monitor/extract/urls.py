@@ -32,14 +32,64 @@ __all__ = [
 #: news site serves a different article because of them.
 TRACKING_PARAMS: frozenset[str] = frozenset(
     {
-        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
-        "ttclid", "li_fat_id", "igshid", "igsh", "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc",
-        "_hsmi", "__hssc", "__hstc", "__hsfp", "hsctatracking", "mkt_tok", "vero_id", "vero_conv",
-        "ocid", "cmpid", "icid", "smid", "emc", "cmp", "xtor", "ito", "wt.mc_id", "wt.mc_ev",
-        "ref_src", "ref_url", "guccounter", "guce_referrer", "guce_referrer_sig", "rss_id",
-        "sr_share", "spref", "__twitter_impression", "ncid", "s_cid", "cmpgn", "soc_src",
-        "soc_trk", "fb_ref", "fb_source", "fb_action_ids", "fb_action_types", "action_object_map",
-        "action_type_map", "action_ref_map", "hpt",
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "igshid",
+        "igsh",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "__hssc",
+        "__hstc",
+        "__hsfp",
+        "hsctatracking",
+        "mkt_tok",
+        "vero_id",
+        "vero_conv",
+        "ocid",
+        "cmpid",
+        "icid",
+        "smid",
+        "emc",
+        "cmp",
+        "xtor",
+        "ito",
+        "wt.mc_id",
+        "wt.mc_ev",
+        "ref_src",
+        "ref_url",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "rss_id",
+        "sr_share",
+        "spref",
+        "__twitter_impression",
+        "ncid",
+        "s_cid",
+        "cmpgn",
+        "soc_src",
+        "soc_trk",
+        "fb_ref",
+        "fb_source",
+        "fb_action_ids",
+        "fb_action_types",
+        "action_object_map",
+        "action_type_map",
+        "action_ref_map",
+        "hpt",
     }
 )
 
@@ -176,7 +226,7 @@ def _normalize(url: str, base: str | None) -> str | None:
         host = "[" + ipaddress.IPv6Address(raw_host.split("%")[0]).compressed + "]"
     else:
         encoded = _encode_host(unquote(raw_host))
-        if encoded is None or any(c in encoded for c in " <>\"\\^`{|}%"):
+        if encoded is None or any(c in encoded for c in ' <>"\\^`{|}%'):
             return None
         host = encoded
     netloc = host

@@ -81,7 +81,7 @@ def privacy_url(url: str) -> str:
             return urlsplit(url).scheme + "://***"
         except ValueError:
             return "***"
-    return str(plugin.url(privacy=True))
+    return str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
 
 
 def _with_key(url: str, key: str) -> str:
@@ -97,8 +97,11 @@ def send(url: str, *, title: str, body: str, body_format: str, key: str, timeout
 
     Blocking: the caller runs it in a thread. Never raises.
     """
-    fmt = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN,
-           "html": apprise.NotifyFormat.HTML}.get(body_format, apprise.NotifyFormat.TEXT)
+    fmt = {
+        "text": apprise.NotifyFormat.TEXT,
+        "markdown": apprise.NotifyFormat.MARKDOWN,
+        "html": apprise.NotifyFormat.HTML,
+    }.get(body_format, apprise.NotifyFormat.TEXT)
     obj = apprise.Apprise(asset=_asset())
     try:
         if not obj.add(_with_key(url, key)):
@@ -108,7 +111,9 @@ def send(url: str, *, title: str, body: str, body_format: str, key: str, timeout
         return SendResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
     status = getattr(result, "status", None)
     if status is None:  # apprise 1.x: plain bool
-        return SendResult(Outcome.SENT if result else Outcome.RETRY, "" if result else "apprise reported failure")
+        return SendResult(
+            Outcome.SENT if result else Outcome.RETRY, "" if result else "apprise reported failure"
+        )
     name = getattr(status, "name", str(status))
     if name == "SUCCESS":
         return SendResult(Outcome.SENT)

@@ -41,8 +41,22 @@ FOOTER_KEYS = 50
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
 # attribute names a template has no business using: the building blocks of every known
 # sandbox escape (str.format indirection, frames, generators, code objects)
-_FORBIDDEN_ATTRS = frozenset({"format", "format_map", "mro", "gi_frame", "gi_code", "cr_frame", "f_globals",
-                              "f_locals", "func_globals", "func_code", "im_func", "im_self"})
+_FORBIDDEN_ATTRS = frozenset(
+    {
+        "format",
+        "format_map",
+        "mro",
+        "gi_frame",
+        "gi_code",
+        "cr_frame",
+        "f_globals",
+        "f_locals",
+        "func_globals",
+        "func_code",
+        "im_func",
+        "im_self",
+    }
+)
 _FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum", "config", "request"})
 _FORBIDDEN_FILTERS = frozenset({"attr", "map", "xmlattr"})
 
@@ -140,8 +154,12 @@ class Renderer:
             try:
                 body = self._user.render(context)
             except Exception as exc:  # any template mistake: fall back rather than lose the alert
-                log.warning("user template %s failed (%s: %s); using the built-in template",
-                            self.template_path, type(exc).__name__, exc)
+                log.warning(
+                    "user template %s failed (%s: %s); using the built-in template",
+                    self.template_path,
+                    type(exc).__name__,
+                    exc,
+                )
         if body is None:
             body = env.get_template(f"{message.kind}.{_EXT[fmt]}").render(context)
         return Rendered(title=self._title(message, title_limit), body=body.strip() + "\n", body_format=fmt)
@@ -184,8 +202,13 @@ class Renderer:
             "timezone": self.timezone,
         }
 
-    def _item(self, item: AlertItem, fmt: str, rules: list[tuple[str, list[Snippet]]] | None = None,
-              also: list[str] | None = None) -> ItemView:
+    def _item(
+        self,
+        item: AlertItem,
+        fmt: str,
+        rules: list[tuple[str, list[Snippet]]] | None = None,
+        also: list[str] | None = None,
+    ) -> ItemView:
         url = safe_url(item.url)
         merged: dict[str, list[str]] = {}
         for name, snippets in item.rules if rules is None else rules:

@@ -124,4 +124,3 @@ def defang(url: object, limit: int = 200) -> str:
     if not sep:
         return text
     return scheme + "[:]" + rest.replace("//", "/\u200b/")
-

@@ -59,6 +59,7 @@ def wall_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
             low = mid
     return datetime.fromtimestamp(high, UTC)
 
+
 # ---------------------------------------------------------------------------- digests
 
 

@@ -58,5 +58,7 @@ class SourceKind(ABC):
         self.settings = settings
 
     @abstractmethod
-    async def list_stories(self, body: bytes, *, url: str, content_type: str | None, pool: WorkerPool) -> Listing:
+    async def list_stories(
+        self, body: bytes, *, url: str, content_type: str | None, pool: WorkerPool
+    ) -> Listing:
         """Parse ``body`` (fetched from ``url``) into candidates. Raises ParseError."""

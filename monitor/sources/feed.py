@@ -20,7 +20,9 @@ class FeedSource(SourceKind):
     description = "an RSS, Atom or JSON Feed URL"
     obeys_robots = False
 
-    async def list_stories(self, body: bytes, *, url: str, content_type: str | None, pool: WorkerPool) -> Listing:
+    async def list_stories(
+        self, body: bytes, *, url: str, content_type: str | None, pool: WorkerPool
+    ) -> Listing:
         parsed = await pool.run(partial(parse_feed, url=url, content_type=content_type), body)
         candidates = []
         for entry in parsed.entries:

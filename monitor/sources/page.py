@@ -17,7 +17,9 @@ class PageSource(SourceKind):
     description = "a section page (HTML) whose article links are followed"
     always_full_text = True
 
-    async def list_stories(self, body: bytes, *, url: str, content_type: str | None, pool: WorkerPool) -> Listing:
+    async def list_stories(
+        self, body: bytes, *, url: str, content_type: str | None, pool: WorkerPool
+    ) -> Listing:
         s = self.settings
         job = partial(discover_links, selector=s.links, include=tuple(s.include), exclude=tuple(s.exclude))
         report = await pool.run(job, body, url)

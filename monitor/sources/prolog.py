@@ -107,10 +107,7 @@ def _to_utf8(body: bytes) -> tuple[bytes, str | None]:
     encoding, bom_len = sniff_wide_encoding(body)
     if encoding is None:
         return body, None
-    if encoding == "utf-8":
-        body = body[bom_len:]
-    else:
-        body = body[bom_len:].decode(encoding, errors="replace").encode("utf-8")
+    body = body[bom_len:] if encoding == "utf-8" else body[bom_len:].decode(encoding, errors="replace").encode("utf-8")
     # whatever the declaration says, the bytes are now UTF-8 (a BOM beats the declaration)
     body = _DECL_ENCODING.sub(rb"\1\2utf-8\2", body, count=1)
     return body, encoding

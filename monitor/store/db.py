@@ -11,7 +11,7 @@ import fcntl
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +105,8 @@ class InstanceLock:
             except BlockingIOError:
                 os.close(fd)
                 pid = ""
-                try:
+                with suppress(OSError):
                     pid = lock_path.read_text().strip()
-                except OSError:
-                    pass
                 who = f" (pid {pid})" if pid else ""
                 raise StoreError(
                     f"another newsmonitor daemon{who} is already using the database {path}; "

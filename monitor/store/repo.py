@@ -132,7 +132,9 @@ def find_seen(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for i in range(0, len(wanted), 500):
         chunk = wanted[i : i + 500]
-        rows = conn.execute(select(story_keys.c.key, story_keys.c.story_id).where(story_keys.c.key.in_(chunk)))
+        rows = conn.execute(
+            select(story_keys.c.key, story_keys.c.story_id).where(story_keys.c.key.in_(chunk))
+        )
         found.update({k: sid for k, sid in rows})
     return found
 
@@ -196,9 +198,13 @@ def prune(conn: Connection, *, older_than: float, batch: int = 1000) -> int:
     A story still listed has a fresh ``last_listed`` and is never pruned, so pruning can
     never cause a re-alert. Returns how many were deleted; call again until 0.
     """
-    ids = conn.execute(
-        select(stories.c.id).where(stories.c.last_listed < older_than).order_by(stories.c.id).limit(batch)
-    ).scalars().all()
+    ids = (
+        conn.execute(
+            select(stories.c.id).where(stories.c.last_listed < older_than).order_by(stories.c.id).limit(batch)
+        )
+        .scalars()
+        .all()
+    )
     if not ids:
         return 0
     conn.execute(delete(story_keys).where(story_keys.c.story_id.in_(ids)))
@@ -271,7 +277,9 @@ def pending_for(conn: Connection, dest: str, now: float, limit: int = 200) -> li
 
 def next_due(conn: Connection) -> float | None:
     """When the next pending row becomes due."""
-    value = conn.execute(select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")).scalar()
+    value = conn.execute(
+        select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
+    ).scalar()
     return float(value) if value is not None else None
 
 
@@ -284,7 +292,13 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: float) -> None:
 
 
 def mark_failed(
-    conn: Connection, ids: Sequence[int], *, error: str, next_attempt_at: float, now: float, count_attempt: bool = True
+    conn: Connection,
+    ids: Sequence[int],
+    *,
+    error: str,
+    next_attempt_at: float,
+    now: float,
+    count_attempt: bool = True,
 ) -> None:
     values: dict[str, Any] = {"last_error": error[:500], "next_attempt_at": next_attempt_at}
     if count_attempt:
@@ -298,11 +312,15 @@ def mark_failed(
 
 
 def mark_dead(conn: Connection, ids: Sequence[int], error: str) -> None:
-    conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(status="dead", last_error=error[:500]))
+    conn.execute(
+        update(outbox).where(outbox.c.id.in_(list(ids))).values(status="dead", last_error=error[:500])
+    )
 
 
 def mark_cancelled(conn: Connection, ids: Sequence[int], reason: str) -> None:
-    conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(status="cancelled", last_error=reason[:500]))
+    conn.execute(
+        update(outbox).where(outbox.c.id.in_(list(ids))).values(status="cancelled", last_error=reason[:500])
+    )
 
 
 def postpone(conn: Connection, ids: Sequence[int], until: float) -> None:

@@ -40,17 +40,19 @@ def status(rt: Runtime) -> dict[str, Any]:
     sources = []
     for name, src in rt.sources.items():
         st = states.get(name)
-        sources.append({
-            "name": name,
-            "kind": src.kind,
-            "enabled": src.enabled,
-            "status": "never polled" if st is None else ("failing" if st.failing_since else "ok"),
-            "failing_since": _when(st.failing_since) if st else "-",
-            "last_poll": _when(st.last_poll_at) if st else "-",
-            "next_poll": _when(st.next_poll_at) if st else "-",
-            "last_error": redact_text(st.last_error or "") if st else "",
-            "stories": st.stories_total if st else 0,
-        })
+        sources.append(
+            {
+                "name": name,
+                "kind": src.kind,
+                "enabled": src.enabled,
+                "status": "never polled" if st is None else ("failing" if st.failing_since else "ok"),
+                "failing_since": _when(st.failing_since) if st else "-",
+                "last_poll": _when(st.last_poll_at) if st else "-",
+                "next_poll": _when(st.next_poll_at) if st else "-",
+                "last_error": redact_text(st.last_error or "") if st else "",
+                "stories": st.stories_total if st else 0,
+            }
+        )
     return {
         "sources": sources,
         "outbox": counts,
@@ -72,8 +74,12 @@ def make_app(rt: Runtime) -> web.Application:
     async def page(_: web.Request) -> web.Response:
         data = await rt.db(status, rt)
         rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(s[k]))}</td>" for k in
-                             ("name", "kind", "status", "last_poll", "next_poll", "stories", "last_error")) + "</tr>"
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(s[k]))}</td>"
+                for k in ("name", "kind", "status", "last_poll", "next_poll", "stories", "last_error")
+            )
+            + "</tr>"
             for s in data["sources"]
         )
         outbox = ", ".join(f"{html.escape(k)}: {v}" for k, v in sorted(data["outbox"].items())) or "empty"
@@ -89,7 +95,9 @@ def make_app(rt: Runtime) -> web.Application:
         return web.json_response(await rt.db(status, rt))
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(rt.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(rt.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     app = web.Application(middlewares=[headers])
     app.router.add_get("/", page)
