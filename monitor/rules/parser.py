@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 
 from monitor.errors import QueryError
@@ -23,7 +24,7 @@ MIN_PREFIX = 2
 _MAX_NEEDS = 32
 
 _SPACE = frozenset(" \t\r\n\f\v\u00a0")
-_STOP = _SPACE | frozenset('()"“”')
+_RUN = re.compile(r'[^\s()"“”]+')
 _QUOTES = {'"': '"', "“": "”", "”": "”"}
 _NEAR = re.compile(r"NEAR/(\d+)")
 _FIELD = re.compile(r"([A-Za-z]+):")
@@ -62,9 +63,8 @@ def _lex(query: str) -> list[_Tok]:
             literal_next = False
             i = close + 1
         else:
-            j = i
-            while j < n and query[j] not in _STOP:
-                j += 1
+            m_run = _RUN.match(query, i)
+            j = m_run.end() if m_run else i + 1
             run = query[i:j]
             if literal_next:
                 toks.append(_Tok("WORD", run, col))
@@ -229,7 +229,7 @@ class _Parser:
         units_, alias = _word_units(tok.text, tok.col, Mode.CASE if exact else Mode.LEMMA)
         if not units_:
             raise QueryError(f'no letters or digits in "{tok.text}"', tok.col)
-        alts = (tuple(units_),) if alias is None else (tuple(units_), (alias,))
+        alts = (units_,) if alias is None else (units_, (alias,))
         return Term(alts, field, tok.text, tok.col)
 
 
@@ -239,15 +239,24 @@ def _relocate(node: Node, col: int) -> Node:
     return node
 
 
-def _word_units(word: str, col: int, mode: Mode) -> tuple[list[Unit], Unit | None]:
+def _word_units(word: str, col: int, mode: Mode) -> tuple[tuple[Unit, ...], Unit | None]:
     """The units of one query word, and the unit of its joined form when it is a compound."""
+    try:
+        return _word_units_at(word, mode)
+    except QueryError as exc:
+        raise QueryError(exc.message, col + exc.column - 1) from None
+
+
+@lru_cache(maxsize=65_536)
+def _word_units_at(word: str, mode: Mode) -> tuple[tuple[Unit, ...], Unit | None]:
+    # columns of errors raised here are relative to the word (1-based)
     prefix = word.endswith("*")
     core = word[:-1] if prefix else word
     star = core.find("*")
     if star >= 0:
-        raise QueryError("* is only allowed at the end of a word", col + star)
+        raise QueryError("* is only allowed at the end of a word", star + 1)
     if prefix and mode == Mode.CASE:
-        raise QueryError('"=" and "*" cannot be combined', col)
+        raise QueryError('"=" and "*" cannot be combined', 1)
     pieces: list[str] = []
     alias: str | None = None
     chunks = CHUNK_RE.findall(core)
@@ -257,17 +266,17 @@ def _word_units(word: str, col: int, mode: Mode) -> tuple[list[Unit], Unit | Non
         if compound and len(chunks) == 1 and len(parts) <= 6:
             alias = "".join(p for _, _, p in parts)
     if prefix and (not pieces or not core or not core[-1].isalnum()):
-        raise QueryError("* must follow a letter or digit", col + len(word) - 1)
+        raise QueryError("* must follow a letter or digit", len(word))
     units = [_unit(p, mode) for p in pieces]
     alias_unit = _unit(alias, mode) if alias is not None else None
     if prefix:
         last = fold(pieces[-1])
         if len(last) < MIN_PREFIX:
-            raise QueryError(f"a wildcard needs at least {MIN_PREFIX} letters before *", col)
+            raise QueryError(f"a wildcard needs at least {MIN_PREFIX} letters before *", 1)
         units[-1] = unit(Mode.PREFIX, last)
         if alias is not None:
             alias_unit = unit(Mode.PREFIX, fold(alias))
-    return units, alias_unit
+    return tuple(units), alias_unit
 
 
 def _unit(word: str, mode: Mode) -> Unit:
@@ -353,8 +362,6 @@ def _culprit(node: Node) -> Node:
 
 
 def _check_positive(node: Node) -> None:
-    if needs_of(node) is not None:
-        return
     if isinstance(node, Or):
         for child in node.children:
             if needs_of(child) is None:
@@ -376,7 +383,8 @@ def parse_query(query: str) -> Query:
         raise QueryError("empty query", 1)
     root = _Parser(query).parse()
     _check(root)
-    _check_positive(root)
     needs = needs_of(root)
-    assert needs is not None
+    if needs is None:
+        _check_positive(root)  # raises, pointing at the branch without a positive term
+        raise QueryError("the query has no positive term", 1)
     return Query(query, root, tuple(needs))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
@@ -143,11 +142,12 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
         return (own,)
     keys = {own}
     if lang == "en":
-        american = _american(own)
-        keys.add(american)
-        for lemmas in getAllLemmas(_american(lower)).values():
-            for lemma in lemmas:
-                keys.add(_american(fold(lemma)))
+        keys.add(_american(own))
+        # breame also lists inflected forms, some ambiguous (analyses → analyzes, the
+        # verb), so the word itself is lemmatised too
+        for form in {lower, _american(lower)}:
+            for lemmas in getAllLemmas(form).values():
+                keys.update(_american(fold(lemma)) for lemma in lemmas)
     else:
         with contextlib.suppress(ValueError):
             keys.add(fold(str(simplemma.lemmatize(lower, lang=lang))))
@@ -264,8 +264,3 @@ def analyse_words(text: str, lang: str = "en") -> list[Part]:
         base = m.start()
         out.extend(p._replace(start=p.start + base, end=p.end + base) for p in info.parts)
     return out
-
-
-def intern_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
-    """Intern key strings so that a large rule set shares them."""
-    return tuple(sys.intern(k) for k in keys)
