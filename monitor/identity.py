@@ -32,11 +32,21 @@ def normalise_title(title: str) -> str:
 
 
 def url_key(url: str | None) -> str | None:
-    """``url:<normalised>`` or None when the URL is missing or unusable."""
+    """``url://host/path?query`` (scheme and trailing slash dropped) or None when unusable.
+
+    The same article reached over http and https, or with and without a trailing slash,
+    is one story.
+    """
     if not url:
         return None
     normalised = normalize_url(url)
-    return f"url:{normalised}" if normalised else None
+    if not normalised:
+        return None
+    rest = normalised.split(":", 1)[1]
+    head, sep, query = rest.partition("?")
+    if head.count("/") > 3:
+        head = head.rstrip("/")
+    return f"url:{head}{sep}{query}"
 
 
 def story_keys(source: str, link: str | None, guid: str | None, title: str) -> list[str]:

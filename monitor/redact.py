@@ -123,3 +123,6 @@ def install_logging(level: int = logging.INFO, stream: object = None) -> None:
     root.setLevel(level)
     # apprise logs full URLs at DEBUG; keep it at WARNING unless asked
     logging.getLogger("apprise").setLevel(max(level, logging.WARNING))
+    # one line per job run is noise next to our own one line per poll
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))

@@ -278,3 +278,69 @@ async def test_dry_run_records_nothing(tmp_path: Path, httpserver: HTTPServer, r
     with daemon2.rt.database.read() as conn:
         assert repo.count_stories(conn) == 0
     await daemon2.close()
+
+
+def _variant(items: list[Item], kind: str) -> list[Item]:
+    out = []
+    for i, it in enumerate(items):
+        link, guid, title = it.link, it.guid, it.title
+        if kind == "new-guid":
+            guid = f"changed-{guid}"
+        elif kind == "tracking":
+            link = f"{link}?utm_source=rss&utm_campaign=x&fbclid=abc123"
+        elif kind == "https":
+            link = link.replace("http://", "https://", 1)
+        elif kind == "whitespace-case":
+            title = "  " + title.upper() + "  "
+        out.append(Item(title, link, guid, it.description, it.published))
+        if kind == "updated":
+            out[-1].description += " (updated)"
+    if kind == "reordered":
+        out.reverse()
+    del i
+    return out
+
+
+@pytest.mark.parametrize("kind", ["new-guid", "tracking", "https", "updated", "reordered", "whitespace-case"])
+async def test_reserved_variants_never_realert(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver, kind: str
+) -> None:
+    # H-8: 100 stories, then the same stories re-served with one change each
+    feed = Feed(httpserver)
+    feed.items = []
+    config = base_config(
+        tmp_path,
+        httpserver,
+        feed,
+        {"chat": receiver.url},
+        rules=[{"name": "all", "query": "story OR weather"}],
+    )
+    await run_once(config)
+    feed.items = story_items(100)
+    await run_once(config)
+    # 100 new stories in one poll is a flood: one summary message, every story recorded
+    assert len(receiver.messages) == 1 and "100 new stories" in receiver.messages[0].title
+    feed.items = _variant(feed.items, kind)
+    await run_once(config)
+    assert len(receiver.messages) == 1
+
+
+async def test_items_without_link_or_guid_are_keyed_by_title(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
+    # H-9: empty link and guid, duplicate guids, no dates; the second poll creates nothing new
+    feed = Feed(httpserver)
+    config = base_config(
+        tmp_path, httpserver, feed, {"chat": receiver.url}, rules=[{"name": "all", "query": "story"}]
+    )
+    await run_once(config)
+    feed.items = [
+        Item("Story without anything", "", None, "story text"),
+        Item("Story with shared guid one", "http://127.0.0.1/a", "same", "story"),
+        Item("Story with shared guid two", "http://127.0.0.1/b", "same", "story"),
+    ]
+    await run_once(config)
+    first = len(receiver.messages)
+    assert first >= 2
+    await run_once(config)
+    assert len(receiver.messages) == first

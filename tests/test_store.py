@@ -96,7 +96,8 @@ def test_idempotency_key_depends_on_rule_story_destination_only() -> None:
 
 def test_story_keys_prefer_normalised_link() -> None:
     keys = story_keys("wire", "https://Example.com/a/b?utm_source=x#frag", "g1", "Title")
-    assert keys[0] == "url:https://example.com/a/b"
+    assert keys[0] == "url://example.com/a/b"
+    assert story_keys("wire", "http://example.com/a/b/", None, "T")[0] == keys[0]
     assert keys[1].startswith("guid:")
     only_title = story_keys("wire", None, None, "Some Title")
     assert len(only_title) == 1 and only_title[0].startswith("title:")

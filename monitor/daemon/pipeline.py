@@ -136,7 +136,14 @@ async def _poll(
             cand.link = unwrap_redirect(cand.link)
             if not is_http_url(cand.link):
                 cand.link = None
-        keyed.append((cand, story_keys(src.name, cand.link, cand.guid, cand.title)))
+    # a broken feed that gives different stories one GUID must not make them one story
+    guid_links: dict[str, set[str | None]] = {}
+    for cand in listing.candidates:
+        if cand.guid:
+            guid_links.setdefault(cand.guid, set()).add(cand.link)
+    for cand in listing.candidates:
+        guid = cand.guid if cand.guid and len(guid_links[cand.guid]) == 1 else None
+        keyed.append((cand, story_keys(src.name, cand.link, guid, cand.title)))
     seen = await rt.db(_find_seen, rt, [k for _, keys in keyed for k in keys])
     fresh: list[tuple[Candidate, list[str]]] = []
     listed_ids: set[int] = set()
