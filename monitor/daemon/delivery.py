@@ -206,7 +206,11 @@ class Deliverer:
         for batch, result in failed:
             first_failed = min((r["first_failed_at"] or now) for r in batch.rows)
             # the destination works while this message does not: it fails on its own (poison?)
-            individual = any_success or (last_success is not None and last_success >= first_failed)
+            individual = (
+                result.message_rejected
+                or any_success
+                or (last_success is not None and last_success >= first_failed)
+            )
             await rt.db(self._fail, batch, result, now, individual)
         return sent
 
@@ -313,6 +317,9 @@ class Deliverer:
             delay = backoff_delay(
                 max(failures, attempts, 1), base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
             )
+            if result.status == 429:
+                # apprise does not pass Retry-After on; wait at least a minute
+                delay = max(delay, 60.0)
             first_failed = min((r["first_failed_at"] or now) for r in rows)
             if individual and attempts >= settings.poison_attempts:
                 repo.mark_dead(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ class Receiver:
     on_message: Callable[[Received], None] | None = None
     #: tests: an error status to answer for a particular message (a poison message), or None
     reject: Callable[[dict[str, Any]], int | None] | None = None
+    #: tests: accept the message, then answer only after this many seconds (an "unknown outcome")
+    respond_after: float = 0.0
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -55,6 +58,8 @@ class Receiver:
         self.messages.append(msg)
         if self.on_message is not None:
             self.on_message(msg)
+        if self.respond_after:
+            await asyncio.sleep(self.respond_after)
         return web.json_response({"ok": True})
 
     async def start(self, port: int = 0) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -46,6 +47,20 @@ class Outcome(enum.StrEnum):
 class SendResult:
     outcome: Outcome
     detail: str = ""
+    #: the HTTP status the service answered, when apprise's log names it
+    status: int | None = None
+
+    @property
+    def message_rejected(self) -> bool:
+        """The service refused this message (not the destination as a whole): poison candidate."""
+        return self.status in _MESSAGE_REJECTED
+
+
+#: the URL or its credentials are wrong: retrying cannot help until the user fixes the config
+_PERMANENT = {401: "authentication failed", 403: "forbidden", 404: "not found", 410: "gone"}
+#: the service rejected this particular message
+_MESSAGE_REJECTED = {400, 413, 422}
+_STATUS = re.compile(r"error=(\d{3})\b")
 
 
 def _asset() -> apprise.AppriseAsset:
@@ -121,7 +136,16 @@ def send(url: str, *, title: str, body: str, body_format: str, key: str, timeout
         return SendResult(Outcome.UNKNOWN, "no answer before the deadline; outcome unknown")
     if name == "NOMATCH":
         return SendResult(Outcome.DEAD, "apprise matched no service for this URL")
-    return SendResult(Outcome.RETRY, _failure_detail(result))
+    detail = _failure_detail(result)
+    found = _STATUS.search(detail)
+    status = int(found.group(1)) if found else None
+    if status in _PERMANENT:
+        return SendResult(
+            Outcome.DEAD,
+            f"HTTP {status} ({_PERMANENT[status]}): fix the notifier's URL, then `newsmonitor outbox retry --all-dead`",
+            status,
+        )
+    return SendResult(Outcome.RETRY, detail, status)
 
 
 def _failure_detail(result: object) -> str:
