@@ -282,7 +282,7 @@ async def test_dry_run_records_nothing(tmp_path: Path, httpserver: HTTPServer, r
 
 def _variant(items: list[Item], kind: str) -> list[Item]:
     out = []
-    for i, it in enumerate(items):
+    for it in items:
         link, guid, title = it.link, it.guid, it.title
         if kind == "new-guid":
             guid = f"changed-{guid}"
@@ -297,7 +297,6 @@ def _variant(items: list[Item], kind: str) -> list[Item]:
             out[-1].description += " (updated)"
     if kind == "reordered":
         out.reverse()
-    del i
     return out
 
 
