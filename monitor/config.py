@@ -50,6 +50,14 @@ class HttpSettings(_Model):
     concurrency: int = Field(default=64, ge=1, le=10000)
     article_per_host: int = Field(default=2, ge=1, le=64)
     proxy: str | None = None
+    #: hosts whose links only redirect to the publisher (feed proxies, link shorteners): the
+    #: link is followed so the story's identity is the publisher's URL
+    redirectors: list[str] = Field(
+        default_factory=lambda: [
+            "feedproxy.google.com", "feeds.feedburner.com", "news.google.com", "t.co", "bit.ly", "ow.ly",
+            "dlvr.it", "trib.al", "buff.ly", "lnkd.in", "rss.app", "flip.it", "tinyurl.com", "apple.co",
+        ]
+    )
 
 
 class Defaults(_Model):

@@ -343,3 +343,40 @@ async def test_items_without_link_or_guid_are_keyed_by_title(
     assert first >= 2
     await run_once(config)
     assert len(receiver.messages) == first
+
+
+async def test_aggregator_links_resolve_to_the_publisher(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
+) -> None:
+    # a feed of redirector links ("localhost" plays the aggregator); the publisher's own feed
+    # later lists the same story under its real URL: one alert, with the publisher's URL
+    port = httpserver.port
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    publisher = f"http://127.0.0.1:{port}/world/2026/britain-japan-defence"
+    httpserver.expect_request("/r/abc").respond_with_data("", status=302, headers={"Location": publisher})
+    httpserver.expect_request("/world/2026/britain-japan-defence").respond_with_data(
+        "<html><body><article><h1>Britain, Japan agree</h1>"
+        + "<p>Britain and Japan discussed rare earths and defence cooperation at length.</p>" * 8
+        + "</article></body></html>",
+        content_type="text/html",
+    )
+    agg, own = Feed(httpserver, "/agg.xml"), Feed(httpserver, "/own.xml")
+    config = make_config(
+        tmp_path,
+        sources=[
+            {"name": "aggregator", "feed": f"http://127.0.0.1:{port}/agg.xml"},
+            {"name": "publisher", "feed": f"http://127.0.0.1:{port}/own.xml"},
+        ],
+        rules=[{"name": "rare", "query": '"rare earths"'}],
+        notifiers={"chat": receiver.url},
+        allow=[f"127.0.0.1:{port}"],
+        extra="http: {redirectors: [localhost]}\ncluster: {enabled: false}\n",
+    )
+    await run_once(config)
+    agg.items = [Item("Britain, Japan agree", f"http://localhost:{port}/r/abc", "agg-1", "teaser")]
+    await run_once(config)
+    assert len(receiver.messages) == 1
+    assert publisher in receiver.messages[0].body
+    own.items = [Item("Britain, Japan agree to deepen cooperation", publisher, "own-1", "rare earths")]
+    await run_once(config)
+    assert len(receiver.messages) == 1

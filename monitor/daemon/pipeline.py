@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from monitor.backoff import adaptive_interval, retry_delay_for
 from monitor.config import SourceSettings
 from monitor.daemon.runtime import Runtime
-from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.extract.article import extract_article
 from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
 from monitor.identity import idempotency_key, source_url_hash, story_keys, url_key
@@ -220,6 +220,8 @@ async def _story(
         outlet=src.outlet or src.name,
         text_origin="feed",
     )
+    if story.url and (urlsplit(story.url).hostname or "") in rt.redirectors:
+        await resolve_redirector(rt, src, story)
     if not need_text or not story.url:
         return story
     full_text = src.full_text if src.full_text is not None else rt.config.settings.defaults.full_text
@@ -228,6 +230,29 @@ async def _story(
         return story
     await fetch_full_text(rt, src, story)
     return story
+
+
+async def resolve_redirector(rt: Runtime, src: SourceSettings, story: Story) -> None:
+    """Follow an aggregator or shortener link to the publisher's URL, which becomes the story's first key.
+
+    The aggregator link stays a key too, so the next poll recognises the story without
+    following it again. A failure keeps the aggregator link (logged, never fatal).
+    """
+    try:
+        try:
+            response = await rt.http.get(story.url, method="HEAD", allow_networks=src.allow_networks)
+        except HTTPStatusError as exc:
+            if exc.status not in (403, 405, 501):
+                raise
+            response = await rt.http.get(story.url, allow_networks=src.allow_networks, max_bytes=2 * 2**20)
+    except MonitorError as exc:
+        log.info("source=%s could not resolve %s: %s", src.name, redact_url(story.url), exc)
+        return
+    final = normalize_url(response.url)
+    key = url_key(final)
+    if final and key and key not in story.keys:
+        story.url = final
+        story.keys = (key, *story.keys)
 
 
 async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> None:

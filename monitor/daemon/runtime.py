@@ -62,7 +62,9 @@ class Runtime:
             global_limit=s.http.concurrency,
             allow_networks=list(s.allow_networks),
             clock=clock,
+            proxy=s.http.proxy,
         )
+        self.redirectors = {h.lower().rstrip(".") for h in s.http.redirectors}
         self.pool = WorkerPool(processes=workers)
         self.rules = [r for r in s.rules if r.enabled]
         self.rule_by_name = {r.name: r for r in self.rules}
