@@ -190,11 +190,12 @@ class Matcher:
         evaluation = Evaluation(doc)
         texts = {"title": doc.fields[0].text, "text": doc.fields[1].text,
                  "source": doc.fields[2].text, "url": doc.fields[3].text}
+        sentences: dict[str, list[int]] = {}
         out: list[Match] = []
         for r in sorted(candidates):
             rule = self._rules[r]
             if not rule.allows(story) or not evaluation.truth(rule.query.root):
                 continue
             hits = evaluation.hits(rule.query.root)
-            out.append(Match(rule.name, tuple(hits), make_snippets(texts, hits)))
+            out.append(Match(rule.name, tuple(hits), make_snippets(texts, hits, sentences=sentences)))
         return out

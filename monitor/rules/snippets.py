@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 from monitor.models import Hit, Snippet
 
@@ -85,19 +86,37 @@ def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]]) -> Sni
     return Snippet(lead + body + tail, spans)
 
 
-def make_snippets(texts: dict[str, str], hits: list[Hit], limit: int = 2) -> tuple[Snippet, ...]:
+def _sentence_from_starts(text: str, starts: list[int], start: int, end: int) -> tuple[int, int]:
+    i = bisect_right(starts, start) - 1
+    begin = starts[i]
+    finish = starts[i + 1] if i + 1 < len(starts) else len(text)
+    while finish > begin and text[finish - 1].isspace():
+        finish -= 1
+    return begin, max(finish, end)
+
+
+def make_snippets(
+    texts: dict[str, str], hits: list[Hit], limit: int = 2, sentences: dict[str, list[int]] | None = None
+) -> tuple[Snippet, ...]:
     """One or two snippets for ``hits`` (from fields whose text is in ``texts``).
 
     The sentence holding the most distinct matched terms comes first; a second one is added
     only when it shows a term the first does not. Snippets are returned in text order,
-    title before text.
+    title before text. ``sentences`` is a cache of sentence starts per field shared by
+    the matches of one story: with it, each field is split into sentences once; without
+    it, only the neighbourhood of each hit is examined.
     """
     groups: dict[tuple[str, int, int], list[Hit]] = {}
     for hit in hits:
         text = texts.get(hit.field)
         if not text:
             continue
-        if hit.field == "text":
+        if hit.field == "text" and sentences is not None:
+            starts = sentences.get("text")
+            if starts is None:
+                starts = sentences["text"] = sentence_starts(text)
+            begin, end = _sentence_from_starts(text, starts, hit.start, hit.end)
+        elif hit.field == "text":
             begin, end = sentence_around(text, hit.start, hit.end)
         else:
             begin, end = 0, len(text)
