@@ -248,7 +248,7 @@ def test_feedparser_exceptions_become_parse_errors() -> None:
         b'<gml:Point srsName="EPSG:abc" srsDimension="x"><gml:pos>1 2</gml:pos></gml:Point>'
         b"</georss:where></entry>"
     )
-    feed = parse_feed(gml + b"</feed>", url=URL)  # fastfeedparser reads it
+    feed = parse_feed(gml + b"</feed>", url=URL)  # feedparser raises; fastfeedparser rescues it
     assert feed.entries[0].title == "g"
     with pytest.raises(ParseError, match="feedparser failed: ValueError"):
         parse_with("feedparser", gml + b"</feed>", url=URL)
