@@ -129,6 +129,7 @@ async def main() -> None:
             lines.append(f"  - {{name: s{i}, feed: 'http://{host}:{port}/f{i}.xml'}}")
         lines += ["rules:", "  - {name: r1, query: 'rare earths'}", "  - {name: r2, query: 'Japan defence'}"]
         config = parse_settings("\n".join(lines), "bench.yaml", env={})
+        config.warnings.clear()
         daemon = Daemon(config, workers=args.workers)
         lateness: list[float] = []
         original = daemon._on_submit
