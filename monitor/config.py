@@ -596,7 +596,7 @@ def _check(
                 "page sources always fetch the article text; full_text: false is only for feeds",
             )
     if settings.web.listen:
-        host, sep, port = settings.web.listen.rpartition(":")
+        _host, sep, port = settings.web.listen.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             yield ("web", "listen"), f"expected host:port such as 127.0.0.1:8321 (got {settings.web.listen!r})"
     for j, entry in enumerate(settings.allow_networks):
