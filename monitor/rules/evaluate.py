@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
 from monitor.rules.document import DEFAULT_FIELDS, FIELD_INDEX, FIELD_NAMES, FieldDoc, Span, StoryDoc
-from monitor.rules.text import word_keys
+from monitor.rules.text import fold, word_keys
 
 NEAR_BUDGET = 50_000
 MAX_SPANS = 5_000
@@ -79,10 +79,34 @@ class Evaluation:
         self._memo[key] = out
         return out
 
+    def possible(self, term: Term) -> bool:
+        """False when some word of every alternative of ``term`` is absent from the whole
+        story (a set lookup, no position work); True means "look closer"."""
+        feats = self.doc.feats
+        lang = self.doc.lang
+        for alt in term.alts:
+            for u in alt:
+                if u.mode == Mode.LEMMA:
+                    if not any(k in feats for k in word_keys(u.text, lang)):
+                        break
+                elif u.mode == Mode.EXACT:
+                    if u.text not in feats:
+                        break
+                elif u.mode == Mode.CASE and fold(u.text) not in feats:
+                    break
+            else:
+                return True
+        return False
+
     def truth(self, node: Node) -> bool:
         """Whether ``node`` matches the story."""
         if isinstance(node, Term):
-            return bool(self.term_occ(node))
+            occ = self._memo.get(id(node))
+            if occ is None:
+                if not self.possible(node):
+                    return False
+                occ = self.term_occ(node)
+            return bool(occ)
         if isinstance(node, And):
             return all(self.truth(c) for c in node.children)
         if isinstance(node, Or):

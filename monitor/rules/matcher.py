@@ -58,40 +58,64 @@ class _Rule:
 
 
 class _Index:
-    """Anchor feature → requirement sets, for one lemmatiser language."""
+    """Requirement sets filed under their two most selective atoms, for one lemmatiser language.
 
-    __slots__ = ("anchors", "multis", "rule_of", "singles")
+    ``solo`` holds the sets of one atom (reaching its feature makes the rule a candidate);
+    ``pairs`` files the others under a first and a second feature, so a set is only looked
+    at when both are in the story. Set intersections with dictionary key views run in C and
+    iterate the smaller side, which keeps the per-story cost independent of the rule count.
+    """
+
+    __slots__ = ("multis", "pairs", "rule_of", "singles", "solo")
 
     def __init__(self, rules: Sequence[_Rule], lang: str) -> None:
-        self.anchors: dict[str, list[int]] = {}
+        self.solo: dict[str, list[int]] = {}
+        self.pairs: dict[str, dict[str, list[int]]] = {}
         self.rule_of: list[int] = []
         self.singles: list[frozenset[str]] = []
         self.multis: list[tuple[tuple[str, ...], ...]] = []
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
-                alts = [(_alternatives(atom, lang), atom) for atom in need]
-                anchor = min(alts, key=lambda a: (a[1][0] == "l", len(a[0]), -len(a[1][1]), a[1]))[0]
+                alts = sorted(((_alternatives(atom, lang), atom) for atom in need), key=_selectivity)
                 c = len(self.rule_of)
                 self.rule_of.append(r)
-                self.singles.append(frozenset(a[0] for a, _ in alts if len(a) == 1))
-                self.multis.append(tuple(a for a, _ in alts if len(a) > 1))
-                for feature in anchor:
-                    self.anchors.setdefault(feature, []).append(c)
+                self.singles.append(frozenset(a[0] for a, _ in alts[2:] if len(a) == 1))
+                self.multis.append(tuple(a for a, _ in alts[2:] if len(a) > 1))
+                if len(alts) == 1:
+                    for feature in alts[0][0]:
+                        self.solo.setdefault(feature, []).append(c)
+                    continue
+                for first in alts[0][0]:
+                    second = self.pairs.setdefault(first, {})
+                    for feature in alts[1][0]:
+                        second.setdefault(feature, []).append(c)
 
     def candidates(self, feats: set[str]) -> set[int]:
-        """Rules whose every word of at least one requirement set is among ``feats``."""
+        """Rules whose every atom of at least one requirement set is among ``feats``."""
         out: set[int] = set()
-        anchors, rule_of, singles, multis = self.anchors, self.rule_of, self.singles, self.multis
-        for feature in feats.intersection(anchors):
-            for c in anchors[feature]:
-                r = rule_of[c]
-                if r in out or not singles[c] <= feats:
-                    continue
-                m = multis[c]
-                if m and not all(any(k in feats for k in alt) for alt in m):
-                    continue
-                out.add(r)
+        rule_of, singles, multis = self.rule_of, self.singles, self.multis
+        solo = self.solo
+        for feature in solo.keys() & feats:
+            out.update(rule_of[c] for c in solo[feature])
+        pairs = self.pairs
+        for first in pairs.keys() & feats:
+            second = pairs[first]
+            for feature in second.keys() & feats:
+                for c in second[feature]:
+                    if not singles[c] <= feats:
+                        continue
+                    m = multis[c]
+                    if m and not all(any(k in feats for k in alt) for alt in m):
+                        continue
+                    out.add(rule_of[c])
         return out
+
+
+def _selectivity(item: tuple[tuple[str, ...], Atom]) -> tuple[bool, int, int, Atom]:
+    """Sort key: most selective-looking atom first (a language matches many stories; fewer
+    alternative keys and longer words are rarer)."""
+    alts, atom = item
+    return (atom[0] == "l", len(alts), -len(atom[1]), atom)
 
 
 def _alternatives(atom: Atom, lang: str) -> tuple[str, ...]:
@@ -164,7 +188,7 @@ class Matcher:
                 cache[word] = found
             else:
                 none.add(word)
-        for word in feats.intersection(cache):
+        for word in cache.keys() & feats:
             feats.update(cache[word])
 
     def candidates(self, story: Story) -> list[int]:
