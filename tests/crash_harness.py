@@ -157,3 +157,57 @@ async def run_trial(
         kills=kill_count,
         seconds=time.monotonic() - started,
     )
+
+
+async def run_fault_point(
+    workdir: Path, point: str, *, stories: int = 5, settle: float = 20.0
+) -> TrialResult:
+    """C-2: the daemon SIGKILLs itself at ``point`` once; a restarted daemon must finish the job."""
+    feed, hook = _Feed(stories, span=0.001), _Hook()
+    feed_app, hook_app = web.Application(), web.Application()
+    feed_app.router.add_get("/feed.xml", feed.handle)
+    hook_app.router.add_post("/hook", hook.handle)
+    feed_runner, feed_port = await _serve(feed_app)
+    hook_runner, hook_port = await _serve(hook_app)
+    config = {
+        "database": f"sqlite:///{workdir}/state.db",
+        "allow_networks": [f"127.0.0.1:{feed_port}"],
+        "defaults": {"interval": "1s", "notify": ["hook"], "full_text": False},
+        "delivery": {"retry_base": "1s", "retry_cap": "2s"},
+        "notifiers": {"hook": f"json://127.0.0.1:{hook_port}/hook"},
+        "sources": [{"name": "wire", "feed": f"http://127.0.0.1:{feed_port}/feed.xml"}],
+        "rules": [{"name": "rare-earths", "query": '"rare earths"'}],
+    }
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "NEWSMONITOR_CONFIG": str(path)}
+    cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
+    started = time.monotonic()
+    with open(workdir / "daemon.log", "ab") as log:
+        try:
+            proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
+            await asyncio.sleep(2.5)  # primed
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+            feed.t0 = time.monotonic() - 1  # every story is now listed
+            faulty = {**env, "NEWSMONITOR_FAULT": point, "NEWSMONITOR_FAULT_ONCE": str(workdir / "fired")}
+            proc = await asyncio.create_subprocess_exec(*cmd, env=faulty, stdout=log, stderr=log)
+            await asyncio.wait_for(proc.wait(), 30)
+            killed = proc.returncode == -signal.SIGKILL
+            proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
+            deadline = time.monotonic() + settle
+            while time.monotonic() < deadline and len(set(hook.keys)) < stories:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 10)
+        finally:
+            await feed_runner.cleanup()
+            await hook_runner.cleanup()
+    return TrialResult(
+        published=stories,
+        received=len(hook.keys),
+        unique=len(set(hook.keys)),
+        kills=1 if killed else 0,
+        seconds=time.monotonic() - started,
+    )

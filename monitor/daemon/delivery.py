@@ -26,6 +26,7 @@ from typing import Any
 from monitor.backoff import backoff_delay
 from monitor.daemon.runtime import Runtime
 from monitor.daemon.targets import Destination, Target
+from monitor.faults import fault_point
 from monitor.models import Snippet
 from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
 from monitor.notify.message import AlertItem, Message
@@ -191,10 +192,12 @@ class Deliverer:
         for batch in plan_batches(rows, target.name):
             if len(failed) >= 2 and not any_success:
                 break  # two failures and no success in this pass: the destination is down
+            fault_point("before_send")
             result = await self._send(target, dest, batch)
             now = rt.clock.timestamp()
             ids = [r["id"] for r in batch.rows]
             if result.outcome is Outcome.SENT:
+                fault_point("after_send_before_mark")
                 await rt.db(self._mark_sent, ids, dest_id, target.name, now)
                 sent += len(ids)
                 any_success = True

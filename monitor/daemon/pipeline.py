@@ -26,6 +26,7 @@ from monitor.daemon.runtime import Runtime
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.extract.article import extract_article
 from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
+from monitor.faults import fault_point
 from monitor.identity import idempotency_key, source_url_hash, story_keys, url_key
 from monitor.models import Match, Story
 from monitor.redact import redact_url
@@ -193,6 +194,7 @@ async def _poll(
         return
     state.new_story_times = [*state.new_story_times, *([now] * min(len(stories), 5))][-50:]
     _schedule_next(rt, src, state, now, ok=True)
+    fault_point("after_fetch_before_commit")
     await rt.db(_commit_poll, rt, state, src, stories, dedup, rows, listed_ids, extra_keys, now)
     for row in rows:
         rt.metrics.enqueued.labels(row.target).inc()
