@@ -139,7 +139,7 @@ class StoryDoc:
     when the story's language is known; the matcher adds wildcard prefixes to it.
     """
 
-    __slots__ = ("_sorted", "feats", "fields", "lang", "lang_code", "story")
+    __slots__ = ("_sorted", "feats", "field_feats", "fields", "lang", "lang_code", "story")
 
     def __init__(self, story: Story) -> None:
         self.story = story
@@ -150,14 +150,19 @@ class StoryDoc:
             f"{story.source}\n{story.outlet}")
         texts = (story.title or "", story.text or "", source or "", story.url or "")
         self.fields = tuple(FieldDoc(t, self.lang, cache) for t in texts)
-        feats: set[str] = set()
         infos = cache.chunks
+        per_field: list[set[str]] = []
         for fd in self.fields:
             uniq = set(fd.chunks)
             for chunk in uniq.difference(infos):
                 cache.add(chunk)
+            field_feats: set[str] = set()
             if uniq:
-                feats.update(*map(_feats_of, map(infos.__getitem__, uniq)))
+                field_feats.update(*map(_feats_of, map(infos.__getitem__, uniq)))
+            per_field.append(field_feats)
+        #: features of each field (lemma keys and folds), for a position-free word test
+        self.field_feats = tuple(per_field)
+        feats = set().union(*per_field)
         if self.lang_code:
             feats.add("\x03" + self.lang_code)
         self.feats = feats

@@ -105,6 +105,9 @@ class Evaluation:
             if occ is None:
                 if not self.possible(node):
                     return False
+                if _single_lemma(node):
+                    # a lone unquoted word needs no positions: its keys in the field's features
+                    return self._in_fields(node)
                 occ = self.term_occ(node)
             return bool(occ)
         if isinstance(node, And):
@@ -116,6 +119,17 @@ class Evaluation:
         if isinstance(node, Lang):
             return self.doc.lang_code == node.code
         return bool(self.occ(node))
+
+    def _in_fields(self, term: Term) -> bool:
+        fields = DEFAULT_FIELDS if term.field is None else (FIELD_INDEX[term.field],)
+        lang = self.doc.lang
+        for alt in term.alts:
+            keys = word_keys(alt[0].text, lang)
+            for f in fields:
+                feats = self.doc.field_feats[f]
+                if any(k in feats for k in keys):
+                    return True
+        return False
 
     def occ(self, node: Node) -> list[Occ]:
         """Occurrences of a positional node (term, OR of positional nodes, NEAR)."""
@@ -175,6 +189,10 @@ class Evaluation:
                     for occ in self.term_occ(term):
                         if _inside(occ, spans):
                             found.setdefault(occ, term.label)
+
+
+def _single_lemma(term: Term) -> bool:
+    return all(len(alt) == 1 and alt[0].mode == Mode.LEMMA for alt in term.alts)
 
 
 def _inside(occ: Occ, spans: list[Occ]) -> bool:
