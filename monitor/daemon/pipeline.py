@@ -18,8 +18,6 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection
-
 from monitor.backoff import adaptive_interval, retry_delay_for
 from monitor.config import SourceSettings
 from monitor.daemon.runtime import Runtime
@@ -183,10 +181,10 @@ async def _poll(
         stories = kept
     result.new = len(stories)
     result.stories = stories
-    dedup = [_assign_cluster(rt, story, now) for story in stories]
+    dedup = await rt.cpu(_assign_clusters, rt, stories, now, not priming)
     rows: list[repo.OutboxRow] = []
     if not priming:
-        rows = _plan_alerts(rt, src, stories, now, listed=len(listing.candidates), result=result)
+        rows = await rt.cpu(_plan_alerts, rt, src, stories, now, len(listing.candidates), result)
     result.status = "primed" if priming else "ok"
     if state.primed_at is None:
         state.primed_at = now
@@ -300,7 +298,7 @@ def _find_seen(rt: Runtime, keys: list[str]) -> dict[str, int]:
 
 
 def _plan_alerts(
-    rt: Runtime, src: SourceSettings, stories: list[Story], now: float, *, listed: int, result: PollResult
+    rt: Runtime, src: SourceSettings, stories: list[Story], now: float, listed: int, result: PollResult
 ) -> list[repo.OutboxRow]:
     settings = rt.config.settings
     max_age = settings.defaults.max_age
@@ -427,7 +425,13 @@ def _flood_rows(
 Dedup = tuple[str, bytes | None, str | None]
 
 
-def _assign_cluster(rt: Runtime, story: Story, now: float) -> Dedup:
+def _assign_clusters(rt: Runtime, stories: list[Story], now: float, by_text: bool) -> list[Dedup]:
+    # priming skips the text signatures (about 1 ms each): stories that never alert only need
+    # their titles to catch a later copy elsewhere
+    return [_assign_cluster(rt, story, now, by_text) for story in stories]
+
+
+def _assign_cluster(rt: Runtime, story: Story, now: float, by_text: bool = True) -> Dedup:
     """Put ``story`` in the cluster of a near-identical story seen within the window, or its own."""
     index = rt.cluster_index
     if index is None or not rt.config.settings.cluster.enabled:
@@ -435,7 +439,7 @@ def _assign_cluster(rt: Runtime, story: Story, now: float) -> Dedup:
         return (story.key, None, None)
     from monitor.dedup import text_signature, title_key
 
-    sig = text_signature(story.text) if len(story.text) > 200 else None
+    sig = text_signature(story.text) if by_text and len(story.text) > 200 else None
     tkey = title_key(story.title)
     story.cluster = index.find(sig, tkey, now) or story.key
     index.add(story.cluster, sig, tkey, now)
@@ -457,7 +461,7 @@ def _commit_poll(
     now: float,
 ) -> None:
     with rt.database.write() as conn:
-        ids = [_add(conn, s, info, now) for s, info in zip(stories, dedup, strict=True)]
+        ids = repo.add_stories(conn, [_new_story(s, info) for s, info in zip(stories, dedup, strict=True)], now)
         repo.touch_listed(conn, listed_ids, now)
         # remembered so that a 304 or an unchanged body keeps them "listed" (pruning never re-alerts)
         state.listed_ids = sorted(listed_ids.union(ids))
@@ -471,21 +475,17 @@ def _commit_poll(
         repo.save_source(conn, state)
 
 
-def _add(conn: Connection, story: Story, info: Dedup, now: float) -> int:
+def _new_story(story: Story, info: Dedup) -> repo.NewStory:
     cluster, signature, tkey = info
-    return repo.add_story(
-        conn,
-        repo.NewStory(
-            source=story.source,
-            title=story.title,
-            url=story.url,
-            published=_ts(story.published),
-            keys=list(story.keys),
-            cluster=cluster,
-            signature=signature,
-            title_key=tkey,
-        ),
-        now,
+    return repo.NewStory(
+        source=story.source,
+        title=story.title,
+        url=story.url,
+        published=_ts(story.published),
+        keys=list(story.keys),
+        cluster=cluster,
+        signature=signature,
+        title_key=tkey,
     )
 
 

@@ -73,6 +73,9 @@ class Runtime:
         self.sources: dict[str, SourceSettings] = {src.name: src for src in s.sources}
         self.metrics = Metrics()
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-db")
+        # clustering and matching: CPU work off the event loop, one at a time (the cluster
+        # index is not thread-safe, and one thread is enough: the worker pool parses)
+        self._cpu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-cpu")
         self.article_limits: dict[str, asyncio.Semaphore] = {}
         self.outbox_changed = asyncio.Event()
         self.cluster_index: Any = None
@@ -81,6 +84,11 @@ class Runtime:
         """Run ``fn(*args)`` on the database thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db_thread, lambda: fn(*args))
+
+    async def cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the CPU thread (matching, clustering), never on the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._cpu_thread, lambda: fn(*args))
 
     def article_limit(self, host: str) -> asyncio.Semaphore:
         """At most ``http.article_per_host`` article fetches in flight per host."""
@@ -93,5 +101,6 @@ class Runtime:
     async def close(self) -> None:
         await self.http.close()
         await self.pool.close()
+        self._cpu_thread.shutdown(wait=True)
         self._db_thread.shutdown(wait=True)
         self.database.close()

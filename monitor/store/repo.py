@@ -168,6 +168,36 @@ def add_story(conn: Connection, story: NewStory, now: float) -> int:
     return story_id
 
 
+def add_stories(conn: Connection, new: Sequence[NewStory], now: float) -> list[int]:
+    """Record many stories and their keys in bulk; returns their ids in the same order."""
+    if not new:
+        return []
+    rows = [
+        {
+            "source": st.source,
+            "title": st.title[:2000],
+            "url": st.url[:4000],
+            "published": st.published,
+            "first_seen": now,
+            "last_listed": now,
+            "cluster": st.cluster,
+            "signature": st.signature,
+            "title_key": st.title_key,
+        }
+        for st in new
+    ]
+    result = conn.execute(stories.insert().returning(stories.c.id, sort_by_parameter_order=True), rows)
+    ids = [int(i) for i in result.scalars().all()]
+    key_rows = [
+        {"key": k[:300], "story_id": sid}
+        for st, sid in zip(new, ids, strict=True)
+        for k in dict.fromkeys(st.keys)
+    ]
+    if key_rows:
+        conn.execute(_insert(conn, story_keys).on_conflict_do_nothing(index_elements=["key"]), key_rows)
+    return ids
+
+
 def add_keys(conn: Connection, story_id: int, keys: Iterable[str]) -> None:
     rows = [{"key": k[:300], "story_id": story_id} for k in dict.fromkeys(keys)]
     if rows:
