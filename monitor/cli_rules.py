@@ -72,7 +72,7 @@ def story_from_json(obj: dict[str, Any]) -> Story:
 
 def _story_from_html(data: bytes) -> Story:
     try:
-        from monitor.extract.article import extract_article  # noqa: PLC0415 - optional stage
+        from monitor.extract.article import extract_article
     except ImportError:
         article = None
     else:
@@ -80,7 +80,7 @@ def _story_from_html(data: bytes) -> Story:
     if article is not None:
         return Story(source="file", url=article.canonical_url or "", title=article.title or "",
                      text=article.text, lang=article.lang, text_origin="extracted")
-    from bs4 import BeautifulSoup  # noqa: PLC0415 - only for pages the extractor gives up on
+    from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
@@ -95,7 +95,7 @@ def load_story(arg: str) -> Story:
     (stdin) holding a JSON object, an HTML page or plain text. Raises MonitorError/OSError."""
     if arg.startswith(("http://", "https://")):
         try:
-            from monitor.storyload import story_from_url  # noqa: PLC0415 - needs the network stack
+            from monitor.storyload import story_from_url
         except ImportError:
             raise MonitorError("fetching a URL is not available in this build; save the page "
                                "and pass the file instead") from None
@@ -260,7 +260,7 @@ def match(config_path: str | None, rules_path: str | None, stories: str) -> None
     try:
         if config_path is not None:
             try:
-                from monitor.config import load_rules_only  # noqa: PLC0415 - config pulls in pydantic
+                from monitor.config import load_rules_only
             except ImportError:
                 _fail("--config is not available in this build; use --rules FILE")
             specs: list[RuleSpec] = list(load_rules_only(config_path))
