@@ -54,7 +54,7 @@ class _Feed:
 
     async def handle(self, _: web.Request) -> web.Response:
         n = self.visible()
-        # newest first, at most 100 listed, as real feeds do
+        # newest first; long enough that no story scrolls off while the daemon is down
         items = [
             Item(
                 f"Rare earths story {i}",
@@ -62,7 +62,7 @@ class _Feed:
                 f"g{i}",
                 f"Story {i} about rare earths supply chains.",
             )
-            for i in range(n - 1, max(-1, n - 101), -1)
+            for i in range(n - 1, max(-1, n - 1001), -1)
         ]
         # a primed story nobody should be alerted about
         items.append(Item("Old story about the weather", "http://127.0.0.1/news/old", "old", "weather"))
