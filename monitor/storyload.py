@@ -68,7 +68,8 @@ async def run_test_source(
     config_path: str | None, name_or_url: str, *, verbose: bool, echo: Callable[[str], object]
 ) -> int:
     """Poll one source without recording; print what it found. Returns the exit status."""
-    from monitor.daemon.pipeline import fetch_full_text, poll_source
+    from monitor.daemon.articles import fetch_full_text
+    from monitor.daemon.pipeline import poll_source
     from monitor.daemon.runtime import Runtime
     from monitor.sources import kind_for
 

@@ -13,21 +13,18 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import partial
-from typing import Any
-from urllib.parse import urlsplit
+from datetime import datetime
 
 from monitor.backoff import adaptive_interval, retry_delay_for
 from monitor.config import SourceSettings
+from monitor.daemon.alerts import Dedup, assign_clusters, plan_alerts
+from monitor.daemon.articles import build_story
 from monitor.daemon.runtime import Runtime
-from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
-from monitor.extract.article import extract_article
-from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
+from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.extract.urls import is_http_url, unwrap_redirect
 from monitor.faults import fault_point
-from monitor.identity import idempotency_key, source_url_hash, story_keys, url_key
+from monitor.identity import source_url_hash, story_keys
 from monitor.models import Match, Story
-from monitor.redact import redact_url
 from monitor.sources import Candidate, kind_for
 from monitor.store import repo
 
@@ -112,12 +109,12 @@ async def _poll(
     state.etag, state.last_modified = response.etag, response.last_modified
     if response.not_modified:
         result.status = "not_modified"
-        await _record_ok(rt, state, now, record, new_count=0, src=src)
+        await _record_ok(rt, state, now, record, src=src)
         return
     body_hash = hashlib.sha256(response.body).hexdigest()
     if body_hash == state.content_hash:
         result.status = "unchanged"
-        await _record_ok(rt, state, now, record, new_count=0, src=src)
+        await _record_ok(rt, state, now, record, src=src)
         return
     listing = await kind.list_stories(
         response.body, url=response.url, content_type=response.content_type, pool=rt.pool
@@ -164,7 +161,9 @@ async def _poll(
 
     priming = state.primed_at is None and not src.alert_on_first_poll
     stories = list(
-        await asyncio.gather(*(_story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh))
+        await asyncio.gather(
+            *(build_story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh)
+        )
     )
     if not priming and stories:
         # a canonical URL may reveal that a "new" link is a story we know under another key
@@ -181,10 +180,10 @@ async def _poll(
         stories = kept
     result.new = len(stories)
     result.stories = stories
-    dedup = await rt.cpu(_assign_clusters, rt, stories, now, not priming)
+    dedup = await rt.cpu(assign_clusters, rt, stories, now, not priming)
     rows: list[repo.OutboxRow] = []
     if not priming:
-        rows = await rt.cpu(_plan_alerts, rt, src, stories, now, len(listing.candidates), result)
+        rows = await rt.cpu(plan_alerts, rt, src, stories, now, len(listing.candidates), result.alerts)
     result.status = "primed" if priming else "ok"
     if state.primed_at is None:
         state.primed_at = now
@@ -202,248 +201,9 @@ async def _poll(
         rt.outbox_changed.set()
 
 
-async def _story(
-    rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool
-) -> Story:
-    story = Story(
-        source=src.name,
-        url=(normalize_url(cand.link) or cand.link) if cand.link else "",
-        title=cand.title,
-        text=cand.text,
-        summary=cand.text,
-        guid=cand.guid,
-        published=cand.published,
-        author=cand.author,
-        lang=cand.lang,
-        source_tags=tuple(src.tags),
-        keys=tuple(keys),
-        outlet=src.outlet or src.name,
-        text_origin="feed",
-    )
-    if story.url and (urlsplit(story.url).hostname or "") in rt.redirectors:
-        await resolve_redirector(rt, src, story)
-    if not need_text or not story.url:
-        return story
-    full_text = src.full_text if src.full_text is not None else rt.config.settings.defaults.full_text
-    kind = kind_for(src.kind)
-    if not (kind.always_full_text or full_text is True or (full_text == "auto" and cand.teaser)):
-        return story
-    await fetch_full_text(rt, src, story)
-    return story
-
-
-async def resolve_redirector(rt: Runtime, src: SourceSettings, story: Story) -> None:
-    """Follow an aggregator or shortener link to the publisher's URL, which becomes the story's first key.
-
-    The aggregator link stays a key too, so the next poll recognises the story without
-    following it again. A failure keeps the aggregator link (logged, never fatal).
-    """
-    try:
-        try:
-            response = await rt.http.get(story.url, method="HEAD", allow_networks=src.allow_networks)
-        except HTTPStatusError as exc:
-            if exc.status not in (403, 405, 501):
-                raise
-            response = await rt.http.get(story.url, allow_networks=src.allow_networks, max_bytes=2 * 2**20)
-    except MonitorError as exc:
-        log.info("source=%s could not resolve %s: %s", src.name, redact_url(story.url), exc)
-        return
-    final = normalize_url(response.url)
-    key = url_key(final)
-    if final and key and key not in story.keys:
-        story.url = final
-        story.keys = (key, *story.keys)
-
-
-async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> None:
-    """Fetch the story's article and replace its text with the extracted main text.
-
-    A failed fetch or extraction keeps the feed's title and summary, is logged, and never
-    drops the story.
-    """
-    host = urlsplit(story.url).hostname or ""
-    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
-    try:
-        async with rt.article_limit(host):
-            response = await rt.http.get(story.url, allow_networks=src.allow_networks, check_robots=robots)
-        article = await rt.pool.run(partial(extract_article, url=response.url), response.body)
-    except MonitorError as exc:
-        log.warning("source=%s article %s: %s; using the feed's text", src.name, redact_url(story.url), exc)
-        story.text_origin = "fallback"
-        return
-    if article is None or not article.text.strip():
-        log.warning(
-            "source=%s article %s: no main text found; using the feed's text", src.name, redact_url(story.url)
-        )
-        story.text_origin = "fallback"
-        return
-    story.text = article.text
-    story.text_origin = "extracted"
-    if article.title and (not story.title or len(story.title) < 8):
-        story.title = article.title
-    story.published = story.published or article.published
-    story.author = story.author or article.author
-    story.lang = article.lang or story.lang
-    story.canonical_url = article.canonical_url
-    extra = [k for k in (url_key(response.url), url_key(article.canonical_url)) if k and k not in story.keys]
-    story.keys = (*story.keys, *extra)
-
-
 def _find_seen(rt: Runtime, keys: list[str]) -> dict[str, int]:
     with rt.database.read() as conn:
         return repo.find_seen(conn, keys)
-
-
-# ---------------------------------------------------------------------------- alert planning
-
-
-def _plan_alerts(
-    rt: Runtime, src: SourceSettings, stories: list[Story], now: float, listed: int, result: PollResult
-) -> list[repo.OutboxRow]:
-    settings = rt.config.settings
-    max_age = settings.defaults.max_age
-    flood = len(stories) > settings.flood.threshold and len(stories) > settings.flood.fraction * max(
-        listed, 1
-    )
-    rows: list[repo.OutboxRow] = []
-    flood_hits: dict[str, list[tuple[int, Story, list[Match]]]] = {}
-    for index, story in enumerate(stories):
-        if story.published and story.published.timestamp() < now - max_age:
-            continue
-        matches = rt.matcher.match(story)
-        if not matches:
-            continue
-        result.alerts.append((story, matches))
-        for match in matches:
-            rt.metrics.matches.labels(match.rule).inc()
-        if flood:
-            for target in _targets_for(rt, matches):
-                flood_hits.setdefault(target, []).append((index, story, matches))
-            continue
-        rows.extend(_rows_for_story(rt, story, index, matches, now))
-    for target_name, hits in flood_hits.items():
-        rows.extend(_flood_rows(rt, src, target_name, hits, len(stories), now))
-    return rows
-
-
-def _targets_for(rt: Runtime, matches: list[Match]) -> list[str]:
-    names: list[str] = []
-    for match in matches:
-        for t in rt.config.rule_targets(rt.rule_by_name[match.rule]):
-            if t not in names:
-                names.append(t)
-    return names
-
-
-def _payload(story: Story, matches: list[Match]) -> dict[str, Any]:
-    return {
-        "title": story.title,
-        "url": story.url,
-        "source": story.source,
-        "outlet": story.outlet,
-        "published": story.published.timestamp() if story.published else None,
-        "rules": [
-            {
-                "rule": m.rule,
-                "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in m.snippets],
-            }
-            for m in matches
-        ],
-    }
-
-
-def _rows_for_story(
-    rt: Runtime, story: Story, index: int, matches: list[Match], now: float
-) -> list[repo.OutboxRow]:
-    rows = []
-    subject = story.cluster or story.key
-    for match in matches:
-        rule = rt.rule_by_name[match.rule]
-        for target_name in rt.config.rule_targets(rule):
-            target = rt.targets[target_name]
-            due, digest = now, None
-            spec = rule.digest or target.settings.digest
-            if spec:
-                from monitor.notify.schedule import parse_digest
-
-                due, digest = target.next_digest(parse_digest(spec), now), spec
-            elif not rule.urgent:
-                quiet_end = target.quiet_until(now)
-                if quiet_end is not None:
-                    due, digest = quiet_end, "quiet"
-            for dest in target.destinations:
-                rows.append(
-                    repo.OutboxRow(
-                        key=idempotency_key(rule.name, subject, dest.id),
-                        kind="alert",
-                        rule=rule.name,
-                        target=target_name,
-                        dest=dest.id,
-                        payload=_payload(story, [match]),
-                        due_at=due,
-                        urgent=rule.urgent,
-                        digest=digest,
-                        cluster=subject,
-                        story_index=index,
-                    )
-                )
-    return rows
-
-
-def _flood_rows(
-    rt: Runtime,
-    src: SourceSettings,
-    target_name: str,
-    hits: list[tuple[int, Story, list[Match]]],
-    total: int,
-    now: float,
-) -> list[repo.OutboxRow]:
-    target = rt.targets[target_name]
-    shown = hits[:10]
-    note = (
-        f"{total} new stories from '{src.name}' in one poll (a site redesign or lost state?); "
-        f"{len(hits)} matched your rules. Showing {len(shown)}; all are recorded and none will alert again."
-    )
-    payload = {"note": note, "items": [_payload(s, m) for _, s, m in shown]}
-    subject = f"flood:{src.name}:{int(now)}"
-    return [
-        repo.OutboxRow(
-            key=idempotency_key("(flood)", subject, dest.id),
-            kind="summary",
-            rule="(flood)",
-            target=target_name,
-            dest=dest.id,
-            payload=payload,
-            due_at=now,
-        )
-        for dest in target.destinations
-    ]
-
-
-# ---------------------------------------------------------------------------- clustering
-
-Dedup = tuple[str, bytes | None, str | None]
-
-
-def _assign_clusters(rt: Runtime, stories: list[Story], now: float, by_text: bool) -> list[Dedup]:
-    # priming skips the text signatures (about 1 ms each): stories that never alert only need
-    # their titles to catch a later copy elsewhere
-    return [_assign_cluster(rt, story, now, by_text) for story in stories]
-
-
-def _assign_cluster(rt: Runtime, story: Story, now: float, by_text: bool = True) -> Dedup:
-    """Put ``story`` in the cluster of a near-identical story seen within the window, or its own."""
-    index = rt.cluster_index
-    if index is None or not rt.config.settings.cluster.enabled:
-        story.cluster = story.key
-        return (story.key, None, None)
-    from monitor.dedup import text_signature, title_key
-
-    sig = text_signature(story.text) if by_text and len(story.text) > 200 else None
-    tkey = title_key(story.title)
-    story.cluster = index.find(sig, tkey, now) or story.key
-    index.add(story.cluster, sig, tkey, now)
-    return (story.cluster, sig.to_bytes() if sig is not None else None, tkey)
 
 
 # ---------------------------------------------------------------------------- recording
@@ -461,7 +221,9 @@ def _commit_poll(
     now: float,
 ) -> None:
     with rt.database.write() as conn:
-        ids = repo.add_stories(conn, [_new_story(s, info) for s, info in zip(stories, dedup, strict=True)], now)
+        ids = repo.add_stories(
+            conn, [_new_story(s, info) for s, info in zip(stories, dedup, strict=True)], now
+        )
         repo.touch_listed(conn, listed_ids, now)
         # remembered so that a 304 or an unchanged body keeps them "listed" (pruning never re-alerts)
         state.listed_ids = sorted(listed_ids.union(ids))
@@ -490,7 +252,7 @@ def _new_story(story: Story, info: Dedup) -> repo.NewStory:
 
 
 async def _record_ok(
-    rt: Runtime, state: repo.SourceState, now: float, record: bool, *, new_count: int, src: SourceSettings
+    rt: Runtime, state: repo.SourceState, now: float, record: bool, *, src: SourceSettings
 ) -> None:
     if not record:
         return
@@ -547,7 +309,3 @@ def _schedule_next(
     else:
         delay = interval
     state.next_poll_at = now + delay
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,106 @@
+"""A story's full text: build it from a listing entry, follow aggregator links, fetch and extract the article."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from urllib.parse import urlsplit
+
+from monitor.config import SourceSettings
+from monitor.daemon.runtime import Runtime
+from monitor.errors import HTTPStatusError, MonitorError
+from monitor.extract.article import extract_article
+from monitor.extract.urls import normalize_url
+from monitor.identity import url_key
+from monitor.models import Story
+from monitor.redact import redact_url
+from monitor.sources import Candidate, kind_for
+
+log = logging.getLogger("monitor.poll")
+
+
+async def build_story(
+    rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool
+) -> Story:
+    story = Story(
+        source=src.name,
+        url=(normalize_url(cand.link) or cand.link) if cand.link else "",
+        title=cand.title,
+        text=cand.text,
+        summary=cand.text,
+        guid=cand.guid,
+        published=cand.published,
+        author=cand.author,
+        lang=cand.lang,
+        source_tags=tuple(src.tags),
+        keys=tuple(keys),
+        outlet=src.outlet or src.name,
+        text_origin="feed",
+    )
+    if story.url and (urlsplit(story.url).hostname or "") in rt.redirectors:
+        await resolve_redirector(rt, src, story)
+    if not need_text or not story.url:
+        return story
+    full_text = src.full_text if src.full_text is not None else rt.config.settings.defaults.full_text
+    kind = kind_for(src.kind)
+    if not (kind.always_full_text or full_text is True or (full_text == "auto" and cand.teaser)):
+        return story
+    await fetch_full_text(rt, src, story)
+    return story
+
+
+async def resolve_redirector(rt: Runtime, src: SourceSettings, story: Story) -> None:
+    """Follow an aggregator or shortener link to the publisher's URL, which becomes the story's first key.
+
+    The aggregator link stays a key too, so the next poll recognises the story without
+    following it again. A failure keeps the aggregator link (logged, never fatal).
+    """
+    try:
+        try:
+            response = await rt.http.get(story.url, method="HEAD", allow_networks=src.allow_networks)
+        except HTTPStatusError as exc:
+            if exc.status not in (403, 405, 501):
+                raise
+            response = await rt.http.get(story.url, allow_networks=src.allow_networks, max_bytes=2 * 2**20)
+    except MonitorError as exc:
+        log.info("source=%s could not resolve %s: %s", src.name, redact_url(story.url), exc)
+        return
+    final = normalize_url(response.url)
+    key = url_key(final)
+    if final and key and key not in story.keys:
+        story.url = final
+        story.keys = (key, *story.keys)
+
+
+async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> None:
+    """Fetch the story's article and replace its text with the extracted main text.
+
+    A failed fetch or extraction keeps the feed's title and summary, is logged, and never
+    drops the story.
+    """
+    host = urlsplit(story.url).hostname or ""
+    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    try:
+        async with rt.article_limit(host):
+            response = await rt.http.get(story.url, allow_networks=src.allow_networks, check_robots=robots)
+        article = await rt.pool.run(partial(extract_article, url=response.url), response.body)
+    except MonitorError as exc:
+        log.warning("source=%s article %s: %s; using the feed's text", src.name, redact_url(story.url), exc)
+        story.text_origin = "fallback"
+        return
+    if article is None or not article.text.strip():
+        log.warning(
+            "source=%s article %s: no main text found; using the feed's text", src.name, redact_url(story.url)
+        )
+        story.text_origin = "fallback"
+        return
+    story.text = article.text
+    story.text_origin = "extracted"
+    if article.title and (not story.title or len(story.title) < 8):
+        story.title = article.title
+    story.published = story.published or article.published
+    story.author = story.author or article.author
+    story.lang = article.lang or story.lang
+    story.canonical_url = article.canonical_url
+    extra = [k for k in (url_key(response.url), url_key(article.canonical_url)) if k and k not in story.keys]
+    story.keys = (*story.keys, *extra)
