@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -264,5 +265,52 @@ async def test_poison_message_is_set_aside(tmp_path: Path, receivers: list[Recei
             dead = repo.list_outbox(conn, ["dead"])
         await daemon.close()
         assert len(dead) == 1 and "poison" in (dead[0]["last_error"] or "")
+    finally:
+        await site.stop()
+
+
+async def test_daily_digest_once_per_local_day_across_dst(tmp_path: Path, receivers: list[Receiver]) -> None:
+    # Europe/Berlin leaves summer time on 2026-10-25: exactly one digest per local day at 08:00
+    notifiers = {
+        "chat": {"urls": [receivers[0].url], "digest": "daily at 08:00", "timezone": "Europe/Berlin"}
+    }
+    site, config = await _one_story_setup(tmp_path, receivers, notifiers=notifiers)
+    try:
+        site.stories = [site.stories[0], *[LOCAL[i % len(LOCAL)] for i in range(1, 4)]]
+        clock = FakeClock(datetime(2026, 10, 23, 20, 0, tzinfo=UTC))
+        await cycle(config, clock)
+        sent_days = []
+        for step in range(3 * 12):  # three days in 2-hour steps
+            if step % 12 == 1 and len(site.published) < len(site.stories):
+                site.publish_next()  # one new story each day, in the evening
+            before = len(receivers[0].messages)
+            await cycle(config, clock)
+            if len(receivers[0].messages) > before:
+                sent_days.append(clock.now().astimezone(ZoneInfo("Europe/Berlin")).date())
+            clock.advance(2 * 3600)
+        assert len(sent_days) == len(set(sent_days)) == 3, sent_days
+    finally:
+        await site.stop()
+
+
+async def test_rule_digest_while_the_target_is_immediate(tmp_path: Path, receivers: list[Receiver]) -> None:
+    rules = [
+        {"name": "now", "query": "flood*"},
+        {"name": "later", "query": "the OR a OR of", "digest": "hourly"},
+    ]
+    site, config = await _one_story_setup(tmp_path, receivers, rules=rules)
+    try:
+        clock = FakeClock(datetime(2026, 3, 2, 10, 5, tzinfo=UTC))
+        await cycle(config, clock)
+        site.stories = [site.stories[0], LOCAL[5], LOCAL[1]]  # flood story, then a bank story
+        site.publish_next()
+        site.publish_next()
+        await cycle(config, clock)
+        immediate = [m for m in receivers[0].messages if "now" in m.title]
+        assert len(immediate) == 1 and len(receivers[0].messages) == 1
+        clock.set(datetime(2026, 3, 2, 11, 0, 1, tzinfo=UTC))
+        await cycle(config, clock)
+        assert len(receivers[0].messages) == 2
+        assert LOCAL[1].title in receivers[0].messages[1].body
     finally:
         await site.stop()
