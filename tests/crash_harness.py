@@ -46,6 +46,13 @@ class _Feed:
         self.stories = stories
         self.span = span
         self.t0 = 0.0
+        self.hits = 0
+
+    async def primed(self, timeout: float = 30.0) -> None:
+        """Wait until the daemon finished its first poll (it asks again only after committing)."""
+        end = time.monotonic() + timeout
+        while self.hits < 2 and time.monotonic() < end:
+            await asyncio.sleep(0.05)
 
     def visible(self) -> int:
         if not self.t0:
@@ -53,6 +60,7 @@ class _Feed:
         return min(self.stories, int((time.monotonic() - self.t0) / self.span * self.stories))
 
     async def handle(self, _: web.Request) -> web.Response:
+        self.hits += 1
         n = self.visible()
         # newest first; long enough that no story scrolls off while the daemon is down
         items = [
@@ -126,7 +134,7 @@ async def run_trial(
     kill_count = 0
     try:
         proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
-        await asyncio.sleep(2.5)  # first poll primes the old story
+        await feed.primed()  # the first poll records the old story; publishing starts after it
         feed.t0 = time.monotonic()
         kill_times = sorted(rng.uniform(0.3, span) for _ in range(kills))
         for at in kill_times:
@@ -186,7 +194,7 @@ async def run_fault_point(
     with open(workdir / "daemon.log", "ab") as log:
         try:
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
-            await asyncio.sleep(2.5)  # primed
+            await feed.primed()
             proc.send_signal(signal.SIGTERM)
             await proc.wait()
             feed.t0 = time.monotonic() - 1  # every story is now listed

@@ -24,7 +24,7 @@ async def build_story(
 ) -> Story:
     story = Story(
         source=src.name,
-        url=(normalize_url(cand.link) or cand.link) if cand.link else "",
+        url=cand.link or "",  # already normalised by the pipeline
         title=cand.title,
         text=cand.text,
         summary=cand.text,

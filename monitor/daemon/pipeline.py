@@ -21,7 +21,7 @@ from monitor.daemon.alerts import Dedup, assign_clusters, plan_alerts
 from monitor.daemon.articles import build_story
 from monitor.daemon.runtime import Runtime
 from monitor.errors import FetchError, MonitorError, ParseError
-from monitor.extract.urls import is_http_url, unwrap_redirect
+from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
 from monitor.faults import fault_point
 from monitor.identity import source_url_hash, story_keys
 from monitor.models import Match, Story
@@ -125,21 +125,8 @@ async def _poll(
     if listing.warning:
         log.debug("source=%s parser warning: %s", src.name, listing.warning)
 
-    # identity: every candidate's keys, then which are already seen
-    keyed: list[tuple[Candidate, list[str]]] = []
-    for cand in listing.candidates:
-        if cand.link:
-            cand.link = unwrap_redirect(cand.link)
-            if not is_http_url(cand.link):
-                cand.link = None
-    # a broken feed that gives different stories one GUID must not make them one story
-    guid_links: dict[str, set[str | None]] = {}
-    for cand in listing.candidates:
-        if cand.guid:
-            guid_links.setdefault(cand.guid, set()).add(cand.link)
-    for cand in listing.candidates:
-        guid = cand.guid if cand.guid and len(guid_links[cand.guid]) == 1 else None
-        keyed.append((cand, story_keys(src.name, cand.link, guid, cand.title)))
+    # identity: every candidate's keys (CPU work for big listings), then which are already seen
+    keyed = await rt.cpu(key_candidates, src.name, listing.candidates)
     seen = await rt.db(_find_seen, rt, [k for _, keys in keyed for k in keys])
     fresh: list[tuple[Candidate, list[str]]] = []
     listed_ids: set[int] = set()
@@ -199,6 +186,24 @@ async def _poll(
     result.rows = len(rows)
     if rows:
         rt.outbox_changed.set()
+
+
+def key_candidates(source: str, candidates: list[Candidate]) -> list[tuple[Candidate, list[str]]]:
+    """Each candidate with its identity keys; links are unwrapped, normalised, or dropped if not http(s)."""
+    for cand in candidates:
+        if cand.link:
+            link = unwrap_redirect(cand.link)
+            cand.link = (normalize_url(link) or link) if is_http_url(link) else None
+    # a broken feed that gives different stories one GUID must not make them one story
+    guid_links: dict[str, set[str | None]] = {}
+    for cand in candidates:
+        if cand.guid:
+            guid_links.setdefault(cand.guid, set()).add(cand.link)
+    keyed = []
+    for cand in candidates:
+        guid = cand.guid if cand.guid and len(guid_links[cand.guid]) == 1 else None
+        keyed.append((cand, story_keys(source, cand.link, guid, cand.title)))
+    return keyed
 
 
 def _find_seen(rt: Runtime, keys: list[str]) -> dict[str, int]:
