@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import simplemma
 from breame.spelling import BRITISH_ENGLISH_SPELLINGS
-from lemminflect import getAllLemmas
+from lemminflect import Lemmatizer, getAllLemmas
 from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
 
 
@@ -125,6 +125,38 @@ def lemma_language(lang: str | None) -> str:
     return "en"
 
 
+def _lemma_tables() -> tuple[dict[str, dict[str, tuple[str, ...]]], dict[str, dict[str, tuple[str, ...]]]] | None:
+    """lemminflect's lookup and override tables, or None if this lemminflect lacks them."""
+    lemmatizer = Lemmatizer()
+    try:
+        return lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
+    except AttributeError:  # pragma: no cover - another lemminflect version
+        return None
+
+
+_TABLES = _lemma_tables()
+
+
+def english_lemmas(lower: str) -> list[str]:
+    """Every lemma lemminflect's ``getAllLemmas`` gives for a lower-case word, any part of speech.
+
+    ``getAllLemmas`` deep-copies its tables' entries on every call, which made it most of the
+    cost of a story full of new words; reading the same tables (overrides replacing a part of
+    speech's entry, as there) gives the same lemmas without the copies.
+    """
+    if _TABLES is None:  # pragma: no cover - another lemminflect version
+        return [lemma for lemmas in getAllLemmas(lower).values() for lemma in lemmas]
+    table, overrides = _TABLES
+    word = lower.lower()
+    found = table.get(word)
+    extra = overrides.get(word)
+    if extra:
+        found = {**found, **extra} if found else extra
+    if not found:
+        return []
+    return [lemma.lower() for lemmas in found.values() for lemma in lemmas]
+
+
 def _american(word: str) -> str:
     return str(BRITISH_ENGLISH_SPELLINGS.get(word, word))
 
@@ -146,8 +178,7 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
         # breame also lists inflected forms, some ambiguous (analyses → analyzes, the
         # verb), so the word itself is lemmatised too
         for form in {lower, _american(lower)}:
-            for lemmas in getAllLemmas(form).values():
-                keys.update(_american(fold(lemma)) for lemma in lemmas)
+            keys.update(_american(fold(lemma)) for lemma in english_lemmas(form))
     else:
         with contextlib.suppress(ValueError):
             keys.add(fold(str(simplemma.lemmatize(lower, lang=lang))))
