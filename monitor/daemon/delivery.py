@@ -122,6 +122,7 @@ class Deliverer:
         self.rt = rt
         self._running: dict[str, asyncio.Task[int]] = {}
         self._rng = random.Random()
+        self._stop: asyncio.Event | None = None
 
     def destination(self, dest_id: str) -> tuple[Target, Destination] | None:
         for target in self.rt.targets.values():
@@ -143,6 +144,7 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until ``stop`` is set; wakes on new outbox rows or when the next row is due."""
+        self._stop = stop
         while not stop.is_set():
             try:
                 await self._tick()
@@ -192,6 +194,8 @@ class Deliverer:
         for batch in plan_batches(rows, target.name):
             if len(failed) >= 2 and not any_success:
                 break  # two failures and no success in this pass: the destination is down
+            if self._stop is not None and self._stop.is_set():
+                break  # shutting down: finish the send in flight, start no new one
             fault_point("before_send")
             result = await self._send(target, dest, batch)
             now = rt.clock.timestamp()
