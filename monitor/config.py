@@ -283,9 +283,16 @@ def expand_string(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[s
             return env[name]
         if sep:
             return default
-        raise ValueError(f"environment variable {name} is not set (set it, or write ${{{name}:-default}})")
+        missing.append(name)
+        return ""
 
-    return _VAR.sub(repl, value), used
+    missing: list[str] = []
+    expanded = _VAR.sub(repl, value)
+    if missing:
+        names = list(dict.fromkeys(missing))
+        what = f"variable {names[0]} is" if len(names) == 1 else f"variables {' and '.join(names)} are"
+        raise ValueError(f"environment {what} not set (set it, or write ${{{names[0]}:-default}})")
+    return expanded, used
 
 
 def _expand(
