@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lemminflect import Lemmatizer, getAllLemmas
 
+from monitor.errors import QueryError
+from monitor.models import Story
+from monitor.rules import Matcher, RuleSpec, parse_query
+from monitor.rules.document import StoryDoc
+from monitor.rules.evaluate import Evaluation
 from monitor.rules.text import english_lemmas
 
 
@@ -16,3 +23,61 @@ def test_english_lemmas_equal_lemminflect_get_all_lemmas() -> None:
     assert differ == []
     assert "go" in english_lemmas("went")
     assert english_lemmas("xyzzy") == []
+
+
+VOCAB = ["semi-conductor", "semiconductor", "semi", "conductor", "U.S.", "US", "us", "Japan's", "japan",
+         "COVID-19", "covid", "19", "O'Brien", "obrien", "rare", "earths", "earth", "bbc.co.uk", "co",
+         "_", "-'-", "3.5", "Défense", "defence", "日本", "の", "trade", "war"]
+QWORDS = ["semi-conductor", "semiconductor", "semi", "conductor", "U.S.", "US", "us", "japan", "covid-19",
+          "covid", "19", "O'Brien", "rare", "earths", "earth", "bbc", "co", "uk", "3.5", "defense", "日本",
+          "trade", "war"]
+seps = st.sampled_from([" ", " ", ". ", ", ", " - ", "\n", " _ "])
+texts = st.lists(st.tuples(st.sampled_from(VOCAB), seps), max_size=16).map(
+    lambda items: "".join(w + s for w, s in items))
+phrase = st.lists(st.sampled_from(QWORDS), min_size=1, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"')
+term = st.one_of(st.sampled_from(QWORDS), phrase, phrase.map(lambda p: "=" + p))
+field = st.sampled_from(["", "", "title:", "text:", "source:", "url:"])
+rule = st.one_of(
+    st.tuples(field, term).map("".join),
+    st.tuples(field, term, field, term).map(lambda t: f"{t[0]}{t[1]} {t[2]}{t[3]}"),
+    st.tuples(term, term).map(lambda t: f"{t[0]} OR title:{t[1]}"),
+    st.tuples(term, st.integers(0, 3), term).map(lambda t: f"{t[0]} NEAR/{t[1]} {t[2]}"),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rule, min_size=1, max_size=10), texts, texts, texts)
+def test_candidate_filter_never_drops_a_match(queries: list[str], title: str, text: str, source: str) -> None:
+    """Field-tagged words and word pairs in the filter: whatever the evaluator (run on every
+    rule, no index) says matches is still reached through the index."""
+    specs = []
+    for i, q in enumerate(queries):
+        try:
+            parse_query(q)
+        except QueryError:
+            continue
+        specs.append(RuleSpec(f"r{i}", q))
+    matcher = Matcher.compile(specs)
+    story = Story(source=source, url=f"https://{text[:40].replace(' ', '-')}.example/{title[:20]}",
+                  title=title, text=text)
+    evaluation = Evaluation(StoryDoc(story))
+    expected = [spec.name for spec, rule in zip(specs, matcher._rules, strict=True)
+                if evaluation.truth(rule.query.root)]
+    assert [m.rule for m in matcher.match(story)] == expected, [s.query for s in specs]
+
+
+def test_pairs_are_features_of_consecutive_words() -> None:
+    matcher = Matcher.compile([RuleSpec("p", '"rare earths"'), RuleSpec("c", '"semi conductor maker"'),
+                               RuleSpec("t", "title:japan")])
+    assert matcher.candidates(Story(source="s", url="", title="x", text="rare metals and earths")) == []
+    assert matcher.candidates(Story(source="s", url="", title="x", text="rare, _ earths")) == [0]
+    assert matcher.candidates(Story(source="s", url="", title="x", text="A semi-conductor maker")) == [1]
+    assert matcher.candidates(Story(source="s", url="", title="x", text="Japan")) == []
+    assert matcher.candidates(Story(source="s", url="", title="Japan's", text="x")) == [2]
+
+
+def test_compound_next_to_a_wordless_chunk_is_located() -> None:
+    # widths 2 and 0 add up to one word per chunk: positions must still come from the widths
+    [match] = Matcher.compile([RuleSpec("c", "semi-conductor")]).match(
+        Story(source="s", url="", title="", text="semi-conductor _ "))
+    assert match.snippets[0].plain() == "**semi-conductor** _"

@@ -92,7 +92,9 @@ Node = Term | Lang | And | Or | Not | Near
 
 #: a requirement the candidate filter can test with set lookups:
 #: ("k", lower word) some inflection present; ("f", fold) that exact fold present;
-#: ("p", prefix) a word with that prefix present; ("l", code) story language
+#: ("p", prefix) a word with that prefix present; ("l", code) story language;
+#: ("b", "fold1 fold2") the two folds at consecutive word positions of one field.
+#: "k" and "f" carry ":title", ":source" or ":url" when the word must be in that field.
 Atom = tuple[str, str]
 
 

@@ -11,11 +11,11 @@ chunk occurs.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
+from itertools import accumulate, compress, pairwise, product
 from operator import attrgetter
 
 from monitor.models import Story
-from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Part, lang_cache, lemma_language
+from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Pair, Part, lang_cache, lemma_language
 
 #: searchable fields in the order hits are reported; title and text are the default fields
 FIELD_NAMES = ("title", "text", "source", "url")
@@ -26,12 +26,15 @@ FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 Span = tuple[int, int]
 _feats_of = attrgetter("feats")
 _width_of = attrgetter("width")
+#: candidate-filter feature prefixes of the words of one field
+FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
+
 
 
 class FieldDoc:
     """One field of a story: its text, its chunks, and lazily where each chunk occurs."""
 
-    __slots__ = ("_ends", "_occ", "_starts", "cache", "chunks", "lang", "pieces", "text")
+    __slots__ = ("_ends", "_occ", "_one_each", "_starts", "cache", "chunks", "lang", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -42,6 +45,7 @@ class FieldDoc:
         self.chunks: list[str] = self.pieces[1::2]
         self._occ: dict[str, list[int]] | None = None
         self._starts: list[int] | None = None
+        self._one_each: bool | None = None
         self._ends: list[int] | None = None
 
     def occurrences(self) -> dict[str, list[int]]:
@@ -54,6 +58,30 @@ class FieldDoc:
                 setdefault(chunk, []).append(i)
         return occ
 
+    def pairs(self) -> set[Pair]:
+        """The folds of every two words (parts or joined forms) at consecutive positions,
+        and possibly a few more pairs (a superset is harmless to a necessary condition)."""
+        chunks = self.chunks
+        cache = self.cache
+        heads = list(map(cache.head.__getitem__, chunks))
+        if "" in heads:
+            # chunks without words take no position: their neighbours are adjacent
+            chunks = [c for c, h in zip(chunks, heads, strict=True) if h]
+            heads = [h for h in heads if h]
+        # a compound's first fold stands for its last here: an extra pair at worst
+        out = set(pairwise(heads))
+        infos = cache.chunks
+        complex_ = cache.complex
+        last = len(chunks) - 1
+        for i in compress(range(len(chunks)), map(complex_.__contains__, chunks)):
+            info = infos[chunks[i]]
+            out.update(info.inner)
+            if i:
+                out.update(product(infos[chunks[i - 1]].tails, info.heads))
+            if i < last:
+                out.update(product(info.tails, infos[chunks[i + 1]].heads))
+        return out
+
     def first_position(self, index: int) -> int:
         """Word position of the first part of chunk ``index``."""
         starts = self._starts
@@ -63,14 +91,14 @@ class FieldDoc:
         return starts[index]
 
     def _simple(self) -> bool:
-        if self._starts is None:
+        """Whether every chunk is one word, so that chunk index and word position agree."""
+        simple = self._one_each
+        if simple is None:
             infos = self.cache.chunks
-            if all(infos[c].width == 1 for c in self.occurrences()):
+            simple = self._one_each = all(infos[c].width == 1 for c in self.occurrences())
+            if simple and self._starts is None:
                 self._starts = list(range(len(self.chunks) + 1))
-            else:
-                self.first_position(0)
-        assert self._starts is not None
-        return self._starts[-1] == len(self.chunks)
+        return simple
 
     def spans(self, feature: str, test: str, attr: str) -> list[Span]:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
@@ -167,6 +195,18 @@ class StoryDoc:
             feats.add("\x03" + self.lang_code)
         self.feats = feats
         self._sorted: list[str] | None = None
+
+    def filter_features(self, pairs: bool) -> set[str | Pair]:
+        """``feats`` plus the words of the small fields under their field's tag and, when
+        ``pairs``, every pair of consecutive words of a field (see ``FieldDoc.pairs``)."""
+        out: set[str | Pair] = set(self.feats)
+        for name, tag in FIELD_TAGS.items():
+            out.update(tag + f for f in self.field_feats[FIELD_INDEX[name]])
+        if pairs:
+            for fd in self.fields:
+                if fd.text:
+                    out.update(fd.pairs())
+        return out
 
     @property
     def sorted_feats(self) -> list[str]:

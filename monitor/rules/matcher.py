@@ -21,13 +21,16 @@ from dataclasses import dataclass
 from monitor.errors import QueryError
 from monitor.models import Match, Story
 from monitor.rules.ast import Atom, Query
-from monitor.rules.document import StoryDoc
+from monitor.rules.document import FIELD_TAGS, StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import make_snippets
-from monitor.rules.text import word_keys
+from monitor.rules.text import Pair, word_keys
 
 _MAX_PREFIX_CACHE = 500_000
+#: what the candidate filter looks up: a word key or fold (tagged by field or kind), or a pair
+Feature = str | Pair
+_EMPTY: frozenset[Feature] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -69,17 +72,18 @@ class _Index:
     __slots__ = ("multis", "pairs", "rule_of", "singles", "solo")
 
     def __init__(self, rules: Sequence[_Rule], lang: str) -> None:
-        self.solo: dict[str, list[int]] = {}
-        self.pairs: dict[str, dict[str, list[int]]] = {}
+        self.solo: dict[Feature, list[int]] = {}
+        self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
         self.rule_of: list[int] = []
-        self.singles: list[frozenset[str]] = []
-        self.multis: list[tuple[tuple[str, ...], ...]] = []
+        self.singles: list[frozenset[Feature]] = []
+        self.multis: list[tuple[tuple[Feature, ...], ...]] = []
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
                 alts = sorted(((_alternatives(atom, lang), atom) for atom in need), key=_selectivity)
                 c = len(self.rule_of)
                 self.rule_of.append(r)
-                self.singles.append(frozenset(a[0] for a, _ in alts[2:] if len(a) == 1))
+                # most sets have no third atom: share one empty set (fewer objects for the GC)
+                self.singles.append(frozenset(a[0] for a, _ in alts[2:] if len(a) == 1) or _EMPTY)
                 self.multis.append(tuple(a for a, _ in alts[2:] if len(a) > 1))
                 if len(alts) == 1:
                     for feature in alts[0][0]:
@@ -90,7 +94,7 @@ class _Index:
                     for feature in alts[1][0]:
                         second.setdefault(feature, []).append(c)
 
-    def candidates(self, feats: set[str]) -> set[int]:
+    def candidates(self, feats: set[Feature]) -> set[int]:
         """Rules whose every atom of at least one requirement set is among ``feats``."""
         out: set[int] = set()
         rule_of, singles, multis = self.rule_of, self.singles, self.multis
@@ -111,22 +115,29 @@ class _Index:
         return out
 
 
-def _selectivity(item: tuple[tuple[str, ...], Atom]) -> tuple[bool, int, int, Atom]:
-    """Sort key: most selective-looking atom first (a language matches many stories; fewer
-    alternative keys and longer words are rarer)."""
+def _selectivity(item: tuple[tuple[Feature, ...], Atom]) -> tuple[int, int, int, Atom]:
+    """Sort key: most selective-looking atom first (two words side by side are rarer than
+    either, a word of the title rarer than one anywhere, a language matches many stories;
+    fewer alternative keys and longer words are rarer)."""
     alts, atom = item
-    return (atom[0] == "l", len(alts), -len(atom[1]), atom)
+    rank = 0 if atom[0] == "b" else 1 if ":" in atom[0] else 3 if atom[0] == "l" else 2
+    return (rank, len(alts), -len(atom[1]), atom)
 
 
-def _alternatives(atom: Atom, lang: str) -> tuple[str, ...]:
+def _alternatives(atom: Atom, lang: str) -> tuple[Feature, ...]:
     kind, text = atom
+    kind, _, field = kind.partition(":")
+    tag = FIELD_TAGS[field] if field else ""
     if kind == "k":
-        return word_keys(text, lang)
+        return tuple(tag + k for k in word_keys(text, lang))
     if kind == "p":
         return ("\x02" + text,)
     if kind == "l":
         return ("\x03" + text,)
-    return (text,)
+    if kind == "b":
+        first, second = text.split(" ")
+        return ((first, second),)
+    return (tag + text,)
 
 
 class Matcher:
@@ -140,6 +151,7 @@ class Matcher:
         self._prefix_lens = tuple(sorted({len(p) for p in prefixes}))
         self._prefix_feats: dict[str, tuple[str, ...]] = {}
         self._no_prefix: set[str] = set()
+        self._pairs = any(atom[0] == "b" for rule in rules for need in rule.query.needs for atom in need)
         self._index("en")
 
     @classmethod
@@ -194,9 +206,12 @@ class Matcher:
     def candidates(self, story: Story) -> list[int]:
         """Indices of the rules that pass the candidate filter for ``story`` (for tests and benchmarks)."""
         doc = StoryDoc(story)
+        return sorted(self._candidates(doc))
+
+    def _candidates(self, doc: StoryDoc) -> set[int]:
         if self._prefix_lens:
             self._add_prefixes(doc.feats)
-        return sorted(self._index(doc.lang).candidates(doc.feats))
+        return self._index(doc.lang).candidates(doc.filter_features(self._pairs))
 
     def match(self, story: Story) -> list[Match]:
         """The rules ``story`` matches, in the order the rules were given.
@@ -206,9 +221,7 @@ class Matcher:
         on any story content.
         """
         doc = StoryDoc(story)
-        if self._prefix_lens:
-            self._add_prefixes(doc.feats)
-        candidates = self._index(doc.lang).candidates(doc.feats)
+        candidates = self._candidates(doc)
         if not candidates:
             return []
         evaluation = Evaluation(doc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import product
+from itertools import pairwise, product
 
 from monitor.errors import QueryError
 from monitor.rules.ast import FIELDS, And, Atom, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
@@ -290,19 +290,33 @@ def _unit(word: str, mode: Mode) -> Unit:
 # -- validation and the candidate filter's requirements ------------------------------------
 
 
-def _atom(u: Unit) -> Atom:
+#: fields small enough to have features of their own in the candidate filter; a term of
+#: another field (or none) requires its words anywhere in the story
+TAGGED_FIELDS = ("title", "source", "url")
+
+
+def _atom(u: Unit, field: str | None) -> Atom:
+    tag = f":{field}" if field in TAGGED_FIELDS else ""
     if u.mode == Mode.LEMMA:
-        return ("k", u.text)
+        return ("k" + tag, u.text)
     if u.mode == Mode.PREFIX:
         return ("p", u.text)
-    return ("f", fold(u.text))
+    return ("f" + tag, fold(u.text))
+
+
+def _alt_atoms(alt: tuple[Unit, ...], field: str | None) -> frozenset[Atom]:
+    atoms = {_atom(u, field) for u in alt}
+    # consecutive words compared by their folds (quoted, or exact case) must occur as a pair
+    atoms.update(("b", f"{fold(a.text)} {fold(b.text)}") for a, b in pairwise(alt)
+                 if a.mode in (Mode.EXACT, Mode.CASE) and b.mode in (Mode.EXACT, Mode.CASE))
+    return frozenset(atoms)
 
 
 def needs_of(node: Node) -> list[frozenset[Atom]] | None:
     """Alternative atom sets, one of which is fully present whenever ``node`` matches;
     None when ``node`` can match a story without any particular word (e.g. ``NOT x``)."""
     if isinstance(node, Term):
-        return [frozenset(_atom(u) for u in alt) for alt in node.alts]
+        return [_alt_atoms(alt, node.field) for alt in node.alts]
     if isinstance(node, Lang):
         return [frozenset({("l", node.code)})]
     if isinstance(node, Not):

@@ -21,6 +21,7 @@ import contextlib
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 
 import simplemma
@@ -70,6 +71,8 @@ _EXTRA_FOLD = str.maketrans(
     {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"}
 )
 _MAX_CACHE = 300_000
+#: candidate-filter feature of two words at consecutive positions: their folds
+Pair = tuple[str, str]
 
 
 class Part(NamedTuple):
@@ -101,6 +104,12 @@ class ChunkInfo(NamedTuple):
     feats: tuple[str, ...]
     #: number of word positions (parts)
     width: int
+    #: folds of the words that start at the chunk's first position, and that end at its
+    #: last one: what pairs with the neighbouring chunks
+    heads: tuple[str, ...]
+    tails: tuple[str, ...]
+    #: the pairs of consecutive positions inside the chunk
+    inner: tuple[Pair, ...]
 
 
 def fold(word: str) -> str:
@@ -244,21 +253,30 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     for a in aliases:
         feats.update(a.keys)
         feats.add(a.fold)
-    return ChunkInfo(parts, aliases, tuple(feats), len(parts))
+    if not parts:
+        return ChunkInfo(parts, aliases, (), 0, (), (), ())
+    heads = (parts[0].fold, *(a.fold for a in aliases))
+    tails = (parts[-1].fold, *(a.fold for a in aliases))
+    inner = tuple((a.fold, b.fold) for a, b in pairwise(parts))
+    return ChunkInfo(parts, aliases, tuple(feats), len(parts), heads, tails, inner)
 
 
 class LangCache:
     """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
 
-    ``rev`` maps every key, fold and ``"\x01" + surface`` to the chunks that contain it.
+    ``rev`` maps every key, fold and ``"\x01" + surface`` to the chunks that contain it;
+    ``head`` maps each chunk to the fold of its first word ("" when it has none), and
+    ``complex`` holds the chunks of several words or with a joined form.
     """
 
-    __slots__ = ("chunks", "lang", "rev")
+    __slots__ = ("chunks", "complex", "head", "lang", "rev")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self.chunks: dict[str, ChunkInfo] = {}
         self.rev: dict[str, list[str]] = {}
+        self.head: dict[str, str] = {}
+        self.complex: set[str] = set()
 
     def add(self, chunk: str) -> ChunkInfo:
         """Analyse ``chunk`` (if new) and index it."""
@@ -266,6 +284,9 @@ class LangCache:
         if info is not None:
             return info
         info = self.chunks[chunk] = analyse_chunk(chunk, self.lang)
+        self.head[chunk] = info.heads[0] if info.heads else ""
+        if info.width > 1 or info.aliases:
+            self.complex.add(chunk)
         rev = self.rev
         features = set(info.feats)
         features.update("\x01" + p.surface for p in info.parts)
