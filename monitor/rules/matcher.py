@@ -31,6 +31,9 @@ _MAX_PREFIX_CACHE = 500_000
 #: what the candidate filter looks up: a word key or fold (tagged by field or kind), or a pair
 Feature = str | Pair
 _EMPTY: frozenset[Feature] = frozenset()
+_NO_NAMES: frozenset[str] = frozenset()
+#: rule sets at least this large are collected once after compiling (see ``compile``)
+_COLLECT_AFTER = 5_000
 
 
 @dataclass(frozen=True)
@@ -172,12 +175,19 @@ class Matcher:
                     query = parse_query(spec.query)
                 except QueryError as exc:
                     raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
-                compiled.append(_Rule(spec.name, query, frozenset(s.casefold() for s in spec.sources),
-                                      frozenset(t.casefold() for t in spec.tags)))
-            return cls(compiled)
+                compiled.append(_Rule(spec.name, query, frozenset(s.casefold() for s in spec.sources) or _NO_NAMES,
+                                      frozenset(t.casefold() for t in spec.tags) or _NO_NAMES))
+            matcher = cls(compiled)
         finally:
             if enabled:
                 gc.enable()
+        if enabled and len(compiled) >= _COLLECT_AFTER:
+            # built with the collector off, every new object is still in the youngest
+            # generation: left alone, the first stories would pay for walking all of them
+            # through each generation (three passes over millions of objects); one full
+            # collection now moves them to the oldest generation at once
+            gc.collect()
+        return matcher
 
     def __len__(self) -> int:
         return len(self._rules)

@@ -225,12 +225,18 @@ class _Parser:
                 units.extend(_word_units(word, tok.col, Mode.CASE if exact else Mode.EXACT)[0])
             if not units:
                 raise QueryError("empty phrase", tok.col)
-            return Term((tuple(units),), field, f'"{tok.text}"', tok.col)
+            return Term(_alts(tuple(units), None), field, f'"{tok.text}"', tok.col)
         units_, alias = _word_units(tok.text, tok.col, Mode.CASE if exact else Mode.LEMMA)
         if not units_:
             raise QueryError(f'no letters or digits in "{tok.text}"', tok.col)
-        alts = (units_,) if alias is None else (units_, (alias,))
-        return Term(alts, field, tok.text, tok.col)
+        return Term(_alts(units_, alias), field, tok.text, tok.col)
+
+
+@lru_cache(maxsize=65_536)
+def _alts(units: tuple[Unit, ...], alias: Unit | None) -> tuple[tuple[Unit, ...], ...]:
+    """A term's alternatives, shared between the terms of the same words: a large rule set
+    repeats its words, and fewer containers make garbage collection passes shorter."""
+    return (units,) if alias is None else (units, (alias,))
 
 
 def _relocate(node: Node, col: int) -> Node:
