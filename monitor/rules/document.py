@@ -11,7 +11,8 @@ chunk occurs.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, compress, pairwise, product
+from collections.abc import Set as AbstractSet
+from itertools import accumulate, compress, product
 from operator import attrgetter
 
 from monitor.models import Story
@@ -58,9 +59,10 @@ class FieldDoc:
                 setdefault(chunk, []).append(i)
         return occ
 
-    def pairs(self) -> set[Pair]:
-        """The folds of every two words (parts or joined forms) at consecutive positions,
-        and possibly a few more pairs (a superset is harmless to a necessary condition)."""
+    def pairs(self, firsts: AbstractSet[str]) -> set[Pair]:
+        """The folds of every two words (parts or joined forms) at consecutive positions
+        whose first is in ``firsts``, and possibly a few more pairs (a superset is harmless
+        to a necessary condition)."""
         chunks = self.chunks
         cache = self.cache
         heads = list(map(cache.head.__getitem__, chunks))
@@ -69,7 +71,9 @@ class FieldDoc:
             chunks = [c for c, h in zip(chunks, heads, strict=True) if h]
             heads = [h for h in heads if h]
         # a compound's first fold stands for its last here: an extra pair at worst
-        out = set(pairwise(heads))
+        following = heads[1:]
+        out = set(zip(compress(heads, map(firsts.__contains__, heads)),
+                      compress(following, map(firsts.__contains__, heads)), strict=False))
         infos = cache.chunks
         complex_ = cache.complex
         last = len(chunks) - 1
@@ -196,16 +200,17 @@ class StoryDoc:
         self.feats = feats
         self._sorted: list[str] | None = None
 
-    def filter_features(self, pairs: bool) -> set[str | Pair]:
-        """``feats`` plus the words of the small fields under their field's tag and, when
-        ``pairs``, every pair of consecutive words of a field (see ``FieldDoc.pairs``)."""
+    def filter_features(self, pair_firsts: AbstractSet[str]) -> set[str | Pair]:
+        """``feats`` plus the words of the small fields under their field's tag and the
+        pairs of consecutive words of a field whose first is in ``pair_firsts`` (see
+        ``FieldDoc.pairs``)."""
         out: set[str | Pair] = set(self.feats)
         for name, tag in FIELD_TAGS.items():
             out.update(tag + f for f in self.field_feats[FIELD_INDEX[name]])
-        if pairs:
+        if pair_firsts:
             for fd in self.fields:
                 if fd.text:
-                    out.update(fd.pairs())
+                    out.update(fd.pairs(pair_firsts))
         return out
 
     @property

@@ -21,27 +21,31 @@ MAX_HITS = 100
 Occ = tuple[int, int, int]  # field index, first word position, last word position
 
 
-def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc) -> list[Span]:
+def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[Span]:
+    # ``feats``, the field's keys and folds, rules a word out before any position work
     if u.mode == Mode.LEMMA:
-        found = [s for s in (fd.spans(k, k, "keys") for k in word_keys(u.text, fd.lang)) if s]
+        found = [fd.spans(k, k, "keys") for k in word_keys(u.text, fd.lang) if k in feats]
+        found = [s for s in found if s]
         if not found:
             return []
         if len(found) == 1:
             return found[0]
         return sorted(set().union(*found))
     if u.mode == Mode.EXACT:
-        return fd.spans(u.text, u.text, "fold")
+        return fd.spans(u.text, u.text, "fold") if u.text in feats else []
     if u.mode == Mode.CASE:
-        return fd.spans("\x01" + u.text, u.text, "surface")
+        return fd.spans("\x01" + u.text, u.text, "surface") if fold(u.text) in feats else []
     return fd.prefix_spans(u.text, doc.sorted_feats)
 
 
-def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc) -> list[Span]:
-    cur = _unit_spans(fd, units[0], doc)
+def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:
+    cur = _unit_spans(fd, units[0], doc, feats)
     for u in units[1:]:
         if not cur:
             return []
-        nxt = _unit_spans(fd, u, doc)
+        nxt = _unit_spans(fd, u, doc, feats)
+
+
         ends_at: dict[int, list[int]] = {}
         for s, e in nxt:
             ends_at.setdefault(s, []).append(e)
@@ -71,8 +75,9 @@ class Evaluation:
             if not fd.text:
                 continue
             spans: list[Span] = []
+            feats = self.doc.field_feats[f]
             for alt in term.alts:
-                spans.extend(_seq_spans(fd, alt, self.doc))
+                spans.extend(_seq_spans(fd, alt, self.doc, feats))
             if len(term.alts) > 1:
                 spans = sorted(set(spans))
             out.extend((f, s, e) for s, e in spans)

@@ -154,7 +154,8 @@ class Matcher:
         self._prefix_lens = tuple(sorted({len(p) for p in prefixes}))
         self._prefix_feats: dict[str, tuple[str, ...]] = {}
         self._no_prefix: set[str] = set()
-        self._pairs = any(atom[0] == "b" for rule in rules for need in rule.query.needs for atom in need)
+        self._pair_firsts = frozenset(atom[1].split(" ")[0] for rule in rules for need in rule.query.needs
+                                      for atom in need if atom[0] == "b")
         self._index("en")
 
     @classmethod
@@ -221,7 +222,7 @@ class Matcher:
     def _candidates(self, doc: StoryDoc) -> set[int]:
         if self._prefix_lens:
             self._add_prefixes(doc.feats)
-        return self._index(doc.lang).candidates(doc.filter_features(self._pairs))
+        return self._index(doc.lang).candidates(doc.filter_features(self._pair_firsts))
 
     def match(self, story: Story) -> list[Match]:
         """The rules ``story`` matches, in the order the rules were given.
