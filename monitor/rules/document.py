@@ -118,23 +118,33 @@ class FieldDoc:
         simple = self._simple()
         out: list[Span] = []
         infos = self.cache.chunks
+        complex_ = self.cache.complex
+        unsorted = len(present) > 1
         for chunk in present:
+            if chunk not in complex_ and (attr != "fold" or infos[chunk].parts[0].fold == test):
+                # one word and no joined form, listed for its keys (which include its fold)
+                # or its surface: that word is the match
+                if simple:
+                    out.extend((i, i) for i in occ[chunk])
+                else:
+                    out.extend((b, b) for b in map(self.first_position, occ[chunk]))
+                continue
+            unsorted = True
             info = infos[chunk]
             offsets = [(a.first, a.last) for a in info.aliases if _has(a, attr, test)]
             offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, attr, test)]
             for i in occ[chunk]:
                 base = i if simple else self.first_position(i)
                 out.extend((base + a, base + b) for a, b in offsets)
-        out.sort()
+        if unsorted:
+            out.sort()
         return out
 
-    def prefix_spans(self, prefix: str, folds: list[str]) -> list[Span]:
-        """Spans of the parts and aliases whose fold starts with ``prefix``, given the story's
-        sorted features ``folds``; sorted."""
-        lo = bisect_left(folds, prefix)
-        hi = bisect_left(folds, prefix + "\U0010ffff", lo)
+    def prefix_spans(self, words: list[str]) -> list[Span]:
+        """Spans of the parts and aliases whose fold is one of ``words`` (the story's
+        features that start with a wildcard's prefix); sorted."""
         out: list[Span] = []
-        for f in folds[lo:hi]:
+        for f in words:
             out.extend(self.spans(f, f, "fold"))
         out.sort()
         return out
@@ -145,7 +155,7 @@ class FieldDoc:
         if ends is None:
             ends = self._ends = list(accumulate(map(len, self.pieces)))
         first = self._locate(start)
-        last = self._locate(end)
+        last = first if end == start else self._locate(end)
         return (ends[2 * first[0]] + first[1].start, ends[2 * last[0]] + last[1].end)
 
     def _locate(self, position: int) -> tuple[int, Part]:
@@ -171,7 +181,8 @@ class StoryDoc:
     when the story's language is known; the matcher adds wildcard prefixes to it.
     """
 
-    __slots__ = ("_sorted", "feats", "field_feats", "fields", "lang", "lang_code", "story")
+    __slots__ = ("_sorted", "feats", "field_feats", "fields", "lang", "lang_code", "prefix_words",
+                 "prefixes_known", "story")
 
     def __init__(self, story: Story) -> None:
         self.story = story
@@ -199,6 +210,10 @@ class StoryDoc:
             feats.add("\x03" + self.lang_code)
         self.feats = feats
         self._sorted: list[str] | None = None
+        #: the words of ``feats`` under each wildcard prefix of ``prefixes_known``, as the
+        #: matcher found them for its candidate filter
+        self.prefix_words: dict[str, list[str]] = {}
+        self.prefixes_known: AbstractSet[str] = frozenset()
 
     def filter_features(self, pair_firsts: AbstractSet[str]) -> set[str | Pair]:
         """``feats`` plus the words of the small fields under their field's tag and the
@@ -213,9 +228,12 @@ class StoryDoc:
                     out.update(fd.pairs(pair_firsts))
         return out
 
-    @property
-    def sorted_feats(self) -> list[str]:
-        """``feats`` sorted, for wildcard lookups."""
+    def with_prefix(self, prefix: str) -> list[str]:
+        """The features (keys and folds) that start with ``prefix``."""
+        if prefix in self.prefixes_known:
+            return self.prefix_words.get(prefix, [])
         if self._sorted is None:
             self._sorted = sorted(self.feats)
-        return self._sorted
+        folds = self._sorted
+        lo = bisect_left(folds, prefix)
+        return folds[lo : bisect_left(folds, prefix + "\U0010ffff", lo)]

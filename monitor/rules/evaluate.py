@@ -35,7 +35,7 @@ def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[S
         return fd.spans(u.text, u.text, "fold") if u.text in feats else []
     if u.mode == Mode.CASE:
         return fd.spans("\x01" + u.text, u.text, "surface") if fold(u.text) in feats else []
-    return fd.prefix_spans(u.text, doc.sorted_feats)
+    return fd.prefix_spans(doc.with_prefix(u.text))
 
 
 def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:

@@ -199,20 +199,27 @@ class Matcher:
             index = self._indexes[lang] = _Index(self._rules, lang)
         return index
 
-    def _add_prefixes(self, feats: set[str]) -> None:
+    def _add_prefixes(self, doc: StoryDoc) -> None:
+        """Adds ``"\x02" + prefix`` to the story's features for every rule prefix some word
+        starts with, and tells the story which words those are."""
         cache, none = self._prefix_feats, self._no_prefix
         if len(cache) + len(none) > _MAX_PREFIX_CACHE:
             cache.clear()
             none.clear()
+        feats = doc.feats
         for word in feats.difference(cache).difference(none):
-            found = tuple("\x02" + word[:n] for n in self._prefix_lens
-                          if n <= len(word) and word[:n] in self._prefixes)
+            found = tuple(word[:n] for n in self._prefix_lens if n <= len(word) and word[:n] in self._prefixes)
             if found:
                 cache[word] = found
             else:
                 none.add(word)
+        words: dict[str, list[str]] = {}
         for word in cache.keys() & feats:
-            feats.update(cache[word])
+            for prefix in cache[word]:
+                words.setdefault(prefix, []).append(word)
+        feats.update("\x02" + prefix for prefix in words)
+        doc.prefix_words = words
+        doc.prefixes_known = self._prefixes
 
     def candidates(self, story: Story) -> list[int]:
         """Indices of the rules that pass the candidate filter for ``story`` (for tests and benchmarks)."""
@@ -221,7 +228,7 @@ class Matcher:
 
     def _candidates(self, doc: StoryDoc) -> set[int]:
         if self._prefix_lens:
-            self._add_prefixes(doc.feats)
+            self._add_prefixes(doc)
         return self._index(doc.lang).candidates(doc.filter_features(self._pair_firsts))
 
     def match(self, story: Story) -> list[Match]:
