@@ -98,8 +98,8 @@ class FieldDoc:
         """Whether every chunk is one word, so that chunk index and word position agree."""
         simple = self._one_each
         if simple is None:
-            infos = self.cache.chunks
-            simple = self._one_each = all(infos[c].width == 1 for c in self.occurrences())
+            occ = self.occurrences()
+            simple = self._one_each = self.cache.complex.isdisjoint(occ) and self.cache.wordless.isdisjoint(occ)
             if simple and self._starts is None:
                 self._starts = list(range(len(self.chunks) + 1))
         return simple

@@ -92,7 +92,7 @@ class Evaluation:
         for alt in term.alts:
             for u in alt:
                 if u.mode == Mode.LEMMA:
-                    if not any(k in feats for k in word_keys(u.text, lang)):
+                    if feats.isdisjoint(word_keys(u.text, lang)):
                         break
                 elif u.mode == Mode.EXACT:
                     if u.text not in feats:
@@ -132,7 +132,7 @@ class Evaluation:
             keys = word_keys(alt[0].text, lang)
             for f in fields:
                 feats = self.doc.field_feats[f]
-                if any(k in feats for k in keys):
+                if not feats.isdisjoint(keys):
                     return True
         return False
 

@@ -112,7 +112,7 @@ class _Index:
                     if not singles[c] <= feats:
                         continue
                     m = multis[c]
-                    if m and not all(any(k in feats for k in alt) for alt in m):
+                    if m and any(feats.isdisjoint(alt) for alt in m):
                         continue
                     out.add(rule_of[c])
         return out

@@ -266,10 +266,11 @@ class LangCache:
 
     ``rev`` maps every key, fold and ``"\x01" + surface`` to the chunks that contain it;
     ``head`` maps each chunk to the fold of its first word ("" when it has none), and
-    ``complex`` holds the chunks of several words or with a joined form.
+    ``complex`` holds the chunks of several words or with a joined form, ``wordless`` those
+    of none.
     """
 
-    __slots__ = ("chunks", "complex", "head", "lang", "rev")
+    __slots__ = ("chunks", "complex", "head", "lang", "rev", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -277,6 +278,7 @@ class LangCache:
         self.rev: dict[str, list[str]] = {}
         self.head: dict[str, str] = {}
         self.complex: set[str] = set()
+        self.wordless: set[str] = set()
 
     def add(self, chunk: str) -> ChunkInfo:
         """Analyse ``chunk`` (if new) and index it."""
@@ -287,6 +289,8 @@ class LangCache:
         self.head[chunk] = info.heads[0] if info.heads else ""
         if info.width > 1 or info.aliases:
             self.complex.add(chunk)
+        elif not info.width:
+            self.wordless.add(chunk)
         rev = self.rev
         features = set(info.feats)
         features.update("\x01" + p.surface for p in info.parts)
