@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from monitor.demo.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -26,3 +29,12 @@ def need_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not available at {path}")
     return path
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A local webhook receiver for apprise's ``json://`` (see :mod:`monitor.demo.receiver`)."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()

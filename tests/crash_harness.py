@@ -98,17 +98,21 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, int(runner.addresses[0][1])
 
 
-async def run_trial(
-    workdir: Path,
-    *,
-    stories: int = 100,
-    span: float = 6.0,
-    kills: int = 3,
-    seed: int = 0,
-    settle: float = 20.0,
-) -> TrialResult:
-    """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
-    rng = random.Random(seed)
+@dataclass
+class _Rig:
+    """A feed server, a webhook receiver and a config file pointing the daemon at both."""
+
+    feed: _Feed
+    hook: _Hook
+    runners: list[web.AppRunner]
+    env: dict[str, str]
+
+    async def close(self) -> None:
+        for runner in self.runners:
+            await runner.cleanup()
+
+
+async def _rig(workdir: Path, stories: int, span: float) -> _Rig:
     feed, hook = _Feed(stories, span), _Hook()
     feed_app, hook_app = web.Application(), web.Application()
     feed_app.router.add_get("/feed.xml", feed.handle)
@@ -128,6 +132,22 @@ async def run_trial(
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "NEWSMONITOR_CONFIG": str(path), "PYTHONUNBUFFERED": "1"}
+    return _Rig(feed, hook, [feed_runner, hook_runner], env)
+
+
+async def run_trial(
+    workdir: Path,
+    *,
+    stories: int = 100,
+    span: float = 6.0,
+    kills: int = 3,
+    seed: int = 0,
+    settle: float = 20.0,
+) -> TrialResult:
+    """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
+    rng = random.Random(seed)
+    rig = await _rig(workdir, stories, span)
+    feed, hook, env = rig.feed, rig.hook, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     log = open(workdir / "daemon.log", "ab")  # noqa: SIM115
     started = time.monotonic()
@@ -156,8 +176,7 @@ async def run_trial(
             await proc.wait()
     finally:
         log.close()
-        await feed_runner.cleanup()
-        await hook_runner.cleanup()
+        await rig.close()
     return TrialResult(
         published=stories,
         received=len(hook.keys),
@@ -171,24 +190,8 @@ async def run_fault_point(
     workdir: Path, point: str, *, stories: int = 5, settle: float = 20.0
 ) -> TrialResult:
     """C-2: the daemon SIGKILLs itself at ``point`` once; a restarted daemon must finish the job."""
-    feed, hook = _Feed(stories, span=0.001), _Hook()
-    feed_app, hook_app = web.Application(), web.Application()
-    feed_app.router.add_get("/feed.xml", feed.handle)
-    hook_app.router.add_post("/hook", hook.handle)
-    feed_runner, feed_port = await _serve(feed_app)
-    hook_runner, hook_port = await _serve(hook_app)
-    config = {
-        "database": f"sqlite:///{workdir}/state.db",
-        "allow_networks": [f"127.0.0.1:{feed_port}"],
-        "defaults": {"interval": "1s", "notify": ["hook"], "full_text": False},
-        "delivery": {"retry_base": "1s", "retry_cap": "2s"},
-        "notifiers": {"hook": f"json://127.0.0.1:{hook_port}/hook"},
-        "sources": [{"name": "wire", "feed": f"http://127.0.0.1:{feed_port}/feed.xml"}],
-        "rules": [{"name": "rare-earths", "query": '"rare earths"'}],
-    }
-    path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "NEWSMONITOR_CONFIG": str(path)}
+    rig = await _rig(workdir, stories, span=0.001)
+    feed, hook, env = rig.feed, rig.hook, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     started = time.monotonic()
     with open(workdir / "daemon.log", "ab") as log:
@@ -210,8 +213,7 @@ async def run_fault_point(
             proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(proc.wait(), 10)
         finally:
-            await feed_runner.cleanup()
-            await hook_runner.cleanup()
+            await rig.close()
     return TrialResult(
         published=stories,
         received=len(hook.keys),

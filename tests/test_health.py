@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,11 +15,8 @@ from tests.helpers import make_config
 
 
 @pytest.fixture
-async def ops() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
+def ops(receiver: Receiver) -> Receiver:
+    return receiver
 
 
 async def test_failing_source_notice_is_sent_once_per_throttle(tmp_path: Path, ops: Receiver) -> None:
