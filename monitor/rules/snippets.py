@@ -60,7 +60,7 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     return begin, max(finish, end)
 
 
-def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]]) -> Snippet:
+def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]], field: str = "text") -> Snippet:
     """Cut [begin, end) to at most MAX_CHARS around the hits, marking cuts with "…"."""
     if end - begin > MAX_CHARS:
         first = min(s for s, _ in hits)
@@ -83,7 +83,7 @@ def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]]) -> Sni
         shift = begin
         limit = end
     spans = tuple(sorted((s - shift, e - shift) for s, e in hits if s >= shift + len(lead) and e <= limit))
-    return Snippet(lead + body + tail, spans)
+    return Snippet(lead + body + tail, spans, field)
 
 
 def _sentence_from_starts(text: str, starts: list[int], start: int, end: int) -> tuple[int, int]:
@@ -111,16 +111,12 @@ def make_snippets(
         text = texts.get(hit.field)
         if not text:
             continue
-        if hit.field == "text" and sentences is not None:
-            starts = sentences.get("text")
-            if starts is None:
-                starts = sentences["text"] = sentence_starts(text)
-            begin, end = _sentence_from_starts(text, starts, hit.start, hit.end)
-        elif hit.field == "text":
-            begin, end = sentence_around(text, hit.start, hit.end)
-        else:
-            begin, end = 0, len(text)
+        begin, end = _sentence(text, hit, sentences)
         groups.setdefault((hit.field, begin, end), []).append(hit)
+    if len(groups) == 1:
+        # one sentence: nothing to rank or choose
+        [((field, begin, end), group)] = groups.items()
+        return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
     order = ("title", "text", "source", "url")
     ranked = sorted(groups.items(), key=lambda kv: (-len({h.term for h in kv[1]}),
                                                     order.index(kv[0][0]) if kv[0][0] in order else 9,
@@ -138,6 +134,18 @@ def make_snippets(
     chosen.sort(key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 9, kv[0][1]))
     out: list[Snippet] = []
     for (field, begin, end), group in chosen:
-        snippet = _window(texts[field], begin, end, [(h.start, h.end) for h in group])
-        out.append(Snippet(snippet.text, snippet.spans, field))
+        out.append(_window(texts[field], begin, end, [(h.start, h.end) for h in group], field))
     return tuple(out)
+
+
+def _sentence(text: str, hit: Hit, sentences: dict[str, list[int]] | None) -> tuple[int, int]:
+    """Where the snippet of ``hit`` may be taken from: its sentence of the text, or a whole
+    short field."""
+    if hit.field != "text":
+        return 0, len(text)
+    if sentences is None:
+        return sentence_around(text, hit.start, hit.end)
+    starts = sentences.get("text")
+    if starts is None:
+        starts = sentences["text"] = sentence_starts(text)
+    return _sentence_from_starts(text, starts, hit.start, hit.end)
