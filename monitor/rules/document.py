@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Set as AbstractSet
-from itertools import accumulate, compress, product
+from itertools import accumulate, product
 from operator import attrgetter
 
 from monitor.models import Story
@@ -59,31 +59,39 @@ class FieldDoc:
                 setdefault(chunk, []).append(i)
         return occ
 
-    def pairs(self, firsts: AbstractSet[str]) -> set[Pair]:
+    def pairs(self, firsts: AbstractSet[str], feats: AbstractSet[str]) -> set[Pair]:
         """The folds of every two words (parts or joined forms) at consecutive positions
-        whose first is in ``firsts``, and possibly a few more pairs (a superset is harmless
-        to a necessary condition)."""
-        chunks = self.chunks
+        whose first is in ``firsts``, given the field's features ``feats``; possibly a few
+        more pairs (a superset is harmless to a necessary condition).
+
+        Only the chunks that can start such a pair are visited: those ending in a word of
+        ``firsts``, and every chunk of several words or with a joined form.
+        """
+        occ = self.occurrences()
         cache = self.cache
-        heads = list(map(cache.head.__getitem__, chunks))
-        if "" in heads:
-            # chunks without words take no position: their neighbours are adjacent
-            chunks = [c for c, h in zip(chunks, heads, strict=True) if h]
-            heads = [h for h in heads if h]
-        # a compound's first fold stands for its last here: an extra pair at worst
-        following = heads[1:]
-        out = set(zip(compress(heads, map(firsts.__contains__, heads)),
-                      compress(following, map(firsts.__contains__, heads)), strict=False))
-        infos = cache.chunks
-        complex_ = cache.complex
-        last = len(chunks) - 1
-        for i in compress(range(len(chunks)), map(complex_.__contains__, chunks)):
-            info = infos[chunks[i]]
+        infos, head, complex_ = cache.chunks, cache.head, cache.complex
+        chunks = self.chunks
+        n = len(chunks)
+        wordless = cache.wordless if not cache.wordless.isdisjoint(occ) else None
+        out: set[Pair] = set()
+        for fold in firsts & feats:
+            for chunk in cache.rev.get(fold, ()):
+                # a chunk of one word whose fold it is (complex ones come below)
+                if chunk in occ and head[chunk] == fold and chunk not in complex_:
+                    for i in occ[chunk]:
+                        j = _step(chunks, i, 1, wordless)
+                        if j < n:
+                            out.update((fold, h) for h in infos[chunks[j]].heads)
+        for chunk in complex_.intersection(occ):
+            info = infos[chunk]
             out.update(info.inner)
-            if i:
-                out.update(product(infos[chunks[i - 1]].tails, info.heads))
-            if i < last:
-                out.update(product(info.tails, infos[chunks[i + 1]].heads))
+            for i in occ[chunk]:
+                j = _step(chunks, i, -1, wordless)
+                if j >= 0:
+                    out.update(product(infos[chunks[j]].tails, info.heads))
+                j = _step(chunks, i, 1, wordless)
+                if j < n:
+                    out.update(product(info.tails, infos[chunks[j]].heads))
         return out
 
     def first_position(self, index: int) -> int:
@@ -169,6 +177,16 @@ class FieldDoc:
         return index, info.parts[position - self.first_position(index)]
 
 
+def _step(chunks: list[str], i: int, step: int, wordless: AbstractSet[str] | None) -> int:
+    """Index of the next (``step`` 1) or previous (-1) chunk that has words; chunks without
+    words take no position, so their neighbours are adjacent."""
+    i += step
+    if wordless is not None:
+        while 0 <= i < len(chunks) and chunks[i] in wordless:
+            i += step
+    return i
+
+
 def _has(part: object, attr: str, test: str) -> bool:
     value = getattr(part, attr)
     return test in value if attr == "keys" else value == test
@@ -223,9 +241,9 @@ class StoryDoc:
         for name, tag in FIELD_TAGS.items():
             out.update(tag + f for f in self.field_feats[FIELD_INDEX[name]])
         if pair_firsts:
-            for fd in self.fields:
+            for fd, feats in zip(self.fields, self.field_feats, strict=True):
                 if fd.text:
-                    out.update(fd.pairs(pair_firsts))
+                    out.update(fd.pairs(pair_firsts, feats))
         return out
 
     def with_prefix(self, prefix: str) -> list[str]:
