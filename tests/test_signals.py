@@ -34,8 +34,13 @@ async def test_sigterm_exits_cleanly_within_deadline(tmp_path: Path) -> None:
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ},
     )
-    await asyncio.sleep(3)
-    assert proc.returncode is None, "daemon died early"
+    assert proc.stderr is not None
+    seen = b""
+    while b"newsmonitor running" not in seen:  # signal handlers are installed by then
+        line = await asyncio.wait_for(proc.stderr.readline(), 60)
+        assert line, f"daemon exited early: {seen.decode()[-2000:]}"
+        seen += line
+    await asyncio.sleep(1)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(proc.communicate(), 10)

@@ -171,8 +171,10 @@ class Daemon:
             first = datetime.fromtimestamp(state.next_poll_at, UTC)
             first = max(first, now + timedelta(seconds=random.uniform(0, min(5.0, interval))))
         else:
-            # spread the first polls so a thousand sources do not fire at the same second
-            first = now + timedelta(seconds=random.uniform(0, min(interval, 30.0)))
+            # spread the first polls: a few sources start within 30 s, thousands over their
+            # interval (at about 20 first polls a second), so a big install does not stampede
+            spread = min(interval, 30.0 + len(self.config.settings.sources) / 20.0)
+            first = now + timedelta(seconds=random.uniform(0, spread))
         self.scheduler.add_job(
             self._poll_job,
             IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)),
