@@ -81,3 +81,16 @@ def test_compound_next_to_a_wordless_chunk_is_located() -> None:
     [match] = Matcher.compile([RuleSpec("c", "semi-conductor")]).match(
         Story(source="s", url="", title="", text="semi-conductor _ "))
     assert match.snippets[0].plain() == "**semi-conductor** _"
+
+
+def test_positions_and_offsets_around_compounds_and_wordless_chunks() -> None:
+    text = "a semi-conductor _ b U.S. c COVID-19 _ -'- d"
+    rules = [RuleSpec(w, w) for w in ("a", "conductor", "semi-conductor", "b", "US", "c", "covid", "19", "d")]
+    got = {m.rule: [(h.position, text[h.start:h.end]) for h in m.hits]
+           for m in Matcher.compile(rules).match(Story(source="s", url="", title="", text=text))}
+    assert got == {
+        "a": [(0, "a")], "conductor": [(2, "conductor")],
+        "semi-conductor": [(1, "semi-conductor")],
+        "b": [(3, "b")], "US": [(4, "U.S.")], "c": [(5, "c")], "covid": [(6, "COVID")],
+        "19": [(7, "19")], "d": [(8, "d")],
+    }

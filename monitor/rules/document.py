@@ -26,7 +26,6 @@ FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 Span = tuple[int, int]
 _feats_of = attrgetter("feats")
-_width_of = attrgetter("width")
 #: candidate-filter feature prefixes of the words of one field
 FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
 
@@ -35,7 +34,7 @@ FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
 class FieldDoc:
     """One field of a story: its text, its chunks, and lazily where each chunk occurs."""
 
-    __slots__ = ("_ends", "_occ", "_one_each", "_starts", "cache", "chunks", "lang", "pieces", "text")
+    __slots__ = ("_ends", "_irregular_", "_occ", "cache", "chunks", "lang", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -45,8 +44,7 @@ class FieldDoc:
         self.pieces = CHUNK_SPLIT_RE.split(text) if text else [""]
         self.chunks: list[str] = self.pieces[1::2]
         self._occ: dict[str, list[int]] | None = None
-        self._starts: list[int] | None = None
-        self._one_each: bool | None = None
+        self._irregular_: tuple[list[int], list[int], list[int], list[int]] | None = None
         self._ends: list[int] | None = None
 
     def occurrences(self) -> dict[str, list[int]]:
@@ -94,23 +92,31 @@ class FieldDoc:
                     out.update(product(info.tails, infos[chunks[j]].heads))
         return out
 
+    def _irregular(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """The chunks that are not exactly one word: their indices, widths, the word
+        positions where they start, and ``shift[k]``, the positions gained before the k-th
+        (so chunk ``i`` starts at ``i + shift[k]``, k the number of them before ``i``)."""
+        irregular = self._irregular_
+        if irregular is None:
+            occ = self.occurrences()
+            infos = self.cache.chunks
+            found = self.cache.complex.intersection(occ)
+            found.update(self.cache.wordless.intersection(occ))
+            indices = sorted(i for chunk in found for i in occ[chunk])
+            widths = [infos[self.chunks[i]].width for i in indices]
+            shift = [0, *accumulate(w - 1 for w in widths)]
+            starts = [i + shift[k] for k, i in enumerate(indices)]
+            irregular = self._irregular_ = (indices, widths, starts, shift)
+        return irregular
+
     def first_position(self, index: int) -> int:
         """Word position of the first part of chunk ``index``."""
-        starts = self._starts
-        if starts is None:
-            infos = map(self.cache.chunks.__getitem__, self.chunks)
-            starts = self._starts = [0, *accumulate(map(_width_of, infos))]
-        return starts[index]
+        indices, _, _, shift = self._irregular()
+        return index + shift[bisect_left(indices, index)]
 
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""
-        simple = self._one_each
-        if simple is None:
-            occ = self.occurrences()
-            simple = self._one_each = self.cache.complex.isdisjoint(occ) and self.cache.wordless.isdisjoint(occ)
-            if simple and self._starts is None:
-                self._starts = list(range(len(self.chunks) + 1))
-        return simple
+        return not self._irregular()[0]
 
     def spans(self, feature: str, test: str, attr: str) -> list[Span]:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
@@ -168,11 +174,14 @@ class FieldDoc:
 
     def _locate(self, position: int) -> tuple[int, Part]:
         """(chunk index, part) of a word position."""
-        if self._simple():
+        indices, widths, starts, shift = self._irregular()
+        k = bisect_right(starts, position) - 1
+        if k < 0:
             index = position
+        elif position < starts[k] + widths[k]:
+            index = indices[k]
         else:
-            assert self._starts is not None
-            index = bisect_right(self._starts, position) - 1
+            index = position - shift[k + 1]
         info = self.cache.chunks[self.chunks[index]]
         return index, info.parts[position - self.first_position(index)]
 
