@@ -26,6 +26,8 @@ FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 Span = tuple[int, int]
 _feats_of = attrgetter("feats")
+#: a candidate-filter feature of every story (no word is empty)
+ALWAYS = ""
 #: candidate-filter feature prefixes of the words of one field
 FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
 
@@ -243,10 +245,11 @@ class StoryDoc:
         self.prefixes_known: AbstractSet[str] = frozenset()
 
     def filter_features(self, pair_firsts: AbstractSet[str]) -> set[str | Pair]:
-        """``feats`` plus the words of the small fields under their field's tag and the
+        """``feats`` and ``ALWAYS``, plus the words of the small fields under their field's tag and the
         pairs of consecutive words of a field whose first is in ``pair_firsts`` (see
         ``FieldDoc.pairs``)."""
         out: set[str | Pair] = set(self.feats)
+        out.add(ALWAYS)
         for name, tag in FIELD_TAGS.items():
             out.update(tag + f for f in self.field_feats[FIELD_INDEX[name]])
         if pair_firsts:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from monitor.errors import QueryError
 from monitor.models import Match, Story
 from monitor.rules.ast import Atom, Query
-from monitor.rules.document import FIELD_TAGS, StoryDoc
+from monitor.rules.document import ALWAYS, FIELD_TAGS, StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import make_snippets
@@ -66,16 +66,15 @@ class _Rule:
 class _Index:
     """Requirement sets filed under their two most selective atoms, for one lemmatiser language.
 
-    ``solo`` holds the sets of one atom (reaching its feature makes the rule a candidate);
-    ``pairs`` files the others under a first and a second feature, so a set is only looked
-    at when both are in the story. Set intersections with dictionary key views run in C and
-    iterate the smaller side, which keeps the per-story cost independent of the rule count.
+    ``pairs`` files each set under a first and a second feature, so a set is only looked
+    at when both are in the story; a set of one atom has ``ALWAYS`` (a feature of every
+    story) as its second. Set intersections with dictionary key views run in C and iterate
+    the smaller side, which keeps the per-story cost independent of the rule count.
     """
 
-    __slots__ = ("multis", "pairs", "rule_of", "singles", "solo")
+    __slots__ = ("multis", "pairs", "rule_of", "singles")
 
     def __init__(self, rules: Sequence[_Rule], lang: str) -> None:
-        self.solo: dict[Feature, list[int]] = {}
         self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
         self.rule_of: list[int] = []
         self.singles: list[frozenset[Feature]] = []
@@ -88,22 +87,17 @@ class _Index:
                 # most sets have no third atom: share one empty set (fewer objects for the GC)
                 self.singles.append(frozenset(a[0] for a, _ in alts[2:] if len(a) == 1) or _EMPTY)
                 self.multis.append(tuple(a for a, _ in alts[2:] if len(a) > 1))
-                if len(alts) == 1:
-                    for feature in alts[0][0]:
-                        self.solo.setdefault(feature, []).append(c)
-                    continue
+                seconds = alts[1][0] if len(alts) > 1 else (ALWAYS,)
                 for first in alts[0][0]:
                     second = self.pairs.setdefault(first, {})
-                    for feature in alts[1][0]:
+                    for feature in seconds:
                         second.setdefault(feature, []).append(c)
 
     def candidates(self, feats: set[Feature]) -> set[int]:
-        """Rules whose every atom of at least one requirement set is among ``feats``."""
+        """Rules whose every atom of at least one requirement set is among ``feats``
+        (which must hold ``ALWAYS``)."""
         out: set[int] = set()
         rule_of, singles, multis = self.rule_of, self.singles, self.multis
-        solo = self.solo
-        for feature in solo.keys() & feats:
-            out.update(rule_of[c] for c in solo[feature])
         pairs = self.pairs
         for first in pairs.keys() & feats:
             second = pairs[first]
