@@ -113,12 +113,12 @@ class FieldDoc:
 
     def first_position(self, index: int) -> int:
         """Word position of the first part of chunk ``index``."""
-        indices, _, _, shift = self._irregular()
-        return index + shift[bisect_left(indices, index)]
+        indices, _, _, shift = self._irregular_ or self._irregular()
+        return index + shift[bisect_left(indices, index)] if indices else index
 
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""
-        return not self._irregular()[0]
+        return not (self._irregular_ or self._irregular())[0]
 
     def spans(self, feature: str, test: str, attr: str) -> list[Span]:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
@@ -128,7 +128,7 @@ class FieldDoc:
         if not chunks:
             return []
         occ = self.occurrences()
-        present = [c for c in chunks if c in occ]
+        present = list(filter(occ.__contains__, chunks))
         if not present:
             return []
         simple = self._simple()
@@ -176,7 +176,7 @@ class FieldDoc:
 
     def _locate(self, position: int) -> tuple[int, Part]:
         """(chunk index, part) of a word position."""
-        indices, widths, starts, shift = self._irregular()
+        indices, widths, starts, shift = self._irregular_ or self._irregular()
         k = bisect_right(starts, position) - 1
         if k < 0:
             index = position
