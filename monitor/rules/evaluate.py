@@ -60,11 +60,13 @@ class Evaluation:
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
-        self._memo: dict[int, list[Occ]] = {}
+        #: occurrences by term (its words and field: terms of different rules share them)
+        #: and by NEAR node
+        self._memo: dict[object, list[Occ]] = {}
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
-        key = id(term)
+        key = (id(term.alts), term.field)
         occ = self._memo.get(key)
         if occ is not None:
             return occ
@@ -106,7 +108,7 @@ class Evaluation:
     def truth(self, node: Node) -> bool:
         """Whether ``node`` matches the story."""
         if isinstance(node, Term):
-            occ = self._memo.get(id(node))
+            occ = self._memo.get((id(node.alts), node.field))
             if occ is None:
                 if not self.possible(node):
                     return False
