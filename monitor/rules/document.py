@@ -234,7 +234,8 @@ class StoryDoc:
             per_field.append(field_feats)
         #: features of each field (lemma keys and folds), for a position-free word test
         self.field_feats = tuple(per_field)
-        feats = set().union(*per_field)
+        # the text field holds most words: grow a copy of it rather than an empty set
+        feats = per_field[TEXT].union(per_field[TITLE], per_field[SOURCE], per_field[URL])
         if self.lang_code:
             feats.add("\x03" + self.lang_code)
         self.feats = feats

@@ -110,11 +110,11 @@ class Evaluation:
         if isinstance(node, Term):
             occ = self._memo.get((id(node.alts), node.field))
             if occ is None:
-                if not self.possible(node):
-                    return False
                 if _single_lemma(node):
                     # a lone unquoted word needs no positions: its keys in the field's features
                     return self._in_fields(node)
+                if not self.possible(node):
+                    return False
                 occ = self.term_occ(node)
             return bool(occ)
         if isinstance(node, And):
@@ -199,6 +199,9 @@ class Evaluation:
 
 
 def _single_lemma(term: Term) -> bool:
+    alts = term.alts
+    if len(alts) == 1:
+        return len(alts[0]) == 1 and alts[0][0].mode == Mode.LEMMA
     return all(len(alt) == 1 and alt[0].mode == Mode.LEMMA for alt in term.alts)
 
 

@@ -1,12 +1,15 @@
 """The percolator: all watch rules compiled into one matcher.
 
 Each rule's query yields a few alternative *requirement sets* (``Query.needs``): sets of
-words that must all be present for the rule to have any chance. Every set is filed in an
-inverted index under one *anchor* (its most selective-looking word). For a story, the
-matcher intersects the story's features with the anchor index (a C-level set operation),
-checks the rest of each reached requirement set with set lookups, and evaluates exactly only
-the rules that pass. Cost per story therefore grows with the story and with the rules whose
-words it contains, not with the number of rules.
+words that must all be present for the rule to have any chance; a word limited to the
+title, source or URL must be in that field, and two words of a phrase must be side by side
+somewhere. Every set is filed in an inverted index under its two most selective-looking
+atoms (a word pair before a field's word before any word). For a story, the matcher
+intersects the story's features (word keys and folds, field-tagged words, the word pairs
+that start some rule's phrase, wildcard prefixes) with the index (C-level set operations),
+checks the rest of each reached requirement set with set lookups, and evaluates exactly
+only the rules that pass. Cost per story therefore grows with the story and with the rules
+whose words it contains, not with the number of rules.
 
 Lemma keys depend on the story's language, so the index is built per lemmatiser language:
 English at compile time, any other language the first time a story in it is matched.
@@ -146,8 +149,9 @@ class Matcher:
         prefixes = {atom[1] for rule in rules for need in rule.query.needs for atom in need if atom[0] == "p"}
         self._prefixes = frozenset(prefixes)
         self._prefix_lens = tuple(sorted({len(p) for p in prefixes}))
+        #: word → the rule prefixes it starts with (often none), and the words with some
         self._prefix_feats: dict[str, tuple[str, ...]] = {}
-        self._no_prefix: set[str] = set()
+        self._with_prefix: set[str] = set()
         self._pair_firsts = frozenset(atom[1].split(" ")[0] for rule in rules for need in rule.query.needs
                                       for atom in need if atom[0] == "b")
         self._index("en")
@@ -196,20 +200,19 @@ class Matcher:
     def _add_prefixes(self, doc: StoryDoc) -> None:
         """Adds ``"\x02" + prefix`` to the story's features for every rule prefix some word
         starts with, and tells the story which words those are."""
-        cache, none = self._prefix_feats, self._no_prefix
-        if len(cache) + len(none) > _MAX_PREFIX_CACHE:
-            cache.clear()
-            none.clear()
+        known, found_some = self._prefix_feats, self._with_prefix
+        if len(known) > _MAX_PREFIX_CACHE:
+            known.clear()
+            found_some.clear()
         feats = doc.feats
-        for word in feats.difference(cache).difference(none):
-            found = tuple(word[:n] for n in self._prefix_lens if n <= len(word) and word[:n] in self._prefixes)
+        for word in feats.difference(known):
+            found = known[word] = tuple(word[:n] for n in self._prefix_lens
+                                        if n <= len(word) and word[:n] in self._prefixes)
             if found:
-                cache[word] = found
-            else:
-                none.add(word)
+                found_some.add(word)
         words: dict[str, list[str]] = {}
-        for word in cache.keys() & feats:
-            for prefix in cache[word]:
+        for word in found_some & feats:
+            for prefix in known[word]:
                 words.setdefault(prefix, []).append(word)
         feats.update("\x02" + prefix for prefix in words)
         doc.prefix_words = words
