@@ -100,3 +100,34 @@ async def test_adaptive_interval_stays_within_bounds(tmp_path: Path, ops: Receiv
         assert delay < 1800  # a busy source is polled more often than the default interval
     finally:
         await runner.cleanup()
+
+
+async def test_gone_source_is_reported_at_once(tmp_path: Path, ops: Receiver) -> None:
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer()
+    server.start()
+    server.expect_request("/feed.xml").respond_with_data("gone", status=410)
+    try:
+        config = make_config(
+            tmp_path,
+            sources=[
+                {"name": "old-feed", "feed": server.url_for("/feed.xml").replace("localhost", "127.0.0.1")}
+            ],
+            rules=[{"name": "r", "query": "x"}],
+            notifiers={"ops": ops.url},
+            allow=[f"127.0.0.1:{server.port}"],
+        )
+        clock = FakeClock(datetime.now(UTC))
+        daemon = Daemon(config, workers=0, clock=clock)
+        await daemon.start()
+        try:
+            results = await daemon.run_once(deliver=False)
+            assert results[0].status == "error" and "410" in (results[0].error or "")
+            await daemon.health.check()
+            await daemon.deliverer.drain_once()
+        finally:
+            await daemon.close()
+    finally:
+        server.stop()
+    assert len(ops.messages) == 1 and "gone (HTTP 410)" in ops.messages[0].body

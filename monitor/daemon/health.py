@@ -30,7 +30,16 @@ class HealthChecker:
         out: list[tuple[str, str, str | None]] = []
         with rt.database.read() as conn:
             for state in repo.all_sources(conn):
-                if state.name in rt.sources and state.failures >= settings.source_failures:
+                if state.name in rt.sources and state.failures and "HTTP 410 " in (state.last_error or ""):
+                    # gone for good: say so at once, not after several failed polls
+                    out.append(
+                        (
+                            f"source:{state.name}",
+                            f"Source '{state.name}' is gone (HTTP 410): remove it or change its URL.",
+                            None,
+                        )
+                    )
+                elif state.name in rt.sources and state.failures >= settings.source_failures:
                     out.append(
                         (
                             f"source:{state.name}",
