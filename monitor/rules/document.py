@@ -79,9 +79,10 @@ class FieldDoc:
                 # a chunk of one word whose fold it is (complex ones come below)
                 if chunk in occ and head[chunk] == fold and chunk not in complex_:
                     for i in occ[chunk]:
-                        j = _step(chunks, i, 1, wordless)
+                        j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
                         if j < n:
-                            out.update((fold, h) for h in infos[chunks[j]].heads)
+                            # a complex next chunk's other heads are paired below
+                            out.add((fold, head[chunks[j]]))
         for chunk in complex_.intersection(occ):
             info = infos[chunk]
             out.update(info.inner)
