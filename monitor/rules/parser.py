@@ -10,18 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise, product
 
 from monitor.errors import QueryError
-from monitor.rules.ast import FIELDS, And, Atom, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
+from monitor.rules.ast import FIELDS, And, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
+from monitor.rules.needs import needs_of
 from monitor.rules.text import CHUNK_RE, fold, split_chunk
 
 MAX_QUERY_CHARS = 10_000
 MAX_DEPTH = 64
 MAX_DISTANCE = 1_000
 MIN_PREFIX = 2
-#: at most this many alternative requirement sets are derived from an AND of ORs
-_MAX_NEEDS = 32
 
 _SPACE = frozenset(" \t\r\n\f\v\u00a0")
 _RUN = re.compile(r'[^\s()"“”]+')
@@ -293,58 +291,7 @@ def _unit(word: str, mode: Mode) -> Unit:
     return unit(mode, fold(word))
 
 
-# -- validation and the candidate filter's requirements ------------------------------------
-
-
-#: fields small enough to have features of their own in the candidate filter; a term of
-#: another field (or none) requires its words anywhere in the story
-TAGGED_FIELDS = ("title", "source", "url")
-
-
-def _atom(u: Unit, field: str | None) -> Atom:
-    tag = f":{field}" if field in TAGGED_FIELDS else ""
-    if u.mode == Mode.LEMMA:
-        return ("k" + tag, u.text)
-    if u.mode == Mode.PREFIX:
-        return ("p", u.text)
-    return ("f" + tag, fold(u.text))
-
-
-def _alt_atoms(alt: tuple[Unit, ...], field: str | None) -> frozenset[Atom]:
-    atoms = {_atom(u, field) for u in alt}
-    # consecutive words compared by their folds (quoted, or exact case) must occur as a pair
-    atoms.update(("b", f"{fold(a.text)} {fold(b.text)}") for a, b in pairwise(alt)
-                 if a.mode in (Mode.EXACT, Mode.CASE) and b.mode in (Mode.EXACT, Mode.CASE))
-    return frozenset(atoms)
-
-
-def needs_of(node: Node) -> list[frozenset[Atom]] | None:
-    """Alternative atom sets, one of which is fully present whenever ``node`` matches;
-    None when ``node`` can match a story without any particular word (e.g. ``NOT x``)."""
-    if isinstance(node, Term):
-        return [_alt_atoms(alt, node.field) for alt in node.alts]
-    if isinstance(node, Lang):
-        return [frozenset({("l", node.code)})]
-    if isinstance(node, Not):
-        return None
-    if isinstance(node, Or):
-        out: list[frozenset[Atom]] = []
-        for child in node.children:
-            sub = needs_of(child)
-            if sub is None:
-                return None
-            out.extend(s for s in sub if s not in out)
-        return out
-    children = node.children if isinstance(node, And) else (node.left, node.right)
-    subs = sorted((s for s in map(needs_of, children) if s is not None), key=len)
-    if not subs:
-        return None
-    acc: list[frozenset[Atom]] = [frozenset()]
-    for sub in subs:
-        if len(acc) * len(sub) > _MAX_NEEDS:
-            continue  # dropping a conjunct keeps the condition necessary, just looser
-        acc = [a | b for a, b in product(acc, sub)]
-    return acc
+# -- validation ------------------------------------------------------------------------------
 
 
 def _positional(node: Node) -> bool:
