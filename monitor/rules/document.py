@@ -67,6 +67,10 @@ class FieldDoc:
         Only the chunks that can start such a pair are visited: those ending in a word of
         ``firsts``, and every chunk of several words or with a joined form.
         """
+        starters = firsts & feats
+        if not starters:
+            # every pair starts with a word of the field: none can be in ``firsts``
+            return set()
         occ = self.occurrences()
         cache = self.cache
         infos, head, complex_ = cache.chunks, cache.head, cache.complex
@@ -74,7 +78,7 @@ class FieldDoc:
         n = len(chunks)
         wordless = cache.wordless if not cache.wordless.isdisjoint(occ) else None
         out: set[Pair] = set()
-        for fold in firsts & feats:
+        for fold in starters:
             for chunk in cache.rev.get(fold, ()):
                 # a chunk of one word whose fold it is (complex ones come below)
                 if chunk in occ and head[chunk] == fold and chunk not in complex_:
