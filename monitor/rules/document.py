@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Set as AbstractSet
-from itertools import accumulate, product
+from itertools import accumulate, compress, islice, product
 from operator import attrgetter
 
 from monitor.models import Story
@@ -36,7 +36,7 @@ FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
 class FieldDoc:
     """One field of a story: its text, its chunks, and lazily where each chunk occurs."""
 
-    __slots__ = ("_ends", "_irregular_", "_occ", "cache", "chunks", "lang", "pieces", "text")
+    __slots__ = ("_ends", "_firsts", "_irregular_", "_occ", "_where", "cache", "chunks", "lang", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -45,27 +45,44 @@ class FieldDoc:
         #: separators and chunks alternate: pieces[1::2] are the chunks
         self.pieces = CHUNK_SPLIT_RE.split(text) if text else [""]
         self.chunks: list[str] = self.pieces[1::2]
-        self._occ: dict[str, list[int]] | None = None
+        self._occ: dict[str, int] | None = None
+        self._firsts: dict[str, int] | None = None
+        self._where: dict[str, list[int]] = {}
         self._irregular_: tuple[list[int], list[int], list[int], list[int]] | None = None
         self._ends: list[int] | None = None
 
-    def occurrences(self) -> dict[str, list[int]]:
-        """Chunk → indices (in ``chunks``) where it occurs."""
+    def occurrences(self) -> dict[str, int]:
+        """Chunk → index (in ``chunks``) of its last occurrence: the field's distinct chunks."""
         occ = self._occ
         if occ is None:
-            occ = self._occ = {}
-            setdefault = occ.setdefault
-            for i, chunk in enumerate(self.chunks):
-                setdefault(chunk, []).append(i)
+            # built in C; most chunks occur once, and ``where`` finds the others' positions
+            occ = self._occ = dict(zip(self.chunks, range(len(self.chunks)), strict=True))
         return occ
+
+    def where(self, chunk: str) -> list[int]:
+        """Indices (in ``chunks``) where ``chunk``, one of ``occurrences()``, occurs; ascending."""
+        found = self._where.get(chunk)
+        if found is None:
+            firsts = self._firsts
+            if firsts is None:
+                n = len(self.chunks)
+                firsts = self._firsts = dict(zip(reversed(self.chunks), range(n - 1, -1, -1), strict=True))
+            first, last = firsts[chunk], self.occurrences()[chunk]
+            if first == last:
+                found = [first]
+            else:
+                found = list(compress(range(first, last + 1),
+                                      map(chunk.__eq__, islice(self.chunks, first, last + 1))))
+            self._where[chunk] = found
+        return found
 
     def pairs(self, firsts: AbstractSet[str], feats: AbstractSet[str]) -> set[Pair]:
         """The folds of every two words (parts or joined forms) at consecutive positions
         whose first is in ``firsts``, given the field's features ``feats``; possibly a few
         more pairs (a superset is harmless to a necessary condition).
 
-        Only the chunks that can start such a pair are visited: those ending in a word of
-        ``firsts``, and every chunk of several words or with a joined form.
+        Only the chunks that can start such a pair are visited: those of one word that is
+        in ``firsts``, and those of several words (or with a joined form) holding one.
         """
         starters = firsts & feats
         if not starters:
@@ -82,18 +99,23 @@ class FieldDoc:
             for chunk in cache.rev.get(fold, ()):
                 # a chunk of one word whose fold it is (complex ones come below)
                 if chunk in occ and head[chunk] == fold and chunk not in complex_:
-                    for i in occ[chunk]:
+                    for i in self.where(chunk):
                         j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
                         if j < n:
-                            # a complex next chunk's other heads are paired below
-                            out.add((fold, head[chunks[j]]))
+                            following = chunks[j]
+                            if following in complex_:
+                                out.update((fold, h) for h in infos[following].heads)
+                            else:
+                                out.add((fold, head[following]))
         for chunk in complex_.intersection(occ):
             info = infos[chunk]
+            # only a compound with a word in ``starters`` starts a pair (those that end
+            # before it are the previous chunk's)
+            if all(p.fold not in starters for p in info.parts) and all(
+                    a.fold not in starters for a in info.aliases):
+                continue
             out.update(info.inner)
-            for i in occ[chunk]:
-                j = _step(chunks, i, -1, wordless)
-                if j >= 0:
-                    out.update(product(infos[chunks[j]].tails, info.heads))
+            for i in self.where(chunk):
                 j = _step(chunks, i, 1, wordless)
                 if j < n:
                     out.update(product(info.tails, infos[chunks[j]].heads))
@@ -109,7 +131,7 @@ class FieldDoc:
             infos = self.cache.chunks
             found = self.cache.complex.intersection(occ)
             found.update(self.cache.wordless.intersection(occ))
-            indices = sorted(i for chunk in found for i in occ[chunk])
+            indices = sorted(i for chunk in found for i in self.where(chunk))
             widths = [infos[self.chunks[i]].width for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
@@ -146,15 +168,15 @@ class FieldDoc:
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
                 if simple:
-                    out.extend((i, i) for i in occ[chunk])
+                    out.extend((i, i) for i in self.where(chunk))
                 else:
-                    out.extend((b, b) for b in map(self.first_position, occ[chunk]))
+                    out.extend((b, b) for b in map(self.first_position, self.where(chunk)))
                 continue
             unsorted = True
             info = infos[chunk]
             offsets = [(a.first, a.last) for a in info.aliases if _has(a, attr, test)]
             offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, attr, test)]
-            for i in occ[chunk]:
+            for i in self.where(chunk):
                 base = i if simple else self.first_position(i)
                 out.extend((base + a, base + b) for a, b in offsets)
         if unsorted:
