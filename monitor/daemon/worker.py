@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import signal
@@ -55,6 +56,10 @@ class Daemon:
         self.rt.database.lock.acquire()
         self.rt.database.migrate()
         await self._rebuild_clusters()
+        # the compiled rules and the cluster index live as long as the daemon: keep them out of
+        # the garbage collector's full passes, which would otherwise walk them and stall the loop
+        gc.collect()
+        gc.freeze()
         self._started = True
         for warning in self.config.warnings:
             log.warning("config: %s", warning)
