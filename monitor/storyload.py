@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from monitor.config import Config, Settings, SourceSettings, default_config_path, load_config
 from monitor.errors import ConfigError, MonitorError
@@ -13,6 +15,27 @@ from monitor.models import Story
 from monitor.redact import redact_text, redact_url
 
 
+def command_line_allow(url: str) -> list[str]:
+    """The address of a URL typed on the command line, exempt from the private-address guard.
+
+    Whoever runs ``test-rule URL`` or ``test-source URL`` chose that host and port, as the
+    demo chose its own site: that exact IP and port are allowed (an IP literal, or
+    ``localhost``), nothing else; redirects and links elsewhere are still checked.
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return []
+    if host == "localhost":
+        return [f"127.0.0.1:{port}", f"[::1]:{port}"]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return []
+    return [f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"]
+
+
 async def story_from_url(url: str, *, allow_networks: tuple[str, ...] = ()) -> Story:
     """Fetch ``url`` through the guarded client and extract its article as a :class:`Story`.
 
@@ -20,7 +43,8 @@ async def story_from_url(url: str, *, allow_networks: tuple[str, ...] = ()) -> S
     """
     from monitor.errors import ParseError
 
-    async with HttpClient(allow_networks=list(allow_networks)) as http:
+    allowed = [*allow_networks, *command_line_allow(url)]
+    async with HttpClient(allow_networks=allowed) as http:
         response = await http.get(url)
     article = extract_article(response.body, url=response.url)
     if article is None:
@@ -52,7 +76,9 @@ def _config_for(config_path: str | None, name_or_url: str) -> tuple[Config, Sour
         raise ConfigError([f"no source named '{name_or_url}'; sources: {known}; or pass a URL"])
     base = config.settings.model_copy() if config else Settings()
     guess = "page" if name_or_url.rstrip("/").endswith((".html", ".htm")) else "feed"
-    src = SourceSettings.model_validate({"name": "(test)", guess: name_or_url})
+    src = SourceSettings.model_validate(
+        {"name": "(test)", guess: name_or_url, "allow_networks": command_line_allow(name_or_url)}
+    )
     return _in_memory(Config(base, path, []), src), src
 
 
@@ -86,7 +112,9 @@ async def run_test_source(
         result = await poll_source(rt, src, record=False)
         if result.status == "error" and src.feed and "://" in name_or_url and src.name == "(test)":
             # a guessed feed that is really a page
-            page = SourceSettings.model_validate({"name": "(test)", "page": src.feed})
+            page = SourceSettings.model_validate(
+                {"name": "(test)", "page": src.feed, "allow_networks": src.allow_networks}
+            )
             result = await poll_source(rt, page, record=False)
             src = page
         if result.error:
