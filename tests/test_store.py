@@ -144,3 +144,19 @@ def test_second_instance_lock(tmp_path: Path) -> None:
     a.lock.release()
     b.lock.acquire()  # free again once the first one stopped
     b.lock.release()
+
+
+def test_prune_outbox_keeps_pending_and_dead(db: Database) -> None:
+    rows = [
+        repo.OutboxRow(key=f"nm-{i}", kind="alert", rule="r", target="t", dest="d", payload={}, due_at=1.0)
+        for i in range(4)
+    ]
+    with db.write() as conn:
+        repo.add_outbox(conn, rows, [], now=1.0)
+        ids = [r["id"] for r in repo.list_outbox(conn, ["pending"])]
+        repo.mark_sent(conn, ids[:2], now=2.0)
+        repo.mark_dead(conn, [ids[2]], "x")
+    with db.write() as conn:
+        assert repo.prune_outbox(conn, older_than=100.0) == 2
+    with db.read() as conn:
+        assert repo.outbox_counts(conn) == {"dead": 1, "pending": 1}

@@ -226,10 +226,11 @@ class Daemon:
         cutoff = self.clock.timestamp() - self.config.settings.retention
 
         def prune() -> int:
+            # in batches, each its own short transaction, so polls are never held up for long
             total = 0
             while True:
                 with self.rt.database.write() as conn:
-                    n = repo.prune(conn, older_than=cutoff)
+                    n = repo.prune(conn, older_than=cutoff) + repo.prune_outbox(conn, older_than=cutoff)
                 total += n
                 if n == 0:
                     return total
@@ -237,7 +238,7 @@ class Daemon:
         pruned = await self.rt.db(prune)
         if pruned:
             log.info(
-                "retention: pruned %d stories not listed since %s",
+                "retention: pruned %d stories and sent alerts not seen since %s",
                 pruned,
                 datetime.fromtimestamp(cutoff, UTC).date().isoformat(),
             )

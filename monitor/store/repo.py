@@ -242,6 +242,26 @@ def prune(conn: Connection, *, older_than: float, batch: int = 1000) -> int:
     return len(ids)
 
 
+def prune_outbox(conn: Connection, *, older_than: float, batch: int = 1000) -> int:
+    """Delete up to ``batch`` sent or cancelled outbox rows created before ``older_than``.
+
+    Pending and dead rows are never deleted. Returns how many were deleted.
+    """
+    ids = (
+        conn.execute(
+            select(outbox.c.id)
+            .where(and_(outbox.c.status.in_(["sent", "cancelled"]), outbox.c.created_at < older_than))
+            .order_by(outbox.c.id)
+            .limit(batch)
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
+    return len(ids)
+
+
 def count_stories(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(stories)).scalar() or 0)
 
