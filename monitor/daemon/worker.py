@@ -104,7 +104,11 @@ class Daemon:
 
         async def one(src: SourceSettings) -> PollResult:
             async with sem:
-                return await poll_source(self.rt, src, record=record)
+                try:
+                    return await poll_source(self.rt, src, record=record)
+                except Exception as exc:  # a bug in one source's poll must not abort the others
+                    log.exception("source=%s unexpected error in poll", src.name)
+                    return PollResult(source=src.name, status="error", error=f"{type(exc).__name__}: {exc}")
 
         results = list(await asyncio.gather(*(one(s) for s in self.config.settings.sources if s.enabled)))
         if deliver and record:
