@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lemminflect import Lemmatizer, getAllLemmas
@@ -9,6 +12,7 @@ from lemminflect import Lemmatizer, getAllLemmas
 from monitor.errors import QueryError
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec, parse_query
+from monitor.rules import matcher as matcher_module
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.text import english_lemmas
@@ -37,6 +41,26 @@ texts = st.lists(st.tuples(st.sampled_from(VOCAB), seps), max_size=16).map(
 phrase = st.lists(st.sampled_from(QWORDS), min_size=1, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"')
 term = st.one_of(st.sampled_from(QWORDS), phrase, phrase.map(lambda p: "=" + p))
 field = st.sampled_from(["", "", "title:", "text:", "source:", "url:"])
+@contextlib.contextmanager
+def _pairs_from(count: int) -> Iterator[None]:
+    saved = matcher_module._PAIRS_FROM
+    matcher_module._PAIRS_FROM = count
+    try:
+        yield
+    finally:
+        matcher_module._PAIRS_FROM = saved
+
+
+def compile_both(specs: Sequence[RuleSpec]) -> list[Matcher]:
+    """The rules compiled with word pairs in the candidate filter and without them (the
+    size threshold decides which one a real rule set gets)."""
+    with _pairs_from(0):
+        with_pairs = Matcher.compile(specs)
+    with _pairs_from(1 << 62):
+        without = Matcher.compile(specs)
+    return [with_pairs, without]
+
+
 rule = st.one_of(
     st.tuples(field, term).map("".join),
     st.tuples(field, term, field, term).map(lambda t: f"{t[0]}{t[1]} {t[2]}{t[3]}"),
@@ -57,23 +81,36 @@ def test_candidate_filter_never_drops_a_match(queries: list[str], title: str, te
         except QueryError:
             continue
         specs.append(RuleSpec(f"r{i}", q))
-    matcher = Matcher.compile(specs)
     story = Story(source=source, url=f"https://{text[:40].replace(' ', '-')}.example/{title[:20]}",
                   title=title, text=text)
-    evaluation = Evaluation(StoryDoc(story))
-    expected = [spec.name for spec, rule in zip(specs, matcher._rules, strict=True)
-                if evaluation.truth(rule.query.root)]
-    assert [m.rule for m in matcher.match(story)] == expected, [s.query for s in specs]
+    for matcher in compile_both(specs):
+        evaluation = Evaluation(StoryDoc(story))
+        expected = [spec.name for spec, rule in zip(specs, matcher._rules, strict=True)
+                    if evaluation.truth(rule.query.root)]
+        assert [m.rule for m in matcher.match(story)] == expected, [s.query for s in specs]
 
 
 def test_pairs_are_features_of_consecutive_words() -> None:
-    matcher = Matcher.compile([RuleSpec("p", '"rare earths"'), RuleSpec("c", '"semi conductor maker"'),
-                               RuleSpec("t", "title:japan")])
+    with _pairs_from(0):
+        matcher = Matcher.compile([RuleSpec("p", '"rare earths"'), RuleSpec("c", '"semi conductor maker"'),
+                                   RuleSpec("t", "title:japan")])
     assert matcher.candidates(Story(source="s", url="", title="x", text="rare metals and earths")) == []
     assert matcher.candidates(Story(source="s", url="", title="x", text="rare, _ earths")) == [0]
     assert matcher.candidates(Story(source="s", url="", title="x", text="A semi-conductor maker")) == [1]
     assert matcher.candidates(Story(source="s", url="", title="x", text="Japan")) == []
     assert matcher.candidates(Story(source="s", url="", title="Japan's", text="x")) == [2]
+
+
+def test_small_rule_sets_skip_word_pairs() -> None:
+    """Below the size threshold a phrase's words alone make its rule a candidate (no pair
+    search per story); the match itself is unchanged."""
+    specs = [RuleSpec("p", '"rare earths"')]
+    story = Story(source="s", url="", title="x", text="rare metals and earths")
+    with_pairs, without = compile_both(specs)
+    assert with_pairs.candidates(story) == []
+    assert without.candidates(story) == [0]
+    assert with_pairs.match(story) == without.match(story) == []
+    assert len(Matcher.compile(specs)._pair_firsts) == 0
 
 
 def test_compound_next_to_a_wordless_chunk_is_located() -> None:

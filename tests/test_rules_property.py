@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from monitor.errors import QueryError
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
+from monitor.rules import matcher as matcher_module
 from monitor.rules.text import word_keys
 
 WORDS = ["trade", "trades", "traded", "war", "wars", "china", "japan", "defence", "defense", "bank",
@@ -145,3 +146,12 @@ def test_matcher_agrees_with_reference(nodes: list[Node], title: str, text: str)
     # the candidate filter never drops a rule that matches
     candidates = {valid[i][0].name for i in matcher.candidates(story)}
     assert set(got) <= candidates
+    # likewise with word pairs in the filter (large rule sets get them)
+    saved = matcher_module._PAIRS_FROM
+    matcher_module._PAIRS_FROM = 0
+    try:
+        paired = Matcher.compile([spec for spec, _ in valid])
+    finally:
+        matcher_module._PAIRS_FROM = saved
+    assert [m.rule for m in paired.match(story)] == expected, [spec.query for spec, _ in valid]
+    assert set(got) <= {valid[i][0].name for i in paired.candidates(story)}

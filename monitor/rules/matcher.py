@@ -37,6 +37,9 @@ _EMPTY: frozenset[Feature] = frozenset()
 _NO_NAMES: frozenset[str] = frozenset()
 #: rule sets at least this large are collected once after compiling (see ``compile``)
 _COLLECT_AFTER = 5_000
+#: rule sets at least this large use word pairs (phrases) in the candidate filter: finding a
+#: story's pairs costs ~0.1 ms, which only pays off when it rules out many candidates
+_PAIRS_FROM = 5_000
 
 
 @dataclass(frozen=True)
@@ -77,14 +80,17 @@ class _Index:
 
     __slots__ = ("multis", "pairs", "rule_of", "singles")
 
-    def __init__(self, rules: Sequence[_Rule], lang: str) -> None:
+    def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool = True) -> None:
         self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
         self.rule_of: list[int] = []
         self.singles: list[frozenset[Feature]] = []
         self.multis: list[tuple[tuple[Feature, ...], ...]] = []
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
-                alts = sorted(((_alternatives(atom, lang), atom) for atom in need), key=_selectivity)
+                # without pair features a phrase's pairs are dropped: its words stay
+                # (a looser condition, still a necessary one)
+                alts = sorted(((_alternatives(atom, lang), atom) for atom in need
+                               if use_pairs or atom[0] != "b"), key=_selectivity)
                 c = len(self.rule_of)
                 self.rule_of.append(r)
                 # most sets have no third atom: share one empty set (fewer objects for the GC)
@@ -152,8 +158,9 @@ class Matcher:
         #: word → the rule prefixes it starts with (often none), and the words with some
         self._prefix_feats: dict[str, tuple[str, ...]] = {}
         self._with_prefix: set[str] = set()
+        self._use_pairs = len(self._rules) >= _PAIRS_FROM
         self._pair_firsts = frozenset(atom[1].split(" ")[0] for rule in rules for need in rule.query.needs
-                                      for atom in need if atom[0] == "b")
+                                      for atom in need if atom[0] == "b") if self._use_pairs else frozenset()
         self._index("en")
 
     @classmethod
@@ -194,7 +201,7 @@ class Matcher:
     def _index(self, lang: str) -> _Index:
         index = self._indexes.get(lang)
         if index is None:
-            index = self._indexes[lang] = _Index(self._rules, lang)
+            index = self._indexes[lang] = _Index(self._rules, lang, self._use_pairs)
         return index
 
     def _add_prefixes(self, doc: StoryDoc) -> None:
