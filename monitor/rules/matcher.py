@@ -4,7 +4,9 @@ Each rule's query yields a few alternative *requirement sets* (``Query.needs``):
 words that must all be present for the rule to have any chance; a word limited to the
 title, source or URL must be in that field, and two words of a phrase must be side by side
 somewhere. Every set is filed in an inverted index under its two most selective-looking
-atoms (a word pair before a field's word before any word). For a story, the matcher
+atoms (a word pair before a field's word before any word; rule sets smaller than
+``_PAIRS_FROM`` leave word pairs out, as finding a story's pairs costs more than the few
+candidates they rule out). For a story, the matcher
 intersects the story's features (word keys and folds, field-tagged words, the word pairs
 that start some rule's phrase, wildcard prefixes) with the index (C-level set operations),
 checks the rest of each reached requirement set with set lookups, and evaluates exactly
