@@ -7,7 +7,7 @@ These are deliberately dumb dataclasses with no I/O so that the pure stages
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -110,13 +110,3 @@ class Match:
     rule: str
     hits: tuple[Hit, ...] = ()
     snippets: tuple[Snippet, ...] = ()
-
-
-@dataclass(slots=True)
-class Alert:
-    """What one destination is told about one story (or cluster) matched by one or more rules."""
-
-    story: Story
-    matches: list[Match] = field(default_factory=list)
-    outlets: list[str] = field(default_factory=list)
-    idempotency_key: str = ""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -396,10 +395,3 @@ class Deliverer:
             datetime.fromtimestamp(until, UTC).isoformat(),
         )
         return []
-
-
-def group_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for row in rows:
-        counts[row["status"]] += 1
-    return dict(counts)
