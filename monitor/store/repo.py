@@ -147,25 +147,8 @@ def touch_listed(conn: Connection, story_ids: Iterable[int], now: float) -> None
 
 
 def add_story(conn: Connection, story: NewStory, now: float) -> int:
-    """Record a story and its keys; returns its id. Keys already present are kept as they are."""
-    sid = conn.execute(
-        stories.insert().values(
-            source=story.source,
-            title=story.title[:2000],
-            url=story.url[:4000],
-            published=story.published,
-            first_seen=now,
-            last_listed=now,
-            cluster=story.cluster,
-            signature=story.signature,
-            title_key=story.title_key,
-        )
-    ).inserted_primary_key
-    story_id = int(sid[0]) if sid else 0
-    rows = [{"key": k[:300], "story_id": story_id} for k in dict.fromkeys(story.keys)]
-    if rows:
-        conn.execute(_insert(conn, story_keys).values(rows).on_conflict_do_nothing(index_elements=["key"]))
-    return story_id
+    """Record one story and its keys; returns its id (see :func:`add_stories`)."""
+    return add_stories(conn, [story], now)[0]
 
 
 def add_stories(conn: Connection, new: Sequence[NewStory], now: float) -> list[int]:
