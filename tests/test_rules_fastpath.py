@@ -12,6 +12,7 @@ from lemminflect import Lemmatizer, getAllLemmas
 from monitor.errors import QueryError
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec, parse_query
+from monitor.rules import document as document_module
 from monitor.rules import matcher as matcher_module
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import Evaluation
@@ -131,3 +132,63 @@ def test_positions_and_offsets_around_compounds_and_wordless_chunks() -> None:
         "b": [(3, "b")], "US": [(4, "U.S.")], "c": [(5, "c")], "covid": [(6, "COVID")],
         "19": [(7, "19")], "d": [(8, "d")],
     }
+
+
+@contextlib.contextmanager
+def _cut_by_expression() -> Iterator[None]:
+    """Stories cut into chunks by ``CHUNK_RE`` instead of at their spaces (what a field with
+    a chunk longer than ``MAX_CHUNK`` gets)."""
+    saved = document_module.MAX_CHUNK
+    document_module.MAX_CHUNK = -1
+    try:
+        yield
+    finally:
+        document_module.MAX_CHUNK = saved
+
+
+spaced_seps = st.sampled_from([" ", "  ", ". ", ", ", " — ", "\n\n", "/", "(", ") ", "\t", "\u00a0", " _ ", "'"])
+spaced_texts = st.lists(st.tuples(st.sampled_from(VOCAB), spaced_seps), max_size=16).map(
+    lambda items: "".join(w + s for w, s in items))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rule, min_size=1, max_size=8), spaced_texts, spaced_texts)
+def test_cutting_at_spaces_equals_cutting_by_expression(queries: list[str], title: str, text: str) -> None:
+    """The same matches, hits (positions and offsets) and snippets whichever way a story
+    is cut into chunks, with word pairs in the filter or not."""
+    specs = []
+    for i, q in enumerate(queries):
+        with contextlib.suppress(QueryError):
+            parse_query(q)
+            specs.append(RuleSpec(f"r{i}", q))
+    story = Story(source="s", url="https://x.example/a", title=title, text=text)
+    spaced = [m.match(story) for m in compile_both(specs)]
+    with _cut_by_expression():
+        cut = [m.match(story) for m in compile_both(specs)]
+    assert spaced == cut, [s.query for s in specs]
+
+
+def test_pairs_reach_joined_forms_inside_a_chunk() -> None:
+    with _pairs_from(0):
+        matcher = Matcher.compile([RuleSpec("j", '"semiconductor tariffs"'), RuleSpec("k", '"chip semiconductor"'),
+                                   RuleSpec("x", '"tariffs chip"')])
+    for text, expected in [("x/semi-conductor tariffs", [0]), ("(chip/semi-conductor)", [1]),
+                           ("tariffs/chip/semi-conductor", [1, 2]), ("semi-conductor. Tariffs", [0]),
+                           ("semi-conductor — tariffs", [0]), ("semi-conductor and tariffs", [])]:
+        story = Story(source="s", url="", title="", text=text)
+        assert matcher.candidates(story) == expected, text
+        assert [m.rule for m in matcher.match(story)] == [["j", "k", "x"][i] for i in expected], text
+
+
+def test_text_without_spaces_is_cut_by_expression() -> None:
+    """A paragraph of Japanese has no spaces: it is not cached as one chunk, and its words
+    are found and located as in spaced text."""
+    text = "日本の防衛。" * 30 + " rare earths end"
+    doc = StoryDoc(Story(source="s", url="", title="", text=text))
+    assert doc.fields[1].pieces is not None
+    assert doc.fields[1].chunks == ["日本の防衛"] * 30 + ["rare", "earths", "end"]
+    matches = Matcher.compile([RuleSpec("r", '"rare earths"'), RuleSpec("j", "日本 防衛")]).match(
+        Story(source="s", url="", title="", text=text))
+    assert [m.rule for m in matches] == ["r", "j"]
+    assert [text[h.start:h.end] for h in matches[0].hits] == ["rare earths"]
+    assert {text[h.start:h.end] for h in matches[1].hits} == {"日本", "防衛"}

@@ -30,21 +30,36 @@ _feats_of = attrgetter("feats")
 ALWAYS = ""
 #: candidate-filter feature prefixes of the words of one field
 FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
-
+#: the longest chunk of text cut at its spaces (see ``FieldDoc``)
+MAX_CHUNK = 64
 
 
 class FieldDoc:
-    """One field of a story: its text, its chunks, and lazily where each chunk occurs."""
+    """One field of a story: its text, its chunks, and lazily where each chunk occurs.
 
-    __slots__ = ("_ends", "_firsts", "_irregular_", "_occ", "_where", "cache", "chunks", "lang", "pieces", "text")
+    The chunks are the text cut at its spaces (``str.split(" ")``, so chunk ``i`` starts at
+    the lengths of the chunks before it plus ``i``), unless some piece is longer than
+    ``MAX_CHUNK`` (text without spaces, such as Chinese or Japanese, or a long URL): then
+    they are the ``CHUNK_RE`` matches, with the separators between them kept in
+    ``pieces``, so that the cache never holds whole paragraphs.
+    """
+
+    __slots__ = ("_ends", "_firsts", "_irregular_", "_occ", "_where", "cache", "chunks", "distinct", "lang", "pieces",
+                 "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
         self.lang = lang
         self.cache = cache
-        #: separators and chunks alternate: pieces[1::2] are the chunks
-        self.pieces = CHUNK_SPLIT_RE.split(text) if text else [""]
-        self.chunks: list[str] = self.pieces[1::2]
+        chunks = text.split(" ") if text else []
+        #: separators and chunks alternate: pieces[1::2] are the chunks (None: cut at spaces)
+        self.pieces: list[str] | None = None
+        if chunks and max(map(len, chunks)) > MAX_CHUNK:
+            self.pieces = CHUNK_SPLIT_RE.split(text)
+            chunks = self.pieces[1::2]
+        self.chunks: list[str] = chunks
+        #: the distinct chunks, as ``StoryDoc`` found them
+        self.distinct: set[str] = set()
         self._occ: dict[str, int] | None = None
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
@@ -76,49 +91,29 @@ class FieldDoc:
             self._where[chunk] = found
         return found
 
-    def pairs(self, firsts: AbstractSet[str], feats: AbstractSet[str]) -> set[Pair]:
+    def pairs(self, starters: AbstractSet[str]) -> set[Pair]:
         """The folds of every two words (parts or joined forms) at consecutive positions
-        whose first is in ``firsts``, given the field's features ``feats``; possibly a few
-        more pairs (a superset is harmless to a necessary condition).
-
-        Only the chunks that can start such a pair are visited: those of one word that is
-        in ``firsts``, and those of several words (or with a joined form) holding one.
-        """
-        starters = firsts & feats
-        if not starters:
-            # every pair starts with a word of the field: none can be in ``firsts``
-            return set()
-        occ = self.occurrences()
+        that start in one of the chunks ``starters``; possibly a few more pairs (a superset
+        is harmless to a necessary condition)."""
         cache = self.cache
-        infos, head, complex_ = cache.chunks, cache.head, cache.complex
+        infos = cache.chunks
         chunks = self.chunks
         n = len(chunks)
-        wordless = cache.wordless if not cache.wordless.isdisjoint(occ) else None
+        wordless = cache.wordless if not cache.wordless.isdisjoint(self.occurrences()) else None
         out: set[Pair] = set()
-        for fold in starters:
-            for chunk in cache.rev.get(fold, ()):
-                # a chunk of one word whose fold it is (complex ones come below)
-                if chunk in occ and head[chunk] == fold and chunk not in complex_:
-                    for i in self.where(chunk):
-                        j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
-                        if j < n:
-                            following = chunks[j]
-                            if following in complex_:
-                                out.update((fold, h) for h in infos[following].heads)
-                            else:
-                                out.add((fold, head[following]))
-        for chunk in complex_.intersection(occ):
+        for chunk in starters:
             info = infos[chunk]
-            # only a compound with a word in ``starters`` starts a pair (those that end
-            # before it are the previous chunk's)
-            if all(p.fold not in starters for p in info.parts) and all(
-                    a.fold not in starters for a in info.aliases):
-                continue
-            out.update(info.inner)
+            if info.inner:
+                out.update(info.inner)
+            tails = info.tails
             for i in self.where(chunk):
-                j = _step(chunks, i, 1, wordless)
+                j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
                 if j < n:
-                    out.update(product(info.tails, infos[chunks[j]].heads))
+                    heads = infos[chunks[j]].heads
+                    if len(heads) == 1 and len(tails) == 1:
+                        out.add((tails[0], heads[0]))
+                    else:
+                        out.update(product(tails, heads))
         return out
 
     def _irregular(self) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -131,7 +126,8 @@ class FieldDoc:
             infos = self.cache.chunks
             found = self.cache.complex.intersection(occ)
             found.update(self.cache.wordless.intersection(occ))
-            indices = sorted(i for chunk in found for i in self.where(chunk))
+            # one C-level pass: a story may have dozens of such chunks (dashes, paragraph breaks)
+            indices = list(compress(range(len(self.chunks)), map(found.__contains__, self.chunks))) if found else []
             widths = [infos[self.chunks[i]].width for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
@@ -194,12 +190,21 @@ class FieldDoc:
 
     def char_span(self, start: int, end: int) -> Span:
         """Character offsets of the word positions ``start``..``end`` (inclusive)."""
-        ends = self._ends
-        if ends is None:
-            ends = self._ends = list(accumulate(map(len, self.pieces)))
         first = self._locate(start)
         last = first if end == start else self._locate(end)
-        return (ends[2 * first[0]] + first[1].start, ends[2 * last[0]] + last[1].end)
+        return (self._offset(first[0]) + first[1].start, self._offset(last[0]) + last[1].end)
+
+    def _offset(self, index: int) -> int:
+        """Character offset of chunk ``index``."""
+        ends = self._ends
+        if self.pieces is not None:
+            if ends is None:
+                ends = self._ends = list(accumulate(map(len, self.pieces)))
+            return ends[2 * index]
+        if ends is None:
+            ends = self._ends = [0, *accumulate(map(len, self.chunks))]
+        # the chunks before it, and one space after each
+        return ends[index] + index
 
     def _locate(self, position: int) -> tuple[int, Part]:
         """(chunk index, part) of a word position."""
@@ -237,8 +242,8 @@ class StoryDoc:
     when the story's language is known; the matcher adds wildcard prefixes to it.
     """
 
-    __slots__ = ("_sorted", "feats", "field_feats", "fields", "lang", "lang_code", "prefix_words",
-                 "prefixes_known", "story")
+    __slots__ = ("_prefix_words", "_sorted", "feats", "field_feats", "fields", "lang", "lang_code",
+                 "prefixed_chunks", "prefixes_known", "story")
 
     def __init__(self, story: Story) -> None:
         self.story = story
@@ -255,10 +260,10 @@ class StoryDoc:
             uniq = set(fd.chunks)
             for chunk in uniq.difference(infos):
                 cache.add(chunk)
-            field_feats: set[str] = set()
-            if uniq:
-                field_feats.update(*map(_feats_of, map(infos.__getitem__, uniq)))
+            # frozensets keep their members' hashes: merging them reads no string
+            field_feats: set[str] = set().union(*map(_feats_of, map(infos.__getitem__, uniq)))
             per_field.append(field_feats)
+            fd.distinct = uniq
         #: features of each field (lemma keys and folds), for a position-free word test
         self.field_feats = tuple(per_field)
         # the text field holds most words: grow a copy of it rather than an empty set
@@ -267,29 +272,21 @@ class StoryDoc:
             feats.add("\x03" + self.lang_code)
         self.feats = feats
         self._sorted: list[str] | None = None
-        #: the words of ``feats`` under each wildcard prefix of ``prefixes_known``, as the
-        #: matcher found them for its candidate filter
-        self.prefix_words: dict[str, list[str]] = {}
+        #: set by the matcher: its wildcard prefixes, and for each chunk of the story with a
+        #: word under one of them, (prefix, word) for each such word
         self.prefixes_known: AbstractSet[str] = frozenset()
-
-    def filter_features(self, pair_firsts: AbstractSet[str]) -> set[str | Pair]:
-        """``feats`` and ``ALWAYS``, plus the words of the small fields under their field's tag and the
-        pairs of consecutive words of a field whose first is in ``pair_firsts`` (see
-        ``FieldDoc.pairs``)."""
-        out: set[str | Pair] = set(self.feats)
-        out.add(ALWAYS)
-        for name, tag in FIELD_TAGS.items():
-            out.update(tag + f for f in self.field_feats[FIELD_INDEX[name]])
-        if pair_firsts:
-            for fd, feats in zip(self.fields, self.field_feats, strict=True):
-                if fd.text:
-                    out.update(fd.pairs(pair_firsts, feats))
-        return out
+        self.prefixed_chunks: list[tuple[tuple[str, str], ...]] = []
+        self._prefix_words: dict[str, list[str]] = {}
 
     def with_prefix(self, prefix: str) -> list[str]:
-        """The features (keys and folds) that start with ``prefix``."""
+        """Features that start with ``prefix``: the folds, for a prefix of
+        ``prefixes_known``; otherwise the keys and folds."""
         if prefix in self.prefixes_known:
-            return self.prefix_words.get(prefix, [])
+            words = self._prefix_words.get(prefix)
+            if words is None:
+                words = self._prefix_words[prefix] = list(dict.fromkeys(
+                    word for pairs in self.prefixed_chunks for start, word in pairs if start == prefix))
+            return words
         if self._sorted is None:
             self._sorted = sorted(self.feats)
         folds = self._sorted

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from monitor.errors import QueryError
 from monitor.models import Match, Story
 from monitor.rules.ast import Atom, Query
-from monitor.rules.document import ALWAYS, FIELD_TAGS, StoryDoc
+from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import make_snippets
 from monitor.rules.text import Pair, word_keys
 
-_MAX_PREFIX_CACHE = 500_000
+_MAX_CHUNK_NOTES = 500_000
 #: what the candidate filter looks up: a word key or fold (tagged by field or kind), or a pair
 Feature = str | Pair
 _EMPTY: frozenset[Feature] = frozenset()
@@ -157,9 +157,12 @@ class Matcher:
         prefixes = {atom[1] for rule in rules for need in rule.query.needs for atom in need if atom[0] == "p"}
         self._prefixes = frozenset(prefixes)
         self._prefix_lens = tuple(sorted({len(p) for p in prefixes}))
-        #: word → the rule prefixes it starts with (often none), and the words with some
+        #: chunks examined by ``_note``; those with a word that starts a rule's word pair;
+        #: and those with words that start with a rule's prefix: (prefix, word) for each
+        self._seen: set[str] = set()
+        self._starters: set[str] = set()
+        self._prefixed: dict[str, tuple[tuple[str, str], ...]] = {}
         self._prefix_feats: dict[str, tuple[str, ...]] = {}
-        self._with_prefix: set[str] = set()
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
         self._pair_firsts = frozenset(atom[1].split(" ")[0] for rule in rules for need in rule.query.needs
                                       for atom in need if atom[0] == "b") if self._use_pairs else frozenset()
@@ -206,26 +209,58 @@ class Matcher:
             index = self._indexes[lang] = _Index(self._rules, lang, self._use_pairs)
         return index
 
-    def _add_prefixes(self, doc: StoryDoc) -> None:
-        """Adds ``"\x02" + prefix`` to the story's features for every rule prefix some word
-        starts with, and tells the story which words those are."""
-        known, found_some = self._prefix_feats, self._with_prefix
-        if len(known) > _MAX_PREFIX_CACHE:
-            known.clear()
-            found_some.clear()
-        feats = doc.feats
-        for word in feats.difference(known):
-            found = known[word] = tuple(word[:n] for n in self._prefix_lens
-                                        if n <= len(word) and word[:n] in self._prefixes)
-            if found:
-                found_some.add(word)
-        words: dict[str, list[str]] = {}
-        for word in found_some & feats:
-            for prefix in known[word]:
-                words.setdefault(prefix, []).append(word)
-        feats.update("\x02" + prefix for prefix in words)
-        doc.prefix_words = words
+    def _note(self, doc: StoryDoc) -> None:
+        """Examines the story's chunks not seen before: whether one of their words starts a
+        rule's word pair, and which of their words start with a rule's wildcard prefix."""
+        seen = self._seen
+        if len(seen) > _MAX_CHUNK_NOTES:
+            seen.clear()
+            self._starters.clear()
+            self._prefixed.clear()
+            self._prefix_feats.clear()
+        pair_firsts, prefixes, lens = self._pair_firsts, self._prefixes, self._prefix_lens
+        for fd in doc.fields:
+            new = fd.distinct.difference(seen)
+            if not new:
+                continue
+            seen.update(new)
+            infos = fd.cache.chunks
+            for chunk in new:
+                info = infos[chunk]
+                folds = dict.fromkeys([p.fold for p in info.parts] + [a.fold for a in info.aliases])
+                if not pair_firsts.isdisjoint(folds):
+                    self._starters.add(chunk)
+                if lens:
+                    found = tuple((w[:n], w) for w in folds for n in lens if n <= len(w) and w[:n] in prefixes)
+                    if found:
+                        self._prefixed[chunk] = found
+                        self._prefix_feats[chunk] = tuple({"\x02" + start for start, _ in found})
+
+    def _features(self, doc: StoryDoc) -> set[Feature]:
+        """What the candidate filter looks up for ``doc``: its word keys and folds, ``ALWAYS``,
+        the words of the small fields under their field's tag, the word pairs that start with
+        the first word of a rule's pair, and the wildcard prefixes some word starts with
+        (whose words ``doc`` is told, for the evaluation)."""
+        out: set[Feature] = set(doc.feats)
+        out.add(ALWAYS)
+        for name, tag in FIELD_TAGS.items():
+            out.update(tag + f for f in doc.field_feats[FIELD_INDEX[name]])
+        if not self._pair_firsts and not self._prefix_lens:
+            return out
+        self._note(doc)
+        prefixed = self._prefixed
+        for fd in doc.fields:
+            if self._pair_firsts:
+                starters = fd.distinct & self._starters
+                if starters:
+                    out.update(fd.pairs(starters))
+            if prefixed:
+                chunks = fd.distinct & prefixed.keys()
+                if chunks:
+                    out.update(*map(self._prefix_feats.__getitem__, chunks))
+                    doc.prefixed_chunks.extend(map(prefixed.__getitem__, chunks))
         doc.prefixes_known = self._prefixes
+        return out
 
     def candidates(self, story: Story) -> list[int]:
         """Indices of the rules that pass the candidate filter for ``story`` (for tests and benchmarks)."""
@@ -233,9 +268,7 @@ class Matcher:
         return sorted(self._candidates(doc))
 
     def _candidates(self, doc: StoryDoc) -> set[int]:
-        if self._prefix_lens:
-            self._add_prefixes(doc)
-        return self._index(doc.lang).candidates(doc.filter_features(self._pair_firsts))
+        return self._index(doc.lang).candidates(self._features(doc))
 
     def match(self, story: Story) -> list[Match]:
         """The rules ``story`` matches, in the order the rules were given.

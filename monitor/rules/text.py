@@ -1,10 +1,14 @@
 """Tokenisation and normalisation shared by queries and stories.
 
-Text is cut into *chunks* by one fixed regular expression (no user input ever becomes a
-pattern), and each distinct chunk is analysed once into *parts* (the word positions) and
-*aliases* (the joined form of a hyphenated or apostrophe word, spanning its parts).
-Analyses are cached per language, because news text repeats the same few thousand
-surface forms endlessly; the cache is what makes matching cheap per story.
+Words are found by one fixed regular expression (no user input ever becomes a pattern),
+``CHUNK_RE``, whose matches are runs of word characters joined by hyphens, apostrophes or
+dots. A story is cut at its spaces into *chunks* (``Japan's``, ``defence,``, ``U.S.-led``,
+``"rare``), and each distinct chunk is analysed once into *parts* (the word positions) and
+*aliases* (the joined form of a hyphenated or apostrophe word, spanning its parts). Cutting at
+spaces is one C-level ``str.split``, several times faster than the expression over the whole
+text, and gives the same words: no match contains a space. Analyses are cached per
+language, because news text repeats the same few thousand surface forms endlessly; the
+cache is what makes matching cheap per story.
 
 Three normal forms exist for every part:
 
@@ -101,7 +105,7 @@ class ChunkInfo(NamedTuple):
     parts: tuple[Part, ...]
     aliases: tuple[Alias, ...]
     #: every key and fold of the chunk: what the candidate filter looks up
-    feats: tuple[str, ...]
+    feats: frozenset[str]
     #: number of word positions (parts)
     width: int
     #: folds of the words that start at the chunk's first position, and that end at its
@@ -236,16 +240,22 @@ def split_chunk(chunk: str) -> tuple[list[tuple[int, int, str]], bool]:
 
 
 def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
-    """Parts, aliases and candidate-filter features of one chunk in lemmatiser language ``lang``."""
-    pieces, compound = split_chunk(chunk)
-    parts = tuple(Part(s, e, w, fold(w), word_keys(w.lower(), lang)) for s, e, w in pieces)
-    aliases: tuple[Alias, ...] = ()
-    if compound and len(parts) <= 6:
-        surface = "".join(p.surface for p in parts)
-        aliases = (
-            Alias(0, len(parts) - 1, parts[0].start, parts[-1].end, surface, fold(surface),
-                  word_keys(surface.lower(), lang)),
-        )
+    """Parts, aliases and candidate-filter features of ``chunk`` (any text without spaces:
+    one ``CHUNK_RE`` match or several, with the punctuation around them) in lemmatiser
+    language ``lang``."""
+    parts: list[Part] = []
+    aliases: list[Alias] = []
+    for m in CHUNK_RE.finditer(chunk):
+        pieces, compound = split_chunk(m.group())
+        base, first = m.start(), len(parts)
+        parts.extend(Part(base + s, base + e, w, fold(w), word_keys(w.lower(), lang)) for s, e, w in pieces)
+        if compound and len(pieces) <= 6:
+            own = parts[first:]
+            surface = "".join(p.surface for p in own)
+            aliases.append(Alias(first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
+                                 word_keys(surface.lower(), lang)))
+    if not parts:
+        return ChunkInfo((), (), frozenset(), 0, (), (), ())
     feats: set[str] = set()
     for p in parts:
         feats.update(p.keys)
@@ -253,12 +263,23 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     for a in aliases:
         feats.update(a.keys)
         feats.add(a.fold)
-    if not parts:
-        return ChunkInfo(parts, aliases, (), 0, (), (), ())
-    heads = (parts[0].fold, *(a.fold for a in aliases))
-    tails = (parts[-1].fold, *(a.fold for a in aliases))
-    inner = tuple((a.fold, b.fold) for a, b in pairwise(parts))
-    return ChunkInfo(parts, aliases, tuple(feats), len(parts), heads, tails, inner)
+    last = len(parts) - 1
+    heads = (parts[0].fold, *(a.fold for a in aliases if a.first == 0))
+    tails = (parts[-1].fold, *(a.fold for a in aliases if a.last == last))
+    # the pairs of words (parts or joined forms) at consecutive positions inside the chunk
+    inner: list[Pair] = [(a.fold, b.fold) for a, b in pairwise(parts)]
+    if aliases:
+        starting: dict[int, list[str]] = {}
+        for a in aliases:
+            starting.setdefault(a.first, []).append(a.fold)
+        for a in aliases:
+            if a.last < last:
+                inner.append((a.fold, parts[a.last + 1].fold))
+                inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
+            if a.first > 0:
+                inner.append((parts[a.first - 1].fold, a.fold))
+    return ChunkInfo(tuple(parts), tuple(aliases), frozenset(feats), len(parts), heads, tails,
+                     tuple(dict.fromkeys(inner)))
 
 
 class LangCache:
