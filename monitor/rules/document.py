@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Set as AbstractSet
-from itertools import accumulate, compress, islice, product
-from operator import attrgetter
+from itertools import accumulate, compress, filterfalse, islice, product
+from typing import cast
 
 from monitor.models import Story
 from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Pair, Part, lang_cache, lemma_language
@@ -25,7 +25,8 @@ DEFAULT_FIELDS = (TITLE, TEXT)
 FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 Span = tuple[int, int]
-_feats_of = attrgetter("feats")
+#: what the candidate filter looks up: a word key or fold (tagged by field or kind), or a pair
+Feature = str | Pair
 #: a candidate-filter feature of every story (no word is empty)
 ALWAYS = ""
 #: candidate-filter feature prefixes of the words of one field
@@ -38,41 +39,41 @@ class FieldDoc:
     """One field of a story: its text, its chunks, and lazily where each chunk occurs.
 
     The chunks are the text cut at its spaces (``str.split(" ")``, so chunk ``i`` starts at
-    the lengths of the chunks before it plus ``i``), unless some piece is longer than
-    ``MAX_CHUNK`` (text without spaces, such as Chinese or Japanese, or a long URL): then
-    they are the ``CHUNK_RE`` matches, with the separators between them kept in
-    ``pieces``, so that the cache never holds whole paragraphs.
+    the lengths of the chunks before it plus ``i``). A chunk longer than ``MAX_CHUNK`` (text
+    without spaces, such as Chinese or Japanese, or a long URL) is never cached: a field
+    with one is cut by ``CHUNK_RE`` instead (``cut_by_expression``), with the separators
+    between its chunks kept in ``pieces``.
     """
 
-    __slots__ = ("_ends", "_firsts", "_irregular_", "_occ", "_where", "cache", "chunks", "distinct", "lang", "pieces",
-                 "text")
+    __slots__ = ("_ends", "_firsts", "_irregular_", "_where", "cache", "chunks", "distinct", "lang", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
         self.lang = lang
         self.cache = cache
-        chunks = text.split(" ") if text else []
         #: separators and chunks alternate: pieces[1::2] are the chunks (None: cut at spaces)
         self.pieces: list[str] | None = None
-        if chunks and max(map(len, chunks)) > MAX_CHUNK:
-            self.pieces = CHUNK_SPLIT_RE.split(text)
-            chunks = self.pieces[1::2]
-        self.chunks: list[str] = chunks
-        #: the distinct chunks, as ``StoryDoc`` found them
-        self.distinct: set[str] = set()
-        self._occ: dict[str, int] | None = None
+        self._index(text.split(" ") if text else [])
+
+    def _index(self, chunks: list[str]) -> None:
+        self.chunks = chunks
+        #: chunk → index of its last occurrence: the distinct chunks (built in C; most
+        #: chunks occur once, and ``where`` finds the others' positions)
+        self.distinct: dict[str, int] = dict(zip(chunks, range(len(chunks)), strict=True))
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
         self._irregular_: tuple[list[int], list[int], list[int], list[int]] | None = None
         self._ends: list[int] | None = None
 
+    def cut_by_expression(self) -> None:
+        """Cuts the field into the ``CHUNK_RE`` matches instead of at its spaces."""
+        if self.pieces is None:
+            self.pieces = CHUNK_SPLIT_RE.split(self.text)
+            self._index(self.pieces[1::2])
+
     def occurrences(self) -> dict[str, int]:
         """Chunk → index (in ``chunks``) of its last occurrence: the field's distinct chunks."""
-        occ = self._occ
-        if occ is None:
-            # built in C; most chunks occur once, and ``where`` finds the others' positions
-            occ = self._occ = dict(zip(self.chunks, range(len(self.chunks)), strict=True))
-        return occ
+        return self.distinct
 
     def where(self, chunk: str) -> list[int]:
         """Indices (in ``chunks``) where ``chunk``, one of ``occurrences()``, occurs; ascending."""
@@ -99,21 +100,22 @@ class FieldDoc:
         infos = cache.chunks
         chunks = self.chunks
         n = len(chunks)
-        wordless = cache.wordless if not cache.wordless.isdisjoint(self.occurrences()) else None
+        wordless = cache.wordless if not cache.wordless.isdisjoint(self.distinct) else None
         out: set[Pair] = set()
         for chunk in starters:
-            info = infos[chunk]
-            if info.inner:
-                out.update(info.inner)
-            tails = info.tails
-            for i in self.where(chunk):
-                j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
-                if j < n:
-                    heads = infos[chunks[j]].heads
-                    if len(heads) == 1 and len(tails) == 1:
-                        out.add((tails[0], heads[0]))
-                    else:
-                        out.update(product(tails, heads))
+            inner = infos[chunk].inner
+            if inner:
+                out.update(inner)
+        # one C-level pass finds every occurrence of every starter
+        for i in compress(range(n), map(starters.__contains__, chunks)):
+            j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
+            if j < n:
+                tails = infos[chunks[i]].tails
+                heads = infos[chunks[j]].heads
+                if len(heads) == 1 and len(tails) == 1:
+                    out.add((tails[0], heads[0]))
+                else:
+                    out.update(product(tails, heads))
         return out
 
     def _irregular(self) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -257,19 +259,23 @@ class StoryDoc:
         infos = cache.chunks
         per_field: list[set[str]] = []
         for fd in self.fields:
-            uniq = set(fd.chunks)
-            for chunk in uniq.difference(infos):
+            new = list(filterfalse(infos.__contains__, fd.distinct))
+            if new and max(map(len, new)) > MAX_CHUNK and fd.pieces is None:
+                fd.cut_by_expression()
+                new = list(filterfalse(infos.__contains__, fd.distinct))
+            for chunk in new:
                 cache.add(chunk)
             # frozensets keep their members' hashes: merging them reads no string
-            field_feats: set[str] = set().union(*map(_feats_of, map(infos.__getitem__, uniq)))
+            field_feats: set[str] = set().union(*map(cache.feats.__getitem__, fd.distinct))
             per_field.append(field_feats)
-            fd.distinct = uniq
         #: features of each field (lemma keys and folds), for a position-free word test
         self.field_feats = tuple(per_field)
         # the text field holds most words: grow a copy of it rather than an empty set
-        feats = per_field[TEXT].union(per_field[TITLE], per_field[SOURCE], per_field[URL])
+        feats = cast("set[Feature]", per_field[TEXT].union(per_field[TITLE], per_field[SOURCE], per_field[URL]))
         if self.lang_code:
             feats.add("\x03" + self.lang_code)
+        #: the matcher adds its candidate-filter features (field-tagged words, word pairs,
+        #: wildcard prefixes): none of them is a word
         self.feats = feats
         self._sorted: list[str] | None = None
         #: set by the matcher: its wildcard prefixes, and for each chunk of the story with a
@@ -288,7 +294,7 @@ class StoryDoc:
                     word for pairs in self.prefixed_chunks for start, word in pairs if start == prefix))
             return words
         if self._sorted is None:
-            self._sorted = sorted(self.feats)
+            self._sorted = sorted(f for f in self.feats if isinstance(f, str) and f[:1] > "\x06")
         folds = self._sorted
         lo = bisect_left(folds, prefix)
         return folds[lo : bisect_left(folds, prefix + "\U0010ffff", lo)]

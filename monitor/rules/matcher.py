@@ -22,19 +22,18 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import filterfalse
 
 from monitor.errors import QueryError
 from monitor.models import Match, Story
 from monitor.rules.ast import Atom, Query
-from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, StoryDoc
+from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, Feature, StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import make_snippets
-from monitor.rules.text import Pair, word_keys
+from monitor.rules.text import word_keys
 
 _MAX_CHUNK_NOTES = 500_000
-#: what the candidate filter looks up: a word key or fold (tagged by field or kind), or a pair
-Feature = str | Pair
 _EMPTY: frozenset[Feature] = frozenset()
 _NO_NAMES: frozenset[str] = frozenset()
 #: rule sets at least this large are collected once after compiling (see ``compile``)
@@ -220,7 +219,7 @@ class Matcher:
             self._prefix_feats.clear()
         pair_firsts, prefixes, lens = self._pair_firsts, self._prefixes, self._prefix_lens
         for fd in doc.fields:
-            new = fd.distinct.difference(seen)
+            new = list(filterfalse(seen.__contains__, fd.distinct))
             if not new:
                 continue
             seen.update(new)
@@ -241,7 +240,7 @@ class Matcher:
         the words of the small fields under their field's tag, the word pairs that start with
         the first word of a rule's pair, and the wildcard prefixes some word starts with
         (whose words ``doc`` is told, for the evaluation)."""
-        out: set[Feature] = set(doc.feats)
+        out = doc.feats
         out.add(ALWAYS)
         for name, tag in FIELD_TAGS.items():
             out.update(tag + f for f in doc.field_feats[FIELD_INDEX[name]])
@@ -251,11 +250,11 @@ class Matcher:
         prefixed = self._prefixed
         for fd in doc.fields:
             if self._pair_firsts:
-                starters = fd.distinct & self._starters
+                starters = fd.distinct.keys() & self._starters
                 if starters:
                     out.update(fd.pairs(starters))
             if prefixed:
-                chunks = fd.distinct & prefixed.keys()
+                chunks = fd.distinct.keys() & prefixed.keys()
                 if chunks:
                     out.update(*map(self._prefix_feats.__getitem__, chunks))
                     doc.prefixed_chunks.extend(map(prefixed.__getitem__, chunks))

@@ -231,9 +231,12 @@ class _Parser:
 
 
 @lru_cache(maxsize=65_536)
+@lru_cache(maxsize=200_000)
 def _alts(units: tuple[Unit, ...], alias: Unit | None) -> tuple[tuple[Unit, ...], ...]:
-    """A term's alternatives, shared between the terms of the same words: a large rule set
-    repeats its words, and fewer containers make garbage collection passes shorter."""
+    """A term's alternatives, one object for every term of the same words: a large rule
+    set repeats its words, the evaluation of a story memoises occurrences by this object
+    (rules sharing a word look it up once), and fewer containers make garbage collection
+    passes shorter."""
     return (units,) if alias is None else (units, (alias,))
 
 

@@ -291,11 +291,13 @@ class LangCache:
     of none.
     """
 
-    __slots__ = ("chunks", "complex", "head", "lang", "rev", "wordless")
+    __slots__ = ("chunks", "complex", "feats", "head", "lang", "rev", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self.chunks: dict[str, ChunkInfo] = {}
+        #: each chunk's ``ChunkInfo.feats``, one dictionary lookup away
+        self.feats: dict[str, frozenset[str]] = {}
         self.rev: dict[str, list[str]] = {}
         self.head: dict[str, str] = {}
         self.complex: set[str] = set()
@@ -307,6 +309,7 @@ class LangCache:
         if info is not None:
             return info
         info = self.chunks[chunk] = analyse_chunk(chunk, self.lang)
+        self.feats[chunk] = info.feats
         self.head[chunk] = info.heads[0] if info.heads else ""
         if info.width > 1 or info.aliases:
             self.complex.add(chunk)
