@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lemminflect import Lemmatizer, getAllLemmas
@@ -14,6 +15,7 @@ from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec, parse_query
 from monitor.rules import document as document_module
 from monitor.rules import matcher as matcher_module
+from monitor.rules import text as text_module
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.text import english_lemmas
@@ -192,3 +194,24 @@ def test_text_without_spaces_is_cut_by_expression() -> None:
     assert [m.rule for m in matches] == ["r", "j"]
     assert [text[h.start:h.end] for h in matches[0].hits] == ["rare earths"]
     assert {text[h.start:h.end] for h in matches[1].hits} == {"日本", "防衛"}
+
+
+def test_caches_renewed_while_matching_keep_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared chunk cache is replaced when it grows past its bound, and the matcher's
+    notes with it (they name chunks of one cache); notes past their own bound are renewed.
+    Answers are the same as with caches that never fill up."""
+    specs = [RuleSpec("p", '"rare earths"'), RuleSpec("w", "sanction*"), RuleSpec("j", "japan defence")]
+    stories = [Story(source="s", url="", title=f"t{i}", text=f"w{i} Rare earths, sanctioned Japan's defence x{i}.")
+               for i in range(30)]
+    with _pairs_from(0):
+        expected = [Matcher.compile(specs).match(s) for s in stories]
+        monkeypatch.setattr(text_module, "_MAX_CACHE", 5)
+        monkeypatch.setattr(matcher_module, "_MAX_CHUNK_NOTES", 7)
+        text_module._CACHES.clear()
+        matcher = Matcher.compile(specs)
+        caches = set()
+        for story, want in zip(stories, expected, strict=True):
+            assert matcher.match(story) == want
+            caches.add(id(text_module.lang_cache("en")))
+    assert len(caches) > 5
+    assert [m.rule for m in expected[0]] == ["p", "w", "j"]

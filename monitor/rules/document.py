@@ -11,8 +11,10 @@ chunk occurs.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, compress, filterfalse, islice, product
+from operator import itemgetter
 from typing import cast
 
 from monitor.models import Story
@@ -45,7 +47,8 @@ class FieldDoc:
     between its chunks kept in ``pieces``.
     """
 
-    __slots__ = ("_ends", "_firsts", "_irregular_", "_where", "cache", "chunks", "distinct", "lang", "pieces", "text")
+    __slots__ = ("_ends", "_firsts", "_irregular_", "_where", "cache", "chunks", "distinct", "lang", "notes", "pieces",
+                 "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -64,6 +67,8 @@ class FieldDoc:
         self._where: dict[str, list[int]] = {}
         self._irregular_: tuple[list[int], list[int], list[int], list[int]] | None = None
         self._ends: list[int] | None = None
+        #: the matcher's notes of the distinct chunks, in the same order (see ``ChunkNotes``)
+        self.notes: list[Note] = []
 
     def cut_by_expression(self) -> None:
         """Cuts the field into the ``CHUNK_RE`` matches instead of at its spaces."""
@@ -237,6 +242,59 @@ def _has(part: object, attr: str, test: str) -> bool:
     return test in value if attr == "keys" else value == test
 
 
+def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
+    """Adds the chunks of ``fd`` the cache lacks; a field with a new chunk longer than
+    ``MAX_CHUNK`` is cut by expression first."""
+    infos = cache.chunks
+    new = list(filterfalse(infos.__contains__, fd.distinct))
+    if new and fd.pieces is None and max(map(len, new)) > MAX_CHUNK:
+        fd.cut_by_expression()
+        new = list(filterfalse(infos.__contains__, fd.distinct))
+    for chunk in new:
+        cache.add(chunk)
+
+
+#: what a matcher knows of one chunk (see ``ChunkNotes``)
+Note = tuple[frozenset[str], bool, tuple[tuple[str, str], ...]]
+_note_feats = itemgetter(0)
+_note_starts = itemgetter(1)
+_note_prefixed = itemgetter(2)
+
+
+class ChunkNotes:
+    """What a matcher needs of each chunk of one lemmatiser language, found once per chunk.
+
+    A note is the chunk's features (its keys and folds, plus ``"\x02" + p`` for each wildcard
+    prefix ``p`` one of its words starts with), whether one of its words starts a rule's word
+    pair, and (prefix, word) for each of its words under a wildcard prefix. One lookup per
+    distinct chunk then gives a story everything the candidate filter needs. Notes are
+    valid for the ``cache`` they were made from (the chunks they name are in it).
+    """
+
+    __slots__ = ("cache", "lens", "notes", "pair_firsts", "prefixes")
+
+    def __init__(self, cache: LangCache, pair_firsts: AbstractSet[str], prefixes: AbstractSet[str]) -> None:
+        self.cache = cache
+        self.pair_firsts = pair_firsts
+        self.prefixes = prefixes
+        self.lens = tuple(sorted({len(p) for p in prefixes}))
+        self.notes: dict[str, Note] = {}
+
+    def add(self, chunk: str) -> Note:
+        """The note of ``chunk``, which must be in ``cache``."""
+        info = self.cache.chunks[chunk]
+        folds = dict.fromkeys([p.fold for p in info.parts] + [a.fold for a in info.aliases])
+        feats = info.feats
+        found: tuple[tuple[str, str], ...] = ()
+        if self.lens:
+            prefixes = self.prefixes
+            found = tuple((w[:n], w) for w in folds for n in self.lens if n <= len(w) and w[:n] in prefixes)
+            if found:
+                feats = feats.union("\x02" + start for start, _ in found)
+        note = self.notes[chunk] = (feats, not self.pair_firsts.isdisjoint(folds), found)
+        return note
+
+
 class StoryDoc:
     """A story ready for the matcher: fields, lemmatiser language, and candidate features.
 
@@ -247,7 +305,7 @@ class StoryDoc:
     __slots__ = ("_prefix_words", "_sorted", "feats", "field_feats", "fields", "lang", "lang_code",
                  "prefixed_chunks", "prefixes_known", "story")
 
-    def __init__(self, story: Story) -> None:
+    def __init__(self, story: Story, notes_of: Callable[[LangCache], ChunkNotes] | None = None) -> None:
         self.story = story
         self.lang = lemma_language(story.lang)
         self.lang_code = (story.lang or "").replace("_", "-").split("-", 1)[0].strip().lower()
@@ -256,18 +314,24 @@ class StoryDoc:
             f"{story.source}\n{story.outlet}")
         texts = (story.title or "", story.text or "", source or "", story.url or "")
         self.fields = tuple(FieldDoc(t, self.lang, cache) for t in texts)
-        infos = cache.chunks
+        # a matcher's notes give each chunk's features (and more) in one lookup
+        notes = notes_of(cache) if notes_of is not None else None
         per_field: list[set[str]] = []
         for fd in self.fields:
-            new = list(filterfalse(infos.__contains__, fd.distinct))
-            if new and max(map(len, new)) > MAX_CHUNK and fd.pieces is None:
-                fd.cut_by_expression()
-                new = list(filterfalse(infos.__contains__, fd.distinct))
-            for chunk in new:
-                cache.add(chunk)
-            # frozensets keep their members' hashes: merging them reads no string
-            field_feats: set[str] = set().union(*map(cache.feats.__getitem__, fd.distinct))
-            per_field.append(field_feats)
+            if notes is None:
+                _analyse_new(fd, cache)
+                # frozensets keep their members' hashes: merging them reads no string
+                per_field.append(set().union(*map(cache.feats.__getitem__, fd.distinct)))
+                continue
+            known = notes.notes
+            got = list(map(known.get, fd.distinct))
+            if not all(got):
+                _analyse_new(fd, cache)
+                for chunk in filterfalse(known.__contains__, fd.distinct):
+                    notes.add(chunk)
+                got = list(map(known.__getitem__, fd.distinct))
+            fd.notes = cast("list[Note]", got)
+            per_field.append(set().union(*map(_note_feats, fd.notes)))
         #: features of each field (lemma keys and folds), for a position-free word test
         self.field_feats = tuple(per_field)
         # the text field holds most words: grow a copy of it rather than an empty set
@@ -283,6 +347,17 @@ class StoryDoc:
         self.prefixes_known: AbstractSet[str] = frozenset()
         self.prefixed_chunks: list[tuple[tuple[str, str], ...]] = []
         self._prefix_words: dict[str, list[str]] = {}
+
+    def starters(self, fd: FieldDoc) -> set[str]:
+        """The chunks of ``fd`` whose note says they start a rule's word pair."""
+        return set(compress(fd.distinct, map(_note_starts, fd.notes)))
+
+    def note_prefixes(self, prefixes: AbstractSet[str]) -> None:
+        """Tells the story the matcher's wildcard prefixes and, from its chunks' notes, the
+        words under them."""
+        self.prefixes_known = prefixes
+        for fd in self.fields:
+            self.prefixed_chunks.extend(filter(None, map(_note_prefixed, fd.notes)))
 
     def with_prefix(self, prefix: str) -> list[str]:
         """Features that start with ``prefix``: the folds, for a prefix of

@@ -22,16 +22,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import filterfalse
 
 from monitor.errors import QueryError
 from monitor.models import Match, Story
 from monitor.rules.ast import Atom, Query
-from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, Feature, StoryDoc
+from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, ChunkNotes, Feature, StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import make_snippets
-from monitor.rules.text import word_keys
+from monitor.rules.text import LangCache, word_keys
 
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
@@ -155,13 +154,8 @@ class Matcher:
         self._indexes: dict[str, _Index] = {}
         prefixes = {atom[1] for rule in rules for need in rule.query.needs for atom in need if atom[0] == "p"}
         self._prefixes = frozenset(prefixes)
-        self._prefix_lens = tuple(sorted({len(p) for p in prefixes}))
-        #: chunks examined by ``_note``; those with a word that starts a rule's word pair;
-        #: and those with words that start with a rule's prefix: (prefix, word) for each
-        self._seen: set[str] = set()
-        self._starters: set[str] = set()
-        self._prefixed: dict[str, tuple[tuple[str, str], ...]] = {}
-        self._prefix_feats: dict[str, tuple[str, ...]] = {}
+        #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
+        self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
         self._pair_firsts = frozenset(atom[1].split(" ")[0] for rule in rules for need in rule.query.needs
                                       for atom in need if atom[0] == "b") if self._use_pairs else frozenset()
@@ -208,63 +202,39 @@ class Matcher:
             index = self._indexes[lang] = _Index(self._rules, lang, self._use_pairs)
         return index
 
-    def _note(self, doc: StoryDoc) -> None:
-        """Examines the story's chunks not seen before: whether one of their words starts a
-        rule's word pair, and which of their words start with a rule's wildcard prefix."""
-        seen = self._seen
-        if len(seen) > _MAX_CHUNK_NOTES:
-            seen.clear()
-            self._starters.clear()
-            self._prefixed.clear()
-            self._prefix_feats.clear()
-        pair_firsts, prefixes, lens = self._pair_firsts, self._prefixes, self._prefix_lens
-        for fd in doc.fields:
-            new = list(filterfalse(seen.__contains__, fd.distinct))
-            if not new:
-                continue
-            seen.update(new)
-            infos = fd.cache.chunks
-            for chunk in new:
-                info = infos[chunk]
-                folds = dict.fromkeys([p.fold for p in info.parts] + [a.fold for a in info.aliases])
-                if not pair_firsts.isdisjoint(folds):
-                    self._starters.add(chunk)
-                if lens:
-                    found = tuple((w[:n], w) for w in folds for n in lens if n <= len(w) and w[:n] in prefixes)
-                    if found:
-                        self._prefixed[chunk] = found
-                        self._prefix_feats[chunk] = tuple({"\x02" + start for start, _ in found})
+    def _notes_of(self, cache: LangCache) -> ChunkNotes:
+        """The notes of ``cache``'s language, renewed when that cache was (their chunks must
+        be in it) or when they grow too many."""
+        notes = self._notes.get(cache.lang)
+        if notes is None or notes.cache is not cache or len(notes.notes) > _MAX_CHUNK_NOTES:
+            notes = self._notes[cache.lang] = ChunkNotes(cache, self._pair_firsts, self._prefixes)
+        return notes
 
     def _features(self, doc: StoryDoc) -> set[Feature]:
-        """What the candidate filter looks up for ``doc``: its word keys and folds, ``ALWAYS``,
-        the words of the small fields under their field's tag, the word pairs that start with
-        the first word of a rule's pair, and the wildcard prefixes some word starts with
-        (whose words ``doc`` is told, for the evaluation)."""
+        """What the candidate filter looks up for ``doc`` (made with this matcher's notes):
+        its word keys and folds and the wildcard prefixes its words start with, ``ALWAYS``,
+        the words of the small fields under their field's tag, and the word pairs that start
+        with the first word of a rule's pair. ``doc`` is told the words under the prefixes,
+        for the evaluation."""
         out = doc.feats
         out.add(ALWAYS)
         for name, tag in FIELD_TAGS.items():
             out.update(tag + f for f in doc.field_feats[FIELD_INDEX[name]])
-        if not self._pair_firsts and not self._prefix_lens:
-            return out
-        self._note(doc)
-        prefixed = self._prefixed
-        for fd in doc.fields:
-            if self._pair_firsts:
-                starters = fd.distinct.keys() & self._starters
+        if self._pair_firsts:
+            for fd in doc.fields:
+                starters = doc.starters(fd)
                 if starters:
                     out.update(fd.pairs(starters))
-            if prefixed:
-                chunks = fd.distinct.keys() & prefixed.keys()
-                if chunks:
-                    out.update(*map(self._prefix_feats.__getitem__, chunks))
-                    doc.prefixed_chunks.extend(map(prefixed.__getitem__, chunks))
-        doc.prefixes_known = self._prefixes
+        if self._prefixes:
+            doc.note_prefixes(self._prefixes)
         return out
+
+    def _doc(self, story: Story) -> StoryDoc:
+        return StoryDoc(story, self._notes_of)
 
     def candidates(self, story: Story) -> list[int]:
         """Indices of the rules that pass the candidate filter for ``story`` (for tests and benchmarks)."""
-        doc = StoryDoc(story)
-        return sorted(self._candidates(doc))
+        return sorted(self._candidates(self._doc(story)))
 
     def _candidates(self, doc: StoryDoc) -> set[int]:
         return self._index(doc.lang).candidates(self._features(doc))
@@ -276,7 +246,7 @@ class Matcher:
         position and character offsets) and one or two snippets. Pure: no I/O; never raises
         on any story content.
         """
-        doc = StoryDoc(story)
+        doc = self._doc(story)
         candidates = self._candidates(doc)
         if not candidates:
             return []
