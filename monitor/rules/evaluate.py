@@ -56,13 +56,15 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_memo", "doc")
+    __slots__ = ("_chars", "_memo", "doc")
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
         #: occurrences by term (its words and field: terms of different rules share them)
         #: and by NEAR node
         self._memo: dict[object, list[Occ]] = {}
+        #: character offsets of the occurrences reported as hits (rules share words)
+        self._chars: dict[Occ, tuple[int, int]] = {}
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -168,9 +170,13 @@ class Evaluation:
         found: dict[tuple[int, int, int], str] = {}
         self._collect(node, found)
         out: list[Hit] = []
-        for (f, s, e), label in sorted(found.items()):
-            start, end = self.doc.fields[f].char_span(s, e)
-            out.append(Hit(label, FIELD_NAMES[f], s, start, end))
+        chars = self._chars
+        for occ, label in sorted(found.items()):
+            span = chars.get(occ)
+            if span is None:
+                f, s, e = occ
+                span = chars[occ] = self.doc.fields[f].char_span(s, e)
+            out.append(Hit(label, FIELD_NAMES[occ[0]], occ[1], span[0], span[1]))
             if len(out) >= MAX_HITS:
                 break
         return out

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
-from monitor.models import Match, Story
+from monitor.models import Hit, Match, Snippet, Story
 from monitor.rules.ast import Atom, Query
 from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, ChunkNotes, Feature, StoryDoc
 from monitor.rules.evaluate import Evaluation
@@ -254,11 +254,16 @@ class Matcher:
         texts = {"title": doc.fields[0].text, "text": doc.fields[1].text,
                  "source": doc.fields[2].text, "url": doc.fields[3].text}
         sentences: dict[str, list[int]] = {}
+        # rules that share their words often have the same hits, hence the same snippets
+        snippets: dict[tuple[Hit, ...], tuple[Snippet, ...]] = {}
         out: list[Match] = []
         for r in sorted(candidates):
             rule = self._rules[r]
             if not rule.allows(story) or not evaluation.truth(rule.query.root):
                 continue
-            hits = evaluation.hits(rule.query.root)
-            out.append(Match(rule.name, tuple(hits), make_snippets(texts, hits, sentences=sentences)))
+            hits = tuple(evaluation.hits(rule.query.root))
+            found = snippets.get(hits)
+            if found is None:
+                found = snippets[hits] = make_snippets(texts, hits, sentences=sentences)
+            out.append(Match(rule.name, hits, found))
         return out

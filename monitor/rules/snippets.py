@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 
 from monitor.models import Hit, Snippet
 
@@ -98,7 +99,7 @@ def _sentence_from_starts(text: str, starts: list[int], start: int, end: int) ->
 
 
 def make_snippets(
-    texts: dict[str, str], hits: list[Hit], limit: int = 2, sentences: dict[str, list[int]] | None = None
+    texts: dict[str, str], hits: Sequence[Hit], limit: int = 2, sentences: dict[str, list[int]] | None = None
 ) -> tuple[Snippet, ...]:
     """One or two snippets for ``hits`` (from fields whose text is in ``texts``).
 
