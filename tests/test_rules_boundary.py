@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules.snippets import _BOUNDARY, sentence_starts
+from monitor.rules.snippets import _ABBREVIATIONS, _BOUNDARY, _is_boundary, sentence_starts
 
 #: the original form: look-behind first (slower: the engine tries it at every position)
 _ORIGINAL = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+\s++(?=[\"“‘'(\[]?[^\W_a-z])|\n\s*+")
@@ -26,3 +26,30 @@ def test_boundary_pattern_equals_original(text: str, lo: int, cut: int) -> None:
 def test_sentence_starts_after_runs_of_marks() -> None:
     text = "Really?! Yes... Mr. Smith said so. \"Quoted.\" Next\nline"
     assert sentence_starts(text) == [0, 9, 16, 35, 45, 50]
+
+
+_LAST_WORD = re.compile(r"(\w+)\.$")
+_ABBREV_DOTS = re.compile(r"(?:\b\w\.){2,}$")
+
+
+def _original_is_boundary(text: str, m: re.Match[str]) -> bool:
+    """The first form of the abbreviation check, with two expressions."""
+    if "\n" in m.group() or not m.group().startswith("."):
+        return True
+    before = text[max(0, m.start() - 12) : m.start() + 1]
+    w = _LAST_WORD.search(before)
+    if w and (w.group(1).lower() in _ABBREVIATIONS or len(w.group(1)) == 1):
+        return False
+    return not _ABBREV_DOTS.search(before)
+
+
+_WORDS = st.sampled_from(["Mr", "mr", "U", "S", "Jan", "Sept", "a", "é", "x_y", "said", "Inc", "co", "1", "Ü",
+                          "internationalisation", "(", ")", "“", "”", ""])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_WORDS, st.sampled_from([". ", ".", "? ", "! ", " ", ".\n", ". “", "... "])), max_size=12))
+def test_abbreviation_check_equals_original(items: list[tuple[str, str]]) -> None:
+    text = "".join(w + sep for w, sep in items) + "Next"
+    for m in _BOUNDARY.finditer(text):
+        assert _is_boundary(text, m) == _original_is_boundary(text, m), (text, m.start())

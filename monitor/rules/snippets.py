@@ -23,18 +23,21 @@ _ABBREVIATIONS = frozenset({
     "co", "corp", "ltd", "vs", "lt", "col", "sgt", "capt", "rev", "mt", "ft", "jan", "feb", "mar",
     "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 })
-_LAST_WORD = re.compile(r"(\w+)\.$")
-_ABBREV_DOTS = re.compile(r"(?:\b\w\.){2,}$")
 
 
 def _is_boundary(text: str, m: re.Match[str]) -> bool:
-    if "\n" in m.group() or not m.group().startswith("."):
+    """Whether the mark matched by ``_BOUNDARY`` ends a sentence: a dot right after an
+    abbreviation (``Mr.``, ``Jan.``) or a single letter (``U.S.``, ``J. Smith``) does not."""
+    group = m.group()
+    if "\n" in group or group[0] != ".":
         return True
-    before = text[max(0, m.start() - 12) : m.start() + 1]
-    w = _LAST_WORD.search(before)
-    if w and (w.group(1).lower() in _ABBREVIATIONS or len(w.group(1)) == 1):
-        return False
-    return not _ABBREV_DOTS.search(before)
+    # the word that ends at the dot (at most 12 characters back: longer is no abbreviation)
+    end = m.start()
+    start = end
+    while start > end - 13 and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    word = text[start:end]
+    return not word or (len(word) > 1 and word.lower() not in _ABBREVIATIONS)
 
 
 def sentence_starts(text: str) -> list[int]:
