@@ -34,7 +34,8 @@ def test_english_lemmas_equal_lemminflect_get_all_lemmas() -> None:
 
 VOCAB = ["semi-conductor", "semiconductor", "semi", "conductor", "U.S.", "US", "us", "Japan's", "japan",
          "COVID-19", "covid", "19", "O'Brien", "obrien", "rare", "earths", "earth", "bbc.co.uk", "co",
-         "_", "-'-", "3.5", "Défense", "defence", "日本", "の", "trade", "war"]
+         "_", "-'-", "3.5", "Défense", "defence", "日本", "の", "trade", "war", "weapons", "earthquake", "Japanese",
+         "semiconductors", "traded", "rarely"]
 QWORDS = ["semi-conductor", "semiconductor", "semi", "conductor", "U.S.", "US", "us", "japan", "covid-19",
           "covid", "19", "O'Brien", "rare", "earths", "earth", "bbc", "co", "uk", "3.5", "defense", "日本",
           "trade", "war"]
@@ -42,7 +43,8 @@ seps = st.sampled_from([" ", " ", ". ", ", ", " - ", "\n", " _ "])
 texts = st.lists(st.tuples(st.sampled_from(VOCAB), seps), max_size=16).map(
     lambda items: "".join(w + s for w, s in items))
 phrase = st.lists(st.sampled_from(QWORDS), min_size=1, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"')
-term = st.one_of(st.sampled_from(QWORDS), phrase, phrase.map(lambda p: "=" + p))
+term = st.one_of(st.sampled_from(QWORDS), phrase, phrase.map(lambda p: "=" + p),
+                st.sampled_from(["weap*", "eart*", "semi*", "japa*", "rar*", "tra*", "co*"]))
 field = st.sampled_from(["", "", "title:", "text:", "source:", "url:"])
 @contextlib.contextmanager
 def _pairs_from(count: int) -> Iterator[None]:
@@ -69,6 +71,10 @@ rule = st.one_of(
     st.tuples(field, term, field, term).map(lambda t: f"{t[0]}{t[1]} {t[2]}{t[3]}"),
     st.tuples(term, term).map(lambda t: f"{t[0]} OR title:{t[1]}"),
     st.tuples(term, st.integers(0, 3), term).map(lambda t: f"{t[0]} NEAR/{t[1]} {t[2]}"),
+    # words only under NOT: the evaluation looks them up too
+    st.tuples(term, term).map(lambda t: f"{t[0]} -{t[1]}"),
+    st.tuples(term, term, term).map(lambda t: f"{t[0]} AND NOT ({t[1]} OR title:{t[2]})"),
+    st.tuples(term, st.integers(0, 3), term).map(lambda t: f"{t[0]} NEAR/{t[1]} NOT {t[2]}"),
 )
 
 
@@ -215,3 +221,16 @@ def test_caches_renewed_while_matching_keep_answers(monkeypatch: pytest.MonkeyPa
             caches.add(id(text_module.lang_cache("en")))
     assert len(caches) > 5
     assert [m.rule for m in expected[0]] == ["p", "w", "j"]
+
+
+def test_words_only_under_not_are_looked_up() -> None:
+    """A story's features are cut down to the words some rule may look up: that includes
+    words that only appear under NOT, and the words under a negated wildcard."""
+    specs = [RuleSpec("w", "nuclear -weapon*"), RuleSpec("a", "nuclear AND NOT arsenals"),
+             RuleSpec("c", "nuclear NEAR/3 NOT =IAEA"), RuleSpec("p", 'nuclear -"test sites"'),
+             RuleSpec("t", "nuclear -title:plant")]
+    bad = Story(source="s", url="", title="Plant", text="Nuclear IAEA weapons in the arsenal; test sites.")
+    good = Story(source="s", url="", title="x", text="Nuclear talks.")
+    for matcher in compile_both(specs):
+        assert matcher.match(bad) == []
+        assert [m.rule for m in matcher.match(good)] == ["w", "a", "c", "p", "t"]

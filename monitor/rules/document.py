@@ -259,22 +259,26 @@ Note = tuple[frozenset[str], bool, tuple[tuple[str, str], ...]]
 _note_feats = itemgetter(0)
 _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
+_NONE: frozenset[str] = frozenset()
 
 
 class ChunkNotes:
     """What a matcher needs of each chunk of one lemmatiser language, found once per chunk.
 
-    A note is the chunk's features (its keys and folds, plus ``"\x02" + p`` for each wildcard
-    prefix ``p`` one of its words starts with), whether one of its words starts a rule's word
-    pair, and (prefix, word) for each of its words under a wildcard prefix. One lookup per
+    A note is the chunk's features that some rule may look up (among its keys and folds,
+    those in ``words``, plus ``"\\x02" + p`` for each wildcard prefix ``p`` one of its words
+    starts with), whether one of its words starts a rule's word pair, and (prefix, word) for
+    each of its words under a wildcard prefix. One lookup per
     distinct chunk then gives a story everything the candidate filter needs. Notes are
     valid for the ``cache`` they were made from (the chunks they name are in it).
     """
 
-    __slots__ = ("cache", "lens", "notes", "pair_firsts", "prefixes")
+    __slots__ = ("cache", "lens", "notes", "pair_firsts", "prefixes", "words")
 
-    def __init__(self, cache: LangCache, pair_firsts: AbstractSet[str], prefixes: AbstractSet[str]) -> None:
+    def __init__(self, cache: LangCache, pair_firsts: AbstractSet[str], prefixes: AbstractSet[str],
+                 words: frozenset[str]) -> None:
         self.cache = cache
+        self.words = words
         self.pair_firsts = pair_firsts
         self.prefixes = prefixes
         self.lens = tuple(sorted({len(p) for p in prefixes}))
@@ -284,7 +288,8 @@ class ChunkNotes:
         """The note of ``chunk``, which must be in ``cache``."""
         info = self.cache.chunks[chunk]
         folds = dict.fromkeys([p.fold for p in info.parts] + [a.fold for a in info.aliases])
-        feats = info.feats
+        # only the features some rule may look up: most chunks have none
+        feats = info.feats & self.words or _NONE
         found: tuple[tuple[str, str], ...] = ()
         if self.lens:
             prefixes = self.prefixes
@@ -299,7 +304,9 @@ class StoryDoc:
     """A story ready for the matcher: fields, lemmatiser language, and candidate features.
 
     ``feats`` holds every lemma key and fold of every field, plus ``"\\x03" + language``
-    when the story's language is known; the matcher adds wildcard prefixes to it.
+    when the story's language is known. A story made with a matcher's notes (``notes_of``)
+    holds only the keys and folds some rule of that matcher may look up, and the wildcard
+    prefixes its words start with; the matcher then adds its filter's other features.
     """
 
     __slots__ = ("_prefix_words", "_sorted", "feats", "field_feats", "fields", "lang", "lang_code",

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 from monitor.errors import QueryError
 from monitor.models import Hit, Match, Snippet, Story
-from monitor.rules.ast import Atom, Query
+from monitor.rules.ast import Atom, Mode, Query, Unit, walk_terms
 from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, ChunkNotes, Feature, StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import make_snippets
-from monitor.rules.text import LangCache, word_keys
+from monitor.rules.text import LangCache, fold, word_keys
 
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
@@ -78,13 +78,16 @@ class _Index:
     the smaller side, which keeps the per-story cost independent of the rule count.
     """
 
-    __slots__ = ("multis", "pairs", "rule_of", "singles")
+    __slots__ = ("multis", "pairs", "rule_of", "singles", "words")
 
-    def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool = True) -> None:
+    def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool, units: set[Unit]) -> None:
         self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
         self.rule_of: list[int] = []
         self.singles: list[frozenset[Feature]] = []
         self.multis: list[tuple[tuple[Feature, ...], ...]] = []
+        #: every word feature (key or fold) the filter or the evaluation of any rule may
+        #: look up in a story: the others need not be collected
+        self.words = frozenset(_lookups(units, lang))
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
                 # without pair features a phrase's pairs are dropped: its words stay
@@ -121,6 +124,20 @@ class _Index:
         return out
 
 
+def _lookups(units: set[Unit], lang: str) -> set[str]:
+    """The features the evaluation looks up for ``units`` (see ``evaluate._unit_spans``):
+    a wildcard's words are found through the story's notes instead."""
+    out: set[str] = set()
+    for u in units:
+        if u.mode == Mode.LEMMA:
+            out.update(word_keys(u.text, lang))
+        elif u.mode == Mode.EXACT:
+            out.add(u.text)
+        elif u.mode == Mode.CASE:
+            out.add(fold(u.text))
+    return out
+
+
 def _selectivity(item: tuple[tuple[Feature, ...], Atom]) -> tuple[int, int, int, Atom]:
     """Sort key: most selective-looking atom first (two words side by side are rarer than
     either, a word of the title rarer than one anywhere, a language matches many stories;
@@ -152,8 +169,14 @@ class Matcher:
     def __init__(self, rules: Sequence[_Rule]) -> None:
         self._rules = tuple(rules)
         self._indexes: dict[str, _Index] = {}
-        prefixes = {atom[1] for rule in rules for need in rule.query.needs for atom in need if atom[0] == "p"}
-        self._prefixes = frozenset(prefixes)
+        #: the words of every term of every rule, positive or not
+        self._units: set[Unit] = set()
+        for rule in rules:
+            for term, _ in walk_terms(rule.query.root):
+                for alt in term.alts:
+                    self._units.update(alt)
+        #: every wildcard (the story's words under each are found once per chunk)
+        self._prefixes = frozenset(u.text for u in self._units if u.mode == Mode.PREFIX)
         #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
         self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
@@ -199,7 +222,7 @@ class Matcher:
     def _index(self, lang: str) -> _Index:
         index = self._indexes.get(lang)
         if index is None:
-            index = self._indexes[lang] = _Index(self._rules, lang, self._use_pairs)
+            index = self._indexes[lang] = _Index(self._rules, lang, self._use_pairs, self._units)
         return index
 
     def _notes_of(self, cache: LangCache) -> ChunkNotes:
@@ -207,7 +230,8 @@ class Matcher:
         be in it) or when they grow too many."""
         notes = self._notes.get(cache.lang)
         if notes is None or notes.cache is not cache or len(notes.notes) > _MAX_CHUNK_NOTES:
-            notes = self._notes[cache.lang] = ChunkNotes(cache, self._pair_firsts, self._prefixes)
+            notes = self._notes[cache.lang] = ChunkNotes(cache, self._pair_firsts, self._prefixes,
+                                                         self._index(cache.lang).words)
         return notes
 
     def _features(self, doc: StoryDoc) -> set[Feature]:
