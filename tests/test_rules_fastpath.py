@@ -234,3 +234,20 @@ def test_words_only_under_not_are_looked_up() -> None:
     for matcher in compile_both(specs):
         assert matcher.match(bad) == []
         assert [m.rule for m in matcher.match(good)] == ["w", "a", "c", "p", "t"]
+
+
+_CHUNK_ALPHABET = st.sampled_from(
+    ["a", "B", "é", "e\u0301", "1", "_", ".", ",", "-", "'", "’", "(", ")", "\"", "“", "”", "…", "—", "!", ":",
+     "日", "\u0e01", "\u0e34", "s", "U.S.", "S", "\\", "/", "\n", "\u00a0"])
+_PIECES = st.lists(_CHUNK_ALPHABET, min_size=1, max_size=10).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=6))
+def test_cache_reuses_the_analysis_of_a_chunk_without_its_punctuation(chunks: list[str]) -> None:
+    """``"said,"`` and ``"(said"`` are analysed from ``"said"``: the same parts (offsets
+    shifted), aliases and features as a fresh analysis."""
+    cache = text_module.LangCache("en")
+    for chunk in chunks:
+        assert cache.add(chunk) == text_module.analyse_chunk(chunk, "en"), chunk
+        assert cache.add(chunk) is cache.chunks[chunk]

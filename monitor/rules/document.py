@@ -273,7 +273,7 @@ class ChunkNotes:
     valid for the ``cache`` they were made from (the chunks they name are in it).
     """
 
-    __slots__ = ("cache", "lens", "notes", "pair_firsts", "prefixes", "words")
+    __slots__ = ("cache", "head", "lens", "notes", "pair_firsts", "prefixes", "words")
 
     def __init__(self, cache: LangCache, pair_firsts: AbstractSet[str], prefixes: AbstractSet[str],
                  words: frozenset[str]) -> None:
@@ -281,7 +281,14 @@ class ChunkNotes:
         self.words = words
         self.pair_firsts = pair_firsts
         self.prefixes = prefixes
-        self.lens = tuple(sorted({len(p) for p in prefixes}))
+        #: the shortest prefix length, and for each prefix's first ``head`` characters the
+        #: lengths of the prefixes that start with them: most words start no prefix, and
+        #: one lookup tells
+        self.head = min(map(len, prefixes), default=0)
+        lens: dict[str, set[int]] = {}
+        for p in prefixes:
+            lens.setdefault(p[: self.head], set()).add(len(p))
+        self.lens = {start: tuple(sorted(found)) for start, found in lens.items()}
         self.notes: dict[str, Note] = {}
 
     def add(self, chunk: str) -> Note:
@@ -293,7 +300,9 @@ class ChunkNotes:
         found: tuple[tuple[str, str], ...] = ()
         if self.lens:
             prefixes = self.prefixes
-            found = tuple((w[:n], w) for w in folds for n in self.lens if n <= len(w) and w[:n] in prefixes)
+            head, lens = self.head, self.lens
+            found = tuple((w[:n], w) for w in folds if w[:head] in lens
+                          for n in lens[w[:head]] if n <= len(w) and w[:n] in prefixes)
             if found:
                 feats = feats.union("\x02" + start for start, _ in found)
         note = self.notes[chunk] = (feats, not self.pair_firsts.isdisjoint(folds), found)

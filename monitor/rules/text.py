@@ -282,6 +282,20 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
                      tuple(dict.fromkeys(inner)))
 
 
+#: punctuation that is never part of a word match (``CHUNK_RE``) at the start, or at the
+#: end, of a chunk: a word match starts and ends with a word character, or ends with the
+#: dot of an abbreviation
+_TRAIL = "\"'“”‘’„‚«»‹›()[]{}<>,;:!?…—–-‐‑*#/|&%$@+=~^`\\"
+_LEAD = _TRAIL + "."
+
+
+def _shifted(info: ChunkInfo, shift: int) -> ChunkInfo:
+    """``info`` of a chunk preceded by ``shift`` characters of punctuation."""
+    parts = tuple(p._replace(start=p.start + shift, end=p.end + shift) for p in info.parts)
+    aliases = tuple(a._replace(start=a.start + shift, end=a.end + shift) for a in info.aliases)
+    return info._replace(parts=parts, aliases=aliases)
+
+
 class LangCache:
     """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
 
@@ -308,7 +322,15 @@ class LangCache:
         info = self.chunks.get(chunk)
         if info is not None:
             return info
-        info = self.chunks[chunk] = analyse_chunk(chunk, self.lang)
+        # "said," and "(said" are "said" with punctuation no word can hold: analysed once
+        core = chunk.lstrip(_LEAD).rstrip(_TRAIL)
+        if core and core != chunk:
+            base = self.add(core)
+            shift = chunk.index(core)
+            info = base if not shift else _shifted(base, shift)
+        else:
+            info = analyse_chunk(chunk, self.lang)
+        self.chunks[chunk] = info
         self.feats[chunk] = info.feats
         self.head[chunk] = info.heads[0] if info.heads else ""
         if info.width > 1 or info.aliases:
