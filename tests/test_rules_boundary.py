@@ -1,4 +1,4 @@
-"""The sentence-boundary pattern, rewritten for speed, finds exactly what the original one did."""
+"""Sentence boundaries: the patterns and checks, rewritten for speed, find exactly what the originals did."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules.snippets import _ABBREVIATIONS, _BOUNDARY, _is_boundary, sentence_starts
+from monitor.models import Hit
+from monitor.rules.snippets import (
+    _ABBREVIATIONS,
+    _BOUNDARY,
+    Sentences,
+    _is_boundary,
+    make_snippets,
+    sentence_starts,
+)
 
 #: the original form: look-behind first (slower: the engine tries it at every position)
 _ORIGINAL = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+\s++(?=[\"“‘'(\[]?[^\W_a-z])|\n\s*+")
@@ -53,3 +61,19 @@ def test_abbreviation_check_equals_original(items: list[tuple[str, str]]) -> Non
     text = "".join(w + sep for w, sep in items) + "Next"
     for m in _BOUNDARY.finditer(text):
         assert _is_boundary(text, m) == _original_is_boundary(text, m), (text, m.start())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_WORDS, st.sampled_from([". ", " ", ".\n", "! ", ". “"])), min_size=1, max_size=40),
+       st.lists(st.integers(0, 39), min_size=1, max_size=4))
+def test_shared_sentences_give_the_snippets_of_a_local_search(items: list[tuple[str, str]],
+                                                              picks: list[int]) -> None:
+    """Splitting the text once (``Sentences``, shared by a story's matches) and searching
+    around each hit give the same snippets (texts shorter than the search reach)."""
+    text = "".join(w + sep for w, sep in items)
+    starts = [sum(len(w) + len(sep) for w, sep in items[:i]) for i in range(len(items))]
+    hits = [Hit(items[i % len(items)][0] or "x", "text", i, starts[i % len(items)],
+                starts[i % len(items)] + len(items[i % len(items)][0])) for i in sorted(set(picks))]
+    shared = Sentences()
+    assert make_snippets({"text": text}, hits, sentences=shared) == make_snippets({"text": text}, hits)
+    assert make_snippets({"text": text}, hits[:1], sentences=shared) == make_snippets({"text": text}, hits[:1])

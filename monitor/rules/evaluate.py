@@ -167,18 +167,26 @@ class Evaluation:
 
     def hits(self, node: Node) -> list[Hit]:
         """Evidence of a matching query: the positive terms that made it match."""
-        found: dict[tuple[int, int, int], str] = {}
+        return self.hits_of(self.evidence(node))
+
+    def evidence(self, node: Node) -> tuple[tuple[Occ, str], ...]:
+        """The occurrences of the positive terms that made ``node`` match, with their
+        terms' labels, in text order (at most ``MAX_HITS``): what ``hits_of`` reports.
+        Cheap to compare, so that rules with the same evidence share their report."""
+        found: dict[Occ, str] = {}
         self._collect(node, found)
+        return tuple(sorted(found.items())[:MAX_HITS])
+
+    def hits_of(self, evidence: tuple[tuple[Occ, str], ...]) -> list[Hit]:
+        """The hits (with character offsets) of ``evidence``."""
         out: list[Hit] = []
         chars = self._chars
-        for occ, label in sorted(found.items()):
+        for occ, label in evidence:
             span = chars.get(occ)
             if span is None:
                 f, s, e = occ
                 span = chars[occ] = self.doc.fields[f].char_span(s, e)
             out.append(Hit(label, FIELD_NAMES[occ[0]], occ[1], span[0], span[1]))
-            if len(out) >= MAX_HITS:
-                break
         return out
 
     def _collect(self, node: Node, found: dict[tuple[int, int, int], str]) -> None:

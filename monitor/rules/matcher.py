@@ -29,7 +29,7 @@ from monitor.rules.ast import Atom, Mode, Query, Unit, walk_terms
 from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, ChunkNotes, Feature, StoryDoc
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
-from monitor.rules.snippets import make_snippets
+from monitor.rules.snippets import Sentences, make_snippets
 from monitor.rules.text import LangCache, fold, word_keys
 
 _MAX_CHUNK_NOTES = 500_000
@@ -277,17 +277,19 @@ class Matcher:
         evaluation = Evaluation(doc)
         texts = {"title": doc.fields[0].text, "text": doc.fields[1].text,
                  "source": doc.fields[2].text, "url": doc.fields[3].text}
-        sentences: dict[str, list[int]] = {}
-        # rules that share their words often have the same hits, hence the same snippets
-        snippets: dict[tuple[Hit, ...], tuple[Snippet, ...]] = {}
+        sentences = Sentences()
+        # rules that share their words often have the same evidence: the same hits and
+        # snippets, built once
+        reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
         out: list[Match] = []
         for r in sorted(candidates):
             rule = self._rules[r]
             if not rule.allows(story) or not evaluation.truth(rule.query.root):
                 continue
-            hits = tuple(evaluation.hits(rule.query.root))
-            found = snippets.get(hits)
-            if found is None:
-                found = snippets[hits] = make_snippets(texts, hits, sentences=sentences)
-            out.append(Match(rule.name, hits, found))
+            evidence = evaluation.evidence(rule.query.root)
+            report = reports.get(evidence)
+            if report is None:
+                hits = tuple(evaluation.hits_of(evidence))
+                report = reports[evidence] = (hits, make_snippets(texts, hits, sentences=sentences))
+            out.append(Match(rule.name, *report))
         return out

@@ -92,25 +92,42 @@ def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]], field:
     return Snippet(lead + body + tail, spans, field)
 
 
-def _sentence_from_starts(text: str, starts: list[int], start: int, end: int) -> tuple[int, int]:
-    i = bisect_right(starts, start) - 1
-    begin = starts[i]
-    finish = starts[i + 1] if i + 1 < len(starts) else len(text)
-    while finish > begin and text[finish - 1].isspace():
-        finish -= 1
-    return begin, max(finish, end)
+class Sentences:
+    """The sentences of a story's text, found once and shared by all its matches: where
+    they start, and the (trimmed) sentence of each hit looked up so far."""
+
+    __slots__ = ("around", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] | None = None
+        self.around: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def of(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """The sentence of ``text`` holding ``text[start:end]``, whitespace-trimmed."""
+        found = self.around.get((start, end))
+        if found is None:
+            starts = self.starts
+            if starts is None:
+                starts = self.starts = sentence_starts(text)
+            i = bisect_right(starts, start) - 1
+            begin = starts[i]
+            finish = starts[i + 1] if i + 1 < len(starts) else len(text)
+            while finish > begin and text[finish - 1].isspace():
+                finish -= 1
+            found = self.around[(start, end)] = (begin, max(finish, end))
+        return found
 
 
 def make_snippets(
-    texts: dict[str, str], hits: Sequence[Hit], limit: int = 2, sentences: dict[str, list[int]] | None = None
+    texts: dict[str, str], hits: Sequence[Hit], limit: int = 2, sentences: Sentences | None = None
 ) -> tuple[Snippet, ...]:
     """One or two snippets for ``hits`` (from fields whose text is in ``texts``).
 
     The sentence holding the most distinct matched terms comes first; a second one is added
     only when it shows a term the first does not. Snippets are returned in text order,
-    title before text. ``sentences`` is a cache of sentence starts per field shared by
-    the matches of one story: with it, each field is split into sentences once; without
-    it, only the neighbourhood of each hit is examined.
+    title before text. ``sentences`` is the story text's sentences, shared by
+    the matches of one story: with it, the text is split into sentences once; without it,
+    only the neighbourhood of each hit is examined.
     """
     groups: dict[tuple[str, int, int], list[Hit]] = {}
     for hit in hits:
@@ -144,14 +161,11 @@ def make_snippets(
     return tuple(out)
 
 
-def _sentence(text: str, hit: Hit, sentences: dict[str, list[int]] | None) -> tuple[int, int]:
+def _sentence(text: str, hit: Hit, sentences: Sentences | None) -> tuple[int, int]:
     """Where the snippet of ``hit`` may be taken from: its sentence of the text, or a whole
     short field."""
     if hit.field != "text":
         return 0, len(text)
     if sentences is None:
         return sentence_around(text, hit.start, hit.end)
-    starts = sentences.get("text")
-    if starts is None:
-        starts = sentences["text"] = sentence_starts(text)
-    return _sentence_from_starts(text, starts, hit.start, hit.end)
+    return sentences.of(text, hit.start, hit.end)
