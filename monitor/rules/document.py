@@ -37,11 +37,25 @@ FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
 MAX_CHUNK = 64
 
 
+def _spaced(text: str) -> str:
+    """``text`` with line breaks, tabs and no-break spaces made spaces (same length, so
+    offsets hold): chunks never join the words either side of a paragraph break, which
+    would make every such pair a chunk of its own."""
+    for blank in _BLANKS:
+        if blank in text:
+            text = text.replace(blank, " ")
+    return text
+
+
+#: separators as common as the space in extracted text
+_BLANKS = ("\n", "\t", "\r", "\xa0")
+
+
 class FieldDoc:
     """One field of a story: its text, its chunks, and lazily where each chunk occurs.
 
-    The chunks are the text cut at its spaces (``str.split(" ")``, so chunk ``i`` starts at
-    the lengths of the chunks before it plus ``i``). A chunk longer than ``MAX_CHUNK`` (text
+    The chunks are the text cut at its spaces and line breaks (``str.split(" ")``, so chunk
+    ``i`` starts at the lengths of the chunks before it plus ``i``). A chunk longer than ``MAX_CHUNK`` (text
     without spaces, such as Chinese or Japanese, or a long URL) is never cached: a field
     with one is cut by ``CHUNK_RE`` instead (``cut_by_expression``), with the separators
     between its chunks kept in ``pieces``.
@@ -56,7 +70,7 @@ class FieldDoc:
         self.cache = cache
         #: separators and chunks alternate: pieces[1::2] are the chunks (None: cut at spaces)
         self.pieces: list[str] | None = None
-        self._index(text.split(" ") if text else [])
+        self._index(_spaced(text).split(" ") if text else [])
 
     def _index(self, chunks: list[str]) -> None:
         self.chunks = chunks
