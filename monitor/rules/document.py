@@ -1,11 +1,12 @@
 """A story prepared for matching: tokenised once, word positions looked up only on demand.
 
-Construction does what every story needs: cutting each field into chunks (one C-level
-``re.split``) and collecting the candidate-filter features of its distinct chunks from the
-shared per-language cache. Exact evaluation then asks for the positions of particular
-words; those are found through the cache's reverse index (feature → chunks), so a story
-pays per looked-up word, not per token, beyond one pass that records where each distinct
-chunk occurs.
+Construction does what every story needs: cutting each field into chunks at its spaces
+(one C-level ``str.split``), analysing the chunks the shared per-language cache has never
+seen, and collecting the candidate-filter features of its distinct chunks (for a matcher,
+from its notes: one lookup per distinct chunk). Exact evaluation then asks for the
+positions of particular words; those are found through the cache's reverse index
+(feature → chunks), so a story pays per looked-up word, not per token, beyond one pass
+that records where each distinct chunk occurs.
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ class FieldDoc:
     """One field of a story: its text, its chunks, and lazily where each chunk occurs.
 
     The chunks are the text cut at its spaces and line breaks (``str.split(" ")``, so chunk
-    ``i`` starts at the lengths of the chunks before it plus ``i``). A chunk longer than ``MAX_CHUNK`` (text
-    without spaces, such as Chinese or Japanese, or a long URL) is never cached: a field
-    with one is cut by ``CHUNK_RE`` instead (``cut_by_expression``), with the separators
-    between its chunks kept in ``pieces``.
+    ``i`` starts at the lengths of the chunks before it plus ``i``). A chunk longer than
+    ``MAX_CHUNK`` (text without spaces, such as Chinese or Japanese, or a long URL) is never
+    cached: a field with one is cut by ``CHUNK_RE`` instead (``cut_by_expression``), with
+    the separators between its chunks kept in ``pieces``.
     """
 
     __slots__ = ("_ends", "_firsts", "_irregular_", "_where", "cache", "chunks", "distinct", "lang", "notes", "pieces",
