@@ -118,6 +118,10 @@ class Sentences:
         return found
 
 
+#: the order of fields among snippets
+_ORDER = {"title": 0, "text": 1, "source": 2, "url": 3}
+
+
 def make_snippets(
     texts: dict[str, str], hits: Sequence[Hit], limit: int = 2, sentences: Sentences | None = None
 ) -> tuple[Snippet, ...]:
@@ -140,21 +144,23 @@ def make_snippets(
         # one sentence: nothing to rank or choose
         [((field, begin, end), group)] = groups.items()
         return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
-    order = ("title", "text", "source", "url")
-    ranked = sorted(groups.items(), key=lambda kv: (-len({h.term for h in kv[1]}),
-                                                    order.index(kv[0][0]) if kv[0][0] in order else 9,
-                                                    kv[0][1]))
+    if len({h.term for h in hits}) == 1:
+        # one term: every sentence shows it, the first one (title first) is the snippet
+        (field, begin, end), group = min(groups.items(), key=lambda kv: (_ORDER.get(kv[0][0], 9), kv[0][1]))
+        return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
+    terms_of = {key: {h.term for h in group} for key, group in groups.items()}
+    ranked = sorted(groups.items(), key=lambda kv: (-len(terms_of[kv[0]]), _ORDER.get(kv[0][0], 9), kv[0][1]))
     chosen: list[tuple[tuple[str, int, int], list[Hit]]] = []
     seen: set[str] = set()
     for key, group in ranked:
-        terms = {h.term for h in group}
+        terms = terms_of[key]
         if chosen and terms <= seen:
             continue
         chosen.append((key, group))
         seen |= terms
         if len(chosen) >= limit:
             break
-    chosen.sort(key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 9, kv[0][1]))
+    chosen.sort(key=lambda kv: (_ORDER.get(kv[0][0], 9), kv[0][1]))
     out: list[Snippet] = []
     for (field, begin, end), group in chosen:
         out.append(_window(texts[field], begin, end, [(h.start, h.end) for h in group], field))
