@@ -215,7 +215,7 @@ def _when(ts: float | None) -> str:
 @config_option
 @click.pass_context
 def outbox(ctx: click.Context, config_path: str | None) -> None:
-    """List pending and dead alerts (subcommand: retry)."""
+    """List pending, dead and cancelled alerts (subcommand: retry)."""
     ctx.obj = config_path
     if ctx.invoked_subcommand is not None:
         return
@@ -226,11 +226,11 @@ def outbox(ctx: click.Context, config_path: str | None) -> None:
     db = Database(config.database_url)
     db.migrate()
     with db.read() as conn:
-        rows = repo.list_outbox(conn, ["pending", "dead"])
-    click.echo(f"{'ID':>6} {'STATUS':<8} {'TARGET':<16} {'RULE':<20} {'TRIES':>5} {'KEY':<24} LAST ERROR")
+        rows = repo.list_outbox(conn, ["pending", "dead", "cancelled"])
+    click.echo(f"{'ID':>6} {'STATUS':<9} {'TARGET':<16} {'RULE':<20} {'TRIES':>5} {'KEY':<24} LAST ERROR")
     for row in rows:
         click.echo(
-            f"{row['id']:>6} {row['status']:<8} {row['target'][:16]:<16} {row['rule'][:20]:<20} "
+            f"{row['id']:>6} {row['status']:<9} {row['target'][:16]:<16} {row['rule'][:20]:<20} "
             f"{row['attempts']:>5} {row['key']:<24} {redact_text(row['last_error'] or '')[:60]}"
         )
     click.echo(f"{len(rows)} rows")

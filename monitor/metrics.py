@@ -43,3 +43,7 @@ class Metrics:
         self.config_reload_errors = Counter(
             "newsmonitor_config_reload_errors_total", "Failed reloads", registry=r
         )
+        self.config_reload_ok = Gauge(
+            "newsmonitor_config_last_reload_successful", "Whether the last configuration (re)load worked", registry=r
+        )
+        self.config_reload_ok.set(1)

@@ -79,6 +79,10 @@ class Runtime:
         self.article_limits: dict[str, asyncio.Semaphore] = {}
         self.outbox_changed = asyncio.Event()
         self.cluster_index: Any = None
+        #: when the running configuration was loaded, and when a reload last failed (None
+        #: once one succeeds)
+        self.config_loaded_at = clock.timestamp()
+        self.reload_failed_at: float | None = None
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the database thread."""

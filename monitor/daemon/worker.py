@@ -7,6 +7,7 @@ import gc
 import logging
 import random
 import signal
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,17 +16,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.clock import SYSTEM_CLOCK, Clock
-from monitor.config import Config, SourceSettings
+from monitor.config import Config, ConfigError, RuleSettings, SourceSettings, load_config
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
 from monitor.daemon.pipeline import PollResult, poll_source
-from monitor.daemon.runtime import Runtime
+from monitor.daemon.runtime import Runtime, compile_matcher
+from monitor.daemon.targets import Target, build_targets
+from monitor.rules import Matcher
 from monitor.store import repo
 
 log = logging.getLogger("monitor.daemon")
 
 #: Docker sends SIGKILL 10 s after SIGTERM; we must be out well before
 SHUTDOWN_DEADLINE = 7.0
+#: settings the daemon holds open: a reload reports their changes for the next restart
+_RESTART_KEYS = ("database", "http", "allow_networks", "web", "cluster")
 
 
 class Daemon:
@@ -47,6 +52,8 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._reloads: set[asyncio.Task[bool]] = set()
+        self._reload_lock = asyncio.Lock()
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -125,6 +132,7 @@ class Daemon:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
         self.scheduler.add_listener(self._on_submit, EVENT_JOB_SUBMITTED)
         states = await self.rt.db(self._states)
@@ -164,9 +172,114 @@ class Daemon:
         if web_runner is not None:
             await web_runner.cleanup()
         if install_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         return 0
+
+    # ------------------------------------------------------------------ reload
+
+    def _on_hangup(self) -> None:
+        task = asyncio.create_task(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload(self) -> bool:
+        """Read the configuration file again and apply it to the running daemon (SIGHUP).
+
+        The whole file is validated first: if anything is wrong, every error is logged once,
+        ``newsmonitor_config_reload_errors_total`` counts it, and the running configuration
+        stays exactly as it was. Otherwise rules, notifiers, sources (added, removed,
+        re-timed) and the other settings read at each poll or delivery take effect at once;
+        settings the daemon holds open (database, HTTP client, allowed networks, web
+        listener, clustering) need a restart, and a warning says so. Returns whether the new
+        configuration was applied.
+        """
+        async with self._reload_lock:
+            path = self.config.path
+            try:
+                config = await asyncio.get_running_loop().run_in_executor(None, load_config, path)
+                rules = [r for r in config.settings.rules if r.enabled]
+                # compiled on the CPU thread: matching waits for it instead of racing it
+                matcher = await self.rt.cpu(compile_matcher, rules)
+                targets = build_targets(config)
+            except ConfigError as exc:
+                return self._reload_failed(path, "\n".join(exc.problems))
+            except Exception as exc:  # e.g. a notifier template that cannot be compiled
+                return self._reload_failed(path, f"{type(exc).__name__}: {exc}")
+            held = [key for key in _RESTART_KEYS if getattr(config.settings, key) != getattr(self.config.settings, key)]
+            await self._swap(config, rules, matcher, targets)
+            self.rt.metrics.config_reload_ok.set(1)
+            self.rt.config_loaded_at = self.clock.timestamp()
+            self.rt.reload_failed_at = None
+            # as at start: the new rules live until the next reload, out of the collector's way
+            gc.freeze()
+            log.info(
+                "configuration reloaded from %s: %d sources, %d rules, %d notifiers",
+                path, len(config.settings.sources), len(rules), len(targets),
+            )
+            if held:
+                log.warning("config: changes to %s take effect at the next restart", ", ".join(held))
+            for warning in config.warnings:
+                log.warning("config: %s", warning)
+            return True
+
+    def _reload_failed(self, path: str, detail: str) -> bool:
+        self.rt.metrics.config_reload_errors.inc()
+        self.rt.metrics.config_reload_ok.set(0)
+        self.rt.reload_failed_at = self.clock.timestamp()
+        log.error("config reload failed; still running the configuration loaded before from %s:\n%s", path, detail)
+        return False
+
+    async def _swap(self, config: Config, rules: list[RuleSettings], matcher: Matcher,
+                    targets: dict[str, Target]) -> None:
+        """Install a new configuration while no matching runs (the CPU thread is held), in one
+        step of the event loop (no other task sees half of it)."""
+        loop = asyncio.get_running_loop()
+        held = asyncio.Event()
+        release = threading.Event()
+
+        def hold() -> None:
+            loop.call_soon_threadsafe(held.set)
+            release.wait()
+
+        holding = asyncio.ensure_future(self.rt.cpu(hold))
+        try:
+            await held.wait()
+            old = self.config
+            rt = self.rt
+            self.config = rt.config = config
+            rt.rules = rules
+            rt.rule_by_name = {r.name: r for r in rules}
+            rt.matcher = matcher
+            rt.targets = targets
+            rt.sources = {src.name: src for src in config.settings.sources}
+            self._reschedule(old)
+        finally:
+            release.set()
+            await holding
+        # pending rows of removed destinations are cancelled by the delivery loop
+        self.rt.outbox_changed.set()
+
+    def _reschedule(self, old: Config) -> None:
+        """Jobs for the new sources: removed or disabled ones stop, new ones start (their
+        first poll primes), changed intervals apply from now."""
+        scheduler = self.scheduler
+        if scheduler is None:  # not running (run_once): nothing is scheduled
+            return
+        before = {s.name: s for s in old.settings.sources if s.enabled}
+        after = {s.name: s for s in self.config.settings.sources if s.enabled}
+        for name in before.keys() - after.keys():
+            if scheduler.get_job(name) is not None:
+                scheduler.remove_job(name)
+        for name, src in after.items():
+            job = scheduler.get_job(name)
+            if job is None:
+                self._add_job(src, None)
+                continue
+            interval = self.config.source_interval(src)
+            if interval != old.source_interval(before[name]):
+                job.reschedule(IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)))
+                job.modify(misfire_grace_time=max(1, int(interval / 2)))
 
     def _states(self) -> dict[str, repo.SourceState]:
         with self.rt.database.read() as conn:

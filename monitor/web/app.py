@@ -59,6 +59,13 @@ def status(rt: Runtime) -> dict[str, Any]:
         "dead_by_target": dead,
         "rules": [r.name for r in rt.rules],
         "targets": sorted(rt.targets),
+        "config": {
+            "path": rt.config.path,
+            "loaded": _when(rt.config_loaded_at),
+            # the problems themselves are in the log: a message may quote a value
+            "last_reload": "failed at " + _when(rt.reload_failed_at) + " (see the log)"
+            if rt.reload_failed_at else "ok",
+        },
     }
 
 
@@ -86,7 +93,9 @@ def make_app(rt: Runtime) -> web.Application:
         body = (
             "<!DOCTYPE html><html><head><meta charset='utf-8'><title>newsmonitor</title>"
             "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style></head><body>"
-            f"<h1>newsmonitor</h1><p>Outbox: {outbox}</p><table><tr><th>source</th><th>kind</th><th>status</th>"
+            f"<h1>newsmonitor</h1><p>Configuration: {html.escape(data['config']['path'])}, loaded "
+            f"{html.escape(data['config']['loaded'])}; last reload: {html.escape(data['config']['last_reload'])}</p>"
+            f"<p>Outbox: {outbox}</p><table><tr><th>source</th><th>kind</th><th>status</th>"
             f"<th>last poll</th><th>next poll</th><th>stories</th><th>last error</th></tr>{rows}</table></body></html>"
         )
         return web.Response(text=body, content_type="text/html")
