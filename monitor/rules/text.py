@@ -74,7 +74,11 @@ _CJK_SPLIT = re.compile(
 _EXTRA_FOLD = str.maketrans(
     {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"}
 )
-_MAX_CACHE = 300_000
+#: chunks cached per language before the cache starts afresh: about 1.2 KB each with their
+#: index entries and a matcher's notes (measured on the benchmark's articles), so ~120 MB at
+#: the bound; after a fresh start, stories match at the benchmark's "cold" speed until
+#: their words are cached again
+_MAX_CACHE = 100_000
 #: candidate-filter feature of two words at consecutive positions: their folds
 Pair = tuple[str, str]
 
