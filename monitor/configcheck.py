@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -333,6 +334,10 @@ def check_settings(
                 ("web", "listen"),
                 f"expected host:port such as 127.0.0.1:8321 (got {settings.web.listen!r})",
             )
+    if settings.http.ca_file:
+        problem = _check_ca_file(settings.http.ca_file)
+        if problem:
+            yield ("http", "ca_file"), problem
     for j, entry in enumerate(settings.allow_networks):
         problem = _check_network(entry)
         if problem:
@@ -435,6 +440,16 @@ def _check_http_url(url: str) -> str | None:
         return f"only http:// and https:// URLs are fetched (got scheme '{parts.scheme or 'none'}')"
     if not host:
         return "the URL has no host name"
+    return None
+
+
+def _check_ca_file(path: str) -> str | None:
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        return f"no such file: {path!r}; give a PEM file of CA certificates"
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return f"cannot load CA certificates from {path!r} ({exc.__class__.__name__}); give a PEM file"
     return None
 
 

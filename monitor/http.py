@@ -25,6 +25,7 @@ import asyncio
 import base64
 import ipaddress
 import logging
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -172,8 +173,16 @@ class HttpClient:
         resolver: AbstractResolver | None = None,
         clock: Clock = SYSTEM_CLOCK,
         proxy: str | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self._user_agent = user_agent
+        #: certificates are verified against the system's CAs, plus ``ca_file``'s if given
+        #: (a company's own CA for intranet feeds or a TLS-inspecting proxy)
+        self._ssl: ssl.SSLContext | bool = True
+        if ca_file:
+            context = ssl.create_default_context()
+            context.load_verify_locations(cafile=ca_file)
+            self._ssl = context
         self._max_bytes = max_bytes
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
@@ -262,6 +271,7 @@ class HttpClient:
                 use_dns_cache=False,  # every request is resolved and checked under its own policy
                 limit=self._global_limit,
                 limit_per_host=0,
+                ssl=self._ssl,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

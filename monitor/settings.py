@@ -35,6 +35,9 @@ class HttpSettings(_Model):
     concurrency: int = Field(default=64, ge=1, le=10000)
     article_per_host: int = Field(default=2, ge=1, le=64)
     proxy: str | None = None
+    #: a PEM file of extra CA certificates to trust besides the system's (intranet feeds, a
+    #: TLS-inspecting proxy)
+    ca_file: str | None = None
     #: hosts whose links only redirect to the publisher (feed proxies, link shorteners): the
     #: link is followed so the story's identity is the publisher's URL
     redirectors: list[str] = Field(

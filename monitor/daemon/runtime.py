@@ -63,6 +63,7 @@ class Runtime:
             allow_networks=list(s.allow_networks),
             clock=clock,
             proxy=s.http.proxy,
+            ca_file=s.http.ca_file,
         )
         self.redirectors = {h.lower().rstrip(".") for h in s.http.redirectors}
         self.pool = WorkerPool(processes=workers)
