@@ -84,6 +84,9 @@ class Response:
     elapsed: float
     content_type: str | None
     charset: str | None
+    #: the final URL when every redirect on the way was permanent (301/308): the resource's
+    #: new address, to use from now on
+    moved_to: str | None = None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -358,6 +361,7 @@ class HttpClient:
         cookies: dict[tuple[str, str, int | None], dict[str, str]] = {}
         seen = {str(target)}
         looped = False
+        redirected, permanent = False, True
         spent = 0.0
         for _hop in range(self._max_redirects + 1):
             _check_literal(target, policy)
@@ -388,6 +392,7 @@ class HttpClient:
                     spent += asyncio.get_running_loop().time() - hop_start
             if isinstance(result, Response):
                 elapsed = self._clock.monotonic() - started
+                moved_to = str(target) if redirected and permanent else None
                 if result.not_modified:
                     # a 304 may omit the validators; the caller must not lose the ones it sent
                     return replace(
@@ -395,9 +400,12 @@ class HttpClient:
                         etag=result.etag or etag,
                         elapsed=elapsed,
                         last_modified=result.last_modified or last_modified,
+                        moved_to=moved_to,
                     )
-                return replace(result, elapsed=elapsed)
-            location, set_cookies = result
+                return replace(result, elapsed=elapsed, moved_to=moved_to)
+            location, set_cookies, code = result
+            redirected = True
+            permanent = permanent and code in (301, 308)
             if set_cookies:
                 cookies.setdefault(origin, {}).update(set_cookies)
             target = self._next_hop(target, location)
@@ -433,7 +441,7 @@ class HttpClient:
         max_bytes: int,
         remaining: float,
         truncate: bool,
-    ) -> Response | tuple[str, dict[str, str]]:
+    ) -> Response | tuple[str, dict[str, str], int]:
         shown = redact_url(str(target))
         if remaining <= 0:
             raise FetchTimeout(f"{shown}: fetch deadline used up by earlier redirects")
@@ -480,7 +488,7 @@ class HttpClient:
         max_bytes: int,
         truncate: bool,
         shown: str,
-    ) -> Response | tuple[str, dict[str, str]]:
+    ) -> Response | tuple[str, dict[str, str], int]:
         status = resp.status
         log.debug("%s %s -> %d", method, shown, status)
         if status in _REDIRECTS:
@@ -488,7 +496,7 @@ class HttpClient:
             if not location:
                 message = f"{shown}: HTTP {status} redirect without Location"
                 raise fetch_error(message, "bad_response", transient=False)
-            return location, {name: morsel.value for name, morsel in resp.cookies.items()}
+            return location, {name: morsel.value for name, morsel in resp.cookies.items()}, status
         if status == 304:
             body = b""
         elif status >= 400:

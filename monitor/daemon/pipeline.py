@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from monitor.backoff import adaptive_interval, retry_delay_for
 from monitor.config import SourceSettings
@@ -25,6 +26,7 @@ from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
 from monitor.faults import fault_point
 from monitor.identity import source_url_hash, story_keys
 from monitor.models import Match, Story
+from monitor.redact import redact_url
 from monitor.sources import Candidate, kind_for
 from monitor.store import repo
 
@@ -59,6 +61,8 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     try:
         await _poll(rt, src, state, now, result, record)
     except (FetchError, ParseError) as exc:
+        # a moved address that fails is given up: the next poll tries the configured one
+        rt.moved.pop(src.name, None)
         result.status, result.error = "error", f"{getattr(exc, 'kind', 'error')}: {exc}"
         rt.metrics.fetch_errors.labels(src.name, getattr(exc, "kind", "error")).inc()
         await _record_failure(rt, src, state, exc, now, record)
@@ -80,6 +84,21 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     return result
 
 
+def _note_move(rt: Runtime, src: SourceSettings, new_url: str) -> None:
+    """Poll ``new_url`` instead of the configured URL from now on (every redirect to it was
+    permanent), and say so once: the configuration should be updated, as a restart goes back
+    to the configured URL (and is moved again, one request later)."""
+    if rt.moved.get(src.name) != (src.url, new_url):
+        log.warning(
+            "source=%s moved permanently: %s -> %s; polling the new address from now on "
+            "(update the configuration to keep it after a restart)",
+            src.name,
+            redact_url(src.url),
+            redact_url(new_url),
+        )
+    rt.moved[src.name] = (src.url, new_url)
+
+
 def _load_state(rt: Runtime, src: SourceSettings) -> repo.SourceState:
     with rt.database.read() as conn:
         state = repo.get_source(conn, src.name)
@@ -98,8 +117,10 @@ async def _poll(
 ) -> None:
     kind = kind_for(src.kind)(src)
     robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    moved = rt.moved.get(src.name)
+    url = moved[1] if moved is not None and moved[0] == src.url else src.url
     response = await rt.http.get(
-        src.url,
+        url,
         etag=state.etag,
         last_modified=state.last_modified,
         headers=src.headers or None,
@@ -107,6 +128,8 @@ async def _poll(
         check_robots=robots and kind.obeys_robots,
     )
     state.etag, state.last_modified = response.etag, response.last_modified
+    if response.moved_to and response.moved_to != url and not urlsplit(src.url).username:
+        _note_move(rt, src, response.moved_to)
     if response.not_modified:
         result.status = "not_modified"
         await _record_ok(rt, state, now, record, src=src)

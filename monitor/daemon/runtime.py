@@ -82,6 +82,8 @@ class Runtime:
         self.cluster_index: Any = None
         #: when the running configuration was loaded, and when a reload last failed (None
         #: once one succeeds)
+        #: sources whose address moved permanently: name → (configured URL, new URL)
+        self.moved: dict[str, tuple[str, str]] = {}
         self.config_loaded_at = clock.timestamp()
         self.reload_failed_at: float | None = None
 
