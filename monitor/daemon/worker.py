@@ -163,7 +163,7 @@ class Daemon:
         await self._stop.wait()
         log.info("stopping")
         self.scheduler.shutdown(wait=False)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._reloads]:
             task.cancel()
         try:
             await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
