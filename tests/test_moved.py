@@ -72,3 +72,45 @@ async def test_daemon_polls_the_new_address_and_says_so_once(
     moves = [r.getMessage() for r in caplog.records if "moved permanently" in r.getMessage()]
     assert len(moves) == 1
     assert "source=wire" in moves[0] and "/feeds/new.xml" in moves[0] and "update the configuration" in moves[0]
+
+
+async def test_a_moved_address_that_fails_is_given_up(tmp_path: Path, httpserver: HTTPServer) -> None:
+    """The new address answering 500: that poll is an error (counted, retried as usual) and
+    the next one goes back to the configured address; nothing is lost on the way."""
+    hits = {"old": 0, "new": 0}
+    broken = {"now": False}
+
+    def old(_: Request) -> Response:
+        hits["old"] += 1
+        return Response(status=301, headers={"Location": "/feeds/new.xml"})
+
+    def new(_: Request) -> Response:
+        hits["new"] += 1
+        if broken["now"]:
+            return Response("down", status=500)
+        return Response(rss(story_items(2)), content_type="application/rss+xml")
+
+    httpserver.expect_request("/feed.xml").respond_with_handler(old)
+    httpserver.expect_request("/feeds/new.xml").respond_with_handler(new)
+    path = tmp_path / "newsmonitor.yaml"
+    path.write_text(yaml.safe_dump({
+        "database": f"sqlite:///{tmp_path}/state.db",
+        "allow_networks": [f"127.0.0.1:{httpserver.port}"],
+        "defaults": {"notify": ["hook"]},
+        "notifiers": {"hook": "json://127.0.0.1:9/x"},
+        "sources": [{"name": "wire", "feed": httpserver.url_for("/feed.xml"), "full_text": False}],
+        "rules": [{"name": "r", "query": "story"}],
+    }))
+    daemon = Daemon(load_config(str(path)), workers=0)
+    try:
+        [first] = await daemon.run_once(deliver=False)
+        broken["now"] = True
+        [failed] = await daemon.run_once(deliver=False)
+        assert hits == {"old": 1, "new": 2}
+        [again] = await daemon.run_once(deliver=False)
+    finally:
+        await daemon.close()
+    assert first.error is None
+    assert failed.status == "error" and "HTTP 500" in (failed.error or "")
+    assert again.status == "error"
+    assert hits == {"old": 2, "new": 3}  # back to the configured address, which moves again
