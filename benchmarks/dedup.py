@@ -29,7 +29,7 @@ positives. This is what sets ``MIN_WORDS`` and the extra margin for short texts.
 
 Prints, per threshold: precision, recall and F1 of "merge when similarity >= t", the
 worst negative and positive similarities, then an end-to-end run of
-:class:`monitor.dedup.ClusterIndex` (LSH lookup, insertion order shuffled) at the
+:class:`monitor.identity.clusters.ClusterIndex` (LSH lookup, insertion order shuffled) at the
 chosen default, and the cost of one signature.
 
 Results are from a shared 2-core machine; timings are noisy.
@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import dedup  # noqa: E402
+from monitor.identity import clusters as dedup  # noqa: E402
 
 INDEX = ROOT.parent / "shared" / "corpus" / "articles" / "index.jsonl"
 THRESHOLDS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9]

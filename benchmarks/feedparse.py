@@ -32,7 +32,7 @@ import feedparser  # noqa: E402
 
 from monitor.errors import ParseError  # noqa: E402
 from monitor.sources.feedparse import ParsedFeed, parse_feed, parse_with  # noqa: E402
-from monitor.workers import WorkerPool  # noqa: E402
+from monitor.sources.parsepool import WorkerPool  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 PARSERS = ("feedparser", "fastfeedparser")

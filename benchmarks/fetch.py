@@ -113,7 +113,7 @@ async def main() -> None:
     server.start()
     endpoints = queue.get(timeout=60)
     assert isinstance(endpoints, list)
-    from monitor.daemon.worker import Daemon
+    from monitor.daemon.service import Daemon
 
     with tempfile.TemporaryDirectory() as tmp:
         lines = [

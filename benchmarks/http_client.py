@@ -25,7 +25,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.errors import ResponseTooLarge
-from monitor.http import HttpClient
+from monitor.fetch.client import HttpClient
 
 MiB = 2**20
 

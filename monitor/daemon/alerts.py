@@ -10,7 +10,7 @@ from typing import Any
 
 from monitor.config import SourceSettings
 from monitor.daemon.runtime import Runtime
-from monitor.identity import idempotency_key
+from monitor.identity.keys import idempotency_key
 from monitor.models import Match, Story
 from monitor.store import repo
 
@@ -160,7 +160,7 @@ def _assign_cluster(rt: Runtime, story: Story, now: float, by_text: bool = True)
     if index is None or not rt.config.settings.cluster.enabled:
         story.cluster = story.key
         return (story.key, None, None)
-    from monitor.dedup import text_signature, title_key
+    from monitor.identity.clusters import text_signature, title_key
 
     sig = text_signature(story.text) if by_text and len(story.text) > 200 else None
     tkey = title_key(story.title)

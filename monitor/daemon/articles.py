@@ -11,7 +11,7 @@ from monitor.daemon.runtime import Runtime
 from monitor.errors import HTTPStatusError, MonitorError
 from monitor.extract.article import extract_article
 from monitor.extract.urls import normalize_url
-from monitor.identity import url_key
+from monitor.identity.keys import url_key
 from monitor.models import Story
 from monitor.redact import redact_url
 from monitor.sources import Candidate, kind_for

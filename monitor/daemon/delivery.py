@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.backoff import backoff_delay
+from monitor.daemon.backoff import backoff_delay
+from monitor.daemon.faults import fault_point
 from monitor.daemon.runtime import Runtime
 from monitor.daemon.targets import Destination, Target
-from monitor.faults import fault_point
 from monitor.models import Snippet
 from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
 from monitor.notify.message import AlertItem, Message

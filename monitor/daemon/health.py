@@ -12,7 +12,7 @@ import logging
 import time
 
 from monitor.daemon.runtime import Runtime
-from monitor.identity import idempotency_key
+from monitor.identity.keys import idempotency_key
 from monitor.store import repo
 
 log = logging.getLogger("monitor.health")

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from monitor.backoff import adaptive_interval, retry_delay_for
 from monitor.config import SourceSettings
 from monitor.daemon.alerts import Dedup, assign_clusters, plan_alerts
 from monitor.daemon.articles import build_story
+from monitor.daemon.backoff import adaptive_interval, retry_delay_for
+from monitor.daemon.faults import fault_point
 from monitor.daemon.runtime import Runtime
 from monitor.errors import FetchError, MonitorError, ParseError
 from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
-from monitor.faults import fault_point
-from monitor.identity import source_url_hash, story_keys
+from monitor.identity.keys import source_url_hash, story_keys
 from monitor.models import Match, Story
 from monitor.redact import redact_url
 from monitor.sources import Candidate, kind_for

@@ -10,12 +10,12 @@ from typing import Any, TypeVar
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, RuleSettings, SourceSettings
+from monitor.daemon.metrics import Metrics
 from monitor.daemon.targets import Target, build_targets
-from monitor.http import HttpClient
-from monitor.metrics import Metrics
+from monitor.fetch.client import HttpClient
 from monitor.rules import Matcher, RuleSpec
+from monitor.sources.parsepool import WorkerPool
 from monitor.store.db import Database
-from monitor.workers import WorkerPool
 
 log = logging.getLogger("monitor.daemon")
 T = TypeVar("T")

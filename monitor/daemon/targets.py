@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config, NotifierSettings
-from monitor.identity import destination_id
+from monitor.identity.keys import destination_id
 
 
 @dataclass(slots=True)

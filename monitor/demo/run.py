@@ -68,7 +68,7 @@ async def run_demo(
     publish_every: float = 2.5,
 ) -> int:
     """Run the demo; returns the exit status (0 when alerts arrived exactly once each)."""
-    from monitor.daemon.worker import Daemon
+    from monitor.daemon.service import Daemon
     from monitor.redact import install_logging
 
     install_logging(30)

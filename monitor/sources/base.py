@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from monitor.config import SourceSettings
-    from monitor.workers import WorkerPool
+    from monitor.sources.parsepool import WorkerPool
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from monitor.sources.base import Candidate, Listing, SourceKind
 from monitor.sources.feedparse import parse_feed
 
 if TYPE_CHECKING:
-    from monitor.workers import WorkerPool
+    from monitor.sources.parsepool import WorkerPool
 
 #: a feed item whose own text is shorter than this is a teaser (full_text: auto fetches the article)
 TEASER_CHARS = 500

@@ -1,7 +1,7 @@
 """Turn a fetched feed body (RSS 0.9x/1.0/2.0, Atom, JSON Feed) into a :class:`ParsedFeed`.
 
 The one entry point is :func:`parse_feed`. It is pure and CPU-bound and its input is
-hostile, so the daemon runs it in :class:`monitor.workers.WorkerPool`, never on the loop.
+hostile, so the daemon runs it in :class:`monitor.sources.parsepool.WorkerPool`, never on the loop.
 
 Order of work: JSON bodies go to :mod:`monitor.sources.jsonfeed`; XML bodies first pass the
 prolog guard (:mod:`monitor.sources.prolog`, refuses entity bombs and XXE, strips the

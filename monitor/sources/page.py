@@ -9,7 +9,7 @@ from monitor.extract.links import discover_links
 from monitor.sources.base import Candidate, Listing, SourceKind
 
 if TYPE_CHECKING:
-    from monitor.workers import WorkerPool
+    from monitor.sources.parsepool import WorkerPool
 
 
 class PageSource(SourceKind):

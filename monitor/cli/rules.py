@@ -1,0 +1,281 @@
+"""``newsmonitor test-rule`` and ``newsmonitor match``: the rule stage run alone on real input.
+
+* ``test-rule 'QUERY' [URL|FILE|-]`` shows whether one story matches, which terms matched
+  where, and the snippets. Exit 0 on a match, 1 on no match, 2 on an invalid query or input.
+* ``match (--config FILE | --rules FILE) STORIES.jsonl`` matches every story of a JSON-lines
+  file against a rule set and writes one JSON line per story, in input order::
+
+      {"id": ..., "matches": [{"rule": NAME, "snippets": ["... **hit** ..."], "terms": [...]}]}
+
+  A line that is not a JSON object with an ``id`` becomes ``{"line": N, "error": "..."}``
+  and the exit status is 1; an invalid rule or rules file exits 2 before any output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import yaml
+
+from monitor.errors import ConfigError, MonitorError, QueryError
+from monitor.models import Match, Story
+from monitor.rules import Matcher, RuleSpec, parse_query
+from monitor.rules.ast import walk_terms
+from monitor.rules.document import StoryDoc
+from monitor.rules.evaluate import Evaluation
+
+_HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
+_STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def story_from_json(obj: dict[str, Any]) -> Story:
+    """A :class:`Story` from a JSON object (title, text, summary, source, outlet, url, lang,
+    source_tags, published); raises ValueError naming a field of the wrong type."""
+    for key in _STR_FIELDS:
+        if key in obj and obj[key] is not None and not isinstance(obj[key], str):
+            raise ValueError(f'"{key}" must be a string')
+    tags = obj.get("source_tags") or ()
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise ValueError('"source_tags" must be a list of strings')
+    published = None
+    if isinstance(obj.get("published"), str):
+        try:
+            published = datetime.fromisoformat(obj["published"].replace("Z", "+00:00"))
+        except ValueError:
+            published = None  # the date plays no part in matching
+    source = obj.get("source") or ""
+    return Story(
+        source=source,
+        url=obj.get("url") or "",
+        title=obj.get("title") or "",
+        text=obj.get("text") or obj.get("summary") or "",
+        summary=obj.get("summary") or "",
+        lang=obj.get("lang") or None,
+        outlet=obj.get("outlet") or source,
+        source_tags=tuple(tags),
+        published=published,
+    )
+
+
+def _story_from_html(data: bytes) -> Story:
+    try:
+        from monitor.extract.article import extract_article
+    except ImportError:
+        article = None
+    else:
+        article = extract_article(data)
+    if article is not None:
+        return Story(source="file", url=article.canonical_url or "", title=article.title or "",
+                     text=article.text, lang=article.lang, text_origin="extracted")
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "lxml")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup(["script", "style", "noscript", "title"]):
+        tag.decompose()
+    return Story(source="file", url="", title=title, text=soup.get_text("\n", strip=True),
+                 text_origin="fallback")
+
+
+def load_story(arg: str) -> Story:
+    """The story named by a ``test-rule`` argument: an http(s) URL, a file path, or ``-``
+    (stdin) holding a JSON object, an HTML page or plain text. Raises MonitorError/OSError."""
+    if arg.startswith(("http://", "https://")):
+        try:
+            from monitor.daemon.probe import story_from_url
+        except ImportError:
+            raise MonitorError("fetching a URL is not available in this build; save the page "
+                               "and pass the file instead") from None
+        return asyncio.run(story_from_url(arg))
+    data = sys.stdin.buffer.read() if arg == "-" else Path(arg).read_bytes()
+    head = data.lstrip()[:1]
+    if head == b"{":
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            try:
+                return story_from_json(obj)
+            except ValueError as exc:
+                raise MonitorError(f"{arg}: {exc}") from None
+    if _HTML_HINT.search(data[:4096]):
+        return _story_from_html(data)
+    return Story(source="file", url="", title="", text=data.decode("utf-8", errors="replace"))
+
+
+def _caret(query: str, column: int) -> str:
+    return f"  {query}\n  {' ' * max(0, column - 1)}^"
+
+
+def _show_match(match: Match, story: Story) -> None:
+    click.echo("terms:")
+    texts = {"title": story.title, "text": story.text}
+    for hit in match.hits:
+        where = texts.get(hit.field)
+        shown = where[hit.start : hit.end] if where is not None else ""
+        click.echo(f"  {hit.term:<24} {hit.field:<6} word {hit.position:<6} {shown!r}")
+    click.echo("snippets:")
+    for snippet in match.snippets:
+        click.echo(f"  [{snippet.field}] {snippet.plain()}")
+
+
+def _show_terms(query: str, story: Story) -> None:
+    """Why a story did not match: which terms of the query occur in it at all."""
+    parsed = parse_query(query)
+    evaluation = Evaluation(StoryDoc(story))
+    for term, positive in walk_terms(parsed.root):
+        found = len(evaluation.term_occ(term))
+        state = f"found {found}x" if found else "not found"
+        role = "" if positive else " (negated)"
+        click.echo(f"  {term.label:<24} {state}{role}")
+
+
+@click.command("test-rule")
+@click.argument("query")
+@click.argument("story", default="-", metavar="[URL|FILE|-]")
+def test_rule(query: str, story: str) -> None:
+    """Show whether one story matches QUERY, which terms matched where, and the snippets.
+
+    STORY is an http(s) URL, a file (JSON object, HTML page or plain text) or - for stdin.
+    Exit status: 0 match, 1 no match, 2 invalid query or unreadable input.
+    """
+    try:
+        parse_query(query)
+        matcher = Matcher.compile([RuleSpec("test-rule", query)])
+    except QueryError as exc:
+        _fail(f"invalid query: {exc.message} at column {exc.column}\n{_caret(query, exc.column)}")
+    try:
+        loaded = load_story(story)
+    except (MonitorError, OSError) as exc:
+        _fail(str(exc))
+    matches = matcher.match(loaded)
+    if matches:
+        click.echo("MATCH")
+        _show_match(matches[0], loaded)
+        sys.exit(0)
+    click.echo("NO MATCH")
+    click.echo("terms:")
+    _show_terms(query, loaded)
+    sys.exit(1)
+
+
+def load_rules_file(path: str) -> list[RuleSpec]:
+    """Rules from a YAML list of ``{name, query[, sources, tags]}`` (or a mapping with a
+    ``rules:`` list). Raises ConfigError listing every problem."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError([f"{path}: cannot read rules: {exc}"]) from None
+    if isinstance(data, dict) and "rules" in data:
+        data = data["rules"]
+    if not isinstance(data, list):
+        raise ConfigError([f"{path}: expected a list of rules with name and query"])
+    problems: list[str] = []
+    specs: list[RuleSpec] = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            problems.append(f"{path}: rules[{i}]: expected a mapping with name and query")
+            continue
+        name, query = item.get("name"), item.get("query")
+        if not isinstance(name, str) or not name:
+            problems.append(f"{path}: rules[{i}]: missing or non-string \"name\"")
+            continue
+        if not isinstance(query, str):
+            problems.append(f"{path}: rules[{i}]: missing or non-string \"query\"")
+            continue
+        lists = [item.get(k) or [] for k in ("sources", "tags")]
+        if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists):
+            problems.append(f"{path}: rules[{i}]: sources and tags must be lists of strings")
+            continue
+        specs.append(RuleSpec(name, query, tuple(lists[0]), tuple(lists[1])))
+    if problems:
+        raise ConfigError(problems)
+    return specs
+
+
+def _lines(path: str) -> Iterator[str]:
+    if path == "-":
+        yield from sys.stdin
+        return
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        yield from handle
+
+
+def match_lines(matcher: Matcher, lines: Iterable[str]) -> Iterator[tuple[dict[str, Any], bool]]:
+    """One output object per non-blank input line, and whether that line was valid."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            yield {"line": number, "error": f"invalid JSON: {exc}"}, False
+            continue
+        if not isinstance(obj, dict):
+            yield {"line": number, "error": "not a JSON object"}, False
+            continue
+        if "id" not in obj:
+            yield {"line": number, "error": 'missing "id"'}, False
+            continue
+        try:
+            story = story_from_json(obj)
+        except ValueError as exc:
+            yield {"line": number, "error": str(exc)}, False
+            continue
+        matches = [
+            {"rule": m.rule, "snippets": [s.plain() for s in m.snippets],
+             "terms": sorted({h.term for h in m.hits})}
+            for m in matcher.match(story)
+        ]
+        yield {"id": obj["id"], "matches": matches}, True
+
+
+@click.command("match")
+@click.option("--config", "config_path", metavar="FILE", help="Take the rules from this configuration file.")
+@click.option("--rules", "rules_path", metavar="FILE", help="Take the rules from a YAML list of name+query.")
+@click.argument("stories", default="-", metavar="STORIES.jsonl")
+def match(config_path: str | None, rules_path: str | None, stories: str) -> None:
+    """Match every story of a JSON-lines file (- for stdin) against a rule set.
+
+    Each input line is an object with id, title, text and optionally url, source, lang,
+    published. Output: one JSON object per line, in input order. Exit status 1 when some
+    line was invalid, 2 when the rules are.
+    """
+    if (config_path is None) == (rules_path is None):
+        _fail("give exactly one of --config FILE or --rules FILE")
+    try:
+        if config_path is not None:
+            try:
+                from monitor.config import load_rules_only
+            except ImportError:
+                _fail("--config is not available in this build; use --rules FILE")
+            specs: list[RuleSpec] = list(load_rules_only(config_path))
+        else:
+            assert rules_path is not None
+            specs = load_rules_file(rules_path)
+        matcher = Matcher.compile(specs)
+    except (ConfigError, QueryError) as exc:
+        _fail(str(exc))
+    try:
+        lines = _lines(stories)
+        ok = True
+        for out, valid in match_lines(matcher, lines):
+            ok = ok and valid
+            click.echo(json.dumps(out, ensure_ascii=False))
+    except OSError as exc:
+        _fail(f"{stories}: {exc}")
+    sys.exit(0 if ok else 1)

@@ -1,0 +1,53 @@
+"""The configuration stage: one YAML file in, one validated :class:`Config` out.
+
+Public face (import from here, not from the modules):
+
+- :func:`load_config` and :func:`parse_settings` read and validate a whole file, collecting
+  every problem into one :class:`~monitor.errors.ConfigError`;
+- the typed settings models (:class:`Settings`, :class:`SourceSettings`, ...).
+
+Inside: ``yamlload`` (YAML with line marks), ``models`` (pydantic settings), ``check``
+(cross-checks of the parsed settings), ``durations`` (``90s``, ``1h30m``), ``load``
+(``${VAR}`` expansion and the entry points).
+"""
+
+from monitor.config.load import expand_string, load_config, load_rules_only, parse_settings
+from monitor.config.models import (
+    ClusterSettings,
+    Config,
+    Defaults,
+    DeliverySettings,
+    FloodSettings,
+    HealthSettings,
+    HttpSettings,
+    NotifierSettings,
+    RuleSettings,
+    Settings,
+    SourceSettings,
+    WebSettings,
+    default_config_path,
+    state_dir,
+)
+from monitor.errors import ConfigError
+
+__all__ = [
+    "ClusterSettings",
+    "Config",
+    "ConfigError",
+    "Defaults",
+    "DeliverySettings",
+    "FloodSettings",
+    "HealthSettings",
+    "HttpSettings",
+    "NotifierSettings",
+    "RuleSettings",
+    "Settings",
+    "SourceSettings",
+    "WebSettings",
+    "default_config_path",
+    "expand_string",
+    "load_config",
+    "load_rules_only",
+    "parse_settings",
+    "state_dir",
+]

@@ -1,0 +1,205 @@
+"""The YAML configuration: load, expand ``${VAR}``, validate the whole file, report every error.
+
+:func:`load_config` is the only entry point the daemon uses. Every problem in the file
+is collected and raised together as one :class:`~monitor.errors.ConfigError` whose lines
+look like::
+
+    newsmonitor.yaml:14:15: rules[3].notify[0]: unknown notifier 'desk-mail' (did you mean 'desk-email'?); ...
+
+Secrets come from ``${VAR}``, ``${VAR:-default}`` and ``${file:/run/secrets/x}``; they are
+expanded after YAML parsing (so quotes and colons in values stay strings), registered
+with :mod:`monitor.redact`, and never appear in an error message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from monitor.config.check import (
+    Dropped,
+    check_query,
+    check_settings,
+    format_path,
+    normalise,
+    validate_partially,
+)
+from monitor.config.models import (
+    Config,
+    Settings,
+)
+from monitor.config.yamlload import Path as KeyPath
+from monitor.config.yamlload import YAMLProblem, load_yaml
+from monitor.errors import ConfigError
+from monitor.redact import register_secret
+
+# ---------------------------------------------------------------------------- ${VAR} expansion
+
+_VAR = re.compile(r"\$\$|\$\{([^}]*)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def expand_string(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[str, bool]:
+    """Expand ``${VAR}``, ``${VAR:-default}``, ``${file:/path}`` and ``$$`` in ``value``.
+
+    Returns ``(expanded, used_a_secret)``. A bare ``$`` is left as is (real tokens contain it).
+    Raises ValueError naming the variable or file, never its value.
+    """
+    used = False
+
+    def repl(m: re.Match[str]) -> str:
+        nonlocal used
+        if m.group(0) == "$$":
+            return "$"
+        inner = m.group(1)
+        if inner.startswith("file:"):
+            path = inner[5:]
+            try:
+                content = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from None
+            used = True
+            register_secret(content)
+            return content
+        name, sep, default = inner.partition(":-")
+        if not _NAME.fullmatch(name):
+            raise ValueError(
+                f"invalid variable reference ${{{inner}}}; write ${{NAME}}, ${{NAME:-default}} or $$"
+            )
+        if name in env and env[name] != "":
+            used = True
+            register_secret(env[name])
+            return env[name]
+        if sep:
+            return default
+        missing.append(name)
+        return ""
+
+    missing: list[str] = []
+    expanded = _VAR.sub(repl, value)
+    if missing:
+        names = list(dict.fromkeys(missing))
+        what = f"variable {names[0]} is" if len(names) == 1 else f"variables {' and '.join(names)} are"
+        raise ValueError(f"environment {what} not set (set it, or write ${{{names[0]}:-default}})")
+    return expanded, used
+
+
+def _expand(
+    data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], problems: list[tuple[KeyPath, str]]
+) -> Any:
+    if isinstance(data, dict):
+        return {k: _expand(v, (*path, str(k)), env, problems) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_expand(v, (*path, i), env, problems) for i, v in enumerate(data)]
+    if isinstance(data, str) and "$" in data:
+        try:
+            return expand_string(data, env)[0]
+        except ValueError as exc:
+            problems.append((path, str(exc)))
+            return data
+    return data
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def _locate(path: KeyPath, lines: dict[KeyPath, tuple[int, int]]) -> tuple[int, int]:
+    probe = path
+    while True:
+        if probe in lines:
+            return lines[probe]
+        if not probe:
+            return (1, 1)
+        probe = probe[:-1]
+
+
+def parse_settings(
+    text: str,
+    name: str,
+    env: dict[str, str] | os._Environ[str] | None = None,
+    *,
+    check: Callable[[Settings, list[str], Dropped], Iterator[tuple[KeyPath, str]]] | None = check_settings,
+) -> Config:
+    """Parse and validate configuration ``text`` (from file ``name``).
+
+    Raises :class:`ConfigError` listing every problem as ``file:line:col: key.path: message``.
+    """
+    env = os.environ if env is None else env
+    try:
+        data, lines = load_yaml(text, name)
+    except YAMLProblem as exc:
+        raise ConfigError([f"{name}:{exc.line}:{exc.column}: {exc.message}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [f"{name}:1:1: the file must be a mapping with keys such as sources:, rules:, notifiers:"]
+        )
+
+    problems: list[tuple[KeyPath, str]] = []
+    data = _expand(data, (), env, problems)
+    normalise(data, problems)
+    warnings: list[str] = []
+    settings, dropped = validate_partially(data, problems)
+    if settings is not None and check is not None:
+        problems.extend(check(settings, warnings, dropped))
+    if problems:
+        located = []
+        for path, message in problems:
+            line, col = _locate(path, lines)
+            shown = tuple(p for p in path if p != "__key__")
+            located.append((line, col, f"{name}:{line}:{col}: {format_path(shown)}: {message}"))
+        located.sort(key=lambda item: (item[0], item[1]))
+        raise ConfigError([text for _, _, text in located])
+    assert settings is not None
+    return Config(settings, name, warnings)
+
+
+def load_config(path: str, env: dict[str, str] | None = None) -> Config:
+    """Read and validate the configuration file at ``path``. Raises :class:`ConfigError`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file; pass --config PATH or set NEWSMONITOR_CONFIG"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    return parse_settings(text, path, env)
+
+
+def load_rules_only(path: str) -> list[Any]:
+    """The rules of a configuration file as ``RuleSpec``s, without needing notifier secrets.
+
+    Used by ``newsmonitor match --config``: ``${VAR}`` references that are unset expand to
+    an empty string, and notifiers are not checked. Raises :class:`ConfigError`.
+    """
+    from monitor.rules import RuleSpec
+
+    class _Lenient(dict[str, str]):
+        def __contains__(self, key: object) -> bool:
+            return True
+
+        def __getitem__(self, key: str) -> str:
+            return os.environ.get(key, "unset")
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+
+    def rules_check(
+        settings: Settings, warnings: list[str], dropped: Dropped
+    ) -> Iterator[tuple[KeyPath, str]]:
+        for i, rule in enumerate(settings.rules):
+            problem = check_query(rule.query)
+            if problem:
+                yield ("rules", i, "query"), f'rule "{rule.name}": {problem}'
+
+    config = parse_settings(text, path, _Lenient(), check=rules_check)
+    return [
+        RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
+        for r in config.settings.rules
+        if r.enabled
+    ]

@@ -1,0 +1,244 @@
+"""The typed settings of the YAML file (pydantic models), and where files live by default.
+
+:mod:`monitor.config` loads and validates a file into these; the rest of the daemon only
+reads them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from monitor.config.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
+
+
+class HttpSettings(_Model):
+    """Limits of the one HTTP client."""
+
+    timeout: Duration = 60.0
+    connect_timeout: Duration = 10.0
+    read_timeout: Duration = 30.0
+    max_bytes: int = Field(default=10 * 2**20, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    per_host: int = Field(default=2, ge=1, le=64)
+    host_delay: Duration = 0.0
+    concurrency: int = Field(default=64, ge=1, le=10000)
+    article_per_host: int = Field(default=2, ge=1, le=64)
+    proxy: str | None = None
+    #: a PEM file of extra CA certificates to trust besides the system's (intranet feeds, a
+    #: TLS-inspecting proxy)
+    ca_file: str | None = None
+    #: hosts whose links only redirect to the publisher (feed proxies, link shorteners): the
+    #: link is followed so the story's identity is the publisher's URL
+    redirectors: list[str] = Field(
+        default_factory=lambda: [
+            "feedproxy.google.com",
+            "feeds.feedburner.com",
+            "news.google.com",
+            "t.co",
+            "bit.ly",
+            "ow.ly",
+            "dlvr.it",
+            "trib.al",
+            "buff.ly",
+            "lnkd.in",
+            "rss.app",
+            "flip.it",
+            "tinyurl.com",
+            "apple.co",
+        ]
+    )
+
+
+class Defaults(_Model):
+    """Values every source and rule inherits unless it sets its own."""
+
+    interval: Duration = 900.0
+    min_interval: Duration | None = None
+    max_interval: Duration | None = None
+    notify: list[str] = Field(default_factory=list)
+    full_text: bool | Literal["auto"] = "auto"
+    max_age: Duration = 7 * 86400.0
+    robots: bool = True
+
+
+class NotifierSettings(_Model):
+    """A named notification target: one or more apprise URLs and how messages are shaped."""
+
+    urls: list[str] = Field(min_length=1)
+    format: Literal["text", "markdown", "html"] = "text"
+    timezone: str | None = None
+    quiet: str | None = None
+    digest: str | None = None
+    max_per_hour: int | None = Field(default=None, gt=0)
+    template: str | None = None
+
+
+class SourceSettings(_Model):
+    """One news source: a feed or a section page."""
+
+    name: str = Field(min_length=1)
+    feed: str | None = None
+    page: str | None = None
+    interval: Duration | None = None
+    min_interval: Duration | None = None
+    max_interval: Duration | None = None
+    enabled: bool = True
+    tags: list[str] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    full_text: bool | Literal["auto"] | None = None
+    links: str | None = None
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    alert_on_first_poll: bool = False
+    robots: bool | None = None
+    allow_networks: list[str] = Field(default_factory=list)
+    outlet: str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.feed or self.page or ""
+
+    @property
+    def kind(self) -> str:
+        return "feed" if self.feed else "page"
+
+
+class RuleSettings(_Model):
+    """One watch rule."""
+
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    notify: list[str] | None = None
+    sources: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    urgent: bool = False
+    digest: str | None = None
+    enabled: bool = True
+
+
+class DeliverySettings(_Model):
+    """How the outbox is drained."""
+
+    retry_base: Duration = 30.0
+    retry_cap: Duration = 3600.0
+    dead_after: Duration = 7 * 86400.0
+    timeout: Duration = 30.0
+    poison_attempts: int = Field(default=8, ge=1)
+
+
+class FloodSettings(_Model):
+    """When one poll yields too many new stories, send one summary instead."""
+
+    threshold: int = Field(default=50, ge=1)
+    fraction: float = Field(default=0.5, gt=0, le=1)
+
+
+class ClusterSettings(_Model):
+    """Syndicated-story clustering."""
+
+    enabled: bool = True
+    window: Duration = 48 * 3600.0
+
+
+class HealthSettings(_Model):
+    """The daemon's notices about itself."""
+
+    notify: list[str] | None = None
+    source_failures: int = Field(default=3, ge=1)
+    pending_after: Duration = 3600.0
+    throttle: Duration = 3600.0
+
+
+class WebSettings(_Model):
+    """The read-only status page and metrics endpoint."""
+
+    listen: str | None = None
+
+
+class Settings(_Model):
+    """The whole configuration file."""
+
+    database: str | None = None
+    timezone: str = "UTC"
+    retention: Duration = 90 * 86400.0
+    allow_networks: list[str] = Field(default_factory=list)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    defaults: Defaults = Field(default_factory=Defaults)
+    notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    flood: FloodSettings = Field(default_factory=FloodSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    sources: list[SourceSettings] = Field(default_factory=list)
+    rules: list[RuleSettings] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        check_zone(value)
+        return value
+
+
+class Config:
+    """A validated configuration: the settings plus where they came from and any warnings."""
+
+    def __init__(self, settings: Settings, path: str, warnings: list[str]) -> None:
+        self.settings = settings
+        self.path = path
+        self.warnings = warnings
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL; a SQLite file in the XDG state dir by default."""
+        if self.settings.database:
+            return self.settings.database
+        return "sqlite:///" + str(state_dir() / "newsmonitor.db")
+
+    def source_interval(self, source: SourceSettings) -> float:
+        return source.interval if source.interval is not None else self.settings.defaults.interval
+
+    def rule_targets(self, rule: RuleSettings) -> list[str]:
+        return rule.notify if rule.notify is not None else self.settings.defaults.notify
+
+    def health_targets(self) -> list[str]:
+        h = self.settings.health.notify
+        return list(self.settings.notifiers) if h is None else h
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/newsmonitor`` (``~/.local/state/newsmonitor``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "newsmonitor"
+
+
+def default_config_path() -> str:
+    """``$NEWSMONITOR_CONFIG``, else ``./newsmonitor.yaml``, else the XDG config dir."""
+    env = os.environ.get("NEWSMONITOR_CONFIG")
+    if env:
+        return env
+    local = Path("newsmonitor.yaml")
+    if local.exists():
+        return str(local)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return str(Path(base) / "newsmonitor" / "config.yaml")
+
+
+def check_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name such as UTC or Europe/Nairobi"
+        ) from None

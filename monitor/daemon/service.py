@@ -1,0 +1,361 @@
+"""The daemon: one object owns the event loop's work, the scheduler, signals, health and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import random
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.clock import SYSTEM_CLOCK, Clock
+from monitor.config import Config, ConfigError, RuleSettings, SourceSettings, load_config
+from monitor.daemon.delivery import Deliverer
+from monitor.daemon.health import HealthChecker
+from monitor.daemon.pipeline import PollResult, poll_source
+from monitor.daemon.runtime import Runtime, compile_matcher
+from monitor.daemon.targets import Target, build_targets
+from monitor.rules import Matcher
+from monitor.store import repo
+
+log = logging.getLogger("monitor.daemon")
+
+#: Docker sends SIGKILL 10 s after SIGTERM; we must be out well before
+SHUTDOWN_DEADLINE = 7.0
+#: settings the daemon holds open: a reload reports their changes for the next restart
+_RESTART_KEYS = ("database", "http", "allow_networks", "web", "cluster")
+
+
+class Daemon:
+    """Polls every source on its schedule and drains the outbox until stopped.
+
+    ``start()`` takes the single-instance lock and migrates the database; ``run()`` runs
+    until SIGTERM/SIGINT (or :meth:`stop`); ``run_once()`` polls everything once, delivers
+    what is due and returns.
+    """
+
+    def __init__(
+        self, config: Config, *, clock: Clock = SYSTEM_CLOCK, workers: int = 1, **runtime: Any
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.rt = Runtime(config, clock=clock, workers=workers, **runtime)
+        self.deliverer = Deliverer(self.rt)
+        self.health = HealthChecker(self.rt)
+        self.scheduler: AsyncIOScheduler | None = None
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reloads: set[asyncio.Task[bool]] = set()
+        self._reload_lock = asyncio.Lock()
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Lock the database, migrate it and rebuild in-memory state. Raises StoreError."""
+        self.rt.database.lock.acquire()
+        self.rt.database.migrate()
+        await self._rebuild_clusters()
+        # the compiled rules and the cluster index live as long as the daemon: keep them out of
+        # the garbage collector's full passes, which would otherwise walk them and stall the loop
+        gc.collect()
+        gc.freeze()
+        self._started = True
+        for warning in self.config.warnings:
+            log.warning("config: %s", warning)
+
+    async def _rebuild_clusters(self) -> None:
+        if not self.config.settings.cluster.enabled:
+            return
+        from monitor.identity.clusters import ClusterIndex, Signature
+
+        window = self.config.settings.cluster.window
+        index = ClusterIndex(window_seconds=window)
+        now = self.clock.timestamp()
+
+        def load() -> list[tuple[str, bytes | None, str | None, float]]:
+            with self.rt.database.read() as conn:
+                return repo.recent_signatures(conn, now - window)
+
+        for cluster, sig, tkey, at in await self.rt.db(load):
+            try:
+                signature = Signature.from_bytes(sig) if sig else None
+            except ValueError:  # written by another version: cluster on the title alone
+                signature = None
+            index.add(cluster, signature, tkey, at)
+        self.rt.cluster_index = index
+
+    async def close(self) -> None:
+        await self.rt.close()
+
+    def stop(self) -> None:
+        """Ask the daemon to stop (what SIGTERM does)."""
+        self._stop.set()
+
+    # ------------------------------------------------------------------ one pass
+
+    async def run_once(
+        self, *, record: bool = True, deliver: bool = True, concurrency: int = 16
+    ) -> list[PollResult]:
+        """Poll every enabled source once, then deliver everything due."""
+        if not self._started:
+            await self.start()
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(src: SourceSettings) -> PollResult:
+            async with sem:
+                try:
+                    return await poll_source(self.rt, src, record=record)
+                except Exception as exc:  # a bug in one source's poll must not abort the others
+                    log.exception("source=%s unexpected error in poll", src.name)
+                    return PollResult(source=src.name, status="error", error=f"{type(exc).__name__}: {exc}")
+
+        results = list(await asyncio.gather(*(one(s) for s in self.config.settings.sources if s.enabled)))
+        if deliver and record:
+            await self.deliverer.drain_once()
+        return results
+
+    # ------------------------------------------------------------------ the daemon
+
+    async def run(self, *, install_signals: bool = True) -> int:
+        """Run until stopped. Returns the process exit status (0 on a clean stop)."""
+        if not self._started:
+            await self.start()
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler.add_listener(self._on_submit, EVENT_JOB_SUBMITTED)
+        states = await self.rt.db(self._states)
+        for src in self.config.settings.sources:
+            if src.enabled:
+                self._add_job(src, states.get(src.name))
+        self.scheduler.add_job(
+            self.health.check,
+            IntervalTrigger(seconds=60),
+            id="(health)",
+            misfire_grace_time=30,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+        )
+        self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self.scheduler.start()
+        delivery = asyncio.create_task(self.deliverer.run(self._stop))
+        web_runner = None
+        if self.config.settings.web.listen:
+            from monitor.web.app import start as start_web
+
+            web_runner = await start_web(self.rt, self.config.settings.web.listen)
+        log.info(
+            "newsmonitor running: %d sources, %d rules, %d notifiers",
+            len(self.config.settings.sources),
+            len(self.rt.rules),
+            len(self.rt.targets),
+        )
+        await self._stop.wait()
+        log.info("stopping")
+        self.scheduler.shutdown(wait=False)
+        for task in [*self._tasks, *self._reloads]:
+            task.cancel()
+        try:
+            await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
+        except (TimeoutError, asyncio.CancelledError):
+            log.warning("delivery did not finish within the shutdown deadline; pending rows stay pending")
+        if web_runner is not None:
+            await web_runner.cleanup()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        return 0
+
+    # ------------------------------------------------------------------ reload
+
+    def _on_hangup(self) -> None:
+        task = asyncio.create_task(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload(self) -> bool:
+        """Read the configuration file again and apply it to the running daemon (SIGHUP).
+
+        The whole file is validated first: if anything is wrong, every error is logged once,
+        ``newsmonitor_config_reload_errors_total`` counts it, and the running configuration
+        stays exactly as it was. Otherwise rules, notifiers, sources (added, removed,
+        re-timed) and the other settings read at each poll or delivery take effect at once;
+        settings the daemon holds open (database, HTTP client, allowed networks, web
+        listener, clustering) need a restart, and a warning says so. Returns whether the new
+        configuration was applied.
+        """
+        async with self._reload_lock:
+            path = self.config.path
+            try:
+                config = await asyncio.get_running_loop().run_in_executor(None, load_config, path)
+                rules = [r for r in config.settings.rules if r.enabled]
+                # compiled on the CPU thread: matching waits for it instead of racing it
+                matcher = await self.rt.cpu(compile_matcher, rules)
+                targets = build_targets(config)
+            except ConfigError as exc:
+                return self._reload_failed(path, "\n".join(exc.problems))
+            except Exception as exc:  # e.g. a notifier template that cannot be compiled
+                return self._reload_failed(path, f"{type(exc).__name__}: {exc}")
+            held = [key for key in _RESTART_KEYS if getattr(config.settings, key) != getattr(self.config.settings, key)]
+            await self._swap(config, rules, matcher, targets)
+            self.rt.metrics.config_reload_ok.set(1)
+            self.rt.config_loaded_at = self.clock.timestamp()
+            self.rt.reload_failed_at = None
+            # as at start: the new rules live until the next reload, out of the collector's way
+            gc.freeze()
+            log.info(
+                "configuration reloaded from %s: %d sources, %d rules, %d notifiers",
+                path, len(config.settings.sources), len(rules), len(targets),
+            )
+            if held:
+                log.warning("config: changes to %s take effect at the next restart", ", ".join(held))
+            for warning in config.warnings:
+                log.warning("config: %s", warning)
+            return True
+
+    def _reload_failed(self, path: str, detail: str) -> bool:
+        self.rt.metrics.config_reload_errors.inc()
+        self.rt.metrics.config_reload_ok.set(0)
+        self.rt.reload_failed_at = self.clock.timestamp()
+        log.error("config reload failed; still running the configuration loaded before from %s:\n%s", path, detail)
+        return False
+
+    async def _swap(self, config: Config, rules: list[RuleSettings], matcher: Matcher,
+                    targets: dict[str, Target]) -> None:
+        """Install a new configuration while no matching runs (the CPU thread is held), in one
+        step of the event loop (no other task sees half of it)."""
+        loop = asyncio.get_running_loop()
+        held = asyncio.Event()
+        release = threading.Event()
+
+        def hold() -> None:
+            loop.call_soon_threadsafe(held.set)
+            release.wait()
+
+        holding = asyncio.ensure_future(self.rt.cpu(hold))
+        try:
+            await held.wait()
+            old = self.config
+            rt = self.rt
+            self.config = rt.config = config
+            rt.rules = rules
+            rt.rule_by_name = {r.name: r for r in rules}
+            rt.matcher = matcher
+            rt.targets = targets
+            rt.sources = {src.name: src for src in config.settings.sources}
+            self._reschedule(old)
+        finally:
+            release.set()
+            await holding
+        # pending rows of removed destinations are cancelled by the delivery loop
+        self.rt.outbox_changed.set()
+
+    def _reschedule(self, old: Config) -> None:
+        """Jobs for the new sources: removed or disabled ones stop, new ones start (their
+        first poll primes), changed intervals apply from now."""
+        scheduler = self.scheduler
+        if scheduler is None:  # not running (run_once): nothing is scheduled
+            return
+        before = {s.name: s for s in old.settings.sources if s.enabled}
+        after = {s.name: s for s in self.config.settings.sources if s.enabled}
+        for name in before.keys() - after.keys():
+            if scheduler.get_job(name) is not None:
+                scheduler.remove_job(name)
+        for name, src in after.items():
+            job = scheduler.get_job(name)
+            if job is None:
+                self._add_job(src, None)
+                continue
+            interval = self.config.source_interval(src)
+            if interval != old.source_interval(before[name]):
+                job.reschedule(IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)))
+                job.modify(misfire_grace_time=max(1, int(interval / 2)))
+
+    def _states(self) -> dict[str, repo.SourceState]:
+        with self.rt.database.read() as conn:
+            return {s.name: s for s in repo.all_sources(conn)}
+
+    def _add_job(self, src: SourceSettings, state: repo.SourceState | None) -> None:
+        assert self.scheduler is not None
+        interval = self.config.source_interval(src)
+        now = datetime.now(UTC)
+        if state is not None and state.next_poll_at:
+            first = datetime.fromtimestamp(state.next_poll_at, UTC)
+            first = max(first, now + timedelta(seconds=random.uniform(0, min(5.0, interval))))
+        else:
+            # spread the first polls: a few sources start within 30 s, thousands over their
+            # interval (at about 20 first polls a second), so a big install does not stampede
+            spread = min(interval, 30.0 + len(self.config.settings.sources) / 20.0)
+            first = now + timedelta(seconds=random.uniform(0, spread))
+        self.scheduler.add_job(
+            self._poll_job,
+            IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)),
+            args=[src.name],
+            id=src.name,
+            name=src.name,
+            next_run_time=first,
+            misfire_grace_time=max(1, int(interval / 2)),
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def _on_submit(self, event: JobSubmissionEvent) -> None:
+        for planned in event.scheduled_run_times:
+            self.rt.metrics.lateness.observe(max(0.0, (datetime.now(UTC) - planned).total_seconds()))
+
+    async def _poll_job(self, name: str) -> None:
+        src = self.rt.sources[name]
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await poll_source(self.rt, src)
+            state = await self.rt.db(self._state, name)
+            if state is not None and state.next_poll_at and self.scheduler is not None:
+                job = self.scheduler.get_job(name)
+                interval = self.config.source_interval(src)
+                if (
+                    job is not None
+                    and abs(state.next_poll_at - (self.clock.timestamp() + interval)) > interval * 0.2
+                ):
+                    job.modify(next_run_time=datetime.fromtimestamp(state.next_poll_at, UTC))
+        except Exception:
+            log.exception("source=%s unexpected error in poll", name)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _state(self, name: str) -> repo.SourceState | None:
+        with self.rt.database.read() as conn:
+            return repo.get_source(conn, name)
+
+    async def _prune(self) -> None:
+        cutoff = self.clock.timestamp() - self.config.settings.retention
+
+        def prune() -> int:
+            # in batches, each its own short transaction, so polls are never held up for long
+            total = 0
+            while True:
+                with self.rt.database.write() as conn:
+                    n = repo.prune(conn, older_than=cutoff) + repo.prune_outbox(conn, older_than=cutoff)
+                total += n
+                if n == 0:
+                    return total
+
+        pruned = await self.rt.db(prune)
+        if pruned:
+            log.info(
+                "retention: pruned %d stories and sent alerts not seen since %s",
+                pruned,
+                datetime.fromtimestamp(cutoff, UTC).date().isoformat(),
+            )

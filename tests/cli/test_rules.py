@@ -1,0 +1,143 @@
+"""The rule stage's CLI: ``test-rule`` and ``match`` (formats and exit codes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from monitor.cli.rules import match
+from monitor.cli.rules import test_rule as rule_command
+
+RULES = """\
+- name: jp-defence
+  query: Japan NEAR/5 defence
+- name: sanctions
+  query: sanction* -Russia
+- name: acronym
+  query: =US
+"""
+
+
+def write(tmp_path: Path, name: str, content: str) -> str:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+def test_test_rule_match_from_json(tmp_path: Path) -> None:
+    body = {"title": "Budget", "text": "Mr. Abe said Japan will raise defense spending."}
+    story = write(tmp_path, "s.json", json.dumps(body))
+    result = CliRunner().invoke(rule_command, ["Japan NEAR/5 defence", story])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "MATCH"
+    assert "terms:" in lines
+    assert any("defence" in line and "'defense'" in line for line in lines)
+    assert "  [text] Mr. Abe said **Japan** will raise **defense** spending." in lines
+
+
+def test_test_rule_no_match_explains_terms(tmp_path: Path) -> None:
+    story = write(tmp_path, "s.json", json.dumps({"title": "", "text": "Japan raised taxes."}))
+    result = CliRunner().invoke(rule_command, ["Japan defence", story])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == "NO MATCH"
+    assert "found 1x" in result.output
+    assert "not found" in result.output
+
+
+def test_test_rule_invalid_query() -> None:
+    result = CliRunner().invoke(rule_command, ["Japan AND (defence OR China))", "-"], input="x")
+    assert result.exit_code == 2
+    assert 'unexpected ")" at column 29' in result.output
+    assert "^" in result.output
+
+
+def test_test_rule_plain_text_from_stdin() -> None:
+    result = CliRunner().invoke(rule_command, ["sanction", "-"], input="The EU imposed sanctions.\n")
+    assert result.exit_code == 0
+    assert "The EU imposed **sanctions**." in result.output
+
+
+def test_test_rule_html_file(tmp_path: Path) -> None:
+    page = write(tmp_path, "p.html", "<html><head><title>Rare earths</title></head><body><script>var sanctions;</script>"
+                 "<p>China restricts exports of rare earths.</p></body></html>")
+    result = CliRunner().invoke(rule_command, ['"rare earths" NEAR/5 export*', page])
+    assert result.exit_code == 0, result.output
+    assert "**rare earths**" in result.output.lower()
+    result = CliRunner().invoke(rule_command, ["sanctions", page])
+    assert result.exit_code == 1, "script text is not story text"
+
+
+def test_test_rule_missing_file_and_blocked_url(tmp_path: Path) -> None:
+    result = CliRunner().invoke(rule_command, ["Japan", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2
+    assert "error:" in result.output
+    # loopback is refused by the fetcher's SSRF guard (or the URL stage is unavailable): exit 2, no traceback
+    result = CliRunner().invoke(rule_command, ["Japan", "http://127.0.0.1:9/story"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_match_jsonl_formats_and_bad_lines(tmp_path: Path) -> None:
+    rules = write(tmp_path, "rules.yaml", RULES)
+    lines = [
+        json.dumps({"id": 7, "title": "Japan", "text": "Japan will boost defence. The US agreed. New sanctions on Iran."}),
+        json.dumps({"id": "b", "title": "Weather", "text": "Rain."}),
+        "{not json",
+        json.dumps({"title": "no id"}),
+        "",
+        json.dumps([1, 2]),
+        json.dumps({"id": {"k": [1, None]}, "text": "sanctions on Russia", "url": "https://x.example/1", "lang": "en",
+                    "published": "2026-01-01T10:00:00Z", "source": "wire"}),
+        json.dumps({"id": 2.5, "text": 5}),
+        json.dumps({"id": None, "text": "US sanctions"}),
+    ]
+    stories = write(tmp_path, "s.jsonl", "\n".join(lines) + "\n")
+    result = CliRunner().invoke(match, ["--rules", rules, stories])
+    assert result.exit_code == 1
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert len(out) == 8  # the blank line produces nothing
+    assert out[0]["id"] == 7
+    assert [m["rule"] for m in out[0]["matches"]] == ["jp-defence", "sanctions", "acronym"]
+    assert out[0]["matches"][0]["snippets"] == ["**Japan** will boost **defence**."]
+    assert out[0]["matches"][2]["snippets"] == ["The **US** agreed."]
+    assert out[1] == {"id": "b", "matches": []}
+    assert out[2]["line"] == 3 and "invalid JSON" in out[2]["error"]
+    assert out[3] == {"line": 4, "error": 'missing "id"'}
+    assert out[4] == {"line": 6, "error": "not a JSON object"}
+    assert out[5] == {"id": {"k": [1, None]}, "matches": []}
+    assert out[6]["line"] == 8 and "text" in out[6]["error"]
+    assert out[7]["id"] is None and [m["rule"] for m in out[7]["matches"]] == ["sanctions", "acronym"]
+
+
+def test_match_stdin_and_all_good_exit_zero(tmp_path: Path) -> None:
+    rules = write(tmp_path, "rules.yaml", RULES)
+    result = CliRunner().invoke(match, ["--rules", rules, "-"], input=json.dumps({"id": 1, "text": "sanctions"}) + "\n")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {"id": 1, "matches": [{"rule": "sanctions", "snippets": ["**sanctions**"],
+                                                                "terms": ["sanction*"]}]}
+
+
+def test_match_invalid_rules_exit_two(tmp_path: Path) -> None:
+    rules = write(tmp_path, "rules.yaml", "- name: bad\n  query: 'a )'\n")
+    result = CliRunner().invoke(match, ["--rules", rules, "-"], input="")
+    assert result.exit_code == 2
+    assert 'rule "bad": unexpected ")" at column 3' in result.output
+    rules = write(tmp_path, "rules2.yaml", "- name: x\n")
+    result = CliRunner().invoke(match, ["--rules", rules, "-"], input="")
+    assert result.exit_code == 2 and '"query"' in result.output
+    result = CliRunner().invoke(match, ["-"], input="")
+    assert result.exit_code == 2
+
+
+def test_match_with_config(tmp_path: Path) -> None:
+    config = write(tmp_path, "c.yaml", "rules:\n  - name: jp\n    query: Japan NEAR/3 defence\n")
+    result = CliRunner().invoke(match, ["--config", config, "-"], input=json.dumps({"id": 1, "text": "Japan defence"}))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["matches"][0]["rule"] == "jp"
+    bad = write(tmp_path, "bad.yaml", "rules:\n  - name: jp\n    query: 'Japan )'\n")
+    result = CliRunner().invoke(match, ["--config", bad, "-"], input="")
+    assert result.exit_code == 2
+    assert "column 7" in result.output

@@ -1,0 +1,283 @@
+"""Config loading: every broken file gives file:line, key path, the bad value and what is allowed (G-1, G-3, G-6)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.config import expand_string, load_config, load_rules_only, parse_settings
+from monitor.config.durations import parse_duration
+from monitor.errors import ConfigError
+from monitor.redact import known_secrets
+from tests.conftest import ROOT
+
+GOOD = """\
+notifiers:
+  chat: "json://127.0.0.1:9/hook"
+  mail:
+    urls: ["mailto://127.0.0.1:2525?to=a@example.com&from=n@example.com&mode=insecure"]
+    format: html
+defaults:
+  notify: [chat]
+sources:
+  - name: wire
+    feed: https://example.com/feed.xml
+    tags: [world]
+rules:
+  - name: rare
+    query: '"rare earths"'
+    notify: [mail]
+"""
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(textwrap.dedent(text), "cfg.yaml", env or {})
+    return info.value.problems
+
+
+def test_good_config_loads() -> None:
+    config = parse_settings(GOOD, "cfg.yaml", {})
+    s = config.settings
+    assert [n for n in s.notifiers] == ["chat", "mail"]
+    assert s.notifiers["chat"].urls == ["json://127.0.0.1:9/hook"]
+    assert s.notifiers["mail"].format == "html"
+    assert config.rule_targets(s.rules[0]) == ["mail"]
+    assert config.source_interval(s.sources[0]) == 900
+    assert config.warnings == []
+
+
+# (name, yaml, expected "line:col: key.path" prefix part, substrings that must appear)
+BROKEN = [
+    (
+        "typo key",
+        GOOD.replace("    tags: [world]", "    intervall: 5m"),
+        "cfg.yaml:11:5: sources[0].intervall",
+        ["unknown key 'intervall'", "did you mean 'interval'"],
+    ),
+    (
+        "duplicate key",
+        GOOD.replace("    tags: [world]", "    tags: [world]\n    tags: [asia]"),
+        "cfg.yaml:12:5",
+        ["duplicate key 'tags'", "first defined at line 11"],
+    ),
+    ("tab indent", "sources:\n\t- name: x\n", "cfg.yaml:2:1", ["tab"]),
+    (
+        "python tag",
+        "sources: !!python/object/apply:os.system ['touch /tmp/pwn']\n",
+        "cfg.yaml:1:10",
+        ["not allowed"],
+    ),
+    (
+        "unknown notifier",
+        GOOD.replace("notify: [mail]", "notify: [mial]"),
+        "cfg.yaml:15:14: rules[0].notify[0]",
+        ["unknown notifier 'mial'", "did you mean 'mail'", "defined notifiers: chat, mail"],
+    ),
+    (
+        "bad query",
+        GOOD.replace("'\"rare earths\"'", "'(rare earths'"),
+        "cfg.yaml:14:12: rules[0].query",
+        ['rule "rare"'],
+    ),
+    (
+        "interval zero",
+        GOOD.replace("    tags: [world]", "    interval: 0"),
+        "cfg.yaml:11:15: sources[0].interval",
+        ["at least 1s"],
+    ),
+    (
+        "interval negative",
+        GOOD.replace("    tags: [world]", "    interval: -5"),
+        "sources[0].interval",
+        ["negative"],
+    ),
+    (
+        "interval garbage",
+        GOOD.replace("    tags: [world]", "    interval: soon"),
+        "cfg.yaml:11:15: sources[0].interval",
+        ["'soon'", "30s, 5m"],
+    ),
+    (
+        "bad regex",
+        GOOD.replace("    tags: [world]", "    include: ['(unclosed']"),
+        "cfg.yaml:11:15: sources[0].include[0]",
+        ["invalid regular expression"],
+    ),
+    (
+        "unknown apprise scheme",
+        GOOD.replace("json://127.0.0.1:9/hook", "nosuch://token@host"),
+        "cfg.yaml:2:9: notifiers.chat.urls[0]",
+        ["apprise cannot use this URL", "nosuch"],
+    ),
+    (
+        "missing env",
+        GOOD.replace("json://127.0.0.1:9/hook", "json://${HOOK_HOST}/x"),
+        "cfg.yaml:2:9: notifiers.chat",
+        ["HOOK_HOST is not set"],
+    ),
+    (
+        "feed and page",
+        GOOD.replace("    tags: [world]", "    page: https://example.com/world/"),
+        "sources[0]",
+        ["exactly one of feed: or page:"],
+    ),
+    (
+        "bad scheme",
+        GOOD.replace("https://example.com/feed.xml", "file:///etc/passwd"),
+        "cfg.yaml:10:11: sources[0].feed",
+        ["only http:// and https://", "'file'"],
+    ),
+    (
+        "duplicate source",
+        GOOD.replace("rules:", "  - name: wire\n    feed: https://example.org/rss\nrules:"),
+        "cfg.yaml:12:11: sources[1].name",
+        ["duplicate source name 'wire'"],
+    ),
+    (
+        "duplicate rule",
+        GOOD + "  - name: rare\n    query: x\n",
+        "cfg.yaml:16:11: rules[1].name",
+        ["duplicate rule name 'rare'"],
+    ),
+    (
+        "wrong type",
+        GOOD.replace("    tags: [world]", "    enabled: perhaps"),
+        "cfg.yaml:11:14: sources[0].enabled",
+        ["'perhaps'", "true or false"],
+    ),
+    (
+        "format literal",
+        GOOD.replace("format: html", "format: pdf"),
+        "cfg.yaml:5:13: notifiers.mail.format",
+        ["'text'", "'pdf'"],
+    ),
+    (
+        "missing name",
+        GOOD.replace("  - name: wire\n    feed:", "  - feed:"),
+        "cfg.yaml:9:5: sources[0]",
+        ["missing required key 'name'"],
+    ),
+    (
+        "unknown rule source",
+        GOOD + "    sources: [wier]\n",
+        "cfg.yaml:16:15: rules[0].sources[0]",
+        ["unknown source 'wier'", "did you mean 'wire'"],
+    ),
+    (
+        "unknown tag",
+        GOOD + "    tags: [asai]\n",
+        "cfg.yaml:16:12: rules[0].tags[0]",
+        ["no source has tag 'asai'"],
+    ),
+    ("bad timezone", "timezone: Mars/Olympus\n" + GOOD, "cfg.yaml:1:11: timezone", ["unknown time zone"]),
+    ("top-level typo", "sorces: []\n" + GOOD, "cfg.yaml:1:1: sorces", ["did you mean 'sources'"]),
+    (
+        "defaults notify unknown",
+        GOOD.replace("notify: [chat]", "notify: [chatt]"),
+        "cfg.yaml:7:12: defaults.notify[0]",
+        ["unknown notifier 'chatt'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "where", "needles"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_config_names_line_and_key(name: str, text: str, where: str, needles: list[str]) -> None:
+    found = problems(text)
+    joined = "\n".join(found)
+    assert where in joined, joined
+    for needle in needles:
+        assert needle in joined, joined
+
+
+def test_every_error_reported_at_once() -> None:
+    text = GOOD.replace("notify: [mail]", "notify: [nope]").replace("    tags: [world]", "    intervall: 5m")
+    found = problems(text)
+    assert len(found) == 2
+    assert "rules[0].notify[0]" in found[1] and "sources[0]" in found[0]
+
+
+def test_python_tag_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwn"
+    problems(f"sources: !!python/object/apply:os.system ['touch {marker}']\n")
+    assert not marker.exists()
+
+
+def test_env_expansion_forms(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t-from-file\n")
+    env = {"HOOK": "127.0.0.1:9"}
+    assert expand_string("json://${HOOK}/x", env)[0] == "json://127.0.0.1:9/x"
+    assert expand_string("${MISSING:-fallback}", env)[0] == "fallback"
+    assert expand_string("price $$5 and $bare", env)[0] == "price $5 and $bare"
+    assert expand_string(f"${{file:{secret}}}", env)[0] == "s3cr3t-from-file"
+    assert "s3cr3t-from-file" in known_secrets()
+    with pytest.raises(ValueError, match="MISSING is not set"):
+        expand_string("${MISSING}", env)
+    with pytest.raises(ValueError, match="cannot read secret file"):
+        expand_string(f"${{file:{tmp_path / 'nope'}}}", env)
+
+
+def test_missing_variable_error_never_shows_values() -> None:
+    text = GOOD.replace("json://127.0.0.1:9/hook", "json://user:${TOKEN_A}@127.0.0.1/${TOKEN_B}")
+    found = problems(text, {"TOKEN_A": "canary-value-123"})
+    joined = "\n".join(found)
+    assert "TOKEN_B is not set" in joined
+    assert "canary-value-123" not in joined
+
+
+def test_expansion_happens_after_parsing() -> None:
+    # a value with a colon and quotes stays one string
+    config = parse_settings(
+        GOOD.replace("json://127.0.0.1:9/hook", "json://${H}/x"), "cfg.yaml", {"H": "127.0.0.1:9"}
+    )
+    assert config.settings.notifiers["chat"].urls == ["json://127.0.0.1:9/x"]
+
+
+def test_short_interval_is_a_warning_not_an_error() -> None:
+    config = parse_settings(GOOD.replace("    tags: [world]", "    interval: 1s"), "cfg.yaml", {})
+    assert config.settings.sources[0].interval == 1
+    assert any("under 60s" in w for w in config.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("2d", 172800),
+        ("1h30m", 5400),
+        (90, 90),
+        ("45", 45),
+        (2.5, 2.5),
+    ],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_load_config_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(str(tmp_path / "nope.yaml"))
+
+
+def test_load_rules_only_needs_no_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("json://127.0.0.1:9/hook", "tgram://${NO_SUCH_TOKEN}/1"))
+    rules = load_rules_only(str(path))
+    assert [r.name for r in rules] == ["rare"]
+
+
+def test_example_config_passes_check_with_its_variables() -> None:
+    example = ROOT / "config.example.yaml"
+    env = {
+        "TELEGRAM_BOT_TOKEN": "123456789:AAHfakefakefakefakefakefakefakefake1",
+        "TELEGRAM_CHAT_ID": "42",
+        "SMTP_USER": "desk",
+        "SMTP_PASSWORD": "pw",
+    }
+    config = parse_settings(example.read_text(), str(example), env)
+    assert len(config.settings.sources) >= 3 and len(config.settings.rules) >= 3

@@ -1,0 +1,81 @@
+"""``newsmonitor test-source``: one source, once, nothing recorded; ``-v`` explains rejected links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from monitor.daemon.probe import run_test_source
+from monitor.demo.site import NewsSite
+from monitor.demo.stories import STORIES
+
+
+async def test_test_source_page_by_name_and_by_url(tmp_path: Path) -> None:
+    site = NewsSite("Outlet", list(STORIES))
+    await site.start()
+    try:
+        for _ in range(4):
+            site.publish_next()
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "database": f"sqlite:///{tmp_path}/never-created.db",
+                    "allow_networks": [f"127.0.0.1:{site.port}"],
+                    "sources": [{"name": "world", "page": f"{site.base}/world/"}],
+                }
+            )
+        )
+        out: list[str] = []
+        code = await run_test_source(str(cfg), "world", verbose=True, echo=out.append)
+        text = "\n".join(out)
+        assert code == 0, text
+        assert "Britain, Japan agree to deepen defence" in text
+        assert "[extracted]" in text and "rare earths" not in text.split("Britain, Japan")[0]
+        assert "rejected links" in text and "account page" in text  # /account/login
+        assert not (tmp_path / "never-created.db").exists()  # nothing recorded
+
+        out.clear()
+        code = await run_test_source(str(cfg), f"{site.base}/feed.xml", verbose=False, echo=out.append)
+        assert code == 0 and "4 stories listed" in "\n".join(out)
+
+        out.clear()
+        code = await run_test_source(str(cfg), "nosuch", verbose=False, echo=out.append)
+        assert code == 2 and "no source named 'nosuch'" in "\n".join(out)
+    finally:
+        await site.stop()
+
+
+async def test_test_source_blocked_address_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"sources": [{"name": "x", "feed": "http://127.0.0.1:9/feed.xml"}]}))
+    out: list[str] = []
+    code = await run_test_source(str(cfg), "x", verbose=False, echo=out.append)
+    assert code == 1
+    assert "blocked" in "\n".join(out) and "allow_networks" in "\n".join(out)
+
+
+async def test_url_typed_on_the_command_line_is_allowed_exactly() -> None:
+    # no config at all: the host:port the operator typed is allowed, as the demo allows its site
+    site = NewsSite("Outlet", list(STORIES))
+    await site.start()
+    try:
+        for _ in range(4):
+            site.publish_next()
+        out: list[str] = []
+        code = await run_test_source(None, f"{site.base}/world/", verbose=False, echo=out.append)
+        assert code == 0, "\n".join(out)
+        assert "Britain, Japan agree" in "\n".join(out)
+    finally:
+        await site.stop()
+
+
+def test_command_line_allow_is_narrow() -> None:
+    from monitor.daemon.probe import command_line_allow
+
+    assert command_line_allow("http://127.0.0.1:8080/x") == ["127.0.0.1:8080"]
+    assert command_line_allow("http://localhost:81/") == ["127.0.0.1:81", "[::1]:81"]
+    assert command_line_allow("https://[::1]/a") == ["[::1]:443"]
+    assert command_line_allow("https://news.example.com/a") == []
+    assert command_line_allow("http://[broken") == []

@@ -1,0 +1,63 @@
+"""K-1: canary secrets in every secret-bearing place never appear in logs, errors, the database or the UI."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+
+from monitor.config import parse_settings
+from monitor.daemon.service import Daemon
+from monitor.redact import install_logging
+from monitor.web.app import status
+
+CANARIES = {
+    "HOOK_TOKEN": "canaryhook7f3a9",
+    "FEED_PASS": "canaryfeed2b8c1",
+    "API_KEY": "canaryapi9d4e6",
+    "QUERY_KEY": "canaryquery5a7b",
+}
+
+
+async def test_canaries_never_leak(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed.xml").respond_with_data("denied", status=401)
+    port = httpserver.port
+    text = f"""
+database: sqlite:///{tmp_path}/k.db
+allow_networks: ["127.0.0.1:{port}", "127.0.0.1:9"]
+notifiers:
+  hook: "json://user:${{HOOK_TOKEN}}@127.0.0.1:9/hook?token=${{HOOK_TOKEN}}"
+sources:
+  - name: paid-wire
+    feed: "http://reader:${{FEED_PASS}}@127.0.0.1:{port}/feed.xml?key=${{QUERY_KEY}}"
+    headers: {{X-Api-Key: "${{API_KEY}}"}}
+rules:
+  - name: r
+    query: anything
+"""
+    config = parse_settings(text, str(tmp_path / "c.yaml"), env=CANARIES)
+    stream = io.StringIO()
+    install_logging(logging.DEBUG, stream=stream)
+    daemon = Daemon(config, workers=0)
+    try:
+        results = await daemon.run_once()
+        page = await daemon.rt.db(status, daemon.rt)
+    finally:
+        await daemon.close()
+        install_logging(logging.WARNING)
+    assert results[0].status == "error"
+    # the server did get the credentials: they work, they are just never shown
+    request = httpserver.log[0][0]
+    assert request.headers.get("X-Api-Key") == CANARIES["API_KEY"]
+    outputs = {
+        "log": stream.getvalue(),
+        "error": results[0].error or "",
+        "status": str(page),
+        "database": (tmp_path / "k.db").read_bytes().decode("utf-8", "replace"),
+    }
+    assert "401" in outputs["error"]
+    for where, output in outputs.items():
+        for name, value in CANARIES.items():
+            assert value not in output, f"{name} leaked into the {where}"
