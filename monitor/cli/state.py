@@ -16,6 +16,7 @@ from monitor.redact import redact_text
 def sources(config_path: str | None) -> None:
     """Show each source's health: ok / failing since, last error, next poll."""
     config = load_or_exit(config_path)
+    from monitor.daemon.status import source_statuses
     from monitor.store import repo
     from monitor.store.db import Database
 
@@ -24,14 +25,12 @@ def sources(config_path: str | None) -> None:
     with db.read() as conn:
         states = {s.name: s for s in repo.all_sources(conn)}
     click.echo(f"{'SOURCE':<24} {'STATUS':<26} {'POLLS':>6} {'NEXT POLL':<20} LAST ERROR")
-    for src in config.settings.sources:
-        state = states.get(src.name)
-        if state is None:
-            status, polls, nxt, err = ("disabled" if not src.enabled else "never polled"), 0, "-", ""
-        else:
-            status = "ok" if not state.failing_since else f"failing since {_when(state.failing_since)}"
-            polls, nxt, err = state.polls, _when(state.next_poll_at), state.last_error or ""
-        click.echo(f"{src.name:<24} {status:<26} {polls:>6} {nxt:<20} {redact_text(err)[:80]}")
+    for row in source_statuses(config.settings.sources, states):
+        status = row.health.value
+        if row.failing_since:
+            status = f"failing since {_when(row.failing_since)}"
+        nxt = _when(row.next_poll_at)
+        click.echo(f"{row.name:<24} {status:<26} {row.polls:>6} {nxt:<20} {row.last_error[:80]}")
     db.close()
 
 

@@ -151,9 +151,10 @@ class Daemon:
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
         web_runner = None
         if self.config.settings.web.listen:
+            from monitor.daemon.status import RuntimeStatus
             from monitor.web.app import start as start_web
 
-            web_runner = await start_web(self.rt, self.config.settings.web.listen)
+            web_runner = await start_web(RuntimeStatus(self.rt), self.config.settings.web.listen)
         log.info(
             "newsmonitor running: %d sources, %d rules, %d notifiers",
             len(self.config.settings.sources),

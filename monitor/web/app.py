@@ -9,15 +9,12 @@ carries a strict Content-Security-Policy.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.daemon.runtime import Runtime
-from monitor.redact import redact_text
-from monitor.store import repo
+from monitor.web.view import StatusProvider
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'",
@@ -27,49 +24,7 @@ SECURITY_HEADERS = {
 }
 
 
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "-"
-
-
-def status(rt: Runtime) -> dict[str, Any]:
-    """The daemon's state as plain data (also the JSON API)."""
-    with rt.database.read() as conn:
-        states = {s.name: s for s in repo.all_sources(conn)}
-        counts = repo.outbox_counts(conn)
-        dead = repo.dead_targets(conn)
-    sources = []
-    for name, src in rt.sources.items():
-        st = states.get(name)
-        sources.append(
-            {
-                "name": name,
-                "kind": src.kind,
-                "enabled": src.enabled,
-                "status": "never polled" if st is None else ("failing" if st.failing_since else "ok"),
-                "failing_since": _when(st.failing_since) if st else "-",
-                "last_poll": _when(st.last_poll_at) if st else "-",
-                "next_poll": _when(st.next_poll_at) if st else "-",
-                "last_error": redact_text(st.last_error or "") if st else "",
-                "stories": st.stories_total if st else 0,
-            }
-        )
-    return {
-        "sources": sources,
-        "outbox": counts,
-        "dead_by_target": dead,
-        "rules": [r.name for r in rt.rules],
-        "targets": sorted(rt.targets),
-        "config": {
-            "path": rt.config.path,
-            "loaded": _when(rt.config_loaded_at),
-            # the problems themselves are in the log: a message may quote a value
-            "last_reload": "failed at " + _when(rt.reload_failed_at) + " (see the log)"
-            if rt.reload_failed_at else "ok",
-        },
-    }
-
-
-def make_app(rt: Runtime) -> web.Application:
+def make_app(provider: StatusProvider) -> web.Application:
     """The aiohttp application serving the read-only endpoints."""
 
     @web.middleware
@@ -79,7 +34,7 @@ def make_app(rt: Runtime) -> web.Application:
         return response
 
     async def page(_: web.Request) -> web.Response:
-        data = await rt.db(status, rt)
+        data = (await provider.status_view()).to_json()
         rows = "".join(
             "<tr>"
             + "".join(
@@ -101,12 +56,10 @@ def make_app(rt: Runtime) -> web.Application:
         return web.Response(text=body, content_type="text/html")
 
     async def api(_: web.Request) -> web.Response:
-        return web.json_response(await rt.db(status, rt))
+        return web.json_response((await provider.status_view()).to_json())
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(rt.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        return web.Response(body=provider.metrics_text(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application(middlewares=[headers])
     app.router.add_get("/", page)
@@ -115,10 +68,10 @@ def make_app(rt: Runtime) -> web.Application:
     return app
 
 
-async def start(rt: Runtime, listen: str) -> web.AppRunner:
+async def start(provider: StatusProvider, listen: str) -> web.AppRunner:
     """Serve on ``listen`` (``host:port``); returns the runner to clean up."""
     host, _, port = listen.rpartition(":")
-    runner = web.AppRunner(make_app(rt), access_log=None)
+    runner = web.AppRunner(make_app(provider), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host.strip("[]") or "127.0.0.1", int(port)).start()
     return runner

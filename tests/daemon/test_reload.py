@@ -24,9 +24,9 @@ from werkzeug import Request, Response
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.daemon.service import Daemon
+from monitor.daemon.status import RuntimeStatus
 from monitor.demo.receiver import Receiver
 from monitor.store import repo
-from monitor.web.app import status
 from tests.helpers import Item, free_port, rss, story_items, wait_for
 
 
@@ -108,7 +108,7 @@ async def test_reload_keeps_running_config_on_error_and_applies_a_good_one(
         metrics = daemon.rt.metrics
         assert metrics.config_reload_errors._value.get() == 1
         assert metrics.config_reload_ok._value.get() == 0
-        assert (await daemon.rt.db(status, daemon.rt))["config"]["last_reload"].startswith("failed at ")
+        assert (await RuntimeStatus(daemon.rt).status_view()).to_json()["config"]["last_reload"].startswith("failed at ")
 
         # the running rules still match: the old config is intact
         wire.items = [story(1, "alpha"), *wire.items]
@@ -125,7 +125,7 @@ async def test_reload_keeps_running_config_on_error_and_applies_a_good_one(
         assert await daemon.reload() is True
         assert metrics.config_reload_ok._value.get() == 1
         assert daemon.scheduler is not None and daemon.scheduler.get_job("extra") is not None
-        assert (await daemon.rt.db(status, daemon.rt))["config"]["last_reload"] == "ok"
+        assert (await RuntimeStatus(daemon.rt).status_view()).to_json()["config"]["last_reload"] == "ok"
         # the removed notifier's pending alert is cancelled with a reason, not sent, not lost
         assert await wait_for(lambda: outbox(daemon).get("cancelled", 0) == 1, 15)
         assert any("removed from the configuration" in r for r in cancelled_reasons(daemon))

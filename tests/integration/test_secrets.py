@@ -10,8 +10,8 @@ from pytest_httpserver import HTTPServer
 
 from monitor.config import parse_settings
 from monitor.daemon.service import Daemon
+from monitor.daemon.status import RuntimeStatus
 from monitor.redact import install_logging
-from monitor.web.app import status
 
 CANARIES = {
     "HOOK_TOKEN": "canaryhook7f3a9",
@@ -43,7 +43,7 @@ rules:
     daemon = Daemon(config, workers=0)
     try:
         results = await daemon.run_once()
-        page = await daemon.rt.db(status, daemon.rt)
+        page = (await RuntimeStatus(daemon.rt).status_view()).to_json()
     finally:
         await daemon.close()
         install_logging(logging.WARNING)

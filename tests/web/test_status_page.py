@@ -7,6 +7,7 @@ from pathlib import Path
 import aiohttp
 
 from monitor.daemon.service import Daemon
+from monitor.daemon.status import RuntimeStatus
 from monitor.web.app import start
 from tests.helpers import make_config
 
@@ -21,7 +22,7 @@ async def test_status_page_metrics_and_headers(tmp_path: Path) -> None:
     )
     daemon = Daemon(config, workers=0)
     await daemon.run_once(deliver=False)
-    runner = await start(daemon.rt, "127.0.0.1:0")
+    runner = await start(RuntimeStatus(daemon.rt), "127.0.0.1:0")
     port = runner.addresses[0][1]
     try:
         async with aiohttp.ClientSession() as http:
