@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from monitor.config import SourceSettings
+    from monitor.config.models import SourceSettings
     from monitor.sources.parsepool import WorkerPool
 
 
