@@ -1,4 +1,4 @@
-"""Fault points for crash tests (C-2): kill the process at a named point in the pipeline.
+"""Fault points for crash tests: kill the process at a named point in the pipeline.
 
 Set ``NEWSMONITOR_FAULT=<point>`` and ``NEWSMONITOR_FAULT_ONCE=<file>``: the first time the
 daemon reaches that point it creates the file and SIGKILLs itself. Without the variables

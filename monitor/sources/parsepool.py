@@ -1,7 +1,7 @@
 """A bounded pool of worker processes for CPU-heavy work on hostile input.
 
 Feed parsing, HTML parsing and article extraction run here, never on the event loop: a
-bad document may take seconds of CPU or gigabytes of memory (RELIABILITY.md §2.1b), and
+bad document may take seconds of CPU or gigabytes of memory (a billion-laughs feed), and
 in a worker that costs one killed process instead of the daemon.
 
 * Each worker is a separate process started with ``forkserver`` (not ``fork``: the daemon

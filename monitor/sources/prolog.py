@@ -1,6 +1,6 @@
 """The prolog guard: make an untrusted XML feed body safe to hand to any XML parser.
 
-Runs before every parser (RELIABILITY.md §2.1b). feedparser re-expands plain-text entities
+Runs before every parser, in the worker processes. feedparser re-expands plain-text entities
 in its loose fallback parser after expat refused them, so a 100 KiB feed can cost
 gigabytes; lxml and expat have their own limits, but we do not want to depend on which
 parser or which expat version a distro ships. The policy here is deliberately simple:
