@@ -368,16 +368,7 @@ class Deliverer:
 
         def hold() -> None:
             with self.rt.database.write() as conn:
-                repo.postpone(conn, ids, until)
-                from sqlalchemy import update
-
-                from monitor.store.schema import outbox
-
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(ids), outbox.c.digest.is_(None))
-                    .values(digest="throttle")
-                )
+                repo.hold_for_throttle(conn, ids, until)
 
         await self.rt.db(hold)
         log.info(

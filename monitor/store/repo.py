@@ -478,6 +478,18 @@ def postpone_destination(conn: Connection, dest: str, until: float) -> None:
     )
 
 
+def hold_for_throttle(conn: Connection, ids: Sequence[int], until: float) -> None:
+    """Hold rows ``ids`` until ``until`` (their destination is over its hourly limit).
+
+    Rows not yet bound for a digest join the ``throttle`` digest, so everything held goes
+    out as one message when the hour's window frees up.
+    """
+    postpone(conn, ids, until)
+    conn.execute(
+        update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.digest.is_(None)).values(digest="throttle")
+    )
+
+
 def list_outbox(conn: Connection, statuses: Sequence[OutboxStatus], limit: int = 500) -> list[OutboxEntry]:
     """The first ``limit`` rows (by id) whose status is one of ``statuses``."""
     rows = conn.execute(
