@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from http import HTTPStatus
 
 from monitor.daemon.runtime import Runtime
 from monitor.identity.keys import idempotency_key
@@ -32,7 +33,7 @@ class HealthChecker:
         out: list[tuple[str, str, str | None]] = []
         with rt.database.read() as conn:
             for state in repo.all_sources(conn):
-                if state.name in rt.sources and state.failures and "HTTP 410 " in (state.last_error or ""):
+                if state.name in rt.sources and state.failures and state.last_http_status == HTTPStatus.GONE:
                     # gone for good: say so at once, not after several failed polls
                     out.append(
                         (

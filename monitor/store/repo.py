@@ -36,6 +36,8 @@ class SourceState:
     failing_since: float | None = None
     failures: int = 0
     last_error: str | None = None
+    #: the HTTP status of the last failed poll when the server answered (4xx/5xx); None otherwise
+    last_http_status: int | None = None
     next_poll_at: float | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -203,6 +205,7 @@ def save_source(conn: Connection, state: SourceState) -> None:
         "failing_since": state.failing_since,
         "failures": state.failures,
         "last_error": state.last_error,
+        "last_http_status": state.last_http_status,
         "next_poll_at": state.next_poll_at,
         "etag": state.etag,
         "last_modified": state.last_modified,

@@ -30,6 +30,7 @@ sources = Table(
     Column("failing_since", Float),
     Column("failures", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    Column("last_http_status", Integer),  # status of the last failed poll when the server answered 4xx/5xx
     Column("next_poll_at", Float),
     Column("etag", Text),
     Column("last_modified", Text),

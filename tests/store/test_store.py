@@ -40,9 +40,9 @@ def alert_row(key: str) -> repo.OutboxRow:
 
 
 def test_migrate_is_idempotent_and_versioned(db: Database) -> None:
-    assert db.version() == 1
-    assert db.migrate() == 1
-    assert db.version() == 1
+    assert db.version() == 2
+    assert db.migrate() == 2
+    assert db.version() == 2
 
 
 def test_database_file_is_private(tmp_path: Path, db: Database) -> None:
