@@ -29,11 +29,31 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.close()
 
 
-def row(key: str, kind: MessageKind = MessageKind.ALERT, **fields: object) -> repo.OutboxRow:
-    payload = NoticePayload(note="n") if kind in repo.NOTICE_KINDS else AlertPayload(title="t")
-    values: dict[str, object] = {"rule": "r", "target": "t", "dest": "d", "payload": payload, "due_at": 1.0}
-    values.update(fields)
-    return repo.OutboxRow(key=key, kind=kind, **values)  # type: ignore[arg-type]
+def row(
+    key: str,
+    kind: MessageKind = MessageKind.ALERT,
+    *,
+    payload: AlertPayload | NoticePayload | None = None,
+    digest: str | None = None,
+    urgent: bool = False,
+    cluster: str | None = None,
+    story_index: int | None = None,
+) -> repo.OutboxRow:
+    if payload is None:
+        payload = NoticePayload(note="n") if kind in repo.NOTICE_KINDS else AlertPayload(title="t")
+    return repo.OutboxRow(
+        key=key,
+        kind=kind,
+        rule="r",
+        target="t",
+        dest="d",
+        payload=payload,
+        due_at=1.0,
+        urgent=urgent,
+        digest=digest,
+        cluster=cluster,
+        story_index=story_index,
+    )
 
 
 # ---------------------------------------------------------------------------- enums
