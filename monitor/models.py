@@ -1,7 +1,9 @@
-"""Plain data shared by every stage: Story, Hit, Snippet, Match.
+"""Plain data shared by every stage: Story, Hit, Snippet, Match, and the outbox enums.
 
 These are deliberately dumb dataclasses with no I/O so that the pure stages
-(rules, extract, render) can be tested on their own.
+(rules, extract, render) can be tested on their own. :class:`OutboxStatus` and
+:class:`MessageKind` live here because both the store and notify need them and
+neither may import the other.
 """
 
 from __future__ import annotations
@@ -9,6 +11,35 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is in its life; the value is what the ``outbox.status`` column stores.
+
+    ``pending`` rows wait for (another) delivery attempt; ``sent`` and ``cancelled`` rows are
+    done and pruned after retention; ``dead`` rows gave up and stay until requeued by
+    ``newsmonitor outbox retry``.
+    """
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+class MessageKind(StrEnum):
+    """What a notification is; the value names its templates and is stored in ``outbox.kind``.
+
+    Outbox rows are ``alert`` (one rule matched one story), ``summary`` (a flood was folded
+    into one message) or ``health`` (the daemon's notice about itself); the delivery loop
+    turns held alert rows into one ``digest``, which is never stored.
+    """
+
+    ALERT = "alert"
+    DIGEST = "digest"
+    SUMMARY = "summary"
+    HEALTH = "health"
 
 
 @dataclass(slots=True)

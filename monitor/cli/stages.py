@@ -33,6 +33,7 @@ def test_notify(config_path: str | None, target: str) -> None:
     install_logging(logging.WARNING)
     config = load_or_exit(config_path)
     from monitor.daemon.targets import build_targets
+    from monitor.models import MessageKind
     from monitor.notify.deliver import Outcome, privacy_url, send
     from monitor.notify.message import Message
 
@@ -42,7 +43,7 @@ def test_notify(config_path: str | None, target: str) -> None:
         sys.exit(2)
     t = targets[target]
     message = Message(
-        kind="health",
+        kind=MessageKind.HEALTH,
         target=target,
         items=[],
         note="newsmonitor test message: delivery works.",

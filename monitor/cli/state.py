@@ -47,18 +47,19 @@ def outbox(ctx: click.Context, config_path: str | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     config = load_or_exit(config_path)
+    from monitor.models import OutboxStatus
     from monitor.store import repo
     from monitor.store.db import Database
 
     db = Database(config.database_url)
     db.migrate()
     with db.read() as conn:
-        rows = repo.list_outbox(conn, ["pending", "dead", "cancelled"])
+        rows = repo.list_outbox(conn, [OutboxStatus.PENDING, OutboxStatus.DEAD, OutboxStatus.CANCELLED])
     click.echo(f"{'ID':>6} {'STATUS':<9} {'TARGET':<16} {'RULE':<20} {'TRIES':>5} {'KEY':<24} LAST ERROR")
     for row in rows:
         click.echo(
-            f"{row['id']:>6} {row['status']:<9} {row['target'][:16]:<16} {row['rule'][:20]:<20} "
-            f"{row['attempts']:>5} {row['key']:<24} {redact_text(row['last_error'] or '')[:60]}"
+            f"{row.id:>6} {row.status:<9} {row.target[:16]:<16} {row.rule[:20]:<20} "
+            f"{row.attempts:>5} {row.key:<24} {redact_text(row.last_error or '')[:60]}"
         )
     click.echo(f"{len(rows)} rows")
     db.close()

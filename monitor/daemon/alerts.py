@@ -6,13 +6,12 @@ blocks the event loop.
 
 from __future__ import annotations
 
-from typing import Any
-
 from monitor.config import SourceSettings
 from monitor.daemon.runtime import Runtime
 from monitor.identity.keys import idempotency_key
-from monitor.models import Match, Story
+from monitor.models import Match, MessageKind, Story
 from monitor.store import repo
+from monitor.store.payload import AlertPayload, NoticePayload
 
 
 def plan_alerts(
@@ -58,23 +57,6 @@ def _targets_for(rt: Runtime, matches: list[Match]) -> list[str]:
     return names
 
 
-def _payload(story: Story, matches: list[Match]) -> dict[str, Any]:
-    return {
-        "title": story.title,
-        "url": story.url,
-        "source": story.source,
-        "outlet": story.outlet,
-        "published": story.published.timestamp() if story.published else None,
-        "rules": [
-            {
-                "rule": m.rule,
-                "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in m.snippets],
-            }
-            for m in matches
-        ],
-    }
-
-
 def _rows_for_story(
     rt: Runtime, story: Story, index: int, matches: list[Match], now: float
 ) -> list[repo.OutboxRow]:
@@ -98,11 +80,11 @@ def _rows_for_story(
                 rows.append(
                     repo.OutboxRow(
                         key=idempotency_key(rule.name, subject, dest.id),
-                        kind="alert",
+                        kind=MessageKind.ALERT,
                         rule=rule.name,
                         target=target_name,
                         dest=dest.id,
-                        payload=_payload(story, [match]),
+                        payload=AlertPayload.from_story(story, [match]),
                         due_at=due,
                         urgent=rule.urgent,
                         digest=digest,
@@ -127,12 +109,12 @@ def _flood_rows(
         f"{total} new stories from '{src.name}' in one poll (a site redesign or lost state?); "
         f"{len(hits)} matched your rules. Showing {len(shown)}; all are recorded and none will alert again."
     )
-    payload = {"note": note, "items": [_payload(s, m) for _, s, m in shown]}
+    payload = NoticePayload(note=note, items=tuple(AlertPayload.from_story(s, m) for _, s, m in shown))
     subject = f"flood:{src.name}:{int(now)}"
     return [
         repo.OutboxRow(
             key=idempotency_key("(flood)", subject, dest.id),
-            kind="summary",
+            kind=MessageKind.SUMMARY,
             rule="(flood)",
             target=target_name,
             dest=dest.id,

@@ -18,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from monitor.daemon.backoff import backoff_delay
 from monitor.daemon.faults import fault_point
 from monitor.daemon.runtime import Runtime
 from monitor.daemon.targets import Destination, Target
-from monitor.models import Snippet
+from monitor.models import MessageKind
 from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
 from monitor.notify.message import AlertItem, Message
 from monitor.store import repo
+from monitor.store.payload import AlertPayload, NoticePayload
 
 log = logging.getLogger("monitor.delivery")
 
@@ -38,35 +38,26 @@ log = logging.getLogger("monitor.delivery")
 class Batch:
     """Rows that go out as one message."""
 
-    rows: list[dict[str, Any]]
+    rows: list[repo.OutboxEntry]
     message: Message
     #: the story or cluster of each item of ``message`` (same order)
     subjects: list[str] = field(default_factory=list)
 
 
-def _item(row: dict[str, Any], payload: dict[str, Any]) -> AlertItem:
-    published = payload.get("published")
+def _item(key: str, payload: AlertPayload) -> AlertItem:
+    published = payload.published
     return AlertItem(
-        key=row["key"],
-        title=payload.get("title", ""),
-        url=payload.get("url", ""),
-        outlets=[payload.get("outlet") or payload.get("source", "")],
+        key=key,
+        title=payload.title,
+        url=payload.url,
+        outlets=[payload.outlet or payload.source],
         published=datetime.fromtimestamp(published, UTC) if published else None,
-        rules=[
-            (
-                r["rule"],
-                [
-                    Snippet(text=s["text"], spans=tuple((int(a), int(b)) for a, b in s["spans"]))
-                    for s in r["snippets"]
-                ],
-            )
-            for r in payload.get("rules", [])
-        ],
-        source=payload.get("source", ""),
+        rules=[(r.rule, list(r.snippets)) for r in payload.rules],
+        source=payload.source,
     )
 
 
-def plan_batches(rows: list[dict[str, Any]], target: str) -> list[Batch]:
+def plan_batches(rows: list[repo.OutboxEntry], target: str) -> list[Batch]:
     """Group due rows of one destination into messages, oldest first.
 
     Immediate rows of one story (or cluster) become one alert listing every rule that
@@ -77,36 +68,34 @@ def plan_batches(rows: list[dict[str, Any]], target: str) -> list[Batch]:
     by_story: dict[str, Batch] = {}
     digest: Batch | None = None
     for row in rows:
-        payload = row["payload"]
-        if row["kind"] in ("summary", "health"):
-            items = [_item(row, p) for p in payload.get("items", [])]
-            msg = Message(
-                kind=row["kind"], target=target, items=items, note=payload.get("note", ""), keys=[row["key"]]
-            )
+        payload = row.payload
+        if isinstance(payload, NoticePayload):  # a summary or health row
+            items = [_item(row.key, p) for p in payload.items]
+            msg = Message(kind=row.kind, target=target, items=items, note=payload.note, keys=[row.key])
             batches.append(Batch([row], msg))
             continue
-        if row["digest"]:
+        if row.digest:
             if digest is None:
-                digest = Batch([], Message(kind="digest", target=target, items=[], keys=[]))
+                digest = Batch([], Message(kind=MessageKind.DIGEST, target=target, items=[], keys=[]))
                 batches.append(digest)
             _merge(digest, row, payload)
             continue
-        subject = row["cluster"] or str(row["story_id"])
+        subject = row.subject
         batch = by_story.get(subject)
         if batch is None:
-            batch = Batch([], Message(kind="alert", target=target, items=[], keys=[]))
+            batch = Batch([], Message(kind=MessageKind.ALERT, target=target, items=[], keys=[]))
             by_story[subject] = batch
             batches.append(batch)
         _merge(batch, row, payload)
     return batches
 
 
-def _merge(batch: Batch, row: dict[str, Any], payload: dict[str, Any]) -> None:
-    """Add ``row`` to ``batch``: a rule of an item already there, or a new item."""
+def _merge(batch: Batch, row: repo.OutboxEntry, payload: AlertPayload) -> None:
+    """Add ``row`` (whose payload is ``payload``) to ``batch``: a rule of an item already there, or a new item."""
     batch.rows.append(row)
-    batch.message.keys.append(row["key"])
-    subject = row["cluster"] or str(row["story_id"])
-    item = _item(row, payload)
+    batch.message.keys.append(row.key)
+    subject = row.subject
+    item = _item(row.key, payload)
     if subject in batch.subjects:
         batch.message.items[batch.subjects.index(subject)].rules.extend(item.rules)
         return
@@ -180,11 +169,11 @@ class Deliverer:
         rows = await rt.db(self._pending, dest_id, now)
         if found is None:
             # the notifier or this URL was removed from the config: never send to a stale URL
-            await rt.db(self._cancel, [r["id"] for r in rows], "destination removed from the configuration")
+            await rt.db(self._cancel, [r.id for r in rows], "destination removed from the configuration")
             return 0
         target, dest = found
         state = await rt.db(self._dest_state, dest_id, target.name)
-        if state.get("blocked_until") and state["blocked_until"] > now:
+        if state.blocked_until and state.blocked_until > now:
             return 0
         rows = await self._apply_throttle(target, dest, rows, state, now)
         sent = 0
@@ -198,7 +187,7 @@ class Deliverer:
             fault_point("before_send")
             result = await self._send(target, dest, batch)
             now = rt.clock.timestamp()
-            ids = [r["id"] for r in batch.rows]
+            ids = [r.id for r in batch.rows]
             if result.outcome is Outcome.SENT:
                 fault_point("after_send_before_mark")
                 await rt.db(self._mark_sent, ids, dest_id, target.name, now)
@@ -208,9 +197,9 @@ class Deliverer:
                 await rt.db(self._dead, ids, result.detail)
             else:
                 failed.append((batch, result))
-        last_success = state.get("last_success_at")
+        last_success = state.last_success_at
         for batch, result in failed:
-            first_failed = min((r["first_failed_at"] or now) for r in batch.rows)
+            first_failed = min((r.first_failed_at or now) for r in batch.rows)
             # the destination works while this message does not: it fails on its own (poison?)
             individual = (
                 result.message_rejected
@@ -223,7 +212,7 @@ class Deliverer:
     async def _send(self, target: Target, dest: Destination, batch: Batch) -> SendResult:
         rt = self.rt
         message = batch.message
-        if message.kind in ("alert", "digest"):
+        if message.kind in (MessageKind.ALERT, MessageKind.DIGEST):
             await rt.db(self._attach_outlets, batch)
         try:
             if target.is_email and dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
@@ -262,18 +251,13 @@ class Deliverer:
 
     # ------------------------------------------------------------------ database steps (db thread)
 
-    def _pending(self, dest: str, now: float) -> list[dict[str, Any]]:
+    def _pending(self, dest: str, now: float) -> list[repo.OutboxEntry]:
         with self.rt.database.read() as conn:
             return repo.pending_for(conn, dest, now)
 
-    def _dest_state(self, dest: str, target: str) -> dict[str, Any]:
+    def _dest_state(self, dest: str, target: str) -> repo.DestinationState:
         with self.rt.database.read() as conn:
-            return repo.get_destination(conn, dest) or {
-                "dest": dest,
-                "target": target,
-                "failures": 0,
-                "sent_log": [],
-            }
+            return repo.get_destination(conn, dest) or repo.DestinationState(dest=dest, target=target)
 
     def _attach_outlets(self, batch: Batch) -> None:
         """Every outlet known now to carry each item's story (syndication clusters)."""
@@ -291,17 +275,19 @@ class Deliverer:
     def _mark_sent(self, ids: list[int], dest: str, target: str, now: float) -> None:
         with self.rt.database.write() as conn:
             repo.mark_sent(conn, ids, now)
-            state = repo.get_destination(conn, dest) or {"sent_log": []}
-            log_ = [t for t in state.get("sent_log", []) if t > now - 3600] + [now]
+            state = repo.get_destination(conn, dest) or repo.DestinationState(dest=dest, target=target)
+            log_ = (*(t for t in state.sent_log if t > now - 3600), now)
             repo.save_destination(
                 conn,
-                dest,
-                target,
-                failures=0,
-                blocked_until=None,
-                last_success_at=now,
-                last_error=None,
-                sent_log=log_,
+                replace(
+                    state,
+                    target=target,
+                    failures=0,
+                    blocked_until=None,
+                    last_success_at=now,
+                    last_error=None,
+                    sent_log=log_,
+                ),
             )
 
     def _fail(self, batch: Batch, result: SendResult, now: float, individual: bool) -> None:
@@ -313,20 +299,20 @@ class Deliverer:
         """
         settings = self.rt.config.settings.delivery
         rows = batch.rows
-        dest = rows[0]["dest"]
+        dest, target = rows[0].dest, rows[0].target
         error = result.detail or result.outcome.value
-        ids = [r["id"] for r in rows]
+        ids = [r.id for r in rows]
         with self.rt.database.write() as conn:
-            state = repo.get_destination(conn, dest) or {"failures": 0}
-            failures = (state.get("failures") or 0) + (0 if individual else 1)
-            attempts = max(r["attempts"] for r in rows) + (1 if individual else 0)
+            state = repo.get_destination(conn, dest) or repo.DestinationState(dest=dest, target=target)
+            failures = state.failures + (0 if individual else 1)
+            attempts = max(r.attempts for r in rows) + (1 if individual else 0)
             delay = backoff_delay(
                 max(failures, attempts, 1), base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
             )
             if result.status == 429:
                 # apprise does not pass Retry-After on; wait at least a minute
                 delay = max(delay, 60.0)
-            first_failed = min((r["first_failed_at"] or now) for r in rows)
+            first_failed = min((r.first_failed_at or now) for r in rows)
             if individual and attempts >= settings.poison_attempts:
                 repo.mark_dead(
                     conn, ids, f"poison: failed {attempts} times while other messages went through: {error}"
@@ -341,11 +327,13 @@ class Deliverer:
             if not individual:
                 repo.save_destination(
                     conn,
-                    dest,
-                    rows[0]["target"],
-                    failures=failures,
-                    blocked_until=now + delay,
-                    last_error=error[:300],
+                    replace(
+                        state,
+                        target=target,
+                        failures=failures,
+                        blocked_until=now + delay,
+                        last_error=error[:300],
+                    ),
                 )
                 # nothing to this destination before the backoff ends (and no busy wake-ups meanwhile)
                 repo.postpone_destination(conn, dest, now + delay)
@@ -361,30 +349,26 @@ class Deliverer:
             repo.mark_cancelled(conn, ids, reason)
 
     async def _apply_throttle(
-        self, target: Target, dest: Destination, rows: list[dict[str, Any]], state: dict[str, Any], now: float
-    ) -> list[dict[str, Any]]:
+        self,
+        target: Target,
+        dest: Destination,
+        rows: list[repo.OutboxEntry],
+        state: repo.DestinationState,
+        now: float,
+    ) -> list[repo.OutboxEntry]:
         limit = target.settings.max_per_hour
         if not limit or not rows:
             return rows
-        recent = sorted(t for t in state.get("sent_log", []) if t > now - 3600)
+        recent = sorted(t for t in state.sent_log if t > now - 3600)
         if len(recent) < limit:
             return rows
         # over the limit: everything due folds into one digest when the window frees up
         until = recent[-limit] + 3600
-        ids = [r["id"] for r in rows]
+        ids = [r.id for r in rows]
 
         def hold() -> None:
             with self.rt.database.write() as conn:
-                repo.postpone(conn, ids, until)
-                from sqlalchemy import update
-
-                from monitor.store.schema import outbox
-
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(ids), outbox.c.digest.is_(None))
-                    .values(digest="throttle")
-                )
+                repo.hold_for_throttle(conn, ids, until)
 
         await self.rt.db(hold)
         log.info(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+from http import HTTPStatus
 
 from monitor.daemon.runtime import Runtime
 from monitor.identity.keys import idempotency_key
+from monitor.models import MessageKind, OutboxStatus
 from monitor.store import repo
+from monitor.store.payload import NoticePayload
 
 log = logging.getLogger("monitor.health")
 
@@ -30,7 +33,7 @@ class HealthChecker:
         out: list[tuple[str, str, str | None]] = []
         with rt.database.read() as conn:
             for state in repo.all_sources(conn):
-                if state.name in rt.sources and state.failures and "HTTP 410 " in (state.last_error or ""):
+                if state.name in rt.sources and state.failures and state.last_http_status == HTTPStatus.GONE:
                     # gone for good: say so at once, not after several failed polls
                     out.append(
                         (
@@ -80,11 +83,11 @@ class HealthChecker:
                         rows.append(
                             repo.OutboxRow(
                                 key=idempotency_key("(health)", f"{subject}:{int(now)}", dest.id),
-                                kind="health",
+                                kind=MessageKind.HEALTH,
                                 rule="(health)",
                                 target=name,
                                 dest=dest.id,
-                                payload={"note": text, "items": []},
+                                payload=NoticePayload(note=text),
                                 due_at=now,
                                 urgent=True,
                             )
@@ -103,12 +106,12 @@ class HealthChecker:
                 if written:
                     self.rt.outbox_changed.set()
             counts = await self.rt.db(self._counts)
-            self.rt.metrics.outbox_pending.set(counts.get("pending", 0))
-            self.rt.metrics.outbox_dead.set(counts.get("dead", 0))
+            self.rt.metrics.outbox_pending.set(counts.get(OutboxStatus.PENDING, 0))
+            self.rt.metrics.outbox_dead.set(counts.get(OutboxStatus.DEAD, 0))
         except Exception:
             log.exception("health check failed")
         log.debug("health check in %.0f ms", (time.monotonic() - started) * 1000)
 
-    def _counts(self) -> dict[str, int]:
+    def _counts(self) -> dict[OutboxStatus, int]:
         with self.rt.database.read() as conn:
             return repo.outbox_counts(conn)

@@ -22,7 +22,7 @@ from monitor.daemon.articles import build_story
 from monitor.daemon.backoff import adaptive_interval, retry_delay_for
 from monitor.daemon.faults import fault_point
 from monitor.daemon.runtime import Runtime
-from monitor.errors import FetchError, MonitorError, ParseError
+from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
 from monitor.identity.keys import source_url_hash, story_keys
 from monitor.models import Match, Story
@@ -259,7 +259,7 @@ def _commit_poll(
             repo.add_keys(conn, sid, keys)
         repo.add_outbox(conn, rows, ids, now)
         state.last_poll_at = state.last_ok_at = now
-        state.failures, state.failing_since, state.last_error = 0, None, None
+        state.failures, state.failing_since, state.last_error, state.last_http_status = 0, None, None, None
         state.polls += 1
         state.stories_total += len(stories)
         repo.save_source(conn, state)
@@ -290,7 +290,7 @@ async def _record_ok(
     def save() -> None:
         with rt.database.write() as conn:
             state.last_poll_at = state.last_ok_at = now
-            state.failures, state.failing_since, state.last_error = 0, None, None
+            state.failures, state.failing_since, state.last_error, state.last_http_status = 0, None, None, None
             state.polls += 1
             repo.touch_listed(conn, state.listed_ids, now)
             repo.save_source(conn, state)
@@ -307,6 +307,7 @@ async def _record_failure(
     state.failures += 1
     state.failing_since = state.failing_since or now
     state.last_error = f"{getattr(exc, 'kind', 'error')}: {exc}"[:500]
+    state.last_http_status = exc.status if isinstance(exc, HTTPStatusError) else None
     state.last_poll_at = now
     state.polls += 1
     _schedule_next(rt, src, state, now, ok=False, error=exc)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.models import Snippet
+from monitor.models import MessageKind, Snippet
 
 #: the message kinds the renderer knows; each has a template per body format
-KINDS = ("alert", "digest", "summary", "health")
+KINDS: tuple[MessageKind, ...] = tuple(MessageKind)
 #: the body formats, as apprise names them
 FORMATS = ("text", "markdown", "html")
 
@@ -41,7 +41,7 @@ class Message:
     message carries; the renderer prints them in the footer.
     """
 
-    kind: str
+    kind: MessageKind
     target: str
     items: list[AlertItem]
     note: str = ""

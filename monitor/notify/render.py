@@ -26,7 +26,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateSyntaxEr
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from monitor.models import Snippet
+from monitor.models import MessageKind, Snippet
 from monitor.notify.message import FORMATS, KINDS, AlertItem, Message, Rendered
 from monitor.notify.sanitize import defang, neutralise_mentions, safe_url, single_line, untrusted
 
@@ -166,18 +166,18 @@ class Renderer:
 
     def _title(self, message: Message, limit: int) -> str:
         items = message.items
-        if message.kind == "alert" and items:
+        if message.kind == MessageKind.ALERT and items:
             rules = _unique(name for item in items for name, _ in item.rules)
             head = f"{', '.join(rules)}: " if rules else ""
             more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
             text = f"{head}{items[0].title}{more}"
-        elif message.kind == "digest":
+        elif message.kind == MessageKind.DIGEST:
             rules = _unique(name for item in items for name, _ in item.rules)
             noun = "story" if len(items) == 1 else "stories"
             text = f"newsmonitor digest: {len(items)} {noun}" + (f" for {', '.join(rules)}" if rules else "")
         elif message.note:
             text = message.note.strip().splitlines()[0] if message.note.strip() else message.kind
-            if message.kind == "health":
+            if message.kind == MessageKind.HEALTH:
                 text = f"newsmonitor: {text}"
         else:
             text = f"newsmonitor {message.kind}"
@@ -195,7 +195,7 @@ class Renderer:
             "target": _text(message.target, fmt),
             "note": _text(message.note, fmt, multiline=True),
             "items": items,
-            "groups": self._groups(message.items, fmt) if message.kind == "digest" else [],
+            "groups": self._groups(message.items, fmt) if message.kind == MessageKind.DIGEST else [],
             "keys": shown,
             "footer": _text(footer, fmt),
             "count": len(message.items),

@@ -8,11 +8,12 @@ New migrations are appended to :data:`MIGRATIONS`; released ones are never edite
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Column, Connection, Integer, column, inspect, select, table
 
 from monitor.store import schema
 
@@ -23,7 +24,31 @@ def _v1_initial(ops: Operations) -> None:
     schema.metadata.create_all(bind, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Operations], None]] = [_v1_initial]
+#: how a poll failure on an HTTP status was written into ``sources.last_error`` before v2
+_HTTP_STATUS_ERROR = re.compile(r"http_status: HTTP (\d{3}) ")
+
+
+def _v2_source_http_status(ops: Operations) -> None:
+    """Add ``sources.last_http_status`` (the status of the last failed poll) and fill it in
+    for sources failing at the upgrade, from the error text that used to be its only record."""
+    bind = ops.get_bind()
+    # a database created by this version already has the column: _v1_initial creates today's tables
+    if "last_http_status" not in {c["name"] for c in inspect(bind).get_columns("sources")}:
+        ops.add_column("sources", Column("last_http_status", Integer))
+    # the table as of v2, not schema.sources, so later changes to the schema cannot change this step
+    sources = table("sources", column("name"), column("last_error"), column("last_http_status"))
+    failing = bind.execute(
+        select(sources.c.name, sources.c.last_error).where(sources.c.last_error.like("http_status: HTTP %"))
+    ).all()
+    for name, error in failing:
+        found = _HTTP_STATUS_ERROR.match(error)
+        if found:
+            bind.execute(
+                sources.update().where(sources.c.name == name).values(last_http_status=int(found[1]))
+            )
+
+
+MIGRATIONS: list[Callable[[Operations], None]] = [_v1_initial, _v2_source_http_status]
 
 
 def upgrade(conn: Connection) -> int:

@@ -2,6 +2,10 @@
 
 The pipeline opens one write transaction per poll and calls :func:`record_poll`, so the
 seen-marks and the outbox rows of one poll commit together or not at all.
+
+Rows cross this edge typed both ways: :class:`OutboxRow` goes in, :class:`OutboxEntry`
+comes back; :class:`SourceState` and :class:`DestinationState` go both ways. Statuses and
+kinds are the enums of :mod:`monitor.models`, stored as their string values.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from monitor.models import MessageKind, OutboxStatus
+from monitor.store.payload import AlertPayload, NoticePayload
 from monitor.store.schema import destinations, meta, outbox, sources, stories, story_keys
 
 
@@ -30,6 +36,8 @@ class SourceState:
     failing_since: float | None = None
     failures: int = 0
     last_error: str | None = None
+    #: the HTTP status of the last failed poll when the server answered (4xx/5xx); None otherwise
+    last_http_status: int | None = None
     next_poll_at: float | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -56,19 +64,106 @@ class NewStory:
 
 @dataclass(slots=True)
 class OutboxRow:
-    """One pending delivery: (rule, story or cluster, destination)."""
+    """One pending delivery to write: (rule, story or cluster, destination).
+
+    ``payload`` is a :class:`NoticePayload` for ``summary`` and ``health`` rows and an
+    :class:`AlertPayload` otherwise.
+    """
 
     key: str
-    kind: str
+    kind: MessageKind
     rule: str
     target: str
     dest: str
-    payload: dict[str, Any]
+    payload: AlertPayload | NoticePayload
     due_at: float
     urgent: bool = False
     digest: str | None = None
     cluster: str | None = None
     story_index: int | None = None  # index into the poll's new stories, resolved to story_id on insert
+
+
+#: the kinds whose payload is a note (:class:`NoticePayload`) rather than one story
+NOTICE_KINDS = frozenset({MessageKind.SUMMARY, MessageKind.HEALTH})
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One outbox row as stored: what to deliver, to whom, and how delivery went so far.
+
+    ``payload`` is a :class:`NoticePayload` when ``kind`` is in :data:`NOTICE_KINDS`, an
+    :class:`AlertPayload` otherwise. ``digest`` names the digest the row waits for (a
+    schedule spec, ``quiet`` or ``throttle``), None when it goes out on its own.
+    """
+
+    id: int
+    key: str
+    kind: MessageKind
+    rule: str
+    target: str
+    dest: str
+    story_id: int | None
+    cluster: str | None
+    status: OutboxStatus
+    urgent: bool
+    digest: str | None
+    payload: AlertPayload | NoticePayload
+    created_at: float
+    due_at: float
+    next_attempt_at: float
+    attempts: int
+    first_failed_at: float | None
+    last_error: str | None
+    sent_at: float | None
+
+    @property
+    def subject(self) -> str:
+        """The syndication cluster the row is about, else its story id (as text)."""
+        return self.cluster or str(self.story_id)
+
+
+def _outbox_entry(row: RowMapping) -> OutboxEntry:
+    kind = MessageKind(row["kind"])
+    payload_type = NoticePayload if kind in NOTICE_KINDS else AlertPayload
+    return OutboxEntry(
+        id=row["id"],
+        key=row["key"],
+        kind=kind,
+        rule=row["rule"],
+        target=row["target"],
+        dest=row["dest"],
+        story_id=row["story_id"],
+        cluster=row["cluster"],
+        status=OutboxStatus(row["status"]),
+        urgent=bool(row["urgent"]),
+        digest=row["digest"],
+        payload=payload_type.from_json(row["payload"]),
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+        next_attempt_at=row["next_attempt_at"],
+        attempts=row["attempts"],
+        first_failed_at=row["first_failed_at"],
+        last_error=row["last_error"],
+        sent_at=row["sent_at"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationState:
+    """Delivery state of one destination (an apprise URL, known only by its hash ``dest``).
+
+    ``failures`` counts failed passes in a row and ``blocked_until`` ends the current
+    backoff; ``sent_log`` holds the send times (epoch seconds) the hourly throttle counts.
+    """
+
+    dest: str
+    target: str
+    failures: int = 0
+    blocked_until: float | None = None
+    last_success_at: float | None = None
+    last_error: str | None = None
+    sent_log: tuple[float, ...] = ()
+    last_digest_at: float | None = None
 
 
 def _insert(conn: Connection, table: Any) -> Any:
@@ -110,6 +205,7 @@ def save_source(conn: Connection, state: SourceState) -> None:
         "failing_since": state.failing_since,
         "failures": state.failures,
         "last_error": state.last_error,
+        "last_http_status": state.last_http_status,
         "next_poll_at": state.next_poll_at,
         "etag": state.etag,
         "last_modified": state.last_modified,
@@ -233,7 +329,12 @@ def prune_outbox(conn: Connection, *, older_than: float, batch: int = 1000) -> i
     ids = (
         conn.execute(
             select(outbox.c.id)
-            .where(and_(outbox.c.status.in_(["sent", "cancelled"]), outbox.c.created_at < older_than))
+            .where(
+                and_(
+                    outbox.c.status.in_([OutboxStatus.SENT, OutboxStatus.CANCELLED]),
+                    outbox.c.created_at < older_than,
+                )
+            )
             .order_by(outbox.c.id)
             .limit(batch)
         )
@@ -267,10 +368,10 @@ def add_outbox(conn: Connection, rows: Sequence[OutboxRow], story_ids: Sequence[
                 dest=row.dest,
                 story_id=story_id,
                 cluster=row.cluster,
-                status="pending",
+                status=OutboxStatus.PENDING,
                 urgent=1 if row.urgent else 0,
                 digest=row.digest,
-                payload=json.dumps(row.payload, ensure_ascii=False),
+                payload=row.payload.to_json(),
                 created_at=now,
                 due_at=row.due_at,
                 next_attempt_at=row.due_at,
@@ -286,32 +387,33 @@ def due_destinations(conn: Connection, now: float) -> list[str]:
     """Destinations with at least one pending row due now."""
     rows = conn.execute(
         select(outbox.c.dest)
-        .where(and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now))
+        .where(and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.next_attempt_at <= now))
         .group_by(outbox.c.dest)
     )
     return [r for (r,) in rows]
 
 
-def pending_for(conn: Connection, dest: str, now: float, limit: int = 200) -> list[dict[str, Any]]:
-    """Due pending rows of one destination, oldest first."""
+def pending_for(conn: Connection, dest: str, now: float, limit: int = 200) -> list[OutboxEntry]:
+    """Up to ``limit`` pending rows of destination ``dest`` due at ``now``, oldest first."""
     rows = conn.execute(
         select(outbox)
-        .where(and_(outbox.c.dest == dest, outbox.c.status == "pending", outbox.c.next_attempt_at <= now))
+        .where(
+            and_(
+                outbox.c.dest == dest,
+                outbox.c.status == OutboxStatus.PENDING,
+                outbox.c.next_attempt_at <= now,
+            )
+        )
         .order_by(outbox.c.id)
         .limit(limit)
     ).mappings()
-    out = []
-    for row in rows:
-        item = dict(row)
-        item["payload"] = json.loads(item["payload"])
-        out.append(item)
-    return out
+    return [_outbox_entry(row) for row in rows]
 
 
 def next_due(conn: Connection) -> float | None:
     """When the next pending row becomes due."""
     value = conn.execute(
-        select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
+        select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == OutboxStatus.PENDING)
     ).scalar()
     return float(value) if value is not None else None
 
@@ -319,8 +421,8 @@ def next_due(conn: Connection) -> float | None:
 def mark_sent(conn: Connection, ids: Sequence[int], now: float) -> None:
     conn.execute(
         update(outbox)
-        .where(and_(outbox.c.id.in_(list(ids)), outbox.c.status == "pending"))
-        .values(status="sent", sent_at=now, last_error=None)
+        .where(and_(outbox.c.id.in_(list(ids)), outbox.c.status == OutboxStatus.PENDING))
+        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
     )
 
 
@@ -346,13 +448,17 @@ def mark_failed(
 
 def mark_dead(conn: Connection, ids: Sequence[int], error: str) -> None:
     conn.execute(
-        update(outbox).where(outbox.c.id.in_(list(ids))).values(status="dead", last_error=error[:500])
+        update(outbox)
+        .where(outbox.c.id.in_(list(ids)))
+        .values(status=OutboxStatus.DEAD, last_error=error[:500])
     )
 
 
 def mark_cancelled(conn: Connection, ids: Sequence[int], reason: str) -> None:
     conn.execute(
-        update(outbox).where(outbox.c.id.in_(list(ids))).values(status="cancelled", last_error=reason[:500])
+        update(outbox)
+        .where(outbox.c.id.in_(list(ids)))
+        .values(status=OutboxStatus.CANCELLED, last_error=reason[:500])
     )
 
 
@@ -364,44 +470,68 @@ def postpone_destination(conn: Connection, dest: str, until: float) -> None:
     """Hold every pending row of ``dest`` until ``until`` (the destination is backing off)."""
     conn.execute(
         update(outbox)
-        .where(and_(outbox.c.dest == dest, outbox.c.status == "pending", outbox.c.next_attempt_at < until))
+        .where(
+            and_(
+                outbox.c.dest == dest,
+                outbox.c.status == OutboxStatus.PENDING,
+                outbox.c.next_attempt_at < until,
+            )
+        )
         .values(next_attempt_at=until)
     )
 
 
-def list_outbox(conn: Connection, statuses: Sequence[str], limit: int = 500) -> list[dict[str, Any]]:
+def hold_for_throttle(conn: Connection, ids: Sequence[int], until: float) -> None:
+    """Hold rows ``ids`` until ``until`` (their destination is over its hourly limit).
+
+    Rows not yet bound for a digest join the ``throttle`` digest, so everything held goes
+    out as one message when the hour's window frees up.
+    """
+    postpone(conn, ids, until)
+    conn.execute(
+        update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.digest.is_(None)).values(digest="throttle")
+    )
+
+
+def list_outbox(conn: Connection, statuses: Sequence[OutboxStatus], limit: int = 500) -> list[OutboxEntry]:
+    """The first ``limit`` rows (by id) whose status is one of ``statuses``."""
     rows = conn.execute(
         select(outbox).where(outbox.c.status.in_(list(statuses))).order_by(outbox.c.id).limit(limit)
     ).mappings()
-    return [dict(r) for r in rows]
+    return [_outbox_entry(row) for row in rows]
 
 
 def retry_rows(conn: Connection, *, row_id: int | None, all_dead: bool, now: float) -> int:
     """Requeue one row (pending or dead) or every dead row; returns how many."""
-    cond = outbox.c.id == row_id if row_id is not None else outbox.c.status == "dead"
+    cond = outbox.c.id == row_id if row_id is not None else outbox.c.status == OutboxStatus.DEAD
     if row_id is None and not all_dead:
         return 0
     result = conn.execute(
         update(outbox)
-        .where(and_(cond, or_(outbox.c.status == "dead", outbox.c.status == "pending")))
-        .values(status="pending", next_attempt_at=now, attempts=0, first_failed_at=None)
+        .where(and_(cond, or_(outbox.c.status == OutboxStatus.DEAD, outbox.c.status == OutboxStatus.PENDING)))
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, attempts=0, first_failed_at=None)
     )
     return int(result.rowcount or 0)
 
 
-def outbox_counts(conn: Connection) -> dict[str, int]:
+def outbox_counts(conn: Connection) -> dict[OutboxStatus, int]:
+    """How many outbox rows have each status (statuses with no rows are absent)."""
     rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
-    return {s: int(n) for s, n in rows}
+    return {OutboxStatus(s): int(n) for s, n in rows}
 
 
 def oldest_pending(conn: Connection) -> float | None:
-    value = conn.execute(select(func.min(outbox.c.created_at)).where(outbox.c.status == "pending")).scalar()
+    value = conn.execute(
+        select(func.min(outbox.c.created_at)).where(outbox.c.status == OutboxStatus.PENDING)
+    ).scalar()
     return float(value) if value is not None else None
 
 
 def dead_targets(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
-        select(outbox.c.target, func.count()).where(outbox.c.status == "dead").group_by(outbox.c.target)
+        select(outbox.c.target, func.count())
+        .where(outbox.c.status == OutboxStatus.DEAD)
+        .group_by(outbox.c.target)
     )
     return {t: int(n) for t, n in rows}
 
@@ -409,20 +539,36 @@ def dead_targets(conn: Connection) -> dict[str, int]:
 # ---------------------------------------------------------------------------- destinations and meta
 
 
-def get_destination(conn: Connection, dest: str) -> dict[str, Any] | None:
+def get_destination(conn: Connection, dest: str) -> DestinationState | None:
+    """The stored delivery state of destination ``dest``, or None before its first send."""
     row = conn.execute(select(destinations).where(destinations.c.dest == dest)).mappings().first()
     if row is None:
         return None
-    item = dict(row)
-    item["sent_log"] = json.loads(item["sent_log"] or "[]")
-    return item
+    return DestinationState(
+        dest=row["dest"],
+        target=row["target"],
+        failures=row["failures"] or 0,
+        blocked_until=row["blocked_until"],
+        last_success_at=row["last_success_at"],
+        last_error=row["last_error"],
+        sent_log=tuple(json.loads(row["sent_log"] or "[]")),
+        last_digest_at=row["last_digest_at"],
+    )
 
 
-def save_destination(conn: Connection, dest: str, target: str, **values: Any) -> None:
-    if "sent_log" in values:
-        values["sent_log"] = json.dumps(values["sent_log"][-500:])
-    stmt = _insert(conn, destinations).values(dest=dest, target=target, **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["dest"], set_={"target": target, **values}))
+def save_destination(conn: Connection, state: DestinationState) -> None:
+    """Insert or replace the delivery state of ``state.dest`` (the newest 500 sends of its log)."""
+    values = {
+        "target": state.target,
+        "failures": state.failures,
+        "blocked_until": state.blocked_until,
+        "last_success_at": state.last_success_at,
+        "last_error": state.last_error,
+        "sent_log": json.dumps(list(state.sent_log[-500:])),
+        "last_digest_at": state.last_digest_at,
+    }
+    stmt = _insert(conn, destinations).values(dest=state.dest, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["dest"], set_=values))
 
 
 def get_meta(conn: Connection, key: str) -> str | None:

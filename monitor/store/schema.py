@@ -15,6 +15,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from monitor.models import MessageKind, OutboxStatus
+
 metadata = MetaData()
 
 #: poll state and health of each source (keyed by the source's name in the YAML)
@@ -30,6 +32,7 @@ sources = Table(
     Column("failing_since", Float),
     Column("failures", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    Column("last_http_status", Integer),  # status of the last failed poll when the server answered 4xx/5xx
     Column("next_poll_at", Float),
     Column("etag", Text),
     Column("last_modified", Text),
@@ -74,16 +77,16 @@ outbox = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("key", String(64), nullable=False),
-    Column("kind", String(10), nullable=False, default="alert"),  # alert | summary | health
+    Column("kind", String(10), nullable=False, default=MessageKind.ALERT),  # alert, summary or health
     Column("rule", String(200), nullable=False),
     Column("target", String(200), nullable=False),
     Column("dest", String(64), nullable=False),  # hash of the apprise URL, never the URL
     Column("story_id", Integer),
     Column("cluster", String(64)),
-    Column("status", String(10), nullable=False, default="pending"),  # pending|sent|dead|cancelled
+    Column("status", String(10), nullable=False, default=OutboxStatus.PENDING),  # an OutboxStatus
     Column("urgent", Integer, nullable=False, default=0),
     Column("digest", String(100)),  # digest schedule spec when the row waits for a digest
-    Column("payload", Text, nullable=False),  # JSON: what the message needs to render
+    Column("payload", Text, nullable=False),  # JSON of a store.payload type: what the message shows
     Column("created_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
     Column("next_attempt_at", Float, nullable=False),

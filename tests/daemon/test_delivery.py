@@ -15,6 +15,7 @@ from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.demo.site import NewsSite
 from monitor.demo.stories import STORIES
+from monitor.models import OutboxStatus
 from monitor.store import repo
 from tests.helpers import make_config
 
@@ -262,9 +263,9 @@ async def test_poison_message_is_set_aside(tmp_path: Path, receivers: list[Recei
         assert len(good) == 3
         daemon = Daemon(config, workers=0, clock=clock)
         with daemon.rt.database.read() as conn:
-            dead = repo.list_outbox(conn, ["dead"])
+            dead = repo.list_outbox(conn, [OutboxStatus.DEAD])
         await daemon.close()
-        assert len(dead) == 1 and "poison" in (dead[0]["last_error"] or "")
+        assert len(dead) == 1 and "poison" in (dead[0].last_error or "")
     finally:
         await site.stop()
 

@@ -17,6 +17,7 @@ from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.demo.site import NewsSite
 from monitor.demo.stories import STORIES
+from monitor.models import OutboxStatus
 from monitor.store import repo
 from tests.helpers import make_config
 
@@ -108,8 +109,8 @@ async def test_permanent_error_goes_dead_and_another_target_is_told(
     await daemon.start()
     try:
         with daemon.rt.database.read() as conn:
-            dead = repo.list_outbox(conn, ["dead"])
-        assert len(dead) == 1 and "HTTP 401" in dead[0]["last_error"]
+            dead = repo.list_outbox(conn, [OutboxStatus.DEAD])
+        assert len(dead) == 1 and "HTTP 401" in dead[0].last_error
         await daemon.health.check()
         await daemon.deliverer.drain_once()
     finally:

@@ -131,3 +131,80 @@ async def test_gone_source_is_reported_at_once(tmp_path: Path, ops: Receiver) ->
     finally:
         server.stop()
     assert len(ops.messages) == 1 and "gone (HTTP 410)" in ops.messages[0].body
+
+
+async def test_a_gone_source_is_told_by_its_stored_status_not_its_error_text(
+    tmp_path: Path, ops: Receiver
+) -> None:
+    import sqlite3
+
+    # a database written before the status had its column: the upgrade fills it in
+    dump = Path(__file__).parents[1] / "data" / "store" / "schema_v1.sql"
+    con = sqlite3.connect(tmp_path / "state.db")
+    con.executescript(dump.read_text(encoding="utf-8"))
+    con.close()
+    names = ("gone-feed", "busy-feed", "slow-feed", "fine-feed")
+    config = make_config(
+        tmp_path,
+        sources=[{"name": name, "feed": "http://127.0.0.1:9/feed.xml"} for name in names],
+        rules=[{"name": "r", "query": "x"}],
+        notifiers={"ops": ops.url},
+        allow=["127.0.0.1:9"],
+    )
+    daemon = Daemon(config, workers=0, clock=FakeClock(datetime.now(UTC)))
+    await daemon.start()
+    try:
+        problems = {subject: text for subject, text, _ in daemon.health.problems()}
+        assert problems["source:gone-feed"].startswith("Source 'gone-feed' is gone (HTTP 410)")
+        assert "failed 4 polls" in problems["source:slow-feed"]
+        assert "source:busy-feed" not in problems
+        with daemon.rt.database.write() as conn:
+            gone, busy = repo.get_source(conn, "gone-feed"), repo.get_source(conn, "busy-feed")
+            assert gone is not None and busy is not None
+            gone.last_error = "http_status: the server says this feed was removed"
+            busy.last_error, busy.failures = "http_status: HTTP 410 from a proxy, relayed as 503", 1
+            repo.save_source(conn, gone)
+            repo.save_source(conn, busy)
+        problems = {subject: text for subject, text, _ in daemon.health.problems()}
+        assert problems["source:gone-feed"].startswith("Source 'gone-feed' is gone (HTTP 410)")
+        assert "source:busy-feed" not in problems  # its status is 503, whatever the text says
+    finally:
+        await daemon.close()
+
+
+async def test_the_http_status_of_a_failed_poll_is_stored_and_cleared_by_success(
+    tmp_path: Path, ops: Receiver
+) -> None:
+    from pytest_httpserver import HTTPServer
+
+    from tests.helpers import rss, story_items
+
+    server = HTTPServer()
+    server.start()
+    server.expect_oneshot_request("/feed.xml").respond_with_data("gone", status=410)
+    server.expect_request("/feed.xml").respond_with_data(
+        rss(story_items(2)), content_type="application/rss+xml"
+    )
+    try:
+        config = make_config(
+            tmp_path,
+            sources=[{"name": "back", "feed": server.url_for("/feed.xml").replace("localhost", "127.0.0.1")}],
+            rules=[{"name": "r", "query": "nothing-matches-this"}],
+            notifiers={"ops": ops.url},
+            allow=[f"127.0.0.1:{server.port}"],
+        )
+        daemon = Daemon(config, workers=0, clock=FakeClock(datetime.now(UTC)))
+        await daemon.start()
+        try:
+            states = []
+            for _ in range(2):
+                await daemon.run_once(deliver=False)
+                with daemon.rt.database.read() as conn:
+                    states.append(repo.get_source(conn, "back"))
+        finally:
+            await daemon.close()
+    finally:
+        server.stop()
+    failed, ok = states
+    assert failed is not None and (failed.failures, failed.last_http_status) == (1, 410)
+    assert ok is not None and (ok.failures, ok.last_http_status, ok.last_error) == (0, None, None)

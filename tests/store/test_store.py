@@ -9,8 +9,10 @@ import pytest
 
 from monitor.errors import StoreError
 from monitor.identity.keys import destination_id, idempotency_key, story_keys
+from monitor.models import MessageKind, OutboxStatus
 from monitor.store import repo
 from monitor.store.db import Database
+from monitor.store.payload import AlertPayload
 
 
 @pytest.fixture
@@ -31,10 +33,16 @@ def new_story(i: int, source: str = "wire") -> repo.NewStory:
     )
 
 
+def alert_row(key: str) -> repo.OutboxRow:
+    return repo.OutboxRow(
+        key=key, kind=MessageKind.ALERT, rule="r", target="t", dest="d", payload=AlertPayload(), due_at=1.0
+    )
+
+
 def test_migrate_is_idempotent_and_versioned(db: Database) -> None:
-    assert db.version() == 1
-    assert db.migrate() == 1
-    assert db.version() == 1
+    assert db.version() == 2
+    assert db.migrate() == 2
+    assert db.version() == 2
 
 
 def test_database_file_is_private(tmp_path: Path, db: Database) -> None:
@@ -51,7 +59,7 @@ def test_seen_by_any_key(db: Database) -> None:
 
 
 def test_outbox_key_is_unique(db: Database) -> None:
-    row = repo.OutboxRow(key="nm-1", kind="alert", rule="r", target="t", dest="d", payload={}, due_at=1.0)
+    row = alert_row("nm-1")
     with db.write() as conn:
         assert repo.add_outbox(conn, [row], [], 1.0) == 1
         assert repo.add_outbox(conn, [row], [], 2.0) == 0
@@ -147,13 +155,10 @@ def test_second_instance_lock(tmp_path: Path) -> None:
 
 
 def test_prune_outbox_keeps_pending_and_dead(db: Database) -> None:
-    rows = [
-        repo.OutboxRow(key=f"nm-{i}", kind="alert", rule="r", target="t", dest="d", payload={}, due_at=1.0)
-        for i in range(4)
-    ]
+    rows = [alert_row(f"nm-{i}") for i in range(4)]
     with db.write() as conn:
         repo.add_outbox(conn, rows, [], now=1.0)
-        ids = [r["id"] for r in repo.list_outbox(conn, ["pending"])]
+        ids = [r.id for r in repo.list_outbox(conn, [OutboxStatus.PENDING])]
         repo.mark_sent(conn, ids[:2], now=2.0)
         repo.mark_dead(conn, [ids[2]], "x")
     with db.write() as conn:

@@ -1,0 +1,80 @@
+"""Schema migrations: a database written by an older newsmonitor upgrades in place and keeps
+everything it held; a new database gets every column exactly once."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from monitor.models import MessageKind, Snippet
+from monitor.store import repo
+from monitor.store.db import Database
+from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
+
+V1_DUMP = Path(__file__).parents[1] / "data" / "store" / "schema_v1.sql"
+
+
+def v1_database(path: Path) -> str:
+    """A SQLite file at schema version 1 (see the dump's header); returns its URL."""
+    con = sqlite3.connect(path)
+    con.executescript(V1_DUMP.read_text(encoding="utf-8"))
+    con.close()
+    return f"sqlite:///{path}"
+
+
+def source_columns(db: Database) -> list[str]:
+    with db.read() as conn:
+        return [c["name"] for c in inspect(conn).get_columns("sources")]
+
+
+def test_v1_database_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
+    db = Database(v1_database(tmp_path / "old.db"))
+    assert db.version() == 1 and "last_http_status" not in source_columns(db)
+    assert db.migrate() == 2
+    assert db.version() == 2 and source_columns(db).count("last_http_status") == 1
+    with db.read() as conn:
+        states = {s.name: s for s in repo.all_sources(conn)}
+        pending = repo.pending_for(conn, "d1", now=1000.0)
+        destination = repo.get_destination(conn, "d1")
+    # the status of a source failing at the upgrade is read once from its error text
+    assert {name: s.last_http_status for name, s in states.items()} == {
+        "busy-feed": 503,
+        "fine-feed": None,
+        "gone-feed": 410,
+        "slow-feed": None,
+    }
+    gone = states["gone-feed"]
+    assert (gone.failures, gone.failing_since, gone.polls) == (2, 100.0, 5)
+    assert gone.last_error == "http_status: HTTP 410 from https://gone.example/feed.xml"
+    # outbox rows written before the payload had a type read back as typed rows
+    alert, health = pending
+    assert (alert.key, alert.kind, alert.story_id, alert.subject) == ("nm-alert", MessageKind.ALERT, 1, "c1")
+    assert alert.payload == AlertPayload(
+        title="Chip tariffs rise",
+        url="https://news.example/chips",
+        source="wire",
+        outlet="Wire Service",
+        published=1709296200.0,
+        rules=(RuleEvidence("chips", (Snippet("Semiconductor tariffs rise.", ((0, 13),)),)),),
+    )
+    assert health.kind is MessageKind.HEALTH and health.urgent
+    assert health.payload == NoticePayload(note="Source 'busy-feed' has failed 3 polls in a row")
+    assert destination == repo.DestinationState(
+        dest="d1", target="chat", failures=1, blocked_until=160.0, last_error="HTTP 500", sent_log=(120.0, 130.0)
+    )
+    assert db.migrate() == 2  # nothing left to do
+    db.close()
+
+
+def test_new_database_has_the_status_column_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/new.db")
+    assert db.migrate() == 2
+    assert source_columns(db).count("last_http_status") == 1
+    with db.write() as conn:
+        repo.save_source(conn, repo.SourceState(name="s", failures=1, last_http_status=451))
+    with db.read() as conn:
+        state = repo.get_source(conn, "s")
+    assert state is not None and state.last_http_status == 451
+    db.close()
