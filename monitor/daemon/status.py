@@ -50,7 +50,7 @@ def _read_view(rt: Runtime) -> StatusView:
         dead = repo.dead_targets(conn)
     return StatusView(
         sources=source_statuses(rt.sources.values(), states),
-        outbox=counts,
+        outbox={status.value: n for status, n in counts.items()},
         dead_by_target=dead,
         rules=[r.name for r in rt.rules],
         targets=sorted(rt.targets),
