@@ -16,6 +16,7 @@ from monitor.fetch.client import HttpClient
 from monitor.rules import Matcher, RuleSpec
 from monitor.sources.parsepool import WorkerPool
 from monitor.store.db import Database
+from monitor.store.facade import Store
 
 log = logging.getLogger("monitor.daemon")
 T = TypeVar("T")
@@ -73,7 +74,8 @@ class Runtime:
         self.targets: dict[str, Target] = build_targets(config)
         self.sources: dict[str, SourceSettings] = {src.name: src for src in s.sources}
         self.metrics = Metrics()
-        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-db")
+        #: the database's named operations, on the database thread
+        self.store = Store(self.database)
         # clustering and matching: CPU work off the event loop, one at a time (the cluster
         # index is not thread-safe, and one thread is enough: the worker pool parses)
         self._cpu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-cpu")
@@ -88,9 +90,8 @@ class Runtime:
         self.reload_failed_at: float | None = None
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the database thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_thread, lambda: fn(*args))
+        """Run ``fn(*args)`` on the database thread (:meth:`Store.call`); prefer an operation of :attr:`store`."""
+        return await self.store.call(fn, *args)
 
     async def cpu(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the CPU thread (matching, clustering), never on the event loop."""
@@ -109,5 +110,4 @@ class Runtime:
         await self.http.close()
         await self.pool.close()
         self._cpu_thread.shutdown(wait=True)
-        self._db_thread.shutdown(wait=True)
-        self.database.close()
+        self.store.close()

@@ -1,0 +1,286 @@
+"""The daemon's store: one async method per named operation, all run on one database thread.
+
+The daemon never opens a transaction itself. It awaits an operation of :class:`Store`
+(``due_destinations(now)``, ``mark_sent(...)``, ``overview()`` ...), and the operation runs
+on the store's single thread, so SQLite writes never contend with each other and the event
+loop never waits for the disk. Each operation is exactly one transaction; where a
+transaction must decide something between its reads and its writes (how far a failing
+destination backs off, which health notices are not throttled), the caller passes a pure
+policy function that the operation calls inside the transaction, so the policy stays with
+the daemon and the transaction stays here.
+
+Values cross this edge typed: the rows and states of :mod:`monitor.store.repo`, the enums of
+:mod:`monitor.models` and the small dataclasses below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import ParamSpec, Protocol, TypeVar
+
+from sqlalchemy import Connection
+
+from monitor.models import OutboxStatus
+from monitor.store import repo
+from monitor.store.db import Database
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the status page and the health check read, from one transaction.
+
+    ``sources`` holds the stored state of every source ever polled, by name (in name
+    order); ``outbox`` how many rows have each status (statuses with no rows are absent);
+    ``oldest_pending`` when the oldest pending row was created (None: nothing pending);
+    ``dead_by_target`` how many dead rows each target has (targets with none are absent).
+    """
+
+    sources: Mapping[str, repo.SourceState]
+    outbox: Mapping[OutboxStatus, int]
+    oldest_pending: float | None
+    dead_by_target: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class FailurePlan:
+    """What a failed send writes, decided by the delivery policy from the destination's state.
+
+    With ``dead_reason`` set the rows become dead with that error. Otherwise they are
+    retried at ``retry_at`` with ``error`` as their last error, counting an attempt when
+    ``count_attempt``. With ``destination`` set, that state is saved and, when it is
+    blocked, every pending row of the destination waits until ``blocked_until`` (the whole
+    destination backs off); ``None`` leaves the destination as it is.
+    """
+
+    error: str
+    retry_at: float
+    count_attempt: bool
+    dead_reason: str | None = None
+    destination: repo.DestinationState | None = None
+
+
+class HealthNotice(Protocol):
+    """A health notice to record: the subject it is throttled by and its outbox rows."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def rows(self) -> Sequence[repo.OutboxRow]: ...
+
+
+N = TypeVar("N", bound=HealthNotice)
+
+
+def _meta_key(subject: str) -> str:
+    # the meta row that remembers when a health notice about ``subject`` was last written
+    return f"health:{subject}"
+
+
+class Store:
+    """Owns the :class:`~monitor.store.db.Database` and the one thread all its work runs on.
+
+    Every ``async`` method is one transaction on that thread; its SQLAlchemy errors
+    propagate to the awaiting caller. :meth:`close` stops the thread (after the work
+    already submitted) and closes the database.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-db")
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` on the database thread and return its result.
+
+        For daemon code not yet turned into a named operation (``Runtime.db``); ``fn`` opens
+        its own transaction. Its exceptions propagate.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, partial(fn, *args, **kwargs))
+
+    async def _read(self, fn: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self.database.read() as conn:
+                return fn(conn)
+
+        return await self.call(run)
+
+    async def _write(self, fn: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self.database.write() as conn:
+                return fn(conn)
+
+        return await self.call(run)
+
+    def close(self) -> None:
+        """Finish the work already submitted, stop the thread and close the database."""
+        self._thread.shutdown(wait=True)
+        self.database.close()
+
+    # ------------------------------------------------------------------ status and health
+
+    async def overview(self) -> Overview:
+        """Every stored source state and the outbox's counts, read in one transaction."""
+
+        def read(conn: Connection) -> Overview:
+            return Overview(
+                sources={s.name: s for s in repo.all_sources(conn)},
+                outbox=repo.outbox_counts(conn),
+                oldest_pending=repo.oldest_pending(conn),
+                dead_by_target=repo.dead_targets(conn),
+            )
+
+        return await self._read(read)
+
+    async def outbox_counts(self) -> dict[OutboxStatus, int]:
+        """How many outbox rows have each status (statuses with no rows are absent)."""
+        return await self._read(repo.outbox_counts)
+
+    async def add_health_notices(
+        self, subjects: Sequence[str], now: float, plan: Callable[[Mapping[str, float]], list[N]]
+    ) -> list[N]:
+        """Record the health notices ``plan`` chooses, in one write transaction.
+
+        ``plan`` gets, for each of ``subjects`` that had a notice before, when the last one
+        was written (epoch seconds), and returns the notices to write now. For each, in
+        order, ``now`` becomes the time of its subject's last notice; then all their rows are
+        added to the outbox (a row whose key exists is ignored). Returns what ``plan``
+        returned.
+        """
+
+        def write(conn: Connection) -> list[N]:
+            last: dict[str, float] = {}
+            for subject in subjects:
+                value = repo.get_meta(conn, _meta_key(subject))
+                if value is not None:
+                    last[subject] = float(value)
+            notices = plan(last)
+            for notice in notices:
+                repo.set_meta(conn, _meta_key(notice.subject), str(now))
+            repo.add_outbox(conn, [row for notice in notices for row in notice.rows], [], now)
+            return notices
+
+        return await self._write(write)
+
+    # ------------------------------------------------------------------ delivery
+
+    async def due_destinations(self, now: float) -> list[str]:
+        """The destinations with at least one pending row due at ``now``."""
+        return await self._read(partial(repo.due_destinations, now=now))
+
+    async def next_due(self) -> float | None:
+        """When the next pending row becomes due (epoch seconds); None when nothing is pending."""
+        return await self._read(repo.next_due)
+
+    async def pending_for(self, dest: str, now: float) -> list[repo.OutboxEntry]:
+        """Up to 200 pending rows of destination ``dest`` due at ``now``, oldest first."""
+        return await self._read(partial(repo.pending_for, dest=dest, now=now))
+
+    async def destination(self, dest: str, target: str) -> repo.DestinationState:
+        """The delivery state of destination ``dest`` of ``target``; a fresh one before its first send."""
+        return await self._read(partial(_destination, dest=dest, target=target))
+
+    async def cluster_sources(self, clusters: Sequence[str]) -> dict[str, list[str]]:
+        """For each of ``clusters``, the source of every story in it, in the order they were seen.
+
+        A cluster with no stored story maps to an empty list.
+        """
+
+        def read(conn: Connection) -> dict[str, list[str]]:
+            return {c: [source for source, _url in repo.cluster_outlets(conn, c)] for c in clusters}
+
+        return await self._read(read)
+
+    async def mark_sent(
+        self, ids: Sequence[int], *, dest: str, target: str, now: float, keep_sends_after: float
+    ) -> None:
+        """Record a successful send of rows ``ids`` to destination ``dest`` of ``target``.
+
+        One transaction: the rows still pending become sent at ``now``; the destination's
+        failures, backoff and last error are cleared, its last success is ``now``, and
+        ``now`` joins its send log, which forgets the sends at or before ``keep_sends_after``.
+        """
+
+        def write(conn: Connection) -> None:
+            repo.mark_sent(conn, ids, now)
+            state = _destination(conn, dest, target)
+            sent_log = (*(t for t in state.sent_log if t > keep_sends_after), now)
+            repo.save_destination(
+                conn,
+                replace(
+                    state,
+                    target=target,
+                    failures=0,
+                    blocked_until=None,
+                    last_success_at=now,
+                    last_error=None,
+                    sent_log=sent_log,
+                ),
+            )
+
+        await self._write(write)
+
+    async def record_failure(
+        self,
+        ids: Sequence[int],
+        *,
+        dest: str,
+        target: str,
+        now: float,
+        decide: Callable[[repo.DestinationState], FailurePlan],
+    ) -> FailurePlan:
+        """Record a failed send of rows ``ids`` to destination ``dest`` of ``target``.
+
+        One transaction: ``decide`` gets the destination's state (a fresh one before its
+        first send) and returns a :class:`FailurePlan`, which is written in this order: the
+        rows dead or retried (an attempt at ``now`` is their first failure unless they
+        failed before), then the destination's new state, then the hold on its pending rows.
+        Returns the plan.
+        """
+
+        def write(conn: Connection) -> FailurePlan:
+            plan = decide(_destination(conn, dest, target))
+            if plan.dead_reason is not None:
+                repo.mark_dead(conn, ids, plan.dead_reason)
+            else:
+                repo.mark_failed(
+                    conn,
+                    ids,
+                    error=plan.error,
+                    next_attempt_at=plan.retry_at,
+                    now=now,
+                    count_attempt=plan.count_attempt,
+                )
+            if plan.destination is not None:
+                repo.save_destination(conn, plan.destination)
+                if plan.destination.blocked_until is not None:
+                    # nothing to this destination before the backoff ends (and no busy wake-ups meanwhile)
+                    repo.postpone_destination(conn, dest, plan.destination.blocked_until)
+            return plan
+
+        return await self._write(write)
+
+    async def mark_dead(self, ids: Sequence[int], reason: str) -> None:
+        """Give up on rows ``ids``: they become dead with ``reason`` as their last error."""
+        await self._write(partial(repo.mark_dead, ids=ids, error=reason))
+
+    async def cancel(self, ids: Sequence[int], reason: str) -> None:
+        """Cancel rows ``ids`` with ``reason`` as their last error; no transaction when empty."""
+        if not ids:
+            return
+        await self._write(partial(repo.mark_cancelled, ids=ids, reason=reason))
+
+    async def hold_for_throttle(self, ids: Sequence[int], until: float) -> None:
+        """Hold rows ``ids`` until ``until`` as one ``throttle`` digest (see :func:`repo.hold_for_throttle`)."""
+        await self._write(partial(repo.hold_for_throttle, ids=ids, until=until))
+
+
+def _destination(conn: Connection, dest: str, target: str) -> repo.DestinationState:
+    return repo.get_destination(conn, dest) or repo.DestinationState(dest=dest, target=target)

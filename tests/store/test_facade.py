@@ -1,0 +1,243 @@
+"""The store facade: each named operation is one transaction on the one database thread, and
+what a policy function decides inside a transaction is written in the order the daemon relies on."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from monitor.models import MessageKind, OutboxStatus
+from monitor.store import repo
+from monitor.store.db import Database
+from monitor.store.facade import FailurePlan, Store
+from monitor.store.payload import AlertPayload, NoticePayload
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    database = Database(f"sqlite:///{tmp_path}/f.db")
+    database.migrate()
+    store = Store(database)
+    yield store
+    store.close()
+
+
+def alert(key: str, dest: str = "d", *, target: str = "t", due_at: float = 1.0) -> repo.OutboxRow:
+    return repo.OutboxRow(
+        key=key,
+        kind=MessageKind.ALERT,
+        rule="r",
+        target=target,
+        dest=dest,
+        payload=AlertPayload(),
+        due_at=due_at,
+    )
+
+
+def seed(store: Store, rows: list[repo.OutboxRow], now: float = 1.0) -> list[repo.OutboxEntry]:
+    with store.database.write() as conn:
+        repo.add_outbox(conn, rows, [], now)
+    with store.database.read() as conn:
+        return repo.list_outbox(conn, list(OutboxStatus))
+
+
+def outbox(store: Store) -> dict[str, repo.OutboxEntry]:
+    with store.database.read() as conn:
+        return {e.key: e for e in repo.list_outbox(conn, list(OutboxStatus))}
+
+
+def destination(store: Store, dest: str = "d") -> repo.DestinationState | None:
+    with store.database.read() as conn:
+        return repo.get_destination(conn, dest)
+
+
+@dataclass(frozen=True)
+class Told:
+    subject: str
+    rows: tuple[repo.OutboxRow, ...] = ()
+
+
+# ---------------------------------------------------------------------------- the thread
+
+
+async def test_policies_run_inside_the_transaction_on_the_one_database_thread(store: Store) -> None:
+    entries = seed(store, [alert("a")])
+    threads: list[threading.Thread] = []
+
+    def decide(state: repo.DestinationState) -> FailurePlan:
+        threads.append(threading.current_thread())
+        return FailurePlan(error="e", retry_at=5.0, count_attempt=True)
+
+    def plan(last: Mapping[str, float]) -> list[Told]:
+        threads.append(threading.current_thread())
+        return []
+
+    await store.record_failure([entries[0].id], dest="d", target="t", now=2.0, decide=decide)
+    await store.add_health_notices(["x"], 2.0, plan)
+    assert len({t.ident for t in threads}) == 1
+    assert threads[0] is not threading.main_thread() and threads[0].name.startswith("newsmonitor-db")
+
+
+# ---------------------------------------------------------------------------- delivery
+
+
+async def test_due_pending_and_next_due(store: Store) -> None:
+    seed(store, [alert("a", "d1", due_at=5.0), alert("b", "d2", due_at=20.0), alert("c", "d1", due_at=8.0)])
+    assert await store.next_due() == 5.0
+    assert await store.due_destinations(4.0) == []
+    assert await store.due_destinations(10.0) == ["d1"]
+    assert [e.key for e in await store.pending_for("d1", 10.0)] == ["a", "c"]
+    assert await store.pending_for("d2", 10.0) == []
+
+
+async def test_destination_is_fresh_before_its_first_send(store: Store) -> None:
+    assert await store.destination("d", "t") == repo.DestinationState(dest="d", target="t")
+
+
+async def test_mark_sent_clears_the_backoff_and_keeps_the_window_of_the_send_log(store: Store) -> None:
+    entries = seed(store, [alert("a"), alert("b")])
+    with store.database.write() as conn:
+        repo.save_destination(
+            conn,
+            repo.DestinationState(
+                dest="d",
+                target="old",
+                failures=3,
+                blocked_until=500.0,
+                last_error="down",
+                sent_log=(10.0, 50.0, 90.0),
+            ),
+        )
+    await store.mark_sent([entries[0].id], dest="d", target="t", now=100.0, keep_sends_after=50.0)
+    rows = outbox(store)
+    assert (rows["a"].status, rows["a"].sent_at) == (OutboxStatus.SENT, 100.0)
+    assert rows["b"].status is OutboxStatus.PENDING
+    assert destination(store) == repo.DestinationState(
+        dest="d", target="t", failures=0, blocked_until=None, last_success_at=100.0, sent_log=(90.0, 100.0)
+    )
+
+
+async def test_a_retry_counts_the_attempt_and_leaves_the_destination_alone(store: Store) -> None:
+    entries = seed(store, [alert("a")])
+    seen: list[repo.DestinationState] = []
+
+    def decide(state: repo.DestinationState) -> FailurePlan:
+        seen.append(state)
+        return FailurePlan(error="HTTP 500", retry_at=40.0, count_attempt=True)
+
+    plan = await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=decide)
+    assert plan.retry_at == 40.0 and seen == [repo.DestinationState(dest="d", target="t")]
+    row = outbox(store)["a"]
+    assert (row.status, row.attempts, row.next_attempt_at) == (OutboxStatus.PENDING, 1, 40.0)
+    assert (row.first_failed_at, row.last_error) == (10.0, "HTTP 500")
+    assert destination(store) is None
+
+
+async def test_a_backoff_saves_the_destination_and_holds_all_its_rows(store: Store) -> None:
+    entries = seed(store, [alert("a"), alert("b", due_at=30.0), alert("c", "other")])
+
+    def decide(state: repo.DestinationState) -> FailurePlan:
+        blocked = replace(state, failures=state.failures + 1, blocked_until=70.0, last_error="down")
+        return FailurePlan(error="down", retry_at=70.0, count_attempt=False, destination=blocked)
+
+    await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=decide)
+    rows = outbox(store)
+    assert (rows["a"].attempts, rows["a"].next_attempt_at, rows["a"].first_failed_at) == (0, 70.0, 10.0)
+    assert rows["b"].next_attempt_at == 70.0 and rows["b"].first_failed_at is None  # held, not failed
+    assert rows["c"].next_attempt_at == 1.0
+    state = destination(store)
+    assert state is not None and (state.failures, state.blocked_until, state.last_error) == (1, 70.0, "down")
+
+
+async def test_a_dead_plan_gives_up_on_the_rows(store: Store) -> None:
+    entries = seed(store, [alert("a")])
+    plan = FailurePlan(error="e", retry_at=0.0, count_attempt=True, dead_reason="poison: failed 8 times")
+    await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=lambda _state: plan)
+    row = outbox(store)["a"]
+    assert (row.status, row.last_error) == (OutboxStatus.DEAD, "poison: failed 8 times")
+
+
+async def test_a_failure_is_written_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = seed(store, [alert("a")])
+
+    def broken(conn: object, state: repo.DestinationState) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(repo, "save_destination", broken)
+    blocked = repo.DestinationState(dest="d", target="t", failures=1, blocked_until=70.0)
+    plan = FailurePlan(error="down", retry_at=70.0, count_attempt=True, destination=blocked)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=lambda _s: plan)
+    row = outbox(store)["a"]
+    assert (row.attempts, row.next_attempt_at, row.first_failed_at, row.last_error) == (0, 1.0, None, None)
+
+
+async def test_mark_dead_cancel_and_throttle_hold(store: Store) -> None:
+    a, b, c, _d = seed(store, [alert("a"), alert("b"), alert("c"), alert("d")])
+    await store.mark_dead([a.id], "render failed")
+    await store.cancel([b.id], "destination removed from the configuration")
+    await store.cancel([], "nothing")
+    await store.hold_for_throttle([c.id], 3600.0)
+    rows = outbox(store)
+    assert (rows["a"].status, rows["a"].last_error) == (OutboxStatus.DEAD, "render failed")
+    assert rows["b"].status is OutboxStatus.CANCELLED
+    assert (rows["c"].next_attempt_at, rows["c"].digest) == (3600.0, "throttle")
+    assert (rows["d"].next_attempt_at, rows["d"].digest) == (1.0, None)
+
+
+async def test_cluster_sources_in_the_order_seen(store: Store) -> None:
+    stories = [
+        repo.NewStory(
+            source=src, title="t", url=f"http://x.test/{i}", published=None, keys=[f"k{i}"], cluster=cl
+        )
+        for i, (src, cl) in enumerate([("wire", "c1"), ("daily", "c1"), ("wire", "c2"), ("weekly", "c1")])
+    ]
+    with store.database.write() as conn:
+        repo.add_stories(conn, stories, 1.0)
+    found = await store.cluster_sources(["c1", "c2", "nowhere"])
+    assert found == {"c1": ["wire", "daily", "weekly"], "c2": ["wire"], "nowhere": []}
+
+
+# ---------------------------------------------------------------------------- status and health
+
+
+async def test_overview_reads_sources_and_outbox(store: Store) -> None:
+    a, _b, c = seed(store, [alert("a", target="chat"), alert("b"), alert("c", target="mail")], now=7.0)
+    await store.mark_dead([a.id, c.id], "gone")
+    with store.database.write() as conn:
+        for name in ("zeta", "alpha"):
+            repo.save_source(conn, repo.SourceState(name=name, polls=2))
+    overview = await store.overview()
+    assert list(overview.sources) == ["alpha", "zeta"] and overview.sources["zeta"].polls == 2
+    assert overview.outbox == {OutboxStatus.PENDING: 1, OutboxStatus.DEAD: 2}
+    assert await store.outbox_counts() == overview.outbox
+    assert overview.oldest_pending == 7.0
+    assert overview.dead_by_target == {"chat": 1, "mail": 1}
+
+
+async def test_health_notices_remember_when_each_subject_was_told(store: Store) -> None:
+    note = repo.OutboxRow(
+        key="h1",
+        kind=MessageKind.HEALTH,
+        rule="(health)",
+        target="ops",
+        dest="o",
+        payload=NoticePayload(note="source down"),
+        due_at=100.0,
+        urgent=True,
+    )
+    asked: list[dict[str, float]] = []
+
+    def plan(last: Mapping[str, float]) -> list[Told]:
+        asked.append(dict(last))
+        return [] if asked[1:] else [Told("source:a", (note,)), Told("pending")]
+
+    told = await store.add_health_notices(["source:a", "pending", "dead:x"], 100.0, plan)
+    assert [t.subject for t in told] == ["source:a", "pending"]
+    assert outbox(store)["h1"].payload == NoticePayload(note="source down")
+    assert await store.add_health_notices(["source:a", "pending", "dead:x"], 160.0, plan) == []
+    assert asked == [{}, {"source:a": 100.0, "pending": 100.0}]
