@@ -18,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 
+from monitor.config import DeliverySettings, SourceSettings
 from monitor.daemon.backoff import backoff_delay
 from monitor.daemon.faults import fault_point
 from monitor.daemon.runtime import Runtime
@@ -29,6 +32,7 @@ from monitor.models import MessageKind
 from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
 from monitor.notify.message import AlertItem, Message
 from monitor.store import repo
+from monitor.store.facade import FailurePlan
 from monitor.store.payload import AlertPayload, NoticePayload
 
 log = logging.getLogger("monitor.delivery")
@@ -103,6 +107,97 @@ def _merge(batch: Batch, row: repo.OutboxEntry, payload: AlertPayload) -> None:
     batch.message.items.append(item)
 
 
+#: the span of ``max_per_hour`` (seconds): a destination's send log keeps this much
+THROTTLE_WINDOW = 3600.0
+
+
+def outlet_names(sources: Iterable[str], configured: Mapping[str, SourceSettings]) -> list[str]:
+    """The outlets of a story's sources, each once, in order: a source's ``outlet``, else its name.
+
+    A source no longer in the configuration is named as it was stored.
+    """
+    outlets: list[str] = []
+    for source in sources:
+        name = configured[source].outlet if source in configured else None
+        name = name or source
+        if name not in outlets:
+            outlets.append(name)
+    return outlets
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSend:
+    """One failed send of a batch, as the failure policy (:func:`plan_failure`) sees it.
+
+    ``individual``: the destination works while this message does not (it fails on its own,
+    a poison message?); such a failure counts towards ``poison_attempts`` and does not hold
+    the destination back. ``attempts`` is the rows' attempt count after this failure and
+    ``first_failed`` when the first of them first failed (``now`` for a first failure).
+    """
+
+    target: str
+    error: str
+    status: int | None
+    now: float
+    individual: bool
+    attempts: int
+    first_failed: float
+
+    @classmethod
+    def of(cls, rows: list[repo.OutboxEntry], result: SendResult, now: float, individual: bool) -> FailedSend:
+        """The failure of sending ``rows`` (one batch, one destination) with ``result`` at ``now``."""
+        return cls(
+            target=rows[0].target,
+            error=result.detail or result.outcome.value,
+            status=result.status,
+            now=now,
+            individual=individual,
+            attempts=max(r.attempts for r in rows) + (1 if individual else 0),
+            first_failed=min((r.first_failed_at or now) for r in rows),
+        )
+
+    def is_poison(self, settings: DeliverySettings) -> bool:
+        """Whether the rows are set aside as poison: failed alone ``poison_attempts`` times."""
+        return self.individual and self.attempts >= settings.poison_attempts
+
+
+def plan_failure(
+    state: repo.DestinationState, failed: FailedSend, settings: DeliverySettings, rng: random.Random
+) -> FailurePlan:
+    """What to write after ``failed``, given the destination's ``state``: retry later with backoff; poison or too old → dead.
+
+    The backoff grows with the destination's failures in a row or the rows' attempts,
+    whichever is more (at least a minute after HTTP 429: apprise does not pass Retry-After
+    on). An individual failure leaves the destination as it is; otherwise the destination
+    counts one more failure and is blocked, with all its rows, until the backoff ends.
+    Pure but for ``rng``, the backoff's jitter.
+    """
+    failures = state.failures + (0 if failed.individual else 1)
+    delay = backoff_delay(
+        max(failures, failed.attempts, 1), base=settings.retry_base, cap=settings.retry_cap, rng=rng
+    )
+    if failed.status == 429:
+        delay = max(delay, 60.0)
+    error, now = failed.error, failed.now
+    dead_reason = None
+    if failed.is_poison(settings):
+        dead_reason = f"poison: failed {failed.attempts} times while other messages went through: {error}"
+    elif now - failed.first_failed >= settings.dead_after:
+        dead_reason = f"failing for longer than dead_after: {error}"
+    destination = None
+    if not failed.individual:
+        destination = replace(
+            state, target=failed.target, failures=failures, blocked_until=now + delay, last_error=error[:300]
+        )
+    return FailurePlan(
+        error=error,
+        retry_at=now + delay,
+        count_attempt=failed.individual,
+        dead_reason=dead_reason,
+        destination=destination,
+    )
+
+
 class Deliverer:
     """Runs the outbox drain; one asyncio task per destination with due rows."""
 
@@ -122,13 +217,9 @@ class Deliverer:
     async def drain_once(self) -> int:
         """Start delivery for every destination with due rows; wait for them; return rows sent."""
         now = self.rt.clock.timestamp()
-        dests = await self.rt.db(self._due, now)
+        dests = await self.rt.store.due_destinations(now)
         results = await asyncio.gather(*(self._deliver_destination(d) for d in dests))
         return sum(results)
-
-    def _due(self, now: float) -> list[str]:
-        with self.rt.database.read() as conn:
-            return repo.due_destinations(conn, now)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until ``stop`` is set; wakes on new outbox rows or when the next row is due."""
@@ -138,7 +229,7 @@ class Deliverer:
                 await self._tick()
             except Exception:  # the loop must survive anything; the error is logged once per tick
                 log.exception("delivery loop error")
-            wait = await self.rt.db(self._next_wait)
+            wait = await self._next_wait()
             self.rt.outbox_changed.clear()
             waiter = asyncio.ensure_future(self.rt.outbox_changed.wait())
             stopper = asyncio.ensure_future(stop.wait())
@@ -148,16 +239,15 @@ class Deliverer:
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    def _next_wait(self) -> float:
-        with self.rt.database.read() as conn:
-            due = repo.next_due(conn)
+    async def _next_wait(self) -> float:
+        due = await self.rt.store.next_due()
         if due is None:
             return 30.0
         return min(30.0, max(0.05, due - self.rt.clock.timestamp()))
 
     async def _tick(self) -> None:
         now = self.rt.clock.timestamp()
-        for dest in await self.rt.db(self._due, now):
+        for dest in await self.rt.store.due_destinations(now):
             task = self._running.get(dest)
             if task is None or task.done():
                 self._running[dest] = asyncio.create_task(self._deliver_destination(dest))
@@ -166,13 +256,13 @@ class Deliverer:
         rt = self.rt
         found = self.destination(dest_id)
         now = rt.clock.timestamp()
-        rows = await rt.db(self._pending, dest_id, now)
+        rows = await rt.store.pending_for(dest_id, now)
         if found is None:
             # the notifier or this URL was removed from the config: never send to a stale URL
-            await rt.db(self._cancel, [r.id for r in rows], "destination removed from the configuration")
+            await rt.store.cancel([r.id for r in rows], "destination removed from the configuration")
             return 0
         target, dest = found
-        state = await rt.db(self._dest_state, dest_id, target.name)
+        state = await rt.store.destination(dest_id, target.name)
         if state.blocked_until and state.blocked_until > now:
             return 0
         rows = await self._apply_throttle(target, dest, rows, state, now)
@@ -190,11 +280,13 @@ class Deliverer:
             ids = [r.id for r in batch.rows]
             if result.outcome is Outcome.SENT:
                 fault_point("after_send_before_mark")
-                await rt.db(self._mark_sent, ids, dest_id, target.name, now)
+                await rt.store.mark_sent(
+                    ids, dest=dest_id, target=target.name, now=now, keep_sends_after=now - THROTTLE_WINDOW
+                )
                 sent += len(ids)
                 any_success = True
             elif result.outcome is Outcome.DEAD:
-                await rt.db(self._dead, ids, result.detail)
+                await rt.store.mark_dead(ids, result.detail)
             else:
                 failed.append((batch, result))
         last_success = state.last_success_at
@@ -206,14 +298,14 @@ class Deliverer:
                 or any_success
                 or (last_success is not None and last_success >= first_failed)
             )
-            await rt.db(self._fail, batch, result, now, individual)
+            await self._fail(batch, result, now, individual)
         return sent
 
     async def _send(self, target: Target, dest: Destination, batch: Batch) -> SendResult:
         rt = self.rt
         message = batch.message
         if message.kind in (MessageKind.ALERT, MessageKind.DIGEST):
-            await rt.db(self._attach_outlets, batch)
+            await self._attach_outlets(batch)
         try:
             if target.is_email and dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
                 html, _plain = target.renderer.render_email(message)
@@ -249,104 +341,26 @@ class Deliverer:
         )
         return result
 
-    # ------------------------------------------------------------------ database steps (db thread)
-
-    def _pending(self, dest: str, now: float) -> list[repo.OutboxEntry]:
-        with self.rt.database.read() as conn:
-            return repo.pending_for(conn, dest, now)
-
-    def _dest_state(self, dest: str, target: str) -> repo.DestinationState:
-        with self.rt.database.read() as conn:
-            return repo.get_destination(conn, dest) or repo.DestinationState(dest=dest, target=target)
-
-    def _attach_outlets(self, batch: Batch) -> None:
+    async def _attach_outlets(self, batch: Batch) -> None:
         """Every outlet known now to carry each item's story (syndication clusters)."""
-        with self.rt.database.read() as conn:
-            for item, subject in zip(batch.message.items, batch.subjects, strict=True):
-                outlets = []
-                for source, _url in repo.cluster_outlets(conn, subject):
-                    name = self.rt.sources[source].outlet if source in self.rt.sources else None
-                    name = name or source
-                    if name not in outlets:
-                        outlets.append(name)
-                if outlets:
-                    item.outlets = outlets
+        sources = await self.rt.store.cluster_sources(batch.subjects)
+        for item, subject in zip(batch.message.items, batch.subjects, strict=True):
+            outlets = outlet_names(sources[subject], self.rt.sources)
+            if outlets:
+                item.outlets = outlets
 
-    def _mark_sent(self, ids: list[int], dest: str, target: str, now: float) -> None:
-        with self.rt.database.write() as conn:
-            repo.mark_sent(conn, ids, now)
-            state = repo.get_destination(conn, dest) or repo.DestinationState(dest=dest, target=target)
-            log_ = (*(t for t in state.sent_log if t > now - 3600), now)
-            repo.save_destination(
-                conn,
-                replace(
-                    state,
-                    target=target,
-                    failures=0,
-                    blocked_until=None,
-                    last_success_at=now,
-                    last_error=None,
-                    sent_log=log_,
-                ),
-            )
-
-    def _fail(self, batch: Batch, result: SendResult, now: float, individual: bool) -> None:
-        """Record a failed send: retry later with backoff; poison or too old → dead.
-
-        An ``individual`` failure (the destination accepts other messages) counts towards
-        ``poison_attempts`` and does not hold the destination back; otherwise the whole
-        destination backs off.
-        """
+    async def _fail(self, batch: Batch, result: SendResult, now: float, individual: bool) -> None:
+        """Record a failed send of ``batch`` (see :func:`plan_failure`) in one transaction."""
         settings = self.rt.config.settings.delivery
         rows = batch.rows
-        dest, target = rows[0].dest, rows[0].target
-        error = result.detail or result.outcome.value
+        failed = FailedSend.of(rows, result, now, individual)
         ids = [r.id for r in rows]
-        with self.rt.database.write() as conn:
-            state = repo.get_destination(conn, dest) or repo.DestinationState(dest=dest, target=target)
-            failures = state.failures + (0 if individual else 1)
-            attempts = max(r.attempts for r in rows) + (1 if individual else 0)
-            delay = backoff_delay(
-                max(failures, attempts, 1), base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
-            )
-            if result.status == 429:
-                # apprise does not pass Retry-After on; wait at least a minute
-                delay = max(delay, 60.0)
-            first_failed = min((r.first_failed_at or now) for r in rows)
-            if individual and attempts >= settings.poison_attempts:
-                repo.mark_dead(
-                    conn, ids, f"poison: failed {attempts} times while other messages went through: {error}"
-                )
-                log.error("outbox rows %s set aside as poison after %d attempts", ids, attempts)
-            elif now - first_failed >= settings.dead_after:
-                repo.mark_dead(conn, ids, f"failing for longer than dead_after: {error}")
-            else:
-                repo.mark_failed(
-                    conn, ids, error=error, next_attempt_at=now + delay, now=now, count_attempt=individual
-                )
-            if not individual:
-                repo.save_destination(
-                    conn,
-                    replace(
-                        state,
-                        target=target,
-                        failures=failures,
-                        blocked_until=now + delay,
-                        last_error=error[:300],
-                    ),
-                )
-                # nothing to this destination before the backoff ends (and no busy wake-ups meanwhile)
-                repo.postpone_destination(conn, dest, now + delay)
-
-    def _dead(self, ids: list[int], detail: str) -> None:
-        with self.rt.database.write() as conn:
-            repo.mark_dead(conn, ids, detail)
-
-    def _cancel(self, ids: list[int], reason: str) -> None:
-        if not ids:
-            return
-        with self.rt.database.write() as conn:
-            repo.mark_cancelled(conn, ids, reason)
+        decide = partial(plan_failure, failed=failed, settings=settings, rng=self._rng)
+        await self.rt.store.record_failure(
+            ids, dest=rows[0].dest, target=failed.target, now=now, decide=decide
+        )
+        if failed.is_poison(settings):
+            log.error("outbox rows %s set aside as poison after %d attempts", ids, failed.attempts)
 
     async def _apply_throttle(
         self,
@@ -359,18 +373,13 @@ class Deliverer:
         limit = target.settings.max_per_hour
         if not limit or not rows:
             return rows
-        recent = sorted(t for t in state.sent_log if t > now - 3600)
+        recent = sorted(t for t in state.sent_log if t > now - THROTTLE_WINDOW)
         if len(recent) < limit:
             return rows
         # over the limit: everything due folds into one digest when the window frees up
-        until = recent[-limit] + 3600
+        until = recent[-limit] + THROTTLE_WINDOW
         ids = [r.id for r in rows]
-
-        def hold() -> None:
-            with self.rt.database.write() as conn:
-                repo.hold_for_throttle(conn, ids, until)
-
-        await self.rt.db(hold)
+        await self.rt.store.hold_for_throttle(ids, until)
         log.info(
             "target=%s over max_per_hour=%d: %d alerts held until %s",
             target.name,

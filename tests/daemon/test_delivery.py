@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,12 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.clock import FakeClock
+from monitor.config import DeliverySettings, SourceSettings
+from monitor.daemon.delivery import FailedSend, outlet_names, plan_failure
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.demo.site import NewsSite
 from monitor.demo.stories import STORIES
-from monitor.models import OutboxStatus
+from monitor.models import MessageKind, OutboxStatus
+from monitor.notify.deliver import Outcome, SendResult
 from monitor.store import repo
+from monitor.store.payload import AlertPayload
 from tests.helpers import make_config
 
 WIRE = next(s for s in STORIES if s.wire)
@@ -315,3 +320,129 @@ async def test_rule_digest_while_the_target_is_immediate(tmp_path: Path, receive
         assert LOCAL[1].title in receivers[0].messages[1].body
     finally:
         await site.stop()
+
+
+# ---------------------------------------------------------------------------- the failure policy
+
+
+class NoJitter(random.Random):
+    """Backoff without its random spread, so a table states exact delays."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return 0.0
+
+
+POLICY = DeliverySettings(retry_base=30, retry_cap=3600, dead_after=86400, poison_attempts=3)
+NOW = 1_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("failures", "individual", "attempts", "failing_for", "status", "retry_in", "dead", "blocked"),
+    [
+        # the destination is down: it backs off as a whole, the rows' attempts do not count
+        (0, False, 0, 0, None, 30, None, 1),
+        (2, False, 0, 600, 503, 120, None, 3),
+        (9, False, 0, 600, None, 3600, None, 10),  # capped at retry_cap
+        (0, False, 0, 0, 429, 60, None, 1),  # a rate limit waits at least a minute
+        (0, False, 0, 86400, None, 30, "failing for longer than dead_after: ", 1),
+        # the message fails on its own: only its rows wait, the destination goes on
+        (0, True, 2, 0, 413, 60, None, None),
+        (4, True, 2, 0, 413, 240, None, None),  # the destination's own failures still count
+        (0, True, 3, 0, 413, 120, "poison: failed 3 times while other messages went through: ", None),
+        (0, True, 3, 86400, 413, 120, "poison: failed 3 times", None),  # poison is named first
+    ],
+)
+def test_failure_policy(
+    failures: int,
+    individual: bool,
+    attempts: int,
+    failing_for: float,
+    status: int | None,
+    retry_in: float,
+    dead: str | None,
+    blocked: int | None,
+) -> None:
+    state = repo.DestinationState(dest="d", target="old-name", failures=failures, last_success_at=5.0)
+    failed = FailedSend(
+        target="chat",
+        error="HTTP error",
+        status=status,
+        now=NOW,
+        individual=individual,
+        attempts=attempts,
+        first_failed=NOW - failing_for,
+    )
+    plan = plan_failure(state, failed, POLICY, NoJitter())
+    assert (plan.error, plan.retry_at, plan.count_attempt) == ("HTTP error", NOW + retry_in, individual)
+    if dead is None:
+        assert plan.dead_reason is None
+    else:
+        assert plan.dead_reason is not None and plan.dead_reason.startswith(dead)
+        assert plan.dead_reason.endswith("HTTP error")
+    if blocked is None:
+        assert plan.destination is None
+    else:
+        assert plan.destination == repo.DestinationState(
+            dest="d",
+            target="chat",
+            failures=blocked,
+            blocked_until=NOW + retry_in,
+            last_success_at=5.0,
+            last_error="HTTP error",
+        )
+    assert failed.is_poison(POLICY) == (dead is not None and dead.startswith("poison"))
+
+
+def entry(attempts: int, first_failed_at: float | None) -> repo.OutboxEntry:
+    return repo.OutboxEntry(
+        id=1,
+        key="k",
+        kind=MessageKind.ALERT,
+        rule="r",
+        target="chat",
+        dest="d",
+        story_id=1,
+        cluster=None,
+        status=OutboxStatus.PENDING,
+        urgent=False,
+        digest=None,
+        payload=AlertPayload(),
+        created_at=0.0,
+        due_at=0.0,
+        next_attempt_at=0.0,
+        attempts=attempts,
+        first_failed_at=first_failed_at,
+        last_error=None,
+        sent_at=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("individual", "result", "attempts", "first_failed", "error"),
+    [
+        (True, SendResult(Outcome.RETRY, "HTTP 413", 413), 4, 50.0, "HTTP 413"),
+        (False, SendResult(Outcome.UNKNOWN), 3, 50.0, "unknown"),
+    ],
+)
+def test_a_failed_send_of_a_batch(
+    individual: bool, result: SendResult, attempts: int, first_failed: float, error: str
+) -> None:
+    failed = FailedSend.of([entry(1, None), entry(3, 50.0), entry(0, 80.0)], result, 100.0, individual)
+    assert (failed.target, failed.attempts, failed.first_failed, failed.error) == (
+        "chat",
+        attempts,
+        first_failed,
+        error,
+    )
+    assert (failed.status, failed.now, failed.individual) == (result.status, 100.0, individual)
+
+
+def test_outlet_names_each_once_in_order() -> None:
+    configured = {
+        name: SourceSettings.model_validate(
+            {"name": name, "feed": "http://127.0.0.1:9/f.xml", "outlet": outlet}
+        )
+        for name, outlet in (("wire-a", "Wire"), ("wire-b", "Wire"), ("local", None))
+    }
+    found = ["local", "wire-a", "removed", "wire-b", "local"]
+    assert outlet_names(found, configured) == ["local", "Wire", "removed"]
