@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 from monitor.clock import FakeClock
+from monitor.config import HealthSettings
+from monitor.daemon.health import Problem, find_problems, plan_notices
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
+from monitor.models import MessageKind, OutboxStatus
 from monitor.store import repo
+from monitor.store.facade import Overview
 from tests.helpers import make_config
 
 
@@ -154,7 +158,7 @@ async def test_a_gone_source_is_told_by_its_stored_status_not_its_error_text(
     daemon = Daemon(config, workers=0, clock=FakeClock(datetime.now(UTC)))
     await daemon.start()
     try:
-        problems = {subject: text for subject, text, _ in daemon.health.problems()}
+        problems = {p.subject: p.text for p in await daemon.health.problems()}
         assert problems["source:gone-feed"].startswith("Source 'gone-feed' is gone (HTTP 410)")
         assert "failed 4 polls" in problems["source:slow-feed"]
         assert "source:busy-feed" not in problems
@@ -165,7 +169,7 @@ async def test_a_gone_source_is_told_by_its_stored_status_not_its_error_text(
             busy.last_error, busy.failures = "http_status: HTTP 410 from a proxy, relayed as 503", 1
             repo.save_source(conn, gone)
             repo.save_source(conn, busy)
-        problems = {subject: text for subject, text, _ in daemon.health.problems()}
+        problems = {p.subject: p.text for p in await daemon.health.problems()}
         assert problems["source:gone-feed"].startswith("Source 'gone-feed' is gone (HTTP 410)")
         assert "source:busy-feed" not in problems  # its status is 503, whatever the text says
     finally:
@@ -208,3 +212,112 @@ async def test_the_http_status_of_a_failed_poll_is_stored_and_cleared_by_success
     failed, ok = states
     assert failed is not None and (failed.failures, failed.last_http_status) == (1, 410)
     assert ok is not None and (ok.failures, ok.last_http_status, ok.last_error) == (0, None, None)
+
+
+# ---------------------------------------------------------------------------- the decisions, as tables
+
+SETTINGS = HealthSettings(source_failures=3, pending_after=3600, throttle=3600)
+NOW = 1_000_000.0
+
+
+def overview(
+    *states: repo.SourceState, oldest: float | None = None, dead: dict[str, int] | None = None
+) -> Overview:
+    return Overview(
+        sources={s.name: s for s in states},
+        outbox={OutboxStatus.PENDING: 1} if oldest is not None else {},
+        oldest_pending=oldest,
+        dead_by_target=dead or {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("seen", "expected"),
+    [
+        (overview(), []),
+        (overview(repo.SourceState(name="wire", failures=2, last_error="timeout")), []),
+        (
+            overview(repo.SourceState(name="wire", failures=3, last_error="timeout")),
+            [("source:wire", "Source 'wire' has failed 3 polls in a row: timeout", None)],
+        ),
+        (
+            overview(repo.SourceState(name="wire", failures=1, last_http_status=410)),
+            [("source:wire", "Source 'wire' is gone (HTTP 410): remove it or change its URL.", None)],
+        ),
+        # a success clears the failures: a stale 410 says nothing
+        (overview(repo.SourceState(name="wire", failures=0, last_http_status=410)), []),
+        (overview(repo.SourceState(name="wire", failures=1, last_http_status=503)), []),
+        # a source removed from the configuration is not a problem any more
+        (overview(repo.SourceState(name="removed", failures=9, last_http_status=410)), []),
+        (overview(oldest=NOW - 3600), []),
+        (
+            overview(oldest=NOW - 7200),
+            [("pending", "An alert has been waiting for delivery for 2.0 h.", None)],
+        ),
+        (
+            overview(
+                repo.SourceState(name="blog", failures=4, last_error="HTTP 500"),
+                repo.SourceState(name="wire", failures=5, last_error="reset"),
+                oldest=NOW - 5400,
+                dead={"chat": 2, "mail": 1},
+            ),
+            [
+                ("source:blog", "Source 'blog' has failed 4 polls in a row: HTTP 500", None),
+                ("source:wire", "Source 'wire' has failed 5 polls in a row: reset", None),
+                ("pending", "An alert has been waiting for delivery for 1.5 h.", None),
+                (
+                    "dead:chat",
+                    "Target 'chat' has 2 undeliverable (dead) alerts; see `newsmonitor outbox`.",
+                    "chat",
+                ),
+                (
+                    "dead:mail",
+                    "Target 'mail' has 1 undeliverable (dead) alerts; see `newsmonitor outbox`.",
+                    "mail",
+                ),
+            ],
+        ),
+    ],
+)
+def test_problems(seen: Overview, expected: list[tuple[str, str, str | None]]) -> None:
+    problems = find_problems(seen, {"wire", "blog"}, SETTINGS, NOW)
+    assert [(p.subject, p.text, p.concerned) for p in problems] == expected
+
+
+OPS = ("ops", ["ops-1", "ops-2"])
+CHAT = ("chat", ["chat-1"])
+
+
+@pytest.mark.parametrize(
+    ("problems", "last", "targets", "told"),
+    [
+        ([Problem("pending", "late")], {}, [OPS, CHAT], [("pending", ("ops", "chat"), False)]),
+        ([Problem("pending", "late")], {"pending": NOW - 3599}, [OPS, CHAT], []),  # throttled
+        (
+            [Problem("pending", "late")],
+            {"pending": NOW - 3600},
+            [OPS, CHAT],
+            [("pending", ("ops", "chat"), False)],
+        ),
+        # a notice about a target goes through the others, or through it alone when there is no other
+        ([Problem("dead:chat", "dead", "chat")], {}, [OPS, CHAT], [("dead:chat", ("ops",), False)]),
+        ([Problem("dead:chat", "dead", "chat")], {}, [CHAT], [("dead:chat", ("chat",), True)]),
+        # no health target: the notice is still recorded (and logged), with no rows
+        ([Problem("pending", "late")], {}, [], [("pending", (), False)]),
+        # the same subject twice in one pass is told once
+        ([Problem("source:a", "x"), Problem("source:a", "y")], {}, [CHAT], [("source:a", ("chat",), False)]),
+    ],
+)
+def test_notices(
+    problems: list[Problem],
+    last: dict[str, float],
+    targets: list[tuple[str, list[str]]],
+    told: list[tuple[str, tuple[str, ...], bool]],
+) -> None:
+    notices = plan_notices(problems, last, now=NOW, throttle=3600, targets=targets)
+    assert [(n.subject, n.targets, n.alone) for n in notices] == told
+    dests = dict(targets)
+    for notice in notices:
+        assert [(r.target, r.dest) for r in notice.rows] == [(t, d) for t in notice.targets for d in dests[t]]
+        assert all(r.kind is MessageKind.HEALTH and r.urgent and r.due_at == NOW for r in notice.rows)
+        assert len({r.key for r in notice.rows}) == len(notice.rows)
