@@ -14,6 +14,7 @@ from monitor.config import SourceSettings
 from monitor.daemon.runtime import Runtime
 from monitor.redact import redact_text
 from monitor.store import repo
+from monitor.store.facade import Overview
 from monitor.web.view import SourceHealth, SourceStatus, StatusView
 
 
@@ -43,15 +44,12 @@ def source_statuses(
     return [source_status(src, states.get(src.name)) for src in sources]
 
 
-def _read_view(rt: Runtime) -> StatusView:
-    with rt.database.read() as conn:
-        states = {s.name: s for s in repo.all_sources(conn)}
-        counts = repo.outbox_counts(conn)
-        dead = repo.dead_targets(conn)
+def status_view(rt: Runtime, overview: Overview) -> StatusView:
+    """The status of the daemon running ``rt``, given what its store holds (``overview``)."""
     return StatusView(
-        sources=source_statuses(rt.sources.values(), states),
-        outbox={status.value: n for status, n in counts.items()},
-        dead_by_target=dead,
+        sources=source_statuses(rt.sources.values(), overview.sources),
+        outbox={status.value: n for status, n in overview.outbox.items()},
+        dead_by_target=dict(overview.dead_by_target),
         rules=[r.name for r in rt.rules],
         targets=sorted(rt.targets),
         config_path=rt.config.path,
@@ -67,8 +65,8 @@ class RuntimeStatus:
         self._rt = rt
 
     async def status_view(self) -> StatusView:
-        """Read the state on the database thread."""
-        return await self._rt.db(_read_view, self._rt)
+        """The daemon's status, from one read of its store."""
+        return status_view(self._rt, await self._rt.store.overview())
 
     def metrics_text(self) -> bytes:
         """The daemon's Prometheus metrics."""
