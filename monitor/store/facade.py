@@ -16,7 +16,7 @@ Values cross this edge typed: the rows and states of :mod:`monitor.store.repo`, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -123,6 +123,105 @@ class Store:
         """Finish the work already submitted, stop the thread and close the database."""
         self._thread.shutdown(wait=True)
         self.database.close()
+
+    async def open(self) -> int:
+        """Take the single-instance lock, then bring the schema to the newest version (returned).
+
+        Raises :class:`~monitor.errors.StoreError` when another daemon holds the lock or the
+        migration fails.
+        """
+
+        def run() -> int:
+            self.database.lock.acquire()
+            return self.database.migrate()
+
+        return await self.call(run)
+
+    async def migrate(self) -> int:
+        """Bring the schema to the newest version (returned), without the lock (a scratch database)."""
+        return await self.call(self.database.migrate)
+
+    # ------------------------------------------------------------------ sources and stories
+
+    async def source_state(self, name: str) -> repo.SourceState | None:
+        """The stored state of source ``name``; None before its first recorded poll."""
+        return await self._read(partial(repo.get_source, name=name))
+
+    async def source_states(self) -> dict[str, repo.SourceState]:
+        """The stored state of every source ever recorded, by name (in name order)."""
+        return await self._read(lambda conn: {s.name: s for s in repo.all_sources(conn)})
+
+    async def save_source(self, state: repo.SourceState, *, listed_at: float | None = None) -> None:
+        """Save ``state``; with ``listed_at``, the stories it lists (``state.listed_ids``) are
+        first marked as still listed at that time, so retention keeps them. One transaction."""
+
+        def write(conn: Connection) -> None:
+            if listed_at is not None:
+                repo.touch_listed(conn, state.listed_ids, listed_at)
+            repo.save_source(conn, state)
+
+        await self._write(write)
+
+    async def find_seen(self, keys: Sequence[str]) -> dict[str, int]:
+        """Each already-seen key among ``keys``, mapped to its story id."""
+        return await self._read(partial(repo.find_seen, keys=keys))
+
+    async def record_poll(
+        self,
+        state: repo.SourceState,
+        stories: Sequence[repo.NewStory],
+        *,
+        listed: Collection[int],
+        extra_keys: Mapping[int, Sequence[str]],
+        rows: Sequence[repo.OutboxRow],
+        now: float,
+    ) -> list[int]:
+        """Record one poll of a source in ONE transaction, so that a crash loses all of it or none.
+
+        In this order: the new ``stories`` are seen at ``now``; the known stories the source
+        still lists (``listed``: their ids) are touched at ``now``; ``state.listed_ids``
+        becomes those and the new ones (so that a 304 or an unchanged body keeps them listed
+        and retention never prunes them into a re-alert); ``extra_keys`` (story id → keys)
+        join their stories; the outbox ``rows`` are added (``story_index`` counts into
+        ``stories``; a row whose key exists is ignored); ``state`` is saved. Returns the new
+        stories' ids, in order.
+        """
+
+        def write(conn: Connection) -> list[int]:
+            ids = repo.add_stories(conn, stories, now)
+            repo.touch_listed(conn, listed, now)
+            state.listed_ids = sorted(set(listed).union(ids))
+            for story_id, keys in extra_keys.items():
+                repo.add_keys(conn, story_id, keys)
+            repo.add_outbox(conn, rows, ids, now)
+            repo.save_source(conn, state)
+            return ids
+
+        return await self._write(write)
+
+    async def recent_signatures(self, since: float) -> list[tuple[str, bytes | None, str | None, float]]:
+        """(cluster, signature, title key, first seen) of the stories first seen since ``since``, oldest first."""
+        return await self._read(partial(repo.recent_signatures, since=since))
+
+    async def prune(self, older_than: float) -> int:
+        """Delete the stories not listed since ``older_than`` and the sent or cancelled alerts
+        created before it; returns how many.
+
+        In batches, each its own short transaction, so that polls are never held up for long.
+        """
+
+        def run() -> int:
+            total = 0
+            while True:
+                with self.database.write() as conn:
+                    n = repo.prune(conn, older_than=older_than) + repo.prune_outbox(
+                        conn, older_than=older_than
+                    )
+                total += n
+                if n == 0:
+                    return total
+
+        return await self.call(run)
 
     # ------------------------------------------------------------------ status and health
 

@@ -241,3 +241,83 @@ async def test_health_notices_remember_when_each_subject_was_told(store: Store) 
     assert outbox(store)["h1"].payload == NoticePayload(note="source down")
     assert await store.add_health_notices(["source:a", "pending", "dead:x"], 160.0, plan) == []
     assert asked == [{}, {"source:a": 100.0, "pending": 100.0}]
+
+
+# ---------------------------------------------------------------------------- sources and stories
+
+
+def story(i: int, source: str = "wire") -> repo.NewStory:
+    return repo.NewStory(
+        source=source, title=f"t{i}", url=f"http://x.test/{i}", published=None, keys=[f"url:{i}", f"guid:{i}"]
+    )
+
+
+async def test_open_migrates_and_holds_the_lock(tmp_path: Path) -> None:
+    from monitor.errors import StoreError
+
+    url = f"sqlite:///{tmp_path}/lock.db"
+    first, second = Store(Database(url)), Store(Database(url))
+    try:
+        assert await first.open() == first.database.version() > 0
+        with pytest.raises(StoreError, match="already using the database"):
+            await second.open()
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_source_states_round_trip(store: Store) -> None:
+    assert await store.source_state("wire") is None
+    await store.save_source(repo.SourceState(name="wire", polls=3, etag='"v1"'))
+    await store.save_source(repo.SourceState(name="blog"))
+    state = await store.source_state("wire")
+    assert state is not None and (state.polls, state.etag) == (3, '"v1"')
+    assert list(await store.source_states()) == ["blog", "wire"]
+
+
+async def test_record_poll_is_one_transaction_in_order(store: Store) -> None:
+    with store.database.write() as conn:
+        (old,) = repo.add_stories(conn, [story(0)], 1.0)
+    state = repo.SourceState(name="wire", polls=1)
+    first = repo.OutboxRow(
+        key="o1",
+        kind=MessageKind.ALERT,
+        rule="r",
+        target="t",
+        dest="d",
+        payload=AlertPayload(),
+        due_at=50.0,
+        story_index=1,
+    )
+    ids = await store.record_poll(
+        state, [story(1), story(2)], listed={old}, extra_keys={old: ["title:zero"]}, rows=[first], now=50.0
+    )
+    assert state.listed_ids == sorted([old, *ids])
+    assert await store.find_seen(["guid:1", "guid:2", "title:zero", "guid:9"]) == {
+        "guid:1": ids[0],
+        "guid:2": ids[1],
+        "title:zero": old,
+    }
+    assert outbox(store)["o1"].story_id == ids[1]
+    saved = await store.source_state("wire")
+    assert saved is not None and saved.listed_ids == state.listed_ids
+    # nothing of a poll whose transaction fails is kept
+    broken = replace(first, key="o2", story_index=5)  # no such story: the transaction fails
+    with pytest.raises(IndexError):
+        await store.record_poll(state, [story(3)], listed=set(), extra_keys={}, rows=[broken], now=60.0)
+    assert await store.find_seen(["guid:3"]) == {}
+
+
+async def test_prune_keeps_what_is_still_listed(store: Store) -> None:
+    with store.database.write() as conn:
+        kept, _gone = repo.add_stories(conn, [story(1), story(2)], 10.0)
+    await store.save_source(repo.SourceState(name="wire", listed_ids=[kept]), listed_at=100.0)
+    assert await store.prune(older_than=50.0) == 1
+    assert await store.find_seen(["guid:1", "guid:2"]) == {"guid:1": kept}
+
+
+async def test_recent_signatures_since(store: Store) -> None:
+    with store.database.write() as conn:
+        repo.add_stories(conn, [replace(story(1), cluster="c1", title_key="tk")], 10.0)
+        repo.add_stories(conn, [replace(story(2), cluster="c2")], 20.0)
+    assert await store.recent_signatures(15.0) == [("c2", None, None, 20.0)]
