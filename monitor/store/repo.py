@@ -1,7 +1,8 @@
 """Every query the daemon makes. Functions take a :class:`~sqlalchemy.Connection` inside a transaction.
 
-The pipeline opens one write transaction per poll and calls :func:`record_poll`, so the
-seen-marks and the outbox rows of one poll commit together or not at all.
+The pipeline commits one poll in one write transaction (:func:`add_stories`, :func:`add_keys`,
+:func:`add_outbox`, :func:`save_source` together), so the seen-marks and the outbox rows of
+one poll commit together or not at all.
 
 Rows cross this edge typed both ways: :class:`OutboxRow` goes in, :class:`OutboxEntry`
 comes back; :class:`SourceState` and :class:`DestinationState` go both ways. Statuses and
