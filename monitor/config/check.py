@@ -14,7 +14,9 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import soupsieve
 from pydantic import BaseModel, ValidationError
 
 from monitor.config.models import (
@@ -33,6 +35,12 @@ from monitor.config.models import (
 )
 from monitor.config.yamlload import Path as KeyPath
 from monitor.errors import QueryError
+from monitor.fetch import parse_allow_networks
+from monitor.notify.deliver import check_apprise_url
+from monitor.notify.render import Renderer
+from monitor.notify.schedule import parse_digest, parse_quiet
+from monitor.redact import redact_url
+from monitor.rules import parse_query
 
 # ---------------------------------------------------------------------------- error formatting
 
@@ -65,8 +73,6 @@ def _show_value(value: Any) -> str:
         return ""
     text = repr(value)
     if isinstance(value, str) and _SECRET_HINT.match(value):
-        from monitor.redact import redact_url
-
         text = repr(redact_url(value))
     if len(text) > 80:
         text = text[:77] + "..."
@@ -260,8 +266,6 @@ def check_settings(
         defined = ", ".join(sorted(names)) or "none"
         return f"unknown notifier '{target}'{hint}; defined notifiers: {defined}"
 
-    from monitor.notify.deliver import check_apprise_url
-
     for name, notifier in settings.notifiers.items():
         for j, url in enumerate(notifier.urls):
             if "${" in url:
@@ -355,8 +359,6 @@ def check_settings(
         for j, target in enumerate(rule.notify or []):
             if target not in names:
                 yield (*path, "notify", j), unknown_notifier(target)
-        if rule.notify is None and not settings.defaults.notify and not settings.notifiers:
-            pass  # a rule without targets is allowed (dry runs, `match`); `check` warns below
         for j, src in enumerate(rule.sources):
             if src not in seen and src not in dropped.sources:
                 close = difflib.get_close_matches(src, sorted(seen), n=1)
@@ -385,31 +387,19 @@ def _check_delivery_options(
             yield (*path, "digest"), problem
     if notifier.quiet:
         try:
-            from monitor.notify.schedule import parse_quiet
-
             parse_quiet(notifier.quiet)
-        except ImportError:
-            pass
         except ValueError as exc:
             yield (*path, "quiet"), str(exc)
     if notifier.template:
         try:
-            from monitor.notify.render import Renderer
-
             Renderer(
                 fmt=notifier.format, timezone=notifier.timezone or default_tz, template_path=notifier.template
             )
-        except ImportError:
-            pass
-        except Exception as exc:
+        except Exception as exc:  # jinja reads the user's file: any failure is a config problem, not a crash
             yield (*path, "template"), f"template error: {exc}"
 
 
 def _check_digest(spec: str) -> str | None:
-    try:
-        from monitor.notify.schedule import parse_digest
-    except ImportError:
-        return None
     try:
         parse_digest(spec)
     except ValueError as exc:
@@ -419,8 +409,6 @@ def _check_digest(spec: str) -> str | None:
 
 def check_query(query: str) -> str | None:
     """The parse error of a watch-rule query, or None when it is valid."""
-    from monitor.rules import parse_query
-
     try:
         parse_query(query)
     except QueryError as exc:
@@ -429,8 +417,6 @@ def check_query(query: str) -> str | None:
 
 
 def _check_http_url(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
@@ -455,19 +441,13 @@ def _check_ca_file(path: str) -> str | None:
 
 def _check_selector(selector: str) -> str | None:
     try:
-        import soupsieve
-
         soupsieve.compile(selector)
-    except Exception as exc:
+    except Exception as exc:  # soupsieve's SelectorSyntaxError, and others for odd input
         return f"invalid CSS selector: {exc}"
     return None
 
 
 def _check_network(entry: str) -> str | None:
-    try:
-        from monitor.fetch.client import parse_allow_networks
-    except ImportError:
-        return None
     try:
         parse_allow_networks([entry])
     except ValueError as exc:
