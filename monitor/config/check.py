@@ -305,7 +305,7 @@ def check_settings(
             problem = _check_http_url(source.url)
             if problem:
                 yield (*path, key), problem
-        interval = source.interval if source.interval is not None else settings.defaults.interval
+        interval = source.interval
         if interval < 1:
             yield (*path, "interval"), f"interval must be at least 1s (got {interval:g}s)"
         elif interval < 60:
@@ -326,7 +326,7 @@ def check_settings(
             problem = _check_network(entry)
             if problem:
                 yield (*path, "allow_networks", j), problem
-        if source.feed is None and source.full_text is False:
+        if source.feed is None and "full_text" in source.model_fields_set and source.full_text is False:
             yield (
                 (*path, "full_text"),
                 "page sources always fetch the article text; full_text: false is only for feeds",
