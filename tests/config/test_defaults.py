@@ -10,7 +10,9 @@ from monitor.config import Defaults, SourceSettings, load_config, parse_settings
 
 
 def source(defaults: str, entry: str) -> SourceSettings:
-    text = f"defaults: {{{defaults}}}\nsources:\n  - {{name: wire, feed: 'https://example.com/rss', {entry}}}\n"
+    text = (
+        f"defaults: {{{defaults}}}\nsources:\n  - {{name: wire, feed: 'https://example.com/rss', {entry}}}\n"
+    )
     return parse_settings(text.replace(", }", "}"), "cfg.yaml", {}).settings.sources[0]
 
 
@@ -26,7 +28,9 @@ def test_a_source_without_defaults_polls_with_the_built_in_ones() -> None:
 
 
 def test_what_the_entry_writes_wins_over_defaults() -> None:
-    src = source("interval: 30m, robots: false, full_text: true", "interval: 5m, robots: true, full_text: auto")
+    src = source(
+        "interval: 30m, robots: false, full_text: true", "interval: 5m, robots: true, full_text: auto"
+    )
     assert (src.interval, src.robots, src.full_text) == (300, True, "auto")
 
 
@@ -49,7 +53,9 @@ def test_null_in_the_entry_means_as_in_defaults() -> None:
         ("", "interval: 5m, min_interval: 1m", None, None),
     ],
 )
-def test_adaptive_polling_bounds(defaults: str, entry: str, floor: float | None, ceiling: float | None) -> None:
+def test_adaptive_polling_bounds(
+    defaults: str, entry: str, floor: float | None, ceiling: float | None
+) -> None:
     src = source(defaults, entry)
     assert (src.min_interval, src.max_interval) == (floor, ceiling)
 
