@@ -41,7 +41,7 @@ async def build_story(
         await resolve_redirector(rt, src, story)
     if not need_text or not story.url:
         return story
-    full_text = src.full_text if src.full_text is not None else rt.config.settings.defaults.full_text
+    full_text = src.full_text
     kind = kind_for(src.kind)
     if not (kind.always_full_text or full_text is True or (full_text == "auto" and cand.teaser)):
         return story
@@ -79,7 +79,7 @@ async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> Non
     drops the story.
     """
     host = urlsplit(story.url).hostname or ""
-    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    robots = src.robots
     try:
         async with rt.article_limit(host):
             response = await rt.http.get(story.url, allow_networks=src.allow_networks, check_robots=robots)

@@ -116,7 +116,7 @@ async def _poll(
     rt: Runtime, src: SourceSettings, state: repo.SourceState, now: float, result: PollResult, record: bool
 ) -> None:
     kind = kind_for(src.kind)(src)
-    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    robots = src.robots
     moved = rt.moved.get(src.name)
     url = moved[1] if moved is not None and moved[0] == src.url else src.url
     response = await rt.http.get(
@@ -331,9 +331,9 @@ def _schedule_next(
     interval = rt.config.source_interval(src)
     if not ok and error is not None:
         delay = max(interval, retry_delay_for(error, state.failures, interval))
-    elif src.interval is None and (src.min_interval or rt.config.settings.defaults.min_interval):
-        minimum = src.min_interval or rt.config.settings.defaults.min_interval or interval
-        maximum = src.max_interval or rt.config.settings.defaults.max_interval or max(interval, minimum) * 4
+    elif src.min_interval:
+        minimum = src.min_interval
+        maximum = src.max_interval or max(interval, minimum) * 4
         delay = adaptive_interval(state.new_story_times, minimum=minimum, maximum=maximum, now=now)
     else:
         delay = interval

@@ -79,6 +79,7 @@ def _config_for(config_path: str | None, name_or_url: str) -> tuple[Config, Sour
     src = SourceSettings.model_validate(
         {"name": "(test)", guess: name_or_url, "allow_networks": command_line_allow(name_or_url)}
     )
+    src = base.defaults.resolve(src)
     return _in_memory(Config(base, path, []), src), src
 
 
@@ -115,6 +116,7 @@ async def run_test_source(
             page = SourceSettings.model_validate(
                 {"name": "(test)", "page": src.feed, "allow_networks": src.allow_networks}
             )
+            page = config.settings.defaults.resolve(page)
             result = await poll_source(rt, page, record=False)
             src = page
         if result.error:
