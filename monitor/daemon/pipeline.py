@@ -190,10 +190,18 @@ async def _poll(
         stories = kept
     result.new = len(stories)
     result.stories = stories
-    dedup = await rt.cpu(assign_clusters, rt, stories, now, not priming)
+    index = rt.cluster_index if rt.config.settings.cluster.enabled else None
+    dedup = await rt.cpu(assign_clusters, index, stories, now, not priming)
     rows: list[repo.OutboxRow] = []
     if not priming:
-        rows = await rt.cpu(plan_alerts, rt, src, stories, now, len(listing.candidates), result.alerts)
+        plan = await rt.cpu(
+            plan_alerts, stories, rt.policy, source=src.name, listed=len(listing.candidates), now=now
+        )
+        for _, matches in plan.matched:
+            for match in matches:
+                rt.metrics.matches.labels(match.rule).inc()
+        result.alerts.extend(plan.matched)
+        rows = plan.rows
     result.status = "primed" if priming else "ok"
     if state.primed_at is None:
         state.primed_at = now
