@@ -17,7 +17,7 @@ from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, SourceSettings, load_config
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
-from monitor.daemon.pipeline import PollResult, poll_source
+from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
 from monitor.daemon.runtime import Runtime, compile_matcher, enabled_rules
 from monitor.daemon.targets import Target, build_targets
 from monitor.fetch.client import HttpClient
@@ -129,7 +129,9 @@ class Daemon:
                     return await poll_source(self.rt, src, record=record)
                 except Exception as exc:  # a bug in one source's poll must not abort the others
                     log.exception("source=%s unexpected error in poll", src.name)
-                    return PollResult(source=src.name, status="error", error=f"{type(exc).__name__}: {exc}")
+                    return PollResult(
+                        source=src.name, status=PollStatus.ERROR, error=f"{type(exc).__name__}: {exc}"
+                    )
 
         results = list(await asyncio.gather(*(one(s) for s in self.config.settings.sources if s.enabled)))
         if deliver and record:
