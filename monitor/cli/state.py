@@ -81,9 +81,9 @@ def outbox_retry(ctx: click.Context, row_id: int | None, all_dead: bool, config_
 
     db = Database(config.database_url)
     db.migrate()
-    import time
+    from monitor.clock import SYSTEM_CLOCK
 
     with db.write() as conn:
-        count = repo.retry_rows(conn, row_id=row_id, all_dead=all_dead, now=time.time())
+        count = repo.retry_rows(conn, row_id=row_id, all_dead=all_dead, now=SYSTEM_CLOCK.timestamp())
     click.echo(f"requeued {count} row{'s' if count != 1 else ''}")
     db.close()
