@@ -1,0 +1,86 @@
+"""plan_batches: due outbox rows of one destination grouped into messages (pure, table-driven)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from monitor.daemon.delivery import Batch, plan_batches
+
+
+def row(spec: str, n: int) -> dict[str, Any]:
+    """An outbox row as the delivery loop reads it, from ``"subject rule [digest]"`` (an alert)
+    or ``"summary"`` / ``"health"``.
+
+    ``subject`` is the row's cluster, or ``#ID`` for a story without one.
+    """
+    kind = spec if spec in ("summary", "health") else "alert"
+    subject, rule, *digest = spec.split(" ", 2) if kind == "alert" else ("-", f"({kind})")
+    story = {"title": f"Story {subject}", "url": f"https://ex.com/{subject}", "source": "wire", "outlet": "Wire"}
+    payload = (
+        {**story, "published": None, "rules": [{"rule": rule, "snippets": []}]}
+        if kind == "alert"
+        else {"note": f"{kind} note", "items": []}
+    )
+    return {
+        "id": n,
+        "key": f"nm-{n}",
+        "kind": kind,
+        "rule": rule,
+        "target": "chat",
+        "dest": "d1",
+        "story_id": int(subject[1:]) if subject.startswith("#") else (None if kind != "alert" else 100 + n),
+        "cluster": subject if kind == "alert" and not subject.startswith("#") else None,
+        "digest": digest[0] if digest else None,
+        "payload": payload,
+    }
+
+
+def summary(batch: Batch) -> str:
+    """``kind subject:rule+rule ...``: one item per story or cluster, in message order."""
+    message = batch.message
+    items = [
+        f"{subject}:{'+'.join(rule for rule, _ in item.rules)}"
+        for subject, item in zip(batch.subjects, message.items, strict=True)
+    ]
+    return " ".join([message.kind, *items])
+
+
+# (due rows of one destination, oldest first (see ``row``); the messages planned)
+BATCHES = [
+    ("nothing due", [], []),
+    ("one alert", ["c1 storm"], ["alert c1:storm"]),
+    ("two rules of one story: one alert", ["c1 storm", "c1 quake"], ["alert c1:storm+quake"]),
+    ("two stories: two alerts", ["c1 storm", "c2 storm"], ["alert c1:storm", "alert c2:storm"]),
+    ("a later rule joins its alert", ["c1 storm", "c2 storm", "c1 quake"], ["alert c1:storm+quake", "alert c2:storm"]),
+    ("no cluster: the story is the subject", ["#7 storm", "#7 quake"], ["alert 7:storm+quake"]),
+    ("held rows: one digest", ["c1 storm hourly", "c2 quake quiet"], ["digest c1:storm c2:quake"]),
+    ("a digest item lists every rule", ["c1 storm hourly", "c1 quake throttle"], ["digest c1:storm+quake"]),
+    ("in row order", ["c1 storm", "c2 storm hourly", "c3 quake"], ["alert c1:storm", "digest c2:storm", "alert c3:quake"]),
+    ("one story, now and held", ["c1 storm", "c1 quake hourly"], ["alert c1:storm", "digest c1:quake"]),
+    ("a summary goes alone", ["c1 storm", "summary", "c1 quake"], ["alert c1:storm+quake", "summary"]),
+    ("health notices go one by one", ["health", "health"], ["health", "health"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "rows", "messages"), BATCHES, ids=[c[0] for c in BATCHES])
+def test_plan_batches(case: str, rows: list[str], messages: list[str]) -> None:
+    batches = plan_batches([row(spec, n) for n, spec in enumerate(rows)], "chat")
+    assert [summary(batch) for batch in batches] == messages
+    assert all(batch.message.target == "chat" for batch in batches)
+
+
+def test_every_row_is_in_one_batch_whose_keys_are_its_rows() -> None:
+    rows = [row(spec, n) for n, spec in enumerate(["c1 storm", "c2 storm hourly", "c1 quake"])]
+    batches = plan_batches(rows, "chat")
+    assert [[r["id"] for r in batch.rows] for batch in batches] == [[0, 2], [1]]
+    assert [batch.message.keys for batch in batches] == [["nm-0", "nm-2"], ["nm-1"]]
+
+
+def test_a_summary_shows_its_note_and_items() -> None:
+    flood = row("summary", 0)
+    flood["payload"] = {"note": "40 new stories", "items": [row("c1 storm", 1)["payload"]]}
+    (batch,) = plan_batches([flood], "chat")
+    assert batch.message.note == "40 new stories"
+    assert [item.title for item in batch.message.items] == ["Story c1"]
