@@ -94,7 +94,7 @@ class Reading:
     #: the new stories, in listing order
     stories: list[Story]
     #: the ids of the seen stories listed now
-    listed: set[int]
+    still_listed: set[int]
     #: seen story id → keys it is listed under now that are not recorded yet
     new_keys: dict[int, list[str]]
     #: one per story
@@ -109,15 +109,16 @@ def _ts(dt: datetime | None) -> float | None:
 async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) -> PollResult:
     """Poll ``src`` once and log one line about it.
 
-    Never raises for source problems (fetch, parse, database): they are logged once,
-    stored in the source's state, and the result says ``error``. With ``record`` False
-    (``once --dry-run``, ``test-source``) nothing is written: no stories, no outbox rows,
-    no source state.
+    Never raises for source problems: a failed fetch, parse or recording step is logged
+    once, stored in the source's state, and the result says ``error`` (with what the steps
+    before it found). Only a database that cannot load or save the state itself raises
+    (StoreError). With ``record`` False (``once --dry-run``, ``test-source``) nothing is
+    written: no stories, no outbox rows, no source state.
     """
     started = time.monotonic()
     now = rt.clock.timestamp()
     state = await rt.db(_load_state, rt, src)
-    fetched = Fetched(PollStatus.ERROR)
+    fetched = Fetched(PollStatus.ERROR)  # until the fetch returns: nothing listed
     reading: Reading | None = None
     rows = 0
     error: str | None = None
@@ -329,9 +330,9 @@ def _commit_poll(rt: Runtime, state: repo.SourceState, reading: Reading, now: fl
         ids = repo.add_stories(
             conn, [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)], now
         )
-        repo.touch_listed(conn, reading.listed, now)
+        repo.touch_listed(conn, reading.still_listed, now)
         # remembered so that a 304 or an unchanged body keeps them "listed" (pruning never re-alerts)
-        state.listed_ids = sorted(reading.listed.union(ids))
+        state.listed_ids = sorted(reading.still_listed.union(ids))
         for sid, keys in reading.new_keys.items():
             repo.add_keys(conn, sid, keys)
         repo.add_outbox(conn, reading.alerts.rows, ids, now)
