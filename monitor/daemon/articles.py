@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -20,8 +21,12 @@ log = logging.getLogger("monitor.poll")
 
 
 async def build_story(
-    rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool
+    rt: Runtime, src: SourceSettings, cand: Candidate, keys: Sequence[str], *, need_text: bool
 ) -> Story:
+    """``cand`` of ``src`` as a :class:`Story` with identity ``keys``: an aggregator link
+    followed to the publisher, and the article's text fetched when ``need_text`` and the
+    source's ``full_text`` setting ask for it. Failures keep the feed's text; never raises
+    for the article's problems."""
     story = Story(
         source=src.name,
         url=cand.link or "",  # already normalised by the pipeline

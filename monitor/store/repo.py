@@ -48,6 +48,24 @@ class SourceState:
     polls: int = 0
     stories_total: int = 0
 
+    def record_ok(self, now: float, *, new_stories: int = 0) -> None:
+        """A poll at ``now`` worked and found ``new_stories``: the failure streak ends."""
+        self.last_poll_at = self.last_ok_at = now
+        self.failures, self.failing_since, self.last_error, self.last_http_status = 0, None, None, None
+        self.polls += 1
+        self.stories_total += new_stories
+
+    def record_failure(self, now: float, error: str, *, http_status: int | None = None) -> None:
+        """A poll at ``now`` failed with ``error`` (kept to 500 characters) and, for an HTTP
+        error answer, its ``http_status``: one more failure in the streak, which started at
+        the first of them."""
+        self.failures += 1
+        self.failing_since = self.failing_since or now
+        self.last_error = error[:500]
+        self.last_http_status = http_status
+        self.last_poll_at = now
+        self.polls += 1
+
 
 @dataclass(slots=True)
 class NewStory:
