@@ -8,7 +8,29 @@ from datetime import UTC, datetime
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main
+from monitor.clock import SYSTEM_CLOCK
+from monitor.config import Config
+from monitor.errors import StoreError
+from monitor.models import OutboxStatus
 from monitor.redact import redact_text
+from monitor.store import repo
+from monitor.store.db import Database
+
+
+def open_store(config: Config) -> Database | None:
+    """The configured database as it is (never created or migrated), or ``None`` if it does not exist yet.
+
+    These commands run beside a running daemon: they must not change its schema, and a
+    database that is too old or too new is a clear error (exit 1), not a traceback.
+    """
+    try:
+        return Database.open_existing(config.database_url)
+    except StoreError as exc:
+        click.echo(f"newsmonitor: {exc}", err=True)
+        sys.exit(1)
+
+
+NO_DATABASE = "(no database yet: the daemon has not run with this configuration)"
 
 
 @main.command()
@@ -17,13 +39,13 @@ def sources(config_path: str | None) -> None:
     """Show each source's health: ok / failing since, last error, next poll."""
     config = load_or_exit(config_path)
     from monitor.daemon.status import source_statuses
-    from monitor.store import repo
-    from monitor.store.db import Database
 
-    db = Database(config.database_url)
-    db.migrate()
-    with db.read() as conn:
-        states = {s.name: s for s in repo.all_sources(conn)}
+    db = open_store(config)
+    states: dict[str, repo.SourceState] = {}
+    if db is not None:
+        with db.read() as conn:
+            states = {s.name: s for s in repo.all_sources(conn)}
+        db.close()
     click.echo(f"{'SOURCE':<24} {'STATUS':<26} {'POLLS':>6} {'NEXT POLL':<20} LAST ERROR")
     for row in source_statuses(config.settings.sources, states):
         status = row.health.value
@@ -31,7 +53,8 @@ def sources(config_path: str | None) -> None:
             status = f"failing since {_when(row.failing_since)}"
         nxt = _when(row.next_poll_at)
         click.echo(f"{row.name:<24} {status:<26} {row.polls:>6} {nxt:<20} {row.last_error[:80]}")
-    db.close()
+    if db is None:
+        click.echo(NO_DATABASE)
 
 
 def _when(ts: float | None) -> str:
@@ -47,22 +70,19 @@ def outbox(ctx: click.Context, config_path: str | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     config = load_or_exit(config_path)
-    from monitor.models import OutboxStatus
-    from monitor.store import repo
-    from monitor.store.db import Database
-
-    db = Database(config.database_url)
-    db.migrate()
-    with db.read() as conn:
-        rows = repo.list_outbox(conn, [OutboxStatus.PENDING, OutboxStatus.DEAD, OutboxStatus.CANCELLED])
+    db = open_store(config)
+    rows: list[repo.OutboxEntry] = []
+    if db is not None:
+        with db.read() as conn:
+            rows = repo.list_outbox(conn, [OutboxStatus.PENDING, OutboxStatus.DEAD, OutboxStatus.CANCELLED])
+        db.close()
     click.echo(f"{'ID':>6} {'STATUS':<9} {'TARGET':<16} {'RULE':<20} {'TRIES':>5} {'KEY':<24} LAST ERROR")
     for row in rows:
         click.echo(
             f"{row.id:>6} {row.status:<9} {row.target[:16]:<16} {row.rule[:20]:<20} "
             f"{row.attempts:>5} {row.key:<24} {redact_text(row.last_error or '')[:60]}"
         )
-    click.echo(f"{len(rows)} rows")
-    db.close()
+    click.echo(f"{len(rows)} rows" + ("" if db is not None else " " + NO_DATABASE))
 
 
 @outbox.command("retry")
@@ -76,14 +96,11 @@ def outbox_retry(ctx: click.Context, row_id: int | None, all_dead: bool, config_
         click.echo("give a row ID or --all-dead", err=True)
         sys.exit(2)
     config = load_or_exit(config_path or ctx.obj)
-    from monitor.store import repo
-    from monitor.store.db import Database
-
-    db = Database(config.database_url)
-    db.migrate()
-    import time
-
+    db = open_store(config)
+    if db is None:
+        click.echo(f"requeued 0 rows {NO_DATABASE}")
+        return
     with db.write() as conn:
-        count = repo.retry_rows(conn, row_id=row_id, all_dead=all_dead, now=time.time())
+        count = repo.retry_rows(conn, row_id=row_id, all_dead=all_dead, now=SYSTEM_CLOCK.timestamp())
     click.echo(f"requeued {count} row{'s' if count != 1 else ''}")
     db.close()

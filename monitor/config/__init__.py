@@ -6,9 +6,12 @@ Public face (import from here, not from the modules):
   every problem into one :class:`~monitor.errors.ConfigError`;
 - the typed settings models (:class:`Settings`, :class:`SourceSettings`, ...).
 
-Inside: ``yamlload`` (YAML with line marks), ``models`` (pydantic settings), ``check``
-(cross-checks of the parsed settings), ``durations`` (``90s``, ``1h30m``), ``load``
-(``${VAR}`` expansion and the entry points).
+Inside: ``yamlload`` (YAML with line marks), ``models`` (pydantic settings; per-source
+defaults resolved at validation), ``validate`` (shorthand, readable pydantic errors,
+partial validation), ``check`` (one cross-checker per section; source kinds, notifiers,
+rules and the address guard check their own options), ``problem`` (a problem and its key
+path), ``durations`` (``90s``, ``1h30m``), ``load`` (``${VAR}`` expansion and the entry
+points).
 """
 
 from monitor.config.load import expand_string, load_config, load_rules_only, parse_settings

@@ -1,426 +1,76 @@
-"""Validation of a parsed config beyond types: every problem at once, each with its key path.
+"""Cross-checks of validated settings: one small checker per section, every problem at once.
 
-Pydantic's errors are turned into readable messages (with "did you mean" for unknown
-keys); invalid entries are dropped so the cross-field checks (unknown notifiers, sources and
-tags, duplicate names, invalid queries, URLs, regexes, selectors, zones, schedules) still
-run on the rest.
+:func:`check_settings` runs the section checkers in the order of :data:`SECTIONS`. Each
+takes the settings, the names sections refer to each other by (:class:`Known`) and the
+list warnings go to, and yields :class:`~monitor.config.problem.Problem`s with their key
+paths. An option is checked by the part that owns it: source kinds check their own
+options (the checker walks :data:`monitor.sources.REGISTRY`), :mod:`monitor.notify.options`
+notifier URLs, schedules and templates, :mod:`monitor.rules` queries and
+:mod:`monitor.fetch` network allow-lists; what is left here is how sections refer to each
+other (unknown notifiers, sources and tags, duplicate names) and the daemon's own options.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import ssl
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ValidationError
-
-from monitor.config.models import (
-    ClusterSettings,
-    Defaults,
-    DeliverySettings,
-    FloodSettings,
-    HealthSettings,
-    HttpSettings,
-    NotifierSettings,
-    RuleSettings,
-    Settings,
-    SourceSettings,
-    WebSettings,
-    check_zone,
-)
+from monitor.config.models import NotifierSettings, RuleSettings, Settings, SourceSettings, check_zone
+from monitor.config.problem import Problem, format_path, problem_at
+from monitor.config.validate import Dropped
 from monitor.config.yamlload import Path as KeyPath
 from monitor.errors import QueryError
-
-# ---------------------------------------------------------------------------- error formatting
-
-
-def format_path(path: KeyPath) -> str:
-    """``("rules", 3, "notify", 0)`` → ``rules[3].notify[0]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out or "(top level)"
+from monitor.fetch import parse_allow_networks
+from monitor.notify.options import check_apprise_url, check_digest, check_quiet, check_template
+from monitor.rules import parse_query
+from monitor.sources import REGISTRY, SourceKind, kind_for
 
 
-def _value_at(data: Any, path: KeyPath) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
+@dataclass(frozen=True, slots=True)
+class Known:
+    """The names sections refer to each other by.
 
-
-_SECRET_HINT = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-
-
-def _show_value(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return ""
-    text = repr(value)
-    if isinstance(value, str) and _SECRET_HINT.match(value):
-        from monitor.redact import redact_url
-
-        text = repr(redact_url(value))
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f" (got {text})"
-
-
-def _allowed_keys(model: type[BaseModel]) -> list[str]:
-    return sorted(model.model_fields)
-
-
-def _model_for(path: KeyPath) -> type[BaseModel] | None:
-    """The pydantic model describing the mapping at ``path``, for 'did you mean'."""
-    model: type[BaseModel] = Settings
-    for part in path:
-        if isinstance(part, int):
-            continue
-        if model is Settings and part == "notifiers":
-            model = NotifierSettings
-            continue
-        if model is NotifierSettings:
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        found = None
-        for candidate in (
-            HttpSettings,
-            Defaults,
-            SourceSettings,
-            RuleSettings,
-            DeliverySettings,
-            FloodSettings,
-            ClusterSettings,
-            HealthSettings,
-            WebSettings,
-        ):
-            if annotation is candidate or candidate.__name__ in str(annotation):
-                found = candidate
-        if found is None:
-            return None
-        model = found
-    return model
-
-
-def _pydantic_problems(exc: ValidationError, data: Any) -> Iterator[tuple[KeyPath, str]]:
-    for err in exc.errors():
-        loc: KeyPath = tuple(p for p in err["loc"] if isinstance(p, (str, int)) and not _is_type_tag(p))
-        kind = err["type"]
-        value = _value_at(data, loc)
-        if kind == "extra_forbidden":
-            key = str(loc[-1])
-            model = _model_for(loc[:-1])
-            allowed = _allowed_keys(model) if model else []
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            yield (*loc, "__key__"), f"unknown key '{key}'{hint}; allowed: {', '.join(allowed)}"
-            continue
-        if kind == "missing":
-            yield loc[:-1], f"missing required key '{loc[-1]}'"
-            continue
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        if kind.startswith("bool"):
-            msg = "expected true or false"
-        elif kind == "literal_error":
-            ctx = err.get("ctx") or {}
-            expected = ctx.get("expected")
-            msg = f"expected {expected}" if expected else msg
-        yield loc, msg + _show_value(value)
-
-
-def _is_type_tag(part: object) -> bool:
-    # pydantic puts union member names into loc (e.g. 'bool', "literal['auto']"); they are not keys
-    return isinstance(part, str) and (
-        part in {"bool", "str", "int", "float"} or "[" in part or part.startswith("function-")
-    )
-
-
-# ---------------------------------------------------------------------------- normalisation before pydantic
-
-
-def normalise(data: dict[str, Any], problems: list[tuple[KeyPath, str]]) -> None:
-    notifiers = data.get("notifiers")
-    if isinstance(notifiers, dict):
-        for name, spec in list(notifiers.items()):
-            if isinstance(spec, str):
-                notifiers[name] = {"urls": [spec]}
-            elif isinstance(spec, list):
-                notifiers[name] = {"urls": spec}
-            elif isinstance(spec, dict) and isinstance(spec.get("urls"), str):
-                spec["urls"] = [spec["urls"]]
-            elif not isinstance(spec, dict):
-                problems.append(
-                    (
-                        ("notifiers", str(name)),
-                        "expected an apprise URL, a list of URLs, or a mapping with urls:",
-                    )
-                )
-                del notifiers[name]
-    for section in ("sources", "rules"):
-        items = data.get(section)
-        if items is not None and not isinstance(items, list):
-            problems.append(((section,), f"expected a list of {section}"))
-            data[section] = []
-            continue
-        for i, item in enumerate(items or []):
-            if not isinstance(item, dict):
-                problems.append(((section, i), "expected a mapping with at least name:"))
-                continue
-            for key in ("tags", "notify", "sources", "include", "exclude", "allow_networks"):
-                if isinstance(item.get(key), str):
-                    item[key] = [item[key]]
-    defaults = data.get("defaults")
-    if isinstance(defaults, dict) and isinstance(defaults.get("notify"), str):
-        defaults["notify"] = [defaults["notify"]]
-
-
-# ---------------------------------------------------------------------------- partial validation
-
-
-@dataclass
-class Dropped:
-    """Names of entries left out because they were invalid (so references to them are not errors too)."""
-
-    notifiers: set[str] = field(default_factory=set)
-    sources: set[str] = field(default_factory=set)
-
-
-def validate_partially(
-    data: dict[str, Any], problems: list[tuple[KeyPath, str]]
-) -> tuple[Settings | None, Dropped]:
-    """Validate; on errors, report them, drop the invalid entries and validate the rest.
-
-    Dropping lets the cross-field checks run on everything that is valid, so the user sees
-    every problem of the file at once.
+    ``notifiers`` includes those dropped as invalid (their own problem is already reported,
+    so a reference to them is not a second one); ``sources`` and ``tags`` are those of the
+    valid sources, and ``dropped`` says which were left out.
     """
-    dropped = Dropped()
-    current = data
-    for attempt in range(4):
-        try:
-            return Settings.model_validate(current), dropped
-        except ValidationError as exc:
-            if attempt == 0:
-                problems.extend(_pydantic_problems(exc, data))
-            current = _prune(current, exc, dropped)
-    return None, dropped
+
+    notifiers: frozenset[str]
+    sources: frozenset[str]
+    tags: frozenset[str]
+    dropped: Dropped
+
+    @classmethod
+    def of(cls, settings: Settings, dropped: Dropped) -> Known:
+        """The names defined by ``settings`` plus those of the entries in ``dropped``."""
+        return cls(
+            notifiers=frozenset(settings.notifiers) | dropped.notifiers,
+            sources=frozenset(s.name for s in settings.sources),
+            tags=frozenset(tag for s in settings.sources for tag in s.tags),
+            dropped=dropped,
+        )
 
 
-def _prune(data: dict[str, Any], exc: ValidationError, dropped: Dropped) -> dict[str, Any]:
-    pruned = dict(data)
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if isinstance(p, (str, int))]
-        if not loc:
-            continue
-        head = loc[0]
-        if head in ("sources", "rules") and len(loc) > 1 and isinstance(loc[1], int):
-            items = list(pruned.get(str(head)) or [])
-            if loc[1] < len(items) and items[loc[1]] is not None:
-                entry = items[loc[1]]
-                if head == "sources" and isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                    dropped.sources.add(entry["name"])
-                items[loc[1]] = None
-            pruned[str(head)] = items
-        elif head == "notifiers" and len(loc) > 1:
-            notifiers = dict(pruned.get("notifiers") or {})
-            notifiers.pop(str(loc[1]), None)
-            dropped.notifiers.add(str(loc[1]))
-            pruned["notifiers"] = notifiers
-        else:
-            pruned.pop(str(head), None)
-    for key in ("sources", "rules"):
-        if isinstance(pruned.get(key), list):
-            pruned[key] = [item for item in pruned[key] if item is not None]
-    return pruned
+#: a section checker: (settings, known names, warnings out) -> problems
+SectionCheck = Callable[[Settings, Known, list[str]], Iterator[Problem]]
 
 
-# ---------------------------------------------------------------------------- cross-field checks
+def check_settings(settings: Settings, warnings: list[str], dropped: Dropped) -> Iterator[Problem]:
+    """Every problem of ``settings`` that the models cannot see field by field.
 
-
-def check_settings(
-    settings: Settings, warnings: list[str], dropped: Dropped | None = None
-) -> Iterator[tuple[KeyPath, str]]:
-    dropped = dropped or Dropped()
-    names = set(settings.notifiers) | dropped.notifiers
-
-    def unknown_notifier(target: str) -> str:
-        close = difflib.get_close_matches(target, sorted(names), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        defined = ", ".join(sorted(names)) or "none"
-        return f"unknown notifier '{target}'{hint}; defined notifiers: {defined}"
-
-    from monitor.notify.deliver import check_apprise_url
-
-    for name, notifier in settings.notifiers.items():
-        for j, url in enumerate(notifier.urls):
-            if "${" in url:
-                continue  # its ${VAR} failed to expand: already reported
-            problem = check_apprise_url(url)
-            if problem:
-                yield ("notifiers", name, "urls", j), problem
-        if notifier.timezone:
-            try:
-                check_zone(notifier.timezone)
-            except ValueError as exc:
-                yield ("notifiers", name, "timezone"), str(exc)
-        yield from _check_delivery_options(notifier, ("notifiers", name), settings.timezone)
-
-    for j, target in enumerate(settings.defaults.notify):
-        if target not in names:
-            yield ("defaults", "notify", j), unknown_notifier(target)
-    for j, target in enumerate(settings.health.notify or []):
-        if target not in names:
-            yield ("health", "notify", j), unknown_notifier(target)
-
-    seen: dict[str, int] = {}
-    tags: set[str] = set()
-    for i, source in enumerate(settings.sources):
-        path: KeyPath = ("sources", i)
-        if source.name in seen:
-            yield (
-                (*path, "name"),
-                f"duplicate source name '{source.name}' (also sources[{seen[source.name]}])",
-            )
-        seen[source.name] = i
-        tags.update(source.tags)
-        if bool(source.feed) == bool(source.page):
-            yield path, "a source needs exactly one of feed: or page: (a URL)"
-        else:
-            key = "feed" if source.feed else "page"
-            problem = _check_http_url(source.url)
-            if problem:
-                yield (*path, key), problem
-        interval = source.interval if source.interval is not None else settings.defaults.interval
-        if interval < 1:
-            yield (*path, "interval"), f"interval must be at least 1s (got {interval:g}s)"
-        elif interval < 60:
-            warnings.append(
-                f"sources[{i}] '{source.name}': interval {interval:g}s is under 60s; be kind to the site"
-            )
-        for key in ("include", "exclude"):
-            for j, pattern in enumerate(getattr(source, key)):
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    yield (*path, key, j), f"invalid regular expression: {exc}"
-        if source.links:
-            problem = _check_selector(source.links)
-            if problem:
-                yield (*path, "links"), problem
-        for j, entry in enumerate(source.allow_networks):
-            problem = _check_network(entry)
-            if problem:
-                yield (*path, "allow_networks", j), problem
-        if source.feed is None and source.full_text is False:
-            yield (
-                (*path, "full_text"),
-                "page sources always fetch the article text; full_text: false is only for feeds",
-            )
-    if settings.web.listen:
-        _host, sep, port = settings.web.listen.rpartition(":")
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-            yield (
-                ("web", "listen"),
-                f"expected host:port such as 127.0.0.1:8321 (got {settings.web.listen!r})",
-            )
-    if settings.http.ca_file:
-        problem = _check_ca_file(settings.http.ca_file)
-        if problem:
-            yield ("http", "ca_file"), problem
-    for j, entry in enumerate(settings.allow_networks):
-        problem = _check_network(entry)
-        if problem:
-            yield ("allow_networks", j), problem
-
-    rule_names: dict[str, int] = {}
-    for i, rule in enumerate(settings.rules):
-        path = ("rules", i)
-        if rule.name in rule_names:
-            yield (*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{rule_names[rule.name]}])"
-        rule_names[rule.name] = i
-        problem = check_query(rule.query)
-        if problem:
-            yield (*path, "query"), f'rule "{rule.name}": {problem}'
-        for j, target in enumerate(rule.notify or []):
-            if target not in names:
-                yield (*path, "notify", j), unknown_notifier(target)
-        if rule.notify is None and not settings.defaults.notify and not settings.notifiers:
-            pass  # a rule without targets is allowed (dry runs, `match`); `check` warns below
-        for j, src in enumerate(rule.sources):
-            if src not in seen and src not in dropped.sources:
-                close = difflib.get_close_matches(src, sorted(seen), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                yield (*path, "sources", j), f"unknown source '{src}'{hint}"
-        for j, tag in enumerate(rule.tags):
-            if tag not in tags and not dropped.sources:
-                yield (
-                    (*path, "tags", j),
-                    f"no source has tag '{tag}'; tags in use: {', '.join(sorted(tags)) or 'none'}",
-                )
-        if rule.digest:
-            problem = _check_digest(rule.digest)
-            if problem:
-                yield (*path, "digest"), problem
-        if not (rule.notify if rule.notify is not None else settings.defaults.notify):
-            warnings.append(f"rules[{i}] '{rule.name}' has no notify targets and defaults.notify is empty")
-
-
-def _check_delivery_options(
-    notifier: NotifierSettings, path: KeyPath, default_tz: str
-) -> Iterator[tuple[KeyPath, str]]:
-    if notifier.digest:
-        problem = _check_digest(notifier.digest)
-        if problem:
-            yield (*path, "digest"), problem
-    if notifier.quiet:
-        try:
-            from monitor.notify.schedule import parse_quiet
-
-            parse_quiet(notifier.quiet)
-        except ImportError:
-            pass
-        except ValueError as exc:
-            yield (*path, "quiet"), str(exc)
-    if notifier.template:
-        try:
-            from monitor.notify.render import Renderer
-
-            Renderer(
-                fmt=notifier.format, timezone=notifier.timezone or default_tz, template_path=notifier.template
-            )
-        except ImportError:
-            pass
-        except Exception as exc:
-            yield (*path, "template"), f"template error: {exc}"
-
-
-def _check_digest(spec: str) -> str | None:
-    try:
-        from monitor.notify.schedule import parse_digest
-    except ImportError:
-        return None
-    try:
-        parse_digest(spec)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    ``dropped`` names the entries validation left out, so references to them are not
+    reported again. Advice that does not stop the daemon (a short interval, a rule with
+    nowhere to send) is appended to ``warnings``.
+    """
+    known = Known.of(settings, dropped)
+    for section in SECTIONS:
+        yield from section(settings, known, warnings)
 
 
 def check_query(query: str) -> str | None:
     """The parse error of a watch-rule query, or None when it is valid."""
-    from monitor.rules import parse_query
-
     try:
         parse_query(query)
     except QueryError as exc:
@@ -428,22 +78,126 @@ def check_query(query: str) -> str | None:
     return None
 
 
-def _check_http_url(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-    except ValueError as exc:
-        return f"malformed URL: {exc}"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"only http:// and https:// URLs are fetched (got scheme '{parts.scheme or 'none'}')"
-    if not host:
-        return "the URL has no host name"
-    return None
+# ---------------------------------------------------------------------------- notifiers, defaults, health
 
 
-def _check_ca_file(path: str) -> str | None:
+def check_notifiers(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """Each notifier's URLs, time zone, digest, quiet hours and template."""
+    for name, notifier in settings.notifiers.items():
+        yield from _notifier_problems(("notifiers", name), notifier, settings.timezone)
+
+
+def _notifier_problems(path: KeyPath, notifier: NotifierSettings, default_tz: str) -> Iterator[Problem]:
+    for j, url in enumerate(notifier.urls):
+        if "${" in url:
+            continue  # its ${VAR} failed to expand: already reported
+        yield from problem_at((*path, "urls", j), check_apprise_url(url))
+    if notifier.timezone:
+        yield from problem_at((*path, "timezone"), _zone_problem(notifier.timezone))
+    if notifier.digest:
+        yield from problem_at((*path, "digest"), check_digest(notifier.digest))
+    if notifier.quiet:
+        yield from problem_at((*path, "quiet"), check_quiet(notifier.quiet))
+    if notifier.template:
+        problem = check_template(
+            notifier.template, fmt=notifier.format, timezone=notifier.timezone or default_tz
+        )
+        yield from problem_at((*path, "template"), problem)
+
+
+def check_defaults(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """``defaults.notify`` names defined notifiers."""
+    yield from _unknown_notifiers(("defaults", "notify"), settings.defaults.notify, known)
+
+
+def check_health(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """``health.notify`` names defined notifiers."""
+    yield from _unknown_notifiers(("health", "notify"), settings.health.notify or [], known)
+
+
+def _unknown_notifiers(path: KeyPath, targets: Iterable[str], known: Known) -> Iterator[Problem]:
+    for j, target in enumerate(targets):
+        if target not in known.notifiers:
+            close = difflib.get_close_matches(target, sorted(known.notifiers), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            defined = ", ".join(sorted(known.notifiers)) or "none"
+            yield Problem((*path, j), f"unknown notifier '{target}'{hint}; defined notifiers: {defined}")
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def check_sources(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """Unique names; each source names one registered kind whose URL and options that kind accepts."""
+    previous: dict[str, int] = {}
+    for i, source in enumerate(settings.sources):
+        path: KeyPath = ("sources", i)
+        if source.name in previous:
+            yield Problem(
+                (*path, "name"),
+                f"duplicate source name '{source.name}' (also sources[{previous[source.name]}])",
+            )
+        previous[source.name] = i
+        yield from _source_problems(path, source, warnings)
+
+
+def _source_problems(path: KeyPath, source: SourceSettings, warnings: list[str]) -> Iterator[Problem]:
+    written = {key: url for key in REGISTRY if (url := _url_under(source, key)) is not None}
+    given = [key for key, url in written.items() if url]
+    if len(given) == 1:
+        yield from problem_at((*path, given[0]), REGISTRY[given[0]].check_url(written[given[0]]))
+    else:
+        keys = " or ".join(f"{key}:" for key in REGISTRY)
+        yield Problem(path, f"a source needs exactly one of {keys} (a URL)")
+    if source.interval < 1:
+        yield Problem((*path, "interval"), f"interval must be at least 1s (got {source.interval:g}s)")
+    elif source.interval < 60:
+        warnings.append(
+            f"{format_path(path)} '{source.name}': interval {source.interval:g}s is under 60s; be kind to the site"
+        )
+    for problem in _options_kind(source, written).check(source):
+        yield Problem((*path, *problem.key), problem.message)
+    for j, entry in enumerate(source.allow_networks):
+        yield from problem_at((*path, "allow_networks", j), _network_problem(entry))
+
+
+def _url_under(source: SourceSettings, key: str) -> str | None:
+    # each registered kind's key is a field of SourceSettings (tests/config/test_source_kinds.py)
+    value = getattr(source, key, None)
+    return value if isinstance(value, str) else None
+
+
+def _options_kind(source: SourceSettings, written: dict[str, str]) -> type[SourceKind]:
+    # the first kind the entry writes, even empty; with none, the kind the daemon would poll
+    # it as: so an entry that names no kind, or two, still has its options checked
+    return REGISTRY[next(iter(written))] if written else kind_for(source.kind)
+
+
+# ---------------------------------------------------------------------------- the daemon's own options
+
+
+def check_web(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """``web.listen`` is host:port with a port from 1 to 65535."""
+    listen = settings.web.listen
+    if listen:
+        _host, sep, port = listen.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            yield Problem(("web", "listen"), f"expected host:port such as 127.0.0.1:8321 (got {listen!r})")
+
+
+def check_http(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """``http.ca_file`` is a readable PEM file of CA certificates."""
+    if settings.http.ca_file:
+        yield from problem_at(("http", "ca_file"), _ca_file_problem(settings.http.ca_file))
+
+
+def check_allow_networks(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """Each top-level ``allow_networks`` entry is an address or network the address guard understands."""
+    for j, entry in enumerate(settings.allow_networks):
+        yield from problem_at(("allow_networks", j), _network_problem(entry))
+
+
+def _ca_file_problem(path: str) -> str | None:
     try:
         ssl.create_default_context().load_verify_locations(cafile=path)
     except FileNotFoundError:
@@ -453,23 +207,70 @@ def _check_ca_file(path: str) -> str | None:
     return None
 
 
-def _check_selector(selector: str) -> str | None:
-    try:
-        import soupsieve
-
-        soupsieve.compile(selector)
-    except Exception as exc:
-        return f"invalid CSS selector: {exc}"
-    return None
-
-
-def _check_network(entry: str) -> str | None:
-    try:
-        from monitor.fetch.client import parse_allow_networks
-    except ImportError:
-        return None
+def _network_problem(entry: str) -> str | None:
     try:
         parse_allow_networks([entry])
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def _zone_problem(name: str) -> str | None:
+    try:
+        check_zone(name)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+def check_rules(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+    """Unique names, valid queries and digests, defined notifiers, sources and tags.
+
+    Warns of a rule with nowhere to send (allowed: dry runs and ``match`` need no targets).
+    """
+    previous: dict[str, int] = {}
+    for i, rule in enumerate(settings.rules):
+        path: KeyPath = ("rules", i)
+        if rule.name in previous:
+            yield Problem(
+                (*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{previous[rule.name]}])"
+            )
+        previous[rule.name] = i
+        yield from _rule_problems(path, rule, known)
+        if not (rule.notify if rule.notify is not None else settings.defaults.notify):
+            warnings.append(f"rules[{i}] '{rule.name}' has no notify targets and defaults.notify is empty")
+
+
+def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known) -> Iterator[Problem]:
+    problem = check_query(rule.query)
+    if problem:
+        yield Problem((*path, "query"), f'rule "{rule.name}": {problem}')
+    yield from _unknown_notifiers((*path, "notify"), rule.notify or [], known)
+    for j, name in enumerate(rule.sources):
+        if name not in known.sources and name not in known.dropped.sources:
+            close = difflib.get_close_matches(name, sorted(known.sources), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            yield Problem((*path, "sources", j), f"unknown source '{name}'{hint}")
+    for j, tag in enumerate(rule.tags):
+        # a dropped source may have had the tag
+        if tag not in known.tags and not known.dropped.sources:
+            in_use = ", ".join(sorted(known.tags)) or "none"
+            yield Problem((*path, "tags", j), f"no source has tag '{tag}'; tags in use: {in_use}")
+    if rule.digest:
+        yield from problem_at((*path, "digest"), check_digest(rule.digest))
+
+
+#: the section checkers, in the order their problems and warnings are reported
+SECTIONS: tuple[SectionCheck, ...] = (
+    check_notifiers,
+    check_defaults,
+    check_health,
+    check_sources,
+    check_web,
+    check_http,
+    check_allow_networks,
+    check_rules,
+)

@@ -19,22 +19,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from monitor.config.check import (
-    Dropped,
-    check_query,
-    check_settings,
-    format_path,
-    normalise,
-    validate_partially,
-)
-from monitor.config.models import (
-    Config,
-    Settings,
-)
+from monitor.config.check import check_query, check_settings
+from monitor.config.models import Config, Settings
+from monitor.config.problem import Problem
+from monitor.config.validate import Dropped, normalise, validate_partially
 from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLProblem, load_yaml
 from monitor.errors import ConfigError
 from monitor.redact import register_secret
+from monitor.rules import RuleSpec
 
 # ---------------------------------------------------------------------------- ${VAR} expansion
 
@@ -87,9 +80,7 @@ def expand_string(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[s
     return expanded, used
 
 
-def _expand(
-    data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], problems: list[tuple[KeyPath, str]]
-) -> Any:
+def _expand(data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], problems: list[Problem]) -> Any:
     if isinstance(data, dict):
         return {k: _expand(v, (*path, str(k)), env, problems) for k, v in data.items()}
     if isinstance(data, list):
@@ -98,7 +89,7 @@ def _expand(
         try:
             return expand_string(data, env)[0]
         except ValueError as exc:
-            problems.append((path, str(exc)))
+            problems.append(Problem(path, str(exc)))
             return data
     return data
 
@@ -121,7 +112,7 @@ def parse_settings(
     name: str,
     env: dict[str, str] | os._Environ[str] | None = None,
     *,
-    check: Callable[[Settings, list[str], Dropped], Iterator[tuple[KeyPath, str]]] | None = check_settings,
+    check: Callable[[Settings, list[str], Dropped], Iterator[Problem]] | None = check_settings,
 ) -> Config:
     """Parse and validate configuration ``text`` (from file ``name``).
 
@@ -139,7 +130,7 @@ def parse_settings(
             [f"{name}:1:1: the file must be a mapping with keys such as sources:, rules:, notifiers:"]
         )
 
-    problems: list[tuple[KeyPath, str]] = []
+    problems: list[Problem] = []
     data = _expand(data, (), env, problems)
     normalise(data, problems)
     warnings: list[str] = []
@@ -148,10 +139,9 @@ def parse_settings(
         problems.extend(check(settings, warnings, dropped))
     if problems:
         located = []
-        for path, message in problems:
-            line, col = _locate(path, lines)
-            shown = tuple(p for p in path if p != "__key__")
-            located.append((line, col, f"{name}:{line}:{col}: {format_path(shown)}: {message}"))
+        for problem in problems:
+            line, col = _locate(problem.path, lines)
+            located.append((line, col, f"{name}:{line}:{col}: {problem.where}: {problem.message}"))
         located.sort(key=lambda item: (item[0], item[1]))
         raise ConfigError([text for _, _, text in located])
     assert settings is not None
@@ -169,37 +159,37 @@ def load_config(path: str, env: dict[str, str] | None = None) -> Config:
     return parse_settings(text, path, env)
 
 
-def load_rules_only(path: str) -> list[Any]:
-    """The rules of a configuration file as ``RuleSpec``s, without needing notifier secrets.
+def load_rules_only(path: str) -> list[RuleSpec]:
+    """The enabled rules of a configuration file as ``RuleSpec``s, without needing notifier secrets.
 
     Used by ``newsmonitor match --config``: ``${VAR}`` references that are unset expand to
-    an empty string, and notifiers are not checked. Raises :class:`ConfigError`.
+    the word ``unset``, and only the rules' queries are cross-checked. Raises :class:`ConfigError`.
     """
-    from monitor.rules import RuleSpec
-
-    class _Lenient(dict[str, str]):
-        def __contains__(self, key: object) -> bool:
-            return True
-
-        def __getitem__(self, key: str) -> str:
-            return os.environ.get(key, "unset")
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
 
-    def rules_check(
-        settings: Settings, warnings: list[str], dropped: Dropped
-    ) -> Iterator[tuple[KeyPath, str]]:
-        for i, rule in enumerate(settings.rules):
-            problem = check_query(rule.query)
-            if problem:
-                yield ("rules", i, "query"), f'rule "{rule.name}": {problem}'
-
-    config = parse_settings(text, path, _Lenient(), check=rules_check)
+    config = parse_settings(text, path, _EveryVariableSet(), check=_check_queries)
     return [
         RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
         for r in config.settings.rules
         if r.enabled
     ]
+
+
+class _EveryVariableSet(dict[str, str]):
+    # the environment as `match --config` sees it: secrets it does not need may be missing
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> str:
+        return os.environ.get(key, "unset")
+
+
+def _check_queries(settings: Settings, warnings: list[str], dropped: Dropped) -> Iterator[Problem]:
+    # the one cross-check `match --config` needs: its rules parse
+    for i, rule in enumerate(settings.rules):
+        problem = check_query(rule.query)
+        if problem:
+            yield Problem(("rules", i, "query"), f'rule "{rule.name}": {problem}')

@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from monitor.config.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+FullText = bool | Literal["auto"]
+
+# what a source polls with when neither it nor defaults: says otherwise
+DEFAULT_INTERVAL = 900.0
+DEFAULT_FULL_TEXT: FullText = "auto"
+DEFAULT_ROBOTS = True
 
 
 class _Model(BaseModel):
@@ -63,13 +69,42 @@ class HttpSettings(_Model):
 class Defaults(_Model):
     """Values every source and rule inherits unless it sets its own."""
 
-    interval: Duration = 900.0
+    interval: Duration = DEFAULT_INTERVAL
     min_interval: Duration | None = None
     max_interval: Duration | None = None
     notify: list[str] = Field(default_factory=list)
-    full_text: bool | Literal["auto"] = "auto"
+    full_text: FullText = DEFAULT_FULL_TEXT
     max_age: Duration = 7 * 86400.0
-    robots: bool = True
+    robots: bool = DEFAULT_ROBOTS
+
+    def resolve(self, source: SourceSettings) -> SourceSettings:
+        """``source`` with every option its entry leaves out taken from these defaults.
+
+        Afterwards the source's own fields are what the daemon polls with:
+
+        - ``interval``, ``robots``, ``full_text``: the entry's value, else the default;
+        - ``min_interval``: the floor of adaptive polling, or None when the source polls at a
+          fixed interval (it sets its own ``interval:``, or no floor is set anywhere);
+        - ``max_interval``: the ceiling of adaptive polling, or None for four times the
+          larger of interval and floor.
+
+        A zero ``min_interval`` or ``max_interval`` counts as unset, as it always has. The
+        result keeps ``model_fields_set`` of ``source`` (the keys its entry wrote), so checks
+        can still tell a written value from an inherited one, and resolving again changes
+        nothing. Loading a file resolves every source; call this for a source built apart
+        from a file (``test-source URL``).
+        """
+        written = source.model_fields_set
+        fixed = "interval" in written
+        values = dict(source)
+        values.update(
+            interval=source.interval if fixed else self.interval,
+            robots=source.robots if "robots" in written else self.robots,
+            full_text=source.full_text if "full_text" in written else self.full_text,
+            min_interval=None if fixed else (source.min_interval or self.min_interval or None),
+            max_interval=source.max_interval or self.max_interval or None,
+        )
+        return SourceSettings.model_construct(set(written), **values)
 
 
 class NotifierSettings(_Model):
@@ -84,26 +119,44 @@ class NotifierSettings(_Model):
     template: str | None = None
 
 
+#: source options an entry may leave out (or write as null) to take the value under defaults:
+INHERITED = ("interval", "min_interval", "max_interval", "full_text", "robots")
+
+
 class SourceSettings(_Model):
-    """One news source: a feed or a section page."""
+    """One news source: a feed or a section page.
+
+    Loading resolves the options an entry leaves out from ``defaults:`` (see
+    :meth:`Defaults.resolve`), so the daemon reads ``interval``, ``robots``, ``full_text``,
+    ``min_interval`` and ``max_interval`` here and nowhere else.
+    """
 
     name: str = Field(min_length=1)
     feed: str | None = None
     page: str | None = None
-    interval: Duration | None = None
+    interval: Duration = DEFAULT_INTERVAL
     min_interval: Duration | None = None
     max_interval: Duration | None = None
     enabled: bool = True
     tags: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict)
-    full_text: bool | Literal["auto"] | None = None
+    full_text: FullText = DEFAULT_FULL_TEXT
     links: str | None = None
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     alert_on_first_poll: bool = False
-    robots: bool | None = None
+    robots: bool = DEFAULT_ROBOTS
     allow_networks: list[str] = Field(default_factory=list)
     outlet: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_inherits(cls, data: object) -> object:
+        # `robots: null` has always meant "as in defaults:": leave the key out, so that it
+        # is not among the written keys and Defaults.resolve fills it in
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if not (key in INHERITED and value is None)}
+        return data
 
     @property
     def url(self) -> str:
@@ -190,6 +243,13 @@ class Settings(_Model):
         check_zone(value)
         return value
 
+    @model_validator(mode="after")
+    def _resolve_sources(self) -> Settings:
+        # once, here, so every validated file (and every reload) hands the daemon sources
+        # whose options are final
+        self.sources = [self.defaults.resolve(source) for source in self.sources]
+        return self
+
 
 class Config:
     """A validated configuration: the settings plus where they came from and any warnings."""
@@ -207,7 +267,8 @@ class Config:
         return "sqlite:///" + str(state_dir() / "newsmonitor.db")
 
     def source_interval(self, source: SourceSettings) -> float:
-        return source.interval if source.interval is not None else self.settings.defaults.interval
+        """Seconds between polls of ``source``: its own ``interval``, resolved from defaults at load."""
+        return source.interval
 
     def rule_targets(self, rule: RuleSettings) -> list[str]:
         return rule.notify if rule.notify is not None else self.settings.defaults.notify

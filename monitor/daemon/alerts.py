@@ -1,81 +1,133 @@
 """From new stories to outbox rows: syndication clusters, rule matches, routing, digests, floods.
 
-Pure CPU work (no I/O); the pipeline runs it on the runtime's CPU thread so it never
-blocks the event loop.
+Pure CPU work on plain values (no I/O, no runtime); the pipeline runs it on the runtime's
+CPU thread so it never blocks the event loop.
 """
 
 from __future__ import annotations
 
-from monitor.config import SourceSettings
-from monitor.daemon.runtime import Runtime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from monitor.config import Config, FloodSettings, RuleSettings
+from monitor.daemon.targets import Target
 from monitor.identity.keys import idempotency_key
 from monitor.models import Match, MessageKind, Story
+from monitor.rules import Matcher
 from monitor.store import repo
 from monitor.store.payload import AlertPayload, NoticePayload
 
+if TYPE_CHECKING:
+    # imported when clustering starts (numpy and friends), not when the daemon module loads
+    from monitor.identity.clusters import ClusterIndex
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """What turns matched stories into outbox rows: one value per running configuration."""
+
+    matcher: Matcher
+    #: the enabled rules by name
+    rules: Mapping[str, RuleSettings]
+    #: rule name → the notifiers it alerts, in the order the config gives them
+    routes: Mapping[str, Sequence[str]]
+    targets: Mapping[str, Target]
+    #: a story published longer ago than this (seconds) never alerts
+    max_age: float
+    flood: FloodSettings
+
+    @classmethod
+    def from_config(
+        cls, config: Config, rules: Sequence[RuleSettings], matcher: Matcher, targets: Mapping[str, Target]
+    ) -> AlertPolicy:
+        """The policy of ``config`` for its enabled ``rules``, compiled into ``matcher``."""
+        return cls(
+            matcher=matcher,
+            rules={r.name: r for r in rules},
+            routes={r.name: tuple(config.rule_targets(r)) for r in rules},
+            targets=targets,
+            max_age=config.settings.defaults.max_age,
+            flood=config.settings.flood,
+        )
+
+    def targets_for(self, matches: Sequence[Match]) -> list[str]:
+        """The notifiers any of ``matches`` alerts, each once, in order of first mention."""
+        names: list[str] = []
+        for match in matches:
+            for name in self.routes[match.rule]:
+                if name not in names:
+                    names.append(name)
+        return names
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPlan:
+    """What the new stories of one poll make: outbox rows and the stories that matched."""
+
+    rows: list[repo.OutboxRow] = field(default_factory=list)
+    #: each matching story with the rules it matched (logs, ``once --dry-run``, metrics)
+    matched: list[tuple[Story, list[Match]]] = field(default_factory=list)
+
 
 def plan_alerts(
-    rt: Runtime,
-    src: SourceSettings,
-    stories: list[Story],
-    now: float,
-    listed: int,
-    found: list[tuple[Story, list[Match]]],
-) -> list[repo.OutboxRow]:
-    settings = rt.config.settings
-    max_age = settings.defaults.max_age
-    flood = len(stories) > settings.flood.threshold and len(stories) > settings.flood.fraction * max(
-        listed, 1
-    )
+    stories: Sequence[Story], policy: AlertPolicy, *, source: str, listed: int, now: float
+) -> AlertPlan:
+    """The outbox rows for ``stories``, the new stories of one poll of ``source`` (which
+    listed ``listed`` stories in all), at ``now`` (epoch seconds).
+
+    A story published more than ``policy.max_age`` before ``now`` never alerts. Each rule
+    a story matches alerts every destination of each of its notifiers: due at ``now``, or
+    held for a digest (the rule's, else the notifier's) or until quiet hours end (urgent
+    rules ignore quiet hours). A flood (more new stories than ``flood.threshold`` and than
+    ``flood.fraction`` of the listing) makes one summary per notifier instead. Row
+    ``story_index`` is the story's position in ``stories``. Pure: nothing is written.
+    """
+    flood = len(stories) > policy.flood.threshold and len(stories) > policy.flood.fraction * max(listed, 1)
     rows: list[repo.OutboxRow] = []
+    matched: list[tuple[Story, list[Match]]] = []
     flood_hits: dict[str, list[tuple[int, Story, list[Match]]]] = {}
     for index, story in enumerate(stories):
-        if story.published and story.published.timestamp() < now - max_age:
+        if story.published and story.published.timestamp() < now - policy.max_age:
             continue
-        matches = rt.matcher.match(story)
+        matches = policy.matcher.match(story)
         if not matches:
             continue
-        found.append((story, matches))
-        for match in matches:
-            rt.metrics.matches.labels(match.rule).inc()
+        matched.append((story, matches))
         if flood:
-            for target in _targets_for(rt, matches):
+            for target in policy.targets_for(matches):
                 flood_hits.setdefault(target, []).append((index, story, matches))
             continue
-        rows.extend(_rows_for_story(rt, story, index, matches, now))
+        rows.extend(_rows_for_story(policy, story, index, matches, now))
     for target_name, hits in flood_hits.items():
-        rows.extend(_flood_rows(rt, src, target_name, hits, len(stories), now))
-    return rows
+        rows.extend(_flood_rows(policy.targets[target_name], source, hits, len(stories), now))
+    return AlertPlan(rows, matched)
 
 
-def _targets_for(rt: Runtime, matches: list[Match]) -> list[str]:
-    names: list[str] = []
-    for match in matches:
-        for t in rt.config.rule_targets(rt.rule_by_name[match.rule]):
-            if t not in names:
-                names.append(t)
-    return names
+def _due(rule: RuleSettings, target: Target, now: float) -> tuple[float, str | None]:
+    """When an alert of ``rule`` to ``target`` is due, and the digest it waits for (None: at once)."""
+    spec = rule.digest or target.settings.digest
+    if spec:
+        from monitor.notify.schedule import parse_digest
+
+        return target.next_digest(parse_digest(spec), now), spec
+    if not rule.urgent:
+        quiet_end = target.quiet_until(now)
+        if quiet_end is not None:
+            return quiet_end, "quiet"
+    return now, None
 
 
 def _rows_for_story(
-    rt: Runtime, story: Story, index: int, matches: list[Match], now: float
+    policy: AlertPolicy, story: Story, index: int, matches: list[Match], now: float
 ) -> list[repo.OutboxRow]:
     rows = []
     subject = story.cluster or story.key
     for match in matches:
-        rule = rt.rule_by_name[match.rule]
-        for target_name in rt.config.rule_targets(rule):
-            target = rt.targets[target_name]
-            due, digest = now, None
-            spec = rule.digest or target.settings.digest
-            if spec:
-                from monitor.notify.schedule import parse_digest
-
-                due, digest = target.next_digest(parse_digest(spec), now), spec
-            elif not rule.urgent:
-                quiet_end = target.quiet_until(now)
-                if quiet_end is not None:
-                    due, digest = quiet_end, "quiet"
+        rule = policy.rules[match.rule]
+        for target_name in policy.routes[rule.name]:
+            target = policy.targets[target_name]
+            due, digest = _due(rule, target, now)
             for dest in target.destinations:
                 rows.append(
                     repo.OutboxRow(
@@ -96,27 +148,25 @@ def _rows_for_story(
 
 
 def _flood_rows(
-    rt: Runtime,
-    src: SourceSettings,
-    target_name: str,
+    target: Target,
+    source: str,
     hits: list[tuple[int, Story, list[Match]]],
     total: int,
     now: float,
 ) -> list[repo.OutboxRow]:
-    target = rt.targets[target_name]
     shown = hits[:10]
     note = (
-        f"{total} new stories from '{src.name}' in one poll (a site redesign or lost state?); "
+        f"{total} new stories from '{source}' in one poll (a site redesign or lost state?); "
         f"{len(hits)} matched your rules. Showing {len(shown)}; all are recorded and none will alert again."
     )
     payload = NoticePayload(note=note, items=tuple(AlertPayload.from_story(s, m) for _, s, m in shown))
-    subject = f"flood:{src.name}:{int(now)}"
+    subject = f"flood:{source}:{int(now)}"
     return [
         repo.OutboxRow(
             key=idempotency_key("(flood)", subject, dest.id),
             kind=MessageKind.SUMMARY,
             rule="(flood)",
-            target=target_name,
+            target=target.name,
             dest=dest.id,
             payload=payload,
             due_at=now,
@@ -127,19 +177,23 @@ def _flood_rows(
 
 # ---------------------------------------------------------------------------- clustering
 
+#: what the database keeps of a story's clustering: (cluster, text signature, title key)
 Dedup = tuple[str, bytes | None, str | None]
 
 
-def assign_clusters(rt: Runtime, stories: list[Story], now: float, by_text: bool) -> list[Dedup]:
-    # priming skips the text signatures (about 1 ms each): stories that never alert only need
-    # their titles to catch a later copy elsewhere
-    return [_assign_cluster(rt, story, now, by_text) for story in stories]
+def assign_clusters(index: ClusterIndex | None, stories: list[Story], now: float, by_text: bool) -> list[Dedup]:
+    """Put each story in the cluster of a near-identical story seen within the index's window,
+    or in its own; sets ``story.cluster`` and adds the story to ``index``.
+
+    ``index`` None (clustering off) makes every story its own cluster. ``by_text`` False
+    skips the text signatures (about 1 ms each): priming stories never alert, so their
+    titles are enough to catch a later copy elsewhere. Returns one :data:`Dedup` per story.
+    """
+    return [_assign_cluster(index, story, now, by_text) for story in stories]
 
 
-def _assign_cluster(rt: Runtime, story: Story, now: float, by_text: bool = True) -> Dedup:
-    """Put ``story`` in the cluster of a near-identical story seen within the window, or its own."""
-    index = rt.cluster_index
-    if index is None or not rt.config.settings.cluster.enabled:
+def _assign_cluster(index: ClusterIndex | None, story: Story, now: float, by_text: bool) -> Dedup:
+    if index is None:
         story.cluster = story.key
         return (story.key, None, None)
     from monitor.identity.clusters import text_signature, title_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -20,8 +21,12 @@ log = logging.getLogger("monitor.poll")
 
 
 async def build_story(
-    rt: Runtime, src: SourceSettings, cand: Candidate, keys: list[str], *, need_text: bool
+    rt: Runtime, src: SourceSettings, cand: Candidate, keys: Sequence[str], *, need_text: bool
 ) -> Story:
+    """``cand`` of ``src`` as a :class:`Story` with identity ``keys``: an aggregator link
+    followed to the publisher, and the article's text fetched when ``need_text`` and the
+    source's ``full_text`` setting ask for it. Failures keep the feed's text; never raises
+    for the article's problems."""
     story = Story(
         source=src.name,
         url=cand.link or "",  # already normalised by the pipeline
@@ -41,7 +46,7 @@ async def build_story(
         await resolve_redirector(rt, src, story)
     if not need_text or not story.url:
         return story
-    full_text = src.full_text if src.full_text is not None else rt.config.settings.defaults.full_text
+    full_text = src.full_text
     kind = kind_for(src.kind)
     if not (kind.always_full_text or full_text is True or (full_text == "auto" and cand.teaser)):
         return story
@@ -79,7 +84,7 @@ async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> Non
     drops the story.
     """
     host = urlsplit(story.url).hostname or ""
-    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    robots = src.robots
     try:
         async with rt.article_limit(host):
             response = await rt.http.get(story.url, allow_networks=src.allow_networks, check_robots=robots)

@@ -4,6 +4,13 @@ fetch (conditional GET) → parse in the worker pool → identity → drop seen 
 first poll → full text for new stories → match every rule → one transaction: stories seen,
 outbox rows, source state. A crash before the commit loses nothing (the next poll sees the
 same stories as new); after it, nothing is redone.
+
+The steps, each returning what it found: :func:`fetch` (the listing, or why there is
+none), :func:`~monitor.daemon.seen.split_seen` (pure: fresh and seen entries),
+:func:`build_stories` (stories with their text, seen ones dropped again by the keys their
+articles revealed), :func:`plan` (clusters and outbox rows, on the CPU thread) and
+:func:`commit` (the one transaction). :func:`poll_source` runs them and never raises for
+a source's problems.
 """
 
 from __future__ import annotations
@@ -12,19 +19,21 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from urllib.parse import urlsplit
 
-from monitor.config import SourceSettings
-from monitor.daemon.alerts import Dedup, assign_clusters, plan_alerts
+from monitor.config import Config, SourceSettings
+from monitor.daemon.alerts import AlertPlan, Dedup, assign_clusters, plan_alerts
 from monitor.daemon.articles import build_story
 from monitor.daemon.backoff import adaptive_interval, retry_delay_for
 from monitor.daemon.faults import fault_point
 from monitor.daemon.runtime import Runtime
+from monitor.daemon.seen import SeenSplit, drop_repeats, key_candidates, split_seen
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
-from monitor.extract.urls import is_http_url, normalize_url, unwrap_redirect
-from monitor.identity.keys import source_url_hash, story_keys
+from monitor.identity.keys import source_url_hash
 from monitor.models import Match, Story
 from monitor.redact import redact_url
 from monitor.sources import Candidate, kind_for
@@ -33,19 +42,64 @@ from monitor.store import repo
 log = logging.getLogger("monitor.poll")
 
 
-@dataclass(slots=True)
+class PollStatus(StrEnum):
+    """How one poll ended; the value is what the poll log line and the ``outcome`` label of
+    ``newsmonitor_polls_total`` show."""
+
+    #: a changed listing was read: its new stories recorded, their alerts planned
+    OK = "ok"
+    #: the server answered 304 Not Modified
+    NOT_MODIFIED = "not_modified"
+    #: the body is the one read last time
+    UNCHANGED = "unchanged"
+    #: the first poll of a source: its stories recorded as seen, none alerted
+    PRIMED = "primed"
+    #: fetching, parsing or recording failed (``PollResult.error`` says why)
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
 class PollResult:
     """What one poll did, for logs, tests and ``once --dry-run``."""
 
     source: str
-    status: str = "ok"  # ok | not_modified | unchanged | primed | error
+    status: PollStatus = PollStatus.OK
     listed: int = 0
     new: int = 0
     alerts: list[tuple[Story, list[Match]]] = field(default_factory=list)
+    #: outbox rows written (0 when nothing is recorded)
     rows: int = 0
     error: str | None = None
     rejected: list[tuple[str, str]] = field(default_factory=list)
     stories: list[Story] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What the conditional GET brought: a listing to read, or why there is none."""
+
+    #: OK with a listing; NOT_MODIFIED or UNCHANGED without one
+    status: PollStatus
+    candidates: list[Candidate] = field(default_factory=list)
+    #: links the listing offered that are not stories, with the reason
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A changed listing, read: its new stories, the seen ones it lists, what they make."""
+
+    #: the source's first poll: record, never alert
+    priming: bool
+    #: the new stories, in listing order
+    stories: list[Story]
+    #: the ids of the seen stories listed now
+    still_listed: set[int]
+    #: seen story id → keys it is listed under now that are not recorded yet
+    new_keys: dict[int, list[str]]
+    #: one per story
+    clusters: list[Dedup]
+    alerts: AlertPlan
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -53,22 +107,39 @@ def _ts(dt: datetime | None) -> float | None:
 
 
 async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) -> PollResult:
-    """Poll ``src`` once. Never raises for source problems: they are logged once and stored."""
+    """Poll ``src`` once and log one line about it.
+
+    Never raises for source problems: a failed fetch, parse or recording step is logged
+    once, stored in the source's state, and the result says ``error`` (with what the steps
+    before it found). Only a database that cannot load or save the state itself raises
+    (StoreError). With ``record`` False (``once --dry-run``, ``test-source``) nothing is
+    written: no stories, no outbox rows, no source state.
+    """
     started = time.monotonic()
     now = rt.clock.timestamp()
-    result = PollResult(source=src.name)
     state = await rt.db(_load_state, rt, src)
+    fetched = Fetched(PollStatus.ERROR)  # until the fetch returns: nothing listed
+    reading: Reading | None = None
+    rows = 0
+    error: str | None = None
     try:
-        await _poll(rt, src, state, now, result, record)
+        fetched = await fetch(rt, src, state)
+        if fetched.status is not PollStatus.OK:
+            await _record_ok(rt, src, state, now, record)
+        else:
+            reading = await _read_listing(rt, src, state, fetched, now)
+            if record:
+                rows = await commit(rt, src, state, reading, now)
     except (FetchError, ParseError) as exc:
         # a moved address that fails is given up: the next poll tries the configured one
         rt.moved.pop(src.name, None)
-        result.status, result.error = "error", f"{getattr(exc, 'kind', 'error')}: {exc}"
+        error = f"{getattr(exc, 'kind', 'error')}: {exc}"
         rt.metrics.fetch_errors.labels(src.name, getattr(exc, "kind", "error")).inc()
         await _record_failure(rt, src, state, exc, now, record)
     except MonitorError as exc:
-        result.status, result.error = "error", str(exc)
+        error = str(exc)
         await _record_failure(rt, src, state, exc, now, record)
+    result = _result(src.name, fetched, reading, rows, error)
     rt.metrics.polls.labels(src.name, result.status).inc()
     rt.metrics.poll_seconds.observe(time.monotonic() - started)
     log.info(
@@ -82,6 +153,30 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
         f" error={result.error!r}" if result.error else "",
     )
     return result
+
+
+def _result(
+    source: str, fetched: Fetched, reading: Reading | None, rows: int, error: str | None
+) -> PollResult:
+    """The poll's result from what its steps returned before it ended (or failed)."""
+    if error is not None:
+        status = PollStatus.ERROR
+    elif reading is None:
+        status = fetched.status
+    else:
+        status = PollStatus.PRIMED if reading.priming else PollStatus.OK
+    stories = reading.stories if reading else []
+    return PollResult(
+        source=source,
+        status=status,
+        listed=len(fetched.candidates),
+        new=len(stories),
+        alerts=reading.alerts.matched if reading else [],
+        rows=rows,
+        error=error,
+        rejected=fetched.rejected,
+        stories=stories,
+    )
 
 
 def _note_move(rt: Runtime, src: SourceSettings, new_url: str) -> None:
@@ -112,11 +207,18 @@ def _load_state(rt: Runtime, src: SourceSettings) -> repo.SourceState:
     return state
 
 
-async def _poll(
-    rt: Runtime, src: SourceSettings, state: repo.SourceState, now: float, result: PollResult, record: bool
-) -> None:
+# ---------------------------------------------------------------------------- the steps
+
+
+async def fetch(rt: Runtime, src: SourceSettings, state: repo.SourceState) -> Fetched:
+    """Conditional GET of ``src`` (at its new address if it moved permanently), and its
+    listing parsed in the worker pool when the body changed.
+
+    Updates the validators in ``state`` (ETag, Last-Modified, body hash) to the server's.
+    Raises FetchError or ParseError.
+    """
     kind = kind_for(src.kind)(src)
-    robots = src.robots if src.robots is not None else rt.config.settings.defaults.robots
+    robots = src.robots
     moved = rt.moved.get(src.name)
     url = moved[1] if moved is not None and moved[0] == src.url else src.url
     response = await rt.http.get(
@@ -131,102 +233,66 @@ async def _poll(
     if response.moved_to and response.moved_to != url and not urlsplit(src.url).username:
         _note_move(rt, src, response.moved_to)
     if response.not_modified:
-        result.status = "not_modified"
-        await _record_ok(rt, state, now, record, src=src)
-        return
+        return Fetched(PollStatus.NOT_MODIFIED)
     body_hash = hashlib.sha256(response.body).hexdigest()
     if body_hash == state.content_hash:
-        result.status = "unchanged"
-        await _record_ok(rt, state, now, record, src=src)
-        return
+        return Fetched(PollStatus.UNCHANGED)
     listing = await kind.list_stories(
         response.body, url=response.url, content_type=response.content_type, pool=rt.pool
     )
     state.content_hash = body_hash
-    result.listed = len(listing.candidates)
-    result.rejected = listing.rejected
     if listing.warning:
         log.debug("source=%s parser warning: %s", src.name, listing.warning)
+    return Fetched(PollStatus.OK, listing.candidates, listing.rejected)
 
-    # identity: every candidate's keys (CPU work for big listings), then which are already seen
-    keyed = await rt.cpu(key_candidates, src.name, listing.candidates)
-    seen = await rt.db(_find_seen, rt, [k for _, keys in keyed for k in keys])
-    fresh: list[tuple[Candidate, list[str]]] = []
-    listed_ids: set[int] = set()
-    extra_keys: dict[int, list[str]] = {}
-    taken: set[str] = set()
-    for cand, keys in keyed:
-        ids = {seen[k] for k in keys if k in seen}
-        if ids:
-            sid = min(ids)
-            listed_ids.add(sid)
-            missing = [k for k in keys if k not in seen]
-            if missing:
-                extra_keys.setdefault(sid, []).extend(missing)
-            continue
-        if taken.intersection(keys):
-            continue  # the same story listed twice on one page
-        taken.update(keys)
-        fresh.append((cand, keys))
 
+async def _read_listing(
+    rt: Runtime, src: SourceSettings, state: repo.SourceState, fetched: Fetched, now: float
+) -> Reading:
+    """The new stories of a changed listing and what they make; nothing is written."""
     priming = state.primed_at is None and not src.alert_on_first_poll
+    # identity: every candidate's keys (CPU work for big listings), then which are already seen
+    keyed = await rt.cpu(key_candidates, src.name, fetched.candidates)
+    seen = await rt.db(_find_seen, rt, [k for _, keys in keyed for k in keys])
+    listed = split_seen(keyed, seen)
+    built = listed.merge(await build_stories(rt, src, drop_repeats(listed.fresh), priming=priming))
+    stories = [story for story, _ in built.fresh]
+    clusters, alerts = await plan(rt, src, stories, now, listed=len(fetched.candidates), priming=priming)
+    return Reading(priming, stories, built.listed, built.new_keys, clusters, alerts)
+
+
+async def build_stories(
+    rt: Runtime, src: SourceSettings, fresh: Sequence[tuple[Candidate, Sequence[str]]], *, priming: bool
+) -> SeenSplit[Story]:
+    """Each fresh candidate as a :class:`Story` (with its article's text unless ``priming``),
+    split again by the database: a canonical URL may reveal that a "new" link is a story
+    known under another key. Priming skips that second look (and the articles)."""
     stories = list(
         await asyncio.gather(
             *(build_story(rt, src, cand, keys, need_text=not priming) for cand, keys in fresh)
         )
     )
-    if not priming and stories:
-        # a canonical URL may reveal that a "new" link is a story we know under another key
-        canon = await rt.db(_find_seen, rt, [k for s in stories for k in s.keys])
-        kept = []
-        for story in stories:
-            ids = {canon[k] for k in story.keys if k in canon}
-            if ids:
-                sid = min(ids)
-                listed_ids.add(sid)
-                extra_keys.setdefault(sid, []).extend(k for k in story.keys if k not in canon)
-            else:
-                kept.append(story)
-        stories = kept
-    result.new = len(stories)
-    result.stories = stories
-    dedup = await rt.cpu(assign_clusters, rt, stories, now, not priming)
-    rows: list[repo.OutboxRow] = []
-    if not priming:
-        rows = await rt.cpu(plan_alerts, rt, src, stories, now, len(listing.candidates), result.alerts)
-    result.status = "primed" if priming else "ok"
-    if state.primed_at is None:
-        state.primed_at = now
-    if not record:
-        return
-    state.new_story_times = [*state.new_story_times, *([now] * min(len(stories), 5))][-50:]
-    _schedule_next(rt, src, state, now, ok=True)
-    fault_point("after_fetch_before_commit")
-    await rt.db(_commit_poll, rt, state, src, stories, dedup, rows, listed_ids, extra_keys, now)
-    for row in rows:
-        rt.metrics.enqueued.labels(row.target).inc()
-    rt.metrics.stories_new.labels(src.name).inc(len(stories))
-    result.rows = len(rows)
-    if rows:
-        rt.outbox_changed.set()
+    keyed: list[tuple[Story, Sequence[str]]] = [(story, story.keys) for story in stories]
+    if priming or not stories:
+        return SeenSplit(keyed)
+    canon = await rt.db(_find_seen, rt, [k for s in stories for k in s.keys])
+    return split_seen(keyed, canon)
 
 
-def key_candidates(source: str, candidates: list[Candidate]) -> list[tuple[Candidate, list[str]]]:
-    """Each candidate with its identity keys; links are unwrapped, normalised, or dropped if not http(s)."""
-    for cand in candidates:
-        if cand.link:
-            link = unwrap_redirect(cand.link)
-            cand.link = (normalize_url(link) or link) if is_http_url(link) else None
-    # a broken feed that gives different stories one GUID must not make them one story
-    guid_links: dict[str, set[str | None]] = {}
-    for cand in candidates:
-        if cand.guid:
-            guid_links.setdefault(cand.guid, set()).add(cand.link)
-    keyed = []
-    for cand in candidates:
-        guid = cand.guid if cand.guid and len(guid_links[cand.guid]) == 1 else None
-        keyed.append((cand, story_keys(source, cand.link, guid, cand.title)))
-    return keyed
+async def plan(
+    rt: Runtime, src: SourceSettings, stories: list[Story], now: float, *, listed: int, priming: bool
+) -> tuple[list[Dedup], AlertPlan]:
+    """The clusters of ``stories`` and, unless ``priming``, the outbox rows they make, worked
+    out on the CPU thread; each match is counted in ``newsmonitor_matches_total``."""
+    index = rt.cluster_index if rt.config.settings.cluster.enabled else None
+    clusters = await rt.cpu(assign_clusters, index, stories, now, not priming)
+    if priming:
+        return clusters, AlertPlan()
+    alerts = await rt.cpu(plan_alerts, stories, rt.policy, source=src.name, listed=listed, now=now)
+    for _, matches in alerts.matched:
+        for match in matches:
+            rt.metrics.matches.labels(match.rule).inc()
+    return clusters, alerts
 
 
 def _find_seen(rt: Runtime, keys: list[str]) -> dict[str, int]:
@@ -237,31 +303,40 @@ def _find_seen(rt: Runtime, keys: list[str]) -> dict[str, int]:
 # ---------------------------------------------------------------------------- recording
 
 
-def _commit_poll(
-    rt: Runtime,
-    state: repo.SourceState,
-    src: SourceSettings,
-    stories: list[Story],
-    dedup: list[Dedup],
-    rows: list[repo.OutboxRow],
-    listed_ids: set[int],
-    extra_keys: dict[int, list[str]],
-    now: float,
-) -> None:
+async def commit(
+    rt: Runtime, src: SourceSettings, state: repo.SourceState, reading: Reading, now: float
+) -> int:
+    """Record a read listing in one transaction: the new stories as seen (with their
+    clusters), the new keys of seen ones, the outbox rows and the source's state (primed,
+    next poll). Returns the outbox rows written; wakes the delivery loop if any.
+    Raises StoreError (nothing is recorded then)."""
+    if state.primed_at is None:
+        state.primed_at = now
+    state.new_story_times = [*state.new_story_times, *([now] * min(len(reading.stories), 5))][-50:]
+    _schedule_next(rt.config, src, state, now)
+    fault_point("after_fetch_before_commit")
+    await rt.db(_commit_poll, rt, state, reading, now)
+    rows = reading.alerts.rows
+    for row in rows:
+        rt.metrics.enqueued.labels(row.target).inc()
+    rt.metrics.stories_new.labels(src.name).inc(len(reading.stories))
+    if rows:
+        rt.outbox_changed.set()
+    return len(rows)
+
+
+def _commit_poll(rt: Runtime, state: repo.SourceState, reading: Reading, now: float) -> None:
     with rt.database.write() as conn:
         ids = repo.add_stories(
-            conn, [_new_story(s, info) for s, info in zip(stories, dedup, strict=True)], now
+            conn, [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)], now
         )
-        repo.touch_listed(conn, listed_ids, now)
+        repo.touch_listed(conn, reading.still_listed, now)
         # remembered so that a 304 or an unchanged body keeps them "listed" (pruning never re-alerts)
-        state.listed_ids = sorted(listed_ids.union(ids))
-        for sid, keys in extra_keys.items():
+        state.listed_ids = sorted(reading.still_listed.union(ids))
+        for sid, keys in reading.new_keys.items():
             repo.add_keys(conn, sid, keys)
-        repo.add_outbox(conn, rows, ids, now)
-        state.last_poll_at = state.last_ok_at = now
-        state.failures, state.failing_since, state.last_error, state.last_http_status = 0, None, None, None
-        state.polls += 1
-        state.stories_total += len(stories)
+        repo.add_outbox(conn, reading.alerts.rows, ids, now)
+        state.record_ok(now, new_stories=len(reading.stories))
         repo.save_source(conn, state)
 
 
@@ -280,18 +355,18 @@ def _new_story(story: Story, info: Dedup) -> repo.NewStory:
 
 
 async def _record_ok(
-    rt: Runtime, state: repo.SourceState, now: float, record: bool, *, src: SourceSettings
+    rt: Runtime, src: SourceSettings, state: repo.SourceState, now: float, record: bool
 ) -> None:
+    """Record a poll that found nothing to read (304 or the same body): the stories listed
+    last time are still listed."""
     if not record:
         return
 
-    _schedule_next(rt, src, state, now, ok=True)
+    _schedule_next(rt.config, src, state, now)
 
     def save() -> None:
         with rt.database.write() as conn:
-            state.last_poll_at = state.last_ok_at = now
-            state.failures, state.failing_since, state.last_error, state.last_http_status = 0, None, None, None
-            state.polls += 1
+            state.record_ok(now)
             repo.touch_listed(conn, state.listed_ids, now)
             repo.save_source(conn, state)
 
@@ -301,16 +376,16 @@ async def _record_ok(
 async def _record_failure(
     rt: Runtime, src: SourceSettings, state: repo.SourceState, exc: Exception, now: float, record: bool
 ) -> None:
+    """Log a failed poll once and record it: the failure counted, the next poll backed off."""
     log.warning("source=%s poll failed (%s): %s", src.name, getattr(exc, "kind", type(exc).__name__), exc)
     if not record:
         return
-    state.failures += 1
-    state.failing_since = state.failing_since or now
-    state.last_error = f"{getattr(exc, 'kind', 'error')}: {exc}"[:500]
-    state.last_http_status = exc.status if isinstance(exc, HTTPStatusError) else None
-    state.last_poll_at = now
-    state.polls += 1
-    _schedule_next(rt, src, state, now, ok=False, error=exc)
+    state.record_failure(
+        now,
+        f"{getattr(exc, 'kind', 'error')}: {exc}",
+        http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
+    )
+    _schedule_next(rt.config, src, state, now, error=exc)
 
     def save() -> None:
         with rt.database.write() as conn:
@@ -320,20 +395,16 @@ async def _record_failure(
 
 
 def _schedule_next(
-    rt: Runtime,
-    src: SourceSettings,
-    state: repo.SourceState,
-    now: float,
-    *,
-    ok: bool,
-    error: Exception | None = None,
+    config: Config, src: SourceSettings, state: repo.SourceState, now: float, *, error: Exception | None = None
 ) -> None:
-    interval = rt.config.source_interval(src)
-    if not ok and error is not None:
+    """Set ``state.next_poll_at``: backed off after ``error``, else adaptive when the source
+    (or the defaults) sets a minimum interval and no fixed one, else the interval."""
+    interval = config.source_interval(src)
+    if error is not None:
         delay = max(interval, retry_delay_for(error, state.failures, interval))
-    elif src.interval is None and (src.min_interval or rt.config.settings.defaults.min_interval):
-        minimum = src.min_interval or rt.config.settings.defaults.min_interval or interval
-        maximum = src.max_interval or rt.config.settings.defaults.max_interval or max(interval, minimum) * 4
+    elif src.min_interval:
+        minimum = src.min_interval
+        maximum = src.max_interval or max(interval, minimum) * 4
         delay = adaptive_interval(state.new_story_times, minimum=minimum, maximum=maximum, now=now)
     else:
         delay = interval

@@ -79,6 +79,7 @@ def _config_for(config_path: str | None, name_or_url: str) -> tuple[Config, Sour
     src = SourceSettings.model_validate(
         {"name": "(test)", guess: name_or_url, "allow_networks": command_line_allow(name_or_url)}
     )
+    src = base.defaults.resolve(src)
     return _in_memory(Config(base, path, []), src), src
 
 
@@ -95,7 +96,7 @@ async def run_test_source(
 ) -> int:
     """Poll one source without recording; print what it found. Returns the exit status."""
     from monitor.daemon.articles import fetch_full_text
-    from monitor.daemon.pipeline import poll_source
+    from monitor.daemon.pipeline import PollStatus, poll_source
     from monitor.daemon.runtime import Runtime
     from monitor.sources import kind_for
 
@@ -110,11 +111,12 @@ async def run_test_source(
         rt.database.migrate()
         src = src.model_copy(update={"alert_on_first_poll": True})
         result = await poll_source(rt, src, record=False)
-        if result.status == "error" and src.feed and "://" in name_or_url and src.name == "(test)":
+        if result.status is PollStatus.ERROR and src.feed and "://" in name_or_url and src.name == "(test)":
             # a guessed feed that is really a page
             page = SourceSettings.model_validate(
                 {"name": "(test)", "page": src.feed, "allow_networks": src.allow_networks}
             )
+            page = config.settings.defaults.resolve(page)
             result = await poll_source(rt, page, record=False)
             src = page
         if result.error:

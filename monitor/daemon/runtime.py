@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, RuleSettings, SourceSettings
+from monitor.daemon.alerts import AlertPolicy
 from monitor.daemon.metrics import Metrics
 from monitor.daemon.targets import Target, build_targets
 from monitor.fetch.client import HttpClient
@@ -18,8 +22,18 @@ from monitor.sources.parsepool import WorkerPool
 from monitor.store.db import Database
 from monitor.store.facade import Store
 
+if TYPE_CHECKING:
+    # imported when clustering starts (numpy and friends), not when the daemon module loads
+    from monitor.identity.clusters import ClusterIndex
+
 log = logging.getLogger("monitor.daemon")
+P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def enabled_rules(config: Config) -> list[RuleSettings]:
+    """The rules of ``config`` that are switched on, in the order the file lists them."""
+    return [r for r in config.settings.rules if r.enabled]
 
 
 def compile_matcher(rules: list[RuleSettings]) -> Matcher:
@@ -34,8 +48,25 @@ class Runtime:
     """Owns the shared parts: database, HTTP client, worker pool, matcher, targets, metrics, clock.
 
     Database calls run on one dedicated thread (``db``) so that SQLite writes never block
-    the event loop and never contend with each other.
+    the event loop and never contend with each other. What the configuration decides
+    (rules, matcher, targets, sources, the alert policy) is set by :meth:`apply` alone, at
+    start and on each reload; the parts held open (database, HTTP client, worker pool) are
+    built once and need a restart to change.
     """
+
+    config: Config
+    #: the enabled rules, in the order the config lists them
+    rules: list[RuleSettings]
+    matcher: Matcher
+    targets: dict[str, Target]
+    #: every configured source by name, enabled or not
+    sources: dict[str, SourceSettings]
+    #: what turns matched stories into outbox rows (see :func:`~monitor.daemon.alerts.plan_alerts`)
+    policy: AlertPolicy
+    #: when the running configuration was loaded
+    config_loaded_at: float
+    #: when a reload last failed (None once one succeeds)
+    reload_failed_at: float | None
 
     def __init__(
         self,
@@ -45,11 +76,8 @@ class Runtime:
         workers: int = 1,
         database: Database | None = None,
         http: HttpClient | None = None,
-        dry_run: bool = False,
     ) -> None:
-        self.config = config
         self.clock = clock
-        self.dry_run = dry_run
         s = config.settings
         self.database = database or Database(config.database_url)
         self.http = http or HttpClient(
@@ -68,11 +96,6 @@ class Runtime:
         )
         self.redirectors = {h.lower().rstrip(".") for h in s.http.redirectors}
         self.pool = WorkerPool(processes=workers)
-        self.rules = [r for r in s.rules if r.enabled]
-        self.rule_by_name = {r.name: r for r in self.rules}
-        self.matcher = compile_matcher(self.rules)
-        self.targets: dict[str, Target] = build_targets(config)
-        self.sources: dict[str, SourceSettings] = {src.name: src for src in s.sources}
         self.metrics = Metrics()
         #: the database's named operations, on the database thread
         self.store = Store(self.database)
@@ -81,22 +104,60 @@ class Runtime:
         self._cpu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-cpu")
         self.article_limits: dict[str, asyncio.Semaphore] = {}
         self.outbox_changed = asyncio.Event()
-        self.cluster_index: Any = None
-        #: when the running configuration was loaded, and when a reload last failed (None
-        #: once one succeeds)
+        #: recent stories' signatures, rebuilt from the database at start (None: no clustering)
+        self.cluster_index: ClusterIndex | None = None
         #: sources whose address moved permanently: name → (configured URL, new URL)
         self.moved: dict[str, tuple[str, str]] = {}
-        self.config_loaded_at = clock.timestamp()
-        self.reload_failed_at: float | None = None
+        self.apply(config, compile_matcher(enabled_rules(config)), build_targets(config))
 
-    async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the database thread (:meth:`Store.call`); prefer an operation of :attr:`store`."""
-        return await self.store.call(fn, *args)
+    def apply(self, config: Config, matcher: Matcher, targets: dict[str, Target]) -> None:
+        """Make ``config`` the running configuration.
 
-    async def cpu(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the CPU thread (matching, clustering), never on the event loop."""
+        ``matcher`` is compiled from :func:`enabled_rules` of ``config`` and ``targets`` built
+        from its notifiers (both can fail, so the caller prepares them before anything
+        changes). Everything the configuration decides changes here, together, in one step
+        of the event loop; the caller holds the CPU thread (:meth:`cpu_paused`) so that no
+        matching is half done across the change.
+        """
+        rules = enabled_rules(config)
+        self.config = config
+        self.rules = rules
+        self.matcher = matcher
+        self.targets = targets
+        self.sources = {src.name: src for src in config.settings.sources}
+        self.policy = AlertPolicy.from_config(config, rules, matcher, targets)
+        self.config_loaded_at = self.clock.timestamp()
+        self.reload_failed_at = None
+
+    async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` on the database thread (:meth:`Store.call`); its exceptions propagate."""
+        return await self.store.call(fn, *args, **kwargs)
+
+    async def cpu(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` on the CPU thread (matching, clustering), never on the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._cpu_thread, lambda: fn(*args))
+        return await loop.run_in_executor(self._cpu_thread, partial(fn, *args, **kwargs))
+
+    @asynccontextmanager
+    async def cpu_paused(self) -> AsyncIterator[None]:
+        """Hold the CPU thread for the body of the ``async with``: no matching or clustering
+        runs meanwhile, and none is half done when it starts. Work submitted meanwhile waits
+        and runs after the body."""
+        loop = asyncio.get_running_loop()
+        held = asyncio.Event()
+        release = threading.Event()
+
+        def hold() -> None:
+            loop.call_soon_threadsafe(held.set)
+            release.wait()
+
+        holding = asyncio.ensure_future(self.cpu(hold))
+        try:
+            await held.wait()
+            yield
+        finally:
+            release.set()
+            await holding
 
     def article_limit(self, host: str) -> asyncio.Semaphore:
         """At most ``http.article_per_host`` article fetches in flight per host."""

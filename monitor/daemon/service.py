@@ -7,23 +7,23 @@ import gc
 import logging
 import random
 import signal
-import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.clock import SYSTEM_CLOCK, Clock
-from monitor.config import Config, ConfigError, RuleSettings, SourceSettings, load_config
+from monitor.config import Config, ConfigError, SourceSettings, load_config
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
-from monitor.daemon.pipeline import PollResult, poll_source
-from monitor.daemon.runtime import Runtime, compile_matcher
+from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
+from monitor.daemon.runtime import Runtime, compile_matcher, enabled_rules
 from monitor.daemon.targets import Target, build_targets
+from monitor.fetch.client import HttpClient
 from monitor.rules import Matcher
 from monitor.store import repo
+from monitor.store.db import Database
 
 log = logging.getLogger("monitor.daemon")
 
@@ -39,22 +39,36 @@ class Daemon:
     ``start()`` takes the single-instance lock and migrates the database; ``run()`` runs
     until SIGTERM/SIGINT (or :meth:`stop`); ``run_once()`` polls everything once, delivers
     what is due and returns.
+
+    ``clock`` is the time source of everything the daemon does (the scheduler included);
+    ``workers`` parser processes (0: a thread); ``database`` and ``http`` replace the ones
+    the configuration would open (tests).
     """
 
     def __init__(
-        self, config: Config, *, clock: Clock = SYSTEM_CLOCK, workers: int = 1, **runtime: Any
+        self,
+        config: Config,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        workers: int = 1,
+        database: Database | None = None,
+        http: HttpClient | None = None,
     ) -> None:
-        self.config = config
         self.clock = clock
-        self.rt = Runtime(config, clock=clock, workers=workers, **runtime)
+        self.rt = Runtime(config, clock=clock, workers=workers, database=database, http=http)
         self.deliverer = Deliverer(self.rt)
         self.health = HealthChecker(self.rt)
         self.scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._reloads: set[asyncio.Task[bool]] = set()
         self._reload_lock = asyncio.Lock()
         self._started = False
+
+    @property
+    def config(self) -> Config:
+        """The running configuration (the runtime's, replaced by :meth:`reload`)."""
+        return self.rt.config
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -115,7 +129,9 @@ class Daemon:
                     return await poll_source(self.rt, src, record=record)
                 except Exception as exc:  # a bug in one source's poll must not abort the others
                     log.exception("source=%s unexpected error in poll", src.name)
-                    return PollResult(source=src.name, status="error", error=f"{type(exc).__name__}: {exc}")
+                    return PollResult(
+                        source=src.name, status=PollStatus.ERROR, error=f"{type(exc).__name__}: {exc}"
+                    )
 
         results = list(await asyncio.gather(*(one(s) for s in self.config.settings.sources if s.enabled)))
         if deliver and record:
@@ -144,7 +160,7 @@ class Daemon:
             IntervalTrigger(seconds=60),
             id="(health)",
             misfire_grace_time=30,
-            next_run_time=datetime.now(UTC) + timedelta(seconds=5),
+            next_run_time=self.clock.now() + timedelta(seconds=5),
         )
         self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
         self.scheduler.start()
@@ -199,7 +215,7 @@ class Daemon:
             path = self.config.path
             try:
                 config = await asyncio.get_running_loop().run_in_executor(None, load_config, path)
-                rules = [r for r in config.settings.rules if r.enabled]
+                rules = enabled_rules(config)
                 # compiled on the CPU thread: matching waits for it instead of racing it
                 matcher = await self.rt.cpu(compile_matcher, rules)
                 targets = build_targets(config)
@@ -208,10 +224,8 @@ class Daemon:
             except Exception as exc:  # e.g. a notifier template that cannot be compiled
                 return self._reload_failed(path, f"{type(exc).__name__}: {exc}")
             held = [key for key in _RESTART_KEYS if getattr(config.settings, key) != getattr(self.config.settings, key)]
-            await self._swap(config, rules, matcher, targets)
+            await self._swap(config, matcher, targets)
             self.rt.metrics.config_reload_ok.set(1)
-            self.rt.config_loaded_at = self.clock.timestamp()
-            self.rt.reload_failed_at = None
             # as at start: the new rules live until the next reload, out of the collector's way
             gc.freeze()
             log.info(
@@ -231,33 +245,13 @@ class Daemon:
         log.error("config reload failed; still running the configuration loaded before from %s:\n%s", path, detail)
         return False
 
-    async def _swap(self, config: Config, rules: list[RuleSettings], matcher: Matcher,
-                    targets: dict[str, Target]) -> None:
+    async def _swap(self, config: Config, matcher: Matcher, targets: dict[str, Target]) -> None:
         """Install a new configuration while no matching runs (the CPU thread is held), in one
         step of the event loop (no other task sees half of it)."""
-        loop = asyncio.get_running_loop()
-        held = asyncio.Event()
-        release = threading.Event()
-
-        def hold() -> None:
-            loop.call_soon_threadsafe(held.set)
-            release.wait()
-
-        holding = asyncio.ensure_future(self.rt.cpu(hold))
-        try:
-            await held.wait()
+        async with self.rt.cpu_paused():
             old = self.config
-            rt = self.rt
-            self.config = rt.config = config
-            rt.rules = rules
-            rt.rule_by_name = {r.name: r for r in rules}
-            rt.matcher = matcher
-            rt.targets = targets
-            rt.sources = {src.name: src for src in config.settings.sources}
+            self.rt.apply(config, matcher, targets)
             self._reschedule(old)
-        finally:
-            release.set()
-            await holding
         # pending rows of removed destinations are cancelled by the delivery loop
         self.rt.outbox_changed.set()
 
@@ -289,7 +283,7 @@ class Daemon:
     def _add_job(self, src: SourceSettings, state: repo.SourceState | None) -> None:
         assert self.scheduler is not None
         interval = self.config.source_interval(src)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         if state is not None and state.next_poll_at:
             first = datetime.fromtimestamp(state.next_poll_at, UTC)
             first = max(first, now + timedelta(seconds=random.uniform(0, min(5.0, interval))))
@@ -312,7 +306,7 @@ class Daemon:
 
     def _on_submit(self, event: JobSubmissionEvent) -> None:
         for planned in event.scheduled_run_times:
-            self.rt.metrics.lateness.observe(max(0.0, (datetime.now(UTC) - planned).total_seconds()))
+            self.rt.metrics.lateness.observe(max(0.0, (self.clock.now() - planned).total_seconds()))
 
     async def _poll_job(self, name: str) -> None:
         src = self.rt.sources[name]

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config, NotifierSettings
 from monitor.identity.keys import destination_id
+
+if TYPE_CHECKING:
+    # imported when the targets are built (templates, schedules), not when this module loads
+    from monitor.notify.render import Renderer
+    from monitor.notify.schedule import DigestSchedule, QuietHours
 
 
 @dataclass(slots=True)
@@ -27,10 +32,11 @@ class Target:
     name: str
     settings: NotifierSettings
     timezone: str
+    renderer: Renderer
     destinations: list[Destination] = field(default_factory=list)
-    renderer: Any = None
-    digest: Any = None
-    quiet: Any = None
+    #: the notifier's own digest schedule and quiet hours, if it has them
+    digest: DigestSchedule | None = None
+    quiet: QuietHours | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -49,7 +55,8 @@ class Target:
             return None
         return float(self.quiet.ends_after(when).timestamp())
 
-    def next_digest(self, spec: Any, now: float) -> float:
+    def next_digest(self, spec: DigestSchedule, now: float) -> float:
+        """When the next digest of ``spec`` goes out after ``now`` (epoch seconds), in the target's zone."""
         when = datetime.fromtimestamp(now, UTC)
         return float(spec.next_after(when, self.zone).timestamp())
 
@@ -62,10 +69,13 @@ def build_targets(config: Config) -> dict[str, Target]:
     targets: dict[str, Target] = {}
     for name, spec in config.settings.notifiers.items():
         tz = spec.timezone or config.settings.timezone
-        target = Target(name=name, settings=spec, timezone=tz)
-        target.destinations = [Destination(id=destination_id(u), url=u, target=name) for u in spec.urls]
-        target.renderer = Renderer(fmt=spec.format, timezone=tz, template_path=spec.template)
-        target.digest = parse_digest(spec.digest) if spec.digest else None
-        target.quiet = parse_quiet(spec.quiet, tz) if spec.quiet else None
-        targets[name] = target
+        targets[name] = Target(
+            name=name,
+            settings=spec,
+            timezone=tz,
+            renderer=Renderer(fmt=spec.format, timezone=tz, template_path=spec.template),
+            destinations=[Destination(id=destination_id(u), url=u, target=name) for u in spec.urls],
+            digest=parse_digest(spec.digest) if spec.digest else None,
+            quiet=parse_quiet(spec.quiet, tz) if spec.quiet else None,
+        )
     return targets

@@ -457,7 +457,7 @@ class HttpClient:
                     return await self._answer(
                         resp, target, method=method, max_bytes=max_bytes, truncate=truncate, shown=shown
                     )
-                except BaseException:
+                except BaseException:  # cancellation included: never leave a half-read connection pooled
                     resp.close()
                     raise
         except FetchError:

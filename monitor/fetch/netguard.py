@@ -330,7 +330,7 @@ class GuardedConnector(aiohttp.TCPConnector):
             if ip is None:
                 raise ConnectError(f"could not determine the address connected to for host {host}")
             current_policy.get().check(ip, req.port or 0, host)
-        except BaseException:
+        except BaseException:  # cancellation included: a refused peer's connection must not be reused
             conn.close()
             raise
         return conn

@@ -75,7 +75,7 @@ def check_apprise_url(url: str) -> str | None:
     scheme = url.split("://", 1)[0].lower()
     try:
         plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
-    except Exception:
+    except Exception:  # a plugin's URL parser can raise anything on odd input: the URL is unusable
         plugin = None
     if plugin is None:
         return (
@@ -89,7 +89,7 @@ def privacy_url(url: str) -> str:
     """The URL with its secrets masked (apprise's privacy form), for logs and the UI."""
     try:
         plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
-    except Exception:
+    except Exception:  # as above: masking falls back to hiding everything after the scheme
         plugin = None
     if plugin is None:
         try:
@@ -156,5 +156,5 @@ def _failure_detail(result: object) -> str:
         from monitor.redact import redact_text
 
         return redact_text("; ".join(errors))[:300] or "apprise reported failure"
-    except Exception:
+    except Exception:  # apprise's log capture is not a stable API: the reason is a courtesy
         return "apprise reported failure"

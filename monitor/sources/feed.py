@@ -18,6 +18,7 @@ TEASER_CHARS = 500
 class FeedSource(SourceKind):
     kind = "feed"
     description = "an RSS, Atom or JSON Feed URL"
+    options = frozenset({"full_text"})
     obeys_robots = False
 
     async def list_stories(

@@ -114,7 +114,7 @@ def _from_feedparser(prepared: Prepared, url: str, charset: str | None, max_entr
             sanitize_html=False,
             resolve_relative_uris=False,
         )
-    except Exception as exc:  # feedparser raises odd types on fuzzed input (feedparser#599)
+    except Exception as exc:  # feedparser raises odd types on fuzzed input
         raise ParseError(f"feedparser failed: {type(exc).__name__}: {exc}") from None
     problem = str(result.get("bozo_exception") or "") if result.get("bozo") else ""
     feed = result.get("feed") or {}

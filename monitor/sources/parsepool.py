@@ -123,7 +123,7 @@ class _Worker:
         try:
             # a worker runs as the same user with no sandbox, so its pickles are no less trusted than it is
             reply: tuple[str, Any] = pickle.loads(data)  # noqa: S301
-        except Exception as exc:
+        except Exception as exc:  # unpickling can raise any type the reply names
             return "error", ParseError(f"task result could not be read: {type(exc).__name__}: {exc}")
         return reply
 
@@ -271,7 +271,7 @@ class WorkerPool:
             raise
         except MemoryError:
             raise ParseError("worker ran out of memory") from None
-        except Exception as exc:
+        except Exception as exc:  # the parsers (feedparser, lxml, trafilatura) raise arbitrary types
             raise _portable_error(exc) from None
 
     def _start(self) -> _Worker:

@@ -110,7 +110,7 @@ class InstanceLock:
                 who = f" (pid {pid})" if pid else ""
                 raise StoreError(
                     f"another newsmonitor daemon{who} is already using the database {path}; "
-                    "stop it first, or give this one its own database: setting"
+                    "stop it first, or give this one a database of its own (the database: setting)"
                 ) from None
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
@@ -138,12 +138,41 @@ class Database:
     """Owns the engine; ``write()`` and ``read()`` give transactions of the right kind."""
 
     def __init__(self, url: str) -> None:
+        """Open (for SQLite: create if missing) the database at ``url``; raises StoreError."""
         self.url = url
         try:
             self.engine = make_engine(url)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open database: {exc}") from None
         self.lock = InstanceLock(self.engine, url)
+
+    @classmethod
+    def open_existing(cls, url: str) -> Database | None:
+        """Open the database for reading as it is: no file is created, nothing is migrated.
+
+        For commands that only look (``sources``, ``outbox``), so that they work beside a
+        running daemon and never change the schema under it. Returns ``None`` when a SQLite
+        file does not exist yet (the daemon never ran with this configuration); raises
+        :class:`~monitor.errors.StoreError` when the schema is not the one this version
+        of newsmonitor reads.
+        """
+        path = _sqlite_path(url)
+        if path is not None and not path.exists():
+            return None
+        database = cls(url)
+        found, expected = database.version(), migrations.latest()
+        if found != expected:
+            database.close()
+            if found < expected:
+                raise StoreError(
+                    f"the database has schema version {found}, this newsmonitor reads version "
+                    f"{expected}: start the daemon once (it upgrades the database), then try again"
+                )
+            raise StoreError(
+                f"the database has schema version {found}, newer than this newsmonitor knows "
+                f"({expected}); upgrade newsmonitor"
+            )
+        return database
 
     def migrate(self) -> int:
         """Bring the schema to the newest version; returns that version."""

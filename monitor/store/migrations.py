@@ -51,6 +51,11 @@ def _v2_source_http_status(ops: Operations) -> None:
 MIGRATIONS: list[Callable[[Operations], None]] = [_v1_initial, _v2_source_http_status]
 
 
+def latest() -> int:
+    """The schema version this code reads and writes."""
+    return len(MIGRATIONS)
+
+
 def upgrade(conn: Connection) -> int:
     """Apply every migration newer than the database's version; return the new version."""
     ctx = MigrationContext.configure(conn)

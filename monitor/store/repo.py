@@ -1,7 +1,8 @@
 """Every query the daemon makes. Functions take a :class:`~sqlalchemy.Connection` inside a transaction.
 
-The pipeline opens one write transaction per poll and calls :func:`record_poll`, so the
-seen-marks and the outbox rows of one poll commit together or not at all.
+The pipeline commits one poll in one write transaction (:func:`add_stories`, :func:`add_keys`,
+:func:`add_outbox`, :func:`save_source` together), so the seen-marks and the outbox rows of
+one poll commit together or not at all.
 
 Rows cross this edge typed both ways: :class:`OutboxRow` goes in, :class:`OutboxEntry`
 comes back; :class:`SourceState` and :class:`DestinationState` go both ways. Statuses and
@@ -46,6 +47,24 @@ class SourceState:
     listed_ids: list[int] = field(default_factory=list)
     polls: int = 0
     stories_total: int = 0
+
+    def record_ok(self, now: float, *, new_stories: int = 0) -> None:
+        """A poll at ``now`` worked and found ``new_stories``: the failure streak ends."""
+        self.last_poll_at = self.last_ok_at = now
+        self.failures, self.failing_since, self.last_error, self.last_http_status = 0, None, None, None
+        self.polls += 1
+        self.stories_total += new_stories
+
+    def record_failure(self, now: float, error: str, *, http_status: int | None = None) -> None:
+        """A poll at ``now`` failed with ``error`` (kept to 500 characters) and, for an HTTP
+        error answer, its ``http_status``: one more failure in the streak, which started at
+        the first of them."""
+        self.failures += 1
+        self.failing_since = self.failing_since or now
+        self.last_error = error[:500]
+        self.last_http_status = http_status
+        self.last_poll_at = now
+        self.polls += 1
 
 
 @dataclass(slots=True)

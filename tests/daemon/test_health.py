@@ -85,8 +85,7 @@ async def test_adaptive_interval_stays_within_bounds(tmp_path: Path, ops: Receiv
             allow=[f"127.0.0.1:{port}"],
             extra="defaults: {interval: 30m, min_interval: 2m, max_interval: 2h}\n",
         )
-        # a source without its own interval: adaptive between 2 min and 2 h
-        config.settings.sources[0].interval = None
+        # the source sets no interval of its own: adaptive between 2 min and 2 h
         clock = FakeClock(datetime.now(UTC))
         daemon = Daemon(config, workers=0, clock=clock)
         await daemon.start()

@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from monitor.clock import FakeClock
+from monitor.clock import SYSTEM_CLOCK, FakeClock
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.errors import StoreError
@@ -69,7 +69,7 @@ def base_config(
 
 
 async def run_once(config: Any, clock: FakeClock | None = None) -> Daemon:
-    daemon = Daemon(config, workers=0, **({"clock": clock} if clock else {}))
+    daemon = Daemon(config, workers=0, clock=clock or SYSTEM_CLOCK)
     try:
         await daemon.run_once()
     finally:

@@ -1,0 +1,102 @@
+"""plan_batches: due outbox rows of one destination grouped into messages (pure, table-driven)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from monitor.daemon.delivery import Batch, plan_batches
+from monitor.models import MessageKind, OutboxStatus
+from monitor.store import repo
+from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
+
+
+def row(spec: str, n: int) -> repo.OutboxEntry:
+    """An outbox row as the delivery loop reads it, from ``"subject rule [digest]"`` (an alert)
+    or ``"summary"`` / ``"health"``.
+
+    ``subject`` is the row's cluster, or ``#ID`` for a story without one.
+    """
+    kind = MessageKind(spec) if spec in ("summary", "health") else MessageKind.ALERT
+    subject, rule, *digest = spec.split(" ", 2) if kind is MessageKind.ALERT else ("-", f"({kind})")
+    payload: AlertPayload | NoticePayload = (
+        AlertPayload(
+            title=f"Story {subject}", url=f"https://ex.com/{subject}", source="wire", outlet="Wire",
+            rules=(RuleEvidence(rule),),
+        )
+        if kind is MessageKind.ALERT
+        else NoticePayload(note=f"{kind} note")
+    )
+    alert = kind is MessageKind.ALERT
+    return repo.OutboxEntry(
+        id=n,
+        key=f"nm-{n}",
+        kind=kind,
+        rule=rule,
+        target="chat",
+        dest="d1",
+        story_id=int(subject[1:]) if subject.startswith("#") else (100 + n if alert else None),
+        cluster=subject if alert and not subject.startswith("#") else None,
+        status=OutboxStatus.PENDING,
+        urgent=False,
+        digest=digest[0] if digest else None,
+        payload=payload,
+        created_at=0.0,
+        due_at=0.0,
+        next_attempt_at=0.0,
+        attempts=0,
+        first_failed_at=None,
+        last_error=None,
+        sent_at=None,
+    )
+
+
+def summary(batch: Batch) -> str:
+    """``kind subject:rule+rule ...``: one item per story or cluster, in message order."""
+    message = batch.message
+    items = [
+        f"{subject}:{'+'.join(rule for rule, _ in item.rules)}"
+        for subject, item in zip(batch.subjects, message.items, strict=True)
+    ]
+    return " ".join([message.kind, *items])
+
+
+# (due rows of one destination, oldest first (see ``row``); the messages planned)
+BATCHES = [
+    ("nothing due", [], []),
+    ("one alert", ["c1 storm"], ["alert c1:storm"]),
+    ("two rules of one story: one alert", ["c1 storm", "c1 quake"], ["alert c1:storm+quake"]),
+    ("two stories: two alerts", ["c1 storm", "c2 storm"], ["alert c1:storm", "alert c2:storm"]),
+    ("a later rule joins its alert", ["c1 storm", "c2 storm", "c1 quake"], ["alert c1:storm+quake", "alert c2:storm"]),
+    ("no cluster: the story is the subject", ["#7 storm", "#7 quake"], ["alert 7:storm+quake"]),
+    ("held rows: one digest", ["c1 storm hourly", "c2 quake quiet"], ["digest c1:storm c2:quake"]),
+    ("a digest item lists every rule", ["c1 storm hourly", "c1 quake throttle"], ["digest c1:storm+quake"]),
+    ("in row order", ["c1 storm", "c2 storm hourly", "c3 quake"], ["alert c1:storm", "digest c2:storm", "alert c3:quake"]),
+    ("one story, now and held", ["c1 storm", "c1 quake hourly"], ["alert c1:storm", "digest c1:quake"]),
+    ("a summary goes alone", ["c1 storm", "summary", "c1 quake"], ["alert c1:storm+quake", "summary"]),
+    ("health notices go one by one", ["health", "health"], ["health", "health"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "rows", "messages"), BATCHES, ids=[c[0] for c in BATCHES])
+def test_plan_batches(case: str, rows: list[str], messages: list[str]) -> None:
+    batches = plan_batches([row(spec, n) for n, spec in enumerate(rows)], "chat")
+    assert [summary(batch) for batch in batches] == messages
+    assert all(batch.message.target == "chat" for batch in batches)
+
+
+def test_every_row_is_in_one_batch_whose_keys_are_its_rows() -> None:
+    rows = [row(spec, n) for n, spec in enumerate(["c1 storm", "c2 storm hourly", "c1 quake"])]
+    batches = plan_batches(rows, "chat")
+    assert [[r.id for r in batch.rows] for batch in batches] == [[0, 2], [1]]
+    assert [batch.message.keys for batch in batches] == [["nm-0", "nm-2"], ["nm-1"]]
+
+
+def test_a_summary_shows_its_note_and_items() -> None:
+    story = row("c1 storm", 1).payload
+    assert isinstance(story, AlertPayload)
+    flood = replace(row("summary", 0), payload=NoticePayload(note="40 new stories", items=(story,)))
+    (batch,) = plan_batches([flood], "chat")
+    assert batch.message.note == "40 new stories"
+    assert [item.title for item in batch.message.items] == ["Story c1"]
