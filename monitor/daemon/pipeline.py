@@ -117,7 +117,7 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     """
     started = time.monotonic()
     now = rt.clock.timestamp()
-    state = await rt.db(_load_state, rt, src)
+    state = await _load_state(rt, src)
     fetched = Fetched(PollStatus.ERROR)  # until the fetch returns: nothing listed
     reading: Reading | None = None
     rows = 0
@@ -194,9 +194,10 @@ def _note_move(rt: Runtime, src: SourceSettings, new_url: str) -> None:
     rt.moved[src.name] = (src.url, new_url)
 
 
-def _load_state(rt: Runtime, src: SourceSettings) -> repo.SourceState:
-    with rt.database.read() as conn:
-        state = repo.get_source(conn, src.name)
+async def _load_state(rt: Runtime, src: SourceSettings) -> repo.SourceState:
+    """The stored state of ``src`` (a fresh one for a new source), without the validators
+    of a URL it no longer has."""
+    state = await rt.store.source_state(src.name)
     url_hash = source_url_hash(src.url)
     if state is None:
         return repo.SourceState(name=src.name, kind=src.kind, url_hash=url_hash)
@@ -253,7 +254,7 @@ async def _read_listing(
     priming = state.primed_at is None and not src.alert_on_first_poll
     # identity: every candidate's keys (CPU work for big listings), then which are already seen
     keyed = await rt.cpu(key_candidates, src.name, fetched.candidates)
-    seen = await rt.db(_find_seen, rt, [k for _, keys in keyed for k in keys])
+    seen = await rt.store.find_seen([k for _, keys in keyed for k in keys])
     listed = split_seen(keyed, seen)
     built = listed.merge(await build_stories(rt, src, drop_repeats(listed.fresh), priming=priming))
     stories = [story for story, _ in built.fresh]
@@ -275,7 +276,7 @@ async def build_stories(
     keyed: list[tuple[Story, Sequence[str]]] = [(story, story.keys) for story in stories]
     if priming or not stories:
         return SeenSplit(keyed)
-    canon = await rt.db(_find_seen, rt, [k for s in stories for k in s.keys])
+    canon = await rt.store.find_seen([k for s in stories for k in s.keys])
     return split_seen(keyed, canon)
 
 
@@ -295,11 +296,6 @@ async def plan(
     return clusters, alerts
 
 
-def _find_seen(rt: Runtime, keys: list[str]) -> dict[str, int]:
-    with rt.database.read() as conn:
-        return repo.find_seen(conn, keys)
-
-
 # ---------------------------------------------------------------------------- recording
 
 
@@ -315,7 +311,15 @@ async def commit(
     state.new_story_times = [*state.new_story_times, *([now] * min(len(reading.stories), 5))][-50:]
     _schedule_next(rt.config, src, state, now)
     fault_point("after_fetch_before_commit")
-    await rt.db(_commit_poll, rt, state, reading, now)
+    new = [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)]
+    await rt.store.record_poll(
+        state,
+        new,
+        listed=reading.still_listed,
+        extra_keys=reading.new_keys,
+        rows=reading.alerts.rows,
+        now=now,
+    )
     rows = reading.alerts.rows
     for row in rows:
         rt.metrics.enqueued.labels(row.target).inc()
@@ -323,21 +327,6 @@ async def commit(
     if rows:
         rt.outbox_changed.set()
     return len(rows)
-
-
-def _commit_poll(rt: Runtime, state: repo.SourceState, reading: Reading, now: float) -> None:
-    with rt.database.write() as conn:
-        ids = repo.add_stories(
-            conn, [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)], now
-        )
-        repo.touch_listed(conn, reading.still_listed, now)
-        # remembered so that a 304 or an unchanged body keeps them "listed" (pruning never re-alerts)
-        state.listed_ids = sorted(reading.still_listed.union(ids))
-        for sid, keys in reading.new_keys.items():
-            repo.add_keys(conn, sid, keys)
-        repo.add_outbox(conn, reading.alerts.rows, ids, now)
-        state.record_ok(now, new_stories=len(reading.stories))
-        repo.save_source(conn, state)
 
 
 def _new_story(story: Story, info: Dedup) -> repo.NewStory:
@@ -363,14 +352,7 @@ async def _record_ok(
         return
 
     _schedule_next(rt.config, src, state, now)
-
-    def save() -> None:
-        with rt.database.write() as conn:
-            state.record_ok(now)
-            repo.touch_listed(conn, state.listed_ids, now)
-            repo.save_source(conn, state)
-
-    await rt.db(save)
+    await rt.store.record_unchanged(state, now)
 
 
 async def _record_failure(
@@ -386,12 +368,7 @@ async def _record_failure(
         http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
     )
     _schedule_next(rt.config, src, state, now, error=exc)
-
-    def save() -> None:
-        with rt.database.write() as conn:
-            repo.save_source(conn, state)
-
-    await rt.db(save)
+    await rt.store.save_source(state)
 
 
 def _schedule_next(

@@ -108,7 +108,7 @@ async def run_test_source(
         return 2
     rt = Runtime(config, workers=0)
     try:
-        rt.database.migrate()
+        await rt.store.migrate()
         src = src.model_copy(update={"alert_on_first_poll": True})
         result = await poll_source(rt, src, record=False)
         if result.status is PollStatus.ERROR and src.feed and "://" in name_or_url and src.name == "(test)":

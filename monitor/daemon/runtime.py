@@ -47,11 +47,12 @@ def compile_matcher(rules: list[RuleSettings]) -> Matcher:
 class Runtime:
     """Owns the shared parts: database, HTTP client, worker pool, matcher, targets, metrics, clock.
 
-    Database calls run on one dedicated thread (``db``) so that SQLite writes never block
-    the event loop and never contend with each other. What the configuration decides
-    (rules, matcher, targets, sources, the alert policy) is set by :meth:`apply` alone, at
-    start and on each reload; the parts held open (database, HTTP client, worker pool) are
-    built once and need a restart to change.
+    The database is reached through :attr:`store`, whose named operations run on one
+    dedicated thread, so that SQLite writes never block the event loop and never contend
+    with each other. What the configuration decides (rules, matcher, targets, sources, the
+    alert policy) is set by :meth:`apply` alone, at start and on each reload; the parts
+    held open (database, HTTP client, worker pool) are built once and need a restart to
+    change.
     """
 
     config: Config
@@ -79,7 +80,8 @@ class Runtime:
     ) -> None:
         self.clock = clock
         s = config.settings
-        self.database = database or Database(config.database_url)
+        #: the database, through its named operations (on the database thread)
+        self.store = Store(database or Database(config.database_url))
         self.http = http or HttpClient(
             total_timeout=s.http.timeout,
             connect_timeout=s.http.connect_timeout,
@@ -97,8 +99,6 @@ class Runtime:
         self.redirectors = {h.lower().rstrip(".") for h in s.http.redirectors}
         self.pool = WorkerPool(processes=workers)
         self.metrics = Metrics()
-        #: the database's named operations, on the database thread
-        self.store = Store(self.database)
         # clustering and matching: CPU work off the event loop, one at a time (the cluster
         # index is not thread-safe, and one thread is enough: the worker pool parses)
         self._cpu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-cpu")
@@ -128,10 +128,6 @@ class Runtime:
         self.policy = AlertPolicy.from_config(config, rules, matcher, targets)
         self.config_loaded_at = self.clock.timestamp()
         self.reload_failed_at = None
-
-    async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(*args, **kwargs)`` on the database thread (:meth:`Store.call`); its exceptions propagate."""
-        return await self.store.call(fn, *args, **kwargs)
 
     async def cpu(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` on the CPU thread (matching, clustering), never on the event loop."""

@@ -74,8 +74,7 @@ class Daemon:
 
     async def start(self) -> None:
         """Lock the database, migrate it and rebuild in-memory state. Raises StoreError."""
-        self.rt.database.lock.acquire()
-        self.rt.database.migrate()
+        await self.rt.store.open()
         await self._rebuild_clusters()
         # the compiled rules and the cluster index live as long as the daemon: keep them out of
         # the garbage collector's full passes, which would otherwise walk them and stall the loop
@@ -93,12 +92,7 @@ class Daemon:
         window = self.config.settings.cluster.window
         index = ClusterIndex(window_seconds=window)
         now = self.clock.timestamp()
-
-        def load() -> list[tuple[str, bytes | None, str | None, float]]:
-            with self.rt.database.read() as conn:
-                return repo.recent_signatures(conn, now - window)
-
-        for cluster, sig, tkey, at in await self.rt.db(load):
+        for cluster, sig, tkey, at in await self.rt.store.recent_signatures(now - window):
             try:
                 signature = Signature.from_bytes(sig) if sig else None
             except ValueError:  # written by another version: cluster on the title alone
@@ -151,7 +145,7 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
         self.scheduler.add_listener(self._on_submit, EVENT_JOB_SUBMITTED)
-        states = await self.rt.db(self._states)
+        states = await self.rt.store.source_states()
         for src in self.config.settings.sources:
             if src.enabled:
                 self._add_job(src, states.get(src.name))
@@ -276,10 +270,6 @@ class Daemon:
                 job.reschedule(IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)))
                 job.modify(misfire_grace_time=max(1, int(interval / 2)))
 
-    def _states(self) -> dict[str, repo.SourceState]:
-        with self.rt.database.read() as conn:
-            return {s.name: s for s in repo.all_sources(conn)}
-
     def _add_job(self, src: SourceSettings, state: repo.SourceState | None) -> None:
         assert self.scheduler is not None
         interval = self.config.source_interval(src)
@@ -315,7 +305,7 @@ class Daemon:
             self._tasks.add(task)
         try:
             await poll_source(self.rt, src)
-            state = await self.rt.db(self._state, name)
+            state = await self.rt.store.source_state(name)
             if state is not None and state.next_poll_at and self.scheduler is not None:
                 job = self.scheduler.get_job(name)
                 interval = self.config.source_interval(src)
@@ -330,24 +320,9 @@ class Daemon:
             if task is not None:
                 self._tasks.discard(task)
 
-    def _state(self, name: str) -> repo.SourceState | None:
-        with self.rt.database.read() as conn:
-            return repo.get_source(conn, name)
-
     async def _prune(self) -> None:
         cutoff = self.clock.timestamp() - self.config.settings.retention
-
-        def prune() -> int:
-            # in batches, each its own short transaction, so polls are never held up for long
-            total = 0
-            while True:
-                with self.rt.database.write() as conn:
-                    n = repo.prune(conn, older_than=cutoff) + repo.prune_outbox(conn, older_than=cutoff)
-                total += n
-                if n == 0:
-                    return total
-
-        pruned = await self.rt.db(prune)
+        pruned = await self.rt.store.prune(cutoff)
         if pruned:
             log.info(
                 "retention: pruned %d stories and sent alerts not seen since %s",

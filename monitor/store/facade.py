@@ -87,21 +87,19 @@ def _meta_key(subject: str) -> str:
 class Store:
     """Owns the :class:`~monitor.store.db.Database` and the one thread all its work runs on.
 
-    Every ``async`` method is one transaction on that thread; its SQLAlchemy errors
-    propagate to the awaiting caller. :meth:`close` stops the thread (after the work
-    already submitted) and closes the database.
+    Every ``async`` method runs on that thread, as one transaction unless it says otherwise
+    (:meth:`prune` works in short batches); its SQLAlchemy errors propagate to the awaiting
+    caller. :meth:`close` stops the thread (after the work already submitted) and closes the
+    database. ``database`` is there for tests and read-only tools; the daemon uses the
+    operations.
     """
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-db")
 
-    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(*args, **kwargs)`` on the database thread and return its result.
-
-        For daemon code not yet turned into a named operation (``Runtime.db``); ``fn`` opens
-        its own transaction. Its exceptions propagate.
-        """
+    async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        # the one way onto the database thread: every operation below goes through here
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, partial(fn, *args, **kwargs))
 
@@ -110,14 +108,14 @@ class Store:
             with self.database.read() as conn:
                 return fn(conn)
 
-        return await self.call(run)
+        return await self._call(run)
 
     async def _write(self, fn: Callable[[Connection], T]) -> T:
         def run() -> T:
             with self.database.write() as conn:
                 return fn(conn)
 
-        return await self.call(run)
+        return await self._call(run)
 
     def close(self) -> None:
         """Finish the work already submitted, stop the thread and close the database."""
@@ -135,11 +133,11 @@ class Store:
             self.database.lock.acquire()
             return self.database.migrate()
 
-        return await self.call(run)
+        return await self._call(run)
 
     async def migrate(self) -> int:
         """Bring the schema to the newest version (returned), without the lock (a scratch database)."""
-        return await self.call(self.database.migrate)
+        return await self._call(self.database.migrate)
 
     # ------------------------------------------------------------------ sources and stories
 
@@ -151,13 +149,22 @@ class Store:
         """The stored state of every source ever recorded, by name (in name order)."""
         return await self._read(lambda conn: {s.name: s for s in repo.all_sources(conn)})
 
-    async def save_source(self, state: repo.SourceState, *, listed_at: float | None = None) -> None:
-        """Save ``state``; with ``listed_at``, the stories it lists (``state.listed_ids``) are
-        first marked as still listed at that time, so retention keeps them. One transaction."""
+    async def save_source(self, state: repo.SourceState) -> None:
+        """Save ``state`` (insert or update)."""
+        await self._write(partial(repo.save_source, state=state))
+
+    async def record_unchanged(self, state: repo.SourceState, now: float) -> None:
+        """Record a poll at ``now`` that found nothing new to read (304, or the same body).
+
+        One transaction: the poll counts as a success in ``state``
+        (:meth:`~repo.SourceState.record_ok`), the stories the source listed last time
+        (``state.listed_ids``) are still listed at ``now``, so retention keeps them, and
+        ``state`` is saved.
+        """
 
         def write(conn: Connection) -> None:
-            if listed_at is not None:
-                repo.touch_listed(conn, state.listed_ids, listed_at)
+            state.record_ok(now)
+            repo.touch_listed(conn, state.listed_ids, now)
             repo.save_source(conn, state)
 
         await self._write(write)
@@ -183,8 +190,9 @@ class Store:
         becomes those and the new ones (so that a 304 or an unchanged body keeps them listed
         and retention never prunes them into a re-alert); ``extra_keys`` (story id → keys)
         join their stories; the outbox ``rows`` are added (``story_index`` counts into
-        ``stories``; a row whose key exists is ignored); ``state`` is saved. Returns the new
-        stories' ids, in order.
+        ``stories``; a row whose key exists is ignored); the poll counts as a success with
+        that many new stories in ``state`` (:meth:`~repo.SourceState.record_ok`), which is
+        saved. Returns the new stories' ids, in order.
         """
 
         def write(conn: Connection) -> list[int]:
@@ -194,6 +202,7 @@ class Store:
             for story_id, keys in extra_keys.items():
                 repo.add_keys(conn, story_id, keys)
             repo.add_outbox(conn, rows, ids, now)
+            state.record_ok(now, new_stories=len(stories))
             repo.save_source(conn, state)
             return ids
 
@@ -221,7 +230,7 @@ class Store:
                 if n == 0:
                     return total
 
-        return await self.call(run)
+        return await self._call(run)
 
     # ------------------------------------------------------------------ status and health
 

@@ -267,7 +267,7 @@ async def test_poison_message_is_set_aside(tmp_path: Path, receivers: list[Recei
         good = [m for m in rx.messages if "Chipmakers" not in m.title + m.body]
         assert len(good) == 3
         daemon = Daemon(config, workers=0, clock=clock)
-        with daemon.rt.database.read() as conn:
+        with daemon.rt.store.database.read() as conn:
             dead = repo.list_outbox(conn, [OutboxStatus.DEAD])
         await daemon.close()
         assert len(dead) == 1 and "poison" in (dead[0].last_error or "")

@@ -108,7 +108,7 @@ async def test_permanent_error_goes_dead_and_another_target_is_told(
     daemon = Daemon(config, workers=0, clock=clock)
     await daemon.start()
     try:
-        with daemon.rt.database.read() as conn:
+        with daemon.rt.store.database.read() as conn:
             dead = repo.list_outbox(conn, [OutboxStatus.DEAD])
         assert len(dead) == 1 and "HTTP 401" in dead[0].last_error
         await daemon.health.check()

@@ -40,8 +40,7 @@ async def test_failing_source_notice_is_sent_once_per_throttle(tmp_path: Path, o
             results = await daemon.run_once(deliver=False)
             assert results[0].status == "error" and "connect" in (results[0].error or "")
             clock.advance(60)
-        with daemon.rt.database.read() as conn:
-            state = repo.get_source(conn, "dead-feed")
+        state = await daemon.rt.store.source_state("dead-feed")
         assert state is not None and state.failures == 3 and state.failing_since is not None
         assert state.next_poll_at is not None and state.last_poll_at is not None
         assert state.next_poll_at - state.last_poll_at >= 2  # backing off beyond the 1 s interval
@@ -93,8 +92,7 @@ async def test_adaptive_interval_stays_within_bounds(tmp_path: Path, ops: Receiv
             for _ in range(5):
                 await daemon.run_once(deliver=False)
                 clock.advance(120)
-            with daemon.rt.database.read() as conn:
-                state = repo.get_source(conn, "busy")
+            state = await daemon.rt.store.source_state("busy")
         finally:
             await daemon.close()
         assert state is not None and state.next_poll_at is not None
@@ -161,13 +159,15 @@ async def test_a_gone_source_is_told_by_its_stored_status_not_its_error_text(
         assert problems["source:gone-feed"].startswith("Source 'gone-feed' is gone (HTTP 410)")
         assert "failed 4 polls" in problems["source:slow-feed"]
         assert "source:busy-feed" not in problems
-        with daemon.rt.database.write() as conn:
-            gone, busy = repo.get_source(conn, "gone-feed"), repo.get_source(conn, "busy-feed")
-            assert gone is not None and busy is not None
-            gone.last_error = "http_status: the server says this feed was removed"
-            busy.last_error, busy.failures = "http_status: HTTP 410 from a proxy, relayed as 503", 1
-            repo.save_source(conn, gone)
-            repo.save_source(conn, busy)
+        gone, busy = (
+            await daemon.rt.store.source_state("gone-feed"),
+            await daemon.rt.store.source_state("busy-feed"),
+        )
+        assert gone is not None and busy is not None
+        gone.last_error = "http_status: the server says this feed was removed"
+        busy.last_error, busy.failures = "http_status: HTTP 410 from a proxy, relayed as 503", 1
+        await daemon.rt.store.save_source(gone)
+        await daemon.rt.store.save_source(busy)
         problems = {p.subject: p.text for p in await daemon.health.problems()}
         assert problems["source:gone-feed"].startswith("Source 'gone-feed' is gone (HTTP 410)")
         assert "source:busy-feed" not in problems  # its status is 503, whatever the text says
@@ -202,8 +202,7 @@ async def test_the_http_status_of_a_failed_poll_is_stored_and_cleared_by_success
             states = []
             for _ in range(2):
                 await daemon.run_once(deliver=False)
-                with daemon.rt.database.read() as conn:
-                    states.append(repo.get_source(conn, "back"))
+                states.append(await daemon.rt.store.source_state("back"))
         finally:
             await daemon.close()
     finally:

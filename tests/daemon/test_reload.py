@@ -64,7 +64,7 @@ def story(i: int, words: str) -> Item:
 
 
 def outbox(daemon: Daemon) -> dict[str, int]:
-    with daemon.rt.database.read() as conn:
+    with daemon.rt.store.database.read() as conn:
         return repo.outbox_counts(conn)
 
 
@@ -73,7 +73,7 @@ def cancelled_reasons(daemon: Daemon) -> list[str]:
 
     from monitor.store.schema import outbox as table
 
-    with daemon.rt.database.read() as conn:
+    with daemon.rt.store.database.read() as conn:
         return [str(r) for r in conn.execute(select(table.c.last_error).where(table.c.status == "cancelled"))]
 
 

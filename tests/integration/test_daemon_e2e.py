@@ -165,7 +165,7 @@ async def test_first_poll_of_fifty_item_feed_primes(
     await run_once(config)
     assert receiver.messages == []
     db_daemon = Daemon(config, workers=0)
-    with db_daemon.rt.database.read() as conn:
+    with db_daemon.rt.store.database.read() as conn:
         assert repo.count_stories(conn) == 50
     await db_daemon.close()
 
@@ -266,7 +266,7 @@ async def test_dry_run_records_nothing(tmp_path: Path, httpserver: HTTPServer, r
     assert receiver.messages == []
     daemon2 = Daemon(config, workers=0)
     await daemon2.start()
-    with daemon2.rt.database.read() as conn:
+    with daemon2.rt.store.database.read() as conn:
         assert repo.count_stories(conn) == 0
     await daemon2.close()
 

@@ -278,7 +278,7 @@ async def test_source_states_round_trip(store: Store) -> None:
 async def test_record_poll_is_one_transaction_in_order(store: Store) -> None:
     with store.database.write() as conn:
         (old,) = repo.add_stories(conn, [story(0)], 1.0)
-    state = repo.SourceState(name="wire", polls=1)
+    state = repo.SourceState(name="wire", polls=1, failures=3, stories_total=1)
     first = repo.OutboxRow(
         key="o1",
         kind=MessageKind.ALERT,
@@ -293,14 +293,14 @@ async def test_record_poll_is_one_transaction_in_order(store: Store) -> None:
         state, [story(1), story(2)], listed={old}, extra_keys={old: ["title:zero"]}, rows=[first], now=50.0
     )
     assert state.listed_ids == sorted([old, *ids])
+    assert (state.polls, state.failures, state.stories_total, state.last_ok_at) == (2, 0, 3, 50.0)
     assert await store.find_seen(["guid:1", "guid:2", "title:zero", "guid:9"]) == {
         "guid:1": ids[0],
         "guid:2": ids[1],
         "title:zero": old,
     }
     assert outbox(store)["o1"].story_id == ids[1]
-    saved = await store.source_state("wire")
-    assert saved is not None and saved.listed_ids == state.listed_ids
+    assert await store.source_state("wire") == state
     # nothing of a poll whose transaction fails is kept
     broken = replace(first, key="o2", story_index=5)  # no such story: the transaction fails
     with pytest.raises(IndexError):
@@ -308,10 +308,13 @@ async def test_record_poll_is_one_transaction_in_order(store: Store) -> None:
     assert await store.find_seen(["guid:3"]) == {}
 
 
-async def test_prune_keeps_what_is_still_listed(store: Store) -> None:
+async def test_an_unchanged_poll_keeps_what_it_lists_from_pruning(store: Store) -> None:
     with store.database.write() as conn:
         kept, _gone = repo.add_stories(conn, [story(1), story(2)], 10.0)
-    await store.save_source(repo.SourceState(name="wire", listed_ids=[kept]), listed_at=100.0)
+    state = repo.SourceState(name="wire", listed_ids=[kept], failures=2, polls=4)
+    await store.record_unchanged(state, 100.0)
+    assert (state.failures, state.polls, state.last_ok_at) == (0, 5, 100.0)
+    assert await store.source_state("wire") == state
     assert await store.prune(older_than=50.0) == 1
     assert await store.find_seen(["guid:1", "guid:2"]) == {"guid:1": kept}
 
