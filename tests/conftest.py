@@ -1,34 +1,41 @@
-"""Shared test fixtures: paths to the shared corpus (skipped when absent)."""
+"""The fixtures every test may use, registered once.
+
+The classes behind the fixtures live in :mod:`tests.support`; test modules import from
+there, never from each other.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from monitor.demo.receiver import Receiver
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
-DATA = Path(__file__).resolve().parent / "data"
+from tests.support.servers import Canary, Site
+from tests.support.smtp import SMTPBox
 
 
-def need_corpus(*parts: str) -> Path:
-    """Return ``../shared/corpus/<parts>`` or skip the test with a clear message when it is absent."""
-    path = CORPUS.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared corpus not available at {path} (tests using ../shared/corpus are skipped)")
-    return path
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    """A local HTTP site with no routes yet (see :class:`tests.support.servers.Site`)."""
+    s = await Site().start()
+    yield s
+    await s.stop()
 
 
-def need_shared(*parts: str) -> Path:
-    """Return ``../shared/<parts>`` or skip when absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared data not available at {path}")
-    return path
+@pytest.fixture
+async def other_site() -> AsyncIterator[Site]:
+    """A second origin: same address, another port."""
+    s = await Site().start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+def canary() -> Iterator[Canary]:
+    """A listener on 127.0.0.1 that must receive no connection (``canary.accepts == 0``)."""
+    with Canary() as c:
+        yield c
 
 
 @pytest.fixture
@@ -38,3 +45,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.start()
     yield r
     await r.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPBox]:
+    """A local SMTP server that keeps every message (``smtp.url`` is its apprise URL)."""
+    box = SMTPBox()
+    box.start()
+    yield box
+    box.stop()

@@ -11,7 +11,7 @@ from monitor.config import expand_string, load_config, load_rules_only, parse_se
 from monitor.config.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.redact import known_secrets
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 GOOD = """\
 notifiers:

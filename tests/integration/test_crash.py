@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.crash_harness import run_trial
+from tests.support.crash import run_trial
 
 
 @pytest.mark.timeout(240)
