@@ -8,6 +8,8 @@ import pytest
 
 from tests.support.crash import run_trial
 
+pytestmark = pytest.mark.kill
+
 
 @pytest.mark.timeout(240)
 async def test_kill_minus_nine_loses_nothing(tmp_path: Path) -> None:

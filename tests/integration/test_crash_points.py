@@ -8,6 +8,8 @@ import pytest
 
 from tests.support.crash import run_fault_point
 
+pytestmark = pytest.mark.kill
+
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
