@@ -1,18 +1,37 @@
-"""The fixtures every test may use, registered once.
+"""The fixtures every test may use, registered once, and the Hypothesis profiles.
 
 The classes behind the fixtures live in :mod:`tests.support`; test modules import from
 there, never from each other.
+
+Hypothesis: with ``CI`` set (CI runs with ``CI=true``) the ``ci`` profile is loaded, so
+property tests explore the same examples on every run and a failure is reproducible from its
+printed blob; locally the default profile explores at random. ``HYPOTHESIS_PROFILE=ci`` (or
+``default``) picks a profile by hand.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from monitor.demo.receiver import Receiver
 from tests.support.servers import Canary, Site
 from tests.support.smtp import SMTPBox
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,  # examples saved by earlier runs would make a run depend on the machine
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],  # a loaded CI machine is slow, not the test
+)
+_profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if "CI" in os.environ else "")
+if _profile:
+    settings.load_profile(_profile)
 
 
 @pytest.fixture
