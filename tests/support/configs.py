@@ -6,9 +6,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from monitor.config import Config, parse_settings
+from monitor.errors import ConfigError
 
 
 def config_data(
@@ -68,3 +70,13 @@ def make_config(
     )
     text = yaml.safe_dump(data, sort_keys=False)
     return parse_settings(text, str(tmp_path / "config.yaml"), env={})
+
+
+def config_problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    """Every problem validation reports for the config ``text`` (read as ``cfg.yaml``).
+
+    Fails the test when the text is accepted.
+    """
+    with pytest.raises(ConfigError) as info:
+        parse_settings(textwrap.dedent(text), "cfg.yaml", env or {})
+    return info.value.problems
