@@ -17,7 +17,7 @@ from monitor.demo.site import NewsSite
 from monitor.demo.stories import STORIES
 from monitor.models import OutboxStatus
 from monitor.store import repo
-from tests.helpers import make_config
+from tests.support.configs import make_config
 
 WIRE = next(s for s in STORIES if s.wire)
 LOCAL = [s for s in STORIES if not s.wire]
