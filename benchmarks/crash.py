@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.crash_harness import run_trial
+from tests.support.crash import run_trial
 
 
 async def main() -> None:

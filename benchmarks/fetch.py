@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import contextlib
 
 from monitor.config import parse_settings
-from tests.helpers import rss, story_items
+from tests.support.feeds import rss, story_items
 
 HOSTS = 20
 PORTS_PER_HOST = 5

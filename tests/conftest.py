@@ -1,34 +1,60 @@
-"""Shared test fixtures: paths to the shared corpus (skipped when absent)."""
+"""The fixtures every test may use, registered once, and the Hypothesis profiles.
+
+The classes behind the fixtures live in :mod:`tests.support`; test modules import from
+there, never from each other.
+
+Hypothesis: with ``CI`` set (CI runs with ``CI=true``) the ``ci`` profile is loaded, so
+property tests explore the same examples on every run and a failure is reproducible from its
+printed blob; locally the default profile explores at random. ``HYPOTHESIS_PROFILE=ci`` (or
+``default``) picks a profile by hand.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+import os
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from monitor.demo.receiver import Receiver
+from tests.support.servers import Canary, Site
+from tests.support.smtp import SMTPBox
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
-DATA = Path(__file__).resolve().parent / "data"
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,  # examples saved by earlier runs would make a run depend on the machine
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],  # a loaded CI machine is slow, not the test
+)
+_profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if "CI" in os.environ else "")
+if _profile:
+    settings.load_profile(_profile)
 
 
-def need_corpus(*parts: str) -> Path:
-    """Return ``../shared/corpus/<parts>`` or skip the test with a clear message when it is absent."""
-    path = CORPUS.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared corpus not available at {path} (tests using ../shared/corpus are skipped)")
-    return path
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    """A local HTTP site with no routes yet (see :class:`tests.support.servers.Site`)."""
+    s = await Site().start()
+    yield s
+    await s.stop()
 
 
-def need_shared(*parts: str) -> Path:
-    """Return ``../shared/<parts>`` or skip when absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared data not available at {path}")
-    return path
+@pytest.fixture
+async def other_site() -> AsyncIterator[Site]:
+    """A second origin: same address, another port."""
+    s = await Site().start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+def canary() -> Iterator[Canary]:
+    """A listener on 127.0.0.1 that must receive no connection (``canary.accepts == 0``)."""
+    with Canary() as c:
+        yield c
 
 
 @pytest.fixture
@@ -38,3 +64,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.start()
     yield r
     await r.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPBox]:
+    """A local SMTP server that keeps every message (``smtp.url`` is its apprise URL)."""
+    box = SMTPBox()
+    box.start()
+    yield box
+    box.stop()

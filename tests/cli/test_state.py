@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import yaml
@@ -11,8 +10,7 @@ from click.testing import CliRunner
 from monitor.cli import main
 from monitor.store.db import Database
 from monitor.store.migrations import latest
-
-V1_DUMP = Path(__file__).parents[1] / "data" / "store" / "schema_v1.sql"
+from tests.support.store import v1_database
 
 
 def write_config(tmp_path: Path, database: Path) -> Path:
@@ -50,9 +48,7 @@ def test_no_database_yet_is_said_and_not_created(tmp_path: Path) -> None:
 
 def test_an_old_schema_is_reported_and_left_as_it_is(tmp_path: Path) -> None:
     database = tmp_path / "old.db"
-    con = sqlite3.connect(database)
-    con.executescript(V1_DUMP.read_text(encoding="utf-8"))
-    con.close()
+    v1_database(database)
     config = write_config(tmp_path, database)
     for args in (["sources"], ["outbox"], ["outbox", "retry", "--all-dead"]):
         code, out = run(*args, "--config", str(config))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,8 @@ from monitor.config import expand_string, load_config, load_rules_only, parse_se
 from monitor.config.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.redact import known_secrets
-from tests.conftest import ROOT
+from tests.support.configs import config_problems as problems
+from tests.support.paths import ROOT
 
 GOOD = """\
 notifiers:
@@ -32,12 +32,6 @@ rules:
 """
 
 
-def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_settings(textwrap.dedent(text), "cfg.yaml", env or {})
-    return info.value.problems
-
-
 def test_good_config_loads() -> None:
     config = parse_settings(GOOD, "cfg.yaml", {})
     s = config.settings
@@ -47,149 +41,6 @@ def test_good_config_loads() -> None:
     assert config.rule_targets(s.rules[0]) == ["mail"]
     assert config.source_interval(s.sources[0]) == 900
     assert config.warnings == []
-
-
-# (name, yaml, expected "line:col: key.path" prefix part, substrings that must appear)
-BROKEN = [
-    (
-        "typo key",
-        GOOD.replace("    tags: [world]", "    intervall: 5m"),
-        "cfg.yaml:11:5: sources[0].intervall",
-        ["unknown key 'intervall'", "did you mean 'interval'"],
-    ),
-    (
-        "duplicate key",
-        GOOD.replace("    tags: [world]", "    tags: [world]\n    tags: [asia]"),
-        "cfg.yaml:12:5",
-        ["duplicate key 'tags'", "first defined at line 11"],
-    ),
-    ("tab indent", "sources:\n\t- name: x\n", "cfg.yaml:2:1", ["tab"]),
-    (
-        "python tag",
-        "sources: !!python/object/apply:os.system ['touch /tmp/pwn']\n",
-        "cfg.yaml:1:10",
-        ["not allowed"],
-    ),
-    (
-        "unknown notifier",
-        GOOD.replace("notify: [mail]", "notify: [mial]"),
-        "cfg.yaml:15:14: rules[0].notify[0]",
-        ["unknown notifier 'mial'", "did you mean 'mail'", "defined notifiers: chat, mail"],
-    ),
-    (
-        "bad query",
-        GOOD.replace("'\"rare earths\"'", "'(rare earths'"),
-        "cfg.yaml:14:12: rules[0].query",
-        ['rule "rare"'],
-    ),
-    (
-        "interval zero",
-        GOOD.replace("    tags: [world]", "    interval: 0"),
-        "cfg.yaml:11:15: sources[0].interval",
-        ["at least 1s"],
-    ),
-    (
-        "interval negative",
-        GOOD.replace("    tags: [world]", "    interval: -5"),
-        "sources[0].interval",
-        ["negative"],
-    ),
-    (
-        "interval garbage",
-        GOOD.replace("    tags: [world]", "    interval: soon"),
-        "cfg.yaml:11:15: sources[0].interval",
-        ["'soon'", "30s, 5m"],
-    ),
-    (
-        "bad regex",
-        GOOD.replace("    tags: [world]", "    include: ['(unclosed']"),
-        "cfg.yaml:11:15: sources[0].include[0]",
-        ["invalid regular expression"],
-    ),
-    (
-        "unknown apprise scheme",
-        GOOD.replace("json://127.0.0.1:9/hook", "nosuch://token@host"),
-        "cfg.yaml:2:9: notifiers.chat.urls[0]",
-        ["apprise cannot use this URL", "nosuch"],
-    ),
-    (
-        "missing env",
-        GOOD.replace("json://127.0.0.1:9/hook", "json://${HOOK_HOST}/x"),
-        "cfg.yaml:2:9: notifiers.chat",
-        ["HOOK_HOST is not set"],
-    ),
-    (
-        "feed and page",
-        GOOD.replace("    tags: [world]", "    page: https://example.com/world/"),
-        "sources[0]",
-        ["exactly one of feed: or page:"],
-    ),
-    (
-        "bad scheme",
-        GOOD.replace("https://example.com/feed.xml", "file:///etc/passwd"),
-        "cfg.yaml:10:11: sources[0].feed",
-        ["only http:// and https://", "'file'"],
-    ),
-    (
-        "duplicate source",
-        GOOD.replace("rules:", "  - name: wire\n    feed: https://example.org/rss\nrules:"),
-        "cfg.yaml:12:11: sources[1].name",
-        ["duplicate source name 'wire'"],
-    ),
-    (
-        "duplicate rule",
-        GOOD + "  - name: rare\n    query: x\n",
-        "cfg.yaml:16:11: rules[1].name",
-        ["duplicate rule name 'rare'"],
-    ),
-    (
-        "wrong type",
-        GOOD.replace("    tags: [world]", "    enabled: perhaps"),
-        "cfg.yaml:11:14: sources[0].enabled",
-        ["'perhaps'", "true or false"],
-    ),
-    (
-        "format literal",
-        GOOD.replace("format: html", "format: pdf"),
-        "cfg.yaml:5:13: notifiers.mail.format",
-        ["'text'", "'pdf'"],
-    ),
-    (
-        "missing name",
-        GOOD.replace("  - name: wire\n    feed:", "  - feed:"),
-        "cfg.yaml:9:5: sources[0]",
-        ["missing required key 'name'"],
-    ),
-    (
-        "unknown rule source",
-        GOOD + "    sources: [wier]\n",
-        "cfg.yaml:16:15: rules[0].sources[0]",
-        ["unknown source 'wier'", "did you mean 'wire'"],
-    ),
-    (
-        "unknown tag",
-        GOOD + "    tags: [asai]\n",
-        "cfg.yaml:16:12: rules[0].tags[0]",
-        ["no source has tag 'asai'"],
-    ),
-    ("bad timezone", "timezone: Mars/Olympus\n" + GOOD, "cfg.yaml:1:11: timezone", ["unknown time zone"]),
-    ("top-level typo", "sorces: []\n" + GOOD, "cfg.yaml:1:1: sorces", ["did you mean 'sources'"]),
-    (
-        "defaults notify unknown",
-        GOOD.replace("notify: [chat]", "notify: [chatt]"),
-        "cfg.yaml:7:12: defaults.notify[0]",
-        ["unknown notifier 'chatt'"],
-    ),
-]
-
-
-@pytest.mark.parametrize(("name", "text", "where", "needles"), BROKEN, ids=[b[0] for b in BROKEN])
-def test_broken_config_names_line_and_key(name: str, text: str, where: str, needles: list[str]) -> None:
-    found = problems(text)
-    joined = "\n".join(found)
-    assert where in joined, joined
-    for needle in needles:
-        assert needle in joined, joined
 
 
 def test_every_error_reported_at_once() -> None:

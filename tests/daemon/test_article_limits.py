@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import socket
 from pathlib import Path
 
 from aiohttp import web
 
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
-from tests.helpers import Item, make_config, rss
+from tests.support.configs import make_config
+from tests.support.feeds import Item, rss
+from tests.support.servers import Canary, Site
 
 
-async def test_hostile_article_links_cost_only_their_text(tmp_path: Path, receiver: Receiver) -> None:
-    canary = socket.socket()
-    canary.bind(("127.0.0.1", 0))
-    canary.listen(8)
-    canary.setblocking(False)
-    canary_port = canary.getsockname()[1]
+async def test_hostile_article_links_cost_only_their_text(
+    tmp_path: Path, receiver: Receiver, canary: Canary
+) -> None:
+    canary_port = canary.port
     bomb = gzip.compress(b"<html><body>" + b"a" * (40 * 2**20) + b"</body></html>")
 
     async def drip(request: web.Request) -> web.StreamResponse:
@@ -38,14 +37,11 @@ async def test_hostile_article_links_cost_only_their_text(tmp_path: Path, receiv
     async def feed(_: web.Request) -> web.Response:
         return web.Response(text=rss(feed_items), content_type="application/rss+xml")
 
-    app = web.Application()
-    app.router.add_get("/feed.xml", feed)
-    app.router.add_get("/a/bomb", gz)
-    app.router.add_get("/a/drip", drip)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
+    site = await Site().start()
+    site.route("/feed.xml", feed)
+    site.route("/a/bomb", gz)
+    site.route("/a/drip", drip)
+    port = site.port
     base = f"http://127.0.0.1:{port}"
     config = make_config(
         tmp_path,
@@ -69,14 +65,8 @@ async def test_hostile_article_links_cost_only_their_text(tmp_path: Path, receiv
         results = await daemon.run_once()
         await daemon.close()
     finally:
-        await runner.cleanup()
-    try:
-        canary.accept()
-        reached = True
-    except BlockingIOError:
-        reached = False
-    canary.close()
-    assert not reached, "an article link reached a private address"
+        await site.stop()
+    assert canary.accepts == 0, "an article link reached a private address"
     (result,) = results
     assert result.status == "ok" and result.new == 4
     assert all(s.text_origin == "fallback" for s in result.stories)  # each kept with the feed's text

@@ -22,7 +22,7 @@ from monitor.models import MessageKind, OutboxStatus
 from monitor.notify.deliver import Outcome, SendResult
 from monitor.store import repo
 from monitor.store.payload import AlertPayload
-from tests.helpers import make_config
+from tests.support.configs import make_config
 
 WIRE = next(s for s in STORIES if s.wire)
 LOCAL = [s for s in STORIES if not s.wire]

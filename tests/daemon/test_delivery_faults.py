@@ -19,7 +19,7 @@ from monitor.demo.site import NewsSite
 from monitor.demo.stories import STORIES
 from monitor.models import OutboxStatus
 from monitor.store import repo
-from tests.helpers import make_config
+from tests.support.configs import make_config
 
 LOCAL = [s for s in STORIES if not s.wire]
 ANY = "the OR a OR of OR in OR to OR for"

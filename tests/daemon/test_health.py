@@ -15,7 +15,9 @@ from monitor.demo.receiver import Receiver
 from monitor.models import MessageKind, OutboxStatus
 from monitor.store import repo
 from monitor.store.facade import Overview
-from tests.helpers import make_config
+from tests.support.configs import make_config
+from tests.support.servers import Site
+from tests.support.store import v1_database
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ async def test_failing_source_notice_is_sent_once_per_throttle(tmp_path: Path, o
 async def test_adaptive_interval_stays_within_bounds(tmp_path: Path, ops: Receiver) -> None:
     from aiohttp import web
 
-    from tests.helpers import rss, story_items
+    from tests.support.feeds import rss, story_items
 
     served = {"n": 0}
 
@@ -69,12 +71,9 @@ async def test_adaptive_interval_stays_within_bounds(tmp_path: Path, ops: Receiv
         served["n"] += 3
         return web.Response(text=rss(story_items(served["n"])), content_type="application/rss+xml")
 
-    app = web.Application()
-    app.router.add_get("/f.xml", feed)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
+    server = await Site().start()
+    server.route("/f.xml", feed)
+    port = server.port
     try:
         config = make_config(
             tmp_path,
@@ -100,21 +99,16 @@ async def test_adaptive_interval_stays_within_bounds(tmp_path: Path, ops: Receiv
         assert 120 <= delay <= 7200
         assert delay < 1800  # a busy source is polled more often than the default interval
     finally:
-        await runner.cleanup()
+        await server.stop()
 
 
 async def test_gone_source_is_reported_at_once(tmp_path: Path, ops: Receiver) -> None:
-    from pytest_httpserver import HTTPServer
-
-    server = HTTPServer()
-    server.start()
-    server.expect_request("/feed.xml").respond_with_data("gone", status=410)
+    server = await Site().start()
+    server.static("/feed.xml", b"gone", status=410)
     try:
         config = make_config(
             tmp_path,
-            sources=[
-                {"name": "old-feed", "feed": server.url_for("/feed.xml").replace("localhost", "127.0.0.1")}
-            ],
+            sources=[{"name": "old-feed", "feed": server.base + "/feed.xml"}],
             rules=[{"name": "r", "query": "x"}],
             notifiers={"ops": ops.url},
             allow=[f"127.0.0.1:{server.port}"],
@@ -130,20 +124,15 @@ async def test_gone_source_is_reported_at_once(tmp_path: Path, ops: Receiver) ->
         finally:
             await daemon.close()
     finally:
-        server.stop()
+        await server.stop()
     assert len(ops.messages) == 1 and "gone (HTTP 410)" in ops.messages[0].body
 
 
 async def test_a_gone_source_is_told_by_its_stored_status_not_its_error_text(
     tmp_path: Path, ops: Receiver
 ) -> None:
-    import sqlite3
-
     # a database written before the status had its column: the upgrade fills it in
-    dump = Path(__file__).parents[1] / "data" / "store" / "schema_v1.sql"
-    con = sqlite3.connect(tmp_path / "state.db")
-    con.executescript(dump.read_text(encoding="utf-8"))
-    con.close()
+    v1_database(tmp_path / "state.db")
     names = ("gone-feed", "busy-feed", "slow-feed", "fine-feed")
     config = make_config(
         tmp_path,
@@ -180,7 +169,7 @@ async def test_the_http_status_of_a_failed_poll_is_stored_and_cleared_by_success
 ) -> None:
     from pytest_httpserver import HTTPServer
 
-    from tests.helpers import rss, story_items
+    from tests.support.feeds import rss, story_items
 
     server = HTTPServer()
     server.start()

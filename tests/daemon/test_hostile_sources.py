@@ -8,8 +8,6 @@ error; memory stays bounded; nothing reaches 127.0.0.1:9 (where the files' SSRF 
 from __future__ import annotations
 
 import gzip
-import socket
-import threading
 from pathlib import Path
 
 import psutil
@@ -18,8 +16,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from monitor.daemon.service import Daemon
-from tests.conftest import need_corpus
-from tests.helpers import make_config
+from tests.support.configs import make_config
+from tests.support.paths import need_corpus
+from tests.support.servers import Canary
 
 SKIP_SUFFIXES = {".md", ".py", ".jsonl"}
 SKIP_NAMES = {"LICENSE", "manifest.json", ".gitignore"}
@@ -51,38 +50,6 @@ def encoding_for(path: Path) -> str | None:
     return "gzip"
 
 
-class Canary:
-    """A listener on 127.0.0.1:9 that counts connections (it must stay at zero)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.sock.bind(("127.0.0.1", 9))  # where the corpus's SSRF links point
-        except OSError:
-            self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.count = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-                self.count += 1
-                conn.close()
-            except OSError:
-                continue
-
-    def close(self) -> None:
-        self.stop = True
-        self.thread.join(2)
-        self.sock.close()
-
-
 @pytest.mark.timeout(300)
 async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserver: HTTPServer) -> None:
     files = hostile_files()
@@ -111,7 +78,7 @@ async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserve
     for route in routes:
         httpserver.expect_request(route).respond_with_handler(handler)
     httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
-    canary = Canary()
+    canary = Canary(port=9, any_port_if_taken=True).start()  # where the corpus's SSRF links point
     config = make_config(
         tmp_path,
         sources=[{**s, "alert_on_first_poll": True} for s in sources],
@@ -127,7 +94,7 @@ async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserve
         results = await daemon.run_once(deliver=False)
     finally:
         await daemon.close()
-        canary.close()
+        canary.stop()
     rss_growth_mb = (me.memory_info().rss - rss_before) / 2**20
     assert len(results) == len(sources)
     for result in results:
@@ -136,7 +103,7 @@ async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserve
             assert result.error and len(result.error) < 400, result.source
         for story in result.stories:
             assert "root:x:0:0" not in story.title + story.text, result.source
-    assert canary.count == 0
+    assert canary.accepts == 0
     assert rss_growth_mb < 300, f"memory grew by {rss_growth_mb:.0f} MB"
     bombs = [
         r

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
 from aiohttp import web
 
 from monitor.daemon.service import Daemon
-from tests.helpers import make_config, rss, story_items
+from tests.support.configs import make_config
+from tests.support.feeds import rss, story_items
+from tests.support.servers import Site
 
 
 async def test_event_loop_lag_stays_small_under_heavy_parsing(tmp_path: Path) -> None:
@@ -23,19 +26,16 @@ async def test_event_loop_lag_stays_small_under_heavy_parsing(tmp_path: Path) ->
     )
 
     async def handler(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+        name = request.path.removeprefix("/")
         if name.startswith("page"):
             return web.Response(body=big_page, content_type="text/html")
         if name.startswith("quad"):
             return web.Response(body=quadratic, content_type="application/xml")
         return web.Response(body=big_feed, content_type="application/rss+xml")
 
-    app = web.Application()
-    app.router.add_get("/{name}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
+    site = await Site().start()
+    site.route(re.compile(r"/[^/]+"), handler)
+    port = site.port
     sources = [{"name": f"feed{i}", "feed": f"http://127.0.0.1:{port}/feed{i}"} for i in range(12)]
     sources += [{"name": f"page{i}", "page": f"http://127.0.0.1:{port}/page{i}"} for i in range(3)]
     sources += [{"name": "quad", "feed": f"http://127.0.0.1:{port}/quad"}]
@@ -66,6 +66,6 @@ async def test_event_loop_lag_stays_small_under_heavy_parsing(tmp_path: Path) ->
         await daemon.close()
         stop.set()
         await tick
-        await runner.cleanup()
+        await site.stop()
     assert sum(r.status in {"primed", "ok"} for r in results) >= 12
     assert max(busy) < 0.25, f"the event loop was blocked for {max(busy) * 1000:.0f} ms of CPU"

@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 from monitor.config import load_config
 from monitor.daemon.service import Daemon
 from monitor.fetch.client import HttpClient
-from tests.helpers import rss, story_items
+from tests.support.feeds import rss, story_items
 
 
 def redirect(server: HTTPServer, path: str, to: str, code: int) -> None:

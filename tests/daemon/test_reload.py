@@ -19,7 +19,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from monitor.cli import main
 from monitor.config import load_config
@@ -27,19 +26,10 @@ from monitor.daemon.service import Daemon
 from monitor.daemon.status import RuntimeStatus
 from monitor.demo.receiver import Receiver
 from monitor.store import repo
-from tests.helpers import Item, free_port, rss, story_items, wait_for
-
-
-class Feed:
-    def __init__(self, server: HTTPServer, path: str) -> None:
-        self.items: list[Item] = []
-        self.hits = 0
-        self.url = server.url_for(path)
-        server.expect_request(path).respond_with_handler(self._handle)
-
-    def _handle(self, _: Request) -> Response:
-        self.hits += 1
-        return Response(rss(self.items), content_type="application/rss+xml")
+from tests.support.configs import config_data
+from tests.support.feeds import Item, story_items
+from tests.support.servers import Feed, free_port
+from tests.support.waiting import wait_for
 
 
 def write(path: Path, data: dict[str, Any]) -> None:
@@ -48,15 +38,8 @@ def write(path: Path, data: dict[str, Any]) -> None:
 
 def settings(tmp_path: Path, server: HTTPServer, sources: list[dict[str, Any]], rules: list[dict[str, Any]],
              notifiers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "database": f"sqlite:///{tmp_path}/state.db",
-        "allow_networks": [f"127.0.0.1:{server.port}", "127.0.0.1"],
-        "defaults": {"interval": "1s", "notify": list(notifiers)},
-        "delivery": {"retry_base": "1s", "retry_cap": "2s", "timeout": "5s"},
-        "notifiers": notifiers,
-        "sources": sources,
-        "rules": rules,
-    }
+    return config_data(tmp_path, sources=sources, rules=rules, notifiers=notifiers,
+                       allow=[f"127.0.0.1:{server.port}", "127.0.0.1"], extra="delivery: {retry_cap: 2s}")
 
 
 def story(i: int, words: str) -> Item:

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.extract.article import DEFAULT_MODE, MODES, extract_article
 from monitor.extract.charset import decode_html
-from tests.conftest import DATA, need_corpus
+from tests.support.paths import DATA, need_corpus
 
 CHROME_URL = "https://www.riverside-gazette.example/news/2024/03/14/harbour-bridge-closed-cracked-cables"
 BODY_SENTENCES = [

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.extract.links import MAX_LINKS, compile_patterns, discover_links
 from monitor.extract.shape import rejection_reason
-from tests.conftest import DATA, need_corpus
+from tests.support.paths import DATA, need_corpus
 
 PAGE = "https://news.example/world/"
 

@@ -30,8 +30,8 @@ from monitor.errors import (
     TooManyRedirects,
 )
 from monitor.fetch.client import HttpClient, parse_retry_after
-from tests.conftest import need_corpus
-from tests.fetch.test_servers import Site, raw_server, site_fixture  # noqa: F401
+from tests.support.paths import need_corpus
+from tests.support.servers import Site, raw_server
 
 MiB = 2**20
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from monitor.clock import FakeClock
 from monitor.errors import BlockedURL, RobotsDisallowed
 from monitor.fetch.client import HttpClient
-from tests.fetch.test_servers import Site, site_fixture  # noqa: F401
+from tests.support.servers import Site
 
 
 def _slow(body: bytes = b"x", delay: float = 0.15):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from aiohttp import web
@@ -23,13 +23,7 @@ from yarl import URL
 from monitor.errors import BlockedURL, ConnectError, FetchError, FetchTimeout, HTTPStatusError
 from monitor.fetch.client import HttpClient
 from monitor.fetch.netguard import AddressPolicy, GuardedResolver, current_policy, parse_allow_networks
-from tests.fetch.test_servers import (  # noqa: F401
-    Canary,
-    Site,
-    canary_fixture,
-    other_site_fixture,
-    site_fixture,
-)
+from tests.support.servers import Canary, Site
 
 
 class StubResolver(AbstractResolver):
@@ -67,11 +61,10 @@ class StubResolver(AbstractResolver):
 
 
 @pytest.fixture
-async def canary2(site: Site) -> AsyncIterator[Canary]:
+def canary2(site: Site) -> Iterator[Canary]:
     """A canary on 127.0.0.2 at the *same port* as the allowed site (the rebinding target)."""
-    c = await Canary("127.0.0.2", site.port).start()
-    yield c
-    await c.stop()
+    with Canary("127.0.0.2", site.port) as c:
+        yield c
 
 
 async def test_loopback_literal_blocked_by_default_with_clear_message(canary: Canary) -> None:

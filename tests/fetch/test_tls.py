@@ -22,7 +22,8 @@ from monitor.daemon.pipeline import PollResult
 from monitor.daemon.service import Daemon
 from monitor.errors import FetchError
 from monitor.fetch.client import HttpClient
-from tests.helpers import Item, rss
+from tests.support.feeds import Item, rss
+from tests.support.servers import Site
 
 
 @dataclass
@@ -53,19 +54,14 @@ async def tls_site(tmp_path: Path) -> AsyncIterator[TLSSite]:
     async def feed(_: web.Request) -> web.Response:
         return web.Response(text=rss(items), content_type="application/rss+xml")
 
-    app = web.Application()
-    app.router.add_get("/feed.xml", feed)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    site = await Site(tls=context).start()
+    site.route("/feed.xml", feed)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     try:
-        yield TLSSite(port, ca, ca_file, names)
+        yield TLSSite(site.port, ca, ca_file, names)
     finally:
-        await runner.cleanup()
+        await site.stop()
 
 
 async def test_unknown_ca_is_a_clear_tls_error(tls_site: TLSSite) -> None:

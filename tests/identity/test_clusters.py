@@ -18,7 +18,7 @@ from monitor.identity.clusters import (
     title_key,
     words,
 )
-from tests.conftest import ROOT, need_corpus
+from tests.support.paths import ROOT, need_corpus
 
 WIRE = """The port authority said on Tuesday that a container ship ran aground near the northern breakwater \
 after losing engine power during a storm, blocking the main shipping channel for at least two days.

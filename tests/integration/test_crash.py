@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.crash_harness import run_trial
+from tests.support.crash import run_trial
+
+pytestmark = pytest.mark.kill
 
 
 @pytest.mark.timeout(240)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.crash_harness import run_fault_point
+from tests.support.crash import run_fault_point
+
+pytestmark = pytest.mark.kill
 
 
 @pytest.mark.timeout(120)

@@ -7,41 +7,16 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from monitor.clock import SYSTEM_CLOCK, FakeClock
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.errors import StoreError
 from monitor.store import repo
-from tests.helpers import Item, SMTPBox, make_config, rss, story_items
-
-
-class Feed:
-    """A feed served by pytest-httpserver whose items the test changes between polls."""
-
-    def __init__(self, server: HTTPServer, path: str = "/feed.xml") -> None:
-        self.items: list[Item] = []
-        self.hits = 0
-        self.server = server
-        self.path = path
-        server.expect_request(path).respond_with_handler(self._handle)
-
-    def _handle(self, _: Request) -> Response:
-        self.hits += 1
-        return Response(rss(self.items), content_type="application/rss+xml")
-
-    @property
-    def url(self) -> str:
-        return self.server.url_for(self.path)
-
-
-@pytest.fixture
-def smtp() -> Any:
-    box = SMTPBox()
-    box.start()
-    yield box
-    box.stop()
+from tests.support.configs import make_config
+from tests.support.feeds import Item, story_items
+from tests.support.servers import Feed
+from tests.support.smtp import SMTPBox
 
 
 def allow(server: HTTPServer) -> list[str]:

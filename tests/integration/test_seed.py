@@ -12,13 +12,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from aiohttp import web
 
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
-from tests.conftest import need_shared
-from tests.helpers import make_config
+from tests.support.configs import make_config
+from tests.support.paths import need_shared
+from tests.support.servers import Site
 
 SEED = "seeds/000_400e23e9f1ce4b48.txt"
 
@@ -52,10 +52,11 @@ capsule fuses football culture, everyday life</a></div></aside>
 <p>&copy; 2026. The Standard Group PLC. All rights reserved</p></footer></body></html>"""
 
 
-class Site:
-    def __init__(self, server: HTTPServer, seed: str) -> None:
+class WorldSection:
+    """The paper's World section and its article pages, served by a local :class:`Site`."""
+
+    def __init__(self, site: Site, seed: str) -> None:
         self.title, self.body, self.sidebar = split_seed(seed)
-        self.server = server
         self.links: list[tuple[str, str]] = [
             ("/world/article/2001/un-council-meets-on-sudan", "UN council meets on Sudan"),
             ("/world/article/2002/brazil-floods-displace-thousands", "Brazil floods displace thousands"),
@@ -65,24 +66,24 @@ class Site:
             path: [f"{title}. " + "Delegates met for a second day of talks on the crisis. " * 12]
             for path, title in self.links
         }
-        server.expect_request("/world/").respond_with_handler(self.section)
-        server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
-        server.expect_request(re.compile(r"^/world/article/.*")).respond_with_handler(self.article)
+        site.route("/world/", self.section)
+        site.static("/robots.txt", b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"})
+        site.route(re.compile(r"/world/article/.*"), self.article)
 
     def publish(self, path: str, title: str, paragraphs: list[str]) -> None:
         self.links.insert(0, (path, title))
         self.articles[path] = paragraphs
 
-    def section(self, _: Request) -> Response:
+    async def section(self, _: web.Request) -> web.Response:
         cards = "".join(
             f"<article><h3><a href='{p}'>{html.escape(t)}</a></h3></article>" for p, t in self.links
         )
-        return Response(chrome("World", f"<h1>World</h1>{cards}", self.sidebar), content_type="text/html")
+        return _html(chrome("World", f"<h1>World</h1>{cards}", self.sidebar))
 
-    def article(self, request: Request) -> Response:
+    async def article(self, request: web.Request) -> web.Response:
         paragraphs = self.articles.get(request.path)
         if paragraphs is None:
-            return Response("not found", status=404)
+            return web.Response(text="not found", status=404)
         title = next(t for p, t in self.links if p == request.path)
         # dated today: the real story is older than max_age, which would (rightly) keep it from alerting
         today = datetime.now(UTC).strftime("%b. %d, %Y")
@@ -91,7 +92,11 @@ class Site:
             + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
             + "</article>"
         )
-        return Response(chrome(title, main, self.sidebar), content_type="text/html")
+        return _html(chrome(title, main, self.sidebar))
+
+
+def _html(page: str) -> web.Response:
+    return web.Response(body=page.encode(), headers={"Content-Type": "text/html"})
 
 
 async def poll(config: object) -> None:
@@ -102,14 +107,12 @@ async def poll(config: object) -> None:
         await daemon.close()
 
 
-async def test_seed_story_fires_body_rules_not_sidebar(
-    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver
-) -> None:
+async def test_seed_story_fires_body_rules_not_sidebar(tmp_path: Path, site: Site, receiver: Receiver) -> None:
     seed = need_shared(SEED).read_text(encoding="utf-8")
-    site = Site(httpserver, seed)
+    world = WorldSection(site, seed)
     config = make_config(
         tmp_path,
-        sources=[{"name": "standard-world", "page": httpserver.url_for("/world/")}],
+        sources=[{"name": "standard-world", "page": site.base + "/world/"}],
         rules=[
             {"name": "rare-earths", "query": '"rare earths"'},
             {"name": "japan-defence", "query": "Japan defence"},
@@ -117,15 +120,15 @@ async def test_seed_story_fires_body_rules_not_sidebar(
             {"name": "newsletter", "query": "newsletter OR Digger"},
         ],
         notifiers={"chat": receiver.url},
-        allow=[f"127.0.0.1:{httpserver.port}"],
+        allow=site.allow,
     )
     await poll(config)  # primes the three stories already listed
     assert receiver.messages == []
 
-    site.publish(
+    world.publish(
         "/world/article/2004/britain-japan-agree-to-deepen-defence-security-cooperation",
-        site.title,
-        site.body,
+        world.title,
+        world.body,
     )
     await poll(config)
     assert len(receiver.messages) == 1, [m.title for m in receiver.messages]
@@ -137,7 +140,7 @@ async def test_seed_story_fires_body_rules_not_sidebar(
     assert "rare earths" in body.lower()
     assert "export" in body.lower() or "minerals" in body.lower() or "crucial" in body.lower()
 
-    site.publish(
+    world.publish(
         "/world/article/2005/japan-defence-ministry-budget",
         "Japan defence ministry seeks record budget",
         ["Japan's defence ministry asked for a record budget on Friday. " * 5],

@@ -9,7 +9,7 @@ import yaml
 
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
-from tests.conftest import DATA
+from tests.support.paths import DATA
 
 CASES: list[dict[str, Any]] = yaml.safe_load((DATA / "rule_cases.yaml").read_text(encoding="utf-8"))
 

@@ -10,7 +10,7 @@ import yaml
 from monitor.errors import QueryError
 from monitor.rules import Matcher, RuleSpec, parse_query
 from monitor.rules.ast import And, Mode, Near, Not, Or, Term
-from tests.conftest import DATA
+from tests.support.paths import DATA
 
 ERRORS: list[dict[str, Any]] = yaml.safe_load((DATA / "rules_errors.yaml").read_text(encoding="utf-8"))
 

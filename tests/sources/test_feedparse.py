@@ -11,7 +11,7 @@ import pytest
 from monitor.errors import ParseError
 from monitor.sources.feedparse import ParsedFeed, parse_feed, parse_with
 from monitor.sources.feedtext import clean_text, html_to_text, parse_date, resolve_link
-from tests.conftest import CORPUS, need_corpus
+from tests.support.paths import CORPUS, need_corpus
 
 URL = "https://news.example.com/feeds/world.xml"
 

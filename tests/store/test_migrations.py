@@ -3,7 +3,6 @@ everything it held; a new database gets every column exactly once."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -12,16 +11,7 @@ from monitor.models import MessageKind, Snippet
 from monitor.store import repo
 from monitor.store.db import Database
 from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
-
-V1_DUMP = Path(__file__).parents[1] / "data" / "store" / "schema_v1.sql"
-
-
-def v1_database(path: Path) -> str:
-    """A SQLite file at schema version 1 (see the dump's header); returns its URL."""
-    con = sqlite3.connect(path)
-    con.executescript(V1_DUMP.read_text(encoding="utf-8"))
-    con.close()
-    return f"sqlite:///{path}"
+from tests.support.store import v1_database
 
 
 def source_columns(db: Database) -> list[str]:

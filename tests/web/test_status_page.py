@@ -9,7 +9,7 @@ import aiohttp
 from monitor.daemon.service import Daemon
 from monitor.daemon.status import RuntimeStatus
 from monitor.web.app import start
-from tests.helpers import make_config
+from tests.support.configs import make_config
 
 
 async def test_status_page_metrics_and_headers(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
-"""Crash trials (C-1): run the real daemon as a subprocess, SIGKILL it at random moments, count what arrived.
+"""Crash trials (C-1, C-2): run the real daemon as a subprocess, SIGKILL it, count what arrived.
 
 A local feed publishes ``stories`` matching stories over ``span`` seconds; a local webhook
 receiver records every message's idempotency key. After the last kill the daemon runs to
 completion. Lost = published-after-priming minus unique keys received; duplicates =
-messages received minus unique keys. Used by ``tests/integration/test_crash.py`` (short) and
-``benchmarks/crash.py`` (full: 20 trials, 1 000 stories).
+messages received minus unique keys. Used by ``tests/integration/test_crash.py`` and
+``test_crash_points.py`` (short) and ``benchmarks/crash.py`` (full: 20 trials, 1 000 stories).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from aiohttp import web
 
-from tests.helpers import Item, rss
+from monitor.demo.receiver import Receiver
+from tests.support.feeds import Item
+from tests.support.servers import Feed, Site
 
 
 @dataclass
@@ -41,12 +42,14 @@ class TrialResult:
         return self.received - self.unique
 
 
-class _Feed:
-    def __init__(self, stories: int, span: float) -> None:
-        self.stories = stories
+class _ReleasedFeed(Feed):
+    """Lists ``stories`` matching stories, released evenly over ``span`` seconds from :attr:`t0`."""
+
+    def __init__(self, site: Site, stories: int, span: float) -> None:
+        super().__init__(site)
+        self.stories_total = stories
         self.span = span
         self.t0 = 0.0
-        self.hits = 0
 
     async def primed(self, timeout: float = 30.0) -> None:
         """Wait until the daemon finished its first poll (it asks again only after committing)."""
@@ -57,10 +60,9 @@ class _Feed:
     def visible(self) -> int:
         if not self.t0:
             return 0
-        return min(self.stories, int((time.monotonic() - self.t0) / self.span * self.stories))
+        return min(self.stories_total, int((time.monotonic() - self.t0) / self.span * self.stories_total))
 
-    async def handle(self, _: web.Request) -> web.Response:
-        self.hits += 1
+    def stories(self) -> list[Item]:
         n = self.visible()
         # newest first; long enough that no story scrolls off while the daemon is down
         items = [
@@ -74,65 +76,47 @@ class _Feed:
         ]
         # a primed story nobody should be alerted about
         items.append(Item("Old story about the weather", "http://127.0.0.1/news/old", "old", "weather"))
-        return web.Response(text=rss(items), content_type="application/rss+xml")
-
-
-class _Hook:
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        data = await request.json()
-        key = request.headers.get("X-Newsmonitor-Key") or ""
-        # a digest or multi-rule message carries several keys in its footer; one story one rule here
-        self.keys.extend(k for k in key.split(",") if k)
-        del data
-        return web.json_response({"ok": True})
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, int(runner.addresses[0][1])
+        return items
 
 
 @dataclass
 class _Rig:
     """A feed server, a webhook receiver and a config file pointing the daemon at both."""
 
-    feed: _Feed
-    hook: _Hook
-    runners: list[web.AppRunner]
+    site: Site
+    feed: _ReleasedFeed
+    hook: Receiver
     env: dict[str, str]
 
+    def keys(self) -> list[str]:
+        """Every idempotency key received, one per (rule, story) alert."""
+        # a digest or multi-rule message carries several keys; one story one rule here
+        return [k for m in self.hook.messages for k in (m.key or "").split(",") if k]
+
     async def close(self) -> None:
-        for runner in self.runners:
-            await runner.cleanup()
+        await self.site.stop()
+        await self.hook.stop()
 
 
 async def _rig(workdir: Path, stories: int, span: float) -> _Rig:
-    feed, hook = _Feed(stories, span), _Hook()
-    feed_app, hook_app = web.Application(), web.Application()
-    feed_app.router.add_get("/feed.xml", feed.handle)
-    hook_app.router.add_post("/hook", hook.handle)
-    feed_runner, feed_port = await _serve(feed_app)
-    hook_runner, hook_port = await _serve(hook_app)
+    site = await Site().start()
+    feed = _ReleasedFeed(site, stories, span)
+    hook = Receiver()
+    await hook.start()
     config = {
         "database": f"sqlite:///{workdir}/state.db",
-        "allow_networks": [f"127.0.0.1:{feed_port}"],
+        "allow_networks": site.allow,
         "defaults": {"interval": "1s", "notify": ["hook"], "full_text": False},
         "delivery": {"retry_base": "1s", "retry_cap": "2s"},
         "flood": {"threshold": 100000},
-        "notifiers": {"hook": f"json://127.0.0.1:{hook_port}/hook"},
-        "sources": [{"name": "wire", "feed": f"http://127.0.0.1:{feed_port}/feed.xml"}],
+        "notifiers": {"hook": hook.url},
+        "sources": [{"name": "wire", "feed": feed.url}],
         "rules": [{"name": "rare-earths", "query": '"rare earths"'}],
     }
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "NEWSMONITOR_CONFIG": str(path), "PYTHONUNBUFFERED": "1"}
-    return _Rig(feed, hook, [feed_runner, hook_runner], env)
+    return _Rig(site, feed, hook, env)
 
 
 async def run_trial(
@@ -147,7 +131,7 @@ async def run_trial(
     """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
     rng = random.Random(seed)
     rig = await _rig(workdir, stories, span)
-    feed, hook, env = rig.feed, rig.hook, rig.env
+    feed, env = rig.feed, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     log = open(workdir / "daemon.log", "ab")  # noqa: SIM115
     started = time.monotonic()
@@ -165,7 +149,7 @@ async def run_trial(
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
         await asyncio.sleep(max(0.0, feed.t0 + span - time.monotonic()))
         deadline = time.monotonic() + settle
-        while time.monotonic() < deadline and len(set(hook.keys)) < stories:
+        while time.monotonic() < deadline and len(set(rig.keys())) < stories:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
@@ -177,10 +161,11 @@ async def run_trial(
     finally:
         log.close()
         await rig.close()
+    keys = rig.keys()
     return TrialResult(
         published=stories,
-        received=len(hook.keys),
-        unique=len(set(hook.keys)),
+        received=len(keys),
+        unique=len(set(keys)),
         kills=kill_count,
         seconds=time.monotonic() - started,
     )
@@ -191,7 +176,7 @@ async def run_fault_point(
 ) -> TrialResult:
     """C-2: the daemon SIGKILLs itself at ``point`` once; a restarted daemon must finish the job."""
     rig = await _rig(workdir, stories, span=0.001)
-    feed, hook, env = rig.feed, rig.hook, rig.env
+    feed, env = rig.feed, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     started = time.monotonic()
     with open(workdir / "daemon.log", "ab") as log:
@@ -207,17 +192,18 @@ async def run_fault_point(
             killed = proc.returncode == -signal.SIGKILL
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
             deadline = time.monotonic() + settle
-            while time.monotonic() < deadline and len(set(hook.keys)) < stories:
+            while time.monotonic() < deadline and len(set(rig.keys())) < stories:
                 await asyncio.sleep(0.2)
             await asyncio.sleep(1.0)
             proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(proc.wait(), 10)
         finally:
             await rig.close()
+    keys = rig.keys()
     return TrialResult(
         published=stories,
-        received=len(hook.keys),
-        unique=len(set(hook.keys)),
+        received=len(keys),
+        unique=len(set(keys)),
         kills=1 if killed else 0,
         seconds=time.monotonic() - started,
     )
