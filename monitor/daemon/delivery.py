@@ -312,7 +312,7 @@ class Deliverer:
                 rendered = html
             else:
                 rendered = target.renderer.render(message)
-        except Exception as exc:
+        except Exception as exc:  # Jinja2 and user templates raise any type: the row is kept, as dead
             return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}")
         key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
         timeout = rt.config.settings.delivery.timeout

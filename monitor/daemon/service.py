@@ -314,7 +314,7 @@ class Daemon:
                     and abs(state.next_poll_at - (self.clock.timestamp() + interval)) > interval * 0.2
                 ):
                     job.modify(next_run_time=datetime.fromtimestamp(state.next_poll_at, UTC))
-        except Exception:
+        except Exception:  # the top of one scheduled job: a bug in one poll must not stop the others
             log.exception("source=%s unexpected error in poll", name)
         finally:
             if task is not None:
