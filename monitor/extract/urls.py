@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit, urlunsplit
 
@@ -287,23 +288,49 @@ def registrable_domain(host: str) -> str:
 
 
 # (registrable domain, path regex, query parameters holding the target, in order of preference)
-_REDIRECTORS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
-    ("google.*", re.compile(r"/url/?"), ("q", "url")),
-    ("bing.com", re.compile(r"/(news/)?apiclick\.aspx"), ("url",)),
-    ("facebook.com", re.compile(r"/l\.php"), ("u",)),
-    ("instagram.com", re.compile(r"/?"), ("u",)),
-    ("youtube.com", re.compile(r"/redirect"), ("q",)),
-    ("tumblr.com", re.compile(r"/redirect"), ("z",)),
-    ("umblr.com", re.compile(r"/redirect"), ("z",)),
-    ("slack-redir.net", re.compile(r"/link"), ("url",)),
-    ("reddit.com", re.compile(r".*"), ("url",)),
-    ("linkedin.com", re.compile(r"/redir/redirect"), ("url",)),
-    ("vk.com", re.compile(r"/away\.php"), ("to",)),
-    ("duckduckgo.com", re.compile(r"/l/?"), ("uddg",)),
-    ("steamcommunity.com", re.compile(r"/linkfilter/?"), ("url", "u")),
-    ("outlook.com", re.compile(r"/?"), ("url",)),
-    ("disq.us", re.compile(r"/url/?"), ("url",)),
-    ("mailchi.mp", re.compile(r".*"), ("url",)),
+@dataclass(frozen=True, slots=True)
+class _Redirector:
+    """A click-tracking wrapper that carries its destination in a query parameter."""
+
+    #: the wrapper's registrable domain; ``google.*`` is every Google country domain
+    domain: str
+    path: re.Pattern[str]
+    #: the parameters that may hold the destination, in order of preference
+    params: tuple[str, ...]
+    #: where other hosts of the domain are the site itself, the wrapper's own host
+    host: re.Pattern[str] | None = None
+
+    def wraps(self, domain: str, host: str, path: str) -> bool:
+        """Whether a URL on ``host`` (registrable ``domain``) with ``path`` is this wrapper."""
+        if self.domain.endswith(".*"):
+            if not domain.startswith(self.domain[:-1]):
+                return False
+        elif domain != self.domain:
+            return False
+        if self.host is not None and not self.host.fullmatch(host):
+            return False
+        return self.path.fullmatch(path) is not None
+
+
+_REDIRECTORS: tuple[_Redirector, ...] = (
+    _Redirector("google.*", re.compile(r"/url/?"), ("q", "url")),
+    _Redirector("bing.com", re.compile(r"/(news/)?apiclick\.aspx"), ("url",)),
+    _Redirector("facebook.com", re.compile(r"/l\.php"), ("u",)),
+    _Redirector("instagram.com", re.compile(r"/?"), ("u",), re.compile(r"l\.instagram\.com")),
+    _Redirector("youtube.com", re.compile(r"/redirect"), ("q",)),
+    _Redirector("tumblr.com", re.compile(r"/redirect"), ("z",)),
+    _Redirector("umblr.com", re.compile(r"/redirect"), ("z",)),
+    _Redirector("slack-redir.net", re.compile(r"/link"), ("url",)),
+    _Redirector("reddit.com", re.compile(r".*"), ("url",), re.compile(r"out\.reddit\.com")),
+    _Redirector("linkedin.com", re.compile(r"/redir/redirect"), ("url",)),
+    _Redirector("vk.com", re.compile(r"/away\.php"), ("to",)),
+    _Redirector("duckduckgo.com", re.compile(r"/l/?"), ("uddg",)),
+    _Redirector("steamcommunity.com", re.compile(r"/linkfilter/?"), ("url", "u")),
+    _Redirector(
+        "outlook.com", re.compile(r"/?"), ("url",), re.compile(r".*safelinks\.protection\.outlook\.com")
+    ),
+    _Redirector("disq.us", re.compile(r"/url/?"), ("url",)),
+    _Redirector("mailchi.mp", re.compile(r".*"), ("url",)),
 )
 _YAHOO_RU = re.compile(r"/RU=([^/]+)/")
 _MAX_UNWRAP = 5
@@ -318,25 +345,13 @@ def _target_of(url: str) -> str | None:
     if domain.endswith("yahoo.com") and host.startswith("r.search."):
         found = _YAHOO_RU.search(parts.path)
         return unquote(found.group(1)) if found else None
-    params = parse_qsl(parts.query, keep_blank_values=False)
-    for pattern_domain, path_re, names in _REDIRECTORS:
-        if pattern_domain.endswith(".*"):
-            if not domain.startswith(pattern_domain[:-1]):
-                continue
-        elif domain != pattern_domain:
-            continue
-        if domain == "instagram.com" and host != "l.instagram.com":
-            continue
-        if domain == "reddit.com" and host != "out.reddit.com":
-            continue
-        if domain == "outlook.com" and not host.endswith("safelinks.protection.outlook.com"):
-            continue
-        if not path_re.fullmatch(parts.path or "/"):
-            continue
-        for name in names:
-            for key, value in params:
-                if key == name and value:
-                    return value
+    for redirector in _REDIRECTORS:
+        if redirector.wraps(domain, host, parts.path or "/"):
+            params = parse_qsl(parts.query, keep_blank_values=False)
+            for name in redirector.params:
+                for key, value in params:
+                    if key == name and value:
+                        return value
     return None
 
 
