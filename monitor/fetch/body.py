@@ -8,7 +8,7 @@ so a 1 KiB → 1 GiB bomb, or ``Content-Encoding: gzip, gzip``, costs at most ca
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import aiohttp
 import brotli
@@ -160,20 +160,24 @@ async def read_body(resp: aiohttp.ClientResponse, max_bytes: int, shown: str, tr
             raw += len(chunk)
             if raw > max_bytes and not truncate:
                 raise too_large
-            for piece in decoder.feed(chunk):
-                body += piece
-                if len(body) > max_bytes:
-                    if truncate:
-                        return bytes(body[:max_bytes])
-                    raise too_large
-            if raw > max_bytes:
+            if _take(body, decoder.feed(chunk), max_bytes, truncate, too_large) or raw > max_bytes:
                 return bytes(body[:max_bytes])
-        for piece in decoder.finish():
-            body += piece
-            if len(body) > max_bytes:
-                if truncate:
-                    return bytes(body[:max_bytes])
-                raise too_large
+        _take(body, decoder.finish(), max_bytes, truncate, too_large)
     except (zlib.error, brotli.error) as exc:
         raise fetch_error(f"{shown}: corrupt compressed body ({exc})", "bad_encoding") from None
     return bytes(body)
+
+
+def _take(
+    body: bytearray, pieces: Iterable[bytes], max_bytes: int, truncate: bool, too_large: ResponseTooLarge
+) -> bool:
+    """Append decoded ``pieces`` to ``body`` until it passes ``max_bytes``: then raise
+    ``too_large``, or with ``truncate`` cut ``body`` to the cap and return True."""
+    for piece in pieces:
+        body += piece
+        if len(body) > max_bytes:
+            if not truncate:
+                raise too_large
+            del body[max_bytes:]
+            return True
+    return False
