@@ -101,24 +101,24 @@ def html_to_text(markup: str) -> str:
         return ""
     if root is None:
         return ""
+    return clean_text("".join(_visible_text(root)))
+
+
+def _visible_text(root: etree._Element) -> list[str]:
+    """The text pieces of ``root`` a reader sees, with a line break around each block element."""
     parts: list[str] = []
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, element in walker:
         tag = element.tag if isinstance(element.tag, str) else ""
-        if event == "start":
-            if tag in _INVISIBLE:
-                walker.skip_subtree()
-                continue
-            if tag in _BLOCKS:
-                parts.append("\n")
-            if element.text:
-                parts.append(element.text)
-        else:
-            if tag in _BLOCKS:
-                parts.append("\n")
-            if element.tail:
-                parts.append(element.tail)
-    return clean_text("".join(parts))
+        if event == "start" and tag in _INVISIBLE:
+            walker.skip_subtree()
+            continue
+        if tag in _BLOCKS:
+            parts.append("\n")
+        text = element.text if event == "start" else element.tail
+        if text:
+            parts.append(text)
+    return parts
 
 
 #: longest title kept (a 5 MiB title is an attack or a bug, never a headline)

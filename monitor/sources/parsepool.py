@@ -213,13 +213,7 @@ class WorkerPool:
         worker = await slots.get()
         keep: _Worker | None = None
         try:
-            if worker is not None and worker.process.exitcode is not None:
-                # died while idle (e.g. the kernel's OOM killer); release it and start afresh
-                self._workers.discard(worker)
-                worker.reap(0)
-                worker = None
-            if worker is None:
-                worker = await asyncio.get_running_loop().run_in_executor(self._executor, self._start)
+            worker = await self._ready(worker)
             status, value = await self._roundtrip(worker, fn, args, limit)
             worker.tasks += 1
             if status == "oom":
@@ -236,6 +230,17 @@ class WorkerPool:
             raise ParseError(str(value))
         finally:
             slots.put_nowait(keep)
+
+    async def _ready(self, worker: _Worker | None) -> _Worker:
+        """``worker`` if it is alive, else a newly started one (``None``: a free slot with no worker)."""
+        if worker is not None and worker.process.exitcode is not None:
+            # died while idle (e.g. the kernel's OOM killer); release it and start afresh
+            self._workers.discard(worker)
+            worker.reap(0)
+            worker = None
+        if worker is None:
+            worker = await asyncio.get_running_loop().run_in_executor(self._executor, self._start)
+        return worker
 
     async def _roundtrip(
         self, worker: _Worker, fn: Callable[..., Any], args: tuple[Any, ...], limit: float
