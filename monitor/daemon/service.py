@@ -8,6 +8,7 @@ import logging
 import random
 import signal
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,6 +25,9 @@ from monitor.fetch.client import HttpClient
 from monitor.rules import Matcher
 from monitor.store import repo
 from monitor.store.db import Database
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("monitor.daemon")
 
@@ -143,21 +147,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
             loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
-        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
-        self.scheduler.add_listener(self._on_submit, EVENT_JOB_SUBMITTED)
-        states = await self.rt.store.source_states()
-        for src in self.config.settings.sources:
-            if src.enabled:
-                self._add_job(src, states.get(src.name))
-        self.scheduler.add_job(
-            self.health.check,
-            IntervalTrigger(seconds=60),
-            id="(health)",
-            misfire_grace_time=30,
-            next_run_time=self.clock.now() + timedelta(seconds=5),
-        )
-        self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
-        self.scheduler.start()
+        await self._start_scheduler()
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
         web_runner = None
         if self.config.settings.web.listen:
@@ -173,7 +163,34 @@ class Daemon:
         )
         await self._stop.wait()
         log.info("stopping")
-        self.scheduler.shutdown(wait=False)
+        await self._wind_down(delivery, web_runner)
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        return 0
+
+    async def _start_scheduler(self) -> None:
+        """One job per enabled source (first run from its stored state), health and pruning."""
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler.add_listener(self._on_submit, EVENT_JOB_SUBMITTED)
+        states = await self.rt.store.source_states()
+        for src in self.config.settings.sources:
+            if src.enabled:
+                self._add_job(src, states.get(src.name))
+        self.scheduler.add_job(
+            self.health.check,
+            IntervalTrigger(seconds=60),
+            id="(health)",
+            misfire_grace_time=30,
+            next_run_time=self.clock.now() + timedelta(seconds=5),
+        )
+        self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self.scheduler.start()
+
+    async def _wind_down(self, delivery: asyncio.Task[None], web_runner: web.AppRunner | None) -> None:
+        """Stop polling at once; let delivery finish the send in flight within the deadline."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
         for task in [*self._tasks, *self._reloads]:
             task.cancel()
         try:
@@ -182,10 +199,6 @@ class Daemon:
             log.warning("delivery did not finish within the shutdown deadline; pending rows stay pending")
         if web_runner is not None:
             await web_runner.cleanup()
-        if install_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                loop.remove_signal_handler(sig)
-        return 0
 
     # ------------------------------------------------------------------ reload
 
