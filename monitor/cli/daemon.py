@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main, setup_logging, verbose_option
 from monitor.errors import StoreError
+from monitor.redact import redact_text
+
+if TYPE_CHECKING:
+    from monitor.daemon.pipeline import PollResult
 
 
 @main.command()
@@ -55,13 +60,23 @@ def run(config_path: str | None, verbose: int, workers: int) -> None:
 @verbose_option
 @click.option("--dry-run", is_flag=True, help="Print the alerts that would be sent; record and send nothing.")
 @click.option("--workers", default=1, show_default=True, help="Parser worker processes (0 = a thread).")
-def once(config_path: str | None, verbose: int, dry_run: bool, workers: int) -> None:
-    """Poll every source once, deliver what is due, and exit."""
+@click.option(
+    "--ignore-source-errors",
+    is_flag=True,
+    help="Exit 0 even when a source failed (default: exit 1, so that cron reports it).",
+)
+def once(config_path: str | None, verbose: int, dry_run: bool, workers: int, ignore_source_errors: bool) -> None:
+    """Poll every source once, deliver what is due, and exit.
+
+    Exit status: 0 when every source was polled, 1 when any source failed (each failure is
+    printed; --ignore-source-errors makes it 0) or the database cannot be used, 2 when the
+    configuration is invalid.
+    """
     setup_logging(verbose)
     config = load_or_exit(config_path)
     from monitor.daemon.service import Daemon
 
-    async def main_() -> None:
+    async def main_() -> list[PollResult]:
         daemon = Daemon(config, workers=workers)
         try:
             results = await daemon.run_once(record=not dry_run)
@@ -70,7 +85,7 @@ def once(config_path: str | None, verbose: int, dry_run: bool, workers: int) -> 
         for result in results:
             line = f"{result.source}: {result.status}, {result.listed} listed, {result.new} new"
             if result.error:
-                line += f" ({result.error})"
+                line += f" ({redact_text(result.error)})"
             click.echo(line)
             if dry_run:
                 for story, matches in result.alerts:
@@ -78,12 +93,28 @@ def once(config_path: str | None, verbose: int, dry_run: bool, workers: int) -> 
                     for match in matches:
                         snippet = match.snippets[0].plain() if match.snippets else ""
                         click.echo(f"    rule {match.rule}: {snippet}")
+        return results
 
     try:
-        asyncio.run(main_())
+        results = asyncio.run(main_())
     except StoreError as exc:
         click.echo(f"newsmonitor: {exc}", err=True)
         sys.exit(1)
+    sys.exit(once_status(results, ignore_source_errors=ignore_source_errors))
+
+
+def once_status(results: list[PollResult], *, ignore_source_errors: bool) -> int:
+    """The exit status of ``once`` after polling: 1 when a source failed (said on stderr, for
+    cron), unless ``ignore_source_errors``; else 0."""
+    from monitor.daemon.pipeline import PollStatus
+
+    failed = [r.source for r in results if r.status is PollStatus.ERROR]
+    if not failed:
+        return 0
+    click.echo(
+        f"newsmonitor: {len(failed)} of {len(results)} sources failed: {', '.join(failed)}", err=True
+    )
+    return 0 if ignore_source_errors else 1
 
 
 @main.command()
