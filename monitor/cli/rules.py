@@ -1,7 +1,9 @@
 """``newsmonitor test-rule`` and ``newsmonitor match``: the rule stage run alone on real input.
 
 * ``test-rule 'QUERY' [URL|FILE|-]`` shows whether one story matches, which terms matched
-  where, and the snippets. Exit 0 on a match, 1 on no match, 2 on an invalid query or input.
+  where, and the snippets. A file or stdin may be gzip, bzip2 or xz compressed (told by its
+  first bytes, not its name). Exit 0 on a match, 1 on no match, 2 on an invalid query or
+  input (a binary file, a corrupt archive).
 * ``match (--config FILE | --rules FILE) STORIES.jsonl`` matches every story of a JSON-lines
   file against a rule set and writes one JSON line per story, in input order::
 
@@ -14,13 +16,18 @@
 from __future__ import annotations
 
 import asyncio
+import bz2
+import gzip
+import io
 import json
+import lzma
 import re
 import sys
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn, cast
 
 import click
 import yaml
@@ -34,6 +41,22 @@ from monitor.rules.evaluate import Evaluation
 
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
+
+#: the most a ``test-rule`` input may hold once decompressed (a story is a few KB; this stops a bomb)
+MAX_INPUT_BYTES = 64 * 2**20
+#: compressed inputs, told apart by their first bytes (a file's name can lie); the casts only
+#: tell the type checker that the decompressing files are the binary streams they are at run time
+_COMPRESSED: tuple[tuple[bytes, str, Callable[[BinaryIO], BinaryIO]], ...] = (
+    (b"\x1f\x8b", "gzip", lambda raw: cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))),
+    (b"BZh", "bzip2", lambda raw: cast(BinaryIO, bz2.BZ2File(raw))),
+    (b"\xfd7zXZ\x00", "xz", lambda raw: cast(BinaryIO, lzma.LZMAFile(raw))),  # noqa: SIM115 - the caller closes it
+)
+#: what a damaged archive raises while it is read
+_ARCHIVE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+#: byte order marks of UTF-16/32 text, whose ASCII letters come with NUL bytes
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+#: control bytes that plain text holds (tab, newlines, form feed, escape)
+_TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")
 
 
 def _fail(message: str) -> NoReturn:
@@ -90,9 +113,67 @@ def _story_from_html(data: bytes) -> Story:
                  text_origin="fallback")
 
 
+def _decompressing(stream: BinaryIO, head: bytes) -> tuple[BinaryIO, str | None]:
+    """``stream`` read through the decompressor its first bytes ``head`` call for, and its name
+    (None: not compressed)."""
+    for magic, name, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(stream), name
+    return stream, None
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Whether ``data`` is not text: a NUL byte, or many control bytes, near its start
+    (UTF-16/32 text, whose BOM says so, has NULs and is text)."""
+    sample = data[:8192]
+    if sample.startswith(_WIDE_BOMS):
+        return False
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte < 32 and byte not in _TEXT_CONTROLS)
+    return controls > len(sample) // 10
+
+
+def read_input(arg: str) -> bytes:
+    """The bytes of a ``test-rule`` input: file ``arg`` or stdin (``-``), decompressed when
+    gzip, bzip2 or xz compressed.
+
+    Raises OSError when the file cannot be read, and MonitorError (one line naming ``arg``)
+    for a damaged archive, an input over :data:`MAX_INPUT_BYTES` once decompressed, or
+    binary data.
+    """
+    if arg == "-":
+        raw: BinaryIO = io.BytesIO(sys.stdin.buffer.read())
+        head = raw.read(6)
+        raw.seek(0)
+    else:
+        raw = file = open(arg, "rb")  # noqa: SIM115 - closed below
+        head = file.peek(6)[:6]
+    stream, compression = _decompressing(raw, head)
+    try:
+        with stream:
+            data = stream.read(MAX_INPUT_BYTES + 1)
+    except _ARCHIVE_ERRORS as exc:
+        if compression is None:
+            raise
+        raise MonitorError(f"{arg}: damaged {compression} data: {exc}") from None
+    finally:
+        raw.close()
+    if len(data) > MAX_INPUT_BYTES:
+        raise MonitorError(f"{arg}: more than {MAX_INPUT_BYTES // 2**20} MiB of text; pass one story")
+    if _looks_binary(data):
+        what = f"{compression}-compressed binary data" if compression else "binary data"
+        raise MonitorError(
+            f"{arg}: not a text file ({what}); pass a JSON object, an HTML page or plain text "
+            "(gzip, bzip2 or xz compressed if you like)"
+        )
+    return data
+
+
 def load_story(arg: str) -> Story:
     """The story named by a ``test-rule`` argument: an http(s) URL, a file path, or ``-``
-    (stdin) holding a JSON object, an HTML page or plain text. Raises MonitorError/OSError."""
+    (stdin) holding a JSON object, an HTML page or plain text, each possibly gzip, bzip2 or
+    xz compressed. Raises MonitorError (see :func:`read_input`) or OSError."""
     if arg.startswith(("http://", "https://")):
         try:
             from monitor.daemon.probe import story_from_url
@@ -100,7 +181,7 @@ def load_story(arg: str) -> Story:
             raise MonitorError("fetching a URL is not available in this build; save the page "
                                "and pass the file instead") from None
         return asyncio.run(story_from_url(arg))
-    data = sys.stdin.buffer.read() if arg == "-" else Path(arg).read_bytes()
+    data = read_input(arg)
     head = data.lstrip()[:1]
     if head == b"{":
         try:
@@ -114,7 +195,9 @@ def load_story(arg: str) -> Story:
                 raise MonitorError(f"{arg}: {exc}") from None
     if _HTML_HINT.search(data[:4096]):
         return _story_from_html(data)
-    return Story(source="file", url="", title="", text=data.decode("utf-8", errors="replace"))
+    from monitor.extract.charset import decode_html
+
+    return Story(source="file", url="", title="", text=decode_html(data))
 
 
 def _caret(query: str, column: int) -> str:
@@ -208,11 +291,14 @@ def load_rules_file(path: str) -> list[RuleSpec]:
 
 
 def _lines(path: str) -> Iterator[str]:
+    """The lines of ``path`` (``-``: stdin), a file decompressed when gzip, bzip2 or xz compressed."""
     if path == "-":
         yield from sys.stdin
         return
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        yield from handle
+    with open(path, "rb") as file:
+        stream, _ = _decompressing(file, file.peek(6)[:6])
+        with io.TextIOWrapper(stream, encoding="utf-8", errors="replace") as handle:
+            yield from handle
 
 
 def match_lines(matcher: Matcher, lines: Iterable[str]) -> Iterator[tuple[dict[str, Any], bool]]:
@@ -249,7 +335,8 @@ def match_lines(matcher: Matcher, lines: Iterable[str]) -> Iterator[tuple[dict[s
 @click.option("--rules", "rules_path", metavar="FILE", help="Take the rules from a YAML list of name+query.")
 @click.argument("stories", default="-", metavar="STORIES.jsonl")
 def match(config_path: str | None, rules_path: str | None, stories: str) -> None:
-    """Match every story of a JSON-lines file (- for stdin) against a rule set.
+    """Match every story of a JSON-lines file (- for stdin; a file may be gzip, bzip2 or
+    xz compressed) against a rule set.
 
     Each input line is an object with id, title, text and optionally url, source, lang,
     published. Output: one JSON object per line, in input order. Exit status 1 when some
@@ -276,6 +363,6 @@ def match(config_path: str | None, rules_path: str | None, stories: str) -> None
         for out, valid in match_lines(matcher, lines):
             ok = ok and valid
             click.echo(json.dumps(out, ensure_ascii=False))
-    except OSError as exc:
+    except _ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
     sys.exit(0 if ok else 1)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli.rules import match
@@ -141,3 +146,81 @@ def test_match_with_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(match, ["--config", bad, "-"], input="")
     assert result.exit_code == 2
     assert "column 7" in result.output
+
+
+STORY = {"title": "Budget", "text": "Mr. Abe said Japan will raise defense spending."}
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gz": lambda data: gzip.compress(data, mtime=0),
+    "bz2": bz2.compress,
+    "xz": lzma.compress,
+}
+
+
+@pytest.mark.parametrize("suffix", list(COMPRESSORS))
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps(STORY),
+        "<html><head><title>Budget</title></head><body><p>Mr. Abe said Japan will raise defense spending.</p>"
+        "</body></html>",
+        "Mr. Abe said Japan will raise defense spending.\n",
+    ],
+    ids=["json", "html", "text"],
+)
+def test_test_rule_reads_compressed_files(tmp_path: Path, suffix: str, content: str) -> None:
+    path = tmp_path / f"story.{suffix}"
+    path.write_bytes(COMPRESSORS[suffix](content.encode()))
+    result = CliRunner().invoke(rule_command, ["Japan NEAR/5 defence", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "**Japan** will raise **defense** spending" in result.output
+
+
+def test_test_rule_reads_compressed_stdin() -> None:
+    data = gzip.compress(b"The EU imposed sanctions.\n")
+    result = CliRunner().invoke(rule_command, ["sanction", "-"], input=data)
+    assert result.exit_code == 0, result.output
+    assert "The EU imposed **sanctions**." in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" + bytes(range(256)) * 8, "binary data"),
+        ("story.gz", gzip.compress(b"\x00\x01\x02\x03" * 500, mtime=0), "gzip-compressed binary data"),
+        ("cut.gz", gzip.compress(b"Japan defence " * 2000, mtime=0)[:60], "damaged gzip data"),
+        ("bad.xz", b"\xfd7zXZ\x00" + b"not really xz" * 10, "damaged xz data"),
+    ],
+    ids=["png", "binary-in-gzip", "cut-gzip", "bad-xz"],
+)
+def test_test_rule_binary_or_damaged_input_is_one_clear_line(tmp_path: Path, name: str, data: bytes, says: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = CliRunner().invoke(rule_command, ["Japan", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), result.output
+    assert says in lines[0]
+    assert "Traceback" not in result.output and "MATCH" not in result.output
+
+
+def test_test_rule_utf16_text_is_text(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_bytes("Japan will raise defence spending.".encode("utf-16"))
+    result = CliRunner().invoke(rule_command, ["Japan NEAR/5 defence", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_match_reads_a_compressed_archive(tmp_path: Path) -> None:
+    rules = write(tmp_path, "rules.yaml", RULES)
+    lines = [json.dumps({"id": i, "text": f"New sanctions on Iran, round {i}."}) for i in range(3)]
+    archive = tmp_path / "stories.jsonl.gz"
+    archive.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+    result = CliRunner().invoke(match, ["--rules", rules, str(archive)])
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [o["id"] for o in out] == [0, 1, 2]
+    assert all(o["matches"][0]["rule"] == "sanctions" for o in out)
+    archive.write_bytes(archive.read_bytes()[:40])
+    result = CliRunner().invoke(match, ["--rules", rules, str(archive)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"error: {archive}: " in result.output
