@@ -3,7 +3,7 @@
 * ``test-rule 'QUERY' [URL|FILE|-]`` shows whether one story matches, which terms matched
   where, and the snippets. A file or stdin may be gzip, bzip2 or xz compressed (told by its
   first bytes, not its name). Exit 0 on a match, 1 on no match, 2 on an invalid query or
-  input (a binary file, a corrupt archive).
+  input (a binary file, a damaged archive).
 * ``match (--config FILE | --rules FILE) STORIES.jsonl`` matches every story of a JSON-lines
   file against a rule set and writes one JSON line per story, in input order::
 
@@ -16,22 +16,18 @@
 from __future__ import annotations
 
 import asyncio
-import bz2
-import gzip
-import io
 import json
-import lzma
 import re
 import sys
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import yaml
 
+from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.models import Match, Story
 from monitor.rules import Matcher, RuleSpec, parse_query
@@ -39,25 +35,11 @@ from monitor.rules.ast import walk_terms
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import Evaluation
 
+if TYPE_CHECKING:
+    from monitor.config import SourceSettings
+
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
-
-#: the most a ``test-rule`` input may hold once decompressed (a story is a few KB; this stops a bomb)
-MAX_INPUT_BYTES = 64 * 2**20
-#: compressed inputs, told apart by their first bytes (a file's name can lie); the casts only
-#: tell the type checker that the decompressing files are the binary streams they are at run time
-_COMPRESSED: tuple[tuple[bytes, str, Callable[[BinaryIO], BinaryIO]], ...] = (
-    (b"\x1f\x8b", "gzip", lambda raw: cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))),
-    (b"BZh", "bzip2", lambda raw: cast(BinaryIO, bz2.BZ2File(raw))),
-    (b"\xfd7zXZ\x00", "xz", lambda raw: cast(BinaryIO, lzma.LZMAFile(raw))),  # noqa: SIM115 - the caller closes it
-)
-#: what a damaged archive raises while it is read
-_ARCHIVE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
-#: byte order marks of UTF-16/32 text, whose ASCII letters come with NUL bytes
-_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
-#: control bytes that plain text holds (tab, newlines, form feed, escape)
-_TEXT_CONTROLS = frozenset(b"\t\n\r\x0b\x0c\x1b")
-
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
@@ -113,67 +95,10 @@ def _story_from_html(data: bytes) -> Story:
                  text_origin="fallback")
 
 
-def _decompressing(stream: BinaryIO, head: bytes) -> tuple[BinaryIO, str | None]:
-    """``stream`` read through the decompressor its first bytes ``head`` call for, and its name
-    (None: not compressed)."""
-    for magic, name, opener in _COMPRESSED:
-        if head.startswith(magic):
-            return opener(stream), name
-    return stream, None
-
-
-def _looks_binary(data: bytes) -> bool:
-    """Whether ``data`` is not text: a NUL byte, or many control bytes, near its start
-    (UTF-16/32 text, whose BOM says so, has NULs and is text)."""
-    sample = data[:8192]
-    if sample.startswith(_WIDE_BOMS):
-        return False
-    if b"\x00" in sample:
-        return True
-    controls = sum(1 for byte in sample if byte < 32 and byte not in _TEXT_CONTROLS)
-    return controls > len(sample) // 10
-
-
-def read_input(arg: str) -> bytes:
-    """The bytes of a ``test-rule`` input: file ``arg`` or stdin (``-``), decompressed when
-    gzip, bzip2 or xz compressed.
-
-    Raises OSError when the file cannot be read, and MonitorError (one line naming ``arg``)
-    for a damaged archive, an input over :data:`MAX_INPUT_BYTES` once decompressed, or
-    binary data.
-    """
-    if arg == "-":
-        raw: BinaryIO = io.BytesIO(sys.stdin.buffer.read())
-        head = raw.read(6)
-        raw.seek(0)
-    else:
-        raw = file = open(arg, "rb")  # noqa: SIM115 - closed below
-        head = file.peek(6)[:6]
-    stream, compression = _decompressing(raw, head)
-    try:
-        with stream:
-            data = stream.read(MAX_INPUT_BYTES + 1)
-    except _ARCHIVE_ERRORS as exc:
-        if compression is None:
-            raise
-        raise MonitorError(f"{arg}: damaged {compression} data: {exc}") from None
-    finally:
-        raw.close()
-    if len(data) > MAX_INPUT_BYTES:
-        raise MonitorError(f"{arg}: more than {MAX_INPUT_BYTES // 2**20} MiB of text; pass one story")
-    if _looks_binary(data):
-        what = f"{compression}-compressed binary data" if compression else "binary data"
-        raise MonitorError(
-            f"{arg}: not a text file ({what}); pass a JSON object, an HTML page or plain text "
-            "(gzip, bzip2 or xz compressed if you like)"
-        )
-    return data
-
-
 def load_story(arg: str) -> Story:
     """The story named by a ``test-rule`` argument: an http(s) URL, a file path, or ``-``
     (stdin) holding a JSON object, an HTML page or plain text, each possibly gzip, bzip2 or
-    xz compressed. Raises MonitorError (see :func:`read_input`) or OSError."""
+    xz compressed. Raises MonitorError (see :func:`~monitor.cli.inputs.read_input`) or OSError."""
     if arg.startswith(("http://", "https://")):
         try:
             from monitor.daemon.probe import story_from_url
@@ -290,19 +215,41 @@ def load_rules_file(path: str) -> list[RuleSpec]:
     return specs
 
 
-def _lines(path: str) -> Iterator[str]:
-    """The lines of ``path`` (``-``: stdin), a file decompressed when gzip, bzip2 or xz compressed."""
-    if path == "-":
-        yield from sys.stdin
-        return
-    with open(path, "rb") as file:
-        stream, _ = _decompressing(file, file.peek(6)[:6])
-        with io.TextIOWrapper(stream, encoding="utf-8", errors="replace") as handle:
-            yield from handle
+class ConfiguredSources:
+    """The sources of a configuration, as ``match --config`` applies them to story lines.
+
+    A story whose ``source`` names a configured source (case aside) gets that source's
+    ``tags`` unless its line gives ``source_tags``, and its ``outlet`` unless the line gives
+    one, as the daemon's stories do; so rules limited by ``tags:`` match it as they would in
+    the daemon. The names of sources the configuration lacks, on lines without
+    ``source_tags``, are kept in :attr:`unknown`.
+    """
+
+    def __init__(self, sources: Iterable[SourceSettings]) -> None:
+        self._by_name = {src.name.casefold(): src for src in sources}
+        #: source names no configured source has (on lines without tags), in order of first use
+        self.unknown: list[str] = []
+
+    def apply(self, story: Story, obj: Mapping[str, Any]) -> None:
+        """Give ``story``, read from line ``obj``, what the configuration says of its source."""
+        if not story.source:
+            return
+        src = self._by_name.get(story.source.casefold())
+        if src is None:
+            if obj.get("source_tags") is None and story.source not in self.unknown:
+                self.unknown.append(story.source)
+            return
+        if obj.get("source_tags") is None:
+            story.source_tags = tuple(src.tags)
+        if not obj.get("outlet") and src.outlet:
+            story.outlet = src.outlet
 
 
-def match_lines(matcher: Matcher, lines: Iterable[str]) -> Iterator[tuple[dict[str, Any], bool]]:
-    """One output object per non-blank input line, and whether that line was valid."""
+def match_lines(
+    matcher: Matcher, lines: Iterable[str], sources: ConfiguredSources | None = None
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """One output object per non-blank input line, and whether that line was valid; each
+    story gets what ``sources`` (the configuration's, if any) says of its source."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -322,6 +269,8 @@ def match_lines(matcher: Matcher, lines: Iterable[str]) -> Iterator[tuple[dict[s
         except ValueError as exc:
             yield {"line": number, "error": str(exc)}, False
             continue
+        if sources is not None:
+            sources.apply(story, obj)
         matches = [
             {"rule": m.rule, "snippets": [s.plain() for s in m.snippets],
              "terms": sorted({h.term for h in m.hits})}
@@ -330,39 +279,66 @@ def match_lines(matcher: Matcher, lines: Iterable[str]) -> Iterator[tuple[dict[s
         yield {"id": obj["id"], "matches": matches}, True
 
 
+def _rule_set(config_path: str | None, rules_path: str | None) -> tuple[list[RuleSpec], ConfiguredSources | None]:
+    """The rules of ``match`` and, from a configuration file, its sources. Raises ConfigError."""
+    if config_path is not None:
+        from monitor.config import load_for_matching
+
+        config = load_for_matching(config_path)
+        specs = [
+            RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
+            for r in config.settings.rules
+            if r.enabled
+        ]
+        return specs, ConfiguredSources(config.settings.sources)
+    assert rules_path is not None
+    return load_rules_file(rules_path), None
+
+
+def _warn_unknown_sources(config_path: str, specs: list[RuleSpec], sources: ConfiguredSources) -> None:
+    # a rule limited by tags can never match a story of a source the configuration lacks:
+    # say so, or a backtest under-reports without a word
+    if not sources.unknown or not any(spec.tags for spec in specs):
+        return
+    names = ", ".join(sources.unknown[:10]) + (", ..." if len(sources.unknown) > 10 else "")
+    click.echo(
+        f"warning: stories name sources that {config_path} does not have ({names}): they have no "
+        'tags, so rules limited by tags: do not match them (give the line "source_tags" to set them)',
+        err=True,
+    )
+
+
 @click.command("match")
-@click.option("--config", "config_path", metavar="FILE", help="Take the rules from this configuration file.")
+@click.option(
+    "--config", "config_path", metavar="FILE", help="Take the rules (and the sources' tags) from this configuration file."
+)
 @click.option("--rules", "rules_path", metavar="FILE", help="Take the rules from a YAML list of name+query.")
 @click.argument("stories", default="-", metavar="STORIES.jsonl")
 def match(config_path: str | None, rules_path: str | None, stories: str) -> None:
     """Match every story of a JSON-lines file (- for stdin; a file may be gzip, bzip2 or
     xz compressed) against a rule set.
 
-    Each input line is an object with id, title, text and optionally url, source, lang,
-    published. Output: one JSON object per line, in input order. Exit status 1 when some
+    Each input line is an object with id, title, text and optionally url, source, outlet,
+    source_tags, lang, published. With --config, a story whose source is a configured
+    source gets that source's tags (unless the line gives source_tags) and outlet, as in
+    the daemon. Output: one JSON object per line, in input order. Exit status 1 when some
     line was invalid, 2 when the rules are.
     """
     if (config_path is None) == (rules_path is None):
         _fail("give exactly one of --config FILE or --rules FILE")
     try:
-        if config_path is not None:
-            try:
-                from monitor.config import load_rules_only
-            except ImportError:
-                _fail("--config is not available in this build; use --rules FILE")
-            specs: list[RuleSpec] = list(load_rules_only(config_path))
-        else:
-            assert rules_path is not None
-            specs = load_rules_file(rules_path)
+        specs, sources = _rule_set(config_path, rules_path)
         matcher = Matcher.compile(specs)
     except (ConfigError, QueryError) as exc:
         _fail(str(exc))
     try:
-        lines = _lines(stories)
+        lines = input_lines(stories)
         ok = True
-        for out, valid in match_lines(matcher, lines):
+        for out, valid in match_lines(matcher, lines, sources):
             ok = ok and valid
             click.echo(json.dumps(out, ensure_ascii=False))
-    except _ARCHIVE_ERRORS as exc:
+    except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
+    if config_path is not None and sources is not None:
+        _warn_unknown_sources(config_path, specs, sources)
     sys.exit(0 if ok else 1)

@@ -14,7 +14,7 @@ path), ``durations`` (``90s``, ``1h30m``), ``load`` (``${VAR}`` expansion and th
 points).
 """
 
-from monitor.config.load import expand_string, load_config, load_rules_only, parse_settings
+from monitor.config.load import expand_string, load_config, load_for_matching, load_rules_only, parse_settings
 from monitor.config.models import (
     ClusterSettings,
     Config,
@@ -50,6 +50,7 @@ __all__ = [
     "default_config_path",
     "expand_string",
     "load_config",
+    "load_for_matching",
     "load_rules_only",
     "parse_settings",
     "state_dir",

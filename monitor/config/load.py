@@ -159,18 +159,21 @@ def load_config(path: str, env: dict[str, str] | None = None) -> Config:
     return parse_settings(text, path, env)
 
 
-def load_rules_only(path: str) -> list[RuleSpec]:
-    """The enabled rules of a configuration file as ``RuleSpec``s, without needing notifier secrets.
-
-    Used by ``newsmonitor match --config``: ``${VAR}`` references that are unset expand to
-    the word ``unset``, and only the rules' queries are cross-checked. Raises :class:`ConfigError`.
+def load_for_matching(path: str) -> Config:
+    """A configuration file read for matching alone (``newsmonitor match --config``), without
+    needing notifier secrets: ``${VAR}`` references that are unset expand to the word
+    ``unset``, and only the rules' queries are cross-checked. Raises :class:`ConfigError`.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    return parse_settings(text, path, _EveryVariableSet(), check=_check_queries)
 
-    config = parse_settings(text, path, _EveryVariableSet(), check=_check_queries)
+
+def load_rules_only(path: str) -> list[RuleSpec]:
+    """The enabled rules of a configuration file as ``RuleSpec``s, read as :func:`load_for_matching` reads it."""
+    config = load_for_matching(path)
     return [
         RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
         for r in config.settings.rules

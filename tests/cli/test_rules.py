@@ -224,3 +224,50 @@ def test_match_reads_a_compressed_archive(tmp_path: Path) -> None:
     result = CliRunner().invoke(match, ["--rules", rules, str(archive)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"error: {archive}: " in result.output
+
+
+TAGGED_CONFIG = """\
+sources:
+  - name: macworld
+    feed: https://www.macworld.example/feed
+    tags: [apple]
+  - name: wire
+    feed: https://wire.example/rss
+    outlet: The Wire
+rules:
+  - name: apple-chips
+    query: chip*
+    tags: [apple]
+  - name: wire-chips
+    query: chip*
+    sources: [The Wire]
+"""
+
+
+def test_match_with_config_gives_stories_their_source_tags(tmp_path: Path) -> None:
+    config = write(tmp_path, "c.yaml", TAGGED_CONFIG)
+    lines = [
+        {"id": 1, "source": "macworld", "text": "New chips in the Mac."},
+        {"id": 2, "source": "MacWorld", "text": "New chips in the Mac."},  # names are matched case aside
+        {"id": 3, "source": "macworld", "source_tags": [], "text": "New chips."},  # the line's own tags win
+        {"id": 4, "source": "tagged", "source_tags": ["apple"], "text": "New chips."},
+        {"id": 5, "source": "wire", "text": "New chips."},  # the configured outlet
+        {"id": 6, "source": "elsewhere", "text": "New chips."},
+    ]
+    result = CliRunner().invoke(match, ["--config", config, "-"], input="\n".join(json.dumps(x) for x in lines))
+    assert result.exit_code == 0, result.output
+    rules = {o["id"]: [m["rule"] for m in o["matches"]] for o in map(json.loads, result.stdout.splitlines())}
+    assert rules == {1: ["apple-chips"], 2: ["apple-chips"], 3: [], 4: ["apple-chips"], 5: ["wire-chips"], 6: []}
+    assert "(elsewhere)" in result.stderr and "rules limited by tags: do not match them" in result.stderr
+
+
+def test_match_with_rules_file_reads_source_tags_from_the_line(tmp_path: Path) -> None:
+    rules = write(tmp_path, "rules.yaml", "- name: apple-chips\n  query: chip*\n  tags: [apple]\n")
+    lines = [
+        {"id": 1, "source": "macworld", "source_tags": ["Apple"], "text": "New chips."},
+        {"id": 2, "source": "macworld", "text": "New chips."},
+    ]
+    result = CliRunner().invoke(match, ["--rules", rules, "-"], input="\n".join(json.dumps(x) for x in lines))
+    assert result.exit_code == 0, result.output
+    assert [len(json.loads(o)["matches"]) for o in result.stdout.splitlines()] == [1, 0]
+    assert result.stderr == ""
