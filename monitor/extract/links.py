@@ -30,12 +30,26 @@ from monitor.extract.charset import decode_html
 from monitor.extract.shape import rejection_reason
 from monitor.extract.urls import normalize_url, registrable_domain
 
-__all__ = ["MAX_ANCHORS", "MAX_LINKS", "Link", "LinkReport", "compile_patterns", "discover_links"]
+__all__ = [
+    "FEED_TYPES",
+    "MAX_ANCHORS",
+    "MAX_LINKS",
+    "Link",
+    "LinkReport",
+    "advertised_feeds",
+    "compile_patterns",
+    "discover_links",
+]
 
 #: at most this many links are accepted from one page (a listing never has more articles)
 MAX_LINKS = 5000
 #: at most this many anchors are examined; the rest of a link-farm page is ignored
 MAX_ANCHORS = 50_000
+#: the media types with which ``<link rel="alternate">`` advertises a feed (plain
+#: ``application/json`` is left out: WordPress advertises its REST API with it)
+FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
+)
 _MAX_TEXT = 300
 _SPACES = re.compile(r"\s+")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
@@ -154,6 +168,30 @@ def _anchors_css(markup: str, selector: str) -> tuple[str | None, Iterator[tuple
                     yield href, text
 
     return base, gen()
+
+
+def advertised_feeds(html: bytes | str, page_url: str) -> list[str]:
+    """The feeds a page advertises (``<link rel="alternate">`` with a :data:`FEED_TYPES` type).
+
+    Each is resolved against ``page_url`` (or the page's ``<base href>``) and normalised;
+    only http(s) URLs, in page order, each once. Malformed HTML never raises (an empty list).
+    """
+    root = _parse_lxml(decode_html(html))
+    if root is None:
+        return []
+    page = normalize_url(page_url) or page_url
+    base = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
+    resolve_base = (normalize_url(base, page) if base else None) or page
+    feeds: list[str] = []
+    for link in root.iter("link"):
+        rels = (link.get("rel") or "").lower().split()
+        media_type = (link.get("type") or "").split(";")[0].strip().lower()
+        if "alternate" not in rels or media_type not in FEED_TYPES:
+            continue
+        url = normalize_url(link.get("href") or "", resolve_base)
+        if url and url not in feeds:
+            feeds.append(url)
+    return feeds
 
 
 def _dedupe_key(url: str) -> str:

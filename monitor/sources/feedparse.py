@@ -24,6 +24,7 @@ import fastfeedparser
 import feedparser
 
 from monitor.errors import ParseError
+from monitor.extract.links import advertised_feeds
 from monitor.sources.feedtext import (
     FeedEntry,
     ParsedFeed,
@@ -35,11 +36,13 @@ from monitor.sources.feedtext import (
     title_text,
 )
 from monitor.sources.jsonfeed import looks_like_json, parse_json_feed
-from monitor.sources.prolog import HostileXML, Prepared, prepare_xml
+from monitor.sources.prolog import HostileXML, HTMLPage, Prepared, prepare_xml
 
 __all__ = ["FeedEntry", "HostileXML", "ParsedFeed", "parse_feed", "parse_with"]
 
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
+#: advertised feeds named in the error about an HTML page (more are counted, not listed)
+_FEEDS_SHOWN = 3
 
 
 def _optional(value: object) -> str | None:
@@ -274,14 +277,18 @@ def parse_feed(
     as JSON Feed whatever the header says). Pure and in-process.
 
     Raises :class:`~monitor.errors.ParseError` with a message saying what is wrong ("empty
-    document", "not a feed: looks like an HTML page", "truncated document: ...", ...) and
-    its subclass :class:`HostileXML` for entity declarations that could expand or reach out.
+    document", "not a feed: looks like an HTML page; ..." (see :func:`html_page_error`),
+    "truncated document: ...", ...) and its subclass :class:`HostileXML` for entity
+    declarations that could expand or reach out.
     A feed with no items gives a ParsedFeed with no entries, not an error.
     """
     # decided by the body, not the header: servers label feeds wrongly in both directions
     if looks_like_json(body):
         return parse_json_feed(body, url=url, max_entries=max_entries)
-    prepared = prepare_xml(body, _charset(content_type))
+    try:
+        prepared = prepare_xml(body, _charset(content_type))
+    except HTMLPage:
+        raise html_page_error(body, url) from None
     charset = None if prepared.utf8 else _charset(content_type)
     # fastfeedparser reads only the XML declaration; a different HTTP charset needs feedparser
     if USE_FAST_PATH and _fast_path_ok(charset, prepared.body):
@@ -302,6 +309,26 @@ def parse_feed(
     if not slow.entries and not USE_FAST_PATH:
         return _rescue(prepared, url, charset, max_entries) or slow
     return slow
+
+
+def html_page_error(body: bytes, url: str) -> HTMLPage:
+    """The error for an HTML page fetched from a feed URL ``url``: it names the feeds the page
+    advertises (``<link rel="alternate">``, absolute) to put under ``feed:``, and suggests
+    ``page:``, which follows the page's article links, whether or not it advertises any."""
+    feeds = advertised_feeds(body, url)
+    if not feeds:
+        return HTMLPage(
+            "not a feed: looks like an HTML page, and it advertises no feed; "
+            "to follow its article links, make the source page: instead of feed:"
+        )
+    listed = ", ".join(feeds[:_FEEDS_SHOWN])
+    if len(feeds) > _FEEDS_SHOWN:
+        listed += f" (and {len(feeds) - _FEEDS_SHOWN} more)"
+    plural = "s" if len(feeds) > 1 else ""
+    return HTMLPage(
+        f"not a feed: looks like an HTML page; it advertises the feed{plural} {listed}: "
+        f"put {'one' if plural else 'it'} under feed:, or make the source page: to follow its article links"
+    )
 
 
 def _rescue(prepared: Prepared, url: str, charset: str | None, max_entries: int) -> ParsedFeed | None:

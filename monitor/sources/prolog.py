@@ -50,6 +50,10 @@ class HostileXML(ParseError):
     kind = "hostile_xml"
 
 
+class HTMLPage(ParseError):
+    """The body is an HTML page, not a feed (the parser says which feeds the page advertises)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A body made safe for the XML parsers.
@@ -361,8 +365,8 @@ def prepare_xml(body: bytes, charset: str | None = None) -> Prepared:
     ``charset`` is the HTTP header's; when the body comes out as UTF-8 (``Prepared.utf8``)
     the parsers must ignore it.
 
-    Raises :class:`HostileXML` for expanding entity declarations and
-    :class:`~monitor.errors.ParseError` for an empty body or an HTML page.
+    Raises :class:`HostileXML` for expanding entity declarations, :class:`HTMLPage` for an
+    HTML page and :class:`~monitor.errors.ParseError` for an empty body.
     """
     notes: list[str] = []
     body, wide = _to_utf8(body)
@@ -392,6 +396,6 @@ def prepare_xml(body: bytes, charset: str | None = None) -> Prepared:
             notes.append("removed the DTD internal subset")
     root = prolog.root
     if root == "html":
-        raise ParseError("not a feed: looks like an HTML page")
+        raise HTMLPage("not a feed: looks like an HTML page")
     body = _substitute(body, entities)
     return Prepared(body=body, root=root, notes=tuple(notes), utf8=utf8)
