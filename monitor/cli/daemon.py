@@ -13,6 +13,7 @@ from monitor.errors import StoreError
 from monitor.redact import redact_text
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.daemon.pipeline import PollResult
 
 
@@ -58,7 +59,11 @@ def run(config_path: str | None, verbose: int, workers: int) -> None:
 @main.command()
 @config_option
 @verbose_option
-@click.option("--dry-run", is_flag=True, help="Print the alerts that would be sent; record and send nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show what the rules match in each source's listing now; read-only, works beside a running daemon.",
+)
 @click.option("--workers", default=1, show_default=True, help="Parser worker processes (0 = a thread).")
 @click.option(
     "--ignore-source-errors",
@@ -68,39 +73,70 @@ def run(config_path: str | None, verbose: int, workers: int) -> None:
 def once(config_path: str | None, verbose: int, dry_run: bool, workers: int, ignore_source_errors: bool) -> None:
     """Poll every source once, deliver what is due, and exit.
 
+    With --dry-run nothing is recorded or sent and the database is only read: every story
+    that the rules match in a source's current listing is shown, marked "would alert if
+    new", "seen already" or "older than max_age".
+
     Exit status: 0 when every source was polled, 1 when any source failed (each failure is
     printed; --ignore-source-errors makes it 0) or the database cannot be used, 2 when the
     configuration is invalid.
     """
     setup_logging(verbose)
     config = load_or_exit(config_path)
+    try:
+        polls = show_dry_run(config, workers) if dry_run else poll_once(config, workers)
+    except StoreError as exc:
+        click.echo(f"newsmonitor: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(once_status(polls, ignore_source_errors=ignore_source_errors))
+
+
+def poll_once(config: Config, workers: int) -> list[PollResult]:
+    """Poll every source once and deliver what is due, as the daemon would; print one line per
+    source. Raises StoreError when the database cannot be locked or used."""
     from monitor.daemon.service import Daemon
 
     async def main_() -> list[PollResult]:
         daemon = Daemon(config, workers=workers)
         try:
-            results = await daemon.run_once(record=not dry_run)
+            return await daemon.run_once()
         finally:
             await daemon.close()
-        for result in results:
-            line = f"{result.source}: {result.status}, {result.listed} listed, {result.new} new"
-            if result.error:
-                line += f" ({redact_text(result.error)})"
-            click.echo(line)
-            if dry_run:
-                for story, matches in result.alerts:
-                    click.echo(f"  would alert: {story.title} <{story.url}>")
-                    for match in matches:
-                        snippet = match.snippets[0].plain() if match.snippets else ""
-                        click.echo(f"    rule {match.rule}: {snippet}")
-        return results
 
-    try:
-        results = asyncio.run(main_())
-    except StoreError as exc:
-        click.echo(f"newsmonitor: {exc}", err=True)
-        sys.exit(1)
-    sys.exit(once_status(results, ignore_source_errors=ignore_source_errors))
+    results = asyncio.run(main_())
+    for result in results:
+        line = f"{result.source}: {result.status}, {result.listed} listed, {result.new} new"
+        if result.error:
+            line += f" ({redact_text(result.error)})"
+        click.echo(line)
+    return results
+
+
+def show_dry_run(config: Config, workers: int) -> list[PollResult]:
+    """Print what the rules match in every source's current listing, each story marked as
+    it would fare (see :func:`monitor.daemon.probe.dry_run`); returns the polls."""
+    from monitor.daemon.probe import DryRunMark, dry_run
+
+    run = asyncio.run(dry_run(config, workers=workers))
+    counts = dict.fromkeys(DryRunMark, 0)
+    for source in run.sources:
+        poll = source.poll
+        if poll.error:
+            click.echo(f"{poll.source}: error ({redact_text(poll.error)})")
+            continue
+        click.echo(f"{poll.source}: {poll.listed} listed, {len(source.matched)} matching")
+        for hit in source.matched:
+            counts[hit.mark] += 1
+            to = f" (to {', '.join(hit.targets) or 'no notifier'})" if hit.mark is DryRunMark.NEW else ""
+            click.echo(f"  {hit.mark}{to}: {hit.story.title} <{hit.story.url}>")
+            for match in hit.matches:
+                snippet = match.snippets[0].plain() if match.snippets else ""
+                click.echo(f"    rule {match.rule}: {snippet}")
+    summary = ", ".join(f"{n} {mark}" for mark, n in counts.items())
+    click.echo(f"dry run, nothing recorded or sent: {summary}")
+    if run.seen_note:
+        click.echo(f"({run.seen_note})")
+    return [source.poll for source in run.sources]
 
 
 def once_status(results: list[PollResult], *, ignore_source_errors: bool) -> int:

@@ -1,18 +1,32 @@
-"""Running one stage on real input: ``test-source`` and loading a story from a URL for ``test-rule``."""
+"""Running the stages on real input without recording: ``test-source``, a story from a URL
+for ``test-rule``, and ``once --dry-run`` (:func:`dry_run`)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from monitor.config import Config, Settings, SourceSettings, default_config_path, load_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.extract.article import extract_article
 from monitor.fetch.client import HttpClient
-from monitor.models import Story
+from monitor.models import Match, Story
 from monitor.redact import redact_text, redact_url
+from monitor.store.db import Database
+from monitor.store.facade import Store
+
+if TYPE_CHECKING:
+    from monitor.daemon.pipeline import PollResult
+    from monitor.daemon.runtime import Runtime
+
+log = logging.getLogger("monitor.daemon")
 
 
 def command_line_allow(url: str) -> list[str]:
@@ -147,3 +161,129 @@ async def run_test_source(
         return 1
     finally:
         await rt.close()
+
+
+# ---------------------------------------------------------------------------- once --dry-run
+
+
+class DryRunMark(StrEnum):
+    """What would become of a story that matches, were the daemon to poll now."""
+
+    #: it alerts if the daemon has not seen it yet (the first poll of a new source only primes)
+    NEW = "would alert if new"
+    #: the database has seen it: it never alerts again
+    SEEN = "seen already"
+    #: published longer ago than ``max_age``: it never alerts
+    TOO_OLD = "older than max_age"
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunMatch:
+    """A story of a source's current listing that some rules match."""
+
+    story: Story
+    matches: list[Match]
+    mark: DryRunMark
+    #: the notifiers its alerts would go to, in the order the rules name them
+    targets: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunSource:
+    """One source in a dry run: its poll (``poll.error`` when it failed) and what matched."""
+
+    poll: PollResult
+    matched: list[DryRunMatch]
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """What ``once --dry-run`` found: one entry per enabled source, in configuration order."""
+
+    sources: list[DryRunSource]
+    #: why no story could be marked as seen (no database yet, or one this version cannot
+    #: read); None when the database was read
+    seen_note: str | None = None
+
+
+def _seen_store(config: Config) -> tuple[Store | None, str | None]:
+    """The configured database opened as it is, only to read which stories are seen, or why not."""
+    try:
+        database = Database.open_existing(config.database_url)
+    except StoreError as exc:
+        return None, f"cannot tell which stories were seen: {exc}"
+    if database is None:
+        return None, "no database yet: no story has been seen"
+    return Store(database), None
+
+
+async def dry_run(config: Config, *, workers: int = 1, concurrency: int = 16) -> DryRun:
+    """Poll every enabled source of ``config`` once and report what its rules match in each
+    source's current listing, recording and sending nothing.
+
+    Read-only: the configured database is never created, locked, migrated or written, so a
+    dry run works beside a running daemon; it is only read (when it exists) to mark the
+    stories it has seen. The polls run as the daemon's do (the same HTTP client, politeness
+    limits, robots.txt and article fetches) against an empty in-memory store, with no
+    validators (a full GET, never a 304) and without the priming of a first poll, so every
+    story listed now counts. Never raises for a source's problems (its ``poll.error`` says
+    what failed).
+    """
+    seen, note = _seen_store(config)
+    scratch = Config(config.settings.model_copy(update={"database": "sqlite://"}), config.path, config.warnings)
+    from monitor.daemon.runtime import Runtime
+
+    rt = Runtime(scratch, workers=workers)
+    try:
+        await rt.store.migrate()  # the scratch store, in memory
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(src: SourceSettings) -> DryRunSource:
+            async with sem:
+                return await _dry_run_source(rt, seen, src)
+
+        enabled = [src for src in scratch.settings.sources if src.enabled]
+        sources = list(await asyncio.gather(*(one(src) for src in enabled)))
+    finally:
+        await rt.close()
+        if seen is not None:
+            seen.close()
+    return DryRun(sources, note)
+
+
+async def _dry_run_source(rt: Runtime, seen: Store | None, src: SourceSettings) -> DryRunSource:
+    from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
+
+    try:
+        poll = await poll_source(rt, src.model_copy(update={"alert_on_first_poll": True}), record=False)
+        return DryRunSource(poll, await _marked(rt, seen, poll))
+    except Exception as exc:  # a bug in one source's dry run must not abort the others
+        log.exception("source=%s unexpected error in dry run", src.name)
+        error = f"{type(exc).__name__}: {exc}"
+        return DryRunSource(PollResult(source=src.name, status=PollStatus.ERROR, error=error), [])
+
+
+async def _marked(rt: Runtime, seen: Store | None, poll: PollResult) -> list[DryRunMatch]:
+    """The matching stories of ``poll`` in listing order, each marked NEW, SEEN or TOO_OLD."""
+    alerting = {id(story): matches for story, matches in poll.alerts}
+    # the poll never matched stories too old to alert: match them here, to say so
+    cutoff = rt.clock.timestamp() - rt.policy.max_age
+    old = [s for s in poll.stories if s.published is not None and s.published.timestamp() < cutoff]
+    too_old = {id(story): matches for story, matches in await rt.cpu(_match_all, rt, old) if matches}
+    keys = [key for story in poll.stories for key in story.keys]
+    seen_keys = await seen.find_seen(keys) if seen is not None and keys else {}
+    matched = []
+    for story in poll.stories:
+        matches = alerting.get(id(story)) or too_old.get(id(story))
+        if not matches:
+            continue
+        if any(key in seen_keys for key in story.keys):
+            mark = DryRunMark.SEEN
+        else:
+            mark = DryRunMark.NEW if id(story) in alerting else DryRunMark.TOO_OLD
+        matched.append(DryRunMatch(story, matches, mark, rt.policy.targets_for(matches)))
+    return matched
+
+
+def _match_all(rt: Runtime, stories: Sequence[Story]) -> list[tuple[Story, list[Match]]]:
+    return [(story, rt.matcher.match(story)) for story in stories]
