@@ -135,7 +135,7 @@ def show_dry_run(config: Config, workers: int) -> list[PollResult]:
     summary = ", ".join(f"{n} {mark}" for mark, n in counts.items())
     click.echo(f"dry run, nothing recorded or sent: {summary}")
     if run.seen_note:
-        click.echo(f"({run.seen_note})")
+        click.echo(f"({redact_text(run.seen_note)})")
     return [source.poll for source in run.sources]
 
 

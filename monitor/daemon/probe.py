@@ -212,6 +212,8 @@ def _seen_store(config: Config) -> tuple[Store | None, str | None]:
         database = Database.open_existing(config.database_url)
     except StoreError as exc:
         return None, f"cannot tell which stories were seen: {exc}"
+    except Exception as exc:  # the driver's own errors (a database server that cannot be reached)
+        return None, f"cannot tell which stories were seen: {type(exc).__name__}: {exc}"
     if database is None:
         return None, "no database yet: no story has been seen"
     return Store(database), None

@@ -20,7 +20,7 @@ from monitor.store import repo
 from monitor.store.db import Database
 from tests.support.configs import config_data
 from tests.support.feeds import Item, story_items
-from tests.support.servers import Feed, Site
+from tests.support.servers import Canary, Feed, Site
 from tests.support.store import v1_database
 
 
@@ -196,3 +196,18 @@ async def test_dry_run_never_migrates_an_old_database_and_exits_1_on_a_failed_so
         assert db.version() == 1
     finally:
         db.close()
+
+
+async def test_dry_run_goes_on_when_the_database_cannot_be_reached(
+    tmp_path: Path, site: Site, receiver: Receiver, canary: Canary
+) -> None:
+    feed = dry_run_site(site)
+    path = dry_run_config(tmp_path, site, receiver, feed, tmp_path / "unused.db")
+    data = yaml.safe_load(Path(path).read_text())
+    data["database"] = f"postgresql://newsmonitor@127.0.0.1:{canary.port}/news"
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+    result = await invoke("once", "--dry-run", "--config", path)
+    assert result.exit_code == 0, result.output
+    assert "would alert if new (to chat): Typhoon nears the coast" in result.stdout
+    assert "(cannot tell which stories were seen: " in result.stdout
+    assert "Traceback" not in result.output
