@@ -232,9 +232,19 @@ async def dry_run(config: Config, *, workers: int = 1, concurrency: int = 16) ->
     what failed).
     """
     seen, note = _seen_store(config)
-    scratch = Config(config.settings.model_copy(update={"database": "sqlite://"}), config.path, config.warnings)
+    try:
+        sources = await _poll_all(config, seen, workers=workers, concurrency=concurrency)
+    finally:
+        if seen is not None:
+            seen.close()
+    return DryRun(sources, note)
+
+
+async def _poll_all(config: Config, seen: Store | None, *, workers: int, concurrency: int) -> list[DryRunSource]:
+    """Every enabled source of ``config`` polled once on a scratch runtime (its database in memory)."""
     from monitor.daemon.runtime import Runtime
 
+    scratch = Config(config.settings.model_copy(update={"database": "sqlite://"}), config.path, config.warnings)
     rt = Runtime(scratch, workers=workers)
     try:
         await rt.store.migrate()  # the scratch store, in memory
@@ -245,12 +255,9 @@ async def dry_run(config: Config, *, workers: int = 1, concurrency: int = 16) ->
                 return await _dry_run_source(rt, seen, src)
 
         enabled = [src for src in scratch.settings.sources if src.enabled]
-        sources = list(await asyncio.gather(*(one(src) for src in enabled)))
+        return list(await asyncio.gather(*(one(src) for src in enabled)))
     finally:
         await rt.close()
-        if seen is not None:
-            seen.close()
-    return DryRun(sources, note)
 
 
 async def _dry_run_source(rt: Runtime, seen: Store | None, src: SourceSettings) -> DryRunSource:
