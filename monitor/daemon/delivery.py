@@ -10,7 +10,10 @@ Guarantees:
   failing on its own while the ones behind it succeed (a poison message) is set aside and
   finally marked dead, never blocking the queue;
 * rows that keep failing longer than ``delivery.dead_after`` become ``dead`` (kept, listed by
-  ``newsmonitor outbox``, requeued by ``newsmonitor outbox retry``).
+  ``newsmonitor outbox``, requeued by ``newsmonitor outbox retry``);
+* a notifier's ``max_per_hour`` caps the messages (not rows) sent to each destination in any
+  rolling hour, those of the round in progress included; what is over the cap is held and
+  goes out as one digest when the window frees up.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from monitor.daemon.targets import Destination, Target
 from monitor.models import MessageKind
 from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
 from monitor.notify.message import AlertItem, Message
+from monitor.notify.schedule import Throttle
 from monitor.store import repo
 from monitor.store.facade import FailurePlan
 from monitor.store.payload import AlertPayload, NoticePayload
@@ -198,6 +202,27 @@ def plan_failure(
     )
 
 
+@dataclass(slots=True)
+class _Round:
+    """One delivery round of one destination: the clock as it goes, and what went out or failed.
+
+    ``sends`` are the destination's send times (epoch seconds), those of earlier rounds
+    (its stored send log) and this round's, which the hourly throttle counts.
+    """
+
+    now: float
+    sends: list[float]
+    sent_rows: int = 0
+    any_success: bool = False
+    failed: list[tuple[Batch, SendResult]] = field(default_factory=list)
+
+    def throttled_until(self, throttle: Throttle | None) -> float | None:
+        """When one more message fits under ``throttle`` if it does not fit at ``now``; None when it does."""
+        if throttle is None:
+            return None
+        return throttle.decide(self.sends, self.now).fold_at
+
+
 class Deliverer:
     """Runs the outbox drain; one asyncio task per destination with due rows."""
 
@@ -265,41 +290,72 @@ class Deliverer:
         state = await rt.store.destination(dest_id, target.name)
         if state.blocked_until and state.blocked_until > now:
             return 0
-        rows = await self._apply_throttle(target, dest, rows, state, now)
-        sent = 0
-        any_success = False
-        failed: list[tuple[Batch, SendResult]] = []
-        for batch in plan_batches(rows, target.name):
-            if len(failed) >= 2 and not any_success:
-                break  # two failures and no success in this pass: the destination is down
-            if self._stop is not None and self._stop.is_set():
-                break  # shutting down: finish the send in flight, start no new one
-            fault_point("before_send")
-            result = await self._send(target, dest, batch)
-            now = rt.clock.timestamp()
-            ids = [r.id for r in batch.rows]
-            if result.outcome is Outcome.SENT:
-                fault_point("after_send_before_mark")
-                await rt.store.mark_sent(
-                    ids, dest=dest_id, target=target.name, now=now, keep_sends_after=now - THROTTLE_WINDOW
-                )
-                sent += len(ids)
-                any_success = True
-            elif result.outcome is Outcome.DEAD:
-                await rt.store.mark_dead(ids, result.detail)
-            else:
-                failed.append((batch, result))
+        round_ = _Round(now=now, sends=list(state.sent_log))
+        await self._send_batches(target, dest, plan_batches(rows, target.name), round_)
         last_success = state.last_success_at
-        for batch, result in failed:
-            first_failed = min((r.first_failed_at or now) for r in batch.rows)
+        for batch, result in round_.failed:
+            first_failed = min((r.first_failed_at or round_.now) for r in batch.rows)
             # the destination works while this message does not: it fails on its own (poison?)
             individual = (
                 result.message_rejected
-                or any_success
+                or round_.any_success
                 or (last_success is not None and last_success >= first_failed)
             )
-            await self._fail(batch, result, now, individual)
-        return sent
+            await self._fail(batch, result, round_.now, individual)
+        return round_.sent_rows
+
+    async def _send_batches(self, target: Target, dest: Destination, batches: list[Batch], round_: _Round) -> None:
+        """Send ``batches`` in order, recording each outcome in ``round_`` (failures are left to the caller).
+
+        Stops early when the destination looks down (two failures, no success), when the
+        daemon is stopping, or when the next message would exceed ``max_per_hour``: then
+        the batches not sent yet are held as one throttle digest until the window frees up.
+        """
+        limit = target.settings.max_per_hour
+        throttle = Throttle(limit, window=THROTTLE_WINDOW) if limit else None
+        for index, batch in enumerate(batches):
+            if len(round_.failed) >= 2 and not round_.any_success:
+                break  # two failures and no success in this pass: the destination is down
+            if self._stop is not None and self._stop.is_set():
+                break  # shutting down: finish the send in flight, start no new one
+            round_.now = self.rt.clock.timestamp()
+            until = round_.throttled_until(throttle)
+            if until is not None:
+                # counted in messages sent, this round's included: a burst cannot slip past the cap
+                await self._hold_for_throttle(target, batches[index:], until)
+                break
+            await self._send_one(target, dest, batch, round_)
+
+    async def _send_one(self, target: Target, dest: Destination, batch: Batch, round_: _Round) -> None:
+        """Send one batch and record a success or a dead end at once; a failure joins ``round_.failed``."""
+        fault_point("before_send")
+        result = await self._send(target, dest, batch)
+        now = round_.now = self.rt.clock.timestamp()
+        ids = [r.id for r in batch.rows]
+        if result.outcome is Outcome.SENT:
+            fault_point("after_send_before_mark")
+            await self.rt.store.mark_sent(
+                ids, dest=dest.id, target=target.name, now=now, keep_sends_after=now - THROTTLE_WINDOW
+            )
+            round_.sent_rows += len(ids)
+            round_.sends.append(now)
+            round_.any_success = True
+        elif result.outcome is Outcome.DEAD:
+            await self.rt.store.mark_dead(ids, result.detail)
+        else:
+            round_.failed.append((batch, result))
+
+    async def _hold_for_throttle(self, target: Target, batches: list[Batch], until: float) -> None:
+        """Hold the rows of ``batches`` until ``until`` as one throttle digest."""
+        ids = [r.id for batch in batches for r in batch.rows]
+        await self.rt.store.hold_for_throttle(ids, until)
+        log.info(
+            "target=%s over max_per_hour=%d: %d alerts held until %s",
+            target.name,
+            target.settings.max_per_hour,
+            len(ids),
+            datetime.fromtimestamp(until, UTC).isoformat(),
+        )
 
     async def _send(self, target: Target, dest: Destination, batch: Batch) -> SendResult:
         rt = self.rt
@@ -361,30 +417,3 @@ class Deliverer:
         )
         if failed.is_poison(settings):
             log.error("outbox rows %s set aside as poison after %d attempts", ids, failed.attempts)
-
-    async def _apply_throttle(
-        self,
-        target: Target,
-        dest: Destination,
-        rows: list[repo.OutboxEntry],
-        state: repo.DestinationState,
-        now: float,
-    ) -> list[repo.OutboxEntry]:
-        limit = target.settings.max_per_hour
-        if not limit or not rows:
-            return rows
-        recent = sorted(t for t in state.sent_log if t > now - THROTTLE_WINDOW)
-        if len(recent) < limit:
-            return rows
-        # over the limit: everything due folds into one digest when the window frees up
-        until = recent[-limit] + THROTTLE_WINDOW
-        ids = [r.id for r in rows]
-        await self.rt.store.hold_for_throttle(ids, until)
-        log.info(
-            "target=%s over max_per_hour=%d: %d alerts held until %s",
-            target.name,
-            limit,
-            len(ids),
-            datetime.fromtimestamp(until, UTC).isoformat(),
-        )
-        return []

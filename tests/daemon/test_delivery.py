@@ -241,6 +241,34 @@ async def test_throttle_folds_excess_into_one_later_message(
         await site.stop()
 
 
+async def test_max_per_hour_holds_inside_one_delivery_round(tmp_path: Path, receivers: list[Receiver]) -> None:
+    # five matching stories in ONE poll: two messages now, the other three as one digest an hour later
+    rx = receivers[0]
+    site, config = await _one_story_setup(
+        tmp_path, receivers, notifiers={"chat": {"urls": [rx.url], "max_per_hour": 2}}
+    )
+    try:
+        clock = FakeClock(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+        await cycle(config, clock)
+        for _ in range(5):
+            site.publish_next()
+        await cycle(config, clock)
+        titles = {p.story.title for p in site.published[1:]}
+        first = {m.title.split(": ", 1)[1] for m in rx.messages}
+        assert len(rx.messages) == 2 and first < titles
+        clock.advance(3599)
+        await cycle(config, clock)
+        assert len(rx.messages) == 2  # the window has not freed up yet
+        clock.advance(1)
+        await cycle(config, clock)
+        assert len(rx.messages) == 3
+        digest = rx.messages[2]
+        assert digest.title.startswith("newsmonitor digest: 3 stories")
+        assert all(t in digest.body for t in titles - first)
+    finally:
+        await site.stop()
+
+
 async def test_poison_message_is_set_aside(tmp_path: Path, receivers: list[Receiver]) -> None:
     site, config = await _one_story_setup(
         tmp_path, receivers, extra="delivery: {retry_base: 1s, retry_cap: 2s, poison_attempts: 2}\n"
