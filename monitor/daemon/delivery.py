@@ -135,8 +135,8 @@ class FailedSend:
 
     ``individual``: the destination works while this message does not (it fails on its own,
     a poison message?); such a failure counts towards ``poison_attempts`` and does not hold
-    the destination back. ``attempts`` is the rows' attempt count after this failure and
-    ``first_failed`` when the first of them first failed (``now`` for a first failure).
+    the destination back. ``solo_failures`` is the rows' count of such failures after this
+    one, and ``first_failed`` when the first of them first failed (``now`` for a first failure).
     """
 
     target: str
@@ -144,7 +144,7 @@ class FailedSend:
     status: int | None
     now: float
     individual: bool
-    attempts: int
+    solo_failures: int
     first_failed: float
 
     @classmethod
@@ -156,13 +156,13 @@ class FailedSend:
             status=result.status,
             now=now,
             individual=individual,
-            attempts=max(r.attempts for r in rows) + (1 if individual else 0),
+            solo_failures=max(r.solo_failures for r in rows) + (1 if individual else 0),
             first_failed=min((r.first_failed_at or now) for r in rows),
         )
 
     def is_poison(self, settings: DeliverySettings) -> bool:
         """Whether the rows are set aside as poison: failed alone ``poison_attempts`` times."""
-        return self.individual and self.attempts >= settings.poison_attempts
+        return self.individual and self.solo_failures >= settings.poison_attempts
 
 
 def plan_failure(
@@ -170,22 +170,22 @@ def plan_failure(
 ) -> FailurePlan:
     """What to write after ``failed``, given the destination's ``state``: retry later with backoff; poison or too old → dead.
 
-    The backoff grows with the destination's failures in a row or the rows' attempts,
-    whichever is more (at least a minute after HTTP 429: apprise does not pass Retry-After
+    The backoff grows with the destination's failures in a row or the rows' failures on
+    their own, whichever is more (at least a minute after HTTP 429: apprise does not pass Retry-After
     on). An individual failure leaves the destination as it is; otherwise the destination
     counts one more failure and is blocked, with all its rows, until the backoff ends.
     Pure but for ``rng``, the backoff's jitter.
     """
     failures = state.failures + (0 if failed.individual else 1)
     delay = backoff_delay(
-        max(failures, failed.attempts, 1), base=settings.retry_base, cap=settings.retry_cap, rng=rng
+        max(failures, failed.solo_failures, 1), base=settings.retry_base, cap=settings.retry_cap, rng=rng
     )
     if failed.status == 429:
         delay = max(delay, 60.0)
     error, now = failed.error, failed.now
     dead_reason = None
     if failed.is_poison(settings):
-        dead_reason = f"poison: failed {failed.attempts} times while other messages went through: {error}"
+        dead_reason = f"poison: failed {failed.solo_failures} times while other messages went through: {error}"
     elif now - failed.first_failed >= settings.dead_after:
         dead_reason = f"failing for longer than dead_after: {error}"
     destination = None
@@ -196,7 +196,7 @@ def plan_failure(
     return FailurePlan(
         error=error,
         retry_at=now + delay,
-        count_attempt=failed.individual,
+        solo=failed.individual,
         dead_reason=dead_reason,
         destination=destination,
     )
@@ -341,7 +341,7 @@ class Deliverer:
             round_.sends.append(now)
             round_.any_success = True
         elif result.outcome is Outcome.DEAD:
-            await self.rt.store.mark_dead(ids, result.detail)
+            await self.rt.store.mark_dead(ids, result.detail, tried=result.attempted)
         else:
             round_.failed.append((batch, result))
 
@@ -369,7 +369,7 @@ class Deliverer:
             else:
                 rendered = target.renderer.render(message)
         except Exception as exc:  # Jinja2 and user templates raise any type: the row is kept, as dead
-            return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}")
+            return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}", attempted=False)
         key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
         timeout = rt.config.settings.delivery.timeout
         result = await asyncio.to_thread(
@@ -416,4 +416,4 @@ class Deliverer:
             ids, dest=rows[0].dest, target=failed.target, now=now, decide=decide
         )
         if failed.is_poison(settings):
-            log.error("outbox rows %s set aside as poison after %d attempts", ids, failed.attempts)
+            log.error("outbox rows %s set aside as poison after %d attempts", ids, failed.solo_failures)

@@ -365,7 +365,7 @@ NOW = 1_000_000.0
 
 
 @pytest.mark.parametrize(
-    ("failures", "individual", "attempts", "failing_for", "status", "retry_in", "dead", "blocked"),
+    ("failures", "individual", "solo_failures", "failing_for", "status", "retry_in", "dead", "blocked"),
     [
         # the destination is down: it backs off as a whole, the rows' attempts do not count
         (0, False, 0, 0, None, 30, None, 1),
@@ -383,7 +383,7 @@ NOW = 1_000_000.0
 def test_failure_policy(
     failures: int,
     individual: bool,
-    attempts: int,
+    solo_failures: int,
     failing_for: float,
     status: int | None,
     retry_in: float,
@@ -397,11 +397,11 @@ def test_failure_policy(
         status=status,
         now=NOW,
         individual=individual,
-        attempts=attempts,
+        solo_failures=solo_failures,
         first_failed=NOW - failing_for,
     )
     plan = plan_failure(state, failed, POLICY, NoJitter())
-    assert (plan.error, plan.retry_at, plan.count_attempt) == ("HTTP error", NOW + retry_in, individual)
+    assert (plan.error, plan.retry_at, plan.solo) == ("HTTP error", NOW + retry_in, individual)
     if dead is None:
         assert plan.dead_reason is None
     else:
@@ -421,7 +421,7 @@ def test_failure_policy(
     assert failed.is_poison(POLICY) == (dead is not None and dead.startswith("poison"))
 
 
-def entry(attempts: int, first_failed_at: float | None) -> repo.OutboxEntry:
+def entry(solo_failures: int, first_failed_at: float | None) -> repo.OutboxEntry:
     return repo.OutboxEntry(
         id=1,
         key="k",
@@ -438,27 +438,28 @@ def entry(attempts: int, first_failed_at: float | None) -> repo.OutboxEntry:
         created_at=0.0,
         due_at=0.0,
         next_attempt_at=0.0,
-        attempts=attempts,
+        attempts=solo_failures + 2,  # tries while the destination was down do not count towards poison
         first_failed_at=first_failed_at,
         last_error=None,
         sent_at=None,
+        solo_failures=solo_failures,
     )
 
 
 @pytest.mark.parametrize(
-    ("individual", "result", "attempts", "first_failed", "error"),
+    ("individual", "result", "solo_failures", "first_failed", "error"),
     [
         (True, SendResult(Outcome.RETRY, "HTTP 413", 413), 4, 50.0, "HTTP 413"),
         (False, SendResult(Outcome.UNKNOWN), 3, 50.0, "unknown"),
     ],
 )
 def test_a_failed_send_of_a_batch(
-    individual: bool, result: SendResult, attempts: int, first_failed: float, error: str
+    individual: bool, result: SendResult, solo_failures: int, first_failed: float, error: str
 ) -> None:
     failed = FailedSend.of([entry(1, None), entry(3, 50.0), entry(0, 80.0)], result, 100.0, individual)
-    assert (failed.target, failed.attempts, failed.first_failed, failed.error) == (
+    assert (failed.target, failed.solo_failures, failed.first_failed, failed.error) == (
         "chat",
-        attempts,
+        solo_failures,
         first_failed,
         error,
     )
