@@ -532,6 +532,17 @@ def list_outbox(conn: Connection, statuses: Sequence[OutboxStatus], limit: int =
     return [_outbox_entry(row) for row in rows]
 
 
+def list_sent(conn: Connection, since: float, limit: int = 500) -> list[OutboxEntry]:
+    """The newest ``limit`` rows sent at or after ``since``, in the order they were sent."""
+    rows = conn.execute(
+        select(outbox)
+        .where(and_(outbox.c.status == OutboxStatus.SENT, outbox.c.sent_at >= since))
+        .order_by(outbox.c.sent_at.desc(), outbox.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [_outbox_entry(row) for row in reversed(list(rows))]
+
+
 def retry_rows(conn: Connection, *, row_id: int | None, all_dead: bool, now: float) -> int:
     """Requeue one row (pending or dead) or every dead row, due at ``now`` with a clean
     failure record (their count of send attempts stays); returns how many."""
@@ -586,6 +597,12 @@ def get_destination(conn: Connection, dest: str) -> DestinationState | None:
         sent_log=tuple(json.loads(row["sent_log"] or "[]")),
         last_digest_at=row["last_digest_at"],
     )
+
+
+def all_destinations(conn: Connection) -> dict[str, DestinationState]:
+    """The stored delivery state of every destination that was ever sent to, by ``dest``."""
+    dests = conn.execute(select(destinations.c.dest)).scalars().all()
+    return {d: s for d in dests if (s := get_destination(conn, d)) is not None}
 
 
 def save_destination(conn: Connection, state: DestinationState) -> None:

@@ -199,6 +199,8 @@ async def test_outbox_and_sources_commands(tmp_path: Path, site: NewsSite, rx: l
     listed = runner.invoke(main, ["outbox", "--config", str(cfg_file)])
     assert listed.exit_code == 0, listed.output
     assert "dead" in listed.output and "HTTP 404" in listed.output and "1 rows" in listed.output
+    (dead,) = [line for line in listed.output.splitlines() if " dead " in line]
+    assert dead.split()[4:7] == ["1", "-", "-"]  # tried once; it waits for nothing (retry requeues it)
     retried = runner.invoke(main, ["outbox", "retry", "--all-dead", "--config", str(cfg_file)])
     assert retried.exit_code == 0 and "requeued 1 row" in retried.output
     receiver.fail_with = None
