@@ -364,6 +364,7 @@ class Deliverer:
             await self._attach_outlets(batch)
         try:
             if target.is_email and dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
+                # apprise takes one body and writes the plain-text part from the HTML itself
                 html, _plain = target.renderer.render_email(message)
                 rendered = html
             else:

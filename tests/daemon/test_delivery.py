@@ -23,6 +23,9 @@ from monitor.notify.deliver import Outcome, SendResult
 from monitor.store import repo
 from monitor.store.payload import AlertPayload
 from tests.support.configs import make_config
+from tests.support.feeds import story_items
+from tests.support.servers import Feed, Site
+from tests.support.smtp import SMTPBox
 
 WIRE = next(s for s in STORIES if s.wire)
 LOCAL = [s for s in STORIES if not s.wire]
@@ -348,6 +351,30 @@ async def test_rule_digest_while_the_target_is_immediate(tmp_path: Path, receive
         assert LOCAL[1].title in receivers[0].messages[1].body
     finally:
         await site.stop()
+
+
+async def test_an_email_alert_links_the_article_in_its_plain_text_too(
+    tmp_path: Path, site: Site, smtp: SMTPBox
+) -> None:
+    # mail readers that show the plain part (or filters and screen readers that read it) need the link
+    feed = Feed(site)
+    feed.items = story_items(1, words="tariffs")
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "wire", "feed": feed.url, "full_text": False}],
+        rules=[{"name": "tariffs", "query": "tariffs"}],
+        notifiers={"mail": smtp.url},
+        allow=site.allow,
+    )
+    clock = FakeClock(datetime.now(UTC))
+    await cycle(config, clock)
+    feed.items = story_items(1, start=1, words="tariffs") + feed.items
+    await cycle(config, clock)
+    (mail,) = smtp.messages
+    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in mail.walk() if not p.is_multipart()}
+    link = feed.items[0].link
+    assert f'href="{link}"' in parts["text/html"]
+    assert link in parts["text/plain"], parts["text/plain"]
 
 
 # ---------------------------------------------------------------------------- the failure policy
