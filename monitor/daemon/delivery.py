@@ -33,7 +33,7 @@ from monitor.daemon.runtime import Runtime
 from monitor.daemon.targets import Destination, Target
 from monitor.models import MessageKind
 from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
-from monitor.notify.message import AlertItem, Message
+from monitor.notify.message import AlertItem, Message, Rendered
 from monitor.notify.schedule import Throttle
 from monitor.store import repo
 from monitor.store.facade import FailurePlan
@@ -127,6 +127,19 @@ def outlet_names(sources: Iterable[str], configured: Mapping[str, SourceSettings
         if name not in outlets:
             outlets.append(name)
     return outlets
+
+
+def render_for(target: Target, dest: Destination, message: Message) -> Rendered:
+    """``message`` as destination ``dest`` of ``target`` receives it: an e-mail URL gets the
+    HTML of an e-mail (a subject-length title), any other URL the notifier's format.
+
+    Raises whatever the renderer raises (a user template can fail in any way).
+    """
+    if dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
+        # apprise takes one body and writes the plain-text part from the HTML itself
+        html, _plain = target.renderer.render_email(message)
+        return html
+    return target.renderer.render(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,12 +376,7 @@ class Deliverer:
         if message.kind in (MessageKind.ALERT, MessageKind.DIGEST):
             await self._attach_outlets(batch)
         try:
-            if target.is_email and dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
-                # apprise takes one body and writes the plain-text part from the HTML itself
-                html, _plain = target.renderer.render_email(message)
-                rendered = html
-            else:
-                rendered = target.renderer.render(message)
+            rendered = render_for(target, dest, message)
         except Exception as exc:  # Jinja2 and user templates raise any type: the row is kept, as dead
             return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}", attempted=False)
         key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
