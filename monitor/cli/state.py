@@ -64,6 +64,10 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
+#: how far back ``outbox --sent`` looks without ``--since`` (seconds)
+SENT_SINCE = 86400.0
+
+
 def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
     if value is None:
         return None
@@ -102,10 +106,6 @@ def outbox(ctx: click.Context, config_path: str | None, sent: bool, since: float
     else:
         count = _list_waiting(db, now, zones)
     click.echo(f"{count} rows" + ("" if db is not None else " " + NO_DATABASE))
-
-
-#: how far back ``outbox --sent`` looks without ``--since`` (seconds)
-SENT_SINCE = 86400.0
 
 
 def _list_waiting(db: Database | None, now: float, zones: Zones) -> int:
