@@ -10,8 +10,11 @@ import click
 from monitor.cli.base import config_option, load_or_exit, main
 from monitor.clock import SYSTEM_CLOCK
 from monitor.config import Config
+from monitor.config.durations import parse_duration
+from monitor.daemon.outbox import Zones, describe, headline, local_time, wait_of
 from monitor.errors import StoreError
 from monitor.models import OutboxStatus
+from monitor.notify.sanitize import single_line
 from monitor.redact import redact_text
 from monitor.store import repo
 from monitor.store.db import Database
@@ -61,28 +64,89 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
+#: how far back ``outbox --sent`` looks without ``--since`` (seconds)
+SENT_SINCE = 86400.0
+
+
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @main.group(invoke_without_command=True)
 @config_option
+@click.option("--sent", is_flag=True, help="List the alerts delivered instead, oldest first.")
+@click.option(
+    "--since",
+    metavar="DURATION",
+    callback=_since,
+    help="With --sent: those delivered in the last DURATION (30m, 12h, 7d, ...; default 1d).",
+)
 @click.pass_context
-def outbox(ctx: click.Context, config_path: str | None) -> None:
-    """List pending, dead and cancelled alerts (subcommand: retry)."""
+def outbox(ctx: click.Context, config_path: str | None, sent: bool, since: float | None) -> None:
+    """List pending, dead and cancelled alerts: tries, why each waits, when it is due (subcommand: retry).
+
+    With --sent, list what was delivered instead.
+    """
     ctx.obj = config_path
     if ctx.invoked_subcommand is not None:
         return
+    if since is not None and not sent:
+        raise click.UsageError("--since goes with --sent")
     config = load_or_exit(config_path)
     db = open_store(config)
+    now = SYSTEM_CLOCK.timestamp()
+    zones = Zones.of(config)
+    if sent:
+        count = _list_sent(db, now - (since if since is not None else SENT_SINCE), zones)
+    else:
+        count = _list_waiting(db, now, zones)
+    click.echo(f"{count} rows" + ("" if db is not None else " " + NO_DATABASE))
+
+
+def _list_waiting(db: Database | None, now: float, zones: Zones) -> int:
+    """Print the pending, dead and cancelled rows; returns how many."""
     rows: list[repo.OutboxEntry] = []
+    dests: dict[str, repo.DestinationState] = {}
     if db is not None:
         with db.read() as conn:
             rows = repo.list_outbox(conn, [OutboxStatus.PENDING, OutboxStatus.DEAD, OutboxStatus.CANCELLED])
+            dests = repo.all_destinations(conn)
         db.close()
-    click.echo(f"{'ID':>6} {'STATUS':<9} {'TARGET':<16} {'RULE':<20} {'TRIES':>5} {'KEY':<24} LAST ERROR")
+    click.echo(
+        f"{'ID':>6} {'STATUS':<9} {'TARGET':<16} {'RULE':<20} {'TRIES':>5} {'DUE':<21} {'WAITING':<38} "
+        f"{'KEY':<24} LAST ERROR"
+    )
     for row in rows:
+        zone = zones.of_target(row.target)
+        wait = wait_of(row, dests.get(row.dest), now)
+        due = local_time(wait.until, zone) if wait is not None else "-"
         click.echo(
-            f"{row.id:>6} {row.status:<9} {row.target[:16]:<16} {row.rule[:20]:<20} "
-            f"{row.attempts:>5} {row.key:<24} {redact_text(row.last_error or '')[:60]}"
+            f"{row.id:>6} {row.status:<9} {row.target[:16]:<16} {row.rule[:20]:<20} {row.attempts:>5} "
+            f"{due:<21} {describe(wait, now, zone):<38} {row.key:<24} {redact_text(row.last_error or '')[:60]}"
         )
-    click.echo(f"{len(rows)} rows" + ("" if db is not None else " " + NO_DATABASE))
+    return len(rows)
+
+
+def _list_sent(db: Database | None, since: float, zones: Zones) -> int:
+    """Print the rows sent at or after ``since``; returns how many."""
+    rows: list[repo.OutboxEntry] = []
+    if db is not None:
+        with db.read() as conn:
+            rows = repo.list_sent(conn, since)
+        db.close()
+    click.echo(f"{'ID':>6} {'SENT':<21} {'TARGET':<16} {'RULE':<20} {'TRIES':>5} {'KEY':<24} TITLE")
+    for row in rows:
+        sent_at = local_time(row.sent_at, zones.of_target(row.target))
+        click.echo(
+            f"{row.id:>6} {sent_at:<21} {row.target[:16]:<16} {row.rule[:20]:<20} {row.attempts:>5} "
+            f"{row.key:<24} {single_line(headline(row), 70)}"
+        )
+    return len(rows)
 
 
 @outbox.command("retry")

@@ -10,7 +10,10 @@ Guarantees:
   failing on its own while the ones behind it succeed (a poison message) is set aside and
   finally marked dead, never blocking the queue;
 * rows that keep failing longer than ``delivery.dead_after`` become ``dead`` (kept, listed by
-  ``newsmonitor outbox``, requeued by ``newsmonitor outbox retry``).
+  ``newsmonitor outbox``, requeued by ``newsmonitor outbox retry``);
+* a notifier's ``max_per_hour`` caps the messages (not rows) sent to each destination in any
+  rolling hour, those of the round in progress included; what is over the cap is held and
+  goes out as one digest when the window frees up.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from monitor.daemon.runtime import Runtime
 from monitor.daemon.targets import Destination, Target
 from monitor.models import MessageKind
 from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
-from monitor.notify.message import AlertItem, Message
+from monitor.notify.message import AlertItem, Message, Rendered
+from monitor.notify.schedule import Throttle
 from monitor.store import repo
 from monitor.store.facade import FailurePlan
 from monitor.store.payload import AlertPayload, NoticePayload
@@ -125,14 +129,27 @@ def outlet_names(sources: Iterable[str], configured: Mapping[str, SourceSettings
     return outlets
 
 
+def render_for(target: Target, dest: Destination, message: Message) -> Rendered:
+    """``message`` as destination ``dest`` of ``target`` receives it: an e-mail URL gets the
+    HTML of an e-mail (a subject-length title), any other URL the notifier's format.
+
+    Raises whatever the renderer raises (a user template can fail in any way).
+    """
+    if dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
+        # apprise takes one body and writes the plain-text part from the HTML itself
+        html, _plain = target.renderer.render_email(message)
+        return html
+    return target.renderer.render(message)
+
+
 @dataclass(frozen=True, slots=True)
 class FailedSend:
     """One failed send of a batch, as the failure policy (:func:`plan_failure`) sees it.
 
     ``individual``: the destination works while this message does not (it fails on its own,
     a poison message?); such a failure counts towards ``poison_attempts`` and does not hold
-    the destination back. ``attempts`` is the rows' attempt count after this failure and
-    ``first_failed`` when the first of them first failed (``now`` for a first failure).
+    the destination back. ``solo_failures`` is the rows' count of such failures after this
+    one, and ``first_failed`` when the first of them first failed (``now`` for a first failure).
     """
 
     target: str
@@ -140,7 +157,7 @@ class FailedSend:
     status: int | None
     now: float
     individual: bool
-    attempts: int
+    solo_failures: int
     first_failed: float
 
     @classmethod
@@ -152,13 +169,13 @@ class FailedSend:
             status=result.status,
             now=now,
             individual=individual,
-            attempts=max(r.attempts for r in rows) + (1 if individual else 0),
+            solo_failures=max(r.solo_failures for r in rows) + (1 if individual else 0),
             first_failed=min((r.first_failed_at or now) for r in rows),
         )
 
     def is_poison(self, settings: DeliverySettings) -> bool:
         """Whether the rows are set aside as poison: failed alone ``poison_attempts`` times."""
-        return self.individual and self.attempts >= settings.poison_attempts
+        return self.individual and self.solo_failures >= settings.poison_attempts
 
 
 def plan_failure(
@@ -166,22 +183,22 @@ def plan_failure(
 ) -> FailurePlan:
     """What to write after ``failed``, given the destination's ``state``: retry later with backoff; poison or too old → dead.
 
-    The backoff grows with the destination's failures in a row or the rows' attempts,
-    whichever is more (at least a minute after HTTP 429: apprise does not pass Retry-After
+    The backoff grows with the destination's failures in a row or the rows' failures on
+    their own, whichever is more (at least a minute after HTTP 429: apprise does not pass Retry-After
     on). An individual failure leaves the destination as it is; otherwise the destination
     counts one more failure and is blocked, with all its rows, until the backoff ends.
     Pure but for ``rng``, the backoff's jitter.
     """
     failures = state.failures + (0 if failed.individual else 1)
     delay = backoff_delay(
-        max(failures, failed.attempts, 1), base=settings.retry_base, cap=settings.retry_cap, rng=rng
+        max(failures, failed.solo_failures, 1), base=settings.retry_base, cap=settings.retry_cap, rng=rng
     )
     if failed.status == 429:
         delay = max(delay, 60.0)
     error, now = failed.error, failed.now
     dead_reason = None
     if failed.is_poison(settings):
-        dead_reason = f"poison: failed {failed.attempts} times while other messages went through: {error}"
+        dead_reason = f"poison: failed {failed.solo_failures} times while other messages went through: {error}"
     elif now - failed.first_failed >= settings.dead_after:
         dead_reason = f"failing for longer than dead_after: {error}"
     destination = None
@@ -192,10 +209,31 @@ def plan_failure(
     return FailurePlan(
         error=error,
         retry_at=now + delay,
-        count_attempt=failed.individual,
+        solo=failed.individual,
         dead_reason=dead_reason,
         destination=destination,
     )
+
+
+@dataclass(slots=True)
+class _Round:
+    """One delivery round of one destination: the clock as it goes, and what went out or failed.
+
+    ``sends`` are the destination's send times (epoch seconds), those of earlier rounds
+    (its stored send log) and this round's, which the hourly throttle counts.
+    """
+
+    now: float
+    sends: list[float]
+    sent_rows: int = 0
+    any_success: bool = False
+    failed: list[tuple[Batch, SendResult]] = field(default_factory=list)
+
+    def throttled_until(self, throttle: Throttle | None) -> float | None:
+        """When one more message fits under ``throttle`` if it does not fit at ``now``; None when it does."""
+        if throttle is None:
+            return None
+        return throttle.decide(self.sends, self.now).fold_at
 
 
 class Deliverer:
@@ -265,41 +303,72 @@ class Deliverer:
         state = await rt.store.destination(dest_id, target.name)
         if state.blocked_until and state.blocked_until > now:
             return 0
-        rows = await self._apply_throttle(target, dest, rows, state, now)
-        sent = 0
-        any_success = False
-        failed: list[tuple[Batch, SendResult]] = []
-        for batch in plan_batches(rows, target.name):
-            if len(failed) >= 2 and not any_success:
-                break  # two failures and no success in this pass: the destination is down
-            if self._stop is not None and self._stop.is_set():
-                break  # shutting down: finish the send in flight, start no new one
-            fault_point("before_send")
-            result = await self._send(target, dest, batch)
-            now = rt.clock.timestamp()
-            ids = [r.id for r in batch.rows]
-            if result.outcome is Outcome.SENT:
-                fault_point("after_send_before_mark")
-                await rt.store.mark_sent(
-                    ids, dest=dest_id, target=target.name, now=now, keep_sends_after=now - THROTTLE_WINDOW
-                )
-                sent += len(ids)
-                any_success = True
-            elif result.outcome is Outcome.DEAD:
-                await rt.store.mark_dead(ids, result.detail)
-            else:
-                failed.append((batch, result))
+        round_ = _Round(now=now, sends=list(state.sent_log))
+        await self._send_batches(target, dest, plan_batches(rows, target.name), round_)
         last_success = state.last_success_at
-        for batch, result in failed:
-            first_failed = min((r.first_failed_at or now) for r in batch.rows)
+        for batch, result in round_.failed:
+            first_failed = min((r.first_failed_at or round_.now) for r in batch.rows)
             # the destination works while this message does not: it fails on its own (poison?)
             individual = (
                 result.message_rejected
-                or any_success
+                or round_.any_success
                 or (last_success is not None and last_success >= first_failed)
             )
-            await self._fail(batch, result, now, individual)
-        return sent
+            await self._fail(batch, result, round_.now, individual)
+        return round_.sent_rows
+
+    async def _send_batches(self, target: Target, dest: Destination, batches: list[Batch], round_: _Round) -> None:
+        """Send ``batches`` in order, recording each outcome in ``round_`` (failures are left to the caller).
+
+        Stops early when the destination looks down (two failures, no success), when the
+        daemon is stopping, or when the next message would exceed ``max_per_hour``: then
+        the batches not sent yet are held as one throttle digest until the window frees up.
+        """
+        limit = target.settings.max_per_hour
+        throttle = Throttle(limit, window=THROTTLE_WINDOW) if limit else None
+        for index, batch in enumerate(batches):
+            if len(round_.failed) >= 2 and not round_.any_success:
+                break  # two failures and no success in this pass: the destination is down
+            if self._stop is not None and self._stop.is_set():
+                break  # shutting down: finish the send in flight, start no new one
+            round_.now = self.rt.clock.timestamp()
+            until = round_.throttled_until(throttle)
+            if until is not None:
+                # counted in messages sent, this round's included: a burst cannot slip past the cap
+                await self._hold_for_throttle(target, batches[index:], until)
+                break
+            await self._send_one(target, dest, batch, round_)
+
+    async def _send_one(self, target: Target, dest: Destination, batch: Batch, round_: _Round) -> None:
+        """Send one batch and record a success or a dead end at once; a failure joins ``round_.failed``."""
+        fault_point("before_send")
+        result = await self._send(target, dest, batch)
+        now = round_.now = self.rt.clock.timestamp()
+        ids = [r.id for r in batch.rows]
+        if result.outcome is Outcome.SENT:
+            fault_point("after_send_before_mark")
+            await self.rt.store.mark_sent(
+                ids, dest=dest.id, target=target.name, now=now, keep_sends_after=now - THROTTLE_WINDOW
+            )
+            round_.sent_rows += len(ids)
+            round_.sends.append(now)
+            round_.any_success = True
+        elif result.outcome is Outcome.DEAD:
+            await self.rt.store.mark_dead(ids, result.detail, tried=result.attempted)
+        else:
+            round_.failed.append((batch, result))
+
+    async def _hold_for_throttle(self, target: Target, batches: list[Batch], until: float) -> None:
+        """Hold the rows of ``batches`` until ``until`` as one throttle digest."""
+        ids = [r.id for batch in batches for r in batch.rows]
+        await self.rt.store.hold_for_throttle(ids, until)
+        log.info(
+            "target=%s over max_per_hour=%d: %d alerts held until %s",
+            target.name,
+            target.settings.max_per_hour,
+            len(ids),
+            datetime.fromtimestamp(until, UTC).isoformat(),
+        )
 
     async def _send(self, target: Target, dest: Destination, batch: Batch) -> SendResult:
         rt = self.rt
@@ -307,13 +376,9 @@ class Deliverer:
         if message.kind in (MessageKind.ALERT, MessageKind.DIGEST):
             await self._attach_outlets(batch)
         try:
-            if target.is_email and dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
-                html, _plain = target.renderer.render_email(message)
-                rendered = html
-            else:
-                rendered = target.renderer.render(message)
+            rendered = render_for(target, dest, message)
         except Exception as exc:  # Jinja2 and user templates raise any type: the row is kept, as dead
-            return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}")
+            return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}", attempted=False)
         key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
         timeout = rt.config.settings.delivery.timeout
         result = await asyncio.to_thread(
@@ -360,31 +425,4 @@ class Deliverer:
             ids, dest=rows[0].dest, target=failed.target, now=now, decide=decide
         )
         if failed.is_poison(settings):
-            log.error("outbox rows %s set aside as poison after %d attempts", ids, failed.attempts)
-
-    async def _apply_throttle(
-        self,
-        target: Target,
-        dest: Destination,
-        rows: list[repo.OutboxEntry],
-        state: repo.DestinationState,
-        now: float,
-    ) -> list[repo.OutboxEntry]:
-        limit = target.settings.max_per_hour
-        if not limit or not rows:
-            return rows
-        recent = sorted(t for t in state.sent_log if t > now - THROTTLE_WINDOW)
-        if len(recent) < limit:
-            return rows
-        # over the limit: everything due folds into one digest when the window frees up
-        until = recent[-limit] + THROTTLE_WINDOW
-        ids = [r.id for r in rows]
-        await self.rt.store.hold_for_throttle(ids, until)
-        log.info(
-            "target=%s over max_per_hour=%d: %d alerts held until %s",
-            target.name,
-            limit,
-            len(ids),
-            datetime.fromtimestamp(until, UTC).isoformat(),
-        )
-        return []
+            log.error("outbox rows %s set aside as poison after %d attempts", ids, failed.solo_failures)

@@ -45,10 +45,15 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
+    """How one send went: its :class:`Outcome`, a detail for logs and the outbox, and
+    ``status`` (the HTTP status the service answered, when apprise's log names it).
+    ``attempted`` is False when the message never went to apprise (it could not be rendered),
+    so the outbox does not count a try."""
+
     outcome: Outcome
     detail: str = ""
-    #: the HTTP status the service answered, when apprise's log names it
     status: int | None = None
+    attempted: bool = True
 
     @property
     def message_rejected(self) -> bool:

@@ -139,15 +139,21 @@ class Renderer:
         return self._render(message, self.fmt, TITLE_LIMIT)
 
     def render_email(self, message: Message) -> tuple[Rendered, Rendered]:
-        """(HTML, plain text) renderings for e-mail; titles are single-line subjects capped at 150."""
-        return self._render(message, "html", SUBJECT_LIMIT), self._render(message, "text", SUBJECT_LIMIT)
+        """(HTML, plain text) renderings for e-mail; titles are single-line subjects capped at 150.
+
+        The HTML shows each story's link as text as well as behind its title: apprise sends
+        the HTML and writes the plain-text part itself from the HTML's text, so a link that
+        is only an ``href`` would be missing from it.
+        """
+        html = self._render(message, "html", SUBJECT_LIMIT, email=True)
+        return html, self._render(message, "text", SUBJECT_LIMIT, email=True)
 
     # ------------------------------------------------------------------ internals
 
-    def _render(self, message: Message, fmt: str, title_limit: int) -> Rendered:
+    def _render(self, message: Message, fmt: str, title_limit: int, *, email: bool = False) -> Rendered:
         if message.kind not in KINDS:
             raise ValueError(f"unknown message kind '{message.kind}'; allowed: {', '.join(KINDS)}")
-        context = self._context(message, fmt)
+        context = self._context(message, fmt, email=email)
         env = self._envs[fmt == "html"]
         body: str | None = None
         if self._user is not None and fmt == self.fmt:
@@ -183,7 +189,7 @@ class Renderer:
             text = f"newsmonitor {message.kind}"
         return untrusted(single_line(text, limit))
 
-    def _context(self, message: Message, fmt: str) -> dict[str, Any]:
+    def _context(self, message: Message, fmt: str, *, email: bool) -> dict[str, Any]:
         items = [self._item(item, fmt) for item in message.items]
         keys = message.keys or [item.key for item in message.items if item.key]
         shown = [single_line(k, 80) for k in keys[:FOOTER_KEYS]]
@@ -200,6 +206,7 @@ class Renderer:
             "footer": _text(footer, fmt),
             "count": len(message.items),
             "timezone": self.timezone,
+            "email": email,
         }
 
     def _item(

@@ -52,16 +52,17 @@ class Overview:
 class FailurePlan:
     """What a failed send writes, decided by the delivery policy from the destination's state.
 
-    With ``dead_reason`` set the rows become dead with that error. Otherwise they are
-    retried at ``retry_at`` with ``error`` as their last error, counting an attempt when
-    ``count_attempt``. With ``destination`` set, that state is saved and, when it is
+    Either way the failed send counts as one more attempt of each row. With ``dead_reason``
+    set the rows become dead with that error. Otherwise they are retried at ``retry_at`` with
+    ``error`` as their last error, counting one more failure on their own (towards poison)
+    when ``solo``. With ``destination`` set, that state is saved and, when it is
     blocked, every pending row of the destination waits until ``blocked_until`` (the whole
     destination backs off); ``None`` leaves the destination as it is.
     """
 
     error: str
     retry_at: float
-    count_attempt: bool
+    solo: bool
     dead_reason: str | None = None
     destination: repo.DestinationState | None = None
 
@@ -311,7 +312,8 @@ class Store:
     ) -> None:
         """Record a successful send of rows ``ids`` to destination ``dest`` of ``target``.
 
-        One transaction: the rows still pending become sent at ``now``; the destination's
+        One transaction: the rows still pending become sent at ``now`` (one more attempt
+        each); the destination's
         failures, backoff and last error are cleared, its last success is ``now``, and
         ``now`` joins its send log, which forgets the sends at or before ``keep_sends_after``.
         """
@@ -348,15 +350,16 @@ class Store:
 
         One transaction: ``decide`` gets the destination's state (a fresh one before its
         first send) and returns a :class:`FailurePlan`, which is written in this order: the
-        rows dead or retried (an attempt at ``now`` is their first failure unless they
-        failed before), then the destination's new state, then the hold on its pending rows.
+        rows dead or retried, one more attempt each (an attempt at ``now`` is their first
+        failure unless they failed before), then the destination's new state, then the hold
+        on its pending rows.
         Returns the plan.
         """
 
         def write(conn: Connection) -> FailurePlan:
             plan = decide(_destination(conn, dest, target))
             if plan.dead_reason is not None:
-                repo.mark_dead(conn, ids, plan.dead_reason)
+                repo.mark_dead(conn, ids, plan.dead_reason, tried=True)
             else:
                 repo.mark_failed(
                     conn,
@@ -364,7 +367,7 @@ class Store:
                     error=plan.error,
                     next_attempt_at=plan.retry_at,
                     now=now,
-                    count_attempt=plan.count_attempt,
+                    solo=plan.solo,
                 )
             if plan.destination is not None:
                 repo.save_destination(conn, plan.destination)
@@ -375,9 +378,13 @@ class Store:
 
         return await self._write(write)
 
-    async def mark_dead(self, ids: Sequence[int], reason: str) -> None:
-        """Give up on rows ``ids``: they become dead with ``reason`` as their last error."""
-        await self._write(partial(repo.mark_dead, ids=ids, error=reason))
+    async def mark_dead(self, ids: Sequence[int], reason: str, *, tried: bool) -> None:
+        """Give up on rows ``ids``: they become dead with ``reason`` as their last error.
+
+        ``tried``: a send of them just failed for good (it counts as one more attempt);
+        False when they are given up before any send (their message could not be rendered).
+        """
+        await self._write(partial(repo.mark_dead, ids=ids, error=reason, tried=tried))
 
     async def cancel(self, ids: Sequence[int], reason: str) -> None:
         """Cancel rows ``ids`` with ``reason`` as their last error; no transaction when empty."""

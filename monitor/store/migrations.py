@@ -48,7 +48,28 @@ def _v2_source_http_status(ops: Operations) -> None:
             )
 
 
-MIGRATIONS: list[Callable[[Operations], None]] = [_v1_initial, _v2_source_http_status]
+def _v3_outbox_solo_failures(ops: Operations) -> None:
+    """Add ``outbox.solo_failures``, the poison count that ``outbox.attempts`` used to be.
+
+    Before v3 ``attempts`` counted only the failures of a message on its own (while its
+    destination worked), so ``newsmonitor outbox`` showed 0 tries after a failing
+    destination's sends; from v3 it counts every send attempt. The count at the upgrade
+    moves to ``solo_failures`` and stays in ``attempts`` too (the fewest tries there were).
+    """
+    bind = ops.get_bind()
+    # a database created by this version already has the column: _v1_initial creates today's tables
+    if "solo_failures" not in {c["name"] for c in inspect(bind).get_columns("outbox")}:
+        ops.add_column("outbox", Column("solo_failures", Integer, nullable=False, server_default="0"))
+    # the table as of v3, not schema.outbox, so later changes to the schema cannot change this step
+    outbox = table("outbox", column("attempts"), column("solo_failures"))
+    bind.execute(outbox.update().values(solo_failures=outbox.c.attempts))
+
+
+MIGRATIONS: list[Callable[[Operations], None]] = [
+    _v1_initial,
+    _v2_source_http_status,
+    _v3_outbox_solo_failures,
+]
 
 
 def latest() -> int:

@@ -111,8 +111,11 @@ class OutboxEntry:
     """One outbox row as stored: what to deliver, to whom, and how delivery went so far.
 
     ``payload`` is a :class:`NoticePayload` when ``kind`` is in :data:`NOTICE_KINDS`, an
-    :class:`AlertPayload` otherwise. ``digest`` names the digest the row waits for (a
-    schedule spec, ``quiet`` or ``throttle``), None when it goes out on its own.
+    :class:`AlertPayload` otherwise. ``digest`` names what the row waits for (a digest
+    schedule spec, ``quiet`` or ``throttle``; ``due_at`` says until when), None when it goes
+    out on its own. ``attempts`` counts every send of the row; ``solo_failures`` only the
+    failed ones while its destination worked (the poison count); ``next_attempt_at`` later
+    than ``due_at`` means a failure put the row back.
     """
 
     id: int
@@ -134,6 +137,7 @@ class OutboxEntry:
     first_failed_at: float | None
     last_error: str | None
     sent_at: float | None
+    solo_failures: int = 0
 
     @property
     def subject(self) -> str:
@@ -164,6 +168,7 @@ def _outbox_entry(row: RowMapping) -> OutboxEntry:
         first_failed_at=row["first_failed_at"],
         last_error=row["last_error"],
         sent_at=row["sent_at"],
+        solo_failures=row["solo_failures"],
     )
 
 
@@ -438,10 +443,11 @@ def next_due(conn: Connection) -> float | None:
 
 
 def mark_sent(conn: Connection, ids: Sequence[int], now: float) -> None:
+    """Rows ``ids`` still pending were sent at ``now`` (one more send attempt each)."""
     conn.execute(
         update(outbox)
         .where(and_(outbox.c.id.in_(list(ids)), outbox.c.status == OutboxStatus.PENDING))
-        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None, attempts=outbox.c.attempts + 1)
     )
 
 
@@ -452,11 +458,19 @@ def mark_failed(
     error: str,
     next_attempt_at: float,
     now: float,
-    count_attempt: bool = True,
+    solo: bool = False,
 ) -> None:
-    values: dict[str, Any] = {"last_error": error[:500], "next_attempt_at": next_attempt_at}
-    if count_attempt:
-        values["attempts"] = outbox.c.attempts + 1
+    """A send of rows ``ids`` failed at ``now`` with ``error``: one more attempt each, the next
+    at ``next_attempt_at``; with ``solo`` (the message failed on its own while its destination
+    worked) one more towards poison. ``now`` is their first failure unless they failed before.
+    """
+    values: dict[str, Any] = {
+        "last_error": error[:500],
+        "next_attempt_at": next_attempt_at,
+        "attempts": outbox.c.attempts + 1,
+    }
+    if solo:
+        values["solo_failures"] = outbox.c.solo_failures + 1
     conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(**values))
     conn.execute(
         update(outbox)
@@ -465,12 +479,12 @@ def mark_failed(
     )
 
 
-def mark_dead(conn: Connection, ids: Sequence[int], error: str) -> None:
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(list(ids)))
-        .values(status=OutboxStatus.DEAD, last_error=error[:500])
-    )
+def mark_dead(conn: Connection, ids: Sequence[int], error: str, *, tried: bool = False) -> None:
+    """Give up on rows ``ids`` with ``error``; ``tried``: a send of them just failed (one more attempt)."""
+    values: dict[str, Any] = {"status": OutboxStatus.DEAD, "last_error": error[:500]}
+    if tried:
+        values["attempts"] = outbox.c.attempts + 1
+    conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(**values))
 
 
 def mark_cancelled(conn: Connection, ids: Sequence[int], reason: str) -> None:
@@ -479,10 +493,6 @@ def mark_cancelled(conn: Connection, ids: Sequence[int], reason: str) -> None:
         .where(outbox.c.id.in_(list(ids)))
         .values(status=OutboxStatus.CANCELLED, last_error=reason[:500])
     )
-
-
-def postpone(conn: Connection, ids: Sequence[int], until: float) -> None:
-    conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(next_attempt_at=until))
 
 
 def postpone_destination(conn: Connection, dest: str, until: float) -> None:
@@ -503,12 +513,14 @@ def postpone_destination(conn: Connection, dest: str, until: float) -> None:
 def hold_for_throttle(conn: Connection, ids: Sequence[int], until: float) -> None:
     """Hold rows ``ids`` until ``until`` (their destination is over its hourly limit).
 
-    Rows not yet bound for a digest join the ``throttle`` digest, so everything held goes
-    out as one message when the hour's window frees up.
+    Every held row joins the ``throttle`` digest and is due at ``until``, whatever digest or
+    quiet hours it waited for before (those are over: it was due), so everything held goes
+    out as one message when the hour's window frees up, and ``outbox`` says why it waits.
     """
-    postpone(conn, ids, until)
     conn.execute(
-        update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.digest.is_(None)).values(digest="throttle")
+        update(outbox)
+        .where(outbox.c.id.in_(list(ids)))
+        .values(digest="throttle", due_at=until, next_attempt_at=until)
     )
 
 
@@ -520,15 +532,27 @@ def list_outbox(conn: Connection, statuses: Sequence[OutboxStatus], limit: int =
     return [_outbox_entry(row) for row in rows]
 
 
+def list_sent(conn: Connection, since: float, limit: int = 500) -> list[OutboxEntry]:
+    """The newest ``limit`` rows sent at or after ``since``, in the order they were sent."""
+    rows = conn.execute(
+        select(outbox)
+        .where(and_(outbox.c.status == OutboxStatus.SENT, outbox.c.sent_at >= since))
+        .order_by(outbox.c.sent_at.desc(), outbox.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [_outbox_entry(row) for row in reversed(list(rows))]
+
+
 def retry_rows(conn: Connection, *, row_id: int | None, all_dead: bool, now: float) -> int:
-    """Requeue one row (pending or dead) or every dead row; returns how many."""
+    """Requeue one row (pending or dead) or every dead row, due at ``now`` with a clean
+    failure record (their count of send attempts stays); returns how many."""
     cond = outbox.c.id == row_id if row_id is not None else outbox.c.status == OutboxStatus.DEAD
     if row_id is None and not all_dead:
         return 0
     result = conn.execute(
         update(outbox)
         .where(and_(cond, or_(outbox.c.status == OutboxStatus.DEAD, outbox.c.status == OutboxStatus.PENDING)))
-        .values(status=OutboxStatus.PENDING, next_attempt_at=now, attempts=0, first_failed_at=None)
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, solo_failures=0, first_failed_at=None)
     )
     return int(result.rowcount or 0)
 
@@ -573,6 +597,12 @@ def get_destination(conn: Connection, dest: str) -> DestinationState | None:
         sent_log=tuple(json.loads(row["sent_log"] or "[]")),
         last_digest_at=row["last_digest_at"],
     )
+
+
+def all_destinations(conn: Connection) -> dict[str, DestinationState]:
+    """The stored delivery state of every destination that was ever sent to, by ``dest``."""
+    dests = conn.execute(select(destinations.c.dest)).scalars().all()
+    return {d: s for d in dests if (s := get_destination(conn, d)) is not None}
 
 
 def save_destination(conn: Connection, state: DestinationState) -> None:

@@ -85,12 +85,14 @@ outbox = Table(
     Column("cluster", String(64)),
     Column("status", String(10), nullable=False, default=OutboxStatus.PENDING),  # an OutboxStatus
     Column("urgent", Integer, nullable=False, default=0),
-    Column("digest", String(100)),  # digest schedule spec when the row waits for a digest
+    Column("digest", String(100)),  # what the row waits for: a digest schedule spec, "quiet" or "throttle"
     Column("payload", Text, nullable=False),  # JSON of a store.payload type: what the message shows
     Column("created_at", Float, nullable=False),
     Column("due_at", Float, nullable=False),
     Column("next_attempt_at", Float, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),  # send attempts (what `outbox` shows as tries)
+    # failed sends while the destination worked (the message fails on its own): the poison count
+    Column("solo_failures", Integer, nullable=False, default=0),
     Column("first_failed_at", Float),
     Column("last_error", Text),
     Column("sent_at", Float),

@@ -23,6 +23,9 @@ from monitor.notify.deliver import Outcome, SendResult
 from monitor.store import repo
 from monitor.store.payload import AlertPayload
 from tests.support.configs import make_config
+from tests.support.feeds import story_items
+from tests.support.servers import Feed, Site
+from tests.support.smtp import SMTPBox
 
 WIRE = next(s for s in STORIES if s.wire)
 LOCAL = [s for s in STORIES if not s.wire]
@@ -241,6 +244,34 @@ async def test_throttle_folds_excess_into_one_later_message(
         await site.stop()
 
 
+async def test_max_per_hour_holds_inside_one_delivery_round(tmp_path: Path, receivers: list[Receiver]) -> None:
+    # five matching stories in ONE poll: two messages now, the other three as one digest an hour later
+    rx = receivers[0]
+    site, config = await _one_story_setup(
+        tmp_path, receivers, notifiers={"chat": {"urls": [rx.url], "max_per_hour": 2}}
+    )
+    try:
+        clock = FakeClock(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+        await cycle(config, clock)
+        for _ in range(5):
+            site.publish_next()
+        await cycle(config, clock)
+        titles = {p.story.title for p in site.published[1:]}
+        first = {m.title.split(": ", 1)[1] for m in rx.messages}
+        assert len(rx.messages) == 2 and first < titles
+        clock.advance(3599)
+        await cycle(config, clock)
+        assert len(rx.messages) == 2  # the window has not freed up yet
+        clock.advance(1)
+        await cycle(config, clock)
+        assert len(rx.messages) == 3
+        digest = rx.messages[2]
+        assert digest.title.startswith("newsmonitor digest: 3 stories")
+        assert all(t in digest.body for t in titles - first)
+    finally:
+        await site.stop()
+
+
 async def test_poison_message_is_set_aside(tmp_path: Path, receivers: list[Receiver]) -> None:
     site, config = await _one_story_setup(
         tmp_path, receivers, extra="delivery: {retry_base: 1s, retry_cap: 2s, poison_attempts: 2}\n"
@@ -322,6 +353,30 @@ async def test_rule_digest_while_the_target_is_immediate(tmp_path: Path, receive
         await site.stop()
 
 
+async def test_an_email_alert_links_the_article_in_its_plain_text_too(
+    tmp_path: Path, site: Site, smtp: SMTPBox
+) -> None:
+    # mail readers that show the plain part (or filters and screen readers that read it) need the link
+    feed = Feed(site)
+    feed.items = story_items(1, words="tariffs")
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "wire", "feed": feed.url, "full_text": False}],
+        rules=[{"name": "tariffs", "query": "tariffs"}],
+        notifiers={"mail": smtp.url},
+        allow=site.allow,
+    )
+    clock = FakeClock(datetime.now(UTC))
+    await cycle(config, clock)
+    feed.items = story_items(1, start=1, words="tariffs") + feed.items
+    await cycle(config, clock)
+    (mail,) = smtp.messages
+    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in mail.walk() if not p.is_multipart()}
+    link = feed.items[0].link
+    assert f'href="{link}"' in parts["text/html"]
+    assert link in parts["text/plain"], parts["text/plain"]
+
+
 # ---------------------------------------------------------------------------- the failure policy
 
 
@@ -337,7 +392,7 @@ NOW = 1_000_000.0
 
 
 @pytest.mark.parametrize(
-    ("failures", "individual", "attempts", "failing_for", "status", "retry_in", "dead", "blocked"),
+    ("failures", "individual", "solo_failures", "failing_for", "status", "retry_in", "dead", "blocked"),
     [
         # the destination is down: it backs off as a whole, the rows' attempts do not count
         (0, False, 0, 0, None, 30, None, 1),
@@ -355,7 +410,7 @@ NOW = 1_000_000.0
 def test_failure_policy(
     failures: int,
     individual: bool,
-    attempts: int,
+    solo_failures: int,
     failing_for: float,
     status: int | None,
     retry_in: float,
@@ -369,11 +424,11 @@ def test_failure_policy(
         status=status,
         now=NOW,
         individual=individual,
-        attempts=attempts,
+        solo_failures=solo_failures,
         first_failed=NOW - failing_for,
     )
     plan = plan_failure(state, failed, POLICY, NoJitter())
-    assert (plan.error, plan.retry_at, plan.count_attempt) == ("HTTP error", NOW + retry_in, individual)
+    assert (plan.error, plan.retry_at, plan.solo) == ("HTTP error", NOW + retry_in, individual)
     if dead is None:
         assert plan.dead_reason is None
     else:
@@ -393,7 +448,7 @@ def test_failure_policy(
     assert failed.is_poison(POLICY) == (dead is not None and dead.startswith("poison"))
 
 
-def entry(attempts: int, first_failed_at: float | None) -> repo.OutboxEntry:
+def entry(solo_failures: int, first_failed_at: float | None) -> repo.OutboxEntry:
     return repo.OutboxEntry(
         id=1,
         key="k",
@@ -410,27 +465,28 @@ def entry(attempts: int, first_failed_at: float | None) -> repo.OutboxEntry:
         created_at=0.0,
         due_at=0.0,
         next_attempt_at=0.0,
-        attempts=attempts,
+        attempts=solo_failures + 2,  # tries while the destination was down do not count towards poison
         first_failed_at=first_failed_at,
         last_error=None,
         sent_at=None,
+        solo_failures=solo_failures,
     )
 
 
 @pytest.mark.parametrize(
-    ("individual", "result", "attempts", "first_failed", "error"),
+    ("individual", "result", "solo_failures", "first_failed", "error"),
     [
         (True, SendResult(Outcome.RETRY, "HTTP 413", 413), 4, 50.0, "HTTP 413"),
         (False, SendResult(Outcome.UNKNOWN), 3, 50.0, "unknown"),
     ],
 )
 def test_a_failed_send_of_a_batch(
-    individual: bool, result: SendResult, attempts: int, first_failed: float, error: str
+    individual: bool, result: SendResult, solo_failures: int, first_failed: float, error: str
 ) -> None:
     failed = FailedSend.of([entry(1, None), entry(3, 50.0), entry(0, 80.0)], result, 100.0, individual)
-    assert (failed.target, failed.attempts, failed.first_failed, failed.error) == (
+    assert (failed.target, failed.solo_failures, failed.first_failed, failed.error) == (
         "chat",
-        attempts,
+        solo_failures,
         first_failed,
         error,
     )

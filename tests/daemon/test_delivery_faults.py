@@ -19,6 +19,7 @@ from monitor.demo.site import NewsSite
 from monitor.demo.stories import STORIES
 from monitor.models import OutboxStatus
 from monitor.store import repo
+from monitor.store.db import Database
 from tests.support.configs import make_config
 
 LOCAL = [s for s in STORIES if not s.wire]
@@ -143,6 +144,38 @@ async def test_delivery_resumes_in_order_after_outage(
     assert got == titles
 
 
+def outbox_rows(config: Any) -> list[repo.OutboxEntry]:
+    db = Database(config.database_url)
+    try:
+        with db.read() as conn:
+            return repo.list_outbox(conn, list(OutboxStatus))
+    finally:
+        db.close()
+
+
+async def test_every_send_is_a_try_and_only_failures_on_its_own_count_towards_poison(
+    tmp_path: Path, site: NewsSite, rx: list[Receiver]
+) -> None:
+    receiver = rx[0]
+    config = config_for(tmp_path, site, {"chat": receiver.url})
+    clock = FakeClock(datetime.now(UTC))
+    await cycle(config, clock)
+    receiver.fail_with = 503  # the destination is down: its sends fail, not the message
+    site.publish_next()
+    await cycle(config, clock)
+    clock.advance(60)
+    await cycle(config, clock)
+    (row,) = outbox_rows(config)
+    assert (row.status, row.attempts, row.solo_failures) == (OutboxStatus.PENDING, 2, 0)
+    assert receiver.attempts == 2
+    receiver.fail_with = None
+    clock.advance(60)
+    await cycle(config, clock)
+    (row,) = outbox_rows(config)
+    assert (row.status, row.attempts, row.solo_failures) == (OutboxStatus.SENT, 3, 0)
+    assert receiver.attempts == 3
+
+
 async def test_outbox_and_sources_commands(tmp_path: Path, site: NewsSite, rx: list[Receiver]) -> None:
     receiver = rx[0]
     receiver.fail_with = 404
@@ -166,6 +199,8 @@ async def test_outbox_and_sources_commands(tmp_path: Path, site: NewsSite, rx: l
     listed = runner.invoke(main, ["outbox", "--config", str(cfg_file)])
     assert listed.exit_code == 0, listed.output
     assert "dead" in listed.output and "HTTP 404" in listed.output and "1 rows" in listed.output
+    (dead,) = [line for line in listed.output.splitlines() if " dead " in line]
+    assert dead.split()[4:7] == ["1", "-", "-"]  # tried once; it waits for nothing (retry requeues it)
     retried = runner.invoke(main, ["outbox", "retry", "--all-dead", "--config", str(cfg_file)])
     assert retried.exit_code == 0 and "requeued 1 row" in retried.output
     receiver.fail_with = None

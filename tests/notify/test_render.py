@@ -192,6 +192,16 @@ def test_render_email_gives_html_and_text() -> None:
         assert len(rendered.title) <= 150 and "\n" not in rendered.title and rendered.title.endswith("…")
 
 
+def test_email_html_shows_each_link_as_text_for_the_plain_part() -> None:
+    # apprise writes an e-mail's plain part from the HTML's text: an href alone would not be in it
+    digest = Message("digest", "mail", [ACME, item("nm-b", "Bank holds rates", 9, ["banks"])], keys=["nm-acme", "nm-b"])
+    html, _text = Renderer().render_email(digest)
+    for url in ("https://news.example/nm-acme", "https://news.example/nm-b"):
+        assert f'<a href="{url}">{url}</a>' in html.body
+    chat = Renderer(fmt="html").render(digest)
+    assert chat.body.count("https://news.example/nm-acme") == 1  # a chat shows the link behind the title only
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

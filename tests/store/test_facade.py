@@ -70,7 +70,7 @@ async def test_policies_run_inside_the_transaction_on_the_one_database_thread(st
 
     def decide(state: repo.DestinationState) -> FailurePlan:
         threads.append(threading.current_thread())
-        return FailurePlan(error="e", retry_at=5.0, count_attempt=True)
+        return FailurePlan(error="e", retry_at=5.0, solo=True)
 
     def plan(last: Mapping[str, float]) -> list[Told]:
         threads.append(threading.current_thread())
@@ -114,8 +114,8 @@ async def test_mark_sent_clears_the_backoff_and_keeps_the_window_of_the_send_log
         )
     await store.mark_sent([entries[0].id], dest="d", target="t", now=100.0, keep_sends_after=50.0)
     rows = outbox(store)
-    assert (rows["a"].status, rows["a"].sent_at) == (OutboxStatus.SENT, 100.0)
-    assert rows["b"].status is OutboxStatus.PENDING
+    assert (rows["a"].status, rows["a"].sent_at, rows["a"].attempts) == (OutboxStatus.SENT, 100.0, 1)
+    assert (rows["b"].status, rows["b"].attempts) == (OutboxStatus.PENDING, 0)
     assert destination(store) == repo.DestinationState(
         dest="d", target="t", failures=0, blocked_until=None, last_success_at=100.0, sent_log=(90.0, 100.0)
     )
@@ -127,12 +127,12 @@ async def test_a_retry_counts_the_attempt_and_leaves_the_destination_alone(store
 
     def decide(state: repo.DestinationState) -> FailurePlan:
         seen.append(state)
-        return FailurePlan(error="HTTP 500", retry_at=40.0, count_attempt=True)
+        return FailurePlan(error="HTTP 500", retry_at=40.0, solo=True)
 
     plan = await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=decide)
     assert plan.retry_at == 40.0 and seen == [repo.DestinationState(dest="d", target="t")]
     row = outbox(store)["a"]
-    assert (row.status, row.attempts, row.next_attempt_at) == (OutboxStatus.PENDING, 1, 40.0)
+    assert (row.status, row.attempts, row.solo_failures, row.next_attempt_at) == (OutboxStatus.PENDING, 1, 1, 40.0)
     assert (row.first_failed_at, row.last_error) == (10.0, "HTTP 500")
     assert destination(store) is None
 
@@ -142,12 +142,15 @@ async def test_a_backoff_saves_the_destination_and_holds_all_its_rows(store: Sto
 
     def decide(state: repo.DestinationState) -> FailurePlan:
         blocked = replace(state, failures=state.failures + 1, blocked_until=70.0, last_error="down")
-        return FailurePlan(error="down", retry_at=70.0, count_attempt=False, destination=blocked)
+        return FailurePlan(error="down", retry_at=70.0, solo=False, destination=blocked)
 
     await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=decide)
     rows = outbox(store)
-    assert (rows["a"].attempts, rows["a"].next_attempt_at, rows["a"].first_failed_at) == (0, 70.0, 10.0)
+    # the send was a try, though not one that counts towards poison
+    assert (rows["a"].attempts, rows["a"].solo_failures) == (1, 0)
+    assert (rows["a"].next_attempt_at, rows["a"].first_failed_at) == (70.0, 10.0)
     assert rows["b"].next_attempt_at == 70.0 and rows["b"].first_failed_at is None  # held, not failed
+    assert rows["b"].attempts == 0
     assert rows["c"].next_attempt_at == 1.0
     state = destination(store)
     assert state is not None and (state.failures, state.blocked_until, state.last_error) == (1, 70.0, "down")
@@ -155,10 +158,10 @@ async def test_a_backoff_saves_the_destination_and_holds_all_its_rows(store: Sto
 
 async def test_a_dead_plan_gives_up_on_the_rows(store: Store) -> None:
     entries = seed(store, [alert("a")])
-    plan = FailurePlan(error="e", retry_at=0.0, count_attempt=True, dead_reason="poison: failed 8 times")
+    plan = FailurePlan(error="e", retry_at=0.0, solo=True, dead_reason="poison: failed 8 times")
     await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=lambda _state: plan)
     row = outbox(store)["a"]
-    assert (row.status, row.last_error) == (OutboxStatus.DEAD, "poison: failed 8 times")
+    assert (row.status, row.last_error, row.attempts) == (OutboxStatus.DEAD, "poison: failed 8 times", 1)
 
 
 async def test_a_failure_is_written_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,23 +172,24 @@ async def test_a_failure_is_written_all_or_nothing(store: Store, monkeypatch: py
 
     monkeypatch.setattr(repo, "save_destination", broken)
     blocked = repo.DestinationState(dest="d", target="t", failures=1, blocked_until=70.0)
-    plan = FailurePlan(error="down", retry_at=70.0, count_attempt=True, destination=blocked)
+    plan = FailurePlan(error="down", retry_at=70.0, solo=True, destination=blocked)
     with pytest.raises(RuntimeError, match="disk full"):
         await store.record_failure([entries[0].id], dest="d", target="t", now=10.0, decide=lambda _s: plan)
     row = outbox(store)["a"]
     assert (row.attempts, row.next_attempt_at, row.first_failed_at, row.last_error) == (0, 1.0, None, None)
+    assert row.solo_failures == 0
 
 
 async def test_mark_dead_cancel_and_throttle_hold(store: Store) -> None:
     a, b, c, _d = seed(store, [alert("a"), alert("b"), alert("c"), alert("d")])
-    await store.mark_dead([a.id], "render failed")
+    await store.mark_dead([a.id], "render failed", tried=False)
     await store.cancel([b.id], "destination removed from the configuration")
     await store.cancel([], "nothing")
     await store.hold_for_throttle([c.id], 3600.0)
     rows = outbox(store)
-    assert (rows["a"].status, rows["a"].last_error) == (OutboxStatus.DEAD, "render failed")
+    assert (rows["a"].status, rows["a"].last_error, rows["a"].attempts) == (OutboxStatus.DEAD, "render failed", 0)
     assert rows["b"].status is OutboxStatus.CANCELLED
-    assert (rows["c"].next_attempt_at, rows["c"].digest) == (3600.0, "throttle")
+    assert (rows["c"].next_attempt_at, rows["c"].due_at, rows["c"].digest) == (3600.0, 3600.0, "throttle")
     assert (rows["d"].next_attempt_at, rows["d"].digest) == (1.0, None)
 
 
@@ -207,7 +211,7 @@ async def test_cluster_sources_in_the_order_seen(store: Store) -> None:
 
 async def test_overview_reads_sources_and_outbox(store: Store) -> None:
     a, _b, c = seed(store, [alert("a", target="chat"), alert("b"), alert("c", target="mail")], now=7.0)
-    await store.mark_dead([a.id, c.id], "gone")
+    await store.mark_dead([a.id, c.id], "gone", tried=True)
     with store.database.write() as conn:
         for name in ("zeta", "alpha"):
             repo.save_source(conn, repo.SourceState(name=name, polls=2))

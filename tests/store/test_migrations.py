@@ -3,13 +3,15 @@ everything it held; a new database gets every column exactly once."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import inspect
 
-from monitor.models import MessageKind, Snippet
+from monitor.models import MessageKind, OutboxStatus, Snippet
 from monitor.store import repo
 from monitor.store.db import Database
+from monitor.store.migrations import latest
 from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
 from tests.support.store import v1_database
 
@@ -22,8 +24,8 @@ def source_columns(db: Database) -> list[str]:
 def test_v1_database_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
     db = Database(v1_database(tmp_path / "old.db"))
     assert db.version() == 1 and "last_http_status" not in source_columns(db)
-    assert db.migrate() == 2
-    assert db.version() == 2 and source_columns(db).count("last_http_status") == 1
+    assert db.migrate() == latest()
+    assert db.version() == latest() and source_columns(db).count("last_http_status") == 1
     with db.read() as conn:
         states = {s.name: s for s in repo.all_sources(conn)}
         pending = repo.pending_for(conn, "d1", now=1000.0)
@@ -54,13 +56,13 @@ def test_v1_database_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
     assert destination == repo.DestinationState(
         dest="d1", target="chat", failures=1, blocked_until=160.0, last_error="HTTP 500", sent_log=(120.0, 130.0)
     )
-    assert db.migrate() == 2  # nothing left to do
+    assert db.migrate() == latest()  # nothing left to do
     db.close()
 
 
 def test_new_database_has_the_status_column_once(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path}/new.db")
-    assert db.migrate() == 2
+    assert db.migrate() == latest()
     assert source_columns(db).count("last_http_status") == 1
     with db.write() as conn:
         repo.save_source(conn, repo.SourceState(name="s", failures=1, last_http_status=451))
@@ -68,3 +70,27 @@ def test_new_database_has_the_status_column_once(tmp_path: Path) -> None:
         state = repo.get_source(conn, "s")
     assert state is not None and state.last_http_status == 451
     db.close()
+
+
+def outbox_columns(db: Database) -> list[str]:
+    with db.read() as conn:
+        return [c["name"] for c in inspect(conn).get_columns("outbox")]
+
+
+def test_v3_keeps_the_poison_count_apart_from_the_tries(tmp_path: Path) -> None:
+    # before v3 ``attempts`` counted only a message's failures on its own: that is the poison count now
+    path = tmp_path / "old.db"
+    db = Database(v1_database(path))
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE outbox SET attempts = 3 WHERE key = 'nm-alert'")
+    assert "solo_failures" not in outbox_columns(db)
+    assert db.migrate() == latest()
+    assert outbox_columns(db).count("solo_failures") == 1
+    with db.read() as conn:
+        rows = {r.key: r for r in repo.list_outbox(conn, list(OutboxStatus))}
+    assert (rows["nm-alert"].attempts, rows["nm-alert"].solo_failures) == (3, 3)
+    assert (rows["nm-health"].attempts, rows["nm-health"].solo_failures) == (0, 0)
+    db.close()
+    fresh = Database(f"sqlite:///{tmp_path}/new.db")
+    assert fresh.migrate() == latest() and outbox_columns(fresh).count("solo_failures") == 1
+    fresh.close()

@@ -239,14 +239,15 @@ def test_destination_state_round_trip(db: Database) -> None:
     assert again.sent_log == tuple(map(float, range(100, 600)))  # only the newest 500 sends are kept
 
 
-def test_hold_for_throttle_keeps_an_existing_digest(db: Database) -> None:
+def test_hold_for_throttle_makes_every_held_row_wait_for_the_throttle(db: Database) -> None:
+    # a held row's digest or quiet hours are over (it was due): what it waits for now is the throttle
     with db.write() as conn:
         repo.add_outbox(conn, [row("nm-1"), row("nm-2", digest="daily 08:00"), row("nm-3")], [], now=1.0)
         repo.hold_for_throttle(conn, [1, 2], until=3600.0)
     with db.read() as conn:
         rows = repo.list_outbox(conn, [OutboxStatus.PENDING])
-    assert [(r.digest, r.next_attempt_at) for r in rows] == [
-        ("throttle", 3600.0),
-        ("daily 08:00", 3600.0),
-        (None, 1.0),
+    assert [(r.digest, r.due_at, r.next_attempt_at) for r in rows] == [
+        ("throttle", 3600.0, 3600.0),
+        ("throttle", 3600.0, 3600.0),
+        (None, 1.0, 1.0),
     ]
