@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import click
 import yaml
 
+from monitor.cli.base import inherited_config
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.models import Match, Story
 from monitor.rules import Matcher, RuleSpec, parse_query
@@ -245,7 +246,13 @@ def match_lines(matcher: Matcher, lines: Iterable[str]) -> Iterator[tuple[dict[s
 
 
 @click.command("match")
-@click.option("--config", "config_path", metavar="FILE", help="Take the rules from this configuration file.")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    callback=inherited_config(unless="rules_path"),
+    help="Take the rules from this configuration file.",
+)
 @click.option("--rules", "rules_path", metavar="FILE", help="Take the rules from a YAML list of name+query.")
 @click.argument("stories", default="-", metavar="STORIES.jsonl")
 def match(config_path: str | None, rules_path: str | None, stories: str) -> None:
