@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 import click
@@ -14,8 +15,18 @@ from monitor.errors import StoreError
 @main.command()
 @config_option
 @verbose_option
-def check(config_path: str | None, verbose: int) -> None:
-    """Validate the configuration and every rule; list every problem (exit 2 if any)."""
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also poll every source once (recording and sending nothing) and say what each one lists.",
+)
+def check(config_path: str | None, verbose: int, online: bool) -> None:
+    """Validate the configuration and every rule; list every problem (exit 2 if any).
+
+    With --online, poll every enabled source once, as the daemon would, without recording
+    anything or alerting: each source's kind, how many stories or article links it lists
+    or why it failed, and the feeds a page advertises (exit 1 if a source failed).
+    """
     setup_logging(verbose)
     config = load_or_exit(config_path)
     s = config.settings
@@ -24,6 +35,18 @@ def check(config_path: str | None, verbose: int) -> None:
     click.echo(
         f"{config.path}: OK: {len(s.sources)} sources, {len(s.rules)} rules, {len(s.notifiers)} notifiers"
     )
+    if online:
+        from monitor.daemon.probe import probe_sources
+
+        poll_log = logging.getLogger("monitor.poll")
+        level = poll_log.level
+        if not verbose:  # each source's line says why its poll failed: the log's warning would repeat it
+            poll_log.setLevel(logging.ERROR)
+        try:
+            code = asyncio.run(probe_sources(config, echo=click.echo))
+        finally:
+            poll_log.setLevel(level)
+        sys.exit(code)
 
 
 @main.command()
