@@ -9,7 +9,8 @@ import sys
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main, setup_logging, verbose_option
-from monitor.errors import StoreError
+from monitor.errors import ConfigError, StoreError
+from monitor.redact import redact_text
 
 
 @main.command()
@@ -68,6 +69,10 @@ def run(config_path: str | None, verbose: int, workers: int) -> None:
 
     try:
         sys.exit(asyncio.run(main_()))
+    except ConfigError as exc:  # a setting the running system refuses (a web port in use)
+        for problem in exc.problems:
+            click.echo(f"newsmonitor: {redact_text(problem)}", err=True)
+        sys.exit(2)
     except StoreError as exc:
         click.echo(f"newsmonitor: {exc}", err=True)
         sys.exit(1)
