@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 import click
+from click.core import ParameterSource
 
 from monitor import __version__
 from monitor.config import Config, default_config_path, load_config
@@ -14,13 +16,46 @@ from monitor.redact import install_logging, redact_text
 
 log = logging.getLogger("monitor")
 
+_CONFIG_HELP = "The YAML configuration file (default: ./newsmonitor.yaml, else $XDG_CONFIG_HOME/newsmonitor/config.yaml)."
+
+
+ConfigCallback = Callable[[click.Context, click.Parameter, str | None], str | None]
+
+
+def inherited_config(*, unless: str | None = None) -> ConfigCallback:
+    """The callback of a command's ``--config`` that makes it the file the command runs with:
+    its own ``--config`` if given, else the ``--config`` given to an enclosing group
+    (``newsmonitor --config FILE check``), else what the option read from
+    ``NEWSMONITOR_CONFIG`` (options that read it), else None.
+
+    ``unless`` names another of the command's parameters that, when given, stands instead
+    of an inherited file (``match --rules FILE``).
+    """
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if param.name is None or ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+            return value
+        if unless is not None and ctx.params.get(unless) is not None:
+            return value
+        parent = ctx.parent
+        while parent is not None:
+            given = parent.params.get("config_path")
+            if isinstance(given, str):
+                return given
+            parent = parent.parent
+        return value
+
+    return resolve
+
+
 config_option = click.option(
     "--config",
     "config_path",
     envvar="NEWSMONITOR_CONFIG",
     default=None,
     metavar="PATH",
-    help="The YAML configuration file (default: ./newsmonitor.yaml, else $XDG_CONFIG_HOME/newsmonitor/config.yaml).",
+    callback=inherited_config(),
+    help=_CONFIG_HELP,
 )
 verbose_option = click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 
@@ -46,5 +81,12 @@ def setup_logging(verbose: int) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsmonitor")
-def main() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    metavar="PATH",
+    help="The configuration file of every command below (a command's own --config wins). " + _CONFIG_HELP,
+)
+def main(config_path: str | None) -> None:
     """newsmonitor: watch news feeds and section pages, alert on stories that match your rules."""

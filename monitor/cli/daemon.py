@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main, setup_logging, verbose_option
-from monitor.errors import StoreError
+from monitor.errors import ConfigError, StoreError
 from monitor.redact import redact_text
 
 if TYPE_CHECKING:
@@ -20,8 +21,18 @@ if TYPE_CHECKING:
 @main.command()
 @config_option
 @verbose_option
-def check(config_path: str | None, verbose: int) -> None:
-    """Validate the configuration and every rule; list every problem (exit 2 if any)."""
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also poll every source once (recording and sending nothing) and say what each one lists.",
+)
+def check(config_path: str | None, verbose: int, online: bool) -> None:
+    """Validate the configuration and every rule; list every problem (exit 2 if any).
+
+    With --online, poll every enabled source once, as the daemon would, without recording
+    anything or alerting: each source's kind, how many stories or article links it lists
+    or why it failed, and the feeds a page advertises (exit 1 if a source failed).
+    """
     setup_logging(verbose)
     config = load_or_exit(config_path)
     s = config.settings
@@ -30,6 +41,18 @@ def check(config_path: str | None, verbose: int) -> None:
     click.echo(
         f"{config.path}: OK: {len(s.sources)} sources, {len(s.rules)} rules, {len(s.notifiers)} notifiers"
     )
+    if online:
+        from monitor.daemon.probe import probe_sources
+
+        poll_log = logging.getLogger("monitor.poll")
+        level = poll_log.level
+        if not verbose:  # each source's line says why its poll failed: the log's warning would repeat it
+            poll_log.setLevel(logging.ERROR)
+        try:
+            code = asyncio.run(probe_sources(config, echo=click.echo))
+        finally:
+            poll_log.setLevel(level)
+        sys.exit(code)
 
 
 @main.command()
@@ -51,6 +74,10 @@ def run(config_path: str | None, verbose: int, workers: int) -> None:
 
     try:
         sys.exit(asyncio.run(main_()))
+    except ConfigError as exc:  # a setting the running system refuses (a web port in use)
+        for problem in exc.problems:
+            click.echo(f"newsmonitor: {redact_text(problem)}", err=True)
+        sys.exit(2)
     except StoreError as exc:
         click.echo(f"newsmonitor: {exc}", err=True)
         sys.exit(1)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 import yaml
 
+from monitor.cli.base import inherited_config
 from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.models import Match, Story
@@ -310,7 +311,11 @@ def _warn_unknown_sources(config_path: str, specs: list[RuleSpec], sources: Conf
 
 @click.command("match")
 @click.option(
-    "--config", "config_path", metavar="FILE", help="Take the rules (and the sources' tags) from this configuration file."
+    "--config",
+    "config_path",
+    metavar="FILE",
+    callback=inherited_config(unless="rules_path"),
+    help="Take the rules (and the sources' tags) from this configuration file.",
 )
 @click.option("--rules", "rules_path", metavar="FILE", help="Take the rules from a YAML list of name+query.")
 @click.argument("stories", default="-", metavar="STORIES.jsonl")

@@ -2,29 +2,33 @@
 
 :func:`check_settings` runs the section checkers in the order of :data:`SECTIONS`. Each
 takes the settings, the names sections refer to each other by (:class:`Known`) and the
-list warnings go to, and yields :class:`~monitor.config.problem.Problem`s with their key
+list warnings go to (located like problems), and yields :class:`~monitor.config.problem.Problem`s with their key
 paths. An option is checked by the part that owns it: source kinds check their own
 options (the checker walks :data:`monitor.sources.REGISTRY`), :mod:`monitor.notify.options`
 notifier URLs, schedules and templates, :mod:`monitor.rules` queries and
 :mod:`monitor.fetch` network allow-lists; what is left here is how sections refer to each
-other (unknown notifiers, sources and tags, duplicate names) and the daemon's own options.
+other (unknown notifiers, sources and tags, duplicate names), what the fetcher's address
+guard will refuse (so ``check`` and every poll agree) and the daemon's own options.
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from monitor.config.models import NotifierSettings, RuleSettings, Settings, SourceSettings, check_zone
-from monitor.config.problem import Problem, format_path, problem_at
+from monitor.config.problem import Problem, problem_at
 from monitor.config.validate import Dropped
 from monitor.config.yamlload import Path as KeyPath
 from monitor.errors import QueryError
-from monitor.fetch import parse_allow_networks
+from monitor.fetch import address_refusal, parse_allow_networks
 from monitor.notify.options import check_apprise_url, check_digest, check_quiet, check_template
-from monitor.rules import parse_query
+from monitor.redact import redact_url
+from monitor.rules import Query, lowercase_operators, parse_query
 from monitor.sources import REGISTRY, SourceKind, kind_for
 
 
@@ -54,10 +58,15 @@ class Known:
 
 
 #: a section checker: (settings, known names, warnings out) -> problems
-SectionCheck = Callable[[Settings, Known, list[str]], Iterator[Problem]]
+SectionCheck = Callable[[Settings, Known, list[Problem]], Iterator[Problem]]
+
+#: polling more often than this (seconds) is allowed, with a warning
+SHORT_INTERVAL = 60.0
+#: sources named in the one warning about short intervals, before "and N more"
+_NAMED_AT_MOST = 5
 
 
-def check_settings(settings: Settings, warnings: list[str], dropped: Dropped) -> Iterator[Problem]:
+def check_settings(settings: Settings, warnings: list[Problem], dropped: Dropped) -> Iterator[Problem]:
     """Every problem of ``settings`` that the models cannot see field by field.
 
     ``dropped`` names the entries validation left out, so references to them are not
@@ -81,7 +90,7 @@ def check_query(query: str) -> str | None:
 # ---------------------------------------------------------------------------- notifiers, defaults, health
 
 
-def check_notifiers(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+def check_notifiers(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """Each notifier's URLs, time zone, digest, quiet hours and template."""
     for name, notifier in settings.notifiers.items():
         yield from _notifier_problems(("notifiers", name), notifier, settings.timezone)
@@ -105,12 +114,12 @@ def _notifier_problems(path: KeyPath, notifier: NotifierSettings, default_tz: st
         yield from problem_at((*path, "template"), problem)
 
 
-def check_defaults(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+def check_defaults(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """``defaults.notify`` names defined notifiers."""
     yield from _unknown_notifiers(("defaults", "notify"), settings.defaults.notify, known)
 
 
-def check_health(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+def check_health(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """``health.notify`` names defined notifiers."""
     yield from _unknown_notifiers(("health", "notify"), settings.health.notify or [], known)
 
@@ -127,8 +136,9 @@ def _unknown_notifiers(path: KeyPath, targets: Iterable[str], known: Known) -> I
 # ---------------------------------------------------------------------------- sources
 
 
-def check_sources(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
-    """Unique names; each source names one registered kind whose URL and options that kind accepts."""
+def check_sources(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
+    """Unique names; each source names one registered kind whose URL and options that kind
+    accepts, at an address the fetcher's guard lets through (enabled sources only)."""
     previous: dict[str, int] = {}
     for i, source in enumerate(settings.sources):
         path: KeyPath = ("sources", i)
@@ -138,27 +148,82 @@ def check_sources(settings: Settings, known: Known, warnings: list[str]) -> Iter
                 f"duplicate source name '{source.name}' (also sources[{previous[source.name]}])",
             )
         previous[source.name] = i
-        yield from _source_problems(path, source, warnings)
+        yield from _source_problems(path, source, settings.allow_networks)
 
 
-def _source_problems(path: KeyPath, source: SourceSettings, warnings: list[str]) -> Iterator[Problem]:
+def _source_problems(path: KeyPath, source: SourceSettings, allow_networks: list[str]) -> Iterator[Problem]:
     written = {key: url for key in REGISTRY if (url := _url_under(source, key)) is not None}
-    given = [key for key, url in written.items() if url]
-    if len(given) == 1:
-        yield from problem_at((*path, given[0]), REGISTRY[given[0]].check_url(written[given[0]]))
-    else:
-        keys = " or ".join(f"{key}:" for key in REGISTRY)
-        yield Problem(path, f"a source needs exactly one of {keys} (a URL)")
+    yield from _url_problems(path, source, written, allow_networks)
     if source.interval < 1:
         yield Problem((*path, "interval"), f"interval must be at least 1s (got {source.interval:g}s)")
-    elif source.interval < 60:
-        warnings.append(
-            f"{format_path(path)} '{source.name}': interval {source.interval:g}s is under 60s; be kind to the site"
-        )
     for problem in _options_kind(source, written).check(source):
         yield Problem((*path, *problem.key), problem.message)
     for j, entry in enumerate(source.allow_networks):
         yield from problem_at((*path, "allow_networks", j), _network_problem(entry))
+
+
+def _url_problems(
+    path: KeyPath, source: SourceSettings, written: dict[str, str], allow_networks: list[str]
+) -> Iterator[Problem]:
+    given = [key for key, url in written.items() if url]
+    if len(given) != 1:
+        keys = " or ".join(f"{key}:" for key in REGISTRY)
+        yield Problem(path, f"a source needs exactly one of {keys} (a URL)")
+        return
+    key, url = given[0], written[given[0]]
+    problem = REGISTRY[key].check_url(url)
+    if problem is None and source.enabled and "${" not in url:  # an unset ${VAR} is reported already
+        problem = _address_problem(url, [*allow_networks, *source.allow_networks])
+    yield from problem_at((*path, key), problem)
+
+
+def _address_problem(url: str, allow_networks: list[str]) -> str | None:
+    """Why the fetcher's address guard refuses ``url`` under ``allow_networks``, with the
+    entries that would let it through; None when it does not (or cannot tell offline)."""
+    refusal = address_refusal(url, [entry for entry in allow_networks if _network_problem(entry) is None])
+    if refusal is None:
+        return None
+    entries = _allow_entries_for(url)
+    listed = ", ".join(f'"{entry}"' for entry in entries)
+    hint = f" (allow_networks: [{listed}], at the top level or on this source)" if entries else ""
+    return f"every poll of {redact_url(url)} would fail: {refusal}{hint}"
+
+
+def _allow_entries_for(url: str) -> list[str]:
+    """The ``allow_networks`` entries that admit exactly the host and port of ``url``: its
+    IP literal, or both loopback addresses for a ``localhost`` name; none for other hosts."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").rstrip(".")
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    if host == "localhost" or host.endswith(".localhost"):
+        return [f"127.0.0.1:{port}", f"[::1]:{port}"]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return []
+    return [f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"]
+
+
+def check_intervals(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
+    """One warning for every source polled more often than every 60s (none is an error).
+
+    The warning names ``defaults.interval`` when sources inherit a short one from there,
+    and the first few sources that set a short one of their own.
+    """
+    short = [(i, s) for i, s in enumerate(settings.sources) if 1 <= s.interval < SHORT_INTERVAL]
+    if not short:
+        return
+    own = [(i, s) for i, s in short if "interval" in s.model_fields_set]
+    parts = [f"sources[{i}] '{s.name}' {s.interval:g}s" for i, s in own[:_NAMED_AT_MOST]]
+    if len(own) > _NAMED_AT_MOST:
+        parts.append(f"and {len(own) - _NAMED_AT_MOST} more sources")
+    inherited = len(short) - len(own)
+    if inherited:
+        users = f"{inherited} source{'s' if inherited != 1 else ''}"
+        parts.insert(0, f"defaults.interval {settings.defaults.interval:g}s (used by {users})")
+    path: KeyPath = ("defaults", "interval") if inherited else ("sources", own[0][0], "interval")
+    warnings.append(Problem(path, f"interval under 60s: {', '.join(parts)}; be kind to the sites"))
+    yield from ()
 
 
 def _url_under(source: SourceSettings, key: str) -> str | None:
@@ -176,7 +241,7 @@ def _options_kind(source: SourceSettings, written: dict[str, str]) -> type[Sourc
 # ---------------------------------------------------------------------------- the daemon's own options
 
 
-def check_web(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+def check_web(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """``web.listen`` is host:port with a port from 1 to 65535."""
     listen = settings.web.listen
     if listen:
@@ -185,13 +250,13 @@ def check_web(settings: Settings, known: Known, warnings: list[str]) -> Iterator
             yield Problem(("web", "listen"), f"expected host:port such as 127.0.0.1:8321 (got {listen!r})")
 
 
-def check_http(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+def check_http(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """``http.ca_file`` is a readable PEM file of CA certificates."""
     if settings.http.ca_file:
         yield from problem_at(("http", "ca_file"), _ca_file_problem(settings.http.ca_file))
 
 
-def check_allow_networks(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+def check_allow_networks(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """Each top-level ``allow_networks`` entry is an address or network the address guard understands."""
     for j, entry in enumerate(settings.allow_networks):
         yield from problem_at(("allow_networks", j), _network_problem(entry))
@@ -226,10 +291,11 @@ def _zone_problem(name: str) -> str | None:
 # ---------------------------------------------------------------------------- rules
 
 
-def check_rules(settings: Settings, known: Known, warnings: list[str]) -> Iterator[Problem]:
+def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """Unique names, valid queries and digests, defined notifiers, sources and tags.
 
-    Warns of a rule with nowhere to send (allowed: dry runs and ``match`` need no targets).
+    Warns of a rule with nowhere to send (allowed: dry runs and ``match`` need no targets)
+    and of a query with a lower-case operator word between two terms.
     """
     previous: dict[str, int] = {}
     for i, rule in enumerate(settings.rules):
@@ -239,15 +305,18 @@ def check_rules(settings: Settings, known: Known, warnings: list[str]) -> Iterat
                 (*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{previous[rule.name]}])"
             )
         previous[rule.name] = i
-        yield from _rule_problems(path, rule, known)
+        yield from _rule_problems(path, rule, known, warnings)
         if not (rule.notify if rule.notify is not None else settings.defaults.notify):
-            warnings.append(f"rules[{i}] '{rule.name}' has no notify targets and defaults.notify is empty")
+            warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
 
 
-def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known) -> Iterator[Problem]:
-    problem = check_query(rule.query)
-    if problem:
-        yield Problem((*path, "query"), f'rule "{rule.name}": {problem}')
+def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
+    try:
+        query = parse_query(rule.query)
+    except QueryError as exc:
+        yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+    else:
+        warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, query)))
     yield from _unknown_notifiers((*path, "notify"), rule.notify or [], known)
     for j, name in enumerate(rule.sources):
         if name not in known.sources and name not in known.dropped.sources:
@@ -263,12 +332,24 @@ def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known) -> Iterator[
         yield from problem_at((*path, "digest"), check_digest(rule.digest))
 
 
+def _operator_advice(name: str, query: Query) -> str | None:
+    """The warning for lower-case operator words in ``query`` (they match as words), or None."""
+    hints = lowercase_operators(query)
+    if not hints:
+        return None
+    words = " and ".join(f'"{hint.word}" at column {hint.column}' for hint in hints)
+    meant = " and ".join(hint.operator for hint in hints)
+    verb = "is an ordinary word" if len(hints) == 1 else "are ordinary words"
+    return f'rule "{name}": {words} {verb} (operators are upper-case): did you mean {meant}?'
+
+
 #: the section checkers, in the order their problems and warnings are reported
 SECTIONS: tuple[SectionCheck, ...] = (
     check_notifiers,
     check_defaults,
     check_health,
     check_sources,
+    check_intervals,
     check_web,
     check_http,
     check_allow_networks,

@@ -24,7 +24,7 @@ from monitor.config.models import Config, Settings
 from monitor.config.problem import Problem
 from monitor.config.validate import Dropped, normalise, validate_partially
 from monitor.config.yamlload import Path as KeyPath
-from monitor.config.yamlload import YAMLProblem, load_yaml
+from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError
 from monitor.redact import register_secret
 from monitor.rules import RuleSpec
@@ -97,8 +97,10 @@ def _expand(data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], pr
 # ---------------------------------------------------------------------------- entry points
 
 
-def _locate(path: KeyPath, lines: dict[KeyPath, tuple[int, int]]) -> tuple[int, int]:
-    probe = path
+def _locate(problem: Problem, lines: dict[KeyPath, tuple[int, int]]) -> tuple[int, int]:
+    if problem.at is not None:
+        return problem.at
+    probe = problem.path
     while True:
         if probe in lines:
             return lines[probe]
@@ -107,45 +109,64 @@ def _locate(path: KeyPath, lines: dict[KeyPath, tuple[int, int]]) -> tuple[int, 
         probe = probe[:-1]
 
 
+def _located(name: str, problems: list[Problem], lines: dict[KeyPath, tuple[int, int]]) -> list[str]:
+    """``file:line:col: key.path: message`` for each problem, in the order of the file."""
+    located = []
+    for problem in problems:
+        line, col = _locate(problem, lines)
+        located.append((line, col, f"{name}:{line}:{col}: {problem.where}: {problem.message}"))
+    located.sort(key=lambda item: (item[0], item[1]))
+    return [text for _, _, text in located]
+
+
+#: what a file with no settings at all gets told
+EMPTY_FILE = (
+    "the file is empty: a configuration needs at least sources: (what to poll) and rules: "
+    "(what to alert on); start from config.example.yaml"
+)
+
+
+def _document(text: str, name: str) -> YAMLDocument:
+    """The parsed file; raises :class:`ConfigError` when there is nothing to validate."""
+    try:
+        doc = load_yaml(text, name)
+    except YAMLProblem as exc:
+        raise ConfigError([f"{name}:{exc.line}:{exc.column}: {exc.message}"]) from None
+    if doc.data is None or doc.data == {}:
+        raise ConfigError([f"{name}:1:1: {EMPTY_FILE}"])
+    if not isinstance(doc.data, dict):
+        raise ConfigError(
+            [f"{name}:1:1: the file must be a mapping with keys such as sources:, rules:, notifiers:"]
+        )
+    return doc
+
+
 def parse_settings(
     text: str,
     name: str,
     env: dict[str, str] | os._Environ[str] | None = None,
     *,
-    check: Callable[[Settings, list[str], Dropped], Iterator[Problem]] | None = check_settings,
+    check: Callable[[Settings, list[Problem], Dropped], Iterator[Problem]] | None = check_settings,
 ) -> Config:
     """Parse and validate configuration ``text`` (from file ``name``).
 
-    Raises :class:`ConfigError` listing every problem as ``file:line:col: key.path: message``.
+    An empty file is an error. The returned config's warnings are located like the
+    problems. Raises :class:`ConfigError` listing every problem as
+    ``file:line:col: key.path: message``, in the order of the file.
     """
     env = os.environ if env is None else env
-    try:
-        data, lines = load_yaml(text, name)
-    except YAMLProblem as exc:
-        raise ConfigError([f"{name}:{exc.line}:{exc.column}: {exc.message}"]) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            [f"{name}:1:1: the file must be a mapping with keys such as sources:, rules:, notifiers:"]
-        )
-
-    problems: list[Problem] = []
-    data = _expand(data, (), env, problems)
+    doc = _document(text, name)
+    problems = [Problem(dup.path, dup.message, (dup.line, dup.column)) for dup in doc.duplicates]
+    data = _expand(doc.data, (), env, problems)
     normalise(data, problems)
-    warnings: list[str] = []
+    warnings: list[Problem] = []
     settings, dropped = validate_partially(data, problems)
     if settings is not None and check is not None:
         problems.extend(check(settings, warnings, dropped))
     if problems:
-        located = []
-        for problem in problems:
-            line, col = _locate(problem.path, lines)
-            located.append((line, col, f"{name}:{line}:{col}: {problem.where}: {problem.message}"))
-        located.sort(key=lambda item: (item[0], item[1]))
-        raise ConfigError([text for _, _, text in located])
+        raise ConfigError(_located(name, problems, doc.lines))
     assert settings is not None
-    return Config(settings, name, warnings)
+    return Config(settings, name, _located(name, warnings, doc.lines))
 
 
 def load_config(path: str, env: dict[str, str] | None = None) -> Config:
@@ -190,7 +211,7 @@ class _EveryVariableSet(dict[str, str]):
         return os.environ.get(key, "unset")
 
 
-def _check_queries(settings: Settings, warnings: list[str], dropped: Dropped) -> Iterator[Problem]:
+def _check_queries(settings: Settings, warnings: list[Problem], dropped: Dropped) -> Iterator[Problem]:
     # the one cross-check `match --config` needs: its rules parse
     for i, rule in enumerate(settings.rules):
         problem = check_query(rule.query)

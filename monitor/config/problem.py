@@ -16,11 +16,14 @@ class Problem:
 
     ``path`` is a key path such as ``("rules", 3, "notify", 0)``; it ends in :data:`AT_KEY`
     when the key itself is wrong (an unknown key). ``message`` says what is wrong and, where
-    it can, the bad value and what is allowed; secrets in it are already masked.
+    it can, the bad value and what is allowed; secrets in it are already masked. ``at`` is
+    the 1-based (line, column) when the problem knows it better than its key path does
+    (a duplicate key: the path names the first one, ``at`` the repeat).
     """
 
     path: KeyPath
     message: str
+    at: tuple[int, int] | None = None
 
     @property
     def where(self) -> str:

@@ -1,5 +1,5 @@
-"""Running the stages on real input without recording: ``test-source``, a story from a URL
-for ``test-rule``, and ``once --dry-run`` (:func:`dry_run`)."""
+"""Running the stages on real input without recording: ``test-source``, ``check --online``
+(:func:`probe_sources`), a story from a URL for ``test-rule``, and ``once --dry-run`` (:func:`dry_run`)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from monitor.daemon.runtime import Runtime
 
 log = logging.getLogger("monitor.daemon")
-
 
 def command_line_allow(url: str) -> list[str]:
     """The address of a URL typed on the command line, exempt from the private-address guard.
@@ -97,9 +96,10 @@ def _config_for(config_path: str | None, name_or_url: str) -> tuple[Config, Sour
     return _in_memory(Config(base, path, []), src), src
 
 
-def _in_memory(config: Config, src: SourceSettings) -> Config:
+def _in_memory(config: Config, *sources: SourceSettings) -> Config:
+    # nothing recorded (a database in memory), nothing matched, nothing sent
     settings = config.settings.model_copy(
-        update={"database": "sqlite://", "sources": [src], "rules": [], "notifiers": {}}
+        update={"database": "sqlite://", "sources": list(sources), "rules": [], "notifiers": {}}
     )
     settings.defaults = settings.defaults.model_copy(update={"notify": []})
     return Config(settings, config.path, [])
@@ -296,3 +296,59 @@ async def _marked(rt: Runtime, seen: Store | None, poll: PollResult) -> list[Dry
 
 def _match_all(rt: Runtime, stories: Sequence[Story]) -> list[tuple[Story, list[Match]]]:
     return [(story, rt.matcher.match(story)) for story in stories]
+
+
+async def probe_sources(config: Config, *, echo: Callable[[str], object]) -> int:
+    """Poll every enabled source of ``config`` once, as the daemon polls it, and echo one
+    line per source in the order of the file: its kind, how many stories (feeds) or article
+    links (pages) it lists or why the poll failed, and the feeds a page advertises.
+
+    Nothing is recorded (a database in memory), no rule runs and nothing is sent; no
+    article is fetched. Returns 0 when every source answered, 1 when any failed.
+    """
+    from monitor.daemon.runtime import Runtime
+
+    sources = [
+        src.model_copy(update={"alert_on_first_poll": False}) for src in config.settings.sources if src.enabled
+    ]
+    rt = Runtime(_in_memory(config, *sources), workers=0)
+    try:
+        await rt.store.migrate()
+        lines = await asyncio.gather(*(_probe_line(rt, src) for src in sources))
+    finally:
+        await rt.close()
+    for _answered, line in lines:
+        echo(line)
+    return 0 if all(ok for ok, _ in lines) else 1
+
+
+async def _probe_line(rt: Runtime, src: SourceSettings) -> tuple[bool, str]:
+    """One poll of ``src`` without recording, as (answered, the line that says what it found)."""
+    from monitor.daemon.pipeline import poll_source
+
+    result = await poll_source(rt, src, record=False)
+    shown = f"{src.name}: {src.kind} {redact_url(src.url)}"
+    if result.error:
+        return False, f"{shown}: FAILED: {redact_text(result.error)}"
+    if src.kind != "page":
+        return True, f"{shown}: {result.listed} stories listed"
+    line = f"{shown}: {result.listed} article links listed"
+    feeds = await _advertised(rt, src)
+    if feeds:
+        line += f"; the page advertises {'a feed' if len(feeds) == 1 else 'feeds'}: {', '.join(feeds)}"
+    return True, line
+
+
+async def _advertised(rt: Runtime, src: SourceSettings) -> list[str]:
+    """The feeds the page of ``src`` advertises, fetched as its poll fetches it; [] when it
+    cannot be fetched again (the poll's line has said what the page lists)."""
+    from monitor.extract.feeds import advertised_feeds
+
+    try:
+        response = await rt.http.get(
+            src.url, headers=src.headers or None, allow_networks=src.allow_networks, check_robots=src.robots
+        )
+        feeds = await rt.pool.run(advertised_feeds, response.body, response.url)
+    except MonitorError:
+        return []
+    return [redact_url(feed) for feed in feeds]

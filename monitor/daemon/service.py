@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import random
 import signal
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -139,9 +141,15 @@ class Daemon:
     # ------------------------------------------------------------------ the daemon
 
     async def run(self, *, install_signals: bool = True) -> int:
-        """Run until stopped. Returns the process exit status (0 on a clean stop)."""
+        """Run until stopped. Returns the process exit status (0 on a clean stop).
+
+        Raises :class:`ConfigError` (one problem) before polling anything when ``web.listen``
+        cannot be listened on, StoreError when the database cannot be used.
+        """
         if not self._started:
             await self.start()
+        # first, so that a port in use stops the daemon before it polls or sends anything
+        web_runner = await self._start_web()
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -149,12 +157,6 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         await self._start_scheduler()
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
-        web_runner = None
-        if self.config.settings.web.listen:
-            from monitor.daemon.status import RuntimeStatus
-            from monitor.web.app import start as start_web
-
-            web_runner = await start_web(RuntimeStatus(self.rt), self.config.settings.web.listen)
         log.info(
             "newsmonitor running: %d sources, %d rules, %d notifiers",
             len(self.config.settings.sources),
@@ -168,6 +170,28 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         return 0
+
+    async def _start_web(self) -> web.AppRunner | None:
+        """Serve the status page on ``web.listen`` (None when unset).
+
+        Raises :class:`ConfigError` with one line naming the setting and the reason when
+        the address cannot be listened on (a port in use, an address not of this host).
+        """
+        listen = self.config.settings.web.listen
+        if not listen:
+            return None
+        from monitor.daemon.status import RuntimeStatus
+        from monitor.web.app import start as start_web
+
+        try:
+            return await start_web(RuntimeStatus(self.rt), listen)
+        except OSError as exc:
+            raise ConfigError(
+                [
+                    f"{self.config.path}: web.listen: cannot listen on {listen}: {_reason(exc)}; "
+                    "stop what listens there, or set another port"
+                ]
+            ) from None
 
     async def _start_scheduler(self) -> None:
         """One job per enabled source (first run from its stored state), health and pruning."""
@@ -342,3 +366,10 @@ class Daemon:
                 pruned,
                 datetime.fromtimestamp(cutoff, UTC).date().isoformat(),
             )
+
+
+def _reason(exc: OSError) -> str:
+    """Why listening failed, in the system's words (``address already in use``)."""
+    if isinstance(exc, socket.gaierror):
+        return f"the host name does not resolve ({exc.strerror})"
+    return os.strerror(exc.errno).lower() if exc.errno and exc.errno > 0 else str(exc)

@@ -6,6 +6,12 @@ private to this package: ``body`` (streamed, decoded, size-capped bodies), ``net
 (robots.txt). Errors are the :class:`monitor.errors.FetchError` subtree.
 """
 
-from monitor.fetch.client import HttpClient, Response, parse_allow_networks, parse_retry_after
+from monitor.fetch.client import (
+    HttpClient,
+    Response,
+    address_refusal,
+    parse_allow_networks,
+    parse_retry_after,
+)
 
-__all__ = ["HttpClient", "Response", "parse_allow_networks", "parse_retry_after"]
+__all__ = ["HttpClient", "Response", "address_refusal", "parse_allow_networks", "parse_retry_after"]

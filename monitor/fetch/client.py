@@ -25,6 +25,7 @@ import asyncio
 import base64
 import ipaddress
 import logging
+import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -62,7 +63,7 @@ from monitor.fetch.politeness import HostGates
 from monitor.fetch.robots import RobotsCache
 from monitor.redact import redact_text, redact_url
 
-__all__ = ["HttpClient", "Response", "parse_allow_networks", "parse_retry_after"]
+__all__ = ["HttpClient", "Response", "address_refusal", "parse_allow_networks", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,7 @@ def _parse_target(url: str) -> URL:
 
 def _check_literal(target: URL, policy: AddressPolicy) -> None:
     host = target.raw_host or ""
-    name = host.rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    if _is_localhost(host):
         # RFC 6761: these always mean loopback, whatever DNS (or its absence) says
         policy.check(ipaddress.IPv4Address("127.0.0.1"), target.port or 0, host)
         return
@@ -148,6 +148,48 @@ def _check_literal(target: URL, policy: AddressPolicy) -> None:
     policy.check(ip, target.port or 0, host)
     if not is_canonical_literal(host, ip):
         raise BlockedURL(f"non-canonical IP address literal {host!r} (means {ip}) refused; write {ip}")
+
+
+def _is_localhost(host: str) -> bool:
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def _check_local_answers(target: URL, policy: AddressPolicy) -> None:
+    """What :class:`GuardedResolver` would find for a ``localhost`` name: the system
+    resolver's answers, asked as aiohttp's default resolver asks, each checked."""
+    host = target.raw_host or ""
+    try:
+        answers = socket.getaddrinfo(host, target.port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)
+    except (OSError, UnicodeError):
+        return  # no answer: the literal check has said what can be said offline
+    for *_, sockaddr in answers:
+        policy.check(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]), target.port or 0, host)
+
+
+def address_refusal(url: str, allow_networks: Sequence[str] = ()) -> str | None:
+    """Why :meth:`HttpClient.get` would refuse ``url`` for its address, without going online; or None.
+
+    ``allow_networks`` are all the entries that apply to the request (the client's and the
+    request's). The checks are the client's own: the address guard on a host that is an IP
+    literal (in any spelling; non-canonical spellings are refused outright) or a
+    ``localhost`` name, whose answers from the system resolver (local, no network) are
+    checked as the client's resolver checks them. Other host names are not resolved, so
+    they give None; so do URLs the client would reject for another reason and malformed
+    ``allow_networks`` entries (their own checks report those). Never raises.
+    """
+    try:
+        target = _parse_target(url)
+        policy = AddressPolicy(tuple(parse_allow_networks(allow_networks)))
+    except (FetchError, ValueError):
+        return None
+    try:
+        _check_literal(target, policy)
+        if _is_localhost(target.raw_host or ""):
+            _check_local_answers(target, policy)
+    except BlockedURL as exc:
+        return str(exc)
+    return None
 
 
 class HttpClient:

@@ -22,9 +22,12 @@ always generates its own ``Message-ID``, so email receivers deduplicate on the h
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -68,6 +71,38 @@ _MESSAGE_REJECTED = {400, 413, 422}
 _STATUS = re.compile(r"error=(\d{3})\b")
 
 
+#: set while a URL is only read (checked, or masked for display), in this thread of work
+_reading_url: contextvars.ContextVar[bool] = contextvars.ContextVar("newsmonitor_reading_url", default=False)
+
+
+class _QuietWhileReading(logging.Filter):
+    # apprise logs its own error for a URL it cannot parse, raw (secrets included); where we
+    # only read a URL, the caller reports the problem once, in its own words
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _reading_url.get()
+
+
+logging.getLogger("apprise").addFilter(_QuietWhileReading())
+
+
+@contextmanager
+def _quiet_apprise() -> Iterator[None]:
+    token = _reading_url.set(True)
+    try:
+        yield
+    finally:
+        _reading_url.reset(token)
+
+
+def _instantiate(url: str) -> apprise.NotifyBase | None:
+    """apprise's plugin for ``url``, or None when apprise cannot use it; apprise logs nothing."""
+    with _quiet_apprise():
+        try:
+            return apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
+        except Exception:  # a plugin's URL parser can raise anything on odd input: the URL is unusable
+            return None
+
+
 def _asset() -> apprise.AppriseAsset:
     # our own retry loop owns retries; no persistent storage in the user's home
     return apprise.AppriseAsset(async_mode=False, storage_mode="memory")
@@ -78,11 +113,7 @@ def check_apprise_url(url: str) -> str | None:
     if not isinstance(url, str) or "://" not in url:
         return "not an apprise URL (expected scheme://..., e.g. json://host/path or mailto://user:pass@host)"
     scheme = url.split("://", 1)[0].lower()
-    try:
-        plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
-    except Exception:  # a plugin's URL parser can raise anything on odd input: the URL is unusable
-        plugin = None
-    if plugin is None:
+    if _instantiate(url) is None:
         return (
             f"apprise cannot use this URL (scheme '{scheme}'): unknown service or missing/invalid parts; "
             "see https://github.com/caronc/apprise/wiki for the URL format of each service"
@@ -92,11 +123,8 @@ def check_apprise_url(url: str) -> str | None:
 
 def privacy_url(url: str) -> str:
     """The URL with its secrets masked (apprise's privacy form), for logs and the UI."""
-    try:
-        plugin = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
-    except Exception:  # as above: masking falls back to hiding everything after the scheme
-        plugin = None
-    if plugin is None:
+    plugin = _instantiate(url)
+    if plugin is None:  # masking falls back to hiding everything after the scheme
         try:
             return urlsplit(url).scheme + "://***"
         except ValueError:

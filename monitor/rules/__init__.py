@@ -10,7 +10,8 @@ Pure logic, no I/O. See docs/rules.md for the language reference::
 from __future__ import annotations
 
 from monitor.rules.ast import Query
+from monitor.rules.hints import OperatorHint, lowercase_operators
 from monitor.rules.matcher import Matcher, RuleSpec
 from monitor.rules.parser import parse_query
 
-__all__ = ["Matcher", "Query", "RuleSpec", "parse_query"]
+__all__ = ["Matcher", "OperatorHint", "Query", "RuleSpec", "lowercase_operators", "parse_query"]

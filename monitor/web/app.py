@@ -69,9 +69,16 @@ def make_app(provider: StatusProvider) -> web.Application:
 
 
 async def start(provider: StatusProvider, listen: str) -> web.AppRunner:
-    """Serve on ``listen`` (``host:port``); returns the runner to clean up."""
+    """Serve on ``listen`` (``host:port``); returns the runner to clean up.
+
+    Raises OSError when the address cannot be listened on (nothing is left open then).
+    """
     host, _, port = listen.rpartition(":")
     runner = web.AppRunner(make_app(provider), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host.strip("[]") or "127.0.0.1", int(port)).start()
+    try:
+        await web.TCPSite(runner, host.strip("[]") or "127.0.0.1", int(port)).start()
+    except OSError:
+        await runner.cleanup()  # nothing is served: leave nothing open behind the error
+        raise
     return runner

@@ -24,3 +24,5 @@ def test_broken_config_names_line_and_key(case: dict[str, Any]) -> None:
     assert case["at"] in joined, joined
     for fragment in case["says"]:
         assert fragment in joined, joined
+    for fragment in case.get("never", []):
+        assert fragment not in joined, joined

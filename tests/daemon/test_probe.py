@@ -52,8 +52,10 @@ async def test_test_source_blocked_address_is_a_clear_error(tmp_path: Path) -> N
     cfg.write_text(yaml.safe_dump({"sources": [{"name": "x", "feed": "http://127.0.0.1:9/feed.xml"}]}))
     out: list[str] = []
     code = await run_test_source(str(cfg), "x", verbose=False, echo=out.append)
-    assert code == 1
-    assert "blocked" in "\n".join(out) and "allow_networks" in "\n".join(out)
+    # the configuration check refuses what the fetcher would refuse, naming the key (issue 11)
+    assert code == 2
+    said = "\n".join(out)
+    assert "sources[0].feed" in said and "blocked" in said and "allow_networks" in said
 
 
 async def test_url_typed_on_the_command_line_is_allowed_exactly() -> None:

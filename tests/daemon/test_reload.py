@@ -182,3 +182,38 @@ async def test_sighup_reloads_a_running_daemon(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 15)
     assert proc.returncode == 0, err.decode()[-2000:]
+
+
+async def test_a_failed_reload_is_one_log_line_and_short_intervals_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11: a reload refused for a notifier URL was logged twice (apprise's own raw
+    complaint, secret included, then ours); the "under 60s" warning came once per source."""
+    path = tmp_path / "newsmonitor.yaml"
+    sources = [{"name": f"s{i}", "feed": f"http://127.0.0.1:9/{i}.xml"} for i in range(3)]
+    good = config_data(tmp_path, sources=sources, rules=[{"name": "r", "query": "x"}],
+                       notifiers={"hook": "json://127.0.0.1:9/x"}, allow=["127.0.0.1:9"],
+                       extra="defaults: {interval: 30s}")
+    write(path, good)
+    caplog.set_level(logging.INFO)
+    daemon = Daemon(load_config(str(path)), workers=0)
+    try:
+        await daemon.start()
+        short = [r for r in caplog.records if "under 60s" in r.getMessage()]
+        assert len(short) == 1 and "defaults.interval 30s (used by 3 sources)" in short[0].getMessage()
+
+        caplog.clear()
+        write(path, {**good, "notifiers": {"hook": "nosuch://s3cr3t-token@host"}})
+        assert await daemon.reload() is False
+        problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(problems) == 1, [(r.name, r.getMessage()) for r in problems]
+        said = problems[0].getMessage()
+        assert "config reload failed" in said and "notifiers.hook.urls[0]: apprise cannot use this URL" in said
+        assert "s3cr3t-token" not in said
+
+        caplog.clear()
+        write(path, {**good, "rules": [{"name": "r", "query": "x"}, {"name": "s", "query": "y"}]})
+        assert await daemon.reload() is True
+        assert len([r for r in caplog.records if "under 60s" in r.getMessage()]) == 1
+    finally:
+        await daemon.close()
