@@ -1,7 +1,8 @@
 """The daemon's notices about itself: silent failure is itself an alert.
 
 Checked every minute: a source failing for ``health.source_failures`` polls in a row, an
-outbox row pending longer than ``health.pending_after``, a target with dead rows. Each
+outbox row due longer than ``health.pending_after`` ago and still pending (a hold for
+quiet hours, a digest or the throttle is not counted), a target with dead rows. Each
 notice is throttled per subject (``health.throttle``) and goes to the health targets; a
 notice about a failing target never goes only through that target.
 
@@ -69,7 +70,7 @@ def find_problems(
 
     Configured sources (``configured``: their names) that are gone (their last failure was
     HTTP 410) or that failed ``settings.source_failures`` polls in a row, by name; then an
-    alert pending longer than ``settings.pending_after``; then each target with dead alerts.
+    alert due longer than ``settings.pending_after`` ago and still pending; then each target with dead alerts.
     """
     out: list[Problem] = []
     for state in overview.sources.values():
@@ -90,8 +91,7 @@ def find_problems(
             )
     oldest = overview.oldest_pending
     if oldest is not None and now - oldest > settings.pending_after:
-        hours = (now - oldest) / 3600
-        out.append(Problem("pending", f"An alert has been waiting for delivery for {hours:.1f} h."))
+        out.append(Problem("pending", f"An alert has been waiting for delivery for {_age(now - oldest)}."))
     for target, count in overview.dead_by_target.items():
         out.append(
             Problem(
@@ -101,6 +101,11 @@ def find_problems(
             )
         )
     return out
+
+
+def _age(seconds: float) -> str:
+    # minutes under an hour: "0.0 h" says nothing to someone who set pending_after to minutes
+    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def plan_notices(

@@ -504,9 +504,11 @@ def hold_for_throttle(conn: Connection, ids: Sequence[int], until: float) -> Non
     """Hold rows ``ids`` until ``until`` (their destination is over its hourly limit).
 
     Rows not yet bound for a digest join the ``throttle`` digest, so everything held goes
-    out as one message when the hour's window frees up.
+    out as one message when the hour's window frees up. The hold moves their due time to
+    ``until`` (never earlier), so the health check does not count the hold as a stuck alert.
     """
     postpone(conn, ids, until)
+    conn.execute(update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.due_at < until).values(due_at=until))
     conn.execute(
         update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.digest.is_(None)).values(digest="throttle")
     )
@@ -540,8 +542,13 @@ def outbox_counts(conn: Connection) -> dict[OutboxStatus, int]:
 
 
 def oldest_pending(conn: Connection) -> float | None:
+    """The earliest due time of a pending row (None: nothing pending).
+
+    Counted from when a row is due, not when it was written: an alert held for quiet hours,
+    a digest or the hourly throttle is not waiting for delivery until its hold ends.
+    """
     value = conn.execute(
-        select(func.min(outbox.c.created_at)).where(outbox.c.status == OutboxStatus.PENDING)
+        select(func.min(outbox.c.due_at)).where(outbox.c.status == OutboxStatus.PENDING)
     ).scalar()
     return float(value) if value is not None else None
 

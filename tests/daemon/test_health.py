@@ -16,7 +16,8 @@ from monitor.models import MessageKind, OutboxStatus
 from monitor.store import repo
 from monitor.store.facade import Overview
 from tests.support.configs import make_config
-from tests.support.servers import Site
+from tests.support.feeds import Item, story_items
+from tests.support.servers import Feed, Site
 from tests.support.store import v1_database
 
 
@@ -308,3 +309,48 @@ def test_notices(
         assert [(r.target, r.dest) for r in notice.rows] == [(t, d) for t in notice.targets for d in dests[t]]
         assert all(r.kind is MessageKind.HEALTH and r.urgent and r.due_at == NOW for r in notice.rows)
         assert len({r.key for r in notice.rows}) == len(notice.rows)
+
+
+# ---------------------------------------------------------------------------- held alerts are not stuck
+
+
+async def test_alerts_held_for_quiet_hours_or_a_digest_raise_no_stuck_alert_notice(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    feed = Feed(site)
+    feed.items = story_items(2)
+    port = receiver.port
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "wire", "feed": feed.url, "full_text": False}],
+        rules=[{"name": "quakes", "query": "earthquake", "notify": ["quiet", "daily"]}],
+        notifiers={
+            # nothing listens on port 9: once quiet hours end, that alert really is stuck
+            "quiet": {"urls": ["json://127.0.0.1:9/hook"], "quiet": "13:00-23:00"},
+            "daily": {"urls": [f"json://daily@127.0.0.1:{port}/hook"], "digest": "daily at 08:00"},
+            "ops": receiver.url,
+        },
+        allow=site.allow,
+        extra="health: {notify: [ops], pending_after: 1m}\n",
+    )
+    clock = FakeClock(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    daemon = Daemon(config, workers=0, clock=clock)
+    await daemon.start()
+    try:
+        await daemon.run_once()  # primes
+        feed.items = [Item("Earthquake shakes the coast", "http://127.0.0.1/quake", "g-quake"), *feed.items]
+        results = await daemon.run_once()
+        assert results[0].rows == 2  # one held for quiet hours, one for tomorrow's digest
+        for _ in range(8):  # the rest of the quiet hours, health checked on the way
+            clock.advance(3600)
+            await daemon.health.check()
+            await daemon.deliverer.drain_once()
+        assert receiver.messages == []
+        clock.set(datetime(2026, 3, 2, 23, 5, tzinfo=UTC))  # quiet hours ended 5 min ago
+        await daemon.deliverer.drain_once()  # port 9 refuses: the alert stays pending
+        await daemon.health.check()
+        await daemon.deliverer.drain_once()
+    finally:
+        await daemon.close()
+    # the digest row still waits for 08:00; the quiet one counts from 23:00, not from 14:00
+    assert [m.title for m in receiver.messages] == ["newsmonitor: An alert has been waiting for delivery for 5 min."]
