@@ -390,6 +390,7 @@ async def _record_failure(
         now,
         f"{getattr(exc, 'kind', 'error')}: {exc}",
         http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
+        kind=getattr(exc, "kind", None),
     )
     _schedule_next(rt.config, src, state, now, error=exc)
     await rt.store.save_source(state)
