@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.clock import FakeClock
-from monitor.config import HealthSettings
+from monitor.config import HealthSettings, SourceSettings
 from monitor.daemon.health import Problem, find_problems, plan_notices
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
@@ -204,8 +204,19 @@ async def test_the_http_status_of_a_failed_poll_is_stored_and_cleared_by_success
 
 # ---------------------------------------------------------------------------- the decisions, as tables
 
-SETTINGS = HealthSettings(source_failures=3, pending_after=3600, throttle=3600)
+SETTINGS = HealthSettings(source_failures=3, pending_after=3600, throttle=3600, empty_after=3, stale_after="2d")
 NOW = 1_000_000.0
+DAY = 86400.0
+#: configured: wire and blog (never stale: its own stale_after is 0), and a disabled one
+CONFIGURED = {
+    name: SourceSettings.model_validate({"name": name, "feed": f"http://127.0.0.1:9/{name}.xml", **extra})
+    for name, extra in (("wire", {}), ("blog", {"stale_after": 0}), ("off", {"enabled": False}))
+}
+STALE_ADVICE = (
+    "polls work but no new story came for longer than stale_after: check that the site still publishes "
+    "at this address (it may have moved its feed), or raise stale_after for a slow source."
+)
+BLOCKED = "blocked_address: blocked address 10.0.0.5 for host intra.example (private); add it to allow_networks"
 
 
 def overview(
@@ -235,8 +246,63 @@ def overview(
         # a success clears the failures: a stale 410 says nothing
         (overview(repo.SourceState(name="wire", failures=0, last_http_status=410)), []),
         (overview(repo.SourceState(name="wire", failures=1, last_http_status=503)), []),
-        # a source removed from the configuration is not a problem any more
+        # a source removed from the configuration, or disabled, is not a problem any more
         (overview(repo.SourceState(name="removed", failures=9, last_http_status=410)), []),
+        (overview(repo.SourceState(name="off", failures=9, last_http_status=410)), []),
+        # the address guard's refusal is a configuration problem: told at once, naming allow_networks
+        (
+            overview(repo.SourceState(name="wire", failures=1, last_error=BLOCKED, last_error_kind="blocked_address")),
+            [
+                (
+                    "source:wire",
+                    f"Source 'wire' is blocked: {BLOCKED}. The address guard refuses private and local "
+                    "addresses; if this one is meant to be reached (an intranet feed), add it to "
+                    "allow_networks (top level or on the source).",
+                    None,
+                )
+            ],
+        ),
+        (overview(repo.SourceState(name="wire", empty_polls=2)), []),
+        (
+            overview(repo.SourceState(name="wire", empty_polls=3)),
+            [
+                (
+                    "source:wire",
+                    "Source 'wire' is empty: 3 polls in a row listed no story; polls work but list no "
+                    "story: for a page, set `links:` to a CSS selector of its article links (`newsmonitor "
+                    "test-source wire -v` shows what was rejected and why); for a feed, check that it "
+                    "still lists items.",
+                    None,
+                )
+            ],
+        ),
+        # a failing source is failing, whatever its listing was before
+        (overview(repo.SourceState(name="wire", empty_polls=5, failures=1, last_error="timeout")), []),
+        (overview(repo.SourceState(name="wire", primed_at=NOW - 9 * DAY, last_new_story_at=NOW - DAY)), []),
+        (
+            overview(repo.SourceState(name="wire", primed_at=NOW - 9 * DAY, last_new_story_at=NOW - 3 * DAY)),
+            [
+                (
+                    "source:wire",
+                    "Source 'wire' is stale: no new story for 3.0 days (stale_after 2.0 days); " + STALE_ADVICE,
+                    None,
+                )
+            ],
+        ),
+        # never a new story: counted from the first poll; and blog's own stale_after turns it off
+        (
+            overview(
+                repo.SourceState(name="blog", primed_at=NOW - 9 * DAY),
+                repo.SourceState(name="wire", primed_at=NOW - 50 * 3600),
+            ),
+            [
+                (
+                    "source:wire",
+                    "Source 'wire' is stale: no new story for 2.1 days (stale_after 2.0 days); " + STALE_ADVICE,
+                    None,
+                )
+            ],
+        ),
         (overview(oldest=NOW - 3600), []),
         (
             overview(oldest=NOW - 7200),
@@ -268,7 +334,7 @@ def overview(
     ],
 )
 def test_problems(seen: Overview, expected: list[tuple[str, str, str | None]]) -> None:
-    problems = find_problems(seen, {"wire", "blog"}, SETTINGS, NOW)
+    problems = find_problems(seen, CONFIGURED, SETTINGS, NOW)
     assert [(p.subject, p.text, p.concerned) for p in problems] == expected
 
 
