@@ -49,10 +49,15 @@ def sources(config_path: str | None) -> None:
             states = {s.name: s for s in repo.all_sources(conn)}
         db.close()
     rows = source_statuses(config.settings.sources, states, config.settings.health, SYSTEM_CLOCK.timestamp())
-    click.echo(f"{'SOURCE':<24} {'STATUS':<26} {'POLLS':>6} {'NEXT POLL':<20} LAST ERROR")
+    # as wide as what they hold, so that the columns after them stay aligned
+    name_width = max([24, *(len(row.name) for row in rows)])
+    status_width = max([12, *(len(row.detail) for row in rows)])
+    click.echo(f"{'SOURCE':<{name_width}} {'STATUS':<{status_width}} {'POLLS':>6} {'NEXT POLL':<20} LAST ERROR")
     for row in rows:
         nxt = _when(row.next_poll_at)
-        click.echo(f"{row.name:<24} {row.detail:<26} {row.polls:>6} {nxt:<20} {row.last_error[:80]}")
+        click.echo(
+            f"{row.name:<{name_width}} {row.detail:<{status_width}} {row.polls:>6} {nxt:<20} {row.last_error[:80]}"
+        )
     if db is None:
         click.echo(NO_DATABASE)
     shown = [health for health in SourceHealth if health is not SourceHealth.OK and any(r.health is health for r in rows)]

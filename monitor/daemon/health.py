@@ -110,9 +110,8 @@ def _source_problem(
         return f"Source '{name}' has failed {state.failures} polls in a row: {state.last_error}"
     if health is SourceHealth.BLOCKED:
         return (
-            f"Source '{name}' is blocked: {state.last_error}. The address guard refuses private and "
-            "local addresses; if this one is meant to be reached (an intranet feed), add it to "
-            "allow_networks (top level or on the source)."
+            f"Source '{name}' is blocked: {state.last_error}. Private and local addresses are refused "
+            "unless allow_networks (top level or on the source) permits them."
         )
     if health is SourceHealth.EMPTY:
         return f"Source '{name}' is empty: {state.empty_polls} polls in a row listed no story; {health.advice_for(name)}"

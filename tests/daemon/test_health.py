@@ -255,9 +255,8 @@ def overview(
             [
                 (
                     "source:wire",
-                    f"Source 'wire' is blocked: {BLOCKED}. The address guard refuses private and local "
-                    "addresses; if this one is meant to be reached (an intranet feed), add it to "
-                    "allow_networks (top level or on the source).",
+                    f"Source 'wire' is blocked: {BLOCKED}. Private and local addresses are refused "
+                    "unless allow_networks (top level or on the source) permits them.",
                     None,
                 )
             ],
