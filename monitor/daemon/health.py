@@ -1,10 +1,12 @@
 """The daemon's notices about itself: silent failure is itself an alert.
 
-Checked every minute: a source failing for ``health.source_failures`` polls in a row, an
-outbox row due longer than ``health.pending_after`` ago and still pending (a hold for
-quiet hours, a digest or the throttle is not counted), a target with dead rows. Each
-notice is throttled per subject (``health.throttle``) and goes to the health targets; a
-notice about a failing target never goes only through that target.
+Checked every minute: a source that is not ok (its state is
+:func:`monitor.daemon.status.source_health`'s: failing for ``health.source_failures`` polls in
+a row, gone, blocked, empty or stale), an outbox row due longer than ``health.pending_after``
+ago and still pending (a hold for quiet hours, a digest or the throttle is not counted), a
+target with dead rows. Each notice is throttled per subject (``health.throttle``) and goes to
+the health targets; a notice about a failing target never goes only through that target. The
+check also counts the sources in each state (``newsmonitor_sources``).
 
 What is wrong (:func:`find_problems`) and whom to tell (:func:`plan_notices`) are pure
 functions of what the store read; :class:`HealthChecker` reads, asks them and writes.
@@ -108,20 +110,15 @@ def _source_problem(
         return f"Source '{name}' is gone (HTTP 410): remove it or change its URL."
     if health is SourceHealth.FAILING and state.failures >= settings.source_failures:
         return f"Source '{name}' has failed {state.failures} polls in a row: {state.last_error}"
+    todo = health.todo_for(name)
     if health is SourceHealth.BLOCKED:
-        return (
-            f"Source '{name}' is blocked: {state.last_error}. Private and local addresses are refused "
-            "unless allow_networks (top level or on the source) permits them."
-        )
+        return f"Source '{name}' is blocked: {state.last_error}. {todo}"
     if health is SourceHealth.EMPTY:
-        return f"Source '{name}' is empty: {state.empty_polls} polls in a row listed no story; {health.advice_for(name)}"
+        return f"Source '{name}' is empty: {state.empty_polls} polls in a row listed no story. {todo}"
     if health is SourceHealth.STALE:
         since = state.last_new_story_at or state.primed_at or now
         limit = settings.stale_after_for(src) or 0.0
-        return (
-            f"Source '{name}' is stale: no new story for {_age(now - since)} "
-            f"(stale_after {_age(limit)}); {health.advice_for(name)}"
-        )
+        return f"Source '{name}' is stale: no new story for {_age(now - since)} (stale_after {_age(limit)}). {todo}"
     return None
 
 

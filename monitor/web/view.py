@@ -43,29 +43,47 @@ class SourceHealth(StrEnum):
 
     @property
     def advice(self) -> str:
-        """What to do about a source in this state, in one line (``NAME`` stands for the source)."""
+        """What the state means and what to do, in one line (``NAME`` stands for the source)."""
         return self.advice_for("NAME")
 
     def advice_for(self, source: str) -> str:
-        """What to do about source ``source`` in this state, in one line."""
-        return _ADVICE[self].replace("NAME", source)
+        """What the state means for source ``source`` and what to do about it, in one line."""
+        meaning, _ = _ADVICE[self]
+        return f"{meaning}. {self.todo_for(source)}"
+
+    def todo_for(self, source: str) -> str:
+        """What to do about source ``source`` in this state: one or two sentences."""
+        return _ADVICE[self][1].replace("NAME", source)
 
 
+#: each state: what it means, and what to do (NAME stands for the source's name)
 _ADVICE = {
-    SourceHealth.OK: "nothing to do.",
-    SourceHealth.FAILING: "polls fail and are retried with backoff; the last error says why. If it "
-    "lasts, check the address with `newsmonitor test-source NAME`.",
-    SourceHealth.GONE: "the server says the address is gone for good (HTTP 410): remove the source or "
-    "give it its new address.",
-    SourceHealth.BLOCKED: "the address guard refused its address (a private or local network): if it "
-    "is meant to be reached, such as an intranet feed, add it to allow_networks (top level or on the source).",
-    SourceHealth.EMPTY: "polls work but list no story: for a page, set `links:` to a CSS selector of "
-    "its article links (`newsmonitor test-source NAME -v` shows what was rejected and why); for a "
-    "feed, check that it still lists items.",
-    SourceHealth.STALE: "polls work but no new story came for longer than stale_after: check that the "
-    "site still publishes at this address (it may have moved its feed), or raise stale_after for a slow source.",
-    SourceHealth.NEVER_POLLED: "not polled yet: the daemon polls it at its first turn.",
-    SourceHealth.DISABLED: "`enabled: false` in the configuration: it is not polled.",
+    SourceHealth.OK: ("its last poll worked and it lists stories", "Nothing to do."),
+    SourceHealth.FAILING: (
+        "its polls fail and are retried with backoff; the last error says why",
+        "If it lasts, check the address with `newsmonitor test-source NAME`.",
+    ),
+    SourceHealth.GONE: (
+        "the server says the address is gone for good (HTTP 410)",
+        "Remove the source or give it its new address.",
+    ),
+    SourceHealth.BLOCKED: (
+        "the address guard refused its address (a private or local network, or a redirect to one)",
+        "If it is meant to be reached, such as an intranet feed, add it to allow_networks (top level "
+        "or on the source).",
+    ),
+    SourceHealth.EMPTY: (
+        "its polls work but list no story",
+        "For a page, set `links:` to a CSS selector of its article links (`newsmonitor test-source "
+        "NAME -v` shows the links it rejected and why); for a feed, check that it still lists items.",
+    ),
+    SourceHealth.STALE: (
+        "its polls work but no new story came for longer than stale_after",
+        "Check that the site still publishes at this address (it may have moved its feed), or raise "
+        "stale_after for a slow source.",
+    ),
+    SourceHealth.NEVER_POLLED: ("it has not been polled yet", "The daemon polls it at its first turn."),
+    SourceHealth.DISABLED: ("`enabled: false` in the configuration: it is not polled", "Nothing to do, or enable it."),
 }
 
 

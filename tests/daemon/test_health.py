@@ -213,8 +213,8 @@ CONFIGURED = {
     for name, extra in (("wire", {}), ("blog", {"stale_after": 0}), ("off", {"enabled": False}))
 }
 STALE_ADVICE = (
-    "polls work but no new story came for longer than stale_after: check that the site still publishes "
-    "at this address (it may have moved its feed), or raise stale_after for a slow source."
+    "Check that the site still publishes at this address (it may have moved its feed), or raise "
+    "stale_after for a slow source."
 )
 BLOCKED = "blocked_address: blocked address 10.0.0.5 for host intra.example (private); add it to allow_networks"
 
@@ -255,8 +255,8 @@ def overview(
             [
                 (
                     "source:wire",
-                    f"Source 'wire' is blocked: {BLOCKED}. Private and local addresses are refused "
-                    "unless allow_networks (top level or on the source) permits them.",
+                    f"Source 'wire' is blocked: {BLOCKED}. If it is meant to be reached, such as an "
+                    "intranet feed, add it to allow_networks (top level or on the source).",
                     None,
                 )
             ],
@@ -267,10 +267,9 @@ def overview(
             [
                 (
                     "source:wire",
-                    "Source 'wire' is empty: 3 polls in a row listed no story; polls work but list no "
-                    "story: for a page, set `links:` to a CSS selector of its article links (`newsmonitor "
-                    "test-source wire -v` shows what was rejected and why); for a feed, check that it "
-                    "still lists items.",
+                    "Source 'wire' is empty: 3 polls in a row listed no story. For a page, set `links:` "
+                    "to a CSS selector of its article links (`newsmonitor test-source wire -v` shows the "
+                    "links it rejected and why); for a feed, check that it still lists items.",
                     None,
                 )
             ],
@@ -283,7 +282,7 @@ def overview(
             [
                 (
                     "source:wire",
-                    "Source 'wire' is stale: no new story for 3.0 days (stale_after 2.0 days); " + STALE_ADVICE,
+                    "Source 'wire' is stale: no new story for 3.0 days (stale_after 2.0 days). " + STALE_ADVICE,
                     None,
                 )
             ],
@@ -297,7 +296,7 @@ def overview(
             [
                 (
                     "source:wire",
-                    "Source 'wire' is stale: no new story for 2.1 days (stale_after 2.0 days); " + STALE_ADVICE,
+                    "Source 'wire' is stale: no new story for 2.1 days (stale_after 2.0 days). " + STALE_ADVICE,
                     None,
                 )
             ],

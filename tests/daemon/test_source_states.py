@@ -79,10 +79,10 @@ async def test_a_feed_listing_no_item_poll_after_poll_becomes_empty_and_is_told_
     # told at the third poll, then held back by the throttle (1 h by default) until the fifth
     assert len(receiver.messages) == 2
     first, second = (note(m) for m in receiver.messages)
-    assert first == "Source 'wire' is empty: 3 polls in a row listed no story; " + (
-        "polls work but list no story: for a page, set `links:` to a CSS selector of its article "
-        "links (`newsmonitor test-source wire -v` shows what was rejected and why); for a feed, "
-        "check that it still lists items."
+    assert first == (
+        "Source 'wire' is empty: 3 polls in a row listed no story. For a page, set `links:` to a CSS "
+        "selector of its article links (`newsmonitor test-source wire -v` shows the links it rejected "
+        "and why); for a feed, check that it still lists items."
     )
     assert second.startswith("Source 'wire' is empty: 5 polls")
 
@@ -135,7 +135,7 @@ async def test_a_listing_with_no_new_story_for_longer_than_stale_after_becomes_s
     finally:
         await daemon.close()
     assert [note(m) for m in receiver.messages] == [
-        "Source 'wire' is stale: no new story for 30.0 h (stale_after 24.0 h); polls work "
-        "but no new story came for longer than stale_after: check that the site still publishes at this "
-        "address (it may have moved its feed), or raise stale_after for a slow source."
+        "Source 'wire' is stale: no new story for 30.0 h (stale_after 24.0 h). Check that the site "
+        "still publishes at this address (it may have moved its feed), or raise stale_after for a slow "
+        "source."
     ]

@@ -147,4 +147,3 @@ async def test_health_drill(tmp_path: Path, site: Site, receiver: Receiver, cana
     assert len(held) == 2 and after_quiet == len(notices) + len(alerts) + 1
     assert all("Markets rally" in m.title + m.body for m in held)
     assert len(receiver.messages) == 8
-    print(cli.output, *notices, sep="\n")
