@@ -18,6 +18,7 @@ from monitor.notify.sanitize import single_line
 from monitor.redact import redact_text
 from monitor.store import repo
 from monitor.store.db import Database
+from monitor.web.view import SourceHealth
 
 
 def open_store(config: Config) -> Database | None:
@@ -39,7 +40,8 @@ NO_DATABASE = "(no database yet: the daemon has not run with this configuration)
 @main.command()
 @config_option
 def sources(config_path: str | None) -> None:
-    """Show each source's health: ok / failing since, last error, next poll."""
+    """Show each source's health (ok, failing, gone, blocked, empty, stale, never polled,
+    disabled), last error and next poll, and what to do about each state shown."""
     config = load_or_exit(config_path)
     from monitor.daemon.status import source_statuses
 
@@ -49,15 +51,21 @@ def sources(config_path: str | None) -> None:
         with db.read() as conn:
             states = {s.name: s for s in repo.all_sources(conn)}
         db.close()
-    click.echo(f"{'SOURCE':<24} {'STATUS':<26} {'POLLS':>6} {'NEXT POLL':<20} LAST ERROR")
-    for row in source_statuses(config.settings.sources, states):
-        status = row.health.value
-        if row.failing_since:
-            status = f"failing since {_when(row.failing_since)}"
+    rows = source_statuses(config.settings.sources, states, config.settings.health, SYSTEM_CLOCK.timestamp())
+    # as wide as what they hold, so that the columns after them stay aligned
+    name_width = max([24, *(len(row.name) for row in rows)])
+    status_width = max([12, *(len(row.detail) for row in rows)])
+    click.echo(f"{'SOURCE':<{name_width}} {'STATUS':<{status_width}} {'POLLS':>6} {'NEXT POLL':<20} LAST ERROR")
+    for row in rows:
         nxt = _when(row.next_poll_at)
-        click.echo(f"{row.name:<24} {status:<26} {row.polls:>6} {nxt:<20} {row.last_error[:80]}")
+        click.echo(
+            f"{row.name:<{name_width}} {row.detail:<{status_width}} {row.polls:>6} {nxt:<20} {row.last_error[:80]}"
+        )
     if db is None:
         click.echo(NO_DATABASE)
+    shown = [health for health in SourceHealth if health is not SourceHealth.OK and any(r.health is health for r in rows)]
+    for health in shown:
+        click.echo(f"{health.value}: {health.advice}")
 
 
 def _when(ts: float | None) -> str:

@@ -148,6 +148,8 @@ class SourceSettings(_Model):
     robots: bool = DEFAULT_ROBOTS
     allow_networks: list[str] = Field(default_factory=list)
     outlet: str | None = None
+    #: overrides ``health.stale_after`` for this source (0: never stale)
+    stale_after: Duration | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -211,6 +213,16 @@ class HealthSettings(_Model):
     source_failures: int = Field(default=3, ge=1)
     pending_after: Duration = 3600.0
     throttle: Duration = 3600.0
+    #: successful polls in a row listing no story that make a source ``empty``
+    empty_after: int = Field(default=3, ge=1)
+    #: a source listing no new story for longer than this is ``stale``; None or 0: never
+    #: (a source's own ``stale_after`` overrides it)
+    stale_after: Duration | None = None
+
+    def stale_after_for(self, source: SourceSettings) -> float | None:
+        """How long ``source`` may list no new story before it is ``stale`` (None: never)."""
+        value = source.stale_after if source.stale_after is not None else self.stale_after
+        return value or None
 
 
 class WebSettings(_Model):

@@ -1,9 +1,12 @@
 """The daemon's notices about itself: silent failure is itself an alert.
 
-Checked every minute: a source failing for ``health.source_failures`` polls in a row, an
-outbox row pending longer than ``health.pending_after``, a target with dead rows. Each
-notice is throttled per subject (``health.throttle``) and goes to the health targets; a
-notice about a failing target never goes only through that target.
+Checked every minute: a source that is not ok (its state is
+:func:`monitor.daemon.status.source_health`'s: failing for ``health.source_failures`` polls in
+a row, gone, blocked, empty or stale), an outbox row due longer than ``health.pending_after``
+ago and still pending (a hold for quiet hours, a digest or the throttle is not counted), a
+target with dead rows. Each notice is throttled per subject (``health.throttle``) and goes to
+the health targets; a notice about a failing target never goes only through that target. The
+check also counts the sources in each state (``newsmonitor_sources``).
 
 What is wrong (:func:`find_problems`) and whom to tell (:func:`plan_notices`) are pure
 functions of what the store read; :class:`HealthChecker` reads, asks them and writes.
@@ -13,17 +16,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from http import HTTPStatus
 
-from monitor.config import HealthSettings
+from monitor.config import HealthSettings, SourceSettings
 from monitor.daemon.runtime import Runtime
+from monitor.daemon.status import source_health, source_statuses
 from monitor.identity.keys import idempotency_key
 from monitor.models import MessageKind, OutboxStatus
 from monitor.store import repo
 from monitor.store.facade import Overview
 from monitor.store.payload import NoticePayload
+from monitor.web.view import SourceHealth
 
 log = logging.getLogger("monitor.health")
 
@@ -63,35 +68,28 @@ class Notice:
 
 
 def find_problems(
-    overview: Overview, configured: Collection[str], settings: HealthSettings, now: float
+    overview: Overview, sources: Mapping[str, SourceSettings], settings: HealthSettings, now: float
 ) -> list[Problem]:
     """Every current problem, given what the store holds at ``now``, in a stable order.
 
-    Configured sources (``configured``: their names) that are gone (their last failure was
-    HTTP 410) or that failed ``settings.source_failures`` polls in a row, by name; then an
-    alert pending longer than ``settings.pending_after``; then each target with dead alerts.
+    First the configured sources (``sources``: their settings by name) in a state worth a
+    notice, by name: the state is :func:`~monitor.daemon.status.source_health`'s, so a notice
+    never disagrees with the status page; ``failing`` only once it failed
+    ``settings.source_failures`` polls in a row, while ``gone``, ``blocked``, ``empty`` and
+    ``stale`` are told at once (they are already the result of a streak, or waiting will not
+    help). Then an alert due longer than ``settings.pending_after`` ago and still pending;
+    then each target with dead alerts.
     """
     out: list[Problem] = []
     for state in overview.sources.values():
-        if state.name in configured and state.failures and state.last_http_status == HTTPStatus.GONE:
-            # gone for good: say so at once, not after several failed polls
-            out.append(
-                Problem(
-                    f"source:{state.name}",
-                    f"Source '{state.name}' is gone (HTTP 410): remove it or change its URL.",
-                )
-            )
-        elif state.name in configured and state.failures >= settings.source_failures:
-            out.append(
-                Problem(
-                    f"source:{state.name}",
-                    f"Source '{state.name}' has failed {state.failures} polls in a row: {state.last_error}",
-                )
-            )
+        src = sources.get(state.name)
+        if src is not None:
+            text = _source_problem(src, state, source_health(src, state, settings, now), settings, now)
+            if text is not None:
+                out.append(Problem(f"source:{state.name}", text))
     oldest = overview.oldest_pending
     if oldest is not None and now - oldest > settings.pending_after:
-        hours = (now - oldest) / 3600
-        out.append(Problem("pending", f"An alert has been waiting for delivery for {hours:.1f} h."))
+        out.append(Problem("pending", f"An alert has been waiting for delivery for {_age(now - oldest)}."))
     for target, count in overview.dead_by_target.items():
         out.append(
             Problem(
@@ -101,6 +99,34 @@ def find_problems(
             )
         )
     return out
+
+
+def _source_problem(
+    src: SourceSettings, state: repo.SourceState, health: SourceHealth, settings: HealthSettings, now: float
+) -> str | None:
+    """The notice about source ``src`` in state ``health``, or None when it is not worth one (yet)."""
+    name = src.name
+    if health is SourceHealth.GONE:
+        return f"Source '{name}' is gone (HTTP 410): remove it or change its URL."
+    if health is SourceHealth.FAILING and state.failures >= settings.source_failures:
+        return f"Source '{name}' has failed {state.failures} polls in a row: {state.last_error}"
+    todo = health.todo_for(name)
+    if health is SourceHealth.BLOCKED:
+        return f"Source '{name}' is blocked: {state.last_error}. {todo}"
+    if health is SourceHealth.EMPTY:
+        return f"Source '{name}' is empty: {state.empty_polls} polls in a row listed no story. {todo}"
+    if health is SourceHealth.STALE:
+        since = state.last_new_story_at or state.primed_at or now
+        limit = settings.stale_after_for(src) or 0.0
+        return f"Source '{name}' is stale: no new story for {_age(now - since)} (stale_after {_age(limit)}). {todo}"
+    return None
+
+
+def _age(seconds: float) -> str:
+    # minutes under an hour: "0.0 h" says nothing to someone who set pending_after to minutes
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 2 * 86400 else f"{seconds / 86400:.1f} days"
 
 
 def plan_notices(
@@ -153,9 +179,17 @@ class HealthChecker:
     async def problems(self) -> list[Problem]:
         """The current problems (:func:`find_problems`), from one read of the store."""
         rt = self.rt
-        now = rt.clock.timestamp()
         overview = await rt.store.overview()
-        return find_problems(overview, rt.sources, rt.config.settings.health, now)
+        return find_problems(overview, rt.sources, rt.config.settings.health, rt.clock.timestamp())
+
+    def count_sources(self, overview: Overview, now: float) -> None:
+        """Set ``newsmonitor_sources``: the configured sources in each state at ``now``, given
+        what the store holds (``overview``); every state has a value, 0 when no source is in it."""
+        rt = self.rt
+        rows = source_statuses(rt.sources.values(), overview.sources, rt.config.settings.health, now)
+        by_state = Counter(row.health for row in rows)
+        for health in SourceHealth:
+            rt.metrics.sources.labels(health.metric).set(by_state[health])
 
     async def enqueue(self, problems: list[Problem]) -> int:
         """Write the notices about ``problems`` not throttled (:func:`plan_notices`); returns how many rows."""
@@ -184,17 +218,22 @@ class HealthChecker:
         return sum(len(notice.rows) for notice in notices)
 
     async def check(self) -> None:
-        """One health pass: notices for the current problems, and the outbox gauges."""
+        """One health pass: the sources' states counted, notices for the current problems, and
+        the outbox gauges."""
         started = time.monotonic()
+        rt = self.rt
         try:
-            problems = await self.problems()
+            now = rt.clock.timestamp()
+            overview = await rt.store.overview()
+            self.count_sources(overview, now)
+            problems = find_problems(overview, rt.sources, rt.config.settings.health, now)
             if problems:
                 written = await self.enqueue(problems)
                 if written:
-                    self.rt.outbox_changed.set()
-            counts = await self.rt.store.outbox_counts()
-            self.rt.metrics.outbox_pending.set(counts.get(OutboxStatus.PENDING, 0))
-            self.rt.metrics.outbox_dead.set(counts.get(OutboxStatus.DEAD, 0))
+                    rt.outbox_changed.set()
+            counts = await rt.store.outbox_counts()  # the notices just written count too
+            rt.metrics.outbox_pending.set(counts.get(OutboxStatus.PENDING, 0))
+            rt.metrics.outbox_dead.set(counts.get(OutboxStatus.DEAD, 0))
         except Exception:  # the daemon's top level: a failed check is logged and retried next minute
             log.exception("health check failed")
         log.debug("health check in %.0f ms", (time.monotonic() - started) * 1000)

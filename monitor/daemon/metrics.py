@@ -34,6 +34,13 @@ class Metrics:
         )
         self.outbox_pending = Gauge("newsmonitor_outbox_pending", "Pending outbox rows", registry=r)
         self.outbox_dead = Gauge("newsmonitor_outbox_dead", "Dead outbox rows", registry=r)
+        self.sources = Gauge(
+            "newsmonitor_sources",
+            "Configured sources by health state (ok, failing, gone, blocked, empty, stale, never_polled, "
+            "disabled), set by the health check every minute",
+            ["state"],
+            registry=r,
+        )
         self.lateness = Histogram(
             "newsmonitor_poll_lateness_seconds",
             "Actual minus planned poll start",

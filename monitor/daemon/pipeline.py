@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -75,6 +75,25 @@ class PollResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Validators:
+    """What identifies a body: the server's ETag and Last-Modified, and the body's hash.
+
+    They are stored only with the listing read from that body (:func:`commit`) or when the
+    server says the body is the one listed before (304, or the same hash), never after a
+    failed parse or recording: the next poll then fetches the body afresh and reads it again,
+    instead of a 304 that would pass for a healthy poll and hide the body's stories.
+    """
+
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+
+    def applied_to(self, state: repo.SourceState) -> repo.SourceState:
+        """A copy of ``state`` holding these validators (``state`` itself is left as it was)."""
+        return replace(state, etag=self.etag, last_modified=self.last_modified, content_hash=self.content_hash)
+
+
+@dataclass(frozen=True, slots=True)
 class Fetched:
     """What the conditional GET brought: a listing to read, or why there is none."""
 
@@ -83,6 +102,8 @@ class Fetched:
     candidates: list[Candidate] = field(default_factory=list)
     #: links the listing offered that are not stories, with the reason
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    #: the validators of the body fetched (of the body listed before, for NOT_MODIFIED)
+    validators: Validators = field(default_factory=Validators)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +121,8 @@ class Reading:
     #: one per story
     clusters: list[Dedup]
     alerts: AlertPlan
+    #: the validators of the body read, recorded with the listing
+    validators: Validators
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -125,7 +148,7 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     try:
         fetched = await fetch(rt, src, state)
         if fetched.status is not PollStatus.OK:
-            await _record_ok(rt, src, state, now, record)
+            await _record_ok(rt, src, fetched.validators.applied_to(state), now, record)
         else:
             reading = await _read_listing(rt, src, state, fetched, now)
             if record:
@@ -212,11 +235,11 @@ async def _load_state(rt: Runtime, src: SourceSettings) -> repo.SourceState:
 
 
 async def fetch(rt: Runtime, src: SourceSettings, state: repo.SourceState) -> Fetched:
-    """Conditional GET of ``src`` (at its new address if it moved permanently), and its
-    listing parsed in the worker pool when the body changed.
+    """Conditional GET of ``src`` (at its new address if it moved permanently) with the
+    validators in ``state``, and its listing parsed in the worker pool when the body changed.
 
-    Updates the validators in ``state`` (ETag, Last-Modified, body hash) to the server's.
-    Raises FetchError or ParseError.
+    ``state`` is not changed: the validators of the body come back in the result, for the
+    step that records the listing to store. Raises FetchError or ParseError.
     """
     kind = kind_for(src.kind)(src)
     robots = src.robots
@@ -230,21 +253,20 @@ async def fetch(rt: Runtime, src: SourceSettings, state: repo.SourceState) -> Fe
         allow_networks=src.allow_networks,
         check_robots=robots and kind.obeys_robots,
     )
-    state.etag, state.last_modified = response.etag, response.last_modified
     if response.moved_to and response.moved_to != url and not urlsplit(src.url).username:
         _note_move(rt, src, response.moved_to)
     if response.not_modified:
-        return Fetched(PollStatus.NOT_MODIFIED)
-    body_hash = hashlib.sha256(response.body).hexdigest()
-    if body_hash == state.content_hash:
-        return Fetched(PollStatus.UNCHANGED)
+        validators = Validators(response.etag, response.last_modified, state.content_hash)
+        return Fetched(PollStatus.NOT_MODIFIED, validators=validators)
+    validators = Validators(response.etag, response.last_modified, hashlib.sha256(response.body).hexdigest())
+    if validators.content_hash == state.content_hash:
+        return Fetched(PollStatus.UNCHANGED, validators=validators)
     listing = await kind.list_stories(
         response.body, url=response.url, content_type=response.content_type, pool=rt.pool
     )
-    state.content_hash = body_hash
     if listing.warning:
         log.debug("source=%s parser warning: %s", src.name, listing.warning)
-    return Fetched(PollStatus.OK, listing.candidates, listing.rejected)
+    return Fetched(PollStatus.OK, listing.candidates, listing.rejected, validators)
 
 
 async def _read_listing(
@@ -259,7 +281,7 @@ async def _read_listing(
     built = listed.merge(await build_stories(rt, src, drop_repeats(listed.fresh), priming=priming))
     stories = [story for story, _ in built.fresh]
     clusters, alerts = await plan(rt, src, stories, now, listed=len(fetched.candidates), priming=priming)
-    return Reading(priming, stories, built.listed, built.new_keys, clusters, alerts)
+    return Reading(priming, stories, built.listed, built.new_keys, clusters, alerts, fetched.validators)
 
 
 async def build_stories(
@@ -304,16 +326,18 @@ async def commit(
 ) -> int:
     """Record a read listing in one transaction: the new stories as seen (with their
     clusters), the new keys of seen ones, the outbox rows and the source's state (primed,
-    next poll). Returns the outbox rows written; wakes the delivery loop if any.
-    Raises StoreError (nothing is recorded then)."""
-    if state.primed_at is None:
-        state.primed_at = now
-    state.new_story_times = [*state.new_story_times, *([now] * min(len(reading.stories), 5))][-50:]
-    _schedule_next(rt.config, src, state, now)
+    next poll, the validators of the body read). Returns the outbox rows written; wakes the
+    delivery loop if any. Raises StoreError: nothing is recorded then, and ``state`` is
+    left as it was, so a failure recorded after it keeps the old validators."""
+    recorded = reading.validators.applied_to(state)
+    if recorded.primed_at is None:
+        recorded.primed_at = now
+    recorded.new_story_times = [*state.new_story_times, *([now] * min(len(reading.stories), 5))][-50:]
+    _schedule_next(rt.config, src, recorded, now)
     fault_point("after_fetch_before_commit")
     new = [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)]
     await rt.store.record_poll(
-        state,
+        recorded,
         new,
         listed=reading.still_listed,
         extra_keys=reading.new_keys,
@@ -346,8 +370,8 @@ def _new_story(story: Story, info: Dedup) -> repo.NewStory:
 async def _record_ok(
     rt: Runtime, src: SourceSettings, state: repo.SourceState, now: float, record: bool
 ) -> None:
-    """Record a poll that found nothing to read (304 or the same body): the stories listed
-    last time are still listed."""
+    """Record a poll that found nothing to read (304 or the same body, whose validators
+    ``state`` holds): the stories listed last time are still listed."""
     if not record:
         return
 
@@ -366,6 +390,7 @@ async def _record_failure(
         now,
         f"{getattr(exc, 'kind', 'error')}: {exc}",
         http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
+        kind=getattr(exc, "kind", None),
     )
     _schedule_next(rt.config, src, state, now, error=exc)
     await rt.store.save_source(state)

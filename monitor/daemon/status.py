@@ -7,47 +7,93 @@ Shared by the status page (through :class:`monitor.web.view.StatusProvider`) and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 
 from prometheus_client import generate_latest
 
-from monitor.config import SourceSettings
+from monitor.config import HealthSettings, SourceSettings
 from monitor.daemon.runtime import Runtime
+from monitor.errors import BlockedURL
 from monitor.redact import redact_text
 from monitor.store import repo
 from monitor.store.facade import Overview
 from monitor.web.view import SourceHealth, SourceStatus, StatusView
 
 
-def source_status(src: SourceSettings, state: repo.SourceState | None) -> SourceStatus:
-    """One source's status row from its settings and stored state (``None``: never polled)."""
+def source_health(
+    src: SourceSettings, state: repo.SourceState | None, health: HealthSettings, now: float
+) -> SourceHealth:
+    """The state of source ``src`` at ``now``, from its stored ``state`` (None: never polled).
+
+    The one decision the status page, ``newsmonitor sources``, the metrics and the health
+    notices all show. In this order: ``disabled`` when the configuration turns it off;
+    ``never polled`` without a stored poll; after a failed last poll, ``gone`` (HTTP 410),
+    ``blocked`` (the address guard refused it) or ``failing``; after a successful one,
+    ``empty`` when ``health.empty_after`` polls in a row listed no story, ``stale`` when no
+    new story came for longer than its ``stale_after`` (counted from its first poll when it
+    never listed one), else ``ok``.
+    """
+    if not src.enabled:
+        return SourceHealth.DISABLED
     if state is None:
-        health = SourceHealth.NEVER_POLLED if src.enabled else SourceHealth.DISABLED
-        return SourceStatus(name=src.name, kind=src.kind, enabled=src.enabled, health=health)
+        return SourceHealth.NEVER_POLLED
+    if state.failures:
+        return _failure(state)
+    if state.empty_polls >= health.empty_after:
+        return SourceHealth.EMPTY
+    stale_after = health.stale_after_for(src)
+    since = state.last_new_story_at or state.primed_at
+    if stale_after is not None and since is not None and now - since > stale_after:
+        return SourceHealth.STALE
+    return SourceHealth.OK
+
+
+def _failure(state: repo.SourceState) -> SourceHealth:
+    # both are about the address, not the moment: waiting will not help, so they have words of their own
+    if state.last_http_status == HTTPStatus.GONE:
+        return SourceHealth.GONE
+    if state.last_error_kind == BlockedURL.kind:
+        return SourceHealth.BLOCKED
+    return SourceHealth.FAILING
+
+
+def source_status(
+    src: SourceSettings, state: repo.SourceState | None, health: HealthSettings, now: float
+) -> SourceStatus:
+    """One source's status row at ``now`` from its settings and stored state (``None``: never
+    polled); its state is :func:`source_health`'s."""
+    decided = source_health(src, state, health, now)
+    if state is None:
+        return SourceStatus(name=src.name, kind=src.kind, enabled=src.enabled, health=decided)
     return SourceStatus(
         name=src.name,
         kind=src.kind,
         enabled=src.enabled,
-        health=SourceHealth.FAILING if state.failing_since else SourceHealth.OK,
+        health=decided,
         failing_since=state.failing_since,
         last_poll_at=state.last_poll_at,
         next_poll_at=state.next_poll_at,
         last_error=redact_text(state.last_error or ""),
         polls=state.polls,
         stories=state.stories_total,
+        empty_polls=state.empty_polls,
+        last_new_story_at=state.last_new_story_at or state.primed_at,
     )
 
 
 def source_statuses(
-    sources: Iterable[SourceSettings], states: Mapping[str, repo.SourceState]
+    sources: Iterable[SourceSettings], states: Mapping[str, repo.SourceState], health: HealthSettings, now: float
 ) -> list[SourceStatus]:
-    """Every configured source's status row, in configuration order."""
-    return [source_status(src, states.get(src.name)) for src in sources]
+    """Every configured source's status row at ``now``, in configuration order."""
+    return [source_status(src, states.get(src.name), health, now) for src in sources]
 
 
 def status_view(rt: Runtime, overview: Overview) -> StatusView:
     """The status of the daemon running ``rt``, given what its store holds (``overview``)."""
     return StatusView(
-        sources=source_statuses(rt.sources.values(), overview.sources),
+        sources=source_statuses(
+            rt.sources.values(), overview.sources, rt.config.settings.health, rt.clock.timestamp()
+        ),
         outbox={status.value: n for status, n in overview.outbox.items()},
         dead_by_target=dict(overview.dead_by_target),
         rules=[r.name for r in rt.rules],

@@ -38,7 +38,8 @@ class Overview:
 
     ``sources`` holds the stored state of every source ever polled, by name (in name
     order); ``outbox`` how many rows have each status (statuses with no rows are absent);
-    ``oldest_pending`` when the oldest pending row was created (None: nothing pending);
+    ``oldest_pending`` the earliest due time of a pending row (None: nothing pending; a row
+    held for quiet hours, a digest or the throttle is due when its hold ends);
     ``dead_by_target`` how many dead rows each target has (targets with none are absent).
     """
 

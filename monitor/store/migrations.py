@@ -8,12 +8,13 @@ New migrations are appended to :data:`MIGRATIONS`; released ones are never edite
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Connection, Integer, column, inspect, select, table
+from sqlalchemy import Column, Connection, Float, Integer, String, column, inspect, select, table
 
 from monitor.store import schema
 
@@ -65,10 +66,59 @@ def _v3_outbox_solo_failures(ops: Operations) -> None:
     bind.execute(outbox.update().values(solo_failures=outbox.c.attempts))
 
 
+#: how the kind of a failed poll's error began ``sources.last_error`` before v4 ("parse_error: ...")
+_ERROR_KIND = re.compile(r"([a-z_]{1,40}): ")
+
+
+def _v4_source_health(ops: Operations) -> None:
+    """Add what the health states need: ``last_error_kind`` (filled in from the error text of
+    sources failing at the upgrade), ``empty_polls`` and ``last_new_story_at`` (from the times
+    of the polls that found new stories, else when the source was primed).
+
+    Also forget every source's validators (ETag, Last-Modified, body hash): before v4 they were
+    stored even when the body's parse failed, so they may name a body that was never listed,
+    which would then hide behind 304s for good. The next poll of each source fetches and reads
+    its body once more; stories already seen stay seen.
+    """
+    bind = ops.get_bind()
+    have = {c["name"] for c in inspect(bind).get_columns("sources")}
+    # a database created by this version already has the columns: _v1_initial creates today's tables
+    if "last_error_kind" not in have:
+        ops.add_column("sources", Column("last_error_kind", String(40)))
+    if "empty_polls" not in have:
+        ops.add_column("sources", Column("empty_polls", Integer, nullable=False, server_default="0"))
+    if "last_new_story_at" not in have:
+        ops.add_column("sources", Column("last_new_story_at", Float))
+    # the table as of v4, not schema.sources, so later changes to the schema cannot change this step
+    sources = table(
+        "sources",
+        *(column(name) for name in ("name", "failures", "last_error", "primed_at", "new_story_times")),
+        *(column(name) for name in ("last_error_kind", "last_new_story_at", "etag", "last_modified")),
+        column("content_hash"),
+    )
+    rows = bind.execute(
+        select(sources.c.name, sources.c.failures, sources.c.last_error, sources.c.primed_at, sources.c.new_story_times)
+    ).all()
+    for name, failures, error, primed_at, story_times in rows:
+        found = _ERROR_KIND.match(error or "") if failures else None
+        bind.execute(
+            sources.update()
+            .where(sources.c.name == name)
+            .values(
+                last_error_kind=found[1] if found else None,
+                last_new_story_at=max(json.loads(story_times or "[]"), default=primed_at),
+                etag=None,
+                last_modified=None,
+                content_hash=None,
+            )
+        )
+
+
 MIGRATIONS: list[Callable[[Operations], None]] = [
     _v1_initial,
     _v2_source_http_status,
     _v3_outbox_solo_failures,
+    _v4_source_health,
 ]
 
 

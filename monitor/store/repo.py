@@ -47,22 +47,41 @@ class SourceState:
     listed_ids: list[int] = field(default_factory=list)
     polls: int = 0
     stories_total: int = 0
+    #: the kind of error of the last failed poll (``FetchError.kind``, ``parse_error`` ...); None otherwise
+    last_error_kind: str | None = None
+    #: successful polls in a row that listed no story
+    empty_polls: int = 0
+    #: when a poll last recorded a new story (the first poll's stories count)
+    last_new_story_at: float | None = None
 
     def record_ok(self, now: float, *, new_stories: int = 0) -> None:
-        """A poll at ``now`` worked and found ``new_stories``: the failure streak ends."""
+        """A poll at ``now`` worked and found ``new_stories``: the failure streak ends.
+
+        ``listed_ids`` must already hold what the poll listed (for a 304 or an unchanged body,
+        what the listing before it held): when it is empty the poll counts as one more empty
+        poll in a row, else the empty streak ends.
+        """
         self.last_poll_at = self.last_ok_at = now
         self.failures, self.failing_since, self.last_error, self.last_http_status = 0, None, None, None
+        self.last_error_kind = None
         self.polls += 1
         self.stories_total += new_stories
+        self.empty_polls = 0 if self.listed_ids else self.empty_polls + 1
+        if new_stories:
+            self.last_new_story_at = now
 
-    def record_failure(self, now: float, error: str, *, http_status: int | None = None) -> None:
-        """A poll at ``now`` failed with ``error`` (kept to 500 characters) and, for an HTTP
-        error answer, its ``http_status``: one more failure in the streak, which started at
-        the first of them."""
+    def record_failure(
+        self, now: float, error: str, *, http_status: int | None = None, kind: str | None = None
+    ) -> None:
+        """A poll at ``now`` failed with ``error`` (kept to 500 characters) of ``kind`` (a
+        ``FetchError.kind`` or ``parse_error``; 40 characters) and, for an HTTP error answer,
+        its ``http_status``: one more failure in the streak, which started at the first of
+        them. The empty streak is left as it was: a failed poll says nothing about the listing."""
         self.failures += 1
         self.failing_since = self.failing_since or now
         self.last_error = error[:500]
         self.last_http_status = http_status
+        self.last_error_kind = kind[:40] if kind else None
         self.last_poll_at = now
         self.polls += 1
 
@@ -210,6 +229,7 @@ def get_source(conn: Connection, name: str) -> SourceState | None:
     data["failures"] = data["failures"] or 0
     data["polls"] = data["polls"] or 0
     data["stories_total"] = data["stories_total"] or 0
+    data["empty_polls"] = data["empty_polls"] or 0
     return SourceState(**data)
 
 
@@ -238,6 +258,9 @@ def save_source(conn: Connection, state: SourceState) -> None:
         "listed_ids": json.dumps(state.listed_ids[-5000:]),
         "polls": state.polls,
         "stories_total": state.stories_total,
+        "last_error_kind": state.last_error_kind,
+        "empty_polls": state.empty_polls,
+        "last_new_story_at": state.last_new_story_at,
     }
     stmt = _insert(conn, sources).values(name=state.name, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
@@ -513,15 +536,14 @@ def postpone_destination(conn: Connection, dest: str, until: float) -> None:
 def hold_for_throttle(conn: Connection, ids: Sequence[int], until: float) -> None:
     """Hold rows ``ids`` until ``until`` (their destination is over its hourly limit).
 
-    Every held row joins the ``throttle`` digest and is due at ``until``, whatever digest or
-    quiet hours it waited for before (those are over: it was due), so everything held goes
-    out as one message when the hour's window frees up, and ``outbox`` says why it waits.
+    Every held row joins the ``throttle`` digest, whatever digest or quiet hours it waited
+    for before (those are over: it was due), so everything held goes out as one message when
+    the hour's window frees up, and ``outbox`` says why it waits. Its due time moves to
+    ``until``, never earlier, so the health check counts its wait from there, not as stuck.
     """
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(list(ids)))
-        .values(digest="throttle", due_at=until, next_attempt_at=until)
-    )
+    held = outbox.c.id.in_(list(ids))
+    conn.execute(update(outbox).where(held).values(digest="throttle", next_attempt_at=until))
+    conn.execute(update(outbox).where(held, outbox.c.due_at < until).values(due_at=until))
 
 
 def list_outbox(conn: Connection, statuses: Sequence[OutboxStatus], limit: int = 500) -> list[OutboxEntry]:
@@ -564,8 +586,13 @@ def outbox_counts(conn: Connection) -> dict[OutboxStatus, int]:
 
 
 def oldest_pending(conn: Connection) -> float | None:
+    """The earliest due time of a pending row (None: nothing pending).
+
+    Counted from when a row is due, not when it was written: an alert held for quiet hours,
+    a digest or the hourly throttle is not waiting for delivery until its hold ends.
+    """
     value = conn.execute(
-        select(func.min(outbox.c.created_at)).where(outbox.c.status == OutboxStatus.PENDING)
+        select(func.min(outbox.c.due_at)).where(outbox.c.status == OutboxStatus.PENDING)
     ).scalar()
     return float(value) if value is not None else None
 

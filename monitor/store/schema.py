@@ -41,6 +41,12 @@ sources = Table(
     Column("listed_ids", Text),  # JSON list of the story ids the source listed at its last parse
     Column("polls", Integer, nullable=False, default=0),
     Column("stories_total", Integer, nullable=False, default=0),
+    # the kind of error of the last failed poll (FetchError.kind, "parse_error" ...), None when it worked
+    Column("last_error_kind", String(40)),
+    # successful polls in a row whose listing held no story (a 304 counts as the listing before it)
+    Column("empty_polls", Integer, nullable=False, default=0, server_default="0"),
+    # when a poll last recorded a new story (the listing last changed), epoch seconds
+    Column("last_new_story_at", Float),
 )
 
 #: every story ever recorded (seen), until retention prunes it

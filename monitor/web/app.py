@@ -39,10 +39,15 @@ def make_app(provider: StatusProvider) -> web.Application:
             "<tr>"
             + "".join(
                 f"<td>{html.escape(str(s[k]))}</td>"
-                for k in ("name", "kind", "status", "last_poll", "next_poll", "stories", "last_error")
+                for k in ("name", "kind", "detail", "last_poll", "next_poll", "stories", "last_error")
             )
             + "</tr>"
             for s in data["sources"]
+        )
+        # what to do, once for each state a source is in (ok needs nothing)
+        advice = {s["status"]: s["advice"] for s in data["sources"] if s["status"] != "ok"}
+        todo = "".join(
+            f"<li><b>{html.escape(state)}</b>: {html.escape(text)}</li>" for state, text in advice.items()
         )
         outbox = ", ".join(f"{html.escape(k)}: {v}" for k, v in sorted(data["outbox"].items())) or "empty"
         body = (
@@ -51,7 +56,9 @@ def make_app(provider: StatusProvider) -> web.Application:
             f"<h1>newsmonitor</h1><p>Configuration: {html.escape(data['config']['path'])}, loaded "
             f"{html.escape(data['config']['loaded'])}; last reload: {html.escape(data['config']['last_reload'])}</p>"
             f"<p>Outbox: {outbox}</p><table><tr><th>source</th><th>kind</th><th>status</th>"
-            f"<th>last poll</th><th>next poll</th><th>stories</th><th>last error</th></tr>{rows}</table></body></html>"
+            f"<th>last poll</th><th>next poll</th><th>stories</th><th>last error</th></tr>{rows}</table>"
+            + (f"<ul>{todo}</ul>" if todo else "")
+            + "</body></html>"
         )
         return web.Response(text=body, content_type="text/html")
 

@@ -15,12 +15,76 @@ from typing import Any, Protocol
 
 
 class SourceHealth(StrEnum):
-    """A source's state as a user sees it (the words are shown as they are)."""
+    """A source's state as a user sees it (the words are shown as they are).
 
+    Each is something to act on (:attr:`advice`); ``daemon/status.py`` decides which one a
+    source is in, for the status page, ``newsmonitor sources``, the metrics and the notices.
+    """
+
+    #: its last poll worked and its listing holds stories
     OK = "ok"
+    #: its last poll failed (a network or HTTP error, a body that cannot be read)
     FAILING = "failing"
+    #: the server answered 410 Gone: the address is gone for good
+    GONE = "gone"
+    #: the address guard refused its address (a private or local network)
+    BLOCKED = "blocked"
+    #: polls work, but ``health.empty_after`` of them in a row listed no story
+    EMPTY = "empty"
+    #: polls work, but no new story for longer than ``stale_after``
+    STALE = "stale"
     NEVER_POLLED = "never polled"
     DISABLED = "disabled"
+
+    @property
+    def metric(self) -> str:
+        """The ``state`` label of ``newsmonitor_sources`` (no spaces)."""
+        return self.value.replace(" ", "_")
+
+    @property
+    def advice(self) -> str:
+        """What the state means and what to do, in one line (``NAME`` stands for the source)."""
+        return self.advice_for("NAME")
+
+    def advice_for(self, source: str) -> str:
+        """What the state means for source ``source`` and what to do about it, in one line."""
+        meaning, _ = _ADVICE[self]
+        return f"{meaning}. {self.todo_for(source)}"
+
+    def todo_for(self, source: str) -> str:
+        """What to do about source ``source`` in this state: one or two sentences."""
+        return _ADVICE[self][1].replace("NAME", source)
+
+
+#: each state: what it means, and what to do (NAME stands for the source's name)
+_ADVICE = {
+    SourceHealth.OK: ("its last poll worked and it lists stories", "Nothing to do."),
+    SourceHealth.FAILING: (
+        "its polls fail and are retried with backoff; the last error says why",
+        "If it lasts, check the address with `newsmonitor test-source NAME`.",
+    ),
+    SourceHealth.GONE: (
+        "the server says the address is gone for good (HTTP 410)",
+        "Remove the source or give it its new address.",
+    ),
+    SourceHealth.BLOCKED: (
+        "the address guard refused its address (a private or local network, or a redirect to one)",
+        "If it is meant to be reached, such as an intranet feed, add it to allow_networks (top level "
+        "or on the source).",
+    ),
+    SourceHealth.EMPTY: (
+        "its polls work but list no story",
+        "For a page, set `links:` to a CSS selector of its article links (`newsmonitor test-source "
+        "NAME -v` shows the links it rejected and why); for a feed, check that it still lists items.",
+    ),
+    SourceHealth.STALE: (
+        "its polls work but no new story came for longer than stale_after",
+        "Check that the site still publishes at this address (it may have moved its feed), or raise "
+        "stale_after for a slow source.",
+    ),
+    SourceHealth.NEVER_POLLED: ("it has not been polled yet", "The daemon polls it at its first turn."),
+    SourceHealth.DISABLED: ("`enabled: false` in the configuration: it is not polled", "Nothing to do, or enable it."),
+}
 
 
 def when(ts: float | None) -> str:
@@ -42,6 +106,24 @@ class SourceStatus:
     last_error: str = ""
     polls: int = 0
     stories: int = 0
+    #: successful polls in a row that listed no story
+    empty_polls: int = 0
+    #: when the source last listed a new story (its first poll counts)
+    last_new_story_at: float | None = None
+
+    @property
+    def detail(self) -> str:
+        """The state in a few words, with since when or how long where that helps."""
+        health = self.health
+        if health is SourceHealth.FAILING:
+            return f"failing since {when(self.failing_since)}"
+        if health is SourceHealth.EMPTY:
+            return f"empty for {self.empty_polls} polls"
+        if health is SourceHealth.STALE:
+            return f"stale: nothing new since {when(self.last_new_story_at)}"
+        if health is SourceHealth.GONE:
+            return "gone (HTTP 410)"
+        return health.value
 
     def to_json(self) -> dict[str, Any]:
         """The row of ``/api/status`` (times as UTC text)."""
@@ -50,6 +132,10 @@ class SourceStatus:
             "kind": self.kind,
             "enabled": self.enabled,
             "status": self.health.value,
+            "detail": self.detail,
+            "advice": self.health.advice,
+            "empty_polls": self.empty_polls,
+            "last_new_story": when(self.last_new_story_at),
             "failing_since": when(self.failing_since),
             "last_poll": when(self.last_poll_at),
             "next_poll": when(self.next_poll_at),

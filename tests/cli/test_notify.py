@@ -27,8 +27,8 @@ async def test_every_test_message_has_its_own_key(tmp_path: Path, receiver: Rece
             {
                 "database": f"sqlite:///{tmp_path}/nm.db",
                 "notifiers": {"ops": [receiver.url, smtp.url]},
-                "allow_networks": ["127.0.0.1:9"],
-                "sources": [{"name": "wire", "feed": "http://127.0.0.1:9/feed.xml"}],
+                "allow_networks": ["127.0.0.1:1"],
+                "sources": [{"name": "wire", "feed": "http://127.0.0.1:1/feed.xml"}],
                 "rules": [{"name": "r", "query": "x"}],
             }
         )
@@ -54,9 +54,9 @@ async def test_an_unknown_notifier_is_a_usage_error(tmp_path: Path) -> None:
         yaml.safe_dump(
             {
                 "database": f"sqlite:///{tmp_path}/nm.db",
-                "notifiers": {"ops": "json://127.0.0.1:9/hook"},
-                "allow_networks": ["127.0.0.1:9"],
-                "sources": [{"name": "wire", "feed": "http://127.0.0.1:9/feed.xml"}],
+                "notifiers": {"ops": "json://127.0.0.1:1/hook"},
+                "allow_networks": ["127.0.0.1:1"],
+                "sources": [{"name": "wire", "feed": "http://127.0.0.1:1/feed.xml"}],
                 "rules": [{"name": "r", "query": "x"}],
             }
         )

@@ -60,10 +60,10 @@ async def test_each_alert_says_why_it_waits_and_how_often_it_was_tried(
         rules=[{"name": "tariffs", "query": "tariffs"}],
         notifiers={
             "night": {
-                "urls": ["json://127.0.0.1:9/night"],
+                "urls": ["json://127.0.0.1:1/night"],
                 "quiet": f"{now - timedelta(hours=1):%H:%M}-{quiet_end:%H:%M} UTC",
             },
-            "morning": {"urls": ["json://127.0.0.1:9/morning"], "digest": f"daily at {digest_at:%H:%M}"},
+            "morning": {"urls": ["json://127.0.0.1:1/morning"], "digest": f"daily at {digest_at:%H:%M}"},
             "capped": {"urls": [receiver.url], "max_per_hour": 1},
             "down": f"json://127.0.0.1:{free_port()}/hook",  # nothing listens: every send fails
         },

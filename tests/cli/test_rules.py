@@ -80,7 +80,7 @@ def test_test_rule_missing_file_and_blocked_url(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "error:" in result.output
     # loopback is refused by the fetcher's SSRF guard (or the URL stage is unavailable): exit 2, no traceback
-    result = CliRunner().invoke(rule_command, ["Japan", "http://127.0.0.1:9/story"])
+    result = CliRunner().invoke(rule_command, ["Japan", "http://127.0.0.1:1/story"])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
 

@@ -19,9 +19,9 @@ def write_config(tmp_path: Path, database: Path) -> Path:
         yaml.safe_dump(
             {
                 "database": f"sqlite:///{database}",
-                "allow_networks": ["127.0.0.1:9"],
-                "notifiers": {"chat": "json://127.0.0.1:9/hook"},
-                "sources": [{"name": "wire", "feed": "http://127.0.0.1:9/feed.xml"}],
+                "allow_networks": ["127.0.0.1:1"],
+                "notifiers": {"chat": "json://127.0.0.1:1/hook"},
+                "sources": [{"name": "wire", "feed": "http://127.0.0.1:1/feed.xml"}],
                 "rules": [{"name": "r", "query": "x", "notify": ["chat"]}],
             }
         )

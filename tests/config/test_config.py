@@ -15,7 +15,7 @@ from tests.support.paths import ROOT
 
 GOOD = """\
 notifiers:
-  chat: "json://127.0.0.1:9/hook"
+  chat: "json://127.0.0.1:1/hook"
   mail:
     urls: ["mailto://127.0.0.1:2525?to=a@example.com&from=n@example.com&mode=insecure"]
     format: html
@@ -36,7 +36,7 @@ def test_good_config_loads() -> None:
     config = parse_settings(GOOD, "cfg.yaml", {})
     s = config.settings
     assert [n for n in s.notifiers] == ["chat", "mail"]
-    assert s.notifiers["chat"].urls == ["json://127.0.0.1:9/hook"]
+    assert s.notifiers["chat"].urls == ["json://127.0.0.1:1/hook"]
     assert s.notifiers["mail"].format == "html"
     assert config.rule_targets(s.rules[0]) == ["mail"]
     assert config.source_interval(s.sources[0]) == 900
@@ -59,8 +59,8 @@ def test_python_tag_never_runs(tmp_path: Path) -> None:
 def test_env_expansion_forms(tmp_path: Path) -> None:
     secret = tmp_path / "token"
     secret.write_text("s3cr3t-from-file\n")
-    env = {"HOOK": "127.0.0.1:9"}
-    assert expand_string("json://${HOOK}/x", env)[0] == "json://127.0.0.1:9/x"
+    env = {"HOOK": "127.0.0.1:1"}
+    assert expand_string("json://${HOOK}/x", env)[0] == "json://127.0.0.1:1/x"
     assert expand_string("${MISSING:-fallback}", env)[0] == "fallback"
     assert expand_string("price $$5 and $bare", env)[0] == "price $5 and $bare"
     assert expand_string(f"${{file:{secret}}}", env)[0] == "s3cr3t-from-file"
@@ -72,7 +72,7 @@ def test_env_expansion_forms(tmp_path: Path) -> None:
 
 
 def test_missing_variable_error_never_shows_values() -> None:
-    text = GOOD.replace("json://127.0.0.1:9/hook", "json://user:${TOKEN_A}@127.0.0.1/${TOKEN_B}")
+    text = GOOD.replace("json://127.0.0.1:1/hook", "json://user:${TOKEN_A}@127.0.0.1/${TOKEN_B}")
     found = problems(text, {"TOKEN_A": "canary-value-123"})
     joined = "\n".join(found)
     assert "TOKEN_B is not set" in joined
@@ -82,9 +82,9 @@ def test_missing_variable_error_never_shows_values() -> None:
 def test_expansion_happens_after_parsing() -> None:
     # a value with a colon and quotes stays one string
     config = parse_settings(
-        GOOD.replace("json://127.0.0.1:9/hook", "json://${H}/x"), "cfg.yaml", {"H": "127.0.0.1:9"}
+        GOOD.replace("json://127.0.0.1:1/hook", "json://${H}/x"), "cfg.yaml", {"H": "127.0.0.1:1"}
     )
-    assert config.settings.notifiers["chat"].urls == ["json://127.0.0.1:9/x"]
+    assert config.settings.notifiers["chat"].urls == ["json://127.0.0.1:1/x"]
 
 
 def test_short_interval_is_a_warning_not_an_error() -> None:
@@ -117,7 +117,7 @@ def test_load_config_missing_file(tmp_path: Path) -> None:
 
 def test_load_rules_only_needs_no_secrets(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("json://127.0.0.1:9/hook", "tgram://${NO_SUCH_TOKEN}/1"))
+    path.write_text(GOOD.replace("json://127.0.0.1:1/hook", "tgram://${NO_SUCH_TOKEN}/1"))
     rules = load_rules_only(str(path))
     assert [r.name for r in rules] == ["rare"]
 

@@ -12,7 +12,7 @@ from monitor.config import parse_settings
 
 NOTIFIED = """\
 notifiers:
-  chat: "json://127.0.0.1:9/hook"
+  chat: "json://127.0.0.1:1/hook"
 defaults:
   notify: [chat]
 """

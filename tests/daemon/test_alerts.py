@@ -18,10 +18,10 @@ NOW = datetime(2026, 1, 1, 23, 0, tzinfo=UTC)  # inside the night notifier's qui
 
 SETTINGS = {
     "notifiers": {
-        "chat": {"urls": ["json://127.0.0.1:9/chat"]},
-        "desk": {"urls": ["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"]},
-        "night": {"urls": ["json://127.0.0.1:9/n"], "quiet": "22:00-07:00"},
-        "morning": {"urls": ["json://127.0.0.1:9/m"], "digest": "daily at 08:00"},
+        "chat": {"urls": ["json://127.0.0.1:1/chat"]},
+        "desk": {"urls": ["json://127.0.0.1:1/a", "json://127.0.0.1:1/b"]},
+        "night": {"urls": ["json://127.0.0.1:1/n"], "quiet": "22:00-07:00"},
+        "morning": {"urls": ["json://127.0.0.1:1/m"], "digest": "daily at 08:00"},
     },
     "defaults": {"notify": ["chat"], "max_age": "7d"},
     "flood": {"threshold": 3, "fraction": 0.5},

@@ -496,7 +496,7 @@ def test_a_failed_send_of_a_batch(
 def test_outlet_names_each_once_in_order() -> None:
     configured = {
         name: SourceSettings.model_validate(
-            {"name": name, "feed": "http://127.0.0.1:9/f.xml", "outlet": outlet}
+            {"name": name, "feed": "http://127.0.0.1:1/f.xml", "outlet": outlet}
         )
         for name, outlet in (("wire-a", "Wire"), ("wire-b", "Wire"), ("local", None))
     }

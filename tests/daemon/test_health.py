@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.clock import FakeClock
-from monitor.config import HealthSettings
+from monitor.config import HealthSettings, SourceSettings
 from monitor.daemon.health import Problem, find_problems, plan_notices
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
@@ -16,7 +16,8 @@ from monitor.models import MessageKind, OutboxStatus
 from monitor.store import repo
 from monitor.store.facade import Overview
 from tests.support.configs import make_config
-from tests.support.servers import Site
+from tests.support.feeds import Item, story_items
+from tests.support.servers import Feed, Site
 from tests.support.store import v1_database
 
 
@@ -28,10 +29,10 @@ def ops(receiver: Receiver) -> Receiver:
 async def test_failing_source_notice_is_sent_once_per_throttle(tmp_path: Path, ops: Receiver) -> None:
     config = make_config(
         tmp_path,
-        sources=[{"name": "dead-feed", "feed": "http://127.0.0.1:9/feed.xml"}],
+        sources=[{"name": "dead-feed", "feed": "http://127.0.0.1:1/feed.xml"}],
         rules=[{"name": "r", "query": "x"}],
         notifiers={"ops": ops.url},
-        allow=["127.0.0.1:9"],
+        allow=["127.0.0.1:1"],
         extra="health: {source_failures: 3, throttle: 1h}\n",
     )
     clock = FakeClock(datetime.now(UTC))
@@ -136,10 +137,10 @@ async def test_a_gone_source_is_told_by_its_stored_status_not_its_error_text(
     names = ("gone-feed", "busy-feed", "slow-feed", "fine-feed")
     config = make_config(
         tmp_path,
-        sources=[{"name": name, "feed": "http://127.0.0.1:9/feed.xml"} for name in names],
+        sources=[{"name": name, "feed": "http://127.0.0.1:1/feed.xml"} for name in names],
         rules=[{"name": "r", "query": "x"}],
         notifiers={"ops": ops.url},
-        allow=["127.0.0.1:9"],
+        allow=["127.0.0.1:1"],
     )
     daemon = Daemon(config, workers=0, clock=FakeClock(datetime.now(UTC)))
     await daemon.start()
@@ -203,8 +204,19 @@ async def test_the_http_status_of_a_failed_poll_is_stored_and_cleared_by_success
 
 # ---------------------------------------------------------------------------- the decisions, as tables
 
-SETTINGS = HealthSettings(source_failures=3, pending_after=3600, throttle=3600)
+SETTINGS = HealthSettings(source_failures=3, pending_after=3600, throttle=3600, empty_after=3, stale_after="2d")
 NOW = 1_000_000.0
+DAY = 86400.0
+#: configured: wire and blog (never stale: its own stale_after is 0), and a disabled one
+CONFIGURED = {
+    name: SourceSettings.model_validate({"name": name, "feed": f"http://127.0.0.1:1/{name}.xml", **extra})
+    for name, extra in (("wire", {}), ("blog", {"stale_after": 0}), ("off", {"enabled": False}))
+}
+STALE_ADVICE = (
+    "Check that the site still publishes at this address (it may have moved its feed), or raise "
+    "stale_after for a slow source."
+)
+BLOCKED = "blocked_address: blocked address 10.0.0.5 for host intra.example (private); add it to allow_networks"
 
 
 def overview(
@@ -234,8 +246,61 @@ def overview(
         # a success clears the failures: a stale 410 says nothing
         (overview(repo.SourceState(name="wire", failures=0, last_http_status=410)), []),
         (overview(repo.SourceState(name="wire", failures=1, last_http_status=503)), []),
-        # a source removed from the configuration is not a problem any more
+        # a source removed from the configuration, or disabled, is not a problem any more
         (overview(repo.SourceState(name="removed", failures=9, last_http_status=410)), []),
+        (overview(repo.SourceState(name="off", failures=9, last_http_status=410)), []),
+        # the address guard's refusal is a configuration problem: told at once, naming allow_networks
+        (
+            overview(repo.SourceState(name="wire", failures=1, last_error=BLOCKED, last_error_kind="blocked_address")),
+            [
+                (
+                    "source:wire",
+                    f"Source 'wire' is blocked: {BLOCKED}. If it is meant to be reached, such as an "
+                    "intranet feed, add it to allow_networks (top level or on the source).",
+                    None,
+                )
+            ],
+        ),
+        (overview(repo.SourceState(name="wire", empty_polls=2)), []),
+        (
+            overview(repo.SourceState(name="wire", empty_polls=3)),
+            [
+                (
+                    "source:wire",
+                    "Source 'wire' is empty: 3 polls in a row listed no story. For a page, set `links:` "
+                    "to a CSS selector of its article links (`newsmonitor test-source wire -v` shows the "
+                    "links it rejected and why); for a feed, check that it still lists items.",
+                    None,
+                )
+            ],
+        ),
+        # a failing source is failing, whatever its listing was before
+        (overview(repo.SourceState(name="wire", empty_polls=5, failures=1, last_error="timeout")), []),
+        (overview(repo.SourceState(name="wire", primed_at=NOW - 9 * DAY, last_new_story_at=NOW - DAY)), []),
+        (
+            overview(repo.SourceState(name="wire", primed_at=NOW - 9 * DAY, last_new_story_at=NOW - 3 * DAY)),
+            [
+                (
+                    "source:wire",
+                    "Source 'wire' is stale: no new story for 3.0 days (stale_after 2.0 days). " + STALE_ADVICE,
+                    None,
+                )
+            ],
+        ),
+        # never a new story: counted from the first poll; and blog's own stale_after turns it off
+        (
+            overview(
+                repo.SourceState(name="blog", primed_at=NOW - 9 * DAY),
+                repo.SourceState(name="wire", primed_at=NOW - 50 * 3600),
+            ),
+            [
+                (
+                    "source:wire",
+                    "Source 'wire' is stale: no new story for 2.1 days (stale_after 2.0 days). " + STALE_ADVICE,
+                    None,
+                )
+            ],
+        ),
         (overview(oldest=NOW - 3600), []),
         (
             overview(oldest=NOW - 7200),
@@ -267,7 +332,7 @@ def overview(
     ],
 )
 def test_problems(seen: Overview, expected: list[tuple[str, str, str | None]]) -> None:
-    problems = find_problems(seen, {"wire", "blog"}, SETTINGS, NOW)
+    problems = find_problems(seen, CONFIGURED, SETTINGS, NOW)
     assert [(p.subject, p.text, p.concerned) for p in problems] == expected
 
 
@@ -308,3 +373,48 @@ def test_notices(
         assert [(r.target, r.dest) for r in notice.rows] == [(t, d) for t in notice.targets for d in dests[t]]
         assert all(r.kind is MessageKind.HEALTH and r.urgent and r.due_at == NOW for r in notice.rows)
         assert len({r.key for r in notice.rows}) == len(notice.rows)
+
+
+# ---------------------------------------------------------------------------- held alerts are not stuck
+
+
+async def test_alerts_held_for_quiet_hours_or_a_digest_raise_no_stuck_alert_notice(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    feed = Feed(site)
+    feed.items = story_items(2)
+    port = receiver.port
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "wire", "feed": feed.url, "full_text": False}],
+        rules=[{"name": "quakes", "query": "earthquake", "notify": ["quiet", "daily"]}],
+        notifiers={
+            # nothing listens on port 9: once quiet hours end, that alert really is stuck
+            "quiet": {"urls": ["json://127.0.0.1:1/hook"], "quiet": "13:00-23:00"},
+            "daily": {"urls": [f"json://daily@127.0.0.1:{port}/hook"], "digest": "daily at 08:00"},
+            "ops": receiver.url,
+        },
+        allow=site.allow,
+        extra="health: {notify: [ops], pending_after: 1m}\n",
+    )
+    clock = FakeClock(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))
+    daemon = Daemon(config, workers=0, clock=clock)
+    await daemon.start()
+    try:
+        await daemon.run_once()  # primes
+        feed.items = [Item("Earthquake shakes the coast", "http://127.0.0.1/quake", "g-quake"), *feed.items]
+        results = await daemon.run_once()
+        assert results[0].rows == 2  # one held for quiet hours, one for tomorrow's digest
+        for _ in range(8):  # the rest of the quiet hours, health checked on the way
+            clock.advance(3600)
+            await daemon.health.check()
+            await daemon.deliverer.drain_once()
+        assert receiver.messages == []
+        clock.set(datetime(2026, 3, 2, 23, 5, tzinfo=UTC))  # quiet hours ended 5 min ago
+        await daemon.deliverer.drain_once()  # port 9 refuses: the alert stays pending
+        await daemon.health.check()
+        await daemon.deliverer.drain_once()
+    finally:
+        await daemon.close()
+    # the digest row still waits for 08:00; the quiet one counts from 23:00, not from 14:00
+    assert [m.title for m in receiver.messages] == ["newsmonitor: An alert has been waiting for delivery for 5 min."]

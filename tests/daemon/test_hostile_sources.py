@@ -83,7 +83,9 @@ async def test_every_hostile_file_through_the_pipeline(tmp_path: Path, httpserve
         tmp_path,
         sources=[{**s, "alert_on_first_poll": True} for s in sources],
         rules=[{"name": "any", "query": "the OR a OR root"}],
-        notifiers={"chat": "json://127.0.0.1:9/x"},
+        # a dead address, not the canary's port: the rest of the suite uses 127.0.0.1:1 for
+        # "nothing listens" too, so a late send of another test never counts here
+        notifiers={"chat": "json://127.0.0.1:1/x"},
         allow=[f"127.0.0.1:{httpserver.port}"],
         extra="http: {max_bytes: 5000000, timeout: 20s}\n",
     )

@@ -43,7 +43,7 @@ async def test_event_loop_lag_stays_small_under_heavy_parsing(tmp_path: Path) ->
         tmp_path,
         sources=sources,
         rules=[{"name": "r", "query": "markets NEAR/3 story"}],
-        notifiers={"chat": "json://127.0.0.1:9/x"},
+        notifiers={"chat": "json://127.0.0.1:1/x"},
         allow=[f"127.0.0.1:{port}"],
         extra="defaults: {full_text: false, robots: false}\n",
     )

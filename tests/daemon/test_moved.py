@@ -56,7 +56,7 @@ async def test_daemon_polls_the_new_address_and_says_so_once(
         "database": f"sqlite:///{tmp_path}/state.db",
         "allow_networks": [f"127.0.0.1:{httpserver.port}"],
         "defaults": {"notify": ["hook"]},
-        "notifiers": {"hook": "json://127.0.0.1:9/x"},
+        "notifiers": {"hook": "json://127.0.0.1:1/x"},
         "sources": [{"name": "wire", "feed": httpserver.url_for("/feed.xml"), "full_text": False}],
         "rules": [{"name": "r", "query": "story"}],
     }))
@@ -97,7 +97,7 @@ async def test_a_moved_address_that_fails_is_given_up(tmp_path: Path, httpserver
         "database": f"sqlite:///{tmp_path}/state.db",
         "allow_networks": [f"127.0.0.1:{httpserver.port}"],
         "defaults": {"notify": ["hook"]},
-        "notifiers": {"hook": "json://127.0.0.1:9/x"},
+        "notifiers": {"hook": "json://127.0.0.1:1/x"},
         "sources": [{"name": "wire", "feed": httpserver.url_for("/feed.xml"), "full_text": False}],
         "rules": [{"name": "r", "query": "story"}],
     }))

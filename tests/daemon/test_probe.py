@@ -49,7 +49,7 @@ async def test_test_source_page_by_name_and_by_url(tmp_path: Path) -> None:
 
 async def test_test_source_blocked_address_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"sources": [{"name": "x", "feed": "http://127.0.0.1:9/feed.xml"}]}))
+    cfg.write_text(yaml.safe_dump({"sources": [{"name": "x", "feed": "http://127.0.0.1:1/feed.xml"}]}))
     out: list[str] = []
     code = await run_test_source(str(cfg), "x", verbose=False, echo=out.append)
     # the configuration check refuses what the fetcher would refuse, naming the key (issue 11)

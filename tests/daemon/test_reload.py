@@ -190,9 +190,9 @@ async def test_a_failed_reload_is_one_log_line_and_short_intervals_one_warning(
     """Issue 11: a reload refused for a notifier URL was logged twice (apprise's own raw
     complaint, secret included, then ours); the "under 60s" warning came once per source."""
     path = tmp_path / "newsmonitor.yaml"
-    sources = [{"name": f"s{i}", "feed": f"http://127.0.0.1:9/{i}.xml"} for i in range(3)]
+    sources = [{"name": f"s{i}", "feed": f"http://127.0.0.1:1/{i}.xml"} for i in range(3)]
     good = config_data(tmp_path, sources=sources, rules=[{"name": "r", "query": "x"}],
-                       notifiers={"hook": "json://127.0.0.1:9/x"}, allow=["127.0.0.1:9"],
+                       notifiers={"hook": "json://127.0.0.1:1/x"}, allow=["127.0.0.1:1"],
                        extra="defaults: {interval: 30s}")
     write(path, good)
     caplog.set_level(logging.INFO)

@@ -18,7 +18,7 @@ def config(rules: list[dict[str, object]], notifiers: list[str], sources: list[s
     settings = Settings.model_validate(
         {
             "database": "sqlite://",
-            "notifiers": {name: {"urls": [f"json://127.0.0.1:9/{name}"]} for name in notifiers},
+            "notifiers": {name: {"urls": [f"json://127.0.0.1:1/{name}"]} for name in notifiers},
             "defaults": {"notify": notifiers},
             "rules": rules,
             "sources": [{"name": name, "feed": f"https://ex.com/{name}.xml"} for name in sources],

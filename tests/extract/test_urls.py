@@ -42,7 +42,7 @@ NORMALIZE = [
     ("https://example.com/a/./b/../c", None, "https://example.com/a/c"),
     ("https://example.com./a", None, "https://example.com/a"),
     ("http://[::1]:8080/x", None, "http://[::1]:8080/x"),
-    ("http://127.0.0.1:9/x", None, "http://127.0.0.1:9/x"),
+    ("http://127.0.0.1:1/x", None, "http://127.0.0.1:1/x"),
     # relative links, resolved against the page
     ("/news/2024/05/story", "https://example.com/world/", "https://example.com/news/2024/05/story"),
     ("story-slug", "https://example.com/world/", "https://example.com/world/story-slug"),

@@ -160,7 +160,7 @@ async def test_robots_outage_keeps_previous_good_copy(site: Site) -> None:
 
 async def test_robots_redirect_to_blocked_address_propagates(site: Site) -> None:
     async def robots(request: web.Request) -> web.StreamResponse:
-        return web.Response(status=302, headers={"Location": "http://127.0.0.1:9/robots.txt"})
+        return web.Response(status=302, headers={"Location": "http://127.0.0.1:1/robots.txt"})
 
     site.route("/robots.txt", robots)
     site.static("/a", b"a")

@@ -106,7 +106,7 @@ async def test_daemon_polls_an_https_feed_with_the_configured_ca(tls_site: TLSSi
         "allow_networks": tls_site.allow,
         "http": {"ca_file": str(tls_site.ca_file)},
         "defaults": {"notify": ["hook"]},
-        "notifiers": {"hook": "json://127.0.0.1:9/x"},
+        "notifiers": {"hook": "json://127.0.0.1:1/x"},
         "sources": [{"name": "intranet", "feed": tls_site.url("localhost"), "full_text": False}],
         "rules": [{"name": "r", "query": '"rare earths"'}],
     }

@@ -216,7 +216,7 @@ async def test_receiver_refusing_connections(
 
 async def test_second_daemon_on_same_database_refuses(tmp_path: Path, httpserver: HTTPServer) -> None:
     feed = Feed(httpserver)
-    config = base_config(tmp_path, httpserver, feed, {"chat": "json://127.0.0.1:9/x"})
+    config = base_config(tmp_path, httpserver, feed, {"chat": "json://127.0.0.1:1/x"})
     first = Daemon(config, workers=0)
     await first.start()
     second = Daemon(config, workers=0)

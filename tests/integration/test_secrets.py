@@ -26,9 +26,9 @@ async def test_canaries_never_leak(tmp_path: Path, httpserver: HTTPServer) -> No
     port = httpserver.port
     text = f"""
 database: sqlite:///{tmp_path}/k.db
-allow_networks: ["127.0.0.1:{port}", "127.0.0.1:9"]
+allow_networks: ["127.0.0.1:{port}", "127.0.0.1:1"]
 notifiers:
-  hook: "json://user:${{HOOK_TOKEN}}@127.0.0.1:9/hook?token=${{HOOK_TOKEN}}"
+  hook: "json://user:${{HOOK_TOKEN}}@127.0.0.1:1/hook?token=${{HOOK_TOKEN}}"
 sources:
   - name: paid-wire
     feed: "http://reader:${{FEED_PASS}}@127.0.0.1:{port}/feed.xml?key=${{QUERY_KEY}}"

@@ -15,10 +15,10 @@ import yaml
 async def test_sigterm_exits_cleanly_within_deadline(tmp_path: Path) -> None:
     config = {
         "database": f"sqlite:///{tmp_path}/s.db",
-        "allow_networks": ["127.0.0.1:9"],
+        "allow_networks": ["127.0.0.1:1"],
         "defaults": {"interval": "1s"},
-        "notifiers": {"hook": "json://127.0.0.1:9/x"},
-        "sources": [{"name": "dead", "feed": "http://127.0.0.1:9/feed.xml"}],
+        "notifiers": {"hook": "json://127.0.0.1:1/x"},
+        "sources": [{"name": "dead", "feed": "http://127.0.0.1:1/feed.xml"}],
         "rules": [{"name": "r", "query": "x"}],
     }
     path = tmp_path / "c.yaml"

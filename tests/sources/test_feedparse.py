@@ -94,7 +94,7 @@ def test_empty_channel_is_a_feed_without_entries() -> None:
         (b'<?xml version="1.0"?><rss><channel><title>cut', "truncated document"),
         (b'{"version": "https://jsonfeed.org/version/1.1", "title": "x"}', "no 'items' list"),
         (b"/etc/passwd", "not a feed"),
-        (b"http://127.0.0.1:9/feed", "not a feed"),
+        (b"http://127.0.0.1:1/feed", "not a feed"),
     ],
 )
 def test_clear_parse_errors(body: bytes, message: str) -> None:

@@ -219,8 +219,24 @@ async def test_overview_reads_sources_and_outbox(store: Store) -> None:
     assert list(overview.sources) == ["alpha", "zeta"] and overview.sources["zeta"].polls == 2
     assert overview.outbox == {OutboxStatus.PENDING: 1, OutboxStatus.DEAD: 2}
     assert await store.outbox_counts() == overview.outbox
-    assert overview.oldest_pending == 7.0
+    assert overview.oldest_pending == 1.0  # the earliest due time, not when the row was written
     assert overview.dead_by_target == {"chat": 1, "mail": 1}
+
+
+async def test_the_oldest_pending_alert_counts_from_its_due_time(store: Store) -> None:
+    # written at 100: one held until 5000 (quiet hours, a digest), one due at once, one sent
+    held, now, sent = seed(store, [alert("held", due_at=5000.0), alert("now", due_at=100.0), alert("sent")], 100.0)
+    await store.mark_sent([sent.id], dest="d", target="t", now=100.0, keep_sends_after=0.0)
+    assert (await store.overview()).oldest_pending == 100.0
+    # the hourly throttle holds the due one until 3700: its wait starts then
+    await store.hold_for_throttle([now.id], 3700.0)
+    assert (await store.overview()).oldest_pending == 3700.0
+    await store.hold_for_throttle([held.id], 3700.0)  # a hold never makes a row due earlier
+    assert outbox(store)["held"].due_at == 5000.0
+    await store.mark_dead([now.id], "gone", tried=True)
+    assert (await store.overview()).oldest_pending == 5000.0
+    await store.mark_dead([held.id], "gone", tried=True)
+    assert (await store.overview()).oldest_pending is None
 
 
 async def test_health_notices_remember_when_each_subject_was_told(store: Store) -> None:

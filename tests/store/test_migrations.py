@@ -15,6 +15,9 @@ from monitor.store.migrations import latest
 from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
 from tests.support.store import v1_database
 
+#: the columns v3 added for the health states
+HEALTH_COLUMNS = ("last_error_kind", "empty_polls", "last_new_story_at")
+
 
 def source_columns(db: Database) -> list[str]:
     with db.read() as conn:
@@ -63,7 +66,8 @@ def test_v1_database_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
 def test_new_database_has_the_status_column_once(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path}/new.db")
     assert db.migrate() == latest()
-    assert source_columns(db).count("last_http_status") == 1
+    columns = source_columns(db)
+    assert [columns.count(c) for c in ("last_http_status", *HEALTH_COLUMNS)] == [1, 1, 1, 1]
     with db.write() as conn:
         repo.save_source(conn, repo.SourceState(name="s", failures=1, last_http_status=451))
     with db.read() as conn:
@@ -94,3 +98,47 @@ def test_v3_keeps_the_poison_count_apart_from_the_tries(tmp_path: Path) -> None:
     fresh = Database(f"sqlite:///{tmp_path}/new.db")
     assert fresh.migrate() == latest() and outbox_columns(fresh).count("solo_failures") == 1
     fresh.close()
+
+
+def test_v4_adds_the_health_columns_and_forgets_validators_that_may_name_an_unlisted_body(
+    tmp_path: Path,
+) -> None:
+    url = v1_database(tmp_path / "old.db")
+    con = sqlite3.connect(tmp_path / "old.db")
+    # as v1 wrote them: a source that found stories at 100 and 250, one primed with none,
+    # and one whose ETag was stored by a poll whose parse failed (shown ok by the 304s after it)
+    con.executescript(
+        """
+        INSERT INTO sources VALUES('busy-wire','feed','h1',50.0,300.0,300.0,NULL,0,NULL,NULL,
+            '"e1"','Mon, 02 Mar 2026 10:00:00 GMT','hash1','[100.0, 250.0, 250.0]','[1]',7,3);
+        INSERT INTO sources VALUES('quiet-page','page','h2',70.0,300.0,300.0,NULL,0,NULL,NULL,
+            NULL,NULL,'hash2','[]','[]',4,0);
+        INSERT INTO sources VALUES('html-feed','feed','h3',60.0,300.0,300.0,NULL,0,NULL,NULL,
+            '"front"',NULL,NULL,'[]','[]',9,0);
+        """
+    )
+    con.close()
+    db = Database(url)
+    assert db.migrate() == latest()
+    assert all(c in source_columns(db) for c in HEALTH_COLUMNS)
+    with db.read() as conn:
+        states = {s.name: s for s in repo.all_sources(conn)}
+    db.close()
+    # the kind of a failing source's error is read once from its text; a working one has none
+    assert {name: s.last_error_kind for name, s in states.items()} == {
+        "busy-feed": "http_status",
+        "busy-wire": None,
+        "fine-feed": None,
+        "gone-feed": "http_status",
+        "html-feed": None,
+        "quiet-page": None,
+        "slow-feed": "timeout",
+    }
+    assert {name: s.last_new_story_at for name, s in states.items() if s.primed_at} == {
+        "busy-wire": 250.0,
+        "quiet-page": 70.0,
+        "html-feed": 60.0,
+    }
+    assert all(s.empty_polls == 0 for s in states.values())
+    assert all((s.etag, s.last_modified, s.content_hash) == (None, None, None) for s in states.values())
+    assert states["busy-wire"].listed_ids == [1] and states["busy-wire"].stories_total == 3

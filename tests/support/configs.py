@@ -57,8 +57,13 @@ def make_config(
     allow: list[str],
     extra: str = "",
     defaults_notify: list[str] | None = None,
+    write: bool = False,
 ) -> Config:
-    """A validated config (see :func:`config_data`) with a SQLite file in ``tmp_path``."""
+    """A validated config (see :func:`config_data`) with a SQLite file in ``tmp_path``.
+
+    Its path is ``tmp_path/config.yaml``; with ``write`` the YAML is written there too, for
+    CLI commands that read the file (``sources``, ``outbox``).
+    """
     data = config_data(
         tmp_path,
         sources=sources,
@@ -69,7 +74,10 @@ def make_config(
         defaults_notify=defaults_notify,
     )
     text = yaml.safe_dump(data, sort_keys=False)
-    return parse_settings(text, str(tmp_path / "config.yaml"), env={})
+    path = tmp_path / "config.yaml"
+    if write:
+        path.write_text(text, encoding="utf-8")
+    return parse_settings(text, str(path), env={})
 
 
 def config_problems(text: str, env: dict[str, str] | None = None) -> list[str]:

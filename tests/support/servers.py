@@ -99,6 +99,17 @@ class Site:
 
         self.route(path, handler)
 
+    def conditional(self, path: str, body: bytes, *, etag: str, content_type: str) -> None:
+        """Answer ``path`` with ``body`` and its ``etag``, or 304 Not Modified when the request
+        names that ETag in If-None-Match (as real servers and CDNs do)."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            if request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers={"ETag": etag})
+            return web.Response(body=body, headers={"ETag": etag, "Content-Type": content_type})
+
+        self.route(path, handler)
+
     def _handler(self, path: str) -> Handler | None:
         handler = self._routes.get(path)
         if handler is None:

@@ -15,10 +15,10 @@ from tests.support.configs import make_config
 async def test_status_page_metrics_and_headers(tmp_path: Path) -> None:
     config = make_config(
         tmp_path,
-        sources=[{"name": "<script>alert(1)</script>", "feed": "http://127.0.0.1:9/feed.xml"}],
+        sources=[{"name": "<script>alert(1)</script>", "feed": "http://127.0.0.1:1/feed.xml"}],
         rules=[{"name": "r", "query": "x"}],
-        notifiers={"chat": "json://user:s3cretpass@127.0.0.1:9/hook"},
-        allow=["127.0.0.1:9"],
+        notifiers={"chat": "json://user:s3cretpass@127.0.0.1:1/hook"},
+        allow=["127.0.0.1:1"],
     )
     daemon = Daemon(config, workers=0)
     await daemon.run_once(deliver=False)
