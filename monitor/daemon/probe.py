@@ -342,7 +342,7 @@ async def _probe_line(rt: Runtime, src: SourceSettings) -> tuple[bool, str]:
 async def _advertised(rt: Runtime, src: SourceSettings) -> list[str]:
     """The feeds the page of ``src`` advertises, fetched as its poll fetches it; [] when it
     cannot be fetched again (the poll's line has said what the page lists)."""
-    from monitor.extract.feeds import advertised_feeds
+    from monitor.extract.links import advertised_feeds
 
     try:
         response = await rt.http.get(

@@ -5,7 +5,7 @@ worker pool and tests can run it directly:
 
 * ``urls``: ``normalize_url``, ``unwrap_redirect``, ``registrable_domain``, ``is_http_url``
 * ``article``: ``extract_article`` → ``Article``
-* ``links``: ``discover_links`` → ``LinkReport``; ``compile_patterns``
-* ``feeds``: ``advertised_feeds`` (the feeds a page's ``<link rel="alternate">`` names)
+* ``links``: ``discover_links`` → ``LinkReport``; ``compile_patterns``; ``advertised_feeds``
+  (the feeds a page's ``<link rel="alternate">`` names)
 * ``charset``: ``decode_html`` (BOM, UTF-8, ``<meta charset>``, detection)
 """
