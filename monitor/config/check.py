@@ -14,18 +14,16 @@ guard will refuse (so ``check`` and every poll agree) and the daemon's own optio
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from monitor.config.models import NotifierSettings, RuleSettings, Settings, SourceSettings, check_zone
 from monitor.config.problem import Problem, problem_at
 from monitor.config.validate import Dropped
 from monitor.config.yamlload import Path as KeyPath
 from monitor.errors import QueryError
-from monitor.fetch import address_refusal, parse_allow_networks
+from monitor.fetch import address_refusal, allow_entries_for, parse_allow_networks
 from monitor.notify.options import check_apprise_url, check_digest, check_quiet, check_template
 from monitor.redact import redact_url
 from monitor.rules import Query, lowercase_operators, parse_query
@@ -183,25 +181,10 @@ def _address_problem(url: str, allow_networks: list[str]) -> str | None:
     refusal = address_refusal(url, [entry for entry in allow_networks if _network_problem(entry) is None])
     if refusal is None:
         return None
-    entries = _allow_entries_for(url)
+    entries = allow_entries_for(url)
     listed = ", ".join(f'"{entry}"' for entry in entries)
     hint = f" (allow_networks: [{listed}], at the top level or on this source)" if entries else ""
     return f"every poll of {redact_url(url)} would fail: {refusal}{hint}"
-
-
-def _allow_entries_for(url: str) -> list[str]:
-    """The ``allow_networks`` entries that admit exactly the host and port of ``url``: its
-    IP literal, or both loopback addresses for a ``localhost`` name; none for other hosts."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").rstrip(".")
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    if host == "localhost" or host.endswith(".localhost"):
-        return [f"127.0.0.1:{port}", f"[::1]:{port}"]
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return []
-    return [f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"]
 
 
 def check_intervals(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:

@@ -4,19 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from monitor.config import Config, Settings, SourceSettings, default_config_path, load_config
 from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.extract.article import extract_article
-from monitor.fetch.client import HttpClient
+from monitor.fetch import HttpClient, allow_entries_for
 from monitor.models import Match, Story
 from monitor.redact import redact_text, redact_url
 from monitor.store.db import Database
@@ -35,18 +33,7 @@ def command_line_allow(url: str) -> list[str]:
     demo chose its own site: that exact IP and port are allowed (an IP literal, or
     ``localhost``), nothing else; redirects and links elsewhere are still checked.
     """
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return []
-    if host == "localhost":
-        return [f"127.0.0.1:{port}", f"[::1]:{port}"]
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return []
-    return [f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"]
+    return allow_entries_for(url)
 
 
 async def story_from_url(url: str, *, allow_networks: tuple[str, ...] = ()) -> Story:

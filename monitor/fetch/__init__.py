@@ -13,5 +13,13 @@ from monitor.fetch.client import (
     parse_allow_networks,
     parse_retry_after,
 )
+from monitor.fetch.netguard import allow_entries_for
 
-__all__ = ["HttpClient", "Response", "address_refusal", "parse_allow_networks", "parse_retry_after"]
+__all__ = [
+    "HttpClient",
+    "Response",
+    "address_refusal",
+    "allow_entries_for",
+    "parse_allow_networks",
+    "parse_retry_after",
+]

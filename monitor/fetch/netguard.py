@@ -28,6 +28,7 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -334,3 +335,22 @@ class GuardedConnector(aiohttp.TCPConnector):
             conn.close()
             raise
         return conn
+
+
+def allow_entries_for(url: str) -> list[str]:
+    """The ``allow_networks`` entries that admit exactly the host and port of ``url``: its IP
+    literal, or both loopback addresses for ``localhost`` (and ``*.localhost``); none for any
+    other host name (it is only resolved when polled) or a URL that does not parse."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return []
+    if host == "localhost" or host.endswith(".localhost"):
+        return [f"127.0.0.1:{port}", f"[::1]:{port}"]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return []
+    return [f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"]
