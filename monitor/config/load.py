@@ -17,9 +17,8 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.config.check import check_query, check_settings
 from monitor.config.models import Config, Settings
 from monitor.config.problem import Problem
 from monitor.config.validate import Dropped, normalise, validate_partially
@@ -27,7 +26,9 @@ from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError
 from monitor.redact import register_secret
-from monitor.rules import RuleSpec
+
+if TYPE_CHECKING:
+    from monitor.rules import RuleSpec
 
 # ---------------------------------------------------------------------------- ${VAR} expansion
 
@@ -146,11 +147,12 @@ def parse_settings(
     name: str,
     env: dict[str, str] | os._Environ[str] | None = None,
     *,
-    check: Callable[[Settings, list[Problem], Dropped], Iterator[Problem]] | None = check_settings,
+    check: Callable[[Settings, list[Problem], Dropped], Iterator[Problem]] | None = None,
 ) -> Config:
     """Parse and validate configuration ``text`` (from file ``name``).
 
-    An empty file is an error. The returned config's warnings are located like the
+    ``check`` cross-checks the validated settings (default: every check of
+    :mod:`monitor.config.check`). An empty file is an error. The returned config's warnings are located like the
     problems. Raises :class:`ConfigError` listing every problem as
     ``file:line:col: key.path: message``, in the order of the file.
     """
@@ -161,8 +163,8 @@ def parse_settings(
     normalise(data, problems)
     warnings: list[Problem] = []
     settings, dropped = validate_partially(data, problems)
-    if settings is not None and check is not None:
-        problems.extend(check(settings, warnings, dropped))
+    if settings is not None:
+        problems.extend((check or _check_all)(settings, warnings, dropped))
     if problems:
         raise ConfigError(_located(name, problems, doc.lines))
     assert settings is not None
@@ -194,6 +196,8 @@ def load_for_matching(path: str) -> Config:
 
 def load_rules_only(path: str) -> list[RuleSpec]:
     """The enabled rules of a configuration file as ``RuleSpec``s, read as :func:`load_for_matching` reads it."""
+    from monitor.rules import RuleSpec  # see _check_all
+
     config = load_for_matching(path)
     return [
         RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
@@ -211,8 +215,19 @@ class _EveryVariableSet(dict[str, str]):
         return os.environ.get(key, "unset")
 
 
+def _check_all(settings: Settings, warnings: list[Problem], dropped: Dropped) -> Iterator[Problem]:
+    # imported when a file is checked, not when this package is: every parser worker process
+    # imports the daemon's main module (multiprocessing does) and with it this package, and
+    # the checks pull in the rule engine, apprise, Jinja2 and the source kinds (~50 MB a worker)
+    from monitor.config.check import check_settings
+
+    return check_settings(settings, warnings, dropped)
+
+
 def _check_queries(settings: Settings, warnings: list[Problem], dropped: Dropped) -> Iterator[Problem]:
     # the one cross-check `match --config` needs: its rules parse
+    from monitor.config.check import check_query  # see _check_all
+
     for i, rule in enumerate(settings.rules):
         problem = check_query(rule.query)
         if problem:
