@@ -19,21 +19,19 @@ from operator import itemgetter
 from typing import cast
 
 from monitor.models import Story
-from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Pair, Part, lang_cache, lemma_language
-
-#: searchable fields in the order hits are reported; title and text are the default fields
-FIELD_NAMES = ("title", "text", "source", "url")
-TITLE, TEXT, SOURCE, URL = range(4)
-DEFAULT_FIELDS = (TITLE, TEXT)
-FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
+from monitor.rules.encoding import (
+    LANG_TAG,
+    LAST_TAG,
+    PREFIX_TAG,
+    Feature,
+    Field,
+    Pair,
+    WordForm,
+    language_code,
+)
+from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Part, lang_cache, lemma_language
 
 Span = tuple[int, int]
-#: what the candidate filter looks up: a word key or fold (tagged by field or kind), or a pair
-Feature = str | Pair
-#: a candidate-filter feature of every story (no word is empty)
-ALWAYS = ""
-#: candidate-filter feature prefixes of the words of one field
-FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
 #: the longest chunk of text cut at its spaces (see ``FieldDoc``)
 MAX_CHUNK = 64
 
@@ -165,10 +163,10 @@ class FieldDoc:
         """Whether every chunk is one word, so that chunk index and word position agree."""
         return not (self._irregular_ or self._irregular())[0]
 
-    def spans(self, feature: str, test: str, attr: str) -> list[Span]:
+    def spans(self, feature: str, test: str, form: WordForm) -> list[Span]:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
-        attribute ``attr`` ("keys", "fold" or "surface") contains/equals ``test``, among the
-        chunks the reverse index lists under ``feature``; sorted."""
+        ``form`` contains (KEYS) or equals (FOLD, SURFACE) ``test``, among the chunks the
+        reverse index lists under ``feature``; sorted."""
         chunks = self.cache.rev.get(feature)
         if not chunks:
             return []
@@ -180,9 +178,11 @@ class FieldDoc:
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex
+        by_fold = form is WordForm.FOLD
+        keyed = form is WordForm.KEYS
         unsorted = len(present) > 1
         for chunk in present:
-            if chunk not in complex_ and (attr != "fold" or infos[chunk].parts[0].fold == test):
+            if chunk not in complex_ and (not by_fold or infos[chunk].parts[0].fold == test):
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
                 if simple:
@@ -192,8 +192,8 @@ class FieldDoc:
                 continue
             unsorted = True
             info = infos[chunk]
-            offsets = [(a.first, a.last) for a in info.aliases if _has(a, attr, test)]
-            offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, attr, test)]
+            offsets = [(a.first, a.last) for a in info.aliases if _has(a, form, test, keyed)]
+            offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, form, test, keyed)]
             for i in self.where(chunk):
                 base = i if simple else self.first_position(i)
                 out.extend((base + a, base + b) for a, b in offsets)
@@ -206,7 +206,7 @@ class FieldDoc:
         features that start with a wildcard's prefix); sorted."""
         out: list[Span] = []
         for f in words:
-            out.extend(self.spans(f, f, "fold"))
+            out.extend(self.spans(f, f, WordForm.FOLD))
         out.sort()
         return out
 
@@ -252,9 +252,11 @@ def _step(chunks: list[str], i: int, step: int, wordless: AbstractSet[str] | Non
     return i
 
 
-def _has(part: object, attr: str, test: str) -> bool:
-    value = getattr(part, attr)
-    return test in value if attr == "keys" else value == test
+def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:
+    """Whether ``part``'s ``form`` holds ``test``; ``keyed`` is ``form is WordForm.KEYS``
+    (passed in: the enum lookup would cost more than the test)."""
+    value = getattr(part, form)
+    return test in value if keyed else value == test
 
 
 def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
@@ -281,7 +283,7 @@ class ChunkNotes:
     """What a matcher needs of each chunk of one lemmatiser language, found once per chunk.
 
     A note is the chunk's features that some rule may look up (among its keys and folds,
-    those in ``words``, plus ``"\\x02" + p`` for each wildcard prefix ``p`` one of its words
+    those in ``words``, plus ``PREFIX_TAG + p`` for each wildcard prefix ``p`` one of its words
     starts with), whether one of its words starts a rule's word pair, and (prefix, word) for
     each of its words under a wildcard prefix. One lookup per
     distinct chunk then gives a story everything the candidate filter needs. Notes are
@@ -319,7 +321,7 @@ class ChunkNotes:
             found = tuple((w[:n], w) for w in folds if w[:head] in lens
                           for n in lens[w[:head]] if n <= len(w) and w[:n] in prefixes)
             if found:
-                feats = feats.union("\x02" + start for start, _ in found)
+                feats = feats.union(PREFIX_TAG + start for start, _ in found)
         note = self.notes[chunk] = (feats, not self.pair_firsts.isdisjoint(folds), found)
         return note
 
@@ -327,7 +329,7 @@ class ChunkNotes:
 class StoryDoc:
     """A story ready for the matcher: fields, lemmatiser language, and candidate features.
 
-    ``feats`` holds every lemma key and fold of every field, plus ``"\\x03" + language``
+    ``feats`` holds every lemma key and fold of every field, plus ``LANG_TAG + language``
     when the story's language is known. A story made with a matcher's notes (``notes_of``)
     holds only the keys and folds some rule of that matcher may look up, and the wildcard
     prefixes its words start with; the matcher then adds its filter's other features.
@@ -339,12 +341,13 @@ class StoryDoc:
     def __init__(self, story: Story, notes_of: Callable[[LangCache], ChunkNotes] | None = None) -> None:
         self.story = story
         self.lang = lemma_language(story.lang)
-        self.lang_code = (story.lang or "").replace("_", "-").split("-", 1)[0].strip().lower()
+        self.lang_code = language_code(story.lang or "")
         cache = lang_cache(self.lang)
         source = story.source if not story.outlet or story.outlet == story.source else (
             f"{story.source}\n{story.outlet}")
-        texts = (story.title or "", story.text or "", source or "", story.url or "")
-        self.fields = tuple(FieldDoc(t, self.lang, cache) for t in texts)
+        texts = {Field.TITLE: story.title, Field.TEXT: story.text, Field.SOURCE: source, Field.URL: story.url}
+        #: indexed by :class:`~monitor.rules.encoding.Field`
+        self.fields = tuple(FieldDoc(texts[f] or "", self.lang, cache) for f in Field)
         # a matcher's notes give each chunk's features (and more) in one lookup
         notes = notes_of(cache) if notes_of is not None else None
         per_field: list[set[str]] = []
@@ -363,12 +366,14 @@ class StoryDoc:
                 got = list(map(known.__getitem__, fd.distinct))
             fd.notes = cast("list[Note]", got)
             per_field.append(set().union(*map(_note_feats, fd.notes)))
-        #: features of each field (lemma keys and folds), for a position-free word test
+        #: features of each field (lemma keys and folds), for a position-free word test;
+        #: indexed by ``Field``
         self.field_feats = tuple(per_field)
         # the text field holds most words: grow a copy of it rather than an empty set
-        feats = cast("set[Feature]", per_field[TEXT].union(per_field[TITLE], per_field[SOURCE], per_field[URL]))
+        feats = cast("set[Feature]", per_field[Field.TEXT].union(
+            per_field[Field.TITLE], per_field[Field.SOURCE], per_field[Field.URL]))
         if self.lang_code:
-            feats.add("\x03" + self.lang_code)
+            feats.add(LANG_TAG + self.lang_code)
         #: the matcher adds its candidate-filter features (field-tagged words, word pairs,
         #: wildcard prefixes): none of them is a word
         self.feats = feats
@@ -400,7 +405,7 @@ class StoryDoc:
                     word for pairs in self.prefixed_chunks for start, word in pairs if start == prefix))
             return words
         if self._sorted is None:
-            self._sorted = sorted(f for f in self.feats if isinstance(f, str) and f[:1] > "\x06")
+            self._sorted = sorted(f for f in self.feats if isinstance(f, str) and f[:1] > LAST_TAG)
         folds = self._sorted
         lo = bisect_left(folds, prefix)
         return folds[lo : bisect_left(folds, prefix + "\U0010ffff", lo)]

@@ -11,20 +11,21 @@ from bisect import bisect_left, bisect_right
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
-from monitor.rules.document import DEFAULT_FIELDS, FIELD_INDEX, FIELD_NAMES, FieldDoc, Span, StoryDoc
+from monitor.rules.document import FieldDoc, Span, StoryDoc
+from monitor.rules.encoding import DEFAULT_FIELDS, FIELD_NAMES, FIELD_OF, SURFACE_TAG, Field, WordForm
 from monitor.rules.text import fold, word_keys
 
 NEAR_BUDGET = 50_000
 MAX_SPANS = 5_000
 MAX_HITS = 100
 
-Occ = tuple[int, int, int]  # field index, first word position, last word position
+Occ = tuple[Field, int, int]  # field, first word position, last word position
 
 
 def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[Span]:
     # ``feats``, the field's keys and folds, rules a word out before any position work
     if u.mode == Mode.LEMMA:
-        found = [fd.spans(k, k, "keys") for k in word_keys(u.text, fd.lang) if k in feats]
+        found = [fd.spans(k, k, WordForm.KEYS) for k in word_keys(u.text, fd.lang) if k in feats]
         found = [s for s in found if s]
         if not found:
             return []
@@ -32,9 +33,9 @@ def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[S
             return found[0]
         return sorted(set().union(*found))
     if u.mode == Mode.EXACT:
-        return fd.spans(u.text, u.text, "fold") if u.text in feats else []
+        return fd.spans(u.text, u.text, WordForm.FOLD) if u.text in feats else []
     if u.mode == Mode.CASE:
-        return fd.spans("\x01" + u.text, u.text, "surface") if fold(u.text) in feats else []
+        return fd.spans(SURFACE_TAG + u.text, u.text, WordForm.SURFACE) if fold(u.text) in feats else []
     return fd.prefix_spans(doc.with_prefix(u.text))
 
 
@@ -72,7 +73,7 @@ class Evaluation:
         occ = self._memo.get(key)
         if occ is not None:
             return occ
-        fields = DEFAULT_FIELDS if term.field is None else (FIELD_INDEX[term.field],)
+        fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         out: list[Occ] = []
         for f in fields:
             fd = self.doc.fields[f]
@@ -130,7 +131,7 @@ class Evaluation:
         return bool(self.occ(node))
 
     def _in_fields(self, term: Term) -> bool:
-        fields = DEFAULT_FIELDS if term.field is None else (FIELD_INDEX[term.field],)
+        fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         lang = self.doc.lang
         for alt in term.alts:
             keys = word_keys(alt[0].text, lang)
@@ -182,14 +183,14 @@ class Evaluation:
         out: list[Hit] = []
         chars = self._chars
         for occ, label in evidence:
+            f, s, e = occ
             span = chars.get(occ)
             if span is None:
-                f, s, e = occ
                 span = chars[occ] = self.doc.fields[f].char_span(s, e)
-            out.append(Hit(label, FIELD_NAMES[occ[0]], occ[1], span[0], span[1]))
+            out.append(Hit(label, FIELD_NAMES[f], s, span[0], span[1]))
         return out
 
-    def _collect(self, node: Node, found: dict[tuple[int, int, int], str]) -> None:
+    def _collect(self, node: Node, found: dict[Occ, str]) -> None:
         if isinstance(node, Term):
             for occ in self.term_occ(node)[:MAX_HITS]:
                 found.setdefault(occ, node.label)
