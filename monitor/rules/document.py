@@ -16,7 +16,7 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, compress, filterfalse, islice, product
 from operator import itemgetter
-from typing import cast
+from typing import NamedTuple, cast
 
 from monitor.models import Story
 from monitor.rules.encoding import (
@@ -50,6 +50,20 @@ def _spaced(text: str) -> str:
 _BLANKS = ("\n", "\t", "\r", "\xa0")
 
 
+class _Irregular(NamedTuple):
+    """The chunks of a field that are not exactly one word."""
+
+    #: their indices in ``FieldDoc.chunks``, ascending
+    indices: list[int]
+    #: their numbers of word positions
+    widths: list[int]
+    #: the word positions where they start
+    starts: list[int]
+    #: ``shift[k]``: the positions gained before the k-th of them (so chunk ``i`` starts at
+    #: ``i + shift[k]``, k the number of them before ``i``)
+    shift: list[int]
+
+
 class FieldDoc:
     """One field of a story: its text, its chunks, and lazily where each chunk occurs.
 
@@ -78,7 +92,7 @@ class FieldDoc:
         self.distinct: dict[str, int] = dict(zip(chunks, range(len(chunks)), strict=True))
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
-        self._irregular_: tuple[list[int], list[int], list[int], list[int]] | None = None
+        self._irregular_: _Irregular | None = None
         self._ends: list[int] | None = None
         #: the matcher's notes of the distinct chunks, in the same order (see ``ChunkNotes``)
         self.notes: list[Note] = []
@@ -136,10 +150,8 @@ class FieldDoc:
                     out.update(product(tails, heads))
         return out
 
-    def _irregular(self) -> tuple[list[int], list[int], list[int], list[int]]:
-        """The chunks that are not exactly one word: their indices, widths, the word
-        positions where they start, and ``shift[k]``, the positions gained before the k-th
-        (so chunk ``i`` starts at ``i + shift[k]``, k the number of them before ``i``)."""
+    def _irregular(self) -> _Irregular:
+        """The chunks that are not exactly one word (see ``_Irregular``)."""
         irregular = self._irregular_
         if irregular is None:
             occ = self.occurrences()
@@ -151,7 +163,7 @@ class FieldDoc:
             widths = [infos[self.chunks[i]].width for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
-            irregular = self._irregular_ = (indices, widths, starts, shift)
+            irregular = self._irregular_ = _Irregular(indices, widths, starts, shift)
         return irregular
 
     def first_position(self, index: int) -> int:
@@ -161,7 +173,7 @@ class FieldDoc:
 
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""
-        return not (self._irregular_ or self._irregular())[0]
+        return not (self._irregular_ or self._irregular()).indices
 
     def spans(self, feature: str, test: str, form: WordForm) -> list[Span]:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
@@ -212,9 +224,9 @@ class FieldDoc:
 
     def char_span(self, start: int, end: int) -> Span:
         """Character offsets of the word positions ``start``..``end`` (inclusive)."""
-        first = self._locate(start)
-        last = first if end == start else self._locate(end)
-        return (self._offset(first[0]) + first[1].start, self._offset(last[0]) + last[1].end)
+        first, first_part = self._locate(start)
+        last, last_part = (first, first_part) if end == start else self._locate(end)
+        return (self._offset(first) + first_part.start, self._offset(last) + last_part.end)
 
     def _offset(self, index: int) -> int:
         """Character offset of chunk ``index``."""

@@ -18,6 +18,10 @@ from monitor.rules.text import fold, word_keys
 NEAR_BUDGET = 50_000
 MAX_SPANS = 5_000
 MAX_HITS = 100
+#: ``_inside`` looks at most this many spans back for one that contains an occurrence
+_INSIDE_LOOKBACK = 64
+#: a word position after every real one
+_BEYOND = 1 << 62
 
 Occ = tuple[Field, int, int]  # field, first word position, last word position
 
@@ -222,9 +226,9 @@ def _single_lemma(term: Term) -> bool:
 
 def _inside(occ: Occ, spans: list[Occ]) -> bool:
     f, s, e = occ
-    i = bisect_right(spans, (f, s, 1 << 62))
+    i = bisect_right(spans, (f, s, _BEYOND))
     # spans are sorted by start; a containing span starts at or before s
-    for j in range(i - 1, max(-1, i - 1 - 64), -1):
+    for j in range(i - 1, max(-1, i - 1 - _INSIDE_LOOKBACK), -1):
         sf, ss, se = spans[j]
         if sf != f:
             break

@@ -242,7 +242,8 @@ class _Parser:
         if tok.kind is _PHRASE:
             units: list[Unit] = []
             for word in tok.text.split():
-                units.extend(_word_units(word, tok.col, Mode.CASE if exact else Mode.EXACT)[0])
+                word_units, _ = _word_units(word, tok.col, Mode.CASE if exact else Mode.EXACT)
+                units.extend(word_units)
             if not units:
                 raise QueryError("empty phrase", tok.col)
             return Term(_alts(tuple(units), None), field, f'"{tok.text}"', tok.col)
