@@ -253,7 +253,6 @@ class _Parser:
         return Term(_alts(units_, alias), field, tok.text, tok.col)
 
 
-@lru_cache(maxsize=65_536)
 @lru_cache(maxsize=200_000)
 def _alts(units: tuple[Unit, ...], alias: Unit | None) -> tuple[tuple[Unit, ...], ...]:
     """A term's alternatives, one object for every term of the same words: a large rule
