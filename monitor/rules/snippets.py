@@ -60,6 +60,13 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
             # the sentence keeps its final punctuation and closing quotes
             finish = m.start() + len(m.group().rstrip())
             break
+    return _trimmed(text, begin, finish, end)
+
+
+def _trimmed(text: str, begin: int, finish: int, end: int) -> tuple[int, int]:
+    """``text[begin:finish]`` without blanks at either end, as offsets, reaching at least
+    to ``end`` (the end of the hit). Both ways of finding a sentence end here, so that
+    they give the same snippet."""
     while finish > begin and text[finish - 1].isspace():
         finish -= 1
     while begin < finish and text[begin].isspace():
@@ -111,11 +118,10 @@ class Sentences:
             if starts is None:
                 starts = self.starts = sentence_starts(text)
             i = bisect_right(starts, start) - 1
-            begin = starts[i]
             finish = starts[i + 1] if i + 1 < len(starts) else len(text)
-            while finish > begin and text[finish - 1].isspace():
-                finish -= 1
-            found = self.around[(start, end)] = (begin, max(finish, end))
+            # trimmed at both ends: the first sentence starts at 0 even when the text starts
+            # with blanks (the others start after the blanks their boundary takes)
+            found = self.around[(start, end)] = _trimmed(text, starts[i], finish, end)
         return found
 
 
