@@ -289,6 +289,9 @@ _note_feats = itemgetter(0)
 _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
 _NONE: frozenset[str] = frozenset()
+#: the highest code point, a noncharacter no word holds: ``prefix + _LAST_CHARACTER`` sorts
+#: after every word that starts with ``prefix``
+_LAST_CHARACTER = "\U0010ffff"
 
 
 class ChunkNotes:
@@ -420,4 +423,4 @@ class StoryDoc:
             self._sorted = sorted(f for f in self.feats if isinstance(f, str) and f[:1] > LAST_TAG)
         folds = self._sorted
         lo = bisect_left(folds, prefix)
-        return folds[lo : bisect_left(folds, prefix + "\U0010ffff", lo)]
+        return folds[lo : bisect_left(folds, prefix + _LAST_CHARACTER, lo)]
