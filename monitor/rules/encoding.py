@@ -110,13 +110,14 @@ class Atom(NamedTuple):
 PAIR_SEPARATOR = " "
 
 
-def pair_atom(first: str, second: str) -> Atom:
-    """The atom requiring folds ``first`` and ``second`` at consecutive positions."""
-    return Atom(AtomKind.PAIR, f"{first}{PAIR_SEPARATOR}{second}")
+def pair_text(first: str, second: str) -> str:
+    """The text of the PAIR atom requiring folds ``first`` and ``second`` at consecutive
+    positions."""
+    return f"{first}{PAIR_SEPARATOR}{second}"
 
 
 def pair_of(atom: Atom) -> Pair:
-    """The two folds of a PAIR atom (see :func:`pair_atom`)."""
+    """The two folds of a PAIR atom (see :func:`pair_text`)."""
     first, second = atom.text.split(PAIR_SEPARATOR)
     return first, second
 

@@ -3,10 +3,11 @@ present in every story the query matches (a necessary, not sufficient, condition
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import pairwise, product
 
 from monitor.rules.ast import And, Lang, Mode, Node, Not, Or, Term, Unit
-from monitor.rules.encoding import FIELD_OF, FIELD_TAGS, Atom, AtomKind, Field, pair_atom
+from monitor.rules.encoding import FIELD_OF, FIELD_TAGS, Atom, AtomKind, Field, pair_text
 from monitor.rules.text import fold
 
 #: at most this many alternative requirement sets are derived from an AND of ORs
@@ -14,29 +15,32 @@ _MAX_NEEDS = 32
 # members bound as module globals: reading ``AtomKind.X`` or ``Mode.X`` costs several times
 # a global, and a large rule set makes hundreds of thousands of atoms
 _LEMMA, _PREFIX = Mode.LEMMA, Mode.PREFIX
-_BY_LEMMA, _BY_PREFIX, _BY_FOLD = AtomKind.LEMMA, AtomKind.PREFIX, AtomKind.FOLD
+_BY_LEMMA, _BY_PREFIX, _BY_FOLD, _BY_PAIR = AtomKind.LEMMA, AtomKind.PREFIX, AtomKind.FOLD, AtomKind.PAIR
 #: the units whose consecutive words are compared by their folds, so must occur as a pair
 _FOLDED = (Mode.EXACT, Mode.CASE)
 #: the field a term's field name requires its words in: only a field with features of its
 #: own can be required of a story; a word of any other field (or none) is required anywhere
 _REQUIRED_FIELD: dict[str | None, Field | None] = {
     name: field if field in FIELD_TAGS else None for name, field in FIELD_OF.items()}
+#: an atom shared by every rule with that requirement, as ``ast.unit`` shares words: a large
+#: rule set repeats its words, and an atom per rule would be a tuple per rule
+_atom_of = lru_cache(maxsize=200_000)(Atom)
 
 
 def _atom(u: Unit, field: Field | None) -> Atom:
     mode = u.mode
     if mode == _LEMMA:
-        return Atom(_BY_LEMMA, u.text, field)
+        return _atom_of(_BY_LEMMA, u.text, field)
     if mode == _PREFIX:
-        return Atom(_BY_PREFIX, u.text)
-    return Atom(_BY_FOLD, fold(u.text), field)
+        return _atom_of(_BY_PREFIX, u.text, None)
+    return _atom_of(_BY_FOLD, fold(u.text), field)
 
 
 def _alt_atoms(alt: tuple[Unit, ...], field: str | None) -> frozenset[Atom]:
     required = _REQUIRED_FIELD.get(field)
     atoms = {_atom(u, required) for u in alt}
     # consecutive words compared by their folds (quoted, or exact case) must occur as a pair
-    atoms.update(pair_atom(fold(a.text), fold(b.text)) for a, b in pairwise(alt)
+    atoms.update(_atom_of(_BY_PAIR, pair_text(fold(a.text), fold(b.text)), None) for a, b in pairwise(alt)
                  if a.mode in _FOLDED and b.mode in _FOLDED)
     return frozenset(atoms)
 
@@ -47,7 +51,7 @@ def needs_of(node: Node) -> list[frozenset[Atom]] | None:
     if isinstance(node, Term):
         return [_alt_atoms(alt, node.field) for alt in node.alts]
     if isinstance(node, Lang):
-        return [frozenset({Atom(AtomKind.LANG, node.code)})]
+        return [frozenset({_atom_of(AtomKind.LANG, node.code, None)})]
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
