@@ -32,6 +32,8 @@ from monitor.rules.encoding import (
 from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Part, lang_cache, lemma_language
 
 Span = tuple[int, int]
+# read on every call of ``FieldDoc.spans``: a module global costs a tenth of ``WordForm.X``
+_KEYS, _FOLD = WordForm.KEYS, WordForm.FOLD
 #: the longest chunk of text cut at its spaces (see ``FieldDoc``)
 MAX_CHUNK = 64
 
@@ -190,8 +192,8 @@ class FieldDoc:
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex
-        by_fold = form is WordForm.FOLD
-        keyed = form is WordForm.KEYS
+        by_fold = form is _FOLD
+        keyed = form is _KEYS
         unsorted = len(present) > 1
         for chunk in present:
             if chunk not in complex_ and (not by_fold or infos[chunk].parts[0].fold == test):
@@ -218,7 +220,7 @@ class FieldDoc:
         features that start with a wildcard's prefix); sorted."""
         out: list[Span] = []
         for f in words:
-            out.extend(self.spans(f, f, WordForm.FOLD))
+            out.extend(self.spans(f, f, _FOLD))
         out.sort()
         return out
 
@@ -265,8 +267,8 @@ def _step(chunks: list[str], i: int, step: int, wordless: AbstractSet[str] | Non
 
 
 def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:
-    """Whether ``part``'s ``form`` holds ``test``; ``keyed`` is ``form is WordForm.KEYS``
-    (passed in: the enum lookup would cost more than the test)."""
+    """Whether ``part``'s ``form`` holds ``test``; ``keyed`` is ``form is WordForm.KEYS``,
+    decided once per ``spans`` call."""
     value = getattr(part, form)
     return test in value if keyed else value == test
 

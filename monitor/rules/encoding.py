@@ -46,8 +46,9 @@ class Field(IntEnum):
     URL = 3
 
 
-#: each field's name (in queries, hits and snippets), by index
-FIELD_NAMES: tuple[str, ...] = tuple(f.name.lower() for f in Field)
+#: each field's name (in queries, hits and snippets), by index; literals, so that they are
+#: the interned strings every other literal of these names is (dict lookups by identity)
+FIELD_NAMES: tuple[str, ...] = ("title", "text", "source", "url")
 #: a field by its name
 FIELD_OF: dict[str, Field] = {name: f for f, name in zip(Field, FIELD_NAMES, strict=True)}
 #: the fields a term without ``field:`` searches

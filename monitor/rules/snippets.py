@@ -131,10 +131,10 @@ _TEXT = FIELD_NAMES[Field.TEXT]
 _UNKNOWN_LAST = len(FIELD_NAMES)
 
 
-def _text_order(sentence: tuple[str, int, int]) -> tuple[int, int]:
-    """Sort key of a (field name, begin, end) sentence: fields in ``Field`` order, then
-    sentences in text order."""
-    field, begin, _ = sentence
+def _text_order(group: tuple[tuple[str, int, int], list[Hit]]) -> tuple[int, int]:
+    """Sort key of a sentence's hits, ((field name, begin, end), hits): fields in ``Field``
+    order, then sentences in text order."""
+    (field, begin, _), _ = group
     return FIELD_OF.get(field, _UNKNOWN_LAST), begin
 
 
@@ -162,10 +162,12 @@ def make_snippets(
         return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
     if len({h.term for h in hits}) == 1:
         # one term: every sentence shows it, the first one (title first) is the snippet
-        (field, begin, end), group = min(groups.items(), key=lambda kv: _text_order(kv[0]))
+        (field, begin, end), group = min(groups.items(), key=_text_order)
         return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
     terms_of = {key: {h.term for h in group} for key, group in groups.items()}
-    ranked = sorted(groups.items(), key=lambda kv: (-len(terms_of[kv[0]]), *_text_order(kv[0])))
+    # the most distinct terms first, then as ``_text_order`` (spelled out: one call per key)
+    ranked = sorted(groups.items(), key=lambda kv: (-len(terms_of[kv[0]]), FIELD_OF.get(kv[0][0], _UNKNOWN_LAST),
+                                                    kv[0][1]))
     chosen: list[tuple[tuple[str, int, int], list[Hit]]] = []
     seen: set[str] = set()
     for key, group in ranked:
@@ -176,7 +178,7 @@ def make_snippets(
         seen |= terms
         if len(chosen) >= limit:
             break
-    chosen.sort(key=lambda kv: _text_order(kv[0]))
+    chosen.sort(key=_text_order)
     out: list[Snippet] = []
     for (field, begin, end), group in chosen:
         out.append(_window(texts[field], begin, end, [(h.start, h.end) for h in group], field))
