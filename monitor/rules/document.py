@@ -20,6 +20,7 @@ from typing import NamedTuple, cast
 
 from monitor.models import Story
 from monitor.rules.encoding import (
+    ALL_FIELDS,
     LANG_TAG,
     LAST_TAG,
     PREFIX_TAG,
@@ -364,7 +365,7 @@ class StoryDoc:
             f"{story.source}\n{story.outlet}")
         texts = {Field.TITLE: story.title, Field.TEXT: story.text, Field.SOURCE: source, Field.URL: story.url}
         #: indexed by :class:`~monitor.rules.encoding.Field`
-        self.fields = tuple(FieldDoc(texts[f] or "", self.lang, cache) for f in Field)
+        self.fields = tuple(FieldDoc(texts[f] or "", self.lang, cache) for f in ALL_FIELDS)
         # a matcher's notes give each chunk's features (and more) in one lookup
         notes = notes_of(cache) if notes_of is not None else None
         per_field: list[set[str]] = []

@@ -46,6 +46,8 @@ class Field(IntEnum):
     URL = 3
 
 
+#: every field, in index order (iterating ``Field`` itself runs Python code in ``EnumType``)
+ALL_FIELDS: tuple[Field, ...] = tuple(Field)
 #: each field's name (in queries, hits and snippets), by index; literals, so that they are
 #: the interned strings every other literal of these names is (dict lookups by identity)
 FIELD_NAMES: tuple[str, ...] = ("title", "text", "source", "url")
