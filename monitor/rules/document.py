@@ -24,8 +24,11 @@ from monitor.rules.encoding import (
     LANG_TAG,
     LAST_TAG,
     PREFIX_TAG,
+    SOURCE,
+    TEXT,
+    TITLE,
+    URL,
     Feature,
-    Field,
     Pair,
     WordForm,
     language_code,
@@ -363,8 +366,8 @@ class StoryDoc:
         cache = lang_cache(self.lang)
         source = story.source if not story.outlet or story.outlet == story.source else (
             f"{story.source}\n{story.outlet}")
-        texts = {Field.TITLE: story.title, Field.TEXT: story.text, Field.SOURCE: source, Field.URL: story.url}
-        #: indexed by :class:`~monitor.rules.encoding.Field`
+        texts = {TITLE: story.title, TEXT: story.text, SOURCE: source, URL: story.url}
+        #: indexed by :data:`~monitor.rules.encoding.Field`
         self.fields = tuple(FieldDoc(texts[f] or "", self.lang, cache) for f in ALL_FIELDS)
         # a matcher's notes give each chunk's features (and more) in one lookup
         notes = notes_of(cache) if notes_of is not None else None
@@ -388,8 +391,8 @@ class StoryDoc:
         #: indexed by ``Field``
         self.field_feats = tuple(per_field)
         # the text field holds most words: grow a copy of it rather than an empty set
-        feats = cast("set[Feature]", per_field[Field.TEXT].union(
-            per_field[Field.TITLE], per_field[Field.SOURCE], per_field[Field.URL]))
+        feats = cast("set[Feature]", per_field[TEXT].union(per_field[TITLE], per_field[SOURCE],
+                                                           per_field[URL]))
         if self.lang_code:
             feats.add(LANG_TAG + self.lang_code)
         #: the matcher adds its candidate-filter features (field-tagged words, word pairs,

@@ -36,10 +36,14 @@ from monitor.rules.encoding import (
     ALWAYS,
     FIELD_NAMES,
     FIELD_TAGS,
+    FOLD_ATOM,
+    LANG_ATOM,
     LANG_TAG,
+    LEMMA_ATOM,
+    PAIR_ATOM,
+    PREFIX_ATOM,
     PREFIX_TAG,
     Atom,
-    AtomKind,
     Feature,
     pair_of,
 )
@@ -105,13 +109,12 @@ class _Index:
         #: every word feature (key or fold) the filter or the evaluation of any rule may
         #: look up in a story: the others need not be collected
         self.words = frozenset(_lookups(units, lang))
-        pair = AtomKind.PAIR
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
                 # without pair features a phrase's pairs are dropped: its words stay
                 # (a looser condition, still a necessary one)
                 ranked = sorted(((_alternatives(atom, lang), atom) for atom in need
-                                 if use_pairs or atom.kind is not pair), key=_selectivity)
+                                 if use_pairs or atom.kind != PAIR_ATOM), key=_selectivity)
                 # each atom's alternative features, most selective atom first
                 alts = [features for features, _ in ranked]
                 c = len(self.rule_of)
@@ -160,7 +163,7 @@ def _lookups(units: set[Unit], lang: str) -> set[str]:
 
 #: the rank of each kind of atom in ``_selectivity`` (lowest first); a word required in one
 #: field ranks ``_FIELD_RANK``
-_RANKS = {AtomKind.PAIR: 0, AtomKind.LEMMA: 2, AtomKind.FOLD: 2, AtomKind.PREFIX: 2, AtomKind.LANG: 3}
+_RANKS = {PAIR_ATOM: 0, LEMMA_ATOM: 2, FOLD_ATOM: 2, PREFIX_ATOM: 2, LANG_ATOM: 3}
 _FIELD_RANK = 1
 
 
@@ -179,14 +182,14 @@ def _selectivity(item: tuple[tuple[Feature, ...], Atom]) -> tuple[int, int, int,
 def _alternatives(atom: Atom, lang: str) -> tuple[Feature, ...]:
     """The features of which a story must have one to satisfy ``atom``."""
     kind, text, field = atom
-    if kind is AtomKind.PREFIX:
+    if kind == PREFIX_ATOM:
         return (PREFIX_TAG + text,)
-    if kind is AtomKind.LANG:
+    if kind == LANG_ATOM:
         return (LANG_TAG + text,)
-    if kind is AtomKind.PAIR:
+    if kind == PAIR_ATOM:
         return (pair_of(atom),)
     tag = FIELD_TAGS[field] if field is not None else ""
-    if kind is AtomKind.LEMMA:
+    if kind == LEMMA_ATOM:
         return tuple(tag + k for k in word_keys(text, lang))
     return (tag + text,)
 
@@ -209,8 +212,9 @@ class Matcher:
         self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
         pair_atoms = (atom for rule in rules for need in rule.query.needs for atom in need
-                      if atom.kind is AtomKind.PAIR)
-        self._pair_firsts = frozenset(pair_of(atom)[0] for atom in pair_atoms) if self._use_pairs else frozenset()
+                      if atom.kind == PAIR_ATOM)
+        self._pair_firsts = (frozenset(pair_of(atom)[0] for atom in pair_atoms) if self._use_pairs
+                             else frozenset())
         self._index("en")
 
     @classmethod

@@ -7,15 +7,25 @@ from functools import lru_cache
 from itertools import pairwise, product
 
 from monitor.rules.ast import And, Lang, Mode, Node, Not, Or, Term, Unit
-from monitor.rules.encoding import FIELD_OF, FIELD_TAGS, Atom, AtomKind, Field, pair_text
+from monitor.rules.encoding import (
+    FIELD_OF,
+    FIELD_TAGS,
+    FOLD_ATOM,
+    LANG_ATOM,
+    LEMMA_ATOM,
+    PAIR_ATOM,
+    PREFIX_ATOM,
+    Atom,
+    Field,
+    pair_text,
+)
 from monitor.rules.text import fold
 
 #: at most this many alternative requirement sets are derived from an AND of ORs
 _MAX_NEEDS = 32
-# members bound as module globals: reading ``AtomKind.X`` or ``Mode.X`` costs several times
-# a global, and a large rule set makes hundreds of thousands of atoms
+# members bound as module globals: reading ``Mode.X`` costs several times a global, and a
+# large rule set makes hundreds of thousands of atoms
 _LEMMA, _PREFIX = Mode.LEMMA, Mode.PREFIX
-_BY_LEMMA, _BY_PREFIX, _BY_FOLD, _BY_PAIR = AtomKind.LEMMA, AtomKind.PREFIX, AtomKind.FOLD, AtomKind.PAIR
 #: the units whose consecutive words are compared by their folds, so must occur as a pair
 _FOLDED = (Mode.EXACT, Mode.CASE)
 #: the field a term's field name requires its words in: only a field with features of its
@@ -30,17 +40,17 @@ _atom_of = lru_cache(maxsize=200_000)(Atom)
 def _atom(u: Unit, field: Field | None) -> Atom:
     mode = u.mode
     if mode == _LEMMA:
-        return _atom_of(_BY_LEMMA, u.text, field)
+        return _atom_of(LEMMA_ATOM, u.text, field)
     if mode == _PREFIX:
-        return _atom_of(_BY_PREFIX, u.text, None)
-    return _atom_of(_BY_FOLD, fold(u.text), field)
+        return _atom_of(PREFIX_ATOM, u.text, None)
+    return _atom_of(FOLD_ATOM, fold(u.text), field)
 
 
 def _alt_atoms(alt: tuple[Unit, ...], field: str | None) -> frozenset[Atom]:
     required = _REQUIRED_FIELD.get(field)
     atoms = {_atom(u, required) for u in alt}
     # consecutive words compared by their folds (quoted, or exact case) must occur as a pair
-    atoms.update(_atom_of(_BY_PAIR, pair_text(fold(a.text), fold(b.text)), None) for a, b in pairwise(alt)
+    atoms.update(_atom_of(PAIR_ATOM, pair_text(fold(a.text), fold(b.text)), None) for a, b in pairwise(alt)
                  if a.mode in _FOLDED and b.mode in _FOLDED)
     return frozenset(atoms)
 
@@ -51,7 +61,7 @@ def needs_of(node: Node) -> list[frozenset[Atom]] | None:
     if isinstance(node, Term):
         return [_alt_atoms(alt, node.field) for alt in node.alts]
     if isinstance(node, Lang):
-        return [frozenset({_atom_of(AtomKind.LANG, node.code, None)})]
+        return [frozenset({_atom_of(LANG_ATOM, node.code, None)})]
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):

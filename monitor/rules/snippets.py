@@ -7,7 +7,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from monitor.models import Hit, Snippet
-from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, Field
+from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
 
 MAX_CHARS = 300
 _CONTEXT = 80
@@ -126,7 +126,7 @@ class Sentences:
 
 
 #: the text field, split into sentences; a snippet of another field is all of it
-_TEXT = FIELD_NAMES[Field.TEXT]
+_TEXT = FIELD_NAMES[TEXT]
 #: where a field of unknown name goes among snippets: after all the others
 _UNKNOWN_LAST = len(FIELD_NAMES)
 
@@ -166,8 +166,8 @@ def make_snippets(
         return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
     terms_of = {key: {h.term for h in group} for key, group in groups.items()}
     # the most distinct terms first, then as ``_text_order`` (spelled out: one call per key)
-    ranked = sorted(groups.items(), key=lambda kv: (-len(terms_of[kv[0]]), FIELD_OF.get(kv[0][0], _UNKNOWN_LAST),
-                                                    kv[0][1]))
+    ranked = sorted(groups.items(),
+                    key=lambda kv: (-len(terms_of[kv[0]]), FIELD_OF.get(kv[0][0], _UNKNOWN_LAST), kv[0][1]))
     chosen: list[tuple[tuple[str, int, int], list[Hit]]] = []
     seen: set[str] = set()
     for key, group in ranked:

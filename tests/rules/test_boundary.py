@@ -88,5 +88,5 @@ def test_a_text_that_starts_with_blanks_gives_a_trimmed_snippet() -> None:
     story = Story(source="s", url="https://news.example/a", title="", text=" Mr. ", lang="en")
     [match] = Matcher.compile([RuleSpec("r", "Mr")]).match(story)
     assert match.snippets == (Snippet("Mr.", ((0, 2),), "text"),)
-    hits = [Hit("Mr", "text", 0, 1, 3)]
-    assert make_snippets({"text": " Mr. "}, hits, sentences=Sentences()) == make_snippets({"text": " Mr. "}, hits)
+    hits, texts = [Hit("Mr", "text", 0, 1, 3)], {"text": " Mr. "}
+    assert make_snippets(texts, hits, sentences=Sentences()) == make_snippets(texts, hits)

@@ -10,7 +10,7 @@ import yaml
 from monitor.errors import QueryError
 from monitor.rules import Matcher, RuleSpec, parse_query
 from monitor.rules.ast import And, Mode, Near, Not, Or, Term
-from monitor.rules.encoding import Atom, AtomKind
+from monitor.rules.encoding import LEMMA_ATOM, Atom
 from tests.conftest import DATA
 
 ERRORS: list[dict[str, Any]] = yaml.safe_load((DATA / "rules_errors.yaml").read_text(encoding="utf-8"))
@@ -107,7 +107,7 @@ def test_field_value_is_literal() -> None:
 
 def test_needs_cover_every_or_branch() -> None:
     needs = parse_query("(a OR b) c -d").needs
-    a, b, c = (Atom(AtomKind.LEMMA, w) for w in "abc")
+    a, b, c = (Atom(LEMMA_ATOM, w) for w in "abc")
     assert {frozenset(n) for n in needs} == {frozenset({a, c}), frozenset({b, c})}
 
 
