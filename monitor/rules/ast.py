@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+from monitor.rules.encoding import Atom
+
 
 class Mode(IntEnum):
     """How one query word is compared with one story word."""
@@ -36,16 +38,14 @@ def unit(mode: Mode, text: str) -> Unit:
     return Unit(mode, text)
 
 
-#: fields a term can be limited to; ``None`` means title and text
-FIELDS = ("title", "text", "source", "url", "lang")
-
-
 @dataclass(frozen=True, slots=True)
 class Term:
     """A word or phrase. It matches where any alternative (a sequence of consecutive word
     positions) occurs; a hyphenated word has two: its parts, and its joined form."""
 
     alts: tuple[tuple[Unit, ...], ...]
+    #: the name of the field the term is limited to (``encoding.FIELD_NAMES``); None means
+    #: the default fields
     field: str | None
     label: str
     col: int
@@ -89,14 +89,6 @@ class Near:
 
 
 Node = Term | Lang | And | Or | Not | Near
-
-#: a requirement the candidate filter can test with set lookups:
-#: ("k", lower word) some inflection present; ("f", fold) that exact fold present;
-#: ("p", prefix) a word with that prefix present; ("l", code) story language;
-#: ("b", "fold1 fold2") the two folds at consecutive word positions of one field.
-#: "k" and "f" carry ":title", ":source" or ":url" when the word must be in that field.
-Atom = tuple[str, str]
-
 
 @dataclass(frozen=True, slots=True)
 class Query:

@@ -16,24 +16,28 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, compress, filterfalse, islice, product
 from operator import itemgetter
-from typing import cast
+from typing import NamedTuple, cast
 
 from monitor.models import Story
-from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Pair, Part, lang_cache, lemma_language
-
-#: searchable fields in the order hits are reported; title and text are the default fields
-FIELD_NAMES = ("title", "text", "source", "url")
-TITLE, TEXT, SOURCE, URL = range(4)
-DEFAULT_FIELDS = (TITLE, TEXT)
-FIELD_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
+from monitor.rules.encoding import (
+    ALL_FIELDS,
+    LANG_TAG,
+    LAST_TAG,
+    PREFIX_TAG,
+    SOURCE,
+    TEXT,
+    TITLE,
+    URL,
+    Feature,
+    Pair,
+    WordForm,
+    language_code,
+)
+from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Part, lang_cache, lemma_language
 
 Span = tuple[int, int]
-#: what the candidate filter looks up: a word key or fold (tagged by field or kind), or a pair
-Feature = str | Pair
-#: a candidate-filter feature of every story (no word is empty)
-ALWAYS = ""
-#: candidate-filter feature prefixes of the words of one field
-FIELD_TAGS = {"title": "\x04", "source": "\x05", "url": "\x06"}
+# read on every call of ``FieldDoc.spans``: a module global costs a tenth of ``WordForm.X``
+_KEYS, _FOLD = WordForm.KEYS, WordForm.FOLD
 #: the longest chunk of text cut at its spaces (see ``FieldDoc``)
 MAX_CHUNK = 64
 
@@ -50,6 +54,20 @@ def _spaced(text: str) -> str:
 
 #: separators as common as the space in extracted text
 _BLANKS = ("\n", "\t", "\r", "\xa0")
+
+
+class _Irregular(NamedTuple):
+    """The chunks of a field that are not exactly one word."""
+
+    #: their indices in ``FieldDoc.chunks``, ascending
+    indices: list[int]
+    #: their numbers of word positions
+    widths: list[int]
+    #: the word positions where they start
+    starts: list[int]
+    #: ``shift[k]``: the positions gained before the k-th of them (so chunk ``i`` starts at
+    #: ``i + shift[k]``, k the number of them before ``i``)
+    shift: list[int]
 
 
 class FieldDoc:
@@ -80,7 +98,7 @@ class FieldDoc:
         self.distinct: dict[str, int] = dict(zip(chunks, range(len(chunks)), strict=True))
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
-        self._irregular_: tuple[list[int], list[int], list[int], list[int]] | None = None
+        self._irregular_: _Irregular | None = None
         self._ends: list[int] | None = None
         #: the matcher's notes of the distinct chunks, in the same order (see ``ChunkNotes``)
         self.notes: list[Note] = []
@@ -138,10 +156,8 @@ class FieldDoc:
                     out.update(product(tails, heads))
         return out
 
-    def _irregular(self) -> tuple[list[int], list[int], list[int], list[int]]:
-        """The chunks that are not exactly one word: their indices, widths, the word
-        positions where they start, and ``shift[k]``, the positions gained before the k-th
-        (so chunk ``i`` starts at ``i + shift[k]``, k the number of them before ``i``)."""
+    def _irregular(self) -> _Irregular:
+        """The chunks that are not exactly one word (see ``_Irregular``)."""
         irregular = self._irregular_
         if irregular is None:
             occ = self.occurrences()
@@ -153,7 +169,7 @@ class FieldDoc:
             widths = [infos[self.chunks[i]].width for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
-            irregular = self._irregular_ = (indices, widths, starts, shift)
+            irregular = self._irregular_ = _Irregular(indices, widths, starts, shift)
         return irregular
 
     def first_position(self, index: int) -> int:
@@ -163,12 +179,12 @@ class FieldDoc:
 
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""
-        return not (self._irregular_ or self._irregular())[0]
+        return not (self._irregular_ or self._irregular()).indices
 
-    def spans(self, feature: str, test: str, attr: str) -> list[Span]:
+    def spans(self, feature: str, test: str, form: WordForm) -> list[Span]:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
-        attribute ``attr`` ("keys", "fold" or "surface") contains/equals ``test``, among the
-        chunks the reverse index lists under ``feature``; sorted."""
+        ``form`` contains (KEYS) or equals (FOLD, SURFACE) ``test``, among the chunks the
+        reverse index lists under ``feature``; sorted."""
         chunks = self.cache.rev.get(feature)
         if not chunks:
             return []
@@ -180,9 +196,11 @@ class FieldDoc:
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex
+        by_fold = form is _FOLD
+        keyed = form is _KEYS
         unsorted = len(present) > 1
         for chunk in present:
-            if chunk not in complex_ and (attr != "fold" or infos[chunk].parts[0].fold == test):
+            if chunk not in complex_ and (not by_fold or infos[chunk].parts[0].fold == test):
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
                 if simple:
@@ -192,8 +210,8 @@ class FieldDoc:
                 continue
             unsorted = True
             info = infos[chunk]
-            offsets = [(a.first, a.last) for a in info.aliases if _has(a, attr, test)]
-            offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, attr, test)]
+            offsets = [(a.first, a.last) for a in info.aliases if _has(a, form, test, keyed)]
+            offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, form, test, keyed)]
             for i in self.where(chunk):
                 base = i if simple else self.first_position(i)
                 out.extend((base + a, base + b) for a, b in offsets)
@@ -206,15 +224,15 @@ class FieldDoc:
         features that start with a wildcard's prefix); sorted."""
         out: list[Span] = []
         for f in words:
-            out.extend(self.spans(f, f, "fold"))
+            out.extend(self.spans(f, f, _FOLD))
         out.sort()
         return out
 
     def char_span(self, start: int, end: int) -> Span:
         """Character offsets of the word positions ``start``..``end`` (inclusive)."""
-        first = self._locate(start)
-        last = first if end == start else self._locate(end)
-        return (self._offset(first[0]) + first[1].start, self._offset(last[0]) + last[1].end)
+        first, first_part = self._locate(start)
+        last, last_part = (first, first_part) if end == start else self._locate(end)
+        return (self._offset(first) + first_part.start, self._offset(last) + last_part.end)
 
     def _offset(self, index: int) -> int:
         """Character offset of chunk ``index``."""
@@ -252,9 +270,11 @@ def _step(chunks: list[str], i: int, step: int, wordless: AbstractSet[str] | Non
     return i
 
 
-def _has(part: object, attr: str, test: str) -> bool:
-    value = getattr(part, attr)
-    return test in value if attr == "keys" else value == test
+def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:
+    """Whether ``part``'s ``form`` holds ``test``; ``keyed`` is ``form is WordForm.KEYS``,
+    decided once per ``spans`` call."""
+    value = getattr(part, form)
+    return test in value if keyed else value == test
 
 
 def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
@@ -275,13 +295,16 @@ _note_feats = itemgetter(0)
 _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
 _NONE: frozenset[str] = frozenset()
+#: the highest code point, a noncharacter no word holds: ``prefix + _LAST_CHARACTER`` sorts
+#: after every word that starts with ``prefix``
+_LAST_CHARACTER = "\U0010ffff"
 
 
 class ChunkNotes:
     """What a matcher needs of each chunk of one lemmatiser language, found once per chunk.
 
     A note is the chunk's features that some rule may look up (among its keys and folds,
-    those in ``words``, plus ``"\\x02" + p`` for each wildcard prefix ``p`` one of its words
+    those in ``words``, plus ``PREFIX_TAG + p`` for each wildcard prefix ``p`` one of its words
     starts with), whether one of its words starts a rule's word pair, and (prefix, word) for
     each of its words under a wildcard prefix. One lookup per
     distinct chunk then gives a story everything the candidate filter needs. Notes are
@@ -319,7 +342,7 @@ class ChunkNotes:
             found = tuple((w[:n], w) for w in folds if w[:head] in lens
                           for n in lens[w[:head]] if n <= len(w) and w[:n] in prefixes)
             if found:
-                feats = feats.union("\x02" + start for start, _ in found)
+                feats = feats.union(PREFIX_TAG + start for start, _ in found)
         note = self.notes[chunk] = (feats, not self.pair_firsts.isdisjoint(folds), found)
         return note
 
@@ -327,7 +350,7 @@ class ChunkNotes:
 class StoryDoc:
     """A story ready for the matcher: fields, lemmatiser language, and candidate features.
 
-    ``feats`` holds every lemma key and fold of every field, plus ``"\\x03" + language``
+    ``feats`` holds every lemma key and fold of every field, plus ``LANG_TAG + language``
     when the story's language is known. A story made with a matcher's notes (``notes_of``)
     holds only the keys and folds some rule of that matcher may look up, and the wildcard
     prefixes its words start with; the matcher then adds its filter's other features.
@@ -339,12 +362,13 @@ class StoryDoc:
     def __init__(self, story: Story, notes_of: Callable[[LangCache], ChunkNotes] | None = None) -> None:
         self.story = story
         self.lang = lemma_language(story.lang)
-        self.lang_code = (story.lang or "").replace("_", "-").split("-", 1)[0].strip().lower()
+        self.lang_code = language_code(story.lang or "")
         cache = lang_cache(self.lang)
         source = story.source if not story.outlet or story.outlet == story.source else (
             f"{story.source}\n{story.outlet}")
-        texts = (story.title or "", story.text or "", source or "", story.url or "")
-        self.fields = tuple(FieldDoc(t, self.lang, cache) for t in texts)
+        texts = {TITLE: story.title, TEXT: story.text, SOURCE: source, URL: story.url}
+        #: indexed by :data:`~monitor.rules.encoding.Field`
+        self.fields = tuple(FieldDoc(texts[f] or "", self.lang, cache) for f in ALL_FIELDS)
         # a matcher's notes give each chunk's features (and more) in one lookup
         notes = notes_of(cache) if notes_of is not None else None
         per_field: list[set[str]] = []
@@ -363,12 +387,14 @@ class StoryDoc:
                 got = list(map(known.__getitem__, fd.distinct))
             fd.notes = cast("list[Note]", got)
             per_field.append(set().union(*map(_note_feats, fd.notes)))
-        #: features of each field (lemma keys and folds), for a position-free word test
+        #: features of each field (lemma keys and folds), for a position-free word test;
+        #: indexed by ``Field``
         self.field_feats = tuple(per_field)
         # the text field holds most words: grow a copy of it rather than an empty set
-        feats = cast("set[Feature]", per_field[TEXT].union(per_field[TITLE], per_field[SOURCE], per_field[URL]))
+        feats = cast("set[Feature]", per_field[TEXT].union(per_field[TITLE], per_field[SOURCE],
+                                                           per_field[URL]))
         if self.lang_code:
-            feats.add("\x03" + self.lang_code)
+            feats.add(LANG_TAG + self.lang_code)
         #: the matcher adds its candidate-filter features (field-tagged words, word pairs,
         #: wildcard prefixes): none of them is a word
         self.feats = feats
@@ -400,7 +426,7 @@ class StoryDoc:
                     word for pairs in self.prefixed_chunks for start, word in pairs if start == prefix))
             return words
         if self._sorted is None:
-            self._sorted = sorted(f for f in self.feats if isinstance(f, str) and f[:1] > "\x06")
+            self._sorted = sorted(f for f in self.feats if isinstance(f, str) and f[:1] > LAST_TAG)
         folds = self._sorted
         lo = bisect_left(folds, prefix)
-        return folds[lo : bisect_left(folds, prefix + "\U0010ffff", lo)]
+        return folds[lo : bisect_left(folds, prefix + _LAST_CHARACTER, lo)]

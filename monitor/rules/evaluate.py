@@ -11,20 +11,27 @@ from bisect import bisect_left, bisect_right
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
-from monitor.rules.document import DEFAULT_FIELDS, FIELD_INDEX, FIELD_NAMES, FieldDoc, Span, StoryDoc
+from monitor.rules.document import FieldDoc, Span, StoryDoc
+from monitor.rules.encoding import DEFAULT_FIELDS, FIELD_NAMES, FIELD_OF, SURFACE_TAG, Field, WordForm
 from monitor.rules.text import fold, word_keys
 
 NEAR_BUDGET = 50_000
 MAX_SPANS = 5_000
 MAX_HITS = 100
+#: ``_inside`` looks at most this many spans back for one that contains an occurrence
+_INSIDE_LOOKBACK = 64
+#: a word position after every real one
+_BEYOND = 1 << 62
 
-Occ = tuple[int, int, int]  # field index, first word position, last word position
+Occ = tuple[Field, int, int]  # field, first word position, last word position
+# read for every word looked up: a module global costs a tenth of ``WordForm.X``
+_KEYS, _FOLD, _SURFACE = WordForm.KEYS, WordForm.FOLD, WordForm.SURFACE
 
 
 def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[Span]:
     # ``feats``, the field's keys and folds, rules a word out before any position work
     if u.mode == Mode.LEMMA:
-        found = [fd.spans(k, k, "keys") for k in word_keys(u.text, fd.lang) if k in feats]
+        found = [fd.spans(k, k, _KEYS) for k in word_keys(u.text, fd.lang) if k in feats]
         found = [s for s in found if s]
         if not found:
             return []
@@ -32,9 +39,9 @@ def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[S
             return found[0]
         return sorted(set().union(*found))
     if u.mode == Mode.EXACT:
-        return fd.spans(u.text, u.text, "fold") if u.text in feats else []
+        return fd.spans(u.text, u.text, _FOLD) if u.text in feats else []
     if u.mode == Mode.CASE:
-        return fd.spans("\x01" + u.text, u.text, "surface") if fold(u.text) in feats else []
+        return fd.spans(SURFACE_TAG + u.text, u.text, _SURFACE) if fold(u.text) in feats else []
     return fd.prefix_spans(doc.with_prefix(u.text))
 
 
@@ -72,7 +79,7 @@ class Evaluation:
         occ = self._memo.get(key)
         if occ is not None:
             return occ
-        fields = DEFAULT_FIELDS if term.field is None else (FIELD_INDEX[term.field],)
+        fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         out: list[Occ] = []
         for f in fields:
             fd = self.doc.fields[f]
@@ -130,7 +137,7 @@ class Evaluation:
         return bool(self.occ(node))
 
     def _in_fields(self, term: Term) -> bool:
-        fields = DEFAULT_FIELDS if term.field is None else (FIELD_INDEX[term.field],)
+        fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         lang = self.doc.lang
         for alt in term.alts:
             keys = word_keys(alt[0].text, lang)
@@ -182,14 +189,14 @@ class Evaluation:
         out: list[Hit] = []
         chars = self._chars
         for occ, label in evidence:
+            f, s, e = occ
             span = chars.get(occ)
             if span is None:
-                f, s, e = occ
                 span = chars[occ] = self.doc.fields[f].char_span(s, e)
-            out.append(Hit(label, FIELD_NAMES[occ[0]], occ[1], span[0], span[1]))
+            out.append(Hit(label, FIELD_NAMES[f], s, span[0], span[1]))
         return out
 
-    def _collect(self, node: Node, found: dict[tuple[int, int, int], str]) -> None:
+    def _collect(self, node: Node, found: dict[Occ, str]) -> None:
         if isinstance(node, Term):
             for occ in self.term_occ(node)[:MAX_HITS]:
                 found.setdefault(occ, node.label)
@@ -221,9 +228,9 @@ def _single_lemma(term: Term) -> bool:
 
 def _inside(occ: Occ, spans: list[Occ]) -> bool:
     f, s, e = occ
-    i = bisect_right(spans, (f, s, 1 << 62))
+    i = bisect_right(spans, (f, s, _BEYOND))
     # spans are sorted by start; a containing span starts at or before s
-    for j in range(i - 1, max(-1, i - 1 - 64), -1):
+    for j in range(i - 1, max(-1, i - 1 - _INSIDE_LOOKBACK), -1):
         sf, ss, se = spans[j]
         if sf != f:
             break

@@ -30,8 +30,23 @@ from dataclasses import dataclass
 
 from monitor.errors import QueryError
 from monitor.models import Hit, Match, Snippet, Story
-from monitor.rules.ast import Atom, Mode, Query, Unit, walk_terms
-from monitor.rules.document import ALWAYS, FIELD_INDEX, FIELD_TAGS, ChunkNotes, Feature, StoryDoc
+from monitor.rules.ast import Mode, Query, Unit, walk_terms
+from monitor.rules.document import ChunkNotes, StoryDoc
+from monitor.rules.encoding import (
+    ALWAYS,
+    FIELD_NAMES,
+    FIELD_TAGS,
+    FOLD_ATOM,
+    LANG_ATOM,
+    LANG_TAG,
+    LEMMA_ATOM,
+    PAIR_ATOM,
+    PREFIX_ATOM,
+    PREFIX_TAG,
+    Atom,
+    Feature,
+    pair_of,
+)
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import Sentences, make_snippets
@@ -98,15 +113,17 @@ class _Index:
             for need in rule.query.needs:
                 # without pair features a phrase's pairs are dropped: its words stay
                 # (a looser condition, still a necessary one)
-                alts = sorted(((_alternatives(atom, lang), atom) for atom in need
-                               if use_pairs or atom[0] != "b"), key=_selectivity)
+                ranked = sorted(((_alternatives(atom, lang), atom) for atom in need
+                                 if use_pairs or atom.kind != PAIR_ATOM), key=_selectivity)
+                # each atom's alternative features, most selective atom first
+                alts = [features for features, _ in ranked]
                 c = len(self.rule_of)
                 self.rule_of.append(r)
                 # most sets have no third atom: share one empty set (fewer objects for the GC)
-                self.singles.append(frozenset(a[0] for a, _ in alts[2:] if len(a) == 1) or _EMPTY)
-                self.multis.append(tuple(a for a, _ in alts[2:] if len(a) > 1))
-                seconds = alts[1][0] if len(alts) > 1 else (ALWAYS,)
-                for first in alts[0][0]:
+                self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
+                self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
+                seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+                for first in alts[0]:
                     second = self.pairs.setdefault(first, {})
                     for feature in seconds:
                         second.setdefault(feature, []).append(c)
@@ -144,28 +161,36 @@ def _lookups(units: set[Unit], lang: str) -> set[str]:
     return out
 
 
-def _selectivity(item: tuple[tuple[Feature, ...], Atom]) -> tuple[int, int, int, Atom]:
+#: the rank of each kind of atom in ``_selectivity`` (lowest first); a word required in one
+#: field ranks ``_FIELD_RANK``
+_RANKS = {PAIR_ATOM: 0, LEMMA_ATOM: 2, FOLD_ATOM: 2, PREFIX_ATOM: 2, LANG_ATOM: 3}
+_FIELD_RANK = 1
+
+
+def _selectivity(item: tuple[tuple[Feature, ...], Atom]) -> tuple[int, int, int, str, str, str]:
     """Sort key: most selective-looking atom first (two words side by side are rarer than
     either, a word of the title rarer than one anywhere, a language matches many stories;
-    fewer alternative keys and longer words are rarer)."""
+    fewer alternative keys and longer words are rarer); then an order that is the same in
+    every run."""
     alts, atom = item
-    rank = 0 if atom[0] == "b" else 1 if ":" in atom[0] else 3 if atom[0] == "l" else 2
-    return (rank, len(alts), -len(atom[1]), atom)
+    field = atom.field
+    if field is None:
+        return (_RANKS[atom.kind], len(alts), -len(atom.text), atom.kind, "", atom.text)
+    return (_FIELD_RANK, len(alts), -len(atom.text), atom.kind, FIELD_NAMES[field], atom.text)
 
 
 def _alternatives(atom: Atom, lang: str) -> tuple[Feature, ...]:
-    kind, text = atom
-    kind, _, field = kind.partition(":")
-    tag = FIELD_TAGS[field] if field else ""
-    if kind == "k":
+    """The features of which a story must have one to satisfy ``atom``."""
+    kind, text, field = atom
+    if kind == PREFIX_ATOM:
+        return (PREFIX_TAG + text,)
+    if kind == LANG_ATOM:
+        return (LANG_TAG + text,)
+    if kind == PAIR_ATOM:
+        return (pair_of(atom),)
+    tag = FIELD_TAGS[field] if field is not None else ""
+    if kind == LEMMA_ATOM:
         return tuple(tag + k for k in word_keys(text, lang))
-    if kind == "p":
-        return ("\x02" + text,)
-    if kind == "l":
-        return ("\x03" + text,)
-    if kind == "b":
-        first, second = text.split(" ")
-        return ((first, second),)
     return (tag + text,)
 
 
@@ -186,8 +211,10 @@ class Matcher:
         #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
         self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
-        self._pair_firsts = frozenset(atom[1].split(" ")[0] for rule in rules for need in rule.query.needs
-                                      for atom in need if atom[0] == "b") if self._use_pairs else frozenset()
+        pair_atoms = (atom for rule in rules for need in rule.query.needs for atom in need
+                      if atom.kind == PAIR_ATOM)
+        self._pair_firsts = (frozenset(pair_of(atom)[0] for atom in pair_atoms) if self._use_pairs
+                             else frozenset())
         self._index("en")
 
     @classmethod
@@ -248,8 +275,8 @@ class Matcher:
         for the evaluation."""
         out = doc.feats
         out.add(ALWAYS)
-        for name, tag in FIELD_TAGS.items():
-            out.update(tag + f for f in doc.field_feats[FIELD_INDEX[name]])
+        for field, tag in FIELD_TAGS.items():
+            out.update(tag + f for f in doc.field_feats[field])
         if self._pair_firsts:
             for fd in doc.fields:
                 starters = doc.starters(fd)
@@ -281,8 +308,7 @@ class Matcher:
         if not candidates:
             return []
         evaluation = Evaluation(doc)
-        texts = {"title": doc.fields[0].text, "text": doc.fields[1].text,
-                 "source": doc.fields[2].text, "url": doc.fields[3].text}
+        texts = {name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)}
         sentences = Sentences()
         # rules that share their words often have the same evidence: the same hits and
         # snippets, built once

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from monitor.errors import QueryError
-from monitor.rules.ast import FIELDS, And, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
+from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
+from monitor.rules.encoding import LANG_FIELD, NEAR_SLASH, QUERY_FIELDS, WILDCARD, Token, language_code
 from monitor.rules.needs import needs_of
 from monitor.rules.text import CHUNK_RE, fold, split_chunk
 
@@ -21,17 +22,34 @@ MAX_DEPTH = 64
 MAX_DISTANCE = 1_000
 MIN_PREFIX = 2
 
+# every Token as a module global: the lexer and parser test the kind of every token, and
+# reading ``Token.X`` costs about ten times a global (``EnumType`` defines ``__getattr__``,
+# which keeps the interpreter from caching the lookup; with them, lexing was about 40 %
+# slower and parsing as a whole about 10 %)
+_OPEN, _CLOSE, _END = Token.OPEN, Token.CLOSE, Token.END
+_AND, _OR, _NOT, _NEAR = Token.AND, Token.OR, Token.NOT, Token.NEAR
+_NEG, _EXACT, _FIELD = Token.NEG, Token.EXACT, Token.FIELD
+_WORD, _PHRASE = Token.WORD, Token.PHRASE
+
 _SPACE = frozenset(" \t\r\n\f\v\u00a0")
 _RUN = re.compile(r'[^\s()"“”]+')
+#: opening quote → closing quote
 _QUOTES = {'"': '"', "“": "”", "”": "”"}
-_NEAR = re.compile(r"NEAR/(\d+)")
-_FIELD = re.compile(r"([A-Za-z]+):")
+_BRACKETS = frozenset({_OPEN, _CLOSE})
+#: the tokens a query spells as themselves, by spelling
+_SPELLED = {str(t): t for t in (_OPEN, _CLOSE, _AND, _OR, _NOT)}
+_WORD_OPERATORS = frozenset({_AND, _OR, _NOT})
+#: after ``field:``, a character that starts an operand rather than a word taken as written
+_NOT_LITERAL = frozenset({_OPEN, _EXACT, *_QUOTES})
+_EXACT_ALONE = '"=" must be followed by a word or a quoted phrase'
+_NEAR_DISTANCE = re.compile(rf"{re.escape(NEAR_SLASH)}(\d+)")
+_FIELD_NAME = re.compile(r"([A-Za-z]+):")
 _LANG_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 @dataclass(slots=True)
 class _Tok:
-    kind: str  # ( ) WORD PHRASE AND OR NOT NEG NEAR FIELD EXACT END
+    kind: Token
     text: str
     col: int
     num: int = 0
@@ -47,8 +65,8 @@ def _lex(query: str) -> list[_Tok]:
         if c in _SPACE:
             literal_next = False
             i += 1
-        elif c in "()":
-            toks.append(_Tok(c, c, col))
+        elif c in _BRACKETS:
+            toks.append(_Tok(_SPELLED[c], c, col))
             literal_next = False
             i += 1
         elif c in _QUOTES:
@@ -57,7 +75,7 @@ def _lex(query: str) -> list[_Tok]:
                 close = query.find("”", i + 1)
             if close < 0:
                 raise QueryError("unterminated quote", col)
-            toks.append(_Tok("PHRASE", query[i + 1 : close], col))
+            toks.append(_Tok(_PHRASE, query[i + 1 : close], col))
             literal_next = False
             i = close + 1
         else:
@@ -65,59 +83,64 @@ def _lex(query: str) -> list[_Tok]:
             j = m_run.end() if m_run else i + 1
             run = query[i:j]
             if literal_next:
-                toks.append(_Tok("WORD", run, col))
+                toks.append(_Tok(_WORD, run, col))
                 literal_next = False
                 i = j
                 continue
-            if run in ("AND", "OR", "NOT"):
-                toks.append(_Tok(run, run, col))
+            if run in _WORD_OPERATORS:
+                toks.append(_Tok(_SPELLED[run], run, col))
                 i = j
                 continue
-            if run == "NEAR" or run.startswith("NEAR/"):
-                m = _NEAR.fullmatch(run)
+            if run == _NEAR or run.startswith(NEAR_SLASH):
+                m = _NEAR_DISTANCE.fullmatch(run)
                 if not m:
                     raise QueryError("NEAR needs a distance in words, like NEAR/10", col)
                 distance = int(m.group(1))
                 if distance > MAX_DISTANCE:
                     raise QueryError(f"NEAR distance must be at most {MAX_DISTANCE}", col)
-                toks.append(_Tok("NEAR", run, col, distance))
+                toks.append(_Tok(_NEAR, run, col, distance))
                 i = j
                 continue
-            if c == "-":
-                if j == i + 1 and (j >= n or query[j] in _SPACE or query[j] == ")"):
+            if c == _NEG:
+                if j == i + 1 and (j >= n or query[j] in _SPACE or query[j] == _CLOSE):
                     raise QueryError('nothing to negate after "-"', col)
-                toks.append(_Tok("NEG", "-", col))
+                toks.append(_Tok(_NEG, c, col))
                 i += 1
                 continue
-            if c == "=":
-                if j == i + 1 and (j >= n or query[j] not in '"“”'):
-                    raise QueryError('"=" must be followed by a word or a quoted phrase', col)
-                toks.append(_Tok("EXACT", "=", col))
+            if c == _EXACT:
+                if j == i + 1 and (j >= n or query[j] not in _QUOTES):
+                    raise QueryError(_EXACT_ALONE, col)
+                toks.append(_Tok(_EXACT, c, col))
                 i += 1
                 continue
-            m = _FIELD.match(run)
+            m = _FIELD_NAME.match(run)
             if m:
                 name = m.group(1).lower()
-                if name not in FIELDS:
-                    raise QueryError(f'unknown field "{m.group(1)}" (fields: {", ".join(FIELDS)})', col)
+                if name not in QUERY_FIELDS:
+                    raise QueryError(f'unknown field "{m.group(1)}" (fields: {", ".join(QUERY_FIELDS)})', col)
                 end = i + m.end()
-                if end >= n or query[end] in _SPACE or query[end] == ")":
+                if end >= n or query[end] in _SPACE or query[end] == _CLOSE:
                     raise QueryError(f'nothing after "{m.group(0)}"', col)
-                toks.append(_Tok("FIELD", name, col))
-                literal_next = query[end] not in '("“”='
+                toks.append(_Tok(_FIELD, name, col))
+                literal_next = query[end] not in _NOT_LITERAL
                 i = end
                 continue
-            toks.append(_Tok("WORD", run, col))
+            toks.append(_Tok(_WORD, run, col))
             i = j
-    toks.append(_Tok("END", "", n + 1))
+    toks.append(_Tok(_END, "", n + 1))
     return toks
 
 
 def _describe(tok: _Tok) -> str:
-    return "unexpected end of query" if tok.kind == "END" else f'unexpected "{tok.text}"'
+    return "unexpected end of query" if tok.kind is _END else f'unexpected "{tok.text}"'
 
 
-_STARTS = frozenset({"WORD", "PHRASE", "(", "NOT", "NEG", "FIELD", "EXACT"})
+#: the tokens that can start an operand (so an AND between two operands may be left out)
+_STARTS = frozenset({_WORD, _PHRASE, _OPEN, _NOT, _NEG, _FIELD, _EXACT})
+_NEGATIONS = frozenset({_NOT, _NEG})
+#: what may follow ``field:``
+_FIELD_OPERANDS = frozenset({_WORD, _PHRASE, _OPEN, _EXACT})
+_WORDS = frozenset({_WORD, _PHRASE})
 
 
 class _Parser:
@@ -137,14 +160,14 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.parse_or(None)
-        if self.tok.kind != "END":
+        if self.tok.kind is not _END:
             raise QueryError(_describe(self.tok), self.tok.col)
         return node
 
     def parse_or(self, field: str | None) -> Node:
         first = self.tok
         items = [self.parse_and(field)]
-        while self.tok.kind == "OR":
+        while self.tok.kind is _OR:
             self.take()
             items.append(self.parse_and(field))
         return items[0] if len(items) == 1 else Or(tuple(items), first.col)
@@ -153,7 +176,7 @@ class _Parser:
         first = self.tok
         items = [self.parse_near(field)]
         while True:
-            if self.tok.kind == "AND":
+            if self.tok.kind is _AND:
                 self.take()
             elif self.tok.kind not in _STARTS:
                 break
@@ -162,14 +185,14 @@ class _Parser:
 
     def parse_near(self, field: str | None) -> Node:
         left = self.parse_unary(field)
-        while self.tok.kind == "NEAR":
+        while self.tok.kind is _NEAR:
             op = self.take()
             right = self.parse_unary(field)
             left = Near(left, right, op.num, op.col)
         return left
 
     def parse_unary(self, field: str | None) -> Node:
-        if self.tok.kind in ("NOT", "NEG"):
+        if self.tok.kind in _NEGATIONS:
             op = self.take()
             self.enter(op)
             child = self.parse_unary(field)
@@ -185,42 +208,43 @@ class _Parser:
 
     def parse_primary(self, field: str | None) -> Node:
         tok = self.tok
-        if tok.kind == "FIELD":
+        if tok.kind is _FIELD:
             self.take()
-            if tok.text == "lang":
+            if tok.text == LANG_FIELD:
                 value = self.take()
-                if value.kind != "WORD" or not _LANG_CODE.fullmatch(value.text):
+                if value.kind is not _WORD or not _LANG_CODE.fullmatch(value.text):
                     raise QueryError('lang: needs a language code such as "de" or "pt-BR"', value.col)
-                return Lang(value.text.replace("_", "-").split("-")[0].lower(), tok.col)
-            if self.tok.kind not in ("WORD", "PHRASE", "(", "EXACT"):
+                return Lang(language_code(value.text), tok.col)
+            if self.tok.kind not in _FIELD_OPERANDS:
                 raise QueryError(_describe(self.tok), self.tok.col)
             node = self.parse_primary(tok.text)
             return _relocate(node, tok.col)
-        if tok.kind == "EXACT":
+        if tok.kind is _EXACT:
             self.take()
-            if self.tok.kind not in ("WORD", "PHRASE"):
-                raise QueryError('"=" must be followed by a word or a quoted phrase', tok.col)
+            if self.tok.kind not in _WORDS:
+                raise QueryError(_EXACT_ALONE, tok.col)
             return _relocate(self.term(self.take(), field, exact=True), tok.col)
-        if tok.kind == "(":
+        if tok.kind is _OPEN:
             self.take()
             self.enter(tok)
             node = self.parse_or(field)
             self.depth -= 1
-            if self.tok.kind != ")":
-                if self.tok.kind == "END":
+            if self.tok.kind is not _CLOSE:
+                if self.tok.kind is _END:
                     raise QueryError('missing ")" for this "("', tok.col)
                 raise QueryError(_describe(self.tok), self.tok.col)
             self.take()
             return node
-        if tok.kind in ("WORD", "PHRASE"):
+        if tok.kind in _WORDS:
             return self.term(self.take(), field, exact=False)
         raise QueryError(_describe(tok), tok.col)
 
     def term(self, tok: _Tok, field: str | None, exact: bool) -> Term:
-        if tok.kind == "PHRASE":
+        if tok.kind is _PHRASE:
             units: list[Unit] = []
             for word in tok.text.split():
-                units.extend(_word_units(word, tok.col, Mode.CASE if exact else Mode.EXACT)[0])
+                word_units, _ = _word_units(word, tok.col, Mode.CASE if exact else Mode.EXACT)
+                units.extend(word_units)
             if not units:
                 raise QueryError("empty phrase", tok.col)
             return Term(_alts(tuple(units), None), field, f'"{tok.text}"', tok.col)
@@ -230,7 +254,6 @@ class _Parser:
         return Term(_alts(units_, alias), field, tok.text, tok.col)
 
 
-@lru_cache(maxsize=65_536)
 @lru_cache(maxsize=200_000)
 def _alts(units: tuple[Unit, ...], alias: Unit | None) -> tuple[tuple[Unit, ...], ...]:
     """A term's alternatives, one object for every term of the same words: a large rule
@@ -257,9 +280,9 @@ def _word_units(word: str, col: int, mode: Mode) -> tuple[tuple[Unit, ...], Unit
 @lru_cache(maxsize=65_536)
 def _word_units_at(word: str, mode: Mode) -> tuple[tuple[Unit, ...], Unit | None]:
     # columns of errors raised here are relative to the word (1-based)
-    prefix = word.endswith("*")
+    prefix = word.endswith(WILDCARD)
     core = word[:-1] if prefix else word
-    star = core.find("*")
+    star = core.find(WILDCARD)
     if star >= 0:
         raise QueryError("* is only allowed at the end of a word", star + 1)
     if prefix and mode == Mode.CASE:
@@ -299,7 +322,7 @@ def _unit(word: str, mode: Mode) -> Unit:
 
 def _positional(node: Node) -> bool:
     if isinstance(node, Term):
-        return node.field != "lang"
+        return node.field != LANG_FIELD
     if isinstance(node, Or):
         return all(_positional(c) for c in node.children)
     return isinstance(node, Near)

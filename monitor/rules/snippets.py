@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from monitor.models import Hit, Snippet
+from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
 
 MAX_CHARS = 300
 _CONTEXT = 80
@@ -59,6 +60,13 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
             # the sentence keeps its final punctuation and closing quotes
             finish = m.start() + len(m.group().rstrip())
             break
+    return _trimmed(text, begin, finish, end)
+
+
+def _trimmed(text: str, begin: int, finish: int, end: int) -> tuple[int, int]:
+    """``text[begin:finish]`` without blanks at either end, as offsets, reaching at least
+    to ``end`` (the end of the hit). Both ways of finding a sentence end here, so that
+    they give the same snippet."""
     while finish > begin and text[finish - 1].isspace():
         finish -= 1
     while begin < finish and text[begin].isspace():
@@ -66,7 +74,7 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     return begin, max(finish, end)
 
 
-def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]], field: str = "text") -> Snippet:
+def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]], field: str) -> Snippet:
     """Cut [begin, end) to at most MAX_CHARS around the hits, marking cuts with "…"."""
     if end - begin > MAX_CHARS:
         first = min(s for s, _ in hits)
@@ -110,16 +118,24 @@ class Sentences:
             if starts is None:
                 starts = self.starts = sentence_starts(text)
             i = bisect_right(starts, start) - 1
-            begin = starts[i]
             finish = starts[i + 1] if i + 1 < len(starts) else len(text)
-            while finish > begin and text[finish - 1].isspace():
-                finish -= 1
-            found = self.around[(start, end)] = (begin, max(finish, end))
+            # trimmed at both ends: the first sentence starts at 0 even when the text starts
+            # with blanks (the others start after the blanks their boundary takes)
+            found = self.around[(start, end)] = _trimmed(text, starts[i], finish, end)
         return found
 
 
-#: the order of fields among snippets
-_ORDER = {"title": 0, "text": 1, "source": 2, "url": 3}
+#: the text field, split into sentences; a snippet of another field is all of it
+_TEXT = FIELD_NAMES[TEXT]
+#: where a field of unknown name goes among snippets: after all the others
+_UNKNOWN_LAST = len(FIELD_NAMES)
+
+
+def _text_order(group: tuple[tuple[str, int, int], list[Hit]]) -> tuple[int, int]:
+    """Sort key of a sentence's hits, ((field name, begin, end), hits): fields in ``Field``
+    order, then sentences in text order."""
+    (field, begin, _), _ = group
+    return FIELD_OF.get(field, _UNKNOWN_LAST), begin
 
 
 def make_snippets(
@@ -146,10 +162,12 @@ def make_snippets(
         return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
     if len({h.term for h in hits}) == 1:
         # one term: every sentence shows it, the first one (title first) is the snippet
-        (field, begin, end), group = min(groups.items(), key=lambda kv: (_ORDER.get(kv[0][0], 9), kv[0][1]))
+        (field, begin, end), group = min(groups.items(), key=_text_order)
         return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
     terms_of = {key: {h.term for h in group} for key, group in groups.items()}
-    ranked = sorted(groups.items(), key=lambda kv: (-len(terms_of[kv[0]]), _ORDER.get(kv[0][0], 9), kv[0][1]))
+    # the most distinct terms first, then as ``_text_order`` (spelled out: one call per key)
+    ranked = sorted(groups.items(),
+                    key=lambda kv: (-len(terms_of[kv[0]]), FIELD_OF.get(kv[0][0], _UNKNOWN_LAST), kv[0][1]))
     chosen: list[tuple[tuple[str, int, int], list[Hit]]] = []
     seen: set[str] = set()
     for key, group in ranked:
@@ -160,7 +178,7 @@ def make_snippets(
         seen |= terms
         if len(chosen) >= limit:
             break
-    chosen.sort(key=lambda kv: (_ORDER.get(kv[0][0], 9), kv[0][1]))
+    chosen.sort(key=_text_order)
     out: list[Snippet] = []
     for (field, begin, end), group in chosen:
         out.append(_window(texts[field], begin, end, [(h.start, h.end) for h in group], field))
@@ -170,7 +188,7 @@ def make_snippets(
 def _sentence(text: str, hit: Hit, sentences: Sentences | None) -> tuple[int, int]:
     """Where the snippet of ``hit`` may be taken from: its sentence of the text, or a whole
     short field."""
-    if hit.field != "text":
+    if hit.field != _TEXT:
         return 0, len(text)
     if sentences is None:
         return sentence_around(text, hit.start, hit.end)

@@ -33,6 +33,8 @@ from breame.spelling import BRITISH_ENGLISH_SPELLINGS
 from lemminflect import Lemmatizer, getAllLemmas
 from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
 
+from monitor.rules.encoding import SURFACE_TAG, Pair, language_code
+
 
 def _mark_class() -> str:
     """Combining marks of the BMP as a character-class body.
@@ -79,8 +81,6 @@ _EXTRA_FOLD = str.maketrans(
 #: the bound; after a fresh start, stories match at the benchmark's "cold" speed until
 #: their words are cached again
 _MAX_CACHE = 100_000
-#: candidate-filter feature of two words at consecutive positions: their folds
-Pair = tuple[str, str]
 
 
 class Part(NamedTuple):
@@ -136,7 +136,7 @@ def lemma_language(lang: str | None) -> str:
     """The lemmatiser language for a story language tag (``de-AT`` → ``de``; unknown → ``en``)."""
     if not lang:
         return "en"
-    primary = lang.replace("_", "-").split("-", 1)[0].strip().lower()
+    primary = language_code(lang)
     if primary in SUPPORTED_LANGUAGES:
         return primary
     return "en"
@@ -303,7 +303,7 @@ def _shifted(info: ChunkInfo, shift: int) -> ChunkInfo:
 class LangCache:
     """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
 
-    ``rev`` maps every key, fold and ``"\x01" + surface`` to the chunks that contain it;
+    ``rev`` maps every key, fold and ``SURFACE_TAG + surface`` to the chunks that contain it;
     ``head`` maps each chunk to the fold of its first word ("" when it has none), and
     ``complex`` holds the chunks of several words or with a joined form, ``wordless`` those
     of none.
@@ -343,8 +343,8 @@ class LangCache:
             self.wordless.add(chunk)
         rev = self.rev
         features = set(info.feats)
-        features.update("\x01" + p.surface for p in info.parts)
-        features.update("\x01" + a.surface for a in info.aliases)
+        features.update(SURFACE_TAG + p.surface for p in info.parts)
+        features.update(SURFACE_TAG + a.surface for a in info.aliases)
         for feature in features:
             rev.setdefault(feature, []).append(chunk)
         return info

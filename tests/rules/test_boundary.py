@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.models import Hit
+from monitor.models import Hit, Snippet, Story
+from monitor.rules import Matcher, RuleSpec
 from monitor.rules.snippets import (
     _ABBREVIATIONS,
     _BOUNDARY,
@@ -66,6 +67,8 @@ def test_abbreviation_check_equals_original(items: list[tuple[str, str]]) -> Non
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(_WORDS, st.sampled_from([". ", " ", ".\n", "! ", ". “"])), min_size=1, max_size=40),
        st.lists(st.integers(0, 39), min_size=1, max_size=4))
+# found by Hypothesis: text " Mr. ", the shared sentences kept the leading blank
+@example(items=[("", " "), ("Mr", ". ")], picks=[1])
 def test_shared_sentences_give_the_snippets_of_a_local_search(items: list[tuple[str, str]],
                                                               picks: list[int]) -> None:
     """Splitting the text once (``Sentences``, shared by a story's matches) and searching
@@ -79,3 +82,11 @@ def test_shared_sentences_give_the_snippets_of_a_local_search(items: list[tuple[
     shared = Sentences()
     assert make_snippets({"text": text}, hits, sentences=shared) == make_snippets({"text": text}, hits)
     assert make_snippets({"text": text}, hits[:1], sentences=shared) == make_snippets({"text": text}, hits[:1])
+
+
+def test_a_text_that_starts_with_blanks_gives_a_trimmed_snippet() -> None:
+    story = Story(source="s", url="https://news.example/a", title="", text=" Mr. ", lang="en")
+    [match] = Matcher.compile([RuleSpec("r", "Mr")]).match(story)
+    assert match.snippets == (Snippet("Mr.", ((0, 2),), "text"),)
+    hits, texts = [Hit("Mr", "text", 0, 1, 3)], {"text": " Mr. "}
+    assert make_snippets(texts, hits, sentences=Sentences()) == make_snippets(texts, hits)
