@@ -243,7 +243,8 @@ def split_chunk(chunk: str) -> tuple[list[tuple[int, int, str]], bool]:
     return pieces, joined and len(pieces) > 1
 
 
-def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
+# once per distinct chunk of every story (the chunk cache's miss path): kept in one frame
+def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
     """Parts, aliases and candidate-filter features of ``chunk`` (any text without spaces:
     one ``CHUNK_RE`` match or several, with the punctuation around them) in lemmatiser
     language ``lang``."""
