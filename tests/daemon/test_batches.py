@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 
 from monitor.daemon.delivery import Batch, plan_batches
-from monitor.models import MessageKind, OutboxStatus
+from monitor.models import MessageKind
 from monitor.store import repo
 from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
+from tests.support.store import outbox_entry
 
 
 def row(spec: str, n: int) -> repo.OutboxEntry:
@@ -29,26 +30,16 @@ def row(spec: str, n: int) -> repo.OutboxEntry:
         else NoticePayload(note=f"{kind} note")
     )
     alert = kind is MessageKind.ALERT
-    return repo.OutboxEntry(
+    return outbox_entry(
         id=n,
         key=f"nm-{n}",
         kind=kind,
         rule=rule,
-        target="chat",
         dest="d1",
         story_id=int(subject[1:]) if subject.startswith("#") else (100 + n if alert else None),
         cluster=subject if alert and not subject.startswith("#") else None,
-        status=OutboxStatus.PENDING,
-        urgent=False,
         digest=digest[0] if digest else None,
         payload=payload,
-        created_at=0.0,
-        due_at=0.0,
-        next_attempt_at=0.0,
-        attempts=0,
-        first_failed_at=None,
-        last_error=None,
-        sent_at=None,
     )
 
 

@@ -18,14 +18,14 @@ from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.demo.site import NewsSite
 from monitor.demo.stories import STORIES
-from monitor.models import MessageKind, OutboxStatus
+from monitor.models import OutboxStatus
 from monitor.notify.deliver import Outcome, SendResult
 from monitor.store import repo
-from monitor.store.payload import AlertPayload
 from tests.support.configs import make_config
 from tests.support.feeds import story_items
 from tests.support.servers import Feed, Site
 from tests.support.smtp import SMTPBox
+from tests.support.store import outbox_entry
 
 WIRE = next(s for s in STORIES if s.wire)
 LOCAL = [s for s in STORIES if not s.wire]
@@ -449,26 +449,11 @@ def test_failure_policy(
 
 
 def entry(solo_failures: int, first_failed_at: float | None) -> repo.OutboxEntry:
-    return repo.OutboxEntry(
-        id=1,
+    return outbox_entry(
         key="k",
-        kind=MessageKind.ALERT,
-        rule="r",
-        target="chat",
-        dest="d",
-        story_id=1,
-        cluster=None,
-        status=OutboxStatus.PENDING,
-        urgent=False,
-        digest=None,
-        payload=AlertPayload(),
-        created_at=0.0,
-        due_at=0.0,
-        next_attempt_at=0.0,
-        attempts=solo_failures + 2,  # tries while the destination was down do not count towards poison
+        # tries while the destination was down do not count towards poison
+        attempts=solo_failures + 2,
         first_failed_at=first_failed_at,
-        last_error=None,
-        sent_at=None,
         solo_failures=solo_failures,
     )
 

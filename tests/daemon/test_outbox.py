@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.daemon.outbox import Wait, WaitReason, describe, local_time, wait_of
-from monitor.models import MessageKind, OutboxStatus
+from monitor.models import OutboxStatus
 from monitor.store import repo
 from monitor.store.payload import AlertPayload
+from tests.support.store import outbox_entry
 
 NOW = datetime(2026, 3, 2, 21, 0, tzinfo=UTC).timestamp()  # 00:00 in Nairobi (UTC+3)
 HOUR = 3600.0
@@ -24,26 +25,13 @@ def row(
     due: float = NOW,
     next_attempt: float | None = None,
 ) -> repo.OutboxEntry:
-    return repo.OutboxEntry(
-        id=1,
-        key="nm-1",
-        kind=MessageKind.ALERT,
-        rule="r",
-        target="chat",
-        dest="d",
-        story_id=1,
-        cluster=None,
+    return outbox_entry(
         status=status,
-        urgent=False,
         digest=digest,
         payload=AlertPayload(title="t"),
         created_at=NOW - HOUR,
         due_at=due,
         next_attempt_at=due if next_attempt is None else next_attempt,
-        attempts=0,
-        first_failed_at=None,
-        last_error=None,
-        sent_at=None,
     )
 
 
