@@ -114,11 +114,25 @@ def _v4_source_health(ops: Operations) -> None:
         )
 
 
+def _v5_outbox_claims(ops: Operations) -> None:
+    """Add what the delivery protocol's claims need: ``outbox.lease_until`` (the end of the claim
+    of a row in the new ``sending`` status) and ``outbox.unknowns`` (sends whose outcome was
+    unknown). No row is ``sending`` before v5, so there is nothing to fill in."""
+    bind = ops.get_bind()
+    have = {c["name"] for c in inspect(bind).get_columns("outbox")}
+    # a database created by this version already has the columns: _v1_initial creates today's tables
+    if "lease_until" not in have:
+        ops.add_column("outbox", Column("lease_until", Float))
+    if "unknowns" not in have:
+        ops.add_column("outbox", Column("unknowns", Integer, nullable=False, server_default="0"))
+
+
 MIGRATIONS: list[Callable[[Operations], None]] = [
     _v1_initial,
     _v2_source_http_status,
     _v3_outbox_solo_failures,
     _v4_source_health,
+    _v5_outbox_claims,
 ]
 
 
