@@ -55,7 +55,8 @@ def wait_of(row: repo.OutboxEntry, destination: repo.DestinationState | None, no
         return None
     due = row.next_attempt_at
     blocked = destination.blocked_until if destination is not None else None
-    if blocked is not None and blocked > now and blocked >= due:
+    # the destination's backoff, when it outlasts the row's own time (the same time: the row's own retry)
+    if blocked is not None and blocked > now and blocked > due:
         return Wait(WaitReason.BACKOFF, blocked)
     if due <= now:
         return Wait(WaitReason.DUE, due)
