@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextvars
 import smtplib
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Evidence:
 
 
 _current: contextvars.ContextVar[Evidence | None] = contextvars.ContextVar("newsmonitor_evidence", default=None)
+_installing = threading.Lock()
 
 
 @contextmanager
@@ -92,6 +94,11 @@ def recording() -> Iterator[Evidence]:
 
 def install_answer_hook() -> None:
     """Wrap ``HTTPAdapter.send`` (once per process) so that answers reach the send's :class:`Evidence`."""
+    with _installing:  # sends run in several threads at once; wrap once
+        _install_answer_hook()
+
+
+def _install_answer_hook() -> None:
     adapter: Any = requests.adapters.HTTPAdapter
     original = adapter.send
     if getattr(original, "_newsmonitor_answers", False):
@@ -150,7 +157,7 @@ def may_have_arrived(error: BaseException) -> bool:
         return False
     if any(isinstance(c, _MAYBE_SENT) for c in causes):
         return True
-    if isinstance(error, OSError | smtplib.SMTPServerDisconnected):
+    if isinstance(error, OSError):  # smtplib's errors are OSErrors too
         return _failed_in_smtp(error, _SMTP_AFTER_MESSAGE)
     return False
 
