@@ -32,12 +32,15 @@ not know of; then the outcome is written (sent, retry, dead, unknown). Guarantee
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import TypeVar
 
 from monitor.daemon.batches import Batch, outlet_names, plan_batches, render_for
 from monitor.daemon.faults import fault_point
@@ -52,6 +55,7 @@ from monitor.notify.message import Rendered
 from monitor.notify.schedule import Throttle
 
 log = logging.getLogger("monitor.delivery")
+T = TypeVar("T")
 
 __all__ = ["Batch", "Deliverer", "FailedSend", "outlet_names", "plan_batches", "plan_failure", "render_for"]
 
@@ -91,6 +95,36 @@ class _Round:
         if throttle is None:
             return None
         return throttle.decide(self.sends, self.now).fold_at
+
+
+async def in_daemon_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` in a thread of its own that never holds up the exit of the process.
+
+    A send to a receiver that never answers ends only at its socket timeout
+    (``delivery.timeout``); the default executor (``asyncio.to_thread``) would make a stop
+    wait for it, past Docker's 10 s. Cancelling the await leaves ``fn`` running; its result is dropped.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(set_outcome: Callable[[], None]) -> None:
+        def apply() -> None:
+            if not future.done():
+                set_outcome()
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(apply)
+
+    def run() -> None:
+        try:
+            value = fn()
+        except BaseException as exc:  # handed to the awaiting task, which raises it
+            settle(partial(future.set_exception, exc))
+        else:
+            settle(partial(future.set_result, value))
+
+    threading.Thread(target=run, name="newsmonitor-send", daemon=True).start()
+    return await future
 
 
 class Deliverer:
@@ -451,7 +485,8 @@ class Deliverer:
         message = batch.message
         key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
         timeout = rt.config.settings.delivery.timeout
-        result = await asyncio.to_thread(
+        deadline = send_deadline(timeout)
+        sending = partial(
             send,
             dest.url,
             title=rendered.title,
@@ -460,6 +495,10 @@ class Deliverer:
             key=key if len(key) < 200 else message.keys[0],
             timeout=timeout,
         )
+        try:
+            result = await asyncio.wait_for(in_daemon_thread(sending), deadline)
+        except TimeoutError:  # the thread goes on until its socket timeout; it holds nothing up
+            result = SendResult(Outcome.UNKNOWN, f"no answer within {deadline:g} s; outcome unknown")
         rt.metrics.deliveries.labels(target.name, result.outcome.value).inc()
         if result.outcome is Outcome.UNKNOWN:
             rt.metrics.delivery_unknown.labels(target.name).inc()

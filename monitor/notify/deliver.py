@@ -23,8 +23,9 @@ the exception the plugin caught while it logged the failure, and the HTTP answer
 
 ``timeout`` (``delivery.timeout``) governs every send: it is the plugin's socket connect and
 read timeout (apprise's own default read timeout is 4 s, which would turn a receiver that
-answers after 5 s into an endless stream of "failures" and copies), and, with a small
-margin, apprise's deadline for the whole call (:func:`send_deadline`).
+answers after 5 s into an endless stream of "failures" and copies). apprise runs the plugin
+in the calling thread, with no deadline of its own (its deadline runs the plugin on a thread
+pool that the process waits for at exit); the caller enforces :func:`send_deadline`.
 
 The idempotency key travels with every message: in the body footer (the renderer adds
 it), and as an ``X-Newsmonitor-Key`` header for webhook and email services that accept
@@ -119,20 +120,19 @@ def _instantiate(url: str) -> apprise.NotifyBase | None:
             return None
 
 
-def _asset(deadline: float | None = None) -> apprise.AppriseAsset:
-    # our own retry loop owns retries; no persistent storage in the user's home; our deadline, not apprise's 60 s
-    if deadline is None:
-        return apprise.AppriseAsset(async_mode=False, storage_mode="memory")
-    return apprise.AppriseAsset(async_mode=False, storage_mode="memory", service_timeout=deadline)
+def _asset() -> apprise.AppriseAsset:
+    # our own retry loop owns retries; no persistent storage in the user's home; no deadline of
+    # apprise's (60 s by default): with one, the plugin runs on apprise's thread pool
+    return apprise.AppriseAsset(async_mode=False, storage_mode="memory", service_timeout=0)
 
 
-#: apprise's deadline for a whole send is ``delivery.timeout`` plus this much, so that the
-#: plugin's own socket timeout (which says *where* the send stalled) fires first
+#: the deadline of a whole send is ``delivery.timeout`` plus this much, so that the plugin's
+#: own socket timeout (which says *where* the send stalled) fires first
 DEADLINE_MARGIN = 2.0
 
 
 def send_deadline(timeout: float) -> float:
-    """The longest one send with ``delivery.timeout`` = ``timeout`` can take (seconds)."""
+    """How long the caller waits for one send with ``delivery.timeout`` = ``timeout`` (seconds)."""
     return timeout + DEADLINE_MARGIN
 
 
@@ -171,16 +171,16 @@ def _with_key(url: str, key: str) -> str:
 def send(url: str, *, title: str, body: str, body_format: str, key: str, timeout: float) -> SendResult:
     """Send one message to one apprise URL and map the answer to an :class:`Outcome`.
 
-    ``timeout`` is the plugin's connect and read timeout; the whole call ends after
-    :func:`send_deadline`. Blocking: the caller runs it in a thread. Never raises.
+    ``timeout`` is the plugin's connect and read timeout. Blocking, in the calling thread: the
+    caller runs it in a thread and waits at most :func:`send_deadline` (a receiver trickling
+    bytes can hold it longer). Never raises.
     """
     fmt = {
         "text": apprise.NotifyFormat.TEXT,
         "markdown": apprise.NotifyFormat.MARKDOWN,
         "html": apprise.NotifyFormat.HTML,
     }.get(body_format, apprise.NotifyFormat.TEXT)
-    deadline = send_deadline(timeout)
-    asset = _asset(deadline)
+    asset = _asset()
     obj = apprise.Apprise(asset=asset)
     try:
         plugin = apprise.Apprise.instantiate(_with_key(url, key), asset=asset, suppress_exceptions=True)
@@ -189,9 +189,7 @@ def send(url: str, *, title: str, body: str, body_format: str, key: str, timeout
         # delivery.timeout governs, not apprise's 4 s read timeout nor a cto/rto in the URL
         plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
         with recording() as evidence:
-            result = obj.notify(
-                body=body, title=title, body_format=fmt, timeout=deadline, log_callback=evidence.on_log
-            )
+            result = obj.notify(body=body, title=title, body_format=fmt, log_callback=evidence.on_log)
     except Exception as exc:  # apprise plugins can raise on odd input; never let it escape
         return SendResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
     name = getattr(getattr(result, "status", None), "name", "SUCCESS" if result else "FAILURE")
