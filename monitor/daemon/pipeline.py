@@ -1,14 +1,17 @@
 """One poll of one source, from fetch to the transaction that records it.
 
 fetch (conditional GET) → parse in the worker pool → identity → drop seen → prime on the
-first poll → full text for new stories → match every rule → one transaction: stories seen,
+first poll → full text for new stories → match every rule (and the rules limited to this
+source on seen stories it lists for the first time) → one transaction: stories seen,
 outbox rows, source state. A crash before the commit loses nothing (the next poll sees the
 same stories as new); after it, nothing is redone.
 
 The steps, each returning what it found: :func:`fetch` (the listing, or why there is
-none), :func:`~monitor.daemon.seen.split_seen` (pure: fresh and seen entries),
-:func:`build_stories` (stories with their text, seen ones dropped again by the keys their
-articles revealed), :func:`plan` (clusters and outbox rows, on the CPU thread) and
+none), :func:`~monitor.daemon.recognise.recognise` (fresh and seen entries, links that
+change every poll recognised), :func:`build_stories` (stories with their text, seen ones
+dropped again by the keys their articles revealed),
+:func:`~monitor.daemon.relisted.first_listings` (seen stories the source lists for the
+first time), :func:`plan` (clusters and outbox rows, on the CPU thread) and
 :func:`commit` (the one transaction). :func:`poll_source` runs them and never raises for
 a source's problems.
 """
@@ -30,10 +33,12 @@ from monitor.daemon.alerts import AlertPlan, Dedup, assign_clusters, plan_alerts
 from monitor.daemon.articles import build_story
 from monitor.daemon.backoff import adaptive_interval, retry_delay_for
 from monitor.daemon.faults import fault_point
+from monitor.daemon.recognise import find_seen, recognise
+from monitor.daemon.relisted import FirstListings, first_listings
 from monitor.daemon.runtime import Runtime
-from monitor.daemon.seen import SeenSplit, drop_repeats, key_candidates, split_seen
+from monitor.daemon.seen import SeenSplit, drop_repeats, split_seen
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
-from monitor.identity.keys import source_url_hash
+from monitor.identity.keys import MAX_ALIASES, source_url_hash
 from monitor.models import Match, Story
 from monitor.redact import redact_url
 from monitor.sources import Candidate, kind_for
@@ -123,6 +128,12 @@ class Reading:
     alerts: AlertPlan
     #: the validators of the body read, recorded with the listing
     validators: Validators
+    #: the keys of the listing that name seen stories
+    seen_keys: frozenset[str]
+    #: the source's volatile query parameters, with what this listing taught
+    volatile: list[str]
+    #: the seen stories the source lists for the first time, and those some rule runs on now
+    first: FirstListings
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -275,13 +286,28 @@ async def _read_listing(
     """The new stories of a changed listing and what they make; nothing is written."""
     priming = state.primed_at is None and not src.alert_on_first_poll
     # identity: every candidate's keys (CPU work for big listings), then which are already seen
-    keyed = await rt.cpu(key_candidates, src.name, fetched.candidates)
-    seen = await rt.store.find_seen([k for _, keys in keyed for k in keys])
-    listed = split_seen(keyed, seen)
-    built = listed.merge(await build_stories(rt, src, drop_repeats(listed.fresh), priming=priming))
+    recognised = await recognise(rt, src, state, fetched.candidates, now)
+    listed = recognised.split
+    later = await build_stories(rt, src, drop_repeats(listed.fresh), priming=priming)
+    built = listed.merge(later)
     stories = [story for story, _ in built.fresh]
-    clusters, alerts = await plan(rt, src, stories, now, listed=len(fetched.candidates), priming=priming)
-    return Reading(priming, stories, built.listed, built.new_keys, clusters, alerts, fetched.validators)
+    seen_entries: dict[int, tuple[Candidate | Story, Sequence[str]]] = {**listed.first, **later.first}
+    first = await first_listings(rt, src, seen_entries, priming=priming)
+    clusters, alerts = await plan(
+        rt, src, stories, now, listed=len(fetched.candidates), priming=priming, first=first
+    )
+    return Reading(
+        priming,
+        stories,
+        built.listed,
+        built.new_keys,
+        clusters,
+        alerts,
+        fetched.validators,
+        recognised.seen_keys,
+        recognised.volatile,
+        first,
+    )
 
 
 async def build_stories(
@@ -298,20 +324,31 @@ async def build_stories(
     keyed: list[tuple[Story, Sequence[str]]] = [(story, story.keys) for story in stories]
     if priming or not stories:
         return SeenSplit(keyed)
-    canon = await rt.store.find_seen([k for s in stories for k in s.keys])
+    canon = await find_seen(rt.store, [k for s in stories for k in s.keys], rt.clock.timestamp())
     return split_seen(keyed, canon)
 
 
 async def plan(
-    rt: Runtime, src: SourceSettings, stories: list[Story], now: float, *, listed: int, priming: bool
+    rt: Runtime,
+    src: SourceSettings,
+    stories: list[Story],
+    now: float,
+    *,
+    listed: int,
+    priming: bool,
+    first: FirstListings | None = None,
 ) -> tuple[list[Dedup], AlertPlan]:
-    """The clusters of ``stories`` and, unless ``priming``, the outbox rows they make, worked
-    out on the CPU thread; each match is counted in ``newsmonitor_matches_total``."""
+    """The clusters of ``stories`` and, unless ``priming``, the outbox rows they and the
+    seen stories of ``first`` that some rule runs on make, worked out on the CPU thread;
+    each match is counted in ``newsmonitor_matches_total``."""
     index = rt.cluster_index if rt.config.settings.cluster.enabled else None
     clusters = await rt.cpu(assign_clusters, index, stories, now, not priming)
     if priming:
         return clusters, AlertPlan()
-    alerts = await rt.cpu(plan_alerts, stories, rt.policy, source=src.name, listed=listed, now=now)
+    relisted = [(r.story, r.rules) for r in first.relisted] if first else []
+    alerts = await rt.cpu(
+        plan_alerts, stories, rt.policy, source=src.name, listed=listed, now=now, relisted=relisted
+    )
     for _, matches in alerts.matched:
         for match in matches:
             rt.metrics.matches.labels(match.rule).inc()
@@ -333,6 +370,7 @@ async def commit(
     if recorded.primed_at is None:
         recorded.primed_at = now
     recorded.new_story_times = [*state.new_story_times, *([now] * min(len(reading.stories), 5))][-50:]
+    recorded.volatile_params = list(reading.volatile)
     _schedule_next(rt.config, src, recorded, now)
     fault_point("after_fetch_before_commit")
     new = [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)]
@@ -343,6 +381,10 @@ async def commit(
         extra_keys=reading.new_keys,
         rows=reading.alerts.rows,
         now=now,
+        seen_keys=reading.seen_keys,
+        max_aliases=MAX_ALIASES,
+        first_listed=reading.first.ids,
+        relisted=[r.story_id for r in reading.first.relisted],
     )
     rows = reading.alerts.rows
     for row in rows:

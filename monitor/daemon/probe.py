@@ -266,8 +266,10 @@ async def _marked(rt: Runtime, seen: Store | None, poll: PollResult) -> list[Dry
     cutoff = rt.clock.timestamp() - rt.policy.max_age
     old = [s for s in poll.stories if s.published is not None and s.published.timestamp() < cutoff]
     too_old = {id(story): matches for story, matches in await rt.cpu(_match_all, rt, old) if matches}
+    from monitor.daemon.recognise import find_seen
+
     keys = [key for story in poll.stories for key in story.keys]
-    seen_keys = await seen.find_seen(keys) if seen is not None and keys else {}
+    seen_keys = await find_seen(seen, keys, rt.clock.timestamp()) if seen is not None else {}
     matched = []
     for story in poll.stories:
         matches = alerting.get(id(story)) or too_old.get(id(story))

@@ -23,6 +23,20 @@ def test_matches_come_in_rule_order_with_evidence() -> None:
     assert matches[1].snippets[0].plain() == "Japan raised **defence** spending."
 
 
+def test_the_rules_a_source_may_alert_whatever_the_story_says() -> None:
+    rules = [
+        RuleSpec("all", "Japan"),
+        RuleSpec("nhk", "Japan", sources=("NHK",)),
+        RuleSpec("asia", "Korea", tags=("asia",)),
+        RuleSpec("bbc", "Japan", sources=("bbc",)),
+    ]
+    matcher = Matcher.compile(rules)
+    assert matcher.limited and not Matcher.compile(rules[:1]).limited
+    assert matcher.accepting(story("", source="nhk")) == {"all", "nhk"}
+    assert matcher.accepting(story("", source="wire", outlet="NHK World", source_tags=("Asia",))) == {"all", "asia"}
+    assert matcher.accepting(story("", source="wire", outlet="nhk")) == {"all", "nhk"}  # by its outlet
+
+
 def test_many_rules_only_candidates_are_evaluated() -> None:
     rules = [RuleSpec(f"r{i}", f"word{i} NEAR/3 other{i}") for i in range(5000)]
     rules.append(RuleSpec("hit", "word42 NEAR/3 other7"))
