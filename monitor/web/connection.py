@@ -75,15 +75,16 @@ class StatusConnection(web.RequestHandler):
         self._on_close: Callable[[], None] | None = on_close
         self._phase = Phase.HEAD
         self._timer: asyncio.TimerHandle | None = None
+        # ours, not aiohttp's `transport` attribute: aiohttp lets go of that one when it closes
+        # the connection, and a close can hang for ever behind a client that does not read
+        self._socket_transport: asyncio.Transport | None = None
         # bytes came in while a request was being answered (a pipelined request, or a body
         # the handler did not read): the next head is already under way
         self._early_bytes = False
 
-    @property
-    def phase(self) -> Phase:
-        return self._phase
-
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._socket_transport = transport
         super().connection_made(transport)
         self._enter(Phase.HEAD)
 
@@ -98,6 +99,7 @@ class StatusConnection(web.RequestHandler):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._socket_transport = None
         if self._on_close is not None:
             on_close, self._on_close = self._on_close, None
             on_close()
@@ -136,17 +138,17 @@ class StatusConnection(web.RequestHandler):
 
     def _expire(self) -> None:
         self._timer = None
-        transport = self.transport
+        transport = self._socket_transport
         if transport is None:
             return
         log.debug("status page: closing a connection that overran its %s deadline", self._phase.value)
-        if transport.get_write_buffer_size() == 0:
+        if not transport.is_closing() and transport.get_write_buffer_size() == 0:
             if self._phase is Phase.HEAD:
                 transport.write(_REQUEST_TIMEOUT)
             if transport.get_write_buffer_size() == 0:
                 transport.close()  # nothing left to write: the descriptor is freed at once
                 return
-        # a client that does not read what we write would keep a graceful close waiting forever
+        # a client that does not read what we write would keep a graceful close waiting for ever
         transport.abort()
 
 

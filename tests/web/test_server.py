@@ -26,10 +26,12 @@ SECRET_LOOKING = "sources-of-the-status"
 
 
 class Provider:
-    """A status provider with one fixed view (or one that fails, for the error page)."""
+    """A status provider with one fixed view (or one that fails, for the error page);
+    ``metrics_size`` pads /metrics to that many bytes."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, metrics_size: int = 0) -> None:
         self.fail = fail
+        self.metrics_size = metrics_size
 
     async def status_view(self) -> StatusView:
         if self.fail:
@@ -46,14 +48,19 @@ class Provider:
         )
 
     def metrics_text(self) -> bytes:
-        return f"newsmonitor_rules{{name=\"{SECRET_LOOKING}\"}} 1\n".encode()
+        text = f"newsmonitor_rules{{name=\"{SECRET_LOOKING}\"}} 1\n".encode()
+        return text + b"#" * max(0, self.metrics_size - len(text))
 
 
 @contextlib.asynccontextmanager
 async def serving(
-    limits: ServerLimits = FAST, *, hosts: tuple[str, ...] = (), fail: bool = False, listen: str = "127.0.0.1:0"
+    limits: ServerLimits = FAST,
+    *,
+    hosts: tuple[str, ...] = (),
+    provider: Provider | None = None,
+    listen: str = "127.0.0.1:0",
 ) -> AsyncIterator[StatusServer]:
-    server = await StatusServer(Provider(fail), listen, hosts=hosts, limits=limits).start()
+    server = await StatusServer(provider or Provider(), listen, hosts=hosts, limits=limits).start()
     try:
         yield server
     finally:
@@ -110,6 +117,18 @@ async def test_an_idle_keep_alive_connection_is_closed_after_an_answer() -> None
         writer.close()
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.count(b"HTTP/1.1") == 1
         assert b"408" not in answer  # an idle close is silent
+
+
+@pytest.mark.parametrize("connection", ["keep-alive", "close"])
+async def test_a_client_that_does_not_read_its_answer_is_cut_off(connection: str) -> None:
+    # far more than the socket buffers hold: the rest waits in the server's write buffer
+    async with serving(provider=Provider(metrics_size=64 * 2**20)) as server:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: {connection}\r\n\r\n".encode())
+        assert await wait_for(lambda: server.open_connections == 1)
+        # nothing is read, ever: the idle deadline (the answer is written in that phase) frees the slot
+        assert await wait_for(lambda: server.open_connections == 0, PATIENCE)
+        writer.close()
 
 
 async def test_a_keep_alive_connection_serves_several_requests() -> None:
@@ -214,7 +233,7 @@ async def test_http_errors_carry_the_security_headers(method: str, path: str, st
 
 async def test_an_error_in_a_page_is_a_500_with_the_security_headers_and_no_traceback() -> None:
     async with (
-        serving(fail=True) as server,
+        serving(provider=Provider(fail=True)) as server,
         aiohttp.ClientSession() as http,
         http.get(f"http://127.0.0.1:{server.port}/", headers={"Accept": "text/html"}) as resp,
     ):
