@@ -22,7 +22,7 @@ from monitor.clock import FakeClock
 from monitor.daemon.service import Daemon
 from monitor.daemon.status import RuntimeStatus
 from monitor.demo.receiver import Receiver
-from monitor.web.app import start
+from monitor.web.server import start
 from tests.support.configs import make_config
 from tests.support.feeds import Item, story_items
 from tests.support.servers import Canary, Feed, Site
@@ -83,8 +83,8 @@ async def test_health_drill(tmp_path: Path, site: Site, receiver: Receiver, cana
     clock = FakeClock(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))  # inside the quiet hours
     daemon = Daemon(config, workers=0, clock=clock)
     await daemon.start()
-    runner = await start(RuntimeStatus(daemon.rt), "127.0.0.1:0")
-    web = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    server = await start(RuntimeStatus(daemon.rt), "127.0.0.1:0")
+    web = f"http://127.0.0.1:{server.port}"
     try:
         for cycle in range(4):
             if cycle == 1:  # after the healthy source primed: one urgent story, one held
@@ -118,7 +118,7 @@ async def test_health_drill(tmp_path: Path, site: Site, receiver: Receiver, cana
         await daemon.health.check()
         await daemon.deliverer.drain_once()
     finally:
-        await runner.cleanup()
+        await server.stop()
         await daemon.close()
 
     # each source in its own state, the same in every view
