@@ -142,7 +142,7 @@ def test_first_declaration_wins_and_predefined_entities_stay_predefined() -> Non
 
 def test_an_expanded_quote_does_not_break_an_attribute() -> None:
     body = (
-        b"<!DOCTYPE rss [<!ENTITY q '\"/><evil x=\"'>]><rss version=\"2.0\"><channel><item><title>t</title>"
+        b'<!DOCTYPE rss [<!ENTITY q \'"/><evil x="\'>]><rss version="2.0"><channel><item><title>t</title>'
         b'<enclosure url="https://cdn.example.com/&q;.mp3" type="audio/mpeg"/></item></channel></rss>'
     )
     prepared = prepare_xml(body)
