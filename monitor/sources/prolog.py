@@ -39,7 +39,15 @@ from monitor.sources.dtd import (
     read_subset,
 )
 
-__all__ = ["GARBAGE_PREFIX_LIMIT", "HTMLPage", "HostileXML", "Prepared", "prepare_xml", "sniff_wide_encoding"]
+__all__ = [
+    "GARBAGE_PREFIX_LIMIT",
+    "HTMLPage",
+    "HostileXML",
+    "Prepared",
+    "declaration_end",
+    "prepare_xml",
+    "sniff_wide_encoding",
+]
 
 #: how far into the body a late ``<?xml`` declaration is looked for
 GARBAGE_PREFIX_LIMIT = 64 * 1024
@@ -189,6 +197,11 @@ def _skip_quoted(body: bytes, i: int) -> int:
     """Index after the quoted string starting at ``i`` (or the end of the body)."""
     end = body.find(body[i : i + 1], i + 1)
     return len(body) if end < 0 else end + 1
+
+
+def declaration_end(body: bytes, i: int) -> int:
+    """Index after the markup declaration (``<!DOCTYPE ...>`` with its internal subset) at ``i``."""
+    return _scan_declaration(body, i + 2)[0]
 
 
 def _scan_subset(body: bytes, i: int) -> int:
