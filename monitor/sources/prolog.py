@@ -328,11 +328,6 @@ class _Substitution:
                 f"XML entity declarations refused: external entity {cost.external[:40]!r}{through} "
                 "would have to be read from a file or the network"
             )
-        self.steps += cost.steps
-        if self.steps > MAX_EXPANSION_STEPS:
-            raise HostileXML(
-                f"XML entity declarations refused: references would expand over {MAX_EXPANSION_STEPS} entities"
-            )
         # cost.size saturates just past the bound: compare it alone too
         if cost.size > MAX_EXPANSION_BYTES or self.grown + cost.size - reference_bytes > MAX_EXPANSION_BYTES:
             raise HostileXML(
@@ -341,6 +336,12 @@ class _Substitution:
             )
         value = self.values.get(entity)
         if value is None:
+            # the references followed are work only the first time: the text is kept for the others
+            self.steps += cost.steps
+            if self.steps > MAX_EXPANSION_STEPS:
+                raise HostileXML(
+                    f"XML entity declarations refused: references would expand over {MAX_EXPANSION_STEPS} entities"
+                )
             value = self.values[entity] = _escaped(self.entities.text(entity))
         self.grown += len(value) - reference_bytes
         return value

@@ -128,8 +128,19 @@ def test_a_long_chain_of_entities_is_judged_without_recursion() -> None:
     chain = "".join(f'<!ENTITY e{i} "&e{i - 1};x">' for i in range(1, 20_000))
     head = f'<!DOCTYPE rss [<!ENTITY e0 "x">{chain}]><rss version="2.0"><channel><title>'
     assert parse_feed(f"{head}&e9;</title></channel></rss>".encode(), url=URL).title == "x" * 10
+    tops = "".join(f"&e{19_999 - i};" for i in range(6))
     with pytest.raises(HostileXML, match="expand over"):  # 6 x 20 000 references followed
-        parse_feed(f"{head}{'&e19999;' * 6}</title></channel></rss>".encode(), url=URL)
+        parse_feed(f"{head}{tops}</title></channel></rss>".encode(), url=URL)
+    # the same top six times is expanded once: its text is kept for the other five
+    assert len(parse_feed(f"{head}{'&e19999;' * 6}</title></channel></rss>".encode(), url=URL).title) == 1000
+
+
+def test_many_references_to_small_declared_entities_are_not_work() -> None:
+    table = '<!ENTITY nbsp "&#160;"><!ENTITY mdash "&#8212;">'
+    items = "".join(f"<item><title>a&nbsp;b&mdash;{i}</title></item>" for i in range(60_000))
+    body = f'<!DOCTYPE rss [{table}]><rss version="2.0"><channel>{items}</channel></rss>'
+    prepared = prepare_xml(body.encode())  # 120 000 references, over MAX_EXPANSION_STEPS
+    assert prepared.body.count(b"a&#160;b&#8212;") == 60_000
 
 
 def test_first_declaration_wins_and_predefined_entities_stay_predefined() -> None:
