@@ -117,7 +117,8 @@ async def run_test_source(
             page = SourceSettings.model_validate(
                 {"name": "(test)", "page": src.feed, "allow_networks": src.allow_networks}
             )
-            page = config.settings.defaults.resolve(page)
+            # not a first poll either: a first poll only primes, and fetches no article text
+            page = config.settings.defaults.resolve(page).model_copy(update={"alert_on_first_poll": True})
             result = await poll_source(rt, page, record=False)
             src = page
         if result.error:
@@ -129,12 +130,13 @@ async def run_test_source(
                 story.text_origin == "feed"
                 and kind_for(src.kind).always_full_text is False
                 and not story.text
+                and story.url  # a story without a fetchable link has only its feed text
             ):
                 await fetch_full_text(rt, src, story)
             date = story.published.isoformat() if story.published else "no date"
             echo("")
             echo(f"* {story.title}")
-            echo(f"  {date}  {story.url}")
+            echo(f"  {date}  {story.url or '(no http link: only the feed text)'}")
             text = " ".join(story.text.split())
             echo(f"  [{story.text_origin}] {text[:200]}")
         if verbose and result.rejected:
