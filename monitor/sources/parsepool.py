@@ -27,7 +27,9 @@ in a worker that costs one killed process instead of the daemon.
 Tasks are sent over a pipe with pickle, so ``fn`` must be a top-level function (or a
 ``functools.partial`` of one) and its arguments and result picklable. As with any
 non-fork multiprocessing, the main script must be safe to import (``if __name__ ==
-"__main__":``); the fork server imports it once (``preload``), not every worker.
+"__main__":``): unless it was run by name (``python -m``), every worker runs it again as
+it starts (Python 3.11 passes the fork server no path to preload it from), which is why
+the ``newsmonitor`` script names itself (:func:`monitor.cli.base.name_entry_script`).
 """
 
 from __future__ import annotations

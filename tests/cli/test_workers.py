@@ -1,5 +1,5 @@
 """The parser workers as ``newsmonitor`` starts them: a pool that cannot start is one clear error
-at start-up, and no worker imports anything from the working directory.
+at start-up, and no worker imports anything from the working directory or runs the script again.
 
 Each case runs the command in a child process, because the fork server is one per process.
 """
@@ -64,7 +64,7 @@ async def newsmonitor(*args: str, cwd: Path, env: dict[str, str] | None = None) 
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_workers_import_nothing_from_the_working_directory(
+async def test_workers_import_nothing_from_the_working_directory_nor_the_script_again(
     tmp_path: Path, site: Site
 ) -> None:
     feed, config = write_config(tmp_path, site)
@@ -77,6 +77,7 @@ async def test_workers_import_nothing_from_the_working_directory(
     assert "wire: primed, 3 listed, 3 new" in out
     assert feed.hits == 1
     assert sorted(p.name for p in cwd.glob("*.imported")) == []
+    assert not (tmp_path / "bin" / "script-run-again").exists()
 
 
 async def test_a_pool_that_cannot_start_stops_once_and_run_at_start_up(tmp_path: Path, site: Site) -> None:
