@@ -35,7 +35,7 @@ from monitor.daemon.seen import SeenSplit, drop_repeats, key_candidates, split_s
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.identity.keys import source_url_hash
 from monitor.models import Match, Story
-from monitor.redact import redact_url
+from monitor.redact import redact_text, redact_url
 from monitor.sources import Candidate, kind_for
 from monitor.store import repo
 
@@ -133,10 +133,14 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     """Poll ``src`` once and log one line about it.
 
     Never raises for source problems: a failed fetch, parse or recording step is logged
-    once, stored in the source's state, and the result says ``error`` (with what the steps
-    before it found). Only a database that cannot load or save the state itself raises
-    (StoreError). With ``record`` False (``once --dry-run``, ``test-source``) nothing is
-    written: no stories, no outbox rows, no source state.
+    once, stored in the source's state (its failures counted, its next poll backed off, so
+    that the health check tells about it), and the result says ``error`` (with what the
+    steps before it found). That holds for any exception of any step, ours or not: one that
+    is not a MonitorError is recorded as an ``internal_error`` with its type, logged with its
+    traceback and counted in ``newsmonitor_poll_internal_errors_total``. Only a database that
+    cannot load or save the state itself raises (StoreError). With ``record`` False (``once
+    --dry-run``, ``test-source``) nothing is written: no stories, no outbox rows, no source
+    state.
     """
     started = time.monotonic()
     now = rt.clock.timestamp()
@@ -161,6 +165,12 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
         await _record_failure(rt, src, state, exc, now, record)
     except MonitorError as exc:
         error = str(exc)
+        await _record_failure(rt, src, state, exc, now, record)
+    except Exception as exc:  # the top of one source's poll: a bug or an exhausted resource in any
+        # step (an error type of a library, MemoryError) is that source's failure, recorded and
+        # told like the others, never the scheduler's or another source's
+        error = _internal_error(exc)
+        rt.metrics.poll_internal_errors.labels(src.name).inc()
         await _record_failure(rt, src, state, exc, now, record)
     result = _result(src.name, fetched, reading, rows, error)
     rt.metrics.polls.labels(src.name, result.status).inc()
@@ -379,18 +389,37 @@ async def _record_ok(
     await rt.store.record_unchanged(state, now)
 
 
+#: the kind of a poll failure that is not one of our errors: a bug, or a resource exhausted
+INTERNAL_ERROR = "internal_error"
+
+
+def _internal_error(exc: Exception) -> str:
+    """What is recorded about an exception that is not a MonitorError: its type says more
+    than its message (``KeyError: 'id'``); the message may quote a URL, so it is redacted."""
+    return redact_text(f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}")
+
+
 async def _record_failure(
     rt: Runtime, src: SourceSettings, state: repo.SourceState, exc: Exception, now: float, record: bool
 ) -> None:
-    """Log a failed poll once and record it: the failure counted, the next poll backed off."""
-    log.warning("source=%s poll failed (%s): %s", src.name, getattr(exc, "kind", type(exc).__name__), exc)
+    """Log a failed poll once and record it: the failure counted, the next poll backed off.
+
+    An exception that is not a MonitorError is logged as an error with its traceback (it is
+    a bug or an exhausted resource) and recorded as an ``internal_error``."""
+    if isinstance(exc, MonitorError):
+        kind = getattr(exc, "kind", None)
+        text = f"{kind or 'error'}: {exc}"
+        log.warning("source=%s poll failed (%s): %s", src.name, kind or type(exc).__name__, exc)
+    else:
+        kind, text = INTERNAL_ERROR, _internal_error(exc)
+        log.error("source=%s poll failed (%s)", src.name, text, exc_info=exc)
     if not record:
         return
     state.record_failure(
         now,
-        f"{getattr(exc, 'kind', 'error')}: {exc}",
+        text,
         http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
-        kind=getattr(exc, "kind", None),
+        kind=kind,
     )
     _schedule_next(rt.config, src, state, now, error=exc)
     await rt.store.save_source(state)
