@@ -104,6 +104,8 @@ class Fetched:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     #: the validators of the body fetched (of the body listed before, for NOT_MODIFIED)
     validators: Validators = field(default_factory=Validators)
+    #: what the user should know about the listing (``Listing.note``), recorded with it
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +158,7 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
         else:
             reading = await _read_listing(rt, src, state, fetched, now)
             if record:
-                rows = await commit(rt, src, state, reading, now)
+                rows = await commit(rt, src, replace(state, listing_note=fetched.note), reading, now)
     except (FetchError, ParseError) as exc:
         # a moved address that fails is given up: the next poll tries the configured one
         rt.moved.pop(src.name, None)
@@ -276,7 +278,10 @@ async def fetch(rt: Runtime, src: SourceSettings, state: repo.SourceState) -> Fe
     )
     if listing.warning:
         log.debug("source=%s parser warning: %s", src.name, listing.warning)
-    return Fetched(PollStatus.OK, listing.candidates, listing.rejected, validators)
+    if listing.note and not state.listing_note:
+        # said when it starts, not at every poll: `newsmonitor sources` shows it (kept up to date)
+        log.warning("source=%s %s", src.name, listing.note)
+    return Fetched(PollStatus.OK, listing.candidates, listing.rejected, validators, listing.note)
 
 
 async def _read_listing(

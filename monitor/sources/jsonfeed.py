@@ -103,12 +103,14 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = 2000) -> Parsed
     feed_lang = doc.get("language") if isinstance(doc.get("language"), str) else None
     entries: list[FeedEntry] = []
     skipped = 0
+    truncated_from: int | None = None
     for item in items:
         if not isinstance(item, dict):
             skipped += 1
             continue
         if len(entries) >= max_entries:
             warnings.append(f"only the first {max_entries} of {len(items)} items were read")
+            truncated_from = len(items)
             break
         entries.append(_entry(item, base, feed_lang))
     if skipped:
@@ -120,4 +122,5 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = 2000) -> Parsed
         entries=entries,
         parser="jsonfeed",
         warning="; ".join(warnings) or None,
+        truncated_from=truncated_from,
     )

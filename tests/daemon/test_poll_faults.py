@@ -1,5 +1,5 @@
 """Under faults a poll fails loudly and alone: any exception is the source's recorded failure and a
-health notice."""
+health notice; a feed cut at the entry limit says so."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from monitor.cli import main
 from monitor.clock import FakeClock
 from monitor.daemon.pipeline import PollStatus, poll_source
 from monitor.daemon.service import Daemon
@@ -100,5 +102,52 @@ async def test_a_worker_that_cannot_start_is_a_worker_pool_failure_of_the_poll(
         assert result.error.startswith("parser worker processes cannot start: OSError: [Errno 24] Too many open files")
         state = await daemon.rt.store.source_state("wire")
         assert state is not None and state.failures == 1 and state.last_error_kind == "worker_pool"
+    finally:
+        await daemon.close()
+
+
+async def test_a_feed_cut_at_the_entry_limit_is_said_once_and_shown_by_sources(
+    tmp_path: Path, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = Feed(site)
+    feed.items = short_items(2100, site.base)
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "archive", "feed": feed.url, "full_text": False}],
+        rules=[{"name": "r", "query": "weather"}],
+        notifiers={},
+        allow=site.allow,
+        write=True,
+    )
+    clock = FakeClock(datetime.now(UTC))
+    daemon = Daemon(config, workers=0, clock=clock)
+    await daemon.start()
+    caplog.set_level(logging.INFO, logger="monitor.poll")
+
+    def notes() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "entries" in r.getMessage() and r.levelno >= logging.WARNING]
+
+    def sources_output() -> str:
+        result = CliRunner().invoke(main, ["sources", "--config", config.path])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    try:
+        first = await daemon.run_once(deliver=False)
+        assert (first[0].status, first[0].listed) == (PollStatus.PRIMED, 2000)
+        assert notes() == ["source=archive feed has 2100 entries, first 2000 read"]
+        clock.advance(60)
+        feed.items = short_items(2150, site.base)  # a new body, still over the limit
+        second = await daemon.run_once(deliver=False)
+        assert (second[0].status, second[0].listed, second[0].new) == (PollStatus.OK, 2000, 50)
+        assert len(notes()) == 1  # said once, not at every poll
+        assert "note: archive: feed has 2150 entries, first 2000 read" in sources_output()
+        status = await daemon.rt.store.overview()
+        assert status.sources["archive"].listing_note == "feed has 2150 entries, first 2000 read"
+        clock.advance(60)
+        feed.items = short_items(10, site.base, start=3000)
+        third = await daemon.run_once(deliver=False)
+        assert third[0].status is PollStatus.OK
+        assert "note:" not in sources_output()
     finally:
         await daemon.close()
