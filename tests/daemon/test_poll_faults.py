@@ -1,8 +1,9 @@
 """Under faults a poll fails loudly and alone: any exception is the source's recorded failure and a
-health notice; a feed cut at the entry limit says so."""
+health notice; a feed cut at the entry limit says so; a huge article is cut before matching."""
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from monitor.clock import FakeClock
 from monitor.daemon.pipeline import PollStatus, poll_source
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
+from monitor.models import STORY_TEXT_LIMIT
 from monitor.sources.feed import FeedSource
 from monitor.sources.parsepool import WorkerPool
 from tests.support.configs import make_config
@@ -151,3 +153,52 @@ async def test_a_feed_cut_at_the_entry_limit_is_said_once_and_shown_by_sources(
         assert "note:" not in sources_output()
     finally:
         await daemon.close()
+
+
+def big_article(megabytes: float, first: str, last: str) -> bytes:
+    """An article page of about ``megabytes``: ``first`` in its first paragraph, ``last`` in its last."""
+    sentence = "The council said the budget for schools and water would be reviewed by the regional office. "
+    body = [f"<p>{html.escape(first)} opened the report. {sentence * 5}</p>\n"]
+    size = 0
+    while size < megabytes * 2**20:
+        # numbered: an extractor drops paragraphs it has seen already
+        body.append(f"<p>Section {len(body)}. {sentence * 20}</p>\n")
+        size += len(body[-1])
+    body.append(f"<p>It closed with {html.escape(last)}.</p>\n")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A long report</title></head>'
+        "<body><article><h1>A very long report</h1>" + "".join(body) + "</article></body></html>"
+    ).encode()
+
+
+async def test_a_9_mb_article_is_cut_to_the_story_text_limit_before_matching(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    page = big_article(9, first="Aardvark", last="zebrafish")
+    assert len(page) > 9_000_000
+    site.static("/longread.html", page, headers={"Content-Type": "text/html; charset=utf-8"})
+    feed = Feed(site)
+    feed.items = [Item(title="A very long report", link=site.base + "/longread.html", guid="long-1")]
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "longreads", "feed": feed.url, "alert_on_first_poll": True}],
+        # words past the limit are never searched: a rule that needs one of them does not match
+        rules=[{"name": "early", "query": "aardvark"}, {"name": "late", "query": "zebrafish"}],
+        notifiers={"chat": receiver.url},
+        allow=site.allow,
+    )
+    daemon = Daemon(config, workers=0)
+    await daemon.start()
+    try:
+        [result] = await daemon.run_once(deliver=False)
+    finally:
+        await daemon.close()
+    assert result.status is PollStatus.OK, result.error
+    [story] = result.stories
+    assert story.text_origin == "extracted"
+    # the story the matcher was handed: its text is cut to the limit
+    [(matched, matches)] = result.alerts
+    assert matched is story
+    assert 0.9 * STORY_TEXT_LIMIT < len(story.text) <= STORY_TEXT_LIMIT
+    assert "zebrafish" not in story.text
+    assert [m.rule for m in matches] == ["early"]
