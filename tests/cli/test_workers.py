@@ -80,14 +80,14 @@ async def test_workers_import_nothing_from_the_working_directory_nor_the_script_
     assert not (tmp_path / "bin" / "script-run-again").exists()
 
 
-async def test_a_pool_that_cannot_start_stops_once_and_run_at_start_up(tmp_path: Path, site: Site) -> None:
+async def test_a_pool_that_cannot_start_stops_once_and_run_at_start_up_with_the_cause(tmp_path: Path, site: Site) -> None:
     feed, config = write_config(tmp_path, site)
     # a temporary directory so deep that the fork server's Unix socket cannot be bound there
     deep = tmp_path / ("t" * 110)
     deep.mkdir()
-    for command in ("once", "run"):
+    for command in (["once"], ["once", "--dry-run"], ["run"]):
         code, out, err = await newsmonitor(
-            command, "--config", str(config), "--workers", "1", cwd=tmp_path, env={"TMPDIR": str(deep)}
+            *command, "--config", str(config), "--workers", "1", cwd=tmp_path, env={"TMPDIR": str(deep)}
         )
         assert code == 1, out + err
         said = [line for line in err.splitlines() if line.startswith("newsmonitor:")]
