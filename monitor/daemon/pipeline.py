@@ -40,7 +40,7 @@ from monitor.daemon.seen import SeenSplit, drop_repeats, split_seen
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.identity.keys import MAX_ALIASES, source_url_hash
 from monitor.models import Match, Story
-from monitor.redact import redact_url
+from monitor.redact import redact_text, redact_url
 from monitor.sources import Candidate, kind_for
 from monitor.store import repo
 
@@ -109,6 +109,8 @@ class Fetched:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     #: the validators of the body fetched (of the body listed before, for NOT_MODIFIED)
     validators: Validators = field(default_factory=Validators)
+    #: what the user should know about the listing (``Listing.note``), recorded with it
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +146,14 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     """Poll ``src`` once and log one line about it.
 
     Never raises for source problems: a failed fetch, parse or recording step is logged
-    once, stored in the source's state, and the result says ``error`` (with what the steps
-    before it found). Only a database that cannot load or save the state itself raises
-    (StoreError). With ``record`` False (``once --dry-run``, ``test-source``) nothing is
-    written: no stories, no outbox rows, no source state.
+    once, stored in the source's state (its failures counted, its next poll backed off, so
+    that the health check tells about it), and the result says ``error`` (with what the
+    steps before it found). That holds for any exception of any step, ours or not: one that
+    is not a MonitorError is recorded as an ``internal_error`` with its type, logged with its
+    traceback and counted in ``newsmonitor_poll_internal_errors_total``. Only a database that
+    cannot load or save the state itself raises (StoreError). With ``record`` False (``once
+    --dry-run``, ``test-source``) nothing is written: no stories, no outbox rows, no source
+    state.
     """
     started = time.monotonic()
     now = rt.clock.timestamp()
@@ -163,7 +169,7 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
         else:
             reading = await _read_listing(rt, src, state, fetched, now)
             if record:
-                rows = await commit(rt, src, state, reading, now)
+                rows = await commit(rt, src, replace(state, listing_note=fetched.note), reading, now)
     except (FetchError, ParseError) as exc:
         # a moved address that fails is given up: the next poll tries the configured one
         rt.moved.pop(src.name, None)
@@ -172,6 +178,12 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
         await _record_failure(rt, src, state, exc, now, record)
     except MonitorError as exc:
         error = str(exc)
+        await _record_failure(rt, src, state, exc, now, record)
+    except Exception as exc:  # the top of one source's poll: a bug or an exhausted resource in any
+        # step (an error type of a library, MemoryError) is that source's failure, recorded and
+        # told like the others, never the scheduler's or another source's
+        error = _internal_error(exc)
+        rt.metrics.poll_internal_errors.labels(src.name).inc()
         await _record_failure(rt, src, state, exc, now, record)
     result = _result(src.name, fetched, reading, rows, error)
     rt.metrics.polls.labels(src.name, result.status).inc()
@@ -277,7 +289,10 @@ async def fetch(rt: Runtime, src: SourceSettings, state: repo.SourceState) -> Fe
     )
     if listing.warning:
         log.debug("source=%s parser warning: %s", src.name, listing.warning)
-    return Fetched(PollStatus.OK, listing.candidates, listing.rejected, validators)
+    if listing.note and not state.listing_note:
+        # said when it starts, not at every poll: `newsmonitor sources` shows it (kept up to date)
+        log.warning("source=%s %s", src.name, listing.note)
+    return Fetched(PollStatus.OK, listing.candidates, listing.rejected, validators, listing.note)
 
 
 async def _read_listing(
@@ -421,18 +436,37 @@ async def _record_ok(
     await rt.store.record_unchanged(state, now)
 
 
+#: the kind of a poll failure that is not one of our errors: a bug, or a resource exhausted
+INTERNAL_ERROR = "internal_error"
+
+
+def _internal_error(exc: Exception) -> str:
+    """What is recorded about an exception that is not a MonitorError: its type says more
+    than its message (``KeyError: 'id'``); the message may quote a URL, so it is redacted."""
+    return redact_text(f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}")
+
+
 async def _record_failure(
     rt: Runtime, src: SourceSettings, state: repo.SourceState, exc: Exception, now: float, record: bool
 ) -> None:
-    """Log a failed poll once and record it: the failure counted, the next poll backed off."""
-    log.warning("source=%s poll failed (%s): %s", src.name, getattr(exc, "kind", type(exc).__name__), exc)
+    """Log a failed poll once and record it: the failure counted, the next poll backed off.
+
+    An exception that is not a MonitorError is logged as an error with its traceback (it is
+    a bug or an exhausted resource) and recorded as an ``internal_error``."""
+    if isinstance(exc, MonitorError):
+        kind = getattr(exc, "kind", None)
+        text = f"{kind or 'error'}: {exc}"
+        log.warning("source=%s poll failed (%s): %s", src.name, kind or type(exc).__name__, exc)
+    else:
+        kind, text = INTERNAL_ERROR, _internal_error(exc)
+        log.error("source=%s poll failed (%s)", src.name, text, exc_info=exc)
     if not record:
         return
     state.record_failure(
         now,
-        f"{getattr(exc, 'kind', 'error')}: {exc}",
+        text,
         http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
-        kind=getattr(exc, "kind", None),
+        kind=kind,
     )
     _schedule_next(rt.config, src, state, now, error=exc)
     await rt.store.save_source(state)

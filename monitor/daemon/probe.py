@@ -218,7 +218,7 @@ async def dry_run(config: Config, *, workers: int = 1, concurrency: int = 16) ->
     limits, robots.txt and article fetches) against an empty in-memory store, with no
     validators (a full GET, never a 304) and without the priming of a first poll, so every
     story listed now counts. Never raises for a source's problems (its ``poll.error`` says
-    what failed).
+    what failed); raises WorkerPoolError when the parser workers cannot start.
     """
     seen, note = _seen_store(config)
     try:
@@ -236,6 +236,7 @@ async def _poll_all(config: Config, seen: Store | None, *, workers: int, concurr
     scratch = Config(config.settings.model_copy(update={"database": "sqlite://"}), config.path, config.warnings)
     rt = Runtime(scratch, workers=workers)
     try:
+        await rt.pool.start()  # workers that cannot start are one error, not one per source
         await rt.store.migrate()  # the scratch store, in memory
         sem = asyncio.Semaphore(concurrency)
 

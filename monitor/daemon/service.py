@@ -79,7 +79,12 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Lock the database, migrate it and rebuild in-memory state. Raises StoreError."""
+        """Start the parser workers, lock the database, migrate it and rebuild in-memory state.
+
+        Raises WorkerPoolError (the workers cannot start: nothing else has been touched) or
+        StoreError.
+        """
+        await self.rt.pool.start()
         await self.rt.store.open()
         await self._rebuild_clusters()
         # the compiled rules and the cluster index live as long as the daemon: keep them out of

@@ -308,7 +308,10 @@ class Matcher:
 
         Each :class:`~monitor.models.Match` carries the hits (matched terms with field, word
         position and character offsets) and one or two snippets. Pure: no I/O; never raises
-        on any story content.
+        on any story content. Searches the first :data:`~monitor.models.STORY_TEXT_LIMIT`
+        characters of the text, :data:`~monitor.models.STORY_TITLE_LIMIT` of the title and
+        :data:`~monitor.models.STORY_URL_LIMIT` of the URL: words past them never match, so
+        one story costs bounded time and memory whatever its size.
         """
         doc = self._doc(story)
         candidates = self._candidates(doc)

@@ -144,6 +144,7 @@ def _from_feedparser(prepared: Prepared, url: str, charset: str | None, max_entr
         entries=entries,
         parser="feedparser",
         warning="; ".join(warnings) or None,
+        truncated_from=len(raw_entries) if len(raw_entries) > max_entries else None,
     )
 
 
@@ -250,6 +251,7 @@ def _from_fastfeedparser(prepared: Prepared, url: str, max_entries: int) -> Pars
         entries=entries,
         parser="fastfeedparser",
         warning="; ".join(warnings) or None,
+        truncated_from=len(raw_entries) if len(raw_entries) > max_entries else None,
     )
 
 

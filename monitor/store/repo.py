@@ -55,6 +55,9 @@ class SourceState:
     last_new_story_at: float | None = None
     #: the query parameters of its links learned to change on every poll, left out of identity
     volatile_params: list[str] = field(default_factory=list)
+    #: what the user should know about the listing last read (a feed cut at the entry limit);
+    #: kept in ``meta`` (``source_note:NAME``), not in the ``sources`` table
+    listing_note: str | None = None
 
     def record_ok(self, now: float, *, new_stories: int = 0) -> None:
         """A poll at ``now`` worked and found ``new_stories``: the failure streak ends.
@@ -233,7 +236,12 @@ def get_source(conn: Connection, name: str) -> SourceState | None:
     data["polls"] = data["polls"] or 0
     data["stories_total"] = data["stories_total"] or 0
     data["empty_polls"] = data["empty_polls"] or 0
-    return SourceState(**data)
+    return SourceState(**data, listing_note=get_meta(conn, _note_key(name)))
+
+
+def _note_key(name: str) -> str:
+    # the meta row of a source's listing note: a note is rare, and a column would need a migration
+    return f"source_note:{name}"
 
 
 def all_sources(conn: Connection) -> list[SourceState]:
@@ -268,6 +276,10 @@ def save_source(conn: Connection, state: SourceState) -> None:
     }
     stmt = _insert(conn, sources).values(name=state.name, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
+    if state.listing_note:
+        set_meta(conn, _note_key(state.name), state.listing_note[:500])
+    else:
+        conn.execute(meta.delete().where(meta.c.key == _note_key(state.name)))
 
 
 # ---------------------------------------------------------------------------- stories

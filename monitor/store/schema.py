@@ -135,7 +135,7 @@ destinations = Table(
     Column("last_digest_at", Float),
 )
 
-#: small key/value facts: schema version, last health notice times
+#: small key/value facts: schema version, last health notice times, sources' listing notes
 meta = Table(
     "meta",
     metadata,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.models import Story
+from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT, STORY_URL_LIMIT, Story
 from monitor.rules import Matcher, RuleSpec
 
 
@@ -97,3 +97,24 @@ def test_hostile_text_is_handled(text: str) -> None:
     assert all(m.rule == "w" for m in result)
     for m in result:
         assert all(len(s.text) <= 300 for s in m.snippets)
+
+
+def test_words_past_the_story_limits_are_never_searched() -> None:
+    filler = "the council met again today " * (STORY_TEXT_LIMIT // 28 + 10)
+    matcher = Matcher.compile(
+        [
+            RuleSpec("early", "aardvark"),
+            RuleSpec("late", "zebrafish"),
+            RuleSpec("late-title", "title:okapi"),
+            RuleSpec("late-url", "url:quokka"),
+        ]
+    )
+    long_story = Story(
+        source="s",
+        url="https://news.example/" + "a/" * STORY_URL_LIMIT + "quokka",
+        title="word " * (STORY_TITLE_LIMIT // 5) + "okapi",
+        text="aardvark " + filler + "zebrafish",
+    )
+    assert [m.rule for m in matcher.match(long_story)] == ["early"]
+    within = Story(source="s", url="https://news.example/quokka", title="okapi", text="aardvark zebrafish")
+    assert [m.rule for m in matcher.match(within)] == ["early", "late", "late-title", "late-url"]
