@@ -5,6 +5,8 @@ Usage::
     /work/venv/bin/python benchmarks/lang.py               # every candidate, then the policy
     /work/venv/bin/python benchmarks/lang.py --only py3langid
 
+lingua is not a dependency: ``pip install lingua-language-detector`` to compare it.
+
 Data, all from ../shared/corpus:
 
 * **pages**: the 195 article pages (181 scrapinghub benchmark pages, mostly English, and the
@@ -219,7 +221,11 @@ def compare(names: list[str], sets: dict[str, tuple[list[Sample], list[str]]]) -
           + " | load | RSS |")
     print("|---|" + "---|---|" * len(sets) + "---|---|")
     for name in names:
-        detect = CANDIDATES[name]()
+        try:
+            detect = CANDIDATES[name]()
+        except ImportError as exc:  # lingua is no dependency of newsmonitor: pip install lingua-language-detector
+            print(f"| {name} | not installed: {exc} |")
+            continue
         cells = []
         for samples, texts in sets.values():
             accuracy, micros = _score(detect, texts, samples)
