@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from monitor.config import Config, Settings, SourceSettings, default_config_path, load_config
 from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.extract.article import extract_article
+from monitor.extract.language import story_language
 from monitor.fetch import HttpClient, allow_entries_for
 from monitor.models import Match, Story
 from monitor.redact import redact_text, redact_url
@@ -56,7 +57,7 @@ async def story_from_url(url: str, *, allow_networks: tuple[str, ...] = ()) -> S
         text=article.text,
         published=article.published,
         author=article.author,
-        lang=article.lang,
+        lang=story_language(article.lang, article.title or "", article.text),
         canonical_url=article.canonical_url,
         outlet="(url)",
         text_origin="extracted",
@@ -136,7 +137,7 @@ async def run_test_source(
             date = story.published.isoformat() if story.published else "no date"
             echo("")
             echo(f"* {story.title}")
-            echo(f"  {date}  {story.url or '(no http link: only the feed text)'}")
+            echo(f"  {date}  {story.lang or 'language unknown'}  {story.url or '(no http link: only the feed text)'}")
             text = " ".join(story.text.split())
             echo(f"  [{story.text_origin}] {text[:200]}")
         if verbose and result.rejected:
