@@ -129,6 +129,6 @@ async def test_test_source_says_when_a_story_has_no_link(tmp_path: Path) -> None
         await site.stop()
     text = "\n".join(out)
     assert code == 0, text
-    shown = "* Bridge closed for repairs\n  2026-03-02T08:00:00+00:00  (no http link: only the feed text)\n  [feed] The"
+    shown = "* Bridge closed for repairs\n  2026-03-02T08:00:00+00:00  en  (no http link: only the feed text)\n  [feed] The"
     assert shown in text
     assert not any("brief-20260302-001" in seen.path for seen in site.seen)
