@@ -1,19 +1,20 @@
-"""In-body link lists: "Read more:" lines and related-story lists inside an article (pure).
+"""In-body link lines: "Read more:" lines and related-story lists inside an article (pure).
 
 News sites put links to their other stories inside the article body: a "Read more:
 <headline>" line between two paragraphs, a "Related" list, a bare headline link. trafilatura
 keeps many of them, because they sit in the same container as the story, and a rule on
-the linked story's words then fires on this one. :func:`prune_link_lists` removes such
-blocks from the parsed page before extraction.
+the linked story's words then fires on this one. :func:`link_lines` finds such blocks on
+the parsed page and :func:`drop_link_lines` removes their lines from the extracted text
+(removing them from the page instead changes which block trafilatura takes for the body).
 
-A block goes when its words are mostly (:data:`LINK_SHARE`) the text of links to other
-pages of the same site, or when it opens with a "read more"-style cue and is at least half
-link text (then the link may point anywhere), or when it is nothing but such a cue. A
-real paragraph that contains a link has a low link share and stays; a link to the page
-itself or to an anchor on it counts as plain text, so a table of contents of the page or
-a self-linked headline is not taken for another story.
+A block is a link line when its words are mostly (:data:`LINK_SHARE`) the text of links to
+other pages of the same site, with at most a short label before the first link and no
+sentence ending; when it opens with a "read more"-style cue (or follows a lone cue label)
+and is at least half link text, to any site; or when it is nothing but such a label. A
+list item counts only in a list that is mostly links. A real paragraph that contains a
+link has a low link share, or words before its link, and stays; a link to the page itself
+or to an anchor on it counts as plain text.
 """
-
 from __future__ import annotations
 
 import re
