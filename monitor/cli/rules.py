@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import yaml
 
 from monitor.cli.base import inherited_config
 from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
+from monitor.config.yamlload import Path as KeyPath
+from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.models import Match, Story
 from monitor.rules import Matcher, RuleSpec, parse_query
@@ -182,35 +183,55 @@ def test_rule(query: str, story: str) -> None:
     sys.exit(1)
 
 
-def load_rules_file(path: str) -> list[RuleSpec]:
-    """Rules from a YAML list of ``{name, query[, sources, tags]}`` (or a mapping with a
-    ``rules:`` list). Raises ConfigError listing every problem."""
+def _rules_document(path: str) -> tuple[list[Any], KeyPath, YAMLDocument]:
+    """The rule entries of rules file ``path``, the key path of their list, and the parsed file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read rules: {exc}"]) from None
+    try:
+        doc = load_yaml(text, path)
+    except YAMLProblem as exc:
+        raise ConfigError([f"{path}:{exc.line}:{exc.column}: {exc.message}"]) from None
+    data = doc.data
+    where: KeyPath = ()
     if isinstance(data, dict) and "rules" in data:
-        data = data["rules"]
+        data, where = data["rules"], ("rules",)
     if not isinstance(data, list):
         raise ConfigError([f"{path}: expected a list of rules with name and query"])
-    problems: list[str] = []
+    return data, where, doc
+
+
+def _rule_spec(item: object) -> RuleSpec | str:
+    """The rule entry ``item`` as a RuleSpec, or what is wrong with it."""
+    if not isinstance(item, dict):
+        return "expected a mapping with name and query"
+    name, query = item.get("name"), item.get("query")
+    if not isinstance(name, str) or not name:
+        return 'missing or non-string "name"'
+    if not isinstance(query, str):
+        return 'missing or non-string "query"'
+    lists = [item.get(k) or [] for k in ("sources", "tags")]
+    if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists):
+        return "sources and tags must be lists of strings"
+    return RuleSpec(name, query, tuple(lists[0]), tuple(lists[1]))
+
+
+def load_rules_file(path: str) -> list[RuleSpec]:
+    """Rules from a YAML list of ``{name, query[, sources, tags]}`` (or a mapping with a
+    ``rules:`` list), read as the configuration is (line numbers, duplicate keys refused,
+    aliases and nesting bounded). Raises ConfigError listing every problem as
+    ``file:line:col: ...``."""
+    entries, where, doc = _rules_document(path)
+    problems = [f"{path}:{dup.line}:{dup.column}: {dup.message}" for dup in doc.duplicates]
     specs: list[RuleSpec] = []
-    for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            problems.append(f"{path}: rules[{i}]: expected a mapping with name and query")
-            continue
-        name, query = item.get("name"), item.get("query")
-        if not isinstance(name, str) or not name:
-            problems.append(f"{path}: rules[{i}]: missing or non-string \"name\"")
-            continue
-        if not isinstance(query, str):
-            problems.append(f"{path}: rules[{i}]: missing or non-string \"query\"")
-            continue
-        lists = [item.get(k) or [] for k in ("sources", "tags")]
-        if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists):
-            problems.append(f"{path}: rules[{i}]: sources and tags must be lists of strings")
-            continue
-        specs.append(RuleSpec(name, query, tuple(lists[0]), tuple(lists[1])))
+    for i, item in enumerate(entries):
+        spec = _rule_spec(item)
+        if isinstance(spec, str):
+            line, col = doc.lines.get((*where, i), (1, 1))
+            problems.append(f"{path}:{line}:{col}: rules[{i}]: {spec}")
+        else:
+            specs.append(spec)
     if problems:
         raise ConfigError(problems)
     return specs

@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from monitor.cli.rules import match
 from monitor.cli.rules import test_rule as rule_command
+from tests.support.process import newsmonitor
+from tests.support.yamlbombs import HOSTILE_FILES, LOAD_MEMORY
 
 RULES = """\
 - name: jp-defence
@@ -135,6 +137,18 @@ def test_match_invalid_rules_exit_two(tmp_path: Path) -> None:
     assert result.exit_code == 2 and '"query"' in result.output
     result = CliRunner().invoke(match, ["-"], input="")
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(("text", "says"), [c[1:] for c in HOSTILE_FILES], ids=[c[0] for c in HOSTILE_FILES])
+async def test_a_hostile_rules_file_is_one_problem_at_its_line_and_exit_2(tmp_path: Path, text: str, says: str) -> None:
+    """Issue 12: a rules file is read as the configuration is: a NUL byte was a problem with
+    no line, deep nesting a traceback; an alias bomb is refused at its alias."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text, encoding="utf-8")
+    code, out, err = await newsmonitor("match", "--rules", str(rules), "-", memory=LOAD_MEMORY)
+    assert code == 2, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith(f"error: {rules}{says}"), err
+    assert "Traceback" not in err + out
 
 
 def test_match_with_config(tmp_path: Path) -> None:
