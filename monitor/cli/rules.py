@@ -42,21 +42,38 @@ if TYPE_CHECKING:
 
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
 
 
+def _without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (JSON allows ``"\\ud800"``; no encoder writes it) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _json_line(obj: object) -> str:
+    """``obj`` as one line of JSON that any output encoding takes: a lone surrogate (from an
+    ``id`` given with one) stays the ``\\ud800`` escape it came in as, so the id reads back
+    the same."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False))
+
+
 def story_from_json(obj: dict[str, Any]) -> Story:
     """A :class:`Story` from a JSON object (title, text, summary, source, outlet, url, lang,
-    source_tags, published); raises ValueError naming a field of the wrong type."""
+    source_tags, published); raises ValueError naming a field of the wrong type. Lone
+    surrogates in the text fields become U+FFFD, so the story matches and prints."""
     for key in _STR_FIELDS:
         if key in obj and obj[key] is not None and not isinstance(obj[key], str):
             raise ValueError(f'"{key}" must be a string')
     tags = obj.get("source_tags") or ()
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValueError('"source_tags" must be a list of strings')
+    obj = {**obj, **{key: _without_surrogates(obj[key]) for key in _STR_FIELDS if isinstance(obj.get(key), str)}}
+    tags = tuple(_without_surrogates(tag) for tag in tags)
     published = None
     if isinstance(obj.get("published"), str):
         try:
@@ -362,7 +379,7 @@ def match(config_path: str | None, rules_path: str | None, stories: str) -> None
         ok = True
         for out, valid in match_lines(matcher, lines, sources):
             ok = ok and valid
-            click.echo(json.dumps(out, ensure_ascii=False))
+            click.echo(_json_line(out))
     except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
     if config_path is not None and sources is not None:

@@ -285,3 +285,29 @@ def test_match_with_rules_file_reads_source_tags_from_the_line(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert [len(json.loads(o)["matches"]) for o in result.stdout.splitlines()] == [1, 0]
     assert result.stderr == ""
+
+
+async def test_a_lone_surrogate_is_matched_and_printed_and_the_next_lines_too(tmp_path: Path) -> None:
+    """Issue 12: a ``\\ud800`` escape in a matching title was a UnicodeEncodeError, and the
+    lines after it were never read."""
+    rules = write(tmp_path, "rules.yaml", RULES)
+    lines = [
+        '{"id": 1, "title": "New sanctions \\ud800 on Iran", "text": "x"}',
+        '{"id": "b\\udc00", "text": "Japan will boost defence \\udbff."}',
+        '{"id": 3, "text": "More sanctions."}',
+    ]
+    stories = write(tmp_path, "s.jsonl", "\n".join(lines) + "\n")
+    code, out, err = await newsmonitor("match", "--rules", rules, stories)
+    assert code == 0, err
+    printed = out.splitlines()
+    assert '"id": "b\\udc00"' in printed[1]  # the id reads back as it was given
+    got = [json.loads(line) for line in printed]
+    assert [o["id"] for o in got] == [1, "b\udc00", 3]
+    assert got[0]["matches"][0]["snippets"] == ["New **sanctions** \ufffd on Iran"]
+    assert got[1]["matches"][0]["snippets"] == ["**Japan** will boost **defence** \ufffd."]
+    assert got[2]["matches"][0]["rule"] == "sanctions"
+
+    story = write(tmp_path, "one.json", '{"title": "Sanctions \\ud800", "text": "New sanctions \\udfff today."}')
+    code, out, err = await newsmonitor("test-rule", "sanction*", story)
+    assert code == 0, err
+    assert out.startswith("MATCH") and "[title] **Sanctions** \ufffd" in out and "Traceback" not in err
