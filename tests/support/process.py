@@ -31,13 +31,19 @@ def _limit(memory: int | None) -> Callable[[], None] | None:
 async def newsmonitor(
     *args: str, memory: int | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> tuple[int, str, str]:
-    """Run ``python -m monitor ARGS`` to its end; returns (exit status, stdout, stderr)."""
+    """Run ``python -m monitor ARGS`` to its end; returns (exit status, stdout, stderr).
+    Raises TimeoutError (the process killed) when it runs longer than ``timeout``."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor", *args, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})}, preexec_fn=_limit(memory),
     )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()  # never left running after the test
+        await proc.wait()
+        raise
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -65,7 +71,9 @@ class DaemonProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     async def start(self, *, ready: str = "newsmonitor running", timeout: float = 60) -> DaemonProcess:
-        """Start the daemon and wait until it logs ``ready``; fails the test if it exits first."""
+        """Start the daemon and wait until it logs ``ready`` (a log of an earlier run in the
+        same file does not count); fails the test if it exits first."""
+        before = len(self.text())
         with open(self.log, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "monitor", "run", "--workers", "0", "--config", str(self.config),
@@ -74,8 +82,8 @@ class DaemonProcess:
                 preexec_fn=_limit(self.memory),
             )  # fmt: skip
         proc = self.proc
-        assert await wait_for(lambda: ready in self.text() or proc.returncode is not None, timeout)
-        assert ready in self.text(), f"daemon exited early:\n{self.text()[-3000:]}"
+        assert await wait_for(lambda: ready in self.text()[before:] or proc.returncode is not None, timeout)
+        assert ready in self.text()[before:], f"daemon exited early:\n{self.text()[-3000:]}"
         return self
 
     async def logged(self, text: str, timeout: float = 30) -> bool:
