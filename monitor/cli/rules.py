@@ -31,6 +31,7 @@ from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
 from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError, MonitorError, QueryError
+from monitor.extract.language import story_language
 from monitor.models import Match, Story
 from monitor.rules import Matcher, RuleSpec, parse_query
 from monitor.rules.ast import walk_terms
@@ -65,7 +66,8 @@ def _json_line(obj: object) -> str:
 def story_from_json(obj: dict[str, Any]) -> Story:
     """A :class:`Story` from a JSON object (title, text, summary, source, outlet, url, lang,
     source_tags, published); raises ValueError naming a field of the wrong type. Lone
-    surrogates in the text fields become U+FFFD, so the story matches and prints."""
+    surrogates in the text fields become U+FFFD, so the story matches and prints. The story's
+    language is decided as the daemon decides it (``lang`` is what the story declares)."""
     for key in _STR_FIELDS:
         if key in obj and obj[key] is not None and not isinstance(obj[key], str):
             raise ValueError(f'"{key}" must be a string')
@@ -81,13 +83,14 @@ def story_from_json(obj: dict[str, Any]) -> Story:
         except ValueError:
             published = None  # the date plays no part in matching
     source = obj.get("source") or ""
+    title, text = obj.get("title") or "", obj.get("text") or obj.get("summary") or ""
     return Story(
         source=source,
         url=obj.get("url") or "",
-        title=obj.get("title") or "",
-        text=obj.get("text") or obj.get("summary") or "",
+        title=title,
+        text=text,
         summary=obj.get("summary") or "",
-        lang=obj.get("lang") or None,
+        lang=story_language(obj.get("lang") or None, title, text),
         outlet=obj.get("outlet") or source,
         source_tags=tuple(tags),
         published=published,
@@ -103,14 +106,16 @@ def _story_from_html(data: bytes) -> Story:
         article = extract_article(data)
     if article is not None:
         return Story(source="file", url=article.canonical_url or "", title=article.title or "",
-                     text=article.text, lang=article.lang, text_origin="extracted")
+                     text=article.text, lang=story_language(article.lang, article.title or "", article.text),
+                     text_origin="extracted")
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "title"]):
         tag.decompose()
-    return Story(source="file", url="", title=title, text=soup.get_text("\n", strip=True),
+    text = soup.get_text("\n", strip=True)
+    return Story(source="file", url="", title=title, text=text, lang=story_language(None, title, text),
                  text_origin="fallback")
 
 
@@ -141,7 +146,8 @@ def load_story(arg: str) -> Story:
         return _story_from_html(data)
     from monitor.extract.charset import decode_html
 
-    return Story(source="file", url="", title="", text=decode_html(data))
+    text = decode_html(data)
+    return Story(source="file", url="", title="", text=text, lang=story_language(None, "", text))
 
 
 def _caret(query: str, column: int) -> str:

@@ -30,7 +30,7 @@ from monitor.store import repo
 from monitor.store.db import Database
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from monitor.web.server import StatusServer
 
 log = logging.getLogger("monitor.daemon")
 
@@ -82,7 +82,12 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Lock the database, migrate it and rebuild in-memory state. Raises StoreError."""
+        """Start the parser workers, lock the database, migrate it and rebuild in-memory state.
+
+        Raises WorkerPoolError (the workers cannot start: nothing else has been touched) or
+        StoreError.
+        """
+        await self.rt.pool.start()
         await self.rt.store.open()
         await self._rebuild_clusters()
         # the compiled rules and the cluster index live as long as the daemon: keep them out of
@@ -152,7 +157,7 @@ class Daemon:
         if not self._started:
             await self.start()
         # first, so that a port in use stops the daemon before it polls or sends anything
-        web_runner = await self._start_web()
+        web_server = await self._start_web()
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -168,26 +173,34 @@ class Daemon:
         )
         await self._stop.wait()
         log.info("stopping")
-        await self._wind_down(delivery, web_runner)
+        await self._wind_down(delivery, web_server)
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         return 0
 
-    async def _start_web(self) -> web.AppRunner | None:
-        """Serve the status page on ``web.listen`` (None when unset).
+    async def _start_web(self) -> StatusServer | None:
+        """Serve the status page on ``web.listen`` (None when unset), within the ``web.*`` bounds.
 
         Raises :class:`ConfigError` with one line naming the setting and the reason when
         the address cannot be listened on (a port in use, an address not of this host).
         """
-        listen = self.config.settings.web.listen
+        settings = self.config.settings.web
+        listen = settings.listen
         if not listen:
             return None
         from monitor.daemon.status import RuntimeStatus
-        from monitor.web.app import start as start_web
+        from monitor.web.server import ServerLimits
+        from monitor.web.server import start as start_web
 
+        limits = ServerLimits(
+            max_connections=settings.max_connections,
+            header_timeout=settings.header_timeout,
+            request_timeout=settings.request_timeout,
+            idle_timeout=settings.idle_timeout,
+        )
         try:
-            return await start_web(RuntimeStatus(self.rt), listen)
+            return await start_web(RuntimeStatus(self.rt), listen, hosts=settings.hosts, limits=limits)
         except OSError as exc:
             raise ConfigError(
                 [
@@ -217,7 +230,7 @@ class Daemon:
         )
         self.scheduler.start()
 
-    async def _wind_down(self, delivery: asyncio.Task[None], web_runner: web.AppRunner | None) -> None:
+    async def _wind_down(self, delivery: asyncio.Task[None], web_server: StatusServer | None) -> None:
         """Stop polling at once; let delivery finish the send in flight within the deadline."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
@@ -227,8 +240,8 @@ class Daemon:
             await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
         except (TimeoutError, asyncio.CancelledError):
             log.warning("delivery did not finish within the shutdown deadline; pending rows stay pending")
-        if web_runner is not None:
-            await web_runner.cleanup()
+        if web_server is not None:
+            await web_server.stop()
 
     # ------------------------------------------------------------------ reload
 

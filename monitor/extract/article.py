@@ -23,6 +23,7 @@ from trafilatura.utils import load_html
 
 from monitor.extract.charset import decode_html
 from monitor.extract.urls import normalize_url
+from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT, clip
 
 __all__ = ["DEFAULT_MODE", "MODES", "Article", "ExtractMode", "extract_article"]
 
@@ -36,7 +37,9 @@ class Article:
     """What was extracted from one article page.
 
     ``text`` is the article body only, paragraphs separated by newlines (never empty when
-    an Article is returned). ``published`` is timezone-aware (UTC when the page gives no
+    an Article is returned), at most :data:`~monitor.models.STORY_TEXT_LIMIT` characters
+    (the rest of a longer body is dropped); ``title`` at most
+    :data:`~monitor.models.STORY_TITLE_LIMIT`. ``published`` is timezone-aware (UTC when the page gives no
     zone); ``lang`` is a lower-case primary language subtag (``"en"``); ``canonical_url``
     is the page's own ``<link rel=canonical>`` / ``og:url``, normalised, or ``None``.
     """
@@ -226,10 +229,11 @@ def extract_article(html: bytes | str, url: str | None = None, *, mode: str = DE
         )
         if not isinstance(doc, Document):
             return None
-        body = _clean_text(doc.text or "")
+        # what rules search of a story, no more: a 9 MB page must not become 9 MB of story
+        body = clip(_clean_text(doc.text or ""), STORY_TEXT_LIMIT)
         if not body:
             return None
-        title = _BLANKS.sub(" ", doc.title).strip() if doc.title else None
+        title = clip(_BLANKS.sub(" ", doc.title).strip(), STORY_TITLE_LIMIT) if doc.title else None
         return Article(
             title=title or None,
             text=body,

@@ -311,3 +311,24 @@ async def test_a_lone_surrogate_is_matched_and_printed_and_the_next_lines_too(tm
     code, out, err = await newsmonitor("test-rule", "sanction*", story)
     assert code == 0, err
     assert out.startswith("MATCH") and "[title] **Sanctions** \ufffd" in out and "Traceback" not in err
+
+
+def test_test_rule_and_match_decide_the_language_as_the_daemon_does(tmp_path: Path) -> None:
+    """A saved page on an English template holding a French article, and story lines with no
+    language or the wrong one: ``lang:`` rules and inflections see the language of the text."""
+    from tests.support.paths import DATA
+
+    page = str(DATA / "lang" / "fr-article-declared-en.html")
+    result = CliRunner().invoke(rule_command, ["lang:fr élection", page])
+    assert result.exit_code == 0, result.output
+    text = ("Die Außenminister der Europäischen Union haben am Montag in Brüssel ein weiteres Paket von "
+            "Sanktionen beschlossen. Betroffen sind vor allem Banken und Energieunternehmen.")
+    lines = [json.dumps({"id": 1, "title": "EU", "text": text}),
+             json.dumps({"id": 2, "title": "EU", "text": text, "lang": "en"}),
+             json.dumps({"id": 3, "title": "EU", "text": "Neue Sanktionen", "lang": "en"})]
+    stories = write(tmp_path, "s.jsonl", "\n".join(lines) + "\n")
+    rules = write(tmp_path, "rules.yaml", "- name: de\n  query: lang:de Sanktion\n")
+    result = CliRunner().invoke(match, ["--rules", rules, stories])
+    assert result.exit_code == 0, result.output
+    found = {row["id"]: [m["rule"] for m in row["matches"]] for row in map(json.loads, result.output.splitlines())}
+    assert found == {1: ["de"], 2: ["de"], 3: []}  # 3: too short to overrule its "en"

@@ -12,6 +12,7 @@ import pytest
 
 from monitor.extract.article import DEFAULT_MODE, MODES, extract_article
 from monitor.extract.charset import decode_html
+from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT
 from tests.support.paths import DATA, need_corpus
 
 CHROME_URL = "https://www.riverside-gazette.example/news/2024/03/14/harbour-bridge-closed-cracked-cables"
@@ -223,3 +224,17 @@ def test_miniflux_meta_after_1024_bytes() -> None:
     assert "\ufffd" not in latin and "Ã" not in latin
     assert "\ufffd" not in utf8 and "Ã" not in utf8
     assert re.search(r"[éèàäöüç]", latin) and re.search(r"[éèàäöüç]", utf8)
+
+
+def test_a_huge_article_is_cut_to_the_story_limits() -> None:
+    paragraphs = "".join(
+        f"<p>Section {i}. The council said the budget would be reviewed by the regional office.</p>"
+        for i in range(STORY_TEXT_LIMIT // 60)
+    )
+    page = f"<html><head><title>{'Long title ' * 200}</title></head><body><article><h1>Report</h1>{paragraphs}"
+    page += "<p>It closed with zebrafish.</p></article></body></html>"
+    article = extract_article(page, url="https://news.example/long")
+    assert article is not None
+    assert 0.9 * STORY_TEXT_LIMIT < len(article.text) <= STORY_TEXT_LIMIT
+    assert "zebrafish" not in article.text
+    assert article.title is not None and len(article.title) <= STORY_TITLE_LIMIT
