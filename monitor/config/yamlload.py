@@ -228,7 +228,11 @@ def load_yaml(text: str, name: str = "<config>", limits: Limits = LIMITS) -> YAM
         raise
     except (OverLimit, RecursionError) as exc:
         # where the file went over, told from its events: the walk knows the node, not the alias
-        found = locate_over_limit(_Loader(text), limits)
+        replay = _Loader(text)
+        try:
+            found = locate_over_limit(replay, limits)
+        finally:
+            replay.dispose()
         if found is None:
             found = exc if isinstance(exc, OverLimit) else OverLimit(too_deep(limits), 1, 1)
         raise YAMLProblem(found.message, found.line, found.column) from None
