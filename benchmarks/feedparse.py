@@ -2,6 +2,11 @@
 
 Usage: /work/venv/bin/python benchmarks/feedparse.py [--repeat N] [--verbose]
 
+First the prolog guard's verdicts (``--dtd-only`` for just these): how many legitimate
+documents it refuses as hostile XML (target 0: tests/data/dtd/legit and every XML feed of
+the corpus) and how many hostile ones it refuses (target: all of tests/data/dtd/hostile, the
+corpus's entity bombs and XXE files, and the RELIABILITY.md 2.1b payloads).
+
 Both parsers run behind the same prolog guard and the same text normalisation
 (:func:`monitor.sources.feedparse.parse_with`), so differences are the parsers' own.
 feedparser is the reference. An item agrees when, at the same position, its link and its
@@ -33,8 +38,25 @@ import feedparser  # noqa: E402
 from monitor.errors import ParseError  # noqa: E402
 from monitor.sources.feedparse import ParsedFeed, parse_feed, parse_with  # noqa: E402
 from monitor.sources.parsepool import WorkerPool  # noqa: E402
+from monitor.sources.prolog import HostileXML  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
+HOSTILE_CORPUS = ROOT.parent / "shared" / "corpus" / "hostile"
+DTD_FIXTURES = ROOT / "tests" / "data" / "dtd"
+#: the corpus files that expand or reach out (defusedxml's xmlbomb*.xml expand to 640 and
+#: 10 bytes and are not feeds: left out; xxe_parameter_entity.xml only names an external
+#: DTD part, which is never fetched, and is counted as neither)
+HOSTILE_CORPUS_FILES = (
+    "generated/xml/entity_bomb_300mb.xml",
+    "generated/xml/quadratic_blowup.xml",
+    "generated/xml/xxe_file.xml",
+    "generated/xml/xxe_http.xml",
+    "generated/xml/xxe_utf16.xml",
+    "from-defusedxml/cyclic.xml",
+    "from-defusedxml/quadratic.xml",
+    "from-defusedxml/external.xml",
+    "from-defusedxml/external_file.xml",
+)
 PARSERS = ("feedparser", "fastfeedparser")
 URL = "http://example.com/feed"
 
@@ -166,14 +188,72 @@ async def _h1(entity_kib: int, refs: int) -> None:
         await pool.close()
 
 
+def _quadratic(entity_kib: int, refs: int) -> bytes:
+    value = "A" * (entity_kib * 1024)
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY big "{value}">\n]>\n<rss version="2.0"><channel>'
+        f"<item><title>t</title><description>{'&big;' * refs}</description></item></channel></rss>"
+    ).encode()
+
+
+def _verdict(body: bytes) -> tuple[bool, float, str]:
+    """(refused as hostile XML, milliseconds, what happened)."""
+    start = time.perf_counter()
+    try:
+        feed = parse_feed(body, url=URL)
+        outcome, refused = f"{len(feed.entries)} stories", False
+    except HostileXML as exc:
+        outcome, refused = str(exc).removeprefix("XML entity declarations refused: ")[:70], True
+    except ParseError as exc:
+        outcome, refused = f"other error: {str(exc)[:60]}", False
+    return refused, (time.perf_counter() - start) * 1000, outcome
+
+
+def dtd_verdicts(verbose: bool) -> None:
+    """Print the guard's refusals of legitimate and of hostile documents."""
+    legit = [(p.name, p.read_bytes()) for p in sorted((DTD_FIXTURES / "legit").glob("*.xml"))]
+    rows = [json.loads(line) for line in (CORPUS / "index.jsonl").open(encoding="utf-8")]
+    legit += [
+        (f"corpus {r['file']}", (CORPUS / r["file"]).read_bytes())
+        for r in rows
+        if not r["file"].endswith(".json")
+    ]
+    hostile = [(p.name, p.read_bytes()) for p in sorted((DTD_FIXTURES / "hostile").glob("*.xml"))]
+    hostile += [
+        (f"corpus {n}", (HOSTILE_CORPUS / n).read_bytes())
+        for n in HOSTILE_CORPUS_FILES
+        if (HOSTILE_CORPUS / n).exists()
+    ]
+    hostile += [
+        (f"H-1 {k} KiB x {r}", _quadratic(k, r))
+        for k, r in ((10, 100), (100, 1000), (100, 3000), (300, 2000))
+    ]
+    for title, cases, target in (("legitimate", legit, False), ("hostile", hostile, True)):
+        verdicts = [(name, *_verdict(body)) for name, body in cases]
+        refused = sum(1 for _, r, _, _ in verdicts if r)
+        slowest = max(ms for _, _, ms, _ in verdicts)
+        goal = "target: all" if target else "target: 0"
+        print(
+            f"{title} documents refused as hostile XML: {refused}/{len(cases)} ({goal}); slowest {slowest:.1f} ms"
+        )
+        for name, r, ms, outcome in verdicts:
+            if verbose or r != target:
+                print(f"  {'REFUSED ' if r else 'accepted'} {name:<52} {ms:7.1f} ms  {outcome}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per feed and parser (best is kept)")
     parser.add_argument("--verbose", action="store_true", help="list every disagreement")
     parser.add_argument("--h1", action="store_true", help="also time raw feedparser on H-1 (~10 s)")
+    parser.add_argument("--dtd-only", action="store_true", help="only the prolog guard's verdicts")
     args = parser.parse_args()
     if not CORPUS.exists():
         sys.exit(f"corpus not found at {CORPUS}")
+    dtd_verdicts(args.verbose)
+    if args.dtd_only:
+        return
+    print()
     rows = [json.loads(line) for line in (CORPUS / "index.jsonl").open(encoding="utf-8")]
     rows = [r for r in rows if not r["file"].endswith(".json")]
     times: dict[str, list[float]] = {p: [] for p in (*PARSERS, "parse_feed (chosen)")}

@@ -10,6 +10,11 @@ on a real section page in ../shared/corpus/sections/). Precision = accepted link
 labelled articles / accepted; recall = labelled articles accepted / labelled articles.
 Links are compared scheme- and trailing-slash-insensitively, as discover_links dedupes.
 
+The corpus has no page of the outlets whose URL shapes differ most (BBC's opaque ids, DW's
+a-<number>, ARD's numbered pages, FT's UUIDs, the Times of India's .cms), so their URLs are
+scored on their own too: tests/data/links/shapes/outlets.json labels real article URLs and
+the same outlets' topic, section, list and feed URLs (the same-site check does not apply).
+
 Timings are the mean of 5 runs, single process, on a shared 2-core machine (±20 % noise):
 ``lxml`` = lxml.html parse + iterate <a>; ``bs4 full`` / ``bs4 strainer`` = BeautifulSoup
 with the lxml parser (whole tree / SoupStrainer for <a> and <base>); ``discover`` = the whole
@@ -29,10 +34,12 @@ import lxml.html
 from bs4 import BeautifulSoup, SoupStrainer
 
 from monitor.extract.links import discover_links
+from monitor.extract.shape import rejection_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ROOT.parent / "shared" / "corpus" / "sections"
 LABELS = ROOT / "tests" / "data" / "links"
+SHAPES = LABELS / "shapes" / "outlets.json"
 
 
 def key(url: str) -> str:
@@ -75,6 +82,24 @@ def quality(quiet: bool) -> None:
     )
 
 
+def shapes(quiet: bool) -> None:
+    """Precision and recall of the URL-shape rules on the labelled outlet URLs, by shape."""
+    cases = json.loads(SHAPES.read_text(encoding="utf-8"))["cases"]
+    tp = accepted = articles = 0
+    for case in cases:
+        ok = rejection_reason(case["url"]) is None
+        is_article = case["expected"] is None
+        tp += ok and is_article
+        accepted += ok
+        articles += is_article
+        if not quiet and ok != is_article:
+            label = "false positive" if ok else f"missed ({rejection_reason(case['url'])})"
+            print(f"    {label}: [{case['shape']}] {case['url']}")
+    p = tp / accepted if accepted else 0.0
+    r = tp / articles if articles else 0.0
+    print(f"{'outlet URL shapes':<26} articles={articles:4d} accepted={accepted:4d} precision={p:.3f} recall={r:.3f}")
+
+
 def speed() -> None:
     print("\nms per page (mean of 5):")
     index = [json.loads(line) for line in (SECTIONS / "index.jsonl").open(encoding="utf-8")]
@@ -105,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus not found at {SECTIONS}", file=sys.stderr)
         return 2
     quality(args.quiet)
+    shapes(args.quiet)
     speed()
     return 0
 

@@ -14,6 +14,7 @@ Callers catch at the level they can handle::
     │   ├── RobotsDisallowed robots.txt forbids the URL for our User-Agent
     │   └── ConnectError     DNS failure, refused connection, TLS error
     ├── ParseError           a feed or page could not be parsed into stories
+    ├── WorkerPoolError      the parser worker processes cannot be started
     ├── StoreError           the database refused (e.g. another daemon holds the lock)
     └── DeliveryError        a notification could not be handed to apprise
 
@@ -98,6 +99,16 @@ class ParseError(MonitorError):
     """A body could not be turned into stories."""
 
     kind = "parse_error"
+
+
+class WorkerPoolError(MonitorError):
+    """The parser worker processes cannot be started (the message says why and what to change).
+
+    At start-up it stops the daemon before anything is polled; later (a replacement worker
+    that cannot start) it fails the poll that needed the worker.
+    """
+
+    kind = "worker_pool"
 
 
 class StoreError(MonitorError):

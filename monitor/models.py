@@ -3,7 +3,8 @@
 These are deliberately dumb dataclasses with no I/O so that the pure stages
 (rules, extract, render) can be tested on their own. :class:`OutboxStatus` and
 :class:`MessageKind` live here because both the store and notify need them and
-neither may import the other.
+neither may import the other. The limits of a story's fields (``STORY_*_LIMIT``, cut with
+:func:`clip`) live here because extraction keeps no more and the matcher searches no more.
 """
 
 from __future__ import annotations
@@ -42,6 +43,28 @@ class MessageKind(StrEnum):
     DIGEST = "digest"
     SUMMARY = "summary"
     HEALTH = "health"
+
+
+#: the most of a story's text that rules search, and that article extraction keeps: the cap
+#: of each text field of a feed entry too. Words past it never match (a 9 MB page would take
+#: the matcher half a minute and a gigabyte; this much, about a second at worst).
+STORY_TEXT_LIMIT = 500_000
+#: the most of a story's title that rules search (and extraction keeps)
+STORY_TITLE_LIMIT = 1_000
+#: the most of a story's URL that rules search (``url:`` terms)
+STORY_URL_LIMIT = 2_000
+#: how far back from a limit :func:`clip` looks for a space to cut at
+_CUT_BACK = 100
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` when it has at most ``limit`` characters, else its first ``limit`` characters
+    cut back to the last whitespace among their last 100 (no half word at the end)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = max(head.rfind(" ", limit - _CUT_BACK), head.rfind("\n", limit - _CUT_BACK))
+    return head[:space].rstrip() if space > 0 else head
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main, setup_logging, verbose_option
-from monitor.errors import ConfigError, StoreError
+from monitor.errors import ConfigError, StoreError, WorkerPoolError
 from monitor.redact import redact_text
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def run(config_path: str | None, verbose: int, workers: int) -> None:
         for problem in exc.problems:
             click.echo(f"newsmonitor: {redact_text(problem)}", err=True)
         sys.exit(2)
-    except StoreError as exc:
+    except (StoreError, WorkerPoolError) as exc:
         click.echo(f"newsmonitor: {exc}", err=True)
         sys.exit(1)
 
@@ -105,14 +105,14 @@ def once(config_path: str | None, verbose: int, dry_run: bool, workers: int, ign
     new", "seen already" or "older than max_age".
 
     Exit status: 0 when every source was polled, 1 when any source failed (each failure is
-    printed; --ignore-source-errors makes it 0) or the database cannot be used, 2 when the
-    configuration is invalid.
+    printed; --ignore-source-errors makes it 0), the database cannot be used or the parser
+    workers cannot start, 2 when the configuration is invalid.
     """
     setup_logging(verbose)
     config = load_or_exit(config_path)
     try:
         polls = show_dry_run(config, workers) if dry_run else poll_once(config, workers)
-    except StoreError as exc:
+    except (StoreError, WorkerPoolError) as exc:
         click.echo(f"newsmonitor: {exc}", err=True)
         sys.exit(1)
     sys.exit(once_status(polls, ignore_source_errors=ignore_source_errors))
@@ -120,7 +120,8 @@ def once(config_path: str | None, verbose: int, dry_run: bool, workers: int, ign
 
 def poll_once(config: Config, workers: int) -> list[PollResult]:
     """Poll every source once and deliver what is due, as the daemon would; print one line per
-    source. Raises StoreError when the database cannot be locked or used."""
+    source. Raises StoreError when the database cannot be locked or used, WorkerPoolError
+    when the parser workers cannot start."""
     from monitor.daemon.service import Daemon
 
     async def main_() -> list[PollResult]:

@@ -41,7 +41,8 @@ NO_DATABASE = "(no database yet: the daemon has not run with this configuration)
 @config_option
 def sources(config_path: str | None) -> None:
     """Show each source's health (ok, failing, gone, blocked, empty, stale, never polled,
-    disabled), last error and next poll, and what to do about each state shown."""
+    disabled), last error and next poll, what to do about each state shown, and what to
+    know about a source's listing (a feed cut at the entry limit)."""
     config = load_or_exit(config_path)
     from monitor.daemon.status import source_statuses
 
@@ -63,6 +64,9 @@ def sources(config_path: str | None) -> None:
         )
     if db is None:
         click.echo(NO_DATABASE)
+    for row in rows:
+        if row.note:
+            click.echo(f"note: {row.name}: {row.note}")
     shown = [health for health in SourceHealth if health is not SourceHealth.OK and any(r.health is health for r in rows)]
     for health in shown:
         click.echo(f"{health.value}: {health.advice}")

@@ -14,6 +14,8 @@ guard will refuse (so ``check`` and every poll agree) and the daemon's own optio
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import re
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -225,12 +227,46 @@ def _options_kind(source: SourceSettings, written: dict[str, str]) -> type[Sourc
 
 
 def check_web(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
-    """``web.listen`` is host:port with a port from 1 to 65535."""
+    """``web.listen`` is host:port with a port from 1 to 65535; each of ``web.hosts`` is a
+    host name or an IP address (a port after it is allowed and ignored)."""
     listen = settings.web.listen
     if listen:
         _host, sep, port = listen.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             yield Problem(("web", "listen"), f"expected host:port such as 127.0.0.1:8321 (got {listen!r})")
+    for j, name in enumerate(settings.web.hosts):
+        if not _is_host(name):
+            yield Problem(
+                ("web", "hosts", j),
+                f"expected a host name or IP address such as status.example.org or 192.0.2.10 (got {name!r})",
+            )
+
+
+#: one DNS label: letters, digits and inner hyphens (underscores occur in real intranet names)
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
+def _is_host(value: str) -> bool:
+    """Whether ``value`` is a host name or IP address, with an optional ``:port``."""
+    text = value.strip().lower()
+    if text.startswith("["):
+        literal, _, rest = text[1:].partition("]")
+        return _is_ip(literal) and (not rest or (rest[0] == ":" and rest[1:].isdigit()))
+    if _is_ip(text):  # an IPv6 address without brackets
+        return True
+    name, sep, port = text.rpartition(":")
+    if sep and port.isdigit():
+        text = name
+    labels = text.rstrip(".").split(".")
+    return 0 < len(text) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_http(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:

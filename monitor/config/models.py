@@ -229,9 +229,19 @@ class HealthSettings(_Model):
 
 
 class WebSettings(_Model):
-    """The read-only status page and metrics endpoint."""
+    """The read-only status page and metrics endpoint, and the bounds of its server."""
 
     listen: str | None = None
+    #: more ``Host`` names to answer to besides the listen address (and, on loopback, localhost)
+    hosts: list[str] = Field(default_factory=list)
+    #: connections open at once (also never more than a quarter of RLIMIT_NOFILE)
+    max_connections: int = Field(default=100, ge=1, le=10000)
+    #: a request line and headers must be complete this long after they start
+    header_timeout: Duration = Field(default=5.0, gt=0)
+    #: a request (its body and our answer) must be done this long after its headers
+    request_timeout: Duration = Field(default=30.0, gt=0)
+    #: a keep-alive connection may wait this long for its next request
+    idle_timeout: Duration = Field(default=5.0, gt=0)
 
 
 class Settings(_Model):

@@ -71,26 +71,36 @@ class AlertPlan:
 
 
 def plan_alerts(
-    stories: Sequence[Story], policy: AlertPolicy, *, source: str, listed: int, now: float
+    stories: Sequence[Story],
+    policy: AlertPolicy,
+    *,
+    source: str,
+    listed: int,
+    now: float,
+    relisted: Sequence[tuple[Story, frozenset[str]]] = (),
 ) -> AlertPlan:
     """The outbox rows for ``stories``, the new stories of one poll of ``source`` (which
     listed ``listed`` stories in all), at ``now`` (epoch seconds).
+
+    ``relisted`` holds the seen stories ``source`` lists for the first time, each with the
+    only rules that may alert it now (see :mod:`monitor.daemon.relisted`); here they count
+    as new stories.
 
     A story published more than ``policy.max_age`` before ``now`` never alerts. Each rule
     a story matches alerts every destination of each of its notifiers: due at ``now``, or
     held for a digest (the rule's, else the notifier's) or until quiet hours end (urgent
     rules ignore quiet hours). A flood (more new stories than ``flood.threshold`` and than
     ``flood.fraction`` of the listing) makes one summary per notifier instead. Row
-    ``story_index`` is the story's position in ``stories``. Pure: nothing is written.
+    ``story_index`` is the story's position in ``stories`` (then ``relisted``). Pure:
+    nothing is written.
     """
-    flood = len(stories) > policy.flood.threshold and len(stories) > policy.flood.fraction * max(listed, 1)
+    entries = [*((story, None) for story in stories), *relisted]
+    flood = len(entries) > policy.flood.threshold and len(entries) > policy.flood.fraction * max(listed, 1)
     rows: list[repo.OutboxRow] = []
     matched: list[tuple[Story, list[Match]]] = []
     flood_hits: dict[str, list[tuple[int, Story, list[Match]]]] = {}
-    for index, story in enumerate(stories):
-        if story.published and story.published.timestamp() < now - policy.max_age:
-            continue
-        matches = policy.matcher.match(story)
+    for index, (story, only) in enumerate(entries):
+        matches = _matches(policy, story, only, now)
         if not matches:
             continue
         matched.append((story, matches))
@@ -100,8 +110,16 @@ def plan_alerts(
             continue
         rows.extend(_rows_for_story(policy, story, index, matches, now))
     for target_name, hits in flood_hits.items():
-        rows.extend(_flood_rows(policy.targets[target_name], source, hits, len(stories), now))
+        rows.extend(_flood_rows(policy.targets[target_name], source, hits, len(entries), now))
     return AlertPlan(rows, matched)
+
+
+def _matches(policy: AlertPolicy, story: Story, only: frozenset[str] | None, now: float) -> list[Match]:
+    """The rules ``story`` matches, of ``only`` (None: of every rule); none when it is too old."""
+    if story.published and story.published.timestamp() < now - policy.max_age:
+        return []
+    matches = policy.matcher.match(story)
+    return matches if only is None else [m for m in matches if m.rule in only]
 
 
 def _due(rule: RuleSettings, target: Target, now: float) -> tuple[float, str | None]:

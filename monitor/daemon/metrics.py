@@ -19,6 +19,13 @@ class Metrics:
         self.fetch_errors = Counter(
             "newsmonitor_fetch_errors_total", "Fetch errors", ["source", "kind"], registry=r
         )
+        self.poll_internal_errors = Counter(
+            "newsmonitor_poll_internal_errors_total",
+            "Polls that failed on an error that is not newsmonitor's own (a bug or an exhausted resource; "
+            "each is logged with its traceback)",
+            ["source"],
+            registry=r,
+        )
         self.matches = Counter("newsmonitor_matches_total", "Rule matches", ["rule"], registry=r)
         self.enqueued = Counter(
             "newsmonitor_outbox_enqueued_total", "Outbox rows written", ["target"], registry=r

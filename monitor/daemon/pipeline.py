@@ -1,14 +1,17 @@
 """One poll of one source, from fetch to the transaction that records it.
 
 fetch (conditional GET) → parse in the worker pool → identity → drop seen → prime on the
-first poll → full text for new stories → match every rule → one transaction: stories seen,
+first poll → full text for new stories → match every rule (and the rules limited to this
+source on seen stories it lists for the first time) → one transaction: stories seen,
 outbox rows, source state. A crash before the commit loses nothing (the next poll sees the
 same stories as new); after it, nothing is redone.
 
 The steps, each returning what it found: :func:`fetch` (the listing, or why there is
-none), :func:`~monitor.daemon.seen.split_seen` (pure: fresh and seen entries),
-:func:`build_stories` (stories with their text, seen ones dropped again by the keys their
-articles revealed), :func:`plan` (clusters and outbox rows, on the CPU thread) and
+none), :func:`~monitor.daemon.recognise.recognise` (fresh and seen entries, links that
+change every poll recognised), :func:`build_stories` (stories with their text, seen ones
+dropped again by the keys their articles revealed),
+:func:`~monitor.daemon.relisted.first_listings` (seen stories the source lists for the
+first time), :func:`plan` (clusters and outbox rows, on the CPU thread) and
 :func:`commit` (the one transaction). :func:`poll_source` runs them and never raises for
 a source's problems.
 """
@@ -30,12 +33,14 @@ from monitor.daemon.alerts import AlertPlan, Dedup, assign_clusters, plan_alerts
 from monitor.daemon.articles import build_story
 from monitor.daemon.backoff import adaptive_interval, retry_delay_for
 from monitor.daemon.faults import fault_point
+from monitor.daemon.recognise import find_seen, recognise
+from monitor.daemon.relisted import FirstListings, first_listings
 from monitor.daemon.runtime import Runtime
-from monitor.daemon.seen import SeenSplit, drop_repeats, key_candidates, split_seen
+from monitor.daemon.seen import SeenSplit, drop_repeats, split_seen
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
-from monitor.identity.keys import source_url_hash
+from monitor.identity.keys import MAX_ALIASES, source_url_hash
 from monitor.models import Match, Story
-from monitor.redact import redact_url
+from monitor.redact import redact_text, redact_url
 from monitor.sources import Candidate, kind_for
 from monitor.store import repo
 
@@ -104,6 +109,8 @@ class Fetched:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     #: the validators of the body fetched (of the body listed before, for NOT_MODIFIED)
     validators: Validators = field(default_factory=Validators)
+    #: what the user should know about the listing (``Listing.note``), recorded with it
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,12 @@ class Reading:
     alerts: AlertPlan
     #: the validators of the body read, recorded with the listing
     validators: Validators
+    #: the keys of the listing that name seen stories
+    seen_keys: frozenset[str]
+    #: the source's volatile query parameters, with what this listing taught
+    volatile: list[str]
+    #: the seen stories the source lists for the first time, and those some rule runs on now
+    first: FirstListings
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -133,10 +146,14 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
     """Poll ``src`` once and log one line about it.
 
     Never raises for source problems: a failed fetch, parse or recording step is logged
-    once, stored in the source's state, and the result says ``error`` (with what the steps
-    before it found). Only a database that cannot load or save the state itself raises
-    (StoreError). With ``record`` False (``once --dry-run``, ``test-source``) nothing is
-    written: no stories, no outbox rows, no source state.
+    once, stored in the source's state (its failures counted, its next poll backed off, so
+    that the health check tells about it), and the result says ``error`` (with what the
+    steps before it found). That holds for any exception of any step, ours or not: one that
+    is not a MonitorError is recorded as an ``internal_error`` with its type, logged with its
+    traceback and counted in ``newsmonitor_poll_internal_errors_total``. Only a database that
+    cannot load or save the state itself raises (StoreError). With ``record`` False (``once
+    --dry-run``, ``test-source``) nothing is written: no stories, no outbox rows, no source
+    state.
     """
     started = time.monotonic()
     now = rt.clock.timestamp()
@@ -152,7 +169,7 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
         else:
             reading = await _read_listing(rt, src, state, fetched, now)
             if record:
-                rows = await commit(rt, src, state, reading, now)
+                rows = await commit(rt, src, replace(state, listing_note=fetched.note), reading, now)
     except (FetchError, ParseError) as exc:
         # a moved address that fails is given up: the next poll tries the configured one
         rt.moved.pop(src.name, None)
@@ -161,6 +178,12 @@ async def poll_source(rt: Runtime, src: SourceSettings, *, record: bool = True) 
         await _record_failure(rt, src, state, exc, now, record)
     except MonitorError as exc:
         error = str(exc)
+        await _record_failure(rt, src, state, exc, now, record)
+    except Exception as exc:  # the top of one source's poll: a bug or an exhausted resource in any
+        # step (an error type of a library, MemoryError) is that source's failure, recorded and
+        # told like the others, never the scheduler's or another source's
+        error = _internal_error(exc)
+        rt.metrics.poll_internal_errors.labels(src.name).inc()
         await _record_failure(rt, src, state, exc, now, record)
     result = _result(src.name, fetched, reading, rows, error)
     rt.metrics.polls.labels(src.name, result.status).inc()
@@ -266,7 +289,10 @@ async def fetch(rt: Runtime, src: SourceSettings, state: repo.SourceState) -> Fe
     )
     if listing.warning:
         log.debug("source=%s parser warning: %s", src.name, listing.warning)
-    return Fetched(PollStatus.OK, listing.candidates, listing.rejected, validators)
+    if listing.note and not state.listing_note:
+        # said when it starts, not at every poll: `newsmonitor sources` shows it (kept up to date)
+        log.warning("source=%s %s", src.name, listing.note)
+    return Fetched(PollStatus.OK, listing.candidates, listing.rejected, validators, listing.note)
 
 
 async def _read_listing(
@@ -275,13 +301,28 @@ async def _read_listing(
     """The new stories of a changed listing and what they make; nothing is written."""
     priming = state.primed_at is None and not src.alert_on_first_poll
     # identity: every candidate's keys (CPU work for big listings), then which are already seen
-    keyed = await rt.cpu(key_candidates, src.name, fetched.candidates)
-    seen = await rt.store.find_seen([k for _, keys in keyed for k in keys])
-    listed = split_seen(keyed, seen)
-    built = listed.merge(await build_stories(rt, src, drop_repeats(listed.fresh), priming=priming))
+    recognised = await recognise(rt, src, state, fetched.candidates, now)
+    listed = recognised.split
+    later = await build_stories(rt, src, drop_repeats(listed.fresh), priming=priming)
+    built = listed.merge(later)
     stories = [story for story, _ in built.fresh]
-    clusters, alerts = await plan(rt, src, stories, now, listed=len(fetched.candidates), priming=priming)
-    return Reading(priming, stories, built.listed, built.new_keys, clusters, alerts, fetched.validators)
+    seen_entries: dict[int, tuple[Candidate | Story, Sequence[str]]] = {**listed.first, **later.first}
+    first = await first_listings(rt, src, seen_entries, priming=priming)
+    clusters, alerts = await plan(
+        rt, src, stories, now, listed=len(fetched.candidates), priming=priming, first=first
+    )
+    return Reading(
+        priming,
+        stories,
+        built.listed,
+        built.new_keys,
+        clusters,
+        alerts,
+        fetched.validators,
+        recognised.seen_keys,
+        recognised.volatile,
+        first,
+    )
 
 
 async def build_stories(
@@ -298,20 +339,31 @@ async def build_stories(
     keyed: list[tuple[Story, Sequence[str]]] = [(story, story.keys) for story in stories]
     if priming or not stories:
         return SeenSplit(keyed)
-    canon = await rt.store.find_seen([k for s in stories for k in s.keys])
+    canon = await find_seen(rt.store, [k for s in stories for k in s.keys], rt.clock.timestamp())
     return split_seen(keyed, canon)
 
 
 async def plan(
-    rt: Runtime, src: SourceSettings, stories: list[Story], now: float, *, listed: int, priming: bool
+    rt: Runtime,
+    src: SourceSettings,
+    stories: list[Story],
+    now: float,
+    *,
+    listed: int,
+    priming: bool,
+    first: FirstListings | None = None,
 ) -> tuple[list[Dedup], AlertPlan]:
-    """The clusters of ``stories`` and, unless ``priming``, the outbox rows they make, worked
-    out on the CPU thread; each match is counted in ``newsmonitor_matches_total``."""
+    """The clusters of ``stories`` and, unless ``priming``, the outbox rows they and the
+    seen stories of ``first`` that some rule runs on make, worked out on the CPU thread;
+    each match is counted in ``newsmonitor_matches_total``."""
     index = rt.cluster_index if rt.config.settings.cluster.enabled else None
     clusters = await rt.cpu(assign_clusters, index, stories, now, not priming)
     if priming:
         return clusters, AlertPlan()
-    alerts = await rt.cpu(plan_alerts, stories, rt.policy, source=src.name, listed=listed, now=now)
+    relisted = [(r.story, r.rules) for r in first.relisted] if first else []
+    alerts = await rt.cpu(
+        plan_alerts, stories, rt.policy, source=src.name, listed=listed, now=now, relisted=relisted
+    )
     for _, matches in alerts.matched:
         for match in matches:
             rt.metrics.matches.labels(match.rule).inc()
@@ -333,6 +385,7 @@ async def commit(
     if recorded.primed_at is None:
         recorded.primed_at = now
     recorded.new_story_times = [*state.new_story_times, *([now] * min(len(reading.stories), 5))][-50:]
+    recorded.volatile_params = list(reading.volatile)
     _schedule_next(rt.config, src, recorded, now)
     fault_point("after_fetch_before_commit")
     new = [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)]
@@ -343,6 +396,10 @@ async def commit(
         extra_keys=reading.new_keys,
         rows=reading.alerts.rows,
         now=now,
+        seen_keys=reading.seen_keys,
+        max_aliases=MAX_ALIASES,
+        first_listed=reading.first.ids,
+        relisted=[r.story_id for r in reading.first.relisted],
     )
     rows = reading.alerts.rows
     for row in rows:
@@ -379,18 +436,37 @@ async def _record_ok(
     await rt.store.record_unchanged(state, now)
 
 
+#: the kind of a poll failure that is not one of our errors: a bug, or a resource exhausted
+INTERNAL_ERROR = "internal_error"
+
+
+def _internal_error(exc: Exception) -> str:
+    """What is recorded about an exception that is not a MonitorError: its type says more
+    than its message (``KeyError: 'id'``); the message may quote a URL, so it is redacted."""
+    return redact_text(f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}")
+
+
 async def _record_failure(
     rt: Runtime, src: SourceSettings, state: repo.SourceState, exc: Exception, now: float, record: bool
 ) -> None:
-    """Log a failed poll once and record it: the failure counted, the next poll backed off."""
-    log.warning("source=%s poll failed (%s): %s", src.name, getattr(exc, "kind", type(exc).__name__), exc)
+    """Log a failed poll once and record it: the failure counted, the next poll backed off.
+
+    An exception that is not a MonitorError is logged as an error with its traceback (it is
+    a bug or an exhausted resource) and recorded as an ``internal_error``."""
+    if isinstance(exc, MonitorError):
+        kind = getattr(exc, "kind", None)
+        text = f"{kind or 'error'}: {exc}"
+        log.warning("source=%s poll failed (%s): %s", src.name, kind or type(exc).__name__, exc)
+    else:
+        kind, text = INTERNAL_ERROR, _internal_error(exc)
+        log.error("source=%s poll failed (%s)", src.name, text, exc_info=exc)
     if not record:
         return
     state.record_failure(
         now,
-        f"{getattr(exc, 'kind', 'error')}: {exc}",
+        text,
         http_status=exc.status if isinstance(exc, HTTPStatusError) else None,
-        kind=getattr(exc, "kind", None),
+        kind=kind,
     )
     _schedule_next(rt.config, src, state, now, error=exc)
     await rt.store.save_source(state)

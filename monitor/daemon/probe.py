@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from monitor.config import Config, Settings, SourceSettings, default_config_path, load_config
 from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.extract.article import extract_article
+from monitor.extract.language import story_language
 from monitor.fetch import HttpClient, allow_entries_for
 from monitor.models import Match, Story
 from monitor.redact import redact_text, redact_url
@@ -56,7 +57,7 @@ async def story_from_url(url: str, *, allow_networks: tuple[str, ...] = ()) -> S
         text=article.text,
         published=article.published,
         author=article.author,
-        lang=article.lang,
+        lang=story_language(article.lang, article.title or "", article.text),
         canonical_url=article.canonical_url,
         outlet="(url)",
         text_origin="extracted",
@@ -117,7 +118,8 @@ async def run_test_source(
             page = SourceSettings.model_validate(
                 {"name": "(test)", "page": src.feed, "allow_networks": src.allow_networks}
             )
-            page = config.settings.defaults.resolve(page)
+            # not a first poll either: a first poll only primes, and fetches no article text
+            page = config.settings.defaults.resolve(page).model_copy(update={"alert_on_first_poll": True})
             result = await poll_source(rt, page, record=False)
             src = page
         if result.error:
@@ -129,12 +131,13 @@ async def run_test_source(
                 story.text_origin == "feed"
                 and kind_for(src.kind).always_full_text is False
                 and not story.text
+                and story.url  # a story without a fetchable link has only its feed text
             ):
                 await fetch_full_text(rt, src, story)
             date = story.published.isoformat() if story.published else "no date"
             echo("")
             echo(f"* {story.title}")
-            echo(f"  {date}  {story.url}")
+            echo(f"  {date}  {story.lang or 'language unknown'}  {story.url or '(no http link: only the feed text)'}")
             text = " ".join(story.text.split())
             echo(f"  [{story.text_origin}] {text[:200]}")
         if verbose and result.rejected:
@@ -216,7 +219,7 @@ async def dry_run(config: Config, *, workers: int = 1, concurrency: int = 16) ->
     limits, robots.txt and article fetches) against an empty in-memory store, with no
     validators (a full GET, never a 304) and without the priming of a first poll, so every
     story listed now counts. Never raises for a source's problems (its ``poll.error`` says
-    what failed).
+    what failed); raises WorkerPoolError when the parser workers cannot start.
     """
     seen, note = _seen_store(config)
     try:
@@ -234,6 +237,7 @@ async def _poll_all(config: Config, seen: Store | None, *, workers: int, concurr
     scratch = Config(config.settings.model_copy(update={"database": "sqlite://"}), config.path, config.warnings)
     rt = Runtime(scratch, workers=workers)
     try:
+        await rt.pool.start()  # workers that cannot start are one error, not one per source
         await rt.store.migrate()  # the scratch store, in memory
         sem = asyncio.Semaphore(concurrency)
 
@@ -266,8 +270,10 @@ async def _marked(rt: Runtime, seen: Store | None, poll: PollResult) -> list[Dry
     cutoff = rt.clock.timestamp() - rt.policy.max_age
     old = [s for s in poll.stories if s.published is not None and s.published.timestamp() < cutoff]
     too_old = {id(story): matches for story, matches in await rt.cpu(_match_all, rt, old) if matches}
+    from monitor.daemon.recognise import find_seen
+
     keys = [key for story in poll.stories for key in story.keys]
-    seen_keys = await seen.find_seen(keys) if seen is not None and keys else {}
+    seen_keys = await find_seen(seen, keys, rt.clock.timestamp()) if seen is not None else {}
     matched = []
     for story in poll.stories:
         matches = alerting.get(id(story)) or too_old.get(id(story))

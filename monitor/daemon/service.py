@@ -20,6 +20,7 @@ from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, SourceSettings, load_config
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
+from monitor.daemon.health import Problem as HealthProblem
 from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
 from monitor.daemon.runtime import Runtime, compile_matcher, enabled_rules
 from monitor.daemon.targets import Target, build_targets
@@ -29,12 +30,14 @@ from monitor.store import repo
 from monitor.store.db import Database
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from monitor.web.server import StatusServer
 
 log = logging.getLogger("monitor.daemon")
 
 #: Docker sends SIGKILL 10 s after SIGTERM; we must be out well before
 SHUTDOWN_DEADLINE = 7.0
+#: seconds between checks that the database file is still where it was
+DATABASE_WATCH = 5.0
 #: settings the daemon holds open: a reload reports their changes for the next restart
 _RESTART_KEYS = ("database", "http", "allow_networks", "web", "cluster")
 
@@ -79,7 +82,12 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Lock the database, migrate it and rebuild in-memory state. Raises StoreError."""
+        """Start the parser workers, lock the database, migrate it and rebuild in-memory state.
+
+        Raises WorkerPoolError (the workers cannot start: nothing else has been touched) or
+        StoreError.
+        """
+        await self.rt.pool.start()
         await self.rt.store.open()
         await self._rebuild_clusters()
         # the compiled rules and the cluster index live as long as the daemon: keep them out of
@@ -149,7 +157,7 @@ class Daemon:
         if not self._started:
             await self.start()
         # first, so that a port in use stops the daemon before it polls or sends anything
-        web_runner = await self._start_web()
+        web_server = await self._start_web()
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -165,26 +173,34 @@ class Daemon:
         )
         await self._stop.wait()
         log.info("stopping")
-        await self._wind_down(delivery, web_runner)
+        await self._wind_down(delivery, web_server)
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         return 0
 
-    async def _start_web(self) -> web.AppRunner | None:
-        """Serve the status page on ``web.listen`` (None when unset).
+    async def _start_web(self) -> StatusServer | None:
+        """Serve the status page on ``web.listen`` (None when unset), within the ``web.*`` bounds.
 
         Raises :class:`ConfigError` with one line naming the setting and the reason when
         the address cannot be listened on (a port in use, an address not of this host).
         """
-        listen = self.config.settings.web.listen
+        settings = self.config.settings.web
+        listen = settings.listen
         if not listen:
             return None
         from monitor.daemon.status import RuntimeStatus
-        from monitor.web.app import start as start_web
+        from monitor.web.server import ServerLimits
+        from monitor.web.server import start as start_web
 
+        limits = ServerLimits(
+            max_connections=settings.max_connections,
+            header_timeout=settings.header_timeout,
+            request_timeout=settings.request_timeout,
+            idle_timeout=settings.idle_timeout,
+        )
         try:
-            return await start_web(RuntimeStatus(self.rt), listen)
+            return await start_web(RuntimeStatus(self.rt), listen, hosts=settings.hosts, limits=limits)
         except OSError as exc:
             raise ConfigError(
                 [
@@ -209,9 +225,12 @@ class Daemon:
             next_run_time=self.clock.now() + timedelta(seconds=5),
         )
         self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self.scheduler.add_job(
+            self._watch_database, IntervalTrigger(seconds=DATABASE_WATCH), id="(database)", misfire_grace_time=5
+        )
         self.scheduler.start()
 
-    async def _wind_down(self, delivery: asyncio.Task[None], web_runner: web.AppRunner | None) -> None:
+    async def _wind_down(self, delivery: asyncio.Task[None], web_server: StatusServer | None) -> None:
         """Stop polling at once; let delivery finish the send in flight within the deadline."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
@@ -224,8 +243,8 @@ class Daemon:
                 "delivery did not finish within the shutdown deadline; a send cut short is recorded as an "
                 "unknown outcome and goes again, with its key, after the restart"
             )
-        if web_runner is not None:
-            await web_runner.cleanup()
+        if web_server is not None:
+            await web_server.stop()
 
     # ------------------------------------------------------------------ reload
 
@@ -359,6 +378,21 @@ class Daemon:
         finally:
             if task is not None:
                 self._tasks.discard(task)
+
+    async def _watch_database(self) -> None:
+        """Whether the database file is still at its path, and a health notice when it was not.
+
+        Every store operation first puts a deleted database file back (the store's
+        ``FileKeeper``); this job makes that timely when nothing else runs, and tells the
+        health targets what was done.
+        """
+        keeper = self.rt.store.database.keeper
+        if keeper.gone():
+            await self.rt.store.next_due()  # any operation: the keeper acts before it, on the database thread
+        told = keeper.take_incidents()
+        if told:
+            await self.health.enqueue([HealthProblem("database", text) for text in told])
+            self.rt.outbox_changed.set()
 
     async def _prune(self) -> None:
         cutoff = self.clock.timestamp() - self.config.settings.retention

@@ -78,6 +78,7 @@ def source_status(
         stories=state.stories_total,
         empty_polls=state.empty_polls,
         last_new_story_at=state.last_new_story_at or state.primed_at,
+        note=state.listing_note or "",
     )
 
 

@@ -12,14 +12,21 @@ decision can be shown to a user as a one-line reason. Rules, in order:
    imprint... → ``"site info page"``. A dated path (``/2024/05/01/slug``) is exempt from
    the listing words, because many sites put the section in front of the date.
 4. article-shaped when the path has a date followed by a slug, a number of 5+ digits as a
-   segment of its own (``/show/126203``) or glued to a slug of 2+ words
-   (``/plane-disappears-165354627.html``), or a final slug of at least
-   :data:`MIN_SLUG_WORDS` words; otherwise ``"not article-shaped"`` (section fronts such
-   as ``/world`` or ``/news/europe``, and the home page).
+   segment of its own (``/show/126203``, ``/articleshow/83827768.cms``) or glued to a slug
+   of 2+ words (``/plane-disappears-165354627.html``), a final segment that is an id
+   (:func:`_names_an_id`: a UUID, a hex hash, an opaque mixed id such as BBC's
+   ``cn060pe01e5o``, a one-to-three-letter prefix and a 7+ digit number such as DW's
+   ``a-42090155``, an id with an article extension such as ``article68123456.ece``), a
+   slug of 2+ words numbered as a page (ARD's ``bundestagswahl-ergebnisse-104.html``), or a
+   final slug of at least :data:`MIN_SLUG_WORDS` words; otherwise ``"not article-shaped"``
+   (section fronts such as ``/world`` or ``/news/europe``, and the home page). An id is
+   no proof on its own: a listing word anywhere in the path (``/topics/c1vw6q14rzqt``)
+   still makes it a listing.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -40,10 +47,14 @@ _MEDIA_EXT = frozenset(
         "jpg jpeg png gif webp avif svg bmp ico tif tiff heic pdf mp3 mp4 m4a m4v mov avi wmv webm "
         "mkv ogg oga ogv wav flac aac zip gz tgz bz2 xz rar 7z exe msi dmg apk ipa iso doc docx xls "
         "xlsx ppt pptx odt ods odp rtf csv epub css js mjs json woff woff2 ttf otf eot swf "
+        "flv f4v 3gp 3g2 mpg mpeg m2ts mts vob asf rm rmvb m3u m3u8 mpd wma opus aif aiff mid midi amr "
+        "weba m4b torrent deb rpm jar "
     )
 )
 _FEED_EXT = frozenset({"rss", "atom", "xml", "rdf"})
-_FEED_SEGMENTS = frozenset({"feed", "feeds", "rss", "atom", "rss2", "rss.xml", "atom.xml", "feed.xml", "rdf"})
+_FEED_SEGMENTS = frozenset(
+    {"feed", "feeds", "rss", "atom", "rss2", "rss.xml", "atom.xml", "feed.xml", "rdf", "rssfeeds", "rssfeed"}
+)
 _FEED_QUERY = re.compile(r"(?:^|&)(?:format|feed|output|type)=(?:rss2?|atom|feed|xml)(?:&|$)", re.IGNORECASE)
 
 _REASONS: dict[str, frozenset[str]] = {
@@ -52,7 +63,7 @@ _REASONS: dict[str, frozenset[str]] = {
             "tag tags category categories cat topic topics section sections author authors autor "
             "autoren writer writers contributor contributors people person profile-page archive "
             "archives archiv label labels keyword keywords schlagwort schlagworte thema themen rubrik "
-            "ressort series collection collections hub index "
+            "ressort series collection collections hub index articlelist stream "
         )
     ),
     "search page": frozenset(_words("search suche recherche buscar cerca ")),
@@ -79,7 +90,16 @@ _PAGE_PARAMS = frozenset({"page", "p", "pg", "seite", "paged", "pagina", "start"
 _DATE_PATH = re.compile(r"/(?:19|20)\d{2}/(?:0?[1-9]|1[0-2])(?:/(?:0?[1-9]|[12]\d|3[01]))?/")
 _DATE_INLINE = re.compile(r"(?:19|20)\d{2}-?(?:0[1-9]|1[0-2])-?(?:0[1-9]|[12]\d|3[01])")
 _LONG_NUMBER = re.compile(r"(?<![0-9a-f])\d{5,}(?![0-9a-f])")
-_PAGE_EXT = re.compile(r"\.(?:s?html?|php\d?|aspx?|jsp|cms|cfm)$", re.IGNORECASE)
+_PAGE_EXT = re.compile(r"\.(?:s?html?|php\d?|aspx?|jsp|cms|cfm|ece|stm)$", re.IGNORECASE)
+#: extensions only article pages carry (Times of India's .cms, Escenic's .ece, old BBC .stm)
+_ARTICLE_EXT = re.compile(r"\.(?:cms|ece|stm)$")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX_HASH = re.compile(r"(?<![0-9a-z])(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{16,}(?![0-9a-z])")
+#: a short prefix and a number of 7+ digits (DW's a-42090155); sections have small numbers (s-9097)
+_PREFIXED_ID = re.compile(r"[a-z]{1,3}-\d{7,}")
+_OPAQUE = re.compile(r"[a-z0-9]{8,24}")
+#: a slug numbered as a page of the CMS (ARD's bundestagswahl-ergebnisse-104.html)
+_NUMBERED_PAGE = re.compile(r"-\d{1,4}\.(?:s?html?|php\d?|aspx?|jsp)$")
 _WORD = re.compile(r"[^\W\d_]{2,}|\d+")
 
 
@@ -110,6 +130,30 @@ def _has_id(segment: str) -> bool:
     return bool(_LONG_NUMBER.search(segment)) and _slug_words(segment) >= 2
 
 
+def _is_opaque_id(stem: str) -> bool:
+    """A made-up token, not a word: letters and digits interleaved (``cn060pe01e5o``) or a
+    digit among consonants (``cgrjvgzq8nbo``); ``nikkei225`` or ``asx100`` are names."""
+    if not _OPAQUE.fullmatch(stem):
+        return False
+    digits = sum(c.isdigit() for c in stem)
+    letters = len(stem) - digits
+    if digits == 0 or letters == 0:
+        return False
+    transitions = sum(1 for a, b in itertools.pairwise(stem) if a.isdigit() != b.isdigit())
+    vowels = sum(c in "aeiou" for c in stem)
+    return (transitions >= 4 and digits >= 2) or (letters >= 6 and vowels * 4 <= letters)
+
+
+def _names_an_id(segment: str) -> bool:
+    """Whether a final path segment is a story's id rather than a name (see the module docstring)."""
+    stem = _PAGE_EXT.sub("", segment)
+    if _UUID.search(segment) or _HEX_HASH.search(stem) or _PREFIXED_ID.fullmatch(stem):
+        return True
+    if _LONG_NUMBER.fullmatch(stem) or _is_opaque_id(stem):
+        return True
+    return bool(_ARTICLE_EXT.search(segment)) and re.search(r"\d{5,}", stem) is not None
+
+
 def _listing_reason(segments: list[str]) -> str | None:
     for segment in segments:
         stem = _PAGE_EXT.sub("", segment)
@@ -135,6 +179,8 @@ def _is_article_shaped(path: str, segments: list[str], query: str) -> bool:
         return bool(after) and not after.isdigit()
     last = segments[-1] if segments else ""
     if _has_id(last) or any(_LONG_NUMBER.fullmatch(seg) for seg in segments) or _DATE_INLINE.search(last):
+        return True
+    if _names_an_id(last) or (_NUMBERED_PAGE.search(last) and _slug_words(last) >= 2):
         return True
     if any(_LONG_NUMBER.fullmatch(v) for _, v in parse_qsl(query)):
         # old CMSs: /article.php?id=123456

@@ -18,7 +18,7 @@ from itertools import accumulate, compress, filterfalse, islice, product
 from operator import itemgetter
 from typing import NamedTuple, cast
 
-from monitor.models import Story
+from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT, STORY_URL_LIMIT, Story, clip
 from monitor.rules.encoding import (
     ALL_FIELDS,
     LANG_TAG,
@@ -366,7 +366,10 @@ class StoryDoc:
         cache = lang_cache(self.lang)
         source = story.source if not story.outlet or story.outlet == story.source else (
             f"{story.source}\n{story.outlet}")
-        texts = {TITLE: story.title, TEXT: story.text, SOURCE: source, URL: story.url}
+        # bounded whoever made the story (a feed, an article, `match` on a JSON line): the
+        # matcher's time and memory grow with the text
+        texts = {TITLE: clip(story.title, STORY_TITLE_LIMIT), TEXT: clip(story.text, STORY_TEXT_LIMIT),
+                 SOURCE: source, URL: clip(story.url, STORY_URL_LIMIT)}
         #: indexed by :data:`~monitor.rules.encoding.Field`
         self.fields = tuple(FieldDoc(texts[f] or "", self.lang, cache) for f in ALL_FIELDS)
         # a matcher's notes give each chunk's features (and more) in one lookup

@@ -199,6 +199,8 @@ class Matcher:
 
     def __init__(self, rules: Sequence[_Rule]) -> None:
         self._rules = tuple(rules)
+        #: whether some rule is limited by ``sources``/``tags`` (else every rule accepts every story)
+        self.limited = any(rule.sources or rule.tags for rule in rules)
         self._indexes: dict[str, _Index] = {}
         #: the words of every term of every rule, positive or not
         self._units: set[Unit] = set()
@@ -289,6 +291,11 @@ class Matcher:
     def _doc(self, story: Story) -> StoryDoc:
         return StoryDoc(story, self._notes_of)
 
+    def accepting(self, story: Story) -> frozenset[str]:
+        """The names of the rules whose ``sources``/``tags`` let ``story``'s source (its name,
+        outlet and tags) alert; the query is not looked at."""
+        return frozenset(rule.name for rule in self._rules if rule.allows(story))
+
     def candidates(self, story: Story) -> list[int]:
         """Indices of the rules that pass the candidate filter for ``story`` (for tests and benchmarks)."""
         return sorted(self._candidates(self._doc(story)))
@@ -301,7 +308,10 @@ class Matcher:
 
         Each :class:`~monitor.models.Match` carries the hits (matched terms with field, word
         position and character offsets) and one or two snippets. Pure: no I/O; never raises
-        on any story content.
+        on any story content. Searches the first :data:`~monitor.models.STORY_TEXT_LIMIT`
+        characters of the text, :data:`~monitor.models.STORY_TITLE_LIMIT` of the title and
+        :data:`~monitor.models.STORY_URL_LIMIT` of the URL: words past them never match, so
+        one story costs bounded time and memory whatever its size.
         """
         doc = self._doc(story)
         candidates = self._candidates(doc)

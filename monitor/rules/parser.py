@@ -15,7 +15,7 @@ from monitor.errors import QueryError
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
 from monitor.rules.encoding import LANG_FIELD, NEAR_SLASH, QUERY_FIELDS, WILDCARD, Token, language_code
 from monitor.rules.needs import needs_of
-from monitor.rules.text import CHUNK_RE, fold, split_chunk
+from monitor.rules.text import CHUNK_RE, fold, split_chunk, visible
 
 MAX_QUERY_CHARS = 10_000
 MAX_DEPTH = 64
@@ -283,7 +283,10 @@ def _word_units(word: str, col: int, mode: Mode) -> tuple[tuple[Unit, ...], Unit
 
 @lru_cache(maxsize=65_536)
 def _word_units_at(word: str, mode: Mode) -> tuple[tuple[Unit, ...], Unit | None]:
-    # columns of errors raised here are relative to the word (1-based)
+    # columns of errors raised here are relative to the word (1-based); invisible characters
+    # are absent from a query word as from a story's (a word pasted from a page may hold a
+    # soft hyphen), and a column counts the characters a reader sees
+    word = visible(word)
     prefix = word.endswith(WILDCARD)
     core = word[:-1] if prefix else word
     star = core.find(WILDCARD)

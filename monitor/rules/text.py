@@ -36,31 +36,82 @@ from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGU
 from monitor.rules.encoding import SURFACE_TAG, Pair, language_code
 
 
-def _mark_class() -> str:
-    """Combining marks of the BMP as a character-class body.
+def _class_body(ranges: list[tuple[int, int]]) -> str:
+    """Code point ranges as the body of a regular-expression character class."""
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" if a != b else f"\\U{a:08x}" for a, b in ranges)
+
+
+def _extend(ranges: list[tuple[int, int]], cp: int) -> None:
+    """Adds code point ``cp`` (above every one added before) to ``ranges``."""
+    if ranges and ranges[-1][1] == cp - 1:
+        ranges[-1] = (ranges[-1][0], cp)
+    else:
+        ranges.append((cp, cp))
+
+
+def _minus(ranges: list[tuple[int, int]], cp: int) -> list[tuple[int, int]]:
+    """``ranges`` without code point ``cp``."""
+    out: list[tuple[int, int]] = []
+    for a, b in ranges:
+        out.extend(r for r in ((a, min(b, cp - 1)), (max(a, cp + 1), b)) if r[0] <= r[1])
+    return out
+
+
+#: the planes that hold format characters (category Cf): the Basic Multilingual Plane, the
+#: Supplementary Multilingual Plane (Egyptian, musical and shorthand format controls) and the
+#: Supplementary Special-purpose Plane (tag characters); the others hold ideographs or
+#: private use, or nothing. Scanning only these keeps the import ~0.1 s shorter; a test
+#: scans every code point to hold this Python's Unicode version to it.
+FORMAT_PLANES = (0x00000, 0x10000, 0xE0000)
+
+
+def _mark_and_format_ranges() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The combining marks of the BMP, and every format character (Cf), as code point ranges.
 
     ``\\w`` in ``re`` does not include combining marks, which would cut Devanagari, Thai or
     decomposed Latin words in pieces.
     """
-    ranges: list[tuple[int, int]] = []
-    for cp in range(0x300, 0x10000):
-        if unicodedata.category(chr(cp)).startswith("M"):
-            if ranges and ranges[-1][1] == cp - 1:
-                ranges[-1] = (ranges[-1][0], cp)
-            else:
-                ranges.append((cp, cp))
-    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
+    marks: list[tuple[int, int]] = []
+    formats: list[tuple[int, int]] = []
+    category = unicodedata.category
+    for cp in range(0x10000):
+        cat = category(chr(cp))
+        if cat[0] == "M":
+            _extend(marks, cp)
+        elif cat == "Cf":
+            _extend(formats, cp)
+    for plane in FORMAT_PLANES[1:]:
+        for cp in range(plane, plane + 0x10000):
+            if category(chr(cp)) == "Cf":
+                _extend(formats, cp)
+    return marks, formats
 
 
-_W = rf"[\w{_mark_class()}]"
+_MARKS, _FORMATS = _mark_and_format_ranges()
+#: the zero-width non-joiner, the one format character that is not ignored: Persian writes
+#: it between the parts of a word (``کتاب‌ها``, *books*: ``کتاب`` and the plural ``ها``),
+#: and simplemma's Persian lemmas are keyed by the forms with it, so it joins parts like a
+#: hyphen (the parts, or the parts joined); in Indic scripts, where it only shapes letters,
+#: the parts joined are the word
+ZWNJ = "\u200c"
+#: the invisible characters words are analysed without: every format character (Unicode
+#: category Cf) but ``ZWNJ``: soft hyphen, zero-width space and joiner, word joiner,
+#: direction marks and embeddings, byte order mark, tags ... A reader sees
+#: ``Not\u00adfall\u00adplan`` as one word; offsets still point into the text as written, so
+#: a highlight covers the word with its invisible characters (see ``analyse_chunk``)
+INVISIBLE_RE = re.compile(f"[{_class_body(_minus(_FORMATS, ord(ZWNJ)))}]")
+
+
+# format characters count as word characters, so that one inside a word does not cut it
+_W = rf"[\w{_class_body(_MARKS)}{_class_body(_FORMATS)}]"
 #: a run of word characters joined by single hyphens, apostrophes, dots or commas, with an
 #: optional final dot (kept only when the chunk is an abbreviation such as ``U.S.``)
 CHUNK_RE = re.compile(rf"{_W}+(?:[-'’‐‑.,]{_W}+)*\.?")
 #: the same with a group, for ``split``: separators and chunks alternate, so character
 #: offsets come from the piece lengths without a Python-level loop over match objects
 CHUNK_SPLIT_RE = re.compile(f"({CHUNK_RE.pattern})")
-_JOINERS = "-'’‐‑_"
-_SPLIT_JOINERS = re.compile(r"([-'’‐‑_])")
+_JOINERS = f"-'’‐‑_{ZWNJ}"
+_SPLIT_JOINERS = re.compile(f"([{_JOINERS}])")
 _ABBREV = re.compile(r"[^\W\d_](?:\.[^\W\d_])+\.?")
 _PIECE = re.compile(r"\d+(?:[.,]\d+)*|[^.,]+")
 # scripts written without spaces: every Han/kana character, and every Thai consonant with
@@ -243,11 +294,29 @@ def split_chunk(chunk: str) -> tuple[list[tuple[int, int, str]], bool]:
     return pieces, joined and len(pieces) > 1
 
 
+def visible(text: str) -> str:
+    """``text`` without the invisible characters of ``INVISIBLE_RE``."""
+    return text if text.isascii() else INVISIBLE_RE.sub("", text)
+
+
+def _analyse_visible(chunk: str, lang: str) -> ChunkInfo:
+    """``analyse_chunk`` of a chunk that holds invisible characters: the analysis of the chunk
+    without them, its offsets moved back onto the chunk as written."""
+    kept = [i for i, c in enumerate(chunk) if not INVISIBLE_RE.match(c)]
+    info = analyse_chunk("".join(chunk[i] for i in kept), lang)
+    parts = tuple(p._replace(start=kept[p.start], end=kept[p.end - 1] + 1) for p in info.parts)
+    aliases = tuple(a._replace(start=kept[a.start], end=kept[a.end - 1] + 1) for a in info.aliases)
+    return info._replace(parts=parts, aliases=aliases)
+
+
 # once per distinct chunk of every story (the chunk cache's miss path): kept in one frame
 def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
     """Parts, aliases and candidate-filter features of ``chunk`` (any text without spaces:
     one ``CHUNK_RE`` match or several, with the punctuation around them) in lemmatiser
-    language ``lang``."""
+    language ``lang``. Invisible characters are treated as absent (``INVISIBLE_RE``), but
+    the offsets are into ``chunk`` as given."""
+    if not chunk.isascii() and INVISIBLE_RE.search(chunk):
+        return _analyse_visible(chunk, lang)
     parts: list[Part] = []
     aliases: list[Alias] = []
     for m in CHUNK_RE.finditer(chunk):

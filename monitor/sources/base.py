@@ -45,12 +45,18 @@ class Candidate:
 
 @dataclass(slots=True)
 class Listing:
-    """What one poll of a source found."""
+    """What one poll of a source found.
+
+    ``warning`` is for the debug log (what was odd about the document); ``note`` is what the
+    user should know about the listing until a listing without it is read (a feed cut at
+    the entry limit), said once in the log and shown by ``newsmonitor sources``.
+    """
 
     candidates: list[Candidate]
     title: str = ""
     warning: str | None = None
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,4 +40,7 @@ class FeedSource(SourceKind):
                     teaser=len(text) < TEASER_CHARS,
                 )
             )
-        return Listing(candidates=candidates, title=parsed.title, warning=parsed.warning)
+        note = None
+        if parsed.truncated_from is not None:
+            note = f"feed has {parsed.truncated_from} entries, first {len(parsed.entries)} read"
+        return Listing(candidates=candidates, title=parsed.title, warning=parsed.warning, note=note)

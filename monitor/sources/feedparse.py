@@ -17,14 +17,13 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import fastfeedparser
 import feedparser
 
 from monitor.errors import ParseError
-from monitor.extract.links import advertised_feeds
 from monitor.sources.feedtext import (
     FeedEntry,
     ParsedFeed,
@@ -37,12 +36,11 @@ from monitor.sources.feedtext import (
 )
 from monitor.sources.jsonfeed import looks_like_json, parse_json_feed
 from monitor.sources.prolog import HostileXML, HTMLPage, Prepared, prepare_xml
+from monitor.sources.wrapped import html_page_error, wrapped_feed
 
-__all__ = ["FeedEntry", "HostileXML", "ParsedFeed", "parse_feed", "parse_with"]
+__all__ = ["FeedEntry", "HostileXML", "ParsedFeed", "html_page_error", "parse_feed", "parse_with"]
 
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
-#: advertised feeds named in the error about an HTML page (more are counted, not listed)
-_FEEDS_SHOWN = 3
 
 
 def _optional(value: object) -> str | None:
@@ -105,8 +103,10 @@ def _is_truncation(message: str) -> bool:
 
 
 def _from_feedparser(prepared: Prepared, url: str, charset: str | None, max_entries: int) -> ParsedFeed:
-    # without a content-type feedparser flags every feed as bozo ("no Content-type specified")
-    headers = {"content-location": url, "content-type": "application/xml"}
+    # without a content-type feedparser flags every feed as bozo ("no Content-type specified");
+    # no content-location: feedparser would resolve GUIDs against it (<id>right</id> becoming
+    # https://host/feeds/right), and we resolve the links ourselves
+    headers = {"content-type": "application/xml"}
     if charset:
         headers["content-type"] += f"; charset={charset}"
     try:
@@ -144,6 +144,7 @@ def _from_feedparser(prepared: Prepared, url: str, charset: str | None, max_entr
         entries=entries,
         parser="feedparser",
         warning="; ".join(warnings) or None,
+        truncated_from=len(raw_entries) if len(raw_entries) > max_entries else None,
     )
 
 
@@ -157,7 +158,7 @@ def _entry_from_feedparser(raw: Mapping[str, Any], base: str, feed_lang: str | N
     lang = _optional(summary_detail.get("language")) or _optional(title_detail.get("language")) or feed_lang
     return FeedEntry(
         guid=_optional(raw.get("id")),
-        link=resolve_link(raw.get("link"), base),
+        link=_story_link(raw, base),
         title=title_text(raw.get("title"), title_detail.get("type")),
         summary=summary,
         content=content,
@@ -166,6 +167,38 @@ def _entry_from_feedparser(raw: Mapping[str, Any], base: str, feed_lang: str | N
         author=_optional(raw.get("author")),
         lang=lang,
     )
+
+
+_PAGE_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+
+
+def _page_links(raw: Mapping[str, Any], rel: str) -> Iterator[object]:
+    """The hrefs of the entry's links with relation ``rel`` that name a web page (no type, or HTML)."""
+    links = raw.get("links")
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, Mapping) and link.get("rel") == rel:
+            media_type = link.get("type")
+            if not isinstance(media_type, str) or media_type.split(";")[0].strip().lower() in _PAGE_TYPES:
+                yield link.get("href")
+
+
+def _story_link(raw: Mapping[str, Any], base: str) -> str | None:
+    """The first http(s) link of a feedparser entry that names the story's page, or None.
+
+    In order: its link (feedparser keeps the last alternate one, which may be ``at://`` or
+    ``javascript:``), every alternate link, an enclosure that is a web page, and last the GUID
+    when it is an absolute http(s) URL as written (feedparser forgets ``isPermaLink`` once an
+    item has a link element, so the URL itself is the evidence). A GUID that is not a URL
+    never becomes a link, not even resolved against the feed's address: that page is made up.
+    """
+    guid = raw.get("id")
+    link = raw.get("link")
+    candidates = [] if link == guid else [link]  # feedparser copies a permalink GUID into link
+    for candidate in (*candidates, *_page_links(raw, "alternate"), *_page_links(raw, "enclosure")):
+        resolved = resolve_link(candidate, base)
+        if resolved:
+            return resolved
+    return resolve_link(guid, "")
 
 
 # --- fastfeedparser -----------------------------------------------------------------------
@@ -218,6 +251,7 @@ def _from_fastfeedparser(prepared: Prepared, url: str, max_entries: int) -> Pars
         entries=entries,
         parser="fastfeedparser",
         warning="; ".join(warnings) or None,
+        truncated_from=len(raw_entries) if len(raw_entries) > max_entries else None,
     )
 
 
@@ -288,7 +322,7 @@ def parse_feed(
     try:
         prepared = prepare_xml(body, _charset(content_type))
     except HTMLPage:
-        raise html_page_error(body, url) from None
+        return _feed_in_html_page(body, url=url, content_type=content_type, max_entries=max_entries)
     charset = None if prepared.utf8 else _charset(content_type)
     # fastfeedparser reads only the XML declaration; a different HTTP charset needs feedparser
     if USE_FAST_PATH and _fast_path_ok(charset, prepared.body):
@@ -311,24 +345,21 @@ def parse_feed(
     return slow
 
 
-def html_page_error(body: bytes, url: str) -> HTMLPage:
-    """The error for an HTML page fetched from a feed URL ``url``: it names the feeds the page
-    advertises (``<link rel="alternate">``, absolute) to put under ``feed:``, and suggests
-    ``page:``, which follows the page's article links, whether or not it advertises any."""
-    feeds = advertised_feeds(body, url)
-    if not feeds:
-        return HTMLPage(
-            "not a feed: looks like an HTML page, and it advertises no feed; "
-            "to follow its article links, make the source page: instead of feed:"
-        )
-    listed = ", ".join(feeds[:_FEEDS_SHOWN])
-    if len(feeds) > _FEEDS_SHOWN:
-        listed += f" (and {len(feeds) - _FEEDS_SHOWN} more)"
-    plural = "s" if len(feeds) > 1 else ""
-    return HTMLPage(
-        f"not a feed: looks like an HTML page; it advertises the feed{plural} {listed}: "
-        f"put {'one' if plural else 'it'} under feed:, or make the source page: to follow its article links"
-    )
+def _feed_in_html_page(body: bytes, *, url: str, content_type: str | None, max_entries: int) -> ParsedFeed:
+    """The feed an HTML page wraps, when it has stories (see :func:`wrapped_feed`); otherwise
+    the error of :func:`html_page_error`. HostileXML in the wrapped feed is not caught."""
+    embedded = wrapped_feed(body)
+    if embedded is not None:
+        try:
+            feed = parse_feed(embedded, url=url, content_type=content_type, max_entries=max_entries)
+        except HostileXML:
+            raise
+        except ParseError:
+            feed = None
+        if feed is not None and feed.entries:
+            feed.warning = "; ".join(w for w in ("the feed is wrapped in an HTML page", feed.warning) if w)
+            return feed
+    raise html_page_error(body, url)
 
 
 def _rescue(prepared: Prepared, url: str, charset: str | None, max_entries: int) -> ParsedFeed | None:

@@ -41,7 +41,9 @@ class FeedEntry:
 @dataclass(slots=True)
 class ParsedFeed:
     """A whole feed. ``parser`` is "fastfeedparser", "feedparser" or "jsonfeed"; ``warning``
-    says what was odd about a feed whose stories were still recovered (None when nothing was)."""
+    says what was odd about a feed whose stories were still recovered (None when nothing was);
+    ``truncated_from`` is how many items the document holds when it holds more than the
+    parser's ``max_entries`` (only the first ``max_entries`` are in ``entries``), else None."""
 
     title: str
     link: str | None
@@ -49,6 +51,7 @@ class ParsedFeed:
     entries: list[FeedEntry]
     parser: str
     warning: str | None = None
+    truncated_from: int | None = None
 
 
 #: elements whose text never reaches the reader

@@ -41,10 +41,6 @@ def looks_like_json(body: bytes) -> bool:
     return head[:1] in (b"{", b"[")
 
 
-def _text(value: Any) -> str:
-    return clean_text(value) if isinstance(value, str) else ""
-
-
 def _author(item: dict[str, Any]) -> str | None:
     candidates: list[Any] = []
     if isinstance(item.get("authors"), list):
@@ -62,14 +58,17 @@ def _entry(item: dict[str, Any], base: str, feed_lang: str | None) -> FeedEntry:
     guid = item.get("id")
     guid_text = str(guid) if isinstance(guid, (str, int)) and not isinstance(guid, bool) else None
     link = resolve_link(item.get("url"), base) or resolve_link(item.get("external_url"), base)
-    content = field_text(item.get("content_html"), "text/html") or _text(item.get("content_text"))
+    # capped as the other feeds' text fields are (``field_text``), plain text or HTML
+    content = field_text(item.get("content_html"), "text/html") or field_text(
+        item.get("content_text"), "text/plain"
+    )
     published = parse_date(item.get("date_published")) or parse_date(item.get("date_modified"))
     lang = item.get("language")
     return FeedEntry(
         guid=clean_text(guid_text) or None if guid_text is not None else None,
         link=link,
         title=title_text(item.get("title"), "text/plain"),
-        summary=_text(item.get("summary")),
+        summary=field_text(item.get("summary"), "text/plain"),
         content=content,
         published=published,
         author=_author(item),
@@ -103,12 +102,14 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = 2000) -> Parsed
     feed_lang = doc.get("language") if isinstance(doc.get("language"), str) else None
     entries: list[FeedEntry] = []
     skipped = 0
+    truncated_from: int | None = None
     for item in items:
         if not isinstance(item, dict):
             skipped += 1
             continue
         if len(entries) >= max_entries:
             warnings.append(f"only the first {max_entries} of {len(items)} items were read")
+            truncated_from = len(items)
             break
         entries.append(_entry(item, base, feed_lang))
     if skipped:
@@ -120,4 +121,5 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int = 2000) -> Parsed
         entries=entries,
         parser="jsonfeed",
         warning="; ".join(warnings) or None,
+        truncated_from=truncated_from,
     )

@@ -13,6 +13,12 @@ in a worker that costs one killed process instead of the daemon.
   the next task. Other tasks, on other workers, carry on.
 * A worker that dies for any reason (segfault, ``os._exit``, the OOM killer) fails only
   the task it was running, with :class:`ParseError`.
+* The fork server never imports from the daemon's working directory: it is a new interpreter
+  (``python -c``), which would put that directory first on its module path, so it is started
+  with ``PYTHONSAFEPATH`` and the daemon's own module path (:func:`start_fork_server`).
+* :meth:`WorkerPool.start` starts the fork server and one worker at once, so that a pool
+  that cannot run (a socket path too long for the system, no processes left) is one clear
+  :class:`~monitor.errors.WorkerPoolError` at start-up, not a failure of every poll.
 * ``processes=0`` runs tasks in a thread (``asyncio.to_thread``) instead: no process start
   cost and no pickling, but a timed-out task cannot be stopped (it runs on in the
   background), there is no memory limit, and a crash in C code takes the daemon down.
@@ -21,7 +27,9 @@ in a worker that costs one killed process instead of the daemon.
 Tasks are sent over a pipe with pickle, so ``fn`` must be a top-level function (or a
 ``functools.partial`` of one) and its arguments and result picklable. As with any
 non-fork multiprocessing, the main script must be safe to import (``if __name__ ==
-"__main__":``); the fork server imports it once (``preload``), not every worker.
+"__main__":``): unless it was run by name (``python -m``), every worker runs it again as
+it starts (Python 3.11 passes the fork server no path to preload it from), which is why
+the ``newsmonitor`` script names itself (:func:`monitor.cli.base.name_entry_script`).
 """
 
 from __future__ import annotations
@@ -33,14 +41,19 @@ import os
 import pickle
 import resource
 import signal
+import sys
+import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import forkserver
+from multiprocessing import util as mp_util
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from monitor.errors import MonitorError, ParseError
+from monitor.errors import MonitorError, ParseError, WorkerPoolError
 
 T = TypeVar("T")
 
@@ -55,6 +68,63 @@ DEFAULT_PRELOAD = (
 
 #: longest exception message carried back from a worker
 _MAX_MESSAGE = 500
+#: longest path a Unix socket can be bound to on Linux (``sun_path`` is 108 bytes with its NUL)
+UNIX_PATH_MAX = 107
+#: the variables that may name the temporary directory, in the order :mod:`tempfile` reads them
+_TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+
+_server_lock = threading.Lock()
+_server_started = False
+
+
+def start_fork_server() -> None:
+    """Start the fork server of the worker processes unless it runs, so that it imports
+    modules from where the daemon imports them and never from the working directory.
+
+    The fork server is a new interpreter (``python -c``): Python would put the working
+    directory first on its module path, and Python 3.11 does not give it the daemon's path,
+    so a stray ``json.py`` or ``monitor.py`` in the directory the daemon was started from
+    would be imported by the fork server and inherited by every worker. It is started with
+    ``PYTHONSAFEPATH`` (the working directory stays off) and ``PYTHONPATH`` set to the
+    daemon's absolute module path; both are set only for that moment, once per process (if
+    the fork server dies, multiprocessing restarts it with the daemon's plain environment).
+    Raises what starting it raises (OSError for a socket path that is too long).
+    """
+    global _server_started
+    with _server_lock:
+        if _server_started:
+            return
+        saved = {name: os.environ.get(name) for name in ("PYTHONSAFEPATH", "PYTHONPATH")}
+        os.environ["PYTHONSAFEPATH"] = "1"
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if os.path.isabs(p))
+        try:
+            forkserver.ensure_running()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        _server_started = True
+
+
+def _start_failure(exc: BaseException) -> WorkerPoolError:
+    """Why worker processes cannot start, in words that say what to change."""
+    advice = "or run with --workers 0 (parsing in a thread, without the workers' memory and time limits)"
+    if isinstance(exc, OSError) and "AF_UNIX path too long" in str(exc):
+        folder = mp_util.get_temp_dir()
+        socket_path = os.path.join(folder, "listener-XXXXXXXX")
+        named = next((f"{v}={os.environ[v]}" for v in _TEMP_VARIABLES if os.environ.get(v)), None)
+        temp = tempfile.gettempdir()
+        where = f"the temporary directory {named or temp} ({len(os.fsencode(temp))} bytes)"
+        return WorkerPoolError(
+            "parser worker processes cannot start: the fork server's socket path "
+            f"{socket_path} is {len(os.fsencode(socket_path))} bytes, over the {UNIX_PATH_MAX} "
+            f"bytes a Unix socket path may have, because {where} is too long; "
+            f"point {'TMPDIR' if named is None else named.partition('=')[0]} at a shorter directory "
+            f"such as /tmp, {advice}"
+        )
+    return WorkerPoolError(f"parser worker processes cannot start: {type(exc).__name__}: {exc}; {advice}")
 
 
 def _portable_error(exc: BaseException) -> MonitorError:
@@ -205,11 +275,7 @@ class WorkerPool:
         limit = self.task_timeout if timeout is None else timeout
         if self.processes == 0:
             return await self._run_in_thread(fn, args, limit)
-        if self._slots is None:
-            self._slots = asyncio.Queue()
-            for _ in range(self.processes):
-                self._slots.put_nowait(None)
-        slots = self._slots
+        slots = self._free_slots()
         worker = await slots.get()
         keep: _Worker | None = None
         try:
@@ -230,6 +296,34 @@ class WorkerPool:
             raise ParseError(str(value))
         finally:
             slots.put_nowait(keep)
+
+    async def start(self) -> None:
+        """Start the fork server and one worker now (nothing with ``processes=0``).
+
+        Without it they start at the first task; the daemon calls it at start-up, so that a
+        pool that cannot run stops the daemon with one clear error before anything is
+        polled. Raises WorkerPoolError saying why (a socket path too long for the system
+        names the directory to change) and what to do. RuntimeError after :meth:`close`.
+        """
+        if self._closed:
+            raise RuntimeError("worker pool is closed")
+        if self.processes == 0:
+            return
+        slots = self._free_slots()
+        worker = await slots.get()
+        try:
+            worker = await self._ready(worker)
+        finally:
+            slots.put_nowait(worker)
+
+    def _free_slots(self) -> asyncio.Queue[_Worker | None]:
+        """The queue of free slots (made on first use, in the running loop): one per process,
+        holding its idle worker or None when it has none yet."""
+        if self._slots is None:
+            self._slots = asyncio.Queue()
+            for _ in range(self.processes):
+                self._slots.put_nowait(None)
+        return self._slots
 
     async def _ready(self, worker: _Worker | None) -> _Worker:
         """``worker`` if it is alive, else a newly started one (``None``: a free slot with no worker)."""
@@ -280,9 +374,16 @@ class WorkerPool:
             raise _portable_error(exc) from None
 
     def _start(self) -> _Worker:
+        """Start one worker (in a thread of the pool). Raises WorkerPoolError."""
         parent, child = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(target=_worker_main, args=(child, self.memory_limit_mb), daemon=True)
-        process.start()
+        try:
+            start_fork_server()
+            process.start()
+        except Exception as exc:  # multiprocessing fails in many ways (socket, fork, a dead fork server)
+            parent.close()
+            child.close()
+            raise _start_failure(exc) from exc
         child.close()  # so that the parent sees EOF when the worker dies
         worker = _Worker(process, parent)
         self._workers.add(worker)

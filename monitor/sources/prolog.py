@@ -9,14 +9,14 @@ parser or which expat version a distro ships. The policy here is deliberately si
   pattern), so byte-level checks cannot be dodged by a wider encoding.
 * Text before a late ``<?xml`` declaration (PHP warnings in front of a feed) is cut.
 * The DOCTYPE is always removed, including any external DTD reference: no parser ever
-  sees an entity declaration.
-* The internal subset is refused (:class:`HostileXML`) when it declares a parameter
-  entity, an external entity, an entity whose value references another entity, more
-  than :data:`MAX_ENTITIES` entities or more than :data:`MAX_ENTITY_BYTES` of values.
-* Small plain-text entities that pass are substituted by us, with a cap on the total
-  growth of the document (:data:`MAX_EXPANSION_BYTES`).
-* HTML named entities (``&nbsp;``), which feeds use without declaring them, become
-  numeric character references so a strict parser does not give up on them.
+  sees an entity declaration, and nothing is ever fetched.
+* The entities the prolog declares are substituted by us, within bounds on what the
+  document's references would cost (:mod:`monitor.sources.dtd`): a document whose
+  references would expand too far, recurse or reach an external entity is refused
+  (:class:`HostileXML`); declarations alone, however many, cost nothing.
+* HTML named entities (``&nbsp;``), which feeds use without declaring them (or declare in
+  the external XHTML entity sets, which are never fetched), become numeric character
+  references so a strict parser does not give up on them.
 
 Pure functions, no I/O.
 """
@@ -24,30 +24,35 @@ Pure functions, no I/O.
 from __future__ import annotations
 
 import codecs
-import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.entities import name2codepoint
 
 from monitor.errors import ParseError
+from monitor.sources.dtd import (
+    MAX_EXPANSION_BYTES,
+    MAX_EXPANSION_STEPS,
+    PREDEFINED,
+    Entities,
+    HostileXML,
+    char_text,
+    read_subset,
+)
 
-#: total bytes of entity values an internal DTD subset may declare
-MAX_ENTITY_BYTES = 1024
-#: number of entities an internal DTD subset may declare
-MAX_ENTITIES = 64
-#: how much entity substitution may grow the document
-MAX_EXPANSION_BYTES = 1024 * 1024
+__all__ = [
+    "GARBAGE_PREFIX_LIMIT",
+    "HTMLPage",
+    "HostileXML",
+    "Prepared",
+    "declaration_end",
+    "prepare_xml",
+    "sniff_wide_encoding",
+]
+
 #: how far into the body a late ``<?xml`` declaration is looked for
 GARBAGE_PREFIX_LIMIT = 64 * 1024
 
-_XML_PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _WS = b" \t\r\n"
-
-
-class HostileXML(ParseError):
-    """The document declares entities that could expand (entity bomb, XXE); it is refused unparsed."""
-
-    kind = "hostile_xml"
 
 
 class HTMLPage(ParseError):
@@ -194,6 +199,11 @@ def _skip_quoted(body: bytes, i: int) -> int:
     return len(body) if end < 0 else end + 1
 
 
+def declaration_end(body: bytes, i: int) -> int:
+    """Index after the markup declaration (``<!DOCTYPE ...>`` with its internal subset) at ``i``."""
+    return _scan_declaration(body, i + 2)[0]
+
+
 def _scan_subset(body: bytes, i: int) -> int:
     """Index of the ``]`` closing the internal subset that starts at ``i``."""
     n = len(body)
@@ -270,94 +280,90 @@ def _scan_prolog(body: bytes) -> _Prolog:
     return _Prolog(spans, b"\n".join(dtd), None)
 
 
-_ENTITY_DECL = re.compile(
-    rb"""<!ENTITY\s+(%\s*)?([^\s%;"']+)\s*(?:(["'])(.*?)\3|(SYSTEM|PUBLIC)\b)""",
-    re.DOTALL | re.IGNORECASE,
-)
-_GENERAL_REF = re.compile(rb"&([^#\s;][^\s;]*);")
-_PE_REF = re.compile(rb"%[^\s;%]+;")
-
-
-def _declared_entities(subset: bytes) -> dict[bytes, str]:
-    """Plain-text entities of an internal subset, or raise HostileXML for anything that could expand."""
-    entities: dict[bytes, str] = {}
-    total = 0
-    for m in _ENTITY_DECL.finditer(subset):
-        parameter, name, value, external = m.group(1), m.group(2), m.group(4), m.group(5)
-        label = name.decode("utf-8", "replace")[:40]
-        if parameter:
-            raise HostileXML(f"XML entity declarations refused: parameter entity %{label}")
-        if external or value is None:
-            raise HostileXML(f"XML entity declarations refused: external entity {label!r}")
-        if _GENERAL_REF.search(value) or _PE_REF.search(value):
-            raise HostileXML(f"XML entity declarations refused: entity {label!r} references other entities")
-        total += len(value)
-        if total > MAX_ENTITY_BYTES:
-            raise HostileXML(
-                f"XML entity declarations refused: entities declare over {MAX_ENTITY_BYTES} bytes of text"
-            )
-        if len(entities) >= MAX_ENTITIES:
-            raise HostileXML(f"XML entity declarations refused: more than {MAX_ENTITIES} entities")
-        entities[name] = html.unescape(value.decode("utf-8", "replace"))
-    if _PE_REF.search(_ENTITY_DECL.sub(b"", subset)):
-        raise HostileXML("XML entity declarations refused: parameter entity reference in the DTD")
-    return entities
-
-
 _REF_OR_CDATA = re.compile(
     rb"<!\[CDATA\[.*?\]\]>|&([A-Za-z_][-\w.:]*);|&#(?:([0-9]{1,12})|[xX]([0-9a-fA-F]{1,12}));", re.DOTALL
 )
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"})
 
 
-def _xml_char(codepoint: int) -> bool:
-    """Whether XML 1.0 allows this character (surrogates and most C0 controls it does not)."""
-    return (
-        codepoint in (0x9, 0xA, 0xD)
-        or 0x20 <= codepoint <= 0xD7FF
-        or 0xE000 <= codepoint <= 0xFFFD
-        or 0x10000 <= codepoint <= 0x10FFFF
-    )
+def _escaped(text: str) -> bytes:
+    """``text`` as character data that reads the same in element content and in attribute
+    values, in ASCII (non-ASCII as character references, whatever the document's encoding)."""
+    return text.translate(_ESCAPES).encode("ascii", "xmlcharrefreplace")
 
 
-def _substitute(body: bytes, entities: dict[bytes, str]) -> bytes:
-    """Replace declared and HTML named entity references (outside CDATA) by safe text.
+@dataclass(slots=True)
+class _Substitution:
+    """Replaces one reference at a time and keeps the count of what the references cost."""
 
-    Character references to characters XML forbids (``&#55296;``, ``&#1114112;``) are
-    dropped: either makes one parser reject the feed and makes feedparser raise.
-    """
-    if b"&" not in body:
-        return body
-    replacements: dict[bytes, bytes] = {
-        name: value.replace("&", "&amp;").replace("<", "&lt;").encode("utf-8")
-        for name, value in entities.items()
-    }
-    grown = 0
+    entities: Entities
+    grown: int = 0
+    steps: int = 0
+    values: dict[str, bytes] = field(default_factory=dict)
 
-    def replace(m: re.Match[bytes]) -> bytes:
-        nonlocal grown
+    def __call__(self, m: re.Match[bytes]) -> bytes:
         name = m.group(1)
         if name is None:
             decimal, hexadecimal = m.group(2), m.group(3)
             if decimal is None and hexadecimal is None:
                 return m.group(0)  # a CDATA section
-            codepoint = int(decimal) if decimal is not None else int(hexadecimal, 16)
-            return m.group(0) if _xml_char(codepoint) else b""
-        if name in _XML_PREDEFINED:
+            text = char_text(
+                None if decimal is None else decimal.decode("ascii"),
+                None if hexadecimal is None else hexadecimal.decode("ascii"),
+            )
+            return m.group(0) if text else b""
+        entity = name.decode("ascii")
+        if entity in PREDEFINED:
             return m.group(0)
-        value = replacements.get(name)
-        if value is not None:
-            grown += len(value) - len(m.group(0))
-            if grown > MAX_EXPANSION_BYTES:
-                raise HostileXML(
-                    f"XML entity declarations refused: references would grow the document by over "
-                    f"{MAX_EXPANSION_BYTES} bytes"
-                )
-            return value
-        html_codepoint = name2codepoint.get(name.decode("ascii"))
+        if self.entities.declares(entity):
+            return self._expand(entity, len(m.group(0)))
+        html_codepoint = name2codepoint.get(entity)
         return b"&#%d;" % html_codepoint if html_codepoint is not None else m.group(0)
 
-    return _REF_OR_CDATA.sub(replace, body)
+    def _expand(self, entity: str, reference_bytes: int) -> bytes:
+        cost = self.entities.cost(entity)
+        if cost.external is not None:
+            through = f" (through {entity[:40]!r})" if cost.external != entity else ""
+            raise HostileXML(
+                f"XML entity declarations refused: external entity {cost.external[:40]!r}{through} "
+                "would have to be read from a file or the network"
+            )
+        # cost.size saturates just past the bound: compare it alone too
+        if cost.size > MAX_EXPANSION_BYTES or self.grown + cost.size - reference_bytes > MAX_EXPANSION_BYTES:
+            raise HostileXML(
+                f"XML entity declarations refused: references would grow the document by over "
+                f"{MAX_EXPANSION_BYTES} bytes"
+            )
+        value = self.values.get(entity)
+        if value is None:
+            # the references followed are work only the first time: the text is kept for the others
+            self.steps += cost.steps
+            if self.steps > MAX_EXPANSION_STEPS:
+                raise HostileXML(
+                    f"XML entity declarations refused: references would expand over {MAX_EXPANSION_STEPS} entities"
+                )
+            value = self.values[entity] = _escaped(self.entities.text(entity))
+        self.grown += len(value) - reference_bytes
+        return value
 
+
+def _substitute(body: bytes, entities: Entities) -> bytes:
+    """Replace declared and HTML named entity references (outside CDATA) by safe text.
+
+    Character references to characters XML forbids (``&#55296;``, ``&#1114112;``) are
+    dropped: either makes one parser reject the feed and makes feedparser raise.
+    Raises :class:`HostileXML` when the references would cost too much (see :mod:`monitor.sources.dtd`).
+    """
+    if b"&" not in body:
+        return body
+    return _REF_OR_CDATA.sub(_Substitution(entities), body)
+
+
+def _dtd_text(dtd: bytes, body: bytes, charset: str | None, utf8: bool) -> str:
+    """The DTD's bytes as text, in the document's encoding (UTF-8 unless it says otherwise)."""
+    m = _DECLARED.match(body)
+    encoding = "utf-8" if utf8 else (_codec(charset) or (_codec(m.group(1)) if m else None) or "utf-8")
+    return dtd.decode(encoding, errors="replace")
 
 def prepare_xml(body: bytes, charset: str | None = None) -> Prepared:
     """Return ``body`` made safe for the XML parsers (see the module docstring).
@@ -384,7 +390,7 @@ def prepare_xml(body: bytes, charset: str | None = None) -> Prepared:
             notes.append(repaired)
             utf8 = True
     prolog = _scan_prolog(body)
-    entities = _declared_entities(prolog.dtd)
+    entities = read_subset(_dtd_text(prolog.dtd, body, charset, utf8)) if prolog.dtd.strip() else Entities()
     if prolog.declarations:
         kept, pos = [], 0
         for start, end in prolog.declarations:

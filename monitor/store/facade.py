@@ -173,9 +173,25 @@ class Store:
 
         await self._write(write)
 
-    async def find_seen(self, keys: Sequence[str]) -> dict[str, int]:
-        """Each already-seen key among ``keys``, mapped to its story id."""
-        return await self._read(partial(repo.find_seen, keys=keys))
+    async def find_seen(
+        self, keys: Sequence[str], *, windowed: Sequence[str] = (), since: float = 0.0
+    ) -> dict[str, int]:
+        """Each already-seen key among ``keys``, mapped to its story id; a key among
+        ``windowed`` only while its story was listed at or after ``since``."""
+        return await self._read(partial(repo.find_seen, keys=keys, windowed=windowed, since=since))
+
+    async def listed_stories(self, ids: Collection[int]) -> list[repo.ListedStory]:
+        """The id, link and title of each of the recorded stories ``ids`` that still exists."""
+        if not ids:
+            return []
+        return await self._read(partial(repo.listed_stories, ids=ids))
+
+    async def first_listings(self, source: str, ids: Collection[int]) -> dict[int, repo.Listers]:
+        """The stories among ``ids`` that ``source`` lists for the first time, each with the
+        sources that listed it before (the one that recorded it first)."""
+        if not ids:
+            return {}
+        return await self._read(partial(repo.first_listings, source=source, ids=ids))
 
     async def record_poll(
         self,
@@ -186,26 +202,36 @@ class Store:
         extra_keys: Mapping[int, Sequence[str]],
         rows: Sequence[repo.OutboxRow],
         now: float,
+        seen_keys: Collection[str] = (),
+        max_aliases: int | None = None,
+        first_listed: Collection[int] = (),
+        relisted: Sequence[int] = (),
     ) -> list[int]:
         """Record one poll of a source in ONE transaction, so that a crash loses all of it or none.
 
         In this order: the new ``stories`` are seen at ``now``; the known stories the source
-        still lists (``listed``: their ids) are touched at ``now``; ``state.listed_ids``
-        becomes those and the new ones (so that a 304 or an unchanged body keeps them listed
-        and retention never prunes them into a re-alert); ``extra_keys`` (story id → keys)
-        join their stories; the outbox ``rows`` are added (``story_index`` counts into
-        ``stories``; a row whose key exists is ignored); the poll counts as a success with
-        that many new stories in ``state`` (:meth:`~repo.SourceState.record_ok`), which is
-        saved. Returns the new stories' ids, in order.
+        still lists (``listed``: their ids) are touched at ``now``, and so are the keys it
+        lists them by (``seen_keys``); ``state.listed_ids`` becomes those and the new ones
+        (so that a 304 or an unchanged body keeps them listed and retention never prunes
+        them into a re-alert); ``extra_keys`` (story id → keys) join their stories as
+        aliases, at most ``max_aliases`` a story (None: no limit); the source becomes a
+        lister of the known stories it lists for the first time (``first_listed``); the
+        outbox ``rows`` are added (``story_index`` counts into ``stories``, then on into
+        ``relisted``, the ids of known stories the poll alerts; a row whose key exists is
+        ignored); the poll counts as a success with that many new stories in ``state``
+        (:meth:`~repo.SourceState.record_ok`), which is saved. Returns the new stories' ids,
+        in order.
         """
 
         def write(conn: Connection) -> list[int]:
             ids = repo.add_stories(conn, stories, now)
             repo.touch_listed(conn, listed, now)
+            repo.touch_keys(conn, seen_keys, now)
             state.listed_ids = sorted(set(listed).union(ids))
             for story_id, keys in extra_keys.items():
-                repo.add_keys(conn, story_id, keys)
-            repo.add_outbox(conn, rows, ids, now)
+                repo.add_keys(conn, story_id, keys, now=now, max_aliases=max_aliases)
+            repo.add_listers(conn, state.name, first_listed)
+            repo.add_outbox(conn, rows, [*ids, *relisted], now)
             state.record_ok(now, new_stories=len(stories))
             repo.save_source(conn, state)
             return ids

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Connection, Float, Integer, String, column, inspect, select, table
+from sqlalchemy import Column, Connection, Float, Integer, String, Text, column, inspect, select, table
 
 from monitor.store import schema
 
@@ -127,12 +127,54 @@ def _v5_outbox_claims(ops: Operations) -> None:
         ops.add_column("outbox", Column("unknowns", Integer, nullable=False, server_default="0"))
 
 
+def _v6_story_identity(ops: Operations) -> None:
+    """Add what bounds a story's identity and remembers who listed it (issue 12):
+
+    * ``sources.volatile_params``: the query parameters learned to change on every poll;
+    * ``story_keys.alias`` and ``listed_at``: keys found after a story was recorded are
+      aliases, at most so many a story (the least recently listed go); every key stored
+      before v6 counts as recorded with its story, so none of them is ever dropped;
+    * ``story_listers``: the sources that listed a story after the one that recorded it,
+      filled in from what each source lists at the upgrade (``sources.listed_ids``), so that
+      no rule limited to a source runs at the upgrade on a story the source listed before.
+    """
+    bind = ops.get_bind()
+    # a database created by this version already has these: _v1_initial creates today's tables
+    if "volatile_params" not in {c["name"] for c in inspect(bind).get_columns("sources")}:
+        ops.add_column("sources", Column("volatile_params", Text))
+    key_columns = {c["name"] for c in inspect(bind).get_columns("story_keys")}
+    if "alias" not in key_columns:
+        ops.add_column("story_keys", Column("alias", Integer, nullable=False, server_default="0"))
+    if "listed_at" not in key_columns:
+        ops.add_column("story_keys", Column("listed_at", Float))
+    if not inspect(bind).has_table("story_listers"):
+        ops.create_table(
+            "story_listers",
+            Column("story_id", Integer, primary_key=True),
+            Column("source", String(200), primary_key=True),
+        )
+    # the tables as of v6, not the schema module, so later changes to the schema cannot change this step
+    sources = table("sources", column("name"), column("listed_ids"))
+    stories = table("stories", column("id"), column("source"))
+    listers = table("story_listers", column("story_id"), column("source"))
+    for name, listed in bind.execute(select(sources.c.name, sources.c.listed_ids)).all():
+        ids = list(dict.fromkeys(json.loads(listed or "[]")))  # at most 5000 a source
+        for i in range(0, len(ids), 500):
+            others = bind.execute(
+                select(stories.c.id).where(stories.c.id.in_(ids[i : i + 500]), stories.c.source != name)
+            ).scalars()
+            rows = [{"story_id": sid, "source": name} for sid in others]
+            if rows:
+                bind.execute(listers.insert(), rows)
+
+
 MIGRATIONS: list[Callable[[Operations], None]] = [
     _v1_initial,
     _v2_source_http_status,
     _v3_outbox_solo_failures,
     _v4_source_health,
     _v5_outbox_claims,
+    _v6_story_identity,
 ]
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.models import MessageKind, OutboxStatus
 from monitor.store.payload import AlertPayload, NoticePayload
-from monitor.store.schema import destinations, meta, outbox, sources, stories, story_keys
+from monitor.store.schema import destinations, meta, outbox, sources, stories, story_keys, story_listers
 
 
 @dataclass(slots=True)
@@ -53,6 +53,11 @@ class SourceState:
     empty_polls: int = 0
     #: when a poll last recorded a new story (the first poll's stories count)
     last_new_story_at: float | None = None
+    #: the query parameters of its links learned to change on every poll, left out of identity
+    volatile_params: list[str] = field(default_factory=list)
+    #: what the user should know about the listing last read (a feed cut at the entry limit);
+    #: kept in ``meta`` (``source_note:NAME``), not in the ``sources`` table
+    listing_note: str | None = None
 
     def record_ok(self, now: float, *, new_stories: int = 0) -> None:
         """A poll at ``now`` worked and found ``new_stories``: the failure streak ends.
@@ -232,11 +237,17 @@ def get_source(conn: Connection, name: str) -> SourceState | None:
     data = dict(row)
     data["new_story_times"] = json.loads(data["new_story_times"] or "[]")
     data["listed_ids"] = json.loads(data["listed_ids"] or "[]")
+    data["volatile_params"] = json.loads(data["volatile_params"] or "[]")
     data["failures"] = data["failures"] or 0
     data["polls"] = data["polls"] or 0
     data["stories_total"] = data["stories_total"] or 0
     data["empty_polls"] = data["empty_polls"] or 0
-    return SourceState(**data)
+    return SourceState(**data, listing_note=get_meta(conn, _note_key(name)))
+
+
+def _note_key(name: str) -> str:
+    # the meta row of a source's listing note: a note is rare, and a column would need a migration
+    return f"source_note:{name}"
 
 
 def all_sources(conn: Connection) -> list[SourceState]:
@@ -267,16 +278,46 @@ def save_source(conn: Connection, state: SourceState) -> None:
         "last_error_kind": state.last_error_kind,
         "empty_polls": state.empty_polls,
         "last_new_story_at": state.last_new_story_at,
+        "volatile_params": json.dumps(state.volatile_params) if state.volatile_params else None,
     }
     stmt = _insert(conn, sources).values(name=state.name, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
+    if state.listing_note:
+        set_meta(conn, _note_key(state.name), state.listing_note[:500])
+    else:
+        conn.execute(meta.delete().where(meta.c.key == _note_key(state.name)))
 
 
 # ---------------------------------------------------------------------------- stories
 
 
-def find_seen(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
-    """Map each already-seen key among ``keys`` to its story id."""
+@dataclass(frozen=True, slots=True)
+class ListedStory:
+    """A recorded story as a listing showed it: its id, link and title."""
+
+    id: int
+    url: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Listers:
+    """Who listed a recorded story: the source that recorded it, then the others, by name."""
+
+    story_id: int
+    #: the story's syndication cluster as recorded (None for stories recorded without one)
+    cluster: str | None
+    sources: tuple[str, ...]
+
+
+def find_seen(
+    conn: Connection, keys: Iterable[str], *, windowed: Iterable[str] = (), since: float = 0.0
+) -> dict[str, int]:
+    """Map each already-seen key among ``keys`` to its story id.
+
+    A key among ``windowed`` counts only while its story was listed at or after ``since``
+    (epoch seconds): such a key names a story for a while, not for good.
+    """
     wanted = list(dict.fromkeys(keys))
     found: dict[str, int] = {}
     for i in range(0, len(wanted), 500):
@@ -285,7 +326,79 @@ def find_seen(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
             select(story_keys.c.key, story_keys.c.story_id).where(story_keys.c.key.in_(chunk))
         )
         found.update({k: sid for k, sid in rows})
+    recent = [k for k in dict.fromkeys(windowed) if k in found]
+    for i in range(0, len(recent), 500):
+        chunk = recent[i : i + 500]
+        stale = conn.execute(
+            select(story_keys.c.key)
+            .join(stories, stories.c.id == story_keys.c.story_id)
+            .where(story_keys.c.key.in_(chunk), stories.c.last_listed < since)
+        ).scalars()
+        for key in stale:
+            del found[key]
     return found
+
+
+def touch_keys(conn: Connection, keys: Iterable[str], now: float) -> None:
+    """The aliases among ``keys`` were listed at ``now``: they are the last to go when their
+    story has too many (see :func:`add_keys`)."""
+    wanted = sorted(set(keys))
+    for i in range(0, len(wanted), 500):
+        conn.execute(
+            update(story_keys)
+            .where(story_keys.c.key.in_(wanted[i : i + 500]), story_keys.c.alias == 1)
+            .values(listed_at=now)
+        )
+
+
+def listed_stories(conn: Connection, ids: Iterable[int]) -> list[ListedStory]:
+    """The recorded stories ``ids`` (those that still exist), by id."""
+    wanted = sorted(set(ids))
+    out: list[ListedStory] = []
+    for i in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(stories.c.id, stories.c.url, stories.c.title).where(stories.c.id.in_(wanted[i : i + 500]))
+        )
+        out.extend(ListedStory(int(sid), url, title) for sid, url, title in rows)
+    return out
+
+
+def first_listings(conn: Connection, source: str, ids: Iterable[int]) -> dict[int, Listers]:
+    """The stories among ``ids`` that ``source`` never listed before (it did not record them
+    and is not among their listers), each with who listed it."""
+    wanted = sorted(set(ids))
+    out: dict[int, Listers] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        listed_before = select(story_listers.c.story_id).where(
+            story_listers.c.source == source, story_listers.c.story_id.in_(chunk)
+        )
+        recorded = conn.execute(
+            select(stories.c.id, stories.c.source, stories.c.cluster).where(
+                stories.c.id.in_(chunk), stories.c.source != source, stories.c.id.not_in(listed_before)
+            )
+        )
+        out.update({int(sid): Listers(int(sid), cluster, (recorder,)) for sid, recorder, cluster in recorded})
+    found = sorted(out)
+    for i in range(0, len(found), 500):
+        others = conn.execute(
+            select(story_listers.c.story_id, story_listers.c.source)
+            .where(story_listers.c.story_id.in_(found[i : i + 500]))
+            .order_by(story_listers.c.story_id, story_listers.c.source)
+        )
+        for sid, name in others:
+            entry = out[sid]
+            out[sid] = Listers(sid, entry.cluster, (*entry.sources, name))
+    return out
+
+
+def add_listers(conn: Connection, source: str, ids: Iterable[int]) -> None:
+    """``source`` lists the recorded stories ``ids`` (which it did not record)."""
+    rows = [{"story_id": sid, "source": source} for sid in sorted(set(ids))]
+    if rows:
+        conn.execute(
+            _insert(conn, story_listers).values(rows).on_conflict_do_nothing(index_elements=["story_id", "source"])
+        )
 
 
 def touch_listed(conn: Connection, story_ids: Iterable[int], now: float) -> None:
@@ -321,7 +434,7 @@ def add_stories(conn: Connection, new: Sequence[NewStory], now: float) -> list[i
     result = conn.execute(stories.insert().returning(stories.c.id, sort_by_parameter_order=True), rows)
     ids = [int(i) for i in result.scalars().all()]
     key_rows = [
-        {"key": k[:300], "story_id": sid}
+        {"key": k[:300], "story_id": sid, "alias": 0, "listed_at": now}
         for st, sid in zip(new, ids, strict=True)
         for k in dict.fromkeys(st.keys)
     ]
@@ -330,10 +443,32 @@ def add_stories(conn: Connection, new: Sequence[NewStory], now: float) -> list[i
     return ids
 
 
-def add_keys(conn: Connection, story_id: int, keys: Iterable[str]) -> None:
-    rows = [{"key": k[:300], "story_id": story_id} for k in dict.fromkeys(keys)]
-    if rows:
-        conn.execute(_insert(conn, story_keys).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+def add_keys(
+    conn: Connection, story_id: int, keys: Iterable[str], *, now: float | None = None, max_aliases: int | None = None
+) -> None:
+    """Record ``keys`` (found after the story was recorded) as aliases of story ``story_id``,
+    listed at ``now``; a key that names a story already is left as it is.
+
+    With ``max_aliases`` the story keeps at most that many aliases: the least recently
+    listed go (keys recorded with the story always stay), so a feed that makes up a new
+    GUID on every poll cannot add key rows for ever.
+    """
+    rows = [{"key": k[:300], "story_id": story_id, "alias": 1, "listed_at": now} for k in dict.fromkeys(keys)]
+    if not rows:
+        return
+    conn.execute(_insert(conn, story_keys).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+    if max_aliases is None:
+        return
+    aliases = and_(story_keys.c.story_id == story_id, story_keys.c.alias == 1)
+    count = int(conn.execute(select(func.count()).select_from(story_keys).where(aliases)).scalar() or 0)
+    if count > max_aliases:
+        oldest = (
+            select(story_keys.c.key)
+            .where(aliases)
+            .order_by(story_keys.c.listed_at.asc().nulls_first(), story_keys.c.key)
+            .limit(count - max_aliases)
+        )
+        conn.execute(delete(story_keys).where(story_keys.c.key.in_(oldest)))
 
 
 def recent_signatures(conn: Connection, since: float) -> list[tuple[str, bytes | None, str | None, float]]:
@@ -370,6 +505,7 @@ def prune(conn: Connection, *, older_than: float, batch: int = 1000) -> int:
     if not ids:
         return 0
     conn.execute(delete(story_keys).where(story_keys.c.story_id.in_(ids)))
+    conn.execute(delete(story_listers).where(story_listers.c.story_id.in_(ids)))
     conn.execute(delete(stories).where(stories.c.id.in_(ids)))
     return len(ids)
 

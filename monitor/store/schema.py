@@ -47,6 +47,8 @@ sources = Table(
     Column("empty_polls", Integer, nullable=False, default=0, server_default="0"),
     # when a poll last recorded a new story (the listing last changed), epoch seconds
     Column("last_new_story_at", Float),
+    # JSON list of the query parameters learned to change on every poll (session ids), left out of identity
+    Column("volatile_params", Text),
 )
 
 #: every story ever recorded (seen), until retention prunes it
@@ -74,7 +76,20 @@ story_keys = Table(
     metadata,
     Column("key", String(300), primary_key=True),
     Column("story_id", Integer, nullable=False),
+    # 0: recorded with the story (kept as long as it is); 1: found later, at most so many a story
+    Column("alias", Integer, nullable=False, default=0, server_default="0"),
+    # when a listing last named the story by this key (aliases listed least recently go first)
+    Column("listed_at", Float),
     Index("ix_story_keys_story", "story_id"),
+)
+
+#: the sources that listed a story after the one that recorded it (``stories.source``), so
+#: that a rule limited to a source runs once on a story that source lists later
+story_listers = Table(
+    "story_listers",
+    metadata,
+    Column("story_id", Integer, primary_key=True),
+    Column("source", String(200), primary_key=True),
 )
 
 #: the transactional outbox: one row per (rule, story or cluster, destination)
@@ -124,7 +139,7 @@ destinations = Table(
     Column("last_digest_at", Float),
 )
 
-#: small key/value facts: schema version, last health notice times
+#: small key/value facts: schema version, last health notice times, sources' listing notes
 meta = Table(
     "meta",
     metadata,

@@ -110,6 +110,9 @@ class SourceStatus:
     empty_polls: int = 0
     #: when the source last listed a new story (its first poll counts)
     last_new_story_at: float | None = None
+    #: what to know about the listing last read, whatever the state ("feed has 2500 entries,
+    #: first 2000 read"); "" when nothing
+    note: str = ""
 
     @property
     def detail(self) -> str:
@@ -141,6 +144,7 @@ class SourceStatus:
             "next_poll": when(self.next_poll_at),
             "last_error": self.last_error,
             "stories": self.stories,
+            "note": self.note,
         }
 
 

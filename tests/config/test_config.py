@@ -8,6 +8,7 @@ import pytest
 
 from monitor.config import expand_string, load_config, load_rules_only, parse_settings
 from monitor.config.durations import parse_duration
+from monitor.config.models import WebSettings
 from monitor.errors import ConfigError
 from monitor.redact import known_secrets
 from tests.support.configs import config_problems as problems
@@ -132,3 +133,12 @@ def test_example_config_passes_check_with_its_variables() -> None:
     }
     config = parse_settings(example.read_text(), str(example), env)
     assert len(config.settings.sources) >= 3 and len(config.settings.rules) >= 3
+
+
+def test_the_example_web_section_is_valid_and_states_the_defaults() -> None:
+    text = (ROOT / "config.example.yaml").read_text()
+    block = text[text.index("# web:") :].split("\n\n")[0]
+    uncommented = "\n".join(line.removeprefix("# ") for line in block.splitlines())
+    web = parse_settings(uncommented, "example-web.yaml", {}).settings.web
+    assert web.listen == "127.0.0.1:8321" and web.hosts == ["status.example.org"]
+    assert web.model_dump(exclude={"listen", "hosts"}) == WebSettings().model_dump(exclude={"listen", "hosts"})

@@ -115,3 +115,23 @@ def test_without_an_index_every_story_is_its_own_cluster() -> None:
         ("url://ex.com/2", None, None),
     ]
     assert [s.cluster for s in stories] == ["url://ex.com/1", "url://ex.com/2"]
+
+
+# (new stories, seen stories listed for the first time with the only rules that may run, rows planned)
+RELISTED = [
+    ("only the rules given", [], [("Storm and earthquake", {"quake"})], ["alert quake>desk now - #0"] * 2),
+    ("no rule given: nothing", [], [("Storm hits", set())], []),
+    ("rows count on after the new stories", ["Cabinet meets"], [("Storm hits", {"storm"})], ["alert storm>chat now - #1"]),
+    ("too old still never alerts", [], [("Storm hits @8d", {"storm"})], []),
+    ("they count towards a flood", STORMS[:2], [(s, {"storm"}) for s in STORMS[2:]], [FLOOD_CHAT]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "titles", "relisted", "rows"), RELISTED, ids=[c[0] for c in RELISTED])
+def test_plan_alerts_for_stories_listed_again(
+    policy: AlertPolicy, case: str, titles: list[str], relisted: list[tuple[str, set[str]]], rows: list[str]
+) -> None:
+    stories = [story(title, n) for n, title in enumerate(titles)]
+    again = [(story(title, 10 + n), frozenset(rules)) for n, (title, rules) in enumerate(relisted)]
+    plan = plan_alerts(stories, policy, source="wire", listed=4, now=NOW.timestamp(), relisted=again)
+    assert [summary(row) for row in plan.rows] == rows

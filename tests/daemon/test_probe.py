@@ -81,3 +81,54 @@ def test_command_line_allow_is_narrow() -> None:
     assert command_line_allow("https://[::1]/a") == ["[::1]:443"]
     assert command_line_allow("https://news.example.com/a") == []
     assert command_line_allow("http://[broken") == []
+
+
+async def test_test_source_shows_article_text_by_url_as_by_name(tmp_path: Path) -> None:
+    # issue 13: by URL, a section page was polled as a first poll (priming, no article text),
+    # so a user could not see the text a rule would be matched against
+    site = NewsSite("Outlet", list(STORIES))
+    await site.start()
+    try:
+        for _ in range(2):
+            site.publish_next()
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "database": f"sqlite:///{tmp_path}/never-created.db",
+                    "allow_networks": [f"127.0.0.1:{site.port}"],
+                    "sources": [{"name": "world", "page": f"{site.base}/world/"}],
+                }
+            )
+        )
+        shown = {}
+        for name_or_url in ("world", f"{site.base}/world/"):
+            out: list[str] = []
+            code = await run_test_source(str(cfg), name_or_url, verbose=False, echo=out.append)
+            assert code == 0, "\n".join(out)
+            shown[name_or_url] = [line for line in out if line.startswith("  [")]
+        by_name, by_url = shown.values()
+        assert len(by_name) == 2
+        assert all(line.startswith("  [extracted] ") and len(line) > 40 for line in by_name), by_name
+        assert by_url == by_name
+    finally:
+        await site.stop()
+
+
+async def test_test_source_says_when_a_story_has_no_link(tmp_path: Path) -> None:
+    from tests.support.paths import DATA
+    from tests.support.servers import Site
+
+    site = await Site().start()
+    body = (DATA / "feeds" / "guids-not-urls.xml").read_bytes()
+    site.static("/briefs/feed.xml", body.replace(b"https://gazette.example.com", site.base.encode()))
+    try:
+        out: list[str] = []
+        code = await run_test_source(None, f"{site.base}/briefs/feed.xml", verbose=False, echo=out.append)
+    finally:
+        await site.stop()
+    text = "\n".join(out)
+    assert code == 0, text
+    shown = "* Bridge closed for repairs\n  2026-03-02T08:00:00+00:00  en  (no http link: only the feed text)\n  [feed] The"
+    assert shown in text
+    assert not any("brief-20260302-001" in seen.path for seen in site.seen)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from monitor.daemon.seen import SeenSplit, drop_repeats, key_candidates, split_seen
+from monitor.daemon.seen import SeenSplit, drop_repeats, key_candidates, keys_of, split_seen
 from monitor.sources import Candidate
 
 # (link as listed, link after keying: unwrapped and normalised, or None when not http(s))
@@ -36,6 +36,11 @@ KEYS = [
     ("one guid, two links: guid ignored", ["https://ex.com/1 g", "https://ex.com/2 g"], ["url://ex.com/1", "url://ex.com/2"]),
     ("one guid, one link twice: kept", ["https://ex.com/1 g", "https://ex.com/1 g"], ["url://ex.com/1 guid"] * 2),
     ("one guid, a link and none: ignored", ["https://ex.com/1 g", "- g"], ["url://ex.com/1", "title"]),
+    ("a session token without a guid: page and title",
+     ["https://ex.com/1?sid=9f3k2m7q1x8c -"], ["url://ex.com/1?sid=9f3k2m7q1x8c pathtitle"]),
+    ("one page and title, two links: page and title ignored",
+     ["https://ex.com/1?sid=9f3k2m7q1x8c -", "https://ex.com/1?sid=zz99zz99zz99 -"],
+     ["url://ex.com/1?sid=9f3k2m7q1x8c", "url://ex.com/1?sid=zz99zz99zz99"]),
     ("empty listing", [], []),
 ]  # fmt: skip
 
@@ -54,13 +59,22 @@ def test_key_candidates(case: str, listing: list[str], keys: list[str]) -> None:
     assert [" ".join(_readable(k) for k in ks) for _, ks in keyed] == keys
 
 
+def test_volatile_parameters_are_left_out_of_link_keys() -> None:
+    cands = [Candidate(link="https://ex.com/1?p=2&sid=9f3k2m7q1x8c", title="Storm")]
+    (_, keys), = keys_of("wire", cands, ["sid"])
+    assert keys[0] == "url://ex.com/1?p=2"
+    (_, before), = keys_of("wire", cands)
+    assert before[1:] == keys[1:]  # the page-and-title key is the same either way
+
+
 def test_guid_keys_belong_to_their_source() -> None:
     (_, one), = key_candidates("wire", [Candidate(link=None, title="A", guid="g")])
     (_, other), = key_candidates("agency", [Candidate(link=None, title="A", guid="g")])
     assert one != other
 
 
-# (listing as (entry, keys), seen key → story id, fresh entries, listed ids, new keys of seen stories)
+# (listing as (entry, keys), seen key → story id ("@key": an alias, not recorded yet), fresh entries,
+# listed ids, new keys of seen stories)
 SPLITS = [
     ("nothing seen", [("a", ["k1"]), ("b", ["k2"])], {}, ["a", "b"], set(), {}),
     ("empty listing", [], {"k1": 1}, [], set(), {}),
@@ -71,6 +85,8 @@ SPLITS = [
     ("listed twice: new keys gathered", [("a", ["k1", "x"]), ("b", ["k1", "y"])], {"k1": 3}, [], {3}, {3: ["x", "y"]}),
     ("fresh entries are not deduplicated here", [("a", ["k1"]), ("b", ["k1"])], {}, ["a", "b"], set(), {}),
     ("entry without keys is fresh", [("a", [])], {"k1": 1}, ["a"], set(), {}),
+    ("known by an alias: seen, the alias a new key", [("a", ["k1", "k2"])], {"@k1": 6}, [], {6}, {6: ["k1", "k2"]}),
+    ("an alias and a seen key of two stories: the oldest", [("a", ["k1", "k2"])], {"@k1": 6, "k2": 3}, [], {3}, {3: ["k1"]}),
 ]  # fmt: skip
 
 
@@ -85,7 +101,9 @@ def test_split_seen(
     listed: set[int],
     new_keys: dict[int, list[str]],
 ) -> None:
-    split = split_seen(listing, seen)
+    stored = {k: sid for k, sid in seen.items() if not k.startswith("@")}
+    aliases = {k[1:]: sid for k, sid in seen.items() if k.startswith("@")}
+    split = split_seen(listing, stored, aliases)
     assert [entry for entry, _ in split.fresh] == fresh
     assert all(list(keys) == dict(listing)[entry] for entry, keys in split.fresh)
     assert split.listed == listed
@@ -105,6 +123,11 @@ REPEATS = [
 @pytest.mark.parametrize(("case", "listing", "kept"), REPEATS, ids=[c[0] for c in REPEATS])
 def test_drop_repeats(case: str, listing: Sequence[tuple[str, Sequence[str]]], kept: list[str]) -> None:
     assert [entry for entry, _ in drop_repeats(listing)] == kept
+
+
+def test_split_seen_keeps_the_first_entry_of_each_seen_story() -> None:
+    split = split_seen([("a", ["k1"]), ("b", ["k1", "k2"]), ("c", ["k3"])], {"k1": 4, "k2": 4})
+    assert split.first == {4: ("a", ["k1"])}
 
 
 def test_merge_keeps_the_later_fresh_and_both_seen() -> None:

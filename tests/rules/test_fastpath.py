@@ -35,7 +35,8 @@ def test_english_lemmas_equal_lemminflect_get_all_lemmas() -> None:
 VOCAB = ["semi-conductor", "semiconductor", "semi", "conductor", "U.S.", "US", "us", "Japan's", "japan",
          "COVID-19", "covid", "19", "O'Brien", "obrien", "rare", "earths", "earth", "bbc.co.uk", "co",
          "_", "-'-", "3.5", "Défense", "defence", "日本", "の", "trade", "war", "weapons", "earthquake", "Japanese",
-         "semiconductors", "traded", "rarely"]
+         "semiconductors", "traded", "rarely", "semi\u00adconductor", "\u200bJapan", "ear\u2060ths",
+         "کتاب\u200cها"]
 QWORDS = ["semi-conductor", "semiconductor", "semi", "conductor", "U.S.", "US", "us", "japan", "covid-19",
           "covid", "19", "O'Brien", "rare", "earths", "earth", "bbc", "co", "uk", "3.5", "defense", "日本",
           "trade", "war"]
@@ -238,7 +239,8 @@ def test_words_only_under_not_are_looked_up() -> None:
 
 _CHUNK_ALPHABET = st.sampled_from(
     ["a", "B", "é", "e\u0301", "1", "_", ".", ",", "-", "'", "’", "(", ")", "\"", "“", "”", "…", "—", "!", ":",
-     "日", "\u0e01", "\u0e34", "s", "U.S.", "S", "\\", "/", "\n", "\u00a0"])
+     "日", "\u0e01", "\u0e34", "s", "U.S.", "S", "\\", "/", "\n", "\u00a0", "\u00ad", "\u200b", "\u200c",
+     "\u200d", "\ufeff"])
 _PIECES = st.lists(_CHUNK_ALPHABET, min_size=1, max_size=10).map("".join)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.models import Story
+from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT, STORY_URL_LIMIT, Story
 from monitor.rules import Matcher, RuleSpec
 
 
@@ -21,6 +21,20 @@ def test_matches_come_in_rule_order_with_evidence() -> None:
     hit = matches[0].hits[0]
     assert (hit.term, hit.field, hit.position, hit.start, hit.end) == ("Japan", "text", 0, 0, 5)
     assert matches[1].snippets[0].plain() == "Japan raised **defence** spending."
+
+
+def test_the_rules_a_source_may_alert_whatever_the_story_says() -> None:
+    rules = [
+        RuleSpec("all", "Japan"),
+        RuleSpec("nhk", "Japan", sources=("NHK",)),
+        RuleSpec("asia", "Korea", tags=("asia",)),
+        RuleSpec("bbc", "Japan", sources=("bbc",)),
+    ]
+    matcher = Matcher.compile(rules)
+    assert matcher.limited and not Matcher.compile(rules[:1]).limited
+    assert matcher.accepting(story("", source="nhk")) == {"all", "nhk"}
+    assert matcher.accepting(story("", source="wire", outlet="NHK World", source_tags=("Asia",))) == {"all", "asia"}
+    assert matcher.accepting(story("", source="wire", outlet="nhk")) == {"all", "nhk"}  # by its outlet
 
 
 def test_many_rules_only_candidates_are_evaluated() -> None:
@@ -83,3 +97,24 @@ def test_hostile_text_is_handled(text: str) -> None:
     assert all(m.rule == "w" for m in result)
     for m in result:
         assert all(len(s.text) <= 300 for s in m.snippets)
+
+
+def test_words_past_the_story_limits_are_never_searched() -> None:
+    filler = "the council met again today " * (STORY_TEXT_LIMIT // 28 + 10)
+    matcher = Matcher.compile(
+        [
+            RuleSpec("early", "aardvark"),
+            RuleSpec("late", "zebrafish"),
+            RuleSpec("late-title", "title:okapi"),
+            RuleSpec("late-url", "url:quokka"),
+        ]
+    )
+    long_story = Story(
+        source="s",
+        url="https://news.example/" + "a/" * STORY_URL_LIMIT + "quokka",
+        title="word " * (STORY_TITLE_LIMIT // 5) + "okapi",
+        text="aardvark " + filler + "zebrafish",
+    )
+    assert [m.rule for m in matcher.match(long_story)] == ["early"]
+    within = Story(source="s", url="https://news.example/quokka", title="okapi", text="aardvark zebrafish")
+    assert [m.rule for m in matcher.match(within)] == ["early", "late", "late-title", "late-url"]

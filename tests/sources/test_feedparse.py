@@ -10,7 +10,7 @@ import pytest
 
 from monitor.errors import ParseError
 from monitor.sources.feedparse import ParsedFeed, parse_feed, parse_with
-from monitor.sources.feedtext import clean_text, html_to_text, parse_date, resolve_link
+from monitor.sources.feedtext import MAX_TEXT_CHARS, clean_text, html_to_text, parse_date, resolve_link
 from tests.support.paths import CORPUS, need_corpus
 
 URL = "https://news.example.com/feeds/world.xml"
@@ -272,3 +272,22 @@ def test_corpus_json_feed_versions_present() -> None:
                 Path(CORPUS / "feeds" / str(row["file"])).read_bytes(), url="https://e.example/"
             )
             assert len(feed.entries) == row["entries"]
+
+
+def test_a_feed_over_max_entries_says_how_many_it_holds() -> None:
+    items = b"".join(b"<item><title>t%d</title><link>http://a.example/%d</link></item>" % (i, i) for i in range(30))
+    rss = b"<rss version='2.0'><channel>" + items + b"</channel></rss>"
+    assert parse_feed(rss, url=URL, max_entries=10).truncated_from == 30
+    assert parse_feed(rss, url=URL, max_entries=30).truncated_from is None
+    listing = [{"id": str(i), "url": f"http://a.example/{i}"} for i in range(30)]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": listing}).encode()
+    assert parse_feed(body, url=URL, max_entries=10).truncated_from == 30
+
+
+def test_json_feed_text_fields_are_capped_like_the_others() -> None:
+    huge = "word " * (MAX_TEXT_CHARS // 5 + 1000)
+    body = json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "content_text": huge, "summary": huge}]}
+    )
+    [entry] = parse_feed(body.encode(), url=URL).entries
+    assert len(entry.content) <= MAX_TEXT_CHARS and len(entry.summary) <= MAX_TEXT_CHARS

@@ -167,13 +167,14 @@ def test_small_plain_entities_are_still_substituted() -> None:
 @pytest.mark.parametrize(
     ("doctype", "match"),
     [
-        ('<!DOCTYPE r [<!ENTITY a "x"><!ENTITY b "&a;&a;">]>', "references other entities"),
-        ('<!DOCTYPE r [<!ENTITY % p "x">]>', "parameter entity"),
+        ('<!DOCTYPE r [<!ENTITY a "xx"><!ENTITY b "&a;&a;"><!ENTITY x "&b;&x;">]>', "refers to itself"),
+        ('<!DOCTYPE r [<!ENTITY % p "&#37;p;"> %p;]>', "parameter entity %p; refers to itself"),
         ('<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>', "external entity"),
         ("<!DOCTYPE r [<!ENTITY x PUBLIC 'p' 'http://127.0.0.1:1/'>]>", "external entity"),
         ('<!doctype r [ <!ENTITY\n\tx\n SYSTEM\n"file:///etc/hostname" > ]>', "external entity"),
-        ('<!ENTITY x "' + "y" * 2000 + '">', "over 1024 bytes"),  # a bare declaration, no DOCTYPE
+        ('<!ENTITY x "' + "y" * 300_000 + '">', "grow the document"),  # a bare declaration, no DOCTYPE
         ('junk text <!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>', "external entity"),
+        ('<!DOCTYPE r [<!ENTITY s SYSTEM "file:///etc/passwd"><!ENTITY x "a &s;">]>', "through 'x'"),
     ],
 )
 def test_entity_declarations_refused_in_every_spelling(doctype: str, match: str) -> None:
@@ -182,6 +183,21 @@ def test_entity_declarations_refused_in_every_spelling(doctype: str, match: str)
         parse_feed(body.encode(), url=URL)
     with pytest.raises(HostileXML, match=match):
         parse_feed(body.encode("utf-16"), url=URL)  # a wider encoding does not hide it
+
+
+@pytest.mark.parametrize(
+    ("doctype", "title"),
+    [
+        # small, or never referenced: nothing here expands far or reaches out
+        ('<!DOCTYPE r [<!ENTITY a "x"><!ENTITY b "&a;&a;"><!ENTITY x "&b;!">]>', "xx!"),
+        ('<!DOCTYPE r [<!ENTITY % p "x"><!ENTITY x "t">]>', "t"),
+        ('<!ENTITY x "' + "y" * 900 + '">', "y" * 900),  # over the old 1024-byte rule with the markup
+        ('<!DOCTYPE r [<!ENTITY x "ok"><!ENTITY s SYSTEM "file:///etc/passwd">]>', "ok"),
+    ],
+)
+def test_entity_declarations_that_cost_little_are_accepted(doctype: str, title: str) -> None:
+    body = f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><title>&x;</title></channel></rss>'
+    assert parse_feed(body.encode(), url=URL).title == title
 
 
 @pytest.mark.corpus

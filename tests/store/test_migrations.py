@@ -142,3 +142,45 @@ def test_v4_adds_the_health_columns_and_forgets_validators_that_may_name_an_unli
     assert all(s.empty_polls == 0 for s in states.values())
     assert all((s.etag, s.last_modified, s.content_hash) == (None, None, None) for s in states.values())
     assert states["busy-wire"].listed_ids == [1] and states["busy-wire"].stories_total == 3
+
+
+def test_v6_remembers_who_lists_each_story_and_keeps_every_key_stored_before(tmp_path: Path) -> None:
+    url = v1_database(tmp_path / "old.db")
+    con = sqlite3.connect(tmp_path / "old.db")
+    # story 1 was recorded by "wire" (in the dump); "fine-feed" lists it too, and story 2 of its own
+    con.executescript(
+        """
+        INSERT INTO stories VALUES(2,'fine-feed','Own story','https://fine.example/2',NULL,150.0,150.0,'c2',NULL,NULL);
+        INSERT INTO story_keys VALUES('url://fine.example/2',2);
+        INSERT INTO story_keys VALUES('guid:fine-2',2);
+        UPDATE sources SET listed_ids = '[1, 2, 77]' WHERE name = 'fine-feed';
+        """
+    )
+    con.close()
+    db = Database(url)
+    assert db.migrate() == latest()
+    with db.read() as conn:
+        assert repo.first_listings(conn, "fine-feed", [1, 2]) == {}
+        assert repo.first_listings(conn, "gone-feed", [1, 2]) == {
+            1: repo.Listers(1, "c1", ("wire", "fine-feed")),
+            2: repo.Listers(2, "c2", ("fine-feed",)),
+        }
+        state = repo.get_source(conn, "fine-feed")
+    assert state is not None and state.volatile_params == []
+    with db.write() as conn:
+        repo.add_keys(conn, 2, ["guid:fine-2b"], now=200.0, max_aliases=0)
+    with db.read() as conn:
+        assert repo.find_seen(conn, ["url://fine.example/2", "guid:fine-2", "guid:fine-2b"]) == {
+            "url://fine.example/2": 2,
+            "guid:fine-2": 2,
+        }
+    assert db.migrate() == latest()  # nothing left to do
+    db.close()
+    fresh = Database(f"sqlite:///{tmp_path}/new.db")
+    assert fresh.migrate() == latest()
+    with fresh.write() as conn:
+        repo.save_source(conn, repo.SourceState(name="cms", volatile_params=["sid"]))
+    with fresh.read() as conn:
+        state = repo.get_source(conn, "cms")
+    assert state is not None and state.volatile_params == ["sid"]
+    fresh.close()

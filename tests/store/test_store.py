@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, func, select
 
 from monitor.errors import StoreError
 from monitor.identity.keys import destination_id, idempotency_key, story_keys
 from monitor.models import MessageKind, OutboxStatus
-from monitor.store import repo
+from monitor.store import repo, schema
 from monitor.store.db import Database
 from monitor.store.migrations import latest
 from monitor.store.payload import AlertPayload
@@ -166,3 +168,62 @@ def test_prune_outbox_keeps_pending_and_dead(db: Database) -> None:
         assert repo.prune_outbox(conn, older_than=100.0) == 2
     with db.read() as conn:
         assert repo.outbox_counts(conn) == {"dead": 1, "pending": 1}
+
+
+def alias_keys(conn: Connection, story_id: int) -> list[str]:
+    rows = conn.execute(
+        select(schema.story_keys.c.key).where(schema.story_keys.c.story_id == story_id, schema.story_keys.c.alias == 1)
+    ).scalars()
+    return sorted(rows)
+
+
+def test_a_story_keeps_its_own_keys_and_its_most_recently_listed_aliases(db: Database) -> None:
+    with db.write() as conn:
+        sid = repo.add_story(conn, new_story(1), now=0.0)
+        for t, key in enumerate(["guid:a", "guid:b", "guid:c"], start=1):
+            repo.add_keys(conn, sid, [key], now=float(t), max_aliases=2)
+        assert alias_keys(conn, sid) == ["guid:b", "guid:c"]  # the oldest went
+        repo.touch_keys(conn, ["guid:b", "url:http://x.test/1"], now=4.0)  # listed again under b
+        repo.add_keys(conn, sid, ["guid:d"], now=5.0, max_aliases=2)
+        assert alias_keys(conn, sid) == ["guid:b", "guid:d"]
+        repo.add_keys(conn, sid, ["guid:e"], now=6.0, max_aliases=0)
+        assert alias_keys(conn, sid) == []
+    with db.read() as conn:
+        # the keys recorded with the story never go
+        assert repo.find_seen(conn, ["url:http://x.test/1", "guid:1"]) == {"url:http://x.test/1": sid, "guid:1": sid}
+
+
+def test_a_windowed_key_names_its_story_while_the_story_is_listed(db: Database) -> None:
+    story = replace(new_story(1), keys=["url:http://x.test/1?sid=k1", "pathtitle:p1"])
+    with db.write() as conn:
+        sid = repo.add_story(conn, story, now=100.0)
+    with db.read() as conn:
+        keys = ["pathtitle:p1", "url:http://x.test/1?sid=k1"]
+        assert repo.find_seen(conn, keys, windowed=["pathtitle:p1"], since=100.0) == dict.fromkeys(keys, sid)
+        assert repo.find_seen(conn, keys, windowed=["pathtitle:p1"], since=100.5) == {keys[1]: sid}
+        assert repo.find_seen(conn, keys) == dict.fromkeys(keys, sid)  # not windowed: for good
+
+
+def test_the_sources_that_listed_a_story(db: Database) -> None:
+    with db.write() as conn:
+        (sid,) = repo.add_stories(conn, [replace(new_story(1, source="agg"), cluster="c1")], now=0.0)
+    with db.read() as conn:
+        assert repo.first_listings(conn, "agg", [sid]) == {}  # it recorded the story
+        assert repo.first_listings(conn, "pub", [sid, 999]) == {sid: repo.Listers(sid, "c1", ("agg",))}
+    with db.write() as conn:
+        repo.add_listers(conn, "pub", [sid])
+        repo.add_listers(conn, "pub", [sid])  # once
+    with db.read() as conn:
+        assert repo.first_listings(conn, "pub", [sid]) == {}
+        assert repo.first_listings(conn, "mirror", [sid]) == {sid: repo.Listers(sid, "c1", ("agg", "pub"))}
+    with db.write() as conn:
+        assert repo.prune(conn, older_than=10.0) == 1
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.story_listers)).scalar() == 0
+
+
+def test_the_stories_a_source_listed(db: Database) -> None:
+    with db.write() as conn:
+        ids = repo.add_stories(conn, [new_story(1), new_story(2)], now=0.0)
+    with db.read() as conn:
+        assert repo.listed_stories(conn, [ids[1], 999]) == [repo.ListedStory(ids[1], "http://x.test/2", "t2")]

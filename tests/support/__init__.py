@@ -9,6 +9,7 @@ registered once, in ``tests/conftest.py``.
 - :mod:`tests.support.configs`  validated configs pointing at local servers; config problems as a list
 - :mod:`tests.support.servers`  ``Site`` (the local HTTP server), ``Feed``, ``Canary``, ``raw_server``
 - :mod:`tests.support.smtp`     a local SMTP server that keeps what it accepts
+- :mod:`tests.support.slowclients` slow-loris clients: connections that trickle a request head forever
 - :mod:`tests.support.waiting`  bounded polling for a condition
 - :mod:`tests.support.crash`    crash trials against a daemon subprocess (tests and ``benchmarks/crash.py``)
 """

@@ -8,7 +8,7 @@ import aiohttp
 
 from monitor.daemon.service import Daemon
 from monitor.daemon.status import RuntimeStatus
-from monitor.web.app import start
+from monitor.web.server import start
 from tests.support.configs import make_config
 
 
@@ -22,8 +22,8 @@ async def test_status_page_metrics_and_headers(tmp_path: Path) -> None:
     )
     daemon = Daemon(config, workers=0)
     await daemon.run_once(deliver=False)
-    runner = await start(RuntimeStatus(daemon.rt), "127.0.0.1:0")
-    port = runner.addresses[0][1]
+    server = await start(RuntimeStatus(daemon.rt), "127.0.0.1:0")
+    port = server.port
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{port}/") as resp:
@@ -36,7 +36,7 @@ async def test_status_page_metrics_and_headers(tmp_path: Path) -> None:
             async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
                 metrics = await resp.text()
     finally:
-        await runner.cleanup()
+        await server.stop()
         await daemon.close()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "s3cretpass" not in page + str(data) + metrics

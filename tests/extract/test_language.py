@@ -1,0 +1,121 @@
+"""A story's language from its declaration and its text (``monitor.extract.language``)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.extract.article import extract_article
+from monitor.extract.language import MIN_LETTERS, detect_language, story_language
+from monitor.sources.feedparse import parse_feed
+from tests.support.paths import need_corpus
+
+GERMAN = ("Die Außenminister der Europäischen Union haben am Montag in Brüssel ein weiteres Paket von "
+          "Sanktionen beschlossen. Betroffen sind vor allem Banken und Energieunternehmen.")
+FRENCH = ("La participation au premier tour des élections municipales a nettement progressé dimanche dans "
+          "les grandes villes, selon les chiffres publiés par le ministère de l'Intérieur.")
+#: as much English as German: detection is unsure (p ~0.6)
+BILINGUAL = ("The government said on Monday that it would raise taxes. "
+             "Die Regierung sagte am Montag, sie werde die Steuern erhöhen.")
+#: a little of four languages: detection's best guess is Luxembourgish, unsure
+MIXED = ("Die Regierung hat beschlossen the government has decided la gouvernement a décidé "
+         "el gobierno ha decidido")
+#: written Cantonese, which py3langid tells apart from Mandarin (yue), surely
+CANTONESE = ("佢哋話今日會落雨，你哋記得帶遮啊。我哋聽日再傾啦。"
+             "政府發言人表示，佢哋會喺下個禮拜公布新嘅防疫措施，市民唔使太擔心。") * 2
+
+# (declared, title, text, decided, why)
+CASES = [
+    (None, "", GERMAN, "de", "declares none: the text's"),
+    ("en", "", GERMAN, "de", "declared wrong (a site-wide lang=en): detection is sure and wins"),
+    ("de-AT", "", GERMAN, "de-AT", "agrees: the declared tag as it is, region and all"),
+    ("DE_de", "", GERMAN, "DE_de", "agrees, whatever the tag's spelling"),
+    ("de", "Élections municipales", FRENCH, "fr", "title and text together"),
+    ("fr-FR", "Tour de France: Pogačar wins the Alpe d'Huez stage", "", "fr-FR",
+     "a title alone is too short to tell: the declaration stands"),
+    (None, "Tour de France: Pogačar wins the Alpe d'Huez stage", "", None, "too short, nothing declared"),
+    ("de", "", BILINGUAL, "de", "unsure: the declaration stands"),
+    (None, "", BILINGUAL, None, "unsure and nothing declared: unknown, not a guess"),
+    (None, "", MIXED, None, "no wrong guess (Luxembourgish) when unsure"),
+    ("ja", "", "2024-03-17 12:00 | 10,000 | 25.5 % | https://example.com/a/b/c?d=1 " * 5, "ja",
+     "no letters: nothing to tell"),
+    ("  ", "", GERMAN, "de", "a blank declaration is none"),
+    (None, "", "", None, "no text"),
+    ("zh-HK", "", CANTONESE, "zh-HK", "Cantonese (yue) is Chinese as stories declare it: it agrees"),
+    (None, "", CANTONESE, "zh", "a variety the detector tells apart is given as its macrolanguage"),
+]
+
+
+@pytest.mark.parametrize(("declared", "title", "text", "decided", "why"), CASES, ids=[c[4] for c in CASES])
+def test_story_language(declared: str | None, title: str, text: str, decided: str | None, why: str) -> None:
+    assert story_language(declared, title, text) == decided, why
+
+
+def test_short_texts_are_not_detected() -> None:
+    assert detect_language("Sanktionen gegen Russland beschlossen") is None
+    assert detect_language("日本の防衛費" * (MIN_LETTERS // 6)) is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=0, max_size=300))
+def test_detection_never_raises(text: str) -> None:
+    found = detect_language(text * 3)
+    assert found is None or (found.code.isalpha() and found.code.islower() and 0.0 <= found.probability <= 1.0)
+
+
+def _pages(set_: str) -> list[tuple[dict[str, str], bytes]]:
+    index = need_corpus("articles", "index.jsonl")
+    out = []
+    for line in index.open(encoding="utf-8"):
+        row = json.loads(line)
+        if row["set"] == set_:
+            with gzip.open(index.parent / row["file"]) as page:
+                out.append((row, page.read()))
+    return out
+
+
+@pytest.mark.corpus
+def test_the_multilingual_corpus_pages_get_their_language() -> None:
+    """The 14 newspaper4k pages (Arabic, Chinese, Japanese, Thai, Spanish, Latvian, English):
+    three declare no language (two Chinese, one English), which left them without one."""
+    decided, declared = {}, {}
+    for row, html in _pages("newspaper4k"):
+        article = extract_article(html, row["url"])
+        assert article is not None
+        name = row["id"].split(":")[1]
+        declared[name] = article.lang
+        decided[name] = story_language(article.lang, article.title or "", article.text)
+    truth = {name: ("lv" if name == "latvian_article" else "en" if name == "article_with_divs"
+                    else next(r["language"] for r, _ in _pages("newspaper4k") if r["id"].endswith(name)))
+             for name in decided}
+    assert len(decided) == 14
+    assert [n for n in decided if declared[n] != truth[n]] == [
+        "article_with_divs", "chinese_article_001", "chinese_article_002"]
+    assert decided == truth
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(("prefix", "declared", "language"), [
+    ("57b4dafd18cf", "en", "de"),  # blog.comwrap.com: German posts on an English template
+    ("ba07d1e64775", "en", "de"),
+    ("f81c6c05d9cb", "de", "en"),  # businessinsider: English stories declared German
+    ("fde930b01859", "de", "en"),
+])
+def test_corpus_pages_declaring_the_wrong_language(prefix: str, declared: str, language: str) -> None:
+    ((row, html),) = [(r, h) for r, h in _pages("scrapinghub-aeb") if r["id"].startswith(prefix)]
+    article = extract_article(html, row["url"])
+    assert article is not None and article.lang == declared
+    assert story_language(article.lang, article.title or "", article.text) == language
+
+
+@pytest.mark.corpus
+def test_a_chinese_feed_keeps_its_declared_language() -> None:
+    """kc0011's items declare zh-cn; py3langid's best guess for two of them is Wu Chinese
+    (unsure, and Chinese as stories declare it): every item keeps zh-cn."""
+    feed = parse_feed(need_corpus("feeds", "rsparser", "kc0011.rss").read_bytes(), url="https://kc0011.example/")
+    assert len(feed.entries) == 20
+    assert {story_language(e.lang, e.title, e.summary) for e in feed.entries} == {"zh-cn"}
