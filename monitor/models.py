@@ -18,12 +18,14 @@ from enum import StrEnum
 class OutboxStatus(StrEnum):
     """Where an outbox row is in its life; the value is what the ``outbox.status`` column stores.
 
-    ``pending`` rows wait for (another) delivery attempt; ``sent`` and ``cancelled`` rows are
-    done and pruned after retention; ``dead`` rows gave up and stay until requeued by
-    ``newsmonitor outbox retry``.
+    ``pending`` rows wait for (another) delivery attempt; a ``sending`` row is claimed by the
+    delivery loop for one send, until its outcome is written or its lease (``lease_until``)
+    ends; ``sent`` and ``cancelled`` rows are done and pruned after retention; ``dead`` rows
+    gave up and stay until requeued by ``newsmonitor outbox retry``.
     """
 
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
     CANCELLED = "cancelled"

@@ -36,7 +36,7 @@ def test_notify(config_path: str | None, target: str) -> None:
     """
     install_logging(logging.WARNING)
     config = load_or_exit(config_path)
-    from monitor.daemon.delivery import render_for
+    from monitor.daemon.batches import render_for
     from monitor.daemon.targets import build_targets
     from monitor.models import MessageKind
     from monitor.notify.deliver import Outcome, privacy_url, send

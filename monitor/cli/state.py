@@ -100,7 +100,7 @@ def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> f
 )
 @click.pass_context
 def outbox(ctx: click.Context, config_path: str | None, sent: bool, since: float | None) -> None:
-    """List pending, dead and cancelled alerts: tries, why each waits, when it is due (subcommand: retry).
+    """List pending, sending, dead and cancelled alerts: tries, why each waits, when it is due (subcommand: retry).
 
     With --sent, list what was delivered instead.
     """
@@ -121,12 +121,14 @@ def outbox(ctx: click.Context, config_path: str | None, sent: bool, since: float
 
 
 def _list_waiting(db: Database | None, now: float, zones: Zones) -> int:
-    """Print the pending, dead and cancelled rows; returns how many."""
+    """Print the pending, sending, dead and cancelled rows; returns how many."""
     rows: list[repo.OutboxEntry] = []
     dests: dict[str, repo.DestinationState] = {}
     if db is not None:
         with db.read() as conn:
-            rows = repo.list_outbox(conn, [OutboxStatus.PENDING, OutboxStatus.DEAD, OutboxStatus.CANCELLED])
+            rows = repo.list_outbox(
+                conn, [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD, OutboxStatus.CANCELLED]
+            )
             dests = repo.all_destinations(conn)
         db.close()
     click.echo(

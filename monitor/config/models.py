@@ -188,8 +188,11 @@ class DeliverySettings(_Model):
     retry_base: Duration = 30.0
     retry_cap: Duration = 3600.0
     dead_after: Duration = 7 * 86400.0
+    #: the socket connect and read timeout of one send; the send ends a little after it
     timeout: Duration = 30.0
     poison_attempts: int = Field(default=8, ge=1)
+    #: sends with no answer (outcome unknown: each may have arrived) before a message is dead
+    unknown_attempts: int = Field(default=3, ge=1)
 
 
 class FloodSettings(_Model):

@@ -1,10 +1,23 @@
 """The delivery loop: drains the outbox through apprise, per destination, in order.
 
-Guarantees:
+The protocol of one send: the rows are *claimed* (``sending``, with a lease) in a write
+transaction before the message goes out, so that no send happens that the database does
+not know of; then the outcome is written (sent, retry, dead, unknown). Guarantees:
 
-* a row is marked sent only after apprise reported success, in its own transaction right
-  after the send (the only window for a duplicate is a crash between the two);
-* retries reuse the row's idempotency key; a timeout is an unknown outcome and is retried;
+* no send is repeated because of a local fault: a claim that cannot be written sends
+  nothing; an outcome that cannot be written (disk full, database locked past the busy
+  timeout) is kept in memory and written later while its destination sends nothing more
+  (:mod:`monitor.daemon.holds`); every error of a destination's round is caught, counted
+  (``newsmonitor_delivery_local_errors_total``) and pauses that destination alone;
+* the one window for a duplicate is a crash between a send and its outcome: the next start
+  finds the row ``sending`` and sends it once more with the same key when its lease ends;
+  a graceful stop that cuts a send short writes it as an unknown outcome;
+* retries reuse the row's idempotency key; an unknown outcome (no answer before
+  ``delivery.timeout``, or the connection dropped after the request went out) is counted
+  in ``newsmonitor_delivery_unknown_total`` and retried on a slower, bounded schedule
+  (:mod:`monitor.daemon.retries`); a 429 or 503's ``Retry-After`` is honoured;
+* a transient local error while rendering (no file descriptors, out of memory) is retried,
+  never dead; templates are read and compiled when the daemon starts;
 * backoff is per destination, so one dead target never delays the others;
 * rows of one destination go out in creation order, except that a message that keeps
   failing on its own while the ones behind it succeed (a poison message) is set aside and
@@ -19,200 +32,46 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import TypeVar
 
-from monitor.config import DeliverySettings, SourceSettings
-from monitor.daemon.backoff import backoff_delay
+from monitor.daemon.batches import Batch, outlet_names, plan_batches, render_for
 from monitor.daemon.faults import fault_point
+from monitor.daemon.holds import Holds, LocalFault, Unwritten
+from monitor.daemon.retries import THROTTLED, FailedSend, plan_failure
 from monitor.daemon.runtime import Runtime
 from monitor.daemon.targets import Destination, Target
+from monitor.fetch.client import parse_retry_after
 from monitor.models import MessageKind
-from monitor.notify.deliver import Outcome, SendResult, privacy_url, send
-from monitor.notify.message import AlertItem, Message, Rendered
+from monitor.notify.deliver import Outcome, SendResult, privacy_url, send, send_deadline
+from monitor.notify.message import Rendered
 from monitor.notify.schedule import Throttle
-from monitor.store import repo
-from monitor.store.facade import FailurePlan
-from monitor.store.payload import AlertPayload, NoticePayload
 
 log = logging.getLogger("monitor.delivery")
+T = TypeVar("T")
 
-
-@dataclass(slots=True)
-class Batch:
-    """Rows that go out as one message."""
-
-    rows: list[repo.OutboxEntry]
-    message: Message
-    #: the story or cluster of each item of ``message`` (same order)
-    subjects: list[str] = field(default_factory=list)
-
-
-def _item(key: str, payload: AlertPayload) -> AlertItem:
-    published = payload.published
-    return AlertItem(
-        key=key,
-        title=payload.title,
-        url=payload.url,
-        outlets=[payload.outlet or payload.source],
-        published=datetime.fromtimestamp(published, UTC) if published else None,
-        rules=[(r.rule, list(r.snippets)) for r in payload.rules],
-        source=payload.source,
-    )
-
-
-def plan_batches(rows: list[repo.OutboxEntry], target: str) -> list[Batch]:
-    """Group due rows of one destination into messages, oldest first.
-
-    Immediate rows of one story (or cluster) become one alert listing every rule that
-    matched it; rows held for a digest, quiet hours or a throttle become one digest;
-    summary and health rows go alone.
-    """
-    batches: list[Batch] = []
-    by_story: dict[str, Batch] = {}
-    digest: Batch | None = None
-    for row in rows:
-        payload = row.payload
-        if isinstance(payload, NoticePayload):  # a summary or health row
-            items = [_item(row.key, p) for p in payload.items]
-            msg = Message(kind=row.kind, target=target, items=items, note=payload.note, keys=[row.key])
-            batches.append(Batch([row], msg))
-            continue
-        if row.digest:
-            if digest is None:
-                digest = Batch([], Message(kind=MessageKind.DIGEST, target=target, items=[], keys=[]))
-                batches.append(digest)
-            _merge(digest, row, payload)
-            continue
-        subject = row.subject
-        batch = by_story.get(subject)
-        if batch is None:
-            batch = Batch([], Message(kind=MessageKind.ALERT, target=target, items=[], keys=[]))
-            by_story[subject] = batch
-            batches.append(batch)
-        _merge(batch, row, payload)
-    return batches
-
-
-def _merge(batch: Batch, row: repo.OutboxEntry, payload: AlertPayload) -> None:
-    """Add ``row`` (whose payload is ``payload``) to ``batch``: a rule of an item already there, or a new item."""
-    batch.rows.append(row)
-    batch.message.keys.append(row.key)
-    subject = row.subject
-    item = _item(row.key, payload)
-    if subject in batch.subjects:
-        batch.message.items[batch.subjects.index(subject)].rules.extend(item.rules)
-        return
-    batch.subjects.append(subject)
-    batch.message.items.append(item)
-
+__all__ = ["Batch", "Deliverer", "FailedSend", "outlet_names", "plan_batches", "plan_failure", "render_for"]
 
 #: the span of ``max_per_hour`` (seconds): a destination's send log keeps this much
 THROTTLE_WINDOW = 3600.0
 
-
-def outlet_names(sources: Iterable[str], configured: Mapping[str, SourceSettings]) -> list[str]:
-    """The outlets of a story's sources, each once, in order: a source's ``outlet``, else its name.
-
-    A source no longer in the configuration is named as it was stored.
-    """
-    outlets: list[str] = []
-    for source in sources:
-        name = configured[source].outlet if source in configured else None
-        name = name or source
-        if name not in outlets:
-            outlets.append(name)
-    return outlets
-
-
-def render_for(target: Target, dest: Destination, message: Message) -> Rendered:
-    """``message`` as destination ``dest`` of ``target`` receives it: an e-mail URL gets the
-    HTML of an e-mail (a subject-length title), any other URL the notifier's format.
-
-    Raises whatever the renderer raises (a user template can fail in any way).
-    """
-    if dest.url.split("://", 1)[0].lower() in ("mailto", "mailtos"):
-        # apprise takes one body and writes the plain-text part from the HTML itself
-        html, _plain = target.renderer.render_email(message)
-        return html
-    return target.renderer.render(message)
-
-
-@dataclass(frozen=True, slots=True)
-class FailedSend:
-    """One failed send of a batch, as the failure policy (:func:`plan_failure`) sees it.
-
-    ``individual``: the destination works while this message does not (it fails on its own,
-    a poison message?); such a failure counts towards ``poison_attempts`` and does not hold
-    the destination back. ``solo_failures`` is the rows' count of such failures after this
-    one, and ``first_failed`` when the first of them first failed (``now`` for a first failure).
-    """
-
-    target: str
-    error: str
-    status: int | None
-    now: float
-    individual: bool
-    solo_failures: int
-    first_failed: float
-
-    @classmethod
-    def of(cls, rows: list[repo.OutboxEntry], result: SendResult, now: float, individual: bool) -> FailedSend:
-        """The failure of sending ``rows`` (one batch, one destination) with ``result`` at ``now``."""
-        return cls(
-            target=rows[0].target,
-            error=result.detail or result.outcome.value,
-            status=result.status,
-            now=now,
-            individual=individual,
-            solo_failures=max(r.solo_failures for r in rows) + (1 if individual else 0),
-            first_failed=min((r.first_failed_at or now) for r in rows),
-        )
-
-    def is_poison(self, settings: DeliverySettings) -> bool:
-        """Whether the rows are set aside as poison: failed alone ``poison_attempts`` times."""
-        return self.individual and self.solo_failures >= settings.poison_attempts
-
-
-def plan_failure(
-    state: repo.DestinationState, failed: FailedSend, settings: DeliverySettings, rng: random.Random
-) -> FailurePlan:
-    """What to write after ``failed``, given the destination's ``state``: retry later with backoff; poison or too old → dead.
-
-    The backoff grows with the destination's failures in a row or the rows' failures on
-    their own, whichever is more (at least a minute after HTTP 429: apprise does not pass Retry-After
-    on). An individual failure leaves the destination as it is; otherwise the destination
-    counts one more failure and is blocked, with all its rows, until the backoff ends.
-    Pure but for ``rng``, the backoff's jitter.
-    """
-    failures = state.failures + (0 if failed.individual else 1)
-    delay = backoff_delay(
-        max(failures, failed.solo_failures, 1), base=settings.retry_base, cap=settings.retry_cap, rng=rng
-    )
-    if failed.status == 429:
-        delay = max(delay, 60.0)
-    error, now = failed.error, failed.now
-    dead_reason = None
-    if failed.is_poison(settings):
-        dead_reason = f"poison: failed {failed.solo_failures} times while other messages went through: {error}"
-    elif now - failed.first_failed >= settings.dead_after:
-        dead_reason = f"failing for longer than dead_after: {error}"
-    destination = None
-    if not failed.individual:
-        destination = replace(
-            state, target=failed.target, failures=failures, blocked_until=now + delay, last_error=error[:300]
-        )
-    return FailurePlan(
-        error=error,
-        retry_at=now + delay,
-        solo=failed.individual,
-        dead_reason=dead_reason,
-        destination=destination,
-    )
+#: a claim outlives the longest send by this much (seconds): after a crash its rows go again then
+LEASE_GRACE = 5.0
+#: errors of this machine, not of the message, while rendering: retried, never dead
+_TRANSIENT_RENDER = (OSError, MemoryError, RecursionError)
+#: the pseudo-destination of the loop's own faults (a failed read of what is due)
+_LOOP = "(loop)"
+_INTERRUPTED = (
+    "interrupted during a send (newsmonitor stopped or crashed): the outcome is unknown; "
+    "sent once more with the same key"
+)
 
 
 @dataclass(slots=True)
@@ -220,13 +79,15 @@ class _Round:
     """One delivery round of one destination: the clock as it goes, and what went out or failed.
 
     ``sends`` are the destination's send times (epoch seconds), those of earlier rounds
-    (its stored send log) and this round's, which the hourly throttle counts.
+    (its stored send log) and this round's, which the hourly throttle counts. ``halted``:
+    send nothing more this round (an outcome could not be written, the service asked to wait).
     """
 
     now: float
     sends: list[float]
     sent_rows: int = 0
     any_success: bool = False
+    halted: bool = False
     failed: list[tuple[Batch, SendResult]] = field(default_factory=list)
 
     def throttled_until(self, throttle: Throttle | None) -> float | None:
@@ -234,6 +95,36 @@ class _Round:
         if throttle is None:
             return None
         return throttle.decide(self.sends, self.now).fold_at
+
+
+async def in_daemon_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` in a thread of its own that never holds up the exit of the process.
+
+    A send to a receiver that never answers ends only at its socket timeout
+    (``delivery.timeout``); the default executor (``asyncio.to_thread``) would make a stop
+    wait for it, past Docker's 10 s. Cancelling the await leaves ``fn`` running; its result is dropped.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(set_outcome: Callable[[], None]) -> None:
+        def apply() -> None:
+            if not future.done():
+                set_outcome()
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(apply)
+
+    def run() -> None:
+        try:
+            value = fn()
+        except BaseException as exc:  # handed to the awaiting task, which raises it
+            settle(partial(future.set_exception, exc))
+        else:
+            settle(partial(future.set_result, value))
+
+    threading.Thread(target=run, name="newsmonitor-send", daemon=True).start()
+    return await future
 
 
 class Deliverer:
@@ -244,6 +135,8 @@ class Deliverer:
         self._running: dict[str, asyncio.Task[int]] = {}
         self._rng = random.Random()
         self._stop: asyncio.Event | None = None
+        self.holds = Holds()
+        self._recovered = False
 
     def destination(self, dest_id: str) -> tuple[Target, Destination] | None:
         for target in self.rt.targets.values():
@@ -252,23 +145,36 @@ class Deliverer:
                     return target, dest
         return None
 
+    def _target_name(self, dest_id: str) -> str:
+        found = self.destination(dest_id)
+        return found[0].name if found is not None else ""
+
+    # ------------------------------------------------------------------ the loop
+
     async def drain_once(self) -> int:
-        """Start delivery for every destination with due rows; wait for them; return rows sent."""
-        now = self.rt.clock.timestamp()
-        dests = await self.rt.store.due_destinations(now)
+        """Start delivery for every destination with due rows; wait for them; return rows sent.
+
+        Never raises: a local fault is counted and leaves the rows for the next drain.
+        """
+        if not await self._recover():
+            return 0
+        try:
+            dests = await self._due(self.rt.clock.timestamp())
+        except Exception as exc:  # a failed read of the store: nothing was sent; the next drain tries again
+            self._loop_fault("read", exc)
+            return 0
         results = await asyncio.gather(*(self._deliver_destination(d) for d in dests))
+        await self._flush_all()
         return sum(results)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until ``stop`` is set; wakes on new outbox rows or when the next row is due."""
+        """Drain until ``stop`` is set; wakes on new outbox rows, when a round ends, or when the
+        next row is due or a pause ends. Before the first claim, rows a gone process left
+        ``sending`` are made due again (:meth:`_recover`)."""
         self._stop = stop
         while not stop.is_set():
-            try:
-                await self._tick()
-            except Exception:  # the loop must survive anything; the error is logged once per tick
-                log.exception("delivery loop error")
-            wait = await self._next_wait()
-            self.rt.outbox_changed.clear()
+            self.rt.outbox_changed.clear()  # before the tick: what is written meanwhile wakes the wait
+            wait = await self._cycle()
             waiter = asyncio.ensure_future(self.rt.outbox_changed.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -276,25 +182,139 @@ class Deliverer:
             stopper.cancel()
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self._flush_all()
 
-    async def _next_wait(self) -> float:
-        due = await self.rt.store.next_due()
-        if due is None:
-            return 30.0
-        return min(30.0, max(0.05, due - self.rt.clock.timestamp()))
+    async def _cycle(self) -> float:
+        """One tick; returns how long to wait before the next. Never raises."""
+        try:
+            return await self._tick()
+        except Exception as exc:  # the loop must survive anything: a failed read is a local fault, it pauses
+            return self._loop_fault("read", exc)
 
-    async def _tick(self) -> None:
+    async def _tick(self) -> float:
         now = self.rt.clock.timestamp()
-        for dest in await self.rt.store.due_destinations(now):
+        if not await self._recover():
+            until = self.holds.paused_until(_LOOP, now)
+            return max(0.05, until - now) if until is not None else 1.0
+        for dest in await self._due(now):
             task = self._running.get(dest)
-            if task is None or task.done():
-                self._running[dest] = asyncio.create_task(self._deliver_destination(dest))
+            if (task is None or task.done()) and self.holds.paused_until(dest, now) is None:
+                task = asyncio.create_task(self._deliver_destination(dest))
+                # a round that ends may leave rows due (more than one round's worth): look again
+                task.add_done_callback(lambda _task: self.rt.outbox_changed.set())
+                self._running[dest] = task
+        self.holds.clear_faults(_LOOP)
+        return await self._next_wait(now)
+
+    async def _due(self, now: float) -> list[str]:
+        """The destinations with rows due at ``now`` or outcomes still to write."""
+        dests = await self.rt.store.due_destinations(now)
+        return list(dict.fromkeys([*dests, *self.holds.unwritten_destinations()]))
+
+    async def _next_wait(self, now: float) -> float:
+        """Seconds until the next row is due or a pause ends (at most 30; rows due now: their
+        destination is running, woken when its round ends, or paused)."""
+        waits = [30.0]
+        due = await self.rt.store.next_due()
+        if due is not None and due > now:
+            waits.append(due - now)
+        pause_end = self.holds.next_end(now)
+        if pause_end is not None:
+            waits.append(pause_end - now)
+        return max(0.05, min(waits))
+
+    def _loop_fault(self, stage: str, exc: BaseException) -> float:
+        """Count and log a local fault of the loop itself; returns how long it pauses."""
+        delay = self.holds.fault(_LOOP, self.rt.clock.timestamp())
+        self.rt.metrics.delivery_local_errors.labels("", stage).inc()
+        log.warning("delivery: %s failed (%s: %s); trying again in %.0f s", stage, type(exc).__name__, exc, delay)
+        return delay
+
+    async def _recover(self) -> bool:
+        """Once, before the first claim: rows a gone process left ``sending`` (a crash between a
+        send and its outcome) become due again when their lease ends, each counted as an
+        unknown outcome. Returns whether that is done (False: the store failed; try again later)."""
+        if self._recovered:
+            return True
+        rt = self.rt
+        try:
+            found = await rt.store.recover_interrupted(rt.clock.timestamp(), _INTERRUPTED)
+        except Exception as exc:  # a local fault: no claim is made until this worked
+            self._loop_fault("recover", exc)
+            return False
+        self._recovered = True
+        for row in found:
+            rt.metrics.delivery_unknown.labels(row.target).inc()
+        if found:
+            log.warning(
+                "delivery: %d alerts were being sent when newsmonitor last stopped; each goes out once more "
+                "with its key when its lease ends: %s",
+                len(found),
+                ", ".join(row.key for row in found[:20]),
+            )
+        return True
+
+    async def _flush_all(self) -> None:
+        """Try once more to write every kept outcome; say what could not be written."""
+        for dest in self.holds.unwritten_destinations():
+            try:
+                await self.holds.flush(dest)
+            except Exception as exc:  # still failing: logged below; the rows stay 'sending'
+                self._local_fault(dest, "record", exc)
+        left = self.holds.unwritten()
+        self.rt.metrics.delivery_unrecorded.set(len(left))
+        if left and (self._stop is None or self._stop.is_set()):
+            log.error(
+                "delivery: the outcome of %d sends could not be written; their rows stay 'sending' and, "
+                "after a restart, go out once more with their keys: %s",
+                len(left),
+                "; ".join(f"{u.what} {list(u.ids)}" for u in left[:20]),
+            )
+
+    # ------------------------------------------------------------------ one destination
 
     async def _deliver_destination(self, dest_id: str) -> int:
+        """One round of ``dest_id``; returns rows sent. Never raises: a local fault (or a bug) is
+        counted and logged, and pauses this destination alone; nothing is sent twice because of it."""
+        try:
+            return await self._round(dest_id)
+        except LocalFault as fault:
+            self._local_fault(dest_id, fault.stage, fault.cause)
+        except Exception as exc:  # the top of a destination's task: any error pauses it, never kills it
+            self._local_fault(dest_id, "round", exc)
+        return 0
+
+    def _local_fault(self, dest_id: str, stage: str, exc: BaseException) -> None:
         rt = self.rt
-        found = self.destination(dest_id)
+        delay = self.holds.fault(dest_id, rt.clock.timestamp())
+        target = self._target_name(dest_id)
+        rt.metrics.delivery_local_errors.labels(target, stage).inc()
+        rt.metrics.delivery_unrecorded.set(len(self.holds.unwritten()))
+        local = isinstance(exc, OSError | LocalFault) or type(exc).__module__.startswith("sqlalchemy")
+        log.log(
+            logging.WARNING if local else logging.ERROR,
+            "delivery target=%s: %s failed on a local fault (%s: %s); this destination pauses %.0f s, "
+            "nothing is sent twice",
+            target,
+            stage,
+            type(exc).__name__,
+            exc,
+            delay,
+            exc_info=None if local else exc,
+        )
+
+    async def _round(self, dest_id: str) -> int:
+        rt = self.rt
         now = rt.clock.timestamp()
+        if self.holds.paused_until(dest_id, now) is not None:
+            return 0
+        try:
+            await self.holds.flush(dest_id)
+        except Exception as exc:  # the outcomes kept stay kept; this destination sends nothing meanwhile
+            raise LocalFault("record", exc) from exc
+        rt.metrics.delivery_unrecorded.set(len(self.holds.unwritten()))
         rows = await rt.store.pending_for(dest_id, now)
+        found = self.destination(dest_id)
         if found is None:
             # the notifier or this URL was removed from the config: never send to a stale URL
             await rt.store.cancel([r.id for r in rows], "destination removed from the configuration")
@@ -302,33 +322,38 @@ class Deliverer:
         target, dest = found
         state = await rt.store.destination(dest_id, target.name)
         if state.blocked_until and state.blocked_until > now:
+            self.holds.pause(dest_id, state.blocked_until)
             return 0
         round_ = _Round(now=now, sends=list(state.sent_log))
         await self._send_batches(target, dest, plan_batches(rows, target.name), round_)
         last_success = state.last_success_at
         for batch, result in round_.failed:
             first_failed = min((r.first_failed_at or round_.now) for r in batch.rows)
-            # the destination works while this message does not: it fails on its own (poison?)
-            individual = (
+            # the destination works while this message does not: it fails on its own (poison?);
+            # a busy or throttled service (429, 503) is about the destination as a whole
+            individual = result.status not in THROTTLED and (
                 result.message_rejected
                 or round_.any_success
                 or (last_success is not None and last_success >= first_failed)
             )
             await self._fail(batch, result, round_.now, individual)
+        if not self.holds.has_unwritten(dest_id):
+            self.holds.clear_faults(dest_id)
         return round_.sent_rows
 
     async def _send_batches(self, target: Target, dest: Destination, batches: list[Batch], round_: _Round) -> None:
         """Send ``batches`` in order, recording each outcome in ``round_`` (failures are left to the caller).
 
         Stops early when the destination looks down (two failures, no success), when the
+        service asked to wait (429, 503), when an outcome could not be written, when the
         daemon is stopping, or when the next message would exceed ``max_per_hour``: then
         the batches not sent yet are held as one throttle digest until the window frees up.
         """
         limit = target.settings.max_per_hour
         throttle = Throttle(limit, window=THROTTLE_WINDOW) if limit else None
         for index, batch in enumerate(batches):
-            if len(round_.failed) >= 2 and not round_.any_success:
-                break  # two failures and no success in this pass: the destination is down
+            if round_.halted or (len(round_.failed) >= 2 and not round_.any_success):
+                break  # nothing more now: the destination is down, asked to wait, or an outcome is unwritten
             if self._stop is not None and self._stop.is_set():
                 break  # shutting down: finish the send in flight, start no new one
             round_.now = self.rt.clock.timestamp()
@@ -340,23 +365,90 @@ class Deliverer:
             await self._send_one(target, dest, batch, round_)
 
     async def _send_one(self, target: Target, dest: Destination, batch: Batch, round_: _Round) -> None:
-        """Send one batch and record a success or a dead end at once; a failure joins ``round_.failed``."""
-        fault_point("before_send")
-        result = await self._send(target, dest, batch)
-        now = round_.now = self.rt.clock.timestamp()
+        """Render, claim, send one batch, and write a success or a dead end at once; a failure
+        joins ``round_.failed``. Raises :class:`LocalFault` before the send (nothing went out)."""
+        rt = self.rt
         ids = [r.id for r in batch.rows]
+        rendered = await self._render(target, dest, batch)
+        if isinstance(rendered, SendResult):  # it can never be rendered: kept, as dead
+            round_.halted = not await self._record(
+                dest.id, "dead", ids, partial(rt.store.mark_dead, ids, rendered.detail, tried=False)
+            )
+            return
+        if not await self._claim(dest.id, ids, round_):
+            return
+        fault_point("before_send")
+        try:
+            result = await self._send(target, dest, batch, rendered)
+        except asyncio.CancelledError:
+            await self._cut_short(batch, rt.clock.timestamp())
+            raise
+        now = round_.now = rt.clock.timestamp()
         if result.outcome is Outcome.SENT:
             fault_point("after_send_before_mark")
-            await self.rt.store.mark_sent(
-                ids, dest=dest.id, target=target.name, now=now, keep_sends_after=now - THROTTLE_WINDOW
+            write = partial(
+                rt.store.mark_sent, ids, dest=dest.id, target=target.name, now=now,
+                keep_sends_after=now - THROTTLE_WINDOW,
             )
             round_.sent_rows += len(ids)
             round_.sends.append(now)
             round_.any_success = True
+            round_.halted = not await self._record(dest.id, "sent", ids, write)
         elif result.outcome is Outcome.DEAD:
-            await self.rt.store.mark_dead(ids, result.detail, tried=result.attempted)
+            write = partial(rt.store.mark_dead, ids, result.detail, tried=result.attempted)
+            round_.halted = not await self._record(dest.id, "dead", ids, write)
         else:
             round_.failed.append((batch, result))
+            round_.halted = result.status in THROTTLED  # the service asked this destination to wait
+
+    async def _claim(self, dest_id: str, ids: list[int], round_: _Round) -> bool:
+        """Claim ``ids`` for one send (``sending`` with a lease); whether all were claimed.
+
+        Raises :class:`LocalFault` when the claim cannot be written: then nothing is sent.
+        When some rows changed meanwhile (cancelled, requeued), the claimed ones are released
+        and the round stops; the next plans again from what is stored.
+        """
+        rt = self.rt
+        lease = rt.clock.timestamp() + send_deadline(rt.config.settings.delivery.timeout) + LEASE_GRACE
+        try:
+            claimed = await rt.store.claim(ids, lease)
+        except Exception as exc:  # a local fault before the send: nothing went out
+            raise LocalFault("claim", exc) from exc
+        if claimed == sorted(ids):
+            return True
+        round_.halted = True
+        if claimed:
+            await self._record(dest_id, "released", claimed, partial(rt.store.release, claimed))
+        return False
+
+    async def _record(self, dest_id: str, what: str, ids: list[int], write: Callable[[], Awaitable[object]]) -> bool:
+        """Write the outcome ``write`` writes; whether it is written.
+
+        When the store cannot write it (disk full, locked past the busy timeout, no file
+        descriptors), or ``dest_id`` has earlier outcomes still unwritten, it is kept in
+        memory and written later, in order (:class:`Holds`); the destination pauses and sends
+        nothing until then. Never a resend: the rows stay ``sending``.
+        """
+        outcome = Unwritten(what, tuple(ids), write)
+        if self.holds.has_unwritten(dest_id):
+            self.holds.keep(dest_id, outcome)
+            return False
+        try:
+            await write()
+        except Exception as exc:  # a local fault: the outcome is kept and written later
+            self.holds.keep(dest_id, outcome)
+            self._local_fault(dest_id, "record", exc)
+            return False
+        return True
+
+    async def _cut_short(self, batch: Batch, now: float) -> None:
+        """A stop cut the send of ``batch`` short: it may have arrived. Written as an unknown
+        outcome (retried later with its key), or, when that fails, left ``sending`` for the next start."""
+        result = SendResult(Outcome.UNKNOWN, "cut short by a stop of newsmonitor; outcome unknown")
+        try:
+            await self._fail(batch, result, now, individual=True)
+        except Exception as exc:  # the rows stay 'sending': the next start sends them once more
+            log.warning("delivery: could not write a send cut short by the stop (%s)", exc)
 
     async def _hold_for_throttle(self, target: Target, batches: list[Batch], until: float) -> None:
         """Hold the rows of ``batches`` until ``until`` as one throttle digest."""
@@ -370,18 +462,31 @@ class Deliverer:
             datetime.fromtimestamp(until, UTC).isoformat(),
         )
 
-    async def _send(self, target: Target, dest: Destination, batch: Batch) -> SendResult:
+    async def _render(self, target: Target, dest: Destination, batch: Batch) -> Rendered | SendResult:
+        """The batch's message as ``dest`` receives it, or a DEAD result when it can never be rendered.
+
+        Raises :class:`LocalFault` for an error of this machine (a failed read of the store,
+        no file descriptors, no memory): retried later, never dead.
+        """
+        message = batch.message
+        try:
+            if message.kind in (MessageKind.ALERT, MessageKind.DIGEST):
+                await self._attach_outlets(batch)
+            return render_for(target, dest, message)
+        except _TRANSIENT_RENDER as exc:
+            raise LocalFault("render", exc) from exc
+        except Exception as exc:  # Jinja2 and user templates raise any type: the row is kept, as dead
+            if type(exc).__module__.startswith("sqlalchemy"):  # the outlets' read failed: local
+                raise LocalFault("read", exc) from exc
+            return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}", attempted=False)
+
+    async def _send(self, target: Target, dest: Destination, batch: Batch, rendered: Rendered) -> SendResult:
         rt = self.rt
         message = batch.message
-        if message.kind in (MessageKind.ALERT, MessageKind.DIGEST):
-            await self._attach_outlets(batch)
-        try:
-            rendered = render_for(target, dest, message)
-        except Exception as exc:  # Jinja2 and user templates raise any type: the row is kept, as dead
-            return SendResult(Outcome.DEAD, f"render failed: {type(exc).__name__}: {exc}", attempted=False)
         key = message.keys[0] if len(message.keys) == 1 else ",".join(message.keys[:20])
         timeout = rt.config.settings.delivery.timeout
-        result = await asyncio.to_thread(
+        deadline = send_deadline(timeout)
+        sending = partial(
             send,
             dest.url,
             title=rendered.title,
@@ -390,6 +495,10 @@ class Deliverer:
             key=key if len(key) < 200 else message.keys[0],
             timeout=timeout,
         )
+        try:
+            result = await asyncio.wait_for(in_daemon_thread(sending), deadline)
+        except TimeoutError:  # the thread goes on until its socket timeout; it holds nothing up
+            result = SendResult(Outcome.UNKNOWN, f"no answer within {deadline:g} s; outcome unknown")
         rt.metrics.deliveries.labels(target.name, result.outcome.value).inc()
         if result.outcome is Outcome.UNKNOWN:
             rt.metrics.delivery_unknown.labels(target.name).inc()
@@ -415,14 +524,15 @@ class Deliverer:
                 item.outlets = outlets
 
     async def _fail(self, batch: Batch, result: SendResult, now: float, individual: bool) -> None:
-        """Record a failed send of ``batch`` (see :func:`plan_failure`) in one transaction."""
-        settings = self.rt.config.settings.delivery
+        """Record a failed send of ``batch`` (see :func:`plan_failure`) in one transaction (or keep it to write later)."""
+        rt = self.rt
+        settings = rt.config.settings.delivery
         rows = batch.rows
-        failed = FailedSend.of(rows, result, now, individual)
+        retry_after = parse_retry_after(result.retry_after, rt.clock.now()) if result.retry_after else None
+        failed = FailedSend.of(rows, result, now, individual, retry_after)
         ids = [r.id for r in rows]
         decide = partial(plan_failure, failed=failed, settings=settings, rng=self._rng)
-        await self.rt.store.record_failure(
-            ids, dest=rows[0].dest, target=failed.target, now=now, decide=decide
-        )
+        write = partial(rt.store.record_failure, ids, dest=rows[0].dest, target=failed.target, now=now, decide=decide)
+        await self._record(rows[0].dest, "failed", ids, write)
         if failed.is_poison(settings):
             log.error("outbox rows %s set aside as poison after %d attempts", ids, failed.solo_failures)

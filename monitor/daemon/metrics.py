@@ -35,8 +35,21 @@ class Metrics:
         )
         self.delivery_unknown = Counter(
             "newsmonitor_delivery_unknown_total",
-            "Deliveries with unknown outcome (timeouts)",
+            "Sends whose outcome is unknown (no answer before delivery.timeout, the connection dropped "
+            "after the request, or a crash between the send and its record): retried later with the same key",
             ["target"],
+            registry=r,
+        )
+        self.delivery_local_errors = Counter(
+            "newsmonitor_delivery_local_errors_total",
+            "Delivery steps that failed on this machine (disk full, database locked, no file descriptors), "
+            "by stage (read, render, claim, record, recover, round); nothing is sent twice because of one",
+            ["target", "stage"],
+            registry=r,
+        )
+        self.delivery_unrecorded = Gauge(
+            "newsmonitor_delivery_unrecorded",
+            "Outcomes of sends kept in memory because the database could not write them yet",
             registry=r,
         )
         self.outbox_pending = Gauge("newsmonitor_outbox_pending", "Pending outbox rows", registry=r)

@@ -1,11 +1,14 @@
 """What ``newsmonitor outbox`` says about an alert: how often it was tried, why it waits, when it goes.
 
 Pure: stored rows and destination states in, plain values out, so a table test covers every
-reason. A pending row waits for the first of these that holds it:
+reason. A ``sending`` row is claimed for a send until its lease ends (a daemon that stopped
+in the middle of the send sends it once more, with its key, after that). A pending row waits
+for the first of these that holds it:
 
 * its destination is backing off (``destinations.blocked_until``) past the row's own time;
 * nothing: it is due, and the running daemon sends it on its next round;
-* its own retry after a failure (``next_attempt_at`` later than ``due_at``);
+* its own retry after a failure (``next_attempt_at`` later than ``due_at``), on the slower
+  schedule of an unknown outcome when a send of it may have arrived (``unknowns``);
 * what its ``digest`` names (quiet hours, a digest schedule, the hourly throttle) until ``due_at``.
 """
 
@@ -27,7 +30,9 @@ class WaitReason(enum.StrEnum):
     """Why a pending alert has not gone out yet."""
 
     DUE = "due"
+    SENDING = "sending"
     BACKOFF = "backing off"
+    UNKNOWN = "no answer"
     QUIET = "quiet hours"
     DIGEST = "digest"
     THROTTLE = "throttled"
@@ -43,17 +48,20 @@ class Wait:
 
 def wait_of(row: repo.OutboxEntry, destination: repo.DestinationState | None, now: float) -> Wait | None:
     """Why ``row`` waits at ``now`` and until when, given its ``destination``'s stored state
-    (None before the destination's first send); None when the row is not pending."""
+    (None before the destination's first send); None when the row is neither pending nor sending."""
+    if row.status is OutboxStatus.SENDING:
+        return Wait(WaitReason.SENDING, row.lease_until if row.lease_until is not None else now)
     if row.status is not OutboxStatus.PENDING:
         return None
     due = row.next_attempt_at
     blocked = destination.blocked_until if destination is not None else None
-    if blocked is not None and blocked > now and blocked >= due:
+    # the destination's backoff, when it outlasts the row's own time (the same time: the row's own retry)
+    if blocked is not None and blocked > now and blocked > due:
         return Wait(WaitReason.BACKOFF, blocked)
     if due <= now:
         return Wait(WaitReason.DUE, due)
     if due > row.due_at:
-        return Wait(WaitReason.BACKOFF, due)
+        return Wait(WaitReason.UNKNOWN if row.unknowns else WaitReason.BACKOFF, due)
     if row.digest == "quiet":
         return Wait(WaitReason.QUIET, due)
     if row.digest == "throttle":
@@ -63,7 +71,8 @@ def wait_of(row: repo.OutboxEntry, destination: repo.DestinationState | None, no
 
 def describe(wait: Wait | None, now: float, zone: ZoneInfo) -> str:
     """``wait`` in words, its time as the local clock of ``zone`` shows it: ``quiet hours until 07:00``,
-    ``digest at 08:00``, ``throttled (max_per_hour) until 11:00``, ``backing off until 10:32``, ``due now``."""
+    ``digest at 08:00``, ``throttled (max_per_hour) until 11:00``, ``backing off until 10:32``,
+    ``no answer, again at 10:40`` (it may have arrived), ``sending, claimed until 10:31``, ``due now``."""
     if wait is None:
         return "-"
     at = datetime.fromtimestamp(wait.until, UTC).astimezone(zone).strftime("%H:%M")
@@ -74,6 +83,10 @@ def describe(wait: Wait | None, now: float, zone: ZoneInfo) -> str:
             return f"digest at {at}"
         case WaitReason.THROTTLE:
             return f"throttled (max_per_hour) until {at}"
+        case WaitReason.UNKNOWN:
+            return f"no answer, again at {at}"
+        case WaitReason.SENDING:
+            return f"sending, claimed until {at}"
         case _:
             return f"{wait.reason} until {at}"
 

@@ -239,7 +239,10 @@ class Daemon:
         try:
             await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
         except (TimeoutError, asyncio.CancelledError):
-            log.warning("delivery did not finish within the shutdown deadline; pending rows stay pending")
+            log.warning(
+                "delivery did not finish within the shutdown deadline; a send cut short is recorded as an "
+                "unknown outcome and goes again, with its key, after the restart"
+            )
         if web_server is not None:
             await web_server.stop()
 

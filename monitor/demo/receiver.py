@@ -29,8 +29,11 @@ class Receiver:
     on_message: Callable[[Received], None] | None = None
     #: tests: an error status to answer for a particular message (a poison message), or None
     reject: Callable[[dict[str, Any]], int | None] | None = None
-    #: tests: accept the message, then answer only after this many seconds (an "unknown outcome")
+    #: tests: accept the message, then answer only after this many seconds (an "unknown outcome");
+    #: a client that gives up first cuts the wait short (the message stays received)
     respond_after: float = 0.0
+    #: tests: the Retry-After header of a ``fail_with`` answer (a 429 or 503), or None
+    retry_after: str | None = None
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -41,7 +44,8 @@ class Receiver:
     async def _hook(self, request: web.Request) -> web.Response:
         self.attempts += 1
         if self.fail_with is not None:
-            return web.Response(status=self.fail_with, text="failing on purpose")
+            headers = {"Retry-After": self.retry_after} if self.retry_after is not None else {}
+            return web.Response(status=self.fail_with, text="failing on purpose", headers=headers)
         try:
             data = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -65,7 +69,7 @@ class Receiver:
     async def start(self, port: int = 0) -> None:
         app = web.Application()
         app.router.add_post("/hook", self._hook)
-        self.runner = web.AppRunner(app, access_log=None)
+        self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", port)
         await site.start()

@@ -4,15 +4,28 @@ A destination is one apprise URL. Each send builds an apprise object for exactly
 so success or failure belongs to exactly one outbox row. apprise's answer is mapped to an
 :class:`Outcome`:
 
-===================  ==========  ===============================================
-apprise says         Outcome     what the outbox does
-===================  ==========  ===============================================
-SUCCESS              SENT        mark the row sent
-TIMEOUT              UNKNOWN     maybe delivered: retry with the same key
-FAILURE / PARTIAL    RETRY       back off and retry; poison after N attempts
-NOMATCH / bad URL    DEAD        configuration problem: dead at once, health notice
-exception            RETRY       logged once, retried
-===================  ==========  ===============================================
+========================================  ==========  ==========================================
+apprise says                              Outcome     what the outbox does
+========================================  ==========  ==========================================
+SUCCESS                                   SENT        mark the row sent
+TIMEOUT (our deadline passed)             UNKNOWN     maybe delivered: retry later, same key
+FAILURE after a read timeout or a         UNKNOWN     (the request went out, no answer came)
+connection dropped after the request
+FAILURE, HTTP 401/403/404/410             DEAD        fix the URL: dead at once, health notice
+other FAILURE / PARTIAL                   RETRY       back off and retry; poison after N attempts
+NOMATCH / bad URL                         DEAD        configuration problem: dead at once
+exception                                 RETRY       logged once, retried
+========================================  ==========  ==========================================
+
+Which FAILURE is which is read from what the send left behind (:mod:`monitor.notify.evidence`):
+the exception the plugin caught while it logged the failure, and the HTTP answers with their
+``Retry-After``, which :class:`SendResult` carries on for a 429 or 503.
+
+``timeout`` (``delivery.timeout``) governs every send: it is the plugin's socket connect and
+read timeout (apprise's own default read timeout is 4 s, which would turn a receiver that
+answers after 5 s into an endless stream of "failures" and copies). apprise runs the plugin
+in the calling thread, with no deadline of its own (its deadline runs the plugin on a thread
+pool that the process waits for at exit); the caller enforces :func:`send_deadline`.
 
 The idempotency key travels with every message: in the body footer (the renderer adds
 it), and as an ``X-Newsmonitor-Key`` header for webhook and email services that accept
@@ -33,6 +46,8 @@ from urllib.parse import urlsplit
 
 import apprise
 
+from monitor.notify.evidence import Evidence, recording
+
 log = logging.getLogger(__name__)
 
 # apprise services whose URL accepts +Header=value for custom HTTP/SMTP headers
@@ -49,7 +64,8 @@ class Outcome(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """How one send went: its :class:`Outcome`, a detail for logs and the outbox, and
-    ``status`` (the HTTP status the service answered, when apprise's log names it).
+    ``status`` (the HTTP status the service answered, when known) with its ``retry_after``
+    (the raw ``Retry-After`` header of a 429 or 503 answer, if any).
     ``attempted`` is False when the message never went to apprise (it could not be rendered),
     so the outbox does not count a try."""
 
@@ -57,6 +73,7 @@ class SendResult:
     detail: str = ""
     status: int | None = None
     attempted: bool = True
+    retry_after: str | None = None
 
     @property
     def message_rejected(self) -> bool:
@@ -104,8 +121,19 @@ def _instantiate(url: str) -> apprise.NotifyBase | None:
 
 
 def _asset() -> apprise.AppriseAsset:
-    # our own retry loop owns retries; no persistent storage in the user's home
-    return apprise.AppriseAsset(async_mode=False, storage_mode="memory")
+    # our own retry loop owns retries; no persistent storage in the user's home; no deadline of
+    # apprise's (60 s by default): with one, the plugin runs on apprise's thread pool
+    return apprise.AppriseAsset(async_mode=False, storage_mode="memory", service_timeout=0)
+
+
+#: the deadline of a whole send is ``delivery.timeout`` plus this much, so that the plugin's
+#: own socket timeout (which says *where* the send stalled) fires first
+DEADLINE_MARGIN = 2.0
+
+
+def send_deadline(timeout: float) -> float:
+    """How long the caller waits for one send with ``delivery.timeout`` = ``timeout`` (seconds)."""
+    return timeout + DEADLINE_MARGIN
 
 
 def check_apprise_url(url: str) -> str | None:
@@ -157,42 +185,58 @@ def _with_key(url: str, key: str) -> str:
 def send(url: str, *, title: str, body: str, body_format: str, key: str, timeout: float) -> SendResult:
     """Send one message to one apprise URL and map the answer to an :class:`Outcome`.
 
-    Blocking: the caller runs it in a thread. Never raises.
+    ``timeout`` is the plugin's connect and read timeout. Blocking, in the calling thread: the
+    caller runs it in a thread and waits at most :func:`send_deadline` (a receiver trickling
+    bytes can hold it longer). Never raises.
     """
     fmt = {
         "text": apprise.NotifyFormat.TEXT,
         "markdown": apprise.NotifyFormat.MARKDOWN,
         "html": apprise.NotifyFormat.HTML,
     }.get(body_format, apprise.NotifyFormat.TEXT)
-    obj = apprise.Apprise(asset=_asset())
+    asset = _asset()
+    obj = apprise.Apprise(asset=asset)
     try:
-        if not obj.add(_with_key(url, key)):
+        plugin = apprise.Apprise.instantiate(_with_key(url, key), asset=asset, suppress_exceptions=True)
+        if plugin is None or not obj.add(plugin):
             return SendResult(Outcome.DEAD, "apprise refused the URL")
-        result = obj.notify(body=body, title=title, body_format=fmt, timeout=timeout)
+        # delivery.timeout governs, not apprise's 4 s read timeout nor a cto/rto in the URL
+        plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout
+        with recording() as evidence:
+            result = obj.notify(body=body, title=title, body_format=fmt, log_callback=evidence.on_log)
     except Exception as exc:  # apprise plugins can raise on odd input; never let it escape
         return SendResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
-    status = getattr(result, "status", None)
-    if status is None:  # apprise 1.x: plain bool
-        return SendResult(
-            Outcome.SENT if result else Outcome.RETRY, "" if result else "apprise reported failure"
-        )
-    name = getattr(status, "name", str(status))
+    name = getattr(getattr(result, "status", None), "name", "SUCCESS" if result else "FAILURE")
     if name == "SUCCESS":
         return SendResult(Outcome.SENT)
     if name == "TIMEOUT":
-        return SendResult(Outcome.UNKNOWN, "no answer before the deadline; outcome unknown")
+        return SendResult(Outcome.UNKNOWN, f"no answer within {timeout:g} s; outcome unknown")
     if name == "NOMATCH":
         return SendResult(Outcome.DEAD, "apprise matched no service for this URL")
+    return _failure(result, evidence, timeout)
+
+
+def _failure(result: object, evidence: Evidence, timeout: float) -> SendResult:
+    """What a FAILURE (or PARTIAL) means, given what the send left behind."""
+    answer = evidence.refusal()
+    cause = evidence.unknown_cause()
+    if answer is None and cause is not None:
+        # the request went out and no answer came: it may have arrived
+        return SendResult(
+            Outcome.UNKNOWN,
+            f"no answer ({type(cause).__name__}, timeout {timeout:g} s); outcome unknown, retried with the same key",
+        )
     detail = _failure_detail(result)
     found = _STATUS.search(detail)
-    status = int(found.group(1)) if found else None
+    status = answer.status if answer is not None else int(found.group(1)) if found else None
     if status in _PERMANENT:
         return SendResult(
             Outcome.DEAD,
             f"HTTP {status} ({_PERMANENT[status]}): fix the notifier's URL, then `newsmonitor outbox retry --all-dead`",
             status,
         )
-    return SendResult(Outcome.RETRY, detail, status)
+    retry_after = answer.retry_after if answer is not None and answer.status in (429, 503) else None
+    return SendResult(Outcome.RETRY, detail, status, retry_after=retry_after)
 
 
 def _failure_detail(result: object) -> str:

@@ -6,10 +6,14 @@ sanitised (:mod:`monitor.notify.sanitize`) and formatted for the body format *be
 is handed to a template as plain data, so a template only lays values out.
 
 Built-in templates live in ``monitor/notify/templates`` (``<kind>.txt|md|html`` plus shared
-``_item``/``_footer`` parts). A user template file replaces the body for every kind; it can
-test ``kind`` and ``{% include %}`` the built-in parts. It is checked when the
-:class:`Renderer` is built: syntax errors and the known sandbox-escape gadgets are
-reported with file and line, so the config loader rejects them at load.
+``_item``/``_footer`` parts). They are read and compiled when a :class:`Renderer` is built
+(at start and on reload), never at a render: a daemon whose first alert comes due while it
+has no file descriptors left, or its disk is unreadable, renders it all the same, and a
+broken template stops the start instead of killing alerts one by one. A user template file
+replaces the body for every kind; it can test ``kind`` and ``{% include %}`` the built-in
+parts. It is checked when the :class:`Renderer` is built: syntax errors and the known
+sandbox-escape gadgets are reported with file and line, so the config loader rejects them
+at load.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import itertools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateSyntaxError, nodes
+from jinja2 import DictLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -90,9 +95,34 @@ class GroupView:
     items: list[ItemView]
 
 
+@cache
+def _builtin_sources() -> dict[str, str]:
+    """Every built-in template's source by file name, read once per process.
+
+    Raises :class:`TemplateProblem` when one cannot be read (a broken installation).
+    """
+    sources: dict[str, str] = {}
+    for path in sorted(TEMPLATES.iterdir()):
+        if path.suffix.lstrip(".") in _EXT.values():
+            try:
+                sources[path.name] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise TemplateProblem(f"{path}:0: cannot read built-in template: {exc}") from exc
+    return sources
+
+
+@cache
 def _environment(html: bool) -> ImmutableSandboxedEnvironment:
+    """The sandboxed environment over the built-in templates, all compiled when it is built (a
+    render reads no file). One per process and kind of escaping, built with the first renderer;
+    renderers share it (a user template is compiled beside it, not into it).
+
+    Raises :class:`TemplateProblem` when a built-in template cannot be read or compiled.
+    """
+    sources = _builtin_sources()
     env = ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        loader=DictLoader(sources),
+        cache_size=-1,  # every template stays compiled for the life of the renderer
         autoescape=html,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -101,6 +131,11 @@ def _environment(html: bool) -> ImmutableSandboxedEnvironment:
     )
     for name in ("cycler", "joiner", "namespace", "lipsum"):
         env.globals.pop(name, None)
+    for name in sources:
+        try:
+            env.get_template(name)
+        except TemplateError as exc:
+            raise TemplateProblem(f"{TEMPLATES / name}:{getattr(exc, 'lineno', 0) or 0}: {exc}") from exc
     return env
 
 
@@ -112,7 +147,8 @@ class Renderer:
 
         Raises ValueError for an unknown format or time zone, and :class:`TemplateProblem`
         (a ValueError) with ``file:line: reason`` when ``template_path`` cannot be read,
-        does not parse, or uses attributes/names that only sandbox escapes need.
+        does not parse, or uses attributes/names that only sandbox escapes need, or when a
+        built-in template cannot be read or compiled.
         """
         if fmt not in FORMATS:
             raise ValueError(f"unknown body format '{fmt}'; allowed: {', '.join(FORMATS)}")

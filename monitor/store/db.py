@@ -39,19 +39,24 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, creates the directory and sets WAL/busy timeout pragmas."""
+#: how long a SQLite transaction waits for another's write lock before "database is locked" (seconds)
+BUSY_TIMEOUT = 30.0
+
+
+def make_engine(url: str, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
+    """An engine for ``url``; for SQLite, creates the directory and sets WAL/busy timeout pragmas
+    (a transaction waits up to ``busy_timeout`` seconds for another's write lock)."""
     path = _sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             # FULL: a committed seen-mark or sent-mark survives power loss, not only a crash
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -87,11 +92,14 @@ def make_engine(url: str) -> Engine:
 class Database:
     """Owns the engine; ``write()`` and ``read()`` give transactions of the right kind."""
 
-    def __init__(self, url: str) -> None:
-        """Open (for SQLite: create if missing) the database at ``url``; raises StoreError."""
+    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        """Open (for SQLite: create if missing) the database at ``url``; raises StoreError.
+
+        ``busy_timeout``: how long a transaction waits for another process's write lock (seconds).
+        """
         self.url = url
         try:
-            self.engine = make_engine(url)
+            self.engine = make_engine(url, busy_timeout)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open database: {exc}") from None
         self.lock = InstanceLock(self.engine, _sqlite_path(url))

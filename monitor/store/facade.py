@@ -53,10 +53,11 @@ class Overview:
 class FailurePlan:
     """What a failed send writes, decided by the delivery policy from the destination's state.
 
-    Either way the failed send counts as one more attempt of each row. With ``dead_reason``
-    set the rows become dead with that error. Otherwise they are retried at ``retry_at`` with
-    ``error`` as their last error, counting one more failure on their own (towards poison)
-    when ``solo``. With ``destination`` set, that state is saved and, when it is
+    Either way the failed send counts as one more attempt of each row, and with ``unknown``
+    (no answer came: the message may have arrived) one more unknown outcome. With
+    ``dead_reason`` set the rows become dead with that error. Otherwise they are retried at
+    ``retry_at`` with ``error`` as their last error, counting one more failure on their own
+    (towards poison) when ``solo``. With ``destination`` set, that state is saved and, when it is
     blocked, every pending row of the destination waits until ``blocked_until`` (the whole
     destination backs off); ``None`` leaves the destination as it is.
     """
@@ -66,6 +67,7 @@ class FailurePlan:
     solo: bool
     dead_reason: str | None = None
     destination: repo.DestinationState | None = None
+    unknown: bool = False
 
 
 class HealthNotice(Protocol):
@@ -334,13 +336,29 @@ class Store:
 
         return await self._read(read)
 
+    async def claim(self, ids: Sequence[int], lease_until: float) -> list[int]:
+        """Claim rows ``ids`` for one send before it starts: those still pending become
+        ``sending`` until ``lease_until``. Returns the ids claimed; a send goes out only for a
+        claim that was written (:func:`repo.claim`)."""
+        return await self._write(partial(repo.claim, ids=ids, lease_until=lease_until))
+
+    async def release(self, ids: Sequence[int]) -> None:
+        """Rows ``ids`` were claimed and not sent: pending again, as they were; no transaction when empty."""
+        if ids:
+            await self._write(partial(repo.release, ids=ids))
+
+    async def recover_interrupted(self, now: float, error: str) -> list[repo.OutboxEntry]:
+        """Make the rows a gone process left ``sending`` pending again, due when their lease ends
+        (see :func:`repo.recover_interrupted`); returns them as they were found."""
+        return await self._write(partial(repo.recover_interrupted, now=now, error=error))
+
     async def mark_sent(
         self, ids: Sequence[int], *, dest: str, target: str, now: float, keep_sends_after: float
     ) -> None:
         """Record a successful send of rows ``ids`` to destination ``dest`` of ``target``.
 
-        One transaction: the rows still pending become sent at ``now`` (one more attempt
-        each); the destination's
+        One transaction: the rows still pending or claimed become sent at ``now`` (one more
+        attempt each); the destination's
         failures, backoff and last error are cleared, its last success is ``now``, and
         ``now`` joins its send log, which forgets the sends at or before ``keep_sends_after``.
         """
@@ -386,7 +404,7 @@ class Store:
         def write(conn: Connection) -> FailurePlan:
             plan = decide(_destination(conn, dest, target))
             if plan.dead_reason is not None:
-                repo.mark_dead(conn, ids, plan.dead_reason, tried=True)
+                repo.mark_dead(conn, ids, plan.dead_reason, tried=True, unknown=plan.unknown)
             else:
                 repo.mark_failed(
                     conn,
@@ -395,6 +413,7 @@ class Store:
                     next_attempt_at=plan.retry_at,
                     now=now,
                     solo=plan.solo,
+                    unknown=plan.unknown,
                 )
             if plan.destination is not None:
                 repo.save_destination(conn, plan.destination)
@@ -406,7 +425,7 @@ class Store:
         return await self._write(write)
 
     async def mark_dead(self, ids: Sequence[int], reason: str, *, tried: bool) -> None:
-        """Give up on rows ``ids``: they become dead with ``reason`` as their last error.
+        """Give up on rows ``ids``: they become dead with ``reason`` as their last error (a claim ends).
 
         ``tried``: a send of them just failed for good (it counts as one more attempt);
         False when they are given up before any send (their message could not be rendered).

@@ -114,6 +114,19 @@ def _v4_source_health(ops: Operations) -> None:
         )
 
 
+def _v5_outbox_claims(ops: Operations) -> None:
+    """Add what the delivery protocol's claims need: ``outbox.lease_until`` (the end of the claim
+    of a row in the new ``sending`` status) and ``outbox.unknowns`` (sends whose outcome was
+    unknown). No row is ``sending`` before v5, so there is nothing to fill in."""
+    bind = ops.get_bind()
+    have = {c["name"] for c in inspect(bind).get_columns("outbox")}
+    # a database created by this version already has the columns: _v1_initial creates today's tables
+    if "lease_until" not in have:
+        ops.add_column("outbox", Column("lease_until", Float))
+    if "unknowns" not in have:
+        ops.add_column("outbox", Column("unknowns", Integer, nullable=False, server_default="0"))
+
+
 def _v6_story_identity(ops: Operations) -> None:
     """Add what bounds a story's identity and remembers who listed it (issue 12):
 
@@ -160,7 +173,7 @@ MIGRATIONS: list[Callable[[Operations], None]] = [
     _v2_source_http_status,
     _v3_outbox_solo_failures,
     _v4_source_health,
-    # v5 is another branch's (issue 12); this one is renumbered when both are merged
+    _v5_outbox_claims,
     _v6_story_identity,
 ]
 

@@ -138,8 +138,10 @@ class OutboxEntry:
     :class:`AlertPayload` otherwise. ``digest`` names what the row waits for (a digest
     schedule spec, ``quiet`` or ``throttle``; ``due_at`` says until when), None when it goes
     out on its own. ``attempts`` counts every send of the row; ``solo_failures`` only the
-    failed ones while its destination worked (the poison count); ``next_attempt_at`` later
-    than ``due_at`` means a failure put the row back.
+    failed ones while its destination worked (the poison count); ``unknowns`` those whose
+    outcome was unknown (no answer in time, or cut off by a crash: they may have arrived);
+    ``next_attempt_at`` later than ``due_at`` means a failure put the row back. A ``sending``
+    row is claimed for one send until ``lease_until``.
     """
 
     id: int
@@ -162,6 +164,8 @@ class OutboxEntry:
     last_error: str | None
     sent_at: float | None
     solo_failures: int = 0
+    lease_until: float | None = None
+    unknowns: int = 0
 
     @property
     def subject(self) -> str:
@@ -193,6 +197,8 @@ def _outbox_entry(row: RowMapping) -> OutboxEntry:
         last_error=row["last_error"],
         sent_at=row["sent_at"],
         solo_failures=row["solo_failures"],
+        lease_until=row["lease_until"],
+        unknowns=row["unknowns"] or 0,
     )
 
 
@@ -601,12 +607,69 @@ def next_due(conn: Connection) -> float | None:
     return float(value) if value is not None else None
 
 
-def mark_sent(conn: Connection, ids: Sequence[int], now: float) -> None:
-    """Rows ``ids`` still pending were sent at ``now`` (one more send attempt each)."""
-    conn.execute(
+#: the statuses a send's outcome may be written over: claimed, or (a caller that sends without a claim) pending
+_OPEN = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+def claim(conn: Connection, ids: Sequence[int], lease_until: float) -> list[int]:
+    """Claim rows ``ids`` for one send: those still pending become ``sending`` until
+    ``lease_until``. Returns the ids claimed (those no longer pending are left alone)."""
+    result = conn.execute(
         update(outbox)
         .where(and_(outbox.c.id.in_(list(ids)), outbox.c.status == OutboxStatus.PENDING))
-        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None, attempts=outbox.c.attempts + 1)
+        .values(status=OutboxStatus.SENDING, lease_until=lease_until)
+        .returning(outbox.c.id)
+    )
+    return sorted(int(i) for i in result.scalars().all())
+
+
+def release(conn: Connection, ids: Sequence[int]) -> None:
+    """Rows ``ids`` claimed but not sent go back to pending as they were (no attempt counted)."""
+    conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.id.in_(list(ids)), outbox.c.status == OutboxStatus.SENDING))
+        .values(status=OutboxStatus.PENDING, lease_until=None)
+    )
+
+
+def recover_interrupted(conn: Connection, now: float, error: str) -> list[OutboxEntry]:
+    """Rows left ``sending`` by a process that is gone (a crash in a send): the send may have
+    arrived. Each becomes pending again, due when its lease ends (at the earliest ``now``), with
+    one more attempt and one more unknown outcome and ``error`` as its last error. Returns the
+    rows as they were found. Call only while holding the single-instance lock, before claiming."""
+    found = [
+        _outbox_entry(row)
+        for row in conn.execute(select(outbox).where(outbox.c.status == OutboxStatus.SENDING)).mappings()
+    ]
+    for row in found:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row.id)
+            .values(
+                status=OutboxStatus.PENDING,
+                lease_until=None,
+                next_attempt_at=max(row.lease_until or now, now),
+                attempts=outbox.c.attempts + 1,
+                unknowns=outbox.c.unknowns + 1,
+                first_failed_at=row.first_failed_at if row.first_failed_at is not None else now,
+                last_error=error[:500],
+            )
+        )
+    return found
+
+
+def mark_sent(conn: Connection, ids: Sequence[int], now: float) -> None:
+    """Rows ``ids`` still pending or claimed were sent at ``now`` (one more send attempt each)."""
+    conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.id.in_(list(ids)), outbox.c.status.in_(_OPEN)))
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            last_error=None,
+            lease_until=None,
+            attempts=outbox.c.attempts + 1,
+        )
     )
 
 
@@ -618,31 +681,40 @@ def mark_failed(
     next_attempt_at: float,
     now: float,
     solo: bool = False,
+    unknown: bool = False,
 ) -> None:
-    """A send of rows ``ids`` failed at ``now`` with ``error``: one more attempt each, the next
-    at ``next_attempt_at``; with ``solo`` (the message failed on its own while its destination
-    worked) one more towards poison. ``now`` is their first failure unless they failed before.
+    """A send of rows ``ids`` failed at ``now`` with ``error``: they are pending again (a claim
+    ends), one more attempt each, the next at ``next_attempt_at``; with ``solo`` (the message
+    failed on its own while its destination worked) one more towards poison; with ``unknown``
+    (no answer: it may have arrived) one more unknown outcome. ``now`` is their first failure
+    unless they failed before.
     """
     values: dict[str, Any] = {
+        "status": OutboxStatus.PENDING,
+        "lease_until": None,
         "last_error": error[:500],
         "next_attempt_at": next_attempt_at,
         "attempts": outbox.c.attempts + 1,
     }
     if solo:
         values["solo_failures"] = outbox.c.solo_failures + 1
-    conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(**values))
-    conn.execute(
-        update(outbox)
-        .where(and_(outbox.c.id.in_(list(ids)), outbox.c.first_failed_at.is_(None)))
-        .values(first_failed_at=now)
-    )
+    if unknown:
+        values["unknowns"] = outbox.c.unknowns + 1
+    open_rows = and_(outbox.c.id.in_(list(ids)), outbox.c.status.in_(_OPEN))
+    conn.execute(update(outbox).where(open_rows).values(**values))
+    conn.execute(update(outbox).where(open_rows, outbox.c.first_failed_at.is_(None)).values(first_failed_at=now))
 
 
-def mark_dead(conn: Connection, ids: Sequence[int], error: str, *, tried: bool = False) -> None:
-    """Give up on rows ``ids`` with ``error``; ``tried``: a send of them just failed (one more attempt)."""
-    values: dict[str, Any] = {"status": OutboxStatus.DEAD, "last_error": error[:500]}
+def mark_dead(
+    conn: Connection, ids: Sequence[int], error: str, *, tried: bool = False, unknown: bool = False
+) -> None:
+    """Give up on rows ``ids`` with ``error`` (a claim ends); ``tried``: a send of them just
+    failed (one more attempt); ``unknown``: and its outcome was unknown (one more unknown)."""
+    values: dict[str, Any] = {"status": OutboxStatus.DEAD, "last_error": error[:500], "lease_until": None}
     if tried:
         values["attempts"] = outbox.c.attempts + 1
+    if unknown:
+        values["unknowns"] = outbox.c.unknowns + 1
     conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(**values))
 
 
@@ -722,13 +794,14 @@ def outbox_counts(conn: Connection) -> dict[OutboxStatus, int]:
 
 
 def oldest_pending(conn: Connection) -> float | None:
-    """The earliest due time of a pending row (None: nothing pending).
+    """The earliest due time of a pending or sending row (None: nothing waits).
 
     Counted from when a row is due, not when it was written: an alert held for quiet hours,
-    a digest or the hourly throttle is not waiting for delivery until its hold ends.
+    a digest or the hourly throttle is not waiting for delivery until its hold ends. A row
+    whose send's outcome could not be written yet (``sending``) still waits.
     """
     value = conn.execute(
-        select(func.min(outbox.c.due_at)).where(outbox.c.status == OutboxStatus.PENDING)
+        select(func.min(outbox.c.due_at)).where(outbox.c.status.in_(_OPEN))
     ).scalar()
     return float(value) if value is not None else None
 

@@ -117,6 +117,10 @@ outbox = Table(
     Column("first_failed_at", Float),
     Column("last_error", Text),
     Column("sent_at", Float),
+    # while status is 'sending': when the claim of the send in flight ends (epoch seconds)
+    Column("lease_until", Float),
+    # sends whose outcome was unknown (no answer in time, or cut off by a crash): they may have arrived
+    Column("unknowns", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("key", name="uq_outbox_key"),
     Index("ix_outbox_status_dest", "status", "dest", "next_attempt_at"),
 )

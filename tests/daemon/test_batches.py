@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from monitor.daemon.delivery import Batch, plan_batches
+from monitor.daemon.batches import Batch, plan_batches
 from monitor.models import MessageKind
 from monitor.store import repo
 from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence

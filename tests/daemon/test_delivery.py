@@ -13,7 +13,8 @@ import pytest
 
 from monitor.clock import FakeClock
 from monitor.config import DeliverySettings, SourceSettings
-from monitor.daemon.delivery import FailedSend, outlet_names, plan_failure
+from monitor.daemon.batches import outlet_names
+from monitor.daemon.retries import FailedSend, plan_failure
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
 from monitor.demo.site import NewsSite

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -300,3 +301,44 @@ def test_every_builtin_template_renders(kind: str, fmt: str) -> None:
     assert "id: nm-x" in rendered.body
     if kind != "health":
         assert "Oldest story in the digest" in rendered.body
+
+
+@pytest.fixture
+def broken_builtins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The built-in templates, one of them broken, read afresh (the compiled ones are forgotten)."""
+    from monitor.notify import render
+
+    for source in render.TEMPLATES.iterdir():
+        (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "digest.md").write_text("{% for item in items %}never closed\n", encoding="utf-8")
+    monkeypatch.setattr(render, "TEMPLATES", tmp_path)
+    render._builtin_sources.cache_clear()
+    render._environment.cache_clear()
+    yield tmp_path
+    render._builtin_sources.cache_clear()
+    render._environment.cache_clear()
+
+
+def test_a_broken_built_in_template_stops_the_start_not_an_alert(broken_builtins: Path) -> None:
+    with pytest.raises(TemplateProblem, match=r"digest\.md"):
+        Renderer(fmt="text")
+
+
+def test_a_render_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the report: templates were read at the first render, so a daemon out of file descriptors
+    # made every alert dead; they are read when the renderer is built
+    import builtins
+    import io
+
+    renderer = Renderer(fmt="markdown")
+
+    def no_files(*args: object, **kwargs: object) -> io.IOBase:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(builtins, "open", no_files)
+    monkeypatch.setattr(Path, "open", no_files)
+    item = AlertItem(
+        key="k", title="Tin strike", url="https://example.com/", outlets=["o"], published=None, rules=[], source="s"
+    )
+    for kind in ("alert", "digest"):
+        assert "Tin strike" in renderer.render(Message(kind=kind, target="t", items=[item], keys=["k"])).body

@@ -42,7 +42,7 @@ class TrialResult:
         return self.received - self.unique
 
 
-class _ReleasedFeed(Feed):
+class ReleasedFeed(Feed):
     """Lists ``stories`` matching stories, released evenly over ``span`` seconds from :attr:`t0`."""
 
     def __init__(self, site: Site, stories: int, span: float) -> None:
@@ -80,11 +80,11 @@ class _ReleasedFeed(Feed):
 
 
 @dataclass
-class _Rig:
+class Rig:
     """A feed server, a webhook receiver and a config file pointing the daemon at both."""
 
     site: Site
-    feed: _ReleasedFeed
+    feed: ReleasedFeed
     hook: Receiver
     env: dict[str, str]
 
@@ -98,16 +98,22 @@ class _Rig:
         await self.hook.stop()
 
 
-async def _rig(workdir: Path, stories: int, span: float) -> _Rig:
+async def make_rig(
+    workdir: Path, stories: int, span: float, *, timeout: str | None = "3s", database: Path | None = None
+) -> Rig:
+    """The feed, the receiver and the config of a trial in ``workdir``: ``timeout`` is
+    ``delivery.timeout`` (None: the default), ``database`` the SQLite file (default ``workdir/state.db``)."""
     site = await Site().start()
-    feed = _ReleasedFeed(site, stories, span)
+    feed = ReleasedFeed(site, stories, span)
     hook = Receiver()
     await hook.start()
     config = {
-        "database": f"sqlite:///{workdir}/state.db",
+        "database": f"sqlite:///{database or workdir / 'state.db'}",
         "allow_networks": site.allow,
         "defaults": {"interval": "1s", "notify": ["hook"], "full_text": False},
-        "delivery": {"retry_base": "1s", "retry_cap": "2s"},
+        # a short timeout keeps the claim's lease short: a row a kill left 'sending' goes again
+        # when its lease ends, within the trial's settle time
+        "delivery": {"retry_base": "1s", "retry_cap": "2s", **({"timeout": timeout} if timeout else {})},
         "flood": {"threshold": 100000},
         "notifiers": {"hook": hook.url},
         "sources": [{"name": "wire", "feed": feed.url}],
@@ -116,7 +122,7 @@ async def _rig(workdir: Path, stories: int, span: float) -> _Rig:
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "NEWSMONITOR_CONFIG": str(path), "PYTHONUNBUFFERED": "1"}
-    return _Rig(site, feed, hook, env)
+    return Rig(site, feed, hook, env)
 
 
 async def run_trial(
@@ -130,7 +136,7 @@ async def run_trial(
 ) -> TrialResult:
     """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
     rng = random.Random(seed)
-    rig = await _rig(workdir, stories, span)
+    rig = await make_rig(workdir, stories, span)
     feed, env = rig.feed, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     log = open(workdir / "daemon.log", "ab")  # noqa: SIM115
@@ -175,7 +181,7 @@ async def run_fault_point(
     workdir: Path, point: str, *, stories: int = 5, settle: float = 20.0
 ) -> TrialResult:
     """C-2: the daemon SIGKILLs itself at ``point`` once; a restarted daemon must finish the job."""
-    rig = await _rig(workdir, stories, span=0.001)
+    rig = await make_rig(workdir, stories, span=0.001)
     feed, env = rig.feed, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     started = time.monotonic()
