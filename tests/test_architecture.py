@@ -48,7 +48,7 @@ SPECIAL = {
     "monitor.config.durations": "settings",
     "monitor.__main__": "main",
 }
-BASE = {"monitor", "monitor.errors", "monitor.models", "monitor.clock", "monitor.redact"}
+BASE = {"monitor", "monitor.errors", "monitor.models", "monitor.clock", "monitor.redact", "monitor.logformat"}
 
 
 def layer_of(module: str) -> str:
