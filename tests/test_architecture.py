@@ -28,16 +28,17 @@ ALLOWED: dict[str, set[str]] = {
     "fetch": {"base"},
     "web": {"base"},
     "identity": {"base", "extract"},
+    "subscriptions": {"base", "settings", "extract"},
     "sources": {"base", "settings", "extract"},
     "config": {"base", "settings", "rules", "notify", "fetch", "sources"},
     "daemon": {
         "base", "settings", "config", "extract", "rules", "store", "notify", "fetch", "identity",
-        "sources", "web",
+        "sources", "web", "subscriptions",
     },
     "demo": {"base", "settings", "config", "daemon"},
     "cli": {
         "base", "settings", "config", "extract", "rules", "store", "notify", "fetch", "identity",
-        "sources", "web", "daemon", "demo",
+        "sources", "web", "daemon", "demo", "subscriptions",
     },
     "main": {"cli"},
 }
