@@ -1,5 +1,5 @@
-"""Commands that write or describe the configuration file: ``init``, ``add``,
-``import-opml``, ``export-opml`` and ``schema``.
+"""Commands that change or describe the configuration file: ``add``, ``import-opml``,
+``export-opml`` and ``schema`` (``init``, which writes a new one, is :mod:`monitor.cli.init`).
 
 Every command that changes a file validates the result as ``check`` would before it
 writes, writes it whole (a temporary file renamed over the old one, its mode kept), and
@@ -14,17 +14,64 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main
-from monitor.config import Config, SourceSettings, default_config_path, parse_settings
-from monitor.config.edit import append_sources
+from monitor.config import Config, SourceSettings, parse_settings
 from monitor.config.yamlload import load_yaml
 from monitor.errors import ConfigError, ParseError
-from monitor.fetch import address_refusal, allow_entries_for
 from monitor.redact import redact_text, redact_url
-from monitor.subscriptions import MAX_OPML_BYTES, ExportedFeed, plan_import, read_opml, write_opml
+
+
+@main.command("add")
+@config_option
+@click.argument("url")
+@click.option("--name", metavar="NAME", help="The source's name (default: made from the site's host).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Give the source this tag (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Find and test the source; change nothing.")
+def add(config_path: str | None, url: str, name: str | None, tags: tuple[str, ...], dry_run: bool) -> None:
+    """Add a source for URL after one test poll: the URL's feed, else the feed its page
+    advertises (<link rel="alternate">), else the page itself (its article links followed).
+
+    Nothing is recorded by the test poll; the new source's first real poll only records what
+    it lists. The fetches go through the same address guard as every poll: a private
+    address needs an allow_networks entry first. Exit 1 when nothing could be polled.
+    """
+    import asyncio
+
+    from monitor.daemon.discover import discover
+
+    config = load_or_exit(config_path)
+    if name is not None and name in {s.name for s in config.settings.sources}:
+        fail(f"--name: a source named {name!r} exists already")
+    found = asyncio.run(discover(config, url.strip(), name=name, tags=tags))
+    shown = redact_url(url)
+    if found.known is not None:
+        click.echo(f"{shown} is already configured as source {found.known!r}; nothing added")
+        return
+    if found.is_page:
+        feeds = len(found.advertised)
+        click.echo(f"{shown}: a web page advertising {feeds} feed{'s' if feeds != 1 else ''}")
+    for attempt in found.attempts:
+        what = "article links" if attempt.kind == "page" else "stories"
+        outcome = f"FAILED: {redact_text(attempt.error)}" if attempt.error else f"{attempt.listed} {what} listed"
+        click.echo(f"  {attempt.kind} {attempt.url}: {outcome}")
+    source = found.source
+    if source is None:
+        fail(f"{shown}: {redact_text(found.error or 'nothing could be polled')}; nothing added", code=1)
+    if source.kind == "page" and found.attempts[-1].listed == 0:
+        click.echo(
+            "  note: the page lists no article link newsmonitor recognises: set links: to a CSS "
+            "selector of its article links (`newsmonitor test-source NAME -v` shows the links it rejected)"
+        )
+    click.echo(f"+ {source.name}: {source.kind} {redact_url(source.url)}")
+    if dry_run:
+        click.echo(f"dry run: {config.path} unchanged")
+        return
+    _write_config(config, [source])
+    click.echo(f"{config.path} updated (its first poll only records what it lists)")
 
 
 @main.command("schema")
@@ -53,6 +100,9 @@ def import_opml(config_path: str | None, opml_file: str, tags: tuple[str, ...], 
     kept; each new source's first poll only records what it lists. Exit 2 when FILE is
     refused (not OPML, too large, or unsafe XML) or the configuration is invalid.
     """
+    # imported here, not with the CLI: every other command would pay for the OPML parsers
+    from monitor.subscriptions import MAX_OPML_BYTES, plan_import, read_opml
+
     config = load_or_exit(config_path)
     try:
         subscriptions = read_opml(_read_limited(opml_file, MAX_OPML_BYTES))
@@ -102,6 +152,8 @@ def export_opml(config_path: str | None, output: str) -> None:
     URLs are written as the file has them: a ``${VAR}`` stays a reference, never its
     value. Page sources have no feed to export and are named on stderr.
     """
+    from monitor.subscriptions import ExportedFeed, write_opml  # see import_opml
+
     config = load_or_exit(config_path)
     written = _raw_sources(config)
     feeds: list[ExportedFeed] = []
@@ -128,6 +180,12 @@ def export_opml(config_path: str | None, output: str) -> None:
 # ---------------------------------------------------------------------------- shared by the writers
 
 
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Say ``message`` on stderr as ``newsmonitor: message`` and exit with ``code``."""
+    click.echo(f"newsmonitor: {message}", err=True)
+    sys.exit(code)
+
+
 def _read_limited(path: str, limit: int) -> bytes:
     """At most ``limit + 1`` bytes of ``path`` (``-``: stdin): enough to tell a file is too large."""
     if path == "-":
@@ -137,11 +195,13 @@ def _read_limited(path: str, limit: int) -> bytes:
 
 
 def _guard_refusal(url: str, allow_networks: Sequence[str]) -> str | None:
+    from monitor.fetch import address_refusal, allow_entries_for  # aiohttp: not for every command
+
     refusal = address_refusal(url, allow_networks)
     if refusal is None:
         return None
     entries = ", ".join(f'"{entry}"' for entry in allow_entries_for(url))
-    hint = f"; to poll it, add allow_networks: [{entries}] first" if entries else ""
+    hint = f" (allow_networks: [{entries}], at the top level of the file, then import again)" if entries else ""
     return f"refused by the address guard: {refusal}{hint}"
 
 
@@ -155,6 +215,8 @@ def _raw_sources(config: Config) -> list[dict[str, object]]:
 
 def _write_config(config: Config, sources: Sequence[SourceSettings]) -> None:
     """Append ``sources`` to the file of ``config``, if the result validates; exit 1 if not."""
+    from monitor.config.edit import append_sources  # ruamel, only when a file is edited
+
     path = Path(config.path)
     text = path.read_text(encoding="utf-8")
     try:
@@ -185,7 +247,3 @@ def replace_file(path: Path, text: str) -> None:
         Path(temp).unlink(missing_ok=True)
         raise
 
-
-def config_file(config_path: str | None) -> str:
-    """The file a command that writes one works on: ``--config``, else the default path."""
-    return config_path or default_config_path()

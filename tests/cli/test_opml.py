@@ -139,7 +139,7 @@ def test_addresses_the_guard_refuses_are_skipped(tmp_path: Path) -> None:
     result = invoke("import-opml", "--config", str(path), str(opml))
     assert result.exit_code == 0, result.output
     assert 'skipped http://127.0.0.1:3000/rss (bridge): refused by the address guard' in result.output
-    assert 'add allow_networks: ["127.0.0.1:3000"] first' in result.output
+    assert '(allow_networks: ["127.0.0.1:3000"], at the top level of the file, then import again)' in result.output
     assert "skipped http://10.0.0.7/feed.xml (nas)" in result.output
     assert [s["name"] for s in yaml.safe_load(path.read_text())["sources"]] == ["bbc-news-world", "ok"]
 
