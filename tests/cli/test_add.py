@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from aiohttp import web
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
@@ -199,3 +200,18 @@ async def test_add_as_a_real_process(tmp_path: Path, site: Site) -> None:
     assert proc.returncode == 0, err.decode()
     assert f"  feed {site.base}/world/feed.atom: 1 stories listed" in out.decode()
     assert sources(path)[-1] == {"name": "127-0-0-1", "feed": f"{site.base}/world/feed.atom"}
+
+
+async def test_a_redirect_to_an_address_not_allowed_is_refused(tmp_path: Path, site: Site, other_site: Site) -> None:
+    other_site.static("/rss", rss(story_items(2)).encode(), headers=RSS)
+
+    async def moved(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(f"{other_site.base}/rss")
+
+    site.route("/feed", moved)
+    path = config(tmp_path, site.allow)
+    before = path.read_text()
+    result = await add("--config", str(path), f"{site.base}/feed")
+    assert result.exit_code == 1
+    assert "blocked" in result.stderr and "nothing added" in result.stderr
+    assert other_site.seen == [] and path.read_text() == before
