@@ -16,16 +16,26 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 _SECRET_QUERY_KEYS = re.compile(
     r"(token|key|secret|pass(word)?|pwd|sig(nature)?|auth|api[-_]?key|access[-_]?token|session|code)",
     re.IGNORECASE,
 )
-_MIN_SECRET_LEN = 4
+#: a secret this long is masked wherever it appears; a shorter one (masking "ab" everywhere
+#: would shred every message) only where it is a whole part of a URL
+_ANYWHERE = 4
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+#: what :func:`redact_text` masks anywhere (each secret and its percent-encoded form), longest first
+_anywhere: list[str] = []
+#: the short secrets (and their percent-encoded forms), masked as whole parts of URLs only
+_in_urls: frozenset[str] = frozenset()
+
+#: a URL inside a text, and one part of it: userinfo, host, path segment, query key or value
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s<>\"'`]+", re.IGNORECASE)
+_URL_PART = re.compile(r"[^/:@?&=#;]+")
 
 # credential shapes worth masking even when we never saw the value
 _PATTERNS = [
@@ -40,10 +50,21 @@ _PATTERNS = [
 
 
 def register_secret(value: str) -> None:
-    """Remember ``value`` so that it is masked wherever it would be logged."""
-    if value and len(value) >= _MIN_SECRET_LEN:
-        with _lock:
-            _secrets.add(value)
+    """Remember ``value`` so that it is masked wherever it would be logged or shown.
+
+    Any length: a value of 4 characters or more is masked wherever it appears, a shorter
+    one where it is a whole part of a URL (``user:ab@``, ``/ab/``, ``?k=ab``), so that
+    masking ``ab`` does not shred the rest of the text. Its percent-encoded form (how it
+    sits in a URL) is masked alike.
+    """
+    global _anywhere, _in_urls
+    if not value:
+        return
+    with _lock:
+        _secrets.add(value)
+        forms = {form for secret in _secrets for form in (secret, quote(secret, safe=""))}
+        _anywhere = sorted((f for f in forms if len(f) >= _ANYWHERE), key=len, reverse=True)
+        _in_urls = frozenset(f for f in forms if len(f) < _ANYWHERE)
 
 
 def known_secrets() -> frozenset[str]:
@@ -53,17 +74,52 @@ def known_secrets() -> frozenset[str]:
 
 
 def redact_text(text: str) -> str:
-    """Mask every registered secret and credential-shaped substring in ``text``."""
+    """Mask every registered secret (see :func:`register_secret`) and credential-shaped substring in ``text``."""
     with _lock:
-        values = sorted(_secrets, key=len, reverse=True)
-    for value in values:
+        anywhere, in_urls = _anywhere, _in_urls
+    for value in anywhere:
         if value in text:
             text = text.replace(value, "***")
+    if in_urls and "://" in text:
+        text = _URL.sub(lambda m: _mask_url_parts(m.group(0), in_urls), text)
     for pattern in _PATTERNS:
         text = pattern.sub(
             lambda m: m.group("keep") + "***" + ("@" if m.group(0).endswith("@") else ""), text
         )
     return text
+
+
+def _mask_url_parts(url: str, secrets: frozenset[str]) -> str:
+    scheme, sep, rest = url.partition("://")
+
+    def part(m: re.Match[str]) -> str:
+        found = m.group(0)
+        return "***" if found in secrets or unquote(found) in secrets else found
+
+    return scheme + sep + _URL_PART.sub(part, rest)
+
+
+#: a part of a webhook's path that looks like a token: 6 characters or more with a digit, or 16 or more
+_TOKENISH = re.compile(r"(?=.*\d).{6,}|.{16,}")
+#: query parameters of apprise's generic webhooks that it sends on: +Header=value, -param=value
+_PASSED_ON = ("+", "-", "%2B", "%2b")
+
+
+def mask_webhook_url(url: str) -> str:
+    """``url`` (a generic webhook's: ``json://host/hooks/<token>``) with every path segment
+    that looks like a token and the values of the ``+Header=`` and ``-param=`` parameters
+    apprise sends on masked, as ``***``. Never raises: an unparsable URL is masked as a
+    whole except its scheme."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split(":", 1)[0] + "://***"
+    path = "/".join("***" if _TOKENISH.fullmatch(segment) else segment for segment in parts.path.split("/"))
+    params = []
+    for param in parts.query.split("&") if parts.query else []:
+        name, eq, _ = param.partition("=")
+        params.append(f"{name}=***" if eq and name.startswith(_PASSED_ON) else param)
+    return urlunsplit((parts.scheme, parts.netloc, path, "&".join(params), parts.fragment))
 
 
 def redact_url(url: str) -> str:

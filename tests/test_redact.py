@@ -7,7 +7,14 @@ import logging
 
 import pytest
 
-from monitor.redact import RedactingFilter, install_logging, redact_text, redact_url, register_secret
+from monitor.redact import (
+    RedactingFilter,
+    install_logging,
+    mask_webhook_url,
+    redact_text,
+    redact_url,
+    register_secret,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,3 +69,52 @@ def test_filter_error_never_leaks() -> None:
     record = logging.LogRecord("x", logging.INFO, "f", 1, "value %s", (Bad(),), None)
     assert RedactingFilter().filter(record) is True
     assert record.getMessage() == "[redaction-error]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "json://user:Qj@127.0.0.1/hook",  # password
+        "json://Qj:password@127.0.0.1/hook",  # user
+        "pover://Qj@apptoken",  # a service that takes its token where a user goes
+        "tgram://Qj/42",  # where a host goes
+        "json://127.0.0.1/hooks/Qj/x",  # a path segment
+        "https://example.com/feed?edition=Qj&page=2",  # a query value
+        "json://127.0.0.1/hook?+X-Api-Key=Qj",  # a header apprise sends on
+        "https://example.com/feed#Qj",  # a fragment
+        "https://example.com/feed?edition=Q%6a",  # percent-encoded
+        "error: HTTP 401 from https://example.com/Qj/rss (retrying)",  # inside a message
+    ],
+)
+def test_a_short_secret_is_masked_as_a_whole_part_of_a_url(text: str) -> None:
+    register_secret("Qj")  # issue 12: secrets under 4 characters were never masked
+    shown = redact_text(text)
+    assert "Qj" not in shown and "Q%6a" not in shown and "***" in shown
+
+
+def test_a_short_secret_does_not_shred_other_text() -> None:
+    register_secret("Qj")
+    text = "Qjx and xQj stay; so do https://example.com/Qjx/feed?edition=aQj and Qj outside a URL"
+    assert redact_text(text) == text
+
+
+def test_a_secret_is_masked_percent_encoded_too() -> None:
+    register_secret("p@ss/w0rd!")
+    assert redact_text("mailto://u:p%40ss%2Fw0rd%21@mail.example.com?to=x") == "mailto://***@mail.example.com?to=x"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("json://127.0.0.1:8080/hooks/abc123def", "json://127.0.0.1:8080/hooks/***"),
+        ("json://127.0.0.1/hooks/abcdefghijklmnopq/x", "json://127.0.0.1/hooks/***/x"),
+        ("json://127.0.0.1/api/v2/hook?method=POST", "json://127.0.0.1/api/v2/hook?method=POST"),
+        (
+            "json://127.0.0.1/x?method=POST&%2BAuthorization=Bearer%20abc&-token=t&:field=v",
+            "json://127.0.0.1/x?method=POST&%2BAuthorization=***&-token=***&:field=v",
+        ),
+        ("json://[broken/x", "json://***"),
+    ],
+)
+def test_a_webhook_url_is_shown_without_its_token(url: str, shown: str) -> None:
+    assert mask_webhook_url(url) == shown

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import yaml
 
 from monitor.cli.base import inherited_config
 from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
+from monitor.config.yamlload import Path as KeyPath
+from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.extract.language import story_language
 from monitor.models import Match, Story
@@ -42,15 +43,30 @@ if TYPE_CHECKING:
 
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
 
 
+def _without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (JSON allows ``"\\ud800"``; no encoder writes it) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _json_line(obj: object) -> str:
+    """``obj`` as one line of JSON that any output encoding takes: a lone surrogate (from an
+    ``id`` given with one) stays the ``\\ud800`` escape it came in as, so the id reads back
+    the same."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False))
+
+
 def story_from_json(obj: dict[str, Any]) -> Story:
     """A :class:`Story` from a JSON object (title, text, summary, source, outlet, url, lang,
-    source_tags, published); raises ValueError naming a field of the wrong type. The story's
+    source_tags, published); raises ValueError naming a field of the wrong type. Lone
+    surrogates in the text fields become U+FFFD, so the story matches and prints. The story's
     language is decided as the daemon decides it (``lang`` is what the story declares)."""
     for key in _STR_FIELDS:
         if key in obj and obj[key] is not None and not isinstance(obj[key], str):
@@ -58,6 +74,8 @@ def story_from_json(obj: dict[str, Any]) -> Story:
     tags = obj.get("source_tags") or ()
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValueError('"source_tags" must be a list of strings')
+    obj = {**obj, **{key: _without_surrogates(obj[key]) for key in _STR_FIELDS if isinstance(obj.get(key), str)}}
+    tags = tuple(_without_surrogates(tag) for tag in tags)
     published = None
     if isinstance(obj.get("published"), str):
         try:
@@ -188,35 +206,55 @@ def test_rule(query: str, story: str) -> None:
     sys.exit(1)
 
 
-def load_rules_file(path: str) -> list[RuleSpec]:
-    """Rules from a YAML list of ``{name, query[, sources, tags]}`` (or a mapping with a
-    ``rules:`` list). Raises ConfigError listing every problem."""
+def _rules_document(path: str) -> tuple[list[Any], KeyPath, YAMLDocument]:
+    """The rule entries of rules file ``path``, the key path of their list, and the parsed file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read rules: {exc}"]) from None
+    try:
+        doc = load_yaml(text, path)
+    except YAMLProblem as exc:
+        raise ConfigError([f"{path}:{exc.line}:{exc.column}: {exc.message}"]) from None
+    data = doc.data
+    where: KeyPath = ()
     if isinstance(data, dict) and "rules" in data:
-        data = data["rules"]
+        data, where = data["rules"], ("rules",)
     if not isinstance(data, list):
         raise ConfigError([f"{path}: expected a list of rules with name and query"])
-    problems: list[str] = []
+    return data, where, doc
+
+
+def _rule_spec(item: object) -> RuleSpec | str:
+    """The rule entry ``item`` as a RuleSpec, or what is wrong with it."""
+    if not isinstance(item, dict):
+        return "expected a mapping with name and query"
+    name, query = item.get("name"), item.get("query")
+    if not isinstance(name, str) or not name:
+        return 'missing or non-string "name"'
+    if not isinstance(query, str):
+        return 'missing or non-string "query"'
+    lists = [item.get(k) or [] for k in ("sources", "tags")]
+    if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists):
+        return "sources and tags must be lists of strings"
+    return RuleSpec(name, query, tuple(lists[0]), tuple(lists[1]))
+
+
+def load_rules_file(path: str) -> list[RuleSpec]:
+    """Rules from a YAML list of ``{name, query[, sources, tags]}`` (or a mapping with a
+    ``rules:`` list), read as the configuration is (line numbers, duplicate keys refused,
+    aliases and nesting bounded). Raises ConfigError listing every problem as
+    ``file:line:col: ...``."""
+    entries, where, doc = _rules_document(path)
+    problems = [f"{path}:{dup.line}:{dup.column}: {dup.message}" for dup in doc.duplicates]
     specs: list[RuleSpec] = []
-    for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            problems.append(f"{path}: rules[{i}]: expected a mapping with name and query")
-            continue
-        name, query = item.get("name"), item.get("query")
-        if not isinstance(name, str) or not name:
-            problems.append(f"{path}: rules[{i}]: missing or non-string \"name\"")
-            continue
-        if not isinstance(query, str):
-            problems.append(f"{path}: rules[{i}]: missing or non-string \"query\"")
-            continue
-        lists = [item.get(k) or [] for k in ("sources", "tags")]
-        if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists):
-            problems.append(f"{path}: rules[{i}]: sources and tags must be lists of strings")
-            continue
-        specs.append(RuleSpec(name, query, tuple(lists[0]), tuple(lists[1])))
+    for i, item in enumerate(entries):
+        spec = _rule_spec(item)
+        if isinstance(spec, str):
+            line, col = doc.lines.get((*where, i), (1, 1))
+            problems.append(f"{path}:{line}:{col}: rules[{i}]: {spec}")
+        else:
+            specs.append(spec)
     if problems:
         raise ConfigError(problems)
     return specs
@@ -347,7 +385,7 @@ def match(config_path: str | None, rules_path: str | None, stories: str) -> None
         ok = True
         for out, valid in match_lines(matcher, lines, sources):
             ok = ok and valid
-            click.echo(json.dumps(out, ensure_ascii=False))
+            click.echo(_json_line(out))
     except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
     if config_path is not None and sources is not None:

@@ -3,7 +3,9 @@
 :func:`load_yaml` returns the plain data, a map from key paths (``("rules", 3, "notify", 0)``)
 to 1-based ``(line, column)`` so every later error can point at the file position, and
 the duplicate keys it found. A syntax error is said in words with a hint (an indentation
-mistake, an unclosed quote), not in the parser's own terms.
+mistake, an unclosed quote), not in the parser's own terms. What a file may make the loader
+build is bounded (:mod:`monitor.config.yamlbounds`): an alias bomb or a file nested
+thousands of levels deep is one problem at its line, found before it costs anything.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 import yaml
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
+
+from monitor.config.yamlbounds import LIMITS, Limits, OverLimit, locate_over_limit, too_deep, too_many_repeats
 
 Path = tuple[str | int, ...]
 
@@ -44,7 +49,24 @@ class YAMLDocument:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader: no Python tags, so ``!!python/object`` is refused."""
+    """SafeLoader: no Python tags, so ``!!python/object`` is refused.
+
+    Composing stops at ``limits.depth`` levels: PyYAML's composer recurses once a level,
+    and its scanner takes seconds to read thousands of nested ``[`` (a 12 KB file, 19 s).
+    """
+
+    limits = LIMITS
+    _level = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        self._level += 1
+        try:
+            if self._level > self.limits.depth + 1:  # a node inside more than `depth` collections
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise OverLimit.at(too_deep(self.limits), event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._level -= 1
 
 
 def _position(node: Node) -> tuple[int, int]:
@@ -52,68 +74,190 @@ def _position(node: Node) -> tuple[int, int]:
 
 
 _PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+
+Pairs = list[tuple[Node, Node]]
 
 
-def _walk(loader: _Loader, node: Node, path: Path, doc: YAMLDocument) -> Any:
-    doc.lines[path] = _position(node)
-    if not isinstance(node, ScalarNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
-        line, col = _position(node)
-        raise YAMLProblem(f"tag {node.tag} is not allowed (plain YAML only)", line, col)
-    if isinstance(node, MappingNode):
-        return _walk_mapping(loader, node, path, doc)
-    if isinstance(node, SequenceNode):
-        return [_walk(loader, child, (*path, i), doc) for i, child in enumerate(node.value)]
-    assert isinstance(node, ScalarNode)
-    return loader.construct_object(node, deep=True)
+class _Walk:
+    """One walk over a composed document: the plain data, a line mark for every key path.
+
+    An alias is a second reference to a node, and the walk builds its value again at each
+    place, so the walk counts the nodes it visits again and stops (:class:`OverLimit`) when
+    aliases repeat more than ``limits`` allow or the values nest too deeply, before the
+    repeats cost anything (every later step walks the data it returns).
+    """
+
+    def __init__(self, loader: _Loader, doc: YAMLDocument, limits: Limits) -> None:
+        self.loader = loader
+        self.doc = doc
+        self.limits = limits
+        self.seen: set[int] = set()
+        self.repeats = 0
+        #: each mapping's pairs with its merge keys resolved, by id
+        self.merged: dict[int, Pairs] = {}
+
+    def count(self, node: Node) -> None:
+        """Count a visit of ``node``; raises :class:`OverLimit` when aliases repeat too much."""
+        if id(node) not in self.seen:
+            self.seen.add(id(node))
+            return
+        self.repeats += 1
+        written = len(self.seen)
+        if self.repeats > self.limits.repeats_allowed(written):
+            raise OverLimit(too_many_repeats(self.limits, written, self.repeats), *_position(node))
+
+    def value(self, node: Node, path: Path, level: int) -> Any:
+        """The plain value of ``node`` at key ``path``, ``level`` lists or mappings deep."""
+        self.count(node)
+        self.doc.lines[path] = _position(node)
+        if isinstance(node, ScalarNode):
+            return self.loader.construct_object(node, deep=True)
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
+            line, col = _position(node)
+            raise YAMLProblem(f"tag {node.tag} is not allowed (plain YAML only)", line, col)
+        if level >= self.limits.depth:
+            raise OverLimit(too_deep(self.limits), *_position(node))
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path, level + 1)
+        assert isinstance(node, SequenceNode)
+        return [self.value(child, (*path, i), level + 1) for i, child in enumerate(node.value)]
+
+    def mapping(self, node: MappingNode, path: Path, level: int) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        seen: dict[Any, int] = {}
+        for key_node, value_node in self.pairs(node, 0):
+            self.count(key_node)
+            key = self.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                line, col = _position(key_node)
+                raise YAMLProblem("mapping keys must be plain scalars", line, col)
+            child = (*path, str(key))
+            if key in seen:
+                line, col = _position(key_node)
+                message = (
+                    f"duplicate key {key!r} (first defined at line {seen[key]}); YAML would silently keep "
+                    "only the last one, so newsmonitor refuses the file"
+                )
+                self.doc.duplicates.append(YAMLProblem(message, line, col, child))
+                continue
+            seen[key] = _position(key_node)[0]
+            self.doc.lines[(*child, "__key__")] = _position(key_node)
+            result[key] = self.value(value_node, child, level)
+        return result
+
+    def pairs(self, node: MappingNode, chain: int) -> Pairs:
+        """The pairs of ``node`` with its merge keys (``<<: *defaults``) resolved, as YAML merges:
+        a key of its own wins over a merged one, and of the merged mappings the first wins.
+
+        Each key appears once. PyYAML's own merge keeps a merged key beside the mapping's own
+        key of the same name (which the walk would refuse as a duplicate), and releases before
+        6.0.4 repeat a key merged several times, so that a chain of mappings each merging the
+        one before nine times grows nine-fold a link. ``chain`` counts the merges that led here.
+        """
+        pairs: Pairs = node.value
+        if not any(key.tag in (_MERGE_TAG, _VALUE_TAG) for key, _ in pairs):
+            return pairs
+        done = self.merged.get(id(node))
+        if done is not None:
+            return done
+        if chain >= self.limits.depth:
+            raise OverLimit(too_deep(self.limits), *_position(node))
+        own: Pairs = []
+        for key, value in node.value:
+            if key.tag == _VALUE_TAG:  # a lone '=' key is the string '=' (as PyYAML reads it)
+                key.tag = "tag:yaml.org,2002:str"
+            if key.tag != _MERGE_TAG:
+                own.append((key, value))
+        names = {self._name(key) for key, _ in own}
+        merged: Pairs = []
+        for source in self._merge_sources(node):
+            for key, value in self.pairs(source, chain + 1):
+                name = self._name(key)
+                if name not in names:
+                    names.add(name)
+                    merged.append((key, value))
+        self.merged[id(node)] = merged + own
+        return merged + own
+
+    def _merge_sources(self, node: MappingNode) -> list[MappingNode]:
+        sources: list[MappingNode] = []
+        for key, value in node.value:
+            if key.tag != _MERGE_TAG:
+                continue
+            for source in value.value if isinstance(value, SequenceNode) else [value]:
+                if not isinstance(source, MappingNode):
+                    line, col = _position(key)
+                    raise YAMLProblem("'<<' merges a mapping or a list of mappings: <<: *defaults", line, col)
+                if source is node:
+                    line, col = _position(key)
+                    raise YAMLProblem("this mapping merges itself ('<<' names the mapping it is in)", line, col)
+                sources.append(source)
+        return sources
+
+    def _name(self, key: Node) -> object:
+        # a key compared as the walk will read it; a non-scalar key is refused there
+        if isinstance(key, ScalarNode):
+            return self.loader.construct_object(key, deep=True)
+        return key
 
 
-def _walk_mapping(loader: _Loader, node: MappingNode, path: Path, doc: YAMLDocument) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    seen: dict[Any, int] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int, float, bool)) and key is not None:
-            line, col = _position(key_node)
-            raise YAMLProblem("mapping keys must be plain scalars", line, col)
-        child = (*path, str(key))
-        if key in seen:
-            line, col = _position(key_node)
-            message = (
-                f"duplicate key {key!r} (first defined at line {seen[key]}); YAML would silently keep "
-                "only the last one, so newsmonitor refuses the file"
-            )
-            doc.duplicates.append(YAMLProblem(message, line, col, child))
-            continue
-        seen[key] = _position(key_node)[0]
-        doc.lines[(*child, "__key__")] = _position(key_node)
-        result[key] = _walk(loader, value_node, child, doc)
-    return result
-
-
-def load_yaml(text: str, name: str = "<config>") -> YAMLDocument:
+def load_yaml(text: str, name: str = "<config>", limits: Limits = LIMITS) -> YAMLDocument:
     """Parse one YAML document.
 
     Returns the :class:`YAMLDocument` (its ``data`` is None for an empty file). Raises
-    :class:`YAMLProblem` for syntax errors (in words, with a hint) and tags that are not
-    plain YAML (e.g. ``!!python/object/apply``); duplicate keys are listed in the document
-    instead, so they do not hide the file's other problems.
+    :class:`YAMLProblem` for syntax errors (in words, with a hint), characters YAML does not
+    allow (a NUL byte), tags that are not plain YAML (e.g. ``!!python/object/apply``), and
+    a file over ``limits``: aliases that repeat too much (an alias bomb) or values nested
+    too deeply, each at the alias or line that went over. Duplicate keys are listed in the
+    document instead, so they do not hide the file's other problems.
     """
     doc = YAMLDocument(None)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except ReaderError as exc:
+        raise _unreadable(exc, text) from None
+    loader.limits = limits
     try:
         node = loader.get_single_node()
         if node is not None:
-            doc.data = _walk(loader, node, (), doc)
+            doc.data = _Walk(loader, doc, limits).value(node, (), 0)
         return doc
     except YAMLProblem:
         raise
+    except (OverLimit, RecursionError) as exc:
+        # where the file went over, told from its events: the walk knows the node, not the alias
+        replay = _Loader(text)
+        try:
+            found = locate_over_limit(replay, limits)
+        finally:
+            replay.dispose()
+        if found is None:
+            found = exc if isinstance(exc, OverLimit) else OverLimit(too_deep(limits), 1, 1)
+        raise YAMLProblem(found.message, found.line, found.column) from None
     except yaml.MarkedYAMLError as exc:
         raise _explain(exc) from None
     except yaml.YAMLError as exc:
-        raise YAMLProblem(str(exc), 0, 0) from None
+        raise YAMLProblem(str(exc), 1, 1) from None
     finally:
         loader.dispose()
+
+
+def _unreadable(exc: ReaderError, text: str) -> YAMLProblem:
+    """A character YAML does not allow, at its line and column."""
+    position = exc.position
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else 0
+    what = "a NUL byte (U+0000)" if code == 0 else f"the character U+{code:04X}"
+    return YAMLProblem(
+        f"{what} is not allowed in a YAML file (control characters, lone surrogates and "
+        "U+FFFE/U+FFFF are not); delete it. A file full of them is not text, or not UTF-8 "
+        "(save it as UTF-8)",
+        line,
+        column,
+    )
 
 
 # ---------------------------------------------------------------------------- syntax errors in words
@@ -197,6 +341,21 @@ def _second_document(exc: yaml.MarkedYAMLError) -> YAMLProblem:
     return YAMLProblem("a second YAML document starts here ('---'); the file must hold one", line, col)
 
 
+def _undefined_alias(exc: yaml.MarkedYAMLError) -> YAMLProblem:
+    line, col = _at(exc.problem_mark)
+    name = (exc.problem or "").split("'")[1] if (exc.problem or "").count("'") >= 2 else ""
+    return YAMLProblem(
+        f"the alias *{name} names no anchor: an alias repeats a value marked &{name} above it", line, col
+    )
+
+
+def _second_anchor(exc: yaml.MarkedYAMLError) -> YAMLProblem:
+    line, col = _at(exc.problem_mark)
+    first, _ = _at(exc.context_mark)
+    name = (exc.context or "").split("'")[1] if (exc.context or "").count("'") >= 2 else ""
+    return YAMLProblem(f"the anchor &{name} is defined twice (first at line {first}); give each its own name", line, col)
+
+
 def _bad_constructor(exc: yaml.MarkedYAMLError) -> YAMLProblem:
     line, col = _at(exc.problem_mark)
     tag = str(exc).split("tag '")[-1].split("'")[0]
@@ -216,6 +375,8 @@ _EXPLAINED: tuple[tuple[str, Callable[[yaml.MarkedYAMLError], YAMLProblem]], ...
     ("found character", _bad_start),
     ("could not determine a constructor", _bad_constructor),
     ("but found another document", _second_document),
+    ("found undefined alias", _undefined_alias),
+    ("second occurrence", _second_anchor),
 )
 
 

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 from monitor.config import SourceSettings
 from monitor.daemon.runtime import Runtime
 from monitor.errors import HTTPStatusError, MonitorError
-from monitor.extract.article import extract_article
+from monitor.extract.article import extract_article, with_feed_text
 from monitor.extract.language import story_language
 from monitor.extract.urls import normalize_url
 from monitor.identity.keys import url_key
-from monitor.models import Story
+from monitor.models import STORY_TEXT_LIMIT, Story, clip
 from monitor.redact import redact_url
 from monitor.sources import Candidate, kind_for
 
@@ -82,10 +82,12 @@ async def resolve_redirector(rt: Runtime, src: SourceSettings, story: Story) -> 
 
 
 async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> None:
-    """Fetch the story's article and replace its text with the extracted main text.
+    """Fetch the story's article and match on its extracted main text from then on.
 
-    A failed fetch or extraction keeps the feed's title and summary, is logged, and never
-    drops the story.
+    The feed's summary stays in the text unless the article contains all its words
+    (:func:`~monitor.extract.article.with_feed_text`), so rules never lose what the feed
+    gave. A failed fetch or extraction keeps the feed's title and summary, is logged, and
+    never drops the story.
     """
     host = urlsplit(story.url).hostname or ""
     robots = src.robots
@@ -103,7 +105,14 @@ async def fetch_full_text(rt: Runtime, src: SourceSettings, story: Story) -> Non
         )
         story.text_origin = "fallback"
         return
-    story.text = article.text
+    # the feed's text comes first, so the limit never cuts it
+    story.text = clip(with_feed_text(article.text, story.summary), STORY_TEXT_LIMIT)
+    if story.text != article.text:
+        log.debug(
+            "source=%s article %s: the extracted text (%d characters) lacks words of the feed's (%d); "
+            "both are matched",
+            src.name, redact_url(story.url), len(article.text), len(story.summary),
+        )
     story.text_origin = "extracted"
     if article.title and (not story.title or len(story.title) < 8):
         story.title = article.title

@@ -20,6 +20,7 @@ from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, SourceSettings, load_config
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
+from monitor.daemon.health import Problem as HealthProblem
 from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
 from monitor.daemon.runtime import Runtime, compile_matcher, enabled_rules
 from monitor.daemon.targets import Target, build_targets
@@ -35,6 +36,8 @@ log = logging.getLogger("monitor.daemon")
 
 #: Docker sends SIGKILL 10 s after SIGTERM; we must be out well before
 SHUTDOWN_DEADLINE = 7.0
+#: seconds between checks that the database file is still where it was
+DATABASE_WATCH = 5.0
 #: settings the daemon holds open: a reload reports their changes for the next restart
 _RESTART_KEYS = ("database", "http", "allow_networks", "web", "cluster")
 
@@ -222,6 +225,9 @@ class Daemon:
             next_run_time=self.clock.now() + timedelta(seconds=5),
         )
         self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self.scheduler.add_job(
+            self._watch_database, IntervalTrigger(seconds=DATABASE_WATCH), id="(database)", misfire_grace_time=5
+        )
         self.scheduler.start()
 
     async def _wind_down(self, delivery: asyncio.Task[None], web_server: StatusServer | None) -> None:
@@ -369,6 +375,21 @@ class Daemon:
         finally:
             if task is not None:
                 self._tasks.discard(task)
+
+    async def _watch_database(self) -> None:
+        """Whether the database file is still at its path, and a health notice when it was not.
+
+        Every store operation first puts a deleted database file back (the store's
+        ``FileKeeper``); this job makes that timely when nothing else runs, and tells the
+        health targets what was done.
+        """
+        keeper = self.rt.store.database.keeper
+        if keeper.gone():
+            await self.rt.store.next_due()  # any operation: the keeper acts before it, on the database thread
+        told = keeper.take_incidents()
+        if told:
+            await self.health.enqueue([HealthProblem("database", text) for text in told])
+            self.rt.outbox_changed.set()
 
     async def _prune(self) -> None:
         cutoff = self.clock.timestamp() - self.config.settings.retention

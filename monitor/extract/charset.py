@@ -3,8 +3,10 @@
 Pure function, no I/O. The order is chosen for real news pages: a byte-order mark is
 authoritative; bytes that are valid UTF-8 and contain non-ASCII are UTF-8 whatever the
 page declares (a mislabelled UTF-8 page is common, while Latin-1 text that happens to be
-valid multi-byte UTF-8 is vanishingly rare); otherwise the page's own declaration, then
-statistical detection, then Windows-1252 (what browsers assume for legacy Western pages).
+valid multi-byte UTF-8 is vanishingly rare); a page that declares UTF-8, or nothing, and is
+valid UTF-8 but for a few stray bytes is UTF-8 with those bytes replaced; otherwise the
+page's own declaration, then statistical detection, then Windows-1252 (what browsers
+assume for legacy Western pages).
 """
 
 from __future__ import annotations
@@ -59,6 +61,29 @@ def declared_charset(head: bytes) -> str | None:
         return None
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+#: a page with at most one bad byte sequence per this many good non-ASCII characters is UTF-8
+_GOOD_PER_BAD = 20
+
+
+def _as_utf8(body: bytes, *, lenient: bool) -> str | None:
+    """``body`` as UTF-8 when it is valid UTF-8, or (``lenient``) UTF-8 but for a few stray bytes."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # A UTF-8 page with a few stray bytes (a Latin-1 snippet pasted into a template, a
+    # truncated character) is still UTF-8: decoding it as anything else turns every
+    # accented letter into mojibake, where replacing the few bad bytes loses one
+    # character each. Latin-1 text read as UTF-8 has almost no valid sequences.
+    if not lenient:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = len(_NON_ASCII.findall(text)) - bad
+    return text if good >= _GOOD_PER_BAD * bad else None
+
+
 def decode_html(body: bytes | str) -> str:
     """Decode an HTML body to ``str``; never raises (undecodable bytes become U+FFFD).
 
@@ -69,11 +94,10 @@ def decode_html(body: bytes | str) -> str:
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
     declared = declared_charset(body)
+    as_utf8 = _as_utf8(body, lenient=declared in (None, "utf-8"))
+    if as_utf8 is not None:
+        return as_utf8
     if declared and declared not in {"utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32"}:
         try:
             return body.decode(declared)

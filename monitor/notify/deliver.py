@@ -121,15 +121,29 @@ def check_apprise_url(url: str) -> str | None:
     return None
 
 
+#: apprise's generic webhooks: their path is the endpoint's own, shown whole in apprise's
+#: privacy form even when it carries the token (json://host/hooks/<token>)
+_WEBHOOK_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls"}
+
+
 def privacy_url(url: str) -> str:
-    """The URL with its secrets masked (apprise's privacy form), for logs and the UI."""
+    """The URL with its secrets masked, for logs, the CLI and the UI: apprise's privacy form
+    (each service masks its own credentials: a Discord or Slack webhook token, a password),
+    a generic webhook's token-like path segments and passed-on headers masked too
+    (:func:`~monitor.redact.mask_webhook_url`), then every registered secret
+    (:func:`~monitor.redact.redact_text`)."""
+    from monitor.redact import mask_webhook_url, redact_text
+
     plugin = _instantiate(url)
     if plugin is None:  # masking falls back to hiding everything after the scheme
         try:
             return urlsplit(url).scheme + "://***"
         except ValueError:
             return "***"
-    return str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+    shown = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+    if shown.split("://", 1)[0].lower() in _WEBHOOK_SCHEMES:
+        shown = mask_webhook_url(shown)
+    return redact_text(shown)
 
 
 def _with_key(url: str, key: str) -> str:

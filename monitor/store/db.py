@@ -1,5 +1,8 @@
 """The database engine: SQLite done right (WAL, busy timeout, ``BEGIN IMMEDIATE``), migrations, single-instance lock.
 
+The lock, and the keeper that puts a database file deleted under the daemon back before
+the next transaction, are in :mod:`monitor.store.owner`.
+
 Every write transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that
 reads and then writes fails with "database is locked" without waiting for the busy
 handler, so writers take the write lock up front.
@@ -7,20 +10,20 @@ handler, so writers take the write lock up front.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.store import migrations
+from monitor.store.owner import FileKeeper, InstanceLock
 from monitor.store.schema import meta
 
 log = logging.getLogger(__name__)
@@ -81,59 +84,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class InstanceLock:
-    """Refuses a second daemon on the same database.
-
-    SQLite: an exclusive ``flock`` on ``<database>.lock`` (released by the kernel when the
-    process dies, so a kill -9 never leaves a stale lock). Other databases: a session-level
-    advisory lock (PostgreSQL ``pg_try_advisory_lock``).
-    """
-
-    def __init__(self, engine: Engine, url: str) -> None:
-        self._engine = engine
-        self._url = url
-        self._fd: int | None = None
-        self._conn: Connection | None = None
-
-    def acquire(self) -> None:
-        path = _sqlite_path(self._url)
-        if path is not None:
-            lock_path = path.with_name(path.name + ".lock")
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                pid = ""
-                with suppress(OSError):
-                    pid = lock_path.read_text().strip()
-                who = f" (pid {pid})" if pid else ""
-                raise StoreError(
-                    f"another newsmonitor daemon{who} is already using the database {path}; "
-                    "stop it first, or give this one a database of its own (the database: setting)"
-                ) from None
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            self._fd = fd
-            return
-        if self._engine.dialect.name == "postgresql":
-            conn = self._engine.connect()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(727274)")).scalar()
-            if not got:
-                conn.close()
-                raise StoreError("another newsmonitor daemon is already using this database; stop it first")
-            self._conn = conn
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
 class Database:
     """Owns the engine; ``write()`` and ``read()`` give transactions of the right kind."""
 
@@ -144,7 +94,9 @@ class Database:
             self.engine = make_engine(url)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open database: {exc}") from None
-        self.lock = InstanceLock(self.engine, url)
+        self.lock = InstanceLock(self.engine, _sqlite_path(url))
+        #: keeps the file at its path while the lock is held (see :class:`FileKeeper`)
+        self.keeper = FileKeeper(self.lock, self.engine)
 
     @classmethod
     def open_existing(cls, url: str) -> Database | None:
@@ -185,12 +137,14 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        self.keeper.check()
         with self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction."""
+        self.keeper.check()
         with self.engine.connect().execution_options(readonly=True) as conn, conn.begin():
             yield conn
 
@@ -205,3 +159,4 @@ class Database:
     def close(self) -> None:
         self.lock.release()
         self.engine.dispose()
+        self.keeper.close()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -14,7 +13,9 @@ from monitor.cli import main
 from monitor.demo.receiver import Receiver
 from tests.support.configs import config_data
 from tests.support.feeds import rss, story_items
+from tests.support.process import newsmonitor
 from tests.support.servers import Site
+from tests.support.yamlbombs import HOSTILE_FILES, LOAD_MEMORY
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -33,6 +34,21 @@ def test_an_empty_file_is_not_ok(tmp_path: Path) -> None:
     assert f"{path}:1:1: the file is empty" in out and "OK" not in out
 
 
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize(("text", "says"), [c[1:] for c in HOSTILE_FILES], ids=[c[0] for c in HOSTILE_FILES])
+async def test_a_hostile_file_is_one_problem_at_its_line_and_exit_2(
+    tmp_path: Path, command: str, text: str, says: str
+) -> None:
+    """Issue 12: a 442-byte alias bomb ran out of memory (a traceback, exit 1), 388 bytes took
+    15 s and 1.7 GB; deep nesting and a NUL byte were tracebacks too."""
+    path = tmp_path / "nm.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = await newsmonitor(command, "--config", str(path), memory=LOAD_MEMORY)
+    assert code == 2, err[-3000:]
+    assert f"{path}{says}" in err
+    assert "Traceback" not in err + out and "Error" not in err
+
+
 def test_check_names_the_source_the_address_guard_refuses(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("sources:\n  - name: intranet\n    feed: http://10.0.0.7:8080/rss\nrules: []\n")
@@ -40,16 +56,6 @@ def test_check_names_the_source_the_address_guard_refuses(tmp_path: Path) -> Non
     assert code == 2
     assert f"{path}:3:11: sources[0].feed: every poll of http://10.0.0.7:8080/rss would fail" in out
     assert 'allow_networks: ["10.0.0.7:8080"]' in out
-
-
-async def _newsmonitor(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ},
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 SECTION = (
@@ -79,7 +85,7 @@ async def test_check_online_polls_every_source_once_and_alerts_nobody(
     )
     path = tmp_path / "nm.yaml"
     path.write_text(yaml.safe_dump(data))
-    code, out, err = await _newsmonitor("check", "--online", "--config", str(path))
+    code, out, err = await newsmonitor("check", "--online", "--config", str(path))
     assert code == 1, out + err  # a source failed
     lines = out.splitlines()
     assert lines[0] == f"{path}: OK: 4 sources, 1 rules, 1 notifiers"

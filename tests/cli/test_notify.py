@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.demo.receiver import Receiver
+from tests.support.process import newsmonitor
+from tests.support.servers import Site
 from tests.support.smtp import SMTPBox
 
 
@@ -63,3 +65,42 @@ async def test_an_unknown_notifier_is_a_usage_error(tmp_path: Path) -> None:
     )
     code, out = await run_test_notify(config, "chat")
     assert code == 2 and "unknown notifier 'chat'; defined: ops" in out
+
+
+#: secrets test-notify is given through the environment, each in another place of a URL
+CANARIES = {"HOOK_TOKEN": "hookcanary4f1e9", "SHORT_TOKEN": "ZQ", "PASS": "jqz", "HEADER": "hdrcanary77e"}
+#: a token written into the file itself, where a generic webhook's path carries it
+LITERAL_TOKEN = "c4n4ry7literal9"
+
+
+async def test_test_notify_never_prints_a_secret_wherever_it_sits(tmp_path: Path, site: Site) -> None:
+    """Issue 12: test-notify printed the token in a webhook's path, and secrets shorter than 4
+    characters were never masked."""
+    for path in ("/hooks/hookcanary4f1e9", f"/hooks/{LITERAL_TOKEN}/x", "/hooks/ZQ"):
+        site.static(path, b"{}", headers={"Content-Type": "application/json"})
+    hook = f"json://127.0.0.1:{site.port}/hooks"
+    config = tmp_path / "nm.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path}/nm.db",
+                "notifiers": {
+                    "ops": [
+                        hook + "/${HOOK_TOKEN}",
+                        hook + f"/{LITERAL_TOKEN}/x",
+                        f"json://user:${{PASS}}@127.0.0.1:{site.port}/hooks/${{SHORT_TOKEN}}?+X-Api-Key=${{HEADER}}",
+                    ]
+                },
+                "allow_networks": site.allow,
+                "sources": [{"name": "wire", "feed": f"{site.base}/feed.xml"}],
+                "rules": [{"name": "r", "query": "x"}],
+            }
+        )
+    )
+    code, out, err = await newsmonitor("test-notify", "ops", "--config", str(config), env=CANARIES)
+    assert code == 0, out + err
+    assert len(site.seen) == 3  # each message went out, credentials and all
+    assert out.count(": sent (key nm-test-") == 3, out
+    assert f"json://127.0.0.1:{site.port}/hooks/***?" in out  # which URL each line is about stays readable
+    for secret in [*CANARIES.values(), LITERAL_TOKEN]:
+        assert secret not in out + err, secret

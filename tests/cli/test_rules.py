@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from monitor.cli.rules import match
 from monitor.cli.rules import test_rule as rule_command
+from tests.support.process import newsmonitor
+from tests.support.yamlbombs import HOSTILE_FILES, LOAD_MEMORY
 
 RULES = """\
 - name: jp-defence
@@ -135,6 +137,18 @@ def test_match_invalid_rules_exit_two(tmp_path: Path) -> None:
     assert result.exit_code == 2 and '"query"' in result.output
     result = CliRunner().invoke(match, ["-"], input="")
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(("text", "says"), [c[1:] for c in HOSTILE_FILES], ids=[c[0] for c in HOSTILE_FILES])
+async def test_a_hostile_rules_file_is_one_problem_at_its_line_and_exit_2(tmp_path: Path, text: str, says: str) -> None:
+    """Issue 12: a rules file is read as the configuration is: a NUL byte was a problem with
+    no line, deep nesting a traceback; an alias bomb is refused at its alias."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text, encoding="utf-8")
+    code, out, err = await newsmonitor("match", "--rules", str(rules), "-", memory=LOAD_MEMORY)
+    assert code == 2, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith(f"error: {rules}{says}"), err
+    assert "Traceback" not in err + out
 
 
 def test_match_with_config(tmp_path: Path) -> None:
@@ -271,6 +285,32 @@ def test_match_with_rules_file_reads_source_tags_from_the_line(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert [len(json.loads(o)["matches"]) for o in result.stdout.splitlines()] == [1, 0]
     assert result.stderr == ""
+
+
+async def test_a_lone_surrogate_is_matched_and_printed_and_the_next_lines_too(tmp_path: Path) -> None:
+    """Issue 12: a ``\\ud800`` escape in a matching title was a UnicodeEncodeError, and the
+    lines after it were never read."""
+    rules = write(tmp_path, "rules.yaml", RULES)
+    lines = [
+        '{"id": 1, "title": "New sanctions \\ud800 on Iran", "text": "x"}',
+        '{"id": "b\\udc00", "text": "Japan will boost defence \\udbff."}',
+        '{"id": 3, "text": "More sanctions."}',
+    ]
+    stories = write(tmp_path, "s.jsonl", "\n".join(lines) + "\n")
+    code, out, err = await newsmonitor("match", "--rules", rules, stories)
+    assert code == 0, err
+    printed = out.splitlines()
+    assert '"id": "b\\udc00"' in printed[1]  # the id reads back as it was given
+    got = [json.loads(line) for line in printed]
+    assert [o["id"] for o in got] == [1, "b\udc00", 3]
+    assert got[0]["matches"][0]["snippets"] == ["New **sanctions** \ufffd on Iran"]
+    assert got[1]["matches"][0]["snippets"] == ["**Japan** will boost **defence** \ufffd."]
+    assert got[2]["matches"][0]["rule"] == "sanctions"
+
+    story = write(tmp_path, "one.json", '{"title": "Sanctions \\ud800", "text": "New sanctions \\udfff today."}')
+    code, out, err = await newsmonitor("test-rule", "sanction*", story)
+    assert code == 0, err
+    assert out.startswith("MATCH") and "[title] **Sanctions** \ufffd" in out and "Traceback" not in err
 
 
 def test_test_rule_and_match_decide_the_language_as_the_daemon_does(tmp_path: Path) -> None:

@@ -28,8 +28,10 @@ from monitor.demo.receiver import Receiver
 from monitor.store import repo
 from tests.support.configs import config_data
 from tests.support.feeds import Item, story_items
+from tests.support.process import DaemonProcess
 from tests.support.servers import Feed, free_port
 from tests.support.waiting import wait_for
+from tests.support.yamlbombs import LOAD_MEMORY, alias_bomb
 
 
 def write(path: Path, data: dict[str, Any]) -> None:
@@ -182,6 +184,35 @@ async def test_sighup_reloads_a_running_daemon(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 15)
     assert proc.returncode == 0, err.decode()[-2000:]
+
+
+async def test_sighup_with_an_alias_bomb_is_one_problem_and_costs_nothing(tmp_path: Path) -> None:
+    """Issue 12: through SIGHUP a 442-byte alias bomb grew the daemon to 2.5 GB (a container
+    limit would have killed it). Now the reload fails at the alias, the daemon stays small
+    and keeps its configuration, and a good file still applies."""
+    port = free_port()
+    base = {
+        "database": f"sqlite:///{tmp_path}/s.db",
+        "allow_networks": [f"127.0.0.1:{port}"],
+        "defaults": {"interval": "5s"},
+        "notifiers": {"hook": f"json://127.0.0.1:{port}/x"},
+        "sources": [{"name": "dead", "feed": f"http://127.0.0.1:{port}/feed.xml"}],
+        "rules": [{"name": "r", "query": "x"}],
+    }
+    path = tmp_path / "c.yaml"
+    write(path, base)
+    daemon = await DaemonProcess(path, tmp_path / "daemon.log", memory=2 * LOAD_MEMORY).start()
+    try:
+        path.write_text(alias_bomb(8, 442))
+        daemon.send(signal.SIGHUP)
+        assert await daemon.logged("config reload failed", 60)
+        assert f"{path}:6:10: this alias (*a3) repeats 7,381 nodes" in daemon.text(), daemon.text()[-3000:]
+        assert daemon.alive() and daemon.peak_rss() < LOAD_MEMORY // 2
+        write(path, {**base, "rules": [{"name": "r", "query": "x"}, {"name": "s", "query": "y"}]})
+        daemon.send(signal.SIGHUP)
+        assert await daemon.logged("configuration reloaded", 60)
+    finally:
+        assert await daemon.stop() == 0, daemon.text()[-3000:]
 
 
 async def test_a_failed_reload_is_one_log_line_and_short_intervals_one_warning(

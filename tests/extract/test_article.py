@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import re
 import time
 from datetime import UTC, datetime
 
 import pytest
 
-from monitor.extract.article import DEFAULT_MODE, MODES, extract_article
+from monitor.extract.article import (
+    DEFAULT_MODE,
+    MIN_ARTICLE_CHARS,
+    MODES,
+    extract_article,
+    implausibly_short,
+    with_feed_text,
+)
 from monitor.extract.charset import decode_html
 from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT
 from tests.support.paths import DATA, need_corpus
@@ -211,6 +219,13 @@ ENCODED = "Zürich: Bürgermeisterin tritt zurück – „Es reicht“, sagte si
             '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">Café',
         ),
         (ENCODED, ENCODED),
+        # says UTF-8 and is, but for one stray Latin-1 byte (trafilatura eval page radiomaryja.pl):
+        # the rest must not become mojibake
+        (
+            b'<meta charset="UTF-8">' + 2 * ENCODED.encode("utf-8") + b" \xe9 " + 2 * ENCODED.encode("utf-8"),
+            '<meta charset="UTF-8">' + 2 * ENCODED + " \ufffd " + 2 * ENCODED,
+        ),
+        (3 * ENCODED.encode("utf-8") + b"\xe9", 3 * ENCODED + "\ufffd"),
     ],
 )
 def test_decode_html(body: bytes | str, expected: str) -> None:
@@ -238,3 +253,86 @@ def test_a_huge_article_is_cut_to_the_story_limits() -> None:
     assert 0.9 * STORY_TEXT_LIMIT < len(article.text) <= STORY_TEXT_LIMIT
     assert "zebrafish" not in article.text
     assert article.title is not None and len(article.title) <= STORY_TITLE_LIMIT
+
+
+# --- implausibly short extractions and the feed's text (issue 13) ----------------------------
+
+
+def _scrapinghub_page(prefix: str) -> tuple[dict[str, str], bytes]:
+    row = next(r for r in _benchmark_rows("scrapinghub-aeb") if r["id"].startswith(prefix))
+    with gzip.open(need_corpus("articles") / row["file"]) as page:
+        return row, page.read()
+
+
+def test_page_whose_precision_text_was_the_reprint_notice() -> None:
+    """Reuters page f8ff621a0b9b: the precision-tuned mode kept only "This copy is for your
+    personal, non-commercial use only..." (260 characters of a 2,364-character article)."""
+    row, body = _scrapinghub_page("f8ff621a0b9b")
+    article = extract_article(body, url=row["url"])
+    assert article is not None
+    assert _first_words(row["ground_truth"], 30) in " ".join(_TOKEN.findall(article.text))
+
+
+def test_implausibly_short_text_falls_back_to_the_other_mode(caplog: pytest.LogCaptureFixture) -> None:
+    row, body = _scrapinghub_page("f8ff621a0b9b")
+    assert MODES["precision-guarded"].fallback == "default-pruned"
+    with caplog.at_level(logging.DEBUG, logger="monitor.extract.article"):
+        article = extract_article(body, url=row["url"], mode="precision-guarded")
+    assert article is not None and _first_words(row["ground_truth"]) in " ".join(_TOKEN.findall(article.text))
+    (record,) = [r for r in caplog.records if "using it" in r.getMessage()]
+    assert record.levelno == logging.DEBUG
+    assert "mode precision-guarded kept" in record.getMessage() and row["url"] in record.getMessage()
+
+
+def test_plausible_text_does_not_run_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="monitor.extract.article"):
+        article = extract_article((DATA / "extract" / "chrome_news_page.html").read_bytes(), url=CHROME_URL)
+    assert article is not None and not caplog.records
+
+
+@pytest.mark.parametrize(
+    ("chars", "prose", "short"),
+    [
+        (12, 3800, True),  # "May 19, 2020" of a blog post
+        (260, 3300, True),  # the reprint notice of a news page
+        (MIN_ARTICLE_CHARS - 1, 0, True),
+        (MIN_ARTICLE_CHARS, 0, False),  # a brief on a page with no paragraphs
+        (700, 3300, False),
+        (2000, 9000, False),
+        (1500, 9000, True),
+    ],
+)
+def test_implausibly_short(chars: int, prose: int, short: bool) -> None:
+    assert implausibly_short("x" * chars, prose) is short
+
+
+@pytest.mark.parametrize(
+    ("article", "feed", "matched"),
+    [
+        # the article holds every word of the teaser: the article alone
+        ("Police named the victim. He was 52.", "Police named the victim", "Police named the victim. He was 52."),
+        ("Police named the victim.", "", "Police named the victim."),
+        ("Police named the victim.", "POLICE, named… the VICTIM!", "Police named the victim."),
+        # the extraction missed the story: nothing of the feed's text is lost
+        ("May 19, 2020", "Chrome blocks abusive ads on May 19, 2020", "Chrome blocks abusive ads on May 19, 2020"),
+        (
+            "Comments are moderated. Be civil.",
+            "Police name the victim of the Harbour Road stabbing",
+            "Police name the victim of the Harbour Road stabbing\n\nComments are moderated. Be civil.",
+        ),
+        # a standfirst the article does not repeat
+        (
+            "The victim, 52, was a delivery driver.",
+            "Harbour Road stabbing: victim named",
+            "Harbour Road stabbing: victim named\n\nThe victim, 52, was a delivery driver.",
+        ),
+    ],
+)
+def test_with_feed_text(article: str, feed: str, matched: str) -> None:
+    assert with_feed_text(article, feed) == matched
+
+
+def test_text_is_nfc() -> None:
+    decomposed = "<html><body><article><p>" + "Cafe\u0301 in Zu\u0308rich. " * 30 + "</p></article></body></html>"
+    article = extract_article(decomposed, url="https://example.com/a")
+    assert article is not None and "Café in Zürich." in article.text and "\u0301" not in article.text
