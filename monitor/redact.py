@@ -164,8 +164,11 @@ class RedactingFilter(logging.Filter):
 
 
 def install_logging(level: int = logging.INFO, stream: object = None) -> None:
-    """Configure the root logger with one stderr handler that redacts secrets."""
+    """Configure the root logger with one stderr handler that redacts secrets, writing
+    the format chosen with :func:`monitor.logformat.set_log_format` (text by default)."""
     import sys
+
+    from monitor.logformat import formatter_for  # it imports this module
 
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -174,7 +177,7 @@ def install_logging(level: int = logging.INFO, stream: object = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     handler._newsmonitor = True  # type: ignore[attr-defined]
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter_for())
     root.addHandler(handler)
     root.setLevel(level)
     # apprise logs full URLs at DEBUG; keep it at WARNING unless asked

@@ -28,16 +28,17 @@ ALLOWED: dict[str, set[str]] = {
     "fetch": {"base"},
     "web": {"base"},
     "identity": {"base", "extract"},
+    "subscriptions": {"base", "settings", "extract"},
     "sources": {"base", "settings", "extract"},
     "config": {"base", "settings", "rules", "notify", "fetch", "sources"},
     "daemon": {
         "base", "settings", "config", "extract", "rules", "store", "notify", "fetch", "identity",
-        "sources", "web",
+        "sources", "web", "subscriptions",
     },
     "demo": {"base", "settings", "config", "daemon"},
     "cli": {
         "base", "settings", "config", "extract", "rules", "store", "notify", "fetch", "identity",
-        "sources", "web", "daemon", "demo",
+        "sources", "web", "daemon", "demo", "subscriptions",
     },
     "main": {"cli"},
 }
@@ -48,7 +49,7 @@ SPECIAL = {
     "monitor.config.durations": "settings",
     "monitor.__main__": "main",
 }
-BASE = {"monitor", "monitor.errors", "monitor.models", "monitor.clock", "monitor.redact"}
+BASE = {"monitor", "monitor.errors", "monitor.models", "monitor.clock", "monitor.redact", "monitor.logformat"}
 
 
 def layer_of(module: str) -> str:

@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from monitor import __version__
 from monitor.config import Config, default_config_path, load_config
 from monitor.errors import ConfigError
+from monitor.logformat import LogFormat, set_log_format
 from monitor.redact import install_logging, redact_text
 
 log = logging.getLogger("monitor")
@@ -62,6 +63,25 @@ config_option = click.option(
 verbose_option = click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 
 
+def _choose_log_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        set_log_format(value)
+
+
+#: on the group and on the commands a service runs (``run``, ``once``): the last one given wins
+log_format_option = click.option(
+    "--log-format",
+    type=click.Choice([f.value for f in LogFormat]),
+    default=None,
+    envvar="NEWSMONITOR_LOG_FORMAT",
+    expose_value=False,
+    is_eager=True,
+    callback=_choose_log_format,
+    help="Log lines as text (default) or one JSON object per line, for log collectors; "
+    "secrets are masked in both. Also NEWSMONITOR_LOG_FORMAT.",
+)
+
+
 def load_or_exit(config_path: str | None) -> Config:
     path = config_path or default_config_path()
     try:
@@ -90,6 +110,7 @@ def setup_logging(verbose: int) -> None:
     metavar="PATH",
     help="The configuration file of every command below (a command's own --config wins). " + _CONFIG_HELP,
 )
+@log_format_option
 def main(config_path: str | None) -> None:
     """newsmonitor: watch news feeds and section pages, alert on stories that match your rules."""
     name_entry_script(sys.modules.get("__main__"))

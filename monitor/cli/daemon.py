@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.base import config_option, load_or_exit, main, setup_logging, verbose_option
+from monitor.cli.base import (
+    config_option,
+    load_or_exit,
+    log_format_option,
+    main,
+    setup_logging,
+    verbose_option,
+)
 from monitor.errors import ConfigError, StoreError, WorkerPoolError
 from monitor.redact import redact_text
 
@@ -58,6 +65,7 @@ def check(config_path: str | None, verbose: int, online: bool) -> None:
 @main.command()
 @config_option
 @verbose_option
+@log_format_option
 @click.option("--workers", default=1, show_default=True, help="Parser worker processes (0 = a thread).")
 def run(config_path: str | None, verbose: int, workers: int) -> None:
     """Run the daemon until SIGTERM or Ctrl-C."""
@@ -86,6 +94,7 @@ def run(config_path: str | None, verbose: int, workers: int) -> None:
 @main.command()
 @config_option
 @verbose_option
+@log_format_option
 @click.option(
     "--dry-run",
     is_flag=True,
