@@ -864,3 +864,34 @@ def get_meta(conn: Connection, key: str) -> str | None:
 def set_meta(conn: Connection, key: str, value: str) -> None:
     stmt = _insert(conn, meta).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+# ---------------------------------------------------------------------------- the dashboard's reads
+
+
+def recent_alerts(conn: Connection, limit: int, rule: str | None = None) -> list[OutboxEntry]:
+    """The newest ``limit`` alert rows (of ``rule`` only when given), newest first.
+
+    By id, which follows the order rows were written, so the read walks the primary key
+    backwards and stops after ``limit`` rows however many are stored.
+    """
+    cond = outbox.c.kind == MessageKind.ALERT
+    if rule is not None:
+        cond = and_(cond, outbox.c.rule == rule)
+    rows = conn.execute(select(outbox).where(cond).order_by(outbox.c.id.desc()).limit(limit)).mappings()
+    return [_outbox_entry(row) for row in rows]
+
+
+def alert_counts(conn: Connection) -> dict[str, tuple[int, float]]:
+    """Each rule's number of stories it alerted for, and when its latest alert was written."""
+    rows = conn.execute(
+        select(outbox.c.rule, func.count(func.distinct(outbox.c.story_id)), func.max(outbox.c.created_at))
+        .where(outbox.c.kind == MessageKind.ALERT)
+        .group_by(outbox.c.rule)
+    )
+    return {str(rule): (int(n), float(at)) for rule, n, at in rows}
+
+
+def ping(conn: Connection) -> None:
+    """A read of the database that touches a table (readiness)."""
+    conn.execute(select(func.count()).select_from(meta)).scalar()
