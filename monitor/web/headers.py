@@ -19,7 +19,9 @@ PAGE_CSP = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": STRICT_CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # not no-referrer: with it a browser sends `Origin: null` on our own form posts, which the
+    # CSRF check must refuse; same-origin keeps every referrer from other sites all the same
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
