@@ -71,7 +71,7 @@ async def test_dashboard_in_headless_chromium(tmp_path: Path, site: Site, receiv
                     await page.wait_for_url(rig.base + "/")
                     failing = page.locator("#sources tr", has_text="broken").locator(".state")
                     assert (await failing.inner_text()).startswith("failing since")
-                    assert "rgb(198, 40, 40)" == await failing.evaluate("e => getComputedStyle(e).backgroundColor")
+                    assert await failing.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
                     await page.screenshot(path=str(ARTIFACTS / "sources.png"), full_page=True)
 
                     # the filter hides the other rows at once
