@@ -240,6 +240,36 @@ def check_web(settings: Settings, known: Known, warnings: list[Problem]) -> Iter
                 ("web", "hosts", j),
                 f"expected a host name or IP address such as status.example.org or 192.0.2.10 (got {name!r})",
             )
+    yield from _check_web_token(settings)
+
+
+#: the shortest web.token accepted (a random 32-character token is what the README suggests)
+MIN_TOKEN = 16
+
+
+def _check_web_token(settings: Settings) -> Iterator[Problem]:
+    """``web.token`` is long enough (its value is never quoted: it is a secret), and set
+    whenever ``web.listen`` is not a loopback address."""
+    web = settings.web
+    if web.token is not None and len(web.token) < MIN_TOKEN:
+        yield Problem(
+            ("web", "token"),
+            f"too short: a token needs at least {MIN_TOKEN} characters (make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(24))'`)",
+        )
+    if web.listen and not web.token and not _loopback_listen(web.listen):
+        yield Problem(
+            ("web", "token"),
+            f"required when web.listen ({web.listen}) is not a loopback address: set "
+            "token: ${NEWSMONITOR_TOKEN}, or listen on 127.0.0.1",
+        )
+
+
+def _loopback_listen(listen: str) -> bool:
+    host = listen.rpartition(":")[0].strip("[]").lower()
+    if host in ("", "localhost"):
+        return True
+    return _is_ip(host) and ipaddress.ip_address(host).is_loopback
 
 
 #: one DNS label: letters, digits and inner hyphens (underscores occur in real intranet names)

@@ -229,9 +229,14 @@ class HealthSettings(_Model):
 
 
 class WebSettings(_Model):
-    """The read-only status page and metrics endpoint, and the bounds of its server."""
+    """The dashboard, JSON API, Atom feeds and metrics endpoint, and the bounds of its server."""
 
     listen: str | None = None
+    #: every route but /healthz needs it (``${NEWSMONITOR_TOKEN}``); None: no authentication,
+    #: allowed only on a loopback address
+    token: str | None = None
+    #: how often the dashboard's pages refresh themselves (seconds; 0: never)
+    refresh: Duration = Field(default=30.0, ge=0)
     #: more ``Host`` names to answer to besides the listen address (and, on loopback, localhost)
     hosts: list[str] = Field(default_factory=list)
     #: connections open at once (also never more than a quarter of RLIMIT_NOFILE)

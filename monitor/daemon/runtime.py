@@ -108,6 +108,8 @@ class Runtime:
         self.cluster_index: ClusterIndex | None = None
         #: sources whose address moved permanently: name → (configured URL, new URL)
         self.moved: dict[str, tuple[str, str]] = {}
+        #: how late (seconds) the scheduler started its latest job (None: none yet); /readyz
+        self.scheduler_lag: float | None = None
         self.apply(config, compile_matcher(enabled_rules(config)), build_targets(config))
 
     def apply(self, config: Config, matcher: Matcher, targets: dict[str, Target]) -> None:

@@ -25,6 +25,7 @@ from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
 from monitor.daemon.runtime import Runtime, compile_matcher, enabled_rules
 from monitor.daemon.targets import Target, build_targets
 from monitor.fetch.client import HttpClient
+from monitor.redact import register_secret
 from monitor.rules import Matcher
 from monitor.store import repo
 from monitor.store.db import Database
@@ -189,7 +190,7 @@ class Daemon:
         listen = settings.listen
         if not listen:
             return None
-        from monitor.daemon.status import RuntimeStatus
+        from monitor.daemon.dashboard import RuntimeDashboard
         from monitor.web.server import ServerLimits
         from monitor.web.server import start as start_web
 
@@ -200,7 +201,16 @@ class Daemon:
             idle_timeout=settings.idle_timeout,
         )
         try:
-            return await start_web(RuntimeStatus(self.rt), listen, hosts=settings.hosts, limits=limits)
+            if settings.token:
+                register_secret(settings.token)  # a token written in the file itself is masked too
+            return await start_web(
+                RuntimeDashboard(self.rt),
+                listen,
+                hosts=settings.hosts,
+                limits=limits,
+                token=settings.token,
+                refresh=round(settings.refresh),
+            )
         except OSError as exc:
             raise ConfigError(
                 [
@@ -355,7 +365,9 @@ class Daemon:
 
     def _on_submit(self, event: JobSubmissionEvent) -> None:
         for planned in event.scheduled_run_times:
-            self.rt.metrics.lateness.observe(max(0.0, (self.clock.now() - planned).total_seconds()))
+            late = max(0.0, (self.clock.now() - planned).total_seconds())
+            self.rt.metrics.lateness.observe(late)
+            self.rt.scheduler_lag = late
 
     async def _poll_job(self, name: str) -> None:
         src = self.rt.sources[name]

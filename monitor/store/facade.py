@@ -277,6 +277,34 @@ class Store:
 
         return await self._read(read)
 
+    async def ping(self) -> None:
+        """Read one row's worth from the database; raises StoreError when it cannot."""
+        await self._read(repo.ping)
+
+    async def outbox_listing(
+        self, statuses: Sequence[OutboxStatus], limit: int
+    ) -> tuple[list[repo.OutboxEntry], dict[str, repo.DestinationState]]:
+        """The first ``limit`` rows (by id) with one of ``statuses``, and every destination's
+        state, read in one transaction (what the dashboard's outbox shows)."""
+
+        def read(conn: Connection) -> tuple[list[repo.OutboxEntry], dict[str, repo.DestinationState]]:
+            return repo.list_outbox(conn, statuses, limit), repo.all_destinations(conn)
+
+        return await self._read(read)
+
+    async def retry_row(self, row_id: int, now: float) -> bool:
+        """Put dead or pending row ``row_id`` back as pending, due at ``now`` (the dashboard's
+        retry button); False when there is no such dead or pending row."""
+        return await self._write(lambda conn: repo.retry_rows(conn, row_id=row_id, all_dead=False, now=now)) > 0
+
+    async def recent_alerts(self, limit: int, rule: str | None = None) -> list[repo.OutboxEntry]:
+        """The newest ``limit`` alert rows (of ``rule`` only when given), newest first."""
+        return await self._read(lambda conn: repo.recent_alerts(conn, limit, rule))
+
+    async def alert_counts(self) -> dict[str, tuple[int, float]]:
+        """Each rule's number of stories alerted for and the time of its latest alert."""
+        return await self._read(repo.alert_counts)
+
     async def outbox_counts(self) -> dict[OutboxStatus, int]:
         """How many outbox rows have each status (statuses with no rows are absent)."""
         return await self._read(repo.outbox_counts)

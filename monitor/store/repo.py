@@ -234,6 +234,10 @@ def get_source(conn: Connection, name: str) -> SourceState | None:
     row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
     if row is None:
         return None
+    return _source_state(row, get_meta(conn, _note_key(name)))
+
+
+def _source_state(row: RowMapping, note: str | None) -> SourceState:
     data = dict(row)
     data["new_story_times"] = json.loads(data["new_story_times"] or "[]")
     data["listed_ids"] = json.loads(data["listed_ids"] or "[]")
@@ -242,7 +246,7 @@ def get_source(conn: Connection, name: str) -> SourceState | None:
     data["polls"] = data["polls"] or 0
     data["stories_total"] = data["stories_total"] or 0
     data["empty_polls"] = data["empty_polls"] or 0
-    return SourceState(**data, listing_note=get_meta(conn, _note_key(name)))
+    return SourceState(**data, listing_note=note)
 
 
 def _note_key(name: str) -> str:
@@ -251,8 +255,15 @@ def _note_key(name: str) -> str:
 
 
 def all_sources(conn: Connection) -> list[SourceState]:
-    names = conn.execute(select(sources.c.name).order_by(sources.c.name)).scalars().all()
-    return [s for s in (get_source(conn, n) for n in names) if s is not None]
+    """Every stored source state, in name order: two queries however many there are (the
+    status page reads them all on every view)."""
+    prefix = _note_key("")
+    notes = {
+        str(key)[len(prefix):]: value
+        for key, value in conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.startswith(prefix)))
+    }
+    rows = conn.execute(select(sources).order_by(sources.c.name)).mappings()
+    return [_source_state(row, notes.get(row["name"])) for row in rows]
 
 
 def save_source(conn: Connection, state: SourceState) -> None:
@@ -864,3 +875,34 @@ def get_meta(conn: Connection, key: str) -> str | None:
 def set_meta(conn: Connection, key: str, value: str) -> None:
     stmt = _insert(conn, meta).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+# ---------------------------------------------------------------------------- the dashboard's reads
+
+
+def recent_alerts(conn: Connection, limit: int, rule: str | None = None) -> list[OutboxEntry]:
+    """The newest ``limit`` alert rows (of ``rule`` only when given), newest first.
+
+    By id, which follows the order rows were written, so the read walks the primary key
+    backwards and stops after ``limit`` rows however many are stored.
+    """
+    cond = outbox.c.kind == MessageKind.ALERT
+    if rule is not None:
+        cond = and_(cond, outbox.c.rule == rule)
+    rows = conn.execute(select(outbox).where(cond).order_by(outbox.c.id.desc()).limit(limit)).mappings()
+    return [_outbox_entry(row) for row in rows]
+
+
+def alert_counts(conn: Connection) -> dict[str, tuple[int, float]]:
+    """Each rule's number of stories it alerted for, and when its latest alert was written."""
+    rows = conn.execute(
+        select(outbox.c.rule, func.count(func.distinct(outbox.c.story_id)), func.max(outbox.c.created_at))
+        .where(outbox.c.kind == MessageKind.ALERT)
+        .group_by(outbox.c.rule)
+    )
+    return {str(rule): (int(n), float(at)) for rule, n, at in rows}
+
+
+def ping(conn: Connection) -> None:
+    """A read of the database that touches a table (readiness)."""
+    conn.execute(select(func.count()).select_from(meta)).scalar()

@@ -1,15 +1,18 @@
-"""The read-only web endpoints: ``/`` (status page), ``/api/status`` (JSON), ``/metrics`` (Prometheus).
+"""The web application: the dashboard (:mod:`~monitor.web.pages`), the JSON API
+(:mod:`~monitor.web.api`), the Atom feeds (:mod:`~monitor.web.feeds`), ``/metrics``
+(Prometheus), ``/healthz`` (liveness) and ``/readyz`` (readiness).
 
-Nothing here changes state, so there is nothing to authenticate; it binds to 127.0.0.1
-unless ``web.listen`` says otherwise. Every string from a source, a story or the config is
-escaped, secrets are never shown (targets are listed by name only), every answer (404, 405
-and error pages included) carries a strict Content-Security-Policy, and a request whose
-``Host`` is not one the server knows (:mod:`monitor.web.hosts`) gets 421 and no data.
+It binds to 127.0.0.1 unless ``web.listen`` says otherwise; with ``web.token`` every route
+but ``/healthz`` needs the token (:mod:`monitor.web.auth`), and every change a CSRF token.
+Every string from a source, a story or the config is escaped, secrets are never shown
+(targets are listed by name only), every answer (401, 404, 405 and error pages included)
+carries a strict Content-Security-Policy and ``nosniff``, and a request whose ``Host`` is
+not one the server knows (:mod:`monitor.web.hosts`) gets 421 and no data. The middlewares
+run in that order: headers on everything, then the host, then the token.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Sequence
 
@@ -17,11 +20,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.web.headers import SECURITY_HEADERS
+from monitor.web import api, feeds
+from monitor.web.auth import WebAuth, auth_check
+from monitor.web.headers import PAGE_CSP, SECURITY_HEADERS
 from monitor.web.hosts import AllowedHosts
-from monitor.web.view import StatusProvider
+from monitor.web.pages import Pages
+from monitor.web.view import DashboardProvider
 
 log = logging.getLogger("monitor.web")
+
+#: the largest request body read (a pasted story for the try-a-rule box, a login form)
+MAX_BODY = 1024 * 1024
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -36,6 +45,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         log.exception("status page: error answering %s %s", request.method, request.path)
         response = web.Response(status=500, text="500 Internal Server Error: see the daemon's log")
     response.headers.update(SECURITY_HEADERS)
+    if response.content_type == "text/html" and response.status < 400:
+        # our own pages load their own stylesheet and script; nothing else, and no inline code
+        response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 
 
@@ -58,50 +70,38 @@ def host_check(hosts: AllowedHosts) -> Middleware:
 
 
 def make_app(
-    provider: StatusProvider, hosts: AllowedHosts, *, outer: Sequence[Middleware] = ()
+    provider: DashboardProvider,
+    hosts: AllowedHosts,
+    *,
+    auth: WebAuth | None = None,
+    refresh: int = 30,
+    outer: Sequence[Middleware] = (),
 ) -> web.Application:
-    """The aiohttp application serving the read-only endpoints to the names in ``hosts``.
+    """The aiohttp application serving the dashboard, API, feeds and probes to the names in ``hosts``.
 
-    ``outer`` are middlewares that run before the others (the server's phase tracking).
+    ``auth`` holds the token (none: every route is open, for a server on loopback);
+    ``refresh`` is how often the pages refresh themselves (seconds); ``outer`` are middlewares
+    that run before the others (the server's phase tracking).
     """
-
-    async def page(_: web.Request) -> web.Response:
-        data = (await provider.status_view()).to_json()
-        rows = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{html.escape(str(s[k]))}</td>"
-                for k in ("name", "kind", "detail", "last_poll", "next_poll", "stories", "last_error")
-            )
-            + "</tr>"
-            for s in data["sources"]
-        )
-        # what to do, once for each state a source is in (ok needs nothing)
-        advice = {s["status"]: s["advice"] for s in data["sources"] if s["status"] != "ok"}
-        todo = "".join(
-            f"<li><b>{html.escape(state)}</b>: {html.escape(text)}</li>" for state, text in advice.items()
-        )
-        outbox = ", ".join(f"{html.escape(k)}: {v}" for k, v in sorted(data["outbox"].items())) or "empty"
-        body = (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>newsmonitor</title>"
-            "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style></head><body>"
-            f"<h1>newsmonitor</h1><p>Configuration: {html.escape(data['config']['path'])}, loaded "
-            f"{html.escape(data['config']['loaded'])}; last reload: {html.escape(data['config']['last_reload'])}</p>"
-            f"<p>Outbox: {outbox}</p><table><tr><th>source</th><th>kind</th><th>status</th>"
-            f"<th>last poll</th><th>next poll</th><th>stories</th><th>last error</th></tr>{rows}</table>"
-            + (f"<ul>{todo}</ul>" if todo else "")
-            + "</body></html>"
-        )
-        return web.Response(text=body, content_type="text/html")
-
-    async def api(_: web.Request) -> web.Response:
-        return web.json_response((await provider.status_view()).to_json())
+    auth = auth or WebAuth()
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=provider.metrics_text(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    app = web.Application(middlewares=[*outer, security_headers, host_check(hosts)])
-    app.router.add_get("/", page)
-    app.router.add_get("/api/status", api)
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        ready = await provider.readiness()
+        return web.json_response(ready.to_json(), status=200 if ready.ready else 503)
+
+    app = web.Application(
+        middlewares=[*outer, security_headers, host_check(hosts), auth_check(auth)], client_max_size=MAX_BODY
+    )
+    Pages(provider, auth, refresh).add_routes(app)
+    api.Api(provider, auth).add_routes(app)
+    feeds.add_routes(app, provider)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app

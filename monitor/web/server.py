@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from monitor.web.app import make_app
+from monitor.web.auth import WebAuth
 from monitor.web.connection import Deadlines, StatusConnection, track_phases
 from monitor.web.headers import raw_answer
 from monitor.web.hosts import AllowedHosts
-from monitor.web.view import StatusProvider
+from monitor.web.view import DashboardProvider
 
 log = logging.getLogger("monitor.web")
 
@@ -142,13 +143,17 @@ class StatusServer:
     """Serves ``provider``'s pages on ``listen`` (``host:port``; an empty host is 127.0.0.1).
 
     ``hosts`` are the extra ``Host`` names to answer to (``web.hosts``); see
-    :class:`~monitor.web.hosts.AllowedHosts` for the ones always allowed.
+    :class:`~monitor.web.hosts.AllowedHosts` for the ones always allowed. ``auth`` holds
+    ``web.token`` (none: no authentication).
     """
 
-    provider: StatusProvider
+    provider: DashboardProvider
     listen: str
     hosts: Iterable[str] = ()
     limits: ServerLimits = field(default_factory=ServerLimits)
+    auth: WebAuth = field(default_factory=WebAuth)
+    #: seconds between the pages' refreshes
+    refresh: int = 30
     open_connections: int = 0
     #: connections refused at the cap since start
     refused: int = 0
@@ -171,9 +176,8 @@ class StatusServer:
         host = host.strip("[]") or "127.0.0.1"
         self.cap = connection_cap(self.limits.max_connections)
         allowed = AllowedHosts.for_listener(host, self.hosts)
-        runner = web.AppRunner(
-            make_app(self.provider, allowed, outer=[track_phases]), shutdown_timeout=SHUTDOWN_TIMEOUT
-        )
+        app = make_app(self.provider, allowed, auth=self.auth, refresh=self.refresh, outer=[track_phases])
+        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
             self._sockets = await _bind(host, int(port))
@@ -303,11 +307,25 @@ async def _bind(host: str, port: int) -> list[socket.socket]:
 
 
 async def start(
-    provider: StatusProvider, listen: str, *, hosts: Iterable[str] = (), limits: ServerLimits | None = None
+    provider: DashboardProvider,
+    listen: str,
+    *,
+    hosts: Iterable[str] = (),
+    limits: ServerLimits | None = None,
+    token: str | None = None,
+    refresh: int = 30,
 ) -> StatusServer:
-    """Serve the status pages on ``listen`` (``host:port``); returns the server to :meth:`~StatusServer.stop`.
+    """Serve the dashboard on ``listen`` (``host:port``); returns the server to :meth:`~StatusServer.stop`.
 
-    Raises OSError when the address cannot be listened on (nothing is left open then).
+    ``token``: every route but ``/healthz`` needs it (None: open). Raises OSError when the
+    address cannot be listened on (nothing is left open then).
     """
-    server = StatusServer(provider, listen, hosts=tuple(hosts), limits=limits or ServerLimits())
+    server = StatusServer(
+        provider,
+        listen,
+        hosts=tuple(hosts),
+        limits=limits or ServerLimits(),
+        auth=WebAuth(token or None),
+        refresh=refresh,
+    )
     return await server.start()

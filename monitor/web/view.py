@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from monitor.models import Snippet
+
 
 class SourceHealth(StrEnum):
     """A source's state as a user sees it (the words are shown as they are).
@@ -189,4 +191,190 @@ class StatusProvider(Protocol):
 
     def metrics_text(self) -> bytes:
         """The Prometheus exposition of the process's metrics."""
+        ...
+
+
+# ---------------------------------------------------------------------------- the dashboard's views
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One outbox row as the dashboard lists it. ``headline`` is untrusted (a story's title);
+    ``last_error`` is redacted; ``waiting`` says why a pending row waits, in words, and
+    ``until`` when that ends (None: not waiting)."""
+
+    id: int
+    status: str
+    rule: str
+    target: str
+    headline: str
+    tries: int
+    waiting: str
+    until: float | None
+    created_at: float
+    last_error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The row of ``/api/outbox``."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "rule": self.rule,
+            "target": self.target,
+            "headline": self.headline,
+            "tries": self.tries,
+            "waiting": self.waiting,
+            "until": when(self.until),
+            "created": when(self.created_at),
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AlertItem:
+    """One alert (a rule that matched a story) with its snippets. Every string but ``rule``
+    comes from a source and is untrusted; ``url`` may have any scheme (the pages link only
+    http and https)."""
+
+    id: int
+    rule: str
+    title: str
+    url: str
+    source: str
+    outlet: str
+    at: float
+    published: float | None
+    status: str
+    snippets: tuple[Snippet, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The row of ``/api/alerts`` (snippets with their hit spans as character offsets)."""
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "outlet": self.outlet,
+            "at": when(self.at),
+            "published": when(self.published),
+            "status": self.status,
+            "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in self.snippets],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleItem:
+    """One configured rule with how often it alerted (``alerts`` outbox rows, the latest at ``last_alert``)."""
+
+    name: str
+    query: str
+    enabled: bool
+    alerts: int
+    last_alert: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row of ``/api/rules``."""
+        return {
+            "name": self.name,
+            "query": self.query,
+            "enabled": self.enabled,
+            "alerts": self.alerts,
+            "last_alert": when(self.last_alert),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TryMatch:
+    """One story a tried query matched, with the snippets that show where (untrusted text)."""
+
+    title: str
+    url: str
+    source: str
+    snippets: tuple[Snippet, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in self.snippets],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TryResult:
+    """What a query tried on the dashboard found: ``error`` (the query does not parse, the URL
+    cannot be read; redacted) or the stories it ``searched`` and those that ``matches``."""
+
+    query: str
+    searched: int = 0
+    matches: tuple[TryMatch, ...] = ()
+    error: str = ""
+    #: where the stories came from, in words ("the pasted text", "the stored history of 7 days")
+    scope: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of ``POST /api/try``."""
+        return {
+            "query": self.query,
+            "scope": self.scope,
+            "error": self.error,
+            "searched": self.searched,
+            "matches": [m.to_json() for m in self.matches],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """What ``/readyz`` reports: the database answers, the scheduler's lag (seconds its last
+    job started late; None: no job yet), the age of the oldest alert waiting to be sent, and
+    the ``problems`` that make the daemon not ready (none: ready)."""
+
+    database: bool
+    scheduler_lag: float | None
+    oldest_pending_age: float | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of ``/readyz``."""
+        return {
+            "ready": self.ready,
+            "database": "ok" if self.database else "unreachable",
+            "scheduler_lag_seconds": self.scheduler_lag,
+            "oldest_pending_alert_seconds": self.oldest_pending_age,
+            "problems": list(self.problems),
+        }
+
+
+class DashboardProvider(StatusProvider, Protocol):
+    """What the dashboard, the JSON API and the Atom feeds need besides the status view."""
+
+    async def outbox_items(self, limit: int) -> list[OutboxItem]:
+        """The waiting (pending, sending) and dead rows, the first ``limit`` of them by id."""
+        ...
+
+    async def retry_alert(self, row_id: int) -> bool:
+        """Put dead (or pending) row ``row_id`` back as pending, due now; False when no such row."""
+        ...
+
+    async def alert_items(self, limit: int, rule: str | None = None) -> list[AlertItem]:
+        """The newest ``limit`` alerts, newest first, of ``rule`` only when given."""
+        ...
+
+    async def rule_items(self) -> list[RuleItem]:
+        """Every configured rule, in configuration order, with its alert count."""
+        ...
+
+    async def try_rule(self, query: str, *, text: str = "", url: str = "") -> TryResult:
+        """Run ``query`` on pasted ``text``, on the article at ``url`` (fetched through the
+        guarded client), or, when both are empty, on the stored stories."""
+        ...
+
+    async def readiness(self) -> Readiness:
+        """Whether the daemon can do its work now (``/readyz``)."""
         ...

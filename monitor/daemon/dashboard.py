@@ -1,0 +1,183 @@
+"""The dashboard's views of a running daemon: the outbox, alerts, rules, try-a-rule, readiness.
+
+:class:`RuntimeDashboard` is the :class:`~monitor.web.view.DashboardProvider` the web server
+reads; it turns stored rows into the web package's plain values, so ``web/`` never sees the
+store or the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from monitor.daemon.outbox import Zones, describe, headline, wait_of
+from monitor.daemon.runtime import Runtime
+from monitor.daemon.status import RuntimeStatus
+from monitor.errors import FetchError, MonitorError, QueryError
+from monitor.extract.article import extract_article
+from monitor.extract.language import story_language
+from monitor.models import OutboxStatus, Snippet, Story
+from monitor.redact import redact_text
+from monitor.rules import Matcher, RuleSpec
+from monitor.store import repo
+from monitor.store.payload import AlertPayload
+from monitor.web.view import AlertItem, OutboxItem, Readiness, RuleItem, TryMatch, TryResult
+
+log = logging.getLogger("monitor.daemon")
+
+#: the outbox rows the dashboard lists
+LISTED = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD)
+#: readiness: the database must answer within this many seconds
+DATABASE_DEADLINE = 5.0
+#: readiness: a scheduler whose jobs start later than this is not keeping up
+MAX_SCHEDULER_LAG = 60.0
+#: the longest pasted text a tried query reads (the matcher reads less)
+MAX_PASTED = 512 * 1024
+
+
+def outbox_item(row: repo.OutboxEntry, destination: repo.DestinationState | None, now: float, zones: Zones) -> OutboxItem:
+    """``row`` as the dashboard lists it: why it waits, in the words of ``newsmonitor outbox``."""
+    wait = wait_of(row, destination, now)
+    return OutboxItem(
+        id=row.id,
+        status=row.status.value,
+        rule=row.rule,
+        target=row.target,
+        headline=headline(row),
+        tries=row.attempts,
+        waiting=describe(wait, now, zones.of_target(row.target)) if wait is not None else "",
+        until=wait.until if wait is not None else None,
+        created_at=row.created_at,
+        last_error=redact_text(row.last_error or ""),
+    )
+
+
+def alert_items(rows: list[repo.OutboxEntry], limit: int) -> list[AlertItem]:
+    """Alert rows as alerts, one per rule and story (a story sent to two notifiers is one
+    alert: the newest row stands for it), at most ``limit``."""
+    seen: set[tuple[str, int | str | None]] = set()
+    items: list[AlertItem] = []
+    for row in rows:
+        payload = row.payload
+        key = (row.rule, row.cluster or row.story_id)
+        if not isinstance(payload, AlertPayload) or key in seen:
+            continue
+        seen.add(key)
+        snippets: tuple[Snippet, ...] = next((e.snippets for e in payload.rules if e.rule == row.rule), ())
+        items.append(
+            AlertItem(
+                id=row.id,
+                rule=row.rule,
+                title=payload.title,
+                url=payload.url,
+                source=payload.source,
+                outlet=payload.outlet,
+                at=row.created_at,
+                published=payload.published,
+                status=row.status.value,
+                snippets=snippets,
+            )
+        )
+        if len(items) >= limit:
+            break
+    return items
+
+
+class RuntimeDashboard(RuntimeStatus):
+    """The :class:`~monitor.web.view.DashboardProvider` of a running daemon."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt)
+        self._rt = rt
+
+    async def outbox_items(self, limit: int) -> list[OutboxItem]:
+        """The waiting and dead rows, the first ``limit`` by id."""
+        rows, destinations = await self._rt.store.outbox_listing(LISTED, limit)
+        now = self._rt.clock.timestamp()
+        zones = Zones.of(self._rt.config)
+        return [outbox_item(row, destinations.get(row.dest), now, zones) for row in rows]
+
+    async def retry_alert(self, row_id: int) -> bool:
+        """Row ``row_id`` pending again, due now, and the delivery loop woken for it."""
+        done = await self._rt.store.retry_row(row_id, self._rt.clock.timestamp())
+        if done:
+            log.info("outbox: row %d requeued from the dashboard", row_id)
+            self._rt.outbox_changed.set()
+        return done
+
+    async def alert_items(self, limit: int, rule: str | None = None) -> list[AlertItem]:
+        """The newest ``limit`` alerts (of ``rule`` only), newest first."""
+        # twice as many rows: a story sent to two notifiers has two rows and is one alert
+        return alert_items(await self._rt.store.recent_alerts(limit * 2, rule), limit)
+
+    async def rule_items(self) -> list[RuleItem]:
+        """Every configured rule (switched off too) with its alert count."""
+        counts = await self._rt.store.alert_counts()
+        return [
+            RuleItem(r.name, r.query, r.enabled, *counts.get(r.name, (0, None)))
+            for r in self._rt.config.settings.rules
+        ]
+
+    async def try_rule(self, query: str, *, text: str = "", url: str = "") -> TryResult:
+        """``query`` run on ``text``, else the article at ``url`` (through the daemon's own
+        guarded client: its allow_networks, nothing more), else the stored stories."""
+        try:
+            matcher = Matcher.compile([RuleSpec("try", query)])
+        except QueryError as exc:
+            return TryResult(query, error=f"invalid query: {exc}")
+        if text.strip():
+            text = text[:MAX_PASTED]
+            story = Story(source="(pasted text)", url="", title="", text=text, lang=story_language(None, "", text))
+            return _result(query, matcher, story, "the pasted text")
+        if url:
+            try:
+                story = await self._story_at(url)
+            except MonitorError as exc:
+                return TryResult(query, error=redact_text(str(exc)), scope=url)
+            return _result(query, matcher, story, "the article at the URL")
+        return TryResult(
+            query,
+            error="paste a story's text or give an article URL: this version keeps no story history to search",
+        )
+
+    async def _story_at(self, url: str) -> Story:
+        if not url.lower().startswith(("http://", "https://")):
+            raise FetchError("only http and https URLs can be read")
+        response = await self._rt.http.get(url)
+        article = extract_article(response.body, url=response.url)
+        if article is None:
+            raise FetchError("no article text found at that address")
+        return Story(
+            source="(url)",
+            url=response.url,
+            title=article.title or "",
+            text=article.text,
+            lang=story_language(article.lang, article.title or "", article.text),
+        )
+
+    async def readiness(self) -> Readiness:
+        """Database reachable (within :data:`DATABASE_DEADLINE`), the scheduler's lag, and
+        the age of the oldest alert due and not sent (too old: ``health.pending_after``)."""
+        problems: list[str] = []
+        overview = None
+        try:
+            overview = await asyncio.wait_for(self._rt.store.overview(), DATABASE_DEADLINE)
+        except (MonitorError, TimeoutError) as exc:
+            problems.append(f"database: {redact_text(str(exc)) or 'no answer'}")
+        lag = self._rt.scheduler_lag
+        if lag is not None and lag > MAX_SCHEDULER_LAG:
+            problems.append(f"scheduler: jobs start {lag:.0f}s late")
+        now = self._rt.clock.timestamp()
+        oldest = overview.oldest_pending if overview is not None else None
+        age = max(0.0, now - oldest) if oldest is not None else None
+        if age is not None and age > self._rt.config.settings.health.pending_after:
+            problems.append(f"outbox: an alert has waited {age:.0f}s to be sent")
+        return Readiness(overview is not None, lag, age, tuple(problems))
+
+
+def _result(query: str, matcher: Matcher, story: Story, scope: str) -> TryResult:
+    matches = matcher.match(story)
+    found = tuple(
+        TryMatch(title=story.title, url=story.url, source=story.source, snippets=m.snippets) for m in matches[:1]
+    )
+    return TryResult(query, searched=1, matches=found, scope=scope)

@@ -1,0 +1,224 @@
+"""The dashboard's HTML pages: sources, alerts, rules, the outbox (with its retry button),
+the try-a-rule box, and signing in and out.
+
+Every page is plain server-rendered HTML that works without script (sorting and filtering
+go through the query string, the retry button is a form); ``static/dashboard.js`` adds
+instant filtering, sorting in place and the refresh. Every form that changes something
+carries the CSRF token (:mod:`monitor.web.auth`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from jinja2 import Environment
+
+from monitor.web.auth import CREDENTIAL, CSRF_FIELD, SESSION_COOKIE, Credential, WebAuth, safe_next
+from monitor.web.render import environment, render, static_files
+from monitor.web.view import DashboardProvider, OutboxItem, SourceHealth, SourceStatus
+
+NAV = (("/", "Sources"), ("/alerts", "Alerts"), ("/rules", "Rules"), ("/outbox", "Outbox"), ("/try", "Try a rule"))
+#: the columns of the sources table: query-string key, heading
+SOURCE_COLUMNS = (
+    ("name", "source"),
+    ("state", "state"),
+    ("kind", "kind"),
+    ("last_poll", "last poll"),
+    ("next_poll", "next poll"),
+    ("stories", "stories"),
+    ("last_error", "last error"),
+)
+_SORT_KEYS: dict[str, Any] = {
+    "name": lambda s: s.name.lower(),
+    "state": lambda s: (s.health is SourceHealth.OK, s.health.value, s.name.lower()),
+    "kind": lambda s: s.kind,
+    "last_poll": lambda s: s.last_poll_at or 0.0,
+    "next_poll": lambda s: s.next_poll_at or 0.0,
+    "stories": lambda s: s.stories,
+    "last_error": lambda s: s.last_error,
+}
+#: how many alerts the alert page and the feeds show
+ALERTS_SHOWN = 100
+OUTBOX_SHOWN = 500
+MAX_QUERY = 2000
+
+
+def held(row: OutboxItem) -> bool:
+    """Whether a waiting row is held (quiet hours, a digest, the throttle, a backoff) rather
+    than due or being sent."""
+    return row.status == "pending" and not row.waiting.startswith("due")
+
+
+def filtered_sources(
+    sources: list[SourceStatus], q: str, state: str, sort: str, desc: bool
+) -> list[SourceStatus]:
+    """``sources`` whose name, kind, state or last error contains ``q`` (any case) and whose
+    state is ``state`` (when given), sorted by column ``sort`` (unknown: the state, failing first)."""
+    words = q.strip().lower()
+    rows = [
+        s
+        for s in sources
+        if (not state or s.health.value == state)
+        and (not words or any(words in f.lower() for f in (s.name, s.kind, s.detail, s.last_error)))
+    ]
+    return sorted(rows, key=_SORT_KEYS.get(sort, _SORT_KEYS["state"]), reverse=desc)
+
+
+@dataclass
+class Pages:
+    """The page handlers, reading from ``provider``; ``refresh`` is the seconds between refreshes."""
+
+    provider: DashboardProvider
+    auth: WebAuth
+    refresh: int = 30
+    env: Environment = field(default_factory=environment)
+    static: dict[str, tuple[bytes, str]] = field(default_factory=static_files)
+
+    def feed_url(self, rule: str | None = None) -> str:
+        """The path of the feed of all alerts (or of ``rule``'s), with the feed token when auth is on."""
+        path = "/feeds/all.atom" if rule is None else f"/feeds/rules/{quote(rule, safe='')}.atom"
+        return path + (f"?token={self.auth.feed_token}" if self.auth.enabled else "")
+
+    def _page(self, request: web.Request, template: str, title: str, **context: Any) -> web.Response:
+        text = render(
+            self.env,
+            template,
+            title=title,
+            nav=NAV,
+            here=request.path,
+            csrf=self.auth.csrf_token(request),
+            signed_in=request.get(CREDENTIAL) is Credential.COOKIE,
+            refresh=self.refresh,
+            feed_all=self.feed_url(),
+            **context,
+        )
+        return web.Response(text=text, content_type="text/html")
+
+    def _check_csrf(self, request: web.Request, form: Any) -> None:
+        given = request.headers.get("X-CSRF-Token") or str(form.get(CSRF_FIELD, ""))
+        if not self.auth.csrf_ok(request, given):
+            raise web.HTTPForbidden(text="403 Forbidden: the form's CSRF token is missing or stale; reload the page")
+
+    # ------------------------------------------------------------------ pages
+
+    async def sources(self, request: web.Request) -> web.Response:
+        view = await self.provider.status_view()
+        data = view.to_json()
+        q, state = request.query.get("q", "")[:200], request.query.get("state", "")
+        sort, desc = request.query.get("sort", "state"), request.query.get("desc") == "1"
+        counts = Counter(s.health.value for s in view.sources)
+        advice = {s.health.value: s.health.advice for s in view.sources if s.health is not SourceHealth.OK}
+        return self._page(
+            request,
+            "sources.html",
+            "Sources",
+            sources=filtered_sources(view.sources, q, state, sort, desc),
+            counts=sorted(counts.items()),
+            states=[h.value for h in SourceHealth],
+            columns=SOURCE_COLUMNS,
+            q=q,
+            state=state,
+            sort=sort,
+            desc=desc,
+            advice=sorted(advice.items()),
+            config=data["config"],
+            outbox=sorted(data["outbox"].items()),
+        )
+
+    async def alerts(self, request: web.Request) -> web.Response:
+        rule = request.query.get("rule") or None
+        alerts = await self.provider.alert_items(ALERTS_SHOWN, rule)
+        return self._page(request, "alerts.html", "Alerts", alerts=alerts, rule=rule, feed=self.feed_url(rule))
+
+    async def rules(self, request: web.Request) -> web.Response:
+        rules = await self.provider.rule_items()
+        feeds = {r.name: self.feed_url(r.name) for r in rules}
+        return self._page(request, "rules.html", "Rules", rules=rules, feeds=feeds)
+
+    async def outbox(self, request: web.Request) -> web.Response:
+        rows = await self.provider.outbox_items(OUTBOX_SHOWN)
+        waiting = [r for r in rows if r.status in ("pending", "sending")]
+        groups = [
+            ("pending", "Pending", [r for r in waiting if not held(r)]),
+            ("held", "Held", [r for r in waiting if held(r)]),
+            ("dead", "Dead", [r for r in rows if r.status == "dead"]),
+        ]
+        retried = request.query.get("retried", "")
+        message = f"Alert {int(retried)} is pending again." if retried.isdigit() else ""
+        return self._page(request, "outbox.html", "Outbox", groups=groups, message=message)
+
+    async def retry(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self._check_csrf(request, form)
+        try:
+            row_id = int(request.match_info["row_id"])
+        except ValueError:
+            raise web.HTTPNotFound(text="404 Not Found: no such alert") from None
+        if not await self.provider.retry_alert(row_id):
+            raise web.HTTPNotFound(text="404 Not Found: no such alert, or it was sent or cancelled")
+        raise web.HTTPSeeOther(f"/outbox?retried={row_id}")
+
+    async def try_form(self, request: web.Request) -> web.Response:
+        return self._page(request, "try.html", "Try a rule", query="", url="", text="", result=None, history=True)
+
+    async def try_rule(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self._check_csrf(request, form)
+        query, url, text = (str(form.get(k, "")) for k in ("query", "url", "text"))
+        result = await self.provider.try_rule(query[:MAX_QUERY], text=text, url=url.strip())
+        return self._page(
+            request, "try.html", "Try a rule", query=query, url=url, text=text, result=result, history=True
+        )
+
+    # ------------------------------------------------------------------ signing in
+
+    async def login_form(self, request: web.Request) -> web.Response:
+        if not self.auth.enabled:
+            raise web.HTTPSeeOther("/")
+        text = render(self.env, "login.html", next=safe_next(request.query.get("next")), failed=False)
+        return web.Response(text=text, content_type="text/html")
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        target = safe_next(str(form.get("next", "")))
+        if not self.auth.token_matches(str(form.get("token", ""))):
+            text = render(self.env, "login.html", next=target, failed=True)
+            return web.Response(status=403, text=text, content_type="text/html")
+        response = web.HTTPSeeOther(target)
+        response.set_cookie(
+            SESSION_COOKIE, self.auth.session, httponly=True, samesite="Strict", secure=request.secure, path="/"
+        )
+        raise response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self._check_csrf(request, form)
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(SESSION_COOKIE, path="/")
+        raise response
+
+    async def static_file(self, request: web.Request) -> web.Response:
+        found = self.static.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound(text="404 Not Found")
+        body, content_type = found
+        return web.Response(body=body, content_type=content_type, headers={"Cache-Control": "no-cache"})
+
+    def add_routes(self, app: web.Application) -> None:
+        """Put the pages on ``app``."""
+        router = app.router
+        router.add_get("/", self.sources)
+        router.add_get("/alerts", self.alerts)
+        router.add_get("/rules", self.rules)
+        router.add_get("/outbox", self.outbox)
+        router.add_post("/outbox/{row_id}/retry", self.retry)
+        router.add_get("/try", self.try_form)
+        router.add_post("/try", self.try_rule)
+        router.add_get("/login", self.login_form)
+        router.add_post("/login", self.login)
+        router.add_post("/logout", self.logout)
+        router.add_get("/static/{name}", self.static_file)
