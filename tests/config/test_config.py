@@ -139,6 +139,9 @@ def test_the_example_web_section_is_valid_and_states_the_defaults() -> None:
     text = (ROOT / "config.example.yaml").read_text()
     block = text[text.index("# web:") :].split("\n\n")[0]
     uncommented = "\n".join(line.removeprefix("# ") for line in block.splitlines())
-    web = parse_settings(uncommented, "example-web.yaml", {}).settings.web
+    token = "example-token-0123456789"
+    web = parse_settings(uncommented, "example-web.yaml", {"NEWSMONITOR_TOKEN": token}).settings.web
     assert web.listen == "127.0.0.1:8321" and web.hosts == ["status.example.org"]
-    assert web.model_dump(exclude={"listen", "hosts"}) == WebSettings().model_dump(exclude={"listen", "hosts"})
+    assert web.token == token
+    stated = {"listen", "hosts", "token"}
+    assert web.model_dump(exclude=stated) == WebSettings().model_dump(exclude=stated)
