@@ -6,6 +6,7 @@ Shared by the status page (through :class:`monitor.web.view.StatusProvider`) and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 
@@ -21,7 +22,7 @@ from monitor.web.view import SourceHealth, SourceStatus, StatusView
 
 
 def source_health(
-    src: SourceSettings, state: repo.SourceState | None, health: HealthSettings, now: float
+    src: SourceSettings, state: repo.SourceSummary | None, health: HealthSettings, now: float
 ) -> SourceHealth:
     """The state of source ``src`` at ``now``, from its stored ``state`` (None: never polled).
 
@@ -48,7 +49,7 @@ def source_health(
     return SourceHealth.OK
 
 
-def _failure(state: repo.SourceState) -> SourceHealth:
+def _failure(state: repo.SourceSummary) -> SourceHealth:
     # both are about the address, not the moment: waiting will not help, so they have words of their own
     if state.last_http_status == HTTPStatus.GONE:
         return SourceHealth.GONE
@@ -58,7 +59,7 @@ def _failure(state: repo.SourceState) -> SourceHealth:
 
 
 def source_status(
-    src: SourceSettings, state: repo.SourceState | None, health: HealthSettings, now: float
+    src: SourceSettings, state: repo.SourceSummary | None, health: HealthSettings, now: float
 ) -> SourceStatus:
     """One source's status row at ``now`` from its settings and stored state (``None``: never
     polled); its state is :func:`source_health`'s."""
@@ -83,7 +84,7 @@ def source_status(
 
 
 def source_statuses(
-    sources: Iterable[SourceSettings], states: Mapping[str, repo.SourceState], health: HealthSettings, now: float
+    sources: Iterable[SourceSettings], states: Mapping[str, repo.SourceSummary], health: HealthSettings, now: float
 ) -> list[SourceStatus]:
     """Every configured source's status row at ``now``, in configuration order."""
     return [source_status(src, states.get(src.name), health, now) for src in sources]
@@ -105,15 +106,38 @@ def status_view(rt: Runtime, overview: Overview) -> StatusView:
     )
 
 
-class RuntimeStatus:
-    """The :class:`~monitor.web.view.StatusProvider` of a running daemon."""
+#: how long (seconds, on the runtime's clock) one read of the store serves the status views:
+#: with 10 000 sources a read and its states cost tens of milliseconds, and a refreshing page,
+#: an API client walking the pages and a second browser tab all ask within moments
+STATUS_CACHE_SECONDS = 2.0
 
-    def __init__(self, rt: Runtime) -> None:
+
+class RuntimeStatus:
+    """The :class:`~monitor.web.view.StatusProvider` of a running daemon.
+
+    A view is reused for ``cache_for`` seconds of the runtime's clock (0: never), and until the
+    configuration is reloaded; concurrent requests wait for one read rather than each making
+    their own. A fake clock that is not moved keeps the view: tests that poll between two
+    reads advance it, or pass ``cache_for=0``.
+    """
+
+    def __init__(self, rt: Runtime, *, cache_for: float = STATUS_CACHE_SECONDS) -> None:
         self._rt = rt
+        self._cache_for = cache_for
+        self._cached: tuple[float, object, StatusView] | None = None
+        self._reading = asyncio.Lock()
 
     async def status_view(self) -> StatusView:
-        """The daemon's status, from one read of its store."""
-        return status_view(self._rt, await self._rt.store.overview())
+        """The daemon's status, from one read of its store at most ``cache_for`` seconds old."""
+        rt = self._rt
+        async with self._reading:
+            cached = self._cached
+            age = rt.clock.monotonic() - cached[0] if cached is not None else None
+            if cached is not None and cached[1] is rt.config and age is not None and 0 <= age < self._cache_for:
+                return cached[2]
+            view = status_view(rt, await rt.store.overview())
+            self._cached = (rt.clock.monotonic(), rt.config, view)
+            return view
 
     def metrics_text(self) -> bytes:
         """The daemon's Prometheus metrics."""
