@@ -59,13 +59,26 @@ def _failure(state: repo.SourceSummary) -> SourceHealth:
 
 
 def source_status(
-    src: SourceSettings, state: repo.SourceSummary | None, health: HealthSettings, now: float
+    src: SourceSettings,
+    state: repo.SourceSummary | None,
+    health: HealthSettings,
+    now: float,
+    redacted: dict[str, str] | None = None,
 ) -> SourceStatus:
     """One source's status row at ``now`` from its settings and stored state (``None``: never
-    polled); its state is :func:`source_health`'s."""
+    polled); its state is :func:`source_health`'s. ``redacted`` remembers the errors already
+    redacted, for a caller that builds many rows at once (many sources fail the same way)."""
     decided = source_health(src, state, health, now)
     if state is None:
         return SourceStatus(name=src.name, kind=src.kind, enabled=src.enabled, health=decided)
+    error = state.last_error or ""
+    if error and redacted is not None:
+        masked = redacted.get(error)
+        if masked is None:
+            masked = redacted[error] = redact_text(error)
+        error = masked
+    elif error:
+        error = redact_text(error)
     return SourceStatus(
         name=src.name,
         kind=src.kind,
@@ -74,7 +87,7 @@ def source_status(
         failing_since=state.failing_since,
         last_poll_at=state.last_poll_at,
         next_poll_at=state.next_poll_at,
-        last_error=redact_text(state.last_error or ""),
+        last_error=error,
         polls=state.polls,
         stories=state.stories_total,
         empty_polls=state.empty_polls,
@@ -87,7 +100,9 @@ def source_statuses(
     sources: Iterable[SourceSettings], states: Mapping[str, repo.SourceSummary], health: HealthSettings, now: float
 ) -> list[SourceStatus]:
     """Every configured source's status row at ``now``, in configuration order."""
-    return [source_status(src, states.get(src.name), health, now) for src in sources]
+    # one build sees each error text once: the secrets registered cannot change within it
+    redacted: dict[str, str] = {}
+    return [source_status(src, states.get(src.name), health, now, redacted) for src in sources]
 
 
 def status_view(rt: Runtime, overview: Overview) -> StatusView:
