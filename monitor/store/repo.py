@@ -567,8 +567,11 @@ def add_outbox(conn: Connection, rows: Sequence[OutboxRow], story_ids: Sequence[
                 attempts=0,
             )
             .on_conflict_do_nothing(index_elements=["key"])
+            # counted by what comes back: PostgreSQL's driver reports no rowcount for an insert
+            # that returns its key (SQLAlchemy adds that RETURNING itself)
+            .returning(outbox.c.id)
         )
-        inserted += conn.execute(stmt).rowcount or 0
+        inserted += len(conn.execute(stmt).all())
     return inserted
 
 
