@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from monitor.demo.receiver import Receiver
+from tests.support.postgres import Postgres, PostgresUnavailable, server
 from tests.support.servers import Canary, Site
 from tests.support.smtp import SMTPBox
 
@@ -73,3 +75,37 @@ def smtp() -> Iterator[SMTPBox]:
     box.start()
     yield box
     box.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """The PostgreSQL server of the suite (see :mod:`tests.support.postgres`).
+
+    Without one (no ``NEWSMONITOR_TEST_POSTGRES`` and PostgreSQL not installed) the tests that
+    need it are skipped with the reason, except in CI (``CI`` set), where that is an error:
+    CI installs PostgreSQL, and its half of the suite must never be skipped there.
+    """
+    try:
+        pg = server()
+    except PostgresUnavailable as exc:
+        if "CI" in os.environ:
+            pytest.fail(f"CI must run the PostgreSQL tests: {exc}")
+        pytest.skip(f"no PostgreSQL server for the PostgreSQL half of the suite: {exc}")
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: Postgres) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    url = postgres.new_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database of each engine in turn: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/nm.db"
+    return str(request.getfixturevalue("postgres_url"))

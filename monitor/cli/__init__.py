@@ -8,16 +8,17 @@ One module per command group; each registers its commands on :data:`main`:
 - ``state``: ``sources``, ``outbox`` (read or change the stored state);
 - ``init``: ``init`` (a new, commented configuration file);
 - ``configfile``: ``add``, ``import-opml``, ``export-opml``, ``schema`` (change or describe
-  the configuration file).
+  the configuration file);
+- ``instances``: ``instances`` (the instances sharing a PostgreSQL database).
 
 Exit status: 0 success, 1 a command-level failure (e.g. no match, a failed send),
 2 invalid configuration or usage.
 """
 
-from monitor.cli import configfile, daemon, init, rules, stages, state
+from monitor.cli import configfile, daemon, init, instances, rules, stages, state
 from monitor.cli.base import main
 
 main.add_command(rules.test_rule, "test-rule")
 main.add_command(rules.match, "match")
 
-__all__ = ["configfile", "daemon", "init", "main", "stages", "state"]
+__all__ = ["configfile", "daemon", "init", "instances", "main", "stages", "state"]

@@ -52,6 +52,8 @@ def sources(config_path: str | None) -> None:
         with db.read() as conn:
             states = {s.name: s for s in repo.source_summaries(conn)}
         db.close()
+    # instances sharing a PostgreSQL database: which one polled each source last
+    pollers = {name: s.polled_by for name, s in states.items() if s.polled_by}
     rows = source_statuses(config.settings.sources, states, config.settings.health, SYSTEM_CLOCK.timestamp())
     # as wide as what they hold, so that the columns after them stay aligned
     name_width = max([24, *(len(row.name) for row in rows)])
@@ -64,6 +66,9 @@ def sources(config_path: str | None) -> None:
         )
     if db is None:
         click.echo(NO_DATABASE)
+    for row in rows:
+        if row.name in pollers:
+            click.echo(f"polled by: {row.name}: {pollers[row.name]}")
     for row in rows:
         if row.note:
             click.echo(f"note: {row.name}: {row.note}")

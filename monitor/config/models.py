@@ -209,6 +209,17 @@ class ClusterSettings(_Model):
     window: Duration = 48 * 3600.0
 
 
+class InstancesSettings(_Model):
+    """Several instances sharing one PostgreSQL database (issue 16; a SQLite file has one)."""
+
+    #: how long a poll may hold its source before another instance may take it (the longest poll, and more)
+    source_lease: Duration = Field(default=300.0, gt=0)
+    #: how long a delivery round holds its destination at least (each send's claim extends it)
+    delivery_lease: Duration = Field(default=60.0, gt=0)
+    #: how often each instance writes its membership row; silent for 3 beats, it is not listed as live
+    heartbeat: Duration = Field(default=15.0, gt=0)
+
+
 class HealthSettings(_Model):
     """The daemon's notices about itself."""
 
@@ -263,6 +274,7 @@ class Settings(_Model):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     flood: FloodSettings = Field(default_factory=FloodSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    instances: InstancesSettings = Field(default_factory=InstancesSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)

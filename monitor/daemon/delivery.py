@@ -237,6 +237,11 @@ class Deliverer:
         if self._recovered:
             return True
         rt = self.rt
+        if rt.store.shared:
+            # instances share the database: rows left sending are recovered per destination by
+            # whoever leases it next (_lease_destination), once their own lease has ended
+            self._recovered = True
+            return True
         try:
             found = await rt.store.recover_interrupted(rt.clock.timestamp(), _INTERRUPTED)
         except Exception as exc:  # a local fault: no claim is made until this worked
@@ -313,6 +318,40 @@ class Deliverer:
         except Exception as exc:  # the outcomes kept stay kept; this destination sends nothing meanwhile
             raise LocalFault("record", exc) from exc
         rt.metrics.delivery_unrecorded.set(len(self.holds.unwritten()))
+        if rt.store.shared and not await self._lease_destination(dest_id, now):
+            return 0
+        try:
+            return await self._round_held(dest_id, now)
+        finally:
+            if rt.store.shared and not self.holds.has_unwritten(dest_id):
+                await rt.store.leases.release_destination(dest_id)
+
+    async def _lease_destination(self, dest_id: str, now: float) -> bool:
+        """Lease ``dest_id`` for this round (instances sharing the database: one delivers to a
+        destination at a time, so its order and backoff hold cluster-wide); whether it is this
+        instance's. Rows a dead instance left ``sending`` become due again first. Held by
+        another, the destination is looked at again a second later."""
+        rt = self.rt
+        lease = now + rt.config.settings.instances.delivery_lease
+        recovered = await rt.store.leases.claim_destination(
+            dest_id, self._target_name(dest_id), now=now, until=lease, error=_INTERRUPTED
+        )
+        if recovered is None:
+            self.holds.pause(dest_id, now + 1.0)
+            return False
+        for row in recovered:
+            rt.metrics.delivery_unknown.labels(row.target).inc()
+        if recovered:
+            log.warning(
+                "delivery: %d alerts were being sent by an instance that stopped; each goes out once more "
+                "with its key: %s",
+                len(recovered),
+                ", ".join(row.key for row in recovered[:20]),
+            )
+        return True
+
+    async def _round_held(self, dest_id: str, now: float) -> int:
+        rt = self.rt
         rows = await rt.store.pending_for(dest_id, now)
         found = self.destination(dest_id)
         if found is None:
@@ -411,7 +450,10 @@ class Deliverer:
         rt = self.rt
         lease = rt.clock.timestamp() + send_deadline(rt.config.settings.delivery.timeout) + LEASE_GRACE
         try:
-            claimed = await rt.store.claim(ids, lease)
+            if rt.store.shared:
+                claimed = await rt.store.leases.claim_rows(dest_id, ids, lease)
+            else:
+                claimed = await rt.store.claim(ids, lease)
         except Exception as exc:  # a local fault before the send: nothing went out
             raise LocalFault("claim", exc) from exc
         if claimed == sorted(ids):

@@ -74,3 +74,16 @@ class Metrics:
             "newsmonitor_config_last_reload_successful", "Whether the last configuration (re)load worked", registry=r
         )
         self.config_reload_ok.set(1)
+        # instances sharing a PostgreSQL database (issue 16); zero and unset with a SQLite file
+        self.instance = Gauge(
+            "newsmonitor_instance_info", "This instance (its id in the instances table), always 1",
+            ["instance"], registry=r,
+        )
+        self.instances = Gauge(
+            "newsmonitor_instances_live", "Instances sharing the database whose heartbeat is recent", registry=r
+        )
+        self.config_mismatch = Gauge(
+            "newsmonitor_config_mismatch",
+            "1 when the live instances run configurations of different hashes (reload them all)",
+            registry=r,
+        )

@@ -245,8 +245,11 @@ async def _load_state(rt: Runtime, src: SourceSettings) -> repo.SourceState:
     of a URL it no longer has."""
     state = await rt.store.source_state(src.name)
     url_hash = source_url_hash(src.url)
+    # which instance polled it, where several share the database (`newsmonitor sources` shows it)
+    polled_by = rt.instance_id if rt.store.shared else None
     if state is None:
-        return repo.SourceState(name=src.name, kind=src.kind, url_hash=url_hash)
+        return repo.SourceState(name=src.name, kind=src.kind, url_hash=url_hash, polled_by=polled_by)
+    state.polled_by = polled_by
     if state.url_hash != url_hash:
         # the URL changed: validators of the old URL do not apply
         state.etag = state.last_modified = state.content_hash = None

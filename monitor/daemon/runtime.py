@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +38,12 @@ T = TypeVar("T")
 def enabled_rules(config: Config) -> list[RuleSettings]:
     """The rules of ``config`` that are switched on, in the order the file lists them."""
     return [r for r in config.settings.rules if r.enabled]
+
+
+def config_hash(config: Config) -> str:
+    """What identifies the configuration an instance runs: a hash of its validated settings
+    (formatting and comments of the file aside), the same on every instance reading the same file."""
+    return hashlib.sha256(config.settings.model_dump_json().encode()).hexdigest()[:16]
 
 
 def compile_matcher(rules: list[RuleSettings]) -> Matcher:
@@ -81,7 +91,9 @@ class Runtime:
         self.clock = clock
         s = config.settings
         #: the database, through its named operations (on the database thread)
-        self.store = Store(database or Database(config.database_url))
+        #: this instance among those sharing the database: host, pid and a random part (new at each start)
+        self.instance_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.store = Store(database or Database(config.database_url), owner=self.instance_id)
         self.http = http or HttpClient(
             total_timeout=s.http.timeout,
             connect_timeout=s.http.connect_timeout,

@@ -16,18 +16,21 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, SourceSettings, load_config
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
 from monitor.daemon.health import Problem as HealthProblem
 from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
-from monitor.daemon.runtime import Runtime, compile_matcher, enabled_rules
+from monitor.daemon.runtime import Runtime, compile_matcher, config_hash, enabled_rules
 from monitor.daemon.targets import Target, build_targets
 from monitor.fetch.client import HttpClient
+from monitor.identity.keys import source_url_hash
 from monitor.redact import register_secret
 from monitor.rules import Matcher
 from monitor.store import repo
+from monitor.store.cluster import Member
 from monitor.store.db import Database
 
 if TYPE_CHECKING:
@@ -74,6 +77,10 @@ class Daemon:
         self._reloads: set[asyncio.Task[bool]] = set()
         self._reload_lock = asyncio.Lock()
         self._started = False
+        self._started_at = clock.timestamp()
+        #: how late a poll started, at most, since the last heartbeat (seconds)
+        self._lag = 0.0
+        self._told_mismatch = False
 
     @property
     def config(self) -> Config:
@@ -135,6 +142,8 @@ class Daemon:
         async def one(src: SourceSettings) -> PollResult:
             async with sem:
                 try:
+                    if record and self.rt.store.shared and not await self._lease(src, force=True):
+                        return PollResult(src.name, PollStatus.ERROR, error="being polled by another instance")
                     return await poll_source(self.rt, src, record=record)
                 except Exception as exc:  # a bug in one source's poll must not abort the others
                     log.exception("source=%s unexpected error in poll", src.name)
@@ -235,6 +244,12 @@ class Daemon:
             next_run_time=self.clock.now() + timedelta(seconds=5),
         )
         self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        if self.rt.store.shared:
+            beat = self.config.settings.instances.heartbeat
+            self.scheduler.add_job(
+                self._heartbeat, IntervalTrigger(seconds=beat), id="(heartbeat)",
+                misfire_grace_time=max(1, int(beat)), next_run_time=self.clock.now(),
+            )
         self.scheduler.add_job(
             self._watch_database, IntervalTrigger(seconds=DATABASE_WATCH), id="(database)", misfire_grace_time=5
         )
@@ -244,6 +259,11 @@ class Daemon:
         """Stop polling at once; let delivery finish the send in flight within the deadline."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        if self.rt.store.shared:
+            try:
+                await self.rt.store.leases.leave()
+            except Exception:  # the database is away: the row goes when it is silent long enough
+                log.warning("could not remove this instance from the instances table", exc_info=True)
         for task in [*self._tasks, *self._reloads]:
             task.cancel()
         try:
@@ -368,6 +388,7 @@ class Daemon:
             late = max(0.0, (self.clock.now() - planned).total_seconds())
             self.rt.metrics.lateness.observe(late)
             self.rt.scheduler_lag = late
+            self._lag = max(self._lag, late)
 
     async def _poll_job(self, name: str) -> None:
         src = self.rt.sources[name]
@@ -375,6 +396,8 @@ class Daemon:
         if task is not None:
             self._tasks.add(task)
         try:
+            if self.rt.store.shared and not await self._lease(src):
+                return
             await poll_source(self.rt, src)
             state = await self.rt.store.source_state(name)
             if state is not None and state.next_poll_at and self.scheduler is not None:
@@ -390,6 +413,57 @@ class Daemon:
         finally:
             if task is not None:
                 self._tasks.discard(task)
+
+    async def _lease(self, src: SourceSettings, *, force: bool = False) -> bool:
+        """Lease ``src`` for one poll among the instances sharing the database; whether this one
+        polls it. When another instance holds it, or polled it within its interval, the local
+        timer moves to when it is due again (a little later, at random, so that the instances'
+        timers do not fire together) and nothing is polled."""
+        now = self.clock.timestamp()
+        claim = await self.rt.store.leases.claim_source(
+            src.name,
+            kind=src.kind,
+            url_hash=source_url_hash(src.url),
+            now=now,
+            until=now + self.config.settings.instances.source_lease,
+            force=force,
+        )
+        if claim.claimed:
+            return True
+        again = claim.lease_until or claim.next_poll_at
+        job = self.scheduler.get_job(src.name) if self.scheduler is not None else None
+        if job is not None and again is not None:
+            interval = self.config.source_interval(src)
+            later = again + random.uniform(0.0, min(5.0, interval * 0.05))
+            job.modify(next_run_time=datetime.fromtimestamp(max(later, now), UTC))
+        return False
+
+    async def _heartbeat(self) -> None:
+        """Write this instance's membership row (see :mod:`monitor.store.cluster`); say once
+        when the instances run different configurations."""
+        rt = self.rt
+        now = self.clock.timestamp()
+        beat = self.config.settings.instances.heartbeat
+        held = await rt.store.leases.held(now)
+        lag, self._lag = self._lag, 0.0
+        await rt.store.leases.heartbeat(
+            Member(
+                rt.instance_id, socket.gethostname(), os.getpid(), self._started_at, now,
+                config_hash(self.config), version=__version__, leases=held, lag=lag,
+            ),
+            forget_before=now - 100 * beat,
+        )
+        live = await rt.store.leases.members(since=now - 3 * beat)
+        hashes = {m.config_hash for m in live}
+        rt.metrics.instance.labels(rt.instance_id).set(1)
+        rt.metrics.instances.set(len(live))
+        rt.metrics.config_mismatch.set(1 if len(hashes) > 1 else 0)
+        if len(hashes) > 1 and not self._told_mismatch:
+            log.warning(
+                "instances run different configurations: %s; reload them all with the same file",
+                ", ".join(f"{m.id}={m.config_hash}" for m in live),
+            )
+        self._told_mismatch = len(hashes) > 1
 
     async def _watch_database(self) -> None:
         """Whether the database file is still at its path, and a health notice when it was not.

@@ -106,6 +106,12 @@ class Database:
         #: keeps the file at its path while the lock is held (see :class:`FileKeeper`)
         self.keeper = FileKeeper(self.lock, self.engine)
 
+    @property
+    def shared(self) -> bool:
+        """Whether several instances may use this database at once (PostgreSQL; a SQLite file
+        belongs to one daemon, see :class:`~monitor.store.owner.InstanceLock`)."""
+        return self.engine.dialect.name == "postgresql"
+
     @classmethod
     def open_existing(cls, url: str) -> Database | None:
         """Open the database for reading as it is: no file is created, nothing is migrated.

@@ -27,6 +27,7 @@ from sqlalchemy import Connection
 from monitor.models import OutboxStatus
 from monitor.store import repo
 from monitor.store.db import Database
+from monitor.store.leases import Leases
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -99,9 +100,16 @@ class Store:
     operations.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, owner: str = "") -> None:
         self.database = database
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-db")
+        #: leases and membership of instances sharing the database; ``owner`` is this instance's id
+        self.leases = Leases(self._read, self._write, owner)
+
+    @property
+    def shared(self) -> bool:
+        """Whether instances share this database (PostgreSQL): then sources and destinations are leased."""
+        return self.database.shared
 
     async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # the one way onto the database thread: every operation below goes through here
@@ -340,7 +348,7 @@ class Store:
 
     async def due_destinations(self, now: float) -> list[str]:
         """The destinations with at least one pending row due at ``now``."""
-        return await self._read(partial(repo.due_destinations, now=now))
+        return await self._read(partial(repo.due_destinations, now=now, shared=self.shared))
 
     async def next_due(self) -> float | None:
         """When the next pending row becomes due (epoch seconds); None when nothing is pending."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Connection, Float, Integer, String, Text, column, inspect, select, table
+from sqlalchemy import Column, Connection, Float, Integer, String, Text, column, inspect, select, table, text
 
 from monitor.store import schema
 
@@ -168,6 +168,26 @@ def _v6_story_identity(ops: Operations) -> None:
                 bind.execute(listers.insert(), rows)
 
 
+def _v7_cluster(ops: Operations) -> None:
+    """Add what several instances sharing one (PostgreSQL) database need (issue 16): source
+    and destination leases (``lease_owner``, ``lease_until``), who polled a source last
+    (``sources.polled_by``), the ``instances`` membership table and the ``lsh_bands`` index
+    of story signatures. Nothing to fill in: no lease is held and no instance is known at
+    the upgrade."""
+    bind = ops.get_bind()
+    have = {c["name"] for c in inspect(bind).get_columns("sources")}
+    # a database created by this version already has these: _v1_initial creates today's tables
+    for name, kind in (("lease_owner", String(100)), ("lease_until", Float), ("polled_by", String(100))):
+        if name not in have:
+            ops.add_column("sources", Column(name, kind))
+    have = {c["name"] for c in inspect(bind).get_columns("destinations")}
+    for name, kind in (("lease_owner", String(100)), ("lease_until", Float)):
+        if name not in have:
+            ops.add_column("destinations", Column(name, kind))
+    for created in (schema.instances, schema.lsh_bands):
+        created.create(bind, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Operations], None]] = [
     _v1_initial,
     _v2_source_http_status,
@@ -175,7 +195,12 @@ MIGRATIONS: list[Callable[[Operations], None]] = [
     _v4_source_health,
     _v5_outbox_claims,
     _v6_story_identity,
+    _v7_cluster,
 ]
+
+
+#: the PostgreSQL advisory lock key held while one instance migrates ("nm" "mg")
+MIGRATION_LOCK = 0x6E6D6D67
 
 
 def latest() -> int:
@@ -184,7 +209,15 @@ def latest() -> int:
 
 
 def upgrade(conn: Connection) -> int:
-    """Apply every migration newer than the database's version; return the new version."""
+    """Apply every migration newer than the database's version; return the new version.
+
+    On PostgreSQL, where several instances may start at once, the first to get here takes a
+    transaction-level advisory lock and migrates; the others wait for its commit, then find
+    the schema current and do nothing. (SQLite: ``BEGIN IMMEDIATE`` already serialises, and
+    only one daemon opens a file.)
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     ctx = MigrationContext.configure(conn)
     ops = Operations(ctx)
     if not inspect(conn).has_table("meta"):

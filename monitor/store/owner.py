@@ -26,7 +26,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from monitor.errors import StoreError
 
@@ -53,8 +53,8 @@ class InstanceLock:
     mounted elsewhere shares the lock file), and, on Linux, an abstract socket named by
     the file's device and inode (a hard link, or a file bind-mounted under another name,
     is the same inode). The kernel releases both when the process dies, so a kill -9 never
-    leaves a stale lock. Other databases (``path`` None): a session-level advisory lock
-    (PostgreSQL ``pg_try_advisory_lock``).
+    leaves a stale lock. PostgreSQL (``path`` None): nothing is locked; any number of
+    instances share the database, and its work by leases (:mod:`monitor.store.cluster`).
     """
 
     def __init__(self, engine: Engine, path: Path | None) -> None:
@@ -74,13 +74,8 @@ class InstanceLock:
             self._lock_file(self._given)
             self._bind_inode()
             return
-        if self._engine.dialect.name == "postgresql":
-            conn = self._engine.connect()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(727274)")).scalar()
-            if not got:
-                conn.close()
-                raise StoreError("another newsmonitor daemon is already using this database; stop it first")
-            self._conn = conn
+        # PostgreSQL: no lock; instances share the database and its work through leases
+        # (monitor.store.cluster), and migrations take an advisory lock of their own
 
     def _lock_file(self, path: Path) -> None:
         real = Path(os.path.realpath(path))

@@ -59,6 +59,8 @@ class SourceState:
     #: what the user should know about the listing last read (a feed cut at the entry limit);
     #: kept in ``meta`` (``source_note:NAME``), not in the ``sources`` table
     listing_note: str | None = None
+    #: the instance that recorded the last poll (None: before there were several)
+    polled_by: str | None = None
 
     def record_ok(self, now: float, *, new_stories: int = 0) -> None:
         """A poll at ``now`` worked and found ``new_stories``: the failure streak ends.
@@ -240,6 +242,9 @@ def get_source(conn: Connection, name: str) -> SourceState | None:
 
 def _source_state(row: RowMapping, note: str | None) -> SourceState:
     data = dict(row)
+    # the lease is the poll's in flight, not the state between polls (see monitor.store.cluster)
+    data.pop("lease_owner", None)
+    data.pop("lease_until", None)
     data["new_story_times"] = json.loads(data["new_story_times"] or "[]")
     data["listed_ids"] = json.loads(data["listed_ids"] or "[]")
     data["volatile_params"] = json.loads(data["volatile_params"] or "[]")
@@ -348,6 +353,10 @@ def save_source(conn: Connection, state: SourceState) -> None:
         "empty_polls": state.empty_polls,
         "last_new_story_at": state.last_new_story_at,
         "volatile_params": json.dumps(state.volatile_params) if state.volatile_params else None,
+        "polled_by": state.polled_by,
+        # saving a poll's outcome ends its lease, in the same transaction
+        "lease_owner": None,
+        "lease_until": None,
     }
     stmt = _insert(conn, sources).values(name=state.name, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
@@ -636,18 +645,21 @@ def add_outbox(conn: Connection, rows: Sequence[OutboxRow], story_ids: Sequence[
                 attempts=0,
             )
             .on_conflict_do_nothing(index_elements=["key"])
+            # counted by what comes back: PostgreSQL's driver reports no rowcount for an insert
+            # that returns its key (SQLAlchemy adds that RETURNING itself)
+            .returning(outbox.c.id)
         )
-        inserted += conn.execute(stmt).rowcount or 0
+        inserted += len(conn.execute(stmt).all())
     return inserted
 
 
-def due_destinations(conn: Connection, now: float) -> list[str]:
-    """Destinations with at least one pending row due now."""
-    rows = conn.execute(
-        select(outbox.c.dest)
-        .where(and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.next_attempt_at <= now))
-        .group_by(outbox.c.dest)
-    )
+def due_destinations(conn: Connection, now: float, *, shared: bool = False) -> list[str]:
+    """Destinations with at least one pending row due now; ``shared`` (instances sharing the
+    database): also those with a row left ``sending`` whose lease has ended (its owner died)."""
+    due = and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.next_attempt_at <= now)
+    if shared:
+        due = or_(due, and_(outbox.c.status == OutboxStatus.SENDING, outbox.c.lease_until <= now))
+    rows = conn.execute(select(outbox.c.dest).where(due).group_by(outbox.c.dest))
     return [r for (r,) in rows]
 
 
@@ -701,15 +713,17 @@ def release(conn: Connection, ids: Sequence[int]) -> None:
     )
 
 
-def recover_interrupted(conn: Connection, now: float, error: str) -> list[OutboxEntry]:
+def recover_interrupted(conn: Connection, now: float, error: str, *, dest: str | None = None) -> list[OutboxEntry]:
     """Rows left ``sending`` by a process that is gone (a crash in a send): the send may have
     arrived. Each becomes pending again, due when its lease ends (at the earliest ``now``), with
     one more attempt and one more unknown outcome and ``error`` as its last error. Returns the
-    rows as they were found. Call only while holding the single-instance lock, before claiming."""
-    found = [
-        _outbox_entry(row)
-        for row in conn.execute(select(outbox).where(outbox.c.status == OutboxStatus.SENDING)).mappings()
-    ]
+    rows as they were found. Call only while holding the single-instance lock, before claiming;
+    or, with ``dest`` (instances sharing the database), while holding that destination's lease:
+    then only its rows whose lease has ended are taken (a live instance's never are)."""
+    query = select(outbox).where(outbox.c.status == OutboxStatus.SENDING)
+    if dest is not None:
+        query = query.where(outbox.c.dest == dest, outbox.c.lease_until <= now)
+    found = [_outbox_entry(row) for row in conn.execute(query).mappings()]
     for row in found:
         conn.execute(
             update(outbox)

@@ -49,6 +49,11 @@ sources = Table(
     Column("last_new_story_at", Float),
     # JSON list of the query parameters learned to change on every poll (session ids), left out of identity
     Column("volatile_params", Text),
+    # the instance polling the source now and until when (a lease: see monitor.store.cluster)
+    Column("lease_owner", String(100)),
+    Column("lease_until", Float),
+    # the instance that recorded the source's last poll
+    Column("polled_by", String(100)),
 )
 
 #: every story ever recorded (seen), until retention prunes it
@@ -137,6 +142,37 @@ destinations = Table(
     Column("last_error", Text),
     Column("sent_log", Text),  # JSON list of recent send times (throttle)
     Column("last_digest_at", Float),
+    # the instance delivering to the destination now and until when (one at a time, cluster-wide)
+    Column("lease_owner", String(100)),
+    Column("lease_until", Float),
+)
+
+#: the live instances sharing the database: each one's heartbeat and what it runs
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(100), primary_key=True),  # host:pid:random, new at each start
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("version", String(40), nullable=False, default=""),
+    # at the last heartbeat: source leases held, and how late its polls ran (seconds, p-max of the last minute)
+    Column("leases", Integer, nullable=False, default=0, server_default="0"),
+    Column("lag", Float, nullable=False, default=0.0, server_default="0"),
+)
+
+#: MinHash LSH band keys of recent stories' signatures (shared by the instances of a
+#: PostgreSQL store, so that two copies of a wire story polled by different instances are one cluster)
+lsh_bands = Table(
+    "lsh_bands",
+    metadata,
+    Column("band", String(64), nullable=False),  # band number and the band's hash
+    Column("story_id", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_lsh_bands_band", "band"),
+    Index("ix_lsh_bands_at", "at"),
 )
 
 #: small key/value facts: schema version, last health notice times, sources' listing notes

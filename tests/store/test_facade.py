@@ -18,8 +18,8 @@ from monitor.store.payload import AlertPayload, NoticePayload
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    database = Database(f"sqlite:///{tmp_path}/f.db")
+async def store(db_url: str) -> AsyncIterator[Store]:
+    database = Database(db_url)
     database.migrate()
     store = Store(database)
     yield store

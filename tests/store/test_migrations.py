@@ -63,8 +63,8 @@ def test_v1_database_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
     db.close()
 
 
-def test_new_database_has_the_status_column_once(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path}/new.db")
+def test_new_database_has_the_status_column_once(db_url: str) -> None:
+    db = Database(db_url)
     assert db.migrate() == latest()
     columns = source_columns(db)
     assert [columns.count(c) for c in ("last_http_status", *HEALTH_COLUMNS)] == [1, 1, 1, 1]

@@ -22,8 +22,8 @@ from monitor.store.schema import outbox
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path}/o.db")
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
     database.migrate()
     yield database
     database.close()

@@ -19,8 +19,8 @@ from monitor.store.payload import AlertPayload
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path}/s.db")
+def db(db_url: str) -> Database:
+    database = Database(db_url)
     database.migrate()
     yield database  # type: ignore[misc]
     database.close()
@@ -48,7 +48,10 @@ def test_migrate_is_idempotent_and_versioned(db: Database) -> None:
     assert db.version() == latest()
 
 
-def test_database_file_is_private(tmp_path: Path, db: Database) -> None:
+def test_database_file_is_private(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/s.db")
+    db.migrate()
+    db.close()
     mode = (tmp_path / "s.db").stat().st_mode & 0o777
     assert mode == 0o600
 
@@ -115,9 +118,9 @@ def test_story_keys_prefer_normalised_link() -> None:
     assert story_keys("other", None, None, "Some Title") != only_title
 
 
-def test_concurrent_writers_wait_instead_of_failing(tmp_path: Path) -> None:
+def test_concurrent_writers_wait_instead_of_failing(db_url: str) -> None:
     # L-3: BEGIN IMMEDIATE makes a second writer wait for the lock instead of "database is locked"
-    url = f"sqlite:///{tmp_path}/c.db"
+    url = db_url
     first = Database(url)
     first.migrate()
     errors: list[Exception] = []
