@@ -291,6 +291,8 @@ class SourceSummary:
     last_new_story_at: float | None = None
     primed_at: float | None = None
     listing_note: str | None = None
+    #: the instance that polled it last, when instances share the database
+    polled_by: str | None = None
 
 
 _SUMMARY_COLUMNS = (
@@ -307,6 +309,7 @@ _SUMMARY_COLUMNS = (
     sources.c.empty_polls,
     sources.c.last_new_story_at,
     sources.c.primed_at,
+    sources.c.polled_by,
 )
 
 
@@ -322,9 +325,9 @@ def source_summaries(conn: Connection) -> list[SourceSummary]:
     return [
         SourceSummary(
             name, failures or 0, failing, error, http, kind, last, nxt, polls or 0, total or 0, empty or 0, new,
-            primed, text,
+            primed, text, poller,
         )
-        for name, failures, failing, error, http, kind, last, nxt, polls, total, empty, new, primed, text
+        for name, failures, failing, error, http, kind, last, nxt, polls, total, empty, new, primed, poller, text
         in conn.execute(query)
     ]
 
