@@ -47,10 +47,10 @@ def sources(config_path: str | None) -> None:
     from monitor.daemon.status import source_statuses
 
     db = open_store(config)
-    states: dict[str, repo.SourceState] = {}
+    states: dict[str, repo.SourceSummary] = {}
     if db is not None:
         with db.read() as conn:
-            states = {s.name: s for s in repo.all_sources(conn)}
+            states = {s.name: s for s in repo.source_summaries(conn)}
         db.close()
     # instances sharing a PostgreSQL database: which one polled each source last
     pollers = {name: s.polled_by for name, s in states.items() if s.polled_by}

@@ -12,7 +12,7 @@ import logging
 
 from monitor.daemon.outbox import Zones, describe, headline, wait_of
 from monitor.daemon.runtime import Runtime
-from monitor.daemon.status import RuntimeStatus
+from monitor.daemon.status import STATUS_CACHE_SECONDS, RuntimeStatus
 from monitor.errors import FetchError, MonitorError, QueryError
 from monitor.extract.article import extract_article
 from monitor.extract.language import story_language
@@ -86,8 +86,8 @@ def alert_items(rows: list[repo.OutboxEntry], limit: int) -> list[AlertItem]:
 class RuntimeDashboard(RuntimeStatus):
     """The :class:`~monitor.web.view.DashboardProvider` of a running daemon."""
 
-    def __init__(self, rt: Runtime) -> None:
-        super().__init__(rt)
+    def __init__(self, rt: Runtime, *, cache_for: float = STATUS_CACHE_SECONDS) -> None:
+        super().__init__(rt, cache_for=cache_for)
         self._rt = rt
 
     async def outbox_items(self, limit: int) -> list[OutboxItem]:

@@ -102,7 +102,7 @@ def find_problems(
 
 
 def _source_problem(
-    src: SourceSettings, state: repo.SourceState, health: SourceHealth, settings: HealthSettings, now: float
+    src: SourceSettings, state: repo.SourceSummary, health: SourceHealth, settings: HealthSettings, now: float
 ) -> str | None:
     """The notice about source ``src`` in state ``health``, or None when it is not worth one (yet)."""
     name = src.name

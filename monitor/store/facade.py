@@ -37,14 +37,15 @@ T = TypeVar("T")
 class Overview:
     """What the status page and the health check read, from one transaction.
 
-    ``sources`` holds the stored state of every source ever polled, by name (in name
-    order); ``outbox`` how many rows have each status (statuses with no rows are absent);
+    ``sources`` holds the stored health of every source ever polled, by name (in name
+    order; :class:`~monitor.store.repo.SourceSummary`, not the whole poll state); ``outbox``
+    how many rows have each status (statuses with no rows are absent);
     ``oldest_pending`` the earliest due time of a pending row (None: nothing pending; a row
     held for quiet hours, a digest or the throttle is due when its hold ends);
     ``dead_by_target`` how many dead rows each target has (targets with none are absent).
     """
 
-    sources: Mapping[str, repo.SourceState]
+    sources: Mapping[str, repo.SourceSummary]
     outbox: Mapping[OutboxStatus, int]
     oldest_pending: float | None
     dead_by_target: Mapping[str, int]
@@ -273,11 +274,11 @@ class Store:
     # ------------------------------------------------------------------ status and health
 
     async def overview(self) -> Overview:
-        """Every stored source state and the outbox's counts, read in one transaction."""
+        """Every stored source's health and the outbox's counts, read in one transaction."""
 
         def read(conn: Connection) -> Overview:
             return Overview(
-                sources={s.name: s for s in repo.all_sources(conn)},
+                sources={s.name: s for s in repo.source_summaries(conn)},
                 outbox=repo.outbox_counts(conn),
                 oldest_pending=repo.oldest_pending(conn),
                 dead_by_target=repo.dead_targets(conn),

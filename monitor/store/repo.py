@@ -5,7 +5,8 @@ The pipeline commits one poll in one write transaction (:func:`add_stories`, :fu
 one poll commit together or not at all.
 
 Rows cross this edge typed both ways: :class:`OutboxRow` goes in, :class:`OutboxEntry`
-comes back; :class:`SourceState` and :class:`DestinationState` go both ways. Statuses and
+comes back; :class:`SourceState` and :class:`DestinationState` go both ways (:class:`SourceSummary` is the
+part of a source's state the status views read). Statuses and
 kinds are the enums of :mod:`monitor.models`, stored as their string values.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.models import MessageKind, OutboxStatus
@@ -269,6 +270,66 @@ def all_sources(conn: Connection) -> list[SourceState]:
     }
     rows = conn.execute(select(sources).order_by(sources.c.name)).mappings()
     return [_source_state(row, notes.get(row["name"])) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSummary:
+    """What the status views read of a stored source: its health, not its poll bookkeeping
+    (validators, listing ids, story times), so reading 10 000 of them stays cheap."""
+
+    name: str
+    failures: int = 0
+    failing_since: float | None = None
+    last_error: str | None = None
+    last_http_status: int | None = None
+    last_error_kind: str | None = None
+    last_poll_at: float | None = None
+    next_poll_at: float | None = None
+    polls: int = 0
+    stories_total: int = 0
+    empty_polls: int = 0
+    last_new_story_at: float | None = None
+    primed_at: float | None = None
+    listing_note: str | None = None
+    #: the instance that polled it last, when instances share the database
+    polled_by: str | None = None
+
+
+_SUMMARY_COLUMNS = (
+    sources.c.name,
+    sources.c.failures,
+    sources.c.failing_since,
+    sources.c.last_error,
+    sources.c.last_http_status,
+    sources.c.last_error_kind,
+    sources.c.last_poll_at,
+    sources.c.next_poll_at,
+    sources.c.polls,
+    sources.c.stories_total,
+    sources.c.empty_polls,
+    sources.c.last_new_story_at,
+    sources.c.primed_at,
+    sources.c.polled_by,
+)
+
+
+def source_summaries(conn: Connection) -> list[SourceSummary]:
+    """Every stored source's :class:`SourceSummary`, in name order: one query (the listing
+    notes joined from ``meta``) of the columns the status views show, however many sources."""
+    note = meta.alias("note")
+    query = (
+        select(*_SUMMARY_COLUMNS, note.c.value)
+        .outerjoin(note, note.c.key == literal(_note_key("")) + sources.c.name)
+        .order_by(sources.c.name)
+    )
+    return [
+        SourceSummary(
+            name, failures or 0, failing, error, http, kind, last, nxt, polls or 0, total or 0, empty or 0, new,
+            primed, text, poller,
+        )
+        for name, failures, failing, error, http, kind, last, nxt, polls, total, empty, new, primed, poller, text
+        in conn.execute(query)
+    ]
 
 
 def save_source(conn: Connection, state: SourceState) -> None:

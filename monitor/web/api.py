@@ -14,6 +14,7 @@ from aiohttp import web
 
 from monitor.web.auth import CSRF_HEADER, WebAuth
 from monitor.web.openapi import OPENAPI
+from monitor.web.sourcelist import BadSourceQuery, SourceQuery, source_page
 from monitor.web.view import DashboardProvider
 
 MAX_LIMIT = 1000
@@ -53,9 +54,13 @@ class Api:
     async def status(self, _: web.Request) -> web.Response:
         return web.json_response((await self.provider.status_view()).to_json())
 
-    async def sources(self, _: web.Request) -> web.Response:
+    async def sources(self, request: web.Request) -> web.Response:
+        try:
+            query = SourceQuery.parse(request.query)
+        except BadSourceQuery as exc:
+            raise web.HTTPBadRequest(text=f"400 Bad Request: {exc}") from None
         view = await self.provider.status_view()
-        return web.json_response({"sources": [s.to_json() for s in view.sources]})
+        return web.json_response(source_page(view.sources, query).to_json(request.path))
 
     async def outbox(self, request: web.Request) -> web.Response:
         rows = await self.provider.outbox_items(_limit(request, 500))

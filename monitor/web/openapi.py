@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.web.sourcelist import MAX_PER_PAGE, PER_PAGE, SORT_KEYS
+from monitor.web.view import SourceHealth
+
 
 def _obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
     return {"type": "object", "properties": props, **({"required": required} if required else {})}
@@ -17,6 +20,7 @@ _S = {"type": "string"}
 _I = {"type": "integer"}
 _B = {"type": "boolean"}
 _TIME = {"type": "string", "description": "UTC time as 'YYYY-MM-DD HH:MM:SS UTC', or '-' for none"}
+_STATES = tuple(h.value for h in SourceHealth)
 _SNIPPET = _obj(text=_S, spans={"type": "array", "items": {"type": "array", "items": _I, "minItems": 2, "maxItems": 2}})
 
 
@@ -40,6 +44,30 @@ _CHANGE = {
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
 _ROW = {"name": "row_id", "in": "path", "required": True, "schema": _I}
 
+_SOURCE_QUERY = [
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
+     "description": "only sources whose name, kind, state or last error holds this text (any case)"},
+    {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(_STATES)},
+     "description": "only sources in this state"},
+    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORT_KEYS), "default": "state"},
+     "description": "the order; 'state' puts what needs attention first (failing, gone, blocked, empty, stale, "
+     "never polled, disabled, ok)"},
+    {"name": "desc", "in": "query", "schema": {"type": "string", "enum": ["1"]}, "description": "reverse the order"},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1},
+     "description": "the page (past the last: no rows)"},
+    {"name": "per_page", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": PER_PAGE}},
+]
+_LINK = {"type": ["string", "null"], "description": "the path and query of that page, null when there is none"}
+_SOURCE_PAGE = _obj(
+    ["sources", "total", "matched", "page", "pages", "next"],
+    sources={"type": "array", "items": _ref("Source")},
+    total={**_I, "description": "all configured sources"},
+    matched={**_I, "description": "the sources the filter keeps"},
+    counts={"type": "object", "additionalProperties": _I, "description": "sources in each state (of all)"},
+    page=_I, per_page=_I, pages=_I, next=_LINK, prev=_LINK,
+)
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -59,8 +87,7 @@ OPENAPI: dict[str, Any] = {
             "Source": _obj(
                 ["name", "status"],
                 name=_S, kind=_S, enabled=_B,
-                status={"type": "string", "enum": ["ok", "failing", "gone", "blocked", "empty", "stale",
-                                                   "never polled", "disabled"]},
+                status={"type": "string", "enum": list(_STATES)},
                 detail=_S, advice=_S, empty_polls=_I, last_new_story=_TIME, failing_since=_TIME,
                 last_poll=_TIME, next_poll=_TIME, last_error=_S, stories=_I, note=_S,
             ),
@@ -98,8 +125,15 @@ OPENAPI: dict[str, Any] = {
                                           "503": _json(_ref("Readiness"), "not ready"), **_UNAUTHORIZED}}},
         "/api/status": {"get": {"summary": "Sources, outbox counts, rules, notifier names, configuration",
                                 "responses": {"200": _json({"type": "object"}), **_UNAUTHORIZED}}},
-        "/api/sources": {"get": {"summary": "Every source with its health state",
-                                 "responses": {"200": _list_of("sources", "Source"), **_UNAUTHORIZED}}},
+        "/api/sources": {"get": {
+            "summary": "One page of the sources with their health state, filtered and sorted over all of them",
+            "description": "The same query as the dashboard's sources page. Filtering and sorting cover every "
+            "source; the answer holds one page of them, with the counts to walk the rest: follow 'next' "
+            "until it is null.",
+            "parameters": _SOURCE_QUERY,
+            "responses": {"200": _json(_SOURCE_PAGE), "400": {"description": "a parameter out of range"},
+                          **_UNAUTHORIZED},
+        }},
         "/api/outbox": {"get": {"summary": "Pending, held (with reason and due time) and dead alerts",
                                 "parameters": [_LIMIT],
                                 "responses": {"200": _list_of("outbox", "OutboxRow"), **_UNAUTHORIZED}}},

@@ -9,7 +9,6 @@ carries the CSRF token (:mod:`monitor.web.auth`).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -19,10 +18,11 @@ from jinja2 import Environment
 
 from monitor.web.auth import CREDENTIAL, CSRF_FIELD, SESSION_COOKIE, Credential, WebAuth, safe_next
 from monitor.web.render import environment, render, static_files
-from monitor.web.view import DashboardProvider, OutboxItem, SourceHealth, SourceStatus
+from monitor.web.sourcelist import BadSourceQuery, SourceQuery, source_page
+from monitor.web.view import DashboardProvider, OutboxItem, SourceHealth
 
 NAV = (("/", "Sources"), ("/alerts", "Alerts"), ("/rules", "Rules"), ("/outbox", "Outbox"), ("/try", "Try a rule"))
-#: the columns of the sources table: query-string key, heading
+#: the columns of the sources table: query-string key (a sort key of :mod:`~monitor.web.sourcelist`), heading
 SOURCE_COLUMNS = (
     ("name", "source"),
     ("state", "state"),
@@ -32,15 +32,6 @@ SOURCE_COLUMNS = (
     ("stories", "stories"),
     ("last_error", "last error"),
 )
-_SORT_KEYS: dict[str, Any] = {
-    "name": lambda s: s.name.lower(),
-    "state": lambda s: (s.health is SourceHealth.OK, s.health.value, s.name.lower()),
-    "kind": lambda s: s.kind,
-    "last_poll": lambda s: s.last_poll_at or 0.0,
-    "next_poll": lambda s: s.next_poll_at or 0.0,
-    "stories": lambda s: s.stories,
-    "last_error": lambda s: s.last_error,
-}
 #: how many alerts the alert page and the feeds show
 ALERTS_SHOWN = 100
 OUTBOX_SHOWN = 500
@@ -51,21 +42,6 @@ def held(row: OutboxItem) -> bool:
     """Whether a waiting row is held (quiet hours, a digest, the throttle, a backoff) rather
     than due or being sent."""
     return row.status == "pending" and not row.waiting.startswith("due")
-
-
-def filtered_sources(
-    sources: list[SourceStatus], q: str, state: str, sort: str, desc: bool
-) -> list[SourceStatus]:
-    """``sources`` whose name, kind, state or last error contains ``q`` (any case) and whose
-    state is ``state`` (when given), sorted by column ``sort`` (unknown: the state, failing first)."""
-    words = q.strip().lower()
-    rows = [
-        s
-        for s in sources
-        if (not state or s.health.value == state)
-        and (not words or any(words in f.lower() for f in (s.name, s.kind, s.detail, s.last_error)))
-    ]
-    return sorted(rows, key=_SORT_KEYS.get(sort, _SORT_KEYS["state"]), reverse=desc)
 
 
 @dataclass
@@ -106,27 +82,27 @@ class Pages:
     # ------------------------------------------------------------------ pages
 
     async def sources(self, request: web.Request) -> web.Response:
+        try:
+            query = SourceQuery.parse(request.query)
+        except BadSourceQuery as exc:
+            raise web.HTTPBadRequest(text=f"400 Bad Request: {exc}") from None
         view = await self.provider.status_view()
-        data = view.to_json()
-        q, state = request.query.get("q", "")[:200], request.query.get("state", "")
-        sort, desc = request.query.get("sort", "state"), request.query.get("desc") == "1"
-        counts = Counter(s.health.value for s in view.sources)
-        advice = {s.health.value: s.health.advice for s in view.sources if s.health is not SourceHealth.OK}
+        page = source_page(view.sources, query)
         return self._page(
             request,
             "sources.html",
             "Sources",
-            sources=filtered_sources(view.sources, q, state, sort, desc),
-            counts=sorted(counts.items()),
+            page=page,
+            sources=page.rows,
+            counts=list(page.counts.items()),
             states=[h.value for h in SourceHealth],
             columns=SOURCE_COLUMNS,
-            q=q,
-            state=state,
-            sort=sort,
-            desc=desc,
-            advice=sorted(advice.items()),
-            config=data["config"],
-            outbox=sorted(data["outbox"].items()),
+            query=query,
+            prev_link=page.link("/", query.page - 1),
+            next_link=page.link("/", query.page + 1),
+            advice=[(state, SourceHealth(state).advice) for state in page.counts if state != SourceHealth.OK.value],
+            config=view.config_json(),
+            outbox=sorted(view.outbox.items()),
         )
 
     async def alerts(self, request: web.Request) -> web.Response:

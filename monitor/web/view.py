@@ -171,14 +171,18 @@ class StatusView:
             "dead_by_target": self.dead_by_target,
             "rules": self.rules,
             "targets": self.targets,
-            "config": {
-                "path": self.config_path,
-                "loaded": when(self.config_loaded_at),
-                # the problems themselves are in the log: a message may quote a value
-                "last_reload": "failed at " + when(self.reload_failed_at) + " (see the log)"
-                if self.reload_failed_at
-                else "ok",
-            },
+            "config": self.config_json(),
+        }
+
+    def config_json(self) -> dict[str, str]:
+        """Which configuration runs: its path, when it was loaded, how the last reload went."""
+        return {
+            "path": self.config_path,
+            "loaded": when(self.config_loaded_at),
+            # the problems themselves are in the log: a message may quote a value
+            "last_reload": "failed at " + when(self.reload_failed_at) + " (see the log)"
+            if self.reload_failed_at
+            else "ok",
         }
 
 

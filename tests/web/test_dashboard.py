@@ -181,3 +181,23 @@ async def test_without_a_token_everything_is_open_but_changes_need_csrf(
                 assert resp.status == 200
     finally:
         await rig.close()
+
+
+async def test_the_sources_are_paged_with_links_and_filtered_on_the_server(rig: DashboardRig) -> None:
+    async with aiohttp.ClientSession(headers=BEARER) as http:
+        async with http.get(rig.base + "/api/sources?per_page=1") as resp:
+            first = await resp.json()
+        async with http.get(rig.base + first["next"]) as resp:
+            second = await resp.json()
+        async with http.get(rig.base + "/?q=BROK&per_page=1") as resp:
+            page = await resp.text()
+        for bad in ("state=fine", "page=0", "per_page=501", "sort=colour"):
+            async with http.get(f"{rig.base}/api/sources?{bad}") as resp:
+                assert resp.status == 400, bad
+            async with http.get(f"{rig.base}/?{bad}") as resp:
+                assert resp.status == 400, bad
+    # the failing source first; the second page ends the list
+    assert [s["name"] for s in first["sources"]] == ["broken"] and first["pages"] == 2
+    assert (first["total"], first["matched"], first["counts"]) == (2, 2, {"failing": 1, "ok": 1})
+    assert [s["name"] for s in second["sources"]] == ["news"] and second["next"] is None
+    assert "<td>broken</td>" in page and "<td>news</td>" not in page and "1–1 of 1 matching (of 2)" in page
