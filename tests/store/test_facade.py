@@ -214,9 +214,13 @@ async def test_overview_reads_sources_and_outbox(store: Store) -> None:
     await store.mark_dead([a.id, c.id], "gone", tried=True)
     with store.database.write() as conn:
         for name in ("zeta", "alpha"):
-            repo.save_source(conn, repo.SourceState(name=name, polls=2))
+            note = "feed has 2500 entries, first 2000 read" if name == "zeta" else None
+            repo.save_source(conn, repo.SourceState(name=name, polls=2, listing_note=note))
     overview = await store.overview()
     assert list(overview.sources) == ["alpha", "zeta"] and overview.sources["zeta"].polls == 2
+    # the notes are joined from ``meta`` by a key built in SQL: on both engines
+    assert overview.sources["zeta"].listing_note == "feed has 2500 entries, first 2000 read"
+    assert overview.sources["alpha"].listing_note is None
     assert overview.outbox == {OutboxStatus.PENDING: 1, OutboxStatus.DEAD: 2}
     assert await store.outbox_counts() == overview.outbox
     assert overview.oldest_pending == 1.0  # the earliest due time, not when the row was written
