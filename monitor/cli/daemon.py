@@ -10,12 +10,27 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main, setup_logging, verbose_option
+from monitor.config import default_config_path
 from monitor.errors import ConfigError, StoreError, WorkerPoolError
 from monitor.redact import redact_text
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.config.queries import QueryCheck
     from monitor.daemon.pipeline import PollResult
+    from monitor.daemon.rulecache import RuleCache
+
+
+def load_with_rules(config_path: str | None) -> tuple[Config, RuleCache, QueryCheck]:
+    """The configuration at ``config_path`` (exits 2 when it is invalid), the cache of its
+    compiled rules, and its checked queries: the queries of the rule set cached for the file
+    are not parsed again, and the daemon compiles the rules from the others as parsed."""
+    from monitor.daemon.rulecache import RuleCache
+
+    path = config_path or default_config_path()
+    rule_cache = RuleCache.for_file(path)
+    queries = rule_cache.queries()
+    return load_or_exit(path, queries), rule_cache, queries
 
 
 @main.command()
@@ -34,7 +49,7 @@ def check(config_path: str | None, verbose: int, online: bool) -> None:
     or why it failed, and the feeds a page advertises (exit 1 if a source failed).
     """
     setup_logging(verbose)
-    config = load_or_exit(config_path)
+    config, _, _ = load_with_rules(config_path)
     s = config.settings
     for warning in config.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -62,11 +77,11 @@ def check(config_path: str | None, verbose: int, online: bool) -> None:
 def run(config_path: str | None, verbose: int, workers: int) -> None:
     """Run the daemon until SIGTERM or Ctrl-C."""
     setup_logging(max(verbose, 1))
-    config = load_or_exit(config_path)
+    config, rule_cache, queries = load_with_rules(config_path)
     from monitor.daemon.service import Daemon
 
     async def main_() -> int:
-        daemon = Daemon(config, workers=workers)
+        daemon = Daemon(config, workers=workers, rule_cache=rule_cache, queries=queries)
         try:
             return await daemon.run()
         finally:
