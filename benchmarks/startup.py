@@ -8,10 +8,9 @@ and field terms, from the words of the article corpus in ../shared/corpus/articl
 
 Every measurement runs in a fresh child process (nothing warm from the one before):
 
-* load: the YAML file read with line marks (``load_yaml``);
-* validate: the rest of ``load_config`` (shorthand, pydantic, cross-checks, every query
-  parsed once), and the same when the cached rule set knows the queries (each is the time
-  of ``load_config`` less that of load);
+* load: the YAML file read with line marks (inside ``load_config``);
+* validate: the rest of ``load_config`` (``${VAR}``, shorthand, pydantic, cross-checks,
+  every query parsed once), and the same when the cached rule set knows the queries;
 * compile: the matcher compiled from the queries validation parsed; cache write; cache read;
 * run: everything before the daemon's first poll (``load_with_rules`` and ``Daemon(...)``),
   with no cache and with the cache of the same rules;
@@ -122,19 +121,34 @@ def timed(out: dict[str, tuple[float, float]], name: str) -> Iterator[None]:
 
 def phases(config: Path) -> dict[str, tuple[float, float]]:
     """load, validate, compile, cache write and read, validation with known queries."""
-    from monitor.config import load_config
+    from monitor.config import Config, load, load_config
     from monitor.config.queries import QueryCheck
-    from monitor.config.yamlload import load_yaml
     from monitor.daemon.rulecache import RuleCache, rule_specs
     from monitor.daemon.runtime import enabled_rules
 
     out: dict[str, tuple[float, float]] = {}
-    text = config.read_text(encoding="utf-8")
-    with timed(out, "load"):
-        load_yaml(text, str(config))
+    reading: list[tuple[float, float]] = []
+    document = load._document
+
+    def timed_document(text: str, name: str) -> object:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return document(text, name)
+        finally:
+            reading.append((time.perf_counter() - wall, time.process_time() - cpu))
+
+    load._document = timed_document  # type: ignore[assignment]
+
+    def validated(name: str, queries: QueryCheck) -> Config:
+        with timed(out, name):
+            loaded = load_config(str(config), queries=queries)
+        wall, cpu = out[name]
+        out[name] = (wall - reading[-1][0], cpu - reading[-1][1])
+        return loaded
+
     queries = QueryCheck()
-    with timed(out, "load_config"):
-        loaded = load_config(str(config), queries=queries)
+    loaded = validated("validate", queries)
+    out["load"] = reading[-1]
     specs = rule_specs(enabled_rules(loaded))
     cache = RuleCache.for_file(str(config))
     with timed(out, "compile"):
@@ -144,13 +158,9 @@ def phases(config: Path) -> dict[str, tuple[float, float]]:
     del compiled, queries
     with timed(out, "cache read"):
         cache.compile(specs)
-    with timed(out, "load_config, queries known"):
-        load_config(str(config), queries=cache.queries())
-    load = out["load"]
-    for name, whole in (("validate", "load_config"), ("validate, queries known", "load_config, queries known")):
-        wall, cpu = out.pop(whole)
-        out[name] = (wall - load[0], cpu - load[1])
-    return out
+    validated("validate, queries known", cache.queries())
+    return {name: out[name] for name in ("load", "validate", "validate, queries known", "compile", "cache write",
+                                         "cache read")}
 
 
 def start(config: Path) -> dict[str, tuple[float, float]]:

@@ -124,23 +124,26 @@ def once(config_path: str | None, verbose: int, dry_run: bool, workers: int, ign
     workers cannot start, 2 when the configuration is invalid.
     """
     setup_logging(verbose)
-    config = load_or_exit(config_path)
+    config, rule_cache, queries = load_with_rules(config_path)
     try:
-        polls = show_dry_run(config, workers) if dry_run else poll_once(config, workers)
+        polls = show_dry_run(config, workers) if dry_run else poll_once(config, workers, rule_cache, queries)
     except (StoreError, WorkerPoolError) as exc:
         click.echo(f"newsmonitor: {exc}", err=True)
         sys.exit(1)
     sys.exit(once_status(polls, ignore_source_errors=ignore_source_errors))
 
 
-def poll_once(config: Config, workers: int) -> list[PollResult]:
-    """Poll every source once and deliver what is due, as the daemon would; print one line per
-    source. Raises StoreError when the database cannot be locked or used, WorkerPoolError
-    when the parser workers cannot start."""
+def poll_once(
+    config: Config, workers: int, rule_cache: RuleCache | None = None, queries: QueryCheck | None = None
+) -> list[PollResult]:
+    """Poll every source once and deliver what is due, as the daemon would (its rules compiled
+    through ``rule_cache`` from the queries ``queries`` parsed); print one line per source.
+    Raises StoreError when the database cannot be locked or used, WorkerPoolError when the
+    parser workers cannot start."""
     from monitor.daemon.service import Daemon
 
     async def main_() -> list[PollResult]:
-        daemon = Daemon(config, workers=workers)
+        daemon = Daemon(config, workers=workers, rule_cache=rule_cache, queries=queries)
         try:
             return await daemon.run_once()
         finally:

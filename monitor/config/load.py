@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from monitor.config.models import Config, Settings
 from monitor.config.problem import Problem
 from monitor.config.validate import Dropped, normalise, validate_partially
+from monitor.config.yamlload import LARGE_TEXT, YAMLDocument, YAMLProblem, collector_paused, load_yaml
 from monitor.config.yamlload import Path as KeyPath
-from monitor.config.yamlload import YAMLDocument, YAMLProblem, collector_paused, load_yaml
 from monitor.errors import ConfigError
 from monitor.redact import register_secret
 
@@ -159,8 +159,8 @@ def parse_settings(
     ``file:line:col: key.path: message``, in the order of the file.
     """
     env = os.environ if env is None else env
-    # a large file is millions of objects that all live on: collecting meanwhile only walks them
-    with collector_paused():
+    # a large file is millions of objects that all live on: collecting them only walks them
+    with collector_paused(large=len(text) >= LARGE_TEXT):
         doc = _document(text, name)
         problems = [Problem(dup.path, dup.message, (dup.line, dup.column)) for dup in doc.duplicates]
         data = _expand(doc.data, (), env, problems)

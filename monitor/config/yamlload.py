@@ -88,18 +88,32 @@ class _Loader(yaml.SafeLoader):
 _FastLoader: type[yaml.CSafeLoader] | None = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
 
 
+#: a file this large (about 20 000 rules) builds enough objects that :func:`collector_paused`
+#: takes them out of the collector's way
+LARGE_TEXT = 1 << 20
+
+
 @contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the ``with`` block (as it was before, after it).
+def collector_paused(*, large: bool = False) -> Iterator[None]:
+    """No cyclic garbage collection inside the ``with`` block, and after it as before.
 
     Loading a large file builds millions of objects that all live on, and none is garbage:
     collections meanwhile walk them again and again (the nodes of a 100 000-rule file took
-    3.7 s to compose with the collector on, 0.6 s with it off).
+    3.7 s to compose with the collector on, 0.6 s with it off). Afterwards the first
+    collections would still walk each of them, twice or three times (seconds at 100 000
+    rules, wherever they happen to start), so with ``large`` what is left when the block
+    ends is frozen (:func:`gc.freeze`: never walked again, freed as usual when unused):
+    the heap is collected first (it is small then) so that no older garbage is frozen with
+    it. An exception leaving the block freezes nothing. Only the outermost block acts.
     """
     enabled = gc.isenabled()
+    if enabled and large:
+        gc.collect()
     gc.disable()
     try:
         yield
+        if enabled and large:
+            gc.freeze()
     finally:
         if enabled:
             gc.enable()
@@ -259,7 +273,7 @@ def load_yaml(text: str, name: str = "<config>", limits: Limits = LIMITS) -> YAM
     too deeply, each at the alias or line that went over. Duplicate keys are listed in the
     document instead, so they do not hide the file's other problems.
     """
-    with collector_paused():
+    with collector_paused(large=len(text) >= LARGE_TEXT):
         doc = _load_fast(text, limits)
         return doc if doc is not None else _load_exact(text, limits)
 

@@ -48,7 +48,8 @@ import monitor
 from monitor.config import RuleSettings, state_dir
 from monitor.config.queries import QueryCheck
 from monitor.config.yamlload import collector_paused
-from monitor.rules import Matcher, OperatorHint, RuleSpec
+from monitor.errors import QueryError
+from monitor.rules import Matcher, OperatorHint, Query, RuleSpec
 
 log = logging.getLogger("monitor.daemon")
 
@@ -63,11 +64,12 @@ _RULES_PACKAGE = Path(__file__).resolve().parents[1] / "rules"
 @dataclass(frozen=True, slots=True)
 class CompiledRules:
     """A rule set compiled: its :func:`rules_digest`, the matcher, and every query of the set
-    known to parse with its operator hints (all of them once the set came from a checked file)."""
+    with its operator hints and as parsed (a reload that changes some rules parses only theirs)."""
 
     digest: str
     matcher: Matcher
     hints: Mapping[str, tuple[OperatorHint, ...]]
+    parsed: Mapping[str, Query]
 
 
 def rule_specs(rules: Iterable[RuleSettings]) -> list[RuleSpec]:
@@ -142,7 +144,7 @@ class RuleCache:
         """A query check that knows the queries of ``running`` (a reload), or else those of
         the stored rule set: none of them is parsed again."""
         if running is not None:
-            return QueryCheck(running.hints)
+            return QueryCheck(running.hints, running.parsed)
         with _reading(self.path) as stream:
             header = _read_header(stream) if stream is not None else None
         return QueryCheck(header.hints if header is not None else None)
@@ -161,10 +163,15 @@ class RuleCache:
         if stored is not None:
             return stored
         started = time.perf_counter()
-        matcher = Matcher.compile(specs, queries.parsed if queries is not None else None)
-        known = queries.known if queries is not None else {}
-        hints = {spec.query: known[spec.query] for spec in specs if spec.query in known}
-        compiled = CompiledRules(digest, matcher, hints)
+        queries = queries or QueryCheck()
+        parsed: dict[str, Query] = {}
+        for spec in specs:
+            try:
+                parsed[spec.query] = queries.query(spec.query)
+            except QueryError as exc:
+                raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
+        matcher = Matcher.compile(specs, parsed)
+        compiled = CompiledRules(digest, matcher, {query: queries.known[query] for query in parsed}, parsed)
         if caching:
             log.info("rules: %d compiled in %.1f s", len(specs), time.perf_counter() - started)
             self._store(compiled)
@@ -181,15 +188,15 @@ class RuleCache:
             if header is None or header.digest != digest:
                 return None
             try:
-                with collector_paused():
-                    matcher = pickle.load(stream)  # noqa: S301 (our own file: see the trust boundary above)
+                with collector_paused(large=True):
+                    matcher, parsed = pickle.load(stream)  # noqa: S301 (our own file: see the trust boundary above)
             except Exception as exc:  # a damaged file can fail to unpickle in any way: compile instead
                 log.warning("rules: ignoring the damaged cache %s (%s)", self.path, type(exc).__name__)
                 return None
-        if not isinstance(matcher, Matcher):
+        if not isinstance(matcher, Matcher) or not isinstance(parsed, dict):
             return None
         log.info("rules: %d unchanged, read from %s in %.1f s", len(matcher), self.path, time.perf_counter() - started)
-        return CompiledRules(digest, matcher, header.hints)
+        return CompiledRules(digest, matcher, header.hints, parsed)
 
     def _store(self, compiled: CompiledRules) -> None:
         """Write ``compiled`` to :attr:`path` atomically; a failure is logged, nothing more."""
@@ -206,8 +213,9 @@ class RuleCache:
                 os.fchmod(stream.fileno(), 0o600)
                 stream.write(MAGIC)
                 pickle.dump(header, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                # the parsed queries are the matcher's own (shared objects are written once)
                 with collector_paused():
-                    pickle.dump(compiled.matcher, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump((compiled.matcher, dict(compiled.parsed)), stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self.path)
             temporary = None
         except Exception as exc:  # a full disk, a read-only state directory, a matcher that cannot be pickled

@@ -23,7 +23,7 @@ from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
 from monitor.daemon.health import Problem as HealthProblem
 from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
-from monitor.daemon.rulecache import CompiledRules, RuleCache, rule_specs
+from monitor.daemon.rulecache import CompiledRules, RuleCache
 from monitor.daemon.runtime import Runtime, enabled_rules
 from monitor.daemon.targets import Target, build_targets
 from monitor.fetch.client import HttpClient
@@ -270,17 +270,16 @@ class Daemon:
         """
         async with self._reload_lock:
             path = self.config.path
-            running = self.rt.compiled
             try:
                 # the running rules' queries are known: only new ones are parsed
-                queries = self.rt.rule_cache.queries(running)
+                queries = self.rt.rule_cache.queries(self.rt.compiled)
                 config = await asyncio.get_running_loop().run_in_executor(
                     None, partial(load_config, path, queries=queries)
                 )
                 rules = enabled_rules(config)
                 # compiled on the CPU thread: matching waits for it instead of racing it; the
                 # running matcher is kept when the rules did not change
-                compiled = await self.rt.cpu(self.rt.rule_cache.compile, rule_specs(rules), queries, running)
+                compiled = await self.rt.cpu(self.rt.compile_rules, config, queries)
                 targets = build_targets(config)
             except ConfigError as exc:
                 return self._reload_failed(path, "\n".join(exc.problems))

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from monitor.config import load_config
+from monitor.config import queries as queries_module
 from monitor.config.queries import QueryCheck
 from monitor.daemon import rulecache
 from monitor.daemon.rulecache import MAGIC, RuleCache, compile_rules, rule_specs
@@ -122,12 +123,13 @@ def test_a_file_others_may_write_is_not_read(cache: RuleCache, monkeypatch: pyte
     assert cache.path is not None
     cache.compile(SPECS)
     cache.path.chmod(0o666)
+    assert cache.queries().known == {}
     calls: list[int] = []
     compile_ = Matcher.compile
     monkeypatch.setattr(Matcher, "compile", lambda *a, **k: calls.append(1) or compile_(*a, **k))
     cache.compile(SPECS)
     assert calls == [1]
-    assert cache.queries().known == {}
+    assert cache.path.stat().st_mode & 0o777 == 0o600  # written again, as ours alone
 
 
 class _Runs:
@@ -207,7 +209,9 @@ def test_a_checked_file_gives_the_same_warnings_from_known_queries(tmp_path: Pat
 # ---------------------------------------------------------------------------- the daemon
 
 
-async def test_a_reload_with_the_same_rules_keeps_the_running_matcher(tmp_path: Path) -> None:
+async def test_a_reload_with_the_same_rules_keeps_the_running_matcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "newsmonitor.yaml"
     rules = [{"name": s.name, "query": s.query} for s in SPECS]
     data = config_data(tmp_path, sources=[], rules=rules, notifiers={"desk": "json://127.0.0.1:1/x"}, allow=[])
@@ -219,10 +223,16 @@ async def test_a_reload_with_the_same_rules_keeps_the_running_matcher(tmp_path: 
         path.write_text(yaml.safe_dump(data))
         assert await daemon.reload()
         assert daemon.rt.matcher is matcher and "desk2" in daemon.rt.targets
-        data["rules"] = rules[:2]
+        # one rule changed: only its query is parsed, the others are the running rules'
+        parsed: list[str] = []
+        parse = queries_module.parse_query
+        monkeypatch.setattr(queries_module, "parse_query", lambda query: parsed.append(query) or parse(query))
+        monkeypatch.setattr("monitor.rules.matcher.parse_query", lambda query: pytest.fail(f"parsed {query!r}"))
+        data["rules"] = [*rules[:2], {"name": "local", "query": "flood* OR dam"}]
         path.write_text(yaml.safe_dump(data))
         assert await daemon.reload()
-        assert daemon.rt.matcher is not matcher and len(daemon.rt.matcher) == 2
+        assert daemon.rt.matcher is not matcher and parsed == ["flood* OR dam"]
+        assert [m.rule for m in daemon.rt.matcher.match(STORY)] == ["storm", "local"]
     finally:
         await daemon.close()
 
