@@ -10,8 +10,9 @@ file again parses none of them (:class:`~monitor.config.queries.QueryCheck`).
 A rule set is the same when its digest is: a hash of every enabled rule's name, query,
 sources and tags in order, of the newsmonitor version, the Python version, the source of
 the rules package (any change to the matcher's code makes every cached set stale) and the
-versions of the libraries it imports. A stale, damaged or unreadable file is ignored (the
-rules are compiled and the file written again), never an error; so is a failure to write.
+versions of the libraries it imports or reads (lemmatisers, word lists). A stale, damaged or
+unreadable file is ignored (the rules are compiled and the file written again), never an
+error; so is a failure to write.
 
 Trust boundary: the matcher is stored as a pickle, and reading a pickle runs whatever code
 it names. The file lives in the daemon's own state directory (``$XDG_STATE_HOME/newsmonitor/
@@ -99,12 +100,19 @@ def code_version() -> str:
     return f"newsmonitor {monitor.__version__}; Python {sys.version}; rules {digest.hexdigest()}; {versions}"
 
 
-_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", re.MULTILINE)
+#: ``import x``, ``from x import``, and a package looked up by name (its data files read without importing it)
+_IMPORT = re.compile(
+    r"^\s*(?:import\s+([A-Za-z_]\w*)|from\s+([A-Za-z_]\w*)[\w.]*\s+import\b)"
+    r"|(?:find_spec|import_module)\(\s*[\"']([A-Za-z_]\w*)",
+    re.MULTILINE,
+)
 
 
 def _top_level_imports(source: str) -> set[str]:
-    """The top-level modules ``source`` imports that are neither ours nor the standard library's."""
-    return {name for name in _IMPORT.findall(source) if name != "monitor" and name not in sys.stdlib_module_names}
+    """The top-level modules ``source`` imports or looks up that are neither ours nor the
+    standard library's."""
+    names = {"".join(groups) for groups in _IMPORT.findall(source)}
+    return {name for name in names if name != "monitor" and name not in sys.stdlib_module_names}
 
 
 def _version_of(module: str) -> str:

@@ -94,6 +94,11 @@ def test_the_digest_covers_the_code(cache: RuleCache) -> None:
     version = rulecache.code_version()
     assert "newsmonitor " in version and "Python " in version and "rules " in version
     assert "simplemma=" in version  # a library the rules package imports
+    source = (
+        'import re\nfrom lemminflect.core import x\nspec = importlib.util.find_spec("wordfreq")\n'
+        "from monitor.rules import y\nfrom its notes, in a docstring\nimport numpy as np\n"
+    )
+    assert rulecache._top_level_imports(source) == {"lemminflect", "wordfreq", "numpy"}
 
 
 def damaged(data: bytes) -> list[bytes]:
