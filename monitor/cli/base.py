@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -16,6 +17,9 @@ from monitor.config import Config, default_config_path, load_config
 from monitor.errors import ConfigError
 from monitor.logformat import LogFormat, set_log_format
 from monitor.redact import install_logging, redact_text
+
+if TYPE_CHECKING:
+    from monitor.config.queries import QueryCheck
 
 log = logging.getLogger("monitor")
 
@@ -82,10 +86,12 @@ log_format_option = click.option(
 )
 
 
-def load_or_exit(config_path: str | None) -> Config:
+def load_or_exit(config_path: str | None, queries: QueryCheck | None = None) -> Config:
+    """The configuration at ``config_path`` (default: :func:`default_config_path`), its rule
+    queries checked by ``queries``; an invalid file is listed on stderr and exits 2."""
     path = config_path or default_config_path()
     try:
-        return load_config(path)
+        return load_config(path, queries=queries)
     except ConfigError as exc:
         click.echo(
             f"newsmonitor: invalid configuration ({len(exc.problems)} problem"

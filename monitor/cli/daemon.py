@@ -17,12 +17,27 @@ from monitor.cli.base import (
     setup_logging,
     verbose_option,
 )
+from monitor.config import default_config_path
 from monitor.errors import ConfigError, StoreError, WorkerPoolError
 from monitor.redact import redact_text
 
 if TYPE_CHECKING:
     from monitor.config import Config
+    from monitor.config.queries import QueryCheck
     from monitor.daemon.pipeline import PollResult
+    from monitor.daemon.rulecache import RuleCache
+
+
+def load_with_rules(config_path: str | None) -> tuple[Config, RuleCache, QueryCheck]:
+    """The configuration at ``config_path`` (exits 2 when it is invalid), the cache of its
+    compiled rules, and its checked queries: the queries of the rule set cached for the file
+    are not parsed again, and the daemon compiles the rules from the others as parsed."""
+    from monitor.daemon.rulecache import RuleCache
+
+    path = config_path or default_config_path()
+    rule_cache = RuleCache.for_file(path)
+    queries = rule_cache.queries()
+    return load_or_exit(path, queries), rule_cache, queries
 
 
 @main.command()
@@ -41,7 +56,7 @@ def check(config_path: str | None, verbose: int, online: bool) -> None:
     or why it failed, and the feeds a page advertises (exit 1 if a source failed).
     """
     setup_logging(verbose)
-    config = load_or_exit(config_path)
+    config, _, _ = load_with_rules(config_path)
     s = config.settings
     for warning in config.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -70,11 +85,11 @@ def check(config_path: str | None, verbose: int, online: bool) -> None:
 def run(config_path: str | None, verbose: int, workers: int) -> None:
     """Run the daemon until SIGTERM or Ctrl-C."""
     setup_logging(max(verbose, 1))
-    config = load_or_exit(config_path)
+    config, rule_cache, queries = load_with_rules(config_path)
     from monitor.daemon.service import Daemon
 
     async def main_() -> int:
-        daemon = Daemon(config, workers=workers)
+        daemon = Daemon(config, workers=workers, rule_cache=rule_cache, queries=queries)
         try:
             return await daemon.run()
         finally:
@@ -118,23 +133,26 @@ def once(config_path: str | None, verbose: int, dry_run: bool, workers: int, ign
     workers cannot start, 2 when the configuration is invalid.
     """
     setup_logging(verbose)
-    config = load_or_exit(config_path)
+    config, rule_cache, queries = load_with_rules(config_path)
     try:
-        polls = show_dry_run(config, workers) if dry_run else poll_once(config, workers)
+        polls = show_dry_run(config, workers) if dry_run else poll_once(config, workers, rule_cache, queries)
     except (StoreError, WorkerPoolError) as exc:
         click.echo(f"newsmonitor: {exc}", err=True)
         sys.exit(1)
     sys.exit(once_status(polls, ignore_source_errors=ignore_source_errors))
 
 
-def poll_once(config: Config, workers: int) -> list[PollResult]:
-    """Poll every source once and deliver what is due, as the daemon would; print one line per
-    source. Raises StoreError when the database cannot be locked or used, WorkerPoolError
-    when the parser workers cannot start."""
+def poll_once(
+    config: Config, workers: int, rule_cache: RuleCache | None = None, queries: QueryCheck | None = None
+) -> list[PollResult]:
+    """Poll every source once and deliver what is due, as the daemon would (its rules compiled
+    through ``rule_cache`` from the queries ``queries`` parsed); print one line per source.
+    Raises StoreError when the database cannot be locked or used, WorkerPoolError when the
+    parser workers cannot start."""
     from monitor.daemon.service import Daemon
 
     async def main_() -> list[PollResult]:
-        daemon = Daemon(config, workers=workers)
+        daemon = Daemon(config, workers=workers, rule_cache=rule_cache, queries=queries)
         try:
             return await daemon.run_once()
         finally:

@@ -40,6 +40,7 @@ from monitor.rules.evaluate import Evaluation
 
 if TYPE_CHECKING:
     from monitor.config import SourceSettings
+    from monitor.daemon.rulecache import CompiledRules
 
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
@@ -324,20 +325,25 @@ def match_lines(
         yield {"id": obj["id"], "matches": matches}, True
 
 
-def _rule_set(config_path: str | None, rules_path: str | None) -> tuple[list[RuleSpec], ConfiguredSources | None]:
-    """The rules of ``match`` and, from a configuration file, its sources. Raises ConfigError."""
+def _rule_set(
+    config_path: str | None, rules_path: str | None
+) -> tuple[list[RuleSpec], CompiledRules, ConfiguredSources | None]:
+    """The rules of ``match``, compiled (or read back from the cache of their file, see
+    :mod:`monitor.daemon.rulecache`), and, from a configuration file, its sources. Raises
+    ConfigError, or QueryError for an invalid query of a rules file."""
+    from monitor.daemon.rulecache import RuleCache, rule_specs
+
     if config_path is not None:
         from monitor.config import load_for_matching
 
-        config = load_for_matching(config_path)
-        specs = [
-            RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
-            for r in config.settings.rules
-            if r.enabled
-        ]
-        return specs, ConfiguredSources(config.settings.sources)
+        rule_cache = RuleCache.for_file(config_path)
+        queries = rule_cache.queries()
+        config = load_for_matching(config_path, queries=queries)
+        specs = rule_specs(r for r in config.settings.rules if r.enabled)
+        return specs, rule_cache.compile(specs, queries), ConfiguredSources(config.settings.sources)
     assert rules_path is not None
-    return load_rules_file(rules_path), None
+    specs = load_rules_file(rules_path)
+    return specs, RuleCache.for_file(rules_path).compile(specs), None
 
 
 def _warn_unknown_sources(config_path: str, specs: list[RuleSpec], sources: ConfiguredSources) -> None:
@@ -376,10 +382,10 @@ def match(config_path: str | None, rules_path: str | None, stories: str) -> None
     if (config_path is None) == (rules_path is None):
         _fail("give exactly one of --config FILE or --rules FILE")
     try:
-        specs, sources = _rule_set(config_path, rules_path)
-        matcher = Matcher.compile(specs)
+        specs, rules, sources = _rule_set(config_path, rules_path)
     except (ConfigError, QueryError) as exc:
         _fail(str(exc))
+    matcher = rules.matcher
     try:
         lines = input_lines(stories)
         ok = True

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 
 from monitor.config.models import NotifierSettings, RuleSettings, Settings, SourceSettings, check_zone
 from monitor.config.problem import Problem, problem_at
+from monitor.config.queries import QueryCheck
 from monitor.config.validate import Dropped
 from monitor.config.yamlload import Path as KeyPath
 from monitor.errors import QueryError
 from monitor.fetch import address_refusal, allow_entries_for, parse_allow_networks
 from monitor.notify.options import check_apprise_url, check_digest, check_quiet, check_template
 from monitor.redact import redact_url
-from monitor.rules import Query, lowercase_operators, parse_query
+from monitor.rules import OperatorHint
 from monitor.sources import REGISTRY, SourceKind, kind_for
 
 
@@ -38,22 +39,26 @@ class Known:
 
     ``notifiers`` includes those dropped as invalid (their own problem is already reported,
     so a reference to them is not a second one); ``sources`` and ``tags`` are those of the
-    valid sources, and ``dropped`` says which were left out.
+    valid sources, and ``dropped`` says which were left out. ``queries`` checks the rules'
+    queries (and knows those already checked).
     """
 
     notifiers: frozenset[str]
     sources: frozenset[str]
     tags: frozenset[str]
     dropped: Dropped
+    queries: QueryCheck
 
     @classmethod
-    def of(cls, settings: Settings, dropped: Dropped) -> Known:
-        """The names defined by ``settings`` plus those of the entries in ``dropped``."""
+    def of(cls, settings: Settings, dropped: Dropped, queries: QueryCheck | None = None) -> Known:
+        """The names defined by ``settings`` plus those of the entries in ``dropped``;
+        queries are checked by ``queries`` (default: a new :class:`QueryCheck`)."""
         return cls(
             notifiers=frozenset(settings.notifiers) | dropped.notifiers,
             sources=frozenset(s.name for s in settings.sources),
             tags=frozenset(tag for s in settings.sources for tag in s.tags),
             dropped=dropped,
+            queries=queries or QueryCheck(),
         )
 
 
@@ -66,22 +71,25 @@ SHORT_INTERVAL = 60.0
 _NAMED_AT_MOST = 5
 
 
-def check_settings(settings: Settings, warnings: list[Problem], dropped: Dropped) -> Iterator[Problem]:
+def check_settings(
+    settings: Settings, warnings: list[Problem], dropped: Dropped, queries: QueryCheck | None = None
+) -> Iterator[Problem]:
     """Every problem of ``settings`` that the models cannot see field by field.
 
     ``dropped`` names the entries validation left out, so references to them are not
     reported again. Advice that does not stop the daemon (a short interval, a rule with
-    nowhere to send) is appended to ``warnings``.
+    nowhere to send) is appended to ``warnings``. Rule queries are checked by ``queries``
+    (which then holds what it parsed).
     """
-    known = Known.of(settings, dropped)
+    known = Known.of(settings, dropped, queries)
     for section in SECTIONS:
         yield from section(settings, known, warnings)
 
 
-def check_query(query: str) -> str | None:
-    """The parse error of a watch-rule query, or None when it is valid."""
+def check_query(query: str, queries: QueryCheck | None = None) -> str | None:
+    """The parse error of a watch-rule query, or None when it is valid (checked by ``queries``)."""
     try:
-        parse_query(query)
+        (queries or QueryCheck()).hints(query)
     except QueryError as exc:
         return str(exc)
     return None
@@ -361,11 +369,11 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
 
 def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     try:
-        query = parse_query(rule.query)
+        hints = known.queries.hints(rule.query)
     except QueryError as exc:
         yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
     else:
-        warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, query)))
+        warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
     yield from _unknown_notifiers((*path, "notify"), rule.notify or [], known)
     for j, name in enumerate(rule.sources):
         if name not in known.sources and name not in known.dropped.sources:
@@ -381,9 +389,8 @@ def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: li
         yield from problem_at((*path, "digest"), check_digest(rule.digest))
 
 
-def _operator_advice(name: str, query: Query) -> str | None:
-    """The warning for lower-case operator words in ``query`` (they match as words), or None."""
-    hints = lowercase_operators(query)
+def _operator_advice(name: str, hints: tuple[OperatorHint, ...]) -> str | None:
+    """The warning for the lower-case operator words ``hints`` of a query (they match as words), or None."""
     if not hints:
         return None
     words = " and ".join(f'"{hint.word}" at column {hint.column}' for hint in hints)

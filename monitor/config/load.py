@@ -16,18 +16,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config.models import Config, Settings
 from monitor.config.problem import Problem
 from monitor.config.validate import Dropped, normalise, validate_partially
+from monitor.config.yamlload import LARGE_TEXT, YAMLDocument, YAMLProblem, collector_paused, load_yaml
 from monitor.config.yamlload import Path as KeyPath
-from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError
 from monitor.redact import register_secret
 
 if TYPE_CHECKING:
+    from monitor.config.queries import QueryCheck
     from monitor.rules import RuleSpec
 
 # ---------------------------------------------------------------------------- ${VAR} expansion
@@ -157,41 +159,45 @@ def parse_settings(
     ``file:line:col: key.path: message``, in the order of the file.
     """
     env = os.environ if env is None else env
-    doc = _document(text, name)
-    problems = [Problem(dup.path, dup.message, (dup.line, dup.column)) for dup in doc.duplicates]
-    data = _expand(doc.data, (), env, problems)
-    normalise(data, problems)
-    warnings: list[Problem] = []
-    settings, dropped = validate_partially(data, problems)
-    if settings is not None:
-        problems.extend((check or _check_all)(settings, warnings, dropped))
-    if problems:
-        raise ConfigError(_located(name, problems, doc.lines))
-    assert settings is not None
-    return Config(settings, name, _located(name, warnings, doc.lines))
+    # a large file is millions of objects that all live on: collecting them only walks them
+    with collector_paused(large=len(text) >= LARGE_TEXT):
+        doc = _document(text, name)
+        problems = [Problem(dup.path, dup.message, (dup.line, dup.column)) for dup in doc.duplicates]
+        data = _expand(doc.data, (), env, problems)
+        normalise(data, problems)
+        warnings: list[Problem] = []
+        settings, dropped = validate_partially(data, problems)
+        if settings is not None:
+            problems.extend((check or _check_all)(settings, warnings, dropped))
+        if problems:
+            raise ConfigError(_located(name, problems, doc.lines))
+        assert settings is not None
+        return Config(settings, name, _located(name, warnings, doc.lines))
 
 
-def load_config(path: str, env: dict[str, str] | None = None) -> Config:
-    """Read and validate the configuration file at ``path``. Raises :class:`ConfigError`."""
+def load_config(path: str, env: dict[str, str] | None = None, *, queries: QueryCheck | None = None) -> Config:
+    """Read and validate the configuration file at ``path``; rule queries are checked by
+    ``queries`` (which then holds what it parsed; default: a new one). Raises :class:`ConfigError`."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file; pass --config PATH or set NEWSMONITOR_CONFIG"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse_settings(text, path, env)
+    return parse_settings(text, path, env, check=partial(_check_all, queries=queries))
 
 
-def load_for_matching(path: str) -> Config:
+def load_for_matching(path: str, *, queries: QueryCheck | None = None) -> Config:
     """A configuration file read for matching alone (``newsmonitor match --config``), without
     needing notifier secrets: ``${VAR}`` references that are unset expand to the word
-    ``unset``, and only the rules' queries are cross-checked. Raises :class:`ConfigError`.
+    ``unset``, and only the rules' queries are cross-checked (by ``queries``, as in
+    :func:`load_config`). Raises :class:`ConfigError`.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse_settings(text, path, _EveryVariableSet(), check=_check_queries)
+    return parse_settings(text, path, _EveryVariableSet(), check=partial(_check_queries, queries=queries))
 
 
 def load_rules_only(path: str) -> list[RuleSpec]:
@@ -215,20 +221,26 @@ class _EveryVariableSet(dict[str, str]):
         return os.environ.get(key, "unset")
 
 
-def _check_all(settings: Settings, warnings: list[Problem], dropped: Dropped) -> Iterator[Problem]:
+def _check_all(
+    settings: Settings, warnings: list[Problem], dropped: Dropped, queries: QueryCheck | None = None
+) -> Iterator[Problem]:
     # imported when a file is checked, not when this package is: every parser worker process
     # imports the daemon's main module (multiprocessing does) and with it this package, and
     # the checks pull in the rule engine, apprise, Jinja2 and the source kinds (~50 MB a worker)
     from monitor.config.check import check_settings
 
-    return check_settings(settings, warnings, dropped)
+    return check_settings(settings, warnings, dropped, queries)
 
 
-def _check_queries(settings: Settings, warnings: list[Problem], dropped: Dropped) -> Iterator[Problem]:
+def _check_queries(
+    settings: Settings, warnings: list[Problem], dropped: Dropped, queries: QueryCheck | None = None
+) -> Iterator[Problem]:
     # the one cross-check `match --config` needs: its rules parse
     from monitor.config.check import check_query  # see _check_all
+    from monitor.config.queries import QueryCheck
 
+    queries = queries or QueryCheck()
     for i, rule in enumerate(settings.rules):
-        problem = check_query(rule.query)
+        problem = check_query(rule.query, queries)
         if problem:
             yield Problem(("rules", i, "query"), f'rule "{rule.name}": {problem}')

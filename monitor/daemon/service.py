@@ -10,6 +10,7 @@ import random
 import signal
 import socket
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
@@ -23,17 +24,18 @@ from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
 from monitor.daemon.health import Problem as HealthProblem
 from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
-from monitor.daemon.runtime import Runtime, compile_matcher, config_hash, enabled_rules
+from monitor.daemon.rulecache import CompiledRules, RuleCache
+from monitor.daemon.runtime import Runtime, config_hash, enabled_rules
 from monitor.daemon.targets import Target, build_targets
 from monitor.fetch.client import HttpClient
 from monitor.identity.keys import source_url_hash
 from monitor.redact import register_secret
-from monitor.rules import Matcher
 from monitor.store import repo
 from monitor.store.cluster import Member
 from monitor.store.db import Database
 
 if TYPE_CHECKING:
+    from monitor.config.queries import QueryCheck
     from monitor.web.server import StatusServer
 
 log = logging.getLogger("monitor.daemon")
@@ -55,7 +57,9 @@ class Daemon:
 
     ``clock`` is the time source of everything the daemon does (the scheduler included);
     ``workers`` parser processes (0: a thread); ``database`` and ``http`` replace the ones
-    the configuration would open (tests).
+    the configuration would open (tests). ``rule_cache`` keeps the compiled rules between
+    runs and ``queries`` holds the queries checked when ``config`` was loaded (see
+    :class:`~monitor.daemon.runtime.Runtime`).
     """
 
     def __init__(
@@ -66,9 +70,12 @@ class Daemon:
         workers: int = 1,
         database: Database | None = None,
         http: HttpClient | None = None,
+        rule_cache: RuleCache | None = None,
+        queries: QueryCheck | None = None,
     ) -> None:
         self.clock = clock
-        self.rt = Runtime(config, clock=clock, workers=workers, database=database, http=http)
+        self.rt = Runtime(config, clock=clock, workers=workers, database=database, http=http,
+                          rule_cache=rule_cache, queries=queries)
         self.deliverer = Deliverer(self.rt)
         self.health = HealthChecker(self.rt)
         self.scheduler: AsyncIOScheduler | None = None
@@ -297,17 +304,22 @@ class Daemon:
         async with self._reload_lock:
             path = self.config.path
             try:
-                config = await asyncio.get_running_loop().run_in_executor(None, load_config, path)
+                # the running rules' queries are known: only new ones are parsed
+                queries = self.rt.rule_cache.queries(self.rt.compiled)
+                config = await asyncio.get_running_loop().run_in_executor(
+                    None, partial(load_config, path, queries=queries)
+                )
                 rules = enabled_rules(config)
-                # compiled on the CPU thread: matching waits for it instead of racing it
-                matcher = await self.rt.cpu(compile_matcher, rules)
+                # compiled on the CPU thread: matching waits for it instead of racing it; the
+                # running matcher is kept when the rules did not change
+                compiled = await self.rt.cpu(self.rt.compile_rules, config, queries)
                 targets = build_targets(config)
             except ConfigError as exc:
                 return self._reload_failed(path, "\n".join(exc.problems))
             except Exception as exc:  # e.g. a notifier template that cannot be compiled
                 return self._reload_failed(path, f"{type(exc).__name__}: {exc}")
             held = [key for key in _RESTART_KEYS if getattr(config.settings, key) != getattr(self.config.settings, key)]
-            await self._swap(config, matcher, targets)
+            await self._swap(config, compiled, targets)
             self.rt.metrics.config_reload_ok.set(1)
             # as at start: the new rules live until the next reload, out of the collector's way
             gc.freeze()
@@ -328,12 +340,12 @@ class Daemon:
         log.error("config reload failed; still running the configuration loaded before from %s:\n%s", path, detail)
         return False
 
-    async def _swap(self, config: Config, matcher: Matcher, targets: dict[str, Target]) -> None:
+    async def _swap(self, config: Config, compiled: CompiledRules, targets: dict[str, Target]) -> None:
         """Install a new configuration while no matching runs (the CPU thread is held), in one
         step of the event loop (no other task sees half of it)."""
         async with self.rt.cpu_paused():
             old = self.config
-            self.rt.apply(config, matcher, targets)
+            self.rt.apply(config, compiled, targets)
             self._reschedule(old)
         # pending rows of removed destinations are cancelled by the delivery loop
         self.rt.outbox_changed.set()

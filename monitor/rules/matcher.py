@@ -220,8 +220,10 @@ class Matcher:
         self._index("en")
 
     @classmethod
-    def compile(cls, rules: Sequence[RuleSpec]) -> Matcher:
-        """Parse, validate and index ``rules``.
+    def compile(cls, rules: Sequence[RuleSpec], parsed: dict[str, Query] | None = None) -> Matcher:
+        """Parse, validate and index ``rules``; a query whose text is in ``parsed`` (what
+        :func:`parse_query` returned for it, e.g. when the configuration was checked) is
+        not parsed again.
 
         Raises :class:`~monitor.errors.QueryError` for the first invalid rule, its message
         prefixed with ``rule "NAME": `` and its column kept.
@@ -234,7 +236,8 @@ class Matcher:
             compiled: list[_Rule] = []
             for spec in rules:
                 try:
-                    query = parse_query(spec.query)
+                    query = parsed.get(spec.query) if parsed else None
+                    query = query or parse_query(spec.query)
                 except QueryError as exc:
                     raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
                 compiled.append(_Rule(spec.name, query, frozenset(s.casefold() for s in spec.sources) or _NO_NAMES,

@@ -332,3 +332,19 @@ def test_test_rule_and_match_decide_the_language_as_the_daemon_does(tmp_path: Pa
     assert result.exit_code == 0, result.output
     found = {row["id"]: [m["rule"] for m in row["matches"]] for row in map(json.loads, result.output.splitlines())}
     assert found == {1: ["de"], 2: ["de"], 3: []}  # 3: too short to overrule its "en"
+
+
+def test_match_keeps_the_compiled_rules_in_the_state_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.daemon import rulecache
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(rulecache, "CACHE_FROM", 1)  # the three rules are worth keeping here
+    rules = write(tmp_path, "rules.yaml", RULES)
+    stories = write(tmp_path, "s.jsonl", json.dumps({"id": 1, "text": "Japan will raise its defence budget"}) + "\n")
+    first = CliRunner().invoke(match, ["--rules", rules, stories])
+    (kept,) = (tmp_path / "state" / "newsmonitor" / "cache").iterdir()
+    written = kept.stat().st_mtime_ns
+    second = CliRunner().invoke(match, ["--rules", rules, stories])
+    assert first.exit_code == second.exit_code == 0 and first.output == second.output
+    assert '"rule": "jp-defence"' in second.output
+    assert kept.stat().st_mtime_ns == written  # read back, not written again

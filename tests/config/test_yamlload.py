@@ -1,4 +1,5 @@
-"""The YAML loader: merge keys as YAML defines them, and the bounds on aliases and nesting (issue 12).
+"""The YAML loader: merge keys as YAML defines them, the bounds on aliases and nesting (issue 12),
+and libyaml reading what PyYAML's pure-Python parser read (issue 14).
 
 The hostile files themselves (alias bombs, deep nesting, a NUL byte) are cases of
 ``tests/data/config_errors.yaml`` and of the CLI tests; these are the edges around them.
@@ -7,9 +8,12 @@ The hostile files themselves (alias bombs, deep nesting, a NUL byte) are cases o
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from monitor.config import yamlload
 from monitor.config.yamlbounds import Limits
 from monitor.config.yamlload import YAMLProblem, load_yaml
+from tests.support.paths import DATA, ROOT
 
 
 def test_a_merged_key_gives_way_to_the_mappings_own_and_the_first_merge_wins() -> None:
@@ -66,3 +70,65 @@ def test_the_limits_are_the_callers(text: str, at: tuple[int, int], says: str) -
     assert (info.value.line, info.value.column) == at
     assert says in info.value.message
     assert load_yaml("a: [[1]]\nb: &x [1, 2]\nc: [*x]\n", limits=limits).data["c"] == [[1, 2]]
+
+
+# ---------------------------------------------------------------------------- two parsers, one reading
+# libyaml reads every file first; PyYAML's pure-Python parser reads again only what libyaml
+# (or the walk) refuses, to say what is wrong. On the files newsmonitor meets both must read
+# the same data at the same lines; where libyaml accepts more, the table below says what.
+
+
+def _corpus() -> list[tuple[str, str]]:
+    files = [*sorted(DATA.rglob("*.yaml")), ROOT / "config.example.yaml"]
+    texts = [(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")) for path in files]
+    cases = yaml.safe_load((DATA / "config_errors.yaml").read_text(encoding="utf-8"))
+    texts += [(f"config_errors: {case['name']}", case["yaml"]) for case in cases]
+    # PyYAML counts no column for a BOM, libyaml does: a file with one inside goes to PyYAML alone
+    texts += [("a BOM first", "\ufeffrules:\n  - name: r\n    query: x\n"), ("a BOM inside", "a: 1\n\ufeffb: x\n")]
+    return texts
+
+
+def _reading(text: str) -> tuple[object, ...]:
+    try:
+        doc = load_yaml(text)
+    except YAMLProblem as exc:
+        return ("problem", exc.message, exc.line, exc.column)
+    duplicates = [(d.message, d.line, d.column, d.path) for d in doc.duplicates]
+    return ("read", doc.data, doc.lines, duplicates)
+
+
+@pytest.mark.parametrize(("name", "text"), _corpus(), ids=[name for name, _ in _corpus()])
+def test_libyaml_reads_what_pyyaml_reads_at_the_same_lines(
+    name: str, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _reading(text)
+    monkeypatch.setattr(yamlload, "_FastLoader", None)
+    assert fast == _reading(text)
+
+
+def test_a_valid_file_is_never_read_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(text: str, limits: Limits) -> None:
+        raise AssertionError("read by the pure-Python parser")
+
+    monkeypatch.setattr(yamlload, "_load_exact", refuse)
+    rules = "".join(f"  - name: r{i}\n    query: '\"rare earths\" OR q{i}'\n    tags: [a, b]\n" for i in range(500))
+    doc = load_yaml("rules:\n" + rules)
+    assert doc.data["rules"][499] == {"name": "r499", "query": '"rare earths" OR q499', "tags": ["a", "b"]}
+    assert doc.lines[("rules", 499, "tags", 1)] == (1501, 15)
+
+
+@pytest.mark.parametrize(
+    ("text", "libyaml_reads"),
+    [
+        # YAML allows '?' inside a plain value in [ ]; PyYAML's own parser stopped there
+        ("urls: [https://example.com/feed?x=1]\n", {"urls": ["https://example.com/feed?x=1"]}),
+        # YAML allows a tab between a key and its value (not in indentation: that stays an error)
+        ("interval:\t5m\n", {"interval": "5m"}),
+    ],
+)
+def test_where_libyaml_reads_more_than_pyyaml(text: str, libyaml_reads: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_yaml(text).data == libyaml_reads
+    monkeypatch.setattr(yamlload, "_FastLoader", None)
+    with pytest.raises(YAMLProblem):
+        load_yaml(text)
+

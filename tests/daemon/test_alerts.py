@@ -8,7 +8,8 @@ import pytest
 
 from monitor.config import Config, Settings
 from monitor.daemon.alerts import AlertPolicy, assign_clusters, plan_alerts
-from monitor.daemon.runtime import compile_matcher, enabled_rules
+from monitor.daemon.rulecache import compile_rules, rule_specs
+from monitor.daemon.runtime import enabled_rules
 from monitor.daemon.targets import build_targets
 from monitor.models import Story
 from monitor.store.payload import NoticePayload
@@ -41,7 +42,7 @@ SETTINGS = {
 def policy() -> AlertPolicy:
     config = Config(Settings.model_validate(SETTINGS), "newsmonitor.yaml", [])
     rules = enabled_rules(config)
-    return AlertPolicy.from_config(config, rules, compile_matcher(rules), build_targets(config))
+    return AlertPolicy.from_config(config, rules, compile_rules(rule_specs(rules)).matcher, build_targets(config))
 
 
 def story(spec: str, n: int = 0) -> Story:

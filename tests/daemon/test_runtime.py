@@ -10,7 +10,8 @@ import pytest
 from monitor.clock import FakeClock
 from monitor.config import Config, Settings
 from monitor.daemon.pipeline import PollStatus
-from monitor.daemon.runtime import Runtime, compile_matcher, enabled_rules
+from monitor.daemon.rulecache import compile_rules, rule_specs
+from monitor.daemon.runtime import Runtime, enabled_rules
 from monitor.daemon.targets import build_targets
 
 
@@ -47,11 +48,12 @@ async def test_apply_changes_everything_the_configuration_decides(runtime: Runti
         ["wire", "agency"],
     )
     rules = enabled_rules(new)
-    matcher, targets = compile_matcher(rules), build_targets(new)
-    runtime.apply(new, matcher, targets)
+    compiled, targets = compile_rules(rule_specs(rules)), build_targets(new)
+    matcher = compiled.matcher
+    runtime.apply(new, compiled, targets)
     assert runtime.config is new
     assert [r.name for r in runtime.rules] == ["quake"]
-    assert runtime.matcher is matcher and runtime.targets is targets
+    assert runtime.compiled is compiled and runtime.matcher is matcher and runtime.targets is targets
     assert sorted(runtime.sources) == ["agency", "wire"]
     assert runtime.policy.matcher is matcher
     assert dict(runtime.policy.routes) == {"quake": ("desk",)}

@@ -1,0 +1,292 @@
+"""Compiled rule sets kept between runs: a start or reload whose rules did not change compiles nothing.
+
+Compiling 100 000 rules takes seconds. :class:`RuleCache` keeps the last rule set compiled
+from one file (a configuration, or a ``match --rules`` file) in the state directory and
+reads it back when the rules are the same, and a reload whose rules are the running ones
+takes the running matcher as it is. The file also lists every query of that set with its
+operator hints (words like ``and`` that probably meant an operator), so checking the same
+file again parses none of them (:class:`~monitor.config.queries.QueryCheck`).
+
+A rule set is the same when its digest is: a hash of every enabled rule's name, query,
+sources and tags in order, of the newsmonitor version, the Python version, the source of
+the rules package (any change to the matcher's code makes every cached set stale) and the
+versions of the libraries it imports or reads (lemmatisers, word lists). A stale, damaged or
+unreadable file is ignored (the rules are compiled and the file written again), never an
+error; so is a failure to write.
+
+Trust boundary: the matcher is stored as a pickle, and reading a pickle runs whatever code
+it names. The file lives in the daemon's own state directory (``$XDG_STATE_HOME/newsmonitor/
+cache``, which the systemd unit and the Docker image give to the daemon's user alone),
+written with mode 0600 and replaced atomically. It is read only when it belongs to the
+user reading it and nobody else may write it; whoever can write there can change the
+daemon's database too. The list of queries before the matcher is read without allowing
+any code (``check`` reads nothing more).
+
+File: ``MAGIC``, then a pickle of the header ``(code, digest, queries, hints)`` (plain
+strings, tuples and ints), then a pickle of the :class:`~monitor.rules.Matcher`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import pickle
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import IO, Any
+
+import monitor
+from monitor.config import RuleSettings, state_dir
+from monitor.config.queries import QueryCheck
+from monitor.config.yamlload import collector_paused
+from monitor.errors import QueryError
+from monitor.rules import Matcher, OperatorHint, Query, RuleSpec
+
+log = logging.getLogger("monitor.daemon")
+
+#: rule sets smaller than this are compiled every time: they take less than reading them back
+#: would save (2 000 rules compile in ~0.1 s), and no file is written for them
+CACHE_FROM = 2_000
+#: the first bytes of a cache file (the format's version is in it)
+MAGIC = b"newsmonitor compiled rules 1\n"
+_RULES_PACKAGE = Path(__file__).resolve().parents[1] / "rules"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    """A rule set compiled: its :func:`rules_digest`, the matcher, and every query of the set
+    with its operator hints and as parsed (a reload that changes some rules parses only theirs)."""
+
+    digest: str
+    matcher: Matcher
+    hints: Mapping[str, tuple[OperatorHint, ...]]
+    parsed: Mapping[str, Query]
+
+
+def rule_specs(rules: Iterable[RuleSettings]) -> list[RuleSpec]:
+    """The configured ``rules`` as the matcher takes them, in their order."""
+    return [RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags)) for r in rules]
+
+
+def compile_rules(specs: Sequence[RuleSpec], queries: QueryCheck | None = None) -> CompiledRules:
+    """``specs`` compiled, reusing the queries ``queries`` parsed (nothing is read or written).
+    Raises :class:`~monitor.errors.QueryError` for the first invalid query."""
+    return RuleCache(None).compile(specs, queries)
+
+
+@cache
+def code_version() -> str:
+    """What a compiled matcher depends on besides its rules: the newsmonitor and Python
+    versions, a hash of every file of the rules package, and the versions of the
+    distributions it imports."""
+    digest = hashlib.sha256()
+    imported: set[str] = set()
+    for path in sorted(p for p in _RULES_PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        content = path.read_bytes()
+        digest.update(path.relative_to(_RULES_PACKAGE).as_posix().encode() + b"\0" + content + b"\0")
+        if path.suffix == ".py":
+            imported.update(_top_level_imports(content.decode("utf-8", "replace")))
+    versions = ",".join(f"{name}={_version_of(name)}" for name in sorted(imported))
+    return f"newsmonitor {monitor.__version__}; Python {sys.version}; rules {digest.hexdigest()}; {versions}"
+
+
+#: ``import x``, ``from x import``, and a package looked up by name (its data files read without importing it)
+_IMPORT = re.compile(
+    r"^\s*(?:import\s+([A-Za-z_]\w*)|from\s+([A-Za-z_]\w*)[\w.]*\s+import\b)"
+    r"|(?:find_spec|import_module)\(\s*[\"']([A-Za-z_]\w*)",
+    re.MULTILINE,
+)
+
+
+def _top_level_imports(source: str) -> set[str]:
+    """The top-level modules ``source`` imports or looks up that are neither ours nor the
+    standard library's."""
+    names = {"".join(groups) for groups in _IMPORT.findall(source)}
+    return {name for name in names if name != "monitor" and name not in sys.stdlib_module_names}
+
+
+def _version_of(module: str) -> str:
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        names = importlib.metadata.packages_distributions().get(module, [])
+        return "+".join(importlib.metadata.version(name) for name in names) or "?"
+
+
+def rules_digest(specs: Sequence[RuleSpec]) -> str:
+    """The hash that says whether two rule sets compile to the same matcher (see the module)."""
+    rows = [[spec.name, spec.query, spec.sources, spec.tags] for spec in specs]
+    return hashlib.sha256((code_version() + "\n" + json.dumps(rows)).encode()).hexdigest()
+
+
+class RuleCache:
+    """The compiled rules of one file, kept at ``path`` (None: kept nowhere, compiled every time).
+
+    Rule sets of fewer than ``min_rules`` rules (default :data:`CACHE_FROM`) are neither read
+    nor written.
+    """
+
+    def __init__(self, path: Path | None, *, min_rules: int | None = None) -> None:
+        self.path = path
+        self.min_rules = CACHE_FROM if min_rules is None else min_rules
+
+    @classmethod
+    def for_file(cls, source: str, directory: Path | None = None, *, min_rules: int | None = None) -> RuleCache:
+        """The cache of the rules of file ``source``, in ``directory`` (default: the state
+        directory's ``cache``): one file per source file, named by a hash of its real path."""
+        real = os.path.realpath(source)
+        name = "rules-" + hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:20] + ".pickle"
+        return cls((directory or state_dir() / "cache") / name, min_rules=min_rules)
+
+    def queries(self, running: CompiledRules | None = None) -> QueryCheck:
+        """A query check that knows the queries of ``running`` (a reload), or else those of
+        the stored rule set: none of them is parsed again."""
+        if running is not None:
+            return QueryCheck(running.hints, running.parsed)
+        with _reading(self.path) as stream:
+            header = _read_header(stream) if stream is not None else None
+        return QueryCheck(header.hints if header is not None else None)
+
+    def compile(
+        self, specs: Sequence[RuleSpec], queries: QueryCheck | None = None, running: CompiledRules | None = None
+    ) -> CompiledRules:
+        """``specs`` compiled: ``running`` when its rules are these, else the stored set when
+        it is these rules, else compiled now (taking the queries ``queries`` parsed) and
+        stored. Raises :class:`~monitor.errors.QueryError` for the first invalid query."""
+        digest = rules_digest(specs)
+        if running is not None and running.digest == digest:
+            return running
+        caching = self.path is not None and len(specs) >= self.min_rules
+        stored = self._load(digest) if caching else None
+        if stored is not None:
+            return stored
+        started = time.perf_counter()
+        queries = queries or QueryCheck()
+        parsed: dict[str, Query] = {}
+        for spec in specs:
+            try:
+                parsed[spec.query] = queries.query(spec.query)
+            except QueryError as exc:
+                raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
+        matcher = Matcher.compile(specs, parsed)
+        compiled = CompiledRules(digest, matcher, {query: queries.known[query] for query in parsed}, parsed)
+        if caching:
+            log.info("rules: %d compiled in %.1f s", len(specs), time.perf_counter() - started)
+            self._store(compiled)
+        return compiled
+
+    # ------------------------------------------------------------------ the file
+
+    def _load(self, digest: str) -> CompiledRules | None:
+        started = time.perf_counter()
+        with _reading(self.path) as stream:
+            if stream is None:
+                return None
+            header = _read_header(stream)
+            if header is None or header.digest != digest:
+                return None
+            try:
+                with collector_paused(large=True):
+                    matcher, parsed = pickle.load(stream)  # noqa: S301 (our own file: see the trust boundary above)
+            except Exception as exc:  # a damaged file can fail to unpickle in any way: compile instead
+                log.warning("rules: ignoring the damaged cache %s (%s)", self.path, type(exc).__name__)
+                return None
+        if not isinstance(matcher, Matcher) or not isinstance(parsed, dict):
+            return None
+        log.info("rules: %d unchanged, read from %s in %.1f s", len(matcher), self.path, time.perf_counter() - started)
+        return CompiledRules(digest, matcher, header.hints, parsed)
+
+    def _store(self, compiled: CompiledRules) -> None:
+        """Write ``compiled`` to :attr:`path` atomically; a failure is logged, nothing more."""
+        assert self.path is not None
+        queries = tuple(compiled.hints)
+        hints = {i: tuple((h.word, h.column, h.operator) for h in compiled.hints[q])
+                 for i, q in enumerate(queries) if compiled.hints[q]}
+        header = (code_version(), compiled.digest, queries, hints)
+        temporary = None
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".rules-", suffix=".tmp")
+            with os.fdopen(handle, "wb") as stream:
+                os.fchmod(stream.fileno(), 0o600)
+                stream.write(MAGIC)
+                pickle.dump(header, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                # the parsed queries are the matcher's own (shared objects are written once)
+                with collector_paused():
+                    pickle.dump((compiled.matcher, dict(compiled.parsed)), stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self.path)
+            temporary = None
+        except Exception as exc:  # a full disk, a read-only state directory, a matcher that cannot be pickled
+            log.warning("rules: cannot write the cache %s: %s: %s", self.path, type(exc).__name__, exc)
+        finally:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+
+
+@contextmanager
+def _reading(path: Path | None) -> Iterator[IO[bytes] | None]:
+    """The cache file at ``path`` opened after its magic bytes, or None when there is none,
+    it is not ours alone (see the module) or it is not a cache file."""
+    try:
+        stream = path.open("rb") if path is not None else None
+    except OSError:
+        stream = None
+    if stream is None:
+        yield None
+        return
+    with stream:
+        yield stream if _ours(stream) else None
+
+
+def _ours(stream: IO[bytes]) -> bool:
+    """Whether the open file ``stream`` belongs to this user, nobody else may write it, and it
+    starts with :data:`MAGIC` (read past it)."""
+    try:
+        status = os.fstat(stream.fileno())
+        owner = status.st_uid == os.getuid() if hasattr(os, "getuid") else True
+        return owner and not status.st_mode & 0o022 and stream.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    code: str
+    digest: str
+    hints: dict[str, tuple[OperatorHint, ...]]
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    # the header is plain data: naming any class or function is refused
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"{module}.{name} is not plain data")
+
+
+_NONE: tuple[OperatorHint, ...] = ()
+
+
+def _read_header(stream: IO[bytes]) -> _Header | None:
+    """The header of an open cache file, or None when it is damaged or of other code."""
+    try:
+        code, digest, queries, hints = _PlainUnpickler(stream).load()
+    except Exception:  # a damaged header can fail to unpickle in any way: the file is ignored
+        return None
+    if code != code_version() or not isinstance(digest, str) or not isinstance(queries, tuple):
+        return None
+    known = dict.fromkeys(queries, _NONE)
+    try:
+        for i, found in hints.items():
+            known[queries[i]] = tuple(OperatorHint(word, column, operator) for word, column, operator in found)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
+    return _Header(code, digest, known)

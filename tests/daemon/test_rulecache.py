@@ -1,0 +1,250 @@
+"""The compiled-rules cache: a start or reload whose rules did not change compiles nothing (issue 14).
+
+A damaged, stale or foreign file is ignored and replaced, never an error; the header is read
+without running any code; a reload whose rules are the running ones keeps the running matcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.config import load_config
+from monitor.config import queries as queries_module
+from monitor.config.queries import QueryCheck
+from monitor.daemon import rulecache
+from monitor.daemon.rulecache import MAGIC, RuleCache, compile_rules, rule_specs
+from monitor.daemon.runtime import enabled_rules
+from monitor.daemon.service import Daemon
+from monitor.errors import ConfigError
+from monitor.models import Story
+from monitor.rules import Matcher, RuleSpec
+from tests.support.configs import config_data
+
+SPECS = [
+    RuleSpec("storm", "storm NEAR/5 coast"),
+    RuleSpec("quake", 'earthquake OR "seismic event"', tags=("world",)),
+    RuleSpec("local", "flood*", sources=("wire",)),
+]
+STORY = Story(source="wire", url="https://news.example/1", title="Floods", text="A storm hit the coast; flooding.")
+
+
+def matched(matcher: Matcher) -> list[str]:
+    return [m.rule for m in matcher.match(STORY)]
+
+
+def no_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> Matcher:
+        raise AssertionError("compiled")
+
+    monkeypatch.setattr(Matcher, "compile", refuse)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> RuleCache:
+    return RuleCache.for_file(str(tmp_path / "newsmonitor.yaml"), tmp_path / "cache", min_rules=1)
+
+
+def test_the_same_rules_are_read_back_not_compiled(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = cache.compile(SPECS)
+    assert cache.path is not None and cache.path.read_bytes().startswith(MAGIC)
+    assert os.stat(cache.path).st_mode & 0o777 == 0o600
+    assert [p.name for p in cache.path.parent.iterdir()] == [cache.path.name]  # no temporary file left
+    no_compiling(monkeypatch)
+    again = RuleCache(cache.path, min_rules=1).compile(SPECS)
+    assert again.digest == compiled.digest and again.matcher is not compiled.matcher
+    assert matched(again.matcher) == matched(compiled.matcher) == ["storm", "local"]
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        [*SPECS[:2], RuleSpec("local", "flood* -dam", sources=("wire",))],  # a query
+        [*SPECS[:2], RuleSpec("local2", "flood*", sources=("wire",))],  # a name
+        [*SPECS[:2], RuleSpec("local", "flood*", sources=("agency",))],  # what it is limited to
+        [SPECS[1], SPECS[0], SPECS[2]],  # the order (matches are reported in it)
+        SPECS[:2],  # one rule fewer
+    ],
+)
+def test_other_rules_are_compiled_and_replace_the_file(cache: RuleCache, changed: list[RuleSpec]) -> None:
+    first = cache.compile(SPECS)
+    second = cache.compile(changed)
+    assert second.digest != first.digest
+    assert matched(second.matcher) == [m.rule for m in Matcher.compile(changed).match(STORY)]
+    assert RuleCache(cache.path, min_rules=1).compile(changed).digest == second.digest
+
+
+def test_other_code_makes_the_file_stale(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = cache.compile(SPECS)
+    # a change to the rules package, the newsmonitor or Python version, or a library's
+    monkeypatch.setattr(rulecache, "code_version", lambda: "other code")
+    calls: list[int] = []
+    compile_ = Matcher.compile
+    monkeypatch.setattr(Matcher, "compile", lambda *a, **k: calls.append(1) or compile_(*a, **k))
+    again = cache.compile(SPECS)
+    assert calls == [1] and again.digest != first.digest
+
+
+def test_the_digest_covers_the_code(cache: RuleCache) -> None:
+    version = rulecache.code_version()
+    assert "newsmonitor " in version and "Python " in version and "rules " in version
+    assert "simplemma=" in version  # a library the rules package imports
+    source = (
+        'import re\nfrom lemminflect.core import x\nspec = importlib.util.find_spec("wordfreq")\n'
+        "from monitor.rules import y\nfrom its notes, in a docstring\nimport numpy as np\n"
+    )
+    assert rulecache._top_level_imports(source) == {"lemminflect", "wordfreq", "numpy"}
+
+
+def damaged(data: bytes) -> list[bytes]:
+    header_end = len(MAGIC) + len(pickle.dumps(pickle.loads(data[len(MAGIC):])))
+    return [
+        b"",
+        b"not a cache file",
+        data[: len(MAGIC) + 10],  # cut inside the header
+        data[: header_end + 100],  # cut inside the matcher
+        data[:header_end] + b"\x80\x05garbage",  # a matcher that is not a pickle
+        data[:header_end] + pickle.dumps({"not": "a matcher"}),
+        MAGIC + pickle.dumps(("code", "digest")),  # a header of another shape
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_a_damaged_file_is_ignored_and_replaced(cache: RuleCache, case: int) -> None:
+    assert cache.path is not None
+    cache.compile(SPECS)
+    cache.path.write_bytes(damaged(cache.path.read_bytes())[case])
+    compiled = cache.compile(SPECS)
+    assert matched(compiled.matcher) == ["storm", "local"]
+    assert pickle.loads(cache.path.read_bytes()[len(MAGIC):])[1] == compiled.digest  # written again
+
+
+def test_a_file_others_may_write_is_not_read(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cache.path is not None
+    cache.compile(SPECS)
+    cache.path.chmod(0o666)
+    assert cache.queries().known == {}
+    calls: list[int] = []
+    compile_ = Matcher.compile
+    monkeypatch.setattr(Matcher, "compile", lambda *a, **k: calls.append(1) or compile_(*a, **k))
+    cache.compile(SPECS)
+    assert calls == [1]
+    assert cache.path.stat().st_mode & 0o777 == 0o600  # written again, as ours alone
+
+
+class _Runs:
+    """Unpickled, it would call ``os.mkdir(path)``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.mkdir, (str(self.path),)
+
+
+def test_the_header_runs_no_code(cache: RuleCache, tmp_path: Path) -> None:
+    assert cache.path is not None
+    cache.path.parent.mkdir()
+    marker = tmp_path / "ran"
+    cache.path.write_bytes(MAGIC + pickle.dumps(_Runs(marker)))
+    cache.path.chmod(0o600)
+    assert cache.queries().known == {}
+    assert not marker.exists()
+
+
+def test_a_cache_that_cannot_be_written_is_only_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "cache").write_text("a file where the directory should be")
+    cache = RuleCache(tmp_path / "cache" / "rules.pickle", min_rules=1)
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon"):
+        compiled = cache.compile(SPECS)
+    assert matched(compiled.matcher) == ["storm", "local"]
+    assert "cannot write the cache" in caplog.text
+
+
+def test_small_rule_sets_are_not_kept(tmp_path: Path) -> None:
+    cache = RuleCache(tmp_path / "rules.pickle", min_rules=4)
+    cache.compile(SPECS)
+    assert not (tmp_path / "rules.pickle").exists()
+
+
+def test_the_running_rules_are_kept_when_they_did_not_change(cache: RuleCache) -> None:
+    running = cache.compile(SPECS)
+    assert cache.compile(list(SPECS), running=running) is running
+    assert cache.compile(SPECS[:2], running=running) is not running
+
+
+# ---------------------------------------------------------------------------- queries known
+
+
+def test_the_stored_queries_are_not_parsed_again(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs = [*SPECS, RuleSpec("advice", "Japan and defence")]
+    queries = QueryCheck()
+    for spec in specs:
+        queries.hints(spec.query)
+    cache.compile(specs, queries)
+    known = cache.queries()
+    monkeypatch.setattr("monitor.config.queries.parse_query", lambda query: pytest.fail(f"parsed {query!r}"))
+    assert known.hints("storm NEAR/5 coast") == ()
+    (hint,) = known.hints("Japan and defence")
+    assert (hint.word, hint.column, hint.operator) == ("and", 7, "AND")
+
+
+def test_a_checked_file_gives_the_same_warnings_from_known_queries(tmp_path: Path) -> None:
+    path = tmp_path / "newsmonitor.yaml"
+    rules = [{"name": "advice", "query": "Japan and defence"}, {"name": "bad", "query": "a AND (", "enabled": False}]
+    data = config_data(tmp_path, sources=[], rules=rules, notifiers={"desk": "json://127.0.0.1:1/x"}, allow=[])
+    path.write_text(yaml.safe_dump({**data, "rules": rules[:1]}))
+    cache = RuleCache.for_file(str(path), tmp_path / "cache", min_rules=1)
+    queries = cache.queries()
+    config = load_config(str(path), queries=queries)
+    cache.compile(rule_specs(enabled_rules(config)), queries)
+    again = load_config(str(path), queries=cache.queries())
+    assert again.warnings == config.warnings and '"and" at column 7' in again.warnings[0]
+    # a query the cached set does not know is still checked, disabled or not
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"rules\[1\]\.query"):
+        load_config(str(path), queries=cache.queries())
+
+
+# ---------------------------------------------------------------------------- the daemon
+
+
+async def test_a_reload_with_the_same_rules_keeps_the_running_matcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "newsmonitor.yaml"
+    rules = [{"name": s.name, "query": s.query} for s in SPECS]
+    data = config_data(tmp_path, sources=[], rules=rules, notifiers={"desk": "json://127.0.0.1:1/x"}, allow=[])
+    path.write_text(yaml.safe_dump(data))
+    daemon = Daemon(load_config(str(path)), workers=0)
+    try:
+        matcher = daemon.rt.matcher
+        data["notifiers"]["desk2"] = "json://127.0.0.1:1/y"  # another setting changed
+        path.write_text(yaml.safe_dump(data))
+        assert await daemon.reload()
+        assert daemon.rt.matcher is matcher and "desk2" in daemon.rt.targets
+        # one rule changed: only its query is parsed, the others are the running rules'
+        parsed: list[str] = []
+        parse = queries_module.parse_query
+        monkeypatch.setattr(queries_module, "parse_query", lambda query: parsed.append(query) or parse(query))
+        monkeypatch.setattr("monitor.rules.matcher.parse_query", lambda query: pytest.fail(f"parsed {query!r}"))
+        data["rules"] = [*rules[:2], {"name": "local", "query": "flood* OR dam"}]
+        path.write_text(yaml.safe_dump(data))
+        assert await daemon.reload()
+        assert daemon.rt.matcher is not matcher and parsed == ["flood* OR dam"]
+        assert [m.rule for m in daemon.rt.matcher.match(STORY)] == ["storm", "local"]
+    finally:
+        await daemon.close()
+
+
+def test_the_queries_a_check_parsed_are_compiled_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    queries = QueryCheck()
+    for spec in SPECS:
+        queries.hints(spec.query)
+    monkeypatch.setattr("monitor.rules.matcher.parse_query", lambda query: pytest.fail(f"parsed {query!r}"))
+    assert matched(compile_rules(SPECS, queries).matcher) == ["storm", "local"]
