@@ -297,7 +297,7 @@ class Deliverer:
         rows = await rt.store.pending_for(dest_id, now)
         if found is None:
             # the notifier or this URL was removed from the config: never send to a stale URL
-            await rt.store.cancel([r.id for r in rows], "destination removed from the configuration")
+            await rt.store.cancel([r.id for r in rows], "destination removed from the configuration", now=now)
             return 0
         target, dest = found
         state = await rt.store.destination(dest_id, target.name)
@@ -354,7 +354,7 @@ class Deliverer:
             round_.sends.append(now)
             round_.any_success = True
         elif result.outcome is Outcome.DEAD:
-            await self.rt.store.mark_dead(ids, result.detail, tried=result.attempted)
+            await self.rt.store.mark_dead(ids, result.detail, tried=result.attempted, now=now)
         else:
             round_.failed.append((batch, result))
 
