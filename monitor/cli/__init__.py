@@ -5,16 +5,17 @@ One module per command group; each registers its commands on :data:`main`:
 - ``daemon``: ``check``, ``run``, ``once``, ``demo``;
 - ``stages``: ``test-source``, ``test-notify`` (one stage on real input);
 - ``rules``: ``test-rule``, ``match``;
-- ``state``: ``sources``, ``outbox`` (read or change the stored state).
+- ``state``: ``sources``, ``outbox`` (read or change the stored state);
+- ``history``: ``backtest``, ``rules`` (``rules --report``), over the stored history.
 
 Exit status: 0 success, 1 a command-level failure (e.g. no match, a failed send),
 2 invalid configuration or usage.
 """
 
-from monitor.cli import daemon, rules, stages, state
+from monitor.cli import daemon, history, rules, stages, state
 from monitor.cli.base import main
 
 main.add_command(rules.test_rule, "test-rule")
 main.add_command(rules.match, "match")
 
-__all__ = ["daemon", "main", "stages", "state"]
+__all__ = ["daemon", "history", "main", "stages", "state"]
