@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
 
 from monitor.daemon.history import backtest, days_between, rules_report
 from monitor.daemon.runtime import Runtime
@@ -177,3 +178,79 @@ async def test_the_health_check_sets_the_database_size(seeded: Seeded) -> None:
         await daemon.close()
     path = Path(seeded.config.database_url.removeprefix("sqlite:///"))
     assert value is not None and value >= path.stat().st_size > 0
+
+
+SECRETS = {
+    "HOOK_PASS": "hookpass-5e1f0c77",
+    "LOCKED_PASS": "lockedpass-2b9d41",
+    "DOWN_PASS": "downpass-a07c3e",
+    "FEED_KEY": "feedkey-91ab27f0",
+    "FEED_TOKEN": "feedtoken-c0ffee42",
+}
+
+
+async def test_no_secret_of_the_configuration_is_ever_stored(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+    from monitor.clock import FakeClock
+    from monitor.config import parse_settings
+    from monitor.daemon.service import Daemon
+    from monitor.store import history
+    from tests.support.feeds import Item, rss
+    from tests.support.servers import free_port
+
+    items: list[Item] = []
+    tokens: list[str] = []
+
+    async def feed(request: web.Request) -> web.Response:
+        tokens.append(request.headers.get("Authorization", ""))
+        return web.Response(text=rss(items), content_type="application/rss+xml")
+
+    site.route("/wire.xml", feed)
+    locked = Receiver(fail_with=401)
+    await locked.start()
+    text = f"""
+database: sqlite:///{tmp_path}/state.db
+allow_networks: {site.allow}
+cluster: {{enabled: false}}
+defaults: {{interval: 1s, notify: [chat, locked, down]}}
+notifiers:
+  chat: json://newsuser:${{HOOK_PASS}}@127.0.0.1:{receiver.port}/hook
+  locked: json://newsuser:${{LOCKED_PASS}}@127.0.0.1:{locked.port}/hook
+  down: json://newsuser:${{DOWN_PASS}}@127.0.0.1:{free_port()}/hook
+sources:
+  - name: wire
+    feed: {site.base}/wire.xml?apikey=${{FEED_KEY}}
+    headers: {{Authorization: "Bearer ${{FEED_TOKEN}}"}}
+    full_text: false
+  - name: gone
+    feed: {site.base}/gone.xml?apikey=${{FEED_KEY}}
+rules: [{{name: tariffs, query: tariffs}}]
+"""
+    config = parse_settings(text, str(tmp_path / "nm.yaml"), env=SECRETS)
+    clock = FakeClock(START)
+    try:
+        for day in range(2):
+            items[:0] = [Item(f"Tariffs news {day}", f"{site.base}/wire/{day}", f"g{day}",
+                              "Tariffs and more tariffs. " * 20, START)]
+            daemon = Daemon(config, workers=0, clock=clock)
+            try:
+                await daemon.run_once()
+            finally:
+                await daemon.close()
+            clock.advance(86400)
+    finally:
+        await locked.stop()
+    assert tokens == [f"Bearer {SECRETS['FEED_TOKEN']}"] * 2 and len(receiver.messages) == 1
+    database = Database(config.database_url)
+    with database.read() as conn:
+        outcomes = {r.target: r.outcome for r in history.alerts_between(conn, since=0.0, until=START.timestamp() * 2)}
+        texts = [history.decode_text(data) for (data,) in conn.exec_driver_sql("SELECT text FROM story_texts")]
+        dump = "\n".join(str(row) for table in ("sources", "stories", "outbox", "alert_history", "meta")
+                         for row in conn.exec_driver_sql(f"SELECT * FROM {table}"))
+    database.close()
+    assert outcomes == {"chat": OutboxStatus.SENT, "locked": OutboxStatus.DEAD}  # "down" is still retried
+    assert len(texts) == 2 and "down" in dump and "gone" in dump
+    files = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*") if p.is_file())
+    for name, secret in SECRETS.items():
+        assert secret.encode() not in files, f"{name} is in the database file"
+        assert all(secret not in text for text in texts), f"{name} is in a stored text"
+        assert secret not in dump, f"{name} is in a stored row"
