@@ -29,7 +29,7 @@ from monitor.cli.state import NO_DATABASE, open_store
 from monitor.clock import SYSTEM_CLOCK
 from monitor.config import Config
 from monitor.config.durations import parse_duration
-from monitor.daemon.history import Backtest, BacktestMatch, RulesReport, backtest, rules_report
+from monitor.daemon.history import Backtest, BacktestMatch, RulesReport, backtest, rules_report, run_dedicated
 from monitor.daemon.outbox import local_time
 from monitor.errors import QueryError
 from monitor.notify.sanitize import single_line
@@ -105,6 +105,7 @@ def backtest_command(
                 tags=tags,
                 zone=zone,
                 limit=limit,
+                cpu=run_dedicated,
             )
         )
     finally:
