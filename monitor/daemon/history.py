@@ -46,10 +46,10 @@ async def run_dedicated(work: Callable[[], None]) -> None:
     backtest``), then freeze every object alive (:func:`gc.freeze`).
 
     The matcher caches the analysis of every word it meets: after a few thousand stories,
-    millions of objects the cyclic collector would walk again at each full collection (a
-    third of a backtest's time, measured). Frozen, they are still freed when no longer
-    used; only a reference cycle among them would outlive the process's work. Not for the
-    daemon, whose other objects come and go.
+    millions of objects the cyclic collector would walk again at each full collection
+    (measured on 20 000 stories: 1 490 stories per CPU second without, 2 079 with). Frozen,
+    they are still freed when no longer used; only a reference cycle among them would
+    outlive the process's work. Not for the daemon, whose other objects come and go.
     """
     work()
     gc.freeze()
