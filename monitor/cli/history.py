@@ -15,6 +15,7 @@ Both only read the database (they work beside a running daemon) and call the fun
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from datetime import UTC, datetime
@@ -110,6 +111,7 @@ def backtest_command(
         )
     finally:
         store.close()
+        gc.unfreeze()  # what run_dedicated froze: the command leaves the process as it found it
     if as_json:
         click.echo(json.dumps(backtest_json(result, zone), ensure_ascii=False))
     else:
