@@ -356,7 +356,7 @@ class Deliverer:
         found = self.destination(dest_id)
         if found is None:
             # the notifier or this URL was removed from the config: never send to a stale URL
-            await rt.store.cancel([r.id for r in rows], "destination removed from the configuration")
+            await rt.store.cancel([r.id for r in rows], "destination removed from the configuration", now=now)
             return 0
         target, dest = found
         state = await rt.store.destination(dest_id, target.name)
@@ -434,7 +434,7 @@ class Deliverer:
             round_.any_success = True
             round_.halted = not await self._record(dest.id, "sent", ids, write)
         elif result.outcome is Outcome.DEAD:
-            write = partial(rt.store.mark_dead, ids, result.detail, tried=result.attempted)
+            write = partial(rt.store.mark_dead, ids, result.detail, tried=result.attempted, now=now)
             round_.halted = not await self._record(dest.id, "dead", ids, write)
         else:
             round_.failed.append((batch, result))

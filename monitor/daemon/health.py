@@ -218,8 +218,8 @@ class HealthChecker:
         return sum(len(notice.rows) for notice in notices)
 
     async def check(self) -> None:
-        """One health pass: the sources' states counted, notices for the current problems, and
-        the outbox gauges."""
+        """One health pass: the sources' states counted, notices for the current problems, the
+        outbox gauges and the database's size."""
         started = time.monotonic()
         rt = self.rt
         try:
@@ -234,6 +234,9 @@ class HealthChecker:
             counts = await rt.store.outbox_counts()  # the notices just written count too
             rt.metrics.outbox_pending.set(counts.get(OutboxStatus.PENDING, 0))
             rt.metrics.outbox_dead.set(counts.get(OutboxStatus.DEAD, 0))
+            size = await rt.store.database_bytes()
+            if size is not None:
+                rt.metrics.database_bytes.set(size)
         except Exception:  # the daemon's top level: a failed check is logged and retried next minute
             log.exception("health check failed")
         log.debug("health check in %.0f ms", (time.monotonic() - started) * 1000)

@@ -52,6 +52,13 @@ class Metrics:
             "Outcomes of sends kept in memory because the database could not write them yet",
             registry=r,
         )
+        self.database_bytes = Gauge(
+            "newsmonitor_database_bytes",
+            "Size of the database (SQLite: the file and its write-ahead log on disk, which pruning does "
+            "not shrink: freed pages are reused; PostgreSQL: pg_database_size), set by the health check "
+            "every minute",
+            registry=r,
+        )
         self.outbox_pending = Gauge("newsmonitor_outbox_pending", "Pending outbox rows", registry=r)
         self.outbox_dead = Gauge("newsmonitor_outbox_dead", "Dead outbox rows", registry=r)
         self.sources = Gauge(

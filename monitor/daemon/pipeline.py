@@ -392,6 +392,7 @@ async def commit(
     _schedule_next(rt.config, src, recorded, now)
     fault_point("after_fetch_before_commit")
     new = [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)]
+    relisted = [r.story for r in reading.first.relisted]
     await rt.store.record_poll(
         recorded,
         new,
@@ -403,6 +404,7 @@ async def commit(
         max_aliases=MAX_ALIASES,
         first_listed=reading.first.ids,
         relisted=[r.story_id for r in reading.first.relisted],
+        matches=_matches(reading.stories, relisted, reading.alerts.matched),
     )
     rows = reading.alerts.rows
     for row in rows:
@@ -424,7 +426,19 @@ def _new_story(story: Story, info: Dedup) -> repo.NewStory:
         cluster=cluster,
         signature=signature,
         title_key=tkey,
+        lang=story.lang,
+        text=story.text,
     )
+
+
+def _matches(
+    stories: Sequence[Story], relisted: Sequence[Story], matched: Sequence[tuple[Story, Sequence[Match]]]
+) -> list[tuple[int, str]]:
+    """Each of ``matched`` (the stories the rules matched, each with its matches) as (story
+    index, rule name) for the history: an index into ``stories``, then on into ``relisted``,
+    as an outbox row's ``story_index`` counts."""
+    index = {id(story): i for i, story in enumerate([*stories, *relisted])}
+    return [(index[id(story)], match.rule) for story, matches in matched for match in matches]
 
 
 async def _record_ok(

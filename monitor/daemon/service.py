@@ -497,7 +497,7 @@ class Daemon:
         pruned = await self.rt.store.prune(cutoff)
         if pruned:
             log.info(
-                "retention: pruned %d stories and sent alerts not seen since %s",
+                "retention: pruned %d rows (stories not listed, sent alerts, history) from before %s",
                 pruned,
                 datetime.fromtimestamp(cutoff, UTC).date().isoformat(),
             )

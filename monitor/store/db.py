@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -169,6 +169,23 @@ class Database:
             except SQLAlchemyError:
                 return 0
         return int(value or 0)
+
+    def size_bytes(self) -> int | None:
+        """How many bytes the database takes: for a SQLite file, the file and its write-ahead
+        log as they are on disk (pruned rows leave free pages that are reused, so the file
+        does not shrink); in memory, its pages; on PostgreSQL, ``pg_database_size``. None
+        for another database."""
+        path = _sqlite_path(self.url)
+        if path is not None:
+            files = (path, path.with_name(path.name + "-wal"))
+            return sum(f.stat().st_size for f in files if f.exists())
+        with self.read() as conn:
+            if conn.dialect.name == "sqlite":
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar() or 0
+                return int(pages) * int(conn.exec_driver_sql("PRAGMA page_size").scalar() or 0)
+            if conn.dialect.name == "postgresql":
+                return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar() or 0)
+        return None
 
     def close(self) -> None:
         self.lock.release()

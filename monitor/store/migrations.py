@@ -14,7 +14,22 @@ from collections.abc import Callable
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Connection, Float, Integer, String, Text, column, inspect, select, table, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    column,
+    func,
+    inspect,
+    null,
+    select,
+    table,
+    text,
+)
 
 from monitor.store import schema
 
@@ -188,6 +203,86 @@ def _v7_cluster(ops: Operations) -> None:
         created.create(bind, checkfirst=True)
 
 
+def _v8_history(ops: Operations) -> None:
+    """Add the stored history (issue 15): ``story_texts`` (each story's language and text,
+    compressed), ``rule_matches`` (every match of a rule on a story) and ``alert_history``
+    (how every outbox row ended).
+
+    Filled in from the outbox rows at the upgrade: each alert row is a match of its rule on
+    its story (at the row's creation; rows whose story is gone are left out), each sent row
+    an alert sent at ``sent_at``, each dead one an alert given up at its first failure (the
+    time of its last try was never stored). Stories recorded before keep no text: a backtest
+    searches only their titles.
+    """
+    bind = ops.get_bind()
+    # a database created by this version already has these: _v1_initial creates today's tables
+    if not inspect(bind).has_table("story_texts"):
+        ops.create_table(
+            "story_texts",
+            Column("story_id", Integer, primary_key=True, autoincrement=False),
+            Column("lang", String(35)),
+            Column("text", LargeBinary, nullable=False),
+        )
+    if not inspect(bind).has_table("rule_matches"):
+        ops.create_table(
+            "rule_matches",
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("rule", String(200), nullable=False),
+            Column("story_id", Integer, nullable=False),
+            Column("source", String(200), nullable=False),
+            Column("matched_at", Float, nullable=False),
+        )
+        ops.create_index("ix_rule_matches_rule_at", "rule_matches", ["rule", "matched_at"])
+        ops.create_index("ix_rule_matches_at", "rule_matches", ["matched_at"])
+    if not inspect(bind).has_table("alert_history"):
+        ops.create_table(
+            "alert_history",
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("key", String(64), nullable=False),
+            Column("kind", String(10), nullable=False),
+            Column("rule", String(200), nullable=False),
+            Column("target", String(200), nullable=False),
+            Column("dest", String(64), nullable=False),
+            Column("story_id", Integer),
+            Column("cluster", String(64)),
+            Column("outcome", String(10), nullable=False),
+            Column("at", Float, nullable=False),
+            Column("error", Text),
+        )
+        ops.create_index("ix_alert_history_at", "alert_history", ["at"])
+        ops.create_index("ix_alert_history_rule_at", "alert_history", ["rule", "at"])
+    # the tables as of v7, not the schema module, so later changes to the schema cannot change this step
+    outbox = table(
+        "outbox",
+        *(column(name) for name in ("key", "kind", "rule", "target", "dest", "story_id", "cluster")),
+        *(column(name) for name in ("status", "created_at", "sent_at", "first_failed_at", "last_error")),
+    )
+    stories = table("stories", column("id"), column("source"))
+    matches = table("rule_matches", column("rule"), column("story_id"), column("source"), column("matched_at"))
+    alerts = table(
+        "alert_history",
+        *(column(name) for name in ("key", "kind", "rule", "target", "dest", "story_id", "cluster")),
+        *(column(name) for name in ("outcome", "at", "error")),
+    )
+    found = (
+        select(outbox.c.rule, outbox.c.story_id, stories.c.source, func.min(outbox.c.created_at))
+        .join(stories, stories.c.id == outbox.c.story_id)
+        .where(outbox.c.kind == "alert")
+        .group_by(outbox.c.rule, outbox.c.story_id, stories.c.source)
+    )
+    bind.execute(matches.insert().from_select(["rule", "story_id", "source", "matched_at"], found))
+    row = [outbox.c[name] for name in ("key", "kind", "rule", "target", "dest", "story_id", "cluster")]
+    names = ["key", "kind", "rule", "target", "dest", "story_id", "cluster", "outcome", "at", "error"]
+    sent = select(*row, outbox.c.status, outbox.c.sent_at, null()).where(
+        outbox.c.status == "sent", outbox.c.sent_at.is_not(None)
+    )
+    dead = select(
+        *row, outbox.c.status, func.coalesce(outbox.c.first_failed_at, outbox.c.created_at), outbox.c.last_error
+    ).where(outbox.c.status == "dead")
+    bind.execute(alerts.insert().from_select(names, sent))
+    bind.execute(alerts.insert().from_select(names, dead))
+
+
 MIGRATIONS: list[Callable[[Operations], None]] = [
     _v1_initial,
     _v2_source_http_status,
@@ -196,6 +291,7 @@ MIGRATIONS: list[Callable[[Operations], None]] = [
     _v5_outbox_claims,
     _v6_story_identity,
     _v7_cluster,
+    _v8_history,
 ]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, RowMapping, and_, delete, func, literal, or_,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.models import MessageKind, OutboxStatus
+from monitor.store import history
 from monitor.store.payload import AlertPayload, NoticePayload
 from monitor.store.schema import destinations, meta, outbox, sources, stories, story_keys, story_listers
 
@@ -96,7 +97,8 @@ class SourceState:
 
 @dataclass(slots=True)
 class NewStory:
-    """A story to record as seen."""
+    """A story to record as seen; ``lang`` and ``text`` (what rules searched besides the
+    title) go to the history (:mod:`monitor.store.history`)."""
 
     source: str
     title: str
@@ -106,6 +108,8 @@ class NewStory:
     cluster: str | None = None
     signature: bytes | None = None
     title_key: str | None = None
+    lang: str | None = None
+    text: str = ""
 
 
 @dataclass(slots=True)
@@ -571,7 +575,8 @@ def cluster_outlets(conn: Connection, cluster: str) -> list[tuple[str, str]]:
 
 
 def prune(conn: Connection, *, older_than: float, batch: int = 1000) -> int:
-    """Delete up to ``batch`` stories not listed by their source since ``older_than``.
+    """Delete up to ``batch`` stories not listed by their source since ``older_than``, with
+    their keys, listers and history texts.
 
     A story still listed has a fresh ``last_listed`` and is never pruned, so pruning can
     never cause a re-alert. Returns how many were deleted; call again until 0.
@@ -587,6 +592,7 @@ def prune(conn: Connection, *, older_than: float, batch: int = 1000) -> int:
         return 0
     conn.execute(delete(story_keys).where(story_keys.c.story_id.in_(ids)))
     conn.execute(delete(story_listers).where(story_listers.c.story_id.in_(ids)))
+    history.delete_texts(conn, ids)
     conn.execute(delete(stories).where(stories.c.id.in_(ids)))
     return len(ids)
 

@@ -175,6 +175,51 @@ lsh_bands = Table(
     Index("ix_lsh_bands_at", "at"),
 )
 
+#: the history's part of a recorded story (its ``stories`` row holds the rest: title, link,
+#: source, dates): the language and the text rules searched, zlib-compressed UTF-8
+#: (:mod:`monitor.store.history`); deleted with its story
+story_texts = Table(
+    "story_texts",
+    metadata,
+    Column("story_id", Integer, primary_key=True, autoincrement=False),
+    Column("lang", String(35)),
+    Column("text", LargeBinary, nullable=False),
+)
+
+#: every match of a rule on a story, as the daemon found it when a poll recorded the story
+#: (or a seen story a source listed for the first time); pruned after ``retention``
+rule_matches = Table(
+    "rule_matches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(200), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("source", String(200), nullable=False),  # the source whose poll matched it
+    Column("matched_at", Float, nullable=False),
+    Index("ix_rule_matches_rule_at", "rule", "matched_at"),
+    Index("ix_rule_matches_at", "matched_at"),
+)
+
+#: how each outbox row ended (sent, dead or cancelled) and when: the alerts a user got, kept
+#: after the outbox row is pruned until ``retention``; the destination only as its hash
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),  # the outbox row's idempotency key
+    Column("kind", String(10), nullable=False),  # a MessageKind
+    Column("rule", String(200), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("dest", String(64), nullable=False),  # hash of the apprise URL, never the URL
+    Column("story_id", Integer),
+    Column("cluster", String(64)),
+    Column("outcome", String(10), nullable=False),  # an OutboxStatus: sent, dead or cancelled
+    Column("at", Float, nullable=False),
+    Column("error", Text),  # why it is dead or cancelled, redacted
+    Index("ix_alert_history_at", "at"),
+    Index("ix_alert_history_rule_at", "rule", "at"),
+)
+
 #: small key/value facts: schema version, last health notice times, sources' listing notes
 meta = Table(
     "meta",

@@ -182,9 +182,9 @@ async def test_a_failure_is_written_all_or_nothing(store: Store, monkeypatch: py
 
 async def test_mark_dead_cancel_and_throttle_hold(store: Store) -> None:
     a, b, c, _d = seed(store, [alert("a"), alert("b"), alert("c"), alert("d")])
-    await store.mark_dead([a.id], "render failed", tried=False)
-    await store.cancel([b.id], "destination removed from the configuration")
-    await store.cancel([], "nothing")
+    await store.mark_dead([a.id], "render failed", tried=False, now=1.0)
+    await store.cancel([b.id], "destination removed from the configuration", now=1.0)
+    await store.cancel([], "nothing", now=1.0)
     await store.hold_for_throttle([c.id], 3600.0)
     rows = outbox(store)
     assert (rows["a"].status, rows["a"].last_error, rows["a"].attempts) == (OutboxStatus.DEAD, "render failed", 0)
@@ -211,7 +211,7 @@ async def test_cluster_sources_in_the_order_seen(store: Store) -> None:
 
 async def test_overview_reads_sources_and_outbox(store: Store) -> None:
     a, _b, c = seed(store, [alert("a", target="chat"), alert("b"), alert("c", target="mail")], now=7.0)
-    await store.mark_dead([a.id, c.id], "gone", tried=True)
+    await store.mark_dead([a.id, c.id], "gone", tried=True, now=1.0)
     with store.database.write() as conn:
         for name in ("zeta", "alpha"):
             note = "feed has 2500 entries, first 2000 read" if name == "zeta" else None
@@ -237,9 +237,9 @@ async def test_the_oldest_pending_alert_counts_from_its_due_time(store: Store) -
     assert (await store.overview()).oldest_pending == 3700.0
     await store.hold_for_throttle([held.id], 3700.0)  # a hold never makes a row due earlier
     assert outbox(store)["held"].due_at == 5000.0
-    await store.mark_dead([now.id], "gone", tried=True)
+    await store.mark_dead([now.id], "gone", tried=True, now=1.0)
     assert (await store.overview()).oldest_pending == 5000.0
-    await store.mark_dead([held.id], "gone", tried=True)
+    await store.mark_dead([held.id], "gone", tried=True, now=1.0)
     assert (await store.overview()).oldest_pending is None
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 
 from monitor.models import MessageKind, OutboxStatus, Snippet
-from monitor.store import repo
+from monitor.store import history, repo
 from monitor.store.db import Database
 from monitor.store.migrations import latest
 from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
@@ -184,3 +184,54 @@ def test_v6_remembers_who_lists_each_story_and_keeps_every_key_stored_before(tmp
         state = repo.get_source(conn, "cms")
     assert state is not None and state.volatile_params == ["sid"]
     fresh.close()
+
+
+HISTORY_TABLES = ("story_texts", "rule_matches", "alert_history")
+
+
+def test_v7_fills_the_history_from_the_outbox_rows_it_finds(tmp_path: Path) -> None:
+    url = v1_database(tmp_path / "old.db")
+    con = sqlite3.connect(tmp_path / "old.db")
+    # the dump's pending alert of "chips" on story 1 (written at 150) and health notice, and:
+    con.executescript(
+        """
+        INSERT INTO stories VALUES(2,'daily','Tariff talks','https://daily.example/t',NULL,160.0,160.0,'c2',NULL,NULL);
+        INSERT INTO outbox (id, key, kind, rule, target, dest, story_id, cluster, status, urgent, payload,
+                            created_at, due_at, next_attempt_at, attempts, first_failed_at, last_error, sent_at)
+        VALUES (3, 'nm-sent', 'alert', 'chips', 'chat', 'd1', 1, 'c1', 'sent', 0, '{}', 140.0, 140.0, 140.0, 1,
+                NULL, NULL, 141.0),
+               (4, 'nm-sent-mail', 'alert', 'chips', 'mail', 'd2', 1, 'c1', 'sent', 0, '{}', 140.0, 140.0, 140.0,
+                1, NULL, NULL, 142.0),
+               (5, 'nm-dead', 'alert', 'tariffs', 'chat', 'd1', 2, 'c2', 'dead', 0, '{}', 161.0, 161.0, 170.0, 3,
+                162.0, 'HTTP 401 (authentication failed)', NULL),
+               (6, 'nm-gone', 'alert', 'chips', 'chat', 'd1', 99, 'c9', 'sent', 0, '{}', 90.0, 90.0, 90.0, 1,
+                NULL, NULL, 91.0);
+        """
+    )
+    con.close()
+    db = Database(url)
+    assert db.migrate() == latest()
+    with db.read() as conn:
+        upgraded = {t: sorted(i["name"] for i in inspect(conn).get_indexes(t)) for t in HISTORY_TABLES}
+        activity = history.match_activity(conn, since=0.0, until=1000.0)
+        alerts = history.alerts_between(conn, since=0.0, until=1000.0)
+        old = history.stories_between(conn, since=0.0, until=1000.0)
+    db.close()
+    # one match per rule and story (the earliest row's time), only of stories still kept
+    assert activity.times == {"chips": [140.0], "tariffs": [161.0]}
+    assert activity.sent == {"chips": 3}
+    assert [(a.key, a.outcome, a.at, a.error, a.title) for a in alerts] == [
+        ("nm-gone", OutboxStatus.SENT, 91.0, None, None),
+        ("nm-sent", OutboxStatus.SENT, 141.0, None, "Chip tariffs rise"),
+        ("nm-sent-mail", OutboxStatus.SENT, 142.0, None, "Chip tariffs rise"),
+        ("nm-dead", OutboxStatus.DEAD, 162.0, "HTTP 401 (authentication failed)", "Tariff talks"),
+    ]
+    # stories recorded before v7 have no text: a backtest searches their titles
+    assert [(s.id, s.text) for s in old] == [(1, None), (2, None)]
+    fresh = Database(f"sqlite:///{tmp_path}/new.db")
+    assert fresh.migrate() == latest()
+    with fresh.read() as conn:
+        created = {t: sorted(i["name"] for i in inspect(conn).get_indexes(t)) for t in HISTORY_TABLES}
+    fresh.close()
+    assert upgraded == created  # the same tables and indexes, upgraded or created new
+    assert created["rule_matches"] == ["ix_rule_matches_at", "ix_rule_matches_rule_at"]
