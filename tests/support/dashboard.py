@@ -82,6 +82,6 @@ async def dashboard_rig(
     await daemon.run_once(deliver=False)
     rows, _ = await daemon.rt.store.outbox_listing([OutboxStatus.PENDING], 10)
     quake = next(r for r in rows if r.payload.title == QUAKE_TITLE)  # type: ignore[union-attr]
-    await daemon.rt.store.mark_dead([quake.id], "HTTP 500 from <b>chat</b>", tried=True)
+    await daemon.rt.store.mark_dead([quake.id], "HTTP 500 from <b>chat</b>", tried=True, now=daemon.rt.clock.timestamp())
     server = await start(RuntimeDashboard(daemon.rt), "127.0.0.1:0", token=token, refresh=2)
     return DashboardRig(daemon, server, feed, quake.id)
