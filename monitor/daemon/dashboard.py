@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from monitor.daemon.history import Backtest, backtest, rules_report
@@ -18,12 +19,13 @@ from monitor.daemon.status import STATUS_CACHE_SECONDS, RuntimeStatus
 from monitor.errors import FetchError, MonitorError, QueryError
 from monitor.extract.article import extract_article
 from monitor.extract.language import story_language
-from monitor.models import OutboxStatus, Snippet, Story
+from monitor.models import MessageKind, OutboxStatus, Snippet, Story
 from monitor.redact import redact_text
 from monitor.rules import Matcher, RuleSpec
 from monitor.store import repo
+from monitor.store.history import AlertRecord
 from monitor.store.payload import AlertPayload
-from monitor.web.view import AlertItem, OutboxItem, Readiness, RuleItem, TryMatch, TryResult
+from monitor.web.view import AlertItem, AlertOutcome, OutboxItem, Readiness, RuleItem, TryMatch, TryResult
 
 log = logging.getLogger("monitor.daemon")
 
@@ -37,6 +39,8 @@ MAX_SCHEDULER_LAG = 60.0
 MAX_PASTED = 512 * 1024
 #: the days of stored history a tried query searches, and the rules page counts matches in
 HISTORY_DAYS = 30
+#: the alert outcomes read per alert listed (one per destination; summaries' outcomes too)
+OUTCOMES_PER_ALERT = 8
 #: the matches of a tried query shown (the newest; all are counted)
 TRIED_SHOWN = 50
 
@@ -58,14 +62,30 @@ def outbox_item(row: repo.OutboxEntry, destination: repo.DestinationState | None
     )
 
 
-def alert_items(rows: list[repo.OutboxEntry], limit: int) -> list[AlertItem]:
+#: an alert: its rule and its story (the story's cluster when it has one)
+AlertKey = tuple[str, int | str | None]
+
+
+def alert_outcomes(records: list[AlertRecord]) -> dict[AlertKey, tuple[AlertOutcome, ...]]:
+    """The history's outcomes of alerts by alert, oldest first (summaries and notices left out)."""
+    found: dict[AlertKey, list[AlertOutcome]] = {}
+    for r in records:
+        if r.kind is MessageKind.ALERT:
+            outcome = AlertOutcome(r.target, r.outcome.value, r.at, r.error or "")
+            found.setdefault((r.rule, r.cluster or r.story_id), []).append(outcome)
+    return {key: tuple(outcomes) for key, outcomes in found.items()}
+
+
+def alert_items(
+    rows: list[repo.OutboxEntry], limit: int, outcomes: Mapping[AlertKey, tuple[AlertOutcome, ...]] | None = None
+) -> list[AlertItem]:
     """Alert rows as alerts, one per rule and story (a story sent to two notifiers is one
-    alert: the newest row stands for it), at most ``limit``."""
-    seen: set[tuple[str, int | str | None]] = set()
+    alert: the newest row stands for it, ``outcomes`` tells each), at most ``limit``."""
+    seen: set[AlertKey] = set()
     items: list[AlertItem] = []
     for row in rows:
         payload = row.payload
-        key = (row.rule, row.cluster or row.story_id)
+        key: AlertKey = (row.rule, row.cluster or row.story_id)
         if not isinstance(payload, AlertPayload) or key in seen:
             continue
         seen.add(key)
@@ -82,6 +102,7 @@ def alert_items(rows: list[repo.OutboxEntry], limit: int) -> list[AlertItem]:
                 published=payload.published,
                 status=row.status.value,
                 snippets=snippets,
+                outcomes=(outcomes or {}).get(key, ()),
             )
         )
         if len(items) >= limit:
@@ -114,7 +135,15 @@ class RuntimeDashboard(RuntimeStatus):
     async def alert_items(self, limit: int, rule: str | None = None) -> list[AlertItem]:
         """The newest ``limit`` alerts (of ``rule`` only), newest first."""
         # twice as many rows: a story sent to two notifiers has two rows and is one alert
-        return alert_items(await self._rt.store.recent_alerts(limit * 2, rule), limit)
+        rows = await self._rt.store.recent_alerts(limit * 2, rule)
+        if not rows:
+            return []
+        # how they ended: the outcomes since the oldest was written (each comes after its row)
+        records = await self._rt.store.alert_history(
+            since=min(r.created_at for r in rows), until=self._rt.clock.timestamp() + 1, rule=rule,
+            limit=limit * OUTCOMES_PER_ALERT,
+        )
+        return alert_items(rows, limit, alert_outcomes(records))
 
     def _window(self) -> tuple[float, float]:
         now = self._rt.clock.timestamp()

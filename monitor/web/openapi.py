@@ -99,6 +99,8 @@ OPENAPI: dict[str, Any] = {
             "Alert": _obj(
                 ["id", "rule", "title"],
                 id=_I, rule=_S, title=_S, url=_S, source=_S, outlet=_S, at=_TIME, published=_TIME, status=_S,
+                outcomes={"type": "array", "items": _obj(["target", "outcome"], target=_S, outcome=_S, at=_TIME,
+                                                         error=_S)},
                 snippets={"type": "array", "items": _SNIPPET},
             ),
             "Rule": _obj(["name", "query"], name=_S, query=_S, enabled=_B, alerts=_I, last_alert=_TIME,

@@ -235,6 +235,20 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    """How an alert ended at one destination: ``outcome`` (sent, dead or cancelled) at ``at``,
+    ``target`` the notifier's name; ``error`` (redacted) says why when it was not sent."""
+
+    target: str
+    outcome: str
+    at: float
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "outcome": self.outcome, "at": when(self.at), "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
 class AlertItem:
     """One alert (a rule that matched a story) with its snippets. Every string but ``rule``
     comes from a source and is untrusted; ``url`` may have any scheme (the pages link only
@@ -250,6 +264,15 @@ class AlertItem:
     published: float | None
     status: str
     snippets: tuple[Snippet, ...] = ()
+    #: how it ended at each destination where it has (the stored alert history), oldest first
+    outcomes: tuple[AlertOutcome, ...] = ()
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcomes in words ("sent to chat; dead at locked"), else the status."""
+        if not self.outcomes:
+            return self.status
+        return "; ".join(f"{o.outcome} {'to' if o.outcome == 'sent' else 'at'} {o.target}" for o in self.outcomes)
 
     def to_json(self) -> dict[str, Any]:
         """The row of ``/api/alerts`` (snippets with their hit spans as character offsets)."""
@@ -263,6 +286,7 @@ class AlertItem:
             "at": when(self.at),
             "published": when(self.published),
             "status": self.status,
+            "outcomes": [o.to_json() for o in self.outcomes],
             "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in self.snippets],
         }
 

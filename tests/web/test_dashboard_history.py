@@ -112,3 +112,28 @@ async def test_the_rules_page_counts_matches_and_shows_the_silent_rules(rig: His
     page = await rig.get("/rules")
     assert "1 rule matched nothing in them" in page and '<a href="#rule-2">silent</a>' in page
     assert '<tr id="rule-2" class=" silent">' in page and page.count('<span class="badge">no match</span>') == 1
+
+
+async def test_the_alerts_and_feeds_tell_how_each_alert_ended(rig: HistoryRig) -> None:
+    alerts = json.loads(await rig.get("/api/alerts"))["alerts"]
+    # newest first: day 2's, then day 1's (written by one poll, in either order)
+    assert alerts[0]["title"] == "Tariffs lifted on grain" and len(alerts) == 4
+    assert {a["title"] for a in alerts[1:]} == {
+        "Man charged over Harbour Road attack", "Ministers talk trade", "Tariffs hit car exports"}
+    court = next(a for a in alerts if a["rule"] == "courts")
+    # one alert, two destinations: sent to one, dead at the one that answered 401
+    outcomes = {(o["target"], o["outcome"]) for o in court["outcomes"]}
+    assert outcomes == {("chat", "sent"), ("locked", "dead")}
+    dead = next(o for o in court["outcomes"] if o["outcome"] == "dead")
+    assert "401" in dead["error"] and dead["at"] == "2026-03-03 09:30:00 UTC"
+    assert any(span for s in court["snippets"] for span in s["spans"])  # the snippets as before
+    grain = alerts[0]
+    assert [(o["target"], o["outcome"]) for o in grain["outcomes"]] == [("chat", "sent")]
+    page = await rig.get("/alerts?rule=courts")
+    assert re.search(r'class="outcome">(sent to chat; dead at locked|dead at locked; sent to chat)</span>', page)
+    assert "locked: HTTP 401" in page and "<mark>" in page
+    tariffs = await rig.get("/api/alerts?rule=tariffs")
+    assert {o["outcome"] for a in json.loads(tariffs)["alerts"] for o in a["outcomes"]} == {"sent"}
+    async with aiohttp.ClientSession(headers=BEARER) as http, http.get(rig.base + "/feeds/rules/courts.atom") as resp:
+        atom = await resp.text()
+    assert "dead at locked" in atom and "sent to chat" in atom
