@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
+from monitor.daemon.history import Backtest, backtest, rules_report
 from monitor.daemon.outbox import Zones, describe, headline, wait_of
 from monitor.daemon.runtime import Runtime
 from monitor.daemon.status import STATUS_CACHE_SECONDS, RuntimeStatus
 from monitor.errors import FetchError, MonitorError, QueryError
 from monitor.extract.article import extract_article
 from monitor.extract.language import story_language
-from monitor.models import OutboxStatus, Snippet, Story
+from monitor.models import MessageKind, OutboxStatus, Snippet, Story
 from monitor.redact import redact_text
 from monitor.rules import Matcher, RuleSpec
 from monitor.store import repo
+from monitor.store.history import AlertRecord
 from monitor.store.payload import AlertPayload
-from monitor.web.view import AlertItem, OutboxItem, Readiness, RuleItem, TryMatch, TryResult
+from monitor.web.view import AlertItem, AlertOutcome, OutboxItem, Readiness, RuleItem, TryMatch, TryResult
 
 log = logging.getLogger("monitor.daemon")
 
@@ -33,6 +37,12 @@ DATABASE_DEADLINE = 5.0
 MAX_SCHEDULER_LAG = 60.0
 #: the longest pasted text a tried query reads (the matcher reads less)
 MAX_PASTED = 512 * 1024
+#: the days of stored history a tried query searches, and the rules page counts matches in
+HISTORY_DAYS = 30
+#: the alert outcomes read per alert listed (one per destination; summaries' outcomes too)
+OUTCOMES_PER_ALERT = 8
+#: the matches of a tried query shown (the newest; all are counted)
+TRIED_SHOWN = 50
 
 
 def outbox_item(row: repo.OutboxEntry, destination: repo.DestinationState | None, now: float, zones: Zones) -> OutboxItem:
@@ -52,14 +62,30 @@ def outbox_item(row: repo.OutboxEntry, destination: repo.DestinationState | None
     )
 
 
-def alert_items(rows: list[repo.OutboxEntry], limit: int) -> list[AlertItem]:
+#: an alert: its rule and its story (the story's cluster when it has one)
+AlertKey = tuple[str, int | str | None]
+
+
+def alert_outcomes(records: list[AlertRecord]) -> dict[AlertKey, tuple[AlertOutcome, ...]]:
+    """The history's outcomes of alerts by alert, oldest first (summaries and notices left out)."""
+    found: dict[AlertKey, list[AlertOutcome]] = {}
+    for r in records:
+        if r.kind is MessageKind.ALERT:
+            outcome = AlertOutcome(r.target, r.outcome.value, r.at, r.error or "")
+            found.setdefault((r.rule, r.cluster or r.story_id), []).append(outcome)
+    return {key: tuple(outcomes) for key, outcomes in found.items()}
+
+
+def alert_items(
+    rows: list[repo.OutboxEntry], limit: int, outcomes: Mapping[AlertKey, tuple[AlertOutcome, ...]] | None = None
+) -> list[AlertItem]:
     """Alert rows as alerts, one per rule and story (a story sent to two notifiers is one
-    alert: the newest row stands for it), at most ``limit``."""
-    seen: set[tuple[str, int | str | None]] = set()
+    alert: the newest row stands for it, ``outcomes`` tells each), at most ``limit``."""
+    seen: set[AlertKey] = set()
     items: list[AlertItem] = []
     for row in rows:
         payload = row.payload
-        key = (row.rule, row.cluster or row.story_id)
+        key: AlertKey = (row.rule, row.cluster or row.story_id)
         if not isinstance(payload, AlertPayload) or key in seen:
             continue
         seen.add(key)
@@ -76,6 +102,7 @@ def alert_items(rows: list[repo.OutboxEntry], limit: int) -> list[AlertItem]:
                 published=payload.published,
                 status=row.status.value,
                 snippets=snippets,
+                outcomes=(outcomes or {}).get(key, ()),
             )
         )
         if len(items) >= limit:
@@ -108,15 +135,38 @@ class RuntimeDashboard(RuntimeStatus):
     async def alert_items(self, limit: int, rule: str | None = None) -> list[AlertItem]:
         """The newest ``limit`` alerts (of ``rule`` only), newest first."""
         # twice as many rows: a story sent to two notifiers has two rows and is one alert
-        return alert_items(await self._rt.store.recent_alerts(limit * 2, rule), limit)
+        rows = await self._rt.store.recent_alerts(limit * 2, rule)
+        if not rows:
+            return []
+        # how they ended: the outcomes since the oldest was written (each comes after its row)
+        records = await self._rt.store.alert_history(
+            since=min(r.created_at for r in rows), until=self._rt.clock.timestamp() + 1, rule=rule,
+            limit=limit * OUTCOMES_PER_ALERT,
+        )
+        return alert_items(rows, limit, alert_outcomes(records))
+
+    def _window(self) -> tuple[float, float]:
+        now = self._rt.clock.timestamp()
+        return now - HISTORY_DAYS * 86400, now
 
     async def rule_items(self) -> list[RuleItem]:
-        """Every configured rule (switched off too) with its alert count."""
+        """Every configured rule (switched off too) with its alert count, and its matches,
+        alerts sent and last match in the last :data:`HISTORY_DAYS` days of the history
+        (a rule that never matched has none: the dead rules show)."""
+        rules = self._rt.config.settings.rules
         counts = await self._rt.store.alert_counts()
-        return [
-            RuleItem(r.name, r.query, r.enabled, *counts.get(r.name, (0, None)))
-            for r in self._rt.config.settings.rules
-        ]
+        since, until = self._window()
+        report = await rules_report(self._rt.store, [r.name for r in rules], since=since, until=until)
+        activity = {a.rule: a for a in report.rules}
+        items = []
+        for r in rules:
+            done = activity[r.name]
+            alerts, last_alert = counts.get(r.name, (0, None))
+            items.append(
+                RuleItem(r.name, r.query, r.enabled, alerts, last_alert, matches=done.matches, sent=done.alerts,
+                         last_match=done.last_match, window_days=HISTORY_DAYS)
+            )
+        return items
 
     async def try_rule(self, query: str, *, text: str = "", url: str = "") -> TryResult:
         """``query`` run on ``text``, else the article at ``url`` (through the daemon's own
@@ -135,10 +185,21 @@ class RuntimeDashboard(RuntimeStatus):
             except MonitorError as exc:
                 return TryResult(query, error=redact_text(str(exc)), scope=url)
             return _result(query, matcher, story, "the article at the URL")
-        return TryResult(
-            query,
-            error="paste a story's text or give an article URL: this version keeps no story history to search",
-        )
+        return await self._backtest(query)
+
+    async def _backtest(self, query: str) -> TryResult:
+        """``query`` over the stories first seen in the last :data:`HISTORY_DAYS` days, a
+        page at a time on the CPU thread (the polls go on meanwhile)."""
+        settings = self._rt.config.settings
+        since, until = self._window()
+        try:
+            found = await backtest(
+                self._rt.store, query, since=since, until=until, configured=settings.sources,
+                zone=ZoneInfo(settings.timezone), limit=TRIED_SHOWN, cpu=self._rt.cpu,
+            )
+        except MonitorError as exc:
+            return TryResult(query, error=redact_text(str(exc)), scope="the stored history")
+        return _history_result(found)
 
     async def _story_at(self, url: str) -> Story:
         if not url.lower().startswith(("http://", "https://")):
@@ -175,9 +236,27 @@ class RuntimeDashboard(RuntimeStatus):
         return Readiness(overview is not None, lag, age, tuple(problems))
 
 
+def _history_result(found: Backtest) -> TryResult:
+    days = (found.until - found.since) / 86400
+    scope = f"the stored history of {days:.0f} days ({found.zone} days)"
+    if found.without_text:
+        scope += f"; {found.without_text} stories recorded without their text: only titles searched"
+    return TryResult(
+        found.query,
+        searched=found.searched,
+        matched=found.matched,
+        matches=tuple(
+            TryMatch(title=m.title, url=m.url, source=m.source, snippets=m.snippets, seen=m.first_seen)
+            for m in found.matches
+        ),
+        scope=scope,
+        per_day=tuple((d.day.isoformat(), d.count) for d in found.per_day),
+    )
+
+
 def _result(query: str, matcher: Matcher, story: Story, scope: str) -> TryResult:
     matches = matcher.match(story)
     found = tuple(
         TryMatch(title=story.title, url=story.url, source=story.source, snippets=m.snippets) for m in matches[:1]
     )
-    return TryResult(query, searched=1, matches=found, scope=scope)
+    return TryResult(query, searched=1, matches=found, scope=scope, matched=len(found))

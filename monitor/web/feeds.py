@@ -51,7 +51,7 @@ def atom(alerts: list[AlertItem], *, title: str, feed_id: str, self_url: str) ->
             entry.published(_stamp(alert.published))
         entry.author(name=xml_text(alert.outlet or alert.source or "newsmonitor"))
         entry.category(term=xml_text(alert.rule))
-        text = "\n\n".join(s.plain() for s in alert.snippets)
+        text = "\n\n".join([*(s.plain() for s in alert.snippets), *([alert.outcome_text] if alert.outcomes else [])])
         if text:
             entry.summary(xml_text(text))
     body: bytes = fg.atom_str(pretty=False)

@@ -99,13 +99,17 @@ OPENAPI: dict[str, Any] = {
             "Alert": _obj(
                 ["id", "rule", "title"],
                 id=_I, rule=_S, title=_S, url=_S, source=_S, outlet=_S, at=_TIME, published=_TIME, status=_S,
+                outcomes={"type": "array", "items": _obj(["target", "outcome"], target=_S, outcome=_S, at=_TIME,
+                                                         error=_S)},
                 snippets={"type": "array", "items": _SNIPPET},
             ),
-            "Rule": _obj(["name", "query"], name=_S, query=_S, enabled=_B, alerts=_I, last_alert=_TIME),
+            "Rule": _obj(["name", "query"], name=_S, query=_S, enabled=_B, alerts=_I, last_alert=_TIME,
+                         matches=_I, sent=_I, last_match=_TIME, window_days=_I, silent=_B),
             "TryResult": _obj(
                 ["query", "searched", "matches"],
-                query=_S, scope=_S, error=_S, searched=_I,
-                matches={"type": "array", "items": _obj(title=_S, url=_S, source=_S,
+                query=_S, scope=_S, error=_S, searched=_I, matched=_I,
+                per_day={"type": "array", "items": _obj(["day", "count"], day=_S, count=_I)},
+                matches={"type": "array", "items": _obj(title=_S, url=_S, source=_S, seen=_TIME,
                                                         snippets={"type": "array", "items": _SNIPPET})},
             ),
             "Readiness": _obj(

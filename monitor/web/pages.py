@@ -36,6 +36,8 @@ SOURCE_COLUMNS = (
 ALERTS_SHOWN = 100
 OUTBOX_SHOWN = 500
 MAX_QUERY = 2000
+#: the days of stored history the try box searches (as the provider does)
+HISTORY_DAYS = 30
 
 
 def held(row: OutboxItem) -> bool:
@@ -113,7 +115,9 @@ class Pages:
     async def rules(self, request: web.Request) -> web.Response:
         rules = await self.provider.rule_items()
         feeds = {r.name: self.feed_url(r.name) for r in rules}
-        return self._page(request, "rules.html", "Rules", rules=rules, feeds=feeds)
+        window = max((r.window_days for r in rules), default=0)
+        silent = [(i, r) for i, r in enumerate(rules) if r.silent]  # (its row, the rule)
+        return self._page(request, "rules.html", "Rules", rules=rules, feeds=feeds, window_days=window, silent=silent)
 
     async def outbox(self, request: web.Request) -> web.Response:
         rows = await self.provider.outbox_items(OUTBOX_SHOWN)
@@ -139,7 +143,8 @@ class Pages:
         raise web.HTTPSeeOther(f"/outbox?retried={row_id}")
 
     async def try_form(self, request: web.Request) -> web.Response:
-        return self._page(request, "try.html", "Try a rule", query="", url="", text="", result=None, history=True)
+        return self._page(request, "try.html", "Try a rule", query="", url="", text="", result=None, history=True,
+                          history_days=HISTORY_DAYS)
 
     async def try_rule(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -147,7 +152,8 @@ class Pages:
         query, url, text = (str(form.get(k, "")) for k in ("query", "url", "text"))
         result = await self.provider.try_rule(query[:MAX_QUERY], text=text, url=url.strip())
         return self._page(
-            request, "try.html", "Try a rule", query=query, url=url, text=text, result=result, history=True
+            request, "try.html", "Try a rule", query=query, url=url, text=text, result=result, history=True,
+            history_days=HISTORY_DAYS,
         )
 
     # ------------------------------------------------------------------ signing in

@@ -235,6 +235,20 @@ class OutboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    """How an alert ended at one destination: ``outcome`` (sent, dead or cancelled) at ``at``,
+    ``target`` the notifier's name; ``error`` (redacted) says why when it was not sent."""
+
+    target: str
+    outcome: str
+    at: float
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "outcome": self.outcome, "at": when(self.at), "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
 class AlertItem:
     """One alert (a rule that matched a story) with its snippets. Every string but ``rule``
     comes from a source and is untrusted; ``url`` may have any scheme (the pages link only
@@ -250,6 +264,15 @@ class AlertItem:
     published: float | None
     status: str
     snippets: tuple[Snippet, ...] = ()
+    #: how it ended at each destination where it has (the stored alert history), oldest first
+    outcomes: tuple[AlertOutcome, ...] = ()
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcomes in words ("sent to chat; dead at locked"), else the status."""
+        if not self.outcomes:
+            return self.status
+        return "; ".join(f"{o.outcome} {'to' if o.outcome == 'sent' else 'at'} {o.target}" for o in self.outcomes)
 
     def to_json(self) -> dict[str, Any]:
         """The row of ``/api/alerts`` (snippets with their hit spans as character offsets)."""
@@ -263,19 +286,32 @@ class AlertItem:
             "at": when(self.at),
             "published": when(self.published),
             "status": self.status,
+            "outcomes": [o.to_json() for o in self.outcomes],
             "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in self.snippets],
         }
 
 
 @dataclass(frozen=True, slots=True)
 class RuleItem:
-    """One configured rule with how often it alerted (``alerts`` outbox rows, the latest at ``last_alert``)."""
+    """One configured rule with how often it alerted (``alerts`` outbox rows, the latest at
+    ``last_alert``) and what the stored history says of it: ``matches`` in the last
+    ``window_days`` days, alerts of it ``sent`` in them (one per destination), and its
+    ``last_match`` (None: none the history holds)."""
 
     name: str
     query: str
     enabled: bool
     alerts: int
     last_alert: float | None
+    matches: int = 0
+    sent: int = 0
+    last_match: float | None = None
+    window_days: int = 0
+
+    @property
+    def silent(self) -> bool:
+        """Whether the rule matched nothing in the window (dead, or waiting for news)."""
+        return self.matches == 0
 
     def to_json(self) -> dict[str, Any]:
         """The row of ``/api/rules``."""
@@ -285,6 +321,11 @@ class RuleItem:
             "enabled": self.enabled,
             "alerts": self.alerts,
             "last_alert": when(self.last_alert),
+            "matches": self.matches,
+            "sent": self.sent,
+            "last_match": when(self.last_match),
+            "window_days": self.window_days,
+            "silent": self.silent,
         }
 
 
@@ -296,12 +337,15 @@ class TryMatch:
     url: str
     source: str
     snippets: tuple[Snippet, ...] = ()
+    #: when the daemon first saw the story (a stored story only)
+    seen: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "title": self.title,
             "url": self.url,
             "source": self.source,
+            "seen": when(self.seen),
             "snippets": [{"text": s.text, "spans": [list(x) for x in s.spans]} for s in self.snippets],
         }
 
@@ -317,6 +361,11 @@ class TryResult:
     error: str = ""
     #: where the stories came from, in words ("the pasted text", "the stored history of 7 days")
     scope: str = ""
+    #: how many of the stories searched matched (``matches`` may show only the newest of them)
+    matched: int = 0
+    #: over the stored history: the matches on each calendar day of the window, oldest
+    #: first ((ISO date, count), days without one included); empty for one story
+    per_day: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The body of ``POST /api/try``."""
@@ -325,6 +374,8 @@ class TryResult:
             "scope": self.scope,
             "error": self.error,
             "searched": self.searched,
+            "matched": self.matched,
+            "per_day": [{"day": day, "count": count} for day, count in self.per_day],
             "matches": [m.to_json() for m in self.matches],
         }
 

@@ -157,6 +157,20 @@ async def test_try_a_rule_on_pasted_text_and_a_bad_query(rig: DashboardRig) -> N
     assert guarded["error"] and not guarded["matches"]  # the address guard: not in allow_networks
 
 
+async def test_trying_a_rule_over_the_history_escapes_what_the_sources_wrote(rig: DashboardRig) -> None:
+    async with aiohttp.ClientSession(headers=BEARER) as http:
+        async with http.post(rig.base + "/api/try", json={"query": "earthquake"}) as resp:
+            assert resp.status == 200
+            found = await resp.json()
+        async with http.get(rig.base + "/try") as resp:
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', await resp.text())[1]  # type: ignore[index]
+        async with http.post(rig.base + "/try", data={"csrf": csrf, "query": "earthquake"}) as resp:
+            page = await resp.text()
+    assert found["matched"] == 2 and QUAKE_TITLE in [m["title"] for m in found["matches"]]
+    assert "<img" not in page and "<script" not in page.replace('<script src="/static/dashboard.js" defer></script>', "")
+    assert "Earthquake &lt;img" in page and "<mark>" in page
+
+
 def test_openapi_describes_every_route(rig: DashboardRig) -> None:
     described = set(OPENAPI["paths"])
     for _, path in routes(rig):
