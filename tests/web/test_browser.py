@@ -102,6 +102,18 @@ async def test_dashboard_in_headless_chromium(tmp_path: Path, site: Site, receiv
                     assert await result.locator("mark").count() == 2
                     await page.screenshot(path=str(ARTIFACTS / "try.png"), full_page=True)
 
+                    # try a rule over the stored history: the stories the daemon polled
+                    await page.goto(rig.base + "/try")
+                    await page.fill("input[name=query]", "earthquake")
+                    await page.click("#try-form button[type=submit]")
+                    result = page.locator("#try-result")
+                    said = await result.inner_text()
+                    assert "the stored history" in said and "stories matched" in said, said
+                    titles = await result.locator("li.alert p.title").all_inner_texts()
+                    assert QUAKE_TITLE in titles and "Second earthquake felt inland" in titles, titles
+                    assert await result.locator("li.alert mark").count() >= 2
+                    await page.screenshot(path=str(ARTIFACTS / "try-history.png"), full_page=True)
+
                     # retry: the dead alert goes back to pending
                     await page.goto(rig.base + "/outbox")
                     row = page.locator(f"#outbox-dead tr[data-id='{rig.dead_id}']")
