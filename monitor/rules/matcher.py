@@ -54,7 +54,7 @@ from monitor.rules.encoding import (
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
-from monitor.rules.snippets import Sentences, make_snippets
+from monitor.rules.snippets import StorySnippets
 from monitor.rules.text import LangCache, fold, word_keys
 
 _MAX_CHUNK_NOTES = 500_000
@@ -356,13 +356,26 @@ class Matcher:
         :data:`~monitor.models.STORY_URL_LIMIT` of the URL: words past them never match, so
         one story costs bounded time and memory whatever its size.
         """
+        # matching a story allocates thousands of short-lived containers (occurrences, hits,
+        # snippets, matches), none of them in a reference cycle: the cyclic collections they
+        # would set off free nothing, yet walk every young object, and now and then every
+        # object of the process (measured: 1 000 rules matching ~440 times a story, 80 -> 125
+        # stories/s); refcounting frees them all the same
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._match(story)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _match(self, story: Story) -> list[Match]:
         doc = self._doc(story)
         candidates = self._candidates(doc)
         if not candidates:
             return []
         evaluation = Evaluation(doc)
-        texts = {name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)}
-        sentences = Sentences()
+        snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
         # rules that share their words often have the same evidence: the same hits and
         # snippets, built once
         reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
@@ -375,6 +388,6 @@ class Matcher:
             report = reports.get(evidence)
             if report is None:
                 hits = tuple(evaluation.hits_of(evidence))
-                report = reports[evidence] = (hits, make_snippets(texts, hits, sentences=sentences))
+                report = reports[evidence] = (hits, snippets.of(hits))
             out.append(Match(rule.name, *report))
         return out

@@ -16,8 +16,10 @@ from monitor.rules import Matcher, RuleSpec, parse_query
 from monitor.rules import document as document_module
 from monitor.rules import matcher as matcher_module
 from monitor.rules import text as text_module
+from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import Evaluation
+from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _inside
+from monitor.rules.snippets import make_snippets
 from monitor.rules.text import english_lemmas
 
 
@@ -268,3 +270,52 @@ def test_a_plain_word_is_analysed_as_the_expressions_analyse_it(word: str) -> No
     for lang in ("en", "de"):
         assert text_module.analyse_word(word, lang) == text_module.analyse_pieces(word, lang)
         assert text_module.analyse_chunk(word, lang) == text_module.analyse_pieces(word, lang)
+
+
+def _reference_evidence(evaluation: Evaluation, node: Node, found: dict[Occ, str]) -> None:
+    """The evidence of a matching node, the obvious way: every positive term's occurrences
+    that made it match, each labelled by the first term (in the query) that has it."""
+    if isinstance(node, Term):
+        for occ in evaluation.term_occ(node)[:MAX_HITS]:
+            found.setdefault(occ, node.label)
+    elif isinstance(node, And):
+        for c in node.children:
+            _reference_evidence(evaluation, c, found)
+    elif isinstance(node, Or):
+        for c in node.children:
+            if evaluation.truth(c):
+                _reference_evidence(evaluation, c, found)
+    elif isinstance(node, Near):
+        spans = evaluation.occ(node)
+        for side in (node.left, node.right):
+            if not isinstance(side, Not):
+                for term, positive in walk_terms(side):
+                    for occ in evaluation.term_occ(term) if positive else ():
+                        if _inside(occ, spans):
+                            found.setdefault(occ, term.label)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rule, min_size=1, max_size=8), spaced_texts, spaced_texts)
+def test_shared_reports_equal_reports_made_one_by_one(queries: list[str], title: str, text: str) -> None:
+    """The matcher's hits and snippets (hits made once per story, evidence shared between
+    the rules of a term, sentences and snippets cut once) are what each rule's own
+    evidence, hits and ``make_snippets`` give."""
+    specs = []
+    for i, q in enumerate(queries):
+        with contextlib.suppress(QueryError):
+            parse_query(q)
+            specs.append(RuleSpec(f"r{i}", q))
+    story = Story(source="s", url="https://x.example/a", title=title, text=text + ". " + text)
+    for matcher in compile_both(specs):
+        texts = {"title": title, "text": story.text, "source": "s", "url": story.url}
+        for match in matcher.match(story):
+            rule = next(r for r in matcher._rules if r.name == match.rule)
+            evaluation = Evaluation(StoryDoc(story))
+            assert evaluation.truth(rule.query.root)
+            found: dict[Occ, str] = {}
+            _reference_evidence(evaluation, rule.query.root, found)
+            hits = evaluation.hits_of(tuple(sorted(found.items())[:MAX_HITS]))
+            assert evaluation.hits(rule.query.root) == hits, rule.query.text
+            assert list(match.hits) == hits, rule.query.text
+            assert match.snippets == make_snippets(texts, hits), rule.query.text
