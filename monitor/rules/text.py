@@ -171,6 +171,10 @@ class ChunkInfo(NamedTuple):
     inner: tuple[Pair, ...]
 
 
+#: the generic combining diacritics block, which ``fold`` strips
+_DIACRITICS = re.compile("[\u0300-\u036f]")
+
+
 def fold(word: str) -> str:
     """Case- and accent-insensitive form: ``Défense`` → ``defense``, ``Straße`` → ``strasse``."""
     word = word.casefold()
@@ -179,7 +183,7 @@ def fold(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word)
     # only the generic diacritics block: stripping every mark would merge distinct
     # Devanagari or Thai words, whose vowel signs are marks too
-    stripped = "".join(c for c in decomposed if not "\u0300" <= c <= "\u036f")
+    stripped = _DIACRITICS.sub("", decomposed)
     return unicodedata.normalize("NFC", stripped).translate(_EXTRA_FOLD)
 
 
@@ -238,7 +242,11 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
     other languages use simplemma's dictionary lemma. The word's own fold is always a key.
     """
     own = fold(lower)
-    if _CJK.search(lower) or not any(c.isalpha() for c in lower):
+    if lower.isascii():
+        # no ideographs, and mostly letters only: the tests below in one C call each
+        if not lower.isalpha() and not any(c.isalpha() for c in lower):
+            return (own,)
+    elif _CJK.search(lower) or not any(c.isalpha() for c in lower):
         return (own,)
     keys = {own}
     if lang == "en":
@@ -246,7 +254,10 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
         # breame also lists inflected forms, some ambiguous (analyses → analyzes, the
         # verb), so the word itself is lemmatised too
         for form in {lower, _american(lower)}:
-            keys.update(_american(fold(lemma)) for lemma in english_lemmas(form))
+            for lemma in english_lemmas(form):
+                keys.add(_american(lemma if lemma.isascii() else fold(lemma)))
+        if len(keys) == 1:
+            return (own,)
     else:
         with contextlib.suppress(ValueError):
             keys.add(fold(str(simplemma.lemmatize(lower, lang=lang))))
@@ -416,7 +427,7 @@ class LangCache:
         if info is not None:
             return info
         # "said," and "(said" are "said" with punctuation no word can hold: analysed once
-        core = chunk.lstrip(_LEAD).rstrip(_TRAIL)
+        core = _plain_word(chunk.lstrip(_LEAD).rstrip(_TRAIL))
         if core and core != chunk:
             base = self.add(core)
             shift = chunk.index(core)
@@ -431,12 +442,36 @@ class LangCache:
         elif not info.width:
             self.wordless.add(chunk)
         rev = self.rev
+        if info.width == 1 and not info.aliases:
+            # most chunks: one word, its features and its surface (a new story brings ~150)
+            for feature in (*info.feats, SURFACE_TAG + info.parts[0].surface):
+                found = rev.get(feature)
+                if found is None:
+                    rev[feature] = [chunk]
+                else:
+                    found.append(chunk)
+            return info
         features = set(info.feats)
         features.update(SURFACE_TAG + p.surface for p in info.parts)
         features.update(SURFACE_TAG + a.surface for a in info.aliases)
         for feature in features:
             rev.setdefault(feature, []).append(chunk)
         return info
+
+
+#: what a plain ASCII word may end with and still be that word alone: a full stop (only a
+#: dot inside makes an abbreviation, ``U.S.``), or a possessive (dropped, see ``split_chunk``)
+_WORD_ENDS = (".", "'s", "’s", "'S", "’S")
+
+
+def _plain_word(core: str) -> str:
+    """``core`` without the full stop or possessive after a plain word (``said.`` →
+    ``said``, ``Trump’s`` → ``Trump``), whose analysis is the word's; otherwise ``core``."""
+    if core.endswith(_WORD_ENDS):
+        word = core[:-1] if core[-1] == "." else core[:-2]
+        if word.isascii() and (word.isalpha() or word.isdigit()):
+            return word
+    return core
 
 
 _CACHES: dict[str, LangCache] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -319,3 +320,41 @@ def test_shared_reports_equal_reports_made_one_by_one(queries: list[str], title:
             assert evaluation.hits(rule.query.root) == hits, rule.query.text
             assert list(match.hits) == hits, rule.query.text
             assert match.snippets == make_snippets(texts, hits), rule.query.text
+
+
+def _reference_word_keys(lower: str, lang: str) -> tuple[str, ...]:
+    """``word_keys`` as first written (before its shortcuts for ASCII words)."""
+    own = text_module.fold(lower)
+    if text_module._CJK.search(lower) or not any(c.isalpha() for c in lower):
+        return (own,)
+    keys = {own}
+    if lang == "en":
+        american = text_module._american
+        keys.add(american(own))
+        for form in {lower, american(lower)}:
+            keys.update(american(text_module.fold(lemma)) for lemma in english_lemmas(form))
+    else:
+        with contextlib.suppress(ValueError):
+            keys.add(text_module.fold(str(text_module.simplemma.lemmatize(lower, lang=lang))))
+    return tuple(sorted(keys, key=lambda k: (k != own, k)))
+
+
+def test_word_keys_equal_the_first_way_of_finding_them() -> None:
+    lemmatizer = Lemmatizer()
+    words = list(lemmatizer._getLemmaDict())[::11] + list(lemmatizer._getOverridesDict())[::3] + [
+        "analyses", "colour", "organisations", "went", "3.5", "19", "日本", "défense", "straße", "x1", "_"]
+    for lang in ("en", "de"):
+        differ = [w for w in words[:: 1 if lang == "en" else 7]
+                  if text_module.word_keys(w.lower(), lang) != _reference_word_keys(w.lower(), lang)]
+        assert differ == [], lang
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=8))
+def test_fold_strips_the_generic_diacritics_only(word: str) -> None:
+    expected = word.casefold()
+    if not expected.isascii():
+        decomposed = unicodedata.normalize("NFKD", expected)
+        stripped = "".join(c for c in decomposed if not "\u0300" <= c <= "\u036f")
+        expected = unicodedata.normalize("NFC", stripped).translate(text_module._EXTRA_FOLD)
+    assert text_module.fold(word) == expected
