@@ -20,7 +20,7 @@ from monitor.rules import text as text_module
 from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _inside
-from monitor.rules.snippets import make_snippets
+from monitor.rules.snippets import Sentences, make_snippets
 from monitor.rules.text import english_lemmas
 
 
@@ -319,7 +319,7 @@ def test_shared_reports_equal_reports_made_one_by_one(queries: list[str], title:
             hits = evaluation.hits_of(tuple(sorted(found.items())[:MAX_HITS]))
             assert evaluation.hits(rule.query.root) == hits, rule.query.text
             assert list(match.hits) == hits, rule.query.text
-            assert match.snippets == make_snippets(texts, hits), rule.query.text
+            assert match.snippets == make_snippets(texts, hits, sentences=Sentences()), rule.query.text
 
 
 def _reference_word_keys(lower: str, lang: str) -> tuple[str, ...]:
