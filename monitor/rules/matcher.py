@@ -96,18 +96,24 @@ class _Rule:
 
 
 class _Index:
-    """Requirement sets filed under their two most selective atoms, for one lemmatiser language.
+    """Requirement sets filed under their two rarest atoms, for one lemmatiser language.
 
-    ``pairs`` files each set under a first and a second feature, so a set is only looked
-    at when both are in the story; a set of one atom has ``ALWAYS`` (a feature of every
-    story) as its second. Set intersections with dictionary key views run in C and iterate
-    the smaller side, which keeps the per-story cost independent of the rule count.
+    ``pairs`` files each set under a first and a second feature; a set of one atom has
+    ``ALWAYS`` (a feature of every story) as its second. A set of one or two atoms is filed
+    as its rule, which is a candidate as soon as both features are in the story; a larger
+    set is filed in ``more`` under the two features, by its number, and the rest of it is
+    looked up when both are there. Set intersections with dictionary key views run in C and
+    iterate the smaller side, and most sets reach their rule in C too (``set.update``),
+    which keeps the per-story cost independent of the rule count.
     """
 
-    __slots__ = ("multis", "pairs", "rule_of", "singles", "words")
+    __slots__ = ("more", "multis", "pairs", "rule_of", "singles", "words")
 
     def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool, units: set[Unit]) -> None:
         self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
+        self.more: dict[tuple[Feature, Feature], list[int]] = {}
+        #: of each set in ``more``: its rule, its other atoms of one feature, its other atoms
+        #: of several alternative features
         self.rule_of: list[int] = []
         self.singles: list[frozenset[Feature]] = []
         self.multis: list[tuple[tuple[Feature, ...], ...]] = []
@@ -126,27 +132,39 @@ class _Index:
                 ranked = sorted(tested, key=rarest)
                 # each atom's alternative features, rarest atom first
                 alts = [_alternatives(atom, lang) for atom in ranked]
-                c = len(self.rule_of)
-                self.rule_of.append(r)
-                # most sets have no third atom: share one empty set (fewer objects for the GC)
-                self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
-                self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
-                seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
-                for first in alts[0]:
-                    second = self.pairs.setdefault(first, {})
-                    for feature in seconds:
-                        second.setdefault(feature, []).append(c)
+                self._file(r, alts)
+
+    def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
+        """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
+        rarest first."""
+        c = None
+        if len(alts) > 2:
+            c = len(self.rule_of)
+            self.rule_of.append(r)
+            # most sets have no atom of one feature past the second: share one empty set
+            self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
+            self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
+        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+        for first in alts[0]:
+            second = self.pairs.setdefault(first, {})
+            for feature in seconds:
+                rules = second.setdefault(feature, [])
+                if c is None:
+                    rules.append(r)
+                else:
+                    self.more.setdefault((first, feature), []).append(c)
 
     def candidates(self, feats: set[Feature]) -> set[int]:
         """Rules whose every atom of at least one requirement set is among ``feats``
         (which must hold ``ALWAYS``)."""
         out: set[int] = set()
+        pairs, more = self.pairs, self.more
         rule_of, singles, multis = self.rule_of, self.singles, self.multis
-        pairs = self.pairs
         for first in pairs.keys() & feats:
             second = pairs[first]
             for feature in second.keys() & feats:
-                for c in second[feature]:
+                out.update(second[feature])
+                for c in more.get((first, feature), ()):
                     if not singles[c] <= feats:
                         continue
                     m = multis[c]

@@ -66,5 +66,7 @@ def test_pairs_file_a_phrase_under_its_pair_then_its_other_words() -> None:
     assert list(index.pairs) == [("white", "house")]
     [second] = index.pairs[("white", "house")]
     assert second == "report"
-    # the phrase's own words are implied by the pair: not tested again
-    assert index.singles == [frozenset()] and index.multis == [()]
+    # the phrase's own words are implied by the pair: not tested again, so the set has two
+    # atoms and its rule is a candidate as soon as both are there
+    assert index.pairs[("white", "house")]["report"] == [0]
+    assert index.more == {}
