@@ -64,7 +64,7 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "doc")
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
@@ -73,6 +73,9 @@ class Evaluation:
         self._memo: dict[object, list[Occ]] = {}
         #: character offsets of the occurrences reported as hits (rules share words)
         self._chars: dict[Occ, tuple[int, int]] = {}
+        #: whether a term is in the story, by its words and field, for terms found without
+        #: their positions
+        self._present: dict[tuple[int, str | None], bool] = {}
         #: the hit of each (occurrence, label) reported so far
         self._hits: dict[tuple[Occ, str], Hit] = {}
         #: the evidence of each term that is a rule's whole query
@@ -86,17 +89,21 @@ class Evaluation:
             return occ
         fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         out: list[Occ] = []
+        alts = term.alts
         for f in fields:
             fd = self.doc.fields[f]
             if not fd.text:
                 continue
-            spans: list[Span] = []
             feats = self.doc.field_feats[f]
-            for alt in term.alts:
-                spans.extend(_seq_spans(fd, alt, self.doc, feats))
-            if len(term.alts) > 1:
+            if len(alts) == 1:
+                spans = _seq_spans(fd, alts[0], self.doc, feats)
+            else:
+                spans = []
+                for alt in alts:
+                    spans.extend(_seq_spans(fd, alt, self.doc, feats))
                 spans = sorted(set(spans))
-            out.extend((f, s, e) for s, e in spans)
+            if spans:
+                out += [(f, s, e) for s, e in spans]
         self._memo[key] = out
         return out
 
@@ -122,15 +129,7 @@ class Evaluation:
     def truth(self, node: Node) -> bool:
         """Whether ``node`` matches the story."""
         if isinstance(node, Term):
-            occ = self._memo.get((id(node.alts), node.field))
-            if occ is None:
-                if _single_lemma(node):
-                    # a lone unquoted word needs no positions: its keys in the field's features
-                    return self._in_fields(node)
-                if not self.possible(node):
-                    return False
-                occ = self.term_occ(node)
-            return bool(occ)
+            return self._term_truth(node)
         if isinstance(node, And):
             return all(self.truth(c) for c in node.children)
         if isinstance(node, Or):
@@ -140,6 +139,18 @@ class Evaluation:
         if isinstance(node, Lang):
             return self.doc.lang_code == node.code
         return bool(self.occ(node))
+
+    def _term_truth(self, term: Term) -> bool:
+        key = (id(term.alts), term.field)
+        occ = self._memo.get(key)
+        if occ is not None:
+            return bool(occ)
+        known = self._present.get(key)
+        if known is None:
+            # a lone unquoted word needs no positions: its keys in the field's features
+            known = self._present[key] = (self._in_fields(term) if _single_lemma(term)
+                                          else self.possible(term) and bool(self.term_occ(term)))
+        return known
 
     def _in_fields(self, term: Term) -> bool:
         fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
