@@ -404,12 +404,11 @@ class LangCache:
     """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
 
     ``rev`` maps every key, fold and ``SURFACE_TAG + surface`` to the chunks that contain it;
-    ``head`` maps each chunk to the fold of its first word ("" when it has none), and
     ``complex`` holds the chunks of several words or with a joined form, ``wordless`` those
     of none.
     """
 
-    __slots__ = ("chunks", "complex", "feats", "head", "lang", "rev", "wordless")
+    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -417,7 +416,6 @@ class LangCache:
         #: each chunk's ``ChunkInfo.feats``, one dictionary lookup away
         self.feats: dict[str, frozenset[str]] = {}
         self.rev: dict[str, list[str]] = {}
-        self.head: dict[str, str] = {}
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
 
@@ -436,7 +434,6 @@ class LangCache:
             info = analyse_chunk(chunk, self.lang)
         self.chunks[chunk] = info
         self.feats[chunk] = info.feats
-        self.head[chunk] = info.heads[0] if info.heads else ""
         if info.width > 1 or info.aliases:
             self.complex.add(chunk)
         elif not info.width:

@@ -358,3 +358,16 @@ def test_fold_strips_the_generic_diacritics_only(word: str) -> None:
         stripped = "".join(c for c in decomposed if not "\u0300" <= c <= "\u036f")
         expected = unicodedata.normalize("NFC", stripped).translate(text_module._EXTRA_FOLD)
     assert text_module.fold(word) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=6))
+def test_a_one_word_chunk_is_noted_as_any_chunk_is(chunks: list[str]) -> None:
+    """The matcher's note of a chunk of one word (its features some rule looks up, whether
+    it starts a rule's word pair, its words under a wildcard) is the general one."""
+    cache = text_module.LangCache("en")
+    notes = document_module.ChunkNotes(cache, frozenset({"b", "ab", "s"}), frozenset({"ab", "abb", "bé", "us"}),
+                                       frozenset({"a", "b", "ab", "s", "us", "be"}))
+    for chunk in chunks:
+        info = cache.add(chunk)
+        assert notes.add(chunk) == notes._add_chunk(chunk, info), chunk
