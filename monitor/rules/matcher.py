@@ -398,11 +398,13 @@ class Matcher:
         # snippets, built once
         reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
         out: list[Match] = []
+        rules, limited = self._rules, self.limited
         for r in sorted(candidates):
-            rule = self._rules[r]
-            if not rule.allows(story) or not evaluation.truth(rule.query.root):
+            rule = rules[r]
+            root = rule.query.root
+            if (limited and not rule.allows(story)) or not evaluation.truth(root):
                 continue
-            evidence = evaluation.evidence(rule.query.root)
+            evidence = evaluation.evidence(root)
             report = reports.get(evidence)
             if report is None:
                 hits = tuple(evaluation.hits_of(evidence))
