@@ -96,11 +96,13 @@ class Query:
 
     ``needs`` lists alternative sets of atoms: the query can only match a story in which
     every atom of at least one set is present (a necessary, not sufficient, condition).
+    Each set is a tuple of distinct atoms, in no particular order: a large rule set holds
+    several per rule, and a tuple of three takes a third of a frozenset's memory.
     """
 
     text: str
     root: Node
-    needs: tuple[frozenset[Atom], ...]
+    needs: tuple[tuple[Atom, ...], ...]
 
 
 def walk_terms(node: Node, positive: bool = True) -> list[tuple[Term, bool]]:

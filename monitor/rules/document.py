@@ -33,7 +33,7 @@ from monitor.rules.encoding import (
     WordForm,
     language_code,
 )
-from monitor.rules.text import CHUNK_SPLIT_RE, LangCache, Part, lang_cache, lemma_language
+from monitor.rules.text import CHUNK_SPLIT_RE, ChunkInfo, LangCache, Part, lang_cache, lemma_language
 
 Span = tuple[int, int]
 # read on every call of ``FieldDoc.spans``: a module global costs a tenth of ``WordForm.X``
@@ -332,6 +332,12 @@ class ChunkNotes:
     def add(self, chunk: str) -> Note:
         """The note of ``chunk``, which must be in ``cache``."""
         info = self.cache.chunks[chunk]
+        if info.width == 1 and not info.aliases:
+            return self._add_word(chunk, info.parts[0].fold, info.feats)
+        return self._add_chunk(chunk, info)
+
+    def _add_chunk(self, chunk: str, info: ChunkInfo) -> Note:
+        """``add`` of any chunk."""
         folds = dict.fromkeys([p.fold for p in info.parts] + [a.fold for a in info.aliases])
         # only the features some rule may look up: most chunks have none
         feats = info.feats & self.words or _NONE
@@ -344,6 +350,18 @@ class ChunkNotes:
             if found:
                 feats = feats.union(PREFIX_TAG + start for start, _ in found)
         note = self.notes[chunk] = (feats, not self.pair_firsts.isdisjoint(folds), found)
+        return note
+
+    def _add_word(self, chunk: str, word: str, feats: frozenset[str]) -> Note:
+        """``add`` of a chunk of one word (most chunks), whose fold is ``word``."""
+        mine = feats & self.words or _NONE
+        found: tuple[tuple[str, str], ...] = ()
+        lens = self.lens.get(word[: self.head]) if self.lens else None
+        if lens:
+            found = tuple((word[:n], word) for n in lens if n <= len(word) and word[:n] in self.prefixes)
+            if found:
+                mine = mine.union(PREFIX_TAG + start for start, _ in found)
+        note = self.notes[chunk] = (mine, word in self.pair_firsts, found)
         return note
 
 

@@ -8,6 +8,7 @@ match in a pathological story, but never reports a false one).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from typing import cast
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
@@ -63,7 +64,7 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_memo", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "doc")
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
@@ -72,6 +73,13 @@ class Evaluation:
         self._memo: dict[object, list[Occ]] = {}
         #: character offsets of the occurrences reported as hits (rules share words)
         self._chars: dict[Occ, tuple[int, int]] = {}
+        #: whether a term is in the story, by its words and field, for terms found without
+        #: their positions
+        self._present: dict[tuple[int, str | None], bool] = {}
+        #: the hit of each (occurrence, label) reported so far
+        self._hits: dict[tuple[Occ, str], Hit] = {}
+        #: the evidence of each term that is a rule's whole query
+        self._evidence: dict[tuple[int, str | None, str], tuple[tuple[Occ, str], ...]] = {}
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -81,17 +89,21 @@ class Evaluation:
             return occ
         fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         out: list[Occ] = []
+        alts = term.alts
         for f in fields:
             fd = self.doc.fields[f]
             if not fd.text:
                 continue
-            spans: list[Span] = []
             feats = self.doc.field_feats[f]
-            for alt in term.alts:
-                spans.extend(_seq_spans(fd, alt, self.doc, feats))
-            if len(term.alts) > 1:
+            if len(alts) == 1:
+                spans = _seq_spans(fd, alts[0], self.doc, feats)
+            else:
+                spans = []
+                for alt in alts:
+                    spans.extend(_seq_spans(fd, alt, self.doc, feats))
                 spans = sorted(set(spans))
-            out.extend((f, s, e) for s, e in spans)
+            if spans:
+                out += [(f, s, e) for s, e in spans]
         self._memo[key] = out
         return out
 
@@ -117,15 +129,7 @@ class Evaluation:
     def truth(self, node: Node) -> bool:
         """Whether ``node`` matches the story."""
         if isinstance(node, Term):
-            occ = self._memo.get((id(node.alts), node.field))
-            if occ is None:
-                if _single_lemma(node):
-                    # a lone unquoted word needs no positions: its keys in the field's features
-                    return self._in_fields(node)
-                if not self.possible(node):
-                    return False
-                occ = self.term_occ(node)
-            return bool(occ)
+            return self._term_truth(node)
         if isinstance(node, And):
             return all(self.truth(c) for c in node.children)
         if isinstance(node, Or):
@@ -135,6 +139,18 @@ class Evaluation:
         if isinstance(node, Lang):
             return self.doc.lang_code == node.code
         return bool(self.occ(node))
+
+    def _term_truth(self, term: Term) -> bool:
+        key = (id(term.alts), term.field)
+        occ = self._memo.get(key)
+        if occ is not None:
+            return bool(occ)
+        known = self._present.get(key)
+        if known is None:
+            # a lone unquoted word needs no positions: its keys in the field's features
+            known = self._present[key] = (self._in_fields(term) if _single_lemma(term)
+                                          else self.possible(term) and bool(self.term_occ(term)))
+        return known
 
     def _in_fields(self, term: Term) -> bool:
         fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
@@ -178,46 +194,75 @@ class Evaluation:
 
     def evidence(self, node: Node) -> tuple[tuple[Occ, str], ...]:
         """The occurrences of the positive terms that made ``node`` match, with their
-        terms' labels, in text order (at most ``MAX_HITS``): what ``hits_of`` reports.
-        Cheap to compare, so that rules with the same evidence share their report."""
+        terms' labels, in text order (at most ``MAX_HITS``; an occurrence two terms share
+        is labelled by the first of them in the query): what ``hits_of`` reports. Cheap to
+        compare, so that rules with the same evidence share their report."""
+        pieces: list[tuple[tuple[Occ, str], ...]] = []
+        self._collect(node, pieces)
+        if len(pieces) == 1:
+            # each piece is in text order and holds an occurrence once
+            [piece] = pieces
+            return piece if len(piece) <= MAX_HITS else piece[:MAX_HITS]
         found: dict[Occ, str] = {}
-        self._collect(node, found)
+        for piece in reversed(pieces):
+            found.update(piece)  # the first piece's label of an occurrence wins
         return tuple(sorted(found.items())[:MAX_HITS])
 
-    def hits_of(self, evidence: tuple[tuple[Occ, str], ...]) -> list[Hit]:
-        """The hits (with character offsets) of ``evidence``."""
-        out: list[Hit] = []
-        chars = self._chars
-        for occ, label in evidence:
-            f, s, e = occ
-            span = chars.get(occ)
-            if span is None:
-                span = chars[occ] = self.doc.fields[f].char_span(s, e)
-            out.append(Hit(label, FIELD_NAMES[f], s, span[0], span[1]))
-        return out
+    def _term_evidence(self, term: Term) -> tuple[tuple[Occ, str], ...]:
+        """A term's occurrences (at most ``MAX_HITS``) with its label, made once per story
+        for every rule that has the term."""
+        key = (id(term.alts), term.field, term.label)
+        found = self._evidence.get(key)
+        if found is None:
+            label = term.label
+            found = self._evidence[key] = tuple((occ, label) for occ in self.term_occ(term)[:MAX_HITS])
+        return found
 
-    # one dispatch over the node kinds, per matching rule and story: split, it costs a call a node
-    def _collect(self, node: Node, found: dict[Occ, str]) -> None:  # noqa: C901
+    def hits_of(self, evidence: tuple[tuple[Occ, str], ...]) -> list[Hit]:
+        """The hits (with character offsets) of ``evidence``. A hit is made once per story
+        and shared by every match that reports it."""
+        hits = self._hits
+        out = list(map(hits.get, evidence))
+        if None in out:
+            for i, item in enumerate(evidence):
+                if out[i] is None:
+                    out[i] = self._hit(item)
+        return cast("list[Hit]", out)
+
+    def _hit(self, item: tuple[Occ, str]) -> Hit:
+        occ, label = item
+        chars = self._chars
+        f, s, e = occ
+        span = chars.get(occ)
+        if span is None:
+            span = chars[occ] = self.doc.fields[f].char_span(s, e)
+        hit = self._hits[item] = Hit(label, FIELD_NAMES[f], s, span[0], span[1])
+        return hit
+
+    def _collect(self, node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """Appends to ``pieces`` the evidence of each positive term that made ``node`` match,
+        in the order of the query."""
         if isinstance(node, Term):
-            for occ in self.term_occ(node)[:MAX_HITS]:
-                found.setdefault(occ, node.label)
+            pieces.append(self._term_evidence(node))
         elif isinstance(node, And):
             for c in node.children:
-                self._collect(c, found)
+                self._collect(c, pieces)
         elif isinstance(node, Or):
             for c in node.children:
                 if self.truth(c):
-                    self._collect(c, found)
+                    self._collect(c, pieces)
         elif isinstance(node, Near):
-            spans = self.occ(node)
-            sides = [s for s in (node.left, node.right) if not isinstance(s, Not)]
-            for side in sides:
-                for term, positive in walk_terms(side):
-                    if not positive:
-                        continue
-                    for occ in self.term_occ(term):
-                        if _inside(occ, spans):
-                            found.setdefault(occ, term.label)
+            self._near_evidence(node, pieces)
+
+    def _near_evidence(self, node: Near, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """The occurrences of each positive term of a NEAR inside the spans where it matched."""
+        spans = self.occ(node)
+        sides = [s for s in (node.left, node.right) if not isinstance(s, Not)]
+        for side in sides:
+            for term, positive in walk_terms(side):
+                if positive:
+                    label = term.label
+                    pieces.append(tuple((occ, label) for occ in self.term_occ(term) if _inside(occ, spans)))
 
 
 def _single_lemma(term: Term) -> bool:

@@ -3,10 +3,13 @@
 Each rule's query yields a few alternative *requirement sets* (``Query.needs``): sets of
 words that must all be present for the rule to have any chance; a word limited to the
 title, source or URL must be in that field, and two words of a phrase must be side by side
-somewhere. Every set is filed in an inverted index under its two most selective-looking
-atoms (a word pair before a field's word before any word; rule sets smaller than
-``_PAIRS_FROM`` leave word pairs out, as finding a story's pairs costs more than the few
-candidates they rule out). For a story, the matcher
+somewhere. Every set is filed in an inverted index under the two atoms a story is least
+likely to have, judged by how often their words occur in news text of the language
+(``frequency``: *investigation* is common however long, *Tesla* rare however short, a word
+pair rarer than its words, a word of the title rarer than one anywhere), never by how the
+rule is written. Rule sets smaller than ``_PAIRS_FROM`` leave word pairs out, as finding a
+story's pairs costs more than the few candidates they rule out; larger ones leave out the
+words of a pair instead, which the pair implies. For a story, the matcher
 intersects the story's features (word keys and folds, field-tagged words, the word pairs
 that start some rule's phrase, wildcard prefixes) with the index (C-level set operations),
 checks the rest of each reached requirement set with set lookups, and evaluates exactly
@@ -25,11 +28,12 @@ English at compile time, any other language the first time a story in it is matc
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
 from monitor.models import Hit, Match, Snippet, Story
+from monitor.rules import frequency
 from monitor.rules.ast import Mode, Query, Unit, walk_terms
 from monitor.rules.document import ChunkNotes, StoryDoc
 from monitor.rules.encoding import (
@@ -48,8 +52,9 @@ from monitor.rules.encoding import (
     pair_of,
 )
 from monitor.rules.evaluate import Evaluation
+from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
-from monitor.rules.snippets import Sentences, make_snippets
+from monitor.rules.snippets import StorySnippets
 from monitor.rules.text import LangCache, fold, word_keys
 
 _MAX_CHUNK_NOTES = 500_000
@@ -91,53 +96,75 @@ class _Rule:
 
 
 class _Index:
-    """Requirement sets filed under their two most selective atoms, for one lemmatiser language.
+    """Requirement sets filed under their two rarest atoms, for one lemmatiser language.
 
-    ``pairs`` files each set under a first and a second feature, so a set is only looked
-    at when both are in the story; a set of one atom has ``ALWAYS`` (a feature of every
-    story) as its second. Set intersections with dictionary key views run in C and iterate
-    the smaller side, which keeps the per-story cost independent of the rule count.
+    ``pairs`` files each set under a first and a second feature; a set of one atom has
+    ``ALWAYS`` (a feature of every story) as its second. A set of one or two atoms is filed
+    as its rule, which is a candidate as soon as both features are in the story; a larger
+    set is filed in ``more`` under the two features, by its number, and the rest of it is
+    looked up when both are there. Set intersections with dictionary key views run in C and
+    iterate the smaller side, and most sets reach their rule in C too (``set.update``),
+    which keeps the per-story cost independent of the rule count.
     """
 
-    __slots__ = ("multis", "pairs", "rule_of", "singles", "words")
+    __slots__ = ("more", "multis", "pairs", "rule_of", "singles", "words")
 
     def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool, units: set[Unit]) -> None:
         self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
+        self.more: dict[tuple[Feature, Feature], list[int]] = {}
+        #: of each set in ``more``: its rule, its other atoms of one feature, its other atoms
+        #: of several alternative features
         self.rule_of: list[int] = []
         self.singles: list[frozenset[Feature]] = []
         self.multis: list[tuple[tuple[Feature, ...], ...]] = []
         #: every word feature (key or fold) the filter or the evaluation of any rule may
         #: look up in a story: the others need not be collected
         self.words = frozenset(_lookups(units, lang))
+        table = frequency.rates(lang)
+        rates: dict[Atom, float] = {}
+        rarest = _rarest_first(rates)
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
-                # without pair features a phrase's pairs are dropped: its words stay
-                # (a looser condition, still a necessary one)
-                ranked = sorted(((_alternatives(atom, lang), atom) for atom in need
-                                 if use_pairs or atom.kind != PAIR_ATOM), key=_selectivity)
-                # each atom's alternative features, most selective atom first
-                alts = [features for features, _ in ranked]
-                c = len(self.rule_of)
-                self.rule_of.append(r)
-                # most sets have no third atom: share one empty set (fewer objects for the GC)
-                self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
-                self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
-                seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
-                for first in alts[0]:
-                    second = self.pairs.setdefault(first, {})
-                    for feature in seconds:
-                        second.setdefault(feature, []).append(c)
+                tested = _tested(need, use_pairs)
+                for atom in tested:
+                    if atom not in rates:
+                        rates[atom] = _rate(atom, lang, table)
+                ranked = sorted(tested, key=rarest)
+                # each atom's alternative features, rarest atom first
+                alts = [_alternatives(atom, lang) for atom in ranked]
+                self._file(r, alts)
+
+    def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
+        """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
+        rarest first."""
+        c = None
+        if len(alts) > 2:
+            c = len(self.rule_of)
+            self.rule_of.append(r)
+            # most sets have no atom of one feature past the second: share one empty set
+            self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
+            self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
+        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+        for first in alts[0]:
+            second = self.pairs.setdefault(first, {})
+            for feature in seconds:
+                rules = second.setdefault(feature, [])
+                if c is None:
+                    rules.append(r)
+                else:
+                    self.more.setdefault((first, feature), []).append(c)
 
     def candidates(self, feats: set[Feature]) -> set[int]:
         """Rules whose every atom of at least one requirement set is among ``feats``
         (which must hold ``ALWAYS``)."""
         out: set[int] = set()
+        pairs, more = self.pairs, self.more
         rule_of, singles, multis = self.rule_of, self.singles, self.multis
-        pairs = self.pairs
         for first in pairs.keys() & feats:
             second = pairs[first]
             for feature in second.keys() & feats:
-                for c in second[feature]:
+                out.update(second[feature])
+                for c in more.get((first, feature), ()):
                     if not singles[c] <= feats:
                         continue
                     m = multis[c]
@@ -145,6 +172,18 @@ class _Index:
                         continue
                     out.add(rule_of[c])
         return out
+
+
+def _tested(need: tuple[Atom, ...], use_pairs: bool) -> list[Atom]:
+    """The atoms of ``need`` the filter tests. Without pair features, a phrase's pairs are
+    dropped and its words stay (a looser condition, still a necessary one); with them, the
+    words of its pairs are dropped: a story has two words side by side only where it has
+    both, so they would only be looked up again (and, filed second under their pair, would
+    let through the sets of every rule that has the phrase)."""
+    if not use_pairs:
+        return [atom for atom in need if atom.kind != PAIR_ATOM]
+    words = {word for atom in need if atom.kind == PAIR_ATOM for word in pair_of(atom)}
+    return [atom for atom in need if not (atom.kind == FOLD_ATOM and atom.field is None and atom.text in words)]
 
 
 def _lookups(units: set[Unit], lang: str) -> set[str]:
@@ -161,22 +200,44 @@ def _lookups(units: set[Unit], lang: str) -> set[str]:
     return out
 
 
-#: the rank of each kind of atom in ``_selectivity`` (lowest first); a word required in one
-#: field ranks ``_FIELD_RANK``
-_RANKS = {PAIR_ATOM: 0, LEMMA_ATOM: 2, FOLD_ATOM: 2, PREFIX_ATOM: 2, LANG_ATOM: 3}
-_FIELD_RANK = 1
+#: the share of a story's words in its title (a ~5 KB story has ~850 words, its title ~12):
+#: a word required in the title (or the source's name, or the URL) is that much rarer there
+_FIELD_SHARE = 0.02
+#: the share of the rarer word's occurrences taken to be in one phrase of it
+_PAIR_SHARE = 0.1
+#: every story of a language has the language: it is no filter at all
+_LANG_RATE = 1.0
 
 
-def _selectivity(item: tuple[tuple[Feature, ...], Atom]) -> tuple[int, int, int, str, str, str]:
-    """Sort key: most selective-looking atom first (two words side by side are rarer than
-    either, a word of the title rarer than one anywhere, a language matches many stories;
-    fewer alternative keys and longer words are rarer); then an order that is the same in
-    every run."""
-    alts, atom = item
-    field = atom.field
-    if field is None:
-        return (_RANKS[atom.kind], len(alts), -len(atom.text), atom.kind, "", atom.text)
-    return (_FIELD_RANK, len(alts), -len(atom.text), atom.kind, FIELD_NAMES[field], atom.text)
+def _rate(atom: Atom, lang: str, table: Rates) -> float:
+    """How often a story's words satisfy ``atom``, per word of text (``frequency``): a word
+    with any of its lemma keys, a fold, a word starting with a prefix; a phrase's word pair
+    less often than its rarer word, a word of the title less often than one anywhere."""
+    kind = atom.kind
+    if kind == LANG_ATOM:
+        return _LANG_RATE
+    if kind == PREFIX_ATOM:
+        return prefix_rate(atom.text, table)
+    if kind == PAIR_ATOM:
+        first, second = pair_of(atom)
+        return min(word_rate(first, table), word_rate(second, table)) * _PAIR_SHARE
+    if kind == LEMMA_ATOM:
+        rate = sum(word_rate(k, table) for k in word_keys(atom.text, lang))
+    else:
+        rate = word_rate(atom.text, table)
+    return rate if atom.field is None else rate * _FIELD_SHARE
+
+
+def _rarest_first(atoms: dict[Atom, float]) -> Callable[[Atom], tuple[float, int, str, str, str]]:
+    """Sort key of atoms whose rates are ``atoms``: the rarest first; among equally rare
+    ones (words absent from the frequency list), the longest; then an order that is the
+    same in every run."""
+
+    def key(atom: Atom) -> tuple[float, int, str, str, str]:
+        field = FIELD_NAMES[atom.field] if atom.field is not None else ""
+        return (atoms[atom], -len(atom.text), atom.kind, field, atom.text)
+
+    return key
 
 
 def _alternatives(atom: Atom, lang: str) -> tuple[Feature, ...]:
@@ -316,25 +377,40 @@ class Matcher:
         :data:`~monitor.models.STORY_URL_LIMIT` of the URL: words past them never match, so
         one story costs bounded time and memory whatever its size.
         """
+        # matching a story allocates thousands of short-lived containers (occurrences, hits,
+        # snippets, matches), none of them in a reference cycle: the cyclic collections they
+        # would set off free nothing, yet walk every young object, and now and then every
+        # object of the process (measured: 1 000 rules matching ~440 times a story, 80 -> 125
+        # stories/s); refcounting frees them all the same
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._match(story)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _match(self, story: Story) -> list[Match]:
         doc = self._doc(story)
         candidates = self._candidates(doc)
         if not candidates:
             return []
         evaluation = Evaluation(doc)
-        texts = {name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)}
-        sentences = Sentences()
+        snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
         # rules that share their words often have the same evidence: the same hits and
         # snippets, built once
         reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
         out: list[Match] = []
+        rules, limited = self._rules, self.limited
         for r in sorted(candidates):
-            rule = self._rules[r]
-            if not rule.allows(story) or not evaluation.truth(rule.query.root):
+            rule = rules[r]
+            root = rule.query.root
+            if (limited and not rule.allows(story)) or not evaluation.truth(root):
                 continue
-            evidence = evaluation.evidence(rule.query.root)
+            evidence = evaluation.evidence(root)
             report = reports.get(evidence)
             if report is None:
                 hits = tuple(evaluation.hits_of(evidence))
-                report = reports[evidence] = (hits, make_snippets(texts, hits, sentences=sentences))
+                report = reports[evidence] = (hits, snippets.of(hits))
             out.append(Match(rule.name, *report))
         return out

@@ -8,6 +8,7 @@ upper-case only; ``and``/``or``/``not``/``near`` are ordinary words. Every error
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -251,11 +252,12 @@ class _Parser:
                 units.extend(word_units)
             if not units:
                 raise QueryError("empty phrase", tok.col)
-            return Term(_alts(tuple(units), None), field, f'"{tok.text}"', tok.col)
+            return Term(_alts(tuple(units), None), field, sys.intern(f'"{tok.text}"'), tok.col)
         units_, alias = _word_units(tok.text, tok.col, Mode.CASE if exact else Mode.LEMMA)
         if not units_:
             raise QueryError(f'no letters or digits in "{tok.text}"', tok.col)
-        return Term(_alts(units_, alias), field, tok.text, tok.col)
+        # labels are shared, as ``ast.unit`` shares words: a large rule set repeats its words
+        return Term(_alts(units_, alias), field, sys.intern(tok.text), tok.col)
 
 
 @lru_cache(maxsize=200_000)
@@ -387,4 +389,4 @@ def parse_query(query: str) -> Query:
     if needs is None:
         _check_positive(root)  # raises, pointing at the branch without a positive term
         raise QueryError("the query has no positive term", 1)
-    return Query(query, root, tuple(needs))
+    return Query(query, root, tuple(tuple(need) for need in needs))

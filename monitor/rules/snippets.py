@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from monitor.models import Hit, Snippet
 from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
@@ -125,13 +125,19 @@ class Sentences:
         return found
 
 
+#: where a hit's snippet may be taken from: (field name, begin, end) of its sentence
+Place = tuple[str, int, int]
+#: cuts one snippet: (texts, place, the spans of its hits) → snippet
+Cut = Callable[[dict[str, str], Place, list[tuple[int, int]]], Snippet]
+
+
 #: the text field, split into sentences; a snippet of another field is all of it
 _TEXT = FIELD_NAMES[TEXT]
 #: where a field of unknown name goes among snippets: after all the others
 _UNKNOWN_LAST = len(FIELD_NAMES)
 
 
-def _text_order(group: tuple[tuple[str, int, int], list[Hit]]) -> tuple[int, int]:
+def _text_order(group: tuple[Place, list[Hit]]) -> tuple[int, int]:
     """Sort key of a sentence's hits, ((field name, begin, end), hits): fields in ``Field``
     order, then sentences in text order."""
     (field, begin, _), _ = group
@@ -149,26 +155,38 @@ def make_snippets(
     the matches of one story: with it, the text is split into sentences once; without it,
     only the neighbourhood of each hit is examined.
     """
-    groups: dict[tuple[str, int, int], list[Hit]] = {}
+    groups: dict[Place, list[Hit]] = {}
     for hit in hits:
         text = texts.get(hit.field)
         if not text:
             continue
         begin, end = _sentence(text, hit, sentences)
         groups.setdefault((hit.field, begin, end), []).append(hit)
+    return _chosen(texts, groups, hits, limit, _window_of)
+
+
+def _window_of(texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
+    field, begin, end = place
+    return _window(texts[field], begin, end, spans, field)
+
+
+def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequence[Hit], limit: int,
+            cut: Cut) -> tuple[Snippet, ...]:
+    """The snippets of ``hits`` grouped by sentence (``groups``, in the order of their first
+    hits): see ``make_snippets``."""
     if len(groups) == 1:
         # one sentence: nothing to rank or choose
-        [((field, begin, end), group)] = groups.items()
-        return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
+        [(place, group)] = groups.items()
+        return (cut(texts, place, [(h.start, h.end) for h in group]),)
     if len({h.term for h in hits}) == 1:
         # one term: every sentence shows it, the first one (title first) is the snippet
-        (field, begin, end), group = min(groups.items(), key=_text_order)
-        return (_window(texts[field], begin, end, [(h.start, h.end) for h in group], field),)
+        place, group = min(groups.items(), key=_text_order)
+        return (cut(texts, place, [(h.start, h.end) for h in group]),)
     terms_of = {key: {h.term for h in group} for key, group in groups.items()}
     # the most distinct terms first, then as ``_text_order`` (spelled out: one call per key)
     ranked = sorted(groups.items(),
                     key=lambda kv: (-len(terms_of[kv[0]]), FIELD_OF.get(kv[0][0], _UNKNOWN_LAST), kv[0][1]))
-    chosen: list[tuple[tuple[str, int, int], list[Hit]]] = []
+    chosen: list[tuple[Place, list[Hit]]] = []
     seen: set[str] = set()
     for key, group in ranked:
         terms = terms_of[key]
@@ -179,10 +197,54 @@ def make_snippets(
         if len(chosen) >= limit:
             break
     chosen.sort(key=_text_order)
-    out: list[Snippet] = []
-    for (field, begin, end), group in chosen:
-        out.append(_window(texts[field], begin, end, [(h.start, h.end) for h in group], field))
-    return tuple(out)
+    return tuple(cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen)
+
+
+class StorySnippets:
+    """``make_snippets`` for the many hit lists of one story's matches (with the story's
+    ``Sentences``): each hit's sentence is found once, each snippet cut once, however many
+    matches show it. Rules that share words share sentences and snippets."""
+
+    __slots__ = ("_cuts", "_places", "sentences", "texts")
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+        self.sentences = Sentences()
+        #: id of a hit → (the hit, kept alive so that its id stays its own; its place, or
+        #: None when its field has no text)
+        self._places: dict[int, tuple[Hit, Place | None]] = {}
+        self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
+
+    def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
+        """What ``make_snippets(texts, hits, limit, sentences)`` gives."""
+        groups: dict[Place, list[Hit]] = {}
+        places = self._places
+        for hit in hits:
+            known = places.get(id(hit))
+            place = known[1] if known is not None else self._place(hit)
+            if place is not None:
+                group = groups.get(place)
+                if group is None:
+                    groups[place] = [hit]
+                else:
+                    group.append(hit)
+        return _chosen(self.texts, groups, hits, limit, self._cut)
+
+    def _place(self, hit: Hit) -> Place | None:
+        text = self.texts.get(hit.field)
+        place = None
+        if text:
+            begin, end = _sentence(text, hit, self.sentences)
+            place = (hit.field, begin, end)
+        self._places[id(hit)] = (hit, place)
+        return place
+
+    def _cut(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
+        key = (place, tuple(spans))
+        snippet = self._cuts.get(key)
+        if snippet is None:
+            snippet = self._cuts[key] = _window_of(texts, place, spans)
+        return snippet
 
 
 def _sentence(text: str, hit: Hit, sentences: Sentences | None) -> tuple[int, int]:

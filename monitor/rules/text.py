@@ -171,6 +171,10 @@ class ChunkInfo(NamedTuple):
     inner: tuple[Pair, ...]
 
 
+#: the generic combining diacritics block, which ``fold`` strips
+_DIACRITICS = re.compile("[\u0300-\u036f]")
+
+
 def fold(word: str) -> str:
     """Case- and accent-insensitive form: ``Défense`` → ``defense``, ``Straße`` → ``strasse``."""
     word = word.casefold()
@@ -179,7 +183,7 @@ def fold(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word)
     # only the generic diacritics block: stripping every mark would merge distinct
     # Devanagari or Thai words, whose vowel signs are marks too
-    stripped = "".join(c for c in decomposed if not "\u0300" <= c <= "\u036f")
+    stripped = _DIACRITICS.sub("", decomposed)
     return unicodedata.normalize("NFC", stripped).translate(_EXTRA_FOLD)
 
 
@@ -238,7 +242,11 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
     other languages use simplemma's dictionary lemma. The word's own fold is always a key.
     """
     own = fold(lower)
-    if _CJK.search(lower) or not any(c.isalpha() for c in lower):
+    if lower.isascii():
+        # no ideographs, and mostly letters only: the tests below in one C call each
+        if not lower.isalpha() and not any(c.isalpha() for c in lower):
+            return (own,)
+    elif _CJK.search(lower) or not any(c.isalpha() for c in lower):
         return (own,)
     keys = {own}
     if lang == "en":
@@ -246,7 +254,10 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
         # breame also lists inflected forms, some ambiguous (analyses → analyzes, the
         # verb), so the word itself is lemmatised too
         for form in {lower, _american(lower)}:
-            keys.update(_american(fold(lemma)) for lemma in english_lemmas(form))
+            for lemma in english_lemmas(form):
+                keys.add(_american(lemma if lemma.isascii() else fold(lemma)))
+        if len(keys) == 1:
+            return (own,)
     else:
         with contextlib.suppress(ValueError):
             keys.add(fold(str(simplemma.lemmatize(lower, lang=lang))))
@@ -309,14 +320,33 @@ def _analyse_visible(chunk: str, lang: str) -> ChunkInfo:
     return info._replace(parts=parts, aliases=aliases)
 
 
-# once per distinct chunk of every story (the chunk cache's miss path): kept in one frame
-def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
+def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     """Parts, aliases and candidate-filter features of ``chunk`` (any text without spaces:
     one ``CHUNK_RE`` match or several, with the punctuation around them) in lemmatiser
     language ``lang``. Invisible characters are treated as absent (``INVISIBLE_RE``), but
     the offsets are into ``chunk`` as given."""
-    if not chunk.isascii() and INVISIBLE_RE.search(chunk):
+    if chunk.isascii():
+        if chunk.isalpha() or chunk.isdigit():
+            return analyse_word(chunk, lang)
+    elif INVISIBLE_RE.search(chunk):
         return _analyse_visible(chunk, lang)
+    return analyse_pieces(chunk, lang)
+
+
+def analyse_word(word: str, lang: str) -> ChunkInfo:
+    """``analyse_pieces`` of a chunk of ASCII letters only, or of ASCII digits only (most
+    chunks of most stories, once their punctuation is off): one part, no joined form. A new
+    story's words are mostly new to the cache, and this is several times cheaper than the
+    expressions ``analyse_pieces`` runs."""
+    folded = word.lower()
+    keys = word_keys(folded, lang)
+    heads = (folded,)
+    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset((*keys, folded)), 1, heads, heads, ())
+
+
+# once per distinct chunk of every story that is not one plain word: kept in one frame
+def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
+    """``analyse_chunk`` of a chunk without invisible characters, by the expressions."""
     parts: list[Part] = []
     aliases: list[Alias] = []
     for m in CHUNK_RE.finditer(chunk):
@@ -374,12 +404,11 @@ class LangCache:
     """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
 
     ``rev`` maps every key, fold and ``SURFACE_TAG + surface`` to the chunks that contain it;
-    ``head`` maps each chunk to the fold of its first word ("" when it has none), and
     ``complex`` holds the chunks of several words or with a joined form, ``wordless`` those
     of none.
     """
 
-    __slots__ = ("chunks", "complex", "feats", "head", "lang", "rev", "wordless")
+    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -387,7 +416,6 @@ class LangCache:
         #: each chunk's ``ChunkInfo.feats``, one dictionary lookup away
         self.feats: dict[str, frozenset[str]] = {}
         self.rev: dict[str, list[str]] = {}
-        self.head: dict[str, str] = {}
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
 
@@ -397,7 +425,7 @@ class LangCache:
         if info is not None:
             return info
         # "said," and "(said" are "said" with punctuation no word can hold: analysed once
-        core = chunk.lstrip(_LEAD).rstrip(_TRAIL)
+        core = _plain_word(chunk.lstrip(_LEAD).rstrip(_TRAIL))
         if core and core != chunk:
             base = self.add(core)
             shift = chunk.index(core)
@@ -406,18 +434,41 @@ class LangCache:
             info = analyse_chunk(chunk, self.lang)
         self.chunks[chunk] = info
         self.feats[chunk] = info.feats
-        self.head[chunk] = info.heads[0] if info.heads else ""
         if info.width > 1 or info.aliases:
             self.complex.add(chunk)
         elif not info.width:
             self.wordless.add(chunk)
         rev = self.rev
+        if info.width == 1 and not info.aliases:
+            # most chunks: one word, its features and its surface (a new story brings ~150)
+            for feature in (*info.feats, SURFACE_TAG + info.parts[0].surface):
+                found = rev.get(feature)
+                if found is None:
+                    rev[feature] = [chunk]
+                else:
+                    found.append(chunk)
+            return info
         features = set(info.feats)
         features.update(SURFACE_TAG + p.surface for p in info.parts)
         features.update(SURFACE_TAG + a.surface for a in info.aliases)
         for feature in features:
             rev.setdefault(feature, []).append(chunk)
         return info
+
+
+#: what a plain ASCII word may end with and still be that word alone: a full stop (only a
+#: dot inside makes an abbreviation, ``U.S.``), or a possessive (dropped, see ``split_chunk``)
+_WORD_ENDS = (".", "'s", "’s", "'S", "’S")
+
+
+def _plain_word(core: str) -> str:
+    """``core`` without the full stop or possessive after a plain word (``said.`` →
+    ``said``, ``Trump’s`` → ``Trump``), whose analysis is the word's; otherwise ``core``."""
+    if core.endswith(_WORD_ENDS):
+        word = core[:-1] if core[-1] == "." else core[:-2]
+        if word.isascii() and (word.isalpha() or word.isdigit()):
+            return word
+    return core
 
 
 _CACHES: dict[str, LangCache] = {}

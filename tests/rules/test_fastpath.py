@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -16,8 +17,10 @@ from monitor.rules import Matcher, RuleSpec, parse_query
 from monitor.rules import document as document_module
 from monitor.rules import matcher as matcher_module
 from monitor.rules import text as text_module
+from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import Evaluation
+from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _inside
+from monitor.rules.snippets import Sentences, make_snippets
 from monitor.rules.text import english_lemmas
 
 
@@ -253,3 +256,118 @@ def test_cache_reuses_the_analysis_of_a_chunk_without_its_punctuation(chunks: li
     for chunk in chunks:
         assert cache.add(chunk) == text_module.analyse_chunk(chunk, "en"), chunk
         assert cache.add(chunk) is cache.chunks[chunk]
+
+
+_ASCII_WORDS = st.one_of(st.text(st.sampled_from("abcXYZsSiI"), min_size=1, max_size=12),
+                         st.text(st.sampled_from("0123456789"), min_size=1, max_size=6),
+                         st.sampled_from(["Said", "leaves", "went", "analyses", "US", "I", "A", "colour", "2019"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ASCII_WORDS)
+def test_a_plain_word_is_analysed_as_the_expressions_analyse_it(word: str) -> None:
+    """The shortcut for a chunk of ASCII letters only (or digits only) gives what the
+    expressions give, in English and in another language."""
+    for lang in ("en", "de"):
+        assert text_module.analyse_word(word, lang) == text_module.analyse_pieces(word, lang)
+        assert text_module.analyse_chunk(word, lang) == text_module.analyse_pieces(word, lang)
+
+
+def _reference_evidence(evaluation: Evaluation, node: Node, found: dict[Occ, str]) -> None:
+    """The evidence of a matching node, the obvious way: every positive term's occurrences
+    that made it match, each labelled by the first term (in the query) that has it."""
+    if isinstance(node, Term):
+        for occ in evaluation.term_occ(node)[:MAX_HITS]:
+            found.setdefault(occ, node.label)
+    elif isinstance(node, And):
+        for c in node.children:
+            _reference_evidence(evaluation, c, found)
+    elif isinstance(node, Or):
+        for c in node.children:
+            if evaluation.truth(c):
+                _reference_evidence(evaluation, c, found)
+    elif isinstance(node, Near):
+        spans = evaluation.occ(node)
+        for side in (node.left, node.right):
+            if not isinstance(side, Not):
+                for term, positive in walk_terms(side):
+                    for occ in evaluation.term_occ(term) if positive else ():
+                        if _inside(occ, spans):
+                            found.setdefault(occ, term.label)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rule, min_size=1, max_size=8), spaced_texts, spaced_texts)
+def test_shared_reports_equal_reports_made_one_by_one(queries: list[str], title: str, text: str) -> None:
+    """The matcher's hits and snippets (hits made once per story, evidence shared between
+    the rules of a term, sentences and snippets cut once) are what each rule's own
+    evidence, hits and ``make_snippets`` give."""
+    specs = []
+    for i, q in enumerate(queries):
+        with contextlib.suppress(QueryError):
+            parse_query(q)
+            specs.append(RuleSpec(f"r{i}", q))
+    story = Story(source="s", url="https://x.example/a", title=title, text=text + ". " + text)
+    for matcher in compile_both(specs):
+        texts = {"title": title, "text": story.text, "source": "s", "url": story.url}
+        for match in matcher.match(story):
+            rule = next(r for r in matcher._rules if r.name == match.rule)
+            evaluation = Evaluation(StoryDoc(story))
+            assert evaluation.truth(rule.query.root)
+            found: dict[Occ, str] = {}
+            _reference_evidence(evaluation, rule.query.root, found)
+            hits = evaluation.hits_of(tuple(sorted(found.items())[:MAX_HITS]))
+            assert evaluation.hits(rule.query.root) == hits, rule.query.text
+            assert list(match.hits) == hits, rule.query.text
+            assert match.snippets == make_snippets(texts, hits, sentences=Sentences()), rule.query.text
+
+
+def _reference_word_keys(lower: str, lang: str) -> tuple[str, ...]:
+    """``word_keys`` as first written (before its shortcuts for ASCII words)."""
+    own = text_module.fold(lower)
+    if text_module._CJK.search(lower) or not any(c.isalpha() for c in lower):
+        return (own,)
+    keys = {own}
+    if lang == "en":
+        american = text_module._american
+        keys.add(american(own))
+        for form in {lower, american(lower)}:
+            keys.update(american(text_module.fold(lemma)) for lemma in english_lemmas(form))
+    else:
+        with contextlib.suppress(ValueError):
+            keys.add(text_module.fold(str(text_module.simplemma.lemmatize(lower, lang=lang))))
+    return tuple(sorted(keys, key=lambda k: (k != own, k)))
+
+
+def test_word_keys_equal_the_first_way_of_finding_them() -> None:
+    lemmatizer = Lemmatizer()
+    words = list(lemmatizer._getLemmaDict())[::11] + list(lemmatizer._getOverridesDict())[::3] + [
+        "analyses", "colour", "organisations", "went", "3.5", "19", "日本", "défense", "straße", "x1", "_"]
+    for lang in ("en", "de"):
+        differ = [w for w in words[:: 1 if lang == "en" else 7]
+                  if text_module.word_keys(w.lower(), lang) != _reference_word_keys(w.lower(), lang)]
+        assert differ == [], lang
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=8))
+def test_fold_strips_the_generic_diacritics_only(word: str) -> None:
+    expected = word.casefold()
+    if not expected.isascii():
+        decomposed = unicodedata.normalize("NFKD", expected)
+        stripped = "".join(c for c in decomposed if not "\u0300" <= c <= "\u036f")
+        expected = unicodedata.normalize("NFC", stripped).translate(text_module._EXTRA_FOLD)
+    assert text_module.fold(word) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=6))
+def test_a_one_word_chunk_is_noted_as_any_chunk_is(chunks: list[str]) -> None:
+    """The matcher's note of a chunk of one word (its features some rule looks up, whether
+    it starts a rule's word pair, its words under a wildcard) is the general one."""
+    cache = text_module.LangCache("en")
+    notes = document_module.ChunkNotes(cache, frozenset({"b", "ab", "s"}), frozenset({"ab", "abb", "bé", "us"}),
+                                       frozenset({"a", "b", "ab", "s", "us", "be"}))
+    for chunk in chunks:
+        info = cache.add(chunk)
+        assert notes.add(chunk) == notes._add_chunk(chunk, info), chunk
