@@ -116,6 +116,9 @@ class RuntimeDashboard(RuntimeStatus):
     def __init__(self, rt: Runtime, *, cache_for: float = STATUS_CACHE_SECONDS) -> None:
         super().__init__(rt, cache_for=cache_for)
         self._rt = rt
+        #: held while a search of the stored history runs: one at a time, the others are told
+        #: so (each takes the CPU thread a page at a time; 100 000 stories take about a minute)
+        self.history_search = asyncio.Lock()
 
     async def outbox_items(self, limit: int) -> list[OutboxItem]:
         """The waiting and dead rows, the first ``limit`` by id."""
@@ -192,11 +195,15 @@ class RuntimeDashboard(RuntimeStatus):
         page at a time on the CPU thread (the polls go on meanwhile)."""
         settings = self._rt.config.settings
         since, until = self._window()
+        if self.history_search.locked():
+            busy = "another search of the stored history is running; try again when it is done"
+            return TryResult(query, error=busy, scope="the stored history")
         try:
-            found = await backtest(
-                self._rt.store, query, since=since, until=until, configured=settings.sources,
-                zone=ZoneInfo(settings.timezone), limit=TRIED_SHOWN, cpu=self._rt.cpu,
-            )
+            async with self.history_search:
+                found = await backtest(
+                    self._rt.store, query, since=since, until=until, configured=settings.sources,
+                    zone=ZoneInfo(settings.timezone), limit=TRIED_SHOWN, cpu=self._rt.cpu,
+                )
         except MonitorError as exc:
             return TryResult(query, error=redact_text(str(exc)), scope="the stored history")
         return _history_result(found)

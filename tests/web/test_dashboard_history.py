@@ -137,3 +137,19 @@ async def test_the_alerts_and_feeds_tell_how_each_alert_ended(rig: HistoryRig) -
     async with aiohttp.ClientSession(headers=BEARER) as http, http.get(rig.base + "/feeds/rules/courts.atom") as resp:
         atom = await resp.text()
     assert "dead at locked" in atom and "sent to chat" in atom
+
+
+async def test_one_search_of_the_history_runs_at_a_time(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+    seeded = await seed_history(tmp_path, site, receiver, start=START)
+    daemon = Daemon(seeded.config, workers=0, clock=FakeClock(NOW))
+    board = RuntimeDashboard(daemon.rt)
+    try:
+        async with board.history_search:  # a search is running
+            busy = await board.try_rule("tariffs")
+            pasted = await board.try_rule("tariffs", text="No tariffs here.")  # pasted text is not held up
+        assert busy.error.startswith("another search of the stored history is running") and busy.matched == 0
+        assert not pasted.error and pasted.matched == 1
+        done = await board.try_rule("tariffs")
+        assert not done.error and (done.searched, done.matched) == (7, 4)
+    finally:
+        await daemon.close()
