@@ -53,20 +53,36 @@ async def poll_many(daemon: Daemon, clock: FakeClock, polls: int) -> None:
         clock.advance(2)
 
 
-async def session_run(tmp_path: Path, site: Site, receiver: Receiver, *, old: int, polls: int) -> int:
-    """The alerts sent for 20 new stories of a session-link feed polled ``polls`` times after
-    a first poll that listed ``old`` other stories."""
-    feed = SessionFeed(site, random.Random(SEED))
+async def started_daemon(
+    tmp_path: Path,
+    site: Site,
+    receiver: Receiver,
+    feed_url: str,
+    *,
+    source: str = "cms",
+    rule: str = "storms",
+    query: str = "storm",
+) -> tuple[Daemon, FakeClock]:
+    """A started daemon on a fake clock polling the feed at ``feed_url`` as ``source``
+    (no full text), one rule ``rule`` with ``query``, alerts to ``receiver``."""
     config = make_config(
         tmp_path,
-        sources=[{"name": "cms", "feed": feed.url, "full_text": False}],
-        rules=[{"name": "storms", "query": "storm"}],
+        sources=[{"name": source, "feed": feed_url, "full_text": False}],
+        rules=[{"name": rule, "query": query}],
         notifiers={"chat": receiver.url},
         allow=site.allow,
     )
     clock = FakeClock(datetime.now(UTC))
     daemon = Daemon(config, workers=0, clock=clock)
     await daemon.start()
+    return daemon, clock
+
+
+async def session_run(tmp_path: Path, site: Site, receiver: Receiver, *, old: int, polls: int) -> int:
+    """The alerts sent for 20 new stories of a session-link feed polled ``polls`` times after
+    a first poll that listed ``old`` other stories."""
+    feed = SessionFeed(site, random.Random(SEED))
+    daemon, clock = await started_daemon(tmp_path, site, receiver, feed.url)
     try:
         feed.listed = [(f"old-{n}", f"{OTHER_TOPICS[n % 4]} {n}") for n in range(old)]
         await poll_many(daemon, clock, 1)  # primes
@@ -96,16 +112,7 @@ async def test_a_lone_story_under_a_session_link_alerts_once_and_its_keys_stay_b
 ) -> None:
     # one story cannot teach the parameter: its page and title recognise it, poll after poll
     feed = SessionFeed(site, random.Random(SEED))
-    config = make_config(
-        tmp_path,
-        sources=[{"name": "cms", "feed": feed.url, "full_text": False}],
-        rules=[{"name": "storms", "query": "storm"}],
-        notifiers={"chat": receiver.url},
-        allow=site.allow,
-    )
-    clock = FakeClock(datetime.now(UTC))
-    daemon = Daemon(config, workers=0, clock=clock)
-    await daemon.start()
+    daemon, clock = await started_daemon(tmp_path, site, receiver, feed.url)
     try:
         await poll_many(daemon, clock, 1)  # primes an empty feed
         feed.listed = storm_stories(1)
@@ -122,16 +129,7 @@ async def test_article_ids_in_queries_are_stories_even_under_one_recurring_title
 ) -> None:
     # no silent loss: "?id=" names the story, whatever the titles say
     feed = Feed(site)
-    config = make_config(
-        tmp_path,
-        sources=[{"name": "desk", "feed": feed.url, "full_text": False}],
-        rules=[{"name": "weather", "query": "weather"}],
-        notifiers={"chat": receiver.url},
-        allow=site.allow,
-    )
-    clock = FakeClock(datetime.now(UTC))
-    daemon = Daemon(config, workers=0, clock=clock)
-    await daemon.start()
+    daemon, clock = await started_daemon(tmp_path, site, receiver, feed.url, source="desk", rule="weather", query="weather")
     try:
         for poll in range(12):
             # two new reports each poll, the oldest two gone: five listed, all titled alike
@@ -168,16 +166,7 @@ class RegeneratingFeed(Feed):
 
 async def test_regenerated_guids_add_no_key_rows_past_the_cap(tmp_path: Path, site: Site, receiver: Receiver) -> None:
     feed = RegeneratingFeed(site)
-    config = make_config(
-        tmp_path,
-        sources=[{"name": "cms", "feed": feed.url, "full_text": False}],
-        rules=[{"name": "storms", "query": "storm"}],
-        notifiers={"chat": receiver.url},
-        allow=site.allow,
-    )
-    clock = FakeClock(datetime.now(UTC))
-    daemon = Daemon(config, workers=0, clock=clock)
-    await daemon.start()
+    daemon, clock = await started_daemon(tmp_path, site, receiver, feed.url)
     try:
         await poll_many(daemon, clock, 3 * MAX_ALIASES)
         counts = key_rows_per_story(daemon)
