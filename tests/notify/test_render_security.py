@@ -78,7 +78,8 @@ def test_template_gadgets_in_story_fields_come_out_literally(tmp_path: Path, fie
                 payload,
                 rendered.body,
             )
-            assert "49" not in shown
+            # 7*7 never evaluated (the gadgets name the marker's path, whose digits may hold "49")
+            assert "49" not in shown.replace(str(marker), "")
     assert not marker.exists()
 
 
