@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nwhere the model helps (found by about, missed by the query):")
     for i in helps:
         found = about[i] & ~keyword[i] & relevant[i] & scored[i]
-        print(f"  {needs[i].name}: F1 {kw_rows[i].f1:.2f} -> {ab_rows[i].f1:.2f}; {examples(i, found) or '(fewer false matches)'}")
+        shown = examples(i, found) or "(fewer false matches)"
+        print(f"  {needs[i].name}: F1 {kw_rows[i].f1:.2f} -> {ab_rows[i].f1:.2f}; {shown}")
     print("\nwhere the model hurts (about's false matches / relevant stories it misses):")
     for i in hurts:
         wrong = about[i] & ~relevant[i] & scored[i]

@@ -82,7 +82,8 @@ def cut(text: str, limit: int = CUT) -> str:
 def full_title(title: str, page: Path) -> str:
     """The page's headline when the index's title is empty or cut short (its og:title stops at a
     quotation mark on some sites): the ``<h1>``, or the ``<title>`` without the site's name."""
-    soup = BeautifulSoup(gzip.open(page).read(), "html.parser")
+    with gzip.open(page) as f:
+        soup = BeautifulSoup(f.read(), "html.parser")
     h1 = soup.find("h1")
     head = soup.find("title")
     candidates = [h1.get_text(" ", strip=True) if h1 else "",
@@ -116,7 +117,8 @@ def articles() -> list[dict[str, str]]:
         if lang != "en":
             continue
         outlet = r["domain"] or ""
-        out.append({"id": f"{'n' if r['set'] == 'newspaper4k' else 'a'}-{short}", "outlet": outlet.removeprefix("www."), "url": r["url"] or "",
+        prefix = "n" if r["set"] == "newspaper4k" else "a"
+        out.append({"id": f"{prefix}-{short}", "outlet": outlet.removeprefix("www."), "url": r["url"] or "",
                     "title": title, "text": cut(body), "language": lang,
                     "source": f"articles/index.jsonl#{r['id']}"})
     return out
