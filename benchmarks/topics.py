@@ -47,6 +47,8 @@ DATA = ROOT / "tests" / "data" / "topics"
 SWEEP = [round(0.05 + 0.01 * i, 2) for i in range(71)]
 #: the precision the second calibrated threshold must reach
 TARGET_PRECISION = 0.8
+BOOTSTRAP_SEED = 17
+BOOTSTRAP_DRAWS = 2000
 _SPACE = re.compile(r"\s+")
 
 
@@ -260,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         p = precise_macro[0]
         print(f"lowest threshold with macro precision >= {TARGET_PRECISION}: {p[0]:.2f} "
               f"(macro P {p[2]:.3f} R {p[3]:.3f} F1 {p[4]:.3f})")
+    else:
+        top = max(sweep, key=lambda r: r[2])
+        print(f"no threshold reaches macro precision {TARGET_PRECISION} (highest: {top[2]:.3f} at {top[0]:.2f}; "
+              "above it, needs with no match at all count as precision 0)")
     aps = average_precision(sims, relevant, scored)
     print(f"about without a threshold: mean average precision {np.mean(aps):.3f}")
 
@@ -277,6 +283,31 @@ def main(argv: list[str] | None = None) -> int:
     for i, n in enumerate(needs):
         cells = "  ".join(f"{r[i].precision:.2f}/{r[i].recall:.2f}/{r[i].f1:.2f}" for r in rows.values())
         print(f"{n.name:<34} {len(n.relevant):>3} {len(n.borderline):>2}  {cells}  {aps[i]:5.2f}")
+
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    draws = rng.integers(0, len(needs), size=(BOOTSTRAP_DRAWS, len(needs)))
+    f1 = {name: np.array([x.f1 for x in r]) for name, r in rows.items()}
+    print(f"\nmacro F1 minus the query's, 95 % interval over {BOOTSTRAP_DRAWS} resamplings of the needs "
+          f"(seed {BOOTSTRAP_SEED}):")
+    for name, values in f1.items():
+        if name == "query":
+            continue
+        diffs = (values[draws] - f1["query"][draws]).mean(axis=1)
+        lo, hi = np.percentile(diffs, [2.5, 97.5])
+        print(f"  {name:<20} {values.mean() - f1['query'].mean():+.3f}  [{lo:+.3f}, {hi:+.3f}]")
+
+    # the best each need could do with a threshold of its own: how much one default costs
+    best_thr = []
+    best_f1 = []
+    for i in range(len(needs)):
+        scores = [(per_need(sims[i:i + 1] >= t, relevant[i:i + 1], scored[i:i + 1])[0].f1, t) for t in SWEEP]
+        top = max(f for f, _ in scores)
+        good = [t for f, t in scores if f == top]
+        best_f1.append(top)
+        best_thr.append((good[0] + good[-1]) / 2)
+    print(f"\nabout with each need's own best threshold: macro F1 {np.mean(best_f1):.3f} (one default: {best[4]:.3f}); "
+          f"those thresholds: median {np.median(best_thr):.2f}, quartiles {np.percentile(best_thr, 25):.2f}"
+          f"-{np.percentile(best_thr, 75):.2f}, range {min(best_thr):.2f}-{max(best_thr):.2f}")
 
     kw_rows, ab_rows = rows["query"], rows[f"about >= {thr:.2f}"]
     helps = [i for i in range(len(needs)) if ab_rows[i].f1 > kw_rows[i].f1]

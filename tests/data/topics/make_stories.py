@@ -86,8 +86,8 @@ def full_title(title: str, page: Path) -> str:
         soup = BeautifulSoup(f.read(), "html.parser")
     h1 = soup.find("h1")
     head = soup.find("title")
-    candidates = [h1.get_text(" ", strip=True) if h1 else "",
-                  re.split(r" [-|] ", head.get_text(" ", strip=True))[0] if head else ""]
+    candidates = [" ".join(h1.get_text(" ").split()) if h1 else "",
+                  re.split(r" [-|] ", " ".join(head.get_text(" ").split()))[0] if head else ""]
     for c in candidates:
         if len(c) > len(title) and c.startswith(title):
             return c
