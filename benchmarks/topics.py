@@ -310,21 +310,22 @@ def main(argv: list[str] | None = None) -> int:
           f"-{np.percentile(best_thr, 75):.2f}, range {min(best_thr):.2f}-{max(best_thr):.2f}")
 
     kw_rows, ab_rows = rows["query"], rows[f"about >= {thr:.2f}"]
-    helps = [i for i in range(len(needs)) if ab_rows[i].f1 > kw_rows[i].f1]
-    hurts = [i for i in range(len(needs)) if ab_rows[i].f1 < kw_rows[i].f1]
+    helps = [i for i in range(len(needs)) if ab_rows[i].f1 > kw_rows[i].f1 + 1e-9]
+    hurts = [i for i in range(len(needs)) if ab_rows[i].f1 < kw_rows[i].f1 - 1e-9]
     same = len(needs) - len(helps) - len(hurts)
     print(f"\nthe model does better than the keywords on {len(helps)} needs, worse on {len(hurts)}, "
           f"the same on {same}")
 
     def examples(i: int, mask: np.ndarray) -> str:
         picked = [j for j in np.argsort(-sims[i]) if mask[j]][: args.examples]
-        return "; ".join(f"{title[ids[j]][:70]!r} ({sims[i, j]:.2f})" for j in picked)
+        return "; ".join(f"'{title[ids[j]][:70]}' ({sims[i, j]:.2f})" for j in picked)
 
-    print("\nwhere the model helps (found by about, missed by the query):")
+    print("\nwhere the model helps (relevant stories the query misses / the query's false matches it avoids):")
     for i in helps:
         found = about[i] & ~keyword[i] & relevant[i] & scored[i]
-        shown = examples(i, found) or "(fewer false matches)"
-        print(f"  {needs[i].name}: F1 {kw_rows[i].f1:.2f} -> {ab_rows[i].f1:.2f}; {shown}")
+        avoided = keyword[i] & ~about[i] & ~relevant[i] & scored[i]
+        print(f"  {needs[i].name}: F1 {kw_rows[i].f1:.2f} -> {ab_rows[i].f1:.2f}; "
+              f"found: {examples(i, found) or '-'}; avoided: {examples(i, avoided) or '-'}")
     print("\nwhere the model hurts (about's false matches / relevant stories it misses):")
     for i in hurts:
         wrong = about[i] & ~relevant[i] & scored[i]
