@@ -284,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         cells = "  ".join(f"{r[i].precision:.2f}/{r[i].recall:.2f}/{r[i].f1:.2f}" for r in rows.values())
         print(f"{n.name:<34} {len(n.relevant):>3} {len(n.borderline):>2}  {cells}  {aps[i]:5.2f}")
 
+    english = np.array([s["language"] == "en" for s in stories])
+    other = relevant & scored & ~english
+    if other.any():
+        print(f"\nrelevant pairs in other languages ({int(other.sum())}; the queries and the model are English): "
+              + ", ".join(f"{name} finds {int((pred & other).sum())}" for name, pred in methods.items()))
+
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     draws = rng.integers(0, len(needs), size=(BOOTSTRAP_DRAWS, len(needs)))
     f1 = {name: np.array([x.f1 for x in r]) for name, r in rows.items()}
