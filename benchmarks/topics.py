@@ -2,7 +2,7 @@
 tests/data/topics/ (stories.jsonl, needs.yaml; README.md there says how they were labelled).
 
 For every information need the set holds the keyword ``query`` its user would write and the
-``about`` description they would type. Three ways of matching are scored against the labels:
+``about`` description they would type. Four ways of matching are scored against the labels:
 
 ``query``   the keyword rule through newsmonitor's own matcher (monitor.rules.Matcher);
 ``about``   the cosine similarity of the description's embedding to the story's (its title
@@ -21,7 +21,7 @@ threshold: the mean over needs of the average precision of the stories ranked by
     python benchmarks/topics.py --review            # unlabelled stories each method matched (for labellers)
 
 The embedding model is loaded from the files inside the installed ``wordllama`` package;
-nothing is downloaded.
+nothing is downloaded. The results and what they mean: tests/data/topics/README.md.
 """
 
 from __future__ import annotations
