@@ -180,7 +180,8 @@ class SpikeWatch:
             rule.name, spike.rule, now=now, window=spike.window, baseline=spike.baseline, top=spike.top,
             judge=judge, plan=plan,
         )
-        if written:
+        if since == now:
+            rt.metrics.spikes.labels(rule.name).inc()
             log.warning("spike: %s", spike_note(rule, counts).splitlines()[0])
         elif since is None and counts.current and usual(counts, spike) is None:
             log.debug("spike rule '%s': learning (%.0f s of history)", rule.name, counts.span)

@@ -195,6 +195,7 @@ async def test_a_spike_alerts_once_with_its_top_stories_and_again_after_it_ended
             assert await daemon.spikes.check() == 1
             await daemon.deliverer.drain_once()
             assert len(receiver.messages) == 2 and "6 stories" in receiver.messages[1].body
+            assert daemon.rt.metrics.spikes.labels("minerals-surge")._value.get() == 2
         finally:
             await daemon.close()
         # a restart neither repeats the spike under way nor loses its state
