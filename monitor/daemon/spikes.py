@@ -180,7 +180,7 @@ class SpikeWatch:
             rule.name, spike.rule, now=now, window=spike.window, baseline=spike.baseline, top=spike.top,
             judge=judge, plan=plan,
         )
-        if since == now:
+        if written:  # this check began the spike (another instance's check writes nothing)
             rt.metrics.spikes.labels(rule.name).inc()
             log.warning("spike: %s", spike_note(rule, counts).splitlines()[0])
         elif since is None and counts.current and usual(counts, spike) is None:
