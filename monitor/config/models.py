@@ -169,17 +169,65 @@ class SourceSettings(_Model):
         return "feed" if self.feed else "page"
 
 
+class SpikeSettings(_Model):
+    """When a spike rule alerts: another rule's matches in the last ``window`` are at least
+    ``factor`` times its usual number in a window (from the stored matches of the
+    ``baseline`` before it) and at least ``min_matches``."""
+
+    rule: str = Field(min_length=1)
+    factor: float = Field(default=3.0, gt=1, le=1000)
+    window: Duration = Field(default=3600.0, ge=300, le=7 * 86400)
+    baseline: Duration = Field(default=7 * 86400.0, ge=3600, le=365 * 86400)
+    min_matches: int = Field(default=5, ge=1)
+    top: int = Field(default=5, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _baseline_longer(self) -> SpikeSettings:
+        if self.baseline < 2 * self.window:
+            raise ValueError(
+                f"baseline ({self.baseline:g} s) must be at least twice the window ({self.window:g} s): "
+                "the usual rate is measured over several windows before the one judged"
+            )
+        return self
+
+
 class RuleSettings(_Model):
-    """One watch rule."""
+    """One watch rule: a ``query`` matched against every story, or a ``spike`` of another
+    rule's matches."""
 
     name: str = Field(min_length=1)
-    query: str = Field(min_length=1)
+    query: str | None = Field(default=None, min_length=1)
+    spike: SpikeSettings | None = None
     notify: list[str] | None = None
     sources: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     urgent: bool = False
     digest: str | None = None
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _query_or_spike(self) -> RuleSettings:
+        if self.spike is not None:
+            if self.query is not None:
+                raise ValueError(
+                    "a rule has either query: (matched against stories) or spike: (counts another "
+                    "rule's matches), not both"
+                )
+            if self.sources or self.tags:
+                raise ValueError("a spike rule counts the matches of its spike.rule: set sources/tags there")
+        elif self.query is None:
+            raise ValueError("a rule needs query: (e.g. query: '\"rare earths\"') or spike: {rule: NAME}")
+        return self
+
+    @property
+    def matches_stories(self) -> bool:
+        """Whether this rule is matched against stories (a query), not a spike of another rule."""
+        return self.spike is None
+
+    @property
+    def text(self) -> str:
+        """The query, or for a spike rule what it watches (``spike of NAME``): what lists show."""
+        return self.query if self.query is not None else f"spike of {self.spike.rule if self.spike else '?'}"
 
 
 class DeliverySettings(_Model):

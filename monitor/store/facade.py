@@ -359,6 +359,47 @@ class Store:
 
         return await self._write(write)
 
+    async def spike_turn(
+        self,
+        name: str,
+        rule: str,
+        *,
+        now: float,
+        window: float,
+        baseline: float,
+        top: int,
+        judge: Callable[[history.SpikeCounts, float | None], bool],
+        plan: Callable[[history.SpikeCounts, Sequence[history.SpikeStory]], Sequence[repo.OutboxRow]],
+    ) -> tuple[history.SpikeCounts, float | None, int]:
+        """One check of spike rule ``name`` (counting the matches of ``rule``), in one write transaction.
+
+        ``judge`` gets the counts and when the spike under way began (None: none is) and says
+        whether the rule spikes now. A spike that begins stores its start and adds the rows
+        ``plan`` makes from the counts and the window's top ``top`` stories (a row whose key
+        exists is ignored, so two instances checking at once write one); one that ends is
+        forgotten. Returns the counts, the start of the spike under way after this check
+        (None: none) and how many rows were written.
+        """
+        key = f"spike:{name}"
+
+        def write(conn: Connection) -> tuple[history.SpikeCounts, float | None, int]:
+            counts = history.spike_counts(conn, rule, now=now, window=window, baseline=baseline)
+            stored = repo.get_meta(conn, key)
+            since = float(stored) if stored else None
+            if not judge(counts, since):
+                if since is not None:
+                    repo.set_meta(conn, key, "")
+                return counts, None, 0
+            if since is not None:
+                return counts, since, 0
+            found = history.spike_stories(conn, rule, since=now - window, until=now, limit=top)
+            rows = plan(counts, found)
+            repo.set_meta(conn, key, repr(now))
+            added = repo.add_outbox(conn, rows, [], now)
+            return counts, now, added
+
+        return await self._write(write)
+
     # ------------------------------------------------------------------ delivery
 
     async def due_destinations(self, now: float) -> list[str]:
