@@ -17,6 +17,7 @@ points).
 from monitor.config.load import expand_string, load_config, load_for_matching, load_rules_only, parse_settings
 from monitor.config.models import (
     ClusterSettings,
+    EventSettings,
     Config,
     Defaults,
     DeliverySettings,
@@ -35,6 +36,7 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "ClusterSettings",
+    "EventSettings",
     "Config",
     "ConfigError",
     "Defaults",
