@@ -45,7 +45,7 @@ def load() -> tuple[list[dict[str, str]], set[frozenset[str]]]:
     return stories, unsure
 
 
-def rate_of() -> "type[object] | object":
+def rate_of() -> type[object] | object:
     table = rates("en")
     return lambda word: word_rate(word, table)
 
@@ -77,8 +77,12 @@ def main() -> None:
             continue
         pairs.append((similarity(profiles[a], profiles[b]), label[a] == label[b], a, b))
     positives = sum(1 for p in pairs if p[1])
-    print(f"{len(stories)} stories, {len(pairs)} pairs scored ({positives} same event), {len(unsure)} unsure left out")
-    print(f"{'threshold':>9} {'merged ok':>9} {'wrong':>6} {'missed':>6} {'precision':>9} {'recall':>7} {'F1':>6}")
+    print(
+        f"{len(stories)} stories, {len(pairs)} pairs scored ({positives} same event), {len(unsure)} unsure left out"
+    )
+    print(
+        f"{'threshold':>9} {'merged ok':>9} {'wrong':>6} {'missed':>6} {'precision':>9} {'recall':>7} {'F1':>6}"
+    )
     for t in (0.12, 0.15, 0.18, 0.20, 0.22, 0.25, 0.28, 0.30, 0.35, 0.40):
         tp = sum(1 for s, same, *_ in pairs if s >= t and same)
         fp = sum(1 for s, same, *_ in pairs if s >= t and not same)

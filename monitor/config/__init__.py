@@ -17,10 +17,10 @@ points).
 from monitor.config.load import expand_string, load_config, load_for_matching, load_rules_only, parse_settings
 from monitor.config.models import (
     ClusterSettings,
-    EventSettings,
     Config,
     Defaults,
     DeliverySettings,
+    EventSettings,
     FloodSettings,
     HealthSettings,
     HttpSettings,
@@ -36,11 +36,11 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "ClusterSettings",
-    "EventSettings",
     "Config",
     "ConfigError",
     "Defaults",
     "DeliverySettings",
+    "EventSettings",
     "FloodSettings",
     "HealthSettings",
     "HttpSettings",

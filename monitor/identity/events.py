@@ -49,9 +49,56 @@ _SITE_SEPARATOR = re.compile(r"\s+[|\-–—·•»]\s+")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+")
 #: words that start a sentence capitalised but are never a name's first word
 _FUNCTION = frozenset(
-    "a an the this that these those it its he she they we i you his her their our my your "
-    "in on at of for to from by with and or but as if when while after before since "
-    "mr mrs ms dr gov sen rep president".split()
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "he",
+        "she",
+        "they",
+        "we",
+        "i",
+        "you",
+        "his",
+        "her",
+        "their",
+        "our",
+        "my",
+        "your",
+        "in",
+        "on",
+        "at",
+        "of",
+        "for",
+        "to",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "as",
+        "if",
+        "when",
+        "while",
+        "after",
+        "before",
+        "since",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "gov",
+        "sen",
+        "rep",
+        "president",
+    ]
 )
 
 
@@ -146,6 +193,19 @@ def profile(title: str, text: str, rate_of: RateOf, *, lead_words: int = LEAD_WO
             weights[term] = weights.get(term, 0.0) + weight * boost
     # repeated terms add up, but a term said five times is not five times the evidence
     return EventProfile.of({t: math.log1p(w) * 2.0 for t, w in weights.items()})
+
+
+def lead_sentences(
+    text: str, rate_of: RateOf, *, lead_words: int = LEAD_WORDS
+) -> list[tuple[str, frozenset[str]]]:
+    """The sentences of the lead of ``text`` (its first ``lead_words`` words), each with its
+    salient terms: what a follow-up can quote as a write-up's new details."""
+    out = []
+    for part in _SENTENCE_END.split(lead(text, lead_words)):
+        sentence = part.strip()
+        if len(sentence.split()) >= 4:
+            out.append((sentence, frozenset(term for term, _ in _terms(sentence, rate_of))))
+    return out
 
 
 def _word_weight(folded: str, rate_of: RateOf) -> float:
@@ -261,9 +321,18 @@ class EventGrouper:
         return event.id
 
 
-def new_details(story: EventProfile, event: EventProfile, limit: int = 6) -> list[str]:
-    """The heaviest terms of ``story`` that ``event`` does not hold yet: what a later write-up
-    adds (a new figure, a new name), heaviest first."""
-    fresh = [(w, t) for t, w in story.terms.items() if t not in event.terms]
-    fresh.sort(key=lambda x: (-x[0], x[1]))
-    return [t for _, t in fresh[:limit]]
+def new_details(
+    sentences: Sequence[tuple[str, frozenset[str]]], story: EventProfile, event: EventProfile, limit: int = 2
+) -> list[str]:
+    """The sentences of a later write-up (``sentences``, its lead's, with their terms) that say
+    most of what ``event`` did not hold yet: the salient terms of ``story`` new to the event
+    (a new figure, a new name), weighed as in ``story``. At most ``limit`` sentences, in the
+    order they were written; none when nothing is new."""
+    fresh = {t: w for t, w in story.terms.items() if t not in event.terms}
+    scored = []
+    for position, (text, terms) in enumerate(sentences):
+        gain = sum(fresh.get(t, 0.0) for t in terms)
+        if gain > 0:
+            scored.append((-gain, position, text))
+    best = sorted(scored)[:limit]
+    return [text for _, _, text in sorted(best, key=lambda x: x[1])]
