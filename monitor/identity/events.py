@@ -201,7 +201,10 @@ def lead_sentences(
     """The sentences of the lead of ``text`` (its first ``lead_words`` words), each with its
     salient terms: what a follow-up can quote as a write-up's new details."""
     out = []
-    for part in _SENTENCE_END.split(lead(text, lead_words)):
+    parts = _SENTENCE_END.split(lead(text, lead_words))
+    if len(text.split(maxsplit=lead_words)) > lead_words and parts:
+        parts.pop()  # cut off mid-sentence by the lead's end
+    for part in parts:
         sentence = part.strip()
         if len(sentence.split()) >= 4:
             out.append((sentence, frozenset(term for term, _ in _terms(sentence, rate_of))))
