@@ -76,7 +76,8 @@ def wait_of(row: repo.OutboxEntry, destination: repo.DestinationState | None, no
 def describe(wait: Wait | None, now: float, zone: ZoneInfo) -> str:
     """``wait`` in words, its time as the local clock of ``zone`` shows it: ``quiet hours until 07:00``,
     ``digest at 08:00``, ``throttled (max_per_hour) until 11:00``, ``backing off until 10:32``,
-    ``no answer, again at 10:40`` (it may have arrived), ``follow-up of its event at 12:00``, ``sending, claimed until 10:31``, ``due now``."""
+    ``no answer, again at 10:40`` (it may have arrived), ``follow-up of its event at 12:00``,
+    ``sending, claimed until 10:31``, ``due now``."""
     if wait is None:
         return "-"
     at = datetime.fromtimestamp(wait.until, UTC).astimezone(zone).strftime("%H:%M")

@@ -108,7 +108,7 @@ def test_instances_recording_write_ups_of_one_event_at_once_alert_once(db_url: s
         try:
             start.wait()
             record(mine, write_up(f"s{k}", QUAKE if k % 2 else QUAKE_LATER, due=100.0), now=100.0)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
             mine.engine.dispose()
