@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 from monitor.config import EventSettings
 from monitor.identity.events import (
@@ -77,7 +77,10 @@ def choose(cand: EventCandidate, recent: Sequence[StoredEvent], now: float) -> C
     return Choice(event, json.dumps(merged.to_json(), sort_keys=True), tuple(details))
 
 
+@lru_cache(maxsize=4096)
 def _stored_profile(text: str) -> EventProfile:
+    # cached by the stored JSON: the events of a busy rule are read at every poll that
+    # matches it, and their profiles change only when a write-up joins them
     try:
         data = json.loads(text)
         if not isinstance(data, dict):
