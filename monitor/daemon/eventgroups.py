@@ -10,7 +10,8 @@ there (:mod:`monitor.store.events`), so that the decision sees what every instan
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from monitor.config import EventSettings
@@ -88,3 +89,33 @@ def _stored_profile(text: str) -> EventProfile:
         return EventProfile.from_json(data)
     except ValueError:
         return EventProfile({}, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    """Where ``newsmonitor events`` put one story: the event (named by its first story's id),
+    whether the story started it, the best similarity to an earlier event, and what it added."""
+
+    id: str
+    event: str
+    started: bool
+    score: float
+    details: tuple[str, ...] = ()
+
+
+def group_stories(stories: Iterable[tuple[str, Story, float]], settings: EventSettings) -> Iterator[Grouped]:
+    """Group ``stories`` ((id, story, seen at) in the order they were seen) into events as the
+    daemon does for one rule with ``settings``, yielding where each went: what ``newsmonitor
+    events`` shows, to try a threshold on one's own stories."""
+    events: list[Event] = []
+    for story_id, story, at in stories:
+        prof, sentences = story_profile(story)
+        events = [e for e in events if at - e.first_at <= settings.window]
+        found, score = best_event(prof, events, at=at, window=settings.window, threshold=settings.threshold)
+        if found is None:
+            events.append(Event(story_id, prof, at, at))
+            yield Grouped(story_id, story_id, True, round(score, 3))
+            continue
+        details = tuple(new_details(sentences, prof, found.profile))
+        found.add(prof, at)
+        yield Grouped(story_id, found.id, False, round(score, 3), details)
