@@ -130,7 +130,8 @@ def plan_rows(conn: Connection, rows: Sequence[OutboxRow], now: float, choose: C
       event's alert);
     * a write-up of an event becomes a follow-up: its rows wait (``event`` set, ``due_at``
       the follow-up's time) for the event's follow-up, due no sooner than ``follow_up``
-      after the event's previous message, and carry the details :data:`Choose` found new.
+      after the event's previous message, and carry the details :data:`Choose` found new;
+      a row held for a digest keeps its time and goes out in the digest.
     """
     groups: dict[tuple[str, str], list[int]] = {}
     for index, row in enumerate(rows):
@@ -179,7 +180,12 @@ def plan_rows(conn: Connection, rows: Sequence[OutboxRow], now: float, choose: C
             payload = row.payload
             if isinstance(payload, AlertPayload):
                 payload = replace(payload, details=choice.details)
-            out[index] = replace(row, due_at=max(row.due_at, due), event=event.id, payload=payload)
+            # a row held for a digest goes out in it (a digest is no more often than its
+            # schedule already); any other waits for the follow-up
+            held = row.digest is not None and row.digest != "quiet"
+            out[index] = replace(
+                row, due_at=row.due_at if held else max(row.due_at, due), event=event.id, payload=payload
+            )
     return [row for row in out if row is not None]
 
 

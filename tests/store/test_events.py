@@ -31,7 +31,9 @@ def db(db_url: str) -> Iterator[Database]:
     database.close()
 
 
-def write_up(subject: str, terms: dict[str, float], *, dests: int = 1, due: float = 0.0) -> list[repo.OutboxRow]:
+def write_up(
+    subject: str, terms: dict[str, float], *, dests: int = 1, due: float = 0.0, digest: str | None = None
+) -> list[repo.OutboxRow]:
     cand = events.EventCandidate(
         rule="quakes",
         profile=terms,
@@ -50,6 +52,7 @@ def write_up(subject: str, terms: dict[str, float], *, dests: int = 1, due: floa
             payload=AlertPayload(title=subject),
             due_at=due,
             cluster=subject,
+            digest=digest,
             event_candidate=cand,
         )
         for d in range(dests)
@@ -86,6 +89,16 @@ def test_the_first_write_up_alerts_later_ones_wait_for_one_follow_up_slot(db: Da
     with db.read() as conn:
         stored = events.recent(conn, "quakes", 0.0)
     assert sorted(e.stories for e in stored) == [1, 5]
+
+
+def test_a_write_up_held_for_a_digest_goes_in_the_digest_and_one_held_for_quiet_hours_waits_for_both(
+    db: Database,
+) -> None:
+    record(db, write_up("a", QUAKE, due=1000.0), now=1000.0)
+    (digest,) = record(db, write_up("b", QUAKE_LATER, due=1800.0, digest="hourly"), now=1500.0)
+    assert (digest.due_at, digest.event is not None) == (1800.0, True)
+    (quiet,) = record(db, write_up("c", QUAKE_LATER, due=9000.0, digest="quiet"), now=1600.0)
+    assert quiet.due_at == max(9000.0, 1000.0 + FOLLOW_UP)
 
 
 def test_a_copy_of_a_write_up_already_in_an_event_adds_no_row(db: Database) -> None:
