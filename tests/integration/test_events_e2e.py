@@ -11,12 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
 from monitor.clock import FakeClock
 from monitor.daemon.service import Daemon
 from monitor.demo.receiver import Receiver
+from monitor.store import repo
 from monitor.store.schema import event_members, events, outbox
 from tests.support.configs import make_config
 from tests.support.feeds import Item
@@ -112,3 +114,39 @@ async def test_three_write_ups_of_one_event_make_one_alert_then_one_follow_up(
         await run_once(cfg, clock)
     assert len(receiver.messages) == 3
     assert await stored_events(cfg, clock) == [(3, 2), (1, 0)]
+
+
+async def test_a_recording_that_fails_after_the_event_decision_keeps_none_of_it(
+    tmp_path: Path, httpserver: HTTPServer, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feeds = {name: Feed(httpserver, f"/{name}.xml") for name in ("nypost", "sun")}
+    cfg = config(tmp_path, httpserver, feeds, receiver.url)
+    clock = FakeClock()
+    await run_once(cfg, clock)
+    clock.advance(600)
+    feeds["nypost"].items = [PLAGUE_NYPOST]
+    await run_once(cfg, clock)
+    assert len(receiver.messages) == 1
+
+    real_add = repo.add_outbox
+
+    def crash_on_follow_up(conn: Any, rows: Any, *args: Any, **kwargs: Any) -> int:
+        if any(row.event is not None for row in rows):
+            raise OSError("disk full")  # after the event was updated, in the same transaction
+        return real_add(conn, rows, *args, **kwargs)
+
+    monkeypatch.setattr(repo, "add_outbox", crash_on_follow_up)
+    clock.advance(600)
+    feeds["sun"].items = [PLAGUE_SUN]
+    await run_once(cfg, clock)
+    assert await stored_events(cfg, clock) == [(1, 0)]  # the write-up left no trace
+
+    monkeypatch.setattr(repo, "add_outbox", real_add)
+    clock.advance(600)
+    await run_once(cfg, clock)  # the next poll reads it again as new
+    assert await stored_events(cfg, clock) == [(2, 1)]
+    clock.advance(FOLLOW_UP)
+    await run_once(cfg, clock)
+    clock.advance(FOLLOW_UP)
+    await run_once(cfg, clock)
+    assert [m.title.split(": ", 1)[1].split(" (")[0] for m in receiver.messages[1:]] == ["the story develops"]
