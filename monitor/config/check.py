@@ -351,8 +351,9 @@ def _zone_problem(name: str) -> str | None:
 def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """Unique names, valid queries and digests, defined notifiers, sources and tags.
 
-    Warns of a rule with nowhere to send (allowed: dry runs and ``match`` need no targets)
-    and of a query with a lower-case operator word between two terms.
+    Warns of a rule with nowhere to send (allowed: dry runs and ``match`` need no targets),
+    of a query with a lower-case operator word between two terms, and of a rule's ``event:``
+    settings that nothing uses (neither the rule nor a notifier of it groups by event).
     """
     previous: dict[str, int] = {}
     for i, rule in enumerate(settings.rules):
@@ -366,8 +367,20 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
             yield from _spike_problems(path, rule, settings, known)
         else:
             yield from _rule_problems(path, rule, known, warnings)
-        if not (rule.notify if rule.notify is not None else settings.defaults.notify):
+        targets = rule.notify if rule.notify is not None else settings.defaults.notify
+        if not targets:
             warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
+        grouped = rule.group == "event" or any(
+            (n := settings.notifiers.get(t)) is not None and n.group == "event" for t in targets
+        )
+        if rule.event is not None and not grouped:
+            warnings.append(
+                Problem(
+                    (*path, "event"),
+                    f"rule '{rule.name}' sets event: but nothing groups it by event, so it does nothing; "
+                    "add group: event to the rule (or to a notifier of it)",
+                )
+            )
 
 
 def _spike_problems(path: KeyPath, rule: RuleSettings, settings: Settings, known: Known) -> Iterator[Problem]:

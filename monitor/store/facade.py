@@ -25,7 +25,7 @@ from typing import ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 
 from monitor.models import OutboxStatus
-from monitor.store import history, repo
+from monitor.store import events, history, repo
 from monitor.store.db import Database
 from monitor.store.leases import Leases
 
@@ -216,6 +216,7 @@ class Store:
         first_listed: Collection[int] = (),
         relisted: Sequence[int] = (),
         matches: Sequence[tuple[int, str]] = (),
+        choose_event: events.Choose | None = None,
     ) -> list[int]:
         """Record one poll of a source in ONE transaction, so that a crash loses all of it or none.
 
@@ -232,7 +233,9 @@ class Store:
         (:meth:`~repo.SourceState.record_ok`), which is saved. The history keeps each new
         story's language and text (compressed before the transaction starts) and the
         ``matches`` (story index, counted as ``story_index`` is, and rule name), found by
-        this poll at ``now``. Returns the new stories' ids, in order.
+        this poll at ``now``. Rows carrying an event candidate (rules grouped by event) are
+        put in their events first, with ``choose_event`` deciding which
+        (:func:`monitor.store.events.plan_rows`). Returns the new stories' ids, in order.
         """
 
         def write(conn: Connection, texts: Sequence[tuple[str | None, bytes]]) -> list[int]:
@@ -245,7 +248,8 @@ class Store:
                 repo.add_keys(conn, story_id, keys, now=now, max_aliases=max_aliases)
             repo.add_listers(conn, state.name, first_listed)
             story_ids = [*ids, *relisted]
-            repo.add_outbox(conn, rows, story_ids, now)
+            planned = events.plan_rows(conn, rows, now, choose_event) if choose_event is not None else rows
+            repo.add_outbox(conn, planned, story_ids, now)
             history.add_matches(conn, [(story_ids[i], rule) for i, rule in matches], source=state.name, now=now)
             state.record_ok(now, new_stories=len(stories))
             repo.save_source(conn, state)
@@ -279,6 +283,7 @@ class Store:
                 repo.prune(conn, older_than=older_than, batch=batch)
                 + repo.prune_outbox(conn, older_than=older_than, batch=batch)
                 + history.prune_history(conn, older_than=older_than, batch=batch)
+                + events.prune(conn, older_than=older_than, batch=batch)
             )
 
         total = 0
