@@ -115,6 +115,9 @@ class Runtime:
         self.redirectors = {h.lower().rstrip(".") for h in s.http.redirectors}
         self.pool = WorkerPool(processes=workers)
         self.metrics = Metrics()
+        if self.store.shared:
+            # several instances may be scraped into one Prometheus: each series says whose it is
+            self.metrics.label_instance(self.instance_id)
         # clustering and matching: CPU work off the event loop, one at a time (the cluster
         # index is not thread-safe, and one thread is enough: the worker pool parses)
         self._cpu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-cpu")

@@ -467,7 +467,6 @@ class Daemon:
         )
         live = await rt.store.leases.members(since=now - 3 * beat)
         hashes = {m.config_hash for m in live}
-        rt.metrics.instance.labels(rt.instance_id).set(1)
         rt.metrics.instances.set(len(live))
         rt.metrics.config_mismatch.set(1 if len(hashes) > 1 else 0)
         if len(hashes) > 1 and not self._told_mismatch:
