@@ -36,6 +36,7 @@ from monitor.store.db import Database
 
 if TYPE_CHECKING:
     from monitor.config.queries import QueryCheck
+    from monitor.store.reloads import ReloadListener
     from monitor.web.server import StatusServer
 
 log = logging.getLogger("monitor.daemon")
@@ -88,6 +89,12 @@ class Daemon:
         #: how late a poll started, at most, since the last heartbeat (seconds)
         self._lag = 0.0
         self._told_mismatch = False
+        #: the latest ``reload --all`` request handled, and whether its reload worked
+        self._reload_gen = 0
+        self._reload_ok = True
+        self._listener: asyncio.Task[None] | None = None
+        #: LISTENs for ``reload --all`` while the daemon runs with a shared database
+        self.reload_listener: ReloadListener | None = None
 
     @property
     def config(self) -> Config:
@@ -105,6 +112,9 @@ class Daemon:
         await self.rt.pool.start()
         await self.rt.store.open()
         await self._rebuild_clusters()
+        if self.rt.store.shared:
+            # the configuration just read is the one every earlier request asked for
+            self._reload_gen = (await self.rt.store.leases.reload_request()).generation
         # the compiled rules and the cluster index live as long as the daemon: keep them out of
         # the garbage collector's full passes, which would otherwise walk them and stall the loop
         gc.collect()
@@ -181,6 +191,11 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stop)
             loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         await self._start_scheduler()
+        if self.rt.store.shared:
+            from monitor.store.reloads import ReloadListener
+
+            self.reload_listener = ReloadListener(self.rt.store.database.url, self._reload_requested)
+            self._listener = asyncio.create_task(self.reload_listener.run())
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
         log.info(
             "newsmonitor running: %d sources, %d rules, %d notifiers",
@@ -271,7 +286,8 @@ class Daemon:
                 await self.rt.store.leases.leave()
             except Exception:  # the database is away: the row goes when it is silent long enough
                 log.warning("could not remove this instance from the instances table", exc_info=True)
-        for task in [*self._tasks, *self._reloads]:
+        listener = [self._listener] if self._listener is not None else []
+        for task in [*self._tasks, *self._reloads, *listener]:
             task.cancel()
         try:
             await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
@@ -286,9 +302,52 @@ class Daemon:
     # ------------------------------------------------------------------ reload
 
     def _on_hangup(self) -> None:
-        task = asyncio.create_task(self.reload())
+        task = asyncio.create_task(self._hangup())
         self._reloads.add(task)
         task.add_done_callback(self._reloads.discard)
+
+    async def _hangup(self) -> bool:
+        """SIGHUP: :meth:`reload`; with instances sharing the database, when the configuration
+        changed, ask the others to re-read theirs too (those already running it skip it)."""
+        before = config_hash(self.config)
+        applied = await self.reload()
+        if not self.rt.store.shared:
+            return applied
+        after = config_hash(self.config)
+        try:
+            if applied and after != before:
+                request = await self.rt.store.leases.request_reload(after)
+                self._reload_gen = max(self._reload_gen, request.generation)
+                log.info("asked the other instances to re-read their configuration (request %d)", request.generation)
+            await self._heartbeat()
+        except Exception:  # the database is away: the others reload on their own SIGHUP or reload --all
+            log.warning("could not ask the other instances to re-read their configuration", exc_info=True)
+        return applied
+
+    async def _reload_requested(self) -> None:
+        """Carry out the latest ``reload --all`` request unless it was handled already (see
+        :mod:`monitor.store.reloads`), then write the heartbeat that tells the outcome.
+        Called for each notice, after each (re)connection of the listener and at each heartbeat."""
+        try:
+            request = await self.rt.store.leases.reload_request()
+        except Exception:  # the top of a listener's callback: the database is away; the next heartbeat asks again
+            log.warning("could not read the latest reload request", exc_info=True)
+            return
+        if request.generation <= self._reload_gen:
+            return
+        self._reload_gen = request.generation
+        if request.config_hash is not None and request.config_hash == config_hash(self.config):
+            log.info("reload request %d (from %s): this instance runs that configuration already",
+                     request.generation, request.by or "newsmonitor reload --all")
+            self._reload_ok = True
+        else:
+            log.info("reload request %d (from %s): re-reading the configuration",
+                     request.generation, request.by or "newsmonitor reload --all")
+            self._reload_ok = await self.reload()
+        try:
+            await self._heartbeat()
+        except Exception:  # the database is away: the next scheduled heartbeat tells the outcome
+            log.warning("could not write the heartbeat after a reload", exc_info=True)
 
     async def reload(self) -> bool:
         """Read the configuration file again and apply it to the running daemon (SIGHUP).
@@ -462,6 +521,7 @@ class Daemon:
             Member(
                 rt.instance_id, socket.gethostname(), os.getpid(), self._started_at, now,
                 config_hash(self.config), version=__version__, leases=held, lag=lag,
+                reload_gen=self._reload_gen, reload_ok=self._reload_ok,
             ),
             forget_before=now - 100 * beat,
         )
@@ -475,6 +535,8 @@ class Daemon:
                 ", ".join(f"{m.id}={m.config_hash}" for m in live),
             )
         self._told_mismatch = len(hashes) > 1
+        # a request whose notice was missed (the listener's connection was down) is caught up here
+        await self._reload_requested()
 
     async def _watch_database(self) -> None:
         """Whether the database file is still at its path, and a health notice when it was not.
