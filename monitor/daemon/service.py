@@ -556,6 +556,9 @@ class Daemon:
     async def _prune(self) -> None:
         cutoff = self.clock.timestamp() - self.config.settings.retention
         pruned = await self.rt.store.prune(cutoff)
+        if self.rt.shared_hosts is not None:
+            # sites no instance asked for a day: their politeness rows are made again when needed
+            await self.rt.shared_hosts.forget_idle(self.clock.timestamp() - 86400)
         if pruned:
             log.info(
                 "retention: pruned %d rows (stories not listed, sent alerts, history) from before %s",
