@@ -9,6 +9,7 @@ each request starts and how many are in flight."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from aiohttp import web
@@ -62,7 +63,7 @@ async def test_host_delay_holds_between_requests_of_different_instances(site: Si
         await a.close()
         await b.close()
     starts = sorted(site.starts)
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     # each instance alone would space its own three only: two requests at a time, gaps of ~0
     # (the margin is for a loaded machine's scheduling between a start and its arrival)
     assert len(gaps) == 5 and min(gaps) >= delay - 0.05, gaps
@@ -134,7 +135,8 @@ def test_claims_release_spacing_and_pruning(db_url: str) -> None:
             assert lease_until == 240.0
             assert forget_idle(conn, 216.0) == 0  # places still held
             for slot in (0, 1):
-                conn.execute(host_slots.update().where(host_slots.c.slot == slot).values(lease_owner=None, lease_until=211.0))
+                freed = host_slots.update().where(host_slots.c.slot == slot)
+                conn.execute(freed.values(lease_owner=None, lease_until=211.0))
             assert forget_idle(conn, 216.0) == 1
             # a host's rows pruned meanwhile are made again by the next claim that asks
             assert claim("d", 300.0, delay=1.0) is None
