@@ -13,24 +13,30 @@ statements make the same limits hold for the cluster as a whole:
   ``UPDATE hosts SET next_at = greatest(next_at, now) + delay ... RETURNING``, which
   PostgreSQL serialises on the row, and waits until then.
 
-One claim is one transaction of one or two statements (two with a delay, a third when it
-must wait to start: its place's lease is moved past its start); the release is one. The
-rows of a host are created the first time this process meets it. Times are the
-instances' clocks (epoch seconds), which must agree, as for the source leases.
+On PostgreSQL a claim is one statement (the place and the start together, in one
+``WITH``) and a release another, each in autocommit on a connection that each of the
+class's threads keeps open: two round trips per request, no ``BEGIN``/``COMMIT``, no pool
+check-out ping. (A third only when a request must wait more than the lease's margin for
+its start: its place's lease is then moved past its start.) SQLite runs the same steps as
+separate statements in one transaction (a SQLite file has one daemon; tests only). The
+rows of a host are made the first time this process meets it. Times are the instances'
+clocks (epoch seconds), which must agree, as for the source leases.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, update
 
 from monitor.models import HostTurn
-from monitor.store.db import Database
+from monitor.store.db import Database, libpq_url
 from monitor.store.repo import _insert
 from monitor.store.schema import host_slots, hosts
 
@@ -136,6 +142,105 @@ def forget_idle(conn: Connection, before: float) -> int:
     return len(names)
 
 
+#: the claim of :func:`claim_turn` as one PostgreSQL statement: the free place taken and,
+#: when one was, the start reserved
+_CLAIM = """
+WITH free AS (
+    SELECT slot FROM host_slots
+    WHERE host = %(host)s AND slot < %(slots)s AND (lease_owner IS NULL OR lease_until <= %(now)s)
+    ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE host_slots AS s SET lease_owner = %(owner)s, lease_until = %(until)s
+    FROM free WHERE s.host = %(host)s AND s.slot = free.slot
+    RETURNING s.slot
+), spaced AS (
+    UPDATE hosts SET next_at = greatest(next_at, %(now)s) + %(delay)s
+    WHERE host = %(host)s AND %(delay)s > 0 AND EXISTS (SELECT 1 FROM taken)
+    RETURNING next_at
+)
+SELECT (SELECT slot FROM taken), (SELECT next_at FROM spaced)
+"""
+_RELEASE = (
+    "UPDATE host_slots SET lease_owner = NULL, lease_until = %(now)s "
+    "WHERE host = %(host)s AND slot = %(slot)s AND lease_owner = %(owner)s"
+)
+_EXTEND = (
+    "UPDATE host_slots SET lease_until = %(until)s "
+    "WHERE host = %(host)s AND slot = %(slot)s AND lease_owner = %(owner)s"
+)
+_ENSURE_HOST = "INSERT INTO hosts (host, next_at) VALUES (%(host)s, 0) ON CONFLICT DO NOTHING"
+_ENSURE_SLOTS = (
+    "INSERT INTO host_slots (host, slot) SELECT %(host)s, n FROM generate_series(0, %(slots)s - 1) AS n "
+    "ON CONFLICT DO NOTHING"
+)
+_PLACES = "SELECT count(*) FROM host_slots WHERE host = %(host)s AND slot < %(slots)s"
+_NEXT_AT = "UPDATE hosts SET next_at = %(next_at)s WHERE host = %(host)s"
+#: a request's place is held at least this long past its start: when it must wait longer
+#: than this for its start, the lease is moved (one statement more)
+_MARGIN = 30.0
+
+
+class _Postgres:
+    """The claims on PostgreSQL: raw statements in autocommit, one open connection per thread."""
+
+    def __init__(self, url: str) -> None:
+        self._url = libpq_url(url)
+        self._local = threading.local()
+        self._all: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        conn = self._conn()
+        try:
+            cur = conn.execute(sql, params)
+            return cur.fetchone() if cur.description is not None else None
+        except psycopg.OperationalError:
+            conn.close()  # opened again by the next call of this thread
+            raise
+
+    def claim(
+        self, host: str, *, owner: str, slots: int, delay: float, now: float, lease: float, ensure: bool
+    ) -> HostTurn | None:
+        if ensure:
+            self._execute(_ENSURE_HOST, {"host": host})
+            self._execute(_ENSURE_SLOTS, {"host": host, "slots": slots})
+        params = {"host": host, "slots": slots, "now": now, "owner": owner, "until": now + lease, "delay": delay}
+        row = self._execute(_CLAIM, params)
+        if row is None or row[0] is None:
+            return None
+        slot, next_at = int(row[0]), row[1]
+        if delay > 0 and next_at is None:  # the host's row was pruned since this process made it
+            self._execute(_ENSURE_HOST, {"host": host})
+            self._execute(_NEXT_AT, {"host": host, "next_at": now + delay})
+            next_at = now + delay
+        start = float(next_at) - delay if delay > 0 else now
+        if start > now + _MARGIN:
+            self._execute(_EXTEND, {"host": host, "slot": slot, "owner": owner, "until": start + lease})
+        return HostTurn(slot, start)
+
+    def release(self, host: str, slot: int, owner: str, now: float) -> None:
+        self._execute(_RELEASE, {"host": host, "slot": slot, "owner": owner, "now": now})
+
+    def places(self, host: str, slots: int) -> int:
+        row = self._execute(_PLACES, {"host": host, "slots": slots})
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+
 class ClusterHosts:
     """The cluster-wide politeness of one instance (``owner``), on a few threads of its own
     beside the store's database thread (a claim must not wait behind a poll's recording).
@@ -143,47 +248,73 @@ class ClusterHosts:
     Implements :class:`monitor.fetch.politeness.SharedHosts`. ``lease``: how long a place is
     held at most after its request's start (the fetch deadline, and a margin)."""
 
-    def __init__(self, database: Database, owner: str, *, lease: float, threads: int = 2) -> None:
+    def __init__(self, database: Database, owner: str, *, lease: float, threads: int = 4) -> None:
         self._db = database
         self.owner = owner
         self._lease = lease
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="newsmonitor-hosts")
+        self._pg = _Postgres(database.url) if database.shared else None
         #: host → how many places this process knows exist (their rows were made or found)
         self._known: dict[str, int] = {}
 
-    async def _run(self, fn: Callable[[Connection], T]) -> T:
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+
+    def _in_transaction(self, fn: Callable[[Connection], T]) -> Callable[[], T]:
         def work() -> T:
             with self._db.write() as conn:
                 return fn(conn)
 
-        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+        return work
 
     async def claim(self, host: str, *, slots: int, delay: float, now: float) -> HostTurn | None:
         """A turn at ``host`` (see :func:`claim_turn`), or None when its places are all taken."""
         ensure = self._known.get(host, 0) < slots
-        turn = await self._run(
-            partial(
-                claim_turn, host=host, owner=self.owner, slots=slots, delay=delay, now=now, lease=self._lease,
-                ensure=ensure,
+        if self._pg is not None:
+            turn = await self._run(
+                partial(
+                    self._pg.claim, host, owner=self.owner, slots=slots, delay=delay, now=now, lease=self._lease,
+                    ensure=ensure,
+                )
             )
-        )
+        else:
+            turn = await self._run(
+                self._in_transaction(
+                    partial(
+                        claim_turn, host=host, owner=self.owner, slots=slots, delay=delay, now=now,
+                        lease=self._lease, ensure=ensure,
+                    )
+                )
+            )
         if ensure:
             if len(self._known) > 100_000:
                 self._known.clear()
             self._known[host] = slots
-        if turn is None and not ensure and await self._run(partial(places_known, host=host, slots=slots)) < slots:
+        elif turn is None and await self._places(host, slots) < slots:
             # the host's rows were pruned meanwhile: make them again at the next claim
             self._known.pop(host, None)
         return turn
 
+    async def _places(self, host: str, slots: int) -> int:
+        if self._pg is not None:
+            return await self._run(partial(self._pg.places, host, slots))
+        return await self._run(self._in_transaction(partial(places_known, host=host, slots=slots)))
+
     async def release(self, host: str, turn: HostTurn, *, now: float) -> None:
         """Free the place of ``turn`` (its request ended at ``now``)."""
-        await self._run(partial(release_turn, host=host, slot=turn.slot, owner=self.owner, now=now))
+        if self._pg is not None:
+            await self._run(partial(self._pg.release, host, turn.slot, self.owner, now))
+        else:
+            await self._run(
+                self._in_transaction(partial(release_turn, host=host, slot=turn.slot, owner=self.owner, now=now))
+            )
 
     async def forget_idle(self, before: float) -> int:
         """Remove the rows of hosts idle since ``before`` (see :func:`forget_idle`)."""
         self._known.clear()
-        return await self._run(partial(forget_idle, before=before))
+        return await self._run(self._in_transaction(partial(forget_idle, before=before)))
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
+        if self._pg is not None:
+            self._pg.close()

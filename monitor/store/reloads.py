@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import psycopg
 from sqlalchemy import Connection, select, text
-from sqlalchemy.engine import make_url
 
 from monitor.redact import redact_text
+from monitor.store.db import libpq_url
 from monitor.store.repo import _insert
 from monitor.store.schema import meta
 
@@ -75,11 +75,6 @@ def request_reload(conn: Connection, *, config_hash: str | None, by: str) -> Rel
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": str(request.generation)})
     return request
-
-
-def libpq_url(database_url: str) -> str:
-    """The libpq connection string of a SQLAlchemy PostgreSQL URL (``postgresql+psycopg://``)."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class ReloadListener:

@@ -21,7 +21,7 @@ from monitor.cli import main
 from monitor.config import ConfigError, load_config
 from monitor.daemon.runtime import config_hash
 from monitor.daemon.service import Daemon
-from monitor.store.reloads import libpq_url
+from monitor.store.db import libpq_url
 from tests.support.configs import config_data
 from tests.support.waiting import wait_for
 
