@@ -46,7 +46,10 @@ def instances(config_path: str | None) -> None:
         live = "live" if m.heartbeat_at >= now - 3 * beat else "gone"
         when = datetime.fromtimestamp(m.heartbeat_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
         differs = "" if m.config_hash == mine else " (differs from this file)"
-        click.echo(f"{m.id:<{width}} {live:<5} {when:<20} {m.leases:>6} {m.lag:>6.1f}s {m.config_hash}{differs}")
+        refused = "" if m.reload_ok else " (refused the file at its last reload: see its log)"
+        click.echo(
+            f"{m.id:<{width}} {live:<5} {when:<20} {m.leases:>6} {m.lag:>6.1f}s {m.config_hash}{differs}{refused}"
+        )
     if not found:
         click.echo("(no instance has written a heartbeat: they do with a PostgreSQL database)")
 

@@ -314,6 +314,7 @@ class Daemon:
         if not self.rt.store.shared:
             return applied
         after = config_hash(self.config)
+        self._reload_ok = applied
         try:
             if applied and after != before:
                 request = await self.rt.store.leases.request_reload(after)
@@ -378,6 +379,8 @@ class Daemon:
             except Exception as exc:  # e.g. a notifier template that cannot be compiled
                 return self._reload_failed(path, f"{type(exc).__name__}: {exc}")
             held = [key for key in _RESTART_KEYS if getattr(config.settings, key) != getattr(self.config.settings, key)]
+            if config.settings.instances.politeness != self.config.settings.instances.politeness:
+                held.append("instances.politeness")
             await self._swap(config, compiled, targets)
             self.rt.metrics.config_reload_ok.set(1)
             # as at start: the new rules live until the next reload, out of the collector's way

@@ -140,6 +140,8 @@ async def test_reload_all_reports_an_instance_that_refuses_the_file(
         # say): the command names the instance that refused it
         data["rules"].pop()
         path.write_text(yaml.safe_dump(data, sort_keys=False))
+        code, out, _ = await cli("instances", "--config", str(path))
+        assert code == 0 and f"{first} (refused the file at its last reload: see its log)" in out
 
         def refuse(path: str, **_: object) -> object:
             raise ConfigError([f"{path}: rules[1].query: environment variable NM_RULE not set"])
