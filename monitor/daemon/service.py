@@ -530,6 +530,9 @@ class Daemon:
         )
         live = await rt.store.leases.members(since=now - 3 * beat)
         hashes = {m.config_hash for m in live}
+        if rt.shared_hosts is not None:
+            # alone, the politeness of this instance's own gates is the cluster's: no statement per request
+            rt.shared_hosts.alone = {m.id for m in live} == {rt.instance_id}
         rt.metrics.instances.set(len(live))
         rt.metrics.config_mismatch.set(1 if len(hashes) > 1 else 0)
         if len(hashes) > 1 and not self._told_mismatch:

@@ -246,11 +246,23 @@ class ClusterHosts:
     beside the store's database thread (a claim must not wait behind a poll's recording).
 
     Implements :class:`monitor.fetch.politeness.SharedHosts`. ``lease``: how long a place is
-    held at most after its request's start (the fetch deadline, and a margin)."""
+    held at most after its request's start (the fetch deadline, and a margin).
+
+    While :attr:`alone` is true (the daemon's heartbeat found no other live instance) a
+    claim is granted at once without a statement: one instance on PostgreSQL pays nothing.
+    An instance that joins sees the first at its own first heartbeat and claims from then
+    on; the first sees it at its next heartbeat. Until then (one ``instances.heartbeat`` at
+    most) the first's requests are not in the tables: a site may get up to twice its
+    ``per_host`` at once, or two requests closer than its delay, in that window only."""
+
+    #: the turn of a claim made while alone: no place is held, the release does nothing
+    _UNCOUNTED = -1
 
     def __init__(self, database: Database, owner: str, *, lease: float, threads: int = 4) -> None:
         self._db = database
         self.owner = owner
+        #: no other instance was live at the last heartbeat (False until one says so)
+        self.alone = False
         self._lease = lease
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="newsmonitor-hosts")
         self._pg = _Postgres(database.url) if database.shared else None
@@ -269,6 +281,8 @@ class ClusterHosts:
 
     async def claim(self, host: str, *, slots: int, delay: float, now: float) -> HostTurn | None:
         """A turn at ``host`` (see :func:`claim_turn`), or None when its places are all taken."""
+        if self.alone:
+            return HostTurn(self._UNCOUNTED, now)
         ensure = self._known.get(host, 0) < slots
         if self._pg is not None:
             turn = await self._run(
@@ -302,6 +316,8 @@ class ClusterHosts:
 
     async def release(self, host: str, turn: HostTurn, *, now: float) -> None:
         """Free the place of ``turn`` (its request ended at ``now``)."""
+        if turn.slot == self._UNCOUNTED:
+            return
         if self._pg is not None:
             await self._run(partial(self._pg.release, host, turn.slot, self.owner, now))
         else:

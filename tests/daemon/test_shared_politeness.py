@@ -1,7 +1,8 @@
 """The daemon's politeness with a PostgreSQL store: two instances polling sources of one site
 at once still space their requests by ``http.host_delay`` (the store's ClusterHosts wired
 into the HTTP client); SQLite, or ``instances.politeness: instance``, keeps each process's
-own gates alone (no statement per request)."""
+own gates alone (no statement per request), and so does an instance that finds no other
+live one at its heartbeat."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import itertools
 from pathlib import Path
 
 from monitor.daemon.service import Daemon
+from monitor.store.schema import host_slots
 from tests.support.configs import make_config
 from tests.support.feeds import Item
 from tests.support.servers import Feed, Site
@@ -59,4 +61,34 @@ async def test_sqlite_or_politeness_instance_keep_the_gates_of_each_process(
         try:
             assert daemon.rt.shared_hosts is None
         finally:
+            await daemon.close()
+
+
+async def test_an_instance_alone_makes_no_claim_until_another_one_beats(
+    tmp_path: Path, postgres_url: str, site: Site
+) -> None:
+    feeds = [Feed(site, f"/f{i}.xml") for i in range(2)]
+    for i, feed in enumerate(feeds):
+        feed.items = [Item(f"story {i}", f"{site.base}/story/{i}")]
+    first, second = (configured(tmp_path, site, feeds, postgres_url) for _ in range(2))
+
+    def places() -> int:
+        with first.rt.store.database.read() as conn:
+            return len(conn.execute(host_slots.select()).all())
+
+    try:
+        await first.start()
+        await first._heartbeat()
+        assert first.rt.shared_hosts is not None and first.rt.shared_hosts.alone
+        await first._poll_job("s0")
+        assert feeds[0].hits == 1 and places() == 0  # no statement for the request
+        await second.start()
+        await second._heartbeat()
+        await first._heartbeat()
+        assert second.rt.shared_hosts is not None
+        assert not first.rt.shared_hosts.alone and not second.rt.shared_hosts.alone
+        await first._poll_job("s1")
+        assert feeds[1].hits == 1 and places() == 4  # per_host places of the site, made by the claim
+    finally:
+        for daemon in (first, second):
             await daemon.close()
