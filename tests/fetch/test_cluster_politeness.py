@@ -70,6 +70,25 @@ async def test_host_delay_holds_between_requests_of_different_instances(site: Si
     assert sorted(s.path.split("?")[1][0] for s in site.seen) == ["a"] * 3 + ["b"] * 3
 
 
+async def test_a_robots_crawl_delay_holds_between_instances_too(site: Site, postgres_url: str) -> None:
+    site.static("/robots.txt", b"User-agent: *\nCrawl-delay: 0.2\n")
+    site.static("/f", b"x")
+    a, b = (Instance(postgres_url, name, site, per_host=4, delay=0) for name in ("a", "b"))
+    try:
+        for inst in (a, b):  # each reads robots.txt and opens its connection
+            await inst.http.get(f"{site.base}/f?warm", check_robots=True)
+        site.seen.clear()
+        site.starts.clear()
+        await asyncio.gather(
+            *(inst.http.get(f"{site.base}/f?{n}", check_robots=True) for n in range(2) for inst in (a, b))
+        )
+    finally:
+        await a.close()
+        await b.close()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(site.starts))]
+    assert len(site.seen) == 4 and len(gaps) == 3 and min(gaps) >= 0.2 - 0.05, gaps
+
+
 async def test_in_flight_limit_holds_for_the_instances_together(site: Site, postgres_url: str) -> None:
     site.route("/s", _slow(0.2))
     a, b = (Instance(postgres_url, name, site, per_host=2, delay=0) for name in ("a", "b"))
