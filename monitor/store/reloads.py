@@ -119,7 +119,7 @@ class ReloadListener:
                     delay = self._backoff
                     await self._on_notice()
                     await self._listen(conn)
-            except psycopg.Error as exc:
+            except (psycopg.Error, OSError) as exc:
                 self.backend_pid = None
                 log.warning(
                     "reload listener: connection to the database lost or refused (%s); trying again in %g s",
