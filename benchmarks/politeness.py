@@ -7,7 +7,8 @@ by one HTTP client with this process's own gates only, and by one with the clust
 gates of a real PostgreSQL database (NEWSMONITOR_TEST_POSTGRES, else a throwaway server
 from Debian's packages), without and with a host delay. Prints per run: fetches/s, CPU
 seconds of this process per 1 000 fetches, the statements sent to PostgreSQL per fetch
-(each in autocommit: one round trip), and the latency of a claim and of a release (p50/p99, ms).
+(each in autocommit: one round trip), the latency of a claim and of a release (p50/p99, ms),
+and the CPU seconds of the PostgreSQL server (all its processes) per 1 000 fetches.
 
 The database, the site and the client share this machine's cores: the absolute figures
 are an upper bound of the cost on a machine where PostgreSQL runs elsewhere.
@@ -21,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,12 +72,31 @@ async def serve(hosts: int) -> tuple[web.AppRunner, int]:
     return runner, port
 
 
+def server_cpu(port: int) -> float | None:
+    """CPU seconds used so far by the PostgreSQL server listening on ``port`` (its postmaster and
+    every backend), or None when it is not a process of this machine that can be read."""
+    total, found = 0.0, False
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if "-p" in cmdline and str(port) in cmdline and any("postgres" in part for part in cmdline[:1]):
+            found = True
+            for member in [proc, *proc.children(recursive=True)]:
+                try:
+                    times = member.cpu_times()
+                except psutil.Error:
+                    continue
+                total += times.user + times.system
+    return total if found else None
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
 
-async def run(label: str, url: str | None, args: argparse.Namespace, port: int, delay: float) -> None:
+async def run(
+    label: str, url: str | None, args: argparse.Namespace, port: int, delay: float, pg_port: int
+) -> None:
     db = Database(url) if url else None
     shared = None
     statements = {"sql": 0}
@@ -108,9 +129,11 @@ async def run(label: str, url: str | None, args: argparse.Namespace, port: int, 
         shared.releases.clear()
     for key in statements:
         statements[key] = 0
+    db_cpu = server_cpu(pg_port)
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(one(u) for u in urls))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    db_after = server_cpu(pg_port)
     await http.close()
     line = f"{label:<34} {args.fetches / wall:8.0f} fetches/s  {cpu / args.fetches * 1000:5.2f} CPU s/1000"
     if shared is not None:
@@ -121,6 +144,8 @@ async def run(label: str, url: str | None, args: argparse.Namespace, port: int, 
             f" p99 {pct(shared.claims, 0.99):.2f} ms (claims/fetch {len(shared.claims) / n:.2f})"
             f"  release p50 {pct(shared.releases, 0.5):.2f} ms p99 {pct(shared.releases, 0.99):.2f} ms"
         )
+        if db_cpu is not None and db_after is not None:
+            line += f"  PostgreSQL {(db_after - db_cpu) / n * 1000:.2f} CPU s/1000"
         shared.close()
     if db is not None:
         db.close()
@@ -137,10 +162,10 @@ async def main() -> None:
     runner, port = await serve(args.hosts)
     try:
         print(f"{args.fetches} fetches over {args.hosts} hosts, {args.concurrency} at a time, per_host 2")
-        await run("this process's gates only", None, args, port, 0.0)
-        await run("cluster-wide, no delay", pg.new_database(), args, port, 0.0)
+        await run("this process's gates only", None, args, port, 0.0, pg.port)
+        await run("cluster-wide, no delay", pg.new_database(), args, port, 0.0, pg.port)
         # a delay makes the run as long as fetches/hosts * delay: keep it short
-        await run("cluster-wide, host_delay 5 ms", pg.new_database(), args, port, 0.005)
+        await run("cluster-wide, host_delay 5 ms", pg.new_database(), args, port, 0.005, pg.port)
     finally:
         await runner.cleanup()
         pg.stop()
