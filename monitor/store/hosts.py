@@ -50,6 +50,8 @@ def _greatest(conn: Connection, a: ColumnElement[float], b: float) -> ColumnElem
 def ensure_host(conn: Connection, host: str, slots: int) -> None:
     """Create the rows of ``host`` (its spacing row and places 0..``slots``-1) that are missing."""
     conn.execute(_insert(conn, hosts).values(host=host, next_at=0.0).on_conflict_do_nothing(index_elements=["host"]))
+    if slots < 1:
+        return
     conn.execute(
         _insert(conn, host_slots)
         .values([{"host": host, "slot": n} for n in range(slots)])

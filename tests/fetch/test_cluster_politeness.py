@@ -17,7 +17,7 @@ from aiohttp import web
 from monitor.fetch.client import HttpClient
 from monitor.store.db import Database
 from monitor.store.hosts import ClusterHosts, claim_turn, forget_idle, release_turn
-from monitor.store.schema import host_slots
+from monitor.store.schema import host_slots, hosts
 from tests.support.servers import Site
 
 
@@ -160,5 +160,53 @@ def test_claims_release_spacing_and_pruning(db_url: str) -> None:
             # a host's rows pruned meanwhile are made again by the next claim that asks
             assert claim("d", 300.0, delay=1.0) is None
             assert claim("d", 300.0, delay=1.0, ensure=True) == second.__class__(0, 300.0)  # type: ignore[union-attr]
+            # and a spacing row pruned while its places stayed is made again by the claim itself
+            release_turn(conn, "news.example", 0, "d", now=300.0)
+            conn.execute(hosts.delete())
+            assert claim("e", 301.0, delay=2.0) == second.__class__(0, 301.0)  # type: ignore[union-attr]
+            release_turn(conn, "news.example", 0, "e", now=301.0)
+            assert claim("f", 301.0, delay=2.0) == second.__class__(0, 303.0)  # type: ignore[union-attr]
     finally:
+        db.close()
+
+
+async def test_the_postgresql_statements_take_give_back_and_remake_pruned_rows(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    db.migrate()
+    hosts_ = ClusterHosts(db, "a", lease=30)
+    try:
+        first = await hosts_.claim("news.example", slots=1, delay=5.0, now=100.0)
+        assert first is not None and (first.slot, first.start) == (0, 100.0)
+        assert await hosts_.claim("news.example", slots=1, delay=5.0, now=101.0) is None  # its one place is taken
+        await hosts_.release("news.example", first, now=101.0)
+        second = await hosts_.claim("news.example", slots=1, delay=5.0, now=101.0)
+        assert second is not None and second.start == 105.0  # spaced after the first
+        await hosts_.release("news.example", second, now=106.0)
+        with db.write() as conn:  # another instance pruned the host's rows meanwhile
+            assert forget_idle(conn, 200.0) == 1
+        assert await hosts_.claim("news.example", slots=1, delay=5.0, now=300.0) is None  # found gone ...
+        third = await hosts_.claim("news.example", slots=1, delay=5.0, now=300.0)  # ... and made again
+        assert third is not None and third.start == 300.0
+        with db.write() as conn:  # the spacing row alone gone: the claim makes it
+            conn.execute(hosts.delete())
+        await hosts_.release("news.example", third, now=300.0)
+        fourth = await hosts_.claim("news.example", slots=1, delay=5.0, now=301.0)
+        assert fourth is not None and fourth.start == 301.0
+        await hosts_.release("news.example", fourth, now=301.0)
+        fifth = await hosts_.claim("news.example", slots=1, delay=5.0, now=302.0)
+        assert fifth is not None and fifth.start == 306.0
+        # a start further off than the lease's margin keeps the place past it
+        now_ = await hosts_.claim("far.example", slots=2, delay=100.0, now=0.0)
+        later = await hosts_.claim("far.example", slots=2, delay=100.0, now=0.0)
+        assert now_ is not None and later is not None and (now_.start, later.start) == (0.0, 100.0)
+        with db.read() as conn:
+            leases = conn.execute(
+                host_slots.select()
+                .with_only_columns(host_slots.c.lease_until)
+                .where(host_slots.c.host == "far.example")
+                .order_by(host_slots.c.slot)
+            ).scalars().all()
+        assert leases == [30.0, 130.0]
+    finally:
+        hosts_.close()
         db.close()
