@@ -169,3 +169,14 @@ class Match:
     rule: str
     hits: tuple[Hit, ...] = ()
     snippets: tuple[Snippet, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HostTurn:
+    """One request's turn at a host among the instances sharing a database: the in-flight
+    place it holds (``slot``) and when it may start (``start``, epoch seconds: the host's
+    delay after the previous request of any instance). Made by the store, used by the fetch
+    layer's politeness, which may not import each other."""
+
+    slot: int
+    start: float

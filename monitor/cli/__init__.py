@@ -9,7 +9,8 @@ One module per command group; each registers its commands on :data:`main`:
 - ``init``: ``init`` (a new, commented configuration file);
 - ``configfile``: ``add``, ``import-opml``, ``export-opml``, ``schema`` (change or describe
   the configuration file);
-- ``instances``: ``instances`` (the instances sharing a PostgreSQL database).
+- ``instances``: ``instances`` (the instances sharing a PostgreSQL database), ``reload``
+  (the running daemon, or with ``--all`` every instance, re-reads its configuration).
 - ``history``: ``backtest``, ``rules`` (``rules --report``), over the stored history;
 - ``events``: ``events`` (a file of stories grouped into events, as ``group: event`` does).
 

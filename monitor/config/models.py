@@ -315,6 +315,9 @@ class InstancesSettings(_Model):
     delivery_lease: Duration = Field(default=60.0, gt=0)
     #: how often each instance writes its membership row; silent for 3 beats, it is not listed as live
     heartbeat: Duration = Field(default=15.0, gt=0)
+    #: ``cluster``: ``http.per_host``, ``http.host_delay`` and robots.txt Crawl-delay hold per site for
+    #: all the instances together (two or three statements per request); ``instance``: for each alone
+    politeness: Literal["cluster", "instance"] = "cluster"
 
 
 class HealthSettings(_Model):

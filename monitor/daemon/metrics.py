@@ -1,15 +1,46 @@
-"""Prometheus metrics, on a registry of our own (tests create many daemons in one process)."""
+"""Prometheus metrics, on a registry of our own (tests create many daemons in one process).
+
+With a PostgreSQL store every series carries ``instance="<id>"``, the id ``newsmonitor
+instances`` lists (:meth:`Metrics.label_instance`), so that the series of several instances
+scraped into one Prometheus stay apart and can be matched to the instances table. A SQLite
+file has one daemon, whose id is new at every start: the label would only start new series
+at each restart, so it is left out there.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric
+
+
+class _InstanceRegistry(CollectorRegistry):
+    """A registry that adds ``instance`` to the labels of every sample it exposes, once told
+    the instance's id (a sample that names its instance already keeps its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.instance: str | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        instance = self.instance
+        for metric in super().collect():
+            if instance is None:
+                yield metric
+                continue
+            labelled = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            for sample in metric.samples:
+                labels = sample.labels if "instance" in sample.labels else {**sample.labels, "instance": instance}
+                labelled.samples.append(sample._replace(labels=labels))
+            yield labelled
 
 
 class Metrics:
     """Every counter and gauge the daemon exports at ``/metrics``."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self._registry = _InstanceRegistry()
+        self.registry: CollectorRegistry = self._registry
         r = self.registry
         self.polls = Counter("newsmonitor_polls_total", "Polls by outcome", ["source", "outcome"], registry=r)
         self.poll_seconds = Histogram("newsmonitor_poll_seconds", "Duration of one poll", registry=r)
@@ -97,3 +128,9 @@ class Metrics:
             "1 when the live instances run configurations of different hashes (reload them all)",
             registry=r,
         )
+
+    def label_instance(self, instance: str) -> None:
+        """From now on every series carries ``instance="<instance>"`` (see the module's note),
+        and ``newsmonitor_instance_info`` names it."""
+        self._registry.instance = instance
+        self.instance.labels(instance).set(1)

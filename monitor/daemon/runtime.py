@@ -26,6 +26,7 @@ from monitor.rules import Matcher
 from monitor.sources.parsepool import WorkerPool
 from monitor.store.db import Database
 from monitor.store.facade import Store
+from monitor.store.hosts import ClusterHosts
 
 if TYPE_CHECKING:
     from monitor.config.queries import QueryCheck
@@ -104,6 +105,11 @@ class Runtime:
         #: this instance among those sharing the database: host, pid and a random part (new at each start)
         self.instance_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.store = Store(database or Database(config.database_url), owner=self.instance_id)
+        #: per-site politeness held with the other instances sharing the database (None: this one's alone)
+        self.shared_hosts: ClusterHosts | None = None
+        if http is None and self.store.shared and s.instances.politeness == "cluster":
+            # a place is held at most for the fetch's deadline and a margin, should this process die
+            self.shared_hosts = ClusterHosts(self.store.database, self.instance_id, lease=s.http.timeout + 30.0)
         self.http = http or HttpClient(
             total_timeout=s.http.timeout,
             connect_timeout=s.http.connect_timeout,
@@ -117,10 +123,14 @@ class Runtime:
             clock=clock,
             proxy=s.http.proxy,
             ca_file=s.http.ca_file,
+            shared_hosts=self.shared_hosts,
         )
         self.redirectors = {h.lower().rstrip(".") for h in s.http.redirectors}
         self.pool = WorkerPool(processes=workers)
         self.metrics = Metrics()
+        if self.store.shared:
+            # several instances may be scraped into one Prometheus: each series says whose it is
+            self.metrics.label_instance(self.instance_id)
         # clustering and matching: CPU work off the event loop, one at a time (the cluster
         # index is not thread-safe, and one thread is enough: the worker pool parses)
         self._cpu_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsmonitor-cpu")
@@ -200,6 +210,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.http.close()
+        if self.shared_hosts is not None:
+            self.shared_hosts.close()
         await self.pool.close()
         self._cpu_thread.shutdown(wait=True)
         self.store.close()

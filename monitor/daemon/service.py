@@ -37,6 +37,7 @@ from monitor.store.db import Database
 
 if TYPE_CHECKING:
     from monitor.config.queries import QueryCheck
+    from monitor.store.reloads import ReloadListener
     from monitor.web.server import StatusServer
 
 log = logging.getLogger("monitor.daemon")
@@ -92,6 +93,12 @@ class Daemon:
         #: how late a poll started, at most, since the last heartbeat (seconds)
         self._lag = 0.0
         self._told_mismatch = False
+        #: the latest ``reload --all`` request handled, and whether its reload worked
+        self._reload_gen = 0
+        self._reload_ok = True
+        self._listener: asyncio.Task[None] | None = None
+        #: LISTENs for ``reload --all`` while the daemon runs with a shared database
+        self.reload_listener: ReloadListener | None = None
 
     @property
     def config(self) -> Config:
@@ -109,6 +116,9 @@ class Daemon:
         await self.rt.pool.start()
         await self.rt.store.open()
         await self._rebuild_clusters()
+        if self.rt.store.shared:
+            # the configuration just read is the one every earlier request asked for
+            self._reload_gen = (await self.rt.store.leases.reload_request()).generation
         # the compiled rules and the cluster index live as long as the daemon: keep them out of
         # the garbage collector's full passes, which would otherwise walk them and stall the loop
         gc.collect()
@@ -185,6 +195,11 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stop)
             loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         await self._start_scheduler()
+        if self.rt.store.shared:
+            from monitor.store.reloads import ReloadListener
+
+            self.reload_listener = ReloadListener(self.rt.store.database.url, self._reload_requested)
+            self._listener = asyncio.create_task(self.reload_listener.run())
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
         log.info(
             "newsmonitor running: %d sources, %d rules, %d notifiers",
@@ -276,7 +291,8 @@ class Daemon:
                 await self.rt.store.leases.leave()
             except Exception:  # the database is away: the row goes when it is silent long enough
                 log.warning("could not remove this instance from the instances table", exc_info=True)
-        for task in [*self._tasks, *self._reloads]:
+        listener = [self._listener] if self._listener is not None else []
+        for task in [*self._tasks, *self._reloads, *listener]:
             task.cancel()
         try:
             await asyncio.wait_for(delivery, timeout=SHUTDOWN_DEADLINE - 1)
@@ -291,9 +307,53 @@ class Daemon:
     # ------------------------------------------------------------------ reload
 
     def _on_hangup(self) -> None:
-        task = asyncio.create_task(self.reload())
+        task = asyncio.create_task(self._hangup())
         self._reloads.add(task)
         task.add_done_callback(self._reloads.discard)
+
+    async def _hangup(self) -> bool:
+        """SIGHUP: :meth:`reload`; with instances sharing the database, when the configuration
+        changed, ask the others to re-read theirs too (those already running it skip it)."""
+        before = config_hash(self.config)
+        applied = await self.reload()
+        if not self.rt.store.shared:
+            return applied
+        after = config_hash(self.config)
+        self._reload_ok = applied
+        try:
+            if applied and after != before:
+                request = await self.rt.store.leases.request_reload(after)
+                self._reload_gen = max(self._reload_gen, request.generation)
+                log.info("asked the other instances to re-read their configuration (request %d)", request.generation)
+            await self._heartbeat()
+        except Exception:  # the database is away: the others reload on their own SIGHUP or reload --all
+            log.warning("could not ask the other instances to re-read their configuration", exc_info=True)
+        return applied
+
+    async def _reload_requested(self) -> None:
+        """Carry out the latest ``reload --all`` request unless it was handled already (see
+        :mod:`monitor.store.reloads`), then write the heartbeat that tells the outcome.
+        Called for each notice, after each (re)connection of the listener and at each heartbeat."""
+        try:
+            request = await self.rt.store.leases.reload_request()
+        except Exception:  # the top of a listener's callback: the database is away; the next heartbeat asks again
+            log.warning("could not read the latest reload request", exc_info=True)
+            return
+        if request.generation <= self._reload_gen:
+            return
+        self._reload_gen = request.generation
+        if request.config_hash is not None and request.config_hash == config_hash(self.config):
+            log.info("reload request %d (from %s): this instance runs that configuration already",
+                     request.generation, request.by or "newsmonitor reload --all")
+            self._reload_ok = True
+        else:
+            log.info("reload request %d (from %s): re-reading the configuration",
+                     request.generation, request.by or "newsmonitor reload --all")
+            self._reload_ok = await self.reload()
+        try:
+            await self._heartbeat()
+        except Exception:  # the database is away: the next scheduled heartbeat tells the outcome
+            log.warning("could not write the heartbeat after a reload", exc_info=True)
 
     async def reload(self) -> bool:
         """Read the configuration file again and apply it to the running daemon (SIGHUP).
@@ -324,6 +384,8 @@ class Daemon:
             except Exception as exc:  # e.g. a notifier template that cannot be compiled
                 return self._reload_failed(path, f"{type(exc).__name__}: {exc}")
             held = [key for key in _RESTART_KEYS if getattr(config.settings, key) != getattr(self.config.settings, key)]
+            if config.settings.instances.politeness != self.config.settings.instances.politeness:
+                held.append("instances.politeness")
             await self._swap(config, compiled, targets)
             self.rt.metrics.config_reload_ok.set(1)
             # as at start: the new rules live until the next reload, out of the collector's way
@@ -490,12 +552,15 @@ class Daemon:
             Member(
                 rt.instance_id, socket.gethostname(), os.getpid(), self._started_at, now,
                 config_hash(self.config), version=__version__, leases=held, lag=lag,
+                reload_gen=self._reload_gen, reload_ok=self._reload_ok,
             ),
             forget_before=now - 100 * beat,
         )
         live = await rt.store.leases.members(since=now - 3 * beat)
         hashes = {m.config_hash for m in live}
-        rt.metrics.instance.labels(rt.instance_id).set(1)
+        if rt.shared_hosts is not None:
+            # alone, the politeness of this instance's own gates is the cluster's: no statement per request
+            rt.shared_hosts.alone = {m.id for m in live} == {rt.instance_id}
         rt.metrics.instances.set(len(live))
         rt.metrics.config_mismatch.set(1 if len(hashes) > 1 else 0)
         if len(hashes) > 1 and not self._told_mismatch:
@@ -504,6 +569,8 @@ class Daemon:
                 ", ".join(f"{m.id}={m.config_hash}" for m in live),
             )
         self._told_mismatch = len(hashes) > 1
+        # a request whose notice was missed (the listener's connection was down) is caught up here
+        await self._reload_requested()
 
     async def _watch_database(self) -> None:
         """Whether the database file is still at its path, and a health notice when it was not.
@@ -523,6 +590,9 @@ class Daemon:
     async def _prune(self) -> None:
         cutoff = self.clock.timestamp() - self.config.settings.retention
         pruned = await self.rt.store.prune(cutoff)
+        if self.rt.shared_hosts is not None:
+            # sites no instance asked for a day: their politeness rows are made again when needed
+            await self.rt.shared_hosts.forget_idle(self.clock.timestamp() - 86400)
         if pruned:
             log.info(
                 "retention: pruned %d rows (stories not listed, sent alerts, history) from before %s",

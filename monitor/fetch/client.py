@@ -59,7 +59,7 @@ from monitor.fetch.netguard import (
     literal_address,
     parse_allow_networks,
 )
-from monitor.fetch.politeness import HostGates
+from monitor.fetch.politeness import HostGates, SharedHosts
 from monitor.fetch.robots import RobotsCache
 from monitor.redact import redact_text, redact_url
 
@@ -219,6 +219,7 @@ class HttpClient:
         clock: Clock = SYSTEM_CLOCK,
         proxy: str | None = None,
         ca_file: str | None = None,
+        shared_hosts: SharedHosts | None = None,
     ) -> None:
         self._user_agent = user_agent
         #: certificates are verified against the system's CAs, plus ``ca_file``'s if given
@@ -242,7 +243,8 @@ class HttpClient:
         self._inner_resolver = resolver
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
-        self._gates = HostGates(per_host=per_host_limit, min_delay=host_min_delay, clock=clock)
+        # shared_hosts: the per-host limits hold for every instance sharing it (the daemon's database)
+        self._gates = HostGates(per_host=per_host_limit, min_delay=host_min_delay, clock=clock, shared=shared_hosts)
         self._extra: dict[tuple[str, ...], tuple[AllowEntry, ...]] = {}
         self.robots = RobotsCache(self._fetch_robots, user_agent=user_agent, clock=clock)
         if trust_env or proxy:

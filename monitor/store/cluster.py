@@ -167,6 +167,10 @@ class Member:
     leases: int = 0
     #: how late its polls started after they were due, at most, over the last heartbeat interval (s)
     lag: float = 0.0
+    #: the latest ``reload --all`` request it handled (:mod:`monitor.store.reloads`), and whether
+    #: that reload worked (False: it runs its previous configuration; its log says why)
+    reload_gen: int = 0
+    reload_ok: bool = True
 
 
 def heartbeat(conn: Connection, member: Member) -> None:
@@ -180,6 +184,8 @@ def heartbeat(conn: Connection, member: Member) -> None:
         "version": member.version,
         "leases": member.leases,
         "lag": member.lag,
+        "reload_gen": member.reload_gen,
+        "reload_ok": int(member.reload_ok),
     }
     stmt = _insert(conn, instances).values(id=member.id, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
@@ -195,7 +201,12 @@ def members(conn: Connection, *, since: float | None = None) -> list[Member]:
     query = select(instances).order_by(instances.c.started_at, instances.c.id)
     if since is not None:
         query = query.where(instances.c.heartbeat_at >= since)
-    return [Member(**dict(row)) for row in conn.execute(query).mappings()]
+    found = []
+    for row in conn.execute(query).mappings():
+        values = dict(row)
+        values["reload_ok"] = bool(values["reload_ok"])
+        found.append(Member(**values))
+    return found
 
 
 def forget_silent(conn: Connection, before: float) -> int:

@@ -41,6 +41,12 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def libpq_url(url: str) -> str:
+    """The libpq connection string of a SQLAlchemy PostgreSQL URL (``postgresql+psycopg://``),
+    for the connections the store opens with psycopg itself (LISTEN, the hosts' claims)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 #: how long a SQLite transaction waits for another's write lock before "database is locked" (seconds)
 BUSY_TIMEOUT = 30.0
 

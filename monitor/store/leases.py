@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
-from monitor.store import cluster, repo
+from monitor.store import cluster, reloads, repo
 
 T = TypeVar("T")
 
@@ -95,3 +95,12 @@ class Leases:
     async def held(self, now: float) -> int:
         """Source leases this instance holds at ``now``."""
         return await self._r(partial(cluster.leases_held, owner=self.owner, now=now))
+
+    async def request_reload(self, config_hash: str | None) -> reloads.ReloadRequest:
+        """Ask every instance to re-read its configuration (see :mod:`monitor.store.reloads`);
+        ``config_hash``: the configuration asked for (instances running it skip the request)."""
+        return await self._w(partial(reloads.request_reload, config_hash=config_hash, by=self.owner))
+
+    async def reload_request(self) -> reloads.ReloadRequest:
+        """The latest request to re-read the configuration."""
+        return await self._r(reloads.latest_request)

@@ -283,6 +283,24 @@ def _v8_history(ops: Operations) -> None:
     bind.execute(alerts.insert().from_select(names, dead))
 
 
+def _v10_cluster_politeness(ops: Operations) -> None:
+    """Add the cluster-wide politeness of instances sharing a PostgreSQL database (issue 16):
+    ``hosts`` (each site's earliest next request) and ``host_slots`` (its in-flight places,
+    leased), and what ``reload --all`` reads back from each instance (``instances.reload_gen``,
+    ``instances.reload_ok``). Nothing to fill in: no request is in flight at the upgrade.
+
+    (Numbered 10 on its branch: the LSH index in the database takes 9.)"""
+    bind = ops.get_bind()
+    # a database created by this version already has these: _v1_initial creates today's tables
+    have = {c["name"] for c in inspect(bind).get_columns("instances")}
+    if "reload_gen" not in have:
+        ops.add_column("instances", Column("reload_gen", Integer, nullable=False, server_default="0"))
+    if "reload_ok" not in have:
+        ops.add_column("instances", Column("reload_ok", Integer, nullable=False, server_default="1"))
+    for created in (schema.hosts, schema.host_slots):
+        created.create(bind, checkfirst=True)
+
+
 def _v11_events(ops: Operations) -> None:
     """Add event grouping (issue 17, ``group: event``): the ``events`` and ``event_members``
     tables and ``outbox.event``, the event a follow-up row waits for. Nothing to fill in: no
@@ -325,6 +343,7 @@ MIGRATIONS: list[Callable[[Operations], None]] = [
     _v6_story_identity,
     _v7_cluster,
     _v8_history,
+    _v10_cluster_politeness,
     _v11_events,
 ]
 

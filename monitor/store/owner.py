@@ -130,6 +130,37 @@ class InstanceLock:
             self._conn = None
 
 
+def holder_pid(database: Path) -> int | None:
+    """The process id of the daemon that holds the lock of the SQLite file ``database`` (None:
+    no daemon holds it), read from the kernel's table of file locks (``/proc/locks``), so that a
+    pid left in the lock file by a daemon that died is never taken for a running one. None
+    too where there is no such table (not Linux)."""
+    real = Path(os.path.realpath(database))
+    lock_path = real.with_name(real.name + ".lock")
+    try:
+        st = os.stat(lock_path)
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    written = ""
+    with suppress(OSError):
+        written = lock_path.read_text().strip()
+    for line in table.splitlines():
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF" (a blocked waiter's line has "->")
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK" or "->" in parts:
+            continue
+        try:
+            major, minor, inode = parts[5].split(":")
+            pid = int(parts[4])
+            same_device = os.makedev(int(major, 16), int(minor, 16)) == st.st_dev
+            if int(inode) == st.st_ino and pid > 0 and (same_device or written == str(pid)):
+                return pid
+        except ValueError:
+            continue
+    return None
+
+
 def _held(path: Path, real: Path, who: str) -> str:
     named = str(path) if Path(os.path.abspath(path)) == real else f"{path} (the file {real})"
     return (

@@ -163,6 +163,31 @@ instances = Table(
     # at the last heartbeat: source leases held, and how late its polls ran (seconds, p-max of the last minute)
     Column("leases", Integer, nullable=False, default=0, server_default="0"),
     Column("lag", Float, nullable=False, default=0.0, server_default="0"),
+    # the latest request to re-read the configuration (``reload --all``) it handled, and whether
+    # that reload worked (0: it failed, and the instance runs its previous configuration)
+    Column("reload_gen", Integer, nullable=False, default=0, server_default="0"),
+    Column("reload_ok", Integer, nullable=False, default=1, server_default="1"),
+)
+
+#: politeness toward each site for all the instances sharing the database together: the
+#: earliest time the next request to the host may start (``http.host_delay``, robots.txt
+#: Crawl-delay), claimed by a conditional ``UPDATE`` (:mod:`monitor.store.hosts`)
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("next_at", Float, nullable=False),
+)
+
+#: the in-flight places of each host (``http.per_host``), cluster-wide: a request holds one
+#: (owner, lease) while it runs; a dead instance's place frees itself when its lease ends
+host_slots = Table(
+    "host_slots",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", Float),
 )
 
 #: MinHash LSH band keys of recent stories' signatures (shared by the instances of a
