@@ -55,8 +55,15 @@ class EmbeddingModel(Protocol):
     """A text embedding: ``embed`` turns texts into rows of float32, each of length 1 (or all
     zeros for a text without a single known token), ``dim`` columns."""
 
-    name: str
-    dim: int
+    @property
+    def name(self) -> str:
+        """The model's name (what :func:`load_model` takes)."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """The length of every vector."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """One L2-normalised float32 row per text, in order (shape ``(len(texts), dim)``)."""
