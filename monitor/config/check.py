@@ -29,7 +29,7 @@ from monitor.errors import QueryError
 from monitor.fetch import address_refusal, allow_entries_for, parse_allow_networks
 from monitor.notify.options import check_apprise_url, check_digest, check_quiet, check_template
 from monitor.redact import redact_url
-from monitor.rules import OperatorHint
+from monitor.rules import OperatorHint, topics
 from monitor.sources import REGISTRY, SourceKind, kind_for
 
 
@@ -356,24 +356,44 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
     """
     previous: dict[str, int] = {}
     for i, rule in enumerate(settings.rules):
-        path: KeyPath = ("rules", i)
+        at = known.dropped.rule_at(i)
+        path: KeyPath = ("rules", at)
         if rule.name in previous:
             yield Problem(
                 (*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{previous[rule.name]}])"
             )
-        previous[rule.name] = i
+        previous[rule.name] = at
         yield from _rule_problems(path, rule, known, warnings)
         if not (rule.notify if rule.notify is not None else settings.defaults.notify):
             warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
 
 
+def rule_parts_problems(
+    path: KeyPath, rule: RuleSettings, queries: QueryCheck, warnings: list[Problem] | None = None
+) -> Iterator[Problem]:
+    """What is wrong with what ``rule`` matches: its query does not parse, it has neither a
+    query nor ``about``, a threshold without ``about``, or ``about`` without the ``topics``
+    extra installed. Lower-case operator words go to ``warnings`` when given."""
+    if rule.query:
+        try:
+            hints = queries.hints(rule.query)
+        except QueryError as exc:
+            yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+        else:
+            if warnings is not None:
+                warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+    elif rule.about is None:
+        yield Problem(path, f'rule "{rule.name}" needs a query:, an about: (a topic in a few words), or both')
+    if rule.about is None:
+        if rule.threshold is not None:
+            yield Problem((*path, "threshold"), f'rule "{rule.name}": threshold applies only to a rule with about:')
+    elif not topics.available():
+        yield Problem((*path, "about"), f'rule "{rule.name}": about: needs the embedding model of the "topics" '
+                                        f"extra, which is not installed: {topics.EXTRA_HINT}")
+
+
 def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
-    try:
-        hints = known.queries.hints(rule.query)
-    except QueryError as exc:
-        yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
-    else:
-        warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+    yield from rule_parts_problems(path, rule, known.queries, warnings)
     yield from _unknown_notifiers((*path, "notify"), rule.notify or [], known)
     for j, name in enumerate(rule.sources):
         if name not in known.sources and name not in known.dropped.sources:

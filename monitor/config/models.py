@@ -170,16 +170,43 @@ class SourceSettings(_Model):
 
 
 class RuleSettings(_Model):
-    """One watch rule."""
+    """One watch rule: a ``query``, a topic (``about``), or both (both must hold then)."""
 
     name: str = Field(min_length=1)
-    query: str = Field(min_length=1)
+    #: empty: the rule has no keyword part (it has ``about``; check.py makes sure)
+    query: str = ""
+    #: what the stories are about, in a few words: matched by meaning (issue 17)
+    about: str | None = None
+    #: the similarity to ``about`` a story needs (None: the calibrated default)
+    threshold: float | None = None
     notify: list[str] | None = None
     sources: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     urgent: bool = False
     digest: str | None = None
     enabled: bool = True
+
+    @field_validator("query")
+    @classmethod
+    def _query_given(cls, value: str) -> str:
+        # only a written `query:` is validated: a rule with `about:` alone leaves it out
+        if not value.strip():
+            raise ValueError("must not be empty (leave the key out for a rule with about: alone)")
+        return value
+
+    @field_validator("about")
+    @classmethod
+    def _about_given(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) < 2:
+            raise ValueError("must describe the topic in a few words, e.g. 'export controls on rare earths'")
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_range(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value < 1:
+            raise ValueError("must be a similarity between 0 and 1 (exclusive); the default is 0.4")
+        return value
 
 
 class DeliverySettings(_Model):

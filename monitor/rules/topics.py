@@ -23,6 +23,7 @@ what it loaded).
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import re
 import threading
@@ -118,16 +119,22 @@ class _TokenMeanModel:
         return out
 
 
-def _package_dir(package: str) -> Path:
+def _wordllama_dir() -> Path:
+    # looked up by a literal name: the compiled-rule cache's digest lists the versions of the
+    # packages the rules package finds this way (daemon/rulecache.py), and the rule vectors
+    # it stores depend on this one
+    return _package_dir("wordllama", importlib.util.find_spec("wordllama"))
+
+
+def _package_dir(package: str, spec: importlib.machinery.ModuleSpec | None) -> Path:
     """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise TopicModelError(f"topic rules need the {package!r} package, which is not installed: {EXTRA_HINT}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _load_wordllama_l2_256() -> EmbeddingModel:
-    root = _package_dir("wordllama")
+    root = _wordllama_dir()
     weights = root / "weights" / "l2_supercat_256.safetensors"
     tokenizer_file = root / "tokenizers" / "l2_supercat_tokenizer_config.json"
     for path in (weights, tokenizer_file):
@@ -179,7 +186,7 @@ def load_model(name: str | None = None) -> EmbeddingModel:
 def available(name: str | None = None) -> bool:
     """Whether the package that carries model ``name`` is installed (nothing is loaded)."""
     try:
-        _package_dir("wordllama")
+        _wordllama_dir()
     except TopicModelError:
         return False
     return (name or DEFAULT_MODEL) in MODELS

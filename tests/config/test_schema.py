@@ -70,6 +70,10 @@ CASES: list[tuple[str, str, bool]] = [
     ("a source without feed or page", "sources: [{name: s}]", False),
     ("a source with both feed and page", "sources: [{name: s, feed: 'https://a/rss', page: 'https://a/'}]", False),
     ("a rule without a query", "rules: [{name: r}]", False),
+    ("a rule about a topic alone", "rules: [{name: r, about: 'rare earth exports'}]", True),
+    ("a rule with a query and a topic", "rules: [{name: r, query: China, about: 'rare earth exports', threshold: 0.3}]",
+     True),
+    ("a topic rule's threshold above 1", "rules: [{name: r, about: 'rare earth exports', threshold: 2}]", False),
     ("a notifier format that does not exist", "notifiers: {a: {urls: ['json://127.0.0.1:1/x'], format: pdf}}", False),
     ("max_per_hour zero", "notifiers: {a: {urls: ['json://127.0.0.1:1/x'], max_per_hour: 0}}", False),
 ]
