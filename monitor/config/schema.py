@@ -61,7 +61,8 @@ DESCRIPTIONS: dict[str, str] = {
     "SourceSettings.alert_on_first_poll": "Alert on what the first poll finds (default: it only records).",
     "SourceSettings.tags": "Labels that rules can limit themselves to (rules[].tags).",
     "RuleSettings.query": 'The query: words, "phrases", AND OR NOT, NEAR/n, field:value.',
-    "RuleSettings.about": "A topic in a few words, matched by meaning (needs newsmonitor[topics]); with query: both must hold.",
+    "RuleSettings.about": ("A topic in a few words, matched by meaning (needs newsmonitor[topics]); "
+                           "with query: both must hold."),
     "RuleSettings.threshold": "The similarity to about: a story needs, between 0 and 1 (default 0.4).",
     "RuleSettings.notify": "Targets (names under notifiers:); default: defaults.notify.",
     "RuleSettings.sources": "Limit the rule to these sources (by name).",

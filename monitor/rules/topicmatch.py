@@ -115,8 +115,8 @@ def sentences(title: str, text: str) -> list[str]:
     excluded), each cut to the snippet's length; the title alone when the text has none."""
     lead = story_text("", text)
     out = []
-    for part in _SENTENCE_END.split(lead[: STORY_TEXT_CHARS + 200]):
-        part = part.strip()
+    for raw in _SENTENCE_END.split(lead[: STORY_TEXT_CHARS + 200]):
+        part = raw.strip()
         if len(_WORD.findall(part)) < 3:
             continue
         if len(part) > _SNIPPET_CHARS:
