@@ -184,9 +184,10 @@ def load_model(name: str | None = None) -> EmbeddingModel:
 
 
 def available(name: str | None = None) -> bool:
-    """Whether the package that carries model ``name`` is installed (nothing is loaded)."""
+    """Whether the packages model ``name`` needs are installed (nothing is loaded)."""
     try:
         _wordllama_dir()
     except TopicModelError:
         return False
-    return (name or DEFAULT_MODEL) in MODELS
+    needed = (importlib.util.find_spec("tokenizers"), importlib.util.find_spec("safetensors"))
+    return all(spec is not None for spec in needed) and (name or DEFAULT_MODEL) in MODELS
