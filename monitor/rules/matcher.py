@@ -466,11 +466,13 @@ class Matcher:
             return []
         scores = topics.scores(topics.story_vector(story.title, story.text))
         out: list[Match] = []
+        evidence = None
         for r in np.flatnonzero(scores >= topics.thresholds).tolist():
             if not open_[r]:
                 continue
             name = topics.rules[r].name
-            score, snippet = topics.score(r, float(scores[r]), story.title, story.text)
+            evidence = evidence or topics.explain(story.title, story.text)
+            score, snippet = topics.score(r, float(scores[r]), evidence)
             keyword = held.get(name)
             if keyword is None:
                 out.append(Match(name, (), (snippet,), score))
@@ -485,8 +487,8 @@ class Matcher:
         if topics is None:
             return []
         scores = topics.scores(topics.story_vector(story.title, story.text))
-        return [(rule.name, topics.score(r, float(scores[r]), story.title, story.text)[0])
-                for r, rule in enumerate(topics.rules)]
+        evidence = topics.explain(story.title, story.text)
+        return [(rule.name, topics.score(r, float(scores[r]), evidence)[0]) for r, rule in enumerate(topics.rules)]
 
     def _keyword_matches(self, story: Story) -> list[Match]:
         doc = self._doc(story)

@@ -5,9 +5,10 @@ vectors from :mod:`monitor.rules.topics`). For a story, :meth:`TopicIndex.scores
 :func:`~monitor.rules.topics.story_text` once and multiplies: one similarity per rule, so
 10 000 topic rules cost one (10 000 × 256) · (256) product, well under a millisecond.
 
-Only for a rule that passes does :func:`best_sentence` look further: the sentence of the
+Only for a rule that passes does :class:`StoryEvidence` look further: the sentence of the
 story's lead most similar to the description, with the words of it closest to the
-description marked, which becomes the alert's snippet.
+description marked, which becomes the alert's snippet. The sentences of a story are
+embedded once, however many rules it matches, and the words of a sentence once.
 
 The matrix is pickled with the matcher (the compiled-rule cache); the model is not: it is
 loaded again, once per process, by name.
@@ -93,13 +94,52 @@ class TopicIndex:
         out: NDArray[np.float32] = self.vectors @ vector
         return out
 
-    def score(self, r: int, similarity: float, title: str, text: str) -> tuple[TopicScore, Snippet]:
-        """The explanation of rule ``r`` having ``similarity`` with the story: the score and
-        the snippet (its best sentence, words marked)."""
+    def explain(self, title: str, text: str) -> StoryEvidence:
+        """What explains this story's scores: its lead's sentences, each embedded once (for
+        every rule that asks, see :meth:`score`)."""
+        return StoryEvidence(self.model, title, text)
+
+    def score(self, r: int, similarity: float, evidence: StoryEvidence) -> tuple[TopicScore, Snippet]:
+        """The explanation of rule ``r`` having ``similarity`` with the story of ``evidence``:
+        the score and the snippet (its best sentence, words marked)."""
         rule = self.rules[r]
-        sentence, sentence_similarity, spans = best_sentence(self.model, self.vectors[r], title, text)
+        sentence, sentence_similarity, spans = evidence.best(self.vectors[r])
         score = TopicScore(round(float(similarity), 4), rule.threshold, sentence, round(sentence_similarity, 4))
         return score, topic_snippet(score, spans)
+
+
+class StoryEvidence:
+    """The sentences of one story's lead and the words of each, embedded when first needed
+    and then shared by every rule the story matches."""
+
+    def __init__(self, model: EmbeddingModel, title: str, text: str) -> None:
+        self.model = model
+        self.sentences = sentences(title, text)
+        self._vectors: NDArray[np.float32] | None = None
+        self._words: dict[int, tuple[list[tuple[int, int]], NDArray[np.float32]]] = {}
+
+    def best(self, about: NDArray[np.float32]) -> tuple[str, float, list[tuple[int, int]]]:
+        """The sentence most similar to the description vector ``about``, its similarity,
+        and the spans of the (at most three) words of it closest to ``about``."""
+        if not self.sentences:
+            return "", 0.0, []
+        if self._vectors is None:
+            self._vectors = self.model.embed(self.sentences)
+        sims = self._vectors @ about
+        best = int(np.argmax(sims))
+        sentence = self.sentences[best]
+        found = self._words.get(best)
+        if found is None:
+            words = [(m.start(), m.end()) for m in _WORD.finditer(sentence) if len(m.group()) > 2]
+            vectors = self.model.embed([sentence[a:b] for a, b in words])
+            found = self._words[best] = (words, vectors)
+        words, vectors = found
+        spans: list[tuple[int, int]] = []
+        if words:
+            word_sims = vectors @ about
+            ranked = sorted(range(len(words)), key=lambda i: (-float(word_sims[i]), i))
+            spans = sorted(words[i] for i in ranked[:_MARKED_WORDS] if word_sims[i] >= _MARK_FROM)
+        return sentence, float(sims[best]), spans
 
 
 def topic_snippet(score: TopicScore, spans: Sequence[tuple[int, int]]) -> Snippet:
@@ -124,23 +164,3 @@ def sentences(title: str, text: str) -> list[str]:
             part = part[: cut if cut > _SNIPPET_CHARS // 2 else _SNIPPET_CHARS] + " …"
         out.append(part)
     return out or ([title.strip()] if title.strip() else [])
-
-
-def best_sentence(
-    model: EmbeddingModel, about: NDArray[np.float32], title: str, text: str
-) -> tuple[str, float, list[tuple[int, int]]]:
-    """The sentence of the story's lead most similar to the description vector ``about``,
-    its similarity, and the spans of the (at most three) words of it closest to ``about``."""
-    found = sentences(title, text)
-    if not found:
-        return "", 0.0, []
-    sims = model.embed(found) @ about
-    best = int(np.argmax(sims))
-    sentence = found[best]
-    words = [(m.start(), m.end()) for m in _WORD.finditer(sentence) if len(m.group()) > 2]
-    spans: list[tuple[int, int]] = []
-    if words:
-        word_sims = model.embed([sentence[a:b] for a, b in words]) @ about
-        ranked = sorted(range(len(words)), key=lambda i: (-float(word_sims[i]), i))
-        spans = sorted(words[i] for i in ranked[:_MARKED_WORDS] if word_sims[i] >= _MARK_FROM)
-    return sentence, float(sims[best]), spans
