@@ -235,7 +235,8 @@ def _list_rules(config: Config, as_json: bool) -> None:
     rules = config.settings.rules
     if as_json:
         listed = [
-            {"name": r.name, "enabled": r.enabled, "query": r.query, "notify": config.rule_targets(r)} for r in rules
+            {"name": r.name, "enabled": r.enabled, "query": r.query, "notify": config.rule_targets(r),
+             **({"about": r.about, "threshold": r.threshold} if r.about else {})} for r in rules
         ]
         click.echo(json.dumps({"rules": listed}, ensure_ascii=False))
         return
@@ -243,7 +244,7 @@ def _list_rules(config: Config, as_json: bool) -> None:
     click.echo(f"{'RULE':<{width}} {'STATE':<8} {'NOTIFY':<20} QUERY")
     for r in rules:
         state = "on" if r.enabled else "off"
-        click.echo(f"{r.name:<{width}} {state:<8} {','.join(config.rule_targets(r))[:20]:<20} {single_line(r.query)}")
+        click.echo(f"{r.name:<{width}} {state:<8} {','.join(config.rule_targets(r))[:20]:<20} {single_line(r.shown)}")
 
 
 def report_json(result: RulesReport, zone: ZoneInfo) -> dict[str, Any]:

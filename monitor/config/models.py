@@ -186,6 +186,12 @@ class RuleSettings(_Model):
     digest: str | None = None
     enabled: bool = True
 
+    @property
+    def shown(self) -> str:
+        """What the rule matches, in one line: its query, its topic, or both."""
+        topic = f"about: {self.about}" if self.about else ""
+        return f"{self.query} + {topic}" if self.query and topic else self.query or topic
+
     @field_validator("query")
     @classmethod
     def _query_given(cls, value: str) -> str:
