@@ -297,6 +297,8 @@ class Matcher:
         self._scopes = tuple(scopes)
         #: rules whose keyword match waits for their topic score
         self._combined = frozenset(scope.name for scope in scopes if scope.with_query)
+        #: whether every topic rule needs its query too (no keyword match: no embedding)
+        self._all_combined = all(scope.with_query for scope in scopes)
         #: every rule's position in the rule set (matches are returned in that order)
         self._order = {name: i for i, name in enumerate(order or [rule.name for rule in rules])}
         #: whether some rule is limited by ``sources``/``tags`` (else every rule accepts every story)
@@ -456,28 +458,28 @@ class Matcher:
 
     def _topic_matches(self, story: Story, held: dict[str, Match]) -> list[Match]:
         """The topic rules ``story`` matches; ``held`` are the keyword matches of the rules
-        that need both. The story is embedded only when some topic rule may still match."""
+        that need both. The story is not embedded when every topic rule needs its query too
+        and none matched; otherwise once, and only the rules over their threshold are looked
+        at one by one (a Python loop over 10 000 rules would cost more than the product)."""
         topics = self.topics
         assert topics is not None
-        limited = self.limited
-        open_ = [not (limited and not scope.allows(story)) and (not scope.with_query or scope.name in held)
-                 for scope in self._scopes]
-        if not any(open_):
+        if self._all_combined and not held:
             return []
         scores = topics.scores(topics.story_vector(story.title, story.text))
         out: list[Match] = []
         evidence = None
+        limited, scopes = self.limited, self._scopes
         for r in np.flatnonzero(scores >= topics.thresholds).tolist():
-            if not open_[r]:
+            scope = scopes[r]
+            if (limited and not scope.allows(story)) or (scope.with_query and scope.name not in held):
                 continue
-            name = topics.rules[r].name
             evidence = evidence or topics.explain(story.title, story.text)
             score, snippet = topics.score(r, float(scores[r]), evidence)
-            keyword = held.get(name)
+            keyword = held.get(scope.name)
             if keyword is None:
-                out.append(Match(name, (), (snippet,), score))
+                out.append(Match(scope.name, (), (snippet,), score))
             else:
-                out.append(Match(name, keyword.hits, (snippet, *keyword.snippets[:1]), score))
+                out.append(Match(scope.name, keyword.hits, (snippet, *keyword.snippets[:1]), score))
         return out
 
     def topic_scores(self, story: Story) -> list[tuple[str, TopicScore]]:
