@@ -397,3 +397,16 @@ def test_match_with_a_topic_rule_gives_its_similarity(tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.yaml", "- name: minerals\n  about: x\n- name: t\n  query: y\n  threshold: 0.5\n")
     result = CliRunner().invoke(match, ["--rules", bad, stories])
     assert result.exit_code == 2 and "bad.yaml:1:3: rules[0]" in result.output and "rules[1]" in result.output
+
+
+def test_rules_lists_a_topic_rule_with_its_description(tmp_path: Path) -> None:
+    from monitor.cli import main
+
+    config = write(tmp_path, "nm.yaml", f"rules:\n  - name: minerals\n    about: {TOPIC}\n    threshold: 0.3\n"
+                                        f"  - name: both\n    query: China\n    about: {TOPIC}\n")
+    result = CliRunner().invoke(main, ["rules", "--config", config])
+    assert result.exit_code == 0, result.output
+    assert f"about: {TOPIC}" in result.output and f"China + about: {TOPIC}" in result.output
+    result = CliRunner().invoke(main, ["rules", "--config", config, "--json"])
+    first = json.loads(result.output)["rules"][0]
+    assert (first["query"], first["about"], first["threshold"]) == ("", TOPIC, 0.3)
