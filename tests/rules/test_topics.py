@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -68,9 +69,20 @@ def test_story_text_is_the_title_and_the_start_of_the_text() -> None:
     assert story_text("", "only text") == "only text" and story_text("Only title", "") == "Only title"
 
 
+def _no_network_prefix() -> list[str]:
+    """``unshare`` into a network namespace of its own (no interface but a down loopback),
+    where the machine allows it: then not even native code can reach the network."""
+    for prefix in (["unshare", "--net"], ["unshare", "--user", "--map-root-user", "--net"]):
+        if shutil.which("unshare") and subprocess.run([*prefix, "true"], capture_output=True,
+                                                      check=False).returncode == 0:
+            return prefix
+    return []
+
+
 def test_the_loader_touches_no_network_and_never_imports_wordllama(tmp_path: Path) -> None:
-    """Every socket operation fails in this process (an audit hook); the model must load
-    and embed all the same, from files inside the installed package."""
+    """Every socket operation fails in this process (an audit hook, and a network namespace
+    without a network where the machine allows one); the model must load and embed all the
+    same, from files inside the installed package, writing no cache."""
     script = textwrap.dedent("""
         import sys
         def refuse(event, args):
@@ -83,8 +95,8 @@ def test_the_loader_touches_no_network_and_never_imports_wordllama(tmp_path: Pat
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "HF_HOME": str(tmp_path / "hf")}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-                          check=False)
+    done = subprocess.run([*_no_network_prefix(), sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1.0", "False", "False"]
     assert not (tmp_path / "cache").exists() and not (tmp_path / "hf").exists()
