@@ -209,6 +209,43 @@ def quality(model: object, sets: dict[str, tuple[list[str], list[str], np.ndarra
     return out
 
 
+def against_keywords() -> None:
+    """On the calibration sample, with the real matcher: the keyword rule a user would write
+    for each need (its ``query``), the topic rule (``about`` at the default threshold), both
+    (``query`` and ``about`` on one rule) and either (two rules, an alert from each)."""
+    from monitor.models import Story
+    from monitor.rules import Matcher, RuleSpec
+
+    needs = yaml.safe_load(NEEDS["calibration (24 needs x 181 stories)"].read_text(encoding="utf-8"))
+    rows = corpus_rows()
+    stories = [Story(source="corpus", url=r["url"], title=r["title"] or "", text=r["ground_truth"]) for r in rows]
+    relevant = {(n["name"], r["id"]) for n in needs for r in rows for key in n["relevant"] if r["id"].startswith(key)}
+    kinds = {
+        "keywords": [RuleSpec(n["name"], n["query"]) for n in needs],
+        "about": [RuleSpec(n["name"], "", about=n["about"]) for n in needs],
+        "both": [RuleSpec(n["name"], n["query"], about=n["about"]) for n in needs],
+    }
+    found: dict[str, set[tuple[str, str]]] = {}
+    for kind, specs in kinds.items():
+        matcher = Matcher.compile(specs)
+        found[kind] = {(m.rule, r["id"]) for r, story in zip(rows, stories, strict=True) for m in matcher.match(story)}
+    found["either"] = found["keywords"] | found["about"]
+    print("\nagainst keyword rules (calibration sample, wordllama-l2-256 at the default threshold):")
+    for kind, pairs in found.items():
+        hits = len(pairs & relevant)
+        precision, recall = hits / max(len(pairs), 1), hits / len(relevant)
+        print(f"  {kind:<9} precision {precision:.3f} recall {recall:.3f} ({len(pairs)} alerts, {hits} relevant)")
+    only_about = sorted((found["about"] - found["keywords"]) & relevant)
+    wrong_about = sorted(found["about"] - relevant)
+    missed = sorted(relevant - found["about"])
+    print(f"  relevant, found by about: only: {len(only_about)}; about's false alerts: {len(wrong_about)}; "
+          f"relevant it missed: {len(missed)}")
+    for label, pairs in (("found by about: only", only_about), ("about's false alerts", wrong_about),
+                         ("missed by about:", missed)):
+        titles = {r["id"]: (r["title"] or "(no title)")[:60] for r in rows}
+        print(f"  {label}: " + "; ".join(f"{need} <- {titles[sid]}" for need, sid in pairs[:8]))
+
+
 def _f1(found: np.ndarray, relevant: np.ndarray) -> float:
     tp = int((found & relevant).sum())
     if not tp:
@@ -315,6 +352,8 @@ def main() -> None:
           f"{statistics.mean(map(len, stories)):.0f} characters), one thread; labelled sets: {', '.join(sets)}")
     for name in args.models.split(","):
         bench(name, stories, args.rules, args.rate, sets)
+    if importlib.util.find_spec("wordfreq") is not None:
+        against_keywords()
 
 
 if __name__ == "__main__":
