@@ -15,6 +15,7 @@ Callers catch at the level they can handle::
     │   └── ConnectError     DNS failure, refused connection, TLS error
     ├── ParseError           a feed or page could not be parsed into stories
     ├── WorkerPoolError      the parser worker processes cannot be started
+    ├── TopicModelError      the embedding model of topic rules cannot be loaded (extra missing)
     ├── StoreError           the database refused (e.g. another daemon holds the lock)
     └── DeliveryError        a notification could not be handed to apprise
 
@@ -109,6 +110,11 @@ class WorkerPoolError(MonitorError):
     """
 
     kind = "worker_pool"
+
+
+class TopicModelError(MonitorError):
+    """The embedding model of topic rules (``about:``) cannot be loaded: the ``topics`` extra
+    is not installed, or the model's name is unknown (the message says which and what to do)."""
 
 
 class StoreError(MonitorError):

@@ -163,12 +163,26 @@ class Snippet:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicScore:
+    """Why a topic rule (``about:``) matched: the similarity of the story to the rule's
+    description (cosine, -1..1), the threshold it had to reach, and the sentence of the
+    story most similar to the description with that sentence's own similarity."""
+
+    similarity: float
+    threshold: float
+    sentence: str
+    sentence_similarity: float
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
-    """A rule that matched a story, with the evidence."""
+    """A rule that matched a story, with the evidence (``topic``: the score of a rule with
+    ``about:``, None for a keyword rule)."""
 
     rule: str
     hits: tuple[Hit, ...] = ()
     snippets: tuple[Snippet, ...] = ()
+    topic: TopicScore | None = None
 
 
 @dataclass(frozen=True, slots=True)

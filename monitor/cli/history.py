@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from monitor.cli.base import config_option, load_or_exit, main
-from monitor.cli.rules import _caret, _fail
+from monitor.cli.rules import _caret, _fail, topic_options
 from monitor.cli.state import NO_DATABASE, open_store
 from monitor.clock import SYSTEM_CLOCK
 from monitor.config import Config
@@ -56,7 +56,10 @@ def _iso(ts: float | None, zone: ZoneInfo) -> str | None:
 
 
 @main.command("backtest")
-@click.argument("query")
+@click.argument("query", default="")
+@click.option("--about", metavar="TEXT", help="A topic in a few words: backtest a topic rule (with QUERY: both must hold).")
+@click.option("--threshold", type=float, metavar="SIMILARITY",
+              help="The similarity to --about a story needs (default: the rules' default, 0.4).")
 @config_option
 @click.option("--since", default="30d", show_default=True, callback=_duration, metavar="DURATION",
               help="Search the stories first seen in the last DURATION (12h, 7d, ...).")
@@ -75,16 +78,23 @@ def backtest_command(
     tags: tuple[str, ...],
     limit: int,
     as_json: bool,
+    about: str | None,
+    threshold: float | None,
 ) -> None:
     """Run QUERY over the stories the daemon recorded: the matches with their snippets, and
     how many matched on each day.
 
     Stories are matched as the daemon matched them (their text as recorded, each source's
     outlet and tags as configured now). Exit status: 0 some story matched, 1 none did, 2
-    invalid query.
+    invalid query. With --about, each match shows its similarity to the topic and the
+    sentence closest to it.
     """
+    about, threshold = topic_options(about, threshold)
+    if not query and not about:
+        _fail("expected QUERY, --about TEXT, or both")
     try:
-        parse_query(query)
+        if query:
+            parse_query(query)
     except QueryError as exc:
         _fail(f"invalid query: {exc.message} at column {exc.column}\n{_caret(query, exc.column)}")
     config = load_or_exit(config_path)
@@ -107,6 +117,8 @@ def backtest_command(
                 zone=zone,
                 limit=limit,
                 cpu=run_dedicated,
+                about=about,
+                threshold=threshold,
             )
         )
     finally:
@@ -135,6 +147,8 @@ def _match_json(match: BacktestMatch, zone: ZoneInfo) -> dict[str, Any]:
         "first_seen": _iso(match.first_seen, zone),
         "terms": list(match.terms),
         "snippets": [snippet.plain() for snippet in match.snippets],
+        **({"similarity": match.topic.similarity, "threshold": match.topic.threshold,
+            "sentence": match.topic.sentence} if match.topic is not None else {}),
     }
 
 
@@ -158,7 +172,11 @@ def _show_backtest(result: Backtest, zone: ZoneInfo) -> None:
     for match in result.matches:
         click.echo(f"MATCH {local_time(match.first_seen, zone)}  {match.source}  {single_line(match.title, 100)}")
         click.echo(f"  {single_line(match.url, 300)}")
-        click.echo(f"  terms: {', '.join(match.terms)}")
+        if match.terms:
+            click.echo(f"  terms: {', '.join(match.terms)}")
+        if match.topic is not None:
+            click.echo(f"  similarity {match.topic.similarity:.3f} (threshold {match.topic.threshold:.3f}); "
+                       f"closest sentence {match.topic.sentence_similarity:.3f}")
         for snippet in match.snippets:
             click.echo(f"  [{snippet.field}] {single_line(snippet.plain(), 400)}")
         click.echo("")
@@ -217,8 +235,9 @@ def _list_rules(config: Config, as_json: bool) -> None:
     rules = config.settings.rules
     if as_json:
         listed = [
-            {"name": r.name, "enabled": r.enabled, "query": r.query, "notify": config.rule_targets(r)}
-            | ({"spike": r.spike.model_dump()} if r.spike is not None else {}) for r in rules
+            {"name": r.name, "enabled": r.enabled, "query": r.query, "notify": config.rule_targets(r),
+             **({"about": r.about, "threshold": r.threshold} if r.about else {}),
+             **({"spike": r.spike.model_dump()} if r.spike is not None else {})} for r in rules
         ]
         click.echo(json.dumps({"rules": listed}, ensure_ascii=False))
         return
@@ -226,7 +245,7 @@ def _list_rules(config: Config, as_json: bool) -> None:
     click.echo(f"{'RULE':<{width}} {'STATE':<8} {'NOTIFY':<20} QUERY")
     for r in rules:
         state = "on" if r.enabled else "off"
-        click.echo(f"{r.name:<{width}} {state:<8} {','.join(config.rule_targets(r))[:20]:<20} {single_line(r.text)}")
+        click.echo(f"{r.name:<{width}} {state:<8} {','.join(config.rule_targets(r))[:20]:<20} {single_line(r.shown)}")
 
 
 def report_json(result: RulesReport, zone: ZoneInfo) -> dict[str, Any]:

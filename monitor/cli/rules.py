@@ -1,13 +1,16 @@
 """``newsmonitor test-rule`` and ``newsmonitor match``: the rule stage run alone on real input.
 
 * ``test-rule 'QUERY' [URL|FILE|-]`` shows whether one story matches, which terms matched
-  where, and the snippets. A file or stdin may be gzip, bzip2 or xz compressed (told by its
+  where, and the snippets; with ``--about TEXT`` (a topic rule) also the similarity, the
+  threshold and the sentence closest to the topic. A file or stdin may be gzip, bzip2 or xz compressed (told by its
   first bytes, not its name). Exit 0 on a match, 1 on no match, 2 on an invalid query or
   input (a binary file, a damaged archive).
 * ``match (--config FILE | --rules FILE) STORIES.jsonl`` matches every story of a JSON-lines
   file against a rule set and writes one JSON line per story, in input order::
 
       {"id": ..., "matches": [{"rule": NAME, "snippets": ["... **hit** ..."], "terms": [...]}]}
+
+  (a topic rule's match also has ``"similarity"``).
 
   A line that is not a JSON object with an ``id`` becomes ``{"line": N, "error": "..."}``
   and the exit status is 1; an invalid rule or rules file exits 2 before any output.
@@ -30,10 +33,10 @@ from monitor.cli.base import inherited_config
 from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
 from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
-from monitor.errors import ConfigError, MonitorError, QueryError
+from monitor.errors import ConfigError, MonitorError, QueryError, TopicModelError
 from monitor.extract.language import story_language
-from monitor.models import Match, Story
-from monitor.rules import Matcher, RuleSpec, parse_query
+from monitor.models import Match, Story, TopicScore
+from monitor.rules import Matcher, RuleSpec, parse_query, topics
 from monitor.rules.ast import walk_terms
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import Evaluation
@@ -155,7 +158,21 @@ def _caret(query: str, column: int) -> str:
     return f"  {query}\n  {' ' * max(0, column - 1)}^"
 
 
+def _show_topic(score: TopicScore, about: str) -> None:
+    """The explanation of a topic rule's score: similarity against threshold, best sentence."""
+    verdict = "reaches" if score.similarity >= score.threshold else "is below"
+    click.echo(f"topic: similarity {score.similarity:.3f} {verdict} the threshold {score.threshold:.3f}")
+    click.echo(f"  about: {about}")
+    if score.sentence:
+        click.echo(f"  closest sentence (similarity {score.sentence_similarity:.3f}): {score.sentence}")
+
+
 def _show_match(match: Match, story: Story) -> None:
+    if not match.hits:
+        click.echo("snippets:")
+        for snippet in match.snippets:
+            click.echo(f"  [{snippet.field}] {snippet.plain()}")
+        return
     click.echo("terms:")
     texts = {"title": story.title, "text": story.text}
     for hit in match.hits:
@@ -178,32 +195,65 @@ def _show_terms(query: str, story: Story) -> None:
         click.echo(f"  {term.label:<24} {state}{role}")
 
 
+def topic_options(about: str | None, threshold: float | None) -> tuple[str, float | None]:
+    """``--about`` and ``--threshold`` checked as a rule's ``about:`` and ``threshold:`` are
+    (exits 2 with the reason otherwise)."""
+    if about is None:
+        if threshold is not None:
+            _fail("--threshold applies only with --about")
+        return "", None
+    if len(about.split()) < 2:
+        _fail("--about must describe the topic in a few words, e.g. 'export controls on rare earths'")
+    if threshold is not None and not 0 < threshold < 1:
+        _fail(f"--threshold must be a similarity between 0 and 1 (exclusive), got {threshold}")
+    if not topics.available():
+        _fail(f"--about needs the embedding model of the 'topics' extra, which is not installed: {topics.EXTRA_HINT}")
+    return about, threshold
+
+
 @click.command("test-rule")
-@click.argument("query")
-@click.argument("story", default="-", metavar="[URL|FILE|-]")
-def test_rule(query: str, story: str) -> None:
-    """Show whether one story matches QUERY, which terms matched where, and the snippets.
+@click.argument("args", nargs=-1, metavar="[QUERY] [URL|FILE|-]")
+@click.option("--about", metavar="TEXT", help="A topic in a few words: the rule's about: (with QUERY, both must hold).")
+@click.option("--threshold", type=float, metavar="SIMILARITY",
+              help="The similarity to --about a story needs (default: the rules' default, 0.4).")
+def test_rule(args: tuple[str, ...], about: str | None, threshold: float | None) -> None:
+    """Show whether one story matches QUERY (and/or --about), which terms matched where,
+    the similarity to the topic, and the snippets.
 
     STORY is an http(s) URL, a file (JSON object, HTML page or plain text) or - for stdin.
-    Exit status: 0 match, 1 no match, 2 invalid query or unreadable input.
+    Without --about, QUERY is required; with it, one argument is the STORY and two are
+    QUERY and STORY. Exit status: 0 match, 1 no match, 2 invalid query or unreadable input.
     """
+    about, threshold = topic_options(about, threshold)
+    if len(args) > 2 or (not args and not about):
+        _fail("expected QUERY [URL|FILE|-], or --about TEXT [QUERY] [URL|FILE|-]")
+    if len(args) == 2 or not about:
+        query, story = (*args, "-")[:2]
+    else:
+        query, story = "", (*args, "-")[0]
     try:
-        parse_query(query)
-        matcher = Matcher.compile([RuleSpec("test-rule", query)])
+        if query:
+            parse_query(query)
+        matcher = Matcher.compile([RuleSpec("test-rule", query, about=about, threshold=threshold)])
     except QueryError as exc:
         _fail(f"invalid query: {exc.message} at column {exc.column}\n{_caret(query, exc.column)}")
+    except TopicModelError as exc:
+        _fail(str(exc))
     try:
         loaded = load_story(story)
     except (MonitorError, OSError) as exc:
         _fail(str(exc))
     matches = matcher.match(loaded)
+    scores = matcher.topic_scores(loaded)
+    click.echo("MATCH" if matches else "NO MATCH")
+    for _, score in scores:
+        _show_topic(score, about)
     if matches:
-        click.echo("MATCH")
         _show_match(matches[0], loaded)
         sys.exit(0)
-    click.echo("NO MATCH")
-    click.echo("terms:")
-    _show_terms(query, loaded)
+    if query:
+        click.echo("terms:")
+        _show_terms(query, loaded)
     sys.exit(1)
 
 
@@ -230,15 +280,23 @@ def _rule_spec(item: object) -> RuleSpec | str:
     """The rule entry ``item`` as a RuleSpec, or what is wrong with it."""
     if not isinstance(item, dict):
         return "expected a mapping with name and query"
-    name, query = item.get("name"), item.get("query")
+    name, query, about, threshold = (item.get(k) for k in ("name", "query", "about", "threshold"))
     if not isinstance(name, str) or not name:
         return 'missing or non-string "name"'
-    if not isinstance(query, str):
-        return 'missing or non-string "query"'
+    if about is not None and (not isinstance(about, str) or len(about.split()) < 2):
+        return '"about" must describe the topic in a few words'
+    if not isinstance(query, str) and not (query is None and about):
+        return 'missing or non-string "query" (a rule has a query, an "about", or both)'
+    if threshold is not None and (about is None or isinstance(threshold, bool)
+                                  or not isinstance(threshold, (int, float)) or not 0 < threshold < 1):
+        return '"threshold" must be a similarity between 0 and 1 (exclusive), on a rule with "about"'
+    if about and not topics.available():
+        return f'"about" needs the embedding model of the "topics" extra, which is not installed: {topics.EXTRA_HINT}'
     lists = [item.get(k) or [] for k in ("sources", "tags")]
     if not all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists):
         return "sources and tags must be lists of strings"
-    return RuleSpec(name, query, tuple(lists[0]), tuple(lists[1]))
+    return RuleSpec(name, query or "", tuple(lists[0]), tuple(lists[1]), about or "",
+                    None if threshold is None else float(threshold))
 
 
 def load_rules_file(path: str) -> list[RuleSpec]:
@@ -319,7 +377,8 @@ def match_lines(
             sources.apply(story, obj)
         matches = [
             {"rule": m.rule, "snippets": [s.plain() for s in m.snippets],
-             "terms": sorted({h.term for h in m.hits})}
+             "terms": sorted({h.term for h in m.hits}),
+             **({"similarity": m.topic.similarity} if m.topic is not None else {})}
             for m in matcher.match(story)
         ]
         yield {"id": obj["id"], "matches": matches}, True

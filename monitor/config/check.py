@@ -29,7 +29,7 @@ from monitor.errors import QueryError
 from monitor.fetch import address_refusal, allow_entries_for, parse_allow_networks
 from monitor.notify.options import check_apprise_url, check_digest, check_quiet, check_template
 from monitor.redact import redact_url
-from monitor.rules import OperatorHint
+from monitor.rules import OperatorHint, topics
 from monitor.sources import REGISTRY, SourceKind, kind_for
 
 
@@ -357,12 +357,13 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
     """
     previous: dict[str, int] = {}
     for i, rule in enumerate(settings.rules):
-        path: KeyPath = ("rules", i)
+        at = known.dropped.rule_at(i)
+        path: KeyPath = ("rules", at)
         if rule.name in previous:
             yield Problem(
                 (*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{previous[rule.name]}])"
             )
-        previous[rule.name] = i
+        previous[rule.name] = at
         if rule.spike is not None:
             yield from _spike_problems(path, rule, settings, known)
         else:
@@ -387,30 +388,49 @@ def _spike_problems(path: KeyPath, rule: RuleSettings, settings: Settings, known
     """A spike rule counts the matches of a rule with a query that the file defines."""
     assert rule.spike is not None
     watched = rule.spike.rule
-    queries = [r.name for r in settings.rules if r.query is not None]
+    queries = [r.name for r in settings.rules if r.spike is None]
     if watched not in queries:
         spikes = {r.name for r in settings.rules if r.spike is not None}
         if watched in spikes:
             why = f"'{watched}' is a spike rule itself: a spike counts the matches of a rule with a query"
         else:
             close = difflib.get_close_matches(watched, queries, n=1)
-            why = f"no rule with a query is named '{watched}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+            why = f"no rule with a query or about: is named '{watched}'"
+            why += f" (did you mean '{close[0]}'?)" if close else ""
             if queries:
-                why += f"; rules with a query: {', '.join(queries[:10])}" + (" ..." if len(queries) > 10 else "")
+                why += f"; such rules: {', '.join(queries[:10])}" + (" ..." if len(queries) > 10 else "")
         yield Problem((*path, "spike", "rule"), f"rule '{rule.name}': {why}")
     yield from _unknown_notifiers((*path, "notify"), rule.notify or [], known)
     if rule.digest:
         yield from problem_at((*path, "digest"), check_digest(rule.digest))
 
 
+def rule_parts_problems(
+    path: KeyPath, rule: RuleSettings, queries: QueryCheck, warnings: list[Problem] | None = None
+) -> Iterator[Problem]:
+    """What is wrong with what ``rule`` matches: its query does not parse, it has neither a
+    query nor ``about``, a threshold without ``about``, or ``about`` without the ``topics``
+    extra installed. Lower-case operator words go to ``warnings`` when given."""
+    if rule.query:
+        try:
+            hints = queries.hints(rule.query)
+        except QueryError as exc:
+            yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+        else:
+            if warnings is not None:
+                warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+    elif rule.about is None:
+        yield Problem(path, f'rule "{rule.name}" needs a query:, an about: (a topic in a few words), or both')
+    if rule.about is None:
+        if rule.threshold is not None:
+            yield Problem((*path, "threshold"), f'rule "{rule.name}": threshold applies only to a rule with about:')
+    elif not topics.available():
+        yield Problem((*path, "about"), f'rule "{rule.name}": about: needs the embedding model of the "topics" '
+                                        f"extra, which is not installed: {topics.EXTRA_HINT}")
+
+
 def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
-    assert rule.query is not None  # a spike rule is checked by _spike_problems
-    try:
-        hints = known.queries.hints(rule.query)
-    except QueryError as exc:
-        yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
-    else:
-        warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+    yield from rule_parts_problems(path, rule, known.queries, warnings)
     yield from _unknown_notifiers((*path, "notify"), rule.notify or [], known)
     for j, name in enumerate(rule.sources):
         if name not in known.sources and name not in known.dropped.sources:

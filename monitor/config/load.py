@@ -206,9 +206,10 @@ def load_rules_only(path: str) -> list[RuleSpec]:
 
     config = load_for_matching(path)
     return [
-        RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
+        RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags), about=r.about or "",
+                 threshold=r.threshold)
         for r in config.settings.rules
-        if r.enabled and r.query is not None
+        if r.enabled and r.spike is None
     ]
 
 
@@ -236,13 +237,11 @@ def _check_queries(
     settings: Settings, warnings: list[Problem], dropped: Dropped, queries: QueryCheck | None = None
 ) -> Iterator[Problem]:
     # the one cross-check `match --config` needs: its rules parse
-    from monitor.config.check import check_query  # see _check_all
+    from monitor.config.check import rule_parts_problems  # see _check_all
     from monitor.config.queries import QueryCheck
 
     queries = queries or QueryCheck()
     for i, rule in enumerate(settings.rules):
-        if rule.query is None:  # a spike rule
+        if rule.spike is not None:  # a spike rule matches no story
             continue
-        problem = check_query(rule.query, queries)
-        if problem:
-            yield Problem(("rules", i, "query"), f'rule "{rule.name}": {problem}')
+        yield from rule_parts_problems(("rules", dropped.rule_at(i)), rule, queries)

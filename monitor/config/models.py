@@ -235,11 +235,17 @@ class SpikeSettings(_Model):
 
 
 class RuleSettings(_Model):
-    """One watch rule: a ``query`` matched against every story, or a ``spike`` of another
-    rule's matches."""
+    """One watch rule: a ``query``, a topic (``about``), or both (both must hold then); or a
+    ``spike`` of another rule's matches."""
 
     name: str = Field(min_length=1)
-    query: str | None = Field(default=None, min_length=1)
+    #: empty: the rule has no keyword part (it has ``about``, or is a spike rule; check.py makes sure)
+    query: str = ""
+    #: what the stories are about, in a few words: matched by meaning (issue 17)
+    about: str | None = None
+    #: the similarity to ``about`` a story needs (None: the calibrated default)
+    threshold: float | None = None
+    #: instead of a query: alert when another rule's matches suddenly rise
     spike: SpikeSettings | None = None
     notify: list[str] | None = None
     sources: list[str] = Field(default_factory=list)
@@ -253,30 +259,56 @@ class RuleSettings(_Model):
     event: EventSettings | None = None
 
     @model_validator(mode="after")
-    def _query_or_spike(self) -> RuleSettings:
+    def _spike_alone(self) -> RuleSettings:
         if self.spike is not None:
-            if self.query is not None:
+            if self.query or self.about is not None:
                 raise ValueError(
-                    "a rule has either query: (matched against stories) or spike: (counts another "
+                    "a rule has either query:/about: (matched against stories) or spike: (counts another "
                     "rule's matches), not both"
                 )
             if self.sources or self.tags:
                 raise ValueError("a spike rule counts the matches of its spike.rule: set sources/tags there")
             if self.group != "story" or self.event is not None:
-                raise ValueError("a spike rule sends one message per spike: group: and event: belong to rules with a query")
-        elif self.query is None:
-            raise ValueError("a rule needs query: (e.g. query: '\"rare earths\"') or spike: {rule: NAME}")
+                raise ValueError(
+                    "a spike rule sends one message per spike: group: and event: belong to rules with a query"
+                )
         return self
 
     @property
     def matches_stories(self) -> bool:
-        """Whether this rule is matched against stories (a query), not a spike of another rule."""
+        """Whether this rule is matched against stories (a query or a topic), not a spike of another rule."""
         return self.spike is None
 
     @property
-    def text(self) -> str:
-        """The query, or for a spike rule what it watches (``spike of NAME``): what lists show."""
-        return self.query if self.query is not None else f"spike of {self.spike.rule if self.spike else '?'}"
+    def shown(self) -> str:
+        """What the rule matches, in one line: its query, its topic, or both; for a spike rule,
+        the rule whose matches it counts."""
+        if self.spike is not None:
+            return f"spike of {self.spike.rule}"
+        topic = f"about: {self.about}" if self.about else ""
+        return f"{self.query} + {topic}" if self.query and topic else self.query or topic
+
+    @field_validator("query")
+    @classmethod
+    def _query_given(cls, value: str) -> str:
+        # only a written `query:` is validated: a rule with `about:` alone leaves it out
+        if not value.strip():
+            raise ValueError("must not be empty (leave the key out for a rule with about: alone)")
+        return value
+
+    @field_validator("about")
+    @classmethod
+    def _about_given(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) < 2:
+            raise ValueError("must describe the topic in a few words, e.g. 'export controls on rare earths'")
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_range(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value < 1:
+            raise ValueError("must be a similarity between 0 and 1 (exclusive); the default is 0.4")
+        return value
 
 
 class DeliverySettings(_Model):

@@ -61,6 +61,9 @@ DESCRIPTIONS: dict[str, str] = {
     "SourceSettings.alert_on_first_poll": "Alert on what the first poll finds (default: it only records).",
     "SourceSettings.tags": "Labels that rules can limit themselves to (rules[].tags).",
     "RuleSettings.query": 'The query: words, "phrases", AND OR NOT, NEAR/n, field:value.',
+    "RuleSettings.about": ("A topic in a few words, matched by meaning (needs newsmonitor[topics]); "
+                           "with query: both must hold."),
+    "RuleSettings.threshold": "The similarity to about: a story needs, between 0 and 1 (default 0.4).",
     "RuleSettings.notify": "Targets (names under notifiers:); default: defaults.notify.",
     "RuleSettings.sources": "Limit the rule to these sources (by name).",
     "RuleSettings.tags": "Limit the rule to sources with one of these tags.",
@@ -96,7 +99,12 @@ def config_schema() -> dict[str, Any]:
         if not _allows_null(prop):
             defs["SourceSettings"]["properties"][key] = {"anyOf": [_without_meta(prop), {"type": "null"}], **_meta(prop)}
     defs["SourceSettings"]["oneOf"] = [{"required": ["feed"]}, {"required": ["page"]}]
-    defs["RuleSettings"]["oneOf"] = [{"required": ["query"]}, {"required": ["spike"]}]
+    # a rule matches by keywords, by topic, or by both (check.py says so in words), or is a spike rule
+    defs["RuleSettings"]["anyOf"] = [{"required": ["query"]}, {"required": ["about"]}, {"required": ["spike"]}]
+    rule = defs["RuleSettings"]["properties"]
+    rule["query"] = {**rule["query"], "minLength": 1}
+    rule["threshold"] = {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                                   {"type": "null"}], **_meta(rule["threshold"])}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **schema,

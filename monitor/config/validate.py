@@ -84,6 +84,13 @@ class Dropped:
 
     notifiers: set[str] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
+    #: the position in the file of each rule that was kept (None: none was dropped), so a
+    #: cross-check of a kept rule names its own line, not that of a dropped one before it
+    rule_positions: list[int] | None = None
+
+    def rule_at(self, i: int) -> int:
+        """The position in the file of the ``i``-th valid rule."""
+        return i if self.rule_positions is None else self.rule_positions[i]
 
 
 def validate_partially(data: dict[str, Any], problems: list[Problem]) -> tuple[Settings | None, Dropped]:
@@ -127,6 +134,10 @@ def _prune(data: dict[str, Any], exc: ValidationError, dropped: Dropped) -> dict
             pruned["notifiers"] = notifiers
         else:
             pruned.pop(str(head), None)
+    rules = pruned.get("rules")
+    if isinstance(rules, list) and any(item is None for item in rules):
+        positions = dropped.rule_positions or list(range(len(rules)))
+        dropped.rule_positions = [p for p, item in zip(positions, rules, strict=False) if item is not None]
     for key in ("sources", "rules"):
         if isinstance(pruned.get(key), list):
             pruned[key] = [item for item in pruned[key] if item is not None]

@@ -16,7 +16,7 @@ from monitor.daemon.history import Backtest, backtest, rules_report
 from monitor.daemon.outbox import Zones, describe, headline, wait_of
 from monitor.daemon.runtime import Runtime
 from monitor.daemon.status import STATUS_CACHE_SECONDS, RuntimeStatus
-from monitor.errors import FetchError, MonitorError, QueryError
+from monitor.errors import FetchError, MonitorError, QueryError, TopicModelError
 from monitor.extract.article import extract_article
 from monitor.extract.language import story_language
 from monitor.models import MessageKind, OutboxStatus, Snippet, Story
@@ -166,18 +166,26 @@ class RuntimeDashboard(RuntimeStatus):
             done = activity[r.name]
             alerts, last_alert = counts.get(r.name, (0, None))
             items.append(
-                RuleItem(r.name, r.text, r.enabled, alerts, last_alert, matches=done.matches, sent=done.alerts,
+                RuleItem(r.name, r.shown, r.enabled, alerts, last_alert, matches=done.matches, sent=done.alerts,
                          last_match=done.last_match, window_days=HISTORY_DAYS)
             )
         return items
 
-    async def try_rule(self, query: str, *, text: str = "", url: str = "") -> TryResult:
-        """``query`` run on ``text``, else the article at ``url`` (through the daemon's own
-        guarded client: its allow_networks, nothing more), else the stored stories."""
+    async def try_rule(self, query: str, *, text: str = "", url: str = "", about: str = "") -> TryResult:
+        """``query`` (and/or the topic ``about``: a topic rule at the default threshold) run on
+        ``text``, else the article at ``url`` (through the daemon's own guarded client: its
+        allow_networks, nothing more), else the stored stories."""
+        about = about.strip()
+        if not query.strip() and not about:
+            return TryResult(query, error="a query, a topic (about), or both are needed")
+        if about and len(about.split()) < 2:
+            return TryResult(query, error="describe the topic in a few words, e.g. 'export controls on rare earths'")
         try:
-            matcher = Matcher.compile([RuleSpec("try", query)])
+            matcher = Matcher.compile([RuleSpec("try", query if query.strip() else "", about=about)])
         except QueryError as exc:
             return TryResult(query, error=f"invalid query: {exc}")
+        except TopicModelError as exc:
+            return TryResult(query, error=str(exc))
         if text.strip():
             text = text[:MAX_PASTED]
             story = Story(source="(pasted text)", url="", title="", text=text, lang=story_language(None, "", text))
@@ -188,9 +196,9 @@ class RuntimeDashboard(RuntimeStatus):
             except MonitorError as exc:
                 return TryResult(query, error=redact_text(str(exc)), scope=url)
             return _result(query, matcher, story, "the article at the URL")
-        return await self._backtest(query)
+        return await self._backtest(query, about)
 
-    async def _backtest(self, query: str) -> TryResult:
+    async def _backtest(self, query: str, about: str = "") -> TryResult:
         """``query`` over the stories first seen in the last :data:`HISTORY_DAYS` days, a
         page at a time on the CPU thread (the polls go on meanwhile)."""
         settings = self._rt.config.settings
@@ -202,7 +210,7 @@ class RuntimeDashboard(RuntimeStatus):
             async with self.history_search:
                 found = await backtest(
                     self._rt.store, query, since=since, until=until, configured=settings.sources,
-                    zone=ZoneInfo(settings.timezone), limit=TRIED_SHOWN, cpu=self._rt.cpu,
+                    zone=ZoneInfo(settings.timezone), limit=TRIED_SHOWN, cpu=self._rt.cpu, about=about,
                 )
         except MonitorError as exc:
             return TryResult(query, error=redact_text(str(exc)), scope="the stored history")

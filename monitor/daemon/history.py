@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import partial
 
 from monitor.config import SourceSettings
-from monitor.models import Snippet, Story
+from monitor.models import Snippet, Story, TopicScore
 from monitor.rules import Matcher, RuleSpec
 from monitor.store.facade import Store
 from monitor.store.history import StoredStory
@@ -80,6 +80,8 @@ class BacktestMatch:
     lang: str | None
     terms: tuple[str, ...]
     snippets: tuple[Snippet, ...]
+    #: the topic score (a backtest with ``about``), else None
+    topic: TopicScore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +233,7 @@ class _Tally:
                     lang=stored.lang,
                     terms=tuple(sorted({hit.term for hit in match.hits})),
                     snippets=match.snippets,
+                    topic=match.topic,
                 )
             )
             if len(self.newest) > self.limit:
@@ -250,16 +253,21 @@ async def backtest(
     limit: int = 50,
     cpu: CpuRunner = run_inline,
     page: int = PAGE,
+    about: str = "",
+    threshold: float | None = None,
 ) -> Backtest:
     """Run ``query`` over the stories first seen in [``since``, ``until``), as a rule limited
     to ``sources`` (source names or outlets) and ``tags`` would run (neither: every source),
     with the outlets and tags of the ``configured`` sources.
 
     Reads and matches ``page`` stories at a time, matching on ``cpu``; keeps the newest
-    ``limit`` matches. Raises :class:`~monitor.errors.QueryError` for an invalid
-    query (before reading anything), StoreError or the database's errors from the reads.
+    ``limit`` matches. With ``about``, a topic rule (``query`` may be empty; with one, both
+    must hold) whose matches carry their similarity. Raises
+    :class:`~monitor.errors.QueryError` for an invalid query or
+    :class:`~monitor.errors.TopicModelError` (both before reading anything), StoreError or
+    the database's errors from the reads.
     """
-    matcher = Matcher.compile([RuleSpec("backtest", query, tuple(sources), tuple(tags))])
+    matcher = Matcher.compile([RuleSpec("backtest", query, tuple(sources), tuple(tags), about, threshold)])
     tally = _Tally(matcher, {src.name: src for src in configured}, zone, limit)
     names = sources_named(configured, sources, tags)
     read = partial(store.story_history, until=until, sources=names, limit=page)

@@ -76,9 +76,10 @@ class CompiledRules:
 def rule_specs(rules: Iterable[RuleSettings]) -> list[RuleSpec]:
     """The configured ``rules`` as the matcher takes them, in their order."""
     return [
-        RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
+        RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags), about=r.about or "",
+                 threshold=r.threshold)
         for r in rules
-        if r.query is not None  # a spike rule matches no story
+        if r.spike is None  # a spike rule matches no story
     ]
 
 
@@ -129,7 +130,7 @@ def _version_of(module: str) -> str:
 
 def rules_digest(specs: Sequence[RuleSpec]) -> str:
     """The hash that says whether two rule sets compile to the same matcher (see the module)."""
-    rows = [[spec.name, spec.query, spec.sources, spec.tags] for spec in specs]
+    rows = [[spec.name, spec.query, spec.sources, spec.tags, spec.about, spec.threshold] for spec in specs]
     return hashlib.sha256((code_version() + "\n" + json.dumps(rows)).encode()).hexdigest()
 
 
@@ -178,6 +179,8 @@ class RuleCache:
         queries = queries or QueryCheck()
         parsed: dict[str, Query] = {}
         for spec in specs:
+            if not spec.query:
+                continue  # a topic rule alone (about:)
             try:
                 parsed[spec.query] = queries.query(spec.query)
             except QueryError as exc:

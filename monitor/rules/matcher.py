@@ -23,6 +23,11 @@ same evidence in a story share one report (hits and snippets).
 
 Lemma keys depend on the story's language, so the index is built per lemmatiser language:
 English at compile time, any other language the first time a story in it is matched.
+
+Topic rules (``about:``, see ``topicmatch``) are not in the index: the story is embedded
+once and every topic rule scored with one matrix product. A rule with both ``query`` and
+``about`` needs both: its keyword match is held until its similarity passes too, and no
+story is embedded when no topic rule could still match it.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from monitor.errors import QueryError
-from monitor.models import Hit, Match, Snippet, Story
+from monitor.models import Hit, Match, Snippet, Story, TopicScore
 from monitor.rules import frequency
 from monitor.rules.ast import Mode, Query, Unit, walk_terms
 from monitor.rules.document import ChunkNotes, StoryDoc
@@ -56,6 +63,7 @@ from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import StorySnippets
 from monitor.rules.text import LangCache, fold, word_keys
+from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
@@ -71,12 +79,27 @@ _PAIRS_FROM = 1_000
 @dataclass(frozen=True)
 class RuleSpec:
     """A named watch rule as configured; ``sources``/``tags`` limit it to some sources
-    (by source name or outlet, or by source tag; empty means every source)."""
+    (by source name or outlet, or by source tag; empty means every source).
+
+    ``about`` makes it a topic rule: it matches a story whose similarity to that description
+    is at least ``threshold`` (None: the calibrated default); with a ``query`` as well, both
+    must hold. A rule has a query, a description, or both.
+    """
 
     name: str
     query: str
     sources: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    about: str = ""
+    threshold: float | None = None
+
+
+def _allows(sources: frozenset[str], tags: frozenset[str], story: Story) -> bool:
+    if not sources and not tags:
+        return True
+    if story.source.casefold() in sources or story.outlet.casefold() in sources:
+        return True
+    return any(t.casefold() in tags for t in story.source_tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +110,20 @@ class _Rule:
     tags: frozenset[str]
 
     def allows(self, story: Story) -> bool:
-        if not self.sources and not self.tags:
-            return True
-        sources = self.sources
-        if story.source.casefold() in sources or story.outlet.casefold() in sources:
-            return True
-        return any(t.casefold() in self.tags for t in story.source_tags)
+        return _allows(self.sources, self.tags, story)
+
+
+@dataclass(frozen=True, slots=True)
+class _TopicScope:
+    """Where a topic rule may alert, and whether its query must match too."""
+
+    name: str
+    sources: frozenset[str]
+    tags: frozenset[str]
+    with_query: bool
+
+    def allows(self, story: Story) -> bool:
+        return _allows(self.sources, self.tags, story)
 
 
 class _Index:
@@ -258,10 +289,21 @@ def _alternatives(atom: Atom, lang: str) -> tuple[Feature, ...]:
 class Matcher:
     """All rules compiled together; :meth:`match` returns the rules a story matches."""
 
-    def __init__(self, rules: Sequence[_Rule]) -> None:
+    def __init__(self, rules: Sequence[_Rule], topics: TopicIndex | None = None,
+                 scopes: Sequence[_TopicScope] = (), order: Sequence[str] = ()) -> None:
         self._rules = tuple(rules)
+        #: the topic rules (None: there are none), and where each may alert
+        self.topics = topics if topics is not None and topics.rules else None
+        self._scopes = tuple(scopes)
+        #: rules whose keyword match waits for their topic score
+        self._combined = frozenset(scope.name for scope in scopes if scope.with_query)
+        #: whether every topic rule needs its query too (no keyword match: no embedding)
+        self._all_combined = all(scope.with_query for scope in scopes)
+        #: every rule's position in the rule set (matches are returned in that order)
+        self._order = {name: i for i, name in enumerate(order or [rule.name for rule in rules])}
         #: whether some rule is limited by ``sources``/``tags`` (else every rule accepts every story)
-        self.limited = any(rule.sources or rule.tags for rule in rules)
+        self.limited = any(rule.sources or rule.tags for rule in rules) or any(
+            scope.sources or scope.tags for scope in scopes)
         self._indexes: dict[str, _Index] = {}
         #: the words of every term of every rule, positive or not
         self._units: set[Unit] = set()
@@ -295,15 +337,26 @@ class Matcher:
         gc.disable()
         try:
             compiled: list[_Rule] = []
+            topic_rules: list[TopicRule] = []
+            scopes: list[_TopicScope] = []
             for spec in rules:
+                sources = frozenset(s.casefold() for s in spec.sources) or _NO_NAMES
+                tags = frozenset(t.casefold() for t in spec.tags) or _NO_NAMES
+                if spec.about:
+                    threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
+                    topic_rules.append(TopicRule(spec.name, spec.about, threshold))
+                    scopes.append(_TopicScope(spec.name, sources, tags, bool(spec.query)))
+                if not spec.query and spec.about:
+                    continue
                 try:
                     query = parsed.get(spec.query) if parsed else None
                     query = query or parse_query(spec.query)
                 except QueryError as exc:
                     raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
-                compiled.append(_Rule(spec.name, query, frozenset(s.casefold() for s in spec.sources) or _NO_NAMES,
-                                      frozenset(t.casefold() for t in spec.tags) or _NO_NAMES))
-            matcher = cls(compiled)
+                compiled.append(_Rule(spec.name, query, sources, tags))
+            # embedding the descriptions loads the model (TopicModelError without the extra)
+            topics = TopicIndex.build(topic_rules) if topic_rules else None
+            matcher = cls(compiled, topics, scopes, [spec.name for spec in rules])
         finally:
             if enabled:
                 gc.enable()
@@ -316,7 +369,7 @@ class Matcher:
         return matcher
 
     def __len__(self) -> int:
-        return len(self._rules)
+        return len(self._order)
 
     def _index(self, lang: str) -> _Index:
         index = self._indexes.get(lang)
@@ -358,7 +411,8 @@ class Matcher:
     def accepting(self, story: Story) -> frozenset[str]:
         """The names of the rules whose ``sources``/``tags`` let ``story``'s source (its name,
         outlet and tags) alert; the query is not looked at."""
-        return frozenset(rule.name for rule in self._rules if rule.allows(story))
+        return frozenset(rule.name for rule in self._rules if rule.allows(story)) | frozenset(
+            scope.name for scope in self._scopes if scope.allows(story))
 
     def candidates(self, story: Story) -> list[int]:
         """Indices of the rules that pass the candidate filter for ``story`` (for tests and benchmarks)."""
@@ -391,6 +445,54 @@ class Matcher:
                 gc.enable()
 
     def _match(self, story: Story) -> list[Match]:
+        found = self._keyword_matches(story) if self._rules else []
+        if self.topics is None:
+            return found
+        held = {m.rule: m for m in found if m.rule in self._combined}
+        out = [m for m in found if m.rule not in self._combined]
+        topical = self._topic_matches(story, held)
+        if not topical:
+            return out
+        order = self._order
+        return sorted(out + topical, key=lambda m: order[m.rule])
+
+    def _topic_matches(self, story: Story, held: dict[str, Match]) -> list[Match]:
+        """The topic rules ``story`` matches; ``held`` are the keyword matches of the rules
+        that need both. The story is not embedded when every topic rule needs its query too
+        and none matched; otherwise once, and only the rules over their threshold are looked
+        at one by one (a Python loop over 10 000 rules would cost more than the product)."""
+        topics = self.topics
+        assert topics is not None
+        if self._all_combined and not held:
+            return []
+        scores = topics.scores(topics.story_vector(story.title, story.text))
+        out: list[Match] = []
+        evidence = None
+        limited, scopes = self.limited, self._scopes
+        for r in np.flatnonzero(scores >= topics.thresholds).tolist():
+            scope = scopes[r]
+            if (limited and not scope.allows(story)) or (scope.with_query and scope.name not in held):
+                continue
+            evidence = evidence or topics.explain(story.title, story.text)
+            score, snippet = topics.score(r, float(scores[r]), evidence)
+            keyword = held.get(scope.name)
+            if keyword is None:
+                out.append(Match(scope.name, (), (snippet,), score))
+            else:
+                out.append(Match(scope.name, keyword.hits, (snippet, *keyword.snippets[:1]), score))
+        return out
+
+    def topic_scores(self, story: Story) -> list[tuple[str, TopicScore]]:
+        """Every topic rule's score for ``story`` whatever its threshold, in rule order (to
+        explain a match or its absence; the keyword part and ``sources`` are not looked at)."""
+        topics = self.topics
+        if topics is None:
+            return []
+        scores = topics.scores(topics.story_vector(story.title, story.text))
+        evidence = topics.explain(story.title, story.text)
+        return [(rule.name, topics.score(r, float(scores[r]), evidence)[0]) for r, rule in enumerate(topics.rules)]
+
+    def _keyword_matches(self, story: Story) -> list[Match]:
         doc = self._doc(story)
         candidates = self._candidates(doc)
         if not candidates:

@@ -83,10 +83,10 @@ class Api:
     async def try_rule(self, request: web.Request) -> web.Response:
         self._check_csrf(request)
         body = await _json_body(request)
-        query, text, url = (body.get(k, "") for k in ("query", "text", "url"))
-        if not all(isinstance(v, str) for v in (query, text, url)):
-            raise web.HTTPBadRequest(text="400 Bad Request: query, text and url are strings")
-        result = await self.provider.try_rule(query[:MAX_QUERY], text=text, url=url.strip())
+        query, text, url, about = (body.get(k, "") for k in ("query", "text", "url", "about"))
+        if not all(isinstance(v, str) for v in (query, text, url, about)):
+            raise web.HTTPBadRequest(text="400 Bad Request: query, text, url and about are strings")
+        result = await self.provider.try_rule(query[:MAX_QUERY], text=text, url=url.strip(), about=about[:MAX_QUERY])
         return web.json_response(result.to_json(), status=400 if result.error else 200)
 
     async def csrf(self, request: web.Request) -> web.Response:

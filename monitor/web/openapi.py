@@ -154,7 +154,7 @@ OPENAPI: dict[str, Any] = {
         "/api/try": {"post": {
             "summary": "Run a query on pasted text, on an article URL, or (both empty) on the stored stories",
             "parameters": [{"name": "X-CSRF-Token", "in": "header", "schema": _S}],
-            "requestBody": {"content": {"application/json": {"schema": _obj(["query"], query=_S, text=_S, url=_S)}}},
+            "requestBody": {"content": {"application/json": {"schema": _obj([], query=_S, text=_S, url=_S, about=_S)}}},
             "responses": {"200": _json(_ref("TryResult")), "400": _json(_ref("TryResult"), "bad query or input"),
                           **_CHANGE},
         }},

@@ -143,17 +143,17 @@ class Pages:
         raise web.HTTPSeeOther(f"/outbox?retried={row_id}")
 
     async def try_form(self, request: web.Request) -> web.Response:
-        return self._page(request, "try.html", "Try a rule", query="", url="", text="", result=None, history=True,
-                          history_days=HISTORY_DAYS)
+        return self._page(request, "try.html", "Try a rule", query="", url="", text="", about="", result=None,
+                          history=True, history_days=HISTORY_DAYS)
 
     async def try_rule(self, request: web.Request) -> web.Response:
         form = await request.post()
         self._check_csrf(request, form)
-        query, url, text = (str(form.get(k, "")) for k in ("query", "url", "text"))
-        result = await self.provider.try_rule(query[:MAX_QUERY], text=text, url=url.strip())
+        query, url, text, about = (str(form.get(k, "")) for k in ("query", "url", "text", "about"))
+        result = await self.provider.try_rule(query[:MAX_QUERY], text=text, url=url.strip(), about=about[:MAX_QUERY])
         return self._page(
-            request, "try.html", "Try a rule", query=query, url=url, text=text, result=result, history=True,
-            history_days=HISTORY_DAYS,
+            request, "try.html", "Try a rule", query=query, url=url, text=text, about=about, result=result,
+            history=True, history_days=HISTORY_DAYS,
         )
 
     # ------------------------------------------------------------------ signing in

@@ -425,9 +425,10 @@ class DashboardProvider(StatusProvider, Protocol):
         """Every configured rule, in configuration order, with its alert count."""
         ...
 
-    async def try_rule(self, query: str, *, text: str = "", url: str = "") -> TryResult:
-        """Run ``query`` on pasted ``text``, on the article at ``url`` (fetched through the
-        guarded client), or, when both are empty, on the stored stories."""
+    async def try_rule(self, query: str, *, text: str = "", url: str = "", about: str = "") -> TryResult:
+        """Run ``query`` (and/or the topic ``about``, a topic rule) on pasted ``text``, on the
+        article at ``url`` (fetched through the guarded client), or, when both are empty, on
+        the stored stories."""
         ...
 
     async def readiness(self) -> Readiness:

@@ -103,3 +103,23 @@ def test_rules_lists_the_configured_rules(seeded: Seeded) -> None:
     data = json.loads(run("rules", "--json", "--config", str(seeded.path))[1])
     assert data["rules"][1] == {"name": "courts", "enabled": True, "query": "magistrates",
                                 "notify": ["chat", "locked"]}
+
+
+def test_backtest_of_a_topic_rule_explains_each_score(seeded: Seeded) -> None:
+    code, out = run("backtest", "--about", "tariffs and trade disputes between countries", "--config",
+                    str(seeded.path), "--json", "--threshold", "0.3")
+    assert code == 0, out
+    data = json.loads(out)
+    titles = {m["title"] for m in data["matches"]}
+    assert {"Tariffs hit car exports", "Ministers talk trade"} <= titles
+    assert "Rain expected at weekend" not in titles and "Harbour festival opens" not in titles
+    for found in data["matches"]:
+        assert found["similarity"] >= found["threshold"] == 0.3 and found["sentence"]
+        assert found["snippets"][0].startswith(f"(similarity {found['similarity']:.2f}) ")
+    code, out = run("backtest", "--about", "tariffs and trade disputes", "--config", str(seeded.path), "--threshold",
+                    "0.3")
+    assert code == 0 and "similarity 0." in out and "(threshold 0.300)" in out
+    code, out = run("backtest", "--config", str(seeded.path))
+    assert code == 2 and "expected QUERY, --about TEXT, or both" in out
+    code, out = run("backtest", "--about", "tariffs", "--config", str(seeded.path))
+    assert code == 2 and "in a few words" in out

@@ -348,3 +348,65 @@ def test_match_keeps_the_compiled_rules_in_the_state_directory(tmp_path: Path, m
     assert first.exit_code == second.exit_code == 0 and first.output == second.output
     assert '"rule": "jp-defence"' in second.output
     assert kept.stat().st_mtime_ns == written  # read back, not written again
+
+
+TOPIC_STORY = {"title": "Beijing tightens licences for gallium and germanium exports",
+               "text": "China's commerce ministry said exporters of gallium, germanium and several lanthanides "
+                       "will need a licence from next month. Chip makers fear shortages."}
+TOPIC = "export restrictions on critical minerals such as gallium and rare earths"
+
+
+def test_test_rule_about_explains_the_score(tmp_path: Path) -> None:
+    story = write(tmp_path, "s.json", json.dumps(TOPIC_STORY))
+    result = CliRunner().invoke(rule_command, ["--about", TOPIC, story])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "MATCH"
+    assert lines[1].startswith("topic: similarity 0.") and lines[1].endswith("reaches the threshold 0.400")
+    assert lines[2] == f"  about: {TOPIC}"
+    assert lines[3].startswith("  closest sentence (similarity 0.") and "exporters of gallium" in lines[3]
+    assert any(line.startswith("  [text] (similarity 0.") and "**gallium**" in line for line in lines)
+
+    # with a query that does not hold: no match, and both parts explained
+    result = CliRunner().invoke(rule_command, ["--about", TOPIC, "Russia", story])
+    assert result.exit_code == 1 and result.output.startswith("NO MATCH\ntopic: similarity 0.")
+    assert "Russia                   not found" in result.output
+    result = CliRunner().invoke(rule_command, ["--about", TOPIC, "--threshold", "0.9", "-"],
+                                input=json.dumps(TOPIC_STORY))
+    assert result.exit_code == 1 and "is below the threshold 0.900" in result.output
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--about", "minerals", "-"], "in a few words"),
+    (["--about", TOPIC, "--threshold", "1.5", "-"], "between 0 and 1"),
+    (["--threshold", "0.5", "gallium", "-"], "--threshold applies only with --about"),
+])
+def test_test_rule_refuses_bad_topic_options(args: list[str], says: str) -> None:
+    result = CliRunner().invoke(rule_command, args, input="x")
+    assert result.exit_code == 2 and says in result.output
+
+
+def test_match_with_a_topic_rule_gives_its_similarity(tmp_path: Path) -> None:
+    rules = write(tmp_path, "rules.yaml", f"- name: minerals\n  about: {TOPIC}\n- name: kw\n  query: gallium\n")
+    stories = write(tmp_path, "s.jsonl", json.dumps({"id": 1, **TOPIC_STORY}) + "\n")
+    result = CliRunner().invoke(match, ["--rules", rules, stories])
+    assert result.exit_code == 0, result.output
+    (minerals, kw) = json.loads(result.output)["matches"]
+    assert minerals["rule"] == "minerals" and 0.4 <= minerals["similarity"] < 1 and minerals["terms"] == []
+    assert kw["rule"] == "kw" and "similarity" not in kw
+    bad = write(tmp_path, "bad.yaml", "- name: minerals\n  about: x\n- name: t\n  query: y\n  threshold: 0.5\n")
+    result = CliRunner().invoke(match, ["--rules", bad, stories])
+    assert result.exit_code == 2 and "bad.yaml:1:3: rules[0]" in result.output and "rules[1]" in result.output
+
+
+def test_rules_lists_a_topic_rule_with_its_description(tmp_path: Path) -> None:
+    from monitor.cli import main
+
+    config = write(tmp_path, "nm.yaml", f"rules:\n  - name: minerals\n    about: {TOPIC}\n    threshold: 0.3\n"
+                                        f"  - name: both\n    query: China\n    about: {TOPIC}\n")
+    result = CliRunner().invoke(main, ["rules", "--config", config])
+    assert result.exit_code == 0, result.output
+    assert f"about: {TOPIC}" in result.output and f"China + about: {TOPIC}" in result.output
+    result = CliRunner().invoke(main, ["rules", "--config", config, "--json"])
+    first = json.loads(result.output)["rules"][0]
+    assert (first["query"], first["about"], first["threshold"]) == ("", TOPIC, 0.3)

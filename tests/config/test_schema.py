@@ -73,6 +73,10 @@ CASES: list[tuple[str, str, bool]] = [
     ("a spike rule", "rules: [{name: base, query: x}, {name: s, spike: {rule: base, factor: 4, window: 2h}}]", True),
     ("a spike rule with a query too", "rules: [{name: base, query: x}, {name: s, query: y, spike: {rule: base}}]", False),
     ("a spike factor of 1", "rules: [{name: base, query: x}, {name: s, spike: {rule: base, factor: 1}}]", False),
+    ("a rule about a topic alone", "rules: [{name: r, about: 'rare earth exports'}]", True),
+    ("a rule with a query and a topic", "rules: [{name: r, query: China, about: 'rare earth exports', threshold: 0.3}]",
+     True),
+    ("a topic rule's threshold above 1", "rules: [{name: r, about: 'rare earth exports', threshold: 2}]", False),
     ("a notifier format that does not exist", "notifiers: {a: {urls: ['json://127.0.0.1:1/x'], format: pdf}}", False),
     ("max_per_hour zero", "notifiers: {a: {urls: ['json://127.0.0.1:1/x'], max_per_hour: 0}}", False),
 ]

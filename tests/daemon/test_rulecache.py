@@ -69,6 +69,10 @@ def test_the_same_rules_are_read_back_not_compiled(cache: RuleCache, monkeypatch
         [*SPECS[:2], RuleSpec("local", "flood*", sources=("agency",))],  # what it is limited to
         [SPECS[1], SPECS[0], SPECS[2]],  # the order (matches are reported in it)
         SPECS[:2],  # one rule fewer
+        [*SPECS, RuleSpec("topic", "", about="storms and floods on the coast")],  # a topic rule
+        [*SPECS[:2], RuleSpec("local", "flood*", sources=("wire",), about="floods after heavy rain")],  # a topic
+        [*SPECS[:2], RuleSpec("local", "flood*", sources=("wire",), about="floods after heavy rain",
+                              threshold=0.9)],  # a topic's threshold
     ],
 )
 def test_other_rules_are_compiled_and_replace_the_file(cache: RuleCache, changed: list[RuleSpec]) -> None:
@@ -77,6 +81,19 @@ def test_other_rules_are_compiled_and_replace_the_file(cache: RuleCache, changed
     assert second.digest != first.digest
     assert matched(second.matcher) == [m.rule for m in Matcher.compile(changed).match(STORY)]
     assert RuleCache(cache.path, min_rules=1).compile(changed).digest == second.digest
+
+
+def test_a_cached_set_with_topic_rules_reads_back_and_matches(
+    cache: RuleCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = [*SPECS, RuleSpec("coast", "", about="a storm and floods on the coast"),
+             RuleSpec("strict", "", about="a storm and floods on the coast", threshold=0.99)]
+    compiled = cache.compile(specs)
+    assert matched(compiled.matcher) == ["storm", "local", "coast"]
+    no_compiling(monkeypatch)
+    again = RuleCache(cache.path, min_rules=1).compile(specs)
+    assert again.matcher is not compiled.matcher and matched(again.matcher) == ["storm", "local", "coast"]
+    assert [m.topic for m in again.matcher.match(STORY)] == [m.topic for m in compiled.matcher.match(STORY)]
 
 
 def test_other_code_makes_the_file_stale(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,10 +97,13 @@ def test_a_spike_rule_is_not_compiled_into_the_matcher(tmp_path: Path) -> None:
     [
         (
             {"name": "s", "query": "x", "spike": {"rule": "minerals"}},
-            "either query: (matched against stories) or spike:",
+            "either query:/about: (matched against stories) or spike:",
         ),
-        ({"name": "s"}, "a rule needs query:"),
-        ({"name": "s", "spike": {"rule": "mineral"}}, "no rule with a query is named 'mineral' (did you mean 'minerals'?)"),
+        ({"name": "s"}, "needs a query:, an about:"),
+        (
+            {"name": "s", "spike": {"rule": "mineral"}},
+            "no rule with a query or about: is named 'mineral' (did you mean 'minerals'?)",
+        ),
         ({"name": "s", "spike": {"rule": "s"}}, "'s' is a spike rule itself"),
         ({"name": "s", "spike": {"rule": "minerals", "factor": 1}}, "greater than 1"),
         ({"name": "s", "spike": {"rule": "minerals", "window": "1h", "baseline": "90m"}}, "at least twice the window"),

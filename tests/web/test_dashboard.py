@@ -157,6 +157,29 @@ async def test_try_a_rule_on_pasted_text_and_a_bad_query(rig: DashboardRig) -> N
     assert guarded["error"] and not guarded["matches"]  # the address guard: not in allow_networks
 
 
+async def test_try_a_topic_rule_on_pasted_text(rig: DashboardRig) -> None:
+    text = ("A strong earthquake shook the coast on Monday, damaging houses and roads. Rescue teams searched "
+            "collapsed buildings as aftershocks continued.")
+    async with aiohttp.ClientSession(headers=BEARER) as http:
+        async with http.post(rig.base + "/api/try", json={"about": "earthquakes and the damage they do",
+                                                          "text": text}) as resp:
+            found = await resp.json()
+        async with http.post(rig.base + "/api/try", json={"about": "football transfers and league results",
+                                                          "text": text}) as resp:
+            other = await resp.json()
+        async with http.post(rig.base + "/api/try", json={"about": "quakes", "text": text}) as resp:
+            assert resp.status == 400
+            short = await resp.json()
+        async with http.get(rig.base + "/try") as resp:
+            form = await resp.text()
+    assert found["searched"] == 1 and len(found["matches"]) == 1, found
+    snippet = found["matches"][0]["snippets"][0]
+    assert snippet["text"].startswith("(similarity 0.") and "earthquake" in snippet["text"]
+    assert other["searched"] == 1 and other["matches"] == []
+    assert "in a few words" in short["error"]
+    assert 'name="about"' in form
+
+
 async def test_trying_a_rule_over_the_history_escapes_what_the_sources_wrote(rig: DashboardRig) -> None:
     async with aiohttp.ClientSession(headers=BEARER) as http:
         async with http.post(rig.base + "/api/try", json={"query": "earthquake"}) as resp:
