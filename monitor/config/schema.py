@@ -100,7 +100,8 @@ def config_schema() -> dict[str, Any]:
             defs["SourceSettings"]["properties"][key] = {"anyOf": [_without_meta(prop), {"type": "null"}], **_meta(prop)}
     defs["SourceSettings"]["oneOf"] = [{"required": ["feed"]}, {"required": ["page"]}]
     # a rule matches by keywords, by topic, or by both (check.py says so in words), or is a spike rule
-    defs["RuleSettings"]["anyOf"] = [{"required": ["query"]}, {"required": ["about"]}, {"required": ["spike"]}]
+    matched = {"anyOf": [{"required": ["query"]}, {"required": ["about"]}]}
+    defs["RuleSettings"]["oneOf"] = [matched, {"required": ["spike"]}]
     rule = defs["RuleSettings"]["properties"]
     rule["query"] = {**rule["query"], "minLength": 1}
     rule["threshold"] = {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
