@@ -114,7 +114,8 @@ class Daemon:
             log.warning("config: %s", warning)
 
     async def _rebuild_clusters(self) -> None:
-        if not self.config.settings.cluster.enabled:
+        # instances sharing a database settle clusters in it (monitor.daemon.syndication)
+        if not self.config.settings.cluster.enabled or self.rt.store.shared:
             return
         from monitor.identity.clusters import ClusterIndex, Signature
 
@@ -493,8 +494,14 @@ class Daemon:
             self.rt.outbox_changed.set()
 
     async def _prune(self) -> None:
-        cutoff = self.clock.timestamp() - self.config.settings.retention
-        pruned = await self.rt.store.prune(cutoff)
+        now = self.clock.timestamp()
+        cutoff = now - self.config.settings.retention
+        window = self.config.settings.cluster.window
+        index = self.rt.cluster_index
+        if index is not None:
+            # the in-memory index forgets what the window no longer reaches, as the database's does
+            await self.rt.cpu(index.expire, now)
+        pruned = await self.rt.store.prune(cutoff, bands_before=now - window)
         if pruned:
             log.info(
                 "retention: pruned %d rows (stories not listed, sent alerts, history) from before %s",

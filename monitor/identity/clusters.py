@@ -20,10 +20,12 @@ database and loaded after a restart compare correctly.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import re
 import struct
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +61,12 @@ _HEADER = struct.Struct("<3sBHI")  # magic, version, num_perm, words
 _TOKEN = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
 
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+
+#: the LSH bands of the default index (datasketch's choice for the lookup threshold): the
+#: database's index (:func:`story_bands`) cuts every signature the same way, so a copy
+#: recorded by another instance shares a band key with this one wherever the in-memory
+#: index would have found it
+_BANDS = MinHashLSH(threshold=max(0.1, THRESHOLD - LSH_MARGIN), num_perm=NUM_PERM).hashranges
 
 
 def words(text: str) -> list[str]:
@@ -179,6 +187,63 @@ def title_key(title: str) -> str | None:
     if len(key.split()) < MIN_TITLE_WORDS or len(key) < MIN_TITLE_CHARS or _GENERIC.search(key):
         return None
     return key
+
+
+# ---------------------------------------------------------------------------- band keys
+
+
+def _key64(data: bytes) -> int:
+    # a signed 64-bit integer: a PostgreSQL bigint, and an advisory lock's key
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
+def story_bands(sig: Signature | None, tkey: str | None, *, min_words: int = MIN_WORDS) -> list[int]:
+    """The band keys of a story in the database's near-duplicate index, sorted and distinct:
+    one per LSH band of its text signature (when the text is long enough to merge stories,
+    as :meth:`ClusterIndex.add` decides) and one for its title key. Two stories that the
+    in-memory index would compare share at least one key. Deterministic across processes."""
+    keys: set[int] = set()
+    if sig is not None and sig.words >= min_words:
+        values = sig.values.astype("<u4")
+        for number, (start, end) in enumerate(_BANDS):
+            keys.add(_key64(b"b" + number.to_bytes(1, "little") + values[start:end].tobytes()))
+    if tkey:
+        keys.add(_key64(b"t" + tkey.encode("utf-8")))
+    return sorted(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A story already recorded, as the near-duplicate index knows it."""
+
+    cluster: str
+    sig: Signature | None
+    tkey: str | None
+    at: float
+
+
+def settle_clusters(
+    known: Sequence[Copy],
+    new: Sequence[tuple[str, Signature | None, str | None]],
+    now: float,
+    *,
+    window_seconds: float,
+    threshold: float = THRESHOLD,
+) -> list[str]:
+    """The cluster of each of ``new`` (its own key, signature, title key), recorded at
+    ``now``, among the ``known`` copies (those sharing a band key with any of them) and the
+    ones before it in ``new``: exactly as a :class:`ClusterIndex` holding ``known`` decides
+    (a title wins, else the most similar text at or above the threshold, within the window);
+    a story that joins none is its own cluster, named by its key."""
+    index = ClusterIndex(threshold=threshold, window_seconds=window_seconds)
+    for copy in sorted(known, key=lambda c: c.at):
+        index.add(copy.cluster, copy.sig, copy.tkey, copy.at)
+    clusters = []
+    for key, sig, tkey in new:
+        cluster = index.find(sig, tkey, now) or key
+        index.add(cluster, sig, tkey, now)
+        clusters.append(cluster)
+    return clusters
 
 
 # ---------------------------------------------------------------------------- the index

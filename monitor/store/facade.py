@@ -25,7 +25,8 @@ from typing import ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 
 from monitor.models import OutboxStatus
-from monitor.store import history, repo
+from monitor.store import bands, history, repo
+from monitor.store.bands import StoredCopy
 from monitor.store.db import Database
 from monitor.store.leases import Leases
 
@@ -70,6 +71,24 @@ class FailurePlan:
     dead_reason: str | None = None
     destination: repo.DestinationState | None = None
     unknown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SharedClusters:
+    """How a poll's new stories find their clusters in the database's near-duplicate index
+    (:mod:`monitor.store.bands`), inside the transaction that records them.
+
+    ``bands`` holds each new story's band keys (same order as the stories); copies recorded
+    at or after ``since`` count. ``settle`` gets the stored copies that share a band key with
+    any of the new stories (oldest first) and returns each new story's cluster and the
+    poll's outbox rows as those clusters make them (their idempotency keys follow the
+    cluster). It runs on the database thread while the transaction holds the band locks:
+    pure and quick.
+    """
+
+    bands: Sequence[Sequence[int]]
+    since: float
+    settle: Callable[[Sequence[StoredCopy]], tuple[Sequence[str], Sequence[repo.OutboxRow]]]
 
 
 class HealthNotice(Protocol):
@@ -216,6 +235,7 @@ class Store:
         first_listed: Collection[int] = (),
         relisted: Sequence[int] = (),
         matches: Sequence[tuple[int, str]] = (),
+        clusters: SharedClusters | None = None,
     ) -> list[int]:
         """Record one poll of a source in ONE transaction, so that a crash loses all of it or none.
 
@@ -233,19 +253,31 @@ class Store:
         story's language and text (compressed before the transaction starts) and the
         ``matches`` (story index, counted as ``story_index`` is, and rule name), found by
         this poll at ``now``. Returns the new stories' ids, in order.
+
+        With ``clusters`` (instances sharing the database), the new stories' clusters and the
+        outbox rows are settled first, in the same transaction, against the copies other
+        instances recorded (see :class:`SharedClusters`), and the stories' band keys are
+        indexed with them.
         """
 
         def write(conn: Connection, texts: Sequence[tuple[str | None, bytes]]) -> list[int]:
-            ids = repo.add_stories(conn, stories, now)
+            new, outbox_rows = stories, rows
+            if clusters is not None:
+                # before anything is written: a concurrent copy's transaction commits first
+                every = {key for keys in clusters.bands for key in keys}
+                bands.lock(conn, every)
+                settled, outbox_rows = clusters.settle(bands.copies(conn, every, clusters.since))
+                new = [replace(story, cluster=c) for story, c in zip(stories, settled, strict=True)]
+            ids = repo.add_stories(conn, new, now, aliases=extra_keys, max_aliases=max_aliases)
+            if clusters is not None:
+                bands.add(conn, list(zip(ids, clusters.bands, strict=True)), now)
             history.add_texts(conn, ids, texts)
             repo.touch_listed(conn, listed, now)
             repo.touch_keys(conn, seen_keys, now)
             state.listed_ids = sorted(set(listed).union(ids))
-            for story_id, keys in extra_keys.items():
-                repo.add_keys(conn, story_id, keys, now=now, max_aliases=max_aliases)
             repo.add_listers(conn, state.name, first_listed)
             story_ids = [*ids, *relisted]
-            repo.add_outbox(conn, rows, story_ids, now)
+            repo.add_outbox(conn, outbox_rows, story_ids, now)
             history.add_matches(conn, [(story_ids[i], rule) for i, rule in matches], source=state.name, now=now)
             state.record_ok(now, new_stories=len(stories))
             repo.save_source(conn, state)
@@ -263,10 +295,11 @@ class Store:
         """(cluster, signature, title key, first seen) of the stories first seen since ``since``, oldest first."""
         return await self._read(partial(repo.recent_signatures, since=since))
 
-    async def prune(self, older_than: float, *, batch: int = 1000) -> int:
+    async def prune(self, older_than: float, *, bands_before: float | None = None, batch: int = 1000) -> int:
         """Delete the stories not listed since ``older_than`` (their texts too), the sent or
-        cancelled alerts created before it, and the history's matches and alert outcomes
-        from before it; returns how many rows went.
+        cancelled alerts created before it, the history's matches and alert outcomes
+        from before it, and the near-duplicate index's band keys recorded before
+        ``bands_before`` (the clustering window; None: none); returns how many rows went.
 
         In batches of at most ``batch`` rows of each table, each batch its own short
         transaction and its own turn on the database thread, so that the operations of
@@ -279,6 +312,7 @@ class Store:
                 repo.prune(conn, older_than=older_than, batch=batch)
                 + repo.prune_outbox(conn, older_than=older_than, batch=batch)
                 + history.prune_history(conn, older_than=older_than, batch=batch)
+                + (bands.prune(conn, older_than=bands_before, batch=20 * batch) if bands_before is not None else 0)
             )
 
         total = 0
