@@ -66,14 +66,15 @@ def race(daemons: list[Daemon]) -> None:
     at a barrier until the other daemon's poll is about to record too."""
     barrier = asyncio.Barrier(len(daemons))
     for daemon in daemons:
-        store = daemon.rt.store
-        original: Callable[..., Awaitable[list[int]]] = store.record_poll
+        daemon.rt.store.record_poll = _after(barrier, daemon.rt.store.record_poll)  # type: ignore[method-assign]
 
-        async def at_once(*args: Any, __original: Callable[..., Awaitable[list[int]]] = original, **kwargs: Any) -> list[int]:
-            await barrier.wait()
-            return await __original(*args, **kwargs)
 
-        store.record_poll = at_once  # type: ignore[method-assign]
+def _after(barrier: asyncio.Barrier, record: Callable[..., Awaitable[list[int]]]) -> Callable[..., Awaitable[list[int]]]:
+    async def at_once(*args: Any, **kwargs: Any) -> list[int]:
+        await barrier.wait()
+        return await record(*args, **kwargs)
+
+    return at_once
 
 
 def config_for(tmp_path: Path, postgres_url: str, feeds: list[Feed], receiver: Receiver) -> Any:
