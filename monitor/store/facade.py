@@ -25,7 +25,7 @@ from typing import ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 
 from monitor.models import OutboxStatus
-from monitor.store import bands, history, repo
+from monitor.store import bands, cluster, history, repo
 from monitor.store.bands import StoredCopy
 from monitor.store.db import Database
 from monitor.store.leases import Leases
@@ -43,13 +43,16 @@ class Overview:
     how many rows have each status (statuses with no rows are absent);
     ``oldest_pending`` the earliest due time of a pending row (None: nothing pending; a row
     held for quiet hours, a digest or the throttle is due when its hold ends);
-    ``dead_by_target`` how many dead rows each target has (targets with none are absent).
+    ``dead_by_target`` how many dead rows each target has (targets with none are absent);
+    ``instances`` every membership row (live or not: the reader knows the heartbeat).
     """
 
     sources: Mapping[str, repo.SourceSummary]
     outbox: Mapping[OutboxStatus, int]
     oldest_pending: float | None
     dead_by_target: Mapping[str, int]
+    #: the membership rows of the instances sharing the database (none on SQLite), oldest first
+    instances: Sequence[cluster.Member] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +334,7 @@ class Store:
                 outbox=repo.outbox_counts(conn),
                 oldest_pending=repo.oldest_pending(conn),
                 dead_by_target=repo.dead_targets(conn),
+                instances=cluster.members(conn) if self.shared else (),
             )
 
         return await self._read(read)
