@@ -234,8 +234,9 @@ def settle_clusters(
     ``now``, among the ``known`` copies (those sharing a band key with any of them) and the
     ones before it in ``new``: exactly as a :class:`ClusterIndex` holding ``known`` decides
     (a title wins, else the most similar text at or above the threshold, within the window);
-    a story that joins none is its own cluster, named by its key."""
-    index = ClusterIndex(threshold=threshold, window_seconds=window_seconds)
+    a story that joins none is its own cluster, named by its key. Every text is compared
+    with every earlier one: ``known`` holds only the copies a band lookup found."""
+    index = ClusterIndex(threshold=threshold, window_seconds=window_seconds, exhaustive=True)
     for copy in sorted(known, key=lambda c: c.at):
         index.add(copy.cluster, copy.sig, copy.tkey, copy.at)
     clusters = []
@@ -263,16 +264,24 @@ class ClusterIndex:
     """
 
     def __init__(
-        self, *, threshold: float = THRESHOLD, window_seconds: float = 48 * 3600, min_words: int = MIN_WORDS
+        self,
+        *,
+        threshold: float = THRESHOLD,
+        window_seconds: float = 48 * 3600,
+        min_words: int = MIN_WORDS,
+        exhaustive: bool = False,
     ) -> None:
         """``threshold``: similarity at or above which texts merge; ``window_seconds``: how far
-        apart in time two copies may be. Raises ValueError for a threshold outside (0, 1]."""
+        apart in time two copies may be; ``exhaustive``: compare a text with every member,
+        not only the LSH index's candidates (for a few members that a lookup elsewhere already
+        chose: building the index costs ~40 ms, datasketch tunes its bands on the way). Raises
+        ValueError for a threshold outside (0, 1]."""
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         self.threshold = threshold
         self.window = window_seconds
         self.min_words = min_words
-        self._lsh = MinHashLSH(threshold=max(0.1, threshold - LSH_MARGIN), num_perm=NUM_PERM)
+        self._lsh = None if exhaustive else MinHashLSH(threshold=max(0.1, threshold - LSH_MARGIN), num_perm=NUM_PERM)
         self._members: dict[int, _Member] = {}
         self._titles: dict[str, tuple[str, float]] = {}
         self._expiry: list[tuple[float, int, str]] = []  # (at, member id or -1, title key)
@@ -287,7 +296,8 @@ class ClusterIndex:
             member = self._next
             self._next += 1
             self._members[member] = _Member(cluster_id, sig, at)
-            self._lsh.insert(member, sig.lean(), check_duplication=False)
+            if self._lsh is not None:
+                self._lsh.insert(member, sig.lean(), check_duplication=False)
             heapq.heappush(self._expiry, (at, member, ""))
         if tkey:
             known = self._titles.get(tkey)
@@ -311,7 +321,8 @@ class ClusterIndex:
         if sig is None or sig.words < self.min_words:
             return None
         best: tuple[float, float, str] | None = None
-        for member_id in self._lsh.query(sig.lean()):
+        candidates = self._lsh.query(sig.lean()) if self._lsh is not None else list(self._members)
+        for member_id in candidates:
             member = self._members.get(member_id)
             if member is None or abs(at - member.at) > self.window:
                 continue
@@ -327,7 +338,7 @@ class ClusterIndex:
         while self._expiry and self._expiry[0][0] < limit:
             at, member_id, tkey = heapq.heappop(self._expiry)
             if member_id >= 0:
-                if self._members.pop(member_id, None) is not None:
+                if self._members.pop(member_id, None) is not None and self._lsh is not None:
                     self._lsh.remove(member_id)
             elif tkey in self._titles and self._titles[tkey][1] == at:
                 del self._titles[tkey]
