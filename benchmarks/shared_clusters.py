@@ -22,9 +22,9 @@ synchronous_commit off, so commits cost less than on a real server).
 
 Stories: ``--articles`` human-annotated articles of ../shared/corpus/articles (at least 100
 words), each with two syndicated copies (benchmarks/dedup.py's ``template`` and ``all``
-edits), shuffled; before them, untimed, ``--background`` stories made of the corpus's
-sentences (10 to 40 each) fill the index, as a window of recent stories does (their random
-band collisions are the candidates every lookup must check). The clusters found are checked
+edits), shuffled; before them, untimed, ``--background`` stories of 200 to 900 words drawn
+from the corpus's words (as often as they occur there) fill the index, as a window of recent
+stories does: their chance band collisions are the candidates every lookup must check. The clusters found are checked
 against the truth (an article split from one of its copies, or a cluster of two articles:
 the threshold's own errors, the same in every mode) and between the modes: every mode must
 make the same clusters.
@@ -69,10 +69,10 @@ def corpus(articles: int, background: int, seed: int) -> tuple[list[Story], list
     rng = random.Random(seed)
     rows = [json.loads(line) for line in INDEX.open(encoding="utf-8")]
     texts = [r["ground_truth"] for r in rows if len(words(r["ground_truth"])) >= 100]
-    sentences = [s.strip() + "." for t in texts for s in t.replace("\n", " ").split(". ") if len(s.split()) >= 5]
+    tokens = [w for t in texts for w in t.split()]
     back = [
         Story(source="back", url=f"http://back.test/{i}", title=f"background {i}",
-              text=" ".join(rng.sample(sentences, rng.randint(10, 40))), keys=(f"url:back/{i}",))
+              text=" ".join(rng.choices(tokens, k=rng.randint(200, 900))), keys=(f"url:back/{i}",))
         for i in range(background)
     ]
     chosen = rng.sample(texts, min(articles, len(texts)))

@@ -14,7 +14,9 @@ poll that records new stories, in the transaction that records them:
 Why this is race-free: two copies of one story that the index would match share a band key.
 Whichever transaction locks it second waits there until the first commits (the lock is
 held to the end of the transaction), and its lookup, a new statement under READ COMMITTED,
-then sees the first one's story and bands: one cluster, one alert key. Locks are always
+then sees the first one's story and bands: one cluster, one alert key. (The lookup must be
+a statement of its own, after the one that locks: a statement reads the snapshot taken
+when it started, before any wait inside it.) Locks are always
 taken in ascending key order and before any row is written, so two recording transactions
 never wait for each other in a circle.
 
@@ -44,9 +46,20 @@ LOCK_LIMIT = 256
 #: with more than LOCK_LIMIT keys ("nm" "lh"; migrations use "nm" "mg")
 ALL_BANDS = 0x6E6D6C68
 
-_LOCK_EACH = text(
-    "SELECT count(pg_advisory_xact_lock(u.k)) FROM unnest(:keys) WITH ORDINALITY AS u(k, n)"
+# one statement, one round trip: the function scan of unnest yields the keys in the array's
+# order, the first (ALL_BANDS) shared, then the band keys in ascending order
+_LOCK = text(
+    "SELECT count(CASE WHEN u.n = 1 THEN pg_advisory_xact_lock_shared(u.k) ELSE pg_advisory_xact_lock(u.k) END) "
+    "FROM unnest(:keys) WITH ORDINALITY AS u(k, n)"
 ).bindparams(bindparam("keys", type_=postgresql.ARRAY(postgresql.BIGINT)))
+
+_ADD = text(
+    "INSERT INTO lsh_bands (band, story_id, at) "
+    "SELECT u.band, u.story_id, :at FROM unnest(:bands, :ids) AS u(band, story_id)"
+).bindparams(
+    bindparam("bands", type_=postgresql.ARRAY(postgresql.BIGINT)),
+    bindparam("ids", type_=postgresql.ARRAY(postgresql.INTEGER)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,40 +82,33 @@ def lock(conn: Connection, keys: Collection[int]) -> None:
     if len(ordered) > LOCK_LIMIT:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALL_BANDS})
         return
-    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": ALL_BANDS})
-    # one statement: the function scan of unnest yields the keys in the array's (ascending) order
-    conn.execute(_LOCK_EACH, {"keys": ordered})
+    conn.execute(_LOCK, {"keys": [ALL_BANDS, *ordered]})
 
 
 def copies(conn: Connection, keys: Collection[int], since: float) -> list[StoredCopy]:
     """The stories recorded at or after ``since`` that have any of band ``keys``, oldest first."""
     wanted = sorted(set(keys))
-    ids: set[int] = set()
+    found: dict[int, StoredCopy] = {}
     for i in range(0, len(wanted), 1000):
-        ids.update(
-            conn.execute(
-                select(lsh_bands.c.story_id)
-                .where(lsh_bands.c.band.in_(wanted[i : i + 1000]), lsh_bands.c.at >= since)
-                .distinct()
-            ).scalars()
-        )
-    found: list[StoredCopy] = []
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), 1000):
+        sharing = select(lsh_bands.c.story_id).where(lsh_bands.c.band.in_(wanted[i : i + 1000]), lsh_bands.c.at >= since)
         rows = conn.execute(
             select(stories.c.id, stories.c.cluster, stories.c.signature, stories.c.title_key, stories.c.first_seen)
-            .where(stories.c.id.in_(ordered[i : i + 1000]), stories.c.cluster.is_not(None))
+            .where(stories.c.id.in_(sharing), stories.c.cluster.is_not(None))
         )
-        found.extend(StoredCopy(int(sid), cluster, sig, tkey, float(at)) for sid, cluster, sig, tkey, at in rows)
-    found.sort(key=lambda c: (c.at, c.story_id))
-    return found
+        found.update({int(sid): StoredCopy(int(sid), cluster, sig, tkey, float(at)) for sid, cluster, sig, tkey, at in rows})
+    return sorted(found.values(), key=lambda c: (c.at, c.story_id))
 
 
 def add(conn: Connection, story_bands: Sequence[tuple[int, Sequence[int]]], at: float) -> None:
     """Index each (story id, its band keys) of ``story_bands``, recorded at ``at``."""
-    rows = [{"band": band, "story_id": sid, "at": at} for sid, keys in story_bands for band in keys]
-    if rows:
-        conn.execute(insert(lsh_bands), rows)
+    pairs = [(band, sid) for sid, keys in story_bands for band in keys]
+    if not pairs:
+        return
+    if conn.dialect.name == "postgresql":
+        # one statement of two arrays: 43 rows a story, a round trip each otherwise
+        conn.execute(_ADD, {"bands": [b for b, _ in pairs], "ids": [sid for _, sid in pairs], "at": at})
+    else:
+        conn.execute(insert(lsh_bands), [{"band": band, "story_id": sid, "at": at} for band, sid in pairs])
 
 
 def prune(conn: Connection, *, older_than: float, batch: int = 1000) -> int:
