@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import dedup as wire  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from monitor.daemon.alerts import assign_clusters  # noqa: E402
 from monitor.daemon.syndication import shared_clusters, sign_stories  # noqa: E402
@@ -78,8 +79,8 @@ def corpus(articles: int, background: int, seed: int) -> tuple[list[Story], list
     chosen = rng.sample(texts, min(articles, len(texts)))
     timed: list[Story] = []
     truth: dict[str, int] = {}
-    for n, text in enumerate(chosen):
-        edits = wire.variants(text, rng)
+    for n, article in enumerate(chosen):
+        edits = wire.variants(article, rng)
         for copy, variant in enumerate(("orig", "template", "all")):
             key = f"url:wire/{n}/{copy}"
             truth[key] = n
@@ -140,6 +141,10 @@ async def run_mode(url: str, shared: bool, back: list[Story], timed: list[Story]
             found.setdefault(truth[story.key], set()).add(story.cluster)
             groups.setdefault(story.cluster, set()).add(story.key)
         wrong = sum(1 for clusters in found.values() if len(clusters) != 1)
+        size = 0.0
+        if shared and url.startswith("postgresql"):
+            with store.database.read() as conn:
+                size = float(conn.execute(text("SELECT pg_total_relation_size('lsh_bands')")).scalar() or 0)
         merged = sum(1 for keys in groups.values() if len({truth[k] for k in keys}) > 1)
     finally:
         store.close()
@@ -151,6 +156,7 @@ async def run_mode(url: str, shared: bool, back: list[Story], timed: list[Story]
         "total_ms": 1000 * (sum(cpu) + sum(db)) / n,
         "split": wrong,
         "merged": merged,
+        "band_bytes_per_story": size / (len(back) + len(timed)),
     }, frozenset(frozenset(g) for g in groups.values())
 
 
@@ -187,6 +193,8 @@ def main() -> None:
                     )
                     print(f"{engine:<11} {'database' if shared else 'memory':<9} {r['cpu_ms']:>7.2f} {r['tx_ms']:>7.2f} "
                           f"{r['tx_p50_ms']:>7.2f} {r['total_ms']:>9.2f}  {verdict}")
+                    if r["band_bytes_per_story"]:
+                        print(f"{'':<21} lsh_bands with its indexes: {r['band_bytes_per_story']:.0f} bytes a story")
     finally:
         server.stop()
 
