@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, inspect, select, text
+from sqlalchemy import Column, Connection, Float, Integer, MetaData, String, Table, inspect, select, text
 
 from monitor.identity.clusters import story_bands, text_signature, title_key
 from monitor.store import bands, repo
@@ -168,3 +168,26 @@ def test_copies_recorded_at_once_take_turns_on_their_band_keys(postgres_url: str
     with pg.read() as conn:
         held = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar()
     assert held == 0  # transaction locks: gone with their commits
+
+
+def _advisory(conn: Connection) -> list[tuple[int, str]]:
+    rows = conn.execute(
+        text(
+            "SELECT (classid::bigint << 32) | objid::bigint, mode FROM pg_locks "
+            "WHERE locktype = 'advisory' AND pid = pg_backend_pid() ORDER BY 1"
+        )
+    ).all()
+    return [(int(key), str(mode)) for key, mode in rows]
+
+
+def test_a_transaction_locks_its_band_keys_or_with_many_of_them_all_bands_at_once(pg: Database) -> None:
+    with pg.write() as conn:
+        bands.lock(conn, [9, 3, 5, 3])
+        assert _advisory(conn) == [
+            (3, "ExclusiveLock"), (5, "ExclusiveLock"), (9, "ExclusiveLock"), (bands.ALL_BANDS, "ShareLock")
+        ]
+    with pg.write() as conn:
+        bands.lock(conn, range(100, 100 + bands.LOCK_LIMIT + 1))
+        assert _advisory(conn) == [(bands.ALL_BANDS, "ExclusiveLock")]
+    with pg.read() as conn:
+        assert _advisory(conn) == []
