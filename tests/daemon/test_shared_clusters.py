@@ -164,10 +164,20 @@ async def test_an_instance_started_afresh_finds_the_earlier_copy_in_the_database
         await fresh.start()
         await fresh._poll_job("outlet-1")
         with fresh.rt.store.database.read() as conn:
-            clusters = conn.execute(select(stories.c.cluster)).scalars().all()
+            ids, clusters = zip(*conn.execute(select(stories.c.id, stories.c.cluster)).all(), strict=True)
         assert len(clusters) == 2 and len(set(clusters)) == 1
         await fresh.deliverer.drain_once()
         assert len(receiver.messages) == 1
         assert all(outlet in receiver.messages[0].body for outlet in OUTLETS)
+        # the index forgets the copies when the clustering window (48 h) has passed them
+        clock.advance(48 * 3600 - 599)  # the first copy was recorded 600 s before the second
+        await fresh._prune()
+        with fresh.rt.store.database.read() as conn:
+            left = conn.execute(select(lsh_bands.c.story_id).distinct()).scalars().all()
+        assert left == [max(ids)]  # the later copy's rows only
+        clock.advance(600)
+        await fresh._prune()
+        with fresh.rt.store.database.read() as conn:
+            assert conn.execute(select(func.count()).select_from(lsh_bands)).scalar() == 0
     finally:
         await fresh.close()
