@@ -242,12 +242,14 @@ class Store:
     ) -> list[int]:
         """Record one poll of a source in ONE transaction, so that a crash loses all of it or none.
 
-        In this order: the new ``stories`` are seen at ``now``; the known stories the source
+        In this order: the new ``stories`` are seen at ``now``, and ``extra_keys`` (story
+        id → keys) join their known stories as aliases, at most ``max_aliases`` a story
+        (None: no limit), all keys in one insert in key order (see
+        :func:`~repo.add_stories`); the known stories the source
         still lists (``listed``: their ids) are touched at ``now``, and so are the keys it
         lists them by (``seen_keys``); ``state.listed_ids`` becomes those and the new ones
         (so that a 304 or an unchanged body keeps them listed and retention never prunes
-        them into a re-alert); ``extra_keys`` (story id → keys) join their stories as
-        aliases, at most ``max_aliases`` a story (None: no limit); the source becomes a
+        them into a re-alert); the source becomes a
         lister of the known stories it lists for the first time (``first_listed``); the
         outbox ``rows`` are added (``story_index`` counts into ``stories``, then on into
         ``relisted``, the ids of known stories the poll alerts; a row whose key exists is
