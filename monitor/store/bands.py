@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text
+from sqlalchemy import Connection, any_, bindparam, delete, insert, literal, select, text
 from sqlalchemy.dialects import postgresql
 
 from monitor.store.schema import lsh_bands, stories
@@ -88,9 +88,14 @@ def lock(conn: Connection, keys: Collection[int]) -> None:
 def copies(conn: Connection, keys: Collection[int], since: float) -> list[StoredCopy]:
     """The stories recorded at or after ``since`` that have any of band ``keys``, oldest first."""
     wanted = sorted(set(keys))
+    if conn.dialect.name == "postgresql":
+        # one array parameter, one cached statement (an IN list is a new statement for each length)
+        chunks = [lsh_bands.c.band == any_(literal(wanted, type_=postgresql.ARRAY(postgresql.BIGINT)))]
+    else:
+        chunks = [lsh_bands.c.band.in_(wanted[i : i + 500]) for i in range(0, len(wanted), 500)]
     found: dict[int, StoredCopy] = {}
-    for i in range(0, len(wanted), 1000):
-        sharing = select(lsh_bands.c.story_id).where(lsh_bands.c.band.in_(wanted[i : i + 1000]), lsh_bands.c.at >= since)
+    for chunk in chunks:
+        sharing = select(lsh_bands.c.story_id).where(chunk, lsh_bands.c.at >= since)
         rows = conn.execute(
             select(stories.c.id, stories.c.cluster, stories.c.signature, stories.c.title_key, stories.c.first_seen)
             .where(stories.c.id.in_(sharing), stories.c.cluster.is_not(None))
