@@ -42,7 +42,9 @@ NO_DATABASE = "(no database yet: the daemon has not run with this configuration)
 def sources(config_path: str | None) -> None:
     """Show each source's health (ok, failing, gone, blocked, empty, stale, never polled,
     disabled), last error and next poll, what to do about each state shown, and what to
-    know about a source's listing (a feed cut at the entry limit)."""
+    know about a source's listing (a feed cut at the entry limit). Where instances share a
+    PostgreSQL database, a POLLED BY column names the instance that recorded each source's
+    last poll."""
     config = load_or_exit(config_path)
     from monitor.daemon.status import source_statuses
 
@@ -52,23 +54,23 @@ def sources(config_path: str | None) -> None:
         with db.read() as conn:
             states = {s.name: s for s in repo.source_summaries(conn)}
         db.close()
-    # instances sharing a PostgreSQL database: which one polled each source last
-    pollers = {name: s.polled_by for name, s in states.items() if s.polled_by}
     rows = source_statuses(config.settings.sources, states, config.settings.health, SYSTEM_CLOCK.timestamp())
     # as wide as what they hold, so that the columns after them stay aligned
     name_width = max([24, *(len(row.name) for row in rows)])
     status_width = max([12, *(len(row.detail) for row in rows)])
-    click.echo(f"{'SOURCE':<{name_width}} {'STATUS':<{status_width}} {'POLLS':>6} {'NEXT POLL':<20} LAST ERROR")
+    # instances sharing a PostgreSQL database: which one recorded each source's last poll
+    shared = any(row.polled_by for row in rows)
+    by_width = max([9, *(len(row.polled_by) for row in rows)])
+    by_head = f"{'POLLED BY':<{by_width}} " if shared else ""
+    click.echo(f"{'SOURCE':<{name_width}} {'STATUS':<{status_width}} {'POLLS':>6} {'NEXT POLL':<20} {by_head}LAST ERROR")
     for row in rows:
         nxt = _when(row.next_poll_at)
+        by = f"{row.polled_by or '-':<{by_width}} " if shared else ""
         click.echo(
-            f"{row.name:<{name_width}} {row.detail:<{status_width}} {row.polls:>6} {nxt:<20} {row.last_error[:80]}"
+            f"{row.name:<{name_width}} {row.detail:<{status_width}} {row.polls:>6} {nxt:<20} {by}{row.last_error[:80]}"
         )
     if db is None:
         click.echo(NO_DATABASE)
-    for row in rows:
-        if row.name in pollers:
-            click.echo(f"polled by: {row.name}: {pollers[row.name]}")
     for row in rows:
         if row.note:
             click.echo(f"note: {row.name}: {row.note}")

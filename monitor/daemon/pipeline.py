@@ -38,6 +38,7 @@ from monitor.daemon.recognise import find_seen, recognise
 from monitor.daemon.relisted import FirstListings, first_listings
 from monitor.daemon.runtime import Runtime
 from monitor.daemon.seen import SeenSplit, drop_repeats, split_seen
+from monitor.daemon.syndication import shared_clusters, sign_stories
 from monitor.errors import FetchError, HTTPStatusError, MonitorError, ParseError
 from monitor.identity.keys import MAX_ALIASES, source_url_hash
 from monitor.models import Match, Story
@@ -137,6 +138,9 @@ class Reading:
     volatile: list[str]
     #: the seen stories the source lists for the first time, and those some rule runs on now
     first: FirstListings
+    #: each new story's band keys where the clusters are settled in the database (instances
+    #: sharing it: see monitor.daemon.syndication); None where the in-memory index settled them
+    bands: list[list[int]] | None = None
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -312,7 +316,7 @@ async def _read_listing(
     stories = [story for story, _ in built.fresh]
     seen_entries: dict[int, tuple[Candidate | Story, Sequence[str]]] = {**listed.first, **later.first}
     first = await first_listings(rt, src, seen_entries, priming=priming)
-    clusters, alerts = await plan(
+    clusters, alerts, bands = await plan(
         rt, src, stories, now, listed=len(fetched.candidates), priming=priming, first=first
     )
     return Reading(
@@ -326,6 +330,7 @@ async def _read_listing(
         recognised.seen_keys,
         recognised.volatile,
         first,
+        bands,
     )
 
 
@@ -356,14 +361,20 @@ async def plan(
     listed: int,
     priming: bool,
     first: FirstListings | None = None,
-) -> tuple[list[Dedup], AlertPlan]:
+) -> tuple[list[Dedup], AlertPlan, list[list[int]] | None]:
     """The clusters of ``stories`` and, unless ``priming``, the outbox rows they and the
     seen stories of ``first`` that some rule runs on make, worked out on the CPU thread;
-    each match is counted in ``newsmonitor_matches_total``."""
-    index = rt.cluster_index if rt.config.settings.cluster.enabled else None
-    clusters = await rt.cpu(assign_clusters, index, stories, now, not priming)
+    each match is counted in ``newsmonitor_matches_total``. Where instances share the
+    database the clusters are provisional (each story its own) and each story's band keys
+    come third, for :func:`commit` to settle them; else that is None."""
+    bands: list[list[int]] | None = None
+    if rt.config.settings.cluster.enabled and rt.store.shared:
+        clusters, bands = await rt.cpu(sign_stories, stories, not priming)
+    else:
+        index = rt.cluster_index if rt.config.settings.cluster.enabled else None
+        clusters = await rt.cpu(assign_clusters, index, stories, now, not priming)
     if priming:
-        return clusters, AlertPlan()
+        return clusters, AlertPlan(), bands
     relisted = [(r.story, r.rules) for r in first.relisted] if first else []
     alerts = await rt.cpu(
         plan_alerts, stories, rt.policy, source=src.name, listed=listed, now=now, relisted=relisted
@@ -371,7 +382,7 @@ async def plan(
     for _, matches in alerts.matched:
         for match in matches:
             rt.metrics.matches.labels(match.rule).inc()
-    return clusters, alerts
+    return clusters, alerts, bands
 
 
 # ---------------------------------------------------------------------------- recording
@@ -394,6 +405,16 @@ async def commit(
     fault_point("after_fetch_before_commit")
     new = [_new_story(s, info) for s, info in zip(reading.stories, reading.clusters, strict=True)]
     relisted = [r.story for r in reading.first.relisted]
+    shared = None
+    if reading.bands is not None and reading.stories:
+        shared = shared_clusters(
+            reading.stories,
+            reading.clusters,
+            reading.bands,
+            reading.alerts.rows,
+            now=now,
+            window=rt.config.settings.cluster.window,
+        )
     await rt.store.record_poll(
         recorded,
         new,
@@ -407,6 +428,7 @@ async def commit(
         relisted=[r.story_id for r in reading.first.relisted],
         matches=_matches(reading.stories, relisted, reading.alerts.matched),
         choose_event=choose_event if any(r.event_candidate for r in reading.alerts.rows) else None,
+        clusters=shared,
     )
     rows = reading.alerts.rows
     for row in rows:

@@ -128,7 +128,8 @@ class Daemon:
             log.warning("config: %s", warning)
 
     async def _rebuild_clusters(self) -> None:
-        if not self.config.settings.cluster.enabled:
+        # instances sharing a database settle clusters in it (monitor.daemon.syndication)
+        if not self.config.settings.cluster.enabled or self.rt.store.shared:
             return
         from monitor.identity.clusters import ClusterIndex, Signature
 
@@ -588,11 +589,17 @@ class Daemon:
             self.rt.outbox_changed.set()
 
     async def _prune(self) -> None:
-        cutoff = self.clock.timestamp() - self.config.settings.retention
-        pruned = await self.rt.store.prune(cutoff)
+        now = self.clock.timestamp()
+        cutoff = now - self.config.settings.retention
+        window = self.config.settings.cluster.window
+        index = self.rt.cluster_index
+        if index is not None:
+            # the in-memory index forgets what the window no longer reaches, as the database's does
+            await self.rt.cpu(index.expire, now)
+        pruned = await self.rt.store.prune(cutoff, bands_before=now - window)
         if self.rt.shared_hosts is not None:
             # sites no instance asked for a day: their politeness rows are made again when needed
-            await self.rt.shared_hosts.forget_idle(self.clock.timestamp() - 86400)
+            await self.rt.shared_hosts.forget_idle(now - 86400)
         if pruned:
             log.info(
                 "retention: pruned %d rows (stories not listed, sent alerts, history) from before %s",

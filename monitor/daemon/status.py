@@ -17,8 +17,9 @@ from monitor.daemon.runtime import Runtime
 from monitor.errors import BlockedURL
 from monitor.redact import redact_text
 from monitor.store import repo
+from monitor.store.cluster import Member
 from monitor.store.facade import Overview
-from monitor.web.view import SourceHealth, SourceStatus, StatusView
+from monitor.web.view import InstanceStatus, SourceHealth, SourceStatus, StatusView
 
 
 def source_health(
@@ -93,6 +94,7 @@ def source_status(
         empty_polls=state.empty_polls,
         last_new_story_at=state.last_new_story_at or state.primed_at,
         note=state.listing_note or "",
+        polled_by=state.polled_by or "",
     )
 
 
@@ -105,12 +107,31 @@ def source_statuses(
     return [source_status(src, states.get(src.name), health, now, redacted) for src in sources]
 
 
+def instance_statuses(members: Iterable[Member], *, now: float, heartbeat: float, this: str) -> list[InstanceStatus]:
+    """The live instances among ``members`` at ``now``: those that beat within three
+    ``heartbeat`` intervals (as ``newsmonitor instances`` counts them); ``this``: the id of
+    the instance asking."""
+    return [
+        InstanceStatus(
+            id=m.id,
+            host=m.host,
+            pid=m.pid,
+            heartbeat_age=max(0.0, now - m.heartbeat_at),
+            leases=m.leases,
+            lag=m.lag,
+            config_hash=m.config_hash,
+            this=m.id == this,
+        )
+        for m in members
+        if m.heartbeat_at >= now - 3 * heartbeat
+    ]
+
+
 def status_view(rt: Runtime, overview: Overview) -> StatusView:
     """The status of the daemon running ``rt``, given what its store holds (``overview``)."""
+    now = rt.clock.timestamp()
     return StatusView(
-        sources=source_statuses(
-            rt.sources.values(), overview.sources, rt.config.settings.health, rt.clock.timestamp()
-        ),
+        sources=source_statuses(rt.sources.values(), overview.sources, rt.config.settings.health, now),
         outbox={status.value: n for status, n in overview.outbox.items()},
         dead_by_target=dict(overview.dead_by_target),
         rules=[r.name for r in rt.rules],
@@ -118,6 +139,9 @@ def status_view(rt: Runtime, overview: Overview) -> StatusView:
         config_path=rt.config.path,
         config_loaded_at=rt.config_loaded_at,
         reload_failed_at=rt.reload_failed_at,
+        instances=instance_statuses(
+            overview.instances, now=now, heartbeat=rt.config.settings.instances.heartbeat, this=rt.instance_id
+        ),
     )
 
 

@@ -20,10 +20,12 @@ database and loaded after a restart compare correctly.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import re
 import struct
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +61,12 @@ _HEADER = struct.Struct("<3sBHI")  # magic, version, num_perm, words
 _TOKEN = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
 
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+
+#: the LSH bands of the default index (datasketch's choice for the lookup threshold): the
+#: database's index (:func:`story_bands`) cuts every signature the same way, so a copy
+#: recorded by another instance shares a band key with this one wherever the in-memory
+#: index would have found it
+_BANDS = MinHashLSH(threshold=max(0.1, THRESHOLD - LSH_MARGIN), num_perm=NUM_PERM).hashranges
 
 
 def words(text: str) -> list[str]:
@@ -181,6 +189,64 @@ def title_key(title: str) -> str | None:
     return key
 
 
+# ---------------------------------------------------------------------------- band keys
+
+
+def _key64(data: bytes) -> int:
+    # a signed 64-bit integer: a PostgreSQL bigint, and an advisory lock's key
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
+def story_bands(sig: Signature | None, tkey: str | None, *, min_words: int = MIN_WORDS) -> list[int]:
+    """The band keys of a story in the database's near-duplicate index, sorted and distinct:
+    one per LSH band of its text signature (when the text is long enough to merge stories,
+    as :meth:`ClusterIndex.add` decides) and one for its title key. Two stories that the
+    in-memory index would compare share at least one key. Deterministic across processes."""
+    keys: set[int] = set()
+    if sig is not None and sig.words >= min_words:
+        values = sig.values.astype("<u4")
+        for number, (start, end) in enumerate(_BANDS):
+            keys.add(_key64(b"b" + number.to_bytes(1, "little") + values[start:end].tobytes()))
+    if tkey:
+        keys.add(_key64(b"t" + tkey.encode("utf-8")))
+    return sorted(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A story already recorded, as the near-duplicate index knows it."""
+
+    cluster: str
+    sig: Signature | None
+    tkey: str | None
+    at: float
+
+
+def settle_clusters(
+    known: Sequence[Copy],
+    new: Sequence[tuple[str, Signature | None, str | None]],
+    now: float,
+    *,
+    window_seconds: float,
+    threshold: float = THRESHOLD,
+) -> list[str]:
+    """The cluster of each of ``new`` (its own key, signature, title key), recorded at
+    ``now``, among the ``known`` copies (those sharing a band key with any of them) and the
+    ones before it in ``new``: exactly as a :class:`ClusterIndex` holding ``known`` decides
+    (a title wins, else the most similar text at or above the threshold, within the window);
+    a story that joins none is its own cluster, named by its key. Every text is compared
+    with every earlier one: ``known`` holds only the copies a band lookup found."""
+    index = ClusterIndex(threshold=threshold, window_seconds=window_seconds, exhaustive=True)
+    for copy in sorted(known, key=lambda c: c.at):
+        index.add(copy.cluster, copy.sig, copy.tkey, copy.at)
+    clusters = []
+    for key, sig, tkey in new:
+        cluster = index.find(sig, tkey, now) or key
+        index.add(cluster, sig, tkey, now)
+        clusters.append(cluster)
+    return clusters
+
+
 # ---------------------------------------------------------------------------- the index
 
 
@@ -198,16 +264,24 @@ class ClusterIndex:
     """
 
     def __init__(
-        self, *, threshold: float = THRESHOLD, window_seconds: float = 48 * 3600, min_words: int = MIN_WORDS
+        self,
+        *,
+        threshold: float = THRESHOLD,
+        window_seconds: float = 48 * 3600,
+        min_words: int = MIN_WORDS,
+        exhaustive: bool = False,
     ) -> None:
         """``threshold``: similarity at or above which texts merge; ``window_seconds``: how far
-        apart in time two copies may be. Raises ValueError for a threshold outside (0, 1]."""
+        apart in time two copies may be; ``exhaustive``: compare a text with every member,
+        not only the LSH index's candidates (for a few members that a lookup elsewhere already
+        chose: building the index costs ~40 ms, datasketch tunes its bands on the way). Raises
+        ValueError for a threshold outside (0, 1]."""
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         self.threshold = threshold
         self.window = window_seconds
         self.min_words = min_words
-        self._lsh = MinHashLSH(threshold=max(0.1, threshold - LSH_MARGIN), num_perm=NUM_PERM)
+        self._lsh = None if exhaustive else MinHashLSH(threshold=max(0.1, threshold - LSH_MARGIN), num_perm=NUM_PERM)
         self._members: dict[int, _Member] = {}
         self._titles: dict[str, tuple[str, float]] = {}
         self._expiry: list[tuple[float, int, str]] = []  # (at, member id or -1, title key)
@@ -222,7 +296,8 @@ class ClusterIndex:
             member = self._next
             self._next += 1
             self._members[member] = _Member(cluster_id, sig, at)
-            self._lsh.insert(member, sig.lean(), check_duplication=False)
+            if self._lsh is not None:
+                self._lsh.insert(member, sig.lean(), check_duplication=False)
             heapq.heappush(self._expiry, (at, member, ""))
         if tkey:
             known = self._titles.get(tkey)
@@ -246,7 +321,8 @@ class ClusterIndex:
         if sig is None or sig.words < self.min_words:
             return None
         best: tuple[float, float, str] | None = None
-        for member_id in self._lsh.query(sig.lean()):
+        candidates = self._lsh.query(sig.lean()) if self._lsh is not None else list(self._members)
+        for member_id in candidates:
             member = self._members.get(member_id)
             if member is None or abs(at - member.at) > self.window:
                 continue
@@ -262,7 +338,7 @@ class ClusterIndex:
         while self._expiry and self._expiry[0][0] < limit:
             at, member_id, tkey = heapq.heappop(self._expiry)
             if member_id >= 0:
-                if self._members.pop(member_id, None) is not None:
+                if self._members.pop(member_id, None) is not None and self._lsh is not None:
                     self._lsh.remove(member_id)
             elif tkey in self._titles and self._titles[tkey][1] == at:
                 del self._titles[tkey]

@@ -25,7 +25,8 @@ from typing import ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 
 from monitor.models import OutboxStatus
-from monitor.store import events, history, repo
+from monitor.store import bands, cluster, events, history, repo
+from monitor.store.bands import StoredCopy
 from monitor.store.db import Database
 from monitor.store.leases import Leases
 
@@ -42,13 +43,16 @@ class Overview:
     how many rows have each status (statuses with no rows are absent);
     ``oldest_pending`` the earliest due time of a pending row (None: nothing pending; a row
     held for quiet hours, a digest or the throttle is due when its hold ends);
-    ``dead_by_target`` how many dead rows each target has (targets with none are absent).
+    ``dead_by_target`` how many dead rows each target has (targets with none are absent);
+    ``instances`` every membership row (live or not: the reader knows the heartbeat).
     """
 
     sources: Mapping[str, repo.SourceSummary]
     outbox: Mapping[OutboxStatus, int]
     oldest_pending: float | None
     dead_by_target: Mapping[str, int]
+    #: the membership rows of the instances sharing the database (none on SQLite), oldest first
+    instances: Sequence[cluster.Member] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,24 @@ class FailurePlan:
     dead_reason: str | None = None
     destination: repo.DestinationState | None = None
     unknown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SharedClusters:
+    """How a poll's new stories find their clusters in the database's near-duplicate index
+    (:mod:`monitor.store.bands`), inside the transaction that records them.
+
+    ``bands`` holds each new story's band keys (same order as the stories); copies recorded
+    at or after ``since`` count. ``settle`` gets the stored copies that share a band key with
+    any of the new stories (oldest first) and returns each new story's cluster and the
+    poll's outbox rows as those clusters make them (their idempotency keys follow the
+    cluster). It runs on the database thread while the transaction holds the band locks:
+    pure and quick.
+    """
+
+    bands: Sequence[Sequence[int]]
+    since: float
+    settle: Callable[[Sequence[StoredCopy]], tuple[Sequence[str], Sequence[repo.OutboxRow]]]
 
 
 class HealthNotice(Protocol):
@@ -217,15 +239,18 @@ class Store:
         relisted: Sequence[int] = (),
         matches: Sequence[tuple[int, str]] = (),
         choose_event: events.Choose | None = None,
+        clusters: SharedClusters | None = None,
     ) -> list[int]:
         """Record one poll of a source in ONE transaction, so that a crash loses all of it or none.
 
-        In this order: the new ``stories`` are seen at ``now``; the known stories the source
+        In this order: the new ``stories`` are seen at ``now``, and ``extra_keys`` (story
+        id → keys) join their known stories as aliases, at most ``max_aliases`` a story
+        (None: no limit), all keys in one insert in key order (see
+        :func:`~repo.add_stories`); the known stories the source
         still lists (``listed``: their ids) are touched at ``now``, and so are the keys it
         lists them by (``seen_keys``); ``state.listed_ids`` becomes those and the new ones
         (so that a 304 or an unchanged body keeps them listed and retention never prunes
-        them into a re-alert); ``extra_keys`` (story id → keys) join their stories as
-        aliases, at most ``max_aliases`` a story (None: no limit); the source becomes a
+        them into a re-alert); the source becomes a
         lister of the known stories it lists for the first time (``first_listed``); the
         outbox ``rows`` are added (``story_index`` counts into ``stories``, then on into
         ``relisted``, the ids of known stories the poll alerts; a row whose key exists is
@@ -236,20 +261,33 @@ class Store:
         this poll at ``now``. Rows carrying an event candidate (rules grouped by event) are
         put in their events first, with ``choose_event`` deciding which
         (:func:`monitor.store.events.plan_rows`). Returns the new stories' ids, in order.
+
+        With ``clusters`` (instances sharing the database), the new stories' clusters and the
+        outbox rows are settled first, in the same transaction, against the copies other
+        instances recorded (see :class:`SharedClusters`), and the stories' band keys are
+        indexed with them (before the rows are put in their events).
         """
 
         def write(conn: Connection, texts: Sequence[tuple[str | None, bytes]]) -> list[int]:
-            ids = repo.add_stories(conn, stories, now)
+            new, outbox_rows = stories, rows
+            if clusters is not None:
+                # before anything is written: a concurrent copy's transaction commits first
+                every = {key for keys in clusters.bands for key in keys}
+                bands.lock(conn, every)
+                settled, outbox_rows = clusters.settle(bands.copies(conn, every, clusters.since))
+                new = [replace(story, cluster=c) for story, c in zip(stories, settled, strict=True)]
+            ids = repo.add_stories(conn, new, now, aliases=extra_keys, max_aliases=max_aliases)
+            if clusters is not None:
+                bands.add(conn, list(zip(ids, clusters.bands, strict=True)), now)
             history.add_texts(conn, ids, texts)
             repo.touch_listed(conn, listed, now)
             repo.touch_keys(conn, seen_keys, now)
             state.listed_ids = sorted(set(listed).union(ids))
-            for story_id, keys in extra_keys.items():
-                repo.add_keys(conn, story_id, keys, now=now, max_aliases=max_aliases)
             repo.add_listers(conn, state.name, first_listed)
             story_ids = [*ids, *relisted]
-            planned = events.plan_rows(conn, rows, now, choose_event) if choose_event is not None else rows
-            repo.add_outbox(conn, planned, story_ids, now)
+            if choose_event is not None:
+                outbox_rows = events.plan_rows(conn, outbox_rows, now, choose_event)
+            repo.add_outbox(conn, outbox_rows, story_ids, now)
             history.add_matches(conn, [(story_ids[i], rule) for i, rule in matches], source=state.name, now=now)
             state.record_ok(now, new_stories=len(stories))
             repo.save_source(conn, state)
@@ -267,10 +305,11 @@ class Store:
         """(cluster, signature, title key, first seen) of the stories first seen since ``since``, oldest first."""
         return await self._read(partial(repo.recent_signatures, since=since))
 
-    async def prune(self, older_than: float, *, batch: int = 1000) -> int:
+    async def prune(self, older_than: float, *, bands_before: float | None = None, batch: int = 1000) -> int:
         """Delete the stories not listed since ``older_than`` (their texts too), the sent or
-        cancelled alerts created before it, and the history's matches and alert outcomes
-        from before it; returns how many rows went.
+        cancelled alerts created before it, the history's matches and alert outcomes
+        from before it, and the near-duplicate index's band keys recorded before
+        ``bands_before`` (the clustering window; None: none); returns how many rows went.
 
         In batches of at most ``batch`` rows of each table, each batch its own short
         transaction and its own turn on the database thread, so that the operations of
@@ -284,6 +323,7 @@ class Store:
                 + repo.prune_outbox(conn, older_than=older_than, batch=batch)
                 + history.prune_history(conn, older_than=older_than, batch=batch)
                 + events.prune(conn, older_than=older_than, batch=batch)
+                + (bands.prune(conn, older_than=bands_before, batch=20 * batch) if bands_before is not None else 0)
             )
 
         total = 0
@@ -302,6 +342,7 @@ class Store:
                 outbox=repo.outbox_counts(conn),
                 oldest_pending=repo.oldest_pending(conn),
                 dead_by_target=repo.dead_targets(conn),
+                instances=cluster.members(conn) if self.shared else (),
             )
 
         return await self._read(read)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Float,
@@ -283,13 +284,32 @@ def _v8_history(ops: Operations) -> None:
     bind.execute(alerts.insert().from_select(names, dead))
 
 
+def _v9_lsh_bands(ops: Operations) -> None:
+    """Give ``lsh_bands`` (created by v7, never written before v9) the shape the database's
+    near-duplicate index uses (issue 16): the band key a 64-bit integer, also the key of the
+    advisory lock taken on it, and one index that answers the lookup by band within the
+    clustering window. The empty table of v7 is dropped and made again."""
+    bind = ops.get_bind()
+    band = next(c for c in inspect(bind).get_columns("lsh_bands") if c["name"] == "band")
+    # a database created by this version already has the new shape: _v1_initial creates today's tables
+    if isinstance(band["type"], BigInteger):
+        return
+    ops.drop_table("lsh_bands")
+    ops.create_table(
+        "lsh_bands",
+        Column("band", BigInteger, nullable=False),
+        Column("story_id", Integer, nullable=False),
+        Column("at", Float, nullable=False),
+    )
+    ops.create_index("ix_lsh_bands_band_at", "lsh_bands", ["band", "at", "story_id"])
+    ops.create_index("ix_lsh_bands_at", "lsh_bands", ["at"])
+
+
 def _v10_cluster_politeness(ops: Operations) -> None:
     """Add the cluster-wide politeness of instances sharing a PostgreSQL database (issue 16):
     ``hosts`` (each site's earliest next request) and ``host_slots`` (its in-flight places,
     leased), and what ``reload --all`` reads back from each instance (``instances.reload_gen``,
-    ``instances.reload_ok``). Nothing to fill in: no request is in flight at the upgrade.
-
-    (Numbered 10 on its branch: the LSH index in the database takes 9.)"""
+    ``instances.reload_ok``). Nothing to fill in: no request is in flight at the upgrade."""
     bind = ops.get_bind()
     # a database created by this version already has these: _v1_initial creates today's tables
     have = {c["name"] for c in inspect(bind).get_columns("instances")}
@@ -343,6 +363,7 @@ MIGRATIONS: list[Callable[[Operations], None]] = [
     _v6_story_identity,
     _v7_cluster,
     _v8_history,
+    _v9_lsh_bands,
     _v10_cluster_politeness,
     _v11_events,
 ]

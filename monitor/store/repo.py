@@ -13,7 +13,7 @@ kinds are the enums of :mod:`monitor.models`, stored as their string values.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -506,34 +506,66 @@ def add_story(conn: Connection, story: NewStory, now: float) -> int:
     return add_stories(conn, [story], now)[0]
 
 
-def add_stories(conn: Connection, new: Sequence[NewStory], now: float) -> list[int]:
-    """Record many stories and their keys in bulk; returns their ids in the same order."""
-    if not new:
-        return []
-    rows = [
-        {
-            "source": st.source,
-            "title": st.title[:2000],
-            "url": st.url[:4000],
-            "published": st.published,
-            "first_seen": now,
-            "last_listed": now,
-            "cluster": st.cluster,
-            "signature": st.signature,
-            "title_key": st.title_key,
-        }
-        for st in new
-    ]
-    result = conn.execute(stories.insert().returning(stories.c.id, sort_by_parameter_order=True), rows)
-    ids = [int(i) for i in result.scalars().all()]
-    key_rows = [
-        {"key": k[:300], "story_id": sid, "alias": 0, "listed_at": now}
-        for st, sid in zip(new, ids, strict=True)
-        for k in dict.fromkeys(st.keys)
-    ]
-    if key_rows:
-        conn.execute(_insert(conn, story_keys).on_conflict_do_nothing(index_elements=["key"]), key_rows)
+def add_stories(
+    conn: Connection,
+    new: Sequence[NewStory],
+    now: float,
+    *,
+    aliases: Mapping[int, Sequence[str]] | None = None,
+    max_aliases: int | None = None,
+) -> list[int]:
+    """Record many stories and their keys in bulk; returns their ids in the same order.
+
+    ``aliases`` (story id → keys found after that story was recorded) join their stories
+    as aliases, as :func:`add_keys` adds them. Every key row goes in one insert in key
+    order, the new stories' first where both name a key: two instances recording
+    overlapping keys at once then wait for each other in the same order, never in a
+    circle (PostgreSQL would abort one of them as a deadlock).
+    """
+    ids: list[int] = []
+    if new:
+        rows = [
+            {
+                "source": st.source,
+                "title": st.title[:2000],
+                "url": st.url[:4000],
+                "published": st.published,
+                "first_seen": now,
+                "last_listed": now,
+                "cluster": st.cluster,
+                "signature": st.signature,
+                "title_key": st.title_key,
+            }
+            for st in new
+        ]
+        result = conn.execute(stories.insert().returning(stories.c.id, sort_by_parameter_order=True), rows)
+        ids = [int(i) for i in result.scalars().all()]
+    _record_keys(conn, [(sid, st.keys) for st, sid in zip(new, ids, strict=True)], aliases or {}, now, max_aliases)
     return ids
+
+
+def _record_keys(
+    conn: Connection,
+    recorded: Sequence[tuple[int, Sequence[str]]],
+    aliases: Mapping[int, Sequence[str]],
+    now: float | None,
+    max_aliases: int | None,
+) -> None:
+    """Insert the keys of new stories (``recorded``: story id, keys) and ``aliases`` listed at
+    ``now``, in key order, in one statement; then trim the aliases to ``max_aliases`` a story."""
+    key_rows: dict[str, dict[str, Any]] = {}
+    for sid, keys in recorded:
+        for k in keys:
+            key_rows.setdefault(k[:300], {"key": k[:300], "story_id": sid, "alias": 0, "listed_at": now})
+    for sid, keys in aliases.items():
+        for k in keys:
+            key_rows.setdefault(k[:300], {"key": k[:300], "story_id": sid, "alias": 1, "listed_at": now})
+    if key_rows:
+        ordered = [key_rows[k] for k in sorted(key_rows)]
+        conn.execute(_insert(conn, story_keys).on_conflict_do_nothing(index_elements=["key"]), ordered)
+    if max_aliases is not None:
+        for sid in sorted(aliases):
+            _trim_aliases(conn, sid, max_aliases)
 
 
 def add_keys(
@@ -546,12 +578,11 @@ def add_keys(
     listed go (keys recorded with the story always stay), so a feed that makes up a new
     GUID on every poll cannot add key rows for ever.
     """
-    rows = [{"key": k[:300], "story_id": story_id, "alias": 1, "listed_at": now} for k in dict.fromkeys(keys)]
-    if not rows:
-        return
-    conn.execute(_insert(conn, story_keys).values(rows).on_conflict_do_nothing(index_elements=["key"]))
-    if max_aliases is None:
-        return
+    _record_keys(conn, [], {story_id: list(keys)}, now, max_aliases)
+
+
+def _trim_aliases(conn: Connection, story_id: int, max_aliases: int) -> None:
+    """Story ``story_id`` keeps its ``max_aliases`` most recently listed aliases."""
     aliases = and_(story_keys.c.story_id == story_id, story_keys.c.alias == 1)
     count = int(conn.execute(select(func.count()).select_from(story_keys).where(aliases)).scalar() or 0)
     if count > max_aliases:

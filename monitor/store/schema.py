@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Index,
@@ -190,15 +191,18 @@ host_slots = Table(
     Column("lease_until", Float),
 )
 
-#: MinHash LSH band keys of recent stories' signatures (shared by the instances of a
-#: PostgreSQL store, so that two copies of a wire story polled by different instances are one cluster)
+#: the near-duplicate index of the instances sharing a PostgreSQL store (monitor.store.bands):
+#: the band keys of each recent story (one per MinHash LSH band of its text, one for its title
+#: key; monitor.identity.clusters.story_bands), so that two copies of a wire story polled by
+#: different instances are one cluster; rows go when the clustering window ends
 lsh_bands = Table(
     "lsh_bands",
     metadata,
-    Column("band", String(64), nullable=False),  # band number and the band's hash
+    Column("band", BigInteger, nullable=False),  # a 64-bit hash: the band's number and values, or the title key
     Column("story_id", Integer, nullable=False),
-    Column("at", Float, nullable=False),
-    Index("ix_lsh_bands_band", "band"),
+    Column("at", Float, nullable=False),  # when the story was recorded (its first_seen)
+    # the lookup by band within the window, answered from the index alone
+    Index("ix_lsh_bands_band_at", "band", "at", "story_id"),
     Index("ix_lsh_bands_at", "at"),
 )
 

@@ -90,6 +90,14 @@ OPENAPI: dict[str, Any] = {
                 status={"type": "string", "enum": list(_STATES)},
                 detail=_S, advice=_S, empty_polls=_I, last_new_story=_TIME, failing_since=_TIME,
                 last_poll=_TIME, next_poll=_TIME, last_error=_S, stories=_I, note=_S,
+                polled_by={**_S, "description": "the instance that recorded its last poll (instances sharing "
+                           "a PostgreSQL database; empty otherwise)"},
+            ),
+            "Instance": _obj(
+                ["id", "heartbeat_age_seconds"],
+                id=_S, host=_S, pid=_I, heartbeat_age_seconds={"type": "number"}, leases=_I,
+                lag_seconds={"type": "number"}, config_hash=_S,
+                this={**_B, "description": "the instance answering"},
             ),
             "OutboxRow": _obj(
                 ["id", "status"],
@@ -127,8 +135,16 @@ OPENAPI: dict[str, Any] = {
         "/readyz": {"get": {"summary": "Readiness: database reachable, scheduler lag, oldest pending alert",
                             "responses": {"200": _json(_ref("Readiness")),
                                           "503": _json(_ref("Readiness"), "not ready"), **_UNAUTHORIZED}}},
-        "/api/status": {"get": {"summary": "Sources, outbox counts, rules, notifier names, configuration",
-                                "responses": {"200": _json({"type": "object"}), **_UNAUTHORIZED}}},
+        "/api/status": {"get": {
+            "summary": "Sources, outbox counts, rules, notifier names, configuration, live instances",
+            "responses": {"200": _json(_obj(
+                sources={"type": "array", "items": _ref("Source")},
+                instances={"type": "array", "items": _ref("Instance"),
+                           "description": "the live instances sharing a PostgreSQL database (empty on SQLite)"},
+                config_mismatch={**_S, "description": "a warning when the live instances run different "
+                                 "configurations, else empty"},
+            )), **_UNAUTHORIZED},
+        }},
         "/api/sources": {"get": {
             "summary": "One page of the sources with their health state, filtered and sorted over all of them",
             "description": "The same query as the dashboard's sources page. Filtering and sorting cover every "

@@ -105,6 +105,8 @@ class Pages:
             advice=[(state, SourceHealth(state).advice) for state in page.counts if state != SourceHealth.OK.value],
             config=view.config_json(),
             outbox=sorted(view.outbox.items()),
+            instances=view.instances,
+            mismatch=view.config_mismatch,
         )
 
     async def alerts(self, request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ prints the same :class:`SourceStatus` rows, so the terminal and the page never d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -115,6 +115,8 @@ class SourceStatus:
     #: what to know about the listing last read, whatever the state ("feed has 2500 entries,
     #: first 2000 read"); "" when nothing
     note: str = ""
+    #: the instance that recorded its last poll, where instances share the database ("" else)
+    polled_by: str = ""
 
     @property
     def detail(self) -> str:
@@ -147,6 +149,36 @@ class SourceStatus:
             "last_error": self.last_error,
             "stories": self.stories,
             "note": self.note,
+            "polled_by": self.polled_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceStatus:
+    """One live instance sharing the database, as its last heartbeat wrote it: how long ago
+    that was (seconds), the source leases it held, how late its polls started at most
+    (seconds) and the hash of the configuration it runs. ``this``: the instance answering."""
+
+    id: str
+    host: str
+    pid: int
+    heartbeat_age: float
+    leases: int
+    lag: float
+    config_hash: str
+    this: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The row of ``instances`` in ``/api/status``."""
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "heartbeat_age_seconds": round(self.heartbeat_age, 1),
+            "leases": self.leases,
+            "lag_seconds": round(self.lag, 1),
+            "config_hash": self.config_hash,
+            "this": self.this,
         }
 
 
@@ -162,6 +194,19 @@ class StatusView:
     config_path: str
     config_loaded_at: float
     reload_failed_at: float | None
+    #: the live instances sharing the database, oldest first (empty: this one alone, as on SQLite)
+    instances: list[InstanceStatus] = field(default_factory=list)
+
+    @property
+    def config_mismatch(self) -> str:
+        """A warning when the live instances run different configurations, else ""."""
+        hashes = {i.config_hash for i in self.instances}
+        if len(hashes) < 2:
+            return ""
+        return (
+            f"the live instances run {len(hashes)} different configurations: give every instance "
+            "the same file and reload them all"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The body of ``/api/status``."""
@@ -172,6 +217,8 @@ class StatusView:
             "rules": self.rules,
             "targets": self.targets,
             "config": self.config_json(),
+            "instances": [i.to_json() for i in self.instances],
+            "config_mismatch": self.config_mismatch,
         }
 
     def config_json(self) -> dict[str, str]:

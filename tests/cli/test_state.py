@@ -39,6 +39,7 @@ def test_no_database_yet_is_said_and_not_created(tmp_path: Path) -> None:
     config = write_config(tmp_path, database)
     code, out = run("sources", "--config", str(config))
     assert code == 0 and "wire" in out and "never polled" in out and "no database yet" in out
+    assert "POLLED BY" not in out  # a column of instances sharing a PostgreSQL database only
     code, out = run("outbox", "--config", str(config))
     assert code == 0 and "0 rows" in out and "no database yet" in out
     code, out = run("outbox", "retry", "--all-dead", "--config", str(config))

@@ -12,8 +12,11 @@ import pytest
 from monitor.identity.clusters import (
     MIN_WORDS,
     ClusterIndex,
+    Copy,
     Signature,
     merge_threshold,
+    settle_clusters,
+    story_bands,
     text_signature,
     title_key,
     words,
@@ -264,3 +267,22 @@ def test_short_stories_sharing_an_outlets_filler_do_not_merge() -> None:
 
 def test_merge_threshold_is_higher_for_short_texts() -> None:
     assert merge_threshold(0.4, 500, 120) > merge_threshold(0.4, 500, 300) == 0.4
+
+
+def test_settling_with_the_copies_a_band_lookup_found_decides_as_the_index_does() -> None:
+    wire = [text_signature(c) for c in copies(WIRE)]
+    title = "Container ship runs aground and blocks the northern harbour channel"
+    known = [
+        Copy("harbour", wire[0], None, 100.0),
+        Copy("tram", text_signature(OTHER), title_key("City votes to extend the tram line to the campus at last"), 50.0),
+        Copy("ancient", wire[1], None, 100.0 - 49 * 3600),  # outside the window
+    ]
+    new = [
+        ("k1", wire[2], None),  # a copy of a known story: its cluster
+        ("k2", None, title_key("City votes to extend the tram line to the campus at last | Daily")),  # by title
+        ("k3", text_signature(SAME_TOPIC), title_key(title)),  # a new story
+        ("k4", None, title_key(title + " - Wire")),  # the one just before, by title
+    ]
+    assert settle_clusters(known, new, 200.0, window_seconds=48 * 3600) == ["harbour", "tram", "k3", "k3"]
+    assert story_bands(wire[2], None) != story_bands(wire[0], None)
+    assert set(story_bands(wire[2], None)) & set(story_bands(wire[0], None))
