@@ -99,16 +99,23 @@ class Rig:
 
 
 async def make_rig(
-    workdir: Path, stories: int, span: float, *, timeout: str | None = "3s", database: Path | None = None
+    workdir: Path,
+    stories: int,
+    span: float,
+    *,
+    timeout: str | None = "3s",
+    database: Path | None = None,
+    database_url: str | None = None,
 ) -> Rig:
     """The feed, the receiver and the config of a trial in ``workdir``: ``timeout`` is
-    ``delivery.timeout`` (None: the default), ``database`` the SQLite file (default ``workdir/state.db``)."""
+    ``delivery.timeout`` (None: the default), ``database`` the SQLite file (default
+    ``workdir/state.db``), ``database_url`` any database instead (an empty PostgreSQL one)."""
     site = await Site().start()
     feed = ReleasedFeed(site, stories, span)
     hook = Receiver()
     await hook.start()
     config = {
-        "database": f"sqlite:///{database or workdir / 'state.db'}",
+        "database": database_url or f"sqlite:///{database or workdir / 'state.db'}",
         "allow_networks": site.allow,
         "defaults": {"interval": "1s", "notify": ["hook"], "full_text": False},
         # a short timeout keeps the claim's lease short: a row a kill left 'sending' goes again
@@ -133,10 +140,12 @@ async def run_trial(
     kills: int = 3,
     seed: int = 0,
     settle: float = 20.0,
+    database_url: str | None = None,
 ) -> TrialResult:
-    """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
+    """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s.
+    ``database_url``: the daemon's database (default: a SQLite file in ``workdir``)."""
     rng = random.Random(seed)
-    rig = await make_rig(workdir, stories, span)
+    rig = await make_rig(workdir, stories, span, database_url=database_url)
     feed, env = rig.feed, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     log = open(workdir / "daemon.log", "ab")  # noqa: SIM115
