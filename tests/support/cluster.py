@@ -13,11 +13,13 @@ benchmark can print them too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import signal
 import time
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -135,86 +137,116 @@ def _primed(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def run_cluster(plan: ClusterPlan, workdir: Path, database_url: str) -> ClusterRun:
-    """Start the farm, the receiver and ``plan.instances`` daemons on ``database_url`` (an empty
-    PostgreSQL database); wait until every source is primed; publish for ``plan.publish``
-    seconds with the kills and restarts of the plan and ``plan.wires`` wire stories; wait
-    (at most ``plan.settle``) until every matching story was delivered; stop everything.
-    Bounded: about 15 + 2 intervals + publish + settle seconds."""
-    wire_pairs = [(2 * w, 2 * w + 1) for w in range(plan.wires)]
+@dataclass
+class Cluster:
+    """A running cluster: the farm, the receiver (its arrivals), the instances and their config."""
+
+    plan: ClusterPlan
+    farm: FeedFarm
+    hook: Receiver
+    arrivals: list[Arrival]
+    daemons: list[DaemonProcess]
+    database_url: str
+
+
+@contextlib.asynccontextmanager
+async def cluster_up(
+    plan: ClusterPlan, workdir: Path, database_url: str, *, quiet: set[int] | None = None
+) -> AsyncIterator[Cluster]:
+    """Start the farm (its ``quiet`` feeds publish only wire stories), the receiver and
+    ``plan.instances`` daemons on ``database_url`` (an empty PostgreSQL database, migrated by
+    whichever instance comes first); yield once every source is primed (not publishing yet);
+    stop them all on the way out. Raises AssertionError when priming takes more than 3
+    intervals and a minute."""
     farm = FeedFarm(
         plan.sources,
         seed=plan.seed,
         change_rate=plan.change_rate,
         match_rate=plan.match_rate,
-        quiet={f for pair in wire_pairs for f in pair},
+        quiet=quiet or set(),
     )
     arrivals: list[Arrival] = []
     hook = Receiver(on_message=lambda m: arrivals.append(Arrival(time.monotonic(), m)))
     await farm.start()
     await hook.start()
-    run = ClusterRun(plan, farm, arrivals, database_url=database_url)
     path = workdir / "cluster.yaml"
     path.write_text(config(plan, farm, hook, database_url))
-    daemons = [_daemon(path, workdir / f"instance{i}.log", plan.workers) for i in range(plan.instances)]
+    daemons = [
+        DaemonProcess(path, workdir / f"instance{i}.log", workers=plan.workers) for i in range(plan.instances)
+    ]
     try:
         await asyncio.gather(*(d.start(timeout=90) for d in daemons))
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + 3 * plan.interval + 60
-        while time.monotonic() < deadline:
-            if await loop.run_in_executor(None, _primed, database_url) >= plan.sources:
-                break
+        while await loop.run_in_executor(None, _primed, database_url) < plan.sources:
+            assert time.monotonic() < deadline, "the sources were not all primed in time"
             await asyncio.sleep(0.5)
-        else:
-            raise AssertionError("the sources were not all primed in time")
-        farm.publishing = True
-        run.published_from = t0 = time.monotonic()
-        events: list[tuple[float, str, int]] = []
-        for index, kill_at, restart_at in plan.kills:
-            events.append((kill_at, "kill", index))
-            if restart_at is not None:
-                events.append((restart_at, "start", index))
-        for w in range(plan.wires):
-            # early enough that both copies are polled (within an interval) while feeds publish
-            events.append(((w + 0.5) * (plan.publish - plan.interval) / max(1, plan.wires), "wire", w))
-        restarts = []
-        for at, what, index in sorted(events):
-            await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
-            if what == "kill":
-                daemons[index].send(signal.SIGKILL)
-                run.killed.append((index, time.monotonic()))
-                assert daemons[index].proc is not None
-                await daemons[index].proc.wait()
-            elif what == "start":  # in the background: a start takes seconds, the plan goes on
-                restarts.append(asyncio.ensure_future(daemons[index].start(timeout=90)))
-            else:
-                run.wires[f"w{index}"] = farm.syndicate(list(wire_pairs[index]), f"w{index}")
-        await asyncio.gather(*restarts)
-        await asyncio.sleep(max(0.0, t0 + plan.publish - time.monotonic()))
-        farm.publishing = False
-        run.published_until = time.monotonic()
-
-        def delivered() -> bool:
-            got = run.copies()
-            return all(s.link in got for s in run.expected())
-
-        await wait_for(delivered, timeout=plan.settle, interval=0.2)
-        # polling goes on until a killed instance's leases have ended and their sources were
-        # polled again: the unpolled check sees them
-        last_kill = max((at for _, at, _ in plan.kills), default=0.0)
-        until = t0 + last_kill + plan.source_lease + plan.interval + 3.0
-        await asyncio.sleep(max(0.0, until - time.monotonic()))
-        run.stopped_at = time.monotonic()
+        yield Cluster(plan, farm, hook, arrivals, daemons, database_url)
     finally:
         await asyncio.gather(*(d.stop() for d in daemons if d.proc is not None))
-        run.logs = [d.text() for d in daemons]
         await hook.stop()
         await farm.stop()
+
+
+async def run_cluster(plan: ClusterPlan, workdir: Path, database_url: str) -> ClusterRun:
+    """Start a cluster (:func:`cluster_up`); publish for ``plan.publish`` seconds with the
+    kills and restarts of the plan and ``plan.wires`` wire stories; wait (at most
+    ``plan.settle``) until every matching story was delivered and a killed instance's
+    sources were polled again; stop everything. Bounded: about 15 + 2 intervals + publish +
+    settle seconds."""
+    wire_pairs = [(2 * w, 2 * w + 1) for w in range(plan.wires)]
+    quiet = {f for pair in wire_pairs for f in pair}
+    async with cluster_up(plan, workdir, database_url, quiet=quiet) as up:
+        farm, daemons = up.farm, up.daemons
+        run = ClusterRun(plan, farm, up.arrivals, database_url=database_url)
+        try:
+            await _play(plan, up, run, wire_pairs)
+        finally:
+            await asyncio.gather(*(d.stop() for d in daemons if d.proc is not None))
+            run.logs = [d.text() for d in daemons]
     return run
 
 
-def _daemon(config_path: Path, log: Path, workers: int) -> DaemonProcess:
-    return DaemonProcess(config_path, log, workers=workers)
+async def _play(plan: ClusterPlan, up: Cluster, run: ClusterRun, wire_pairs: list[tuple[int, int]]) -> None:
+    farm, daemons = up.farm, up.daemons
+    farm.publishing = True
+    run.published_from = t0 = time.monotonic()
+    events: list[tuple[float, str, int]] = []
+    for index, kill_at, restart_at in plan.kills:
+        events.append((kill_at, "kill", index))
+        if restart_at is not None:
+            events.append((restart_at, "start", index))
+    for w in range(plan.wires):
+        # early enough that both copies are polled (within an interval) while feeds publish
+        events.append(((w + 0.5) * (plan.publish - plan.interval) / max(1, plan.wires), "wire", w))
+    restarts = []
+    for at, what, index in sorted(events):
+        await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+        if what == "kill":
+            daemons[index].send(signal.SIGKILL)
+            run.killed.append((index, time.monotonic()))
+            assert daemons[index].proc is not None
+            await daemons[index].proc.wait()
+        elif what == "start":  # in the background: a start takes seconds, the plan goes on
+            restarts.append(asyncio.ensure_future(daemons[index].start(timeout=90)))
+        else:
+            run.wires[f"w{index}"] = farm.syndicate(list(wire_pairs[index]), f"w{index}")
+    await asyncio.gather(*restarts)
+    await asyncio.sleep(max(0.0, t0 + plan.publish - time.monotonic()))
+    farm.publishing = False
+    run.published_until = time.monotonic()
+
+    def delivered() -> bool:
+        got = run.copies()
+        return all(s.link in got for s in run.expected())
+
+    await wait_for(delivered, timeout=plan.settle, interval=0.2)
+    # polling goes on until a killed instance's leases have ended and their sources were
+    # polled again: the unpolled check sees them
+    last_kill = max((at for _, at, _ in plan.kills), default=0.0)
+    until = t0 + last_kill + plan.source_lease + plan.interval + 3.0
+    await asyncio.sleep(max(0.0, until - time.monotonic()))
+    run.stopped_at = time.monotonic()
 
 
 # ---------------------------------------------------------------------------- the checks
