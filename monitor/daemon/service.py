@@ -280,6 +280,14 @@ class Daemon:
                 "delivery did not finish within the shutdown deadline; a send cut short is recorded as an "
                 "unknown outcome and goes again, with its key, after the restart"
             )
+        if self.rt.store.shared:
+            # the other instances (or this one restarted) take this one's sources and destinations
+            # at once instead of after the leases end (instances.source_lease, 300 s by default)
+            try:
+                freed = await self.rt.store.leases.release_all()
+                log.info("released the leases of %d sources and %d destinations", *freed)
+            except Exception:  # the database is away: the leases end on their own
+                log.warning("could not release this instance's leases; they end on their own", exc_info=True)
         if web_server is not None:
             await web_server.stop()
 

@@ -3,8 +3,8 @@ interval, each alert delivered once, whoever polled or delivers; membership rows
 
 In-process daemons on a real PostgreSQL database, a local feed site and a real apprise
 ``json://`` receiver; the clock is a :class:`FakeClock` shared by the daemons, so that
-"within one interval" is exact. (The subprocess cluster test with a SIGKILL is not written
-yet: see docs/scaling.md.)
+"within one interval" is exact. The subprocess cluster test, with a SIGKILL, is
+``tests/integration/test_cluster.py``.
 """
 
 from __future__ import annotations
@@ -69,3 +69,31 @@ async def test_instances_share_polls_and_deliver_each_alert_once(
         for daemon in daemons:
             await daemon.close()
 
+
+
+async def test_an_instance_that_stops_frees_its_leases_at_once(
+    tmp_path: Path, postgres_url: str, site: Site, receiver: Receiver
+) -> None:
+    feed = Feed(site, "/f.xml")
+    config = make_config(
+        tmp_path,
+        sources=[{"name": "s0", "feed": feed.url}],
+        rules=[{"name": "quake", "query": "earthquake"}],
+        notifiers={"chat": receiver.url},
+        allow=["127.0.0.0/8"],
+        extra=f"database: {postgres_url}\ndefaults: {{interval: 60s}}\ninstances: {{source_lease: 300s}}",
+    )
+    stopping, other = Daemon(config, workers=0), Daemon(config, workers=0)
+    try:
+        await stopping.start()
+        await other.start()
+        # a poll in flight when SIGTERM comes: leased, never recorded
+        assert await stopping._lease(config.settings.sources[0])
+        assert not await other._lease(config.settings.sources[0], force=True)
+        stopping.stop()
+        assert await stopping.run(install_signals=False) == 0
+        # the other instance polls it now, not when the lease would have ended 300 s later
+        assert await other._lease(config.settings.sources[0], force=True)
+    finally:
+        await stopping.close()
+        await other.close()

@@ -42,16 +42,16 @@ class ClusterPlan:
     interval: float = 10.0
     #: longer than the interval (a dead instance's poll in flight is not redone within one
     #: interval) and than the longest poll on a loaded machine
-    source_lease: float = 30.0
+    source_lease: float = 20.0
     delivery_lease: float = 3.0
     delivery_timeout: float = 3.0
     heartbeat: float = 2.0
     change_rate: float = 0.1
     match_rate: float = 0.3
     #: how long the feeds publish
-    publish: float = 30.0
+    publish: float = 25.0
     #: (instance index, SIGKILL at, start again at); ``None`` for the restart: never
-    kills: tuple[tuple[int, float, float | None], ...] = ((1, 5.0, 15.0),)
+    kills: tuple[tuple[int, float, float | None], ...] = ((1, 4.0, 12.0),)
     #: wire stories, each published at once on two feeds that publish nothing else
     wires: int = 8
     seed: int = 1

@@ -126,6 +126,11 @@ async def make_rig(
         "sources": [{"name": "wire", "feed": feed.url}],
         "rules": [{"name": "rare-earths", "query": '"rare earths"'}],
     }
+    if database_url is not None:
+        # on PostgreSQL a killed daemon's source and destination leases hold until they end
+        # (the restarted daemon is another instance): short ones, so the trial's restarts do
+        # not wait the default 300 s and 60 s
+        config["instances"] = {"source_lease": "10s", "delivery_lease": "3s"}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "NEWSMONITOR_CONFIG": str(path), "PYTHONUNBUFFERED": "1"}
