@@ -1,7 +1,7 @@
 """Several instances on one PostgreSQL database: throughput, CPU and database load per poll.
 
-Run:  .venv/bin/python benchmarks/cluster.py [--instances 1,2,3] [--sources 1500] [--interval 20]
-                                             [--measure 60] [--latency 15]
+Run:  .venv/bin/python benchmarks/cluster.py [--instances 1,2,3] [--sources 1000] [--interval 20]
+                                             [--measure 45] [--latency 10]
 
 For each instance count: a throwaway PostgreSQL server (tests/support/postgres.py, with
 pg_stat_statements loaded; fsync off, as in the suite), a new database, the feed farm of
@@ -119,6 +119,26 @@ def sample(url: str, polls: int, procs: dict[str, psutil.Process]) -> Sample:
     )  # fmt: skip
 
 
+def backend_states(url: str, seconds: float) -> dict[str, float]:
+    """What the instances' connections were doing, sampled every 0.2 s for ``seconds``: the
+    average number of them in each state (``Lock`` waits apart)."""
+    counts: dict[str, float] = {}
+    samples = 0
+    end = time.monotonic() + seconds
+    with connect(url) as conn:
+        while time.monotonic() < end:
+            rows = conn.execute(
+                "SELECT state, wait_event_type FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            ).fetchall()
+            samples += 1
+            for state, wait in rows:
+                key = "waiting on a lock" if wait == "Lock" else str(state)
+                counts[key] = counts.get(key, 0) + 1
+            time.sleep(0.2)
+    return {k: v / max(1, samples) for k, v in counts.items()}
+
+
 def classify(statement: str) -> str | None:
     s = " ".join(statement.split()).lower()
     if "lease_owner" in s and s.startswith("update sources"):
@@ -153,7 +173,7 @@ async def one(n: int, args: argparse.Namespace) -> dict[str, object]:
                 procs["postgres"] = postmaster(pg)
                 loop = asyncio.get_running_loop()
                 s0 = await loop.run_in_executor(None, sample, url, up.farm.polls(), procs)
-                await asyncio.sleep(args.measure)
+                states = await loop.run_in_executor(None, backend_states, url, args.measure)
                 s1 = await loop.run_in_executor(None, sample, url, up.farm.polls(), procs)
                 # the latency window: every statement's duration in the server log
                 with connect(url) as conn:
@@ -204,6 +224,8 @@ async def one(n: int, args: argparse.Namespace) -> dict[str, object]:
         "alerts": alerts,
         "total_polls": s1.polls,
         "seconds": elapsed,
+        "states": states,
+        "load": psutil.getloadavg()[0],
     }
 
 
@@ -214,6 +236,12 @@ def report(r: dict[str, object]) -> None:
     print(
         f"\n== {r['n']} instance(s): {r['polls/s']:.1f} polls/s of {r['offered']:.1f} offered; "
         f"CPU per instance {', '.join(f'{v:.0f} %' for v in instances)}; PostgreSQL {cpu['postgres']:.0f} %"
+    )
+    states = r["states"]
+    assert isinstance(states, dict)
+    print(
+        f"   machine load average {r['load']:.1f}; the instances' connections on average: "
+        + ", ".join(f"{v:.2f} {k}" for k, v in sorted(states.items(), key=lambda kv: -kv[1]))
     )
     print(
         f"   per poll: {r['xacts/poll']:.2f} transactions, {r['statements/poll']:.2f} statements, "
@@ -252,10 +280,10 @@ def sizes_report(r: dict[str, object]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--instances", default="1,2,3")
-    parser.add_argument("--sources", type=int, default=1500)
+    parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=20.0)
-    parser.add_argument("--measure", type=float, default=60.0)
-    parser.add_argument("--latency", type=float, default=15.0)
+    parser.add_argument("--measure", type=float, default=45.0)
+    parser.add_argument("--latency", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=0)
     args = parser.parse_args()
     print(
