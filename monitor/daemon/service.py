@@ -428,6 +428,12 @@ class Daemon:
                     and abs(state.next_poll_at - (self.clock.timestamp() + interval)) > interval * 0.2
                 ):
                     job.modify(next_run_time=datetime.fromtimestamp(state.next_poll_at, UTC))
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            # the stop cancels the polls in flight: nothing of this poll was recorded (the next
+            # poll sees its stories as new), which is no error for the scheduler to report
+            log.info("source=%s poll cut short by the stop; it is not recorded", name)
         except Exception:  # the top of one scheduled job: a bug in one poll must not stop the others
             log.exception("source=%s unexpected error in poll", name)
         finally:

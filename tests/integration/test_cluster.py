@@ -29,6 +29,7 @@ from tests.support.cluster import (
     double_polls,
     duplicates,
     early_polls,
+    errors_logged,
     lost,
     request_delays,
     run_cluster,
@@ -66,6 +67,11 @@ def test_the_run_did_what_the_plan_says(run: ClusterRun) -> None:
     # every instance polled, the restarted one after its restart too
     pollers = {i for i, text in enumerate(run.logs) if "status=not_modified" in text}
     assert pollers == set(range(PLAN.instances))
+
+
+def test_no_instance_logs_an_error_or_a_failed_poll(run: ClusterRun) -> None:
+    # a PostgreSQL deadlock, a failed claim or recording, a traceback at the stop: none
+    assert errors_logged(run) == []
 
 
 def test_no_source_is_polled_twice_within_one_interval(run: ClusterRun) -> None:
