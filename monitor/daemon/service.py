@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -244,21 +245,27 @@ class Daemon:
             if src.enabled:
                 self._add_job(src, states.get(src.name))
         self.scheduler.add_job(
-            self.health.check,
+            self._until_stop,
             IntervalTrigger(seconds=60),
+            args=[self.health.check],
             id="(health)",
+            name="health check",
             misfire_grace_time=30,
             next_run_time=self.clock.now() + timedelta(seconds=5),
         )
-        self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self.scheduler.add_job(
+            self._until_stop, IntervalTrigger(hours=1), args=[self._prune], id="(prune)", name="retention",
+            misfire_grace_time=600,
+        )
         if self.rt.store.shared:
             beat = self.config.settings.instances.heartbeat
             self.scheduler.add_job(
-                self._heartbeat, IntervalTrigger(seconds=beat), id="(heartbeat)",
-                misfire_grace_time=max(1, int(beat)), next_run_time=self.clock.now(),
+                self._until_stop, IntervalTrigger(seconds=beat), args=[self._heartbeat], id="(heartbeat)",
+                name="heartbeat", misfire_grace_time=max(1, int(beat)), next_run_time=self.clock.now(),
             )
         self.scheduler.add_job(
-            self._watch_database, IntervalTrigger(seconds=DATABASE_WATCH), id="(database)", misfire_grace_time=5
+            self._until_stop, IntervalTrigger(seconds=DATABASE_WATCH), args=[self._watch_database],
+            id="(database)", name="database watch", misfire_grace_time=5,
         )
         self.scheduler.start()
 
@@ -409,6 +416,15 @@ class Daemon:
             self.rt.metrics.lateness.observe(late)
             self.rt.scheduler_lag = late
             self._lag = max(self._lag, late)
+
+    async def _until_stop(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run one scheduled ``job``; cut short by the stop (the scheduler cancels what runs), it
+        ends quietly instead of as an error with a traceback."""
+        try:
+            await job()
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
 
     async def _poll_job(self, name: str) -> None:
         src = self.rt.sources[name]

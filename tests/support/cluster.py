@@ -39,24 +39,24 @@ class ClusterPlan:
 
     sources: int = 200
     instances: int = 3
-    interval: float = 10.0
+    interval: float = 15.0
     #: longer than the interval (a dead instance's poll in flight is not redone within one
     #: interval) and than the longest poll on a loaded machine
-    source_lease: float = 20.0
+    source_lease: float = 30.0
     delivery_lease: float = 3.0
     delivery_timeout: float = 3.0
     heartbeat: float = 2.0
     change_rate: float = 0.1
     match_rate: float = 0.3
     #: how long the feeds publish
-    publish: float = 25.0
+    publish: float = 30.0
     #: (instance index, SIGKILL at, start again at); ``None`` for the restart: never
     kills: tuple[tuple[int, float, float | None], ...] = ((1, 4.0, 12.0),)
     #: wire stories, each published at once on two feeds that publish nothing else
     wires: int = 8
     seed: int = 1
     #: how long after publishing stops every alert must have arrived
-    settle: float = 30.0
+    settle: float = 60.0
     workers: int = 0
 
 
@@ -359,18 +359,24 @@ def logged_polls(run: ClusterRun) -> list[LoggedPoll]:
 
 
 def early_polls(run: ClusterRun, tolerance: float = 0.05) -> list[tuple[LoggedPoll, LoggedPoll]]:
-    """Pairs of recorded polls of one source that overlap or started less than one interval
-    apart (``tolerance``: the log's millisecond resolution)."""
+    """Pairs of recorded polls of one source that started less than one interval apart
+    (``tolerance``: the log's millisecond resolution). A log line is written after the poll's
+    commit, so its end is no commit time: two polls' spans may overlap in the logs although
+    the second claimed the source after the first was recorded."""
     last: dict[int, LoggedPoll] = {}
     out = []
     for poll in logged_polls(run):
         before = last.get(poll.feed)
-        if before is not None and (
-            poll.start < before.end or poll.start - before.start < run.plan.interval - tolerance
-        ):
+        if before is not None and poll.start - before.start < run.plan.interval - tolerance:
             out.append((before, poll))
         last[poll.feed] = poll
     return out
+
+
+def longest_poll(run: ClusterRun) -> float:
+    """The longest recorded poll (seconds): one longer than the lease could have lost its
+    source to another instance while it ran."""
+    return max((p.end - p.start for p in logged_polls(run)), default=0.0)
 
 
 def request_delays(run: ClusterRun) -> list[float]:
