@@ -2,7 +2,10 @@
 and the local faults of issue 12 (``--fault``).
 
 Run: .venv/bin/python benchmarks/crash.py [--trials 20] [--stories 1000] [--kills 5]
-Prints per-trial lost/duplicate counts and the totals.
+         [--database sqlite|postgresql]
+Prints per-trial lost/duplicate counts and the totals. ``--database postgresql`` runs the
+daemon on PostgreSQL: the server named by NEWSMONITOR_TEST_POSTGRES, else a throwaway one
+started from Debian's packages (tests/support/postgres.py), a new database per trial.
 
      .venv/bin/python benchmarks/crash.py --fault disk-full|lock-held|slow-receiver|all
          [--trials 1] [--stories 5] [--hold SECONDS]
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.crash import run_trial
 from tests.support.faults import FAULTS, run_fault_trial
+from tests.support.postgres import Postgres, server
 
 #: how long each fault lasts by default (seconds): the figures of the issue's reports
 HOLD = {"disk-full": 20.0, "lock-held": 75.0, "slow-receiver": 6.0}
@@ -59,6 +63,7 @@ async def main() -> None:
     parser.add_argument("--span", type=float, default=30.0)
     parser.add_argument("--fault", choices=[*FAULTS, "all"], help="run fault trials instead of kill trials")
     parser.add_argument("--hold", type=float, default=None, help="how long the fault lasts (seconds)")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     if args.fault:
         names = list(FAULTS) if args.fault == "all" else [args.fault]
@@ -66,15 +71,29 @@ async def main() -> None:
         return
     args.trials = args.trials or 20
     args.stories = args.stories or 1000
+    pg: Postgres | None = server() if args.database == "postgresql" else None
+    try:
+        await kill_trials(args, pg)
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+async def kill_trials(args: argparse.Namespace, pg: Postgres | None) -> None:
     lost = dups = kills = 0
+    print(f"database: {args.database}")
     print(
         f"{'trial':>5} {'published':>9} {'received':>8} {'unique':>6} {'lost':>4} {'dups':>4} {'kills':>5} {'s':>6}"
     )
     for trial in range(args.trials):
+        url = pg.new_database() if pg is not None else None
         with tempfile.TemporaryDirectory() as tmp:
             r = await run_trial(
-                Path(tmp), stories=args.stories, span=args.span, kills=args.kills, seed=trial, settle=60.0
+                Path(tmp), stories=args.stories, span=args.span, kills=args.kills, seed=trial, settle=60.0,
+                database_url=url,
             )
+        if pg is not None and url is not None:
+            pg.drop_database(url)
         lost += r.lost
         dups += r.duplicates
         kills += r.kills

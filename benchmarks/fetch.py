@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -23,76 +22,41 @@ import time
 from pathlib import Path
 
 import psutil
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import contextlib
 
 from monitor.config import parse_settings
-from tests.support.feeds import rss, story_items
+from tests.support.farm import FeedFarm
 
 HOSTS = 20
 PORTS_PER_HOST = 5
 
 
-class FeedFarm:
-    def __init__(self, change_rate: float) -> None:
-        self.change_rate = change_rate
-        self.version: dict[str, int] = {}
-        self.bodies: dict[int, str] = {}
-        self.polls = 0
-        self.changed = 0
-        self.rng = random.Random(1)
-
-    def body(self, feed: str, version: int) -> str:
-        key = hash((feed, version)) % 1000
-        if key not in self.bodies:
-            self.bodies[key] = rss(story_items(50, start=key * 50, words="markets"))
-        return self.bodies[key]
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.polls += 1
-        feed = request.host + request.path
-        version = self.version.get(feed, 0)
-        etag = f'"{version}"'
-        if request.headers.get("If-None-Match") == etag and self.rng.random() > self.change_rate:
-            return web.Response(status=304, headers={"ETag": etag})
-        if request.headers.get("If-None-Match") == etag:
-            version += 1
-            self.changed += 1
-            self.version[feed] = version
-        return web.Response(
-            text=self.body(feed, version),
-            content_type="application/rss+xml",
-            headers={"ETag": f'"{version}"'},
-        )
-
-
-def serve_farm(change_rate: float, queue: mp.Queue[object], polls: mp.sharedctypes.Synchronized[int]) -> None:
-    """The feed farm, in its own process so that its CPU is not counted as the daemon's."""
+def serve_farm(
+    sources: int, change_rate: float, queue: mp.Queue[object], polls: mp.sharedctypes.Synchronized[int]
+) -> None:
+    """The feed farm, in its own process so that its CPU is not counted as the daemon's: every
+    feed lists 50 stories; a changed one lists 50 new ones (nothing matches the rules)."""
 
     async def run() -> None:
-        farm = FeedFarm(change_rate)
-        app = web.Application()
-
-        async def handle(request: web.Request) -> web.Response:
-            with polls.get_lock():
-                polls.value += 1
-            return await farm.handle(request)
-
-        app.router.add_get("/{name}.xml", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        endpoints = []
-        for h in range(HOSTS):
-            host = f"127.0.0.{h + 2}"
-            for _ in range(PORTS_PER_HOST):
-                site = web.TCPSite(runner, host, 0)
-                await site.start()
-                endpoints.append((host, int(site._server.sockets[0].getsockname()[1])))  # type: ignore[union-attr]
-        queue.put(endpoints)
-        await asyncio.sleep(10**6)
+        farm = FeedFarm(
+            sources,
+            change_rate=change_rate,
+            match_rate=0.0,
+            stories_per_change=50,
+            initial=50,
+            listing=50,
+            hosts=HOSTS,
+            ports_per_host=PORTS_PER_HOST,
+            publishing=True,
+        )
+        await farm.start()
+        queue.put([farm.url(i) for i in range(sources)])
+        while True:
+            polls.value = farm.polls()
+            await asyncio.sleep(0.2)
 
     asyncio.run(run())
 
@@ -109,10 +73,12 @@ async def main() -> None:
     ctx = mp.get_context("spawn")
     queue: mp.Queue[object] = ctx.Queue()
     polls_value = ctx.Value("i", 0)
-    server = ctx.Process(target=serve_farm, args=(args.change_rate, queue, polls_value), daemon=True)
+    server = ctx.Process(
+        target=serve_farm, args=(args.sources, args.change_rate, queue, polls_value), daemon=True
+    )
     server.start()
-    endpoints = queue.get(timeout=60)
-    assert isinstance(endpoints, list)
+    urls = queue.get(timeout=60)
+    assert isinstance(urls, list)
     from monitor.daemon.service import Daemon
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,9 +90,8 @@ async def main() -> None:
             "cluster: {enabled: false}",
             "sources:",
         ]
-        for i in range(args.sources):
-            host, port = endpoints[i % len(endpoints)]
-            lines.append(f"  - {{name: s{i}, feed: 'http://{host}:{port}/f{i}.xml'}}")
+        for i, url in enumerate(urls):
+            lines.append(f"  - {{name: s{i}, feed: '{url}'}}")
         lines += ["rules:", "  - {name: r1, query: 'rare earths'}", "  - {name: r2, query: 'Japan defence'}"]
         config = parse_settings("\n".join(lines), "bench.yaml", env={})
         config.warnings.clear()

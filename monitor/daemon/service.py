@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -264,22 +265,28 @@ class Daemon:
             if src.enabled:
                 self._add_job(src, states.get(src.name))
         self.scheduler.add_job(
-            self.health.check,
+            self._until_stop,
             IntervalTrigger(seconds=60),
+            args=[self.health.check],
             id="(health)",
+            name="health check",
             misfire_grace_time=30,
             next_run_time=self.clock.now() + timedelta(seconds=5),
         )
-        self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self.scheduler.add_job(
+            self._until_stop, IntervalTrigger(hours=1), args=[self._prune], id="(prune)", name="retention",
+            misfire_grace_time=600,
+        )
         self._schedule_spikes()
         if self.rt.store.shared:
             beat = self.config.settings.instances.heartbeat
             self.scheduler.add_job(
-                self._heartbeat, IntervalTrigger(seconds=beat), id="(heartbeat)",
-                misfire_grace_time=max(1, int(beat)), next_run_time=self.clock.now(),
+                self._until_stop, IntervalTrigger(seconds=beat), args=[self._heartbeat], id="(heartbeat)",
+                name="heartbeat", misfire_grace_time=max(1, int(beat)), next_run_time=self.clock.now(),
             )
         self.scheduler.add_job(
-            self._watch_database, IntervalTrigger(seconds=DATABASE_WATCH), id="(database)", misfire_grace_time=5
+            self._until_stop, IntervalTrigger(seconds=DATABASE_WATCH), args=[self._watch_database],
+            id="(database)", name="database watch", misfire_grace_time=5,
         )
         self.scheduler.start()
 
@@ -302,6 +309,14 @@ class Daemon:
                 "delivery did not finish within the shutdown deadline; a send cut short is recorded as an "
                 "unknown outcome and goes again, with its key, after the restart"
             )
+        if self.rt.store.shared:
+            # the other instances (or this one restarted) take this one's sources and destinations
+            # at once instead of after the leases end (instances.source_lease, 300 s by default)
+            try:
+                freed = await self.rt.store.leases.release_all()
+                log.info("released the leases of %d sources and %d destinations", *freed)
+            except Exception:  # the database is away: the leases end on their own
+                log.warning("could not release this instance's leases; they end on their own", exc_info=True)
         if web_server is not None:
             await web_server.stop()
 
@@ -458,9 +473,13 @@ class Daemon:
         if job is not None:
             scheduler.remove_job(SPIKE_JOB)
         scheduler.add_job(
-            self.spikes.check, IntervalTrigger(seconds=every), id=SPIKE_JOB,
-            misfire_grace_time=max(1, int(every / 2)), next_run_time=self.clock.now() + timedelta(seconds=10),
+            self._until_stop, IntervalTrigger(seconds=every), args=[self._check_spikes], id=SPIKE_JOB,
+            name="spikes", misfire_grace_time=max(1, int(every / 2)),
+            next_run_time=self.clock.now() + timedelta(seconds=10),
         )
+
+    async def _check_spikes(self) -> None:
+        await self.spikes.check()
 
     def _add_job(self, src: SourceSettings, state: repo.SourceState | None) -> None:
         assert self.scheduler is not None
@@ -493,6 +512,15 @@ class Daemon:
             self.rt.scheduler_lag = late
             self._lag = max(self._lag, late)
 
+    async def _until_stop(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run one scheduled ``job``; cut short by the stop (the scheduler cancels what runs), it
+        ends quietly instead of as an error with a traceback."""
+        try:
+            await job()
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+
     async def _poll_job(self, name: str) -> None:
         src = self.rt.sources[name]
         task = asyncio.current_task()
@@ -511,6 +539,12 @@ class Daemon:
                     and abs(state.next_poll_at - (self.clock.timestamp() + interval)) > interval * 0.2
                 ):
                     job.modify(next_run_time=datetime.fromtimestamp(state.next_poll_at, UTC))
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            # the stop cancels the polls in flight: nothing of this poll was recorded (the next
+            # poll sees its stories as new), which is no error for the scheduler to report
+            log.info("source=%s poll cut short by the stop; it is not recorded", name)
         except Exception:  # the top of one scheduled job: a bug in one poll must not stop the others
             log.exception("source=%s unexpected error in poll", name)
         finally:

@@ -149,6 +149,20 @@ def release_destination(conn: Connection, dest: str, owner: str) -> None:
     )
 
 
+def release_all(conn: Connection, owner: str) -> tuple[int, int]:
+    """Free every source and destination lease ``owner`` holds: it stops, its polls cancelled or
+    recorded and its sends' outcomes written, so the others need not wait for the leases to
+    end. Rows it left ``sending`` keep their own lease (an unknown outcome goes again only
+    after it). Returns (sources, destinations) freed."""
+    freed = []
+    for table in (sources, destinations):
+        done = conn.execute(
+            update(table).where(table.c.lease_owner == owner).values(lease_owner=None, lease_until=None)
+        )
+        freed.append(done.rowcount or 0)
+    return freed[0], freed[1]
+
+
 # ---------------------------------------------------------------------------- membership
 
 

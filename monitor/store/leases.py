@@ -84,6 +84,10 @@ class Leases:
 
         await self._w(write)
 
+    async def release_all(self) -> tuple[int, int]:
+        """Free every lease this instance holds (it stops); (sources, destinations) freed."""
+        return await self._w(partial(cluster.release_all, owner=self.owner))
+
     async def leave(self) -> None:
         """Remove this instance's membership row (a clean stop)."""
         await self._w(partial(cluster.leave, member_id=self.owner))

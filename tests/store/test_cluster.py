@@ -153,3 +153,16 @@ def test_instances_starting_at_once_migrate_once(db_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == [] and versions == [latest()] * 4
+
+
+def test_a_stopping_instance_frees_its_leases_and_only_its_own(db: Database) -> None:
+    assert claim(db, "stopping", 100.0, until=400.0).claimed
+    with db.write() as conn:
+        cluster.claim_source(conn, "other", kind="feed", url_hash="h", owner="b", now=100.0, until=400.0)
+        assert cluster.claim_destination(conn, "d", "t", owner="stopping", now=100.0, until=400.0)
+        assert cluster.release_all(conn, "stopping") == (1, 1)
+    assert claim(db, "c", 101.0).claimed  # at once, not at 400
+    with db.write() as conn:
+        assert cluster.claim_destination(conn, "d", "t", owner="c", now=101.0, until=200.0)
+        assert cluster.leases_held(conn, "b", 101.0) == 1
+        assert cluster.release_all(conn, "stopping") == (0, 0)

@@ -99,16 +99,23 @@ class Rig:
 
 
 async def make_rig(
-    workdir: Path, stories: int, span: float, *, timeout: str | None = "3s", database: Path | None = None
+    workdir: Path,
+    stories: int,
+    span: float,
+    *,
+    timeout: str | None = "3s",
+    database: Path | None = None,
+    database_url: str | None = None,
 ) -> Rig:
     """The feed, the receiver and the config of a trial in ``workdir``: ``timeout`` is
-    ``delivery.timeout`` (None: the default), ``database`` the SQLite file (default ``workdir/state.db``)."""
+    ``delivery.timeout`` (None: the default), ``database`` the SQLite file (default
+    ``workdir/state.db``), ``database_url`` any database instead (an empty PostgreSQL one)."""
     site = await Site().start()
     feed = ReleasedFeed(site, stories, span)
     hook = Receiver()
     await hook.start()
     config = {
-        "database": f"sqlite:///{database or workdir / 'state.db'}",
+        "database": database_url or f"sqlite:///{database or workdir / 'state.db'}",
         "allow_networks": site.allow,
         "defaults": {"interval": "1s", "notify": ["hook"], "full_text": False},
         # a short timeout keeps the claim's lease short: a row a kill left 'sending' goes again
@@ -119,10 +126,32 @@ async def make_rig(
         "sources": [{"name": "wire", "feed": feed.url}],
         "rules": [{"name": "rare-earths", "query": '"rare earths"'}],
     }
+    if database_url is not None:
+        # on PostgreSQL a killed daemon's source and destination leases hold until they end
+        # (the restarted daemon is another instance): short ones, so the trial's restarts do
+        # not wait the default 300 s and 60 s
+        config["instances"] = {"source_lease": "10s", "delivery_lease": "3s"}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "NEWSMONITOR_CONFIG": str(path), "PYTHONUNBUFFERED": "1"}
     return Rig(site, feed, hook, env)
+
+
+async def _arrived(rig: Rig, stories: int, settle: float) -> None:
+    """Wait until ``stories`` keys arrived, or none arrived for ``settle`` seconds (a slow drain
+    is not a loss: on a loaded machine 1 000 alerts take longer than a fixed wait), at most
+    ten times ``settle`` in all."""
+    end = time.monotonic() + 10 * settle
+    count, quiet_since = -1, time.monotonic()
+    while (now := time.monotonic()) < end:
+        got = len(set(rig.keys()))
+        if got >= stories:
+            return
+        if got != count:
+            count, quiet_since = got, now
+        elif now - quiet_since > settle:
+            return
+        await asyncio.sleep(0.2)
 
 
 async def run_trial(
@@ -133,10 +162,13 @@ async def run_trial(
     kills: int = 3,
     seed: int = 0,
     settle: float = 20.0,
+    database_url: str | None = None,
 ) -> TrialResult:
-    """One trial; returns what the receiver got. Bounded: at most span + settle + 15 s."""
+    """One trial; returns what the receiver got. Bounded: span, then until every alert arrived
+    or ``settle`` seconds passed without one (at most 10 × settle), then 15 s.
+    ``database_url``: the daemon's database (default: a SQLite file in ``workdir``)."""
     rng = random.Random(seed)
-    rig = await make_rig(workdir, stories, span)
+    rig = await make_rig(workdir, stories, span, database_url=database_url)
     feed, env = rig.feed, rig.env
     cmd = [sys.executable, "-m", "monitor", "run", "--workers", "0"]
     log = open(workdir / "daemon.log", "ab")  # noqa: SIM115
@@ -154,9 +186,7 @@ async def run_trial(
             kill_count += 1
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log, stderr=log)
         await asyncio.sleep(max(0.0, feed.t0 + span - time.monotonic()))
-        deadline = time.monotonic() + settle
-        while time.monotonic() < deadline and len(set(rig.keys())) < stories:
-            await asyncio.sleep(0.2)
+        await _arrived(rig, stories, settle)
         await asyncio.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         try:

@@ -70,8 +70,9 @@ class Postgres:
         self.user = parts.username or "postgres"
 
     @classmethod
-    def start(cls, directory: Path | None = None) -> Postgres:
-        """initdb and start a server on a free port of 127.0.0.1; raises PostgresUnavailable."""
+    def start(cls, directory: Path | None = None, settings: dict[str, str] | None = None) -> Postgres:
+        """initdb and start a server on a free port of 127.0.0.1; raises PostgresUnavailable.
+        ``settings``: more server settings (``shared_preload_libraries``, ...)."""
         bin_dir = _bin_dir()
         base = Path(directory or tempfile.mkdtemp(prefix="newsmonitor-pg-"))
         base.mkdir(parents=True, exist_ok=True)
@@ -85,11 +86,17 @@ class Postgres:
         )
         port = _free_port()
         options = f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off -c max_connections=200"
+        options += "".join(f" -c {key}={value}" for key, value in (settings or {}).items())
         run(
             _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-o", options, "-w", "start"]),
             check=True, capture_output=True,
         )
         return cls(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data)
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The data directory of a server started here (None: a server named by URL)."""
+        return self._data_dir
 
     def stop(self) -> None:
         """Stop the server if this process started it."""

@@ -55,10 +55,11 @@ class DaemonProcess:
     installed by then); ``stop()`` sends SIGTERM and returns the exit status.
     """
 
-    def __init__(self, config: Path, log: Path, *, memory: int | None = None) -> None:
+    def __init__(self, config: Path, log: Path, *, memory: int | None = None, workers: int = 0) -> None:
         self.config = config
         self.log = log
         self.memory = memory
+        self.workers = workers
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -76,7 +77,7 @@ class DaemonProcess:
         before = len(self.text())
         with open(self.log, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "monitor", "run", "--workers", "0", "--config", str(self.config),
+                sys.executable, "-m", "monitor", "run", "--workers", str(self.workers), "--config", str(self.config),
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 preexec_fn=_limit(self.memory),
