@@ -78,7 +78,7 @@ def test_v9_gives_the_band_table_its_integer_keys(db_url: str) -> None:
             )
             old.create(conn)
             conn.execute(meta.update().where(meta.c.key == "schema_version").values(value="8"))
-        assert db.migrate() == latest() == 9
+        assert db.migrate() == latest() >= 9
         with db.read() as conn:
             columns = {c["name"]: c["type"].python_type for c in inspect(conn).get_columns("lsh_bands")}
             indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("lsh_bands")}
