@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,61 +105,20 @@ def keyword_matches(needs: Sequence[Need], stories: Sequence[dict[str, str]]) ->
     return out
 
 
-# --- the embedding model: the one place that knows it ----------------------------------------
-
-_STORY_TEXT_CHARS = 1000
-
-
-def _story_text(title: str, text: str) -> str:
-    """The title, then the first ~1 000 characters of the text cut at a space."""
-    title = _SPACE.sub(" ", title).strip()
-    body = _SPACE.sub(" ", text[: _STORY_TEXT_CHARS * 2]).strip()
-    if len(body) > _STORY_TEXT_CHARS:
-        cut = body.rfind(" ", 0, _STORY_TEXT_CHARS + 1)
-        body = body[: cut if cut > _STORY_TEXT_CHARS // 2 else _STORY_TEXT_CHARS]
-    return f"{title}. {body}" if title and body else title or body
-
-
-def _wordllama_from_package() -> Callable[[list[str]], np.ndarray]:
-    """WordLlama l2_supercat at 256 dimensions, built from the two files its wheel carries:
-    the token table (safetensors) and the tokenizer (tokenizers' JSON). ``WordLlama.load()``
-    is not used: it can fall back to huggingface.co, and importing wordllama configures the
-    root logger. A text's vector is the normalised sum of its tokens' rows."""
-    import importlib.util
-
-    from safetensors.numpy import load_file
-    from tokenizers import Tokenizer
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    spec = importlib.util.find_spec("wordllama")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("benchmarks/topics.py needs the wordllama package: pip install wordllama")
-    root = Path(next(iter(spec.submodule_search_locations)))
-    table = load_file(str(root / "weights" / "l2_supercat_256.safetensors"))["embedding.weight"].astype(np.float32)
-    tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-
-    def embed(texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
-        for i, enc in enumerate(tokenizer.encode_batch(texts, add_special_tokens=False)):
-            if enc.ids:
-                out[i] = table[np.clip(enc.ids, 0, table.shape[0] - 1)].sum(axis=0)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
-
-    return embed
+# --- the embedding model: newsmonitor's own (monitor.rules.topics) ---------------------------
 
 
 def score_about(descriptions: Sequence[str], stories: Sequence[dict[str, str]]) -> np.ndarray:
     """descriptions x stories: the cosine similarity of each description's embedding to each
-    story's (its title and the start of its text). Every embedding of this benchmark is made
-    here, so switching the model (e.g. to monitor.rules.topics' load_model and story_text)
-    changes this function only."""
-    embed = _wordllama_from_package()
-    rules = embed(list(descriptions))
-    texts = embed([_story_text(s["title"], s["text"]) for s in stories])
-    return rules @ texts.T
+    story's (its title and the start of its text), exactly as the daemon's topic rules judge
+    them: the model ``monitor.rules.topics.load_model`` reads from the topics extra's wheel,
+    the text ``story_text`` makes of a story."""
+    from monitor.rules.topics import load_model, story_text
+
+    model = load_model()
+    rules = model.embed(list(descriptions))
+    texts = model.embed([story_text(s["title"], s["text"]) for s in stories])
+    return np.asarray(rules @ texts.T)
 
 
 # --- scoring --------------------------------------------------------------------------------

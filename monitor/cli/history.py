@@ -59,7 +59,7 @@ def _iso(ts: float | None, zone: ZoneInfo) -> str | None:
 @click.argument("query", default="")
 @click.option("--about", metavar="TEXT", help="A topic in a few words: backtest a topic rule (with QUERY: both must hold).")
 @click.option("--threshold", type=float, metavar="SIMILARITY",
-              help="The similarity to --about a story needs (default: the rules' default, 0.4).")
+              help="The similarity to --about a story needs (default: the rules' default, 0.3).")
 @config_option
 @click.option("--since", default="30d", show_default=True, callback=_duration, metavar="DURATION",
               help="Search the stories first seen in the last DURATION (12h, 7d, ...).")

@@ -215,7 +215,7 @@ def topic_options(about: str | None, threshold: float | None) -> tuple[str, floa
 @click.argument("args", nargs=-1, metavar="[QUERY] [URL|FILE|-]")
 @click.option("--about", metavar="TEXT", help="A topic in a few words: the rule's about: (with QUERY, both must hold).")
 @click.option("--threshold", type=float, metavar="SIMILARITY",
-              help="The similarity to --about a story needs (default: the rules' default, 0.4).")
+              help="The similarity to --about a story needs (default: the rules' default, 0.3).")
 def test_rule(args: tuple[str, ...], about: str | None, threshold: float | None) -> None:
     """Show whether one story matches QUERY (and/or --about), which terms matched where,
     the similarity to the topic, and the snippets.

@@ -307,7 +307,7 @@ class RuleSettings(_Model):
     @classmethod
     def _threshold_range(cls, value: float | None) -> float | None:
         if value is not None and not 0 < value < 1:
-            raise ValueError("must be a similarity between 0 and 1 (exclusive); the default is 0.4")
+            raise ValueError("must be a similarity between 0 and 1 (exclusive); the default is 0.3")
         return value
 
 

@@ -63,7 +63,7 @@ DESCRIPTIONS: dict[str, str] = {
     "RuleSettings.query": 'The query: words, "phrases", AND OR NOT, NEAR/n, field:value.',
     "RuleSettings.about": ("A topic in a few words, matched by meaning (needs newsmonitor[topics]); "
                            "with query: both must hold."),
-    "RuleSettings.threshold": "The similarity to about: a story needs, between 0 and 1 (default 0.4).",
+    "RuleSettings.threshold": "The similarity to about: a story needs, between 0 and 1 (default 0.3).",
     "RuleSettings.notify": "Targets (names under notifiers:); default: defaults.notify.",
     "RuleSettings.sources": "Limit the rule to these sources (by name).",
     "RuleSettings.tags": "Limit the rule to sources with one of these tags.",

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 #: the similarity a topic rule needs when it sets no ``threshold`` (calibrated on the
 #: labelled sample described in docs/rules.md, "Topic rules")
-DEFAULT_THRESHOLD = 0.4
+DEFAULT_THRESHOLD = 0.3
 #: the snippet of a topic match is one sentence, cut to about this many characters
 _SNIPPET_CHARS = 300
 #: at most this many words of the best sentence are marked as closest to the description

@@ -165,8 +165,9 @@ def _labelled() -> tuple[list[dict[str, str]], list[dict[str, object]]]:
 
 def test_about_rules_on_the_labelled_corpus_sample() -> None:
     """24 hand-labelled needs over the 181 corpus articles, one about: rule each, at the
-    default threshold (calibrated on this very sample, so this pins the calibration rather
-    than measuring it: the measurement is benchmarks/semantic.py's on the larger set)."""
+    default threshold (calibrated on this sample and the 40 needs of tests/data/topics
+    together, so this pins the calibration rather than measuring it: the measurement is
+    benchmarks/topics.py's). 0.3 favours recall: here P 0.68, R 0.96."""
     stories, needs = _labelled()
     matcher = Matcher.compile([RuleSpec(str(n["name"]), "", about=str(n["about"])) for n in needs])
     relevant = {(str(n["name"]), s["id"]) for n in needs for s in stories
@@ -177,7 +178,7 @@ def test_about_rules_on_the_labelled_corpus_sample() -> None:
     hits = len(found & relevant)
     precision, recall = hits / len(found), hits / len(relevant)
     assert len(relevant) == 82
-    assert precision >= 0.8 and recall >= 0.8, (precision, recall)
+    assert precision >= 0.65 and recall >= 0.9, (precision, recall)
 
 
 def test_the_best_sentence_of_a_corpus_story() -> None:
