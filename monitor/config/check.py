@@ -17,7 +17,7 @@ import difflib
 import ipaddress
 import re
 import ssl
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from monitor.config.models import NotifierSettings, RuleSettings, Settings, SourceSettings, check_zone
@@ -387,6 +387,36 @@ def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: li
             yield Problem((*path, "tags", j), f"no source has tag '{tag}'; tags in use: {in_use}")
     if rule.digest:
         yield from problem_at((*path, "digest"), check_digest(rule.digest))
+
+
+def check_rules_alone(
+    rules: Sequence[RuleSettings], queries: QueryCheck, warnings: list[Problem]
+) -> Iterator[Problem]:
+    """What :func:`check_rules` finds of each rule on its own, needing no other section:
+    duplicate names, queries that do not parse, digest schedules; and the warnings of its
+    own (a lower-case operator word, an empty ``notify:``), appended to ``warnings``. The
+    file's other sections are checked against a rule set that passed this with
+    :meth:`~monitor.config.rulesection.CheckedRules.fits`."""
+    previous: dict[str, int] = {}
+    digests: dict[str, str | None] = {}
+    for i, rule in enumerate(rules):
+        path: KeyPath = ("rules", i)
+        if rule.name in previous:
+            yield Problem((*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{previous[rule.name]}])")
+        previous[rule.name] = i
+        try:
+            hints = queries.hints(rule.query)
+        except QueryError as exc:
+            yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+        else:
+            if hints:
+                warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+        if rule.digest:
+            if rule.digest not in digests:
+                digests[rule.digest] = check_digest(rule.digest)
+            yield from problem_at((*path, "digest"), digests[rule.digest])
+        if rule.notify == []:
+            warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
 
 
 def _operator_advice(name: str, hints: tuple[OperatorHint, ...]) -> str | None:

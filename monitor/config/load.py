@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config.models import Config, Settings
-from monitor.config.problem import Problem
+from monitor.config.problem import AT_KEY, Problem
+from monitor.config.rulesection import CheckedRules, RulesSection, find_rules_section, rules_kept, section_is_own
 from monitor.config.validate import Dropped, normalise, validate_partially
 from monitor.config.yamlload import LARGE_TEXT, YAMLDocument, YAMLProblem, collector_paused, load_yaml
 from monitor.config.yamlload import Path as KeyPath
@@ -150,17 +151,34 @@ def parse_settings(
     env: dict[str, str] | os._Environ[str] | None = None,
     *,
     check: Callable[[Settings, list[Problem], Dropped], Iterator[Problem]] | None = None,
+    queries: QueryCheck | None = None,
+    known_rules: CheckedRules | None = None,
 ) -> Config:
     """Parse and validate configuration ``text`` (from file ``name``).
 
     ``check`` cross-checks the validated settings (default: every check of
-    :mod:`monitor.config.check`). An empty file is an error. The returned config's warnings are located like the
-    problems. Raises :class:`ConfigError` listing every problem as
-    ``file:line:col: key.path: message``, in the order of the file.
+    :mod:`monitor.config.check`, with rule queries checked by ``queries``). An empty file is
+    an error. The returned config's warnings are located like the problems. Raises
+    :class:`ConfigError` listing every problem as ``file:line:col: key.path: message``, in
+    the order of the file.
+
+    ``known_rules`` is a ``rules:`` section validated before (see
+    :mod:`monitor.config.rulesection`): when this file's section has the same bytes, only
+    the rest of the file is read and validated, and the result is what a full read gives.
+    The returned config's ``checked_rules`` is its own section's, when it can be kept.
     """
     env = os.environ if env is None else env
+    full = check is None
+    if full:
+        check = partial(_check_all, queries=queries)
+    assert check is not None
+    section = find_rules_section(text)
     # a large file is millions of objects that all live on: collecting them only walks them
     with collector_paused(large=len(text) >= LARGE_TEXT):
+        if section is not None and known_rules is not None and known_rules.digest == section.digest:
+            config = _with_known_rules(text, name, env, check, section, known_rules, full=full)
+            if config is not None:
+                return config
         doc = _document(text, name)
         problems = [Problem(dup.path, dup.message, (dup.line, dup.column)) for dup in doc.duplicates]
         data = _expand(doc.data, (), env, problems)
@@ -168,36 +186,108 @@ def parse_settings(
         warnings: list[Problem] = []
         settings, dropped = validate_partially(data, problems)
         if settings is not None:
-            problems.extend((check or _check_all)(settings, warnings, dropped))
+            problems.extend(check(settings, warnings, dropped))
         if problems:
             raise ConfigError(_located(name, problems, doc.lines))
         assert settings is not None
-        return Config(settings, name, _located(name, warnings, doc.lines))
+        config = Config(settings, name, _located(name, warnings, doc.lines))
+        if section is not None and section_is_own(section, doc):
+            config.checked_rules = _kept(text, section, doc, settings, queries)
+        return config
 
 
-def load_config(path: str, env: dict[str, str] | None = None, *, queries: QueryCheck | None = None) -> Config:
+def _with_known_rules(
+    text: str,
+    name: str,
+    env: dict[str, str] | os._Environ[str],
+    check: Callable[[Settings, list[Problem], Dropped], Iterator[Problem]],
+    section: RulesSection,
+    known: CheckedRules,
+    *,
+    full: bool,
+) -> Config | None:
+    """``text`` read and validated with its rules section taken from ``known`` (which has the
+    section's bytes), or None when the file must be read in full: it has any problem, a
+    warning of the rules needs their lines, or the rest of it may change what the section
+    reads as (see :mod:`monitor.config.rulesection`)."""
+    rest = section.rest(text)
+    if known.anchors_possible and "&" in rest:
+        return None
+    try:
+        doc = _document(rest, name)
+    except ConfigError:
+        return None
+    if doc.duplicates or not doc.block_root or doc.lines.get(("rules", AT_KEY)) != (section.line, 1):
+        return None
+    problems: list[Problem] = []
+    data = _expand(doc.data, (), env, problems)
+    if problems or data.get("rules") != []:
+        return None
+    normalise(data, problems)
+    warnings: list[Problem] = []
+    settings, dropped = validate_partially(data, problems)
+    if problems or settings is None or next(iter(check(settings, warnings, dropped)), None) is not None:
+        return None
+    if full:
+        if not known.fits(settings):
+            return None
+        warnings.extend(known.advice_at(section.line))
+    settings.rules = list(known.rules)
+    config = Config(settings, name, _located(name, warnings, doc.lines))
+    config.checked_rules = known
+    return config
+
+
+def _kept(
+    text: str, section: RulesSection, doc: YAMLDocument, settings: Settings, queries: QueryCheck | None
+) -> CheckedRules | None:
+    """The rules section of a file read in full, kept for the next read (see
+    :func:`parse_settings`), or None when a rule has a problem of its own."""
+    from monitor.config.check import check_rules_alone  # see _check_all
+    from monitor.config.queries import QueryCheck
+
+    advice: list[Problem] = []
+    if next(check_rules_alone(settings.rules, queries or QueryCheck(), advice), None) is not None:
+        return None
+    return rules_kept(text, section, doc, settings, advice)
+
+
+def load_config(
+    path: str,
+    env: dict[str, str] | None = None,
+    *,
+    queries: QueryCheck | None = None,
+    known_rules: CheckedRules | None = None,
+) -> Config:
     """Read and validate the configuration file at ``path``; rule queries are checked by
-    ``queries`` (which then holds what it parsed; default: a new one). Raises :class:`ConfigError`."""
+    ``queries`` (which then holds what it parsed; default: a new one), and a rules section
+    with the bytes of ``known_rules`` is taken from it (see :func:`parse_settings`). Raises
+    :class:`ConfigError`."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file; pass --config PATH or set NEWSMONITOR_CONFIG"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse_settings(text, path, env, check=partial(_check_all, queries=queries))
+    return parse_settings(text, path, env, queries=queries, known_rules=known_rules)
 
 
-def load_for_matching(path: str, *, queries: QueryCheck | None = None) -> Config:
+def load_for_matching(
+    path: str, *, queries: QueryCheck | None = None, known_rules: CheckedRules | None = None
+) -> Config:
     """A configuration file read for matching alone (``newsmonitor match --config``), without
     needing notifier secrets: ``${VAR}`` references that are unset expand to the word
     ``unset``, and only the rules' queries are cross-checked (by ``queries``, as in
-    :func:`load_config`). Raises :class:`ConfigError`.
+    :func:`load_config`; ``known_rules`` too). Raises :class:`ConfigError`.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse_settings(text, path, _EveryVariableSet(), check=partial(_check_queries, queries=queries))
+    return parse_settings(
+        text, path, _EveryVariableSet(), check=partial(_check_queries, queries=queries), queries=queries,
+        known_rules=known_rules,
+    )
 
 
 def load_rules_only(path: str) -> list[RuleSpec]:

@@ -60,6 +60,13 @@ class YAMLDocument:
     data: Any
     lines: dict[Path, tuple[int, int]] = field(default_factory=dict)
     duplicates: list[YAMLProblem] = field(default_factory=list)
+    #: whether the document is a block mapping (keys on their own lines, not ``{...}``)
+    block_root: bool = False
+    #: where the value of the top-level ``rules`` key ends (0-based line and column), and
+    #: whether it repeats any node (an alias or a merge): what tells whether the rules are
+    #: read from their own lines alone (:mod:`monitor.config.rulesection`)
+    rules_end: tuple[int, int] | None = None
+    rules_aliased: bool = False
 
 
 class _Loader(yaml.SafeLoader):
@@ -204,6 +211,12 @@ class _Walk:
                 continue
             seen[key] = line
             self.doc.lines[(*child, "__key__")] = (line, col)
+            if not path and key == "rules":
+                repeats = self.repeats
+                result[key] = self.value(value_node, child, level)
+                self.doc.rules_end = (value_node.end_mark.line, value_node.end_mark.column)
+                self.doc.rules_aliased = self.repeats != repeats
+                continue
             result[key] = self.value(value_node, child, level)
         return result
 
@@ -291,6 +304,7 @@ def _load_fast(text: str, limits: Limits) -> YAMLDocument | None:
     try:
         node = loader.get_single_node()
         if node is not None:
+            doc.block_root = isinstance(node, MappingNode) and not node.flow_style
             doc.data = _Walk(loader, doc, limits).value(node, (), 0)
     except (yaml.YAMLError, YAMLProblem, OverLimit, RecursionError, UnicodeError):
         return None
@@ -310,6 +324,7 @@ def _load_exact(text: str, limits: Limits) -> YAMLDocument:
     try:
         node = loader.get_single_node()
         if node is not None:
+            doc.block_root = isinstance(node, MappingNode) and not node.flow_style
             doc.data = _Walk(loader, doc, limits).value(node, (), 0)
         return doc
     except YAMLProblem:
