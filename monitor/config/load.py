@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.config.models import Config, Settings
 from monitor.config.problem import AT_KEY, Problem
-from monitor.config.rulesection import CheckedRules, RulesSection, find_rules_section, rules_kept, section_is_own
+from monitor.config.rulesection import (
+    CheckedRules,
+    RulesSection,
+    find_rules_section,
+    rules_kept,
+    section_is_own,
+)
 from monitor.config.validate import Dropped, normalise, validate_partially
 from monitor.config.yamlload import LARGE_TEXT, YAMLDocument, YAMLProblem, collector_paused, load_yaml
 from monitor.config.yamlload import Path as KeyPath

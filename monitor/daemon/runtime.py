@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, RuleSettings, SourceSettings
+from monitor.config.rulesection import checked_rules_of
 from monitor.daemon.alerts import AlertPolicy
 from monitor.daemon.metrics import Metrics
 from monitor.daemon.rulecache import CompiledRules, RuleCache, rule_specs
@@ -135,7 +136,11 @@ class Runtime:
         :class:`~monitor.errors.QueryError` for an invalid query. Runs on the CPU thread once
         the daemon runs (it takes seconds at 100 000 rules)."""
         running: CompiledRules | None = getattr(self, "compiled", None)
-        return self.rule_cache.compile(rule_specs(enabled_rules(config)), queries, running)
+        # the rules section validated before knows the digest of its rules: nothing is
+        # listed or hashed per rule unless they must be compiled
+        return self.rule_cache.compile(
+            lambda: rule_specs(enabled_rules(config)), queries, running, checked=checked_rules_of(config)
+        )
 
     def apply(self, config: Config, compiled: CompiledRules, targets: dict[str, Target]) -> None:
         """Make ``config`` the running configuration.

@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, SourceSettings, load_config
+from monitor.config.rulesection import checked_rules_of
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
 from monitor.daemon.health import Problem as HealthProblem
@@ -306,8 +307,10 @@ class Daemon:
             try:
                 # the running rules' queries are known: only new ones are parsed
                 queries = self.rt.rule_cache.queries(self.rt.compiled)
+                # and a rules section with the running one's bytes is not read again
+                known = checked_rules_of(self.config)
                 config = await asyncio.get_running_loop().run_in_executor(
-                    None, partial(load_config, path, queries=queries)
+                    None, partial(load_config, path, queries=queries, known_rules=known)
                 )
                 rules = enabled_rules(config)
                 # compiled on the CPU thread: matching waits for it instead of racing it; the
