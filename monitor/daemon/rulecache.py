@@ -195,6 +195,8 @@ class RuleCache:
         Nothing in it runs code."""
         with _reading(self.path) as stream:
             header = _read_header(stream) if stream is not None else None
+            if stream is not None and header is None:
+                log.info("rules: ignoring the cache %s (written by another version, or damaged)", self.path)
             checked = _read_checked(stream, self.path) if stream is not None and header is not None else None
         return QueryCheck(header.hints if header is not None else None), checked
 
