@@ -107,23 +107,24 @@ def _expand(data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], pr
 # ---------------------------------------------------------------------------- entry points
 
 
-def _locate(problem: Problem, lines: dict[KeyPath, tuple[int, int]]) -> tuple[int, int]:
+def _locate(problem: Problem, doc: YAMLDocument) -> tuple[int, int]:
     if problem.at is not None:
         return problem.at
     probe = problem.path
     while True:
-        if probe in lines:
-            return lines[probe]
+        found = doc.position(probe)
+        if found is not None:
+            return found
         if not probe:
             return (1, 1)
         probe = probe[:-1]
 
 
-def _located(name: str, problems: list[Problem], lines: dict[KeyPath, tuple[int, int]]) -> list[str]:
+def _located(name: str, problems: list[Problem], doc: YAMLDocument) -> list[str]:
     """``file:line:col: key.path: message`` for each problem, in the order of the file."""
     located = []
     for problem in problems:
-        line, col = _locate(problem, lines)
+        line, col = _locate(problem, doc)
         located.append((line, col, f"{name}:{line}:{col}: {problem.where}: {problem.message}"))
     located.sort(key=lambda item: (item[0], item[1]))
     return [text for _, _, text in located]
@@ -139,7 +140,8 @@ EMPTY_FILE = (
 def _document(text: str, name: str) -> YAMLDocument:
     """The parsed file; raises :class:`ConfigError` when there is nothing to validate."""
     try:
-        doc = load_yaml(text, name)
+        # the rule entries' lines are marked when a message needs them (most of reading them)
+        doc = load_yaml(text, name, lazy_rules=True)
     except YAMLProblem as exc:
         raise ConfigError([f"{name}:{exc.line}:{exc.column}: {exc.message}"]) from None
     if doc.data is None or doc.data == {}:
@@ -194,9 +196,9 @@ def parse_settings(
         if settings is not None:
             problems.extend(check(settings, warnings, dropped))
         if problems:
-            raise ConfigError(_located(name, problems, doc.lines))
+            raise ConfigError(_located(name, problems, doc))
         assert settings is not None
-        config = Config(settings, name, _located(name, warnings, doc.lines))
+        config = Config(settings, name, _located(name, warnings, doc))
         if section is not None and section_is_own(section, doc):
             config.checked_rules = _kept(text, section, doc, settings, queries)
         return config
@@ -239,7 +241,7 @@ def _with_known_rules(
             return None
         warnings.extend(known.advice_at(section.line))
     settings.rules = list(known.rules)
-    config = Config(settings, name, _located(name, warnings, doc.lines))
+    config = Config(settings, name, _located(name, warnings, doc))
     config.checked_rules = known
     return config
 

@@ -202,9 +202,11 @@ def rules_kept(
 
 def _line_of(path: KeyPath, doc: YAMLDocument) -> tuple[int, int]:
     probe = path
-    while probe and probe not in doc.lines:
+    while True:
+        found = doc.position(probe)
+        if found is not None or not probe:
+            return found or (1, 1)
         probe = probe[:-1]
-    return doc.lines.get(probe, (1, 1))
 
 
 def _expands(data: Any) -> bool:
