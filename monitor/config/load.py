@@ -91,10 +91,19 @@ def expand_string(value: str, env: dict[str, str] | os._Environ[str]) -> tuple[s
 
 
 def _expand(data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], problems: list[Problem]) -> Any:
+    """``data`` with ``${VAR}`` expanded in every string value; a mapping or list in which
+    nothing changes is returned as it is (a large file is mostly strings without ``$``)."""
     if isinstance(data, dict):
-        return {k: _expand(v, (*path, str(k)), env, problems) for k, v in data.items()}
+        copied: dict[Any, Any] | None = None
+        for key, value in data.items():
+            if _may_expand(value):
+                new = _expand(value, (*path, str(key)), env, problems)
+                if new is not value:
+                    copied = copied or dict(data)
+                    copied[key] = new
+        return data if copied is None else copied
     if isinstance(data, list):
-        return [_expand(v, (*path, i), env, problems) for i, v in enumerate(data)]
+        return _expand_list(data, path, env, problems)
     if isinstance(data, str) and "$" in data:
         try:
             return expand_string(data, env)[0]
@@ -102,6 +111,24 @@ def _expand(data: Any, path: KeyPath, env: dict[str, str] | os._Environ[str], pr
             problems.append(Problem(path, str(exc)))
             return data
     return data
+
+
+def _expand_list(
+    data: list[Any], path: KeyPath, env: dict[str, str] | os._Environ[str], problems: list[Problem]
+) -> list[Any]:
+    listed: list[Any] | None = None
+    for i, value in enumerate(data):
+        if _may_expand(value):
+            new = _expand(value, (*path, i), env, problems)
+            if new is not value:
+                listed = listed or list(data)
+                listed[i] = new
+    return data if listed is None else listed
+
+
+def _may_expand(value: Any) -> bool:
+    # a mapping or a list may hold a `$`, a string without one expands to itself
+    return "$" in value if isinstance(value, str) else isinstance(value, (dict, list))
 
 
 # ---------------------------------------------------------------------------- entry points

@@ -172,6 +172,16 @@ class RuleCache:
     def __init__(self, path: Path | None, *, min_rules: int | None = None) -> None:
         self.path = path
         self.min_rules = CACHE_FROM if min_rules is None else min_rules
+        #: hold what :meth:`compile` would write until :meth:`flush` (the daemon writes it
+        #: once it runs, so that its start does not wait for the file)
+        self.deferred = False
+        self._pending: tuple[CompiledRules, CheckedRules | None] | None = None
+
+    def flush(self) -> None:
+        """Write the rule set a deferred :meth:`compile` holds, if any (a failure is logged)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._store(*pending)
 
     @classmethod
     def for_file(cls, source: str, directory: Path | None = None, *, min_rules: int | None = None) -> RuleCache:
@@ -223,7 +233,7 @@ class RuleCache:
         if loaded is not None:
             stored, stored_section = loaded
             if checked is not None and stored_section != checked.digest:
-                self._store(stored, checked)  # the same rules, written in another section: keep this one
+                self._write(stored, checked)  # the same rules, written in another section: keep this one
             return stored
         if listed is None:
             listed = specs() if callable(specs) else specs
@@ -239,8 +249,14 @@ class RuleCache:
         compiled = CompiledRules(digest, matcher, {query: queries.known[query] for query in parsed}, parsed)
         if caching:
             log.info("rules: %d compiled in %.1f s", len(listed), time.perf_counter() - started)
-            self._store(compiled, checked)
+            self._write(compiled, checked)
         return compiled
+
+    def _write(self, compiled: CompiledRules, checked: CheckedRules | None) -> None:
+        if self.deferred:
+            self._pending = (compiled, checked)
+        else:
+            self._store(compiled, checked)
 
     # ------------------------------------------------------------------ the file
 

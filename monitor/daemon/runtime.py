@@ -94,6 +94,8 @@ class Runtime:
         self.clock = clock
         #: where compiled rule sets are kept between runs (a reload reads and writes it too)
         self.rule_cache = rule_cache or RuleCache(None)
+        # the daemon writes the compiled rules once it runs (Daemon.run), or when it closes
+        self.rule_cache.deferred = True
         s = config.settings
         #: the database, through its named operations (on the database thread)
         #: this instance among those sharing the database: host, pid and a random part (new at each start)
@@ -201,4 +203,5 @@ class Runtime:
         await self.http.close()
         await self.pool.close()
         self._cpu_thread.shutdown(wait=True)
+        self.rule_cache.flush()  # what a daemon that never ran (`once`) compiled
         self.store.close()

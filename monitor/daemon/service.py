@@ -83,6 +83,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._reloads: set[asyncio.Task[bool]] = set()
+        #: compiled rules being written to the rule cache (close() waits for the CPU thread)
+        self._writes: set[asyncio.Future[None]] = set()
         self._reload_lock = asyncio.Lock()
         self._started = False
         self._started_at = clock.timestamp()
@@ -183,6 +185,7 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self._on_hangup)
         await self._start_scheduler()
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
+        self._write_rules()
         log.info(
             "newsmonitor running: %d sources, %d rules, %d notifiers",
             len(self.config.settings.sources),
@@ -323,6 +326,7 @@ class Daemon:
                 return self._reload_failed(path, f"{type(exc).__name__}: {exc}")
             held = [key for key in _RESTART_KEYS if getattr(config.settings, key) != getattr(self.config.settings, key)]
             await self._swap(config, compiled, targets)
+            self._write_rules()
             self.rt.metrics.config_reload_ok.set(1)
             # as at start: the new rules live until the next reload, out of the collector's way
             gc.freeze()
@@ -335,6 +339,13 @@ class Daemon:
             for warning in config.warnings:
                 log.warning("config: %s", warning)
             return True
+
+    def _write_rules(self) -> None:
+        """Write the compiled rules the rule cache holds, on the CPU thread (matching waits
+        for it; the loop does not): a start or reload does not wait for the file."""
+        task = asyncio.ensure_future(self.rt.cpu(self.rt.rule_cache.flush))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     def _reload_failed(self, path: str, detail: str) -> bool:
         self.rt.metrics.config_reload_errors.inc()
