@@ -6,6 +6,7 @@ without running any code; a reload whose rules are the running ones keeps the ru
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
@@ -355,3 +356,22 @@ async def test_a_reload_with_the_same_rules_section_reads_no_rule(
         assert daemon.rt.matcher is not matcher and daemon.rt.rules[2].query == "storm*"
     finally:
         await daemon.close()
+
+
+async def test_the_daemon_writes_the_rules_once_it_runs_not_before(config_file: Path, tmp_path: Path) -> None:
+    cache = RuleCache.for_file(str(config_file), tmp_path / "cache", min_rules=1)
+    daemon = Daemon(load_config(str(config_file)), workers=0, rule_cache=cache)
+    assert cache.path is not None and not cache.path.exists()  # the start did not wait for it
+    try:
+        config_file.write_text(config_file.read_text().replace("query: flood*", "query: storm*"))
+        assert await daemon.reload()
+        await asyncio.gather(*daemon._writes)  # written on the CPU thread after the reload
+        known = cache.known()[1]
+        assert known is not None and known.digest == checked_rules_of(daemon.rt.config).digest  # type: ignore[union-attr]
+    finally:
+        await daemon.close()
+    # a daemon that never ran (`once`) writes what it compiled when it closes
+    cache.path.unlink()
+    daemon = Daemon(load_config(str(config_file)), workers=0, rule_cache=cache)
+    await daemon.close()
+    assert cache.known()[1] is not None
