@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,19 +114,20 @@ class CheckedRules:
     every name the rules refer to (the rest of a file must define them); ``inherits_notify``
     whether a rule takes ``defaults.notify``; ``advice`` the warnings the rules get of their
     own, each at its ``(line, column)`` with the line counted from ``line``;
-    ``anchors_possible`` whether the section may define an anchor. ``specs_digest`` is for
+    ``anchors_possible`` whether the section may define an anchor. ``rules`` may be given
+    as a function that makes them, called when they are first needed. ``specs_digest`` is for
     the compiled-rules cache, which fills it in (the rules as compiled, see
     :mod:`monitor.daemon.rulecache`).
     """
 
-    __slots__ = ("advice", "anchors_possible", "digest", "inherits_notify", "line", "notifiers", "rules",
+    __slots__ = ("_build", "_rules", "advice", "anchors_possible", "digest", "inherits_notify", "line", "notifiers",
                  "sources", "specs_digest", "tags")
 
     def __init__(
         self,
         digest: str,
         line: int,
-        rules: tuple[RuleSettings, ...],
+        rules: tuple[RuleSettings, ...] | Callable[[], tuple[RuleSettings, ...]],
         *,
         notifiers: frozenset[str],
         sources: frozenset[str],
@@ -138,7 +139,9 @@ class CheckedRules:
     ) -> None:
         self.digest = digest
         self.line = line
-        self.rules = rules
+        # a cache file's rules are built when first asked for: most reads of a changed file never do
+        self._rules: tuple[RuleSettings, ...] | None = None if callable(rules) else rules
+        self._build: Callable[[], tuple[RuleSettings, ...]] | None = rules if callable(rules) else None
         self.notifiers = notifiers
         self.sources = sources
         self.tags = tags
@@ -146,6 +149,14 @@ class CheckedRules:
         self.advice = advice
         self.anchors_possible = anchors_possible
         self.specs_digest = specs_digest
+
+    @property
+    def rules(self) -> tuple[RuleSettings, ...]:
+        """The validated rules, in the order of the section."""
+        if self._rules is None:
+            assert self._build is not None
+            self._rules, self._build = self._build(), None
+        return self._rules
 
     def fits(self, settings: Settings) -> bool:
         """Whether ``settings`` (a file's other sections) define every name the rules refer to,

@@ -413,20 +413,26 @@ def _checked_from(rows: tuple[Any, ...]) -> CheckedRules | None:
         return None
     sets = [set(keys) for keys in written]
     width = len(fields)
-    built = []
-    new = RuleSettings.__new__
-    for row in rules:
-        rule = new(RuleSettings)
-        # pydantic's own unpickling (BaseModel.__setstate__): the values were validated when written
-        rule.__setstate__({
-            "__dict__": dict(zip(fields, row[:width], strict=True)),
-            "__pydantic_fields_set__": set(sets[row[width]]),
-            "__pydantic_extra__": None,
-            "__pydantic_private__": None,
-        })
-        built.append(rule)
+    if not all(isinstance(row, tuple) and len(row) == width + 1 and 0 <= row[width] < len(sets) for row in rules):
+        return None
+
+    def build() -> tuple[RuleSettings, ...]:
+        built = []
+        new = RuleSettings.__new__
+        for row in rules:
+            rule = new(RuleSettings)
+            # pydantic's own unpickling (BaseModel.__setstate__): the values were validated when written
+            rule.__setstate__({
+                "__dict__": dict(zip(fields, row[:width], strict=True)),
+                "__pydantic_fields_set__": set(sets[row[width]]),
+                "__pydantic_extra__": None,
+                "__pydantic_private__": None,
+            })
+            built.append(rule)
+        return tuple(built)
+
     return CheckedRules(
-        digest, line, tuple(built), notifiers=frozenset(notifiers), sources=frozenset(sources),
+        digest, line, build, notifiers=frozenset(notifiers), sources=frozenset(sources),
         tags=frozenset(tags), inherits_notify=bool(inherits_notify),
         advice=tuple(Problem(tuple(path), message, at) for path, message, at in advice),
         anchors_possible=bool(anchors), specs_digest=specs_digest,
