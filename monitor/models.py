@@ -36,13 +36,16 @@ class MessageKind(StrEnum):
 
     Outbox rows are ``alert`` (one rule matched one story), ``summary`` (a flood was folded
     into one message) or ``health`` (the daemon's notice about itself); the delivery loop
-    turns held alert rows into one ``digest``, which is never stored.
+    turns held alert rows into one ``digest``, and the alert rows of an event's later
+    write-ups into one ``follow_up``; neither is stored.
     """
 
     ALERT = "alert"
     DIGEST = "digest"
     SUMMARY = "summary"
     HEALTH = "health"
+    #: later write-ups of an event already alerted (``group: event``); like a digest, never stored
+    FOLLOW_UP = "follow_up"
 
 
 #: the most of a story's text that rules search, and that article extraction keeps: the cap

@@ -10,16 +10,17 @@ One module per command group; each registers its commands on :data:`main`:
 - ``configfile``: ``add``, ``import-opml``, ``export-opml``, ``schema`` (change or describe
   the configuration file);
 - ``instances``: ``instances`` (the instances sharing a PostgreSQL database).
-- ``history``: ``backtest``, ``rules`` (``rules --report``), over the stored history.
+- ``history``: ``backtest``, ``rules`` (``rules --report``), over the stored history;
+- ``events``: ``events`` (a file of stories grouped into events, as ``group: event`` does).
 
 Exit status: 0 success, 1 a command-level failure (e.g. no match, a failed send),
 2 invalid configuration or usage.
 """
 
-from monitor.cli import configfile, daemon, history, init, instances, rules, stages, state
+from monitor.cli import configfile, daemon, events, history, init, instances, rules, stages, state
 from monitor.cli.base import main
 
 main.add_command(rules.test_rule, "test-rule")
 main.add_command(rules.match, "match")
 
-__all__ = ["configfile", "daemon", "history", "init", "instances", "main", "stages", "state"]
+__all__ = ["configfile", "daemon", "events", "history", "init", "instances", "main", "stages", "state"]

@@ -193,7 +193,7 @@ def rules_command(config_path: str | None, report: bool, since: float, as_json: 
     the alerts of it sent, its last match, and the rules that matched nothing (noisy and
     dead rules at a glance)."""
     config = load_or_exit(config_path)
-    enabled = [rule.name for rule in config.settings.rules if rule.enabled]
+    enabled = [rule.name for rule in config.settings.rules if rule.enabled and rule.matches_stories]
     if not report:
         _list_rules(config, as_json)
         return
@@ -217,7 +217,8 @@ def _list_rules(config: Config, as_json: bool) -> None:
     rules = config.settings.rules
     if as_json:
         listed = [
-            {"name": r.name, "enabled": r.enabled, "query": r.query, "notify": config.rule_targets(r)} for r in rules
+            {"name": r.name, "enabled": r.enabled, "query": r.query, "notify": config.rule_targets(r)}
+            | ({"spike": r.spike.model_dump()} if r.spike is not None else {}) for r in rules
         ]
         click.echo(json.dumps({"rules": listed}, ensure_ascii=False))
         return
@@ -225,7 +226,7 @@ def _list_rules(config: Config, as_json: bool) -> None:
     click.echo(f"{'RULE':<{width}} {'STATE':<8} {'NOTIFY':<20} QUERY")
     for r in rules:
         state = "on" if r.enabled else "off"
-        click.echo(f"{r.name:<{width}} {state:<8} {','.join(config.rule_targets(r))[:20]:<20} {single_line(r.query)}")
+        click.echo(f"{r.name:<{width}} {state:<8} {','.join(config.rule_targets(r))[:20]:<20} {single_line(r.text)}")
 
 
 def report_json(result: RulesReport, zone: ZoneInfo) -> dict[str, Any]:

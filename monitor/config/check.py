@@ -351,8 +351,9 @@ def _zone_problem(name: str) -> str | None:
 def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
     """Unique names, valid queries and digests, defined notifiers, sources and tags.
 
-    Warns of a rule with nowhere to send (allowed: dry runs and ``match`` need no targets)
-    and of a query with a lower-case operator word between two terms.
+    Warns of a rule with nowhere to send (allowed: dry runs and ``match`` need no targets),
+    of a query with a lower-case operator word between two terms, and of a rule's ``event:``
+    settings that nothing uses (neither the rule nor a notifier of it groups by event).
     """
     previous: dict[str, int] = {}
     for i, rule in enumerate(settings.rules):
@@ -362,12 +363,48 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
                 (*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{previous[rule.name]}])"
             )
         previous[rule.name] = i
-        yield from _rule_problems(path, rule, known, warnings)
-        if not (rule.notify if rule.notify is not None else settings.defaults.notify):
+        if rule.spike is not None:
+            yield from _spike_problems(path, rule, settings, known)
+        else:
+            yield from _rule_problems(path, rule, known, warnings)
+        targets = rule.notify if rule.notify is not None else settings.defaults.notify
+        if not targets:
             warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
+        grouped = rule.group == "event" or any(
+            (n := settings.notifiers.get(t)) is not None and n.group == "event" for t in targets
+        )
+        if rule.event is not None and not grouped:
+            warnings.append(
+                Problem(
+                    (*path, "event"),
+                    f"rule '{rule.name}' sets event: but nothing groups it by event, so it does nothing; "
+                    "add group: event to the rule (or to a notifier of it)",
+                )
+            )
+
+
+def _spike_problems(path: KeyPath, rule: RuleSettings, settings: Settings, known: Known) -> Iterator[Problem]:
+    """A spike rule counts the matches of a rule with a query that the file defines."""
+    assert rule.spike is not None
+    watched = rule.spike.rule
+    queries = [r.name for r in settings.rules if r.query is not None]
+    if watched not in queries:
+        spikes = {r.name for r in settings.rules if r.spike is not None}
+        if watched in spikes:
+            why = f"'{watched}' is a spike rule itself: a spike counts the matches of a rule with a query"
+        else:
+            close = difflib.get_close_matches(watched, queries, n=1)
+            why = f"no rule with a query is named '{watched}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+            if queries:
+                why += f"; rules with a query: {', '.join(queries[:10])}" + (" ..." if len(queries) > 10 else "")
+        yield Problem((*path, "spike", "rule"), f"rule '{rule.name}': {why}")
+    yield from _unknown_notifiers((*path, "notify"), rule.notify or [], known)
+    if rule.digest:
+        yield from problem_at((*path, "digest"), check_digest(rule.digest))
 
 
 def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: list[Problem]) -> Iterator[Problem]:
+    assert rule.query is not None  # a spike rule is checked by _spike_problems
     try:
         hints = known.queries.hints(rule.query)
     except QueryError as exc:

@@ -333,7 +333,7 @@ def load_rules_only(path: str) -> list[RuleSpec]:
     return [
         RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
         for r in config.settings.rules
-        if r.enabled
+        if r.enabled and r.query is not None
     ]
 
 
@@ -366,6 +366,8 @@ def _check_queries(
 
     queries = queries or QueryCheck()
     for i, rule in enumerate(settings.rules):
+        if rule.query is None:  # a spike rule
+            continue
         problem = check_query(rule.query, queries)
         if problem:
             yield Problem(("rules", i, "query"), f'rule "{rule.name}": {problem}')

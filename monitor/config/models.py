@@ -107,6 +107,47 @@ class Defaults(_Model):
         return SourceSettings.model_construct(set(written), **values)
 
 
+#: how a rule's alerts are grouped: one per story (copies of one wire story are one story
+#: already), or one per event (different write-ups of one event; see EventSettings)
+Grouping = Literal["story", "event"]
+
+
+class EventSettings(_Model):
+    """How write-ups of one event are grouped (``group: event``): the default under
+    ``events:``, a rule's own under its ``event:``."""
+
+    #: how long after an event's first write-up a later one still joins it
+    window: Duration = 24 * 3600.0
+    #: the least time between two messages about one event (its alert, then its follow-ups)
+    follow_up: Duration = 2 * 3600.0
+    #: similarity of a write-up to an event (0 to 1) at or above which it joins the event;
+    #: measured with benchmarks/events.py (monitor.identity.events.THRESHOLD)
+    threshold: float = 0.25
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: float) -> float:
+        # the window bounds what is compared and kept: at least the time outlets take to
+        # catch up with a story, at most a week
+        if not 600 <= value <= 7 * 86400:
+            raise ValueError("the window must be between 10m and 7d")
+        return value
+
+    @field_validator("follow_up")
+    @classmethod
+    def _follow_up(cls, value: float) -> float:
+        if not 60 <= value <= 7 * 86400:
+            raise ValueError("the follow-up interval must be between 1m and 7d")
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError("the threshold is a similarity above 0 and at most 1 (default 0.25)")
+        return value
+
+
 class NotifierSettings(_Model):
     """A named notification target: one or more apprise URLs and how messages are shaped."""
 
@@ -117,6 +158,8 @@ class NotifierSettings(_Model):
     digest: str | None = None
     max_per_hour: int | None = Field(default=None, gt=0)
     template: str | None = None
+    #: ``event``: every rule's alerts to this notifier are grouped by event (as a rule's ``group``)
+    group: Grouping = "story"
 
 
 #: source options an entry may leave out (or write as null) to take the value under defaults:
@@ -169,17 +212,71 @@ class SourceSettings(_Model):
         return "feed" if self.feed else "page"
 
 
+class SpikeSettings(_Model):
+    """When a spike rule alerts: another rule's matches in the last ``window`` are at least
+    ``factor`` times its usual number in a window (from the stored matches of the
+    ``baseline`` before it) and at least ``min_matches``."""
+
+    rule: str = Field(min_length=1)
+    factor: float = Field(default=3.0, gt=1, le=1000)
+    window: Duration = Field(default=3600.0, ge=300, le=7 * 86400)
+    baseline: Duration = Field(default=7 * 86400.0, ge=3600, le=365 * 86400)
+    min_matches: int = Field(default=5, ge=1)
+    top: int = Field(default=5, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _baseline_longer(self) -> SpikeSettings:
+        if self.baseline < 2 * self.window:
+            raise ValueError(
+                f"baseline ({self.baseline:g} s) must be at least twice the window ({self.window:g} s): "
+                "the usual rate is measured over several windows before the one judged"
+            )
+        return self
+
+
 class RuleSettings(_Model):
-    """One watch rule."""
+    """One watch rule: a ``query`` matched against every story, or a ``spike`` of another
+    rule's matches."""
 
     name: str = Field(min_length=1)
-    query: str = Field(min_length=1)
+    query: str | None = Field(default=None, min_length=1)
+    spike: SpikeSettings | None = None
     notify: list[str] | None = None
     sources: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     urgent: bool = False
     digest: str | None = None
     enabled: bool = True
+    #: ``event``: one alert per event, later write-ups folded into follow-ups (every notifier)
+    group: Grouping = "story"
+    #: this rule's event grouping, instead of the file's ``events:``
+    event: EventSettings | None = None
+
+    @model_validator(mode="after")
+    def _query_or_spike(self) -> RuleSettings:
+        if self.spike is not None:
+            if self.query is not None:
+                raise ValueError(
+                    "a rule has either query: (matched against stories) or spike: (counts another "
+                    "rule's matches), not both"
+                )
+            if self.sources or self.tags:
+                raise ValueError("a spike rule counts the matches of its spike.rule: set sources/tags there")
+            if self.group != "story" or self.event is not None:
+                raise ValueError("a spike rule sends one message per spike: group: and event: belong to rules with a query")
+        elif self.query is None:
+            raise ValueError("a rule needs query: (e.g. query: '\"rare earths\"') or spike: {rule: NAME}")
+        return self
+
+    @property
+    def matches_stories(self) -> bool:
+        """Whether this rule is matched against stories (a query), not a spike of another rule."""
+        return self.spike is None
+
+    @property
+    def text(self) -> str:
+        """The query, or for a spike rule what it watches (``spike of NAME``): what lists show."""
+        return self.query if self.query is not None else f"spike of {self.spike.rule if self.spike else '?'}"
 
 
 class DeliverySettings(_Model):
@@ -274,6 +371,7 @@ class Settings(_Model):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     flood: FloodSettings = Field(default_factory=FloodSettings)
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     instances: InstancesSettings = Field(default_factory=InstancesSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
@@ -318,6 +416,16 @@ class Config:
 
     def rule_targets(self, rule: RuleSettings) -> list[str]:
         return rule.notify if rule.notify is not None else self.settings.defaults.notify
+
+    def event_settings(self, rule: RuleSettings) -> EventSettings:
+        """How ``rule``'s write-ups are grouped into events: its own ``event:``, else ``events:``."""
+        return rule.event or self.settings.events
+
+    def groups_events(self, rule: RuleSettings, notifier: str) -> bool:
+        """Whether ``rule``'s alerts to ``notifier`` are one per event (``group: event`` on
+        either)."""
+        target = self.settings.notifiers.get(notifier)
+        return rule.group == "event" or (target is not None and target.group == "event")
 
     def health_targets(self) -> list[str]:
         h = self.settings.health.notify

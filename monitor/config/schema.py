@@ -65,6 +65,13 @@ DESCRIPTIONS: dict[str, str] = {
     "RuleSettings.sources": "Limit the rule to these sources (by name).",
     "RuleSettings.tags": "Limit the rule to sources with one of these tags.",
     "RuleSettings.urgent": "Bypass quiet hours.",
+    "RuleSettings.spike": "Instead of a query: alert when another rule's matches suddenly rise.",
+    "SpikeSettings.rule": "The rule (one with a query) whose matches are counted.",
+    "SpikeSettings.factor": "Alert when the window holds at least this many times the usual number.",
+    "SpikeSettings.window": "The span counted, ending now (at least 5m).",
+    "SpikeSettings.baseline": "The history before the window that gives the usual number (at least two windows).",
+    "SpikeSettings.min_matches": "Never alert for fewer stories than this in the window.",
+    "SpikeSettings.top": "How many of the spike's stories the alert lists.",
 }
 
 
@@ -89,6 +96,7 @@ def config_schema() -> dict[str, Any]:
         if not _allows_null(prop):
             defs["SourceSettings"]["properties"][key] = {"anyOf": [_without_meta(prop), {"type": "null"}], **_meta(prop)}
     defs["SourceSettings"]["oneOf"] = [{"required": ["feed"]}, {"required": ["page"]}]
+    defs["RuleSettings"]["oneOf"] = [{"required": ["query"]}, {"required": ["spike"]}]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **schema,

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from monitor.config import Config, FloodSettings, RuleSettings
+from monitor.config import Config, EventSettings, FloodSettings, RuleSettings
 from monitor.daemon.targets import Target
 from monitor.identity.keys import idempotency_key
 from monitor.models import Match, MessageKind, Story
@@ -36,12 +36,19 @@ class AlertPolicy:
     #: a story published longer ago than this (seconds) never alerts
     max_age: float
     flood: FloodSettings
+    #: (rule, notifier) pairs whose alerts are one per event (``group: event`` on either)
+    grouped: frozenset[tuple[str, str]] = frozenset()
+    #: rule name → how its write-ups are grouped into events (rules with a grouped pair)
+    events: Mapping[str, EventSettings] = field(default_factory=dict)
 
     @classmethod
     def from_config(
         cls, config: Config, rules: Sequence[RuleSettings], matcher: Matcher, targets: Mapping[str, Target]
     ) -> AlertPolicy:
         """The policy of ``config`` for its enabled ``rules``, compiled into ``matcher``."""
+        grouped = frozenset(
+            (r.name, t) for r in rules for t in config.rule_targets(r) if config.groups_events(r, t)
+        )
         return cls(
             matcher=matcher,
             rules={r.name: r for r in rules},
@@ -49,6 +56,8 @@ class AlertPolicy:
             targets=targets,
             max_age=config.settings.defaults.max_age,
             flood=config.settings.flood,
+            grouped=grouped,
+            events={rule: config.event_settings(r) for r in rules for rule, _ in grouped if rule == r.name},
         )
 
     def targets_for(self, matches: Sequence[Match]) -> list[str]:
@@ -141,11 +150,19 @@ def _rows_for_story(
 ) -> list[repo.OutboxRow]:
     rows = []
     subject = story.cluster or story.key
+    found = None
     for match in matches:
         rule = policy.rules[match.rule]
         for target_name in policy.routes[rule.name]:
             target = policy.targets[target_name]
             due, digest = _due(rule, target, now)
+            event = None
+            if (rule.name, target_name) in policy.grouped:
+                # once per story, however many rules and notifiers group it
+                from monitor.daemon import eventgroups
+
+                found = found or eventgroups.story_profile(story)
+                event = eventgroups.candidate(rule.name, policy.events[rule.name], found)
             for dest in target.destinations:
                 rows.append(
                     repo.OutboxRow(
@@ -160,6 +177,7 @@ def _rows_for_story(
                         digest=digest,
                         cluster=subject,
                         story_index=index,
+                        event_candidate=event,
                     )
                 )
     return rows

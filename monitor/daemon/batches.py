@@ -38,6 +38,7 @@ def _item(key: str, payload: AlertPayload) -> AlertItem:
         published=datetime.fromtimestamp(published, UTC) if published else None,
         rules=[(r.rule, list(r.snippets)) for r in payload.rules],
         source=payload.source,
+        details=list(payload.details),
     )
 
 
@@ -45,11 +46,14 @@ def plan_batches(rows: list[repo.OutboxEntry], target: str) -> list[Batch]:
     """Group due rows of one destination into messages, oldest first.
 
     Immediate rows of one story (or cluster) become one alert listing every rule that
-    matched it; rows held for a digest, quiet hours or a throttle become one digest;
-    summary and health rows go alone.
+    matched it; rows held for a digest, quiet hours or a throttle become one digest; the
+    follow-up rows of one event (``event`` set) become one follow-up (its note is written
+    by :func:`describe_follow_up` once the outlets are known); summary and health rows go
+    alone.
     """
     batches: list[Batch] = []
     by_story: dict[str, Batch] = {}
+    by_event: dict[int, Batch] = {}
     digest: Batch | None = None
     for row in rows:
         payload = row.payload
@@ -63,6 +67,14 @@ def plan_batches(rows: list[repo.OutboxEntry], target: str) -> list[Batch]:
                 digest = Batch([], Message(kind=MessageKind.DIGEST, target=target, items=[], keys=[]))
                 batches.append(digest)
             _merge(digest, row, payload)
+            continue
+        if row.event is not None:
+            batch = by_event.get(row.event)
+            if batch is None:
+                batch = Batch([], Message(kind=MessageKind.FOLLOW_UP, target=target, items=[], keys=[]))
+                by_event[row.event] = batch
+                batches.append(batch)
+            _merge(batch, row, payload)
             continue
         subject = row.subject
         batch = by_story.get(subject)
@@ -85,6 +97,35 @@ def _merge(batch: Batch, row: repo.OutboxEntry, payload: AlertPayload) -> None:
         return
     batch.subjects.append(subject)
     batch.message.items.append(item)
+
+
+#: the most new details a follow-up quotes
+FOLLOW_UP_DETAILS = 4
+
+
+def describe_follow_up(message: Message) -> None:
+    """Write the note of follow-up ``message``: how many more write-ups and outlets tell
+    the event now, which, and the sentences they add (at most :data:`FOLLOW_UP_DETAILS`)."""
+    outlets: list[str] = []
+    for item in message.items:
+        for outlet in item.outlets or [item.source]:
+            if outlet and outlet not in outlets:
+                outlets.append(outlet)
+    details: list[str] = []
+    for item in message.items:
+        for detail in item.details:
+            if detail not in details:
+                details.append(detail)
+    count = len(message.items)
+    head = "The story develops: " + (
+        f"{count} more write-up{'s' if count != 1 else ''}"
+        + (f" from {len(outlets)} outlet{'s' if len(outlets) != 1 else ''} ({', '.join(outlets)})" if outlets else "")
+    )
+    lines = [head]
+    if details:
+        lines.append("New details:")
+        lines.extend(f"- {d}" for d in details[:FOLLOW_UP_DETAILS])
+    message.note = "\n".join(lines)
 
 
 def outlet_names(sources: Iterable[str], configured: Mapping[str, SourceSettings]) -> list[str]:

@@ -166,7 +166,7 @@ class RuntimeDashboard(RuntimeStatus):
             done = activity[r.name]
             alerts, last_alert = counts.get(r.name, (0, None))
             items.append(
-                RuleItem(r.name, r.query, r.enabled, alerts, last_alert, matches=done.matches, sent=done.alerts,
+                RuleItem(r.name, r.text, r.enabled, alerts, last_alert, matches=done.matches, sent=done.alerts,
                          last_match=done.last_match, window_days=HISTORY_DAYS)
             )
         return items

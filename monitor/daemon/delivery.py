@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
-from monitor.daemon.batches import Batch, outlet_names, plan_batches, render_for
+from monitor.daemon.batches import Batch, describe_follow_up, outlet_names, plan_batches, render_for
 from monitor.daemon.faults import fault_point
 from monitor.daemon.holds import Holds, LocalFault, Unwritten
 from monitor.daemon.retries import THROTTLED, FailedSend, plan_failure
@@ -512,8 +512,10 @@ class Deliverer:
         """
         message = batch.message
         try:
-            if message.kind in (MessageKind.ALERT, MessageKind.DIGEST):
+            if message.kind in (MessageKind.ALERT, MessageKind.DIGEST, MessageKind.FOLLOW_UP):
                 await self._attach_outlets(batch)
+            if message.kind == MessageKind.FOLLOW_UP:
+                describe_follow_up(message)
             return render_for(target, dest, message)
         except _TRANSIENT_RENDER as exc:
             raise LocalFault("render", exc) from exc

@@ -27,6 +27,9 @@ class Metrics:
             registry=r,
         )
         self.matches = Counter("newsmonitor_matches_total", "Rule matches", ["rule"], registry=r)
+        self.spikes = Counter(
+            "newsmonitor_spikes_total", "Spikes that began (one message each), by spike rule", ["rule"], registry=r
+        )
         self.enqueued = Counter(
             "newsmonitor_outbox_enqueued_total", "Outbox rows written", ["target"], registry=r
         )

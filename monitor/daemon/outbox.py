@@ -36,6 +36,8 @@ class WaitReason(enum.StrEnum):
     QUIET = "quiet hours"
     DIGEST = "digest"
     THROTTLE = "throttled"
+    #: a later write-up of an event already alerted, waiting for the event's follow-up
+    FOLLOW_UP = "follow-up"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +68,16 @@ def wait_of(row: repo.OutboxEntry, destination: repo.DestinationState | None, no
         return Wait(WaitReason.QUIET, due)
     if row.digest == "throttle":
         return Wait(WaitReason.THROTTLE, due)
+    if row.event is not None and not row.digest:
+        return Wait(WaitReason.FOLLOW_UP, due)
     return Wait(WaitReason.DIGEST if row.digest else WaitReason.DUE, due)
 
 
 def describe(wait: Wait | None, now: float, zone: ZoneInfo) -> str:
     """``wait`` in words, its time as the local clock of ``zone`` shows it: ``quiet hours until 07:00``,
     ``digest at 08:00``, ``throttled (max_per_hour) until 11:00``, ``backing off until 10:32``,
-    ``no answer, again at 10:40`` (it may have arrived), ``sending, claimed until 10:31``, ``due now``."""
+    ``no answer, again at 10:40`` (it may have arrived), ``follow-up of its event at 12:00``,
+    ``sending, claimed until 10:31``, ``due now``."""
     if wait is None:
         return "-"
     at = datetime.fromtimestamp(wait.until, UTC).astimezone(zone).strftime("%H:%M")
@@ -81,6 +86,8 @@ def describe(wait: Wait | None, now: float, zone: ZoneInfo) -> str:
             return "due now" if wait.until <= now else f"due at {at}"
         case WaitReason.DIGEST:
             return f"digest at {at}"
+        case WaitReason.FOLLOW_UP:
+            return f"follow-up of its event at {at}"
         case WaitReason.THROTTLE:
             return f"throttled (max_per_hour) until {at}"
         case WaitReason.UNKNOWN:

@@ -32,6 +32,7 @@ from monitor.config import Config, SourceSettings
 from monitor.daemon.alerts import AlertPlan, Dedup, assign_clusters, plan_alerts
 from monitor.daemon.articles import build_story
 from monitor.daemon.backoff import adaptive_interval, retry_delay_for
+from monitor.daemon.eventgroups import choose as choose_event
 from monitor.daemon.faults import fault_point
 from monitor.daemon.recognise import find_seen, recognise
 from monitor.daemon.relisted import FirstListings, first_listings
@@ -405,6 +406,7 @@ async def commit(
         first_listed=reading.first.ids,
         relisted=[r.story_id for r in reading.first.relisted],
         matches=_matches(reading.stories, relisted, reading.alerts.matched),
+        choose_event=choose_event if any(r.event_candidate for r in reading.alerts.rows) else None,
     )
     rows = reading.alerts.rows
     for row in rows:

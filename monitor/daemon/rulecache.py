@@ -86,7 +86,11 @@ class CompiledRules:
 
 def rule_specs(rules: Iterable[RuleSettings]) -> list[RuleSpec]:
     """The configured ``rules`` as the matcher takes them, in their order."""
-    return [RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags)) for r in rules]
+    return [
+        RuleSpec(name=r.name, query=r.query, sources=tuple(r.sources), tags=tuple(r.tags))
+        for r in rules
+        if r.query is not None  # a spike rule matches no story
+    ]
 
 
 def compile_rules(specs: Sequence[RuleSpec], queries: QueryCheck | None = None) -> CompiledRules:

@@ -40,8 +40,14 @@ T = TypeVar("T")
 
 
 def enabled_rules(config: Config) -> list[RuleSettings]:
-    """The rules of ``config`` that are switched on, in the order the file lists them."""
-    return [r for r in config.settings.rules if r.enabled]
+    """The rules of ``config`` matched against stories that are switched on, in the order the
+    file lists them (spike rules, which count these rules' matches, are :func:`spike_rules`)."""
+    return [r for r in config.settings.rules if r.enabled and r.matches_stories]
+
+
+def spike_rules(config: Config) -> list[RuleSettings]:
+    """The spike rules of ``config`` that are switched on, in the order the file lists them."""
+    return [r for r in config.settings.rules if r.enabled and r.spike is not None]
 
 
 def config_hash(config: Config) -> str:

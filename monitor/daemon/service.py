@@ -26,7 +26,8 @@ from monitor.daemon.health import HealthChecker
 from monitor.daemon.health import Problem as HealthProblem
 from monitor.daemon.pipeline import PollResult, PollStatus, poll_source
 from monitor.daemon.rulecache import CompiledRules, RuleCache
-from monitor.daemon.runtime import Runtime, config_hash, enabled_rules
+from monitor.daemon.runtime import Runtime, config_hash, enabled_rules, spike_rules
+from monitor.daemon.spikes import SpikeWatch, check_interval
 from monitor.daemon.targets import Target, build_targets
 from monitor.fetch.client import HttpClient
 from monitor.identity.keys import source_url_hash
@@ -45,6 +46,8 @@ log = logging.getLogger("monitor.daemon")
 SHUTDOWN_DEADLINE = 7.0
 #: seconds between checks that the database file is still where it was
 DATABASE_WATCH = 5.0
+#: the scheduler job that checks the spike rules (monitor.daemon.spikes)
+SPIKE_JOB = "(spikes)"
 #: settings the daemon holds open: a reload reports their changes for the next restart
 _RESTART_KEYS = ("database", "http", "allow_networks", "web", "cluster")
 
@@ -79,6 +82,7 @@ class Daemon:
                           rule_cache=rule_cache, queries=queries)
         self.deliverer = Deliverer(self.rt)
         self.health = HealthChecker(self.rt)
+        self.spikes = SpikeWatch(self.rt)
         self.scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -257,6 +261,7 @@ class Daemon:
             next_run_time=self.clock.now() + timedelta(seconds=5),
         )
         self.scheduler.add_job(self._prune, IntervalTrigger(hours=1), id="(prune)", misfire_grace_time=600)
+        self._schedule_spikes()
         if self.rt.store.shared:
             beat = self.config.settings.instances.heartbeat
             self.scheduler.add_job(
@@ -386,6 +391,29 @@ class Daemon:
             if interval != old.source_interval(before[name]):
                 job.reschedule(IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0)))
                 job.modify(misfire_grace_time=max(1, int(interval / 2)))
+        self._schedule_spikes()
+
+    def _schedule_spikes(self) -> None:
+        """The spike rules' check job: there while any spike rule is on, every
+        :func:`~monitor.daemon.spikes.check_interval` (kept as it is when that did not change)."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        rules = spike_rules(self.config)
+        job = scheduler.get_job(SPIKE_JOB)
+        if not rules:
+            if job is not None:
+                scheduler.remove_job(SPIKE_JOB)
+            return
+        every = check_interval(rules)
+        if job is not None and getattr(job.trigger, "interval", None) == timedelta(seconds=every):
+            return
+        if job is not None:
+            scheduler.remove_job(SPIKE_JOB)
+        scheduler.add_job(
+            self.spikes.check, IntervalTrigger(seconds=every), id=SPIKE_JOB,
+            misfire_grace_time=max(1, int(every / 2)), next_run_time=self.clock.now() + timedelta(seconds=10),
+        )
 
     def _add_job(self, src: SourceSettings, state: repo.SourceState | None) -> None:
         assert self.scheduler is not None

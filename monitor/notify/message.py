@@ -29,6 +29,8 @@ class AlertItem:
     published: datetime | None
     rules: list[tuple[str, list[Snippet]]]  # (rule name, snippets)
     source: str
+    #: in a follow-up: what this write-up adds to the event (sentences of its lead)
+    details: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -36,7 +38,8 @@ class Message:
     """One notification to one notifier.
 
     ``kind`` is ``alert`` (one story, all rules that matched it), ``digest`` (many stories,
-    grouped by rule), ``summary`` (a flood was folded: ``note`` says so, ``items`` shows the
+    grouped by rule), ``follow_up`` (later write-ups of an event alerted before: ``note``
+    says what they add, ``items`` lists them), ``summary`` (a flood was folded: ``note`` says so, ``items`` shows the
     first few) or ``health`` (``note`` only). ``keys`` lists every idempotency key the
     message carries; the renderer prints them in the footer.
     """

@@ -213,6 +213,10 @@ class Renderer:
             head = f"{', '.join(rules)}: " if rules else ""
             more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
             text = f"{head}{items[0].title}{more}"
+        elif message.kind == MessageKind.FOLLOW_UP and items:
+            rules = _unique(name for item in items for name, _ in item.rules)
+            head = f"{', '.join(rules)}: " if rules else ""
+            text = f"{head}the story develops ({len(items)} more): {items[0].title}"
         elif message.kind == MessageKind.DIGEST:
             rules = _unique(name for item in items for name, _ in item.rules)
             noun = "story" if len(items) == 1 else "stories"

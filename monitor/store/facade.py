@@ -25,7 +25,7 @@ from typing import ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection
 
 from monitor.models import OutboxStatus
-from monitor.store import history, repo
+from monitor.store import events, history, repo
 from monitor.store.db import Database
 from monitor.store.leases import Leases
 
@@ -216,6 +216,7 @@ class Store:
         first_listed: Collection[int] = (),
         relisted: Sequence[int] = (),
         matches: Sequence[tuple[int, str]] = (),
+        choose_event: events.Choose | None = None,
     ) -> list[int]:
         """Record one poll of a source in ONE transaction, so that a crash loses all of it or none.
 
@@ -232,7 +233,9 @@ class Store:
         (:meth:`~repo.SourceState.record_ok`), which is saved. The history keeps each new
         story's language and text (compressed before the transaction starts) and the
         ``matches`` (story index, counted as ``story_index`` is, and rule name), found by
-        this poll at ``now``. Returns the new stories' ids, in order.
+        this poll at ``now``. Rows carrying an event candidate (rules grouped by event) are
+        put in their events first, with ``choose_event`` deciding which
+        (:func:`monitor.store.events.plan_rows`). Returns the new stories' ids, in order.
         """
 
         def write(conn: Connection, texts: Sequence[tuple[str | None, bytes]]) -> list[int]:
@@ -245,7 +248,8 @@ class Store:
                 repo.add_keys(conn, story_id, keys, now=now, max_aliases=max_aliases)
             repo.add_listers(conn, state.name, first_listed)
             story_ids = [*ids, *relisted]
-            repo.add_outbox(conn, rows, story_ids, now)
+            planned = events.plan_rows(conn, rows, now, choose_event) if choose_event is not None else rows
+            repo.add_outbox(conn, planned, story_ids, now)
             history.add_matches(conn, [(story_ids[i], rule) for i, rule in matches], source=state.name, now=now)
             state.record_ok(now, new_stories=len(stories))
             repo.save_source(conn, state)
@@ -279,6 +283,7 @@ class Store:
                 repo.prune(conn, older_than=older_than, batch=batch)
                 + repo.prune_outbox(conn, older_than=older_than, batch=batch)
                 + history.prune_history(conn, older_than=older_than, batch=batch)
+                + events.prune(conn, older_than=older_than, batch=batch)
             )
 
         total = 0
@@ -356,6 +361,47 @@ class Store:
                 repo.set_meta(conn, _meta_key(notice.subject), str(now))
             repo.add_outbox(conn, [row for notice in notices for row in notice.rows], [], now)
             return notices
+
+        return await self._write(write)
+
+    async def spike_turn(
+        self,
+        name: str,
+        rule: str,
+        *,
+        now: float,
+        window: float,
+        baseline: float,
+        top: int,
+        judge: Callable[[history.SpikeCounts, float | None], bool],
+        plan: Callable[[history.SpikeCounts, Sequence[history.SpikeStory]], Sequence[repo.OutboxRow]],
+    ) -> tuple[history.SpikeCounts, float | None, int]:
+        """One check of spike rule ``name`` (counting the matches of ``rule``), in one write transaction.
+
+        ``judge`` gets the counts and when the spike under way began (None: none is) and says
+        whether the rule spikes now. A spike that begins stores its start and adds the rows
+        ``plan`` makes from the counts and the window's top ``top`` stories (a row whose key
+        exists is ignored, so two instances checking at once write one); one that ends is
+        forgotten. Returns the counts, the start of the spike under way after this check
+        (None: none) and how many rows were written.
+        """
+        key = f"spike:{name}"
+
+        def write(conn: Connection) -> tuple[history.SpikeCounts, float | None, int]:
+            counts = history.spike_counts(conn, rule, now=now, window=window, baseline=baseline)
+            stored = repo.get_meta(conn, key)
+            since = float(stored) if stored else None
+            if not judge(counts, since):
+                if since is not None:
+                    repo.set_meta(conn, key, "")
+                return counts, None, 0
+            if since is not None:
+                return counts, since, 0
+            found = history.spike_stories(conn, rule, since=now - window, until=now, limit=top)
+            rows = plan(counts, found)
+            repo.set_meta(conn, key, repr(now))
+            added = repo.add_outbox(conn, rows, [], now)
+            return counts, now, added
 
         return await self._write(write)
 

@@ -316,3 +316,80 @@ def prune_history(conn: Connection, *, older_than: float, batch: int = 1000) -> 
             conn.execute(delete(table).where(table.c.id.in_(ids[i : i + _CHUNK])))
         deleted += len(ids)
     return deleted
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeCounts:
+    """A rule's matches now and before, as a spike rule judges them.
+
+    ``current``: stories the rule matched in the window ending now; ``before``: stories it
+    matched in the baseline before the window, which covered ``span`` seconds of stored
+    history (less than the baseline asked for while the history is younger than it).
+    """
+
+    current: int
+    before: int
+    span: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeStory:
+    """One story of a spike: the first recorded copy, and how many sources listed it matching."""
+
+    title: str
+    url: str
+    source: str
+    published: float | None
+    first_seen: float
+    sources: int
+
+
+def spike_counts(conn: Connection, rule: str, *, now: float, window: float, baseline: float) -> SpikeCounts:
+    """The matches of ``rule`` in (``now - window``, ``now``] and in the ``baseline`` before
+    that, each story counted once. The baseline starts no earlier than the oldest match the
+    history holds (of any rule: when the daemon started keeping it)."""
+    start = now - window
+
+    def count(since: float, until: float) -> int:
+        found = conn.execute(
+            select(func.count(func.distinct(rule_matches.c.story_id))).where(
+                rule_matches.c.rule == rule, rule_matches.c.matched_at > since, rule_matches.c.matched_at <= until
+            )
+        ).scalar()
+        return int(found or 0)
+
+    oldest = conn.execute(select(func.min(rule_matches.c.matched_at))).scalar()
+    since = start - baseline if oldest is None else max(start - baseline, float(oldest))
+    span = max(0.0, start - since) if oldest is not None else 0.0
+    return SpikeCounts(current=count(start, now), before=count(since, start) if span else 0, span=span)
+
+
+def spike_stories(conn: Connection, rule: str, *, since: float, until: float, limit: int) -> list[SpikeStory]:
+    """The stories ``rule`` matched in (``since``, ``until``], copies of one story (its
+    cluster) counted once: most sources first, then the newest; at most ``limit``."""
+    rows = conn.execute(
+        select(
+            rule_matches.c.story_id,
+            rule_matches.c.source,
+            stories.c.title,
+            stories.c.url,
+            stories.c.published,
+            stories.c.first_seen,
+            stories.c.cluster,
+        )
+        .join(stories, stories.c.id == rule_matches.c.story_id)
+        .where(rule_matches.c.rule == rule, rule_matches.c.matched_at > since, rule_matches.c.matched_at <= until)
+        .order_by(rule_matches.c.story_id)
+        .limit(20 * limit + 1000)
+    ).all()
+    groups: dict[str, tuple[SpikeStory, set[str]]] = {}
+    for sid, source, title, url, published, first_seen, cluster in rows:
+        key = cluster or f"#{sid}"
+        if key not in groups:
+            first = SpikeStory(title or "", url or "", source, published, float(first_seen), 0)
+            groups[key] = (first, set())
+        groups[key][1].add(source)
+    ranked = sorted(groups.values(), key=lambda g: (-len(g[1]), -g[0].first_seen, g[0].url))
+    return [
+        SpikeStory(s.title, s.url, s.source, s.published, s.first_seen, len(listed)) for s, listed in ranked[:limit]
+    ]

@@ -283,6 +283,39 @@ def _v8_history(ops: Operations) -> None:
     bind.execute(alerts.insert().from_select(names, dead))
 
 
+def _v11_events(ops: Operations) -> None:
+    """Add event grouping (issue 17, ``group: event``): the ``events`` and ``event_members``
+    tables and ``outbox.event``, the event a follow-up row waits for. Nothing to fill in: no
+    rule grouped by event before."""
+    bind = ops.get_bind()
+    # a database created by this version already has these: _v1_initial creates today's tables
+    if "event" not in {c["name"] for c in inspect(bind).get_columns("outbox")}:
+        ops.add_column("outbox", Column("event", Integer))
+    if not inspect(bind).has_table("events"):
+        ops.create_table(
+            "events",
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("rule", String(200), nullable=False),
+            Column("first_at", Float, nullable=False),
+            Column("last_at", Float, nullable=False),
+            Column("profile", Text, nullable=False),
+            Column("stories", Integer, nullable=False),
+            Column("told_at", Float, nullable=False),
+            Column("follow_up_at", Float),
+        )
+        ops.create_index("ix_events_rule_first", "events", ["rule", "first_at"])
+        ops.create_index("ix_events_last", "events", ["last_at"])
+    if not inspect(bind).has_table("event_members"):
+        ops.create_table(
+            "event_members",
+            Column("rule", String(200), primary_key=True),
+            Column("subject", String(300), primary_key=True),
+            Column("event_id", Integer, nullable=False),
+            Column("at", Float, nullable=False),
+        )
+        ops.create_index("ix_event_members_event", "event_members", ["event_id"])
+
+
 MIGRATIONS: list[Callable[[Operations], None]] = [
     _v1_initial,
     _v2_source_http_status,
@@ -292,6 +325,7 @@ MIGRATIONS: list[Callable[[Operations], None]] = [
     _v6_story_identity,
     _v7_cluster,
     _v8_history,
+    _v11_events,
 ]
 
 

@@ -34,6 +34,7 @@ class _AlertJSON(TypedDict, total=False):
     outlet: str
     published: float | None  # epoch seconds
     rules: list[_RuleJSON]
+    details: list[str]  # a follow-up's new details (sentences of the write-up)
 
 
 class _NoticeJSON(TypedDict, total=False):
@@ -64,6 +65,8 @@ class AlertPayload:
     outlet: str = ""
     published: float | None = None
     rules: tuple[RuleEvidence, ...] = ()
+    #: a follow-up's write-up: what it adds to the event (sentences of its lead)
+    details: tuple[str, ...] = ()
 
     @classmethod
     def from_story(cls, story: Story, matches: Sequence[Match]) -> AlertPayload:
@@ -106,6 +109,7 @@ class AlertPayload:
                 }
                 for r in self.rules
             ],
+            **({"details": list(self.details)} if self.details else {}),
         }
 
     @classmethod
@@ -126,6 +130,7 @@ class AlertPayload:
                 )
                 for r in data.get("rules", [])
             ),
+            details=tuple(str(d) for d in data.get("details", [])),
         )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.models import MessageKind, OutboxStatus
 from monitor.store import history
+from monitor.store.events import EventCandidate
 from monitor.store.payload import AlertPayload, NoticePayload
 from monitor.store.schema import destinations, meta, outbox, sources, stories, story_keys, story_listers
 
@@ -131,6 +132,10 @@ class OutboxRow:
     digest: str | None = None
     cluster: str | None = None
     story_index: int | None = None  # index into the poll's new stories, resolved to story_id on insert
+    #: a write-up of a rule grouped by event: the transaction decides its event (store/events.py)
+    event_candidate: EventCandidate | None = None
+    #: a follow-up of this event (set by that decision)
+    event: int | None = None
 
 
 #: the kinds whose payload is a note (:class:`NoticePayload`) rather than one story
@@ -173,6 +178,8 @@ class OutboxEntry:
     solo_failures: int = 0
     lease_until: float | None = None
     unknowns: int = 0
+    #: a follow-up: the event whose next follow-up message it goes out with
+    event: int | None = None
 
     @property
     def subject(self) -> str:
@@ -206,6 +213,7 @@ def _outbox_entry(row: RowMapping) -> OutboxEntry:
         solo_failures=row["solo_failures"],
         lease_until=row["lease_until"],
         unknowns=row["unknowns"] or 0,
+        event=row["event"],
     )
 
 
@@ -644,6 +652,7 @@ def add_outbox(conn: Connection, rows: Sequence[OutboxRow], story_ids: Sequence[
                 dest=row.dest,
                 story_id=story_id,
                 cluster=row.cluster,
+                event=row.event,
                 status=OutboxStatus.PENDING,
                 urgent=1 if row.urgent else 0,
                 digest=row.digest,

@@ -126,6 +126,8 @@ outbox = Table(
     Column("lease_until", Float),
     # sends whose outcome was unknown (no answer in time, or cut off by a crash): they may have arrived
     Column("unknowns", Integer, nullable=False, default=0, server_default="0"),
+    # a follow-up: the event (events.id) whose next follow-up the row waits for; None otherwise
+    Column("event", Integer),
     UniqueConstraint("key", name="uq_outbox_key"),
     Index("ix_outbox_status_dest", "status", "dest", "next_attempt_at"),
 )
@@ -218,6 +220,34 @@ alert_history = Table(
     Column("error", Text),  # why it is dead or cancelled, redacted
     Index("ix_alert_history_at", "at"),
     Index("ix_alert_history_rule_at", "rule", "at"),
+)
+
+#: news events of the rules grouped by event (``group: event``): different write-ups of one
+#: event within a window make one alert, later ones follow-ups (:mod:`monitor.store.events`)
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(200), nullable=False),
+    Column("first_at", Float, nullable=False),  # when its first write-up was recorded
+    Column("last_at", Float, nullable=False),  # when its latest write-up was recorded
+    Column("profile", Text, nullable=False),  # JSON: the salient terms of its write-ups, weighted
+    Column("stories", Integer, nullable=False, default=1),  # write-ups folded into it
+    Column("told_at", Float, nullable=False),  # when its alert was due
+    Column("follow_up_at", Float),  # when its latest follow-up is (or was) due; None: none yet
+    Index("ix_events_rule_first", "rule", "first_at"),
+    Index("ix_events_last", "last_at"),
+)
+
+#: the write-ups (stories, or syndication clusters) of each event, one row per rule and subject
+event_members = Table(
+    "event_members",
+    metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("subject", String(300), primary_key=True),  # the story's cluster, else its key
+    Column("event_id", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_event_members_event", "event_id"),
 )
 
 #: small key/value facts: schema version, last health notice times, sources' listing notes

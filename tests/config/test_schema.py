@@ -70,6 +70,9 @@ CASES: list[tuple[str, str, bool]] = [
     ("a source without feed or page", "sources: [{name: s}]", False),
     ("a source with both feed and page", "sources: [{name: s, feed: 'https://a/rss', page: 'https://a/'}]", False),
     ("a rule without a query", "rules: [{name: r}]", False),
+    ("a spike rule", "rules: [{name: base, query: x}, {name: s, spike: {rule: base, factor: 4, window: 2h}}]", True),
+    ("a spike rule with a query too", "rules: [{name: base, query: x}, {name: s, query: y, spike: {rule: base}}]", False),
+    ("a spike factor of 1", "rules: [{name: base, query: x}, {name: s, spike: {rule: base, factor: 1}}]", False),
     ("a notifier format that does not exist", "notifiers: {a: {urls: ['json://127.0.0.1:1/x'], format: pdf}}", False),
     ("max_per_hour zero", "notifiers: {a: {urls: ['json://127.0.0.1:1/x'], max_per_hour: 0}}", False),
 ]

@@ -89,3 +89,11 @@ def test_a_lower_case_operator_between_terms_asks_did_you_mean(query: str, advic
 )
 def test_no_advice_where_the_word_is_meant(query: str) -> None:
     assert warnings_of(RULES.format(query=query)) == []
+
+
+def test_event_settings_of_a_rule_nothing_groups_by_event_are_pointed_out() -> None:
+    rules = "rules:\n  - name: quake\n    query: earthquake\n    event: {follow_up: 30m}\n"
+    found = [w for w in warnings_of(rules) if "event:" in w]
+    assert len(found) == 1 and found[0].startswith("cfg.yaml:9:12:") and "rules[0].event" in found[0], found
+    assert "add group: event" in found[0]
+    assert not [w for w in warnings_of(rules.replace("    event:", "    group: event\n    event:")) if "event:" in w]

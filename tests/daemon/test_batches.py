@@ -91,3 +91,30 @@ def test_a_summary_shows_its_note_and_items() -> None:
     (batch,) = plan_batches([flood], "chat")
     assert batch.message.note == "40 new stories"
     assert [item.title for item in batch.message.items] == ["Story c1"]
+
+
+def test_the_follow_up_rows_of_one_event_go_as_one_follow_up_saying_what_develops() -> None:
+    from monitor.daemon.batches import describe_follow_up
+
+    def write_up(n: int, event: int | None, outlet: str, details: tuple[str, ...] = ()) -> repo.OutboxEntry:
+        payload = AlertPayload(title=f"Story {n}", source=outlet.lower(), outlet=outlet, details=details)
+        return outbox_entry(id=n, key=f"nm-{n}", cluster=f"c{n}", event=event, payload=payload)
+
+    rows = [
+        write_up(1, None, "Wire"),  # an event's own alert
+        write_up(2, 7, "BBC", ("Forty towns were evacuated.",)),
+        write_up(3, 8, "AP"),
+        write_up(4, 7, "Reuters", ("Forty towns were evacuated.", "A tsunami warning was lifted.")),
+    ]
+    batches = plan_batches(rows, "chat")
+    assert [summary(b) for b in batches] == ["alert c1:", "follow_up c2: c4:", "follow_up c3:"]
+    message = batches[1].message
+    describe_follow_up(message)
+    assert message.note.splitlines() == [
+        "The story develops: 2 more write-ups from 2 outlets (BBC, Reuters)",
+        "New details:",
+        "- Forty towns were evacuated.",
+        "- A tsunami warning was lifted.",
+    ]
+    describe_follow_up(batches[2].message)
+    assert batches[2].message.note == "The story develops: 1 more write-up from 1 outlet (AP)"

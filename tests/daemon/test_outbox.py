@@ -26,8 +26,10 @@ def row(
     next_attempt: float | None = None,
     unknowns: int = 0,
     lease_until: float | None = None,
+    event: int | None = None,
 ) -> repo.OutboxEntry:
     return outbox_entry(
+        event=event,
         status=status,
         unknowns=unknowns,
         lease_until=lease_until,
@@ -83,6 +85,13 @@ def blocked(until: float | None) -> repo.DestinationState:
             None,
             Wait(WaitReason.DIGEST, NOW + 8 * HOUR),
             "digest at 08:00",
+        ),
+        (
+            "a later write-up of an event",
+            row(event=7, due=NOW + 2 * HOUR),
+            None,
+            Wait(WaitReason.FOLLOW_UP, NOW + 2 * HOUR),
+            "follow-up of its event at 02:00",
         ),
         (
             "the hourly throttle",
