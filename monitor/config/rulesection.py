@@ -112,7 +112,8 @@ class CheckedRules:
     ``digest`` is the section's :attr:`RulesSection.digest`; ``line`` the line it started at
     when it was read; ``rules`` the validated rules; ``notifiers``, ``sources`` and ``tags``
     every name the rules refer to (the rest of a file must define them); ``inherits_notify``
-    whether a rule takes ``defaults.notify``; ``advice`` the warnings the rules get of their
+    whether a rule takes ``defaults.notify``; ``events_need_rest`` whether a rule's warning
+    about ``event:`` depends on its notifiers; ``advice`` the warnings the rules get of their
     own, each at its ``(line, column)`` with the line counted from ``line``;
     ``anchors_possible`` whether the section may define an anchor. ``rules`` may be given
     as a function that makes them, called when they are first needed. ``specs_digest`` is for
@@ -120,8 +121,8 @@ class CheckedRules:
     :mod:`monitor.daemon.rulecache`).
     """
 
-    __slots__ = ("_build", "_rules", "advice", "anchors_possible", "digest", "inherits_notify", "line", "notifiers",
-                 "sources", "specs_digest", "tags")
+    __slots__ = ("_build", "_rules", "advice", "anchors_possible", "digest", "events_need_rest", "inherits_notify",
+                 "line", "notifiers", "sources", "specs_digest", "tags")
 
     def __init__(
         self,
@@ -133,6 +134,7 @@ class CheckedRules:
         sources: frozenset[str],
         tags: frozenset[str],
         inherits_notify: bool,
+        events_need_rest: bool = False,
         advice: tuple[Problem, ...],
         anchors_possible: bool,
         specs_digest: str | None = None,
@@ -146,6 +148,7 @@ class CheckedRules:
         self.sources = sources
         self.tags = tags
         self.inherits_notify = inherits_notify
+        self.events_need_rest = events_need_rest
         self.advice = advice
         self.anchors_possible = anchors_possible
         self.specs_digest = specs_digest
@@ -160,7 +163,8 @@ class CheckedRules:
 
     def fits(self, settings: Settings) -> bool:
         """Whether ``settings`` (a file's other sections) define every name the rules refer to,
-        and give a rule that takes ``defaults.notify`` somewhere to send (else the full read
+        and give a rule that takes ``defaults.notify`` somewhere to send; and no rule's
+        ``event:`` waits on its notifiers' ``group:`` for a warning (else the full read
         reports or warns, at the rules' lines)."""
         sources = settings.sources
         return (
@@ -168,6 +172,7 @@ class CheckedRules:
             and self.sources <= {source.name for source in sources}
             and self.tags <= {tag for source in sources for tag in source.tags}
             and not (self.inherits_notify and not settings.defaults.notify)
+            and not self.events_need_rest
         )
 
     def advice_at(self, line: int) -> list[Problem]:
@@ -206,6 +211,8 @@ def rules_kept(
         sources=frozenset(name for rule in rules for name in rule.sources),
         tags=frozenset(tag for rule in rules for tag in rule.tags),
         inherits_notify=any(rule.notify is None for rule in rules),
+        # whether its event: does anything depends on the notifiers' group: (see check_rules)
+        events_need_rest=any(rule.event is not None and rule.group != "event" and rule.notify != [] for rule in rules),
         advice=tuple(located),
         anchors_possible=section.anchors_possible(text),
     )

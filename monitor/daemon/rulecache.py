@@ -105,7 +105,7 @@ def _digest_of(
     """The specs (None when not made), their digest and their number: the digest as the
     rules section ``checked`` remembers it, else hashed (and remembered there)."""
     if checked is not None and checked.specs_digest is not None:
-        return None, checked.specs_digest, sum(1 for rule in checked.rules if rule.enabled)
+        return None, checked.specs_digest, sum(1 for rule in checked.rules if rule.enabled and rule.matches_stories)
     listed = specs() if callable(specs) else specs
     digest = rules_digest(listed)
     if checked is not None:
@@ -384,8 +384,8 @@ _RULE_FIELDS = tuple(RuleSettings.model_fields)
 def _section_rows(checked: CheckedRules | None) -> tuple[Any, ...] | None:
     """``checked`` as plain data: each rule as a row of its field values (in the order of
     ``RuleSettings``' fields) and the number of its set of written keys."""
-    if checked is None:
-        return None
+    if checked is None or not all(_plain(rule) for rule in checked.rules):
+        return None  # a spike or event: setting is a model of its own: such sections are read in full
     written: dict[frozenset[str], int] = {}
     rows = []
     for rule in checked.rules:
@@ -395,6 +395,14 @@ def _section_rows(checked: CheckedRules | None) -> tuple[Any, ...] | None:
     return (
         checked.digest, checked.line, _RULE_FIELDS, tuple(written), rows, checked.notifiers, checked.sources,
         checked.tags, checked.inherits_notify, advice, checked.anchors_possible, checked.specs_digest,
+    )
+
+
+def _plain(rule: RuleSettings) -> bool:
+    return all(
+        value is None or isinstance(value, (str, bool)) or (isinstance(value, list) and all(
+            isinstance(item, str) for item in value))
+        for value in rule.__dict__.values()
     )
 
 

@@ -214,3 +214,40 @@ def test_a_file_of_crlf_lines_is_taken_apart_too(tmp_path: Path) -> None:
     fast = load_config(path, known_rules=known)
     assert checked_rules_of(fast) is known
     same(fast, load_config(path))
+
+
+SPIKES = RULES + """\
+  - name: storm-spike
+    spike: {rule: storm}
+  - name: quake-events
+    query: earthquake
+    event: {window: 12h}
+"""
+
+
+def test_spike_and_event_rules_follow_the_rest(tmp_path: Path) -> None:
+    path = write(tmp_path / "newsmonitor.yaml", HEAD + SPIKES + TAIL)
+    full = load_config(path)
+    assert any("sets event: but nothing groups it" in w for w in full.warnings)
+    known = checked_rules_of(full)
+    assert known is not None and known.events_need_rest
+    # whether event: does anything depends on the notifiers: the file is read in full
+    write(Path(path), (HEAD + SPIKES + TAIL).replace('  desk: "json://127.0.0.1:1/hook"\n',
+                                                      '  desk:\n    urls: "json://127.0.0.1:1/hook"\n    group: event\n'))
+    fast = load_config(path, known_rules=known)
+    assert checked_rules_of(fast) is not known
+    same(fast, load_config(path))
+    assert not any("sets event:" in w for w in fast.warnings)
+    # a spike of a rule the section lacks is refused, as in full
+    write(Path(path), HEAD + SPIKES.replace("rule: storm}", "rule: storms}") + TAIL)
+    with pytest.raises(ConfigError, match=r"rules\[3\]\.spike\.rule: rule 'storm-spike': no rule with a query"):
+        load_config(path)
+
+
+def test_a_section_with_a_spike_rule_is_taken_as_validated(tmp_path: Path) -> None:
+    text = HEAD + SPIKES.replace("    event: {window: 12h}\n", "") + TAIL
+    path = write(tmp_path / "newsmonitor.yaml", text)
+    known = kept(path)
+    fast = load_config(path, known_rules=known)
+    assert checked_rules_of(fast) is known
+    same(fast, load_config(path))

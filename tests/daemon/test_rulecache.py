@@ -375,3 +375,15 @@ async def test_the_daemon_writes_the_rules_once_it_runs_not_before(config_file: 
     daemon = Daemon(load_config(str(config_file)), workers=0, rule_cache=cache)
     await daemon.close()
     assert cache.known()[1] is not None
+
+
+def test_a_section_with_a_spike_rule_is_not_kept_on_disk(
+    config_file: Path, cache: RuleCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    # its spike: is a settings model of its own, not plain data the header-safe reader takes
+    config_file.write_text(config_file.read_text() + "  - name: storm-spike\n    spike: {rule: storm}\n")
+    config, compiled = started(config_file, cache)
+    assert checked_rules_of(config) is not None and matched(compiled.matcher) == ["storm", "local"]
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert cache.known()[1] is None
+    assert not caplog.records
