@@ -227,7 +227,7 @@ def parse_settings(
         assert settings is not None
         config = Config(settings, name, _located(name, warnings, doc))
         if section is not None and section_is_own(section, doc):
-            config.checked_rules = _kept(text, section, doc, settings, queries)
+            config.checked_rules = _kept(text, section, doc, settings, queries, warnings if full else None)
         return config
 
 
@@ -274,14 +274,30 @@ def _with_known_rules(
 
 
 def _kept(
-    text: str, section: RulesSection, doc: YAMLDocument, settings: Settings, queries: QueryCheck | None
+    text: str,
+    section: RulesSection,
+    doc: YAMLDocument,
+    settings: Settings,
+    queries: QueryCheck | None,
+    checked: list[Problem] | None,
 ) -> CheckedRules | None:
     """The rules section of a file read in full, kept for the next read (see
-    :func:`parse_settings`), or None when a rule has a problem of its own."""
+    :func:`parse_settings`), or None when a rule has a problem of its own. ``checked`` are
+    the warnings of every check of the file, which then found no problem (None: the rules
+    were not checked in full, so each is checked on its own here)."""
     from monitor.config.check import check_rules_alone  # see _check_all
     from monitor.config.queries import QueryCheck
 
-    advice: list[Problem] = []
+    if checked is not None:
+        # check_rules found no problem: of its warnings, keep those a rule gets of its own
+        rules = settings.rules
+        advice = [
+            w for w in checked
+            if len(w.path) > 1 and w.path[0] == "rules" and isinstance(w.path[1], int)
+            and (w.path[-1] == "query" or rules[w.path[1]].notify == [])
+        ]
+        return rules_kept(text, section, doc, settings, advice)
+    advice = []
     if next(check_rules_alone(settings.rules, queries or QueryCheck(), advice), None) is not None:
         return None
     return rules_kept(text, section, doc, settings, advice)

@@ -251,3 +251,18 @@ def test_a_section_with_a_spike_rule_is_taken_as_validated(tmp_path: Path) -> No
     fast = load_config(path, known_rules=known)
     assert checked_rules_of(fast) is known
     same(fast, load_config(path))
+
+
+@pytest.mark.parametrize("first", ["load_config", "load_for_matching"])
+def test_warnings_of_a_rule_of_its_own_are_kept(tmp_path: Path, first: str) -> None:
+    rules = RULES + "  - name: quiet\n    query: calm and quiet\n    notify: []\n    event: {window: 1h}\n"
+    path = write(tmp_path / "newsmonitor.yaml", HEAD + rules + TAIL)
+    # kept by a full check, or by `match --config` (which checks each rule on its own)
+    known = checked_rules_of(load_config(path) if first == "load_config" else load_for_matching(path))
+    assert known is not None and not known.events_need_rest
+    write(Path(path), "# moved down a line\n" + HEAD + rules + TAIL)
+    fast = load_config(path, known_rules=known)
+    assert checked_rules_of(fast) is known
+    full = load_config(path)
+    same(fast, full)
+    assert len([w for w in full.warnings if "quiet" in w]) == 3  # 'and', no targets, event: unused
