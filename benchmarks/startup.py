@@ -12,6 +12,8 @@ Every measurement runs in a fresh child process (nothing warm from the one befor
 * validate: the rest of ``load_config`` (``${VAR}``, shorthand, pydantic, cross-checks,
   every query parsed once), and the same when the cached rule set knows the queries;
 * compile: the matcher compiled from the queries validation parsed; cache write; cache read;
+* the cache's queries and rules section read (what ``check`` reads), and the whole of
+  ``load_config`` when the rules section is known (the rest of the file read alone);
 * run: everything before the daemon's first poll (``load_with_rules`` and ``Daemon(...)``),
   with no cache and with the cache of the same rules;
 * reload: ``Daemon.reload()`` of the same file, and of the file with one rule changed (which
@@ -123,6 +125,7 @@ def phases(config: Path) -> dict[str, tuple[float, float]]:
     """load, validate, compile, cache write and read, validation with known queries."""
     from monitor.config import Config, load, load_config
     from monitor.config.queries import QueryCheck
+    from monitor.config.rulesection import CheckedRules, checked_rules_of
     from monitor.daemon.rulecache import RuleCache, rule_specs
     from monitor.daemon.runtime import enabled_rules
 
@@ -139,11 +142,13 @@ def phases(config: Path) -> dict[str, tuple[float, float]]:
 
     load._document = timed_document  # type: ignore[assignment]
 
-    def validated(name: str, queries: QueryCheck) -> Config:
+    def validated(name: str, queries: QueryCheck, known: CheckedRules | None = None) -> Config:
+        read = len(reading)
         with timed(out, name):
-            loaded = load_config(str(config), queries=queries)
-        wall, cpu = out[name]
-        out[name] = (wall - reading[-1][0], cpu - reading[-1][1])
+            loaded = load_config(str(config), queries=queries, known_rules=known)
+        if known is None:
+            wall, cpu = out[name]
+            out[name] = (wall - reading[read][0], cpu - reading[read][1])
         return loaded
 
     queries = QueryCheck()
@@ -154,13 +159,17 @@ def phases(config: Path) -> dict[str, tuple[float, float]]:
     with timed(out, "compile"):
         compiled = RuleCache(None).compile(specs, queries)
     with timed(out, "cache write"):
-        cache._store(compiled)
+        cache._store(compiled, checked_rules_of(loaded))
     del compiled, queries
     with timed(out, "cache read"):
         cache.compile(specs)
     validated("validate, queries known", cache.queries())
+    with timed(out, "cache read: queries and rules section"):
+        queries, known = cache.known()
+    validated("load + validate, rules section known", queries, known)
     return {name: out[name] for name in ("load", "validate", "validate, queries known", "compile", "cache write",
-                                         "cache read")}
+                                         "cache read", "cache read: queries and rules section",
+                                         "load + validate, rules section known")}
 
 
 def start(config: Path) -> dict[str, tuple[float, float]]:

@@ -20,6 +20,7 @@ from monitor.redact import install_logging, redact_text
 
 if TYPE_CHECKING:
     from monitor.config.queries import QueryCheck
+    from monitor.config.rulesection import CheckedRules
 
 log = logging.getLogger("monitor")
 
@@ -86,12 +87,15 @@ log_format_option = click.option(
 )
 
 
-def load_or_exit(config_path: str | None, queries: QueryCheck | None = None) -> Config:
+def load_or_exit(
+    config_path: str | None, queries: QueryCheck | None = None, known_rules: CheckedRules | None = None
+) -> Config:
     """The configuration at ``config_path`` (default: :func:`default_config_path`), its rule
-    queries checked by ``queries``; an invalid file is listed on stderr and exits 2."""
+    queries checked by ``queries`` and a rules section with the bytes of ``known_rules``
+    taken from it; an invalid file is listed on stderr and exits 2."""
     path = config_path or default_config_path()
     try:
-        return load_config(path, queries=queries)
+        return load_config(path, queries=queries, known_rules=known_rules)
     except ConfigError as exc:
         click.echo(
             f"newsmonitor: invalid configuration ({len(exc.problems)} problem"

@@ -20,6 +20,7 @@ import click
 
 from monitor.cli.base import config_option, load_or_exit, main
 from monitor.config import Config, SourceSettings, parse_settings
+from monitor.config.rulesection import checked_rules_of
 from monitor.config.yamlload import load_yaml
 from monitor.errors import ConfigError, ParseError
 from monitor.redact import redact_text, redact_url
@@ -221,7 +222,8 @@ def _write_config(config: Config, sources: Sequence[SourceSettings]) -> None:
     text = path.read_text(encoding="utf-8")
     try:
         edited = append_sources(text, sources, config.path)
-        parse_settings(edited, config.path)
+        # the rules section, untouched, is taken as the file's load validated it
+        parse_settings(edited, config.path, known_rules=checked_rules_of(config))
     except ConfigError as exc:
         click.echo(f"newsmonitor: {config.path} left unchanged:", err=True)
         for problem in exc.problems:

@@ -31,13 +31,14 @@ if TYPE_CHECKING:
 def load_with_rules(config_path: str | None) -> tuple[Config, RuleCache, QueryCheck]:
     """The configuration at ``config_path`` (exits 2 when it is invalid), the cache of its
     compiled rules, and its checked queries: the queries of the rule set cached for the file
-    are not parsed again, and the daemon compiles the rules from the others as parsed."""
+    are not parsed again (nor its rules section read, when it has the same bytes), and the
+    daemon compiles the rules from the others as parsed."""
     from monitor.daemon.rulecache import RuleCache
 
     path = config_path or default_config_path()
     rule_cache = RuleCache.for_file(path)
-    queries = rule_cache.queries()
-    return load_or_exit(path, queries), rule_cache, queries
+    queries, known = rule_cache.known()
+    return load_or_exit(path, queries, known), rule_cache, queries
 
 
 @main.command()

@@ -394,12 +394,14 @@ def _rule_set(
 
     if config_path is not None:
         from monitor.config import load_for_matching
+        from monitor.config.rulesection import checked_rules_of
 
         rule_cache = RuleCache.for_file(config_path)
-        queries = rule_cache.queries()
-        config = load_for_matching(config_path, queries=queries)
+        queries, known = rule_cache.known()
+        config = load_for_matching(config_path, queries=queries, known_rules=known)
         specs = rule_specs(r for r in config.settings.rules if r.enabled)
-        return specs, rule_cache.compile(specs, queries), ConfiguredSources(config.settings.sources)
+        compiled = rule_cache.compile(specs, queries, checked=checked_rules_of(config))
+        return specs, compiled, ConfiguredSources(config.settings.sources)
     assert rules_path is not None
     specs = load_rules_file(rules_path)
     return specs, RuleCache.for_file(rules_path).compile(specs), None

@@ -17,7 +17,7 @@ import difflib
 import ipaddress
 import re
 import ssl
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from monitor.config.models import NotifierSettings, RuleSettings, Settings, SourceSettings, check_zone
@@ -444,6 +444,57 @@ def _rule_problems(path: KeyPath, rule: RuleSettings, known: Known, warnings: li
             yield Problem((*path, "tags", j), f"no source has tag '{tag}'; tags in use: {in_use}")
     if rule.digest:
         yield from problem_at((*path, "digest"), check_digest(rule.digest))
+
+
+def check_rules_alone(
+    rules: Sequence[RuleSettings], queries: QueryCheck, warnings: list[Problem]
+) -> Iterator[Problem]:
+    """What :func:`check_rules` finds of each rule on its own, needing no other section:
+    duplicate names, queries that do not parse, spikes of rules that are not there, digest
+    schedules; and the warnings a rule gets whatever the other sections say (a lower-case
+    operator word, an empty ``notify:``, ``event:`` on a rule whose own ``notify:`` is empty),
+    appended to ``warnings``. The file's other sections are checked against a rule set that
+    passed this with :meth:`~monitor.config.rulesection.CheckedRules.fits`."""
+    previous: dict[str, int] = {}
+    digests: dict[str, str | None] = {}
+    with_query = {rule.name for rule in rules if rule.query is not None}
+    for i, rule in enumerate(rules):
+        path: KeyPath = ("rules", i)
+        if rule.name in previous:
+            yield Problem((*path, "name"), f"duplicate rule name '{rule.name}' (also rules[{previous[rule.name]}])")
+        previous[rule.name] = i
+        yield from _rule_alone(path, rule, queries, with_query, warnings)
+        if rule.digest:
+            if rule.digest not in digests:
+                digests[rule.digest] = check_digest(rule.digest)
+            yield from problem_at((*path, "digest"), digests[rule.digest])
+        if rule.notify == []:
+            warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
+            if rule.event is not None and rule.group != "event":
+                warnings.append(
+                    Problem(
+                        (*path, "event"),
+                        f"rule '{rule.name}' sets event: but nothing groups it by event, so it does nothing; "
+                        "add group: event to the rule (or to a notifier of it)",
+                    )
+                )
+
+
+def _rule_alone(
+    path: KeyPath, rule: RuleSettings, queries: QueryCheck, with_query: set[str], warnings: list[Problem]
+) -> Iterator[Problem]:
+    # a spike's rule is one of these rules; a query parses (and may read like an operator was meant)
+    if rule.spike is not None:
+        if rule.spike.rule not in with_query:
+            yield Problem((*path, "spike", "rule"), f"rule '{rule.name}': no rule with a query is named that")
+    elif rule.query is not None:
+        try:
+            hints = queries.hints(rule.query)
+        except QueryError as exc:
+            yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+        else:
+            if hints:
+                warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
 
 
 def _operator_advice(name: str, hints: tuple[OperatorHint, ...]) -> str | None:

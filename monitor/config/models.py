@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -433,6 +433,10 @@ class Config:
         self.settings = settings
         self.path = path
         self.warnings = warnings
+        #: what the file's rules: section validated to, when the next read of the file may
+        #: take it as it is (a ``monitor.config.rulesection.CheckedRules``; read it with
+        #: ``checked_rules_of``, this layer cannot name the type)
+        self.checked_rules: Any = None
 
     @property
     def database_url(self) -> str:

@@ -60,6 +60,26 @@ class YAMLDocument:
     data: Any
     lines: dict[Path, tuple[int, int]] = field(default_factory=dict)
     duplicates: list[YAMLProblem] = field(default_factory=list)
+    #: whether the document is a block mapping (keys on their own lines, not ``{...}``)
+    block_root: bool = False
+    #: where the value of the top-level ``rules`` key ends (0-based line and column), and
+    #: whether it repeats any node (an alias or a merge): what tells whether the rules are
+    #: read from their own lines alone (:mod:`monitor.config.rulesection`)
+    rules_end: tuple[int, int] | None = None
+    rules_aliased: bool = False
+    #: the rule entries read without line marks (by index): :meth:`position` marks them
+    #: when a message needs one
+    unmarked: dict[int, MappingNode] = field(default_factory=dict)
+
+    def position(self, path: Path) -> tuple[int, int] | None:
+        """The 1-based ``(line, column)`` of key path ``path``, or None when it has none."""
+        found = self.lines.get(path)
+        if found is None and len(path) > 1 and path[0] == "rules" and isinstance(path[1], int):
+            node = self.unmarked.pop(path[1], None)
+            if node is not None:
+                _mark_plain(node, path[:2], self.lines)
+                found = self.lines.get(path)
+        return found
 
 
 class _Loader(yaml.SafeLoader):
@@ -123,7 +143,9 @@ def _position(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-_PLAIN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_PLAIN_COLLECTION_TAGS = {_MAP_TAG, _SEQ_TAG}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -140,10 +162,12 @@ class _Walk:
     repeats cost anything (every later step walks the data it returns).
     """
 
-    def __init__(self, loader: SafeConstructor, doc: YAMLDocument, limits: Limits) -> None:
+    def __init__(self, loader: SafeConstructor, doc: YAMLDocument, limits: Limits, *, lazy_rules: bool = False) -> None:
         self.loader = loader
         self.doc = doc
         self.limits = limits
+        #: read plain rule entries without their line marks (see :meth:`rules`)
+        self.lazy_rules = lazy_rules
         self.seen: set[int] = set()
         self.repeats = 0
         #: each mapping's pairs with its merge keys resolved, by id
@@ -177,6 +201,60 @@ class _Walk:
         assert isinstance(node, SequenceNode)
         return [self.value(child, (*path, i), level + 1) for i, child in enumerate(node.value)]
 
+    def rules(self, node: Node, path: Path, level: int) -> Any:
+        """The value of the top-level ``rules`` key: as :meth:`value` reads it, but an entry of
+        plain shape (:meth:`plain_entry`) is read without marking its lines, which is most of
+        the cost of reading it; :meth:`YAMLDocument.position` marks one when asked."""
+        if not isinstance(node, SequenceNode) or node.tag != _SEQ_TAG or level + 2 >= self.limits.depth:
+            return self.value(node, path, level)
+        self.count(node)
+        self.doc.lines[path] = _position(node)
+        items: list[Any] = []
+        unmarked = self.doc.unmarked
+        for i, item in enumerate(node.value):
+            entry = self.plain_entry(item)
+            if entry is None:
+                items.append(self.value(item, (*path, i), level + 1))
+            else:
+                items.append(entry)
+                unmarked[i] = item
+        return items
+
+    def plain_entry(self, node: Node) -> dict[str, Any] | None:
+        """The mapping of ``node`` when it is plain: distinct plain-string keys, each value a
+        scalar or a list of scalars, no node seen before (an alias) and no merge; None
+        otherwise (:meth:`value` reads it, and says what is wrong)."""
+        if type(node) is not MappingNode or node.tag != _MAP_TAG:
+            return None
+        entry: dict[str, Any] = {}
+        ids = [id(node)]
+        for key, value in node.value:
+            if type(key) is not ScalarNode or key.tag != _STR_TAG or key.value in entry:
+                return None
+            ids.append(id(key))
+            ids.append(id(value))
+            if type(value) is ScalarNode:
+                entry[key.value] = value.value if value.tag == _STR_TAG else None
+            elif type(value) is SequenceNode and value.tag == _SEQ_TAG:
+                children = value.value
+                if any(type(child) is not ScalarNode for child in children):
+                    return None
+                ids.extend(map(id, children))
+                entry[key.value] = [
+                    child.value if child.tag == _STR_TAG else self.loader.construct_object(child, deep=True)
+                    for child in children
+                ]
+            else:
+                return None
+        seen = self.seen
+        if not seen.isdisjoint(ids) or len(set(ids)) != len(ids):
+            return None
+        seen.update(ids)
+        for key, value in node.value:  # the scalars that are not strings (true, 3, null)
+            if type(value) is ScalarNode and value.tag != _STR_TAG:
+                entry[key.value] = self.loader.construct_object(value, deep=True)
+        return entry
+
     def scalar(self, node: ScalarNode) -> Any:
         """The value of scalar ``node``; a string is its own (what the constructor would return,
         without its bookkeeping, which costs more than the rest of the walk)."""
@@ -204,6 +282,13 @@ class _Walk:
                 continue
             seen[key] = line
             self.doc.lines[(*child, "__key__")] = (line, col)
+            if not path and key == "rules":
+                repeats = self.repeats
+                result[key] = self.rules(value_node, child, level) if self.lazy_rules else self.value(
+                    value_node, child, level)
+                self.doc.rules_end = (value_node.end_mark.line, value_node.end_mark.column)
+                self.doc.rules_aliased = self.repeats != repeats
+                continue
             result[key] = self.value(value_node, child, level)
         return result
 
@@ -263,7 +348,20 @@ class _Walk:
         return key
 
 
-def load_yaml(text: str, name: str = "<config>", limits: Limits = LIMITS) -> YAMLDocument:
+def _mark_plain(node: MappingNode, path: Path, lines: dict[Path, tuple[int, int]]) -> None:
+    """Mark the lines of a rule entry :meth:`_Walk.plain_entry` read, as :meth:`_Walk.value`
+    marks them."""
+    lines[path] = _position(node)
+    for key, value in node.value:
+        child = (*path, key.value)
+        lines[(*child, "__key__")] = _position(key)
+        lines[child] = _position(value)
+        if isinstance(value, SequenceNode):
+            for i, item in enumerate(value.value):
+                lines[(*child, i)] = _position(item)
+
+
+def load_yaml(text: str, name: str = "<config>", limits: Limits = LIMITS, *, lazy_rules: bool = False) -> YAMLDocument:
     """Parse one YAML document.
 
     Returns the :class:`YAMLDocument` (its ``data`` is None for an empty file). Raises
@@ -274,11 +372,11 @@ def load_yaml(text: str, name: str = "<config>", limits: Limits = LIMITS) -> YAM
     document instead, so they do not hide the file's other problems.
     """
     with collector_paused(large=len(text) >= LARGE_TEXT):
-        doc = _load_fast(text, limits)
+        doc = _load_fast(text, limits, lazy_rules=lazy_rules)
         return doc if doc is not None else _load_exact(text, limits)
 
 
-def _load_fast(text: str, limits: Limits) -> YAMLDocument | None:
+def _load_fast(text: str, limits: Limits, *, lazy_rules: bool = False) -> YAMLDocument | None:
     """The document as libyaml composes it, or None when libyaml is missing or anything in
     the file is wrong (then :func:`_load_exact` says what)."""
     if _FastLoader is None or "\ufeff" in text[1:]:  # PyYAML does not count a BOM as a column; libyaml does
@@ -291,7 +389,8 @@ def _load_fast(text: str, limits: Limits) -> YAMLDocument | None:
     try:
         node = loader.get_single_node()
         if node is not None:
-            doc.data = _Walk(loader, doc, limits).value(node, (), 0)
+            doc.block_root = isinstance(node, MappingNode) and not node.flow_style
+            doc.data = _Walk(loader, doc, limits, lazy_rules=lazy_rules).value(node, (), 0)
     except (yaml.YAMLError, YAMLProblem, OverLimit, RecursionError, UnicodeError):
         return None
     finally:
@@ -310,6 +409,7 @@ def _load_exact(text: str, limits: Limits) -> YAMLDocument:
     try:
         node = loader.get_single_node()
         if node is not None:
+            doc.block_root = isinstance(node, MappingNode) and not node.flow_style
             doc.data = _Walk(loader, doc, limits).value(node, (), 0)
         return doc
     except YAMLProblem:

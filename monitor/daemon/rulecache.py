@@ -22,8 +22,15 @@ user reading it and nobody else may write it; whoever can write there can change
 daemon's database too. The list of queries before the matcher is read without allowing
 any code (``check`` reads nothing more).
 
+A configuration file's cache also keeps what its ``rules:`` section validated to
+(:class:`~monitor.config.rulesection.CheckedRules`), so that a start, ``check`` or
+``match --config`` of a file whose rules section has the same bytes reads and validates
+only the file's other sections, and the compiled set is found by the digest the section
+remembers (nothing is hashed or rebuilt per rule).
+
 File: ``MAGIC``, then a pickle of the header ``(code, digest, queries, hints)`` (plain
-strings, tuples and ints), then a pickle of the :class:`~monitor.rules.Matcher`.
+strings, tuples and ints), then a pickle of the checked rules section (plain data too: the
+rules as rows of values, or None), then a pickle of the :class:`~monitor.rules.Matcher`.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -47,7 +54,9 @@ from typing import IO, Any
 
 import monitor
 from monitor.config import RuleSettings, state_dir
+from monitor.config.problem import Problem
 from monitor.config.queries import QueryCheck
+from monitor.config.rulesection import CheckedRules
 from monitor.config.yamlload import collector_paused
 from monitor.errors import QueryError
 from monitor.rules import Matcher, OperatorHint, Query, RuleSpec
@@ -58,8 +67,10 @@ log = logging.getLogger("monitor.daemon")
 #: would save (2 000 rules compile in ~0.1 s), and no file is written for them
 CACHE_FROM = 2_000
 #: the first bytes of a cache file (the format's version is in it)
-MAGIC = b"newsmonitor compiled rules 1\n"
+MAGIC = b"newsmonitor compiled rules 2\n"
 _RULES_PACKAGE = Path(__file__).resolve().parents[1] / "rules"
+#: what validates a rules section (a checked section depends on it as a matcher on the rules package)
+_CONFIG_PACKAGE = Path(__file__).resolve().parents[1] / "config"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +100,26 @@ def compile_rules(specs: Sequence[RuleSpec], queries: QueryCheck | None = None) 
     return RuleCache(None).compile(specs, queries)
 
 
+def _digest_of(
+    specs: Sequence[RuleSpec] | Callable[[], Sequence[RuleSpec]], checked: CheckedRules | None
+) -> tuple[Sequence[RuleSpec] | None, str, int]:
+    """The specs (None when not made), their digest and their number: the digest as the
+    rules section ``checked`` remembers it, else hashed (and remembered there)."""
+    if checked is not None and checked.specs_digest is not None:
+        return None, checked.specs_digest, sum(1 for rule in checked.rules if rule.enabled and rule.matches_stories)
+    listed = specs() if callable(specs) else specs
+    digest = rules_digest(listed)
+    if checked is not None:
+        checked.specs_digest = digest
+    return listed, digest, len(listed)
+
+
 @cache
 def code_version() -> str:
-    """What a compiled matcher depends on besides its rules: the newsmonitor and Python
-    versions, a hash of every file of the rules package, and the versions of the
-    distributions it imports."""
+    """What a compiled matcher and a checked rules section depend on besides the rules: the
+    newsmonitor and Python versions, a hash of every file of the rules package and of the
+    config package's modules, and the versions of the distributions the rules package
+    imports and of pydantic."""
     digest = hashlib.sha256()
     imported: set[str] = set()
     for path in sorted(p for p in _RULES_PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
@@ -101,8 +127,15 @@ def code_version() -> str:
         digest.update(path.relative_to(_RULES_PACKAGE).as_posix().encode() + b"\0" + content + b"\0")
         if path.suffix == ".py":
             imported.update(_top_level_imports(content.decode("utf-8", "replace")))
+    config = hashlib.sha256()
+    for path in sorted(_CONFIG_PACKAGE.glob("*.py")):
+        config.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    imported.add("pydantic")
     versions = ",".join(f"{name}={_version_of(name)}" for name in sorted(imported))
-    return f"newsmonitor {monitor.__version__}; Python {sys.version}; rules {digest.hexdigest()}; {versions}"
+    return (
+        f"newsmonitor {monitor.__version__}; Python {sys.version}; rules {digest.hexdigest()}; "
+        f"config {config.hexdigest()}; {versions}"
+    )
 
 
 #: ``import x``, ``from x import``, and a package looked up by name (its data files read without importing it)
@@ -144,6 +177,16 @@ class RuleCache:
     def __init__(self, path: Path | None, *, min_rules: int | None = None) -> None:
         self.path = path
         self.min_rules = CACHE_FROM if min_rules is None else min_rules
+        #: hold what :meth:`compile` would write until :meth:`flush` (the daemon writes it
+        #: once it runs, so that its start does not wait for the file)
+        self.deferred = False
+        self._pending: tuple[CompiledRules, CheckedRules | None] | None = None
+
+    def flush(self) -> None:
+        """Write the rule set a deferred :meth:`compile` holds, if any (a failure is logged)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._store(*pending)
 
     @classmethod
     def for_file(cls, source: str, directory: Path | None = None, *, min_rules: int | None = None) -> RuleCache:
@@ -158,43 +201,75 @@ class RuleCache:
         the stored rule set: none of them is parsed again."""
         if running is not None:
             return QueryCheck(running.hints, running.parsed)
+        return self.known()[0]
+
+    def known(self) -> tuple[QueryCheck, CheckedRules | None]:
+        """What the stored file knows before any matcher is read: a query check that knows
+        its queries, and the rules section it was compiled from (None: none kept), which a
+        load of the same file takes as it is (see :func:`~monitor.config.load_config`).
+        Nothing in it runs code."""
         with _reading(self.path) as stream:
             header = _read_header(stream) if stream is not None else None
-        return QueryCheck(header.hints if header is not None else None)
+            if stream is not None and header is None:
+                log.info("rules: ignoring the cache %s (written by another version, or damaged)", self.path)
+            checked = _read_checked(stream, self.path) if stream is not None and header is not None else None
+        return QueryCheck(header.hints if header is not None else None), checked
 
     def compile(
-        self, specs: Sequence[RuleSpec], queries: QueryCheck | None = None, running: CompiledRules | None = None
+        self,
+        specs: Sequence[RuleSpec] | Callable[[], Sequence[RuleSpec]],
+        queries: QueryCheck | None = None,
+        running: CompiledRules | None = None,
+        *,
+        checked: CheckedRules | None = None,
     ) -> CompiledRules:
         """``specs`` compiled: ``running`` when its rules are these, else the stored set when
         it is these rules, else compiled now (taking the queries ``queries`` parsed) and
-        stored. Raises :class:`~monitor.errors.QueryError` for the first invalid query."""
-        digest = rules_digest(specs)
+        stored. Raises :class:`~monitor.errors.QueryError` for the first invalid query.
+
+        ``specs`` may be a function that makes them, called only when they are needed: not
+        when ``checked`` (the rules section they come from) already knows their digest. The
+        stored file keeps ``checked`` too, for the next load of the file."""
+        listed, digest, count = _digest_of(specs, checked)
         if running is not None and running.digest == digest:
             return running
-        caching = self.path is not None and len(specs) >= self.min_rules
-        stored = self._load(digest) if caching else None
-        if stored is not None:
+        caching = self.path is not None and count >= self.min_rules
+        loaded = self._load(digest) if caching else None
+        if loaded is not None:
+            stored, stored_section = loaded
+            if checked is not None and stored_section != checked.digest:
+                self._write(stored, checked)  # the same rules, written in another section: keep this one
             return stored
+        if listed is None:
+            listed = specs() if callable(specs) else specs
         started = time.perf_counter()
         queries = queries or QueryCheck()
         parsed: dict[str, Query] = {}
-        for spec in specs:
+        for spec in listed:
             if not spec.query:
                 continue  # a topic rule alone (about:)
             try:
                 parsed[spec.query] = queries.query(spec.query)
             except QueryError as exc:
                 raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
-        matcher = Matcher.compile(specs, parsed)
+        matcher = Matcher.compile(listed, parsed)
         compiled = CompiledRules(digest, matcher, {query: queries.known[query] for query in parsed}, parsed)
         if caching:
-            log.info("rules: %d compiled in %.1f s", len(specs), time.perf_counter() - started)
-            self._store(compiled)
+            log.info("rules: %d compiled in %.1f s", len(listed), time.perf_counter() - started)
+            self._write(compiled, checked)
         return compiled
+
+    def _write(self, compiled: CompiledRules, checked: CheckedRules | None) -> None:
+        if self.deferred:
+            self._pending = (compiled, checked)
+        else:
+            self._store(compiled, checked)
 
     # ------------------------------------------------------------------ the file
 
-    def _load(self, digest: str) -> CompiledRules | None:
+    def _load(self, digest: str) -> tuple[CompiledRules, str | None] | None:
+        """The stored set when its digest is ``digest``, and the digest of the rules section
+        stored with it (None: none)."""
         started = time.perf_counter()
         with _reading(self.path) as stream:
             if stream is None:
@@ -204,17 +279,21 @@ class RuleCache:
                 return None
             try:
                 with collector_paused(large=True):
+                    section = _PlainUnpickler(stream).load()
                     matcher, parsed = pickle.load(stream)  # noqa: S301 (our own file: see the trust boundary above)
             except Exception as exc:  # a damaged file can fail to unpickle in any way: compile instead
                 log.warning("rules: ignoring the damaged cache %s (%s)", self.path, type(exc).__name__)
                 return None
         if not isinstance(matcher, Matcher) or not isinstance(parsed, dict):
+            log.warning("rules: ignoring the damaged cache %s (not a rule set)", self.path)
             return None
         log.info("rules: %d unchanged, read from %s in %.1f s", len(matcher), self.path, time.perf_counter() - started)
-        return CompiledRules(digest, matcher, header.hints, parsed)
+        section_digest = section[0] if isinstance(section, tuple) and section and isinstance(section[0], str) else None
+        return CompiledRules(digest, matcher, header.hints, parsed), section_digest
 
-    def _store(self, compiled: CompiledRules) -> None:
-        """Write ``compiled`` to :attr:`path` atomically; a failure is logged, nothing more."""
+    def _store(self, compiled: CompiledRules, checked: CheckedRules | None = None) -> None:
+        """Write ``compiled`` (and the rules section ``checked`` it was compiled from) to
+        :attr:`path` atomically; a failure is logged, nothing more."""
         assert self.path is not None
         queries = tuple(compiled.hints)
         hints = {i: tuple((h.word, h.column, h.operator) for h in compiled.hints[q])
@@ -228,8 +307,9 @@ class RuleCache:
                 os.fchmod(stream.fileno(), 0o600)
                 stream.write(MAGIC)
                 pickle.dump(header, stream, protocol=pickle.HIGHEST_PROTOCOL)
-                # the parsed queries are the matcher's own (shared objects are written once)
                 with collector_paused():
+                    pickle.dump(_section_rows(checked), stream, protocol=pickle.HIGHEST_PROTOCOL)
+                    # the parsed queries are the matcher's own (shared objects are written once)
                     pickle.dump((compiled.matcher, dict(compiled.parsed)), stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self.path)
             temporary = None
@@ -297,3 +377,78 @@ def _read_header(stream: IO[bytes]) -> _Header | None:
     except (AttributeError, TypeError, ValueError, IndexError):
         return None
     return _Header(code, digest, known)
+
+
+# ---------------------------------------------------------------------------- a checked rules section as plain data
+
+_RULE_FIELDS = tuple(RuleSettings.model_fields)
+
+
+def _section_rows(checked: CheckedRules | None) -> tuple[Any, ...] | None:
+    """``checked`` as plain data: each rule as a row of its field values (in the order of
+    ``RuleSettings``' fields) and the number of its set of written keys."""
+    if checked is None or not all(_plain(rule) for rule in checked.rules):
+        return None  # a spike or event: setting is a model of its own: such sections are read in full
+    written: dict[frozenset[str], int] = {}
+    rows = []
+    for rule in checked.rules:
+        keys = frozenset(rule.model_fields_set)
+        rows.append((*(rule.__dict__[name] for name in _RULE_FIELDS), written.setdefault(keys, len(written))))
+    advice = tuple((p.path, p.message, p.at) for p in checked.advice)
+    return (
+        checked.digest, checked.line, _RULE_FIELDS, tuple(written), rows, checked.notifiers, checked.sources,
+        checked.tags, checked.inherits_notify, advice, checked.anchors_possible, checked.specs_digest,
+    )
+
+
+def _plain(rule: RuleSettings) -> bool:
+    return all(
+        value is None or isinstance(value, (str, bool)) or (isinstance(value, list) and all(
+            isinstance(item, str) for item in value))
+        for value in rule.__dict__.values()
+    )
+
+
+def _read_checked(stream: IO[bytes], path: Path | None) -> CheckedRules | None:
+    """The checked rules section after the header of an open cache file, or None when it has
+    none (one log line when it is damaged)."""
+    try:
+        with collector_paused(large=True):
+            rows = _PlainUnpickler(stream).load()
+        return None if rows is None else _checked_from(rows)
+    except Exception as exc:  # a damaged file can fail to unpickle in any way: the file is read in full
+        log.warning("rules: ignoring the damaged cache %s (%s)", path, type(exc).__name__)
+        return None
+
+
+def _checked_from(rows: tuple[Any, ...]) -> CheckedRules | None:
+    (digest, line, fields, written, rules, notifiers, sources, tags, inherits_notify, advice, anchors,
+     specs_digest) = rows
+    if fields != _RULE_FIELDS:
+        return None
+    sets = [set(keys) for keys in written]
+    width = len(fields)
+    if not all(isinstance(row, tuple) and len(row) == width + 1 and 0 <= row[width] < len(sets) for row in rules):
+        return None
+
+    def build() -> tuple[RuleSettings, ...]:
+        built = []
+        new = RuleSettings.__new__
+        for row in rules:
+            rule = new(RuleSettings)
+            # pydantic's own unpickling (BaseModel.__setstate__): the values were validated when written
+            rule.__setstate__({
+                "__dict__": dict(zip(fields, row[:width], strict=True)),
+                "__pydantic_fields_set__": set(sets[row[width]]),
+                "__pydantic_extra__": None,
+                "__pydantic_private__": None,
+            })
+            built.append(rule)
+        return tuple(built)
+
+    return CheckedRules(
+        digest, line, build, notifiers=frozenset(notifiers), sources=frozenset(sources),
+        tags=frozenset(tags), inherits_notify=bool(inherits_notify),
+        advice=tuple(Problem(tuple(path), message, at) for path, message, at in advice),
+        anchors_possible=bool(anchors), specs_digest=specs_digest,
+    )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, RuleSettings, SourceSettings
+from monitor.config.rulesection import checked_rules_of
 from monitor.daemon.alerts import AlertPolicy
 from monitor.daemon.metrics import Metrics
 from monitor.daemon.rulecache import CompiledRules, RuleCache, rule_specs
@@ -100,6 +101,8 @@ class Runtime:
         self.clock = clock
         #: where compiled rule sets are kept between runs (a reload reads and writes it too)
         self.rule_cache = rule_cache or RuleCache(None)
+        # the daemon writes the compiled rules once it runs (Daemon.run), or when it closes
+        self.rule_cache.deferred = True
         s = config.settings
         #: the database, through its named operations (on the database thread)
         #: this instance among those sharing the database: host, pid and a random part (new at each start)
@@ -151,7 +154,11 @@ class Runtime:
         :class:`~monitor.errors.QueryError` for an invalid query. Runs on the CPU thread once
         the daemon runs (it takes seconds at 100 000 rules)."""
         running: CompiledRules | None = getattr(self, "compiled", None)
-        return self.rule_cache.compile(rule_specs(enabled_rules(config)), queries, running)
+        # the rules section validated before knows the digest of its rules: nothing is
+        # listed or hashed per rule unless they must be compiled
+        return self.rule_cache.compile(
+            lambda: rule_specs(enabled_rules(config)), queries, running, checked=checked_rules_of(config)
+        )
 
     def apply(self, config: Config, compiled: CompiledRules, targets: dict[str, Target]) -> None:
         """Make ``config`` the running configuration.
@@ -214,4 +221,5 @@ class Runtime:
             self.shared_hosts.close()
         await self.pool.close()
         self._cpu_thread.shutdown(wait=True)
+        self.rule_cache.flush()  # what a daemon that never ran (`once`) compiled
         self.store.close()

@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import __version__
 from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, ConfigError, SourceSettings, load_config
+from monitor.config.rulesection import checked_rules_of
 from monitor.daemon.delivery import Deliverer
 from monitor.daemon.health import HealthChecker
 from monitor.daemon.health import Problem as HealthProblem
@@ -88,6 +89,10 @@ class Daemon:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._reloads: set[asyncio.Task[bool]] = set()
+        #: the running configuration and its config_hash (see _config_hash)
+        self._hashed: tuple[Config | None, str] = (None, "")
+        #: compiled rules being written to the rule cache (close() waits for the CPU thread)
+        self._writes: set[asyncio.Future[None]] = set()
         self._reload_lock = asyncio.Lock()
         self._started = False
         self._started_at = clock.timestamp()
@@ -203,6 +208,7 @@ class Daemon:
             self.reload_listener = ReloadListener(self.rt.store.database.url, self._reload_requested)
             self._listener = asyncio.create_task(self.reload_listener.run())
         delivery = asyncio.create_task(self.deliverer.run(self._stop))
+        self._write_rules()
         log.info(
             "newsmonitor running: %d sources, %d rules, %d notifiers",
             len(self.config.settings.sources),
@@ -387,8 +393,10 @@ class Daemon:
             try:
                 # the running rules' queries are known: only new ones are parsed
                 queries = self.rt.rule_cache.queries(self.rt.compiled)
+                # and a rules section with the running one's bytes is not read again
+                known = checked_rules_of(self.config)
                 config = await asyncio.get_running_loop().run_in_executor(
-                    None, partial(load_config, path, queries=queries)
+                    None, partial(load_config, path, queries=queries, known_rules=known)
                 )
                 rules = enabled_rules(config)
                 # compiled on the CPU thread: matching waits for it instead of racing it; the
@@ -403,6 +411,7 @@ class Daemon:
             if config.settings.instances.politeness != self.config.settings.instances.politeness:
                 held.append("instances.politeness")
             await self._swap(config, compiled, targets)
+            self._write_rules()
             self.rt.metrics.config_reload_ok.set(1)
             # as at start: the new rules live until the next reload, out of the collector's way
             gc.freeze()
@@ -415,6 +424,13 @@ class Daemon:
             for warning in config.warnings:
                 log.warning("config: %s", warning)
             return True
+
+    def _write_rules(self) -> None:
+        """Write the compiled rules the rule cache holds, on the CPU thread (matching waits
+        for it; the loop does not): a start or reload does not wait for the file."""
+        task = asyncio.ensure_future(self.rt.cpu(self.rt.rule_cache.flush))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     def _reload_failed(self, path: str, detail: str) -> bool:
         self.rt.metrics.config_reload_errors.inc()
@@ -575,6 +591,13 @@ class Daemon:
             job.modify(next_run_time=datetime.fromtimestamp(max(later, now), UTC))
         return False
 
+    def _config_hash(self) -> str:
+        """:func:`config_hash` of the running configuration, once per configuration (it
+        serialises every setting: at 100 000 rules, a third of a second on the loop)."""
+        if self._hashed[0] is not self.config:
+            self._hashed = (self.config, config_hash(self.config))
+        return self._hashed[1]
+
     async def _heartbeat(self) -> None:
         """Write this instance's membership row (see :mod:`monitor.store.cluster`); say once
         when the instances run different configurations."""
@@ -586,7 +609,7 @@ class Daemon:
         await rt.store.leases.heartbeat(
             Member(
                 rt.instance_id, socket.gethostname(), os.getpid(), self._started_at, now,
-                config_hash(self.config), version=__version__, leases=held, lag=lag,
+                self._config_hash(), version=__version__, leases=held, lag=lag,
                 reload_gen=self._reload_gen, reload_ok=self._reload_ok,
             ),
             forget_before=now - 100 * beat,

@@ -132,3 +132,26 @@ def test_where_libyaml_reads_more_than_pyyaml(text: str, libyaml_reads: object, 
     with pytest.raises(YAMLProblem):
         load_yaml(text)
 
+
+
+def test_rule_entries_read_without_marks_are_marked_when_asked() -> None:
+    text = (
+        "sources:\n  - name: wire\n    feed: https://news.example/feed.xml\n"
+        "rules:\n"
+        "  - name: plain\n    query: storm\n    tags: [world, 3]\n    urgent: true\n    notify: null\n"
+        "  - &a {name: flow, query: 'x y'}\n"
+        "  - name: nested\n    query: q\n    sources: [{deep: 1}]\n"
+        "  - name: dup\n    query: a\n    query: b\n"
+        "  - *a\n"
+        "  - <<: {digest: daily}\n    name: merged\n    query: m\n"
+        "  - just a string\n"
+    )
+    eager = load_yaml(text)
+    lazy = load_yaml(text, lazy_rules=True)
+    assert lazy.data == eager.data
+    assert [(d.message, d.line, d.column) for d in lazy.duplicates] == [
+        (d.message, d.line, d.column) for d in eager.duplicates
+    ]
+    assert lazy.unmarked  # some entries were read without their marks
+    assert {path: lazy.position(path) for path in eager.lines} == eager.lines
+    assert lazy.position(("rules", 0, "nothing")) is None

@@ -6,6 +6,7 @@ without running any code; a reload whose rules are the running ones keeps the ru
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.config import load_config
+from monitor.config import Config, load_config
 from monitor.config import queries as queries_module
 from monitor.config.queries import QueryCheck
+from monitor.config.rulesection import checked_rules_of
 from monitor.daemon import rulecache
-from monitor.daemon.rulecache import MAGIC, RuleCache, compile_rules, rule_specs
+from monitor.daemon.rulecache import MAGIC, CompiledRules, RuleCache, compile_rules, rule_specs
 from monitor.daemon.runtime import enabled_rules
 from monitor.daemon.service import Daemon
 from monitor.errors import ConfigError
@@ -265,3 +267,140 @@ def test_the_queries_a_check_parsed_are_compiled_as_they_are(monkeypatch: pytest
         queries.hints(spec.query)
     monkeypatch.setattr("monitor.rules.matcher.parse_query", lambda query: pytest.fail(f"parsed {query!r}"))
     assert matched(compile_rules(SPECS, queries).matcher) == ["storm", "local"]
+
+
+# ---------------------------------------------------------------------------- the rules section kept with the set
+
+CONFIG = """\
+database: sqlite:///{db}
+notifiers:
+  desk: "json://127.0.0.1:1/x"
+defaults:
+  notify: [desk]
+rules:
+  - name: storm
+    query: "storm NEAR/5 coast"
+  - name: quake
+    query: earthquake OR "seismic event"
+  - name: local
+    query: flood*
+"""
+
+
+def started(path: Path, cache: RuleCache) -> tuple[Config, CompiledRules]:
+    """What `run` does before its first poll: the cache's known queries and section, the file, the rules."""
+    queries, known = cache.known()
+    config = load_config(str(path), queries=queries, known_rules=known)
+    return config, cache.compile(lambda: rulecache.rule_specs(enabled_rules(config)), queries,
+                                 checked=checked_rules_of(config))
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "newsmonitor.yaml"
+    path.write_text(CONFIG.format(db=tmp_path / "state.db"))
+    return path
+
+
+def test_a_start_with_the_same_rules_section_reads_no_rule(
+    config_file: Path, cache: RuleCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, compiled = started(config_file, cache)
+    no_compiling(monkeypatch)
+    monkeypatch.setattr(rulecache, "rule_specs", lambda rules: pytest.fail("rules listed"))
+    monkeypatch.setattr("monitor.config.check.check_rules_alone", lambda *a: pytest.fail("rules checked"))
+    again, read = started(config_file, cache)
+    assert checked_rules_of(again) is not None and read.digest == compiled.digest
+    assert again.settings.model_dump() == config.settings.model_dump()
+    assert matched(read.matcher) == matched(compiled.matcher) == ["storm", "local"]
+
+
+def test_a_changed_rule_of_the_same_size_is_compiled(config_file: Path, cache: RuleCache) -> None:
+    _, compiled = started(config_file, cache)
+    config_file.write_text(config_file.read_text().replace("query: flood*", "query: storm*"))
+    config, again = started(config_file, cache)
+    assert again.digest != compiled.digest and [r.query for r in config.settings.rules][2] == "storm*"
+    assert matched(again.matcher) == ["storm", "local"]
+    assert cache.known()[1] is not None and cache.known()[1].digest == checked_rules_of(config).digest  # type: ignore[union-attr]
+
+
+def test_a_damaged_section_is_ignored_with_one_line(
+    config_file: Path, cache: RuleCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    started(config_file, cache)
+    assert cache.path is not None
+    data = cache.path.read_bytes()
+    header_end = len(MAGIC) + len(pickle.dumps(pickle.loads(data[len(MAGIC):])))
+    cache.path.write_bytes(data[:header_end] + b"\x80\x05damaged")
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        queries, known = cache.known()
+    assert known is None and queries.known  # the queries are still known
+    assert [r.message for r in caplog.records] == [f"rules: ignoring the damaged cache {cache.path} (UnpicklingError)"]
+    config, _ = started(config_file, cache)  # read in full and written again
+    assert checked_rules_of(config) is not None and cache.known()[1] is not None
+
+
+def test_a_cache_of_another_version_is_ignored_with_one_line(
+    config_file: Path, cache: RuleCache, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started(config_file, cache)
+    monkeypatch.setattr(rulecache, "code_version", lambda: "other code")
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert cache.known()[1] is None
+    assert [r.message for r in caplog.records] == [
+        f"rules: ignoring the cache {cache.path} (written by another version, or damaged)"
+    ]
+
+
+async def test_a_reload_with_the_same_rules_section_reads_no_rule(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    daemon = Daemon(load_config(str(config_file)), workers=0)
+    try:
+        rules, matcher = daemon.rt.rules, daemon.rt.matcher
+        config_file.write_text(config_file.read_text().replace("notify: [desk]", "notify: [desk, desk2]").replace(
+            "  desk:", '  desk2: "json://127.0.0.1:1/y"\n  desk:'))
+        with monkeypatch.context() as patched:
+            patched.setattr("monitor.config.check.check_rules_alone", lambda *a: pytest.fail("rules checked"))
+            patched.setattr("monitor.daemon.runtime.rule_specs", lambda rules: pytest.fail("rules listed"))
+            assert await daemon.reload()
+        assert daemon.rt.matcher is matcher and "desk2" in daemon.rt.targets
+        assert all(a is b for a, b in zip(daemon.rt.rules, rules, strict=True))
+        assert daemon.rt.config.rule_targets(daemon.rt.rules[0]) == ["desk", "desk2"]
+        # one rule changed, the file's size the same: read again and compiled
+        config_file.write_text(config_file.read_text().replace("query: flood*", "query: storm*"))
+        assert await daemon.reload()
+        assert daemon.rt.matcher is not matcher and daemon.rt.rules[2].query == "storm*"
+    finally:
+        await daemon.close()
+
+
+async def test_the_daemon_writes_the_rules_once_it_runs_not_before(config_file: Path, tmp_path: Path) -> None:
+    cache = RuleCache.for_file(str(config_file), tmp_path / "cache", min_rules=1)
+    daemon = Daemon(load_config(str(config_file)), workers=0, rule_cache=cache)
+    assert cache.path is not None and not cache.path.exists()  # the start did not wait for it
+    try:
+        config_file.write_text(config_file.read_text().replace("query: flood*", "query: storm*"))
+        assert await daemon.reload()
+        await asyncio.gather(*daemon._writes)  # written on the CPU thread after the reload
+        known = cache.known()[1]
+        assert known is not None and known.digest == checked_rules_of(daemon.rt.config).digest  # type: ignore[union-attr]
+    finally:
+        await daemon.close()
+    # a daemon that never ran (`once`) writes what it compiled when it closes
+    cache.path.unlink()
+    daemon = Daemon(load_config(str(config_file)), workers=0, rule_cache=cache)
+    await daemon.close()
+    assert cache.known()[1] is not None
+
+
+def test_a_section_with_a_spike_rule_is_not_kept_on_disk(
+    config_file: Path, cache: RuleCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    # its spike: is a settings model of its own, not plain data the header-safe reader takes
+    config_file.write_text(config_file.read_text() + "  - name: storm-spike\n    spike: {rule: storm}\n")
+    config, compiled = started(config_file, cache)
+    assert checked_rules_of(config) is not None and matched(compiled.matcher) == ["storm", "local"]
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        assert cache.known()[1] is None
+    assert not caplog.records
