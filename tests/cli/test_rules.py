@@ -362,7 +362,7 @@ def test_test_rule_about_explains_the_score(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "MATCH"
-    assert lines[1].startswith("topic: similarity 0.") and lines[1].endswith("reaches the threshold 0.400")
+    assert lines[1].startswith("topic: similarity 0.") and lines[1].endswith("reaches the threshold 0.300")
     assert lines[2] == f"  about: {TOPIC}"
     assert lines[3].startswith("  closest sentence (similarity 0.") and "exporters of gallium" in lines[3]
     assert any(line.startswith("  [text] (similarity 0.") and "**gallium**" in line for line in lines)
