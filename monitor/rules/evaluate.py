@@ -8,7 +8,6 @@ match in a pathological story, but never reports a false one).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import cast
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
@@ -221,13 +220,10 @@ class Evaluation:
     def hits_of(self, evidence: tuple[tuple[Occ, str], ...]) -> list[Hit]:
         """The hits (with character offsets) of ``evidence``. A hit is made once per story
         and shared by every match that reports it."""
-        hits = self._hits
-        out = list(map(hits.get, evidence))
-        if None in out:
-            for i, item in enumerate(evidence):
-                if out[i] is None:
-                    out[i] = self._hit(item)
-        return cast("list[Hit]", out)
+        # a hit is always true, and ``None in out`` would call ``Hit.__eq__`` (Python code)
+        # on every hit that is not None
+        get, make = self._hits.get, self._hit
+        return [get(item) or make(item) for item in evidence]
 
     def _hit(self, item: tuple[Occ, str]) -> Hit:
         occ, label = item
