@@ -204,9 +204,9 @@ class FieldDoc:
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
                 if simple:
-                    out.extend((i, i) for i in self.where(chunk))
+                    out += [(i, i) for i in self.where(chunk)]
                 else:
-                    out.extend((b, b) for b in map(self.first_position, self.where(chunk)))
+                    out += [(b, b) for b in map(self.first_position, self.where(chunk))]
                 continue
             unsorted = True
             info = infos[chunk]
@@ -214,7 +214,7 @@ class FieldDoc:
             offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, form, test, keyed)]
             for i in self.where(chunk):
                 base = i if simple else self.first_position(i)
-                out.extend((base + a, base + b) for a, b in offsets)
+                out += [(base + a, base + b) for a, b in offsets]
         if unsorted:
             out.sort()
         return out

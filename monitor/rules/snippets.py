@@ -96,7 +96,7 @@ def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]], field:
         body = text[begin:end]
         shift = begin
         limit = end
-    spans = tuple(sorted((s - shift, e - shift) for s, e in hits if s >= shift + len(lead) and e <= limit))
+    spans = tuple(sorted([(s - shift, e - shift) for s, e in hits if s >= shift + len(lead) and e <= limit]))
     return Snippet(lead + body + tail, spans, field)
 
 
@@ -198,7 +198,7 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
         if len(chosen) >= limit:
             break
     chosen.sort(key=_text_order)
-    return tuple(cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen)
+    return tuple([cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen])
 
 
 #: a hit whose place is not known yet
