@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from itertools import accumulate, compress, filterfalse, islice, product
+from itertools import accumulate, compress, filterfalse, product
 from operator import itemgetter
 from typing import NamedTuple, cast
 
@@ -122,11 +122,15 @@ class FieldDoc:
                 n = len(self.chunks)
                 firsts = self._firsts = dict(zip(reversed(self.chunks), range(n - 1, -1, -1), strict=True))
             first, last = firsts[chunk], self.occurrences()[chunk]
-            if first == last:
-                found = [first]
-            else:
-                found = list(compress(range(first, last + 1),
-                                      map(chunk.__eq__, islice(self.chunks, first, last + 1))))
+            found = [first]
+            if first != last:
+                # list.index compares in C, a third of comparing through map and compress
+                # (a common word occurs from the first paragraph to the last)
+                index = self.chunks.index
+                i = first
+                while i < last:
+                    i = index(chunk, i + 1, last + 1)
+                    found.append(i)
             self._where[chunk] = found
         return found
 

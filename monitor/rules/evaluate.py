@@ -132,12 +132,12 @@ class Evaluation:
         if isinstance(node, Term):
             return self._term_truth(node)
         if isinstance(node, And):
-            for c in node.children:
+            for c in node.children:  # noqa: SIM110 - see above
                 if not self.truth(c):
                     return False
             return True
         if isinstance(node, Or):
-            for c in node.children:
+            for c in node.children:  # noqa: SIM110 - see above
                 if self.truth(c):
                     return True
             return False
