@@ -144,15 +144,22 @@ class FieldDoc:
         n = len(chunks)
         wordless = cache.wordless if not cache.wordless.isdisjoint(self.distinct) else None
         out: set[Pair] = set()
+        tails_of: dict[str, tuple[str, ...]] = {}
         for chunk in starters:
-            inner = infos[chunk].inner
-            if inner:
-                out.update(inner)
-        # one C-level pass finds every occurrence of every starter
+            info = infos[chunk]
+            if info.inner:
+                out.update(info.inner)
+            tails_of[chunk] = info.tails
+        # one C-level pass finds every occurrence of every starter (a common one occurs
+        # dozens of times: one lookup a side); chunks without words take no position, so
+        # the words either side of them are adjacent
         for i in compress(range(n), map(starters.__contains__, chunks)):
-            j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
+            j = i + 1
+            if wordless is not None:
+                while j < n and chunks[j] in wordless:
+                    j += 1
             if j < n:
-                tails = infos[chunks[i]].tails
+                tails = tails_of[chunks[i]]
                 heads = infos[chunks[j]].heads
                 if len(heads) == 1 and len(tails) == 1:
                     out.add((tails[0], heads[0]))
@@ -262,16 +269,6 @@ class FieldDoc:
             index = position - shift[k + 1]
         info = self.cache.chunks[self.chunks[index]]
         return index, info.parts[position - self.first_position(index)]
-
-
-def _step(chunks: list[str], i: int, step: int, wordless: AbstractSet[str] | None) -> int:
-    """Index of the next (``step`` 1) or previous (-1) chunk that has words; chunks without
-    words take no position, so their neighbours are adjacent."""
-    i += step
-    if wordless is not None:
-        while 0 <= i < len(chunks) and chunks[i] in wordless:
-            i += step
-    return i
 
 
 def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:
