@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from itertools import accumulate, compress, filterfalse, islice, product
+from itertools import accumulate, compress, filterfalse, product
 from operator import itemgetter
 from typing import NamedTuple, cast
 
@@ -122,11 +122,15 @@ class FieldDoc:
                 n = len(self.chunks)
                 firsts = self._firsts = dict(zip(reversed(self.chunks), range(n - 1, -1, -1), strict=True))
             first, last = firsts[chunk], self.occurrences()[chunk]
-            if first == last:
-                found = [first]
-            else:
-                found = list(compress(range(first, last + 1),
-                                      map(chunk.__eq__, islice(self.chunks, first, last + 1))))
+            found = [first]
+            if first != last:
+                # list.index compares in C, a third of comparing through map and compress
+                # (a common word occurs from the first paragraph to the last)
+                index = self.chunks.index
+                i = first
+                while i < last:
+                    i = index(chunk, i + 1, last + 1)
+                    found.append(i)
             self._where[chunk] = found
         return found
 
@@ -140,15 +144,22 @@ class FieldDoc:
         n = len(chunks)
         wordless = cache.wordless if not cache.wordless.isdisjoint(self.distinct) else None
         out: set[Pair] = set()
+        tails_of: dict[str, tuple[str, ...]] = {}
         for chunk in starters:
-            inner = infos[chunk].inner
-            if inner:
-                out.update(inner)
-        # one C-level pass finds every occurrence of every starter
+            info = infos[chunk]
+            if info.inner:
+                out.update(info.inner)
+            tails_of[chunk] = info.tails
+        # one C-level pass finds every occurrence of every starter (a common one occurs
+        # dozens of times: one lookup a side); chunks without words take no position, so
+        # the words either side of them are adjacent
         for i in compress(range(n), map(starters.__contains__, chunks)):
-            j = i + 1 if wordless is None else _step(chunks, i, 1, wordless)
+            j = i + 1
+            if wordless is not None:
+                while j < n and chunks[j] in wordless:
+                    j += 1
             if j < n:
-                tails = infos[chunks[i]].tails
+                tails = tails_of[chunks[i]]
                 heads = infos[chunks[j]].heads
                 if len(heads) == 1 and len(tails) == 1:
                     out.add((tails[0], heads[0]))
@@ -204,9 +215,9 @@ class FieldDoc:
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
                 if simple:
-                    out.extend((i, i) for i in self.where(chunk))
+                    out += [(i, i) for i in self.where(chunk)]
                 else:
-                    out.extend((b, b) for b in map(self.first_position, self.where(chunk)))
+                    out += [(b, b) for b in map(self.first_position, self.where(chunk))]
                 continue
             unsorted = True
             info = infos[chunk]
@@ -214,7 +225,7 @@ class FieldDoc:
             offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, form, test, keyed)]
             for i in self.where(chunk):
                 base = i if simple else self.first_position(i)
-                out.extend((base + a, base + b) for a, b in offsets)
+                out += [(base + a, base + b) for a, b in offsets]
         if unsorted:
             out.sort()
         return out
@@ -258,16 +269,6 @@ class FieldDoc:
             index = position - shift[k + 1]
         info = self.cache.chunks[self.chunks[index]]
         return index, info.parts[position - self.first_position(index)]
-
-
-def _step(chunks: list[str], i: int, step: int, wordless: AbstractSet[str] | None) -> int:
-    """Index of the next (``step`` 1) or previous (-1) chunk that has words; chunks without
-    words take no position, so their neighbours are adjacent."""
-    i += step
-    if wordless is not None:
-        while 0 <= i < len(chunks) and chunks[i] in wordless:
-            i += step
-    return i
 
 
 def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:

@@ -96,7 +96,7 @@ def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]], field:
         body = text[begin:end]
         shift = begin
         limit = end
-    spans = tuple(sorted((s - shift, e - shift) for s, e in hits if s >= shift + len(lead) and e <= limit))
+    spans = tuple(sorted([(s - shift, e - shift) for s, e in hits if s >= shift + len(lead) and e <= limit]))
     return Snippet(lead + body + tail, spans, field)
 
 
@@ -182,22 +182,27 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
         # one term: every sentence shows it, the first one (title first) is the snippet
         place, group = min(groups.items(), key=_text_order)
         return (cut(texts, place, [(h.start, h.end) for h in group]),)
-    terms_of = {key: {h.term for h in group} for key, group in groups.items()}
-    # the most distinct terms first, then as ``_text_order`` (spelled out: one call per key)
-    ranked = sorted(groups.items(),
-                    key=lambda kv: (-len(terms_of[kv[0]]), FIELD_OF.get(kv[0][0], _UNKNOWN_LAST), kv[0][1]))
+    # the most distinct terms first, then as ``_text_order``, then in the order of ``groups``
+    # (a stable sort's); the order numbers are distinct, so the tuples compare in C and
+    # never reach the hits
+    field_of = FIELD_OF.get
+    ranked = sorted([(-len(terms), field_of(place[0], _UNKNOWN_LAST), place[1], i, place, terms, group)
+                     for i, (place, group) in enumerate(groups.items()) for terms in ({h.term for h in group},)])
     chosen: list[tuple[Place, list[Hit]]] = []
     seen: set[str] = set()
-    for key, group in ranked:
-        terms = terms_of[key]
+    for _, _, _, _, place, terms, group in ranked:
         if chosen and terms <= seen:
             continue
-        chosen.append((key, group))
+        chosen.append((place, group))
         seen |= terms
         if len(chosen) >= limit:
             break
     chosen.sort(key=_text_order)
-    return tuple(cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen)
+    return tuple([cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen])
+
+
+#: a hit whose place is not known yet
+_UNKNOWN: Place = ("", -1, -1)
 
 
 class StorySnippets:
@@ -205,23 +210,25 @@ class StorySnippets:
     ``Sentences``): each hit's sentence is found once, each snippet cut once, however many
     matches show it. Rules that share words share sentences and snippets."""
 
-    __slots__ = ("_cuts", "_places", "sentences", "texts")
+    __slots__ = ("_cuts", "_kept", "_places", "sentences", "texts")
 
     def __init__(self, texts: dict[str, str]) -> None:
         self.texts = texts
         self.sentences = Sentences()
-        #: id of a hit → (the hit, kept alive so that its id stays its own; its place, or
-        #: None when its field has no text)
-        self._places: dict[int, tuple[Hit, Place | None]] = {}
+        #: id of a hit → its place, or None when its field has no text
+        self._places: dict[int, Place | None] = {}
+        #: the hits of ``_places``, kept alive so that their ids stay their own
+        self._kept: list[Hit] = []
         self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
 
     def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
         """What ``make_snippets(texts, hits, limit, sentences)`` gives."""
         groups: dict[Place, list[Hit]] = {}
-        places = self._places
+        place_of = self._places.get
         for hit in hits:
-            known = places.get(id(hit))
-            place = known[1] if known is not None else self._place(hit)
+            place = place_of(id(hit), _UNKNOWN)
+            if place is _UNKNOWN:
+                place = self._place(hit)
             if place is not None:
                 group = groups.get(place)
                 if group is None:
@@ -236,7 +243,8 @@ class StorySnippets:
         if text:
             begin, end = _sentence(text, hit, self.sentences)
             place = (hit.field, begin, end)
-        self._places[id(hit)] = (hit, place)
+        self._places[id(hit)] = place
+        self._kept.append(hit)
         return place
 
     def _cut(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:

@@ -90,3 +90,15 @@ def test_a_text_that_starts_with_blanks_gives_a_trimmed_snippet() -> None:
     assert match.snippets == (Snippet("Mr.", ((0, 2),), "text"),)
     hits, texts = [Hit("Mr", "text", 0, 1, 3)], {"text": " Mr. "}
     assert make_snippets(texts, hits, sentences=Sentences()) == make_snippets(texts, hits)
+
+
+def test_sentences_that_rank_alike_keep_the_order_of_their_first_hits() -> None:
+    """Two places of one field that start at the same offset (a phrase that runs past the
+    sentence's end reaches further) and show one term each rank alike: the one whose hit
+    came first is the snippet, as a stable sort of the places would give."""
+    text = "They met at Acme. Board members left."
+    inside = Hit("acme", "text", 3, 12, 16)
+    across = Hit('"acme board"', "text", 3, 12, 23)
+    for first, second, shown in ((inside, across, "They met at Acme."), (across, inside, "They met at Acme. Board")):
+        [snippet] = make_snippets({"text": text}, [first, second], limit=1, sentences=Sentences())
+        assert snippet == Snippet(shown, ((first.start, first.end),), "text")

@@ -371,3 +371,11 @@ def test_a_one_word_chunk_is_noted_as_any_chunk_is(chunks: list[str]) -> None:
     for chunk in chunks:
         info = cache.add(chunk)
         assert notes.add(chunk) == notes._add_chunk(chunk, info), chunk
+
+
+@pytest.mark.parametrize("text", ["a b a c a", "a", "b a", "a a a", "x a, a a. a"])
+def test_where_lists_every_occurrence_of_a_chunk(text: str) -> None:
+    """``FieldDoc.where`` finds a chunk at its first and last index and every one between."""
+    field = StoryDoc(Story(source="s", url="", title="", text=text)).fields[1]
+    for chunk in field.occurrences():
+        assert field.where(chunk) == [i for i, c in enumerate(field.chunks) if c == chunk], chunk

@@ -1,0 +1,98 @@
+"""Instructions per story of the rule matcher, counted by valgrind's callgrind: a figure
+that does not move with the load of a shared machine, where CPU time moves by ±25 %.
+
+The rules and stories are those of ``benchmarks/match.py`` (same generators, same seeds).
+This process builds and compiles them and pickles the matcher; a child process under
+``valgrind --tool=callgrind`` loads it and counts only the instructions of one pass over
+the stories: *warm* (after one pass, every word known) or *cold* (word caches empty).
+Compare two versions of the code by running this in each worktree on the same input:
+
+    python benchmarks/match_instructions.py --generator mix --size 100000 --mode warm
+
+Needs valgrind (``apt-get install valgrind``); about two minutes a run at 100 000 rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import pickle
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import match as bench  # the benchmark beside this file
+
+from monitor.rules import Matcher
+
+
+def _control(on: bool) -> None:
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                   capture_output=True, check=False)
+
+
+def child(path: str, mode: str) -> None:
+    """Under callgrind: load the matcher and count one pass."""
+    sys.setrecursionlimit(100_000)
+    gc.disable()
+    with open(path, "rb") as f:
+        matcher, stories = pickle.load(f)
+    gc.enable()
+    gc.collect()
+    if mode == "warm":
+        for s in stories:
+            matcher.match(s)
+    else:
+        bench.clear_caches()
+    _control(True)
+    for s in stories:
+        matcher.match(s)
+    _control(False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator", default="mix", help="as in match.py: calibrated, mix, alerts, worst")
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--mode", choices=("warm", "cold"), default="warm")
+    parser.add_argument("--child", metavar="PICKLE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.mode)
+        return
+    texts = bench.load_texts()
+    stories = bench.make_stories(texts[1::2])
+    v = bench.Vocabulary(bench.make_stories(texts[0::2]))
+    size = 1_000 if args.generator == "worst" else args.size
+    rng = random.Random(f"1-{args.generator}-{size}")
+    if args.generator == "worst":
+        rules = bench.heavy_rules(1_000, v.common, rng)
+    else:
+        rules = bench.generators(v, stories, 0.02 / 100, rng)[args.generator](size)
+    matcher = Matcher.compile(rules)
+    sys.setrecursionlimit(100_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "matcher.pickle"
+        gc.disable()
+        path.write_bytes(pickle.dumps((matcher, stories), protocol=5))
+        gc.enable()
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/callgrind.out",
+             sys.executable, __file__, "--child", str(path), "--mode", args.mode],
+            capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or not found:
+        sys.exit(f"valgrind failed ({done.returncode}): {done.stderr[-2000:]}")
+    count = int(found.group(1).replace(",", ""))
+    print(f"{args.generator} {len(rules)} rules, {args.mode}: {count / len(stories) / 1e6:.2f} M instructions a story "
+          f"({len(stories)} stories)")
+
+
+if __name__ == "__main__":
+    main()
