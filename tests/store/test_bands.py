@@ -19,14 +19,6 @@ from monitor.store.schema import lsh_bands, meta, story_keys
 from tests.identity.test_clusters import OTHER, WIRE, copies
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
-
-
 def story(n: int, keys: list[str], cluster: str | None = None, sig: bytes | None = None) -> repo.NewStory:
     return repo.NewStory(
         source="wire", title=f"t{n}", url=f"http://x.test/{n}", published=None, keys=keys, cluster=cluster, signature=sig

@@ -4,23 +4,12 @@ started at once, on both engines (PostgreSQL is where several instances really s
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from monitor.models import MessageKind, OutboxStatus
 from monitor.store import cluster, repo
 from monitor.store.db import Database
 from monitor.store.migrations import latest
 from monitor.store.payload import AlertPayload
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def claim(db: Database, owner: str, now: float, *, until: float | None = None, force: bool = False) -> cluster.SourceClaim:

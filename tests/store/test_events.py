@@ -5,9 +5,7 @@ one event at once (exactly one alert)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from monitor.daemon.eventgroups import choose
@@ -21,14 +19,6 @@ QUAKE = {"earthquake": 3.0, "chile": 2.5, "valparaiso": 3.5, "#7.1": 1.5}
 QUAKE_LATER = {"earthquake": 3.0, "chile": 2.5, "valparaiso": 3.0, "tsunami": 3.0, "#12": 1.5}
 OTHER = {"election": 3.0, "peru": 2.5, "lima": 3.0}
 FOLLOW_UP = 7200.0
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def write_up(

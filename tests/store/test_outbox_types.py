@@ -4,7 +4,6 @@ their JSON (and read rows written before the types existed), reads come back as 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,14 +18,6 @@ from monitor.store import repo
 from monitor.store.db import Database
 from monitor.store.payload import AlertPayload, NoticePayload, RuleEvidence
 from monitor.store.schema import outbox
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def row(

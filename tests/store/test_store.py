@@ -18,14 +18,6 @@ from monitor.store.migrations import latest
 from monitor.store.payload import AlertPayload
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    database = Database(db_url)
-    database.migrate()
-    yield database  # type: ignore[misc]
-    database.close()
-
-
 def new_story(i: int, source: str = "wire") -> repo.NewStory:
     return repo.NewStory(
         source=source,
