@@ -89,15 +89,17 @@ def test_entity_values_with_references_expand_like_xml(name: str, summary: str) 
 def test_hostile_dtds_are_refused_fast_and_small(path: Path) -> None:
     body = path.read_bytes()
     tracemalloc.start()
-    start = time.perf_counter()
+    # CPU time of this process: an expansion would take minutes of it, and the load of a
+    # shared machine does not inflate it as it does wall time
+    start = time.process_time()
     try:
         with pytest.raises(HostileXML, match="XML entity declarations refused"):
             parse_feed(body, url=URL)
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 1.0, f"refusal took {elapsed:.2f}s"
+    assert elapsed < 5.0, f"refusal took {elapsed:.2f} s of CPU"
     assert peak < 10 * len(body) + 8 * 1024 * 1024
 
 
@@ -117,9 +119,9 @@ def test_external_parameter_entities_are_never_fetched(canary: Canary) -> None:
 def test_a_billion_laughs_costs_a_few_additions_to_judge() -> None:
     levels = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 40))
     entities = read_subset('<!ENTITY l0 "lol">' + levels)
-    start = time.perf_counter()
+    start = time.process_time()
     cost = entities.cost("l39")
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5  # CPU time: 3 * 10**39 expansions would never end
     assert cost.size == MAX_EXPANSION_BYTES + 1  # saturated, never 3 * 10**39
     assert cost.steps == MAX_EXPANSION_STEPS + 1
 

@@ -122,15 +122,17 @@ def test_h1_quadratic_blowup_is_refused_fast_and_small(
 ) -> None:
     body = _quadratic_feed(entity_kib, refs, one_line=one_line, broken=broken)
     tracemalloc.start()
-    start = time.perf_counter()
+    # CPU time of this process: an expansion would take minutes of it, and the load of a
+    # shared machine does not inflate it as it does wall time
+    start = time.process_time()
     try:
         with pytest.raises(HostileXML, match="XML entity declarations refused"):
             parse_feed(body, url=URL)
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 1.0, f"refusal took {elapsed:.2f}s"
+    assert elapsed < 5.0, f"refusal took {elapsed:.2f} s of CPU"
     assert peak < 10 * len(body) + 8 * 1024 * 1024, f"peak {peak} bytes for a {len(body)}-byte body"
 
 
