@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from monitor.cli.base import inherited_config
+from monitor.cli.base import inherited_config, main
 from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
 from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
@@ -458,3 +458,7 @@ def match(config_path: str | None, rules_path: str | None, stories: str) -> None
     if config_path is not None and sources is not None:
         _warn_unknown_sources(config_path, specs, sources)
     sys.exit(0 if ok else 1)
+
+
+main.add_command(test_rule)
+main.add_command(match)
