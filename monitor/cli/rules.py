@@ -55,16 +55,29 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate: the one thing strict UTF-8 cannot encode
+    (encoding a story's text costs a fraction of searching it with a regex)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _without_surrogates(text: str) -> str:
     """``text`` with each lone surrogate (JSON allows ``"\\ud800"``; no encoder writes it) as U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)
+    return _SURROGATE.sub("\ufffd", text) if _has_surrogates(text) else text
 
 
 def _json_line(obj: object) -> str:
     """``obj`` as one line of JSON that any output encoding takes: a lone surrogate (from an
     ``id`` given with one) stays the ``\\ud800`` escape it came in as, so the id reads back
     the same."""
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False))
+    line = json.dumps(obj, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", line) if _has_surrogates(line) else line
 
 
 def story_from_json(obj: dict[str, Any]) -> Story:
