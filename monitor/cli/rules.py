@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -141,6 +140,8 @@ def load_story(arg: str) -> Story:
     (stdin) holding a JSON object, an HTML page or plain text, each possibly gzip, bzip2 or
     xz compressed. Raises MonitorError (see :func:`~monitor.cli.inputs.read_input`) or OSError."""
     if arg.startswith(("http://", "https://")):
+        import asyncio  # only a URL needs the event loop
+
         try:
             from monitor.daemon.probe import story_from_url
         except ImportError:
