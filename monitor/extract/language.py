@@ -73,8 +73,8 @@ class _Classifier:
 
     The model's rows are half floats; the library widens them through numpy's cast, which
     costs more than the rest of a story's detection together. Every value of the model is a
-    normal half float (checked at load; otherwise the cast is kept), and a normal half float
-    widens to a single float by moving its bits: the same values, the same product.
+    negative normal half float (checked at load; otherwise the cast is kept), which widens to
+    a single float by moving its bits: the same values, the same product.
     """
 
     def __init__(self, identifier: Any) -> None:
@@ -89,22 +89,26 @@ class _Classifier:
         first: dict[str, int] = {}
         #: (first column, second column) of a language the model has twice (two scripts)
         self._aliases = [(first[c], i) for i, c in enumerate(self._classes) if first.setdefault(c, i) != i]
-        exponents = (self._ptc.view(np.uint16) >> 10) & 0x1F
-        self._normal = self._ptc.dtype == np.float16 and not bool(((exponents == 0) | (exponents == 0x1F)).any())
+        # the model's values are log probabilities: negative; their exponents neither 0
+        # (zero, subnormal) nor 31 (infinite, not a number)
+        bits = self._ptc.view(np.uint16) if self._ptc.dtype == np.float16 else None
+        self._negative_normal = bits is not None and bool(
+            ((bits >> 15) == 1).all() and not (((bits >> 10) & 0x1F) % 0x1F == 0).any()
+        )
 
     def _widened(self, rows: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
-        """``rows`` as single floats: sign in place, exponent re-biased (15 → 127), mantissa
-        shifted; exact for normal half floats, which are all the model has."""
+        """``rows`` as single floats. A negative normal half float is 1, five bits of exponent
+        (bias 15) and ten of mantissa; as a single float the exponent is re-biased (127) and
+        the mantissa moved thirteen bits up: adding 0x14000 (the sign bit's 0x8000 out,
+        112 << 10 in) and shifting gives both, the sign bit is set back. Exact."""
         import numpy as np  # loaded with the model (see __init__)
 
-        if not self._normal:
+        if not self._negative_normal:
             return rows.astype(np.float32)
         bits = rows.view(np.uint16).astype(np.uint32)
-        sign = (bits & 0x8000) << 16
-        bits &= 0x7FFF
-        bits += (127 - 15) << 10
+        bits += 0x14000
         bits <<= 13
-        bits |= sign
+        bits |= 0x80000000
         return bits.view(np.float32)
 
     def _visits(self, data: bytes) -> Counter[int]:

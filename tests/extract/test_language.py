@@ -156,3 +156,14 @@ def test_enough_letters_is_counting_the_letters(text: str) -> None:
     from monitor.extract.language import _ENOUGH_LETTERS
 
     assert (_ENOUGH_LETTERS.match(text) is not None) == (len(re.findall(r"[^\W\d_]", text)) >= MIN_LETTERS)
+
+
+def test_the_model_widened_by_its_bits_is_the_model_cast() -> None:
+    import numpy as np
+
+    _, ours = _library_and_ours()
+    assert ours._negative_normal  # else the bit shift is not used and this tests nothing
+    rows = ours._ptc
+    for start in range(0, len(rows), 10_000):
+        part = rows[start:start + 10_000]
+        assert np.array_equal(ours._widened(part), part.astype(np.float32))
