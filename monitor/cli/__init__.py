@@ -16,12 +16,27 @@ One module per command group; each registers its commands on :data:`main`:
 
 Exit status: 0 success, 1 a command-level failure (e.g. no match, a failed send),
 2 invalid configuration or usage.
+
+A command's module is imported when the command runs (:class:`~monitor.cli.base.LazyGroup`),
+so ``newsmonitor match`` starts without importing the daemon, the store or the HTTP client.
+A new command is named below with its module; ``tests/cli/test_commands.py`` checks the list.
 """
 
-from monitor.cli import configfile, daemon, events, history, init, instances, rules, stages, state
 from monitor.cli.base import main
 
-main.add_command(rules.test_rule, "test-rule")
-main.add_command(rules.match, "match")
+#: the commands of each module (the module registers them on :data:`main` when imported)
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "daemon": ("check", "run", "once", "demo"),
+    "stages": ("test-source", "test-notify"),
+    "rules": ("test-rule", "match"),
+    "state": ("sources", "outbox"),
+    "init": ("init",),
+    "configfile": ("add", "schema", "import-opml", "export-opml"),
+    "instances": ("instances", "reload"),
+    "history": ("backtest", "rules"),
+    "events": ("events",),
+}
+for _module, _names in COMMANDS.items():
+    main.lazy(f"monitor.cli.{_module}", *_names)
 
-__all__ = ["configfile", "daemon", "events", "history", "init", "instances", "main", "stages", "state"]
+__all__ = ["COMMANDS", "main"]

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import sys
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from monitor import __version__
-from monitor.config import Config, default_config_path, load_config
 from monitor.errors import ConfigError
 from monitor.logformat import LogFormat, set_log_format
 from monitor.redact import install_logging, redact_text
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.config.queries import QueryCheck
     from monitor.config.rulesection import CheckedRules
 
@@ -93,6 +94,9 @@ def load_or_exit(
     """The configuration at ``config_path`` (default: :func:`default_config_path`), its rule
     queries checked by ``queries`` and a rules section with the bytes of ``known_rules``
     taken from it; an invalid file is listed on stderr and exits 2."""
+    # imported here: the config models bring pydantic, which commands without a config do not need
+    from monitor.config import default_config_path, load_config
+
     path = config_path or default_config_path()
     try:
         return load_config(path, queries=queries, known_rules=known_rules)
@@ -111,7 +115,35 @@ def setup_logging(verbose: int) -> None:
     install_logging(logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A command group whose commands are imported when they are run, not when the group is.
+
+    Each command module imports the stages it drives (the daemon imports SQLAlchemy,
+    aiohttp, apprise, trafilatura ...: about a second); ``newsmonitor match`` needs none of
+    them. :meth:`lazy` names the module of a command; the module registers the command on
+    the group when it is imported. ``--help`` lists every command, so it imports them all.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._modules: dict[str, str] = {}
+
+    def lazy(self, module: str, *names: str) -> None:
+        """Commands ``names`` are registered by importing ``module`` (a dotted name)."""
+        for name in names:
+            self._modules[name] = module
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self._modules})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = self._modules.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(module)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsmonitor")
 @click.option(
     "--config",

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from monitor.cli.base import inherited_config
+from monitor.cli.base import inherited_config, main
 from monitor.cli.inputs import ARCHIVE_ERRORS, input_lines, read_input
 from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
@@ -55,16 +54,29 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate: the one thing strict UTF-8 cannot encode
+    (encoding a story's text costs a fraction of searching it with a regex)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _without_surrogates(text: str) -> str:
     """``text`` with each lone surrogate (JSON allows ``"\\ud800"``; no encoder writes it) as U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)
+    return _SURROGATE.sub("\ufffd", text) if _has_surrogates(text) else text
 
 
 def _json_line(obj: object) -> str:
     """``obj`` as one line of JSON that any output encoding takes: a lone surrogate (from an
     ``id`` given with one) stays the ``\\ud800`` escape it came in as, so the id reads back
     the same."""
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False))
+    line = json.dumps(obj, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", line) if _has_surrogates(line) else line
 
 
 def story_from_json(obj: dict[str, Any]) -> Story:
@@ -128,6 +140,8 @@ def load_story(arg: str) -> Story:
     (stdin) holding a JSON object, an HTML page or plain text, each possibly gzip, bzip2 or
     xz compressed. Raises MonitorError (see :func:`~monitor.cli.inputs.read_input`) or OSError."""
     if arg.startswith(("http://", "https://")):
+        import asyncio  # only a URL needs the event loop
+
         try:
             from monitor.daemon.probe import story_from_url
         except ImportError:
@@ -458,3 +472,7 @@ def match(config_path: str | None, rules_path: str | None, stories: str) -> None
     if config_path is not None and sources is not None:
         _warn_unknown_sources(config_path, specs, sources)
     sys.exit(0 if ok else 1)
+
+
+main.add_command(test_rule)
+main.add_command(match)

@@ -8,15 +8,30 @@ the wheel, 4.5 MB, on numpy). ``benchmarks/lang.py`` compares it with lingua on 
 as accurate on articles and feed items, and lingua's accurate mode needs ~0.9 GB of memory
 and ~12 s to load, its low-accuracy mode is less accurate on short texts, and its wheel is
 96 MB. The model loads on the first detection (~1 s, ~90 MB), not at import.
+
+Detection runs for every story the daemon or ``newsmonitor match`` reads, so it is computed
+here (:class:`_Classifier`) from py3langid's model the way its ``classify`` computes it, the
+same numbers in the same order, without two costs of the library's own path: counting every
+letter of the text to learn whether it has ``MIN_LETTERS`` (now a match that stops at the
+sixtieth), and widening each story's rows of the model from 16-bit to 32-bit floats through
+numpy's generic cast (now the exact bit shift that widens a normal half float). Together they
+were half of a story's cost (``benchmarks/lang_instructions.py``); the answers are the
+library's, bit for bit, which ``tests/extract/test_language.py`` checks on the corpus.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["MAX_CHARS", "MIN_LETTERS", "Detection", "detect_language", "story_language"]
 
@@ -35,7 +50,9 @@ SURE = 0.9
 _MACRO = {"ary": "ar", "arz": "ar", "wuu": "zh", "yue": "zh", "uzs": "uz", "hbo": "he"}
 #: what py3langid answers for text without language (numbers, code, symbols)
 _NO_LANGUAGE = "zxx"
-_LETTERS = re.compile(r"[^\W\d_]")
+#: a text with at least MIN_LETTERS letters (``[^\W\d_]``), whatever lies between them: it
+#: stops at the sixtieth letter instead of listing every letter of the text
+_ENOUGH_LETTERS = re.compile(rf"(?:[\W\d_]*[^\W\d_]){{{MIN_LETTERS}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,28 +64,108 @@ class Detection:
     probability: float
 
 
-class _Identifier(Protocol):
-    def classify(self, text: str) -> tuple[str, float]: ...
+class _Classifier:
+    """py3langid's classifier (``LanguageIdentifier.classify`` with ``norm_probs``), computed
+    as the library computes it: the byte n-grams of the UTF-8 text counted by the model's
+    automaton, in the order they first occur; their log counts times the model's rows, plus
+    the class priors; scaled by the square root of the text's length, normalised to
+    probabilities; the columns of one language written in two scripts added up.
+
+    The model's rows are half floats; the library widens them through numpy's cast, which
+    costs more than the rest of a story's detection together. Every value of the model is a
+    negative normal half float (checked at load; otherwise the cast is kept), which widens to
+    a single float by moving its bits: the same values, the same product.
+    """
+
+    def __init__(self, identifier: Any) -> None:
+        import numpy as np
+
+        self._next = identifier.tk_nextmove
+        self._rows = [row << 8 for row in identifier.tk_row]
+        self._out = identifier.tk_output
+        self._ptc: npt.NDArray[np.float16] = identifier.nb_ptc
+        self._pc: npt.NDArray[np.float32] = identifier.nb_pc
+        self._classes: list[str] = list(identifier.nb_classes)
+        first: dict[str, int] = {}
+        #: (first column, second column) of a language the model has twice (two scripts)
+        self._aliases = [(first[c], i) for i, c in enumerate(self._classes) if first.setdefault(c, i) != i]
+        # the model's values are log probabilities: negative; their exponents neither 0
+        # (zero, subnormal) nor 31 (infinite, not a number)
+        bits = self._ptc.view(np.uint16) if self._ptc.dtype == np.float16 else None
+        self._negative_normal = bits is not None and bool(
+            ((bits >> 15) == 1).all() and not (((bits >> 10) & 0x1F) % 0x1F == 0).any()
+        )
+
+    def _widened(self, rows: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
+        """``rows`` as single floats. A negative normal half float is 1, five bits of exponent
+        (bias 15) and ten of mantissa; as a single float the exponent is re-biased (127) and
+        the mantissa moved thirteen bits up: adding 0x14000 (the sign bit's 0x8000 out,
+        112 << 10 in) and shifting gives both, the sign bit is set back. Exact."""
+        import numpy as np  # loaded with the model (see __init__)
+
+        if not self._negative_normal:
+            return rows.astype(np.float32)
+        bits = rows.view(np.uint16).astype(np.uint32)
+        bits += 0x14000
+        bits <<= 13
+        bits |= 0x80000000
+        return bits.view(np.float32)
+
+    def _visits(self, data: bytes) -> Counter[int]:
+        """How often each of the model's n-grams occurs in ``data``, in order of first occurrence."""
+        nextmove, rows, out = self._next, self._rows, self._out
+        state, found = 0, list[int]()
+        append = found.append
+        for byte in data:
+            state = nextmove[rows[state] + byte]
+            feature = out[state]
+            if feature >= 0:
+                append(feature)
+        return Counter(found)
+
+    def classify(self, text: str) -> tuple[str, float]:
+        """The most probable language of ``text`` and its probability, as py3langid gives them."""
+        import numpy as np
+
+        if text.isupper():
+            text = text.lower()
+        data = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
+        visits = self._visits(data)
+        if visits:
+            idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
+            counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
+            scores = np.log1p(counts) @ self._widened(np.take(self._ptc, idx, axis=0)) + self._pc
+        else:
+            scores = np.full(len(self._classes), 0.0, dtype=np.float32)
+        scores *= 1.0 / math.sqrt(len(data) or 1)
+        np.exp(scores - scores.max(), out=scores)
+        scores /= scores.sum()
+        for i, j in self._aliases:
+            scores[i] += scores[j]
+            scores[j] = 0.0
+        best = int(scores.argmax())
+        return self._classes[best], float(scores[best])
 
 
 @cache
-def _identifier() -> _Identifier:
-    """py3langid's model, loaded once (about a second), with probabilities."""
+def _library_identifier() -> Any:
+    """py3langid's own identifier with probabilities, loaded once (about a second)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    identifier: _Identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    return identifier
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
-def _letters(text: str) -> int:
-    return len(_LETTERS.findall(text))
+@cache
+def _identifier() -> _Classifier:
+    """The classifier over py3langid's model."""
+    return _Classifier(_library_identifier())
 
 
 def detect_language(text: str) -> Detection | None:
     """The language of ``text`` (its first ``MAX_CHARS`` characters), or ``None`` when it has
     fewer than ``MIN_LETTERS`` letters or is no language at all. Never raises for any text."""
     sample = text[:MAX_CHARS]
-    if _letters(sample) < MIN_LETTERS:
+    if _ENOUGH_LETTERS.match(sample) is None:
         return None
     code, probability = _identifier().classify(sample)
     if code == _NO_LANGUAGE or not math.isfinite(probability):

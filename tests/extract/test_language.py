@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.extract.article import extract_article
-from monitor.extract.language import MIN_LETTERS, detect_language, story_language
+from monitor.extract.language import MAX_CHARS, MIN_LETTERS, detect_language, story_language
 from monitor.sources.feedparse import parse_feed
 from tests.support.paths import need_corpus
 
@@ -119,3 +121,49 @@ def test_a_chinese_feed_keeps_its_declared_language() -> None:
     feed = parse_feed(need_corpus("feeds", "rsparser", "kc0011.rss").read_bytes(), url="https://kc0011.example/")
     assert len(feed.entries) == 20
     assert {story_language(e.lang, e.title, e.summary) for e in feed.entries} == {"zh-cn"}
+
+
+# the classifier computed here against py3langid's own: the same language and the same
+# probability, to the last bit, so a story's language is what the library would decide
+def _library_and_ours() -> tuple[Any, Any]:
+    from monitor.extract.language import _identifier, _library_identifier
+
+    return _library_identifier(), _identifier()
+
+
+@pytest.mark.corpus
+def test_the_classifier_gives_the_librarys_answers_on_the_corpus_articles() -> None:
+    library, ours = _library_and_ours()
+    texts = []
+    for line in need_corpus("articles", "index.jsonl").open(encoding="utf-8"):
+        row = json.loads(line)
+        text = f"{row['title'] or ''}\n{row['ground_truth'] or ''}"
+        texts += [text[:MAX_CHARS], text[:150], text[:MAX_CHARS].upper()]
+    assert len(texts) > 500
+    assert [ours.classify(t) for t in texts] == [library.classify(t) for t in texts]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(min_size=0, max_size=400))
+def test_the_classifier_gives_the_librarys_answers_on_any_text(text: str) -> None:
+    library, ours = _library_and_ours()
+    assert ours.classify(text) == library.classify(text)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.sampled_from("ab1_ .-\n日本\u0301٣ß"), max_size=150))
+def test_enough_letters_is_counting_the_letters(text: str) -> None:
+    from monitor.extract.language import _ENOUGH_LETTERS
+
+    assert (_ENOUGH_LETTERS.match(text) is not None) == (len(re.findall(r"[^\W\d_]", text)) >= MIN_LETTERS)
+
+
+def test_the_model_widened_by_its_bits_is_the_model_cast() -> None:
+    import numpy as np
+
+    _, ours = _library_and_ours()
+    assert ours._negative_normal  # else the bit shift is not used and this tests nothing
+    rows = ours._ptc
+    for start in range(0, len(rows), 10_000):
+        part = rows[start:start + 10_000]
+        assert np.array_equal(ours._widened(part), part.astype(np.float32))

@@ -1,0 +1,109 @@
+"""Instructions per story of what ``newsmonitor match`` does for each line, against the
+matcher alone on the same stories, counted by valgrind's callgrind (a figure the load of a
+shared machine does not move).
+
+The rules and stories are those of ``benchmarks/match.py`` (same generators, same seeds);
+each story is one JSON line as ``match`` reads it. This process compiles the rules and
+pickles the matcher; a child under callgrind loads it, runs every line once (the languages'
+indexes and the word caches are built then, as in a run that has read a while), and counts
+one more pass two ways: *CLI* is ``match_lines`` (parse the JSON, decide the language as the
+daemon does, match, build the output object) and the line written (``_json_line``);
+*matcher* is ``Matcher.match`` on the stories those lines give. Compare two versions of the
+code by running this in each worktree:
+
+    python benchmarks/cli_instructions.py --generator mix --size 100000
+
+Needs valgrind; two to three minutes a run at 100 000 rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import pickle
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import match as bench  # the benchmark beside this file
+
+from monitor.rules import Matcher
+
+
+def _control(on: bool) -> None:
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                   capture_output=True, check=False)
+
+
+def child(path: str, part: str) -> None:
+    """Under callgrind: load the matcher and the lines, one pass, then count one pass of ``part``."""
+    from monitor.cli.rules import _json_line, match_lines, story_from_json
+
+    sys.setrecursionlimit(100_000)
+    gc.disable()
+    with open(path, "rb") as f:
+        matcher, lines = pickle.load(f)
+    gc.enable()
+    gc.collect()
+    for out, _ in match_lines(matcher, lines):
+        _json_line(out)
+    if part == "cli":
+        _control(True)
+        for out, _ in match_lines(matcher, lines):
+            _json_line(out)
+        _control(False)
+    else:
+        stories = [story_from_json(json.loads(line)) for line in lines]
+        _control(True)
+        for story in stories:
+            matcher.match(story)
+        _control(False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator", default="mix", help="as in match.py: calibrated, mix, alerts")
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--child", nargs=2, metavar=("PICKLE", "PART"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    texts = bench.load_texts()
+    stories = bench.make_stories(texts[1::2])
+    v = bench.Vocabulary(bench.make_stories(texts[0::2]))
+    rng = random.Random(f"1-{args.generator}-{args.size}")
+    rules = bench.generators(v, stories, 0.02 / 100, rng)[args.generator](args.size)
+    lines = [json.dumps({"id": i, "title": s.title, "text": s.text, "url": s.url, "source": s.source,
+                         "lang": s.lang}, ensure_ascii=False) for i, s in enumerate(stories)]
+    matcher = Matcher.compile(rules)
+    sys.setrecursionlimit(100_000)
+    counts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "matcher.pickle"
+        gc.disable()
+        path.write_bytes(pickle.dumps((matcher, lines), protocol=5))
+        gc.enable()
+        for part in ("cli", "matcher"):
+            done = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/callgrind.{part}",
+                 sys.executable, __file__, "--child", str(path), part],
+                capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
+            found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+            if done.returncode != 0 or not found:
+                sys.exit(f"valgrind failed ({done.returncode}): {done.stderr[-2000:]}")
+            counts[part] = int(found.group(1).replace(",", "")) / len(lines) / 1e6
+    print(f"{args.generator} {len(rules)} rules, warm: `match` {counts['cli']:.2f} M instructions a story, the matcher "
+          f"alone {counts['matcher']:.2f} M ({counts['cli'] - counts['matcher']:.2f} M a story for JSON and language; "
+          f"{len(lines)} stories)")
+
+
+if __name__ == "__main__":
+    main()
