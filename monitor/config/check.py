@@ -356,6 +356,10 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
     settings that nothing uses (neither the rule nor a notifier of it groups by event).
     """
     previous: dict[str, int] = {}
+    notifiers = settings.notifiers
+    defaults = settings.defaults.notify
+    # whether a notifier of defaults.notify groups by event (most rules have no notify: of their own)
+    defaults_group = any((n := notifiers.get(t)) is not None and n.group == "event" for t in defaults)
     for i, rule in enumerate(settings.rules):
         at = known.dropped.rule_at(i)
         path: KeyPath = ("rules", at)
@@ -366,15 +370,26 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
         previous[rule.name] = at
         if rule.spike is not None:
             yield from _spike_problems(path, rule, settings, known)
+        elif _query_alone(rule):
+            # most rules of a large file: only the query can be wrong (what _rule_problems
+            # finds of them, without a generator per check)
+            try:
+                hints = known.queries.hints(rule.query)
+            except QueryError as exc:
+                yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+            else:
+                if hints:
+                    warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
         else:
             yield from _rule_problems(path, rule, known, warnings)
-        targets = rule.notify if rule.notify is not None else settings.defaults.notify
+        if rule.notify is None:
+            targets, grouped = defaults, defaults_group
+        else:
+            targets = rule.notify
+            grouped = any((n := notifiers.get(t)) is not None and n.group == "event" for t in targets)
         if not targets:
             warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
-        grouped = rule.group == "event" or any(
-            (n := settings.notifiers.get(t)) is not None and n.group == "event" for t in targets
-        )
-        if rule.event is not None and not grouped:
+        if rule.event is not None and not (grouped or rule.group == "event"):
             warnings.append(
                 Problem(
                     (*path, "event"),
@@ -382,6 +397,12 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
                     "add group: event to the rule (or to a notifier of it)",
                 )
             )
+
+
+def _query_alone(rule: RuleSettings) -> bool:
+    """Whether ``rule`` has a query and nothing else :func:`_rule_problems` checks."""
+    return bool(rule.query) and rule.about is None and rule.threshold is None and not (
+        rule.notify or rule.sources or rule.tags or rule.digest)
 
 
 def _spike_problems(path: KeyPath, rule: RuleSettings, settings: Settings, known: Known) -> Iterator[Problem]:

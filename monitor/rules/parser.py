@@ -46,7 +46,7 @@ _SPACE = " \t\r\n\f\v\u00a0"
 #: alternatives are tried in the order the lexer always decided in: a bracket; a quoted
 #: phrase (a straight quote closes at the next straight quote, or failing one at the next
 #: ”; “ and ” close at the next ”), or a quote that none closes; an operator word or a NEAR
-#: run (a run is what ``_RUN`` matches); ``-`` and ``=`` before an operand, or before
+#: run (a run: characters up to a space, bracket or quote); ``-`` and ``=`` before an operand, or before
 #: nothing; ``name:`` and the run after it, taken as written (not when it starts with a
 #: bracket, ``=`` or a quote); any other run, a word; any other character (a space outside
 #: ``_SPACE``), a word of itself.

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from monitor.errors import QueryError
-from monitor.rules import parse_query
+from monitor.rules import hints, parse_query
 from monitor.rules.ast import Query
 from tests.rules import reference_parser
 from tests.support.paths import DATA
@@ -172,6 +172,21 @@ def test_generated_queries_parse_as_before() -> None:
 @pytest.mark.slow
 def test_many_generated_queries_parse_as_before() -> None:
     assert _differences(generated(200_000, seed=1)) == []
+
+
+def test_operator_hints_are_found_without_walking_every_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    # lowercase_operators walks only the queries in which such a word is written: it finds
+    # what it found walking every one
+    queries = []
+    for query in [*generated(3000, seed=15), *_strings_of_tests()]:
+        try:
+            queries.append(parse_query(query))
+        except QueryError:
+            continue
+    found = [hints.lowercase_operators(q) for q in queries]
+    assert sum(map(bool, found)) >= 40
+    monkeypatch.setattr(hints, "_WRITTEN", re.compile(""))
+    assert [hints.lowercase_operators(q) for q in queries] == found
 
 
 def test_the_reference_is_not_the_parser() -> None:
