@@ -373,13 +373,9 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
         elif _query_alone(rule):
             # most rules of a large file: only the query can be wrong (what _rule_problems
             # finds of them, without a generator per check)
-            try:
-                hints = known.queries.hints(rule.query)
-            except QueryError as exc:
-                yield Problem((*path, "query"), f'rule "{rule.name}": {exc}')
-            else:
-                if hints:
-                    warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+            problem = _query_problem(path, rule, known.queries, warnings)
+            if problem is not None:
+                yield problem
         else:
             yield from _rule_problems(path, rule, known, warnings)
         if rule.notify is None:
@@ -403,6 +399,17 @@ def _query_alone(rule: RuleSettings) -> bool:
     """Whether ``rule`` has a query and nothing else :func:`_rule_problems` checks."""
     return bool(rule.query) and rule.about is None and rule.threshold is None and not (
         rule.notify or rule.sources or rule.tags or rule.digest)
+
+
+def _query_problem(path: KeyPath, rule: RuleSettings, queries: QueryCheck, warnings: list[Problem]) -> Problem | None:
+    """The problem of ``rule``'s query (None: it parses); its operator hints go to ``warnings``."""
+    try:
+        hints = queries.hints(rule.query)
+    except QueryError as exc:
+        return Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+    if hints:
+        warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+    return None
 
 
 def _spike_problems(path: KeyPath, rule: RuleSettings, settings: Settings, known: Known) -> Iterator[Problem]:
