@@ -16,8 +16,8 @@ from monitor.rules.ast import And, Near, Node, Not, Or, Query, Term
 #: an operator spelled in anything but upper case (``and``, ``Or``, ``near/5``)
 _OPERATOR_WORD = re.compile(r"(and|or|not|near(/\d+)?)", re.IGNORECASE)
 #: such a word written as a word of its own (between spaces, brackets, quotes or the ends
-#: of the query): a query without any has no hint, and is not walked
-_WRITTEN = re.compile(r'(?<![^\s()"“”])(and|or|not|near(/\d+)?)(?![^\s()"“”])', re.IGNORECASE)
+#: of the query), not in upper case: a query without any has no hint, and is not walked
+_WRITTEN = re.compile(r'(?<![^\s()"“”])(?!AND|OR|NOT|NEAR)(?i:and|or|not|near)(?:/\d+)?(?![^\s()"“”])')
 
 
 @dataclass(frozen=True, slots=True)
