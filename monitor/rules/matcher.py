@@ -33,7 +33,7 @@ story is embedded when no topic rule could still match it.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +41,7 @@ import numpy as np
 from monitor.errors import QueryError
 from monitor.models import Hit, Match, Snippet, Story, TopicScore
 from monitor.rules import frequency
-from monitor.rules.ast import Mode, Query, Unit, walk_terms
+from monitor.rules.ast import And, Mode, Near, Node, Not, Or, Query, Term, Unit
 from monitor.rules.document import ChunkNotes, StoryDoc
 from monitor.rules.encoding import (
     ALWAYS,
@@ -68,8 +68,8 @@ from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
 _NO_NAMES: frozenset[str] = frozenset()
-#: rule sets at least this large are collected once after compiling (see ``compile``)
-_COLLECT_AFTER = 5_000
+#: rule sets at least this large are frozen out of the collector's way (see ``compile``)
+_FREEZE_FROM = 5_000
 #: rule sets at least this large use word pairs (phrases) in the candidate filter: finding a
 #: story's pairs costs a pass over its chunks, which only pays off when it rules out enough
 #: candidates (measured: about even at 1 000 realistic rules, 5 % faster at 3 000)
@@ -152,38 +152,51 @@ class _Index:
         #: look up in a story: the others need not be collected
         self.words = frozenset(_lookups(units, lang))
         table = frequency.rates(lang)
-        rates: dict[Atom, float] = {}
-        rarest = _rarest_first(rates)
+        # of each atom (a large rule set repeats its words): its alternative features, and
+        # its place in the order of rarity (``_rarity``), a key sorted by in C
+        features: dict[Atom, tuple[Feature, ...]] = {}
+        rarity: dict[Atom, tuple[float, int, str, str, str]] = {}
+        rank = rarity.__getitem__
+        file = self._file
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
                 tested = _tested(need, use_pairs)
                 for atom in tested:
-                    if atom not in rates:
-                        rates[atom] = _rate(atom, lang, table)
-                ranked = sorted(tested, key=rarest)
-                # each atom's alternative features, rarest atom first
-                alts = [_alternatives(atom, lang) for atom in ranked]
-                self._file(r, alts)
+                    if atom not in features:
+                        features[atom] = _alternatives(atom, lang)
+                        rarity[atom] = _rarity(atom, _rate(atom, lang, table))
+                if len(tested) > 1:
+                    tested.sort(key=rank)
+                file(r, [features[atom] for atom in tested])
 
     def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
         """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
         rarest first."""
-        c = None
-        if len(alts) > 2:
-            c = len(self.rule_of)
-            self.rule_of.append(r)
-            # most sets have no atom of one feature past the second: share one empty set
-            self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
-            self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
+        pairs = self.pairs
         seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+        if len(alts) <= 2:
+            for first in alts[0]:
+                second = pairs.get(first)
+                if second is None:
+                    second = pairs[first] = {}
+                for feature in seconds:
+                    rules = second.get(feature)
+                    if rules is None:
+                        second[feature] = [r]
+                    else:
+                        rules.append(r)
+            return
+        c = len(self.rule_of)
+        self.rule_of.append(r)
+        # most sets have no atom of one feature past the second: share one empty set
+        self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
+        self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
         for first in alts[0]:
-            second = self.pairs.setdefault(first, {})
+            second = pairs.setdefault(first, {})
             for feature in seconds:
-                rules = second.setdefault(feature, [])
-                if c is None:
-                    rules.append(r)
-                else:
-                    self.more.setdefault((first, feature), []).append(c)
+                # the rule is reached through ``more``; its key here leads there
+                second.setdefault(feature, [])
+                self.more.setdefault((first, feature), []).append(c)
 
     def candidates(self, feats: set[Feature]) -> set[int]:
         """Rules whose every atom of at least one requirement set is among ``feats``
@@ -203,6 +216,27 @@ class _Index:
                         continue
                     out.add(rule_of[c])
         return out
+
+
+def _distinct_alts(roots: Iterable[Node]) -> Iterable[tuple[tuple[Unit, ...], ...]]:
+    """The alternatives of every term under ``roots``, each object once (terms of the same
+    words share theirs: see ``parser._alts``)."""
+    seen: dict[int, tuple[tuple[Unit, ...], ...]] = {}
+    stack = list(roots)
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is Term:
+            seen[id(node.alts)] = node.alts  # type: ignore[union-attr]
+        elif kind is And or kind is Or:
+            extend(node.children)  # type: ignore[union-attr]
+        elif kind is Not:
+            push(node.child)  # type: ignore[union-attr]
+        elif kind is Near:
+            push(node.left)  # type: ignore[union-attr]
+            push(node.right)  # type: ignore[union-attr]
+    return seen.values()
 
 
 def _tested(need: tuple[Atom, ...], use_pairs: bool) -> list[Atom]:
@@ -259,16 +293,12 @@ def _rate(atom: Atom, lang: str, table: Rates) -> float:
     return rate if atom.field is None else rate * _FIELD_SHARE
 
 
-def _rarest_first(atoms: dict[Atom, float]) -> Callable[[Atom], tuple[float, int, str, str, str]]:
-    """Sort key of atoms whose rates are ``atoms``: the rarest first; among equally rare
-    ones (words absent from the frequency list), the longest; then an order that is the
-    same in every run."""
-
-    def key(atom: Atom) -> tuple[float, int, str, str, str]:
-        field = FIELD_NAMES[atom.field] if atom.field is not None else ""
-        return (atoms[atom], -len(atom.text), atom.kind, field, atom.text)
-
-    return key
+def _rarity(atom: Atom, rate: float) -> tuple[float, int, str, str, str]:
+    """Sort key of ``atom`` whose rate is ``rate``: the rarest first; among equally rare ones
+    (words absent from the frequency list), the longest; then an order that is the same in
+    every run."""
+    field = FIELD_NAMES[atom.field] if atom.field is not None else ""
+    return (rate, -len(atom.text), atom.kind, field, atom.text)
 
 
 def _alternatives(atom: Atom, lang: str) -> tuple[Feature, ...]:
@@ -307,10 +337,9 @@ class Matcher:
         self._indexes: dict[str, _Index] = {}
         #: the words of every term of every rule, positive or not
         self._units: set[Unit] = set()
-        for rule in rules:
-            for term, _ in walk_terms(rule.query.root):
-                for alt in term.alts:
-                    self._units.update(alt)
+        for alts in _distinct_alts(rule.query.root for rule in rules):
+            for alt in alts:
+                self._units.update(alt)
         #: every wildcard (the story's words under each are found once per chunk)
         self._prefixes = frozenset(u.text for u in self._units if u.mode == Mode.PREFIX)
         #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
@@ -334,14 +363,17 @@ class Matcher:
         # a large rule set allocates millions of small objects and none of them is garbage
         # yet: cyclic collections during the build would more than double its time
         enabled = gc.isenabled()
+        large = enabled and len(rules) >= _FREEZE_FROM
+        if large:
+            gc.collect()  # what is garbage now is not frozen with the matcher (below)
         gc.disable()
         try:
             compiled: list[_Rule] = []
             topic_rules: list[TopicRule] = []
             scopes: list[_TopicScope] = []
             for spec in rules:
-                sources = frozenset(s.casefold() for s in spec.sources) or _NO_NAMES
-                tags = frozenset(t.casefold() for t in spec.tags) or _NO_NAMES
+                sources = frozenset(s.casefold() for s in spec.sources) if spec.sources else _NO_NAMES
+                tags = frozenset(t.casefold() for t in spec.tags) if spec.tags else _NO_NAMES
                 if spec.about:
                     threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
                     topic_rules.append(TopicRule(spec.name, spec.about, threshold))
@@ -360,12 +392,14 @@ class Matcher:
         finally:
             if enabled:
                 gc.enable()
-        if enabled and len(compiled) >= _COLLECT_AFTER:
+        if large:
             # built with the collector off, every new object is still in the youngest
             # generation: left alone, the first stories would pay for walking all of them
-            # through each generation (three passes over millions of objects); one full
-            # collection now moves them to the oldest generation at once
-            gc.collect()
+            # through each generation (three passes over millions of objects). Frozen
+            # (``gc.freeze``), they are never walked (freed as usual when unused: the matcher
+            # holds no reference cycle); a full collection instead took 0.5 s at 100 000
+            # rules, the collection before the build only the young objects of the caller
+            gc.freeze()
         return matcher
 
     def __len__(self) -> int:

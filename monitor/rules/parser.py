@@ -4,14 +4,15 @@ Precedence, loosest first: OR, AND (explicit or implicit), NEAR/n, NOT. Operator
 upper-case only; ``and``/``or``/``not``/``near`` are ordinary words. Every error is a
 :class:`~monitor.errors.QueryError` with the 1-based column of the offending token.
 
-A start without a cache parses every query of the file (100 000 rules: a few seconds
+A start without a cache parses every query of the file (100 000 rules: three seconds
 before this module was rewritten for it), so the work per query is kept small: the lexer
-takes one match of one regex per token; the parser keeps its tokens in parallel lists and
-goes straight from an operand to its word; a term (its units, label and requirement sets)
-is made once per distinct word, field and column and shared; each node's requirement sets
-(``needs``) are combined as the node is built instead of in a second walk over the tree; and
-the NEAR checks run only on queries with a NEAR. tests/rules/test_parser_reference.py holds
-the parser to the answers of its recursive-descent predecessor, query by query.
+takes one match of one regex per token; the grammar runs once per *shape* of query (the
+kinds of its tokens), making a program that builds the tree of any query of that shape
+(``_Shape``, ``_run``); a term (its units, label and requirement sets) is made once per
+distinct word, field and column and shared; each node's requirement sets (``needs``) are
+combined as the node is built; and the NEAR checks run only on queries with a NEAR.
+tests/rules/test_parser_reference.py holds the parser to the answers of its
+recursive-descent predecessor, query by query.
 """
 
 from __future__ import annotations
@@ -174,152 +175,237 @@ _FIELD_OPERANDS = frozenset({_WORD, _PHRASE, _OPEN, _EXACT})
 
 Needs = Sequence[frozenset[Atom]] | None
 
+# the operations of a shape's program (see _Shape); each is a tuple whose first item is one
+# of these, and whose other items are token indices and the like
+_TERM, _LANG, _ALL, _ANY, _WITHIN, _NEGATE, _MOVE = range(7)
+Op = tuple[int, ...] | tuple[int, int, bool, str | None, bool]
 
-class _Parser:
-    """Recursive descent over the tokens of one query. Each ``parse_*`` method returns its
-    node and leaves the node's requirement sets in ``needs`` (see ``monitor.rules.needs``),
-    so the tree is walked once; ``near`` tells whether the query has a NEAR (only a NEAR can
-    break the rules ``_check`` enforces)."""
 
-    __slots__ = ("cols", "depth", "i", "kinds", "near", "needs", "texts")
+class _Shape:
+    """The grammar, run over the kinds of a query's tokens (and the names of its fields):
+    what it makes is not the tree but a *program* that builds it from the tokens (``_run``),
+    in postfix order. Queries of the same shape (the same kinds of tokens in the same order,
+    the same fields) have the same program whatever their words, and a large rule set has a
+    few hundred shapes: each is parsed once (``_program``).
 
-    def __init__(self, query: str) -> None:
-        self.kinds, self.texts, self.cols = _lex(query)
+    A term is made where the grammar reaches its word, so the program's term and ``lang:``
+    operations come in the order of the query, as the terms did when the parser built the
+    tree as it went: the first bad word is the one reported. A syntax error raised here is
+    reported after the words before it are checked (``_first_error``).
+    """
+
+    __slots__ = ("depth", "i", "kinds", "near", "ops", "texts")
+
+    def __init__(self, kinds: list[Token], texts: list[str]) -> None:
+        self.kinds = kinds
+        self.texts = texts
         self.i = 0
         self.depth = 0
-        self.needs: Needs = None
+        self.ops: list[Op] = []
         self.near = False
 
-    def unexpected(self) -> QueryError:
+    def unexpected(self, cols: list[int]) -> QueryError:
         i = self.i
         if self.kinds[i] is _END:
-            return QueryError("unexpected end of query", self.cols[i])
-        return QueryError(f'unexpected "{self.texts[i]}"', self.cols[i])
+            return QueryError("unexpected end of query", cols[i])
+        return QueryError(f'unexpected "{self.texts[i]}"', cols[i])
 
-    def parse(self) -> Node:
-        node = self.parse_or(None)
+    def parse(self, cols: list[int]) -> None:
+        self.parse_or(None, cols)
         if self.kinds[self.i] is not _END:
-            raise self.unexpected()
-        return node
+            raise self.unexpected(cols)
 
-    def parse_or(self, field: str | None) -> Node:
-        col = self.cols[self.i]
-        node = self.parse_and(field)
-        if self.kinds[self.i] is not _OR:
-            return node
-        items = [node]
-        subs = [self.needs]
+    def parse_or(self, field: str | None, cols: list[int]) -> None:
+        first = self.i
+        self.parse_and(field, cols)
+        count = 1
         while self.kinds[self.i] is _OR:
             self.i += 1
-            items.append(self.parse_and(field))
-            subs.append(self.needs)
-        self.needs = or_needs(subs)
-        return Or(tuple(items), col)
+            self.parse_and(field, cols)
+            count += 1
+        if count > 1:
+            self.ops.append((_ANY, count, first))
 
-    def parse_and(self, field: str | None) -> Node:
+    def parse_and(self, field: str | None, cols: list[int]) -> None:
         kinds = self.kinds
-        col = self.cols[self.i]
-        node = self.parse_near(field)
-        kind = kinds[self.i]
-        if kind is not _AND and kind not in _STARTS:
-            return node
-        items = [node]
-        subs = [self.needs]
+        first = self.i
+        self.parse_near(field, cols)
+        count = 1
         while True:
+            kind = kinds[self.i]
             if kind is _AND:
                 self.i += 1
             elif kind not in _STARTS:
                 break
-            items.append(self.parse_near(field))
-            subs.append(self.needs)
-            kind = kinds[self.i]
-        self.needs = and_needs(subs)
-        return And(tuple(items), col)
+            self.parse_near(field, cols)
+            count += 1
+        if count > 1:
+            self.ops.append((_ALL, count, first))
 
-    def parse_near(self, field: str | None) -> Node:
-        left = self.parse_unary(field)
+    def parse_near(self, field: str | None, cols: list[int]) -> None:
+        self.parse_unary(field, cols)
         while self.kinds[self.i] is _NEAR:
             op = self.i
             self.i += 1
-            needs = self.needs
-            right = self.parse_unary(field)
-            left = Near(left, right, int(self.texts[op][len(NEAR_SLASH):]), self.cols[op])
-            self.needs = and_needs((needs, self.needs))
+            self.parse_unary(field, cols)
+            self.ops.append((_WITHIN, op))
             self.near = True
-        return left
 
-    def parse_unary(self, field: str | None) -> Node:
+    def parse_unary(self, field: str | None, cols: list[int]) -> None:
         kind = self.kinds[self.i]
-        if kind is _WORD or kind is _PHRASE:
-            return self.term(field, exact=False)
         if kind is not _NOT and kind is not _NEG:
-            return self.parse_primary(field)
-        col = self.cols[self.i]
+            self.parse_primary(field, cols)
+            return
+        op = self.i
         self.i += 1
+        self.enter(op, cols)
+        self.parse_unary(field, cols)
+        self.depth -= 1
+        self.ops.append((_NEGATE, op))
+
+    def enter(self, op: int, cols: list[int]) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise QueryError("query is nested too deeply", col)
-        child = self.parse_unary(field)
-        self.depth -= 1
-        # NOT NOT x is x: keeping it would hide x's terms from the candidate filter
-        if isinstance(child, Not):
-            self.needs = needs_of(child.child)
-            return child.child
-        self.needs = None
-        return Not(child, col)
+            raise QueryError("query is nested too deeply", cols[op])
 
     # the grammar's primary rule (field, exact word, group, word) with its error messages in
     # place: split up, the order in which the alternatives are tried would no longer be visible
-    def parse_primary(self, field: str | None) -> Node:  # noqa: C901
+    def parse_primary(self, field: str | None, cols: list[int]) -> None:
         i = self.i
         kind = self.kinds[i]
-        col = self.cols[i]
-        if kind is _FIELD:
-            name = self.texts[i]
+        if kind is _WORD or kind is _PHRASE:
             self.i = i + 1
-            if name == LANG_FIELD:
-                self.i = i + 2
-                code = self.texts[i + 1]
-                if self.kinds[i + 1] is not _WORD or not _LANG_CODE.fullmatch(code):
-                    raise QueryError('lang: needs a language code such as "de" or "pt-BR"', self.cols[i + 1])
-                lang = language_code(code)
-                self.needs = lang_needs(lang)
-                return Lang(lang, col)
-            if self.kinds[i + 1] not in _FIELD_OPERANDS:
-                raise self.unexpected()
-            node = self.parse_primary(name)
-            if isinstance(node, Term):
-                return Term(node.alts, node.field, node.label, col)
-            return node
-        if kind is _EXACT:
+            self.ops.append((_TERM, i, kind is _PHRASE, field, False))
+        elif kind is _FIELD:
+            self.parse_field(cols)
+        elif kind is _EXACT:
             self.i = i + 1
             if self.kinds[i + 1] is not _WORD and self.kinds[i + 1] is not _PHRASE:
-                raise QueryError(_EXACT_ALONE, col)
-            term = self.term(field, exact=True)
-            return Term(term.alts, term.field, term.label, col)
-        if kind is _OPEN:
+                raise QueryError(_EXACT_ALONE, cols[i])
+            self.i = i + 2
+            self.ops.append((_TERM, i + 1, self.kinds[i + 1] is _PHRASE, field, True))
+            self.ops.append((_MOVE, i))
+        elif kind is _OPEN:
             self.i = i + 1
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise QueryError("query is nested too deeply", col)
-            node = self.parse_or(field)
+            self.enter(i, cols)
+            self.parse_or(field, cols)
             self.depth -= 1
             if self.kinds[self.i] is not _CLOSE:
                 if self.kinds[self.i] is _END:
-                    raise QueryError('missing ")" for this "("', col)
-                raise self.unexpected()
+                    raise QueryError('missing ")" for this "("', cols[i])
+                raise self.unexpected(cols)
             self.i += 1
-            return node
-        if kind is _WORD or kind is _PHRASE:
-            return self.term(field, exact=False)
-        raise self.unexpected()
+        else:
+            raise self.unexpected(cols)
 
-    def term(self, field: str | None, exact: bool) -> Term:
-        """The term of the word or phrase token at ``i`` (taken)."""
+
+    def parse_field(self, cols: list[int]) -> None:
         i = self.i
+        name = self.texts[i]
         self.i = i + 1
-        term, self.needs = _term(self.kinds[i] is _PHRASE, self.texts[i], field, exact, self.cols[i])
-        return term
+        if name == LANG_FIELD:
+            self.i = i + 2
+            if self.kinds[i + 1] is not _WORD:
+                raise QueryError(_LANG_NEEDS_CODE, cols[i + 1])
+            self.ops.append((_LANG, i, i + 1))
+            return
+        if self.kinds[i + 1] not in _FIELD_OPERANDS:
+            raise self.unexpected(cols)
+        self.parse_primary(name, cols)
+        self.ops.append((_MOVE, i))
+
+
+_LANG_NEEDS_CODE = 'lang: needs a language code such as "de" or "pt-BR"'
+#: the program of each shape parsed (see _Shape), and whether it has a NEAR; emptied when it
+#: grows past _MAX_SHAPES (a large rule set has hundreds)
+_PROGRAMS: dict[object, tuple[tuple[Op, ...], bool]] = {}
+_MAX_SHAPES = 20_000
+
+
+def _program(kinds: list[Token], texts: list[str], cols: list[int]) -> tuple[tuple[Op, ...], bool]:
+    """The program of the shape of the tokens, and whether it has a NEAR. Raises
+    :class:`QueryError` for a syntax error: the first bad word before it, if any."""
+    key: object = tuple(kinds)
+    if _FIELD in kinds:
+        key = (key, *(text for kind, text in zip(kinds, texts, strict=True) if kind is _FIELD))
+    found = _PROGRAMS.get(key)
+    if found is not None:
+        return found
+    shape = _Shape(kinds, texts)
+    try:
+        shape.parse(cols)
+    except QueryError:
+        _first_error(shape.ops, kinds, texts, cols)
+        raise
+    if len(_PROGRAMS) >= _MAX_SHAPES:
+        _PROGRAMS.clear()
+    found = _PROGRAMS[key] = (tuple(shape.ops), shape.near)
+    return found
+
+
+def _first_error(ops: list[Op], kinds: list[Token], texts: list[str], cols: list[int]) -> None:
+    """Raises the error of the first bad word or language code of ``ops`` (the words before a
+    syntax error), if any."""
+    for op in ops:
+        if op[0] == _TERM:
+            _term(op[2], texts[op[1]], op[3], op[4], cols[op[1]])
+        elif op[0] == _LANG and not _LANG_CODE.fullmatch(texts[op[2]]):
+            raise QueryError(_LANG_NEEDS_CODE, cols[op[2]])
+
+
+def _run(ops: tuple[Op, ...], texts: list[str], cols: list[int]) -> tuple[Node, Needs]:  # noqa: C901
+    """The tree the program ``ops`` builds from the tokens' texts and columns, and its
+    requirement sets (see ``monitor.rules.needs``), combined as each node is built."""
+    nodes: list[Node] = []
+    needs: list[Needs] = []
+    for op in ops:
+        code = op[0]
+        if code == _TERM:
+            term, term_needs_ = _term(op[2], texts[op[1]], op[3], op[4], cols[op[1]])
+            nodes.append(term)
+            needs.append(term_needs_)
+        elif code == _ALL:
+            count = op[1]
+            items = tuple(nodes[-count:])
+            subs = needs[-count:]
+            del nodes[-count:], needs[-count:]
+            nodes.append(And(items, cols[op[2]]))
+            needs.append(and_needs(subs))
+        elif code == _ANY:
+            count = op[1]
+            items = tuple(nodes[-count:])
+            subs = needs[-count:]
+            del nodes[-count:], needs[-count:]
+            nodes.append(Or(items, cols[op[2]]))
+            needs.append(or_needs(subs))
+        elif code == _WITHIN:
+            right, left = nodes.pop(), nodes.pop()
+            right_needs, left_needs = needs.pop(), needs.pop()
+            nodes.append(Near(left, right, int(texts[op[1]][len(NEAR_SLASH):]), cols[op[1]]))
+            needs.append(and_needs((left_needs, right_needs)))
+        elif code == _NEGATE:
+            child = nodes.pop()
+            needs.pop()
+            # NOT NOT x is x: keeping it would hide x's terms from the candidate filter
+            if isinstance(child, Not):
+                nodes.append(child.child)
+                needs.append(needs_of(child.child))
+            else:
+                nodes.append(Not(child, cols[op[1]]))
+                needs.append(None)
+        elif code == _MOVE:
+            # a field or = before a term: the term is where they are
+            top = nodes[-1]
+            if isinstance(top, Term):
+                nodes[-1] = Term(top.alts, top.field, top.label, cols[op[1]])
+        else:
+            code_text = texts[op[2]]
+            if not _LANG_CODE.fullmatch(code_text):
+                raise QueryError(_LANG_NEEDS_CODE, cols[op[2]])
+            lang = language_code(code_text)
+            nodes.append(Lang(lang, cols[op[1]]))
+            needs.append(lang_needs(lang))
+    return nodes[0], needs[0]
 
 
 @lru_cache(maxsize=200_000)
@@ -487,11 +573,11 @@ def parse_query(query: str) -> Query:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", MAX_QUERY_CHARS + 1)
     if not query.strip():
         raise QueryError("empty query", 1)
-    parser = _Parser(query)
-    root = parser.parse()
-    if parser.near:
+    kinds, texts, cols = _lex(query)
+    ops, near = _program(kinds, texts, cols)
+    root, needs = _run(ops, texts, cols)
+    if near:
         _check(root)  # only a NEAR can break what it checks
-    needs = parser.needs
     if needs is None:
         _check_positive(root)  # raises, pointing at the branch without a positive term
         raise QueryError("the query has no positive term", 1)
