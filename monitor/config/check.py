@@ -360,8 +360,10 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
     defaults = settings.defaults.notify
     # whether a notifier of defaults.notify groups by event (most rules have no notify: of their own)
     defaults_group = any((n := notifiers.get(t)) is not None and n.group == "event" for t in defaults)
+    positions = known.dropped.rule_positions
+    queries = known.queries
     for i, rule in enumerate(settings.rules):
-        at = known.dropped.rule_at(i)
+        at = i if positions is None else positions[i]
         path: KeyPath = ("rules", at)
         if rule.name in previous:
             yield Problem(
@@ -370,10 +372,11 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
         previous[rule.name] = at
         if rule.spike is not None:
             yield from _spike_problems(path, rule, settings, known)
-        elif _query_alone(rule):
-            # most rules of a large file: only the query can be wrong (what _rule_problems
-            # finds of them, without a generator per check)
-            problem = _query_problem(path, rule, known.queries, warnings)
+        elif rule.query and rule.about is None and rule.threshold is None and not (
+                rule.notify or rule.sources or rule.tags or rule.digest):
+            # most rules of a large file have a query and nothing else _rule_problems checks:
+            # only the query can be wrong (checked without a generator per check)
+            problem = _query_problem(path, rule, queries, warnings)
             if problem is not None:
                 yield problem
         else:
@@ -395,18 +398,15 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
             )
 
 
-def _query_alone(rule: RuleSettings) -> bool:
-    """Whether ``rule`` has a query and nothing else :func:`_rule_problems` checks."""
-    return bool(rule.query) and rule.about is None and rule.threshold is None and not (
-        rule.notify or rule.sources or rule.tags or rule.digest)
-
-
 def _query_problem(path: KeyPath, rule: RuleSettings, queries: QueryCheck, warnings: list[Problem]) -> Problem | None:
     """The problem of ``rule``'s query (None: it parses); its operator hints go to ``warnings``."""
-    try:
-        hints = queries.hints(rule.query)
-    except QueryError as exc:
-        return Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+    query = rule.query
+    hints = queries.known.get(query)  # most often known: QueryCheck.hints, without its call
+    if hints is None:
+        try:
+            hints = queries.hints(query)
+        except QueryError as exc:
+            return Problem((*path, "query"), f'rule "{rule.name}": {exc}')
     if hints:
         warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
     return None

@@ -157,17 +157,23 @@ class _Index:
         features: dict[Atom, tuple[Feature, ...]] = {}
         rarity: dict[Atom, tuple[float, int, str, str, str]] = {}
         rank = rarity.__getitem__
+        # the features of each requirement set, by the set's id: queries share their sets'
+        # tuples (see ``parser._need_tuple``), and a large rule set repeats them
+        filed: dict[int, list[tuple[Feature, ...]]] = {}
         file = self._file
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
-                tested = _tested(need, use_pairs)
-                for atom in tested:
-                    if atom not in features:
-                        features[atom] = _alternatives(atom, lang)
-                        rarity[atom] = _rarity(atom, _rate(atom, lang, table))
-                if len(tested) > 1:
-                    tested.sort(key=rank)
-                file(r, [features[atom] for atom in tested])
+                alts = filed.get(id(need))
+                if alts is None:
+                    tested = _tested(need, use_pairs)
+                    for atom in tested:
+                        if atom not in features:
+                            features[atom] = _alternatives(atom, lang)
+                            rarity[atom] = _rarity(atom, _rate(atom, lang, table))
+                    if len(tested) > 1:
+                        tested.sort(key=rank)
+                    alts = filed[id(need)] = [features[atom] for atom in tested]
+                file(r, alts)
 
     def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
         """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
@@ -345,8 +351,9 @@ class Matcher:
         #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
         self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
-        pair_atoms = (atom for rule in rules for need in rule.query.needs for atom in need
-                      if atom.kind == PAIR_ATOM)
+        # each set once (queries share them: see ``parser._need_tuple``)
+        needs = {id(need): need for rule in rules for need in rule.query.needs}.values()
+        pair_atoms = (atom for need in needs for atom in need if atom.kind == PAIR_ATOM)
         self._pair_firsts = (frozenset(pair_of(atom)[0] for atom in pair_atoms) if self._use_pairs
                              else frozenset())
         self._index("en")

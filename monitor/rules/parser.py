@@ -445,6 +445,11 @@ def _term_parts(
     return alts, sys.intern(text), term_needs(alts, field)
 
 
+#: a requirement set as a tuple, one object for every query with that set (a large rule set
+#: repeats them): less memory, and the index files each distinct set once
+_need_tuple = lru_cache(maxsize=200_000)(tuple)
+
+
 @lru_cache(maxsize=200_000)
 def _alts(units: tuple[Unit, ...], alias: Unit | None) -> tuple[tuple[Unit, ...], ...]:
     """A term's alternatives, one object for every term of the same words: a large rule
@@ -581,4 +586,4 @@ def parse_query(query: str) -> Query:
     if needs is None:
         _check_positive(root)  # raises, pointing at the branch without a positive term
         raise QueryError("the query has no positive term", 1)
-    return Query(query, root, tuple(map(tuple, needs)))
+    return Query(query, root, tuple(map(_need_tuple, needs)))
