@@ -68,6 +68,8 @@ from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
 _NO_NAMES: frozenset[str] = frozenset()
+#: a matcher is patched (see ``Matcher._patched``) for at most this many changed rules
+_PATCH_AT_MOST = 200
 #: rule sets at least this large are frozen out of the collector's way (see ``compile``)
 _FREEZE_FROM = 5_000
 #: rule sets at least this large use word pairs (phrases) in the candidate filter: finding a
@@ -174,6 +176,76 @@ class _Index:
                         tested.sort(key=rank)
                     alts = filed[id(need)] = [features[atom] for atom in tested]
                 file(r, alts)
+
+    def _ranked(self, need: tuple[Atom, ...], lang: str, use_pairs: bool) -> list[tuple[Feature, ...]]:
+        """The alternative features of the atoms of ``need`` the filter tests, rarest first
+        (as the build ranks them)."""
+        table = frequency.rates(lang)
+        tested = _tested(need, use_pairs)
+        tested.sort(key=lambda atom: _rarity(atom, _rate(atom, lang, table)))
+        return [_alternatives(atom, lang) for atom in tested]
+
+    def patched(self, changed: dict[int, tuple[_Rule, _Rule]], lang: str, use_pairs: bool,
+                units: set[Unit]) -> _Index:
+        """A copy of this index with the sets of the rules ``changed`` (position: old rule,
+        new rule) filed anew, ``units`` the words of the new rules. This index is left as it
+        is (it may be matching still): the copy shares every dictionary and list that it
+        does not change. Filing a rule's sets takes what a full build took, so this costs
+        the changed rules, not the rule set; the lists the old rules leave empty stay (they
+        reach no rule), and ``words`` keeps the old rules' words (features no rule looks up
+        reach no rule either): the candidates of any story are those of a full build."""
+        new = _Index.__new__(_Index)
+        new.pairs = dict(self.pairs)
+        new.more = dict(self.more)
+        new.rule_of = list(self.rule_of)
+        new.singles = list(self.singles)
+        new.multis = list(self.multis)
+        new.words = self.words | _lookups(units, lang)
+        own: set[int] = set()  # ids of the dictionaries and lists the copy has of its own
+        for r, (old, _) in changed.items():
+            for need in old.query.needs:
+                alts = self._ranked(need, lang, use_pairs)
+                seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+                for first in alts[0]:
+                    second = new._own_second(first, own)
+                    for feature in seconds:
+                        if len(alts) <= 2:
+                            second[feature] = [x for x in second[feature] if x != r]
+                        else:
+                            key = (first, feature)
+                            new.more[key] = [c for c in new.more[key] if new.rule_of[c] != r]
+        for r, (_, rule) in changed.items():
+            for need in rule.query.needs:
+                new._file_own(r, self._ranked(need, lang, use_pairs), own)
+        return new
+
+    def _own_second(self, first: Feature, own: set[int]) -> dict[Feature, list[int]]:
+        second = self.pairs.get(first)
+        if second is None or id(second) not in own:
+            second = self.pairs[first] = dict(second or {})
+            own.add(id(second))
+        return second
+
+    def _file_own(self, r: int, alts: list[tuple[Feature, ...]], own: set[int]) -> None:
+        """``_file`` in a patched copy: the dictionaries and lists it changes are copied
+        first (the index it was copied from shares them)."""
+        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+        c = None
+        if len(alts) > 2:
+            c = len(self.rule_of)
+            self.rule_of.append(r)
+            self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
+            self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
+        for first in alts[0]:
+            second = self._own_second(first, own)
+            for feature in seconds:
+                rules = second.get(feature, [])
+                if c is None:
+                    second[feature] = [*rules, r]
+                    continue
+                second[feature] = rules
+                key = (first, feature)
+                self.more[key] = [*self.more.get(key, ()), c]
 
     def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
         """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
@@ -341,6 +413,8 @@ class Matcher:
         self.limited = any(rule.sources or rule.tags for rule in rules) or any(
             scope.sources or scope.tags for scope in scopes)
         self._indexes: dict[str, _Index] = {}
+        #: the rules changed by patches since this matcher's index was built in full
+        self._patches = 0
         #: the words of every term of every rule, positive or not
         self._units: set[Unit] = set()
         for alts in _distinct_alts(rule.query.root for rule in rules):
@@ -359,10 +433,15 @@ class Matcher:
         self._index("en")
 
     @classmethod
-    def compile(cls, rules: Sequence[RuleSpec], parsed: dict[str, Query] | None = None) -> Matcher:
+    def compile(
+        cls, rules: Sequence[RuleSpec], parsed: dict[str, Query] | None = None, previous: Matcher | None = None
+    ) -> Matcher:
         """Parse, validate and index ``rules``; a query whose text is in ``parsed`` (what
         :func:`parse_query` returned for it, e.g. when the configuration was checked) is
-        not parsed again.
+        not parsed again. When ``previous`` (the matcher of the rules before, e.g. on a
+        reload) differs from ``rules`` in a few rules at the same places, its index is
+        copied with those rules filed anew (see ``_patched``): the new matcher answers as
+        one compiled from nothing, and ``previous`` keeps answering as before.
 
         Raises :class:`~monitor.errors.QueryError` for the first invalid rule, its message
         prefixed with ``rule "NAME": `` and its column kept.
@@ -395,7 +474,9 @@ class Matcher:
                 compiled.append(_Rule(spec.name, query, sources, tags))
             # embedding the descriptions loads the model (TopicModelError without the extra)
             topics = TopicIndex.build(topic_rules) if topic_rules else None
-            matcher = cls(compiled, topics, scopes, [spec.name for spec in rules])
+            order = [spec.name for spec in rules]
+            patched = previous._patched(compiled) if previous is not None and topics is None else None
+            matcher = patched or cls(compiled, topics, scopes, order)
         finally:
             if enabled:
                 gc.enable()
@@ -407,6 +488,46 @@ class Matcher:
             # holds no reference cycle); a full collection instead took 0.5 s at 100 000
             # rules, the collection before the build only the young objects of the caller
             gc.freeze()
+        return matcher
+
+    def _patched(self, rules: list[_Rule]) -> Matcher | None:
+        """This matcher with its rules replaced by ``rules``, built from this one's index when
+        they are as many and differ in at most ``_PATCH_AT_MOST`` (and, since the last full
+        build, in fewer than a twentieth); None when they do not (or topic rules are
+        involved): compile in full then. The rules that did not change are kept as they are."""
+        if self.topics is not None or self._scopes or len(rules) != len(self._rules) or "en" not in self._indexes:
+            return None
+        changed: dict[int, tuple[_Rule, _Rule]] = {}
+        for r, (old, new) in enumerate(zip(self._rules, rules, strict=True)):
+            if (old.name != new.name or old.query.text != new.query.text or old.sources != new.sources
+                    or old.tags != new.tags):
+                changed[r] = (old, new)
+                if len(changed) > _PATCH_AT_MOST:
+                    return None
+            else:
+                rules[r] = old
+        patches = self._patches + len(changed)
+        if patches * 20 > len(rules):
+            return None
+        matcher = Matcher.__new__(Matcher)
+        matcher.__dict__.update(self.__dict__)
+        matcher._rules = tuple(rules)
+        matcher._order = {rule.name: i for i, rule in enumerate(rules)}
+        matcher.limited = any(rule.sources or rule.tags for rule in rules)
+        units: set[Unit] = set()
+        for alts in _distinct_alts(new.query.root for _, new in changed.values()):
+            for alt in alts:
+                units.update(alt)
+        # a superset of the words and wildcards of the rules: see ``_Index.patched``
+        matcher._units = self._units | units
+        matcher._prefixes = self._prefixes | {u.text for u in units if u.mode == Mode.PREFIX}
+        if self._use_pairs:
+            matcher._pair_firsts = self._pair_firsts | {
+                pair_of(atom)[0] for _, new in changed.values() for need in new.query.needs for atom in need
+                if atom.kind == PAIR_ATOM}
+        matcher._notes = {}
+        matcher._indexes = {"en": self._indexes["en"].patched(changed, "en", self._use_pairs, units)}
+        matcher._patches = patches
         return matcher
 
     def __len__(self) -> int:
