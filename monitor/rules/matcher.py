@@ -24,6 +24,11 @@ same evidence in a story share one report (hits and snippets).
 Lemma keys depend on the story's language, so the index is built per lemmatiser language:
 English at compile time, any other language the first time a story in it is matched.
 
+A reload usually changes a rule or two of many: ``compile(..., previous=running)`` then
+copies the running matcher's index, sharing every part the changed rules do not touch, and
+files those rules anew (``Matcher._patched``); after changes to a twentieth of the rules, or
+to more than ``_PATCH_AT_MOST`` at once, the index is built in full again.
+
 Topic rules (``about:``, see ``topicmatch``) are not in the index: the story is embedded
 once and every topic rule scored with one matrix product. A rule with both ``query`` and
 ``about`` needs both: its keyword match is held until its similarity passes too, and no
