@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import pairwise, product
+from itertools import chain, pairwise, product
 
 from monitor.rules.ast import And, Lang, Mode, Node, Not, Or, Term, Unit
 from monitor.rules.encoding import (
@@ -73,12 +73,10 @@ Needs = Sequence[frozenset[Atom]]
 def or_needs(subs: Sequence[Needs | None]) -> list[frozenset[Atom]] | None:
     """The requirement sets of an OR whose branches have ``subs`` (None: a branch needs no
     particular word, so neither does the OR): each set of each branch, once, in order."""
-    out: list[frozenset[Atom]] = []
-    for sub in subs:
-        if sub is None:
-            return None
-        out.extend(s for s in sub if s not in out)
-    return out
+    if None in subs:
+        return None
+    # each set once, where it first occurs (dict keys keep their order)
+    return list(dict.fromkeys(chain.from_iterable(subs)))  # type: ignore[arg-type]
 
 
 def and_needs(subs: Sequence[Needs | None]) -> list[frozenset[Atom]] | None:
@@ -88,6 +86,9 @@ def and_needs(subs: Sequence[Needs | None]) -> list[frozenset[Atom]] | None:
     present = sorted((s for s in subs if s is not None), key=len)
     if not present:
         return None
+    if len(present[-1]) == 1:
+        # one set each (the most common case): their union
+        return [frozenset().union(*(sub[0] for sub in present))]
     acc: list[frozenset[Atom]] = [frozenset()]
     for sub in present:
         if len(acc) * len(sub) > _MAX_NEEDS:
