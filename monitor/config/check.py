@@ -356,8 +356,14 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
     settings that nothing uses (neither the rule nor a notifier of it groups by event).
     """
     previous: dict[str, int] = {}
+    notifiers = settings.notifiers
+    defaults = settings.defaults.notify
+    # whether a notifier of defaults.notify groups by event (most rules have no notify: of their own)
+    defaults_group = any((n := notifiers.get(t)) is not None and n.group == "event" for t in defaults)
+    positions = known.dropped.rule_positions
+    queries = known.queries
     for i, rule in enumerate(settings.rules):
-        at = known.dropped.rule_at(i)
+        at = i if positions is None else positions[i]
         path: KeyPath = ("rules", at)
         if rule.name in previous:
             yield Problem(
@@ -366,15 +372,23 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
         previous[rule.name] = at
         if rule.spike is not None:
             yield from _spike_problems(path, rule, settings, known)
+        elif rule.query and rule.about is None and rule.threshold is None and not (
+                rule.notify or rule.sources or rule.tags or rule.digest):
+            # most rules of a large file have a query and nothing else _rule_problems checks:
+            # only the query can be wrong (checked without a generator per check)
+            problem = _query_problem(path, rule, queries, warnings)
+            if problem is not None:
+                yield problem
         else:
             yield from _rule_problems(path, rule, known, warnings)
-        targets = rule.notify if rule.notify is not None else settings.defaults.notify
+        if rule.notify is None:
+            targets, grouped = defaults, defaults_group
+        else:
+            targets = rule.notify
+            grouped = any((n := notifiers.get(t)) is not None and n.group == "event" for t in targets)
         if not targets:
             warnings.append(Problem(path, f"rule '{rule.name}' has no notify targets and defaults.notify is empty"))
-        grouped = rule.group == "event" or any(
-            (n := settings.notifiers.get(t)) is not None and n.group == "event" for t in targets
-        )
-        if rule.event is not None and not grouped:
+        if rule.event is not None and not (grouped or rule.group == "event"):
             warnings.append(
                 Problem(
                     (*path, "event"),
@@ -382,6 +396,20 @@ def check_rules(settings: Settings, known: Known, warnings: list[Problem]) -> It
                     "add group: event to the rule (or to a notifier of it)",
                 )
             )
+
+
+def _query_problem(path: KeyPath, rule: RuleSettings, queries: QueryCheck, warnings: list[Problem]) -> Problem | None:
+    """The problem of ``rule``'s query (None: it parses); its operator hints go to ``warnings``."""
+    query = rule.query
+    hints = queries.known.get(query)  # most often known: QueryCheck.hints, without its call
+    if hints is None:
+        try:
+            hints = queries.hints(query)
+        except QueryError as exc:
+            return Problem((*path, "query"), f'rule "{rule.name}": {exc}')
+    if hints:
+        warnings.extend(problem_at((*path, "query"), _operator_advice(rule.name, hints)))
+    return None
 
 
 def _spike_problems(path: KeyPath, rule: RuleSettings, settings: Settings, known: Known) -> Iterator[Problem]:

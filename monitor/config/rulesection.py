@@ -181,9 +181,10 @@ class CheckedRules:
         return [Problem(p.path, p.message, (p.at[0] + shift, p.at[1]) if p.at else None) for p in self.advice]
 
 
-def section_is_own(section: RulesSection, doc: YAMLDocument) -> bool:
+def section_is_own(section: RulesSection, doc: YAMLDocument, *, expandable: bool = True) -> bool:
     """Whether the rules of ``doc`` (a full read of the file ``section`` was found in) are
-    the section's own: read from its lines alone, with nothing that expansion changes."""
+    the section's own: read from its lines alone, with nothing that expansion changes
+    (``expandable`` False: the file's text has nothing to expand anywhere)."""
     return (
         doc.block_root
         and not doc.rules_aliased
@@ -191,7 +192,7 @@ def section_is_own(section: RulesSection, doc: YAMLDocument) -> bool:
         and doc.lines.get(("rules", "__key__")) == (section.line, 1)
         and doc.rules_end <= section.end_at
         and isinstance(doc.data, dict)
-        and not _expands(doc.data.get("rules"))
+        and not (expandable and _expands(doc.data.get("rules")))
     )
 
 

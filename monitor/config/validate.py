@@ -26,6 +26,7 @@ from monitor.redact import redact_url
 
 #: entry keys that take a list but may be written as one string
 _LIST_KEYS = ("tags", "notify", "sources", "include", "exclude", "allow_networks")
+_LIST_KEY_SET = frozenset(_LIST_KEYS)
 
 
 def normalise(data: dict[str, Any], problems: list[Problem]) -> None:
@@ -47,8 +48,9 @@ def normalise(data: dict[str, Any], problems: list[Problem]) -> None:
             if not isinstance(item, dict):
                 problems.append(Problem((section, i), "expected a mapping with at least name:"))
                 continue
-            for key in _LIST_KEYS:
-                if isinstance(item.get(key), str):
+            # the keys written (a rule of a large file has two): not a lookup of every list key
+            for key in _LIST_KEY_SET.intersection(item):
+                if isinstance(item[key], str):
                     item[key] = [item[key]]
     defaults = data.get("defaults")
     if isinstance(defaults, dict) and isinstance(defaults.get("notify"), str):

@@ -252,7 +252,7 @@ class RuleCache:
                 parsed[spec.query] = queries.query(spec.query)
             except QueryError as exc:
                 raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
-        matcher = Matcher.compile(listed, parsed)
+        matcher = Matcher.compile(listed, parsed, running.matcher if running is not None else None)
         compiled = CompiledRules(digest, matcher, {query: queries.known[query] for query in parsed}, parsed)
         if caching:
             log.info("rules: %d compiled in %.1f s", len(listed), time.perf_counter() - started)

@@ -15,6 +15,9 @@ from monitor.rules.ast import And, Near, Node, Not, Or, Query, Term
 
 #: an operator spelled in anything but upper case (``and``, ``Or``, ``near/5``)
 _OPERATOR_WORD = re.compile(r"(and|or|not|near(/\d+)?)", re.IGNORECASE)
+#: such a word written as a word of its own (between spaces, brackets, quotes or the ends
+#: of the query), not in upper case: a query without any has no hint, and is not walked
+_WRITTEN = re.compile(r'(?<![^\s()"“”])(?!AND|OR|NOT|NEAR)(?i:and|or|not|near)(?:/\d+)?(?![^\s()"“”])')
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,8 @@ def lowercase_operators(query: Query) -> list[OperatorHint]:
     a word limited to a field (``title:or``) and a word at the start or end of a group are
     what their author wrote on purpose.
     """
+    if _WRITTEN.search(query.text) is None:
+        return []
     hints: list[OperatorHint] = []
     stack: list[Node] = [query.root]
     while stack:

@@ -24,6 +24,11 @@ same evidence in a story share one report (hits and snippets).
 Lemma keys depend on the story's language, so the index is built per lemmatiser language:
 English at compile time, any other language the first time a story in it is matched.
 
+A reload usually changes a rule or two of many: ``compile(..., previous=running)`` then
+copies the running matcher's index, sharing every part the changed rules do not touch, and
+files those rules anew (``Matcher._patched``); after changes to a twentieth of the rules, or
+to more than ``_PATCH_AT_MOST`` at once, the index is built in full again.
+
 Topic rules (``about:``, see ``topicmatch``) are not in the index: the story is embedded
 once and every topic rule scored with one matrix product. A rule with both ``query`` and
 ``about`` needs both: its keyword match is held until its similarity passes too, and no
@@ -33,7 +38,7 @@ story is embedded when no topic rule could still match it.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +46,7 @@ import numpy as np
 from monitor.errors import QueryError
 from monitor.models import Hit, Match, Snippet, Story, TopicScore
 from monitor.rules import frequency
-from monitor.rules.ast import Mode, Query, Unit, walk_terms
+from monitor.rules.ast import And, Mode, Near, Node, Not, Or, Query, Term, Unit
 from monitor.rules.document import ChunkNotes, StoryDoc
 from monitor.rules.encoding import (
     ALWAYS,
@@ -68,8 +73,10 @@ from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
 _NO_NAMES: frozenset[str] = frozenset()
-#: rule sets at least this large are collected once after compiling (see ``compile``)
-_COLLECT_AFTER = 5_000
+#: a matcher is patched (see ``Matcher._patched``) for at most this many changed rules
+_PATCH_AT_MOST = 200
+#: rule sets at least this large are frozen out of the collector's way (see ``compile``)
+_FREEZE_FROM = 5_000
 #: rule sets at least this large use word pairs (phrases) in the candidate filter: finding a
 #: story's pairs costs a pass over its chunks, which only pays off when it rules out enough
 #: candidates (measured: about even at 1 000 realistic rules, 5 % faster at 3 000)
@@ -152,38 +159,127 @@ class _Index:
         #: look up in a story: the others need not be collected
         self.words = frozenset(_lookups(units, lang))
         table = frequency.rates(lang)
-        rates: dict[Atom, float] = {}
-        rarest = _rarest_first(rates)
+        # of each atom (a large rule set repeats its words): its alternative features, and
+        # its place in the order of rarity (``_rarity``), a key sorted by in C
+        features: dict[Atom, tuple[Feature, ...]] = {}
+        rarity: dict[Atom, tuple[float, int, str, str, str]] = {}
+        rank = rarity.__getitem__
+        # the features of each requirement set, by the set's id: queries share their sets'
+        # tuples (see ``parser._need_tuple``), and a large rule set repeats them
+        filed: dict[int, list[tuple[Feature, ...]]] = {}
+        file = self._file
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
-                tested = _tested(need, use_pairs)
-                for atom in tested:
-                    if atom not in rates:
-                        rates[atom] = _rate(atom, lang, table)
-                ranked = sorted(tested, key=rarest)
-                # each atom's alternative features, rarest atom first
-                alts = [_alternatives(atom, lang) for atom in ranked]
-                self._file(r, alts)
+                alts = filed.get(id(need))
+                if alts is None:
+                    tested = _tested(need, use_pairs)
+                    for atom in tested:
+                        if atom not in features:
+                            features[atom] = _alternatives(atom, lang)
+                            rarity[atom] = _rarity(atom, _rate(atom, lang, table))
+                    if len(tested) > 1:
+                        tested.sort(key=rank)
+                    alts = filed[id(need)] = [features[atom] for atom in tested]
+                file(r, alts)
 
-    def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
-        """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
-        rarest first."""
+    def _ranked(self, need: tuple[Atom, ...], lang: str, use_pairs: bool) -> list[tuple[Feature, ...]]:
+        """The alternative features of the atoms of ``need`` the filter tests, rarest first
+        (as the build ranks them)."""
+        table = frequency.rates(lang)
+        tested = _tested(need, use_pairs)
+        tested.sort(key=lambda atom: _rarity(atom, _rate(atom, lang, table)))
+        return [_alternatives(atom, lang) for atom in tested]
+
+    def patched(self, changed: dict[int, tuple[_Rule, _Rule]], lang: str, use_pairs: bool,
+                units: set[Unit]) -> _Index:
+        """A copy of this index with the sets of the rules ``changed`` (position: old rule,
+        new rule) filed anew, ``units`` the words of the new rules. This index is left as it
+        is (it may be matching still): the copy shares every dictionary and list that it
+        does not change. Filing a rule's sets takes what a full build took, so this costs
+        the changed rules, not the rule set; the lists the old rules leave empty stay (they
+        reach no rule), and ``words`` keeps the old rules' words (features no rule looks up
+        reach no rule either): the candidates of any story are those of a full build."""
+        new = _Index.__new__(_Index)
+        new.pairs = dict(self.pairs)
+        new.more = dict(self.more)
+        new.rule_of = list(self.rule_of)
+        new.singles = list(self.singles)
+        new.multis = list(self.multis)
+        new.words = self.words | _lookups(units, lang)
+        own: set[int] = set()  # ids of the dictionaries and lists the copy has of its own
+        for r, (old, _) in changed.items():
+            for need in old.query.needs:
+                alts = self._ranked(need, lang, use_pairs)
+                seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+                for first in alts[0]:
+                    second = new._own_second(first, own)
+                    for feature in seconds:
+                        if len(alts) <= 2:
+                            second[feature] = [x for x in second[feature] if x != r]
+                        else:
+                            key = (first, feature)
+                            new.more[key] = [c for c in new.more[key] if new.rule_of[c] != r]
+        for r, (_, rule) in changed.items():
+            for need in rule.query.needs:
+                new._file_own(r, self._ranked(need, lang, use_pairs), own)
+        return new
+
+    def _own_second(self, first: Feature, own: set[int]) -> dict[Feature, list[int]]:
+        second = self.pairs.get(first)
+        if second is None or id(second) not in own:
+            second = self.pairs[first] = dict(second or {})
+            own.add(id(second))
+        return second
+
+    def _file_own(self, r: int, alts: list[tuple[Feature, ...]], own: set[int]) -> None:
+        """``_file`` in a patched copy: the dictionaries and lists it changes are copied
+        first (the index it was copied from shares them)."""
+        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
         c = None
         if len(alts) > 2:
             c = len(self.rule_of)
             self.rule_of.append(r)
-            # most sets have no atom of one feature past the second: share one empty set
             self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
             self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
-        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
         for first in alts[0]:
-            second = self.pairs.setdefault(first, {})
+            second = self._own_second(first, own)
             for feature in seconds:
-                rules = second.setdefault(feature, [])
+                rules = second.get(feature, [])
                 if c is None:
-                    rules.append(r)
-                else:
-                    self.more.setdefault((first, feature), []).append(c)
+                    second[feature] = [*rules, r]
+                    continue
+                second[feature] = rules
+                key = (first, feature)
+                self.more[key] = [*self.more.get(key, ()), c]
+
+    def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
+        """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
+        rarest first."""
+        pairs = self.pairs
+        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+        if len(alts) <= 2:
+            for first in alts[0]:
+                second = pairs.get(first)
+                if second is None:
+                    second = pairs[first] = {}
+                for feature in seconds:
+                    rules = second.get(feature)
+                    if rules is None:
+                        second[feature] = [r]
+                    else:
+                        rules.append(r)
+            return
+        c = len(self.rule_of)
+        self.rule_of.append(r)
+        # most sets have no atom of one feature past the second: share one empty set
+        self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
+        self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
+        for first in alts[0]:
+            second = pairs.setdefault(first, {})
+            for feature in seconds:
+                # the rule is reached through ``more``; its key here leads there
+                second.setdefault(feature, [])
+                self.more.setdefault((first, feature), []).append(c)
 
     def candidates(self, feats: set[Feature]) -> set[int]:
         """Rules whose every atom of at least one requirement set is among ``feats``
@@ -203,6 +299,27 @@ class _Index:
                         continue
                     out.add(rule_of[c])
         return out
+
+
+def _distinct_alts(roots: Iterable[Node]) -> Iterable[tuple[tuple[Unit, ...], ...]]:
+    """The alternatives of every term under ``roots``, each object once (terms of the same
+    words share theirs: see ``parser._alts``)."""
+    seen: dict[int, tuple[tuple[Unit, ...], ...]] = {}
+    stack = list(roots)
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is Term:
+            seen[id(node.alts)] = node.alts  # type: ignore[union-attr]
+        elif kind is And or kind is Or:
+            extend(node.children)  # type: ignore[union-attr]
+        elif kind is Not:
+            push(node.child)  # type: ignore[union-attr]
+        elif kind is Near:
+            push(node.left)  # type: ignore[union-attr]
+            push(node.right)  # type: ignore[union-attr]
+    return seen.values()
 
 
 def _tested(need: tuple[Atom, ...], use_pairs: bool) -> list[Atom]:
@@ -259,16 +376,12 @@ def _rate(atom: Atom, lang: str, table: Rates) -> float:
     return rate if atom.field is None else rate * _FIELD_SHARE
 
 
-def _rarest_first(atoms: dict[Atom, float]) -> Callable[[Atom], tuple[float, int, str, str, str]]:
-    """Sort key of atoms whose rates are ``atoms``: the rarest first; among equally rare
-    ones (words absent from the frequency list), the longest; then an order that is the
-    same in every run."""
-
-    def key(atom: Atom) -> tuple[float, int, str, str, str]:
-        field = FIELD_NAMES[atom.field] if atom.field is not None else ""
-        return (atoms[atom], -len(atom.text), atom.kind, field, atom.text)
-
-    return key
+def _rarity(atom: Atom, rate: float) -> tuple[float, int, str, str, str]:
+    """Sort key of ``atom`` whose rate is ``rate``: the rarest first; among equally rare ones
+    (words absent from the frequency list), the longest; then an order that is the same in
+    every run."""
+    field = FIELD_NAMES[atom.field] if atom.field is not None else ""
+    return (rate, -len(atom.text), atom.kind, field, atom.text)
 
 
 def _alternatives(atom: Atom, lang: str) -> tuple[Feature, ...]:
@@ -305,28 +418,35 @@ class Matcher:
         self.limited = any(rule.sources or rule.tags for rule in rules) or any(
             scope.sources or scope.tags for scope in scopes)
         self._indexes: dict[str, _Index] = {}
+        #: the rules changed by patches since this matcher's index was built in full
+        self._patches = 0
         #: the words of every term of every rule, positive or not
         self._units: set[Unit] = set()
-        for rule in rules:
-            for term, _ in walk_terms(rule.query.root):
-                for alt in term.alts:
-                    self._units.update(alt)
+        for alts in _distinct_alts(rule.query.root for rule in rules):
+            for alt in alts:
+                self._units.update(alt)
         #: every wildcard (the story's words under each are found once per chunk)
         self._prefixes = frozenset(u.text for u in self._units if u.mode == Mode.PREFIX)
         #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
         self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
-        pair_atoms = (atom for rule in rules for need in rule.query.needs for atom in need
-                      if atom.kind == PAIR_ATOM)
+        # each set once (queries share them: see ``parser._need_tuple``)
+        needs = {id(need): need for rule in rules for need in rule.query.needs}.values()
+        pair_atoms = (atom for need in needs for atom in need if atom.kind == PAIR_ATOM)
         self._pair_firsts = (frozenset(pair_of(atom)[0] for atom in pair_atoms) if self._use_pairs
                              else frozenset())
         self._index("en")
 
     @classmethod
-    def compile(cls, rules: Sequence[RuleSpec], parsed: dict[str, Query] | None = None) -> Matcher:
+    def compile(
+        cls, rules: Sequence[RuleSpec], parsed: dict[str, Query] | None = None, previous: Matcher | None = None
+    ) -> Matcher:
         """Parse, validate and index ``rules``; a query whose text is in ``parsed`` (what
         :func:`parse_query` returned for it, e.g. when the configuration was checked) is
-        not parsed again.
+        not parsed again. When ``previous`` (the matcher of the rules before, e.g. on a
+        reload) differs from ``rules`` in a few rules at the same places, its index is
+        copied with those rules filed anew (see ``_patched``): the new matcher answers as
+        one compiled from nothing, and ``previous`` keeps answering as before.
 
         Raises :class:`~monitor.errors.QueryError` for the first invalid rule, its message
         prefixed with ``rule "NAME": `` and its column kept.
@@ -334,14 +454,17 @@ class Matcher:
         # a large rule set allocates millions of small objects and none of them is garbage
         # yet: cyclic collections during the build would more than double its time
         enabled = gc.isenabled()
+        large = enabled and len(rules) >= _FREEZE_FROM
+        if large:
+            gc.collect()  # what is garbage now is not frozen with the matcher (below)
         gc.disable()
         try:
             compiled: list[_Rule] = []
             topic_rules: list[TopicRule] = []
             scopes: list[_TopicScope] = []
             for spec in rules:
-                sources = frozenset(s.casefold() for s in spec.sources) or _NO_NAMES
-                tags = frozenset(t.casefold() for t in spec.tags) or _NO_NAMES
+                sources = frozenset(s.casefold() for s in spec.sources) if spec.sources else _NO_NAMES
+                tags = frozenset(t.casefold() for t in spec.tags) if spec.tags else _NO_NAMES
                 if spec.about:
                     threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
                     topic_rules.append(TopicRule(spec.name, spec.about, threshold))
@@ -356,16 +479,60 @@ class Matcher:
                 compiled.append(_Rule(spec.name, query, sources, tags))
             # embedding the descriptions loads the model (TopicModelError without the extra)
             topics = TopicIndex.build(topic_rules) if topic_rules else None
-            matcher = cls(compiled, topics, scopes, [spec.name for spec in rules])
+            order = [spec.name for spec in rules]
+            patched = previous._patched(compiled) if previous is not None and topics is None else None
+            matcher = patched or cls(compiled, topics, scopes, order)
         finally:
             if enabled:
                 gc.enable()
-        if enabled and len(compiled) >= _COLLECT_AFTER:
+        if large:
             # built with the collector off, every new object is still in the youngest
             # generation: left alone, the first stories would pay for walking all of them
-            # through each generation (three passes over millions of objects); one full
-            # collection now moves them to the oldest generation at once
-            gc.collect()
+            # through each generation (three passes over millions of objects). Frozen
+            # (``gc.freeze``), they are never walked (freed as usual when unused: the matcher
+            # holds no reference cycle); a full collection instead took 0.5 s at 100 000
+            # rules, the collection before the build only the young objects of the caller
+            gc.freeze()
+        return matcher
+
+    def _patched(self, rules: list[_Rule]) -> Matcher | None:
+        """This matcher with its rules replaced by ``rules``, built from this one's index when
+        they are as many and differ in at most ``_PATCH_AT_MOST`` (and, since the last full
+        build, in fewer than a twentieth); None when they do not (or topic rules are
+        involved): compile in full then. The rules that did not change are kept as they are."""
+        if self.topics is not None or self._scopes or len(rules) != len(self._rules) or "en" not in self._indexes:
+            return None
+        changed: dict[int, tuple[_Rule, _Rule]] = {}
+        for r, (old, new) in enumerate(zip(self._rules, rules, strict=True)):
+            if (old.name != new.name or old.query.text != new.query.text or old.sources != new.sources
+                    or old.tags != new.tags):
+                changed[r] = (old, new)
+                if len(changed) > _PATCH_AT_MOST:
+                    return None
+            else:
+                rules[r] = old
+        patches = self._patches + len(changed)
+        if patches * 20 > len(rules):
+            return None
+        matcher = Matcher.__new__(Matcher)
+        matcher.__dict__.update(self.__dict__)
+        matcher._rules = tuple(rules)
+        matcher._order = {rule.name: i for i, rule in enumerate(rules)}
+        matcher.limited = any(rule.sources or rule.tags for rule in rules)
+        units: set[Unit] = set()
+        for alts in _distinct_alts(new.query.root for _, new in changed.values()):
+            for alt in alts:
+                units.update(alt)
+        # a superset of the words and wildcards of the rules: see ``_Index.patched``
+        matcher._units = self._units | units
+        matcher._prefixes = self._prefixes | {u.text for u in units if u.mode == Mode.PREFIX}
+        if self._use_pairs:
+            matcher._pair_firsts = self._pair_firsts | {
+                pair_of(atom)[0] for _, new in changed.values() for need in new.query.needs for atom in need
+                if atom.kind == PAIR_ATOM}
+        matcher._notes = {}
+        matcher._indexes = {"en": self._indexes["en"].patched(changed, "en", self._use_pairs, units)}
+        matcher._patches = patches
         return matcher
 
     def __len__(self) -> int:

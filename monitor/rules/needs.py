@@ -3,8 +3,9 @@ present in every story the query matches (a necessary, not sufficient, condition
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from itertools import pairwise, product
+from itertools import chain, pairwise, product
 
 from monitor.rules.ast import And, Lang, Mode, Node, Not, Or, Term, Unit
 from monitor.rules.encoding import (
@@ -55,30 +56,58 @@ def _alt_atoms(alt: tuple[Unit, ...], field: str | None) -> frozenset[Atom]:
     return frozenset(atoms)
 
 
-def needs_of(node: Node) -> list[frozenset[Atom]] | None:
-    """Alternative atom sets, one of which is fully present whenever ``node`` matches;
-    None when ``node`` can match a story without any particular word (e.g. ``NOT x``)."""
-    if isinstance(node, Term):
-        return [_alt_atoms(alt, node.field) for alt in node.alts]
-    if isinstance(node, Lang):
-        return [frozenset({_atom_of(LANG_ATOM, node.code, None)})]
-    if isinstance(node, Not):
+def term_needs(alts: tuple[tuple[Unit, ...], ...], field: str | None) -> tuple[frozenset[Atom], ...]:
+    """The requirement sets of a term with alternatives ``alts`` limited to ``field``: one per
+    alternative."""
+    return tuple(_alt_atoms(alt, field) for alt in alts)
+
+
+def lang_needs(code: str) -> tuple[frozenset[Atom], ...]:
+    """The requirement sets of ``lang:code``."""
+    return (frozenset({_atom_of(LANG_ATOM, code, None)}),)
+
+
+Needs = Sequence[frozenset[Atom]]
+
+
+def or_needs(subs: Sequence[Needs | None]) -> list[frozenset[Atom]] | None:
+    """The requirement sets of an OR whose branches have ``subs`` (None: a branch needs no
+    particular word, so neither does the OR): each set of each branch, once, in order."""
+    if None in subs:
         return None
-    if isinstance(node, Or):
-        out: list[frozenset[Atom]] = []
-        for child in node.children:
-            sub = needs_of(child)
-            if sub is None:
-                return None
-            out.extend(s for s in sub if s not in out)
-        return out
-    children = node.children if isinstance(node, And) else (node.left, node.right)
-    subs = sorted((s for s in map(needs_of, children) if s is not None), key=len)
-    if not subs:
+    # each set once, where it first occurs (dict keys keep their order)
+    return list(dict.fromkeys(chain.from_iterable(subs)))  # type: ignore[arg-type]
+
+
+def and_needs(subs: Sequence[Needs | None]) -> list[frozenset[Atom]] | None:
+    """The requirement sets of an AND (or a NEAR) whose operands have ``subs``: one set of
+    each operand that has any, united; at most ``_MAX_NEEDS`` sets (an operand that would
+    make more is left out, which keeps the condition necessary, just looser)."""
+    present = sorted((s for s in subs if s is not None), key=len)
+    if not present:
         return None
+    if len(present[-1]) == 1:
+        # one set each (the most common case): their union
+        return [frozenset().union(*(sub[0] for sub in present))]
     acc: list[frozenset[Atom]] = [frozenset()]
-    for sub in subs:
+    for sub in present:
         if len(acc) * len(sub) > _MAX_NEEDS:
             continue  # dropping a conjunct keeps the condition necessary, just looser
         acc = [a | b for a, b in product(acc, sub)]
     return acc
+
+
+def needs_of(node: Node) -> list[frozenset[Atom]] | None:
+    """Alternative atom sets, one of which is fully present whenever ``node`` matches;
+    None when ``node`` can match a story without any particular word (e.g. ``NOT x``).
+    (The parser combines the same sets as it builds the tree, with the functions above.)"""
+    if isinstance(node, Term):
+        return list(term_needs(node.alts, node.field))
+    if isinstance(node, Lang):
+        return list(lang_needs(node.code))
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Or):
+        return or_needs([needs_of(child) for child in node.children])
+    children = node.children if isinstance(node, And) else (node.left, node.right)
+    return and_needs([needs_of(child) for child in children])

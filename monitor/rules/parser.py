@@ -3,19 +3,29 @@
 Precedence, loosest first: OR, AND (explicit or implicit), NEAR/n, NOT. Operators are
 upper-case only; ``and``/``or``/``not``/``near`` are ordinary words. Every error is a
 :class:`~monitor.errors.QueryError` with the 1-based column of the offending token.
+
+A start without a cache parses every query of the file (100 000 rules: three seconds
+before this module was rewritten for it), so the work per query is kept small: the lexer
+takes one match of one regex per token; the grammar runs once per *shape* of query (the
+kinds of its tokens), making a program that builds the tree of any query of that shape
+(``_Shape``, ``_run``); a term (its units, label and requirement sets) is made once per
+distinct word, field and column and shared; each node's requirement sets (``needs``) are
+combined as the node is built; and the NEAR checks run only on queries with a NEAR.
+tests/rules/test_parser_reference.py holds the parser to the answers of its
+recursive-descent predecessor, query by query.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 
 from monitor.errors import QueryError
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Query, Term, Unit, unit
-from monitor.rules.encoding import LANG_FIELD, NEAR_SLASH, QUERY_FIELDS, WILDCARD, Token, language_code
-from monitor.rules.needs import needs_of
+from monitor.rules.encoding import LANG_FIELD, NEAR_SLASH, QUERY_FIELDS, WILDCARD, Atom, Token, language_code
+from monitor.rules.needs import and_needs, lang_needs, needs_of, or_needs, term_needs
 from monitor.rules.text import CHUNK_RE, fold, split_chunk, visible
 
 MAX_QUERY_CHARS = 10_000
@@ -32,232 +42,412 @@ _AND, _OR, _NOT, _NEAR = Token.AND, Token.OR, Token.NOT, Token.NEAR
 _NEG, _EXACT, _FIELD = Token.NEG, Token.EXACT, Token.FIELD
 _WORD, _PHRASE = Token.WORD, Token.PHRASE
 
-_SPACE = frozenset(" \t\r\n\f\v\u00a0")
-_RUN = re.compile(r'[^\s()"“”]+')
-#: opening quote → closing quote
-_QUOTES = {'"': '"', "“": "”", "”": "”"}
-_BRACKETS = frozenset({_OPEN, _CLOSE})
+_SPACE = " \t\r\n\f\v\u00a0"
+#: one token of a query, after any spaces (possessive: trailing spaces match nothing). The
+#: alternatives are tried in the order the lexer always decided in: a bracket; a quoted
+#: phrase (a straight quote closes at the next straight quote, or failing one at the next
+#: ”; “ and ” close at the next ”), or a quote that none closes; an operator word or a NEAR
+#: run (a run: characters up to a space, bracket or quote); ``-`` and ``=`` before an operand, or before
+#: nothing; ``name:`` and the run after it, taken as written (not when it starts with a
+#: bracket, ``=`` or a quote); any other run, a word; any other character (a space outside
+#: ``_SPACE``), a word of itself.
+_TOKEN = re.compile(
+    r"""[ \t\r\n\f\v\xa0]*+(?:
+      ([()])
+    | "([^"]*)" | "(?=[^"]*\Z)([^”]*)” | “([^”]*)” | ”([^”]*)”
+    | (["“”])
+    | (AND|OR|NOT)(?![^\s()"“”])
+    | (NEAR(?:/[^\s()"“”]*)?)(?![^\s()"“”])
+    | (-)(?=[^ \t\r\n\f\v\xa0)]) | (-)
+    | (=)(?=[^\s()]) | (=)
+    | ([A-Za-z]+):(?:(?![(="“”])([^\s()"“”]+|[^ \t\r\n\f\v\xa0)]))?
+    | ([^\s()"“”]+)
+    | (.)
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+# the groups of _TOKEN
+_G_BRACKET, _G_PHRASE, _G_PHRASE_LAST, _G_UNCLOSED, _G_OPERATOR, _G_NEAR = 1, 2, 5, 6, 7, 8
+_G_NEG, _G_NEG_ALONE, _G_EXACT, _G_EXACT_ALONE, _G_FIELD, _G_LITERAL, _G_WORD, _G_OTHER = range(9, 17)
+_SPELLED_GROUPS = frozenset({_G_BRACKET, _G_OPERATOR})
+_FIELD_GROUPS = frozenset({_G_FIELD, _G_LITERAL})
 #: the tokens a query spells as themselves, by spelling
 _SPELLED = {str(t): t for t in (_OPEN, _CLOSE, _AND, _OR, _NOT)}
-_WORD_OPERATORS = frozenset({_AND, _OR, _NOT})
-#: after ``field:``, a character that starts an operand rather than a word taken as written
-_NOT_LITERAL = frozenset({_OPEN, _EXACT, *_QUOTES})
 _EXACT_ALONE = '"=" must be followed by a word or a quoted phrase'
 _NEAR_DISTANCE = re.compile(rf"{re.escape(NEAR_SLASH)}(\d+)")
-_FIELD_NAME = re.compile(r"([A-Za-z]+):")
 _LANG_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+#: a query word that is one piece of plain letters or digits (a wildcard after it or not):
+#: its units need no splitting (see ``_word_units_at``)
+_PLAIN_WORD = re.compile(r"([A-Za-z]+|[0-9]+)(\*?)")
+
+Tokens = tuple[list[Token], list[str], list[int]]
 
 
-@dataclass(slots=True)
-class _Tok:
-    kind: Token
-    text: str
-    col: int
-    num: int = 0
+#: the kind of the tokens of each group of ``_TOKEN`` whose kind its group tells
+_KIND_OF_GROUP: dict[int, Token] = {
+    _G_WORD: _WORD, _G_OTHER: _WORD, _G_NEG: _NEG, _G_EXACT: _EXACT,
+    **dict.fromkeys(range(_G_PHRASE, _G_PHRASE_LAST + 1), _PHRASE),
+}
 
 
-# one pass over the characters of every query: 100 000 rules must compile in seconds, and a
-# helper call per character was measured at ~40 % of lexing
-def _lex(query: str) -> list[_Tok]:  # noqa: C901
-    toks: list[_Tok] = []
-    i, n = 0, len(query)
-    literal_next = False  # the word after "field:" is taken as written
-    while i < n:
-        c = query[i]
-        col = i + 1
-        if c in _SPACE:
-            literal_next = False
-            i += 1
-        elif c in _BRACKETS:
-            toks.append(_Tok(_SPELLED[c], c, col))
-            literal_next = False
-            i += 1
-        elif c in _QUOTES:
-            close = query.find(_QUOTES[c], i + 1)
-            if c == '"' and close < 0:
-                close = query.find("”", i + 1)
-            if close < 0:
-                raise QueryError("unterminated quote", col)
-            toks.append(_Tok(_PHRASE, query[i + 1 : close], col))
-            literal_next = False
-            i = close + 1
+# 100 000 rules are parsed at every start without a cache: one regex match per token, and
+# the token's kind looked up by the group that matched (walking the characters one by one
+# in Python took twice as long)
+def _lex(query: str) -> Tokens:
+    """The tokens of ``query``: their kinds, texts and 1-based columns, the last of kind END.
+    Raises :class:`QueryError` for a token that cannot be read."""
+    kinds: list[Token] = []
+    texts: list[str] = []
+    cols: list[int] = []
+    for m in _TOKEN.finditer(query):
+        group = m.lastindex
+        assert group is not None
+        kind = _KIND_OF_GROUP.get(group)
+        if kind is not None:
+            kinds.append(kind)
+            texts.append(m[group])
+            # a phrase is at its opening quote
+            cols.append(m.start(group) + (1 if kind is not _PHRASE else 0))
+        elif group in _SPELLED_GROUPS:
+            text = m[group]
+            kinds.append(_SPELLED[text])
+            texts.append(text)
+            cols.append(m.start(group) + 1)
         else:
-            m_run = _RUN.match(query, i)
-            j = m_run.end() if m_run else i + 1
-            run = query[i:j]
-            if literal_next:
-                toks.append(_Tok(_WORD, run, col))
-                literal_next = False
-                i = j
-                continue
-            if run in _WORD_OPERATORS:
-                toks.append(_Tok(_SPELLED[run], run, col))
-                i = j
-                continue
-            if run == _NEAR or run.startswith(NEAR_SLASH):
-                m = _NEAR_DISTANCE.fullmatch(run)
-                if not m:
-                    raise QueryError("NEAR needs a distance in words, like NEAR/10", col)
-                distance = int(m.group(1))
-                if distance > MAX_DISTANCE:
-                    raise QueryError(f"NEAR distance must be at most {MAX_DISTANCE}", col)
-                toks.append(_Tok(_NEAR, run, col, distance))
-                i = j
-                continue
-            if c == _NEG:
-                if j == i + 1 and (j >= n or query[j] in _SPACE or query[j] == _CLOSE):
-                    raise QueryError('nothing to negate after "-"', col)
-                toks.append(_Tok(_NEG, c, col))
-                i += 1
-                continue
-            if c == _EXACT:
-                if j == i + 1 and (j >= n or query[j] not in _QUOTES):
-                    raise QueryError(_EXACT_ALONE, col)
-                toks.append(_Tok(_EXACT, c, col))
-                i += 1
-                continue
-            m = _FIELD_NAME.match(run)
-            if m:
-                name = m.group(1).lower()
-                if name not in QUERY_FIELDS:
-                    raise QueryError(f'unknown field "{m.group(1)}" (fields: {", ".join(QUERY_FIELDS)})', col)
-                end = i + m.end()
-                if end >= n or query[end] in _SPACE or query[end] == _CLOSE:
-                    raise QueryError(f'nothing after "{m.group(0)}"', col)
-                toks.append(_Tok(_FIELD, name, col))
-                literal_next = query[end] not in _NOT_LITERAL
-                i = end
-                continue
-            toks.append(_Tok(_WORD, run, col))
-            i = j
-    toks.append(_Tok(_END, "", n + 1))
-    return toks
+            _lex_rare(query, m, group, kinds, texts, cols)
+    kinds.append(_END)
+    texts.append("")
+    cols.append(len(query) + 1)
+    return kinds, texts, cols
 
 
-def _describe(tok: _Tok) -> str:
-    return "unexpected end of query" if tok.kind is _END else f'unexpected "{tok.text}"'
+def _lex_rare(query: str, m: re.Match[str], group: int, kinds: list[Token], texts: list[str], cols: list[int]) -> None:
+    """The tokens of the groups ``_lex`` leaves to this: ``name:`` (and the word after it),
+    NEAR/n, and the errors."""
+    if group == _G_NEAR:
+        text = m[group]
+        col = m.start(group) + 1
+        found = _NEAR_DISTANCE.fullmatch(text)
+        if not found:
+            raise QueryError("NEAR needs a distance in words, like NEAR/10", col)
+        if int(found.group(1)) > MAX_DISTANCE:
+            raise QueryError(f"NEAR distance must be at most {MAX_DISTANCE}", col)
+        kinds.append(_NEAR)
+        texts.append(text)
+        cols.append(col)
+        return
+    if group in _FIELD_GROUPS:
+        _lex_field(query, m, kinds, texts, cols)
+        return
+    col = m.start(group) + 1
+    if group == _G_UNCLOSED:
+        raise QueryError("unterminated quote", col)
+    if group == _G_NEG_ALONE:
+        raise QueryError('nothing to negate after "-"', col)
+    raise QueryError(_EXACT_ALONE, col)
+
+
+def _lex_field(query: str, m: re.Match[str], kinds: list[Token], texts: list[str], cols: list[int]) -> None:
+    """The tokens of ``name:`` and of the word after it, taken as written (if any)."""
+    name = m[_G_FIELD]
+    col = m.start(_G_FIELD) + 1
+    field = name.lower()
+    if field not in QUERY_FIELDS:
+        raise QueryError(f'unknown field "{name}" (fields: {", ".join(QUERY_FIELDS)})', col)
+    literal = m[_G_LITERAL]
+    if literal is None:
+        end = m.end(_G_FIELD) + 1
+        if end >= len(query) or query[end] in _SPACE or query[end] == _CLOSE:
+            raise QueryError(f'nothing after "{name}:"', col)
+    kinds.append(_FIELD)
+    texts.append(field)
+    cols.append(col)
+    if literal is not None:
+        kinds.append(_WORD)
+        texts.append(literal)
+        cols.append(m.start(_G_LITERAL) + 1)
 
 
 #: the tokens that can start an operand (so an AND between two operands may be left out)
 _STARTS = frozenset({_WORD, _PHRASE, _OPEN, _NOT, _NEG, _FIELD, _EXACT})
-_NEGATIONS = frozenset({_NOT, _NEG})
 #: what may follow ``field:``
 _FIELD_OPERANDS = frozenset({_WORD, _PHRASE, _OPEN, _EXACT})
-_WORDS = frozenset({_WORD, _PHRASE})
+
+Needs = Sequence[frozenset[Atom]] | None
+
+# the operations of a shape's program (see _Shape); each is a tuple whose first item is one
+# of these, and whose other items are token indices and the like
+_TERM, _LANG, _ALL, _ANY, _WITHIN, _NEGATE, _MOVE = range(7)
+Op = tuple[int, ...] | tuple[int, int, bool, str | None, bool]
 
 
-class _Parser:
-    def __init__(self, query: str) -> None:
-        self.toks = _lex(query)
+class _Shape:
+    """The grammar, run over the kinds of a query's tokens (and the names of its fields):
+    what it makes is not the tree but a *program* that builds it from the tokens (``_run``),
+    in postfix order. Queries of the same shape (the same kinds of tokens in the same order,
+    the same fields) have the same program whatever their words, and a large rule set has a
+    few hundred shapes: each is parsed once (``_program``).
+
+    A term is made where the grammar reaches its word, so the program's term and ``lang:``
+    operations come in the order of the query, as the terms did when the parser built the
+    tree as it went: the first bad word is the one reported. A syntax error raised here is
+    reported after the words before it are checked (``_first_error``).
+    """
+
+    __slots__ = ("depth", "i", "kinds", "near", "ops", "texts")
+
+    def __init__(self, kinds: list[Token], texts: list[str]) -> None:
+        self.kinds = kinds
+        self.texts = texts
         self.i = 0
         self.depth = 0
+        self.ops: list[Op] = []
+        self.near = False
 
-    @property
-    def tok(self) -> _Tok:
-        return self.toks[self.i]
+    def unexpected(self, cols: list[int]) -> QueryError:
+        i = self.i
+        if self.kinds[i] is _END:
+            return QueryError("unexpected end of query", cols[i])
+        return QueryError(f'unexpected "{self.texts[i]}"', cols[i])
 
-    def take(self) -> _Tok:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
+    def parse(self, cols: list[int]) -> None:
+        self.parse_or(None, cols)
+        if self.kinds[self.i] is not _END:
+            raise self.unexpected(cols)
 
-    def parse(self) -> Node:
-        node = self.parse_or(None)
-        if self.tok.kind is not _END:
-            raise QueryError(_describe(self.tok), self.tok.col)
-        return node
+    def parse_or(self, field: str | None, cols: list[int]) -> None:
+        first = self.i
+        self.parse_and(field, cols)
+        count = 1
+        while self.kinds[self.i] is _OR:
+            self.i += 1
+            self.parse_and(field, cols)
+            count += 1
+        if count > 1:
+            self.ops.append((_ANY, count, first))
 
-    def parse_or(self, field: str | None) -> Node:
-        first = self.tok
-        items = [self.parse_and(field)]
-        while self.tok.kind is _OR:
-            self.take()
-            items.append(self.parse_and(field))
-        return items[0] if len(items) == 1 else Or(tuple(items), first.col)
-
-    def parse_and(self, field: str | None) -> Node:
-        first = self.tok
-        items = [self.parse_near(field)]
+    def parse_and(self, field: str | None, cols: list[int]) -> None:
+        kinds = self.kinds
+        first = self.i
+        self.parse_near(field, cols)
+        count = 1
         while True:
-            if self.tok.kind is _AND:
-                self.take()
-            elif self.tok.kind not in _STARTS:
+            kind = kinds[self.i]
+            if kind is _AND:
+                self.i += 1
+            elif kind not in _STARTS:
                 break
-            items.append(self.parse_near(field))
-        return items[0] if len(items) == 1 else And(tuple(items), first.col)
+            self.parse_near(field, cols)
+            count += 1
+        if count > 1:
+            self.ops.append((_ALL, count, first))
 
-    def parse_near(self, field: str | None) -> Node:
-        left = self.parse_unary(field)
-        while self.tok.kind is _NEAR:
-            op = self.take()
-            right = self.parse_unary(field)
-            left = Near(left, right, op.num, op.col)
-        return left
+    def parse_near(self, field: str | None, cols: list[int]) -> None:
+        self.parse_unary(field, cols)
+        while self.kinds[self.i] is _NEAR:
+            op = self.i
+            self.i += 1
+            self.parse_unary(field, cols)
+            self.ops.append((_WITHIN, op))
+            self.near = True
 
-    def parse_unary(self, field: str | None) -> Node:
-        if self.tok.kind in _NEGATIONS:
-            op = self.take()
-            self.enter(op)
-            child = self.parse_unary(field)
-            self.depth -= 1
-            # NOT NOT x is x: keeping it would hide x's terms from the candidate filter
-            return child.child if isinstance(child, Not) else Not(child, op.col)
-        return self.parse_primary(field)
+    def parse_unary(self, field: str | None, cols: list[int]) -> None:
+        kind = self.kinds[self.i]
+        if kind is not _NOT and kind is not _NEG:
+            self.parse_primary(field, cols)
+            return
+        op = self.i
+        self.i += 1
+        self.enter(op, cols)
+        self.parse_unary(field, cols)
+        self.depth -= 1
+        self.ops.append((_NEGATE, op))
 
-    def enter(self, tok: _Tok) -> None:
+    def enter(self, op: int, cols: list[int]) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise QueryError("query is nested too deeply", tok.col)
+            raise QueryError("query is nested too deeply", cols[op])
 
     # the grammar's primary rule (field, exact word, group, word) with its error messages in
     # place: split up, the order in which the alternatives are tried would no longer be visible
-    def parse_primary(self, field: str | None) -> Node:  # noqa: C901
-        tok = self.tok
-        if tok.kind is _FIELD:
-            self.take()
-            if tok.text == LANG_FIELD:
-                value = self.take()
-                if value.kind is not _WORD or not _LANG_CODE.fullmatch(value.text):
-                    raise QueryError('lang: needs a language code such as "de" or "pt-BR"', value.col)
-                return Lang(language_code(value.text), tok.col)
-            if self.tok.kind not in _FIELD_OPERANDS:
-                raise QueryError(_describe(self.tok), self.tok.col)
-            node = self.parse_primary(tok.text)
-            return _relocate(node, tok.col)
-        if tok.kind is _EXACT:
-            self.take()
-            if self.tok.kind not in _WORDS:
-                raise QueryError(_EXACT_ALONE, tok.col)
-            return _relocate(self.term(self.take(), field, exact=True), tok.col)
-        if tok.kind is _OPEN:
-            self.take()
-            self.enter(tok)
-            node = self.parse_or(field)
+    def parse_primary(self, field: str | None, cols: list[int]) -> None:
+        i = self.i
+        kind = self.kinds[i]
+        if kind is _WORD or kind is _PHRASE:
+            self.i = i + 1
+            self.ops.append((_TERM, i, kind is _PHRASE, field, False))
+        elif kind is _FIELD:
+            self.parse_field(cols)
+        elif kind is _EXACT:
+            self.i = i + 1
+            if self.kinds[i + 1] is not _WORD and self.kinds[i + 1] is not _PHRASE:
+                raise QueryError(_EXACT_ALONE, cols[i])
+            self.i = i + 2
+            self.ops.append((_TERM, i + 1, self.kinds[i + 1] is _PHRASE, field, True))
+            self.ops.append((_MOVE, i))
+        elif kind is _OPEN:
+            self.i = i + 1
+            self.enter(i, cols)
+            self.parse_or(field, cols)
             self.depth -= 1
-            if self.tok.kind is not _CLOSE:
-                if self.tok.kind is _END:
-                    raise QueryError('missing ")" for this "("', tok.col)
-                raise QueryError(_describe(self.tok), self.tok.col)
-            self.take()
-            return node
-        if tok.kind in _WORDS:
-            return self.term(self.take(), field, exact=False)
-        raise QueryError(_describe(tok), tok.col)
+            if self.kinds[self.i] is not _CLOSE:
+                if self.kinds[self.i] is _END:
+                    raise QueryError('missing ")" for this "("', cols[i])
+                raise self.unexpected(cols)
+            self.i += 1
+        else:
+            raise self.unexpected(cols)
 
-    def term(self, tok: _Tok, field: str | None, exact: bool) -> Term:
-        if tok.kind is _PHRASE:
-            units: list[Unit] = []
-            for word in tok.text.split():
-                word_units, _ = _word_units(word, tok.col, Mode.CASE if exact else Mode.EXACT)
-                units.extend(word_units)
-            if not units:
-                raise QueryError("empty phrase", tok.col)
-            return Term(_alts(tuple(units), None), field, sys.intern(f'"{tok.text}"'), tok.col)
-        units_, alias = _word_units(tok.text, tok.col, Mode.CASE if exact else Mode.LEMMA)
-        if not units_:
-            raise QueryError(f'no letters or digits in "{tok.text}"', tok.col)
-        # labels are shared, as ``ast.unit`` shares words: a large rule set repeats its words
-        return Term(_alts(units_, alias), field, sys.intern(tok.text), tok.col)
+
+    def parse_field(self, cols: list[int]) -> None:
+        i = self.i
+        name = self.texts[i]
+        self.i = i + 1
+        if name == LANG_FIELD:
+            self.i = i + 2
+            if self.kinds[i + 1] is not _WORD:
+                raise QueryError(_LANG_NEEDS_CODE, cols[i + 1])
+            self.ops.append((_LANG, i, i + 1))
+            return
+        if self.kinds[i + 1] not in _FIELD_OPERANDS:
+            raise self.unexpected(cols)
+        self.parse_primary(name, cols)
+        self.ops.append((_MOVE, i))
+
+
+_LANG_NEEDS_CODE = 'lang: needs a language code such as "de" or "pt-BR"'
+#: the program of each shape parsed (see _Shape), and whether it has a NEAR; emptied when it
+#: grows past _MAX_SHAPES (a large rule set has hundreds)
+_PROGRAMS: dict[object, tuple[tuple[Op, ...], bool]] = {}
+_MAX_SHAPES = 20_000
+
+
+def _program(kinds: list[Token], texts: list[str], cols: list[int]) -> tuple[tuple[Op, ...], bool]:
+    """The program of the shape of the tokens, and whether it has a NEAR. Raises
+    :class:`QueryError` for a syntax error: the first bad word before it, if any."""
+    key: object = tuple(kinds)
+    if _FIELD in kinds:
+        key = (key, *(text for kind, text in zip(kinds, texts, strict=True) if kind is _FIELD))
+    found = _PROGRAMS.get(key)
+    if found is not None:
+        return found
+    shape = _Shape(kinds, texts)
+    try:
+        shape.parse(cols)
+    except QueryError:
+        _first_error(shape.ops, kinds, texts, cols)
+        raise
+    if len(_PROGRAMS) >= _MAX_SHAPES:
+        _PROGRAMS.clear()
+    found = _PROGRAMS[key] = (tuple(shape.ops), shape.near)
+    return found
+
+
+def _first_error(ops: list[Op], kinds: list[Token], texts: list[str], cols: list[int]) -> None:
+    """Raises the error of the first bad word or language code of ``ops`` (the words before a
+    syntax error), if any."""
+    for op in ops:
+        if op[0] == _TERM:
+            _term(op[2], texts[op[1]], op[3], op[4], cols[op[1]])
+        elif op[0] == _LANG and not _LANG_CODE.fullmatch(texts[op[2]]):
+            raise QueryError(_LANG_NEEDS_CODE, cols[op[2]])
+
+
+def _run(ops: tuple[Op, ...], texts: list[str], cols: list[int]) -> tuple[Node, Needs]:  # noqa: C901
+    """The tree the program ``ops`` builds from the tokens' texts and columns, and its
+    requirement sets (see ``monitor.rules.needs``), combined as each node is built."""
+    nodes: list[Node] = []
+    needs: list[Needs] = []
+    for op in ops:
+        code = op[0]
+        if code == _TERM:
+            term, term_needs_ = _term(op[2], texts[op[1]], op[3], op[4], cols[op[1]])
+            nodes.append(term)
+            needs.append(term_needs_)
+        elif code == _ALL:
+            count = op[1]
+            items = tuple(nodes[-count:])
+            subs = needs[-count:]
+            del nodes[-count:], needs[-count:]
+            nodes.append(And(items, cols[op[2]]))
+            needs.append(and_needs(subs))
+        elif code == _ANY:
+            count = op[1]
+            items = tuple(nodes[-count:])
+            subs = needs[-count:]
+            del nodes[-count:], needs[-count:]
+            nodes.append(Or(items, cols[op[2]]))
+            needs.append(or_needs(subs))
+        elif code == _WITHIN:
+            right, left = nodes.pop(), nodes.pop()
+            right_needs, left_needs = needs.pop(), needs.pop()
+            nodes.append(Near(left, right, int(texts[op[1]][len(NEAR_SLASH):]), cols[op[1]]))
+            needs.append(and_needs((left_needs, right_needs)))
+        elif code == _NEGATE:
+            child = nodes.pop()
+            needs.pop()
+            # NOT NOT x is x: keeping it would hide x's terms from the candidate filter
+            if isinstance(child, Not):
+                nodes.append(child.child)
+                needs.append(needs_of(child.child))
+            else:
+                nodes.append(Not(child, cols[op[1]]))
+                needs.append(None)
+        elif code == _MOVE:
+            # a field or = before a term: the term is where they are
+            top = nodes[-1]
+            if isinstance(top, Term):
+                nodes[-1] = Term(top.alts, top.field, top.label, cols[op[1]])
+        else:
+            code_text = texts[op[2]]
+            if not _LANG_CODE.fullmatch(code_text):
+                raise QueryError(_LANG_NEEDS_CODE, cols[op[2]])
+            lang = language_code(code_text)
+            nodes.append(Lang(lang, cols[op[1]]))
+            needs.append(lang_needs(lang))
+    return nodes[0], needs[0]
+
+
+@lru_cache(maxsize=200_000)
+def _term(phrase: bool, text: str, field: str | None, exact: bool, col: int) -> tuple[Term, Needs]:
+    """The term (at column ``col``) and requirement sets of a word or phrase: one object
+    for every term of the same text at the same column (terms are immutable; a large rule
+    set repeats its words, often at the start of its queries)."""
+    try:
+        alts, label, needs = _term_parts(phrase, text, field, exact)
+    except QueryError as exc:
+        raise QueryError(exc.message, col + exc.column - 1) from None
+    return Term(alts, field, label, col), needs
+
+
+@lru_cache(maxsize=200_000)
+def _term_parts(
+    phrase: bool, text: str, field: str | None, exact: bool
+) -> tuple[tuple[tuple[Unit, ...], ...], str, tuple[frozenset[Atom], ...]]:
+    """The alternatives, label and requirement sets of a word or phrase (limited to
+    ``field``; ``exact``: written after ``=``): made once for every term of the same text
+    (a large rule set repeats its words). Raises :class:`QueryError` with a column counted
+    from the token's (1: the token's first character)."""
+    if phrase:
+        units: list[Unit] = []
+        for word in text.split():
+            word_units, _ = _word_units(word, 1, Mode.CASE if exact else Mode.EXACT)
+            units.extend(word_units)
+        if not units:
+            raise QueryError("empty phrase", 1)
+        alts = _alts(tuple(units), None)
+        return alts, sys.intern(f'"{text}"'), term_needs(alts, field)
+    units_, alias = _word_units(text, 1, Mode.CASE if exact else Mode.LEMMA)
+    if not units_:
+        raise QueryError(f'no letters or digits in "{text}"', 1)
+    # labels are shared, as ``ast.unit`` shares words: a large rule set repeats its words
+    alts = _alts(units_, alias)
+    return alts, sys.intern(text), term_needs(alts, field)
+
+
+#: a requirement set as a tuple, one object for every query with that set (a large rule set
+#: repeats them): less memory, and the index files each distinct set once
+_need_tuple = lru_cache(maxsize=200_000)(tuple)
 
 
 @lru_cache(maxsize=200_000)
@@ -267,12 +457,6 @@ def _alts(units: tuple[Unit, ...], alias: Unit | None) -> tuple[tuple[Unit, ...]
     (rules sharing a word look it up once), and fewer containers make garbage collection
     passes shorter."""
     return (units,) if alias is None else (units, (alias,))
-
-
-def _relocate(node: Node, col: int) -> Node:
-    if isinstance(node, Term):
-        return Term(node.alts, node.field, node.label, col)
-    return node
 
 
 def _word_units(word: str, col: int, mode: Mode) -> tuple[tuple[Unit, ...], Unit | None]:
@@ -285,6 +469,17 @@ def _word_units(word: str, col: int, mode: Mode) -> tuple[tuple[Unit, ...], Unit
 
 @lru_cache(maxsize=65_536)
 def _word_units_at(word: str, mode: Mode) -> tuple[tuple[Unit, ...], Unit | None]:
+    plain = _PLAIN_WORD.fullmatch(word)
+    if plain is not None and (not plain[2] or (mode != Mode.CASE and len(plain[1]) >= MIN_PREFIX)):
+        # one piece that splits into nothing else: what ``_split_word`` makes of it
+        core = plain[1]
+        if plain[2]:
+            return (unit(Mode.PREFIX, core.lower()),), None
+        return (_unit(core, mode),), None
+    return _split_word(word, mode)
+
+
+def _split_word(word: str, mode: Mode) -> tuple[tuple[Unit, ...], Unit | None]:
     # columns of errors raised here are relative to the word (1-based); invisible characters
     # are absent from a query word as from a story's (a word pasted from a page may hold a
     # soft hyphen), and a column counts the characters a reader sees
@@ -383,10 +578,12 @@ def parse_query(query: str) -> Query:
         raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters", MAX_QUERY_CHARS + 1)
     if not query.strip():
         raise QueryError("empty query", 1)
-    root = _Parser(query).parse()
-    _check(root)
-    needs = needs_of(root)
+    kinds, texts, cols = _lex(query)
+    ops, near = _program(kinds, texts, cols)
+    root, needs = _run(ops, texts, cols)
+    if near:
+        _check(root)  # only a NEAR can break what it checks
     if needs is None:
         _check_positive(root)  # raises, pointing at the branch without a positive term
         raise QueryError("the query has no positive term", 1)
-    return Query(query, root, tuple(tuple(need) for need in needs))
+    return Query(query, root, tuple(map(_need_tuple, needs)))
