@@ -60,10 +60,46 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
     return cur
 
 
+#: how a step of a plan (see ``plan_of``) is evaluated: one of its terms must be there
+#: (a term, or an OR of terms), none may be (NOT term), or its node is walked as a tree
+_ANY, _NONE, _NODE = 0, 1, 2
+#: a term of a plan with its memo keys: occurrences and presence, evidence
+PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
+#: (how, its terms, its node): a conjunct of a rule's query
+Step = tuple[int, tuple[PlanTerm, ...], Node]
+Plan = tuple[Step, ...]
+#: a piece of a match's evidence (see ``Evaluation.reported``): occurrences and their hits
+Reported = tuple[tuple["Occ", ...], tuple[Hit, ...]]
+
+
+def _plan_term(term: Term) -> PlanTerm:
+    return term, (id(term.alts), term.field), (id(term.alts), term.field, term.label)
+
+
+def plan_of(root: Node) -> Plan:
+    """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.reported`: its
+    conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
+    terms or a NOT of a term evaluated by memo lookups, any other node walked as a tree.
+    Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
+    ``isinstance`` test and no recursive call. The memo keys are ids of the query's
+    objects: a plan is valid only for as long as ``root`` is alive, in this process."""
+    steps: list[Step] = []
+    for c in root.children if isinstance(root, And) else (root,):
+        if isinstance(c, Term):
+            steps.append((_ANY, (_plan_term(c),), c))
+        elif isinstance(c, Or) and all(isinstance(t, Term) for t in c.children):
+            steps.append((_ANY, tuple(_plan_term(t) for t in c.children if isinstance(t, Term)), c))
+        elif isinstance(c, Not) and isinstance(c.child, Term):
+            steps.append((_NONE, (_plan_term(c.child),), c))
+        else:
+            steps.append((_NODE, (), c))
+    return tuple(steps)
+
+
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_kept", "_memo", "_present", "_reported", "doc")
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
@@ -79,6 +115,10 @@ class Evaluation:
         self._hits: dict[tuple[Occ, str], Hit] = {}
         #: the evidence of each term that is a rule's whole query
         self._evidence: dict[tuple[int, str | None, str], tuple[tuple[Occ, str], ...]] = {}
+        #: the evidence of each term as ``reported`` gives it, by the same key
+        self._reported: dict[tuple[int, str | None, str], Reported] = {}
+        #: pieces of ``reported`` made for one rule
+        self._kept: list[Reported] = []
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -104,6 +144,8 @@ class Evaluation:
             if spans:
                 out += [(f, s, e) for s, e in spans]
         self._memo[key] = out
+        # once its occurrences are known, they say whether the term is there
+        self._present[key] = bool(out)
         return out
 
     def possible(self, term: Term) -> bool:
@@ -147,16 +189,90 @@ class Evaluation:
             return self.doc.lang_code == node.code
         return bool(self.occ(node))
 
+    def holds(self, plan: Plan) -> bool:
+        """``truth`` of the query ``plan`` was made of (``plan_of``)."""
+        present = self._present
+        for how, terms, node in plan:
+            if how == _NODE:
+                if not self.truth(node):
+                    return False
+                continue
+            found = False
+            for term, key, _ in terms:
+                known = present.get(key)
+                if known is None:
+                    known = self._present_of(term, key)
+                if known:
+                    found = True
+                    break
+            if found is (how == _NONE):
+                return False
+        return True
+
+    def reported(self, plan: Plan) -> list[Reported]:
+        """The evidence of the query ``plan`` was made of, which must hold (``holds``), in
+        pieces: for each positive term that made it match, in query order, its occurrences
+        and their hits (see ``evidence``; ``merged_hits`` makes them the match's hits).
+        A term's piece is made once per story and is the same object for every rule that
+        has the term, so that rules with the same pieces can share one report."""
+        pieces: list[Reported] = []
+        made = self._reported
+        for how, terms, node in plan:
+            if how == _ANY:
+                if len(terms) == 1:
+                    term, _, key = terms[0]
+                    piece = made.get(key)
+                    pieces.append(piece if piece is not None else self._term_reported(term, key))
+                    continue
+                present = self._present
+                for term, pkey, key in terms:
+                    # every term of the OR that is there (the plan held: the memo knows them)
+                    known = present.get(pkey)
+                    if known is None:
+                        known = self._present_of(term, pkey)
+                    if known:
+                        piece = made.get(key)
+                        pieces.append(piece if piece is not None else self._term_reported(term, key))
+            elif how == _NODE:
+                found: list[tuple[tuple[Occ, str], ...]] = []
+                self._collect(node, found)
+                for items in found:
+                    hits = tuple(self.hits_of(items))
+                    # a NEAR's pieces are made per rule: kept, their ids stay their own
+                    piece = (tuple([occ for occ, _ in items]), hits)
+                    self._kept.append(piece)
+                    pieces.append(piece)
+        return pieces
+
+    def _term_reported(self, term: Term, key: tuple[int, str | None, str]) -> Reported:
+        items = self._term_evidence(term)
+        piece = self._reported[key] = (tuple([occ for occ, _ in items]), tuple(self.hits_of(items)))
+        return piece
+
+    @staticmethod
+    def merged_hits(pieces: list[Reported]) -> tuple[Hit, ...]:
+        """The hits of the evidence ``pieces`` (``reported``): what ``hits_of(evidence(...))``
+        gives for the query, as a tuple."""
+        if len(pieces) == 1:
+            hits = pieces[0][1]
+            return hits if len(hits) <= MAX_HITS else hits[:MAX_HITS]
+        found: dict[Occ, Hit] = {}
+        for occs, hits in reversed(pieces):
+            found.update(zip(occs, hits, strict=True))  # the first piece's hit of an occurrence wins
+        return tuple(map(found.__getitem__, sorted(found)[:MAX_HITS]))
+
     def _term_truth(self, term: Term) -> bool:
         key = (id(term.alts), term.field)
-        occ = self._memo.get(key)
-        if occ is not None:
-            return bool(occ)
         known = self._present.get(key)
         if known is None:
-            # a lone unquoted word needs no positions: its keys in the field's features
-            known = self._present[key] = (self._in_fields(term) if _single_lemma(term)
-                                          else self.possible(term) and bool(self.term_occ(term)))
+            known = self._present_of(term, key)
+        return known
+
+    def _present_of(self, term: Term, key: tuple[int, str | None]) -> bool:
+        """Whether ``term`` (whose memo key is ``key``) is in the story, found for the first
+        time: a lone unquoted word needs no positions, its keys in the field's features."""
+        known = self._present[key] = (self._in_fields(term) if _single_lemma(term)
+                                      else self.possible(term) and bool(self.term_occ(term)))
         return known
 
     def _in_fields(self, term: Term) -> bool:
@@ -206,6 +322,11 @@ class Evaluation:
         compare, so that rules with the same evidence share their report."""
         pieces: list[tuple[tuple[Occ, str], ...]] = []
         self._collect(node, pieces)
+        return self._merged(pieces)
+
+    @staticmethod
+    def _merged(pieces: list[tuple[tuple[Occ, str], ...]]) -> tuple[tuple[Occ, str], ...]:
+        """The evidence of ``pieces``, the evidence of terms in query order (see ``evidence``)."""
         if len(pieces) == 1:
             # each piece is in text order and holds an occurrence once
             [piece] = pieces

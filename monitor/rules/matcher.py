@@ -58,7 +58,7 @@ from monitor.rules.encoding import (
     Feature,
     pair_of,
 )
-from monitor.rules.evaluate import Evaluation
+from monitor.rules.evaluate import Evaluation, Plan, plan_of
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import StorySnippets
@@ -124,6 +124,15 @@ class _TopicScope:
 
     def allows(self, story: Story) -> bool:
         return _allows(self.sources, self.tags, story)
+
+
+class _Plans(list[Plan | None]):
+    """Each rule's evaluation plan (``evaluate.plan_of``), made the first time the rule is a
+    candidate. A plan's memo keys are ids of this process's query objects: pickled (the
+    compiled-rule cache), the list is left empty, to be made again where it is loaded."""
+
+    def __reduce__(self) -> tuple[object, tuple[list[None]]]:
+        return _Plans, ([None] * len(self),)
 
 
 class _Index:
@@ -305,6 +314,7 @@ class Matcher:
         self.limited = any(rule.sources or rule.tags for rule in rules) or any(
             scope.sources or scope.tags for scope in scopes)
         self._indexes: dict[str, _Index] = {}
+        self._plans = _Plans([None] * len(self._rules))
         #: the words of every term of every rule, positive or not
         self._units: set[Unit] = set()
         for rule in rules:
@@ -503,16 +513,28 @@ class Matcher:
         # snippets, built once
         reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
         out: list[Match] = []
-        rules, limited = self._rules, self.limited
+        rules, limited, plans = self._rules, self.limited, self._plans
+        holds, reported, merged = evaluation.holds, evaluation.reported, evaluation.merged_hits
         for r in sorted(candidates):
             rule = rules[r]
-            root = rule.query.root
-            if (limited and not rule.allows(story)) or not evaluation.truth(root):
+            if limited and not rule.allows(story):
                 continue
-            evidence = evaluation.evidence(root)
-            report = reports.get(evidence)
+            plan = plans[r]
+            if plan is None:
+                plan = plans[r] = plan_of(rule.query.root)
+            if not holds(plan):
+                continue
+            pieces = reported(plan)
+            # the pieces, made once per story, are alive until it is done: their ids are theirs
+            key: object = id(pieces[0]) if len(pieces) == 1 else tuple(map(id, pieces))
+            report = reports.get(key)
             if report is None:
-                hits = tuple(evaluation.hits_of(evidence))
-                report = reports[evidence] = (hits, snippets.of(hits))
+                hits = merged(pieces)
+                # other pieces may give the same hits, made once per story too
+                same = tuple(map(id, hits))
+                report = reports.get(same)
+                if report is None:
+                    report = reports[same] = (hits, snippets.of(hits))
+                reports[key] = report
             out.append(Match(rule.name, *report))
         return out
