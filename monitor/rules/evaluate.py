@@ -8,6 +8,8 @@ match in a pathological story, but never reports a false one).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from itertools import repeat
+from operator import eq, itemgetter
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
@@ -68,8 +70,6 @@ PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
 #: (how, its terms, its node): a conjunct of a rule's query
 Step = tuple[int, tuple[PlanTerm, ...], Node]
 Plan = tuple[Step, ...]
-#: a piece of a match's evidence (see ``Evaluation.reported``): occurrences and their hits
-Reported = tuple[tuple["Occ", ...], tuple[Hit, ...]]
 
 
 def _plan_term(term: Term) -> PlanTerm:
@@ -77,7 +77,7 @@ def _plan_term(term: Term) -> PlanTerm:
 
 
 def plan_of(root: Node) -> Plan:
-    """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.reported`: its
+    """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.evidence_of`: its
     conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
     terms or a NOT of a term evaluated by memo lookups, any other node walked as a tree.
     Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
@@ -99,7 +99,7 @@ def plan_of(root: Node) -> Plan:
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_kept", "_memo", "_present", "_reported", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "doc")
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
@@ -115,10 +115,6 @@ class Evaluation:
         self._hits: dict[tuple[Occ, str], Hit] = {}
         #: the evidence of each term that is a rule's whole query
         self._evidence: dict[tuple[int, str | None, str], tuple[tuple[Occ, str], ...]] = {}
-        #: the evidence of each term as ``reported`` gives it, by the same key
-        self._reported: dict[tuple[int, str | None, str], Reported] = {}
-        #: pieces of ``reported`` made for one rule
-        self._kept: list[Reported] = []
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -209,20 +205,16 @@ class Evaluation:
                 return False
         return True
 
-    def reported(self, plan: Plan) -> list[Reported]:
-        """The evidence of the query ``plan`` was made of, which must hold (``holds``), in
-        pieces: for each positive term that made it match, in query order, its occurrences
-        and their hits (see ``evidence``; ``merged_hits`` makes them the match's hits).
-        A term's piece is made once per story and is the same object for every rule that
-        has the term, so that rules with the same pieces can share one report."""
-        pieces: list[Reported] = []
-        made = self._reported
+    def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
+        """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
+        pieces: list[tuple[tuple[Occ, str], ...]] = []
+        made = self._evidence
         for how, terms, node in plan:
             if how == _ANY:
                 if len(terms) == 1:
                     term, _, key = terms[0]
                     piece = made.get(key)
-                    pieces.append(piece if piece is not None else self._term_reported(term, key))
+                    pieces.append(piece if piece is not None else self._term_evidence(term))
                     continue
                 present = self._present
                 for term, pkey, key in terms:
@@ -232,34 +224,10 @@ class Evaluation:
                         known = self._present_of(term, pkey)
                     if known:
                         piece = made.get(key)
-                        pieces.append(piece if piece is not None else self._term_reported(term, key))
+                        pieces.append(piece if piece is not None else self._term_evidence(term))
             elif how == _NODE:
-                found: list[tuple[tuple[Occ, str], ...]] = []
-                self._collect(node, found)
-                for items in found:
-                    hits = tuple(self.hits_of(items))
-                    # a NEAR's pieces are made per rule: kept, their ids stay their own
-                    piece = (tuple([occ for occ, _ in items]), hits)
-                    self._kept.append(piece)
-                    pieces.append(piece)
-        return pieces
-
-    def _term_reported(self, term: Term, key: tuple[int, str | None, str]) -> Reported:
-        items = self._term_evidence(term)
-        piece = self._reported[key] = (tuple([occ for occ, _ in items]), tuple(self.hits_of(items)))
-        return piece
-
-    @staticmethod
-    def merged_hits(pieces: list[Reported]) -> tuple[Hit, ...]:
-        """The hits of the evidence ``pieces`` (``reported``): what ``hits_of(evidence(...))``
-        gives for the query, as a tuple."""
-        if len(pieces) == 1:
-            hits = pieces[0][1]
-            return hits if len(hits) <= MAX_HITS else hits[:MAX_HITS]
-        found: dict[Occ, Hit] = {}
-        for occs, hits in reversed(pieces):
-            found.update(zip(occs, hits, strict=True))  # the first piece's hit of an occurrence wins
-        return tuple(map(found.__getitem__, sorted(found)[:MAX_HITS]))
+                self._collect(node, pieces)
+        return self._merged(pieces)
 
     def _term_truth(self, term: Term) -> bool:
         key = (id(term.alts), term.field)
@@ -416,6 +384,9 @@ def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
         return []
     if len(right) > len(left):
         left, right = right, left
+    if len(left) * len(right) < MAX_SPANS and _words_only(left) and _words_only(right):
+        # neither limit below can be reached: every pair is found, whichever way
+        return _word_pairs(left, right, n)
     starts = [(f, s) for f, s, _ in right]
     longest = max(e - s for _, s, e in right)
     out: set[Occ] = set()
@@ -432,6 +403,43 @@ def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
                 out.add((f, min(s, rs), max(e, re_)))
         if budget <= 0 or len(out) >= MAX_SPANS:
             break
+    return sorted(out)
+
+
+def _words_only(occs: list[Occ]) -> bool:
+    """Whether every occurrence in ``occs`` is one word."""
+    return all(map(eq, map(_FIRSTS, occs), map(_LASTS, occs)))
+
+
+_FIRSTS, _LASTS = itemgetter(1), itemgetter(2)
+
+
+def _word_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
+    """``_pairs`` of occurrences of one word each, when every pair is wanted: for each left
+    word, the right words at most ``n`` words before or after it, other than itself, found
+    by bisection and added in C (a common word has dozens of neighbours)."""
+    out: set[Occ] = set()
+    at: dict[Field, list[int]] = {}
+    for f, s, _ in right:
+        found = at.get(f)
+        if found is None:
+            at[f] = [s]
+        else:
+            found.append(s)
+    reach = n + 1
+    for f, s, _ in left:
+        places = at.get(f)
+        if places is None:
+            continue
+        lo = bisect_left(places, s - reach)
+        mid = bisect_left(places, s, lo)
+        hi = bisect_right(places, s + reach, mid)
+        if lo < mid:
+            out.update(zip(repeat(f), places[lo:mid], repeat(s)))
+        if mid < hi:
+            if places[mid] == s:
+                mid += 1
+            out.update(zip(repeat(f), repeat(s), places[mid:hi]))
     return sorted(out)
 
 

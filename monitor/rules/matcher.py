@@ -514,7 +514,7 @@ class Matcher:
         reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
         out: list[Match] = []
         rules, limited, plans = self._rules, self.limited, self._plans
-        holds, reported, merged = evaluation.holds, evaluation.reported, evaluation.merged_hits
+        holds, evidence_of = evaluation.holds, evaluation.evidence_of
         for r in sorted(candidates):
             rule = rules[r]
             if limited and not rule.allows(story):
@@ -524,17 +524,10 @@ class Matcher:
                 plan = plans[r] = plan_of(rule.query.root)
             if not holds(plan):
                 continue
-            pieces = reported(plan)
-            # the pieces, made once per story, are alive until it is done: their ids are theirs
-            key: object = id(pieces[0]) if len(pieces) == 1 else tuple(map(id, pieces))
-            report = reports.get(key)
+            evidence = evidence_of(plan)
+            report = reports.get(evidence)
             if report is None:
-                hits = merged(pieces)
-                # other pieces may give the same hits, made once per story too
-                same = tuple(map(id, hits))
-                report = reports.get(same)
-                if report is None:
-                    report = reports[same] = (hits, snippets.of(hits))
-                reports[key] = report
+                hits = tuple(evaluation.hits_of(evidence))
+                report = reports[evidence] = (hits, snippets.of(hits))
             out.append(Match(rule.name, *report))
         return out
