@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from typing import cast
 
 from monitor.models import Hit, Snippet
 from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
@@ -228,8 +227,8 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
     return tuple([cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen])
 
 
-#: the place of a hit whose field has no text (it has no snippet)
-_NOWHERE: Place = ("", -1, -1)
+#: a hit whose place is not known yet
+_UNKNOWN: Place = ("", -1, -1)
 
 
 class StorySnippets:
@@ -242,34 +241,31 @@ class StorySnippets:
     def __init__(self, texts: dict[str, str]) -> None:
         self.texts = texts
         self.sentences = Sentences()
-        #: id of a hit → its place, or ``_NOWHERE`` when its field has no text
-        self._places: dict[int, Place] = {}
+        #: id of a hit → its place, or None when its field has no text
+        self._places: dict[int, Place | None] = {}
         #: the hits of ``_places``, kept alive so that their ids stay their own
         self._kept: list[Hit] = []
         self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
 
     def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
         """What ``make_snippets(texts, hits, limit, sentences)`` gives."""
-        # the places of the hits seen before in C; a hit not seen yet has None
-        seen = list(map(self._places.get, map(id, hits)))
-        if all(seen):
-            places = cast("list[Place]", seen)
-        else:
-            place_of = self._place
-            places = [place or place_of(hit) for place, hit in zip(seen, hits, strict=True)]
         groups: dict[Place, list[Hit]] = {}
-        for place, hit in zip(places, hits, strict=True):
-            group = groups.get(place)
-            if group is None:
-                if place is not _NOWHERE:
+        place_of = self._places.get
+        for hit in hits:
+            place = place_of(id(hit), _UNKNOWN)
+            if place is _UNKNOWN:
+                place = self._place(hit)
+            if place is not None:
+                group = groups.get(place)
+                if group is None:
                     groups[place] = [hit]
-            else:
-                group.append(hit)
+                else:
+                    group.append(hit)
         return _chosen(self.texts, groups, hits, limit, self._cut)
 
-    def _place(self, hit: Hit) -> Place:
+    def _place(self, hit: Hit) -> Place | None:
         text = self.texts.get(hit.field)
-        place = _NOWHERE
+        place = None
         if text:
             begin, end = _sentence(text, hit, self.sentences)
             place = (hit.field, begin, end)
