@@ -385,8 +385,14 @@ def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
     if len(right) > len(left):
         left, right = right, left
     if len(left) * len(right) < MAX_SPANS and _words_only(left) and _words_only(right):
-        # neither limit below can be reached: every pair is found, whichever way
+        # neither limit of ``_any_pairs`` can be reached: every pair is found, whichever way
         return _word_pairs(left, right, n)
+    return _any_pairs(left, right, n)
+
+
+def _any_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
+    """``_pairs`` of non-empty lists, ``left`` the longer one, any occurrences, within the
+    budgets."""
     starts = [(f, s) for f, s, _ in right]
     longest = max(e - s for _, s, e in right)
     out: set[Occ] = set()
