@@ -18,8 +18,11 @@ whose words it contains, not with the number of rules.
 
 What the filter needs of a chunk of text (its features that some rule may look up,
 whether it starts a rule's word pair, its words under a wildcard) is noted once per chunk
-(``ChunkNotes``), so a story's features take one lookup per distinct chunk. Rules with the
-same evidence in a story share one report (hits and snippets).
+(``ChunkNotes``), so a story's features take one lookup per distinct chunk. A rule is
+evaluated through its plan (``evaluate.plan_of``, made the first time it is a candidate):
+its conjuncts, of which terms, ORs of terms and NOTs of a term are memo lookups rather than
+a walk of its tree. Rules with the same evidence in a story share one report (hits and
+snippets).
 
 Lemma keys depend on the story's language, so the index is built per lemmatiser language:
 English at compile time, any other language the first time a story in it is matched.
