@@ -80,8 +80,8 @@ class FieldDoc:
     the separators between its chunks kept in ``pieces``.
     """
 
-    __slots__ = ("_ends", "_firsts", "_irregular_", "_where", "cache", "chunks", "distinct", "lang", "notes", "pieces",
-                 "text")
+    __slots__ = ("_ends", "_firsts", "_irregular_", "_positions", "_where", "cache", "chunks", "distinct", "lang",
+                 "notes", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -99,6 +99,7 @@ class FieldDoc:
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
         self._irregular_: _Irregular | None = None
+        self._positions: list[int] | None = None
         self._ends: list[int] | None = None
         #: the matcher's notes of the distinct chunks, in the same order (see ``ChunkNotes``)
         self.notes: list[Note] = []
@@ -188,6 +189,18 @@ class FieldDoc:
         indices, _, _, shift = self._irregular_ or self._irregular()
         return index + shift[bisect_left(indices, index)] if indices else index
 
+    def _first_positions(self) -> list[int]:
+        """``first_position`` of every chunk (and, last, the number of positions), made in
+        C-level passes the first time: a story looks up a few hundred."""
+        found = self._positions
+        if found is None:
+            widths = [1] * len(self.chunks)
+            irregular = self._irregular_ or self._irregular()
+            for i, width in zip(irregular.indices, irregular.widths, strict=True):
+                widths[i] = width
+            found = self._positions = [0, *accumulate(widths)]
+        return found
+
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""
         return not (self._irregular_ or self._irregular()).indices
@@ -204,6 +217,7 @@ class FieldDoc:
         if not present:
             return []
         simple = self._simple()
+        firsts = None if simple else self._first_positions()
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex
@@ -214,17 +228,15 @@ class FieldDoc:
             if chunk not in complex_ and (not by_fold or infos[chunk].parts[0].fold == test):
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
-                if simple:
-                    out += [(i, i) for i in self.where(chunk)]
-                else:
-                    out += [(b, b) for b in map(self.first_position, self.where(chunk))]
+                found = self.where(chunk) if firsts is None else list(map(firsts.__getitem__, self.where(chunk)))
+                out += zip(found, found, strict=True)
                 continue
             unsorted = True
             info = infos[chunk]
             offsets = [(a.first, a.last) for a in info.aliases if _has(a, form, test, keyed)]
             offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, form, test, keyed)]
             for i in self.where(chunk):
-                base = i if simple else self.first_position(i)
+                base = i if firsts is None else firsts[i]
                 out += [(base + a, base + b) for a, b in offsets]
         if unsorted:
             out.sort()
@@ -268,7 +280,7 @@ class FieldDoc:
         else:
             index = position - shift[k + 1]
         info = self.cache.chunks[self.chunks[index]]
-        return index, info.parts[position - self.first_position(index)]
+        return index, info.parts[position - self._first_positions()[index]]
 
 
 def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:

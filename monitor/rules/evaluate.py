@@ -8,6 +8,8 @@ match in a pathological story, but never reports a false one).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from itertools import repeat
+from operator import eq, itemgetter
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
@@ -60,6 +62,40 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
     return cur
 
 
+#: how a step of a plan (see ``plan_of``) is evaluated: one of its terms must be there
+#: (a term, or an OR of terms), none may be (NOT term), or its node is walked as a tree
+_ANY, _NONE, _NODE = 0, 1, 2
+#: a term of a plan with its memo keys: occurrences and presence, evidence
+PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
+#: (how, its terms, its node): a conjunct of a rule's query
+Step = tuple[int, tuple[PlanTerm, ...], Node]
+Plan = tuple[Step, ...]
+
+
+def _plan_term(term: Term) -> PlanTerm:
+    return term, (id(term.alts), term.field), (id(term.alts), term.field, term.label)
+
+
+def plan_of(root: Node) -> Plan:
+    """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.evidence_of`: its
+    conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
+    terms or a NOT of a term evaluated by memo lookups, any other node walked as a tree.
+    Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
+    ``isinstance`` test and no recursive call. The memo keys are ids of the query's
+    objects: a plan is valid only for as long as ``root`` is alive, in this process."""
+    steps: list[Step] = []
+    for c in root.children if isinstance(root, And) else (root,):
+        if isinstance(c, Term):
+            steps.append((_ANY, (_plan_term(c),), c))
+        elif isinstance(c, Or) and all(isinstance(t, Term) for t in c.children):
+            steps.append((_ANY, tuple(_plan_term(t) for t in c.children if isinstance(t, Term)), c))
+        elif isinstance(c, Not) and isinstance(c.child, Term):
+            steps.append((_NONE, (_plan_term(c.child),), c))
+        else:
+            steps.append((_NODE, (), c))
+    return tuple(steps)
+
+
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
@@ -104,6 +140,8 @@ class Evaluation:
             if spans:
                 out += [(f, s, e) for s, e in spans]
         self._memo[key] = out
+        # once its occurrences are known, they say whether the term is there
+        self._present[key] = bool(out)
         return out
 
     def possible(self, term: Term) -> bool:
@@ -147,16 +185,62 @@ class Evaluation:
             return self.doc.lang_code == node.code
         return bool(self.occ(node))
 
+    def holds(self, plan: Plan) -> bool:
+        """``truth`` of the query ``plan`` was made of (``plan_of``)."""
+        present = self._present
+        for how, terms, node in plan:
+            if how == _NODE:
+                if not self.truth(node):
+                    return False
+                continue
+            found = False
+            for term, key, _ in terms:
+                known = present.get(key)
+                if known is None:
+                    known = self._present_of(term, key)
+                if known:
+                    found = True
+                    break
+            if found is (how == _NONE):
+                return False
+        return True
+
+    def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
+        """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
+        pieces: list[tuple[tuple[Occ, str], ...]] = []
+        made = self._evidence
+        for how, terms, node in plan:
+            if how == _ANY:
+                if len(terms) == 1:
+                    term, _, key = terms[0]
+                    piece = made.get(key)
+                    pieces.append(piece if piece is not None else self._term_evidence(term))
+                    continue
+                present = self._present
+                for term, pkey, key in terms:
+                    # every term of the OR that is there (the plan held: the memo knows them)
+                    known = present.get(pkey)
+                    if known is None:
+                        known = self._present_of(term, pkey)
+                    if known:
+                        piece = made.get(key)
+                        pieces.append(piece if piece is not None else self._term_evidence(term))
+            elif how == _NODE:
+                self._collect(node, pieces)
+        return self._merged(pieces)
+
     def _term_truth(self, term: Term) -> bool:
         key = (id(term.alts), term.field)
-        occ = self._memo.get(key)
-        if occ is not None:
-            return bool(occ)
         known = self._present.get(key)
         if known is None:
-            # a lone unquoted word needs no positions: its keys in the field's features
-            known = self._present[key] = (self._in_fields(term) if _single_lemma(term)
-                                          else self.possible(term) and bool(self.term_occ(term)))
+            known = self._present_of(term, key)
+        return known
+
+    def _present_of(self, term: Term, key: tuple[int, str | None]) -> bool:
+        """Whether ``term`` (whose memo key is ``key``) is in the story, found for the first
+        time: a lone unquoted word needs no positions, its keys in the field's features."""
+        known = self._present[key] = (self._in_fields(term) if _single_lemma(term)
+                                      else self.possible(term) and bool(self.term_occ(term)))
         return known
 
     def _in_fields(self, term: Term) -> bool:
@@ -206,6 +290,11 @@ class Evaluation:
         compare, so that rules with the same evidence share their report."""
         pieces: list[tuple[tuple[Occ, str], ...]] = []
         self._collect(node, pieces)
+        return self._merged(pieces)
+
+    @staticmethod
+    def _merged(pieces: list[tuple[tuple[Occ, str], ...]]) -> tuple[tuple[Occ, str], ...]:
+        """The evidence of ``pieces``, the evidence of terms in query order (see ``evidence``)."""
         if len(pieces) == 1:
             # each piece is in text order and holds an occurrence once
             [piece] = pieces
@@ -295,6 +384,15 @@ def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
         return []
     if len(right) > len(left):
         left, right = right, left
+    if len(left) * len(right) < MAX_SPANS and _words_only(left) and _words_only(right):
+        # neither limit of ``_any_pairs`` can be reached: every pair is found, whichever way
+        return _word_pairs(left, right, n)
+    return _any_pairs(left, right, n)
+
+
+def _any_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
+    """``_pairs`` of non-empty lists, ``left`` the longer one, any occurrences, within the
+    budgets."""
     starts = [(f, s) for f, s, _ in right]
     longest = max(e - s for _, s, e in right)
     out: set[Occ] = set()
@@ -311,6 +409,43 @@ def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
                 out.add((f, min(s, rs), max(e, re_)))
         if budget <= 0 or len(out) >= MAX_SPANS:
             break
+    return sorted(out)
+
+
+def _words_only(occs: list[Occ]) -> bool:
+    """Whether every occurrence in ``occs`` is one word."""
+    return all(map(eq, map(_FIRSTS, occs), map(_LASTS, occs)))
+
+
+_FIRSTS, _LASTS = itemgetter(1), itemgetter(2)
+
+
+def _word_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
+    """``_pairs`` of occurrences of one word each, when every pair is wanted: for each left
+    word, the right words at most ``n`` words before or after it, other than itself, found
+    by bisection and added in C (a common word has dozens of neighbours)."""
+    out: set[Occ] = set()
+    at: dict[Field, list[int]] = {}
+    for f, s, _ in right:
+        found = at.get(f)
+        if found is None:
+            at[f] = [s]
+        else:
+            found.append(s)
+    reach = n + 1
+    for f, s, _ in left:
+        places = at.get(f)
+        if places is None:
+            continue
+        lo = bisect_left(places, s - reach)
+        mid = bisect_left(places, s, lo)
+        hi = bisect_right(places, s + reach, mid)
+        if lo < mid:
+            out.update(zip(repeat(f), places[lo:mid], repeat(s)))
+        if mid < hi:
+            if places[mid] == s:
+                mid += 1
+            out.update(zip(repeat(f), repeat(s), places[mid:hi]))
     return sorted(out)
 
 

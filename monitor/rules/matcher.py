@@ -18,8 +18,11 @@ whose words it contains, not with the number of rules.
 
 What the filter needs of a chunk of text (its features that some rule may look up,
 whether it starts a rule's word pair, its words under a wildcard) is noted once per chunk
-(``ChunkNotes``), so a story's features take one lookup per distinct chunk. Rules with the
-same evidence in a story share one report (hits and snippets).
+(``ChunkNotes``), so a story's features take one lookup per distinct chunk. A rule is
+evaluated through its plan (``evaluate.plan_of``, made the first time it is a candidate):
+its conjuncts, of which terms, ORs of terms and NOTs of a term are memo lookups rather than
+a walk of its tree. Rules with the same evidence in a story share one report (hits and
+snippets).
 
 Lemma keys depend on the story's language, so the index is built per lemmatiser language:
 English at compile time, any other language the first time a story in it is matched.
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -63,12 +66,31 @@ from monitor.rules.encoding import (
     Feature,
     pair_of,
 )
-from monitor.rules.evaluate import Evaluation
+from monitor.rules.evaluate import Evaluation, Plan, plan_of
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import StorySnippets
 from monitor.rules.text import LangCache, fold, word_keys
 from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
+
+#: a Match made without its generated ``__init__`` (a frozen dataclass's sets each field
+#: through ``object.__setattr__``: with ~440 matches a story, 5 % of the story): the object,
+#: then each slot set through its descriptor, which is what that ``__init__`` does
+_new_match = object.__new__
+_MATCH_SLOTS = ("rule", "hits", "snippets", "topic")
+assert tuple(f.name for f in fields(Match)) == _MATCH_SLOTS, "Match changed: update _match"
+_set_rule, _set_hits, _set_snippets, _set_topic = (getattr(Match, name).__set__ for name in _MATCH_SLOTS)
+
+
+def _match(rule: str, hits: tuple[Hit, ...], snippets: tuple[Snippet, ...]) -> Match:
+    """``Match(rule, hits, snippets)``, faster."""
+    match: Match = _new_match(Match)
+    _set_rule(match, rule)
+    _set_hits(match, hits)
+    _set_snippets(match, snippets)
+    _set_topic(match, None)
+    return match
+
 
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
@@ -131,6 +153,15 @@ class _TopicScope:
 
     def allows(self, story: Story) -> bool:
         return _allows(self.sources, self.tags, story)
+
+
+class _Plans(list[Plan | None]):
+    """Each rule's evaluation plan (``evaluate.plan_of``), made the first time the rule is a
+    candidate. A plan's memo keys are ids of this process's query objects: pickled (the
+    compiled-rule cache), the list is left empty, to be made again where it is loaded."""
+
+    def __reduce__(self) -> tuple[object, tuple[list[None]]]:
+        return _Plans, ([None] * len(self),)
 
 
 class _Index:
@@ -420,6 +451,7 @@ class Matcher:
         self._indexes: dict[str, _Index] = {}
         #: the rules changed by patches since this matcher's index was built in full
         self._patches = 0
+        self._plans = _Plans([None] * len(self._rules))
         #: the words of every term of every rule, positive or not
         self._units: set[Unit] = set()
         for alts in _distinct_alts(rule.query.root for rule in rules):
@@ -533,6 +565,11 @@ class Matcher:
         matcher._notes = {}
         matcher._indexes = {"en": self._indexes["en"].patched(changed, "en", self._use_pairs, units)}
         matcher._patches = patches
+        # the plans of the rules kept stay good (their query objects are the same); a changed
+        # rule's plan is made again from its new query
+        plans = matcher._plans = _Plans(self._plans)
+        for r in changed:
+            plans[r] = None
         return matcher
 
     def __len__(self) -> int:
@@ -670,16 +707,21 @@ class Matcher:
         # snippets, built once
         reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
         out: list[Match] = []
-        rules, limited = self._rules, self.limited
+        rules, limited, plans = self._rules, self.limited, self._plans
+        holds, evidence_of = evaluation.holds, evaluation.evidence_of
         for r in sorted(candidates):
             rule = rules[r]
-            root = rule.query.root
-            if (limited and not rule.allows(story)) or not evaluation.truth(root):
+            if limited and not rule.allows(story):
                 continue
-            evidence = evaluation.evidence(root)
+            plan = plans[r]
+            if plan is None:
+                plan = plans[r] = plan_of(rule.query.root)
+            if not holds(plan):
+                continue
+            evidence = evidence_of(plan)
             report = reports.get(evidence)
             if report is None:
                 hits = tuple(evaluation.hits_of(evidence))
                 report = reports[evidence] = (hits, snippets.of(hits))
-            out.append(Match(rule.name, *report))
+            out.append(_match(rule.name, *report))
         return out

@@ -25,6 +25,14 @@ _ALPHABET = ".!?…\"'”’)]\n (“‘[aZ1_é\t"
 
 
 @settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=40))
+def test_sentence_starts_equal_a_scan_of_every_position(text: str) -> None:
+    """Trying the pattern only where a mark is finds what ``finditer`` (every position) does."""
+    scanned = [0, *(m.end() for m in _BOUNDARY.finditer(text) if _is_boundary(text, m))]
+    assert sentence_starts(text) == scanned
+
+
+@settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=_ALPHABET, max_size=30), st.integers(0, 5), st.integers(0, 5))
 def test_boundary_pattern_equals_original(text: str, lo: int, cut: int) -> None:
     hi = max(lo, len(text) - cut)

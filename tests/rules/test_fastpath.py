@@ -19,7 +19,7 @@ from monitor.rules import matcher as matcher_module
 from monitor.rules import text as text_module
 from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _inside
+from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _any_pairs, _inside, _pairs
 from monitor.rules.snippets import Sentences, make_snippets
 from monitor.rules.text import english_lemmas
 
@@ -379,3 +379,17 @@ def test_where_lists_every_occurrence_of_a_chunk(text: str) -> None:
     field = StoryDoc(Story(source="s", url="", title="", text=text)).fields[1]
     for chunk in field.occurrences():
         assert field.where(chunk) == [i for i, c in enumerate(field.chunks) if c == chunk], chunk
+
+
+occurrences = st.lists(st.tuples(st.sampled_from([0, 1]), st.integers(0, 120)), max_size=60).map(
+    lambda found: sorted({(f, s, s) for f, s in found}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(occurrences, occurrences, st.integers(0, 40))
+def test_near_of_single_words_equals_the_general_way(left: list[Occ], right: list[Occ], n: int) -> None:
+    """NEAR of two lists of one-word occurrences (bisection, pairs added in C) finds what
+    comparing each occurrence with its neighbours does."""
+    expected = [] if not left or not right else (
+        _any_pairs(left, right, n) if len(left) >= len(right) else _any_pairs(right, left, n))
+    assert _pairs(left, right, n) == expected
