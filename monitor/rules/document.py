@@ -12,9 +12,9 @@ that records where each distinct chunk occurs.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from itertools import accumulate, compress, filterfalse, product
+from itertools import accumulate, chain, compress, filterfalse, product, repeat
 from operator import itemgetter
 from typing import NamedTuple, cast
 
@@ -298,8 +298,7 @@ def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
     if new and fd.pieces is None and max(map(len, new)) > MAX_CHUNK:
         fd.cut_by_expression()
         new = list(filterfalse(infos.__contains__, fd.distinct))
-    for chunk in new:
-        cache.add(chunk)
+    cache.add_all(new)
 
 
 #: what a matcher knows of one chunk (see ``ChunkNotes``)
@@ -307,6 +306,10 @@ Note = tuple[frozenset[str], bool, tuple[tuple[str, str], ...]]
 _note_feats = itemgetter(0)
 _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
+_info_parts = itemgetter(0)
+_info_feats = itemgetter(2)
+_first = itemgetter(0)
+_part_fold = itemgetter(3)
 _NONE: frozenset[str] = frozenset()
 #: the highest code point, a noncharacter no word holds: ``prefix + _LAST_CHARACTER`` sorts
 #: after every word that starts with ``prefix``
@@ -341,6 +344,36 @@ class ChunkNotes:
             lens.setdefault(p[: self.head], set()).add(len(p))
         self.lens = {start: tuple(sorted(found)) for start, found in lens.items()}
         self.notes: dict[str, Note] = {}
+
+    def add_all(self, chunks: list[str]) -> None:
+        """``add`` of each of ``chunks``; those of one word (most chunks) together, in a few
+        C-level passes over them all."""
+        cache = self.cache
+        words = list(filterfalse(cache.complex.__contains__, filterfalse(cache.wordless.__contains__, chunks)))
+        if len(words) < len(chunks):
+            for chunk in chain(filter(cache.complex.__contains__, chunks), filter(cache.wordless.__contains__, chunks)):
+                self._add_chunk(chunk, cache.chunks[chunk])
+        infos = list(map(cache.chunks.__getitem__, words))
+        # each word's fold (``info.parts[0].fold``) and features that some rule may look up
+        folds = list(map(_part_fold, map(_first, map(_info_parts, infos))))
+        mine = [feats or _NONE for feats in map(self.words.intersection, map(_info_feats, infos))]
+        found: Iterable[tuple[tuple[str, str], ...]] = repeat(())
+        if self.lens:
+            head = self.head
+            # the lengths of the prefixes that start as each word does: mostly none
+            lens = list(map(self.lens.get, [w[:head] for w in folds]))
+            found = [()] * len(words)
+            for i in compress(range(len(words)), lens):
+                prefixed = found[i] = self._prefixed(folds[i], cast("tuple[int, ...]", lens[i]))
+                if prefixed:
+                    mine[i] = mine[i].union(PREFIX_TAG + start for start, _ in prefixed)
+        starts = map(self.pair_firsts.__contains__, folds)
+        self.notes.update(zip(words, zip(mine, starts, found, strict=False), strict=True))
+
+    def _prefixed(self, word: str, lens: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
+        """(prefix, ``word``) for each wildcard prefix ``word`` starts with, among those of
+        the lengths ``lens``."""
+        return tuple((word[:n], word) for n in lens if n <= len(word) and word[:n] in self.prefixes)
 
     def add(self, chunk: str) -> Note:
         """The note of ``chunk``, which must be in ``cache``."""
@@ -416,8 +449,7 @@ class StoryDoc:
             got = list(map(known.get, fd.distinct))
             if not all(got):
                 _analyse_new(fd, cache)
-                for chunk in filterfalse(known.__contains__, fd.distinct):
-                    notes.add(chunk)
+                notes.add_all(list(filterfalse(known.__contains__, fd.distinct)))
                 got = list(map(known.__getitem__, fd.distinct))
             fd.notes = cast("list[Note]", got)
             per_field.append(set().union(*map(_note_feats, fd.notes)))

@@ -24,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
+from collections import deque
+from collections.abc import Iterable
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, filterfalse, pairwise, repeat
 from typing import NamedTuple
 
 import simplemma
@@ -241,6 +243,14 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
     adjective or the past of *leave*) and breame's British→American spelling table;
     other languages use simplemma's dictionary lemma. The word's own fold is always a key.
     """
+    if lang == "en" and lower.isascii() and lower.islower() and _TABLES is not None:
+        table = _EN_KEYS if _EN_KEYS is not None else english_key_table()
+        return table.get(lower) or (lower,)
+    return _analysed_keys(lower, lang)
+
+
+def _analysed_keys(lower: str, lang: str) -> tuple[str, ...]:
+    """``word_keys`` found by asking the lemmatisers (not cached)."""
     own = fold(lower)
     if lower.isascii():
         # no ideographs, and mostly letters only: the tests below in one C call each
@@ -262,6 +272,70 @@ def word_keys(lower: str, lang: str) -> tuple[str, ...]:
         with contextlib.suppress(ValueError):
             keys.add(fold(str(simplemma.lemmatize(lower, lang=lang))))
     return tuple(sorted(keys, key=lambda k: (k != own, k)))
+
+
+def _english_lemma_keys() -> dict[str, set[str]]:
+    """Every lemma key (``english_lemmas``, spelled American) of every lower-case word
+    lemminflect's tables hold (the words without a lemma left out)."""
+    lemma_dict, overrides = _TABLES or ({}, {})
+    american = BRITISH_ENGLISH_SPELLINGS.get
+    keyed: dict[str, set[str]] = {}
+    for table in (lemma_dict, overrides):
+        for form in table:
+            if form.islower() and form not in keyed:
+                found = lemma_dict.get(form)
+                extra = overrides.get(form)
+                if extra:
+                    found = {**found, **extra} if found else extra
+                if found:
+                    lowered = (lemma.lower() for lemmas in found.values() for lemma in lemmas)
+                    folded = (lemma if lemma.isascii() else fold(lemma) for lemma in lowered)
+                    keyed[form] = {american(lemma, lemma) for lemma in folded}
+    return keyed
+
+
+#: ``word_keys(w, "en")`` of every lower-case ASCII word ``w`` whose keys are more than
+#: ``(w,)`` (see ``english_key_table``); None until first needed
+_EN_KEYS: dict[str, tuple[str, ...]] | None = None
+
+
+def english_key_table() -> dict[str, tuple[str, ...]]:
+    """``word_keys(w, "en")`` of every lower-case ASCII word ``w`` (``w.islower()``) whose
+    keys are not just ``(w,)`` (used only when lemminflect's tables are readable, see
+    ``english_lemmas``): any other such word has no lemma but itself and no American
+    spelling, so its keys are ``(w,)``. Built once per process (by the first compile, or
+    the first English story) from lemminflect's and breame's tables: ~36 000 words, ~0.3 s,
+    ~3 MiB. A story of new English words then takes one dictionary lookup per word instead
+    of several lemma and spelling lookups.
+
+    Only a word that is a key of one of those tables can have other keys: ``_american``
+    changes only breame's keys, and ``english_lemmas`` finds lemmas only for the lookup
+    tables' keys (it looks up the word lower-cased, which such a word is). A test holds
+    the table to ``_analysed_keys`` over every word of those tables.
+    """
+    global _EN_KEYS
+    if _EN_KEYS is not None:
+        return _EN_KEYS
+    american = BRITISH_ENGLISH_SPELLINGS.get
+    keyed = _english_lemma_keys()
+    # shared strings: many words have the same lemma
+    pool: dict[str, str] = {}
+    share = pool.setdefault
+    none: frozenset[str] = frozenset()
+    out: dict[str, tuple[str, ...]] = {}
+    for word in {*keyed, *BRITISH_ENGLISH_SPELLINGS}:
+        if not (word.isascii() and word.islower()):
+            continue
+        spelled = american(word, word)
+        keys = {word, spelled}
+        keys |= keyed.get(word, none)
+        if spelled != word:
+            keys |= keyed.get(spelled.lower(), none)
+        if len(keys) > 1:
+            keys.discard(word)
+            out[word] = (word, *[share(k, k) for k in sorted(keys)])
+    _EN_KEYS = out
+    return out
 
 
 def _split_cjk(start: int, text: str) -> list[tuple[int, int, str]]:
@@ -295,6 +369,10 @@ def split_chunk(chunk: str) -> tuple[list[tuple[int, int, str]], bool]:
         if sep_before:
             joined = True
         end = start + len(piece)
+        if piece.isalpha() and piece.isascii():
+            # the expressions below keep a piece of ASCII letters whole (most pieces)
+            pieces.append((start, end, piece))
+            continue
         if _ABBREV.fullmatch(piece):
             # the stripped final dot belongs to the abbreviation
             span_end = end + 1 if end == len(core) and len(core) < len(chunk) else end
@@ -328,20 +406,35 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     if chunk.isascii():
         if chunk.isalpha() or chunk.isdigit():
             return analyse_word(chunk, lang)
+    elif chunk.isalpha() and not _CJK.search(chunk):
+        return analyse_word(chunk, lang)
     elif INVISIBLE_RE.search(chunk):
         return _analyse_visible(chunk, lang)
     return analyse_pieces(chunk, lang)
 
 
 def analyse_word(word: str, lang: str) -> ChunkInfo:
-    """``analyse_pieces`` of a chunk of ASCII letters only, or of ASCII digits only (most
-    chunks of most stories, once their punctuation is off): one part, no joined form. A new
-    story's words are mostly new to the cache, and this is several times cheaper than the
-    expressions ``analyse_pieces`` runs."""
+    """``analyse_pieces`` of a chunk of letters only (``str.isalpha``) and no character of a
+    script written without spaces (``_CJK``), or of ASCII digits only (most chunks of most
+    stories, once their punctuation is off): one part, no joined form. A new story's words
+    are mostly new to the cache, and this is several times cheaper than the expressions
+    ``analyse_pieces`` runs (they find the same: every letter is a word character, and no
+    letter is a joiner, a dot or a digit, or invisible)."""
+    if not word.isascii():
+        folded = fold(word)
+        keys = word_keys(word.lower(), lang)
+        heads = (folded,)
+        return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset((*keys, folded)), 1, heads, heads,
+                         ())
     folded = word.lower()
-    keys = word_keys(folded, lang)
     heads = (folded,)
-    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset((*keys, folded)), 1, heads, heads, ())
+    if lang == "en" and _TABLES is not None:
+        # ``word_keys`` without its cache: most words of a new story are new to it too
+        keys = (_EN_KEYS or english_key_table()).get(folded) or heads
+    else:
+        keys = word_keys(folded, lang)
+    # the fold is the first key
+    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset(keys), 1, heads, heads, ())
 
 
 # once per distinct chunk of every story that is not one plain word: kept in one frame
@@ -419,11 +512,66 @@ class LangCache:
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
 
+    def add_all(self, chunks: list[str]) -> None:
+        """``add`` of each of ``chunks``, distinct chunks none of which is in the cache yet.
+
+        A new English story's chunks are mostly words of ASCII letters: those are analysed
+        and indexed together, a few C-level passes over them all (``map``, ``zip``) instead
+        of a Python-level call of ``add`` each.
+        """
+        if self.lang == "en" and _TABLES is not None:
+            words = list(filter(str.isascii, filter(str.isalpha, chunks)))
+            if words:
+                self._add_english_words(words)
+                if len(words) == len(chunks):
+                    return
+                chunks = list(filterfalse(self.chunks.__contains__, chunks))
+        for chunk in chunks:
+            self.add(chunk)
+
+    def _add_english_words(self, words: list[str]) -> None:
+        """``add`` of English words of ASCII letters, none of them in the cache yet: what
+        ``analyse_word`` gives each, and its index entries, in bulk."""
+        folds = list(map(str.lower, words))
+        heads = list(zip(folds))
+        # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads)
+        keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
+        feats = list(map(frozenset, keys))
+        parts = zip(map(_new, repeat(Part), zip(repeat(0), map(len, words), words, folds, keys)))
+        infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), feats, repeat(1), heads, heads, repeat(())))
+        self.chunks.update(zip(words, infos, strict=True))
+        self.feats.update(zip(words, feats, strict=True))
+        _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
+        _file(self.rev, map(SURFACE_TAG.__add__, words), words)
+
     def add(self, chunk: str) -> ChunkInfo:
         """Analyse ``chunk`` (if new) and index it."""
         info = self.chunks.get(chunk)
         if info is not None:
             return info
+        if chunk.isalpha() or (chunk.isascii() and chunk.isdigit()):
+            return self._add_word(chunk)
+        return self._add_other(chunk)
+
+    def _add_word(self, chunk: str) -> ChunkInfo:
+        """``add`` of a new chunk of letters only or of ASCII digits only: most chunks, one
+        word (see ``analyse_word``), unless it holds a script written without spaces."""
+        if not chunk.isascii() and _CJK.search(chunk):
+            return self._add_other(chunk)
+        info = self.chunks[chunk] = analyse_word(chunk, self.lang)
+        self.feats[chunk] = info.feats
+        rev = self.rev
+        for feature in (*info.parts[0].keys, SURFACE_TAG + chunk):
+            found = rev.get(feature)
+            if found is None:
+                rev[feature] = [chunk]
+            else:
+                found.append(chunk)
+        return info
+
+    def _add_other(self, chunk: str) -> ChunkInfo:
+        """``add`` of a new chunk that is not one plain word."""
+        rev = self.rev
         # "said," and "(said" are "said" with punctuation no word can hold: analysed once
         core = _plain_word(chunk.lstrip(_LEAD).rstrip(_TRAIL))
         if core and core != chunk:
@@ -438,9 +586,8 @@ class LangCache:
             self.complex.add(chunk)
         elif not info.width:
             self.wordless.add(chunk)
-        rev = self.rev
         if info.width == 1 and not info.aliases:
-            # most chunks: one word, its features and its surface (a new story brings ~150)
+            # one word with punctuation: its features and its surface
             for feature in (*info.feats, SURFACE_TAG + info.parts[0].surface):
                 found = rev.get(feature)
                 if found is None:
@@ -456,17 +603,29 @@ class LangCache:
         return info
 
 
-#: what a plain ASCII word may end with and still be that word alone: a full stop (only a
+def _file(rev: dict[str, list[str]], features: Iterable[str], chunks: Iterable[str]) -> None:
+    """``rev.setdefault(feature, []).append(chunk)`` for each feature and chunk of the two
+    sequences, in C (``iter(list, None)`` makes the new lists, ``deque`` runs the appends)."""
+    deque(map(list.append, map(rev.setdefault, features, iter(list, None)), chunks), maxlen=0)
+
+
+#: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of
+#: ``NamedTuple`` (what ``_make`` does)
+_new = tuple.__new__
+
+
+#: what a word of letters may end with and still be that word alone: a full stop (only a
 #: dot inside makes an abbreviation, ``U.S.``), or a possessive (dropped, see ``split_chunk``)
 _WORD_ENDS = (".", "'s", "’s", "'S", "’S")
 
 
 def _plain_word(core: str) -> str:
-    """``core`` without the full stop or possessive after a plain word (``said.`` →
-    ``said``, ``Trump’s`` → ``Trump``), whose analysis is the word's; otherwise ``core``."""
+    """``core`` without the full stop or possessive after a word of letters or ASCII digits
+    (``said.`` → ``said``, ``Trump’s`` → ``Trump``), whose analysis is the word's;
+    otherwise ``core``."""
     if core.endswith(_WORD_ENDS):
         word = core[:-1] if core[-1] == "." else core[:-2]
-        if word.isascii() and (word.isalpha() or word.isdigit()):
+        if word.isalpha() or (word.isascii() and word.isdigit()):
             return word
     return core
 

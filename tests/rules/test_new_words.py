@@ -1,0 +1,111 @@
+"""A story's new words: the shortcuts that analyse them (the English key table, the bulk
+paths of ``LangCache.add_all`` and ``ChunkNotes.add_all``) give what the one-by-one ways give."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lemminflect import Lemmatizer
+
+from monitor.rules import Matcher, RuleSpec
+from monitor.rules import text as text_module
+from monitor.rules.document import ChunkNotes
+from monitor.rules.text import BRITISH_ENGLISH_SPELLINGS, LangCache, analyse_pieces, analyse_word, word_keys
+
+
+def seeded_words(count: int, seed: int = 14) -> list[str]:
+    """Words of lemminflect's and breame's tables, as written and mangled (capitals, digits,
+    accents, other scripts, apostrophes), and random letters."""
+    rng = random.Random(seed)
+    lemmatizer = Lemmatizer()
+    table = [*lemmatizer._getLemmaDict(), *lemmatizer._getOverridesDict(), *BRITISH_ENGLISH_SPELLINGS,
+             *BRITISH_ENGLISH_SPELLINGS.values()]
+    mangles = [
+        lambda w: w, lambda w: w.lower(), lambda w: w.capitalize(), lambda w: w.upper(),
+        lambda w: w + str(rng.randrange(100)), lambda w: str(rng.randrange(10)) + w,
+        lambda w: w.replace("e", "é", 1), lambda w: w.replace("o", "ö"), lambda w: w + "ß",
+        lambda w: w + "'s", lambda w: w.replace("a", "а"),  # a Cyrillic a
+        lambda w: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(len(w))),
+        lambda w: w + rng.choice(["ing", "ed", "s", "ies", "ised", "isation", "our"]),
+    ]
+    words = [rng.choice(mangles)(rng.choice(table)) for _ in range(count)]
+    return [*words, "", "a", "I", "i", "s", "x1", "1990s", "2019", "_", "İstanbul", "ǅemal", "ŉ", "한국", "日本",
+            "colour", "colours", "analyses", "went", "leaves", "left", "Colour"]
+
+
+def test_english_key_table_holds_the_keys_of_every_word_of_the_tables() -> None:
+    """Every word lemminflect or breame knows (the only ones whose keys can be more than the
+    word itself): the table's keys are the lemmatisers' keys."""
+    table = text_module.english_key_table()
+    lemmatizer = Lemmatizer()
+    words = {w.lower() for t in (lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict(),
+                                 BRITISH_ENGLISH_SPELLINGS) for w in t}
+    words = {w for w in words if w.isascii() and w.islower()}
+    differ = [w for w in words if table.get(w, (w,)) != text_module._analysed_keys(w, "en")]
+    assert differ == []
+    assert table["went"] == ("went", "go") and table["colours"] == ("colours", "color", "colors")
+    assert "xyzzy" not in table
+
+
+def test_word_keys_equal_the_lemmatisers_keys_on_any_word() -> None:
+    words = seeded_words(12_000)
+    for lang in ("en", "de"):
+        differ = [w for w in words[:: 1 if lang == "en" else 10]
+                  if word_keys.__wrapped__(w.lower(), lang) != text_module._analysed_keys(w.lower(), lang)]
+        assert differ == [], lang
+    # the words as written, not lower-cased (the query side may pass any)
+    differ = [w for w in words if word_keys.__wrapped__(w, "en") != text_module._analysed_keys(w, "en")]
+    assert differ == []
+
+
+_LETTERS = st.sampled_from(["a", "B", "s", "S", "é", "É", "ß", "ö", "а", "Д", "한", "ı", "İ", "ǅ", "ŉ", "ﬁ", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LETTERS, min_size=1, max_size=8).map("".join))
+def test_a_word_of_any_letters_is_analysed_as_the_expressions_analyse_it(word: str) -> None:
+    for lang in ("en", "de"):
+        assert analyse_word(word, lang) == analyse_pieces(word, lang)
+        assert text_module.analyse_chunk(word, lang) == analyse_pieces(word, lang)
+
+
+_CHUNKS = st.one_of(
+    st.sampled_from(seeded_words(300, seed=7)),
+    st.tuples(st.sampled_from(["", "(", "“", "'"]), st.sampled_from(seeded_words(100, seed=8)),
+              st.sampled_from(["", ".", ",", "’s", "'s", ").", "!”", "-", "-up"])).map("".join),
+    st.sampled_from(["U.S.", "re-elected", "didn’t", "400,000", "https://x.example/a-b", "—", "", "日本の", "5th"]),
+)
+
+
+def _rev(cache: LangCache) -> dict[str, list[str]]:
+    return {feature: sorted(chunks) for feature, chunks in cache.rev.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_CHUNKS, max_size=30), min_size=1, max_size=4))
+def test_chunks_added_together_are_added_as_one_by_one(stories: list[list[str]]) -> None:
+    """``LangCache.add_all`` and ``ChunkNotes.add_all`` make the caches ``add`` makes, story
+    after story (each adds the chunks the caches lack)."""
+    matcher = Matcher.compile([RuleSpec("a", "colour* went"), RuleSpec("b", '"re elected" OR leaves'),
+                               RuleSpec("c", "analys* NEAR/2 us")])
+    for lang in ("en", "de"):
+        words = matcher._index(lang).words
+        one, together = LangCache(lang), LangCache(lang)
+        notes_one = ChunkNotes(one, frozenset({"re", "us", "went"}), matcher._prefixes, words)
+        notes_together = ChunkNotes(together, frozenset({"re", "us", "went"}), matcher._prefixes, words)
+        for chunks in stories:
+            new = [c for c in dict.fromkeys(chunks) if c not in one.chunks]
+            for chunk in new:
+                one.add(chunk)
+            together.add_all(new)
+            fresh = [c for c in dict.fromkeys(chunks) if c not in notes_one.notes]
+            for chunk in fresh:
+                notes_one.add(chunk)
+            notes_together.add_all(fresh)
+        assert together.chunks == one.chunks
+        assert together.feats == one.feats
+        assert _rev(together) == _rev(one)
+        assert (together.complex, together.wordless) == (one.complex, one.wordless)
+        assert notes_together.notes == notes_one.notes
