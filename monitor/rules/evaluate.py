@@ -63,8 +63,9 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 
 
 #: how a step of a plan (see ``plan_of``) is evaluated: one of its terms must be there
-#: (a term, or an OR of terms), none may be (NOT term), or its node is walked as a tree
-_ANY, _NONE, _NODE = 0, 1, 2
+#: (a term, or an OR of terms), none may be (NOT term), its node is walked as a tree, or
+#: its two terms must be near each other (a NEAR of two terms)
+_ANY, _NONE, _NODE, _NEAR = 0, 1, 2, 3
 #: a term of a plan with its memo keys: occurrences and presence, evidence
 PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
 #: (how, its terms, its node): a conjunct of a rule's query
@@ -79,7 +80,8 @@ def _plan_term(term: Term) -> PlanTerm:
 def plan_of(root: Node) -> Plan:
     """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.evidence_of`: its
     conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
-    terms or a NOT of a term evaluated by memo lookups, any other node walked as a tree.
+    terms or a NOT of a term evaluated by memo lookups, a NEAR of two terms from their
+    occurrences, any other node walked as a tree.
     Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
     ``isinstance`` test and no recursive call. The memo keys are ids of the query's
     objects: a plan is valid only for as long as ``root`` is alive, in this process."""
@@ -91,6 +93,8 @@ def plan_of(root: Node) -> Plan:
             steps.append((_ANY, tuple(_plan_term(t) for t in c.children if isinstance(t, Term)), c))
         elif isinstance(c, Not) and isinstance(c.child, Term):
             steps.append((_NONE, (_plan_term(c.child),), c))
+        elif isinstance(c, Near) and isinstance(c.left, Term) and isinstance(c.right, Term):
+            steps.append((_NEAR, (_plan_term(c.left), _plan_term(c.right)), c))
         else:
             steps.append((_NODE, (), c))
     return tuple(steps)
@@ -189,8 +193,8 @@ class Evaluation:
         """``truth`` of the query ``plan`` was made of (``plan_of``)."""
         present = self._present
         for how, terms, node in plan:
-            if how == _NODE:
-                if not self.truth(node):
+            if how >= _NODE:
+                if not (self.truth(node) if how == _NODE else self._near_spans(terms, node)):
                     return False
                 continue
             found = False
@@ -204,6 +208,15 @@ class Evaluation:
             if found is (how == _NONE):
                 return False
         return True
+
+    def _near_spans(self, terms: tuple[PlanTerm, ...], node: Node) -> list[Occ]:
+        """``occ(node)`` of a NEAR of the two terms ``terms``, without walking it."""
+        spans = self._memo.get(id(node))
+        if spans is None:
+            assert isinstance(node, Near)
+            spans = self._memo[id(node)] = _pairs(self.term_occ(terms[0][0]), self.term_occ(terms[1][0]),
+                                                  node.distance)
+        return spans
 
     def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
         """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
@@ -225,7 +238,7 @@ class Evaluation:
                     if known:
                         piece = made.get(key)
                         pieces.append(piece if piece is not None else self._term_evidence(term))
-            elif how == _NODE:
+            elif how >= _NODE:
                 self._collect(node, pieces)
         return self._merged(pieces)
 
