@@ -27,7 +27,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -155,10 +155,20 @@ def _library_identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+class _Identifier(Protocol):
+    def classify(self, text: str) -> tuple[str, float]: ...
+
+
 @cache
-def _identifier() -> _Classifier:
-    """The classifier over py3langid's model."""
-    return _Classifier(_library_identifier())
+def _identifier() -> _Identifier:
+    """The classifier over py3langid's model; the library's own when its model does not have
+    the attributes this module reads (another py3langid than the one in constraints.txt)."""
+    library = _library_identifier()
+    try:
+        return _Classifier(library)
+    except (AttributeError, TypeError, ValueError):  # pragma: no cover - another py3langid
+        identifier: _Identifier = library
+        return identifier
 
 
 def detect_language(text: str) -> Detection | None:
