@@ -21,25 +21,18 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import pickle
 import random
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import callgrind  # beside this file
 import match as bench  # the benchmark beside this file
 
 from monitor.rules import Matcher
-
-
-def _control(on: bool) -> None:
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
-                   capture_output=True, check=False)
 
 
 def child(path: str, part: str) -> None:
@@ -55,16 +48,16 @@ def child(path: str, part: str) -> None:
     for out, _ in match_lines(matcher, lines):
         _json_line(out)
     if part == "cli":
-        _control(True)
+        callgrind.control(True)
         for out, _ in match_lines(matcher, lines):
             _json_line(out)
-        _control(False)
+        callgrind.control(False)
     else:
         stories = [story_from_json(json.loads(line)) for line in lines]
-        _control(True)
+        callgrind.control(True)
         for story in stories:
             matcher.match(story)
-        _control(False)
+        callgrind.control(False)
 
 
 def main() -> None:
@@ -92,14 +85,8 @@ def main() -> None:
         path.write_bytes(pickle.dumps((matcher, lines), protocol=5))
         gc.enable()
         for part in ("cli", "matcher"):
-            done = subprocess.run(
-                ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/callgrind.{part}",
-                 sys.executable, __file__, "--child", str(path), part],
-                capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
-            found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-            if done.returncode != 0 or not found:
-                sys.exit(f"valgrind failed ({done.returncode}): {done.stderr[-2000:]}")
-            counts[part] = int(found.group(1).replace(",", "")) / len(lines) / 1e6
+            found = callgrind.count(__file__, ["--child", str(path), part], f"{tmp}/callgrind.{part}")
+            counts[part] = found / len(lines) / 1e6
     print(f"{args.generator} {len(rules)} rules, warm: `match` {counts['cli']:.2f} M instructions a story, the matcher "
           f"alone {counts['matcher']:.2f} M ({counts['cli'] - counts['matcher']:.2f} M a story for JSON and language; "
           f"{len(lines)} stories)")

@@ -16,23 +16,16 @@ Needs valgrind; about a minute.
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import callgrind  # beside this file
 import match as bench  # the benchmark beside this file
 
 from monitor.extract.language import story_language
-
-
-def _control(on: bool) -> None:
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
-                   capture_output=True, check=False)
 
 
 def child(path: str, mode: str) -> None:
@@ -44,21 +37,14 @@ def child(path: str, mode: str) -> None:
     if mode == "again":
         for lang, title, text in stories:
             story_language(lang, title, text)
-    _control(True)
+    callgrind.control(True)
     for lang, title, text in stories:
         story_language(lang, title, text)
-    _control(False)
+    callgrind.control(False)
 
 
 def count(path: Path, mode: str, tmp: str) -> float:
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/callgrind.{mode}",
-         sys.executable, __file__, "--child", str(path), mode],
-        capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if done.returncode != 0 or not found:
-        sys.exit(f"valgrind failed ({done.returncode}): {done.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    return callgrind.count(__file__, ["--child", str(path), mode], f"{tmp}/callgrind.{mode}")
 
 
 def main() -> None:

@@ -17,26 +17,19 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import pickle
 import random
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import callgrind  # beside this file
 import match as bench  # the benchmark beside this file
 
 from monitor.rules import Matcher
 from monitor.rules import text as rules_text
-
-
-def _control(on: bool) -> None:
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
-                   capture_output=True, check=False)
 
 
 def child(path: str, mode: str) -> None:
@@ -61,10 +54,10 @@ def child(path: str, mode: str) -> None:
         if mode == "first":
             for s in others:
                 matcher.match(s)
-    _control(True)
+    callgrind.control(True)
     for s in stories:
         matcher.match(s)
-    _control(False)
+    callgrind.control(False)
 
 
 def main() -> None:
@@ -94,14 +87,7 @@ def main() -> None:
         gc.disable()
         path.write_bytes(pickle.dumps((matcher, stories, others), protocol=5))
         gc.enable()
-        done = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={tmp}/callgrind.out",
-             sys.executable, __file__, "--child", str(path), "--mode", args.mode],
-            capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(bench.ROOT)})
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if done.returncode != 0 or not found:
-        sys.exit(f"valgrind failed ({done.returncode}): {done.stderr[-2000:]}")
-    count = int(found.group(1).replace(",", ""))
+        count = callgrind.count(__file__, ["--child", str(path), "--mode", args.mode], f"{tmp}/callgrind.out")
     print(f"{args.generator} {len(rules)} rules, {args.mode}: {count / len(stories) / 1e6:.2f} M instructions a story "
           f"({len(stories)} stories)")
 
