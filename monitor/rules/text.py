@@ -560,18 +560,11 @@ class LangCache:
             return self._add_other(chunk)
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
         self.feats[chunk] = info.feats
-        rev = self.rev
-        for feature in (*info.parts[0].keys, SURFACE_TAG + chunk):
-            found = rev.get(feature)
-            if found is None:
-                rev[feature] = [chunk]
-            else:
-                found.append(chunk)
+        _file(self.rev, (*info.parts[0].keys, SURFACE_TAG + chunk), repeat(chunk))
         return info
 
     def _add_other(self, chunk: str) -> ChunkInfo:
         """``add`` of a new chunk that is not one plain word."""
-        rev = self.rev
         # "said," and "(said" are "said" with punctuation no word can hold: analysed once
         core = _plain_word(chunk.lstrip(_LEAD).rstrip(_TRAIL))
         if core and core != chunk:
@@ -588,18 +581,12 @@ class LangCache:
             self.wordless.add(chunk)
         if info.width == 1 and not info.aliases:
             # one word with punctuation: its features and its surface
-            for feature in (*info.feats, SURFACE_TAG + info.parts[0].surface):
-                found = rev.get(feature)
-                if found is None:
-                    rev[feature] = [chunk]
-                else:
-                    found.append(chunk)
+            _file(self.rev, (*info.feats, SURFACE_TAG + info.parts[0].surface), repeat(chunk))
             return info
         features = set(info.feats)
         features.update(SURFACE_TAG + p.surface for p in info.parts)
         features.update(SURFACE_TAG + a.surface for a in info.aliases)
-        for feature in features:
-            rev.setdefault(feature, []).append(chunk)
+        _file(self.rev, features, repeat(chunk))
         return info
 
 
