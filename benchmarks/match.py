@@ -23,10 +23,15 @@ Each line prints the matches per story, so the calibration is visible. Times are
 of this process (``time.process_time``; the machine is shared, CPU time is the steadier
 figure) and, in brackets, wall time. *cold* is the first pass over the stories with the word
 caches empty, as in a daemon that has just started (every story is matched for the first
-time: cutting, analysing its new words, matching, hits and snippets); *first sight* is the
-same pass once the caches hold the words of the 91 other articles, as in a daemon that has
-run a while; *warm* is the median of three later passes, every word known. Stories share
-their padding, so a cold pass meets some of its text twice; the padding is at most half a story.
+time: cutting, analysing its new words, matching); *first sight* is the same pass once the
+caches hold the words of the 91 other articles, as in a daemon that has run a while; *warm*
+is the median of three later passes, every word known. Stories share their padding, so a
+cold pass meets some of its text twice; the padding is at most half a story.
+
+A match's evidence (hits and snippets) is built when it is first read. Each rate is given
+twice: deciding which rules match (``Matcher.match`` alone, what a count or a filter pays),
+then ``+ ev``: the same pass reading every match's hits and snippets, as the daemon does
+for every match it alerts and as ``newsmonitor match`` prints.
 
     python benchmarks/match.py [--sizes 1000,10000,100000] [--generators calibrated,mix,alerts,worst]
     python benchmarks/match.py --check DIR     # dump every answer to DIR, or compare with the dump there
@@ -355,13 +360,19 @@ def check(path: Path, matcher: Matcher, stories: list[Story]) -> bool:
     return True
 
 
-def rates(matcher: Matcher, stories: list[Story], passes: int) -> list[tuple[float, float]]:
-    """(stories per CPU second, stories per wall second) of ``passes`` passes over ``stories``."""
+def rates(matcher: Matcher, stories: list[Story], passes: int, read: bool = False) -> list[tuple[float, float]]:
+    """(stories per CPU second, stories per wall second) of ``passes`` passes over ``stories``;
+    ``read``: every match's evidence is read too."""
     out = []
     for _ in range(passes):
         c0, w0 = time.process_time(), time.perf_counter()
-        for s in stories:
-            matcher.match(s)
+        if read:
+            for s in stories:
+                for m in matcher.match(s):
+                    m.snippets  # noqa: B018 (builds the hits and snippets)
+        else:
+            for s in stories:
+                matcher.match(s)
         out.append((len(stories) / (time.process_time() - c0), len(stories) / (time.perf_counter() - w0)))
     return out
 
@@ -387,15 +398,21 @@ def run(label: str, rules: list[RuleSpec], stories: list[Story], others: list[St
     del again
     gc.collect()
     [(cold_cpu, cold_wall)] = rates(matcher, stories, 1)
+    clear_caches()
+    [(cold_ev, _)] = rates(matcher, stories, 1, read=True)
     warm = rates(matcher, stories, 3)
     warm_cpu = statistics.median(r[0] for r in warm)
     warm_wall = statistics.median(r[1] for r in warm)
+    warm_ev = statistics.median(r[0] for r in rates(matcher, stories, 3, read=True))
     # a daemon that has run a while: the caches hold the words of other stories (the rule
     # half's articles), and each story is matched for the first time
-    clear_caches()
-    for s in others:
-        matcher.match(s)
-    [(seen_cpu, _)] = rates(matcher, stories, 1)
+    seen = []
+    for read in (False, True):
+        clear_caches()
+        for s in others:
+            matcher.match(s)
+        [(rate, _)] = rates(matcher, stories, 1, read=read)
+        seen.append(rate)
     counts = [len(matcher.match(s)) for s in stories]
     cands = statistics.mean(len(matcher.candidates(s)) for s in stories[:50])
     per_rule = Counter(m.rule for s in stories for m in matcher.match(s))
@@ -408,7 +425,8 @@ def run(label: str, rules: list[RuleSpec], stories: list[Story], others: list[St
         sample = 20 if len(rules) <= 1_000 else 5 if len(rules) <= 10_000 else 2
         naive_col = f" {1 / naive(matcher, stories[:sample]):6.1f} |"
     print(f"| {label:<11} | {len(rules):>7} | {compile_s:6.2f} s | {size_mib:5.0f} MiB | {cold_cpu:5.0f} ({cold_wall:5.0f}) "
-          f"| {seen_cpu:5.0f} | {warm_cpu:5.0f} ({warm_wall:5.0f}) | {cands:6.1f} | {statistics.mean(counts):6.1f} "
+          f"| {cold_ev:5.0f} | {seen[0]:5.0f} | {seen[1]:5.0f} "
+          f"| {warm_cpu:5.0f} ({warm_wall:5.0f}) | {warm_ev:5.0f} | {cands:6.1f} | {statistics.mean(counts):6.1f} "
           f"| {share:5.1f} % |"
           f"{naive_col}")
     sys.stdout.flush()
@@ -547,9 +565,9 @@ def main() -> None:
     v = Vocabulary(others)
     print(f"{len(stories)} stories of ~{STORY_BYTES} bytes (rules drawn from {len(texts) - len(stories)} other "
           f"articles); {v.describe()}; Python {sys.version.split()[0]}, one core\n")
-    print("| generator   |   rules | compile  | matcher  | cold/s CPU (wall) | first sight/s CPU | warm/s CPU (wall) "
-          "| cands  | match/story | busiest rule |" + (" naive/s |" if args.naive else ""))
-    print("|" + "---|" * (10 + args.naive))
+    print("| generator   |   rules | compile  | matcher  | cold/s CPU (wall) | + ev | first sight/s | + ev "
+          "| warm/s CPU (wall) | + ev | cands  | match/story | busiest rule |" + (" naive/s |" if args.naive else ""))
+    print("|" + "---|" * (13 + args.naive))
     ok = True
     for name, size in plan(args):
         # each rule set from its own seed: a run of some generators gives the same rules as a run of all

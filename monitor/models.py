@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 class OutboxStatus(StrEnum):
@@ -178,15 +179,106 @@ class TopicScore:
     sentence_similarity: float
 
 
-@dataclass(frozen=True, slots=True)
+#: what a match's evidence is: its hits and its snippets
+Report = tuple[tuple[Hit, ...], tuple[Snippet, ...]]
+
+
+class ReportSource(Protocol):
+    """What builds the evidence of a story's matches when it is first read (the matcher's
+    per-story state): ``report(key)`` is the report of the match made with ``key``."""
+
+    def report(self, key: object) -> Report: ...
+
+
 class Match:
     """A rule that matched a story, with the evidence (``topic``: the score of a rule with
-    ``about:``, None for a keyword rule)."""
+    ``about:``, None for a keyword rule).
+
+    Immutable, compared and hashed by its four values, like a frozen dataclass. The matcher
+    decides first and builds the evidence (``hits``, ``snippets``) when one of them is first
+    read (:meth:`later`): most of the cost of a match is its evidence, and a caller that
+    only wants to know which rules matched (a count, a filter, a flood that shows ten
+    stories) does not pay it. Reading it later gives what reading it at once would have.
+    """
+
+    __slots__ = ("_hits", "_later", "_snippets", "rule", "topic")
 
     rule: str
-    hits: tuple[Hit, ...] = ()
-    snippets: tuple[Snippet, ...] = ()
-    topic: TopicScore | None = None
+    topic: TopicScore | None
+    _hits: tuple[Hit, ...]
+    _snippets: tuple[Snippet, ...]
+    _later: tuple[ReportSource, object] | None
+
+    def __init__(self, rule: str, hits: tuple[Hit, ...] = (), snippets: tuple[Snippet, ...] = (),
+                 topic: TopicScore | None = None) -> None:
+        _set_rule(self, rule)
+        _set_hits(self, hits)
+        _set_snippets(self, snippets)
+        _set_topic(self, topic)
+        _set_later(self, None)
+
+    @classmethod
+    def later(cls, rule: str, source: ReportSource, key: object) -> Match:
+        """A keyword match whose evidence is ``source.report(key)``, built when first read."""
+        match: Match = _new(cls)
+        _set_rule(match, rule)
+        _set_topic(match, None)
+        _set_later(match, (source, key))
+        return match
+
+    def _report(self) -> None:
+        later = self._later
+        if later is not None:
+            hits, snippets = later[0].report(later[1])
+            _set_hits(self, hits)
+            _set_snippets(self, snippets)
+            _set_later(self, None)
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        """The matched terms: field, word position and character offsets, at most
+        :data:`~monitor.rules.evaluate.MAX_HITS`."""
+        if self._later is not None:
+            self._report()
+        return self._hits
+
+    @property
+    def snippets(self) -> tuple[Snippet, ...]:
+        """One or two passages of the story with the hits marked."""
+        if self._later is not None:
+            self._report()
+        return self._snippets
+
+    def _values(self) -> tuple[str, tuple[Hit, ...], tuple[Snippet, ...], TopicScore | None]:
+        return self.rule, self.hits, self.snippets, self.topic
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Match)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"Match(rule={self.rule!r}, hits={self.hits!r}, snippets={self.snippets!r}, topic={self.topic!r})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Match is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Match is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[Match], tuple[str, tuple[Hit, ...], tuple[Snippet, ...], TopicScore | None]]:
+        # pickled (and copied) with its evidence, never with the matcher's per-story state
+        return Match, self._values()
+
+
+_new = object.__new__
+# the slots set through their descriptors: ``__setattr__`` refuses every change
+_set_rule, _set_topic, _set_hits, _set_snippets, _set_later = (
+    getattr(Match, name).__set__ for name in ("rule", "topic", "_hits", "_snippets", "_later"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,13 +41,15 @@ story is embedded when no topic rule could still match it.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from monitor.errors import QueryError
-from monitor.models import Hit, Match, Snippet, Story, TopicScore
+from monitor.models import Match, Report, Story, TopicScore
 from monitor.rules import frequency
 from monitor.rules.ast import And, Mode, Near, Node, Not, Or, Query, Term, Unit
 from monitor.rules.document import ChunkNotes, StoryDoc
@@ -72,25 +74,6 @@ from monitor.rules.parser import parse_query
 from monitor.rules.snippets import StorySnippets
 from monitor.rules.text import LangCache, fold, word_keys
 from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
-
-#: a Match made without its generated ``__init__`` (a frozen dataclass's sets each field
-#: through ``object.__setattr__``: with ~440 matches a story, 5 % of the story): the object,
-#: then each slot set through its descriptor, which is what that ``__init__`` does
-_new_match = object.__new__
-_MATCH_SLOTS = ("rule", "hits", "snippets", "topic")
-assert tuple(f.name for f in fields(Match)) == _MATCH_SLOTS, "Match changed: update _match"
-_set_rule, _set_hits, _set_snippets, _set_topic = (getattr(Match, name).__set__ for name in _MATCH_SLOTS)
-
-
-def _match(rule: str, hits: tuple[Hit, ...], snippets: tuple[Snippet, ...]) -> Match:
-    """``Match(rule, hits, snippets)``, faster."""
-    match: Match = _new_match(Match)
-    _set_rule(match, rule)
-    _set_hits(match, hits)
-    _set_snippets(match, snippets)
-    _set_topic(match, None)
-    return match
-
 
 _MAX_CHUNK_NOTES = 500_000
 _EMPTY: frozenset[Feature] = frozenset()
@@ -702,13 +685,11 @@ class Matcher:
         if not candidates:
             return []
         evaluation = Evaluation(doc)
-        snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
-        # rules that share their words often have the same evidence: the same hits and
-        # snippets, built once
-        reports: dict[object, tuple[tuple[Hit, ...], tuple[Snippet, ...]]] = {}
+        reports = _Reports(evaluation)
+        later = Match.later
         out: list[Match] = []
         rules, limited, plans = self._rules, self.limited, self._plans
-        holds, evidence_of = evaluation.holds, evaluation.evidence_of
+        holds = evaluation.holds
         for r in sorted(candidates):
             rule = rules[r]
             if limited and not rule.allows(story):
@@ -716,12 +697,49 @@ class Matcher:
             plan = plans[r]
             if plan is None:
                 plan = plans[r] = plan_of(rule.query.root)
-            if not holds(plan):
-                continue
-            evidence = evidence_of(plan)
-            report = reports.get(evidence)
-            if report is None:
-                hits = tuple(evaluation.hits_of(evidence))
-                report = reports[evidence] = (hits, snippets.of(hits))
-            out.append(_match(rule.name, *report))
+            if holds(plan):
+                out.append(later(rule.name, reports, plan))
         return out
+
+
+class _Reports:
+    """The evidence (hits and snippets) of one story's keyword matches, built when a match's
+    is first read (see :meth:`Match.later`): deciding which rules match takes a third of
+    the work of a match, its evidence the rest.
+
+    Holds the story's evaluation, so the evidence is what it would have been if built at
+    once, in whatever order and whenever the matches are read. Rules that share their words
+    often have the same evidence (the same hits and snippets): built once. A lock keeps two
+    threads reading matches of the same story from filling its memos at once.
+    """
+
+    __slots__ = ("_built", "_evaluation", "_lock", "_snippets")
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self._evaluation = evaluation
+        self._snippets: StorySnippets | None = None
+        self._built: dict[object, Report] = {}
+        self._lock = threading.Lock()
+
+    def report(self, key: object) -> Report:
+        plan = cast(Plan, key)
+        evaluation = self._evaluation
+        # as in ``Matcher.match``: thousands of short-lived, acyclic containers
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            with self._lock:
+                evidence = evaluation.evidence_of(plan)
+                report = self._built.get(evidence)
+                if report is None:
+                    snippets = self._snippets
+                    if snippets is None:
+                        doc = evaluation.doc
+                        snippets = self._snippets = StorySnippets(
+                            {name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
+                    hits = tuple(evaluation.hits_of(evidence))
+                    report = self._built[evidence] = (hits, snippets.of(hits))
+                return report
+        finally:
+            if enabled:
+                gc.enable()

@@ -75,6 +75,26 @@ def test_match_prints_what_it_printed_before(tmp_path: Path, monkeypatch: pytest
     assert result.stdout == expected
 
 
+@pytest.mark.corpus
+def test_names_only_gives_the_same_matches_without_their_evidence(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.cli.rules import match
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    (tmp_path / "rules.yaml").write_text(rules_yaml(), encoding="utf-8")
+    (tmp_path / "stories.jsonl").write_text("\n".join(story_lines()) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(match, ["--names-only", "--rules", str(tmp_path / "rules.yaml"),
+                                        str(tmp_path / "stories.jsonl")])
+    assert result.exit_code == 1  # the bad lines
+    expected = []
+    for line in EXPECTED.read_text(encoding="utf-8").splitlines():
+        obj = json.loads(line)
+        if "matches" in obj:
+            obj["matches"] = [{"rule": m["rule"]} for m in obj["matches"]]
+        expected.append(obj)
+    assert [json.loads(line) for line in result.stdout.splitlines()] == expected
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
