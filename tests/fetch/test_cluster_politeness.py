@@ -108,9 +108,12 @@ async def test_a_place_held_by_a_dead_instance_frees_itself_when_its_lease_ends(
     dead = Database(postgres_url)
     dead.migrate()
     lease = 0.6
+    claimed = time.time()
     with dead.write() as conn:  # the instance took the host's only place, then was killed
-        taken = claim_turn(conn, "127.0.0.1", owner="dead", slots=1, delay=0, now=time.time(), lease=lease, ensure=True)
-    ends = time.time() + lease - 0.01
+        taken = claim_turn(conn, "127.0.0.1", owner="dead", slots=1, delay=0, now=claimed, lease=lease, ensure=True)
+    # the lease ends at ``claimed + lease`` (not from when the commit returned: under load
+    # that is later); a few ms for converting the site's monotonic clock to wall time
+    ends = claimed + lease - 0.005
     assert taken is not None
     alive = Instance(postgres_url, "alive", site, per_host=1, delay=0)
     try:
