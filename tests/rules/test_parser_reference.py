@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from monitor.errors import QueryError
-from monitor.rules import hints, parse_query
+from monitor.rules import hints, parse_query, parser
 from monitor.rules.ast import Query
 from tests.rules import reference_parser
 from tests.support.paths import DATA
@@ -148,18 +148,29 @@ def _differences(queries: Iterator[str] | set[str]) -> list[tuple[str, object, o
     return out
 
 
+@pytest.fixture(params=["run", "built"])
+def programs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every query parsed by running its shape's program (``_run``: the first queries of a
+    shape), or by the builder written for the shape (``_builder``: the rest)."""
+    monkeypatch.setattr(parser, "_PROGRAMS", {})
+    monkeypatch.setattr(parser, "_BUILD_FROM", 10**9 if request.param == "run" else 1)
+
+
+@pytest.mark.usefixtures("programs")
 def test_the_strings_of_the_tests_parse_as_before() -> None:
     strings = _strings_of_tests()
     assert len(strings) > 500
     assert _differences(strings) == []
 
 
+@pytest.mark.usefixtures("programs")
 def test_the_examples_of_the_docs_parse_as_before() -> None:
     examples = _examples_of_docs()
     assert len(examples) > 100
     assert _differences(examples) == []
 
 
+@pytest.mark.usefixtures("programs")
 def test_generated_queries_parse_as_before() -> None:
     queries = list(generated(4000, seed=14))
     outcomes = [_outcome(parse_query, q)[0] for q in queries]
