@@ -204,3 +204,19 @@ def test_the_reference_is_not_the_parser() -> None:
     # the comparison would pass trivially if both names were one function
     assert reference_parser.parse_query is not parse_query
     assert "_Parser" in vars(reference_parser)
+
+
+#: the expression ``hints._WRITTEN`` replaced (it tried its look-behind at every character)
+_WRITTEN_BEFORE = re.compile(r'(?<![^\s()"“”])(?!AND|OR|NOT|NEAR)(?i:and|or|not|near)(?:/\d+)?(?![^\s()"“”])')
+
+
+def test_operator_words_are_found_in_the_queries_the_expression_before_found_them_in() -> None:
+    rng = random.Random(16)
+    pieces = ["and", "AND", "And", "aNd", "or", "OR", "Or", "oR", "not", "NOT", "Not", "near", "NEAR", "Near/5",
+              "NEAR/5", "near/", "near/٣", "nearx", "xor", "ORx", "/5", "a", "n", "o", "K", "İ", " ", "\t", "\u00a0",
+              "\u2003", "\x1c", "\u200b", "(", ")", '"', "“", "”"]
+    texts = [*generated(3000, seed=17), *_strings_of_tests()]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8))) for _ in range(30_000)]
+    found = [hints._WRITTEN.search(text) is not None for text in texts]
+    assert sum(found) > 1000
+    assert found == [_WRITTEN_BEFORE.search(text) is not None for text in texts]
