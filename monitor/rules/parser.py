@@ -323,17 +323,22 @@ class _Shape:
 
 
 _LANG_NEEDS_CODE = 'lang: needs a language code such as "de" or "pt-BR"'
-#: each shape parsed (see _Shape): its program, whether it has a NEAR, how many queries of
-#: it were parsed, and its builder (``_builder``, made for the ``_BUILD_FROM``-th query of
-#: the shape: writing and compiling one costs as much as running the program for a few
-#: dozen queries, and a shape of one query has no use for it); emptied when it grows past
-#: _MAX_SHAPES (a large rule set has hundreds)
+#: each shape parsed (see _Shape): its program, whether its queries are yet to be checked
+#: for what may not stand in a NEAR, how many queries of it were parsed, and its builder
+#: (``_builder``, made for the ``_BUILD_FROM``-th query of the shape: writing and compiling
+#: one costs as much as running the program for a few dozen queries, and a shape of one
+#: query has no use for it); emptied when it grows past _MAX_SHAPES (a large rule set has
+#: hundreds)
 _PROGRAMS: dict[object, _Program] = {}
 _MAX_SHAPES = 20_000
 _BUILD_FROM = 16
 
 
 class _Program:
+    """A shape's program (``ops``), whether its queries are yet to be checked for what may
+    not stand in a NEAR (``near``), and the number of its queries run (``uses``) until its
+    builder (``build``) is made."""
+
     __slots__ = ("build", "near", "ops", "uses")
 
     def __init__(self, ops: tuple[Op, ...], near: bool) -> None:
@@ -718,6 +723,9 @@ def parse_query(query: str) -> Query:
     root, needs = program.run(texts, cols)
     if program.near:
         _check(root)  # only a NEAR can break what it checks
+        # what it checks (the kinds of the nodes around each NEAR) is the shape's: it holds for
+        # every query of the shape once it held for one
+        program.near = False
     if needs is None:
         _check_positive(root)  # raises, pointing at the branch without a positive term
         raise QueryError("the query has no positive term", 1)
