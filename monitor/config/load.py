@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config.models import Config, Settings
+from monitor.config.plainrules import load_plain_rules
 from monitor.config.problem import AT_KEY, Problem
 from monitor.config.rulesection import (
     CheckedRules,
@@ -171,8 +172,9 @@ EMPTY_FILE = (
 def _document(text: str, name: str) -> YAMLDocument:
     """The parsed file; raises :class:`ConfigError` when there is nothing to validate."""
     try:
-        # the rule entries' lines are marked when a message needs them (most of reading them)
-        doc = load_yaml(text, name, lazy_rules=True)
+        # the rule entries' lines are marked when a message needs them (most of reading them),
+        # and a rules section of plain lines is not composed as YAML (see plainrules)
+        doc = load_plain_rules(text, name) or load_yaml(text, name, lazy_rules=True)
     except YAMLProblem as exc:
         raise ConfigError([f"{name}:{exc.line}:{exc.column}: {exc.message}"]) from None
     if doc.data is None or doc.data == {}:

@@ -25,7 +25,7 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -49,6 +49,13 @@ class YAMLProblem(Exception):
         self.path = path
 
 
+class RuleMarks(Protocol):
+    """Marks rule entries read without them (see :mod:`monitor.config.plainrules`)."""
+
+    def mark(self, i: int, marks: dict[Path, tuple[int, int]]) -> None:
+        """Put the marks of rule entry ``i``'s key paths into ``marks`` (nothing when it has none)."""
+
+
 @dataclass
 class YAMLDocument:
     """One parsed file: its data, where each key path is, and the duplicate keys found.
@@ -70,6 +77,9 @@ class YAMLDocument:
     #: the rule entries read without line marks (by index): :meth:`position` marks them
     #: when a message needs one
     unmarked: dict[int, MappingNode] = field(default_factory=dict)
+    #: the rule entries read from plain lines (see :mod:`monitor.config.plainrules`), marked
+    #: by :meth:`position` when asked
+    plain_rules: RuleMarks | None = None
 
     def position(self, path: Path) -> tuple[int, int] | None:
         """The 1-based ``(line, column)`` of key path ``path``, or None when it has none."""
@@ -78,6 +88,9 @@ class YAMLDocument:
             node = self.unmarked.pop(path[1], None)
             if node is not None:
                 _mark_plain(node, path[:2], self.lines)
+                found = self.lines.get(path)
+            elif self.plain_rules is not None:
+                self.plain_rules.mark(path[1], self.lines)
                 found = self.lines.get(path)
         return found
 

@@ -39,6 +39,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import operator
 import os
 import pickle
 import re
@@ -161,9 +162,13 @@ def _version_of(module: str) -> str:
         return "+".join(importlib.metadata.version(name) for name in names) or "?"
 
 
+#: what the digest holds of a rule
+_ROW = operator.attrgetter("name", "query", "sources", "tags", "about", "threshold")
+
+
 def rules_digest(specs: Sequence[RuleSpec]) -> str:
     """The hash that says whether two rule sets compile to the same matcher (see the module)."""
-    rows = [[spec.name, spec.query, spec.sources, spec.tags, spec.about, spec.threshold] for spec in specs]
+    rows = list(map(_ROW, specs))  # tuples: JSON writes them as lists
     return hashlib.sha256((code_version() + "\n" + json.dumps(rows)).encode()).hexdigest()
 
 

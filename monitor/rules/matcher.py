@@ -125,6 +125,21 @@ class _Rule:
         return _allows(self.sources, self.tags, story)
 
 
+_RULE_SLOTS = ("name", "query", "sources", "tags")
+assert tuple(f.name for f in fields(_Rule)) == _RULE_SLOTS, "_Rule changed: update _new_rule"
+_set_name, _set_query, _set_sources, _set_tags = (getattr(_Rule, name).__set__ for name in _RULE_SLOTS)
+
+
+def _new_rule(name: str, query: Query, sources: frozenset[str], tags: frozenset[str]) -> _Rule:
+    """``_Rule(name, query, sources, tags)``, faster (as ``_match``; a large rule set makes 100 000)."""
+    rule: _Rule = object.__new__(_Rule)
+    _set_name(rule, name)
+    _set_query(rule, query)
+    _set_sources(rule, sources)
+    _set_tags(rule, tags)
+    return rule
+
+
 @dataclass(frozen=True, slots=True)
 class _TopicScope:
     """Where a topic rule may alert, and whether its query must match too."""
@@ -147,6 +162,10 @@ class _Plans(list[Plan | None]):
         return _Plans, ([None] * len(self),)
 
 
+#: where one requirement set is filed (see ``_Index._slots``)
+_Slots = tuple[list[list[int]], list[list[int]] | None, frozenset[Feature], tuple[tuple[Feature, ...], ...]]
+
+
 class _Index:
     """Requirement sets filed under their two rarest atoms, for one lemmatiser language.
 
@@ -161,7 +180,10 @@ class _Index:
 
     __slots__ = ("more", "multis", "pairs", "rule_of", "singles", "words")
 
-    def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool, units: set[Unit]) -> None:
+    def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool, units: set[Unit],
+                 pair_firsts: set[str] | None = None) -> None:
+        """The index of ``rules`` for language ``lang``, ``units`` the words of their terms;
+        ``pair_firsts`` (when given) gets the first word of every word pair of their sets."""
         self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
         self.more: dict[tuple[Feature, Feature], list[int]] = {}
         #: of each set in ``more``: its rule, its other atoms of one feature, its other atoms
@@ -173,28 +195,64 @@ class _Index:
         #: look up in a story: the others need not be collected
         self.words = frozenset(_lookups(units, lang))
         table = frequency.rates(lang)
-        # of each atom (a large rule set repeats its words): its alternative features, and
-        # its place in the order of rarity (``_rarity``), a key sorted by in C
-        features: dict[Atom, tuple[Feature, ...]] = {}
-        rarity: dict[Atom, tuple[float, int, str, str, str]] = {}
-        rank = rarity.__getitem__
-        # the features of each requirement set, by the set's id: queries share their sets'
-        # tuples (see ``parser._need_tuple``), and a large rule set repeats them
-        filed: dict[int, list[tuple[Feature, ...]]] = {}
-        file = self._file
+        # of each atom, by its id (a large rule set repeats its words, and shares its atoms:
+        # see ``needs._atom_of``; an id is hashed at once, an atom's tuple every time): its
+        # place in the order of rarity (``_rarity``) with its alternative features, and
+        # what ``_tested`` asks of it (the words of a pair; the text of a fold anywhere)
+        known: dict[int, _Ranked] = {}
+        # where each requirement set is filed, by the set's id: queries share their sets'
+        # tuples (see ``parser._need_tuple``), and a large rule set repeats them. A set is
+        # ranked and its lists found once (``_slots``); each rule of it is then appended to
+        # them (the lists made, and in the same order, as filing each rule's set on its own)
+        filed: dict[int, _Slots] = {}
+        slots = self._slots
+        rule_of, singles, multis = self.rule_of, self.singles, self.multis
         for r, rule in enumerate(rules):
             for need in rule.query.needs:
-                alts = filed.get(id(need))
-                if alts is None:
-                    tested = _tested(need, use_pairs)
-                    for atom in tested:
-                        if atom not in features:
-                            features[atom] = _alternatives(atom, lang)
-                            rarity[atom] = _rarity(atom, _rate(atom, lang, table))
-                    if len(tested) > 1:
-                        tested.sort(key=rank)
-                    alts = filed[id(need)] = [features[atom] for atom in tested]
-                file(r, alts)
+                found = filed.get(id(need))
+                if found is None:
+                    found = filed[id(need)] = slots(_ranked_need(need, use_pairs, known, lang, table))
+                lists, more, single, multi = found
+                if more is None:
+                    for listed in lists:
+                        listed.append(r)
+                    continue
+                c = len(rule_of)
+                rule_of.append(r)
+                singles.append(single)
+                multis.append(multi)
+                for listed in more:
+                    listed.append(c)
+        if pair_firsts is not None:
+            pair_firsts.update(entry[2][0] for entry in known.values() if entry[2])
+
+    def _slots(self, alts: list[tuple[Feature, ...]]) -> _Slots:
+        """Where a set whose atoms have the alternative features ``alts`` (rarest first) is
+        filed, the lists made now: a set of one or two atoms, the lists of ``pairs`` its
+        rule is appended to (and None); a larger set, the lists of ``more`` its number is
+        appended to (its rule in ``rule_of``), after the set's ``singles`` and ``multis``
+        entries (returned last), and the keys of ``pairs`` that lead there."""
+        pairs = self.pairs
+        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
+        lists: list[list[int]] = []
+        if len(alts) <= 2:
+            for first in alts[0]:
+                second = pairs.get(first)
+                if second is None:
+                    second = pairs[first] = {}
+                for feature in seconds:
+                    rules = second.get(feature)
+                    if rules is None:
+                        rules = second[feature] = []
+                    lists.append(rules)
+            return lists, None, _EMPTY, ()
+        for first in alts[0]:
+            second = pairs.setdefault(first, {})
+            for feature in seconds:
+                second.setdefault(feature, [])
+                lists.append(self.more.setdefault((first, feature), []))
+        single = frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY
+        return [], lists, single, tuple(a for a in alts[2:] if len(a) > 1)
 
     def _ranked(self, need: tuple[Atom, ...], lang: str, use_pairs: bool) -> list[tuple[Feature, ...]]:
         """The alternative features of the atoms of ``need`` the filter tests, rarest first
@@ -246,8 +304,10 @@ class _Index:
         return second
 
     def _file_own(self, r: int, alts: list[tuple[Feature, ...]], own: set[int]) -> None:
-        """``_file`` in a patched copy: the dictionaries and lists it changes are copied
-        first (the index it was copied from shares them)."""
+        """Files the set of rule ``r`` whose atoms have the alternative features ``alts``
+        (rarest first) in a patched copy, as the build files it (``_slots``): the
+        dictionaries and lists it changes are copied first (the index it was copied from
+        shares them)."""
         seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
         c = None
         if len(alts) > 2:
@@ -265,35 +325,6 @@ class _Index:
                 second[feature] = rules
                 key = (first, feature)
                 self.more[key] = [*self.more.get(key, ()), c]
-
-    def _file(self, r: int, alts: list[tuple[Feature, ...]]) -> None:
-        """Files the set of rule ``r`` whose atoms have the alternative features ``alts``,
-        rarest first."""
-        pairs = self.pairs
-        seconds = alts[1] if len(alts) > 1 else (ALWAYS,)
-        if len(alts) <= 2:
-            for first in alts[0]:
-                second = pairs.get(first)
-                if second is None:
-                    second = pairs[first] = {}
-                for feature in seconds:
-                    rules = second.get(feature)
-                    if rules is None:
-                        second[feature] = [r]
-                    else:
-                        rules.append(r)
-            return
-        c = len(self.rule_of)
-        self.rule_of.append(r)
-        # most sets have no atom of one feature past the second: share one empty set
-        self.singles.append(frozenset(a[0] for a in alts[2:] if len(a) == 1) or _EMPTY)
-        self.multis.append(tuple(a for a in alts[2:] if len(a) > 1))
-        for first in alts[0]:
-            second = pairs.setdefault(first, {})
-            for feature in seconds:
-                # the rule is reached through ``more``; its key here leads there
-                second.setdefault(feature, [])
-                self.more.setdefault((first, feature), []).append(c)
 
     def candidates(self, feats: set[Feature]) -> set[int]:
         """Rules whose every atom of at least one requirement set is among ``feats``
@@ -346,6 +377,42 @@ def _tested(need: tuple[Atom, ...], use_pairs: bool) -> list[Atom]:
         return [atom for atom in need if atom.kind != PAIR_ATOM]
     words = {word for atom in need if atom.kind == PAIR_ATOM for word in pair_of(atom)}
     return [atom for atom in need if not (atom.kind == FOLD_ATOM and atom.field is None and atom.text in words)]
+
+
+#: an atom's rarity (``_rarity``), its alternative features (``_alternatives``), the words of
+#: its pair (a pair atom; else empty), and its text when it is a fold anywhere (else None)
+_Ranked = tuple[tuple[float, int, str, str, str], tuple[Feature, ...], tuple[str, ...], str | None]
+
+
+def _ranked_atom(atom: Atom, lang: str, table: Rates) -> _Ranked:
+    """What the index build needs of ``atom`` (see ``_Ranked``)."""
+    kind = atom.kind
+    return (_rarity(atom, _rate(atom, lang, table)), _alternatives(atom, lang),
+            pair_of(atom) if kind == PAIR_ATOM else (),
+            atom.text if kind == FOLD_ATOM and atom.field is None else None)
+
+
+def _ranked_need(need: tuple[Atom, ...], use_pairs: bool, known: dict[int, _Ranked], lang: str,
+                 table: Rates) -> list[tuple[Feature, ...]]:
+    """The alternative features of the atoms of ``need`` the filter tests, rarest first, as
+    ``_Index._ranked`` finds them (``_tested``, on what ``known`` holds of each atom, by its
+    id; tests/rules/test_patched.py compares an index patched through ``_ranked`` with one
+    built through this)."""
+    ranked = []
+    for atom in need:
+        entry = known.get(id(atom))
+        if entry is None:
+            entry = known[id(atom)] = _ranked_atom(atom, lang, table)
+        ranked.append(entry)
+    if use_pairs:
+        words = [word for entry in ranked if entry[2] for word in entry[2]]
+        if words:
+            ranked = [entry for entry in ranked if entry[3] not in words]
+    else:
+        ranked = [entry for entry in ranked if not entry[2]]
+    if len(ranked) > 1:
+        ranked.sort()  # by rarity: no two atoms have the same
+    return [entry[1] for entry in ranked]
 
 
 def _lookups(units: set[Unit], lang: str) -> set[str]:
@@ -445,12 +512,10 @@ class Matcher:
         #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
         self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
-        # each set once (queries share them: see ``parser._need_tuple``)
-        needs = {id(need): need for rule in rules for need in rule.query.needs}.values()
-        pair_atoms = (atom for need in needs for atom in need if atom.kind == PAIR_ATOM)
-        self._pair_firsts = (frozenset(pair_of(atom)[0] for atom in pair_atoms) if self._use_pairs
-                             else frozenset())
-        self._index("en")
+        # the first words of the rules' word pairs are found by the build, which sees every atom
+        firsts: set[str] = set()
+        self._indexes["en"] = _Index(self._rules, "en", self._use_pairs, self._units, firsts)
+        self._pair_firsts = frozenset(firsts) if self._use_pairs else frozenset()
 
     @classmethod
     def compile(
@@ -491,7 +556,7 @@ class Matcher:
                     query = query or parse_query(spec.query)
                 except QueryError as exc:
                     raise QueryError(f'rule "{spec.name}": {exc.message}', exc.column) from None
-                compiled.append(_Rule(spec.name, query, sources, tags))
+                compiled.append(_new_rule(spec.name, query, sources, tags))
             # embedding the descriptions loads the model (TopicModelError without the extra)
             topics = TopicIndex.build(topic_rules) if topic_rules else None
             order = [spec.name for spec in rules]

@@ -49,6 +49,8 @@ def _atom(u: Unit, field: Field | None) -> Atom:
 
 def _alt_atoms(alt: tuple[Unit, ...], field: str | None) -> frozenset[Atom]:
     required = _REQUIRED_FIELD.get(field)
+    if len(alt) == 1:  # one word (most terms): no pair
+        return frozenset((_atom(alt[0], required),))
     atoms = {_atom(u, required) for u in alt}
     # consecutive words compared by their folds (quoted, or exact case) must occur as a pair
     atoms.update(_atom_of(PAIR_ATOM, pair_text(fold(a.text), fold(b.text)), None) for a, b in pairwise(alt)
@@ -59,6 +61,8 @@ def _alt_atoms(alt: tuple[Unit, ...], field: str | None) -> frozenset[Atom]:
 def term_needs(alts: tuple[tuple[Unit, ...], ...], field: str | None) -> tuple[frozenset[Atom], ...]:
     """The requirement sets of a term with alternatives ``alts`` limited to ``field``: one per
     alternative."""
+    if len(alts) == 1:
+        return (_alt_atoms(alts[0], field),)
     return tuple(_alt_atoms(alt, field) for alt in alts)
 
 
@@ -83,6 +87,11 @@ def and_needs(subs: Sequence[Needs | None]) -> list[frozenset[Atom]] | None:
     """The requirement sets of an AND (or a NEAR) whose operands have ``subs``: one set of
     each operand that has any, united; at most ``_MAX_NEEDS`` sets (an operand that would
     make more is left out, which keeps the condition necessary, just looser)."""
+    if len(subs) == 2:
+        # two operands of one set each (the most common case): their union, as below
+        first, second = subs
+        if first is not None and second is not None and len(first) == 1 and len(second) == 1:
+            return [frozenset().union(first[0], second[0])]
     present = sorted((s for s in subs if s is not None), key=len)
     if not present:
         return None

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from functools import lru_cache
 
 from monitor.errors import QueryError
@@ -44,7 +45,12 @@ _WORD, _PHRASE = Token.WORD, Token.PHRASE
 
 _SPACE = " \t\r\n\f\v\u00a0"
 #: one token of a query, after any spaces (possessive: trailing spaces match nothing). The
-#: alternatives are tried in the order the lexer always decided in: a bracket; a quoted
+#: first alternative is a shortcut: a run that starts with a lower-case letter or digit, or
+#: with an upper-case letter and a lower-case one, and holds no ``:``, can be nothing but a
+#: word (no operator, NEAR, ``-``, ``=`` or ``name:``), and most runs of a query are such
+#: words: taken first, they are not tried against every other alternative (the search
+#: tried each, a third of the lexer's cost). The other alternatives are tried in the order
+#: the lexer always decided in: a bracket; a quoted
 #: phrase (a straight quote closes at the next straight quote, or failing one at the next
 #: ”; “ and ” close at the next ”), or a quote that none closes; an operator word or a NEAR
 #: run (a run: characters up to a space, bracket or quote); ``-`` and ``=`` before an operand, or before
@@ -53,7 +59,8 @@ _SPACE = " \t\r\n\f\v\u00a0"
 #: ``_SPACE``), a word of itself.
 _TOKEN = re.compile(
     r"""[ \t\r\n\f\v\xa0]*+(?:
-      ([()])
+      ((?:[a-z0-9]|[A-Z][a-z])[^\s()"“”:]*+)(?![^\s()"“”])
+    | ([()])
     | "([^"]*)" | "(?=[^"]*\Z)([^”]*)” | “([^”]*)” | ”([^”]*)”
     | (["“”])
     | (AND|OR|NOT)(?![^\s()"“”])
@@ -67,8 +74,8 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 # the groups of _TOKEN
-_G_BRACKET, _G_PHRASE, _G_PHRASE_LAST, _G_UNCLOSED, _G_OPERATOR, _G_NEAR = 1, 2, 5, 6, 7, 8
-_G_NEG, _G_NEG_ALONE, _G_EXACT, _G_EXACT_ALONE, _G_FIELD, _G_LITERAL, _G_WORD, _G_OTHER = range(9, 17)
+_G_PLAIN, _G_BRACKET, _G_PHRASE, _G_PHRASE_LAST, _G_UNCLOSED, _G_OPERATOR, _G_NEAR = 1, 2, 3, 6, 7, 8, 9
+_G_NEG, _G_NEG_ALONE, _G_EXACT, _G_EXACT_ALONE, _G_FIELD, _G_LITERAL, _G_WORD, _G_OTHER = range(10, 18)
 _SPELLED_GROUPS = frozenset({_G_BRACKET, _G_OPERATOR})
 _FIELD_GROUPS = frozenset({_G_FIELD, _G_LITERAL})
 #: the tokens a query spells as themselves, by spelling
@@ -85,7 +92,7 @@ Tokens = tuple[list[Token], list[str], list[int]]
 
 #: the kind of the tokens of each group of ``_TOKEN`` whose kind its group tells
 _KIND_OF_GROUP: dict[int, Token] = {
-    _G_WORD: _WORD, _G_OTHER: _WORD, _G_NEG: _NEG, _G_EXACT: _EXACT,
+    _G_PLAIN: _WORD, _G_WORD: _WORD, _G_OTHER: _WORD, _G_NEG: _NEG, _G_EXACT: _EXACT,
     **dict.fromkeys(range(_G_PHRASE, _G_PHRASE_LAST + 1), _PHRASE),
 }
 
@@ -316,15 +323,45 @@ class _Shape:
 
 
 _LANG_NEEDS_CODE = 'lang: needs a language code such as "de" or "pt-BR"'
-#: the program of each shape parsed (see _Shape), and whether it has a NEAR; emptied when it
-#: grows past _MAX_SHAPES (a large rule set has hundreds)
-_PROGRAMS: dict[object, tuple[tuple[Op, ...], bool]] = {}
+#: each shape parsed (see _Shape): its program, whether its queries are yet to be checked
+#: for what may not stand in a NEAR, how many queries of it were parsed, and its builder
+#: (``_builder``, made for the ``_BUILD_FROM``-th query of the shape: writing and compiling
+#: one costs as much as running the program for a few dozen queries, and a shape of one
+#: query has no use for it); emptied when it grows past _MAX_SHAPES (a large rule set has
+#: hundreds)
+_PROGRAMS: dict[object, _Program] = {}
 _MAX_SHAPES = 20_000
+_BUILD_FROM = 16
 
 
-def _program(kinds: list[Token], texts: list[str], cols: list[int]) -> tuple[tuple[Op, ...], bool]:
-    """The program of the shape of the tokens, and whether it has a NEAR. Raises
-    :class:`QueryError` for a syntax error: the first bad word before it, if any."""
+class _Program:
+    """A shape's program (``ops``), whether its queries are yet to be checked for what may
+    not stand in a NEAR (``near``), and the number of its queries run (``uses``) until its
+    builder (``build``) is made."""
+
+    __slots__ = ("build", "near", "ops", "uses")
+
+    def __init__(self, ops: tuple[Op, ...], near: bool) -> None:
+        self.ops = ops
+        self.near = near
+        self.uses = 0
+        self.build: Builder | None = None
+
+    def run(self, texts: list[str], cols: list[int]) -> tuple[Node, Needs]:
+        """The tree and requirement sets of the query of this shape whose tokens have
+        ``texts`` and ``cols``."""
+        build = self.build
+        if build is None:
+            self.uses += 1
+            if self.uses < _BUILD_FROM:
+                return _run(self.ops, texts, cols)
+            build = self.build = _builder(self.ops)
+        return build(texts, cols)
+
+
+def _program(kinds: list[Token], texts: list[str], cols: list[int]) -> _Program:
+    """The program of the shape of the tokens. Raises :class:`QueryError` for a syntax
+    error: the first bad word before it, if any."""
     key: object = tuple(kinds)
     if _FIELD in kinds:
         key = (key, *(text for kind, text in zip(kinds, texts, strict=True) if kind is _FIELD))
@@ -339,7 +376,7 @@ def _program(kinds: list[Token], texts: list[str], cols: list[int]) -> tuple[tup
         raise
     if len(_PROGRAMS) >= _MAX_SHAPES:
         _PROGRAMS.clear()
-    found = _PROGRAMS[key] = (tuple(shape.ops), shape.near)
+    found = _PROGRAMS[key] = _Program(tuple(shape.ops), shape.near)
     return found
 
 
@@ -408,6 +445,109 @@ def _run(ops: tuple[Op, ...], texts: list[str], cols: list[int]) -> tuple[Node, 
     return nodes[0], needs[0]
 
 
+Builder = Callable[[list[str], list[int]], tuple[Node, Needs]]
+
+#: each node made as its frozen dataclass's ``__init__`` makes it (the object, then each
+#: slot set through its descriptor), without the cost of ``object.__setattr__`` per field:
+#: a large rule set makes hundreds of thousands. What the generated builders (``_builder``)
+#: and ``_term`` see of the node classes:
+_NODE_SLOTS = {And: ("children", "col"), Or: ("children", "col"), Not: ("child", "col"),
+               Near: ("left", "right", "distance", "col"), Term: ("alts", "field", "label", "col"),
+               Query: ("text", "root", "needs")}
+for _cls, _slots in _NODE_SLOTS.items():
+    assert tuple(f.name for f in fields(_cls)) == _slots, f"{_cls.__name__} changed: update _NODE_SLOTS"
+_BUILDER_GLOBALS: dict[str, object] = {
+    "_new": object.__new__, "_term": None, "_negate": None, "_moved": None, "_lang": None,
+    "and_needs": and_needs, "or_needs": or_needs, "NEAR_CUT": len(NEAR_SLASH),
+    **{cls.__name__: cls for cls in _NODE_SLOTS},
+    **{f"_{cls.__name__}_{name}": getattr(cls, name).__set__ for cls, slots in _NODE_SLOTS.items() for name in slots},
+}
+
+_new = object.__new__
+_query_text, _query_root, _query_needs = (getattr(Query, name).__set__ for name in _NODE_SLOTS[Query])
+_term_alts, _term_field, _term_label, _term_col = (getattr(Term, name).__set__ for name in _NODE_SLOTS[Term])
+
+
+def _new_term(alts: tuple[tuple[Unit, ...], ...], field: str | None, label: str, col: int) -> Term:
+    """``Term(alts, field, label, col)``, faster."""
+    term: Term = _new(Term)
+    _term_alts(term, alts)
+    _term_field(term, field)
+    _term_label(term, label)
+    _term_col(term, col)
+    return term
+
+
+def _made(cls: type, *values: str) -> str:
+    """Python that makes a node of ``cls`` from the expressions ``values`` (see _NODE_SLOTS)."""
+    name = cls.__name__
+    sets = "".join(f"; _{name}_{slot}(node, {value})" for slot, value in zip(_NODE_SLOTS[cls], values, strict=True))
+    return f"node = _new({name}){sets}"
+
+
+def _builder(ops: tuple[Op, ...]) -> Builder:
+    """A function that builds the tree of the program ``ops`` from the tokens' texts and
+    columns, with its requirement sets (see ``monitor.rules.needs``) combined as each node
+    is built: the program, written out as Python once per shape, so that a query of a known
+    shape runs no loop over its operations (a large rule set has hundreds of shapes and
+    100 000 queries)."""
+    lines = ["def build(texts, cols):"]
+    stack: list[int] = []  # the values the program's operations leave, as variable numbers
+    for number, op in enumerate(ops):
+        code = op[0]
+        if code == _TERM:
+            lines.append(f"    n{number}, s{number} = _term({op[2]!r}, texts[{op[1]}], {op[3]!r}, {op[4]!r}, "
+                         f"cols[{op[1]}])")
+        elif code in (_ALL, _ANY):
+            count = op[1]
+            items = stack[-count:]
+            del stack[-count:]
+            nodes = "".join(f"n{item}, " for item in items)
+            needs = "".join(f"s{item}, " for item in items)
+            lines.append(f"    {_made(And if code == _ALL else Or, f'({nodes})', f'cols[{op[2]}]')}; n{number} = node")
+            lines.append(f"    s{number} = {'and_needs' if code == _ALL else 'or_needs'}(({needs}))")
+        elif code == _WITHIN:
+            right, left = stack.pop(), stack.pop()
+            distance = f"int(texts[{op[1]}][NEAR_CUT:])"
+            lines.append(f"    {_made(Near, f'n{left}', f'n{right}', distance, f'cols[{op[1]}]')}; n{number} = node")
+            lines.append(f"    s{number} = and_needs((s{left}, s{right}))")
+        elif code == _NEGATE:
+            child = stack.pop()
+            lines.append(f"    n{number}, s{number} = _negate(n{child}, cols[{op[1]}])")
+        elif code == _MOVE:
+            # a field or = before a term: the term is where they are
+            lines.append(f"    n{stack[-1]} = _moved(n{stack[-1]}, cols[{op[1]}])")
+            continue
+        else:
+            lines.append(f"    n{number}, s{number} = _lang(texts[{op[2]}], cols[{op[2]}], cols[{op[1]}])")
+        stack.append(number)
+    lines.append(f"    return n{stack[0]}, s{stack[0]}")
+    space = dict(_BUILDER_GLOBALS, _term=_term, _negate=_negate, _moved=_moved, _lang=_lang)
+    # the source is made above from the program's operation codes and token indices alone
+    # (and field names, which the lexer took from QUERY_FIELDS): no text of a query
+    exec("\n".join(lines), space)  # noqa: S102
+    build: Builder = space["build"]  # type: ignore[assignment]
+    return build
+
+
+def _negate(child: Node, col: int) -> tuple[Node, Needs]:
+    # NOT NOT x is x: keeping it would hide x's terms from the candidate filter
+    if isinstance(child, Not):
+        return child.child, needs_of(child.child)
+    return Not(child, col), None
+
+
+def _moved(node: Node, col: int) -> Node:
+    return _new_term(node.alts, node.field, node.label, col) if isinstance(node, Term) else node
+
+
+def _lang(code: str, code_col: int, col: int) -> tuple[Node, Needs]:
+    if not _LANG_CODE.fullmatch(code):
+        raise QueryError(_LANG_NEEDS_CODE, code_col)
+    lang = language_code(code)
+    return Lang(lang, col), lang_needs(lang)
+
+
 @lru_cache(maxsize=200_000)
 def _term(phrase: bool, text: str, field: str | None, exact: bool, col: int) -> tuple[Term, Needs]:
     """The term (at column ``col``) and requirement sets of a word or phrase: one object
@@ -417,7 +557,7 @@ def _term(phrase: bool, text: str, field: str | None, exact: bool, col: int) -> 
         alts, label, needs = _term_parts(phrase, text, field, exact)
     except QueryError as exc:
         raise QueryError(exc.message, col + exc.column - 1) from None
-    return Term(alts, field, label, col), needs
+    return _new_term(alts, field, label, col), needs
 
 
 @lru_cache(maxsize=200_000)
@@ -579,11 +719,18 @@ def parse_query(query: str) -> Query:
     if not query.strip():
         raise QueryError("empty query", 1)
     kinds, texts, cols = _lex(query)
-    ops, near = _program(kinds, texts, cols)
-    root, needs = _run(ops, texts, cols)
-    if near:
+    program = _program(kinds, texts, cols)
+    root, needs = program.run(texts, cols)
+    if program.near:
         _check(root)  # only a NEAR can break what it checks
+        # what it checks (the kinds of the nodes around each NEAR) is the shape's: it holds for
+        # every query of the shape once it held for one
+        program.near = False
     if needs is None:
         _check_positive(root)  # raises, pointing at the branch without a positive term
         raise QueryError("the query has no positive term", 1)
-    return Query(query, root, tuple(map(_need_tuple, needs)))
+    query_: Query = _new(Query)
+    _query_text(query_, query)
+    _query_root(query_, root)
+    _query_needs(query_, tuple(map(_need_tuple, needs)))
+    return query_

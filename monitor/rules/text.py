@@ -288,9 +288,15 @@ def _english_lemma_keys() -> dict[str, set[str]]:
                 if extra:
                     found = {**found, **extra} if found else extra
                 if found:
-                    lowered = (lemma.lower() for lemmas in found.values() for lemma in lemmas)
-                    folded = (lemma if lemma.isascii() else fold(lemma) for lemma in lowered)
-                    keyed[form] = {american(lemma, lemma) for lemma in folded}
+                    # plain loops: the tables hold ~70 000 words, and this runs at every start
+                    keys = set()
+                    for lemmas in found.values():
+                        for lemma in lemmas:
+                            lower = lemma.lower()
+                            if not lower.isascii():
+                                lower = fold(lower)
+                            keys.add(american(lower, lower))
+                    keyed[form] = keys
     return keyed
 
 
@@ -327,6 +333,11 @@ def english_key_table() -> dict[str, tuple[str, ...]]:
         if not (word.isascii() and word.islower()):
             continue
         spelled = american(word, word)
+        if spelled == word:
+            # most words: their keys are their lemmas' alone, often just the word itself
+            own = keyed.get(word, none)
+            if not own or (len(own) == 1 and word in own):
+                continue
         keys = {word, spelled}
         keys |= keyed.get(word, none)
         if spelled != word:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from monitor.errors import QueryError
-from monitor.rules import hints, parse_query
+from monitor.rules import hints, parse_query, parser
 from monitor.rules.ast import Query
 from tests.rules import reference_parser
 from tests.support.paths import DATA
@@ -148,18 +148,29 @@ def _differences(queries: Iterator[str] | set[str]) -> list[tuple[str, object, o
     return out
 
 
+@pytest.fixture(params=["run", "built"])
+def programs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every query parsed by running its shape's program (``_run``: the first queries of a
+    shape), or by the builder written for the shape (``_builder``: the rest)."""
+    monkeypatch.setattr(parser, "_PROGRAMS", {})
+    monkeypatch.setattr(parser, "_BUILD_FROM", 10**9 if request.param == "run" else 1)
+
+
+@pytest.mark.usefixtures("programs")
 def test_the_strings_of_the_tests_parse_as_before() -> None:
     strings = _strings_of_tests()
     assert len(strings) > 500
     assert _differences(strings) == []
 
 
+@pytest.mark.usefixtures("programs")
 def test_the_examples_of_the_docs_parse_as_before() -> None:
     examples = _examples_of_docs()
     assert len(examples) > 100
     assert _differences(examples) == []
 
 
+@pytest.mark.usefixtures("programs")
 def test_generated_queries_parse_as_before() -> None:
     queries = list(generated(4000, seed=14))
     outcomes = [_outcome(parse_query, q)[0] for q in queries]
@@ -193,3 +204,19 @@ def test_the_reference_is_not_the_parser() -> None:
     # the comparison would pass trivially if both names were one function
     assert reference_parser.parse_query is not parse_query
     assert "_Parser" in vars(reference_parser)
+
+
+#: the expression ``hints._WRITTEN`` replaced (it tried its look-behind at every character)
+_WRITTEN_BEFORE = re.compile(r'(?<![^\s()"“”])(?!AND|OR|NOT|NEAR)(?i:and|or|not|near)(?:/\d+)?(?![^\s()"“”])')
+
+
+def test_operator_words_are_found_in_the_queries_the_expression_before_found_them_in() -> None:
+    rng = random.Random(16)
+    pieces = ["and", "AND", "And", "aNd", "or", "OR", "Or", "oR", "not", "NOT", "Not", "near", "NEAR", "Near/5",
+              "NEAR/5", "near/", "near/٣", "nearx", "xor", "ORx", "/5", "a", "n", "o", "K", "İ", " ", "\t", "\u00a0",
+              "\u2003", "\x1c", "\u200b", "(", ")", '"', "“", "”"]
+    texts = [*generated(3000, seed=17), *_strings_of_tests()]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8))) for _ in range(30_000)]
+    found = [hints._WRITTEN.search(text) is not None for text in texts]
+    assert sum(found) > 1000
+    assert found == [_WRITTEN_BEFORE.search(text) is not None for text in texts]
