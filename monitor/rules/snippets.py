@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import compress
+from operator import itemgetter
+from typing import cast
 
 from monitor.models import Hit, Snippet
 from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
@@ -163,7 +166,7 @@ _TEXT = FIELD_NAMES[TEXT]
 _UNKNOWN_LAST = len(FIELD_NAMES)
 
 
-def _text_order(group: tuple[Place, list[Hit]]) -> tuple[int, int]:
+def _text_order(group: tuple[Place, object]) -> tuple[int, int]:
     """Sort key of a sentence's hits, ((field name, begin, end), hits): fields in ``Field``
     order, then sentences in text order."""
     (field, begin, _), _ = group
@@ -227,58 +230,129 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
     return tuple([cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen])
 
 
-#: a hit whose place is not known yet
-_UNKNOWN: Place = ("", -1, -1)
+#: a hit made ready for its snippet: (the hit, its place, its character span, its term)
+Mark = tuple[Hit, Place, tuple[int, int], str]
+_mark_place, _mark_span, _mark_term = itemgetter(1), itemgetter(2), itemgetter(3)
 
 
 class StorySnippets:
-    """``make_snippets`` for the many hit lists of one story's matches (with the story's
-    ``Sentences``): each hit's sentence is found once, each snippet cut once, however many
-    matches show it. Rules that share words share sentences and snippets."""
+    """``make_snippets`` for the many hit lists of one story's matches: the text is split
+    into sentences once, each sentence trimmed once, each snippet cut once, however many
+    matches show it. Rules that share words share sentences and snippets.
 
-    __slots__ = ("_cuts", "_kept", "_places", "sentences", "texts")
+    A hit is given as a ``Mark`` (see ``mark``), made once per story and shared by every
+    match that reports the hit: the lists of marks are then grouped by sentence without a
+    call per hit."""
+
+    __slots__ = ("_cuts", "_places", "_starts", "_trims", "texts")
 
     def __init__(self, texts: dict[str, str]) -> None:
         self.texts = texts
-        self.sentences = Sentences()
-        #: id of a hit → its place, or None when its field has no text
-        self._places: dict[int, Place | None] = {}
-        #: the hits of ``_places``, kept alive so that their ids stay their own
-        self._kept: list[Hit] = []
+        #: where the text's sentences start (found when first needed)
+        self._starts: list[int] | None = None
+        #: sentence number → its bounds, whitespace-trimmed
+        self._trims: dict[int, tuple[int, int]] = {}
+        #: every place given out, so that equal places are one object (compared in C by
+        #: identity, hashed once each)
+        self._places: dict[Place, Place] = {}
         self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
 
+    def place(self, field: str, start: int, end: int) -> Place | None:
+        """Where the snippet of a hit at ``start``..``end`` (character offsets) of ``field``
+        may be taken from: its sentence of the text, or a whole short field; None when the
+        field has no text. What ``make_snippets`` groups the hit by."""
+        text = self.texts.get(field)
+        if not text:
+            return None
+        if field != _TEXT:
+            place = (field, 0, len(text))
+        else:
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = sentence_starts(text)
+            i = bisect_right(starts, start) - 1
+            trim = self._trims.get(i)
+            if trim is None:
+                # as ``Sentences.of``: how a sentence is trimmed does not depend on the hit
+                trim = self._trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < len(starts) else len(text),
+                                                 0)
+            begin, finish = trim
+            # a hit that runs past its sentence's end (a phrase across it) takes the rest
+            place = (field, begin, finish if finish >= end else end)
+        return self._places.setdefault(place, place)
+
+    def mark(self, hit: Hit) -> Mark:
+        """``hit`` made ready for ``of_marks`` (its place may be None)."""
+        return hit, cast(Place, self.place(hit.field, hit.start, hit.end)), (hit.start, hit.end), hit.term
+
     def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
-        """What ``make_snippets(texts, hits, limit, sentences)`` gives."""
+        """What ``make_snippets(texts, hits, limit, Sentences())`` gives."""
+        return self.of_marks(list(map(self.mark, hits)), limit)
+
+    def of_marks(self, marks: list[Mark], limit: int = 2) -> tuple[Snippet, ...]:
+        """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for the ``marks``
+        of ``hits``."""
+        places = list(map(_mark_place, marks))
+        if not places or None in places:
+            return self._of_some(marks, places, limit)
+        first = places[0]
+        if places.count(first) == len(places):
+            # one sentence: nothing to rank or choose (the common case, compared in C)
+            return (self._cut(first, list(map(_mark_span, marks))),)
+        terms = set(map(_mark_term, marks))
+        if len(terms) == 1:
+            # one term: every sentence shows it, and the first hit's is the first sentence
+            # (hits are in field and text order; a place of equal field and start that
+            # comes later loses the tie, as in ``_chosen``)
+            return (self._cut(first, list(compress(map(_mark_span, marks), map(first.__eq__, places)))),)
+        return self._ranked(marks, places, limit)
+
+    def _of_some(self, marks: list[Mark], places: list[Place | None], limit: int) -> tuple[Snippet, ...]:
+        """``of_marks`` when some hit has no place (its field has no text), or there is none."""
         groups: dict[Place, list[Hit]] = {}
-        place_of = self._places.get
-        for hit in hits:
-            place = place_of(id(hit), _UNKNOWN)
-            if place is _UNKNOWN:
-                place = self._place(hit)
+        for place, mark in zip(places, marks, strict=True):
             if place is not None:
-                group = groups.get(place)
-                if group is None:
-                    groups[place] = [hit]
-                else:
-                    group.append(hit)
-        return _chosen(self.texts, groups, hits, limit, self._cut)
+                groups.setdefault(place, []).append(mark[0])
+        return _chosen(self.texts, groups, [m[0] for m in marks], limit, self._cut_of)
 
-    def _place(self, hit: Hit) -> Place | None:
-        text = self.texts.get(hit.field)
-        place = None
-        if text:
-            begin, end = _sentence(text, hit, self.sentences)
-            place = (hit.field, begin, end)
-        self._places[id(hit)] = place
-        self._kept.append(hit)
-        return place
+    def _ranked(self, marks: list[Mark], places: list[Place], limit: int) -> tuple[Snippet, ...]:
+        """``of_marks`` of hits of several terms in several sentences: as ``_chosen``."""
+        groups: dict[Place, list[Mark]] = {}
+        get = groups.get
+        for place, mark in zip(places, marks):  # noqa: B905 - as long, and a hot loop
+            group = get(place)
+            if group is None:
+                groups[place] = [mark]
+            else:
+                group.append(mark)
+        field_of = FIELD_OF.get
+        ranked = sorted([(-len(terms), field_of(place[0], _UNKNOWN_LAST), place[1], i, place, terms, group)
+                         for i, (place, group) in enumerate(groups.items())
+                         for terms in (set(map(_mark_term, group)),)])
+        chosen: list[tuple[Place, list[Mark]]] = []
+        seen: set[str] = set()
+        for _, _, _, _, place, terms, group in ranked:
+            if chosen and terms <= seen:
+                continue
+            chosen.append((place, group))
+            seen |= terms
+            if len(chosen) >= limit:
+                break
+        chosen.sort(key=_text_order)
+        return tuple([self._cut(place, list(map(_mark_span, group))) for place, group in chosen])
 
-    def _cut(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
+    def _cut(self, place: Place, spans: list[tuple[int, int]]) -> Snippet:
+        """The snippet of ``place`` with ``spans`` marked, cut once per story."""
         key = (place, tuple(spans))
         snippet = self._cuts.get(key)
         if snippet is None:
-            snippet = self._cuts[key] = _window_of(texts, place, spans)
+            field, begin, end = place
+            snippet = self._cuts[key] = _window(self.texts[field], begin, end, spans, field)
         return snippet
+
+    def _cut_of(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
+        """``_cut`` as a ``Cut``."""
+        return self._cut(place, spans)
 
 
 def _sentence(text: str, hit: Hit, sentences: Sentences | None) -> tuple[int, int]:
