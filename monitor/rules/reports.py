@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import threading
 from operator import itemgetter
-from typing import cast
 
 from monitor.models import Hit, Report
 from monitor.rules.encoding import FIELD_NAMES
@@ -29,17 +28,6 @@ _HIT_FIELDS = ("term", "field", "position", "start", "end")
 _set_term, _set_field, _set_position, _set_start, _set_end = (getattr(Hit, name).__set__ for name in _HIT_FIELDS)
 if tuple(Hit.__dataclass_fields__) != _HIT_FIELDS:  # pragma: no cover - a guard for whoever changes Hit
     raise ImportError(f"monitor.rules.reports makes hits of the fields {_HIT_FIELDS}: Hit has changed")
-
-
-def _hit(term: str, field: str, position: int, start: int, end: int) -> Hit:
-    """``Hit(term, field, position, start, end)``, made faster."""
-    hit: Hit = _new(Hit)
-    _set_term(hit, term)
-    _set_field(hit, field)
-    _set_position(hit, position)
-    _set_start(hit, start)
-    _set_end(hit, end)
-    return hit
 
 
 class StoryReports:
@@ -66,7 +54,7 @@ class StoryReports:
 
     def report(self, key: object) -> Report:
         """The hits and snippets of the match made with ``key``, the plan of its rule."""
-        plan = cast(Plan, key)
+        plan: Plan = key  # type: ignore[assignment]  # (``typing.cast`` is a call)
         # as in ``Matcher.match``: hundreds of short-lived, acyclic containers
         enabled = gc.isenabled()
         gc.disable()
@@ -79,7 +67,8 @@ class StoryReports:
                     if None in marks:
                         marks = self._marked(evidence, marks)
                     snippets = self._snippets or self._story_snippets()
-                    ready = cast(list[Mark], marks)
+                    # every mark is made now (``typing.cast`` would be a call per report)
+                    ready: list[Mark] = marks  # type: ignore[assignment]
                     report = self._built[evidence] = (tuple(map(_mark_hit, ready)), snippets.of_marks(ready))
                 return report
         finally:
@@ -93,11 +82,15 @@ class StoryReports:
         return snippets
 
     def _marked(self, evidence: tuple[tuple[Occ, str], ...], marks: list[Mark | None]) -> list[Mark | None]:
-        """``marks`` (the marks of ``evidence`` known so far, else None) with the others made."""
+        """``marks`` (the marks of ``evidence`` known so far, else None) with the others made.
+
+        One loop, no call per mark but to find an occurrence's offsets and sentence the
+        first time: a call costs more than the few marks most evidence lacks."""
         snippets = self._snippets or self._story_snippets()
         fields = self._evaluation.doc.fields
         places = self._places
         known = self._marks
+        place_of = snippets.place
         for i, mark in enumerate(marks):
             if mark is not None:
                 continue
@@ -108,7 +101,14 @@ class StoryReports:
             found = places.get(occ)
             if found is None:
                 span = fields[f].char_span(s, e)
-                found = places[occ] = (span, cast(Place, snippets.place(name, span[0], span[1])))
-            span, place = found
-            marks[i] = known[item] = (_hit(label, name, s, span[0], span[1]), place, span, label)
+                # a field with an occurrence has text: its hits have places
+                found = places[occ] = (span, place_of(name, span[0], span[1]))  # type: ignore[assignment]
+            span, place = found  # type: ignore[misc]
+            hit: Hit = _new(Hit)
+            _set_term(hit, label)
+            _set_field(hit, name)
+            _set_position(hit, s)
+            _set_start(hit, span[0])
+            _set_end(hit, span[1])
+            marks[i] = known[item] = (hit, place, span, label)
         return marks

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from itertools import compress
 from operator import itemgetter
-from typing import cast
 
 from monitor.models import Hit, Snippet
 from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
@@ -35,13 +33,15 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
     group = m.group()
     if "\n" in group or group[0] != ".":
         return True
-    # the word that ends at the dot (at most 12 characters back: longer is no abbreviation)
+    # the word that ends at the dot (at most 13 characters back: longer is no abbreviation);
+    # ``\w`` is what ``str.isalnum`` accepts, and the underscore
     end = m.start()
-    start = end
-    while start > end - 13 and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-        start -= 1
-    word = text[start:end]
+    word = _WORD_BEFORE.search(text, max(0, end - 13), end).group()  # type: ignore[union-attr]
     return not word or (len(word) > 1 and word.lower() not in _ABBREVIATIONS)
+
+
+#: the word characters that end where the search ends (perhaps none: it always matches)
+_WORD_BEFORE = re.compile(r"\w*\Z")
 
 
 #: the characters a ``_BOUNDARY`` match starts with
@@ -233,6 +233,7 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
 #: a hit made ready for its snippet: (the hit, its place, its character span, its term)
 Mark = tuple[Hit, Place, tuple[int, int], str]
 _mark_place, _mark_span, _mark_term = itemgetter(1), itemgetter(2), itemgetter(3)
+_first = itemgetter(0)
 
 
 class StorySnippets:
@@ -240,9 +241,9 @@ class StorySnippets:
     into sentences once, each sentence trimmed once, each snippet cut once, however many
     matches show it. Rules that share words share sentences and snippets.
 
-    A hit is given as a ``Mark`` (see ``mark``), made once per story and shared by every
-    match that reports the hit: the lists of marks are then grouped by sentence without a
-    call per hit."""
+    A hit is given as a ``Mark`` (see ``place``), made once per story and shared by every
+    match that reports the hit: a list of marks is then grouped by sentence without a call
+    per hit."""
 
     __slots__ = ("_cuts", "_places", "_starts", "_trims", "texts")
 
@@ -252,15 +253,15 @@ class StorySnippets:
         self._starts: list[int] | None = None
         #: sentence number → its bounds, whitespace-trimmed
         self._trims: dict[int, tuple[int, int]] = {}
-        #: every place given out, so that equal places are one object (compared in C by
-        #: identity, hashed once each)
+        #: every place given out, so that equal places are one object (compared by identity
+        #: before their values)
         self._places: dict[Place, Place] = {}
         self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
 
     def place(self, field: str, start: int, end: int) -> Place | None:
         """Where the snippet of a hit at ``start``..``end`` (character offsets) of ``field``
-        may be taken from: its sentence of the text, or a whole short field; None when the
-        field has no text. What ``make_snippets`` groups the hit by."""
+        may be taken from: its sentence of the text, or the whole of a short field; None
+        when the field has no text. What ``make_snippets`` groups hits by."""
         text = self.texts.get(field)
         if not text:
             return None
@@ -273,7 +274,7 @@ class StorySnippets:
             i = bisect_right(starts, start) - 1
             trim = self._trims.get(i)
             if trim is None:
-                # as ``Sentences.of``: how a sentence is trimmed does not depend on the hit
+                # as ``Sentences.of``; how a sentence is trimmed does not depend on the hit
                 trim = self._trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < len(starts) else len(text),
                                                  0)
             begin, finish = trim
@@ -281,42 +282,36 @@ class StorySnippets:
             place = (field, begin, finish if finish >= end else end)
         return self._places.setdefault(place, place)
 
-    def mark(self, hit: Hit) -> Mark:
-        """``hit`` made ready for ``of_marks`` (its place may be None)."""
-        return hit, cast(Place, self.place(hit.field, hit.start, hit.end)), (hit.start, hit.end), hit.term
-
     def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
-        """What ``make_snippets(texts, hits, limit, Sentences())`` gives."""
-        return self.of_marks(list(map(self.mark, hits)), limit)
+        """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for hits in any order."""
+        groups: dict[Place, list[Hit]] = {}
+        for hit in hits:
+            place = self.place(hit.field, hit.start, hit.end)
+            if place is not None:
+                groups.setdefault(place, []).append(hit)
+        return _chosen(self.texts, groups, hits, limit, self._cut_of)
 
     def of_marks(self, marks: list[Mark], limit: int = 2) -> tuple[Snippet, ...]:
         """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for the ``marks``
-        of ``hits``."""
+        of ``hits``, which must be in text order (by field, then word position), as a
+        match's hits are, and have places."""
         places = list(map(_mark_place, marks))
-        if not places or None in places:
-            return self._of_some(marks, places, limit)
+        if not places:
+            return ()
         first = places[0]
         if places.count(first) == len(places):
-            # one sentence: nothing to rank or choose (the common case, compared in C)
+            # one sentence: nothing to rank or choose
             return (self._cut(first, list(map(_mark_span, marks))),)
-        terms = set(map(_mark_term, marks))
-        if len(terms) == 1:
-            # one term: every sentence shows it, and the first hit's is the first sentence
-            # (hits are in field and text order; a place of equal field and start that
-            # comes later loses the tie, as in ``_chosen``)
-            return (self._cut(first, list(compress(map(_mark_span, marks), map(first.__eq__, places)))),)
         return self._ranked(marks, places, limit)
 
-    def _of_some(self, marks: list[Mark], places: list[Place | None], limit: int) -> tuple[Snippet, ...]:
-        """``of_marks`` when some hit has no place (its field has no text), or there is none."""
-        groups: dict[Place, list[Hit]] = {}
-        for place, mark in zip(places, marks, strict=True):
-            if place is not None:
-                groups.setdefault(place, []).append(mark[0])
-        return _chosen(self.texts, groups, [m[0] for m in marks], limit, self._cut_of)
-
     def _ranked(self, marks: list[Mark], places: list[Place], limit: int) -> tuple[Snippet, ...]:
-        """``of_marks`` of hits of several terms in several sentences: as ``_chosen``."""
+        """``of_marks`` of hits in several sentences, as ``_chosen``.
+
+        The marks are in text order, so the sentences are too, in the order of their first
+        hits (``_text_order`` never puts a later one first; it ties a sentence with the one
+        of a phrase that runs past its end, which comes later): ranking them by number of
+        terms, then text order, is a stable sort by number of terms. Loops, not
+        comprehensions: each of those is a call, and most lists are short."""
         groups: dict[Place, list[Mark]] = {}
         get = groups.get
         for place, mark in zip(places, marks):  # noqa: B905 - as long, and a hot loop
@@ -325,21 +320,28 @@ class StorySnippets:
                 groups[place] = [mark]
             else:
                 group.append(mark)
-        field_of = FIELD_OF.get
-        ranked = sorted([(-len(terms), field_of(place[0], _UNKNOWN_LAST), place[1], i, place, terms, group)
-                         for i, (place, group) in enumerate(groups.items())
-                         for terms in (set(map(_mark_term, group)),)])
+        ranked: list[tuple[int, Place, set[str], list[Mark]]] = []
+        for place, group in groups.items():
+            terms = set(map(_mark_term, group))
+            ranked.append((-len(terms), place, terms, group))
+        ranked.sort(key=_first)
         chosen: list[tuple[Place, list[Mark]]] = []
         seen: set[str] = set()
-        for _, _, _, _, place, terms, group in ranked:
+        for _, place, terms, group in ranked:
             if chosen and terms <= seen:
                 continue
             chosen.append((place, group))
             seen |= terms
             if len(chosen) >= limit:
                 break
+        if len(chosen) == 1:
+            place, group = chosen[0]
+            return (self._cut(place, list(map(_mark_span, group))),)
         chosen.sort(key=_text_order)
-        return tuple([self._cut(place, list(map(_mark_span, group))) for place, group in chosen])
+        out: list[Snippet] = []
+        for place, group in chosen:
+            out.append(self._cut(place, list(map(_mark_span, group))))
+        return tuple(out)
 
     def _cut(self, place: Place, spans: list[tuple[int, int]]) -> Snippet:
         """The snippet of ``place`` with ``spans`` marked, cut once per story."""
