@@ -212,23 +212,27 @@ class FieldDoc:
         chunks = self.cache.rev.get(feature)
         if not chunks:
             return []
-        occ = self.occurrences()
-        present = list(filter(occ.__contains__, chunks))
+        present = list(filter(self.distinct.__contains__, chunks))
         if not present:
             return []
-        simple = self._simple()
-        firsts = None if simple else self._first_positions()
+        # ``_simple`` and ``where`` written out for their memos: the evidence of every match
+        # asks for the positions of its words
+        firsts = None if not (self._irregular_ or self._irregular()).indices else (
+            self._positions or self._first_positions())
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex
         by_fold = form is _FOLD
         keyed = form is _KEYS
         unsorted = len(present) > 1
+        known = self._where
         for chunk in present:
             if chunk not in complex_ and (not by_fold or infos[chunk].parts[0].fold == test):
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
-                found = self.where(chunk) if firsts is None else list(map(firsts.__getitem__, self.where(chunk)))
+                found = known.get(chunk) or self.where(chunk)
+                if firsts is not None:
+                    found = list(map(firsts.__getitem__, found))
                 out += zip(found, found, strict=True)
                 continue
             unsorted = True

@@ -91,9 +91,9 @@ class StoryReports:
         places = self._places
         known = self._marks
         place_of = snippets.place
-        for i, mark in enumerate(marks):
-            if mark is not None:
-                continue
+        i = -1
+        for _ in range(marks.count(None)):
+            i = marks.index(None, i + 1)
             item = evidence[i]
             occ, label = item
             f, s, e = occ

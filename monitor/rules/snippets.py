@@ -337,6 +337,16 @@ class StorySnippets:
         if len(chosen) == 1:
             place, group = chosen[0]
             return (self._cut(place, list(map(_mark_span, group))),)
+        return self._in_text_order(chosen)
+
+    def _in_text_order(self, chosen: list[tuple[Place, list[Mark]]]) -> tuple[Snippet, ...]:
+        """The snippets of the sentences ``chosen`` in ``_text_order``."""
+        if len(chosen) == 2:
+            # ``chosen.sort(key=_text_order)`` of two, without a call per key
+            (first, one), (second, other) = chosen
+            if (FIELD_OF.get(second[0], _UNKNOWN_LAST), second[1]) < (FIELD_OF.get(first[0], _UNKNOWN_LAST), first[1]):
+                first, one, second, other = second, other, first, one
+            return (self._cut(first, list(map(_mark_span, one))), self._cut(second, list(map(_mark_span, other))))
         chosen.sort(key=_text_order)
         out: list[Snippet] = []
         for place, group in chosen:
