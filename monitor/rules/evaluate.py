@@ -393,7 +393,7 @@ class Evaluation:
             for term, positive in walk_terms(side):
                 if positive:
                     label = term.label
-                    pieces.append(tuple([(occ, label) for occ in self.term_occ(term) if _inside(occ, spans)]))
+                    pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(label))))
 
 
 def _single_lemma(term: Term) -> bool:
@@ -401,6 +401,23 @@ def _single_lemma(term: Term) -> bool:
     if len(alts) == 1:
         return len(alts[0]) == 1 and alts[0][0].mode == Mode.LEMMA
     return all(len(alt) == 1 and alt[0].mode == Mode.LEMMA for alt in term.alts)
+
+
+def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
+    """The occurrences in ``occs`` that are ``_inside`` ``spans``, found in one loop (a call
+    per occurrence would cost more than the test)."""
+    out: list[Occ] = []
+    for occ in occs:
+        f, s, e = occ
+        i = bisect_right(spans, (f, s, _BEYOND))
+        for j in range(i - 1, max(-1, i - 1 - _INSIDE_LOOKBACK), -1):
+            sf, ss, se = spans[j]
+            if sf != f:
+                break
+            if ss <= s and se >= e:
+                out.append(occ)
+                break
+    return out
 
 
 def _inside(occ: Occ, spans: list[Occ]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import compress
 from operator import itemgetter
 
 from monitor.models import Hit, Snippet
@@ -302,7 +303,27 @@ class StorySnippets:
         if places.count(first) == len(places):
             # one sentence: nothing to rank or choose
             return (self._cut(first, list(map(_mark_span, marks))),)
-        return self._ranked(marks, places, limit)
+        terms = list(map(_mark_term, marks))
+        kinds = set(terms)
+        if len(kinds) > 2 or limit < 2:
+            return self._ranked(marks, places, limit)
+        # one or two terms (most matches), chosen as ``_ranked`` would in C-level passes. The
+        # sentences are in text order (see ``_ranked``): with one term, the first shows it
+        if len(kinds) == 2:
+            one = terms[0]
+            kinds.discard(one)
+            other = kinds.pop()
+            # the sentences that show both: the first of them is the snippet
+            both = set(compress(places, map(one.__eq__, terms))).intersection(
+                compress(places, map(other.__eq__, terms)))
+            if both:
+                first = next(filter(both.__contains__, places))
+            else:
+                # the first sentence, and the first that shows the other term
+                second = places[terms.index(other)]
+                return (self._cut(first, list(compress(map(_mark_span, marks), map(first.__eq__, places)))),
+                        self._cut(second, list(compress(map(_mark_span, marks), map(second.__eq__, places)))))
+        return (self._cut(first, list(compress(map(_mark_span, marks), map(first.__eq__, places)))),)
 
     def _ranked(self, marks: list[Mark], places: list[Place], limit: int) -> tuple[Snippet, ...]:
         """``of_marks`` of hits in several sentences, as ``_chosen``.
