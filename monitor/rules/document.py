@@ -198,7 +198,7 @@ class FieldDoc:
             irregular = self._irregular_ or self._irregular()
             for i, width in zip(irregular.indices, irregular.widths, strict=True):
                 widths[i] = width
-            found = self._positions = [0, *accumulate(widths)]
+            found = self._positions = list(accumulate(widths, initial=0))
         return found
 
     def _simple(self) -> bool:
@@ -263,7 +263,7 @@ class FieldDoc:
         pieces = self.pieces
         if ends is None:
             ends = self._ends = (list(accumulate(map(len, pieces))) if pieces is not None
-                                 else [0, *accumulate(map(len, self.chunks))])
+                                 else list(accumulate(map(len, self.chunks), initial=0)))
         infos, chunks = self.cache.chunks, self.chunks
         # the chunk of a position: the last one starting at or before it (a chunk without
         # words starts where the next one does)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from itertools import compress
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_, itemgetter
 
 from monitor.models import Hit, Snippet
 from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
@@ -308,7 +308,8 @@ class StorySnippets:
         if len(kinds) > 2 or limit < 2:
             return self._ranked(marks, places, limit)
         # one or two terms (most matches), chosen as ``_ranked`` would in C-level passes. The
-        # sentences are in text order (see ``_ranked``): with one term, the first shows it
+        # sentences are in text order (see ``_ranked``): with one term, the first shows it.
+        # Equal places are one object (see ``place``): compared by identity
         if len(kinds) == 2:
             one = terms[0]
             kinds.discard(one)
@@ -321,9 +322,9 @@ class StorySnippets:
             else:
                 # the first sentence, and the first that shows the other term
                 second = places[terms.index(other)]
-                return (self._cut(first, list(compress(map(_mark_span, marks), map(first.__eq__, places)))),
-                        self._cut(second, list(compress(map(_mark_span, marks), map(second.__eq__, places)))))
-        return (self._cut(first, list(compress(map(_mark_span, marks), map(first.__eq__, places)))),)
+                return (self._cut(first, list(compress(map(_mark_span, marks), map(is_, repeat(first), places)))),
+                        self._cut(second, list(compress(map(_mark_span, marks), map(is_, repeat(second), places)))))
+        return (self._cut(first, list(compress(map(_mark_span, marks), map(is_, repeat(first), places)))),)
 
     def _ranked(self, marks: list[Mark], places: list[Place], limit: int) -> tuple[Snippet, ...]:
         """``of_marks`` of hits in several sentences, as ``_chosen``.
