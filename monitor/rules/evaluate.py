@@ -247,16 +247,10 @@ class Evaluation:
                     piece = made.get(key)
                     pieces.append(piece if piece is not None else self._term_evidence(term))
                     continue
-                present = self._present
-                for term, pkey, key in terms:
-                    # every term of the OR that is there (the plan held: the memo knows them)
-                    known = present.get(pkey)
-                    if known is None:
-                        known = self._present_of(term, pkey)
-                    if known:
-                        piece = made.get(key)
-                        pieces.append(piece if piece is not None else self._term_evidence(term))
-            elif how >= _NODE:
+                self._or_pieces(terms, pieces)
+            elif how == _NEAR:
+                self._near_pieces(terms, node, pieces)
+            elif how == _NODE:
                 self._collect(node, pieces)
         # ``_merged`` written out: a call less for every match read
         if len(pieces) == 1:
@@ -266,6 +260,25 @@ class Evaluation:
         for piece in reversed(pieces):
             found.update(piece)
         return tuple(sorted(found.items())[:MAX_HITS])
+
+    def _or_pieces(self, terms: tuple[PlanTerm, ...], pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """The evidence of every term of an OR of ``terms`` that is there (the plan held: the
+        memo knows them)."""
+        present, made = self._present, self._evidence
+        for term, pkey, key in terms:
+            known = present.get(pkey)
+            if known is None:
+                known = self._present_of(term, pkey)
+            if known:
+                piece = made.get(key)
+                pieces.append(piece if piece is not None else self._term_evidence(term))
+
+    def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """``_near_evidence`` of a NEAR of the two terms ``terms``, without walking it: each
+        term's occurrences inside the spans where it matched (memoised by ``holds``)."""
+        spans = self._near_spans(terms, node)
+        for term, _, _ in terms:
+            pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
     def _term_truth(self, term: Term) -> bool:
         key = (id(term.alts), term.field)

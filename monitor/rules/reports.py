@@ -39,13 +39,15 @@ class StoryReports:
     reading matches of the same story from filling its memos at once.
     """
 
-    __slots__ = ("_built", "_evaluation", "_lock", "_marks", "_places", "_snippets")
+    __slots__ = ("_built", "_evaluation", "_lock", "_marks", "_places", "_same", "_snippets")
 
     def __init__(self, evaluation: Evaluation) -> None:
         self._evaluation = evaluation
         self._snippets: StorySnippets | None = None
         #: the report of each evidence built so far
         self._built: dict[tuple[tuple[Occ, str], ...], Report] = {}
+        #: id of an evidence object met before → (that object, its report)
+        self._same: dict[int, tuple[tuple[tuple[Occ, str], ...], Report]] = {}
         #: the mark of each (occurrence, label) reported so far
         self._marks: dict[tuple[Occ, str], Mark] = {}
         #: the character span and snippet place of each occurrence reported so far
@@ -61,6 +63,11 @@ class StoryReports:
         try:
             with self._lock:
                 evidence = self._evaluation.evidence_of(plan)
+                # the evidence of a rule of one term is that term's, the same object for
+                # every such rule: found by identity, without hashing its occurrences
+                same = self._same.get(id(evidence))
+                if same is not None and same[0] is evidence:
+                    return same[1]
                 report = self._built.get(evidence)
                 if report is None:
                     marks = list(map(self._marks.get, evidence))
@@ -70,6 +77,8 @@ class StoryReports:
                     # every mark is made now (``typing.cast`` would be a call per report)
                     ready: list[Mark] = marks  # type: ignore[assignment]
                     report = self._built[evidence] = (tuple(map(_mark_hit, ready)), snippets.of_marks(ready))
+                # kept with the evidence, so that no other object takes its id while it is a key
+                self._same[id(evidence)] = (evidence, report)
                 return report
         finally:
             if enabled:
