@@ -362,7 +362,7 @@ class Evaluation:
         found = self._evidence.get(key)
         if found is None:
             label = term.label
-            found = self._evidence[key] = tuple([(occ, label) for occ in self.term_occ(term)[:MAX_HITS]])
+            found = self._evidence[key] = tuple(zip(self.term_occ(term)[:MAX_HITS], repeat(label)))
         return found
 
     def hits_of(self, evidence: tuple[tuple[Occ, str], ...]) -> list[Hit]:
