@@ -33,7 +33,7 @@ from monitor.rules.encoding import (
     WordForm,
     language_code,
 )
-from monitor.rules.text import CHUNK_SPLIT_RE, ChunkInfo, LangCache, Part, lang_cache, lemma_language
+from monitor.rules.text import CHUNK_SPLIT_RE, ChunkInfo, LangCache, lang_cache, lemma_language
 
 Span = tuple[int, int]
 # read on every call of ``FieldDoc.spans``: a module global costs a tenth of ``WordForm.X``
@@ -198,7 +198,7 @@ class FieldDoc:
             irregular = self._irregular_ or self._irregular()
             for i, width in zip(irregular.indices, irregular.widths, strict=True):
                 widths[i] = width
-            found = self._positions = [0, *accumulate(widths)]
+            found = self._positions = list(accumulate(widths, initial=0))
         return found
 
     def _simple(self) -> bool:
@@ -212,23 +212,27 @@ class FieldDoc:
         chunks = self.cache.rev.get(feature)
         if not chunks:
             return []
-        occ = self.occurrences()
-        present = list(filter(occ.__contains__, chunks))
+        present = list(filter(self.distinct.__contains__, chunks))
         if not present:
             return []
-        simple = self._simple()
-        firsts = None if simple else self._first_positions()
+        # ``_simple`` and ``where`` written out for their memos: the evidence of every match
+        # asks for the positions of its words
+        firsts = None if not (self._irregular_ or self._irregular()).indices else (
+            self._positions or self._first_positions())
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex
         by_fold = form is _FOLD
         keyed = form is _KEYS
         unsorted = len(present) > 1
+        known = self._where
         for chunk in present:
             if chunk not in complex_ and (not by_fold or infos[chunk].parts[0].fold == test):
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
-                found = self.where(chunk) if firsts is None else list(map(firsts.__getitem__, self.where(chunk)))
+                found = known.get(chunk) or self.where(chunk)
+                if firsts is not None:
+                    found = list(map(firsts.__getitem__, found))
                 out += zip(found, found, strict=True)
                 continue
             unsorted = True
@@ -253,34 +257,25 @@ class FieldDoc:
 
     def char_span(self, start: int, end: int) -> Span:
         """Character offsets of the word positions ``start``..``end`` (inclusive)."""
-        first, first_part = self._locate(start)
-        last, last_part = (first, first_part) if end == start else self._locate(end)
-        return (self._offset(first) + first_part.start, self._offset(last) + last_part.end)
-
-    def _offset(self, index: int) -> int:
-        """Character offset of chunk ``index``."""
+        # one call, no helpers: the evidence of every match asks for its hits' offsets
+        firsts = self._positions or self._first_positions()
         ends = self._ends
-        if self.pieces is not None:
-            if ends is None:
-                ends = self._ends = list(accumulate(map(len, self.pieces)))
-            return ends[2 * index]
+        pieces = self.pieces
         if ends is None:
-            ends = self._ends = [0, *accumulate(map(len, self.chunks))]
+            ends = self._ends = (list(accumulate(map(len, pieces))) if pieces is not None
+                                 else list(accumulate(map(len, self.chunks), initial=0)))
+        infos, chunks = self.cache.chunks, self.chunks
+        # the chunk of a position: the last one starting at or before it (a chunk without
+        # words starts where the next one does)
+        first = bisect_right(firsts, start) - 1
+        last = first if end == start else bisect_right(firsts, end) - 1
+        begin = infos[chunks[first]].parts[start - firsts[first]].start
+        finish = infos[chunks[last]].parts[end - firsts[last]].end
+        if pieces is not None:
+            # the separators and chunks before it
+            return ends[2 * first] + begin, ends[2 * last] + finish
         # the chunks before it, and one space after each
-        return ends[index] + index
-
-    def _locate(self, position: int) -> tuple[int, Part]:
-        """(chunk index, part) of a word position."""
-        indices, widths, starts, shift = self._irregular_ or self._irregular()
-        k = bisect_right(starts, position) - 1
-        if k < 0:
-            index = position
-        elif position < starts[k] + widths[k]:
-            index = indices[k]
-        else:
-            index = position - shift[k + 1]
-        info = self.cache.chunks[self.chunks[index]]
-        return index, info.parts[position - self._first_positions()[index]]
+        return ends[first] + first + begin, ends[last] + last + finish
 
 
 def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:

@@ -47,6 +47,17 @@ def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[S
     return fd.prefix_spans(doc.with_prefix(u.text))
 
 
+def _word_spans(fd: FieldDoc, keys: tuple[str, ...], feats: set[str]) -> list[Span]:
+    """``_unit_spans`` of a word of the lemma mode whose keys are ``keys``."""
+    spans: list[Span] = []
+    for k in keys:
+        if k in feats:
+            found = fd.spans(k, k, _KEYS)
+            if found:
+                spans = sorted(set(spans).union(found)) if spans else found
+    return spans
+
+
 def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:
     cur = _unit_spans(fd, units[0], doc, feats)
     for u in units[1:]:
@@ -129,20 +140,27 @@ class Evaluation:
         fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         out: list[Occ] = []
         alts = term.alts
+        doc = self.doc
+        # one word (most terms whose evidence is read): ``_unit_spans`` written out
+        word = alts[0][0] if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == Mode.LEMMA else None
+        keys = word_keys(word.text, doc.lang) if word is not None else ()
         for f in fields:
-            fd = self.doc.fields[f]
+            fd = doc.fields[f]
             if not fd.text:
                 continue
-            feats = self.doc.field_feats[f]
-            if len(alts) == 1:
-                spans = _seq_spans(fd, alts[0], self.doc, feats)
+            feats = doc.field_feats[f]
+            if word is not None:
+                spans = _word_spans(fd, keys, feats)
+            elif len(alts) == 1:
+                spans = _seq_spans(fd, alts[0], doc, feats)
             else:
                 spans = []
                 for alt in alts:
-                    spans.extend(_seq_spans(fd, alt, self.doc, feats))
+                    spans.extend(_seq_spans(fd, alt, doc, feats))
                 spans = sorted(set(spans))
             if spans:
-                out += [(f, s, e) for s, e in spans]
+                # (f,) + (s, e) for each span, in C
+                out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
         self._memo[key] = out
         # once its occurrences are known, they say whether the term is there
         self._present[key] = bool(out)
@@ -229,18 +247,38 @@ class Evaluation:
                     piece = made.get(key)
                     pieces.append(piece if piece is not None else self._term_evidence(term))
                     continue
-                present = self._present
-                for term, pkey, key in terms:
-                    # every term of the OR that is there (the plan held: the memo knows them)
-                    known = present.get(pkey)
-                    if known is None:
-                        known = self._present_of(term, pkey)
-                    if known:
-                        piece = made.get(key)
-                        pieces.append(piece if piece is not None else self._term_evidence(term))
-            elif how >= _NODE:
+                self._or_pieces(terms, pieces)
+            elif how == _NEAR:
+                self._near_pieces(terms, node, pieces)
+            elif how == _NODE:
                 self._collect(node, pieces)
-        return self._merged(pieces)
+        # ``_merged`` written out: a call less for every match read
+        if len(pieces) == 1:
+            [piece] = pieces
+            return piece if len(piece) <= MAX_HITS else piece[:MAX_HITS]
+        found: dict[Occ, str] = {}
+        for piece in reversed(pieces):
+            found.update(piece)
+        return tuple(sorted(found.items())[:MAX_HITS])
+
+    def _or_pieces(self, terms: tuple[PlanTerm, ...], pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """The evidence of every term of an OR of ``terms`` that is there (the plan held: the
+        memo knows them)."""
+        present, made = self._present, self._evidence
+        for term, pkey, key in terms:
+            known = present.get(pkey)
+            if known is None:
+                known = self._present_of(term, pkey)
+            if known:
+                piece = made.get(key)
+                pieces.append(piece if piece is not None else self._term_evidence(term))
+
+    def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """``_near_evidence`` of a NEAR of the two terms ``terms``, without walking it: each
+        term's occurrences inside the spans where it matched (memoised by ``holds``)."""
+        spans = self._near_spans(terms, node)
+        for term, _, _ in terms:
+            pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
     def _term_truth(self, term: Term) -> bool:
         key = (id(term.alts), term.field)
@@ -324,7 +362,7 @@ class Evaluation:
         found = self._evidence.get(key)
         if found is None:
             label = term.label
-            found = self._evidence[key] = tuple([(occ, label) for occ in self.term_occ(term)[:MAX_HITS]])
+            found = self._evidence[key] = tuple(zip(self.term_occ(term)[:MAX_HITS], repeat(label)))
         return found
 
     def hits_of(self, evidence: tuple[tuple[Occ, str], ...]) -> list[Hit]:
@@ -368,7 +406,7 @@ class Evaluation:
             for term, positive in walk_terms(side):
                 if positive:
                     label = term.label
-                    pieces.append(tuple([(occ, label) for occ in self.term_occ(term) if _inside(occ, spans)]))
+                    pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(label))))
 
 
 def _single_lemma(term: Term) -> bool:
@@ -376,6 +414,23 @@ def _single_lemma(term: Term) -> bool:
     if len(alts) == 1:
         return len(alts[0]) == 1 and alts[0][0].mode == Mode.LEMMA
     return all(len(alt) == 1 and alt[0].mode == Mode.LEMMA for alt in term.alts)
+
+
+def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
+    """The occurrences in ``occs`` that are ``_inside`` ``spans``, found in one loop (a call
+    per occurrence would cost more than the test)."""
+    out: list[Occ] = []
+    for occ in occs:
+        f, s, e = occ
+        i = bisect_right(spans, (f, s, _BEYOND))
+        for j in range(i - 1, max(-1, i - 1 - _INSIDE_LOOKBACK), -1):
+            sf, ss, se = spans[j]
+            if sf != f:
+                break
+            if ss <= s and se >= e:
+                out.append(occ)
+                break
+    return out
 
 
 def _inside(occ: Occ, spans: list[Occ]) -> bool:

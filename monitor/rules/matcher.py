@@ -41,15 +41,13 @@ story is embedded when no topic rule could still match it.
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 
 from monitor.errors import QueryError
-from monitor.models import Match, Report, Story, TopicScore
+from monitor.models import Match, Story, TopicScore
 from monitor.rules import frequency
 from monitor.rules.ast import And, Mode, Near, Node, Not, Or, Query, Term, Unit
 from monitor.rules.document import ChunkNotes, StoryDoc
@@ -71,7 +69,7 @@ from monitor.rules.encoding import (
 from monitor.rules.evaluate import Evaluation, Plan, plan_of
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
-from monitor.rules.snippets import StorySnippets
+from monitor.rules.reports import StoryReports
 from monitor.rules.text import LangCache, fold, word_keys
 from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 
@@ -750,7 +748,7 @@ class Matcher:
         if not candidates:
             return []
         evaluation = Evaluation(doc)
-        reports = _Reports(evaluation)
+        reports = StoryReports(evaluation)
         later = Match.later
         out: list[Match] = []
         rules, limited, plans = self._rules, self.limited, self._plans
@@ -765,46 +763,3 @@ class Matcher:
             if holds(plan):
                 out.append(later(rule.name, reports, plan))
         return out
-
-
-class _Reports:
-    """The evidence (hits and snippets) of one story's keyword matches, built when a match's
-    is first read (see :meth:`Match.later`): deciding which rules match takes a third of
-    the work of a match, its evidence the rest.
-
-    Holds the story's evaluation, so the evidence is what it would have been if built at
-    once, in whatever order and whenever the matches are read. Rules that share their words
-    often have the same evidence (the same hits and snippets): built once. A lock keeps two
-    threads reading matches of the same story from filling its memos at once.
-    """
-
-    __slots__ = ("_built", "_evaluation", "_lock", "_snippets")
-
-    def __init__(self, evaluation: Evaluation) -> None:
-        self._evaluation = evaluation
-        self._snippets: StorySnippets | None = None
-        self._built: dict[object, Report] = {}
-        self._lock = threading.Lock()
-
-    def report(self, key: object) -> Report:
-        plan = cast(Plan, key)
-        evaluation = self._evaluation
-        # as in ``Matcher.match``: thousands of short-lived, acyclic containers
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            with self._lock:
-                evidence = evaluation.evidence_of(plan)
-                report = self._built.get(evidence)
-                if report is None:
-                    snippets = self._snippets
-                    if snippets is None:
-                        doc = evaluation.doc
-                        snippets = self._snippets = StorySnippets(
-                            {name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
-                    hits = tuple(evaluation.hits_of(evidence))
-                    report = self._built[evidence] = (hits, snippets.of(hits))
-                return report
-        finally:
-            if enabled:
-                gc.enable()

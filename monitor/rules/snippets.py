@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import compress, repeat
+from operator import is_, itemgetter
 
 from monitor.models import Hit, Snippet
 from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
@@ -32,13 +34,15 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
     group = m.group()
     if "\n" in group or group[0] != ".":
         return True
-    # the word that ends at the dot (at most 12 characters back: longer is no abbreviation)
+    # the word that ends at the dot (at most 13 characters back: longer is no abbreviation);
+    # ``\w`` is what ``str.isalnum`` accepts, and the underscore
     end = m.start()
-    start = end
-    while start > end - 13 and start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-        start -= 1
-    word = text[start:end]
+    word = _WORD_BEFORE.search(text, max(0, end - 13), end).group()  # type: ignore[union-attr]
     return not word or (len(word) > 1 and word.lower() not in _ABBREVIATIONS)
+
+
+#: the word characters that end where the search ends (perhaps none: it always matches)
+_WORD_BEFORE = re.compile(r"\w*\Z")
 
 
 #: the characters a ``_BOUNDARY`` match starts with
@@ -163,7 +167,7 @@ _TEXT = FIELD_NAMES[TEXT]
 _UNKNOWN_LAST = len(FIELD_NAMES)
 
 
-def _text_order(group: tuple[Place, list[Hit]]) -> tuple[int, int]:
+def _text_order(group: tuple[Place, object]) -> tuple[int, int]:
     """Sort key of a sentence's hits, ((field name, begin, end), hits): fields in ``Field``
     order, then sentences in text order."""
     (field, begin, _), _ = group
@@ -227,58 +231,162 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
     return tuple([cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen])
 
 
-#: a hit whose place is not known yet
-_UNKNOWN: Place = ("", -1, -1)
+#: a hit made ready for its snippet: (the hit, its place, its character span, its term)
+Mark = tuple[Hit, Place, tuple[int, int], str]
+_mark_place, _mark_span, _mark_term = itemgetter(1), itemgetter(2), itemgetter(3)
+_first = itemgetter(0)
 
 
 class StorySnippets:
-    """``make_snippets`` for the many hit lists of one story's matches (with the story's
-    ``Sentences``): each hit's sentence is found once, each snippet cut once, however many
-    matches show it. Rules that share words share sentences and snippets."""
+    """``make_snippets`` for the many hit lists of one story's matches: the text is split
+    into sentences once, each sentence trimmed once, each snippet cut once, however many
+    matches show it. Rules that share words share sentences and snippets.
 
-    __slots__ = ("_cuts", "_kept", "_places", "sentences", "texts")
+    A hit is given as a ``Mark`` (see ``place``), made once per story and shared by every
+    match that reports the hit: a list of marks is then grouped by sentence without a call
+    per hit."""
+
+    __slots__ = ("_cuts", "_places", "_starts", "_trims", "texts")
 
     def __init__(self, texts: dict[str, str]) -> None:
         self.texts = texts
-        self.sentences = Sentences()
-        #: id of a hit → its place, or None when its field has no text
-        self._places: dict[int, Place | None] = {}
-        #: the hits of ``_places``, kept alive so that their ids stay their own
-        self._kept: list[Hit] = []
+        #: where the text's sentences start (found when first needed)
+        self._starts: list[int] | None = None
+        #: sentence number → its bounds, whitespace-trimmed
+        self._trims: dict[int, tuple[int, int]] = {}
+        #: every place given out, so that equal places are one object (compared by identity
+        #: before their values)
+        self._places: dict[Place, Place] = {}
         self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
 
+    def place(self, field: str, start: int, end: int) -> Place | None:
+        """Where the snippet of a hit at ``start``..``end`` (character offsets) of ``field``
+        may be taken from: its sentence of the text, or the whole of a short field; None
+        when the field has no text. What ``make_snippets`` groups hits by."""
+        text = self.texts.get(field)
+        if not text:
+            return None
+        if field != _TEXT:
+            place = (field, 0, len(text))
+        else:
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = sentence_starts(text)
+            i = bisect_right(starts, start) - 1
+            trim = self._trims.get(i)
+            if trim is None:
+                # as ``Sentences.of``; how a sentence is trimmed does not depend on the hit
+                trim = self._trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < len(starts) else len(text),
+                                                 0)
+            begin, finish = trim
+            # a hit that runs past its sentence's end (a phrase across it) takes the rest
+            place = (field, begin, finish if finish >= end else end)
+        return self._places.setdefault(place, place)
+
     def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
-        """What ``make_snippets(texts, hits, limit, sentences)`` gives."""
+        """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for hits in any order."""
         groups: dict[Place, list[Hit]] = {}
-        place_of = self._places.get
         for hit in hits:
-            place = place_of(id(hit), _UNKNOWN)
-            if place is _UNKNOWN:
-                place = self._place(hit)
+            place = self.place(hit.field, hit.start, hit.end)
             if place is not None:
-                group = groups.get(place)
-                if group is None:
-                    groups[place] = [hit]
-                else:
-                    group.append(hit)
-        return _chosen(self.texts, groups, hits, limit, self._cut)
+                groups.setdefault(place, []).append(hit)
+        return _chosen(self.texts, groups, hits, limit, self._cut_of)
 
-    def _place(self, hit: Hit) -> Place | None:
-        text = self.texts.get(hit.field)
-        place = None
-        if text:
-            begin, end = _sentence(text, hit, self.sentences)
-            place = (hit.field, begin, end)
-        self._places[id(hit)] = place
-        self._kept.append(hit)
-        return place
+    def of_marks(self, marks: list[Mark], limit: int = 2) -> tuple[Snippet, ...]:
+        """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for the ``marks``
+        of ``hits``, which must be in text order (by field, then word position), as a
+        match's hits are, and have places."""
+        places = list(map(_mark_place, marks))
+        if not places:
+            return ()
+        first = places[0]
+        if places.count(first) == len(places):
+            # one sentence: nothing to rank or choose
+            return (self._cut(first, list(map(_mark_span, marks))),)
+        terms = list(map(_mark_term, marks))
+        kinds = set(terms)
+        if len(kinds) > 2 or limit < 2:
+            return self._ranked(marks, places, limit)
+        # one or two terms (most matches), chosen as ``_ranked`` would in C-level passes. The
+        # sentences are in text order (see ``_ranked``): with one term, the first shows it.
+        # Equal places are one object (see ``place``): compared by identity
+        if len(kinds) == 2:
+            one = terms[0]
+            kinds.discard(one)
+            other = kinds.pop()
+            # the sentences that show both: the first of them is the snippet
+            both = set(compress(places, map(one.__eq__, terms))).intersection(
+                compress(places, map(other.__eq__, terms)))
+            if both:
+                first = next(filter(both.__contains__, places))
+            else:
+                # the first sentence, and the first that shows the other term
+                second = places[terms.index(other)]
+                return (self._cut(first, list(compress(map(_mark_span, marks), map(is_, repeat(first), places)))),
+                        self._cut(second, list(compress(map(_mark_span, marks), map(is_, repeat(second), places)))))
+        return (self._cut(first, list(compress(map(_mark_span, marks), map(is_, repeat(first), places)))),)
 
-    def _cut(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
+    def _ranked(self, marks: list[Mark], places: list[Place], limit: int) -> tuple[Snippet, ...]:
+        """``of_marks`` of hits in several sentences, as ``_chosen``.
+
+        The marks are in text order, so the sentences are too, in the order of their first
+        hits (``_text_order`` never puts a later one first; it ties a sentence with the one
+        of a phrase that runs past its end, which comes later): ranking them by number of
+        terms, then text order, is a stable sort by number of terms. Loops, not
+        comprehensions: each of those is a call, and most lists are short."""
+        groups: dict[Place, list[Mark]] = {}
+        get = groups.get
+        for place, mark in zip(places, marks):  # noqa: B905 - as long, and a hot loop
+            group = get(place)
+            if group is None:
+                groups[place] = [mark]
+            else:
+                group.append(mark)
+        ranked: list[tuple[int, Place, set[str], list[Mark]]] = []
+        for place, group in groups.items():
+            terms = set(map(_mark_term, group))
+            ranked.append((-len(terms), place, terms, group))
+        ranked.sort(key=_first)
+        chosen: list[tuple[Place, list[Mark]]] = []
+        seen: set[str] = set()
+        for _, place, terms, group in ranked:
+            if chosen and terms <= seen:
+                continue
+            chosen.append((place, group))
+            seen |= terms
+            if len(chosen) >= limit:
+                break
+        if len(chosen) == 1:
+            place, group = chosen[0]
+            return (self._cut(place, list(map(_mark_span, group))),)
+        return self._in_text_order(chosen)
+
+    def _in_text_order(self, chosen: list[tuple[Place, list[Mark]]]) -> tuple[Snippet, ...]:
+        """The snippets of the sentences ``chosen`` in ``_text_order``."""
+        if len(chosen) == 2:
+            # ``chosen.sort(key=_text_order)`` of two, without a call per key
+            (first, one), (second, other) = chosen
+            if (FIELD_OF.get(second[0], _UNKNOWN_LAST), second[1]) < (FIELD_OF.get(first[0], _UNKNOWN_LAST), first[1]):
+                first, one, second, other = second, other, first, one
+            return (self._cut(first, list(map(_mark_span, one))), self._cut(second, list(map(_mark_span, other))))
+        chosen.sort(key=_text_order)
+        out: list[Snippet] = []
+        for place, group in chosen:
+            out.append(self._cut(place, list(map(_mark_span, group))))
+        return tuple(out)
+
+    def _cut(self, place: Place, spans: list[tuple[int, int]]) -> Snippet:
+        """The snippet of ``place`` with ``spans`` marked, cut once per story."""
         key = (place, tuple(spans))
         snippet = self._cuts.get(key)
         if snippet is None:
-            snippet = self._cuts[key] = _window_of(texts, place, spans)
+            field, begin, end = place
+            snippet = self._cuts[key] = _window(self.texts[field], begin, end, spans, field)
         return snippet
+
+    def _cut_of(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
+        """``_cut`` as a ``Cut``."""
+        return self._cut(place, spans)
 
 
 def _sentence(text: str, hit: Hit, sentences: Sentences | None) -> tuple[int, int]:

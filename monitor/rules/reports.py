@@ -1,0 +1,123 @@
+"""The evidence (hits and snippets) of one story's keyword matches, built when a match's is
+first read (see :meth:`~monitor.models.Match.later`).
+
+Deciding which rules match takes a third of the work of a match, its evidence the rest; a
+daemon reads the evidence of every match it alerts, and ``newsmonitor match`` prints it. So
+the work is shared across the matches of the story: a hit is made once, with its character
+offsets and the sentence its snippet comes from (a ``Mark``), whatever number of matches
+report it; rules with the same evidence share their report; a list of hits is grouped into
+sentences by C-level passes over marks, not by a call per hit.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from operator import itemgetter
+
+from monitor.models import Hit, Report
+from monitor.rules.encoding import FIELD_NAMES
+from monitor.rules.evaluate import Evaluation, Occ, Plan
+from monitor.rules.snippets import Mark, Place, StorySnippets
+
+_mark_hit = itemgetter(0)
+_new = object.__new__
+# a hit is made without the frozen dataclass's ``__init__`` (five ``object.__setattr__``
+# calls): its slots are set through their descriptors
+_HIT_FIELDS = ("term", "field", "position", "start", "end")
+_set_term, _set_field, _set_position, _set_start, _set_end = (getattr(Hit, name).__set__ for name in _HIT_FIELDS)
+if tuple(Hit.__dataclass_fields__) != _HIT_FIELDS:  # pragma: no cover - a guard for whoever changes Hit
+    raise ImportError(f"monitor.rules.reports makes hits of the fields {_HIT_FIELDS}: Hit has changed")
+
+
+class StoryReports:
+    """The reports of one story's keyword matches: ``report(plan)`` is the evidence of the
+    match of the rule whose evaluation plan is ``plan``.
+
+    Holds the story's evaluation, so the evidence is what it would have been if built at
+    once, in whatever order and whenever the matches are read. A lock keeps two threads
+    reading matches of the same story from filling its memos at once.
+    """
+
+    __slots__ = ("_built", "_evaluation", "_lock", "_marks", "_places", "_same", "_snippets")
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self._evaluation = evaluation
+        self._snippets: StorySnippets | None = None
+        #: the report of each evidence built so far
+        self._built: dict[tuple[tuple[Occ, str], ...], Report] = {}
+        #: id of an evidence object met before → (that object, its report)
+        self._same: dict[int, tuple[tuple[tuple[Occ, str], ...], Report]] = {}
+        #: the mark of each (occurrence, label) reported so far
+        self._marks: dict[tuple[Occ, str], Mark] = {}
+        #: the character span and snippet place of each occurrence reported so far
+        self._places: dict[Occ, tuple[tuple[int, int], Place]] = {}
+        self._lock = threading.Lock()
+
+    def report(self, key: object) -> Report:
+        """The hits and snippets of the match made with ``key``, the plan of its rule."""
+        plan: Plan = key  # type: ignore[assignment]  # (``typing.cast`` is a call)
+        # as in ``Matcher.match``: hundreds of short-lived, acyclic containers
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            with self._lock:
+                evidence = self._evaluation.evidence_of(plan)
+                # the evidence of a rule of one term is that term's, the same object for
+                # every such rule: found by identity, without hashing its occurrences
+                same = self._same.get(id(evidence))
+                if same is not None and same[0] is evidence:
+                    return same[1]
+                report = self._built.get(evidence)
+                if report is None:
+                    marks = list(map(self._marks.get, evidence))
+                    if None in marks:
+                        marks = self._marked(evidence, marks)
+                    snippets = self._snippets or self._story_snippets()
+                    # every mark is made now (``typing.cast`` would be a call per report)
+                    ready: list[Mark] = marks  # type: ignore[assignment]
+                    report = self._built[evidence] = (tuple(map(_mark_hit, ready)), snippets.of_marks(ready))
+                # kept with the evidence, so that no other object takes its id while it is a key
+                self._same[id(evidence)] = (evidence, report)
+                return report
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _story_snippets(self) -> StorySnippets:
+        doc = self._evaluation.doc
+        snippets = self._snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields,
+                                                                                     strict=True)})
+        return snippets
+
+    def _marked(self, evidence: tuple[tuple[Occ, str], ...], marks: list[Mark | None]) -> list[Mark | None]:
+        """``marks`` (the marks of ``evidence`` known so far, else None) with the others made.
+
+        One loop, no call per mark but to find an occurrence's offsets and sentence the
+        first time: a call costs more than the few marks most evidence lacks."""
+        snippets = self._snippets or self._story_snippets()
+        fields = self._evaluation.doc.fields
+        places = self._places
+        known = self._marks
+        place_of = snippets.place
+        i = -1
+        for _ in range(marks.count(None)):
+            i = marks.index(None, i + 1)
+            item = evidence[i]
+            occ, label = item
+            f, s, e = occ
+            name = FIELD_NAMES[f]
+            found = places.get(occ)
+            if found is None:
+                span = fields[f].char_span(s, e)
+                # a field with an occurrence has text: its hits have places
+                found = places[occ] = (span, place_of(name, span[0], span[1]))  # type: ignore[assignment]
+            span, place = found  # type: ignore[misc]
+            hit: Hit = _new(Hit)
+            _set_term(hit, label)
+            _set_field(hit, name)
+            _set_position(hit, s)
+            _set_start(hit, span[0])
+            _set_end(hit, span[1])
+            marks[i] = known[item] = (hit, place, span, label)
+        return marks

@@ -1,0 +1,82 @@
+"""The parts of a match's evidence rewritten for speed give what the first forms did: the
+snippets of marks (hits with their sentences, chosen in C-level passes) are
+``make_snippets``'s, and a hit's character offsets (found by bisection on chunk starts) are
+those of a walk over the field's chunks."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.models import Hit, Story
+from monitor.rules.document import StoryDoc
+from monitor.rules.snippets import Mark, Sentences, StorySnippets, make_snippets
+
+_SENTENCES = ["Acme won.", "Mr. Smith left Acme!", "Board members met… Acme", "U.S. talks end.", "Then\nmore"]
+_TERMS = ["acme", "board", "smith", "talks"]
+
+
+def _text(picks: list[int]) -> str:
+    return " ".join(_SENTENCES[p % len(_SENTENCES)] for p in picks)
+
+
+def _hits(text: str, choices: list[tuple[int, int, int]]) -> list[Hit]:
+    """Hits in text order: word-like spans of ``text``, some long enough to run past the end
+    of their sentence (a phrase across it), with one of a few terms each."""
+    spans = sorted({(s % len(text), min(len(text), s % len(text) + 1 + w)) for s, w, _ in choices})
+    return [Hit(_TERMS[t % len(_TERMS)], "text", i, s, e) for i, ((s, e), (_, _, t)) in enumerate(
+        zip(spans, choices, strict=False))]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=8),
+       st.lists(st.tuples(st.integers(0, 400), st.integers(0, 30), st.integers(0, 3)), min_size=1, max_size=12),
+       st.integers(1, 3))
+def test_snippets_of_marks_are_those_of_make_snippets(picks: list[int], choices: list[tuple[int, int, int]],
+                                                      limit: int) -> None:
+    text = _text(picks)
+    title = "Acme board"
+    hits = [Hit("acme", "title", 0, 0, 4), *_hits(text, choices)]
+    texts = {"title": title, "text": text}
+    for some in (hits, hits[1:], hits[:2], hits[1:3]):
+        snippets = StorySnippets(texts)
+        marks: list[Mark] = [(h, snippets.place(h.field, h.start, h.end), (h.start, h.end), h.term)  # type: ignore[misc]
+                             for h in some]
+        expected = make_snippets(texts, some, limit, sentences=Sentences())
+        assert snippets.of_marks(marks, limit) == expected
+        # hits in any order, and a story's second look at the same hits
+        assert StorySnippets(texts).of(list(reversed(some)), limit) == make_snippets(
+            texts, list(reversed(some)), limit, sentences=Sentences())
+        assert snippets.of_marks(marks, limit) == expected
+
+
+def _reference_char_spans(doc: StoryDoc) -> dict[tuple[int, int], tuple[int, int]]:
+    """(field, word position) → the character offsets of that word, by walking the chunks."""
+    out = {}
+    for f, fd in enumerate(doc.fields):
+        position = offset = 0
+        for chunk in fd.chunks:
+            for part in fd.cache.chunks[chunk].parts:
+                out[(f, position)] = (offset + part.start, offset + part.end)
+                position += 1
+            offset += len(chunk) + 1
+    return out
+
+
+def test_character_offsets_are_those_of_a_walk_of_the_chunks() -> None:
+    rng = random.Random(1404)
+    words = ["Acme", "U.S.", "semi-conductor", "—", "don't", "(board)", "A.B.C.", "e-mail", "x", "3.5%", "“Quoted”",
+             "re-re-elected", "...", "—Smith", "Mr."]
+    for n in range(60):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 40)))
+        story = Story(source="s", url=f"https://news.example/{n}", title=rng.choice(words) + " title", text=text,
+                      lang="en")
+        doc = StoryDoc(story)
+        expected = _reference_char_spans(doc)
+        for (f, p), (start, _) in expected.items():
+            fd = doc.fields[f]
+            for q in range(p, p + 3):
+                if (f, q) in expected:
+                    assert fd.char_span(p, q) == (start, expected[(f, q)][1]), (text, p, q)
