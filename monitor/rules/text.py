@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain, filterfalse, pairwise, repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 import simplemma
@@ -294,6 +295,23 @@ def _english_lemma_keys() -> dict[str, set[str]]:
     return keyed
 
 
+#: the keys of lemminflect's and breame's tables that are not all ASCII (see
+#: ``english_odd_words``); None until first needed
+_EN_ODD: frozenset[str] | None = None
+
+
+def english_odd_words() -> frozenset[str]:
+    """The words of lemminflect's lookup and override tables and of breame's spelling table
+    that are not all ASCII: a word of other letters that is none of these, and whose fold is
+    not a British spelling, has no lemma but itself and no American spelling (see
+    ``_analysed_keys``), so its keys are its fold alone. A few hundred words, built once."""
+    global _EN_ODD
+    if _EN_ODD is None:
+        lemma_dict, overrides = _TABLES or ({}, {})
+        _EN_ODD = frozenset(w for w in chain(lemma_dict, overrides, BRITISH_ENGLISH_SPELLINGS) if not w.isascii())
+    return _EN_ODD
+
+
 #: ``word_keys(w, "en")`` of every lower-case ASCII word ``w`` whose keys are more than
 #: ``(w,)`` (see ``english_key_table``); None until first needed
 _EN_KEYS: dict[str, tuple[str, ...]] | None = None
@@ -526,8 +544,71 @@ class LangCache:
                 if len(words) == len(chunks):
                     return
                 chunks = list(filterfalse(self.chunks.__contains__, chunks))
+            chunks = self._add_english_others(chunks)
         for chunk in chunks:
             self.add(chunk)
+
+    def _add_english_others(self, chunks: list[str]) -> list[str]:
+        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters), adds
+        those ``add`` would make from a word of ASCII letters with a full stop, a comma, a
+        possessive or quotes after it (``said,``, ``Trump’s``, ``mansion.”``), and the words
+        of other letters (``Condé``, ``한국``); returns the others. A new story's chunks are
+        a third of the first kind: their words are analysed in bulk (``_add_english_words``),
+        and they are filed in bulk under the analysis of their word, as ``_add_other`` files
+        them one by one."""
+        punctuated = list(filterfalse(str.isalpha, chunks))
+        foreign = list(filter(str.isalpha, chunks)) if len(punctuated) < len(chunks) else []
+        # the word ``_add_other`` finds in each: quotes and brackets off, then a final dot
+        # or possessive
+        cores = list(map(_plain_word, map(str.rstrip, map(str.lstrip, punctuated, repeat(_LEAD)), repeat(_TRAIL))))
+        plain = [(chunk, core) for chunk, core in zip(punctuated, cores, strict=True)
+                 if core.isalpha() and core.isascii() and core != chunk and chunk.startswith(core)]
+        rest = [chunk for chunk, core in zip(punctuated, cores, strict=True)
+                if not (core.isalpha() and core.isascii() and core != chunk and chunk.startswith(core))]
+        if plain:
+            infos = self.chunks
+            found, words = zip(*plain, strict=True)
+            new = list(filterfalse(infos.__contains__, dict.fromkeys(words)))
+            if new:
+                self._add_english_words(new)
+            # a word at the chunk's start: the chunk's analysis is the word's (``_add_other``)
+            bases = list(map(infos.__getitem__, words))
+            infos.update(zip(found, bases, strict=True))
+            feats = list(map(_info_feats, bases))
+            self.feats.update(zip(found, feats, strict=True))
+            _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
+            _file(self.rev, map(SURFACE_TAG.__add__, words), found)
+        if foreign:
+            rest += self._add_foreign_words(foreign)
+        return rest
+
+    def _add_foreign_words(self, words: list[str]) -> list[str]:
+        """``add`` of English-cache words of letters (``str.isalpha``) not all ASCII; returns
+        those left to ``add`` (of a script written without spaces, or that a lemma or
+        spelling table holds). Any other such word's keys are its fold alone (see
+        ``_analysed_keys``), so it takes no lemmatiser call."""
+        odd = _EN_ODD if _EN_ODD is not None else english_odd_words()
+        american = BRITISH_ENGLISH_SPELLINGS
+        cjk = _CJK.search
+        left: list[str] = []
+        infos, feats, rev = self.chunks, self.feats, self.rev
+        for word in words:
+            lower = word.lower()
+            # (a word whose lower case is ASCII, ``K`` the kelvin sign, takes the table's keys)
+            if lower in odd or lower.isascii() or lower.lower() != lower or cjk(word):
+                left.append(word)
+                continue
+            own = fold(lower)
+            if own in american:
+                left.append(word)
+                continue
+            folded = own if lower == word else fold(word)
+            keys = (own,)
+            info = infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
+                                                  frozenset((own, folded)), 1, (folded,), (folded,), ()))
+            feats[word] = info.feats
+            _file(rev, (own, SURFACE_TAG + word), repeat(word))
+        return left
 
     def _add_english_words(self, words: list[str]) -> None:
         """``add`` of English words of ASCII letters, none of them in the cache yet: what
@@ -599,6 +680,8 @@ def _file(rev: dict[str, list[str]], features: Iterable[str], chunks: Iterable[s
 #: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of
 #: ``NamedTuple`` (what ``_make`` does)
 _new = tuple.__new__
+#: ``ChunkInfo.feats``
+_info_feats = itemgetter(2)
 
 
 #: what a word of letters may end with and still be that word alone: a full stop (only a

@@ -76,6 +76,13 @@ _CHUNKS = st.one_of(
     st.tuples(st.sampled_from(["", "(", "“", "'"]), st.sampled_from(seeded_words(100, seed=8)),
               st.sampled_from(["", ".", ",", "’s", "'s", ").", "!”", "-", "-up"])).map("".join),
     st.sampled_from(["U.S.", "re-elected", "didn’t", "400,000", "https://x.example/a-b", "—", "", "日本の", "5th"]),
+    # words of other letters, alone or with punctuation: a fold that is a British spelling,
+    # a lower case that is ASCII (the kelvin sign), words the tables hold
+    st.tuples(st.sampled_from(["", "(", "“"]),
+              st.sampled_from(["Condé", "한국의", "Кристина", "\u212a", "\u212aing", "İstanbul", "naïve", "café",
+                               "Colóur", "COLÓURS", "ǅemal", "Straße", "déjà", "señor", "ÉLITE", "vis-à-vis",
+                               "Purée", "formulæ", "Puréed"]),
+              st.sampled_from(["", ".", ",", "’s", ")."])).map("".join),
 )
 
 
