@@ -382,6 +382,7 @@ async def plan(
     for _, matches in alerts.matched:
         for match in matches:
             rt.metrics.matches.labels(match.rule).inc()
+    rt.settling.after_matching()
     return clusters, alerts, bands
 
 

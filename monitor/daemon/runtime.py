@@ -19,6 +19,7 @@ from monitor.clock import SYSTEM_CLOCK, Clock
 from monitor.config import Config, RuleSettings, SourceSettings
 from monitor.config.rulesection import checked_rules_of
 from monitor.daemon.alerts import AlertPolicy
+from monitor.daemon.collector import Settling
 from monitor.daemon.metrics import Metrics
 from monitor.daemon.rulecache import CompiledRules, RuleCache, rule_specs
 from monitor.daemon.targets import Target, build_targets
@@ -131,6 +132,8 @@ class Runtime:
         self.redirectors = {h.lower().rstrip(".") for h in s.http.redirectors}
         self.pool = WorkerPool(processes=workers)
         self.metrics = Metrics()
+        #: what matching learns (word caches, plans) frozen out of the collector as it grows
+        self.settling = Settling()
         if self.store.shared:
             # several instances may be scraped into one Prometheus: each series says whose it is
             self.metrics.label_instance(self.instance_id)

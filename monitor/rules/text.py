@@ -22,12 +22,13 @@ Three normal forms exist for every part:
 from __future__ import annotations
 
 import contextlib
+import operator
 import re
 import unicodedata
 from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain, filterfalse, pairwise, repeat
+from itertools import chain, compress, filterfalse, pairwise, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -533,12 +534,13 @@ class LangCache:
     def add_all(self, chunks: list[str]) -> None:
         """``add`` of each of ``chunks``, distinct chunks none of which is in the cache yet.
 
-        A new English story's chunks are mostly words of ASCII letters: those are analysed
-        and indexed together, a few C-level passes over them all (``map``, ``zip``) instead
-        of a Python-level call of ``add`` each.
+        A new English story's chunks are mostly words of ASCII letters or digits: those are
+        analysed and indexed together, a few C-level passes over them all (``map``, ``zip``)
+        instead of a Python-level call of ``add`` each; so are most of the others (see
+        ``_add_english_others``).
         """
         if self.lang == "en" and _TABLES is not None:
-            words = list(filter(str.isascii, filter(str.isalpha, chunks)))
+            words = list(filter(_ascii_word, chunks))
             if words:
                 self._add_english_words(words)
                 if len(words) == len(chunks):
@@ -549,37 +551,49 @@ class LangCache:
             self.add(chunk)
 
     def _add_english_others(self, chunks: list[str]) -> list[str]:
-        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters), adds
-        those ``add`` would make from a word of ASCII letters with a full stop, a comma, a
-        possessive or quotes after it (``said,``, ``Trump’s``, ``mansion.”``), and the words
-        of other letters (``Condé``, ``한국``); returns the others. A new story's chunks are
-        a third of the first kind: their words are analysed in bulk (``_add_english_words``),
-        and they are filed in bulk under the analysis of their word, as ``_add_other`` files
-        them one by one."""
+        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters or
+        digits), adds the words of other letters (``Condé``, ``한국``: see
+        ``_add_foreign_words``) and those ``add`` makes from a word with a full stop, a comma,
+        a possessive or quotes after it (``said,``, ``Trump’s``, ``mansion.”``, ``1993,``,
+        ``했다.``); returns the others, for ``add``. A new story's chunks are a third of the
+        second kind: their words are analysed in bulk, and they are filed in bulk under the
+        analysis of their word, as ``_add_other`` files them one by one."""
         punctuated = list(filterfalse(str.isalpha, chunks))
-        foreign = list(filter(str.isalpha, chunks)) if len(punctuated) < len(chunks) else []
+        rest: list[str] = []
+        if len(punctuated) < len(chunks):
+            rest += self._add_foreign_words(list(filter(str.isalpha, chunks)))
         # the word ``_add_other`` finds in each: quotes and brackets off, then a final dot
-        # or possessive
+        # or possessive; a word at the chunk's start has the chunk's analysis
         cores = list(map(_plain_word, map(str.rstrip, map(str.lstrip, punctuated, repeat(_LEAD)), repeat(_TRAIL))))
-        plain = [(chunk, core) for chunk, core in zip(punctuated, cores, strict=True)
-                 if core.isalpha() and core.isascii() and core != chunk and chunk.startswith(core)]
-        rest = [chunk for chunk, core in zip(punctuated, cores, strict=True)
-                if not (core.isalpha() and core.isascii() and core != chunk and chunk.startswith(core))]
-        if plain:
-            infos = self.chunks
-            found, words = zip(*plain, strict=True)
-            new = list(filterfalse(infos.__contains__, dict.fromkeys(words)))
-            if new:
-                self._add_english_words(new)
-            # a word at the chunk's start: the chunk's analysis is the word's (``_add_other``)
-            bases = list(map(infos.__getitem__, words))
-            infos.update(zip(found, bases, strict=True))
-            feats = list(map(_info_feats, bases))
-            self.feats.update(zip(found, feats, strict=True))
-            _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
-            _file(self.rev, map(SURFACE_TAG.__add__, words), found)
-        if foreign:
-            rest += self._add_foreign_words(foreign)
+        plain = list(map(_word_first, punctuated, cores))
+        rest += compress(punctuated, map(operator.not_, plain))
+        if not any(plain):
+            return rest
+        found = list(compress(punctuated, plain))
+        words = list(compress(cores, plain))
+        infos = self.chunks
+        new = list(filterfalse(infos.__contains__, dict.fromkeys(words)))
+        if new:
+            ascii_words = list(filter(str.isascii, new))
+            if ascii_words:
+                self._add_english_words(ascii_words)
+            if len(ascii_words) < len(new):
+                for word in self._add_foreign_words(list(filterfalse(str.isascii, new))):
+                    self.add(word)
+        bases = list(map(infos.__getitem__, words))
+        # one word with punctuation (most): filed under its features and its surface; a word
+        # of a script written without spaces is several (``_add_other``)
+        single = [info.width == 1 and not info.aliases for info in bases]
+        if not all(single):
+            rest += compress(found, map(operator.not_, single))
+            found = list(compress(found, single))
+            words = list(compress(words, single))
+            bases = list(compress(bases, single))
+        infos.update(zip(found, bases, strict=True))
+        feats = list(map(_info_feats, bases))
+        self.feats.update(zip(found, feats, strict=True))
+        _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
+        _file(self.rev, map(SURFACE_TAG.__add__, words), found)
         return rest
 
     def _add_foreign_words(self, words: list[str]) -> list[str]:
@@ -611,8 +625,8 @@ class LangCache:
         return left
 
     def _add_english_words(self, words: list[str]) -> None:
-        """``add`` of English words of ASCII letters, none of them in the cache yet: what
-        ``analyse_word`` gives each, and its index entries, in bulk."""
+        """``add`` of English words of ASCII letters or of ASCII digits, none of them in the
+        cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
         heads = list(zip(folds))
         # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads)
@@ -684,6 +698,19 @@ _new = tuple.__new__
 _info_feats = itemgetter(2)
 
 
+def _ascii_word(chunk: str) -> bool:
+    """Whether ``chunk`` is a word of ASCII letters, or of ASCII digits (``analyse_word``)."""
+    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
+
+
+def _word_first(chunk: str, core: str) -> bool:
+    """Whether ``core``, what ``_add_other`` finds in ``chunk``, is a word of letters or of
+    ASCII digits that starts ``chunk`` and is not all of it: then the chunk's analysis is
+    the word's."""
+    return (core != chunk and (core.isalpha() or (core.isascii() and core.isdigit()))
+            and chunk.startswith(core))
+
+
 #: what a word of letters may end with and still be that word alone: a full stop (only a
 #: dot inside makes an abbreviation, ``U.S.``), or a possessive (dropped, see ``split_chunk``)
 _WORD_ENDS = (".", "'s", "’s", "'S", "’S")
@@ -710,6 +737,12 @@ def lang_cache(lang: str) -> LangCache:
     if cache is None or len(cache.chunks) > _MAX_CACHE:
         cache = _CACHES[lang] = LangCache(lang)
     return cache
+
+
+def cached_chunks() -> int:
+    """How many chunks the shared word caches hold, all languages together: what they have
+    learnt since they were last renewed (it drops when one is, see ``lang_cache``)."""
+    return sum(len(cache.chunks) for cache in list(_CACHES.values()))
 
 
 def analyse_words(text: str, lang: str = "en") -> list[Part]:

@@ -81,7 +81,8 @@ _CHUNKS = st.one_of(
     st.tuples(st.sampled_from(["", "(", "“"]),
               st.sampled_from(["Condé", "한국의", "Кристина", "\u212a", "\u212aing", "İstanbul", "naïve", "café",
                                "Colóur", "COLÓURS", "ǅemal", "Straße", "déjà", "señor", "ÉLITE", "vis-à-vis",
-                               "Purée", "formulæ", "Puréed"]),
+                               "Purée", "formulæ", "Puréed", "1993", "44", "했다", "日本", "日本の", "ｆｕｌｌ",
+                               "ﬁx", "Ǆ"]),
               st.sampled_from(["", ".", ",", "’s", ")."])).map("".join),
 )
 
