@@ -515,12 +515,12 @@ def _shifted(info: ChunkInfo, shift: int) -> ChunkInfo:
 class LangCache:
     """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
 
-    ``rev`` maps every key, fold and ``SURFACE_TAG + surface`` to the chunks that contain it;
-    ``complex`` holds the chunks of several words or with a joined form, ``wordless`` those
-    of none.
+    ``rev`` maps every key and fold to the chunks that contain it, and once ``surfaced``
+    (see ``index_surfaces``) every ``SURFACE_TAG + surface`` too; ``complex`` holds the
+    chunks of several words or with a joined form, ``wordless`` those of none.
     """
 
-    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "wordless")
+    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "surfaced", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -530,6 +530,22 @@ class LangCache:
         self.rev: dict[str, list[str]] = {}
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
+        #: whether ``rev`` files the chunks under their words' surfaces (``index_surfaces``)
+        self.surfaced = False
+
+    def index_surfaces(self) -> None:
+        """Files every chunk under ``SURFACE_TAG`` + the surface of each of its words (parts
+        and joined forms), and from now on each chunk added. Only exact-case terms (``=Word``)
+        look these up, and most rule sets have none: until the first such lookup, a new
+        chunk is filed without them (one string, one list and one entry fewer each)."""
+        if self.surfaced:
+            return
+        self.surfaced = True
+        rev = self.rev
+        for chunk, info in self.chunks.items():
+            surfaces = {SURFACE_TAG + p.surface for p in info.parts}
+            surfaces.update(SURFACE_TAG + a.surface for a in info.aliases)
+            _file(rev, surfaces, repeat(chunk))
 
     def add_all(self, chunks: list[str]) -> None:
         """``add`` of each of ``chunks``, distinct chunks none of which is in the cache yet.
@@ -593,7 +609,8 @@ class LangCache:
         feats = list(map(_info_feats, bases))
         self.feats.update(zip(found, feats, strict=True))
         _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
-        _file(self.rev, map(SURFACE_TAG.__add__, words), found)
+        if self.surfaced:
+            _file(self.rev, map(SURFACE_TAG.__add__, words), found)
         return rest
 
     def _add_foreign_words(self, words: list[str]) -> list[str]:
@@ -605,7 +622,7 @@ class LangCache:
         american = BRITISH_ENGLISH_SPELLINGS
         cjk = _CJK.search
         left: list[str] = []
-        infos, feats, rev = self.chunks, self.feats, self.rev
+        infos, feats, rev, surfaced = self.chunks, self.feats, self.rev, self.surfaced
         for word in words:
             lower = word.lower()
             # (a word whose lower case is ASCII, ``K`` the kelvin sign, takes the table's keys)
@@ -621,7 +638,7 @@ class LangCache:
             info = infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
                                                   frozenset((own, folded)), 1, (folded,), (folded,), ()))
             feats[word] = info.feats
-            _file(rev, (own, SURFACE_TAG + word), repeat(word))
+            _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
         return left
 
     def _add_english_words(self, words: list[str]) -> None:
@@ -637,7 +654,8 @@ class LangCache:
         self.chunks.update(zip(words, infos, strict=True))
         self.feats.update(zip(words, feats, strict=True))
         _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
-        _file(self.rev, map(SURFACE_TAG.__add__, words), words)
+        if self.surfaced:
+            _file(self.rev, map(SURFACE_TAG.__add__, words), words)
 
     def add(self, chunk: str) -> ChunkInfo:
         """Analyse ``chunk`` (if new) and index it."""
@@ -655,7 +673,8 @@ class LangCache:
             return self._add_other(chunk)
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
         self.feats[chunk] = info.feats
-        _file(self.rev, (*info.parts[0].keys, SURFACE_TAG + chunk), repeat(chunk))
+        keys = info.parts[0].keys
+        _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
         return info
 
     def _add_other(self, chunk: str) -> ChunkInfo:
@@ -676,11 +695,13 @@ class LangCache:
             self.wordless.add(chunk)
         if info.width == 1 and not info.aliases:
             # one word with punctuation: its features and its surface
-            _file(self.rev, (*info.feats, SURFACE_TAG + info.parts[0].surface), repeat(chunk))
+            surface = (SURFACE_TAG + info.parts[0].surface,) if self.surfaced else ()
+            _file(self.rev, (*info.feats, *surface), repeat(chunk))
             return info
         features = set(info.feats)
-        features.update(SURFACE_TAG + p.surface for p in info.parts)
-        features.update(SURFACE_TAG + a.surface for a in info.aliases)
+        if self.surfaced:
+            features.update(SURFACE_TAG + p.surface for p in info.parts)
+            features.update(SURFACE_TAG + a.surface for a in info.aliases)
         _file(self.rev, features, repeat(chunk))
         return info
 
