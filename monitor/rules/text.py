@@ -464,12 +464,13 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
     for m in CHUNK_RE.finditer(chunk):
         pieces, compound = split_chunk(m.group())
         base, first = m.start(), len(parts)
-        parts.extend(Part(base + s, base + e, w, fold(w), word_keys(w.lower(), lang)) for s, e, w in pieces)
+        # named tuples made without their Python-level ``__new__`` (``_new``)
+        parts += [_new(Part, (base + s, base + e, w, fold(w), word_keys(w.lower(), lang))) for s, e, w in pieces]
         if compound and len(pieces) <= 6:
             own = parts[first:]
-            surface = "".join(p.surface for p in own)
-            aliases.append(Alias(first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
-                                 word_keys(surface.lower(), lang)))
+            surface = "".join([p.surface for p in own])
+            aliases.append(_new(Alias, (first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
+                                        word_keys(surface.lower(), lang))))
     if not parts:
         return ChunkInfo((), (), frozenset(), 0, (), (), ())
     feats: set[str] = set()
@@ -480,8 +481,11 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
         feats.update(a.keys)
         feats.add(a.fold)
     last = len(parts) - 1
-    heads = (parts[0].fold, *(a.fold for a in aliases if a.first == 0))
-    tails = (parts[-1].fold, *(a.fold for a in aliases if a.last == last))
+    if aliases:
+        heads = (parts[0].fold, *[a.fold for a in aliases if a.first == 0])
+        tails = (parts[-1].fold, *[a.fold for a in aliases if a.last == last])
+    else:
+        heads, tails = (parts[0].fold,), (parts[-1].fold,)
     # the pairs of words (parts or joined forms) at consecutive positions inside the chunk
     inner: list[Pair] = [(a.fold, b.fold) for a, b in pairwise(parts)]
     if aliases:
@@ -494,8 +498,8 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
                 inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
             if a.first > 0:
                 inner.append((parts[a.first - 1].fold, a.fold))
-    return ChunkInfo(tuple(parts), tuple(aliases), frozenset(feats), len(parts), heads, tails,
-                     tuple(dict.fromkeys(inner)))
+    return _new(ChunkInfo, (tuple(parts), tuple(aliases), frozenset(feats), len(parts), heads, tails,
+                            tuple(dict.fromkeys(inner))))
 
 
 #: punctuation that is never part of a word match (``CHUNK_RE``) at the start, or at the
