@@ -7,8 +7,9 @@ their millions of objects again and again. What matching builds while the daemon
 plans) lives as long, and grows by a few objects per new word: left to the collector, it
 is walked by a young, a middle and, as it keeps growing, by one full collection after
 another (the threshold of a full collection is a quarter of what the last one kept, and
-little is kept beside the frozen rules). Measured on the benchmark's stories at 100 000
-rules: the collector took ~40 % of the CPU time of a pass of new words.
+little is kept beside the frozen rules). ``match`` pauses the collector, so the first
+collection after a batch walks everything the batch built at once (measured: 0.12 s after
+the benchmark's 91 articles of new words at 100 000 rules, a quarter of the next pass).
 
 ``Settling.after_matching`` freezes again once the caches have grown by ``SETTLE_EVERY``
 chunks: one collection first (only what is not frozen yet: what was built since the last
