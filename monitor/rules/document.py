@@ -37,7 +37,7 @@ from monitor.rules.text import CHUNK_SPLIT_RE, ChunkInfo, LangCache, lang_cache,
 
 Span = tuple[int, int]
 # read on every call of ``FieldDoc.spans``: a module global costs a tenth of ``WordForm.X``
-_KEYS, _FOLD = WordForm.KEYS, WordForm.FOLD
+_KEYS, _FOLD, _SURFACE = WordForm.KEYS, WordForm.FOLD, WordForm.SURFACE
 #: the longest chunk of text cut at its spaces (see ``FieldDoc``)
 MAX_CHUNK = 64
 
@@ -209,6 +209,8 @@ class FieldDoc:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
         ``form`` contains (KEYS) or equals (FOLD, SURFACE) ``test``, among the chunks the
         reverse index lists under ``feature``; sorted."""
+        if form is _SURFACE and not self.cache.surfaced:
+            self.cache.index_surfaces()
         chunks = self.cache.rev.get(feature)
         if not chunks:
             return []

@@ -22,12 +22,14 @@ Three normal forms exist for every part:
 from __future__ import annotations
 
 import contextlib
+import operator
 import re
 import unicodedata
 from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain, filterfalse, pairwise, repeat
+from itertools import chain, compress, filterfalse, pairwise, repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 import simplemma
@@ -300,6 +302,23 @@ def _english_lemma_keys() -> dict[str, set[str]]:
     return keyed
 
 
+#: the keys of lemminflect's and breame's tables that are not all ASCII (see
+#: ``english_odd_words``); None until first needed
+_EN_ODD: frozenset[str] | None = None
+
+
+def english_odd_words() -> frozenset[str]:
+    """The words of lemminflect's lookup and override tables and of breame's spelling table
+    that are not all ASCII: a word of other letters that is none of these, and whose fold is
+    not a British spelling, has no lemma but itself and no American spelling (see
+    ``_analysed_keys``), so its keys are its fold alone. A few hundred words, built once."""
+    global _EN_ODD
+    if _EN_ODD is None:
+        lemma_dict, overrides = _TABLES or ({}, {})
+        _EN_ODD = frozenset(w for w in chain(lemma_dict, overrides, BRITISH_ENGLISH_SPELLINGS) if not w.isascii())
+    return _EN_ODD
+
+
 #: ``word_keys(w, "en")`` of every lower-case ASCII word ``w`` whose keys are more than
 #: ``(w,)`` (see ``english_key_table``); None until first needed
 _EN_KEYS: dict[str, tuple[str, ...]] | None = None
@@ -456,12 +475,13 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
     for m in CHUNK_RE.finditer(chunk):
         pieces, compound = split_chunk(m.group())
         base, first = m.start(), len(parts)
-        parts.extend(Part(base + s, base + e, w, fold(w), word_keys(w.lower(), lang)) for s, e, w in pieces)
+        # named tuples made without their Python-level ``__new__`` (``_new``)
+        parts += [_new(Part, (base + s, base + e, w, fold(w), word_keys(w.lower(), lang))) for s, e, w in pieces]
         if compound and len(pieces) <= 6:
             own = parts[first:]
-            surface = "".join(p.surface for p in own)
-            aliases.append(Alias(first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
-                                 word_keys(surface.lower(), lang)))
+            surface = "".join([p.surface for p in own])
+            aliases.append(_new(Alias, (first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
+                                        word_keys(surface.lower(), lang))))
     if not parts:
         return ChunkInfo((), (), frozenset(), 0, (), (), ())
     feats: set[str] = set()
@@ -472,8 +492,11 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
         feats.update(a.keys)
         feats.add(a.fold)
     last = len(parts) - 1
-    heads = (parts[0].fold, *(a.fold for a in aliases if a.first == 0))
-    tails = (parts[-1].fold, *(a.fold for a in aliases if a.last == last))
+    if aliases:
+        heads = (parts[0].fold, *[a.fold for a in aliases if a.first == 0])
+        tails = (parts[-1].fold, *[a.fold for a in aliases if a.last == last])
+    else:
+        heads, tails = (parts[0].fold,), (parts[-1].fold,)
     # the pairs of words (parts or joined forms) at consecutive positions inside the chunk
     inner: list[Pair] = [(a.fold, b.fold) for a, b in pairwise(parts)]
     if aliases:
@@ -486,8 +509,8 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
                 inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
             if a.first > 0:
                 inner.append((parts[a.first - 1].fold, a.fold))
-    return ChunkInfo(tuple(parts), tuple(aliases), frozenset(feats), len(parts), heads, tails,
-                     tuple(dict.fromkeys(inner)))
+    return _new(ChunkInfo, (tuple(parts), tuple(aliases), frozenset(feats), len(parts), heads, tails,
+                            tuple(dict.fromkeys(inner))))
 
 
 #: punctuation that is never part of a word match (``CHUNK_RE``) at the start, or at the
@@ -507,12 +530,12 @@ def _shifted(info: ChunkInfo, shift: int) -> ChunkInfo:
 class LangCache:
     """Chunk analyses of one lemmatiser language, with a reverse index for word lookups.
 
-    ``rev`` maps every key, fold and ``SURFACE_TAG + surface`` to the chunks that contain it;
-    ``complex`` holds the chunks of several words or with a joined form, ``wordless`` those
-    of none.
+    ``rev`` maps every key and fold to the chunks that contain it, and once ``surfaced``
+    (see ``index_surfaces``) every ``SURFACE_TAG + surface`` too; ``complex`` holds the
+    chunks of several words or with a joined form, ``wordless`` those of none.
     """
 
-    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "wordless")
+    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "surfaced", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -522,27 +545,120 @@ class LangCache:
         self.rev: dict[str, list[str]] = {}
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
+        #: whether ``rev`` files the chunks under their words' surfaces (``index_surfaces``)
+        self.surfaced = False
+
+    def index_surfaces(self) -> None:
+        """Files every chunk under ``SURFACE_TAG`` + the surface of each of its words (parts
+        and joined forms), and from now on each chunk added. Only exact-case terms (``=Word``)
+        look these up, and most rule sets have none: until the first such lookup, a new
+        chunk is filed without them (one string, one list and one entry fewer each)."""
+        if self.surfaced:
+            return
+        self.surfaced = True
+        rev = self.rev
+        for chunk, info in self.chunks.items():
+            surfaces = {SURFACE_TAG + p.surface for p in info.parts}
+            surfaces.update(SURFACE_TAG + a.surface for a in info.aliases)
+            _file(rev, surfaces, repeat(chunk))
 
     def add_all(self, chunks: list[str]) -> None:
         """``add`` of each of ``chunks``, distinct chunks none of which is in the cache yet.
 
-        A new English story's chunks are mostly words of ASCII letters: those are analysed
-        and indexed together, a few C-level passes over them all (``map``, ``zip``) instead
-        of a Python-level call of ``add`` each.
+        A new English story's chunks are mostly words of ASCII letters or digits: those are
+        analysed and indexed together, a few C-level passes over them all (``map``, ``zip``)
+        instead of a Python-level call of ``add`` each; so are most of the others (see
+        ``_add_english_others``).
         """
         if self.lang == "en" and _TABLES is not None:
-            words = list(filter(str.isascii, filter(str.isalpha, chunks)))
+            words = list(filter(_ascii_word, chunks))
             if words:
                 self._add_english_words(words)
                 if len(words) == len(chunks):
                     return
                 chunks = list(filterfalse(self.chunks.__contains__, chunks))
+            chunks = self._add_english_others(chunks)
         for chunk in chunks:
             self.add(chunk)
 
+    def _add_english_others(self, chunks: list[str]) -> list[str]:
+        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters or
+        digits), adds the words of other letters (``Condé``, ``한국``: see
+        ``_add_foreign_words``) and those ``add`` makes from a word with a full stop, a comma,
+        a possessive or quotes after it (``said,``, ``Trump’s``, ``mansion.”``, ``1993,``,
+        ``했다.``); returns the others, for ``add``. A new story's chunks are a third of the
+        second kind: their words are analysed in bulk, and they are filed in bulk under the
+        analysis of their word, as ``_add_other`` files them one by one."""
+        punctuated = list(filterfalse(str.isalpha, chunks))
+        rest: list[str] = []
+        if len(punctuated) < len(chunks):
+            rest += self._add_foreign_words(list(filter(str.isalpha, chunks)))
+        # the word ``_add_other`` finds in each: quotes and brackets off, then a final dot
+        # or possessive; a word at the chunk's start has the chunk's analysis
+        cores = list(map(_plain_word, map(str.rstrip, map(str.lstrip, punctuated, repeat(_LEAD)), repeat(_TRAIL))))
+        plain = list(map(_word_first, punctuated, cores))
+        rest += compress(punctuated, map(operator.not_, plain))
+        if not any(plain):
+            return rest
+        found = list(compress(punctuated, plain))
+        words = list(compress(cores, plain))
+        infos = self.chunks
+        new = list(filterfalse(infos.__contains__, dict.fromkeys(words)))
+        if new:
+            ascii_words = list(filter(str.isascii, new))
+            if ascii_words:
+                self._add_english_words(ascii_words)
+            if len(ascii_words) < len(new):
+                for word in self._add_foreign_words(list(filterfalse(str.isascii, new))):
+                    self.add(word)
+        bases = list(map(infos.__getitem__, words))
+        # one word with punctuation (most): filed under its features and its surface; a word
+        # of a script written without spaces is several (``_add_other``)
+        single = [info.width == 1 and not info.aliases for info in bases]
+        if not all(single):
+            rest += compress(found, map(operator.not_, single))
+            found = list(compress(found, single))
+            words = list(compress(words, single))
+            bases = list(compress(bases, single))
+        infos.update(zip(found, bases, strict=True))
+        feats = list(map(_info_feats, bases))
+        self.feats.update(zip(found, feats, strict=True))
+        _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
+        if self.surfaced:
+            _file(self.rev, map(SURFACE_TAG.__add__, words), found)
+        return rest
+
+    def _add_foreign_words(self, words: list[str]) -> list[str]:
+        """``add`` of English-cache words of letters (``str.isalpha``) not all ASCII; returns
+        those left to ``add`` (of a script written without spaces, or that a lemma or
+        spelling table holds). Any other such word's keys are its fold alone (see
+        ``_analysed_keys``), so it takes no lemmatiser call."""
+        odd = _EN_ODD if _EN_ODD is not None else english_odd_words()
+        american = BRITISH_ENGLISH_SPELLINGS
+        cjk = _CJK.search
+        left: list[str] = []
+        infos, feats, rev, surfaced = self.chunks, self.feats, self.rev, self.surfaced
+        for word in words:
+            lower = word.lower()
+            # (a word whose lower case is ASCII, ``K`` the kelvin sign, takes the table's keys)
+            if lower in odd or lower.isascii() or lower.lower() != lower or cjk(word):
+                left.append(word)
+                continue
+            own = fold(lower)
+            if own in american:
+                left.append(word)
+                continue
+            folded = own if lower == word else fold(word)
+            keys = (own,)
+            info = infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
+                                                  frozenset((own, folded)), 1, (folded,), (folded,), ()))
+            feats[word] = info.feats
+            _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
+        return left
+
     def _add_english_words(self, words: list[str]) -> None:
-        """``add`` of English words of ASCII letters, none of them in the cache yet: what
-        ``analyse_word`` gives each, and its index entries, in bulk."""
+        """``add`` of English words of ASCII letters or of ASCII digits, none of them in the
+        cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
         heads = list(zip(folds))
         # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads)
@@ -553,7 +669,8 @@ class LangCache:
         self.chunks.update(zip(words, infos, strict=True))
         self.feats.update(zip(words, feats, strict=True))
         _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
-        _file(self.rev, map(SURFACE_TAG.__add__, words), words)
+        if self.surfaced:
+            _file(self.rev, map(SURFACE_TAG.__add__, words), words)
 
     def add(self, chunk: str) -> ChunkInfo:
         """Analyse ``chunk`` (if new) and index it."""
@@ -571,7 +688,8 @@ class LangCache:
             return self._add_other(chunk)
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
         self.feats[chunk] = info.feats
-        _file(self.rev, (*info.parts[0].keys, SURFACE_TAG + chunk), repeat(chunk))
+        keys = info.parts[0].keys
+        _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
         return info
 
     def _add_other(self, chunk: str) -> ChunkInfo:
@@ -592,11 +710,13 @@ class LangCache:
             self.wordless.add(chunk)
         if info.width == 1 and not info.aliases:
             # one word with punctuation: its features and its surface
-            _file(self.rev, (*info.feats, SURFACE_TAG + info.parts[0].surface), repeat(chunk))
+            surface = (SURFACE_TAG + info.parts[0].surface,) if self.surfaced else ()
+            _file(self.rev, (*info.feats, *surface), repeat(chunk))
             return info
         features = set(info.feats)
-        features.update(SURFACE_TAG + p.surface for p in info.parts)
-        features.update(SURFACE_TAG + a.surface for a in info.aliases)
+        if self.surfaced:
+            features.update(SURFACE_TAG + p.surface for p in info.parts)
+            features.update(SURFACE_TAG + a.surface for a in info.aliases)
         _file(self.rev, features, repeat(chunk))
         return info
 
@@ -610,6 +730,21 @@ def _file(rev: dict[str, list[str]], features: Iterable[str], chunks: Iterable[s
 #: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of
 #: ``NamedTuple`` (what ``_make`` does)
 _new = tuple.__new__
+#: ``ChunkInfo.feats``
+_info_feats = itemgetter(2)
+
+
+def _ascii_word(chunk: str) -> bool:
+    """Whether ``chunk`` is a word of ASCII letters, or of ASCII digits (``analyse_word``)."""
+    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
+
+
+def _word_first(chunk: str, core: str) -> bool:
+    """Whether ``core``, what ``_add_other`` finds in ``chunk``, is a word of letters or of
+    ASCII digits that starts ``chunk`` and is not all of it: then the chunk's analysis is
+    the word's."""
+    return (core != chunk and (core.isalpha() or (core.isascii() and core.isdigit()))
+            and chunk.startswith(core))
 
 
 #: what a word of letters may end with and still be that word alone: a full stop (only a
@@ -638,6 +773,12 @@ def lang_cache(lang: str) -> LangCache:
     if cache is None or len(cache.chunks) > _MAX_CACHE:
         cache = _CACHES[lang] = LangCache(lang)
     return cache
+
+
+def cached_chunks() -> int:
+    """How many chunks the shared word caches hold, all languages together: what they have
+    learnt since they were last renewed (it drops when one is, see ``lang_cache``)."""
+    return sum(len(cache.chunks) for cache in list(_CACHES.values()))
 
 
 def analyse_words(text: str, lang: str = "en") -> list[Part]:

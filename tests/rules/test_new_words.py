@@ -8,10 +8,13 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lemminflect import Lemmatizer
+from pytest import MonkeyPatch
 
+from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
 from monitor.rules import text as text_module
 from monitor.rules.document import ChunkNotes
+from monitor.rules.encoding import SURFACE_TAG
 from monitor.rules.text import BRITISH_ENGLISH_SPELLINGS, LangCache, analyse_pieces, analyse_word, word_keys
 
 
@@ -76,6 +79,14 @@ _CHUNKS = st.one_of(
     st.tuples(st.sampled_from(["", "(", "“", "'"]), st.sampled_from(seeded_words(100, seed=8)),
               st.sampled_from(["", ".", ",", "’s", "'s", ").", "!”", "-", "-up"])).map("".join),
     st.sampled_from(["U.S.", "re-elected", "didn’t", "400,000", "https://x.example/a-b", "—", "", "日本の", "5th"]),
+    # words of other letters, alone or with punctuation: a fold that is a British spelling,
+    # a lower case that is ASCII (the kelvin sign), words the tables hold
+    st.tuples(st.sampled_from(["", "(", "“"]),
+              st.sampled_from(["Condé", "한국의", "Кристина", "\u212a", "\u212aing", "İstanbul", "naïve", "café",
+                               "Colóur", "COLÓURS", "ǅemal", "Straße", "déjà", "señor", "ÉLITE", "vis-à-vis",
+                               "Purée", "formulæ", "Puréed", "1993", "44", "했다", "日本", "日本の", "ｆｕｌｌ",
+                               "ﬁx", "Ǆ"]),
+              st.sampled_from(["", ".", ",", "’s", ")."])).map("".join),
 )
 
 
@@ -92,7 +103,9 @@ def test_chunks_added_together_are_added_as_one_by_one(stories: list[list[str]])
                                RuleSpec("c", "analys* NEAR/2 us")])
     for lang in ("en", "de"):
         words = matcher._index(lang).words
-        one, together = LangCache(lang), LangCache(lang)
+        one, together, surfaced = LangCache(lang), LangCache(lang), LangCache(lang)
+        # filed under the surfaces from the start, as after an exact-case term's lookup
+        surfaced.index_surfaces()
         notes_one = ChunkNotes(one, frozenset({"re", "us", "went"}), matcher._prefixes, words)
         notes_together = ChunkNotes(together, frozenset({"re", "us", "went"}), matcher._prefixes, words)
         for chunks in stories:
@@ -100,6 +113,7 @@ def test_chunks_added_together_are_added_as_one_by_one(stories: list[list[str]])
             for chunk in new:
                 one.add(chunk)
             together.add_all(new)
+            surfaced.add_all(new)
             fresh = [c for c in dict.fromkeys(chunks) if c not in notes_one.notes]
             for chunk in fresh:
                 notes_one.add(chunk)
@@ -109,3 +123,33 @@ def test_chunks_added_together_are_added_as_one_by_one(stories: list[list[str]])
         assert _rev(together) == _rev(one)
         assert (together.complex, together.wordless) == (one.complex, one.wordless)
         assert notes_together.notes == notes_one.notes
+        # the surfaces filed at the first exact-case lookup are those filed as chunks come
+        assert not any(feature.startswith(SURFACE_TAG) for feature in one.rev)
+        one.index_surfaces()
+        together.index_surfaces()
+        assert _rev(together) == _rev(one) == _rev(surfaced)
+        assert any(feature.startswith(SURFACE_TAG) for feature in one.rev) or not one.chunks.keys() - one.wordless
+
+
+def test_an_exact_case_term_finds_the_words_cached_before_the_first_such_lookup(monkeypatch: MonkeyPatch) -> None:
+    """Words are filed under their surfaces only once an exact-case term looks one up:
+    those cached before are filed then, and match as if they had been filed as they came."""
+    story = Story(source="s", url="https://x.example/1", title="Apple, said apple growers",
+                  text="The Apple budget (Apple’s) and “Apple” re-Apple APPLE apple. Apple-pie Apple.")
+    rules = [RuleSpec("exact", "=Apple"), RuleSpec("hyphen", '"=re-Apple"'), RuleSpec("phrase", '"=Apple budget"')]
+
+    def answers() -> list[tuple[str, list[tuple[str, int, int, int]]]]:
+        return [(m.rule, [(h.field, h.position, h.start, h.end) for h in m.hits])
+                for m in Matcher.compile(rules).match(story)]
+
+    monkeypatch.setattr(text_module, "_CACHES", {})
+    from_start = text_module.lang_cache("en")
+    from_start.index_surfaces()
+    expected = answers()
+    assert [rule for rule, _ in expected] == ["exact", "hyphen", "phrase"]
+    monkeypatch.setattr(text_module, "_CACHES", {})
+    Matcher.compile([RuleSpec("plain", "budget")]).match(story)
+    cache = text_module.lang_cache("en")
+    assert cache.chunks and not cache.surfaced
+    assert answers() == expected
+    assert cache.surfaced
