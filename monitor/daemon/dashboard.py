@@ -181,7 +181,8 @@ class RuntimeDashboard(RuntimeStatus):
         if about and len(about.split()) < 2:
             return TryResult(query, error="describe the topic in a few words, e.g. 'export controls on rare earths'")
         try:
-            matcher = Matcher.compile([RuleSpec("try", query if query.strip() else "", about=about)])
+            # on the CPU thread, as all matching: the word caches are shared by every matcher
+            matcher = await self._rt.cpu(Matcher.compile, [RuleSpec("try", query if query.strip() else "", about=about)])
         except QueryError as exc:
             return TryResult(query, error=f"invalid query: {exc}")
         except TopicModelError as exc:
@@ -189,13 +190,13 @@ class RuntimeDashboard(RuntimeStatus):
         if text.strip():
             text = text[:MAX_PASTED]
             story = Story(source="(pasted text)", url="", title="", text=text, lang=story_language(None, "", text))
-            return _result(query, matcher, story, "the pasted text")
+            return await self._rt.cpu(_result, query, matcher, story, "the pasted text")
         if url:
             try:
                 story = await self._story_at(url)
             except MonitorError as exc:
                 return TryResult(query, error=redact_text(str(exc)), scope=url)
-            return _result(query, matcher, story, "the article at the URL")
+            return await self._rt.cpu(_result, query, matcher, story, "the article at the URL")
         return await self._backtest(query, about)
 
     async def _backtest(self, query: str, about: str = "") -> TryResult:
