@@ -19,7 +19,7 @@ from monitor.rules import matcher as matcher_module
 from monitor.rules import text as text_module
 from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _any_pairs, _inside, _pairs
+from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _any_pairs, _inside, _near_exists, _pairs
 from monitor.rules.snippets import Sentences, make_snippets
 from monitor.rules.text import english_lemmas
 
@@ -393,3 +393,16 @@ def test_near_of_single_words_equals_the_general_way(left: list[Occ], right: lis
     expected = [] if not left or not right else (
         _any_pairs(left, right, n) if len(left) >= len(right) else _any_pairs(right, left, n))
     assert _pairs(left, right, n) == expected
+
+
+spans = st.lists(st.tuples(st.sampled_from([0, 1]), st.integers(0, 120), st.integers(0, 3)), max_size=60).map(
+    lambda found: sorted({(f, s, s + w) for f, s, w in found}))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(occurrences, spans), st.one_of(occurrences, spans), st.integers(0, 40))
+def test_near_decided_without_spans_equals_its_spans(left: list[Occ], right: list[Occ], n: int) -> None:
+    """Whether a NEAR holds, found by bisecting the longer side for each occurrence of the
+    shorter, is whether its spans (below the budgets) are there; on words and on phrases."""
+    assert _near_exists(left, right, n) == bool(_pairs(left, right, n))
+    assert _near_exists(right, left, n) == bool(_pairs(left, right, n))
