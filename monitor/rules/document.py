@@ -40,6 +40,20 @@ Span = tuple[int, int]
 _KEYS, _FOLD = WordForm.KEYS, WordForm.FOLD
 #: the longest chunk of text cut at its spaces (see ``FieldDoc``)
 MAX_CHUNK = 64
+#: chunk indices made once: a field's chunk → index dictionaries then take existing ints
+#: rather than make (and free) one per chunk past 256, a sixth of building them
+_INDICES = list(range(8192))
+
+
+def _upward(n: int) -> list[int] | range:
+    """The indices ``0 .. n - 1`` in order, and possibly more after them (zip them with
+    ``strict=False``)."""
+    return _INDICES if n <= len(_INDICES) else range(n)
+
+
+def _downward(n: int) -> list[int] | range:
+    """The indices ``n - 1 .. 0`` in order."""
+    return _INDICES[n - 1 :: -1] if 0 < n <= len(_INDICES) else range(n - 1, -1, -1)
 
 
 def _spaced(text: str) -> str:
@@ -95,7 +109,7 @@ class FieldDoc:
         self.chunks = chunks
         #: chunk → index of its last occurrence: the distinct chunks (built in C; most
         #: chunks occur once, and ``where`` finds the others' positions)
-        self.distinct: dict[str, int] = dict(zip(chunks, range(len(chunks)), strict=True))
+        self.distinct: dict[str, int] = dict(zip(chunks, _upward(len(chunks)), strict=False))
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
         self._irregular_: _Irregular | None = None
@@ -123,7 +137,7 @@ class FieldDoc:
             firsts = self._firsts
             if firsts is None:
                 n = len(self.chunks)
-                firsts = self._firsts = dict(zip(reversed(self.chunks), range(n - 1, -1, -1), strict=True))
+                firsts = self._firsts = dict(zip(reversed(self.chunks), _downward(n), strict=True))
             first, last = firsts[chunk], self.occurrences()[chunk]
             found = [first]
             if first != last:

@@ -72,7 +72,7 @@ from monitor.rules.evaluate import Evaluation, Plan, plan_of
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import StorySnippets
-from monitor.rules.text import LangCache, fold, word_keys
+from monitor.rules.text import ChunkInfo, LangCache, fold, word_keys
 from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 
 _MAX_CHUNK_NOTES = 500_000
@@ -336,6 +336,46 @@ def _distinct_alts(roots: Iterable[Node]) -> Iterable[tuple[tuple[Unit, ...], ..
     return seen.values()
 
 
+def _pair_words(atoms: Iterable[Atom]) -> dict[str, frozenset[str]]:
+    """The second words of the PAIR ``atoms`` by their first words."""
+    found: dict[str, set[str]] = {}
+    for atom in atoms:
+        first, second = pair_of(atom)
+        found.setdefault(first, set()).add(second)
+    return {first: frozenset(seconds) for first, seconds in found.items()}
+
+
+def _pair_seconds(pairs: dict[str, frozenset[str]], units: set[Unit]) -> dict[str, frozenset[str]] | None:
+    """``pairs`` (second words by first words) when every second word is a fold the filter
+    looks up (see ``_useful_starters``; the folds of quoted and exact-case words, of which
+    pairs are made, always are), else None."""
+    folds = {u.text if u.mode == Mode.EXACT else fold(u.text) for u in units if u.mode in (Mode.EXACT, Mode.CASE)}
+    if any(not seconds <= folds for seconds in pairs.values()):
+        return None
+    return pairs
+
+
+def _useful_starters(starters: set[str], infos: dict[str, ChunkInfo], seconds: dict[str, frozenset[str]],
+                     feats: set[Feature]) -> set[str]:
+    """The chunks of ``starters`` whose pairs may be a rule's: those with pairs inside, and
+    those ending in a word with a second word that ``feats``, the story's features, holds.
+    A pair of the other chunks' last words and the words after them is no rule's pair
+    (the second word of a rule's pair is a fold some rule looks up, so a story that has it
+    has it among its features): the filter lets the same rules through without it."""
+    out = set()
+    for chunk in starters:
+        info = infos[chunk]
+        if info.inner:
+            out.add(chunk)
+            continue
+        for tail in info.tails:
+            found = seconds.get(tail)
+            if found is not None and not found.isdisjoint(feats):
+                out.add(chunk)
+                break
+    return out
+
+
 def _tested(need: tuple[Atom, ...], use_pairs: bool) -> list[Atom]:
     """The atoms of ``need`` the filter tests. Without pair features, a phrase's pairs are
     dropped and its words stay (a looser condition, still a necessary one); with them, the
@@ -448,8 +488,10 @@ class Matcher:
         # each set once (queries share them: see ``parser._need_tuple``)
         needs = {id(need): need for rule in rules for need in rule.query.needs}.values()
         pair_atoms = (atom for need in needs for atom in need if atom.kind == PAIR_ATOM)
-        self._pair_firsts = (frozenset(pair_of(atom)[0] for atom in pair_atoms) if self._use_pairs
-                             else frozenset())
+        pairs = _pair_words(pair_atoms) if self._use_pairs else {}
+        self._pair_firsts = frozenset(pairs)
+        #: the second words of the pairs of each first word (see ``_useful_starters``)
+        self._pair_seconds = _pair_seconds(pairs, self._units)
         self._index("en")
 
     @classmethod
@@ -542,9 +584,7 @@ class Matcher:
         matcher._units = self._units | units
         matcher._prefixes = self._prefixes | {u.text for u in units if u.mode == Mode.PREFIX}
         if self._use_pairs:
-            matcher._pair_firsts = self._pair_firsts | {
-                pair_of(atom)[0] for _, new in changed.values() for need in new.query.needs for atom in need
-                if atom.kind == PAIR_ATOM}
+            self._patch_pairs(matcher, [new for _, new in changed.values()])
         matcher._notes = {}
         matcher._indexes = {"en": self._indexes["en"].patched(changed, "en", self._use_pairs, units)}
         matcher._patches = patches
@@ -554,6 +594,19 @@ class Matcher:
         for r in changed:
             plans[r] = None
         return matcher
+
+    def _patch_pairs(self, matcher: Matcher, added_rules: list[_Rule]) -> None:
+        """Gives ``matcher``, patched from this one, the word pairs of ``added_rules`` too; the
+        old rules' pairs stay (a superset is harmless: see ``_Index.patched``)."""
+        added = _pair_words(atom for rule in added_rules for need in rule.query.needs for atom in need
+                            if atom.kind == PAIR_ATOM)
+        matcher._pair_firsts = self._pair_firsts | frozenset(added)
+        seconds = self._pair_seconds
+        if seconds is not None and _pair_seconds(added, matcher._units) is not None:
+            matcher._pair_seconds = {**seconds, **{first: seconds.get(first, _NO_NAMES) | found
+                                                   for first, found in added.items()}}
+        else:
+            matcher._pair_seconds = None
 
     def __len__(self) -> int:
         return len(self._order)
@@ -584,8 +637,11 @@ class Matcher:
         for field, tag in FIELD_TAGS.items():
             out.update(tag + f for f in doc.field_feats[field])
         if self._pair_firsts:
+            seconds = self._pair_seconds
             for fd in doc.fields:
                 starters = doc.starters(fd)
+                if starters and seconds is not None:
+                    starters = _useful_starters(starters, fd.cache.chunks, seconds, out)
                 if starters:
                     out.update(fd.pairs(starters))
         if self._prefixes:
