@@ -243,11 +243,10 @@ class FieldDoc:
         chunks = self.cache.rev.get(feature)
         if not chunks:
             return []
-        occ = self.occurrences()
-        present = list(filter(occ.__contains__, chunks))
+        present = list(filter(self.distinct.__contains__, chunks))
         if not present:
             return []
-        simple = self._simple()
+        simple = not (self._irregular_ or self._irregular()).indices
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex

@@ -36,7 +36,12 @@ def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[S
     # ``feats``, the field's keys and folds, rules a word out before any position work
     mode = u.mode
     if mode == _LEMMA:
-        found = [fd.spans(k, k, _KEYS) for k in word_keys(u.text, fd.lang) if k in feats]
+        keys = word_keys(u.text, fd.lang)
+        if len(keys) == 1:
+            # most words have one key: no lists to make and merge
+            [key] = keys
+            return fd.spans(key, key, _KEYS) if key in feats else []
+        found = [fd.spans(k, k, _KEYS) for k in keys if k in feats]
         found = [s for s in found if s]
         if not found:
             return []
@@ -138,7 +143,9 @@ class Evaluation:
                 continue
             feats = self.doc.field_feats[f]
             if len(alts) == 1:
-                spans = _seq_spans(fd, alts[0], self.doc, feats)
+                units = alts[0]
+                spans = (_unit_spans(fd, units[0], self.doc, feats) if len(units) == 1
+                         else _seq_spans(fd, units, self.doc, feats))
             else:
                 spans = []
                 for alt in alts:
