@@ -111,7 +111,7 @@ def plan_of(root: Node) -> Plan:
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "_widths", "doc")
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
@@ -127,6 +127,9 @@ class Evaluation:
         self._hits: dict[tuple[Occ, str], Hit] = {}
         #: the evidence of each term that is a rule's whole query
         self._evidence: dict[tuple[int, str | None, str], tuple[tuple[Occ, str], ...]] = {}
+        #: of each term's occurrences (a list in ``_memo``, by its id): the most words one of
+        #: them spans, less one
+        self._widths: dict[int, int] = {}
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -227,7 +230,8 @@ class Evaluation:
         """``bool(_near_spans(terms, node))``: whether both terms are there (their presence
         needs no positions when they are lone words), then whether two of their
         occurrences are near, without making every span (the evidence makes them when read)."""
-        spans = self._memo.get(id(node))
+        memo = self._memo
+        spans = memo.get(id(node))
         if spans is not None:
             return bool(spans)
         present = self._present
@@ -238,7 +242,26 @@ class Evaluation:
             if not known:
                 return False
         assert isinstance(node, Near)
-        return self._near_found(id(node), self.term_occ(terms[0][0]), self.term_occ(terms[1][0]), node.distance)
+        (first, first_key, _), (second, second_key, _) = terms
+        # the terms' occurrences are memoised under their presence keys (see ``term_occ``)
+        left = memo.get(first_key)
+        if left is None:
+            left = self.term_occ(first)
+        right = memo.get(second_key)
+        if right is None:
+            right = self.term_occ(second)
+        if len(left) * len(right) >= NEAR_BUDGET:
+            return self._near_found(id(node), left, right, node.distance)
+        # each term's occurrences are in many NEARs of a story: their widths are known once
+        widths = self._widths
+        left_width = widths.get(id(left))
+        if left_width is None:
+            left_width = widths[id(left)] = _width_of(left)
+        right_width = widths.get(id(right))
+        if right_width is None:
+            right_width = widths[id(right)] = _width_of(right)
+        return _near_exists(left, right, node.distance, left_width, right_width)
+
 
     def _near_truth(self, node: Near) -> bool:
         """``truth(node)`` of a NEAR: ``bool(occ(node))``, its right side not looked up when its
@@ -260,7 +283,7 @@ class Evaluation:
         if len(left) * len(right) >= NEAR_BUDGET:
             spans = self._memo[key] = _pairs(left, right, n)
             return bool(spans)
-        return _near_exists(left, right, n)
+        return _near_exists(left, right, n, _width_of(left), _width_of(right))
 
     def _near_spans(self, terms: tuple[PlanTerm, ...], node: Node) -> list[Occ]:
         """``occ(node)`` of a NEAR of the two terms ``terms``, without walking it."""
@@ -456,16 +479,22 @@ def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
     return _any_pairs(left, right, n)
 
 
-def _near_exists(left: list[Occ], right: list[Occ], n: int) -> bool:
+def _width_of(occs: list[Occ]) -> int:
+    """The most words an occurrence of ``occs`` spans, less one."""
+    return 0 if _words_only(occs) else max(e - s for _, s, e in occs)
+
+
+def _near_exists(left: list[Occ], right: list[Occ], n: int, left_width: int, right_width: int) -> bool:
     """Whether ``_pairs(left, right, n)`` would find a span when its budgets cannot be
     reached: an occurrence of each list in the same field, not sharing a word, with at most
     ``n`` words between them. Each occurrence of the shorter list bisects the longer one,
-    which it is sorted like."""
+    which it is sorted like; the widths are ``_width_of`` each list."""
     if len(left) > len(right):
         left, right = right, left
+        right_width = left_width
     reach = n + 1
     # the starts of the occurrences that may end near ``s`` are at most this far before it
-    longest = 0 if _words_only(right) else max(e - s for _, s, e in right)
+    longest = right_width
     for f, s, e in left:
         # only occurrences of field ``f`` sort between these two bounds
         j = bisect_left(right, (f, s - reach - longest))

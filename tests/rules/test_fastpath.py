@@ -20,7 +20,16 @@ from monitor.rules import matcher as matcher_module
 from monitor.rules import text as text_module
 from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _any_pairs, _inside, _near_exists, _pairs
+from monitor.rules.evaluate import (
+    MAX_HITS,
+    Evaluation,
+    Occ,
+    _any_pairs,
+    _inside,
+    _near_exists,
+    _pairs,
+    _width_of,
+)
 from monitor.rules.snippets import Sentences, make_snippets
 from monitor.rules.text import english_lemmas
 
@@ -405,8 +414,9 @@ spans = st.lists(st.tuples(st.sampled_from([0, 1]), st.integers(0, 120), st.inte
 def test_near_decided_without_spans_equals_its_spans(left: list[Occ], right: list[Occ], n: int) -> None:
     """Whether a NEAR holds, found by bisecting the longer side for each occurrence of the
     shorter, is whether its spans (below the budgets) are there; on words and on phrases."""
-    assert _near_exists(left, right, n) == bool(_pairs(left, right, n))
-    assert _near_exists(right, left, n) == bool(_pairs(left, right, n))
+    widths = _width_of(left), _width_of(right)
+    assert _near_exists(left, right, n, *widths) == bool(_pairs(left, right, n))
+    assert _near_exists(right, left, n, *reversed(widths)) == bool(_pairs(left, right, n))
 
 
 def test_pairs_of_starters_no_rule_pair_ends_with_are_left_out() -> None:
