@@ -349,7 +349,9 @@ def _pair_seconds(pairs: dict[str, frozenset[str]], units: set[Unit]) -> dict[st
     """``pairs`` (second words by first words) when every second word is a fold the filter
     looks up (see ``_useful_starters``; the folds of quoted and exact-case words, of which
     pairs are made, always are), else None."""
-    folds = {u.text if u.mode == Mode.EXACT else fold(u.text) for u in units if u.mode in (Mode.EXACT, Mode.CASE)}
+    exact, case = Mode.EXACT, Mode.CASE
+    folds = {u.text for u in units if u.mode == exact}
+    folds.update(fold(u.text) for u in units if u.mode == case)
     if any(not seconds <= folds for seconds in pairs.values()):
         return None
     return pairs
@@ -584,7 +586,7 @@ class Matcher:
         matcher._units = self._units | units
         matcher._prefixes = self._prefixes | {u.text for u in units if u.mode == Mode.PREFIX}
         if self._use_pairs:
-            self._patch_pairs(matcher, [new for _, new in changed.values()])
+            self._patch_pairs(matcher, [new for _, new in changed.values()], units)
         matcher._notes = {}
         matcher._indexes = {"en": self._indexes["en"].patched(changed, "en", self._use_pairs, units)}
         matcher._patches = patches
@@ -595,14 +597,15 @@ class Matcher:
             plans[r] = None
         return matcher
 
-    def _patch_pairs(self, matcher: Matcher, added_rules: list[_Rule]) -> None:
-        """Gives ``matcher``, patched from this one, the word pairs of ``added_rules`` too; the
-        old rules' pairs stay (a superset is harmless: see ``_Index.patched``)."""
+    def _patch_pairs(self, matcher: Matcher, added_rules: list[_Rule], units: set[Unit]) -> None:
+        """Gives ``matcher``, patched from this one, the word pairs of ``added_rules`` (whose
+        words are ``units``) too; the old rules' pairs stay (a superset is harmless: see
+        ``_Index.patched``)."""
         added = _pair_words(atom for rule in added_rules for need in rule.query.needs for atom in need
                             if atom.kind == PAIR_ATOM)
         matcher._pair_firsts = self._pair_firsts | frozenset(added)
         seconds = self._pair_seconds
-        if seconds is not None and _pair_seconds(added, matcher._units) is not None:
+        if seconds is not None and _pair_seconds(added, units) is not None:
             matcher._pair_seconds = {**seconds, **{first: seconds.get(first, _NO_NAMES) | found
                                                    for first, found in added.items()}}
         else:
