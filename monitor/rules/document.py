@@ -40,6 +40,20 @@ Span = tuple[int, int]
 _KEYS, _FOLD, _SURFACE = WordForm.KEYS, WordForm.FOLD, WordForm.SURFACE
 #: the longest chunk of text cut at its spaces (see ``FieldDoc``)
 MAX_CHUNK = 64
+#: chunk indices made once: a field's chunk → index dictionaries then take existing ints
+#: rather than make (and free) one per chunk past 256, a sixth of building them
+_INDICES = list(range(8192))
+
+
+def _upward(n: int) -> list[int] | range:
+    """The indices ``0 .. n - 1`` in order, and possibly more after them (zip them with
+    ``strict=False``)."""
+    return _INDICES if n <= len(_INDICES) else range(n)
+
+
+def _downward(n: int) -> list[int] | range:
+    """The indices ``n - 1 .. 0`` in order."""
+    return _INDICES[n - 1 :: -1] if 0 < n <= len(_INDICES) else range(n - 1, -1, -1)
 
 
 def _spaced(text: str) -> str:
@@ -80,8 +94,8 @@ class FieldDoc:
     the separators between its chunks kept in ``pieces``.
     """
 
-    __slots__ = ("_ends", "_firsts", "_irregular_", "_positions", "_where", "cache", "chunks", "distinct", "lang",
-                 "notes", "pieces", "text")
+    __slots__ = ("_ends", "_firsts", "_irregular_", "_looked", "_positions", "_where", "cache", "chunks", "distinct",
+                 "lang", "notes", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -95,11 +109,13 @@ class FieldDoc:
         self.chunks = chunks
         #: chunk → index of its last occurrence: the distinct chunks (built in C; most
         #: chunks occur once, and ``where`` finds the others' positions)
-        self.distinct: dict[str, int] = dict(zip(chunks, range(len(chunks)), strict=True))
+        self.distinct: dict[str, int] = dict(zip(chunks, _upward(len(chunks)), strict=False))
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
         self._irregular_: _Irregular | None = None
         self._positions: list[int] | None = None
+        #: chunk indices turned into word positions by bisection (see ``_at``)
+        self._looked = 0
         self._ends: list[int] | None = None
         #: the matcher's notes of the distinct chunks, in the same order (see ``ChunkNotes``)
         self.notes: list[Note] = []
@@ -121,7 +137,7 @@ class FieldDoc:
             firsts = self._firsts
             if firsts is None:
                 n = len(self.chunks)
-                firsts = self._firsts = dict(zip(reversed(self.chunks), range(n - 1, -1, -1), strict=True))
+                firsts = self._firsts = dict(zip(reversed(self.chunks), _downward(n), strict=True))
             first, last = firsts[chunk], self.occurrences()[chunk]
             found = [first]
             if first != last:
@@ -176,8 +192,10 @@ class FieldDoc:
             infos = self.cache.chunks
             found = self.cache.complex.intersection(occ)
             found.update(self.cache.wordless.intersection(occ))
-            # one C-level pass: a story may have dozens of such chunks (dashes, paragraph breaks)
-            indices = list(compress(range(len(self.chunks)), map(found.__contains__, self.chunks))) if found else []
+            # a story may have dozens of such chunks (dashes, paragraph breaks), a few of
+            # them distinct: where each occurs costs less than a pass over every chunk (and
+            # the lookups of words need ``where`` anyway)
+            indices = sorted(chain.from_iterable(map(self.where, found))) if found else []
             widths = [infos[self.chunks[i]].width for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
@@ -205,6 +223,19 @@ class FieldDoc:
         """Whether every chunk is one word, so that chunk index and word position agree."""
         return not (self._irregular_ or self._irregular()).indices
 
+    def _at(self, found: list[int]) -> list[int]:
+        """``first_position`` of each of the chunk indices ``found`` (in a field that is not
+        ``_simple``): by bisection while few have been looked up, which costs less than the
+        pass over every chunk that ``_first_positions`` makes, and from that list after."""
+        positions = self._positions
+        if positions is None:
+            self._looked += len(found)
+            if self._looked <= len(self.chunks) >> 1:
+                indices, _, _, shift = self._irregular_ or self._irregular()
+                return [i + shift[bisect_left(indices, i)] for i in found]
+            positions = self._first_positions()
+        return list(map(positions.__getitem__, found))
+
     def spans(self, feature: str, test: str, form: WordForm) -> list[Span]:
         """Spans (first and last word position, inclusive) of the parts and aliases whose
         ``form`` contains (KEYS) or equals (FOLD, SURFACE) ``test``, among the chunks the
@@ -217,10 +248,8 @@ class FieldDoc:
         present = list(filter(self.distinct.__contains__, chunks))
         if not present:
             return []
-        # ``_simple`` and ``where`` written out for their memos: the evidence of every match
-        # asks for the positions of its words
-        firsts = None if not (self._irregular_ or self._irregular()).indices else (
-            self._positions or self._first_positions())
+        # ``_simple`` written out: the evidence of every match asks for the positions of its words
+        simple = not (self._irregular_ or self._irregular()).indices
         out: list[Span] = []
         infos = self.cache.chunks
         complex_ = self.cache.complex
@@ -233,16 +262,15 @@ class FieldDoc:
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
                 found = known.get(chunk) or self.where(chunk)
-                if firsts is not None:
-                    found = list(map(firsts.__getitem__, found))
+                if not simple:
+                    found = self._at(found)
                 out += zip(found, found, strict=True)
                 continue
             unsorted = True
             info = infos[chunk]
             offsets = [(a.first, a.last) for a in info.aliases if _has(a, form, test, keyed)]
             offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, form, test, keyed)]
-            for i in self.where(chunk):
-                base = i if firsts is None else firsts[i]
+            for base in self.where(chunk) if simple else self._at(self.where(chunk)):
                 out += [(base + a, base + b) for a, b in offsets]
         if unsorted:
             out.sort()

@@ -26,23 +26,31 @@ _INSIDE_LOOKBACK = 64
 _BEYOND = 1 << 62
 
 Occ = tuple[Field, int, int]  # field, first word position, last word position
-# read for every word looked up: a module global costs a tenth of ``WordForm.X``
+# read for every word looked up: a module global costs a tenth of ``WordForm.X`` (and of
+# ``Mode.X``: ``EnumType`` defines ``__getattr__``)
 _KEYS, _FOLD, _SURFACE = WordForm.KEYS, WordForm.FOLD, WordForm.SURFACE
+_LEMMA, _EXACT, _CASE = Mode.LEMMA, Mode.EXACT, Mode.CASE
 
 
 def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[Span]:
     # ``feats``, the field's keys and folds, rules a word out before any position work
-    if u.mode == Mode.LEMMA:
-        found = [fd.spans(k, k, _KEYS) for k in word_keys(u.text, fd.lang) if k in feats]
+    mode = u.mode
+    if mode == _LEMMA:
+        keys = word_keys(u.text, fd.lang)
+        if len(keys) == 1:
+            # most words have one key: no lists to make and merge
+            [key] = keys
+            return fd.spans(key, key, _KEYS) if key in feats else []
+        found = [fd.spans(k, k, _KEYS) for k in keys if k in feats]
         found = [s for s in found if s]
         if not found:
             return []
         if len(found) == 1:
             return found[0]
         return sorted(set().union(*found))
-    if u.mode == Mode.EXACT:
+    if mode == _EXACT:
         return fd.spans(u.text, u.text, _FOLD) if u.text in feats else []
-    if u.mode == Mode.CASE:
+    if mode == _CASE:
         return fd.spans(SURFACE_TAG + u.text, u.text, _SURFACE) if fold(u.text) in feats else []
     return fd.prefix_spans(doc.with_prefix(u.text))
 
@@ -114,7 +122,7 @@ def plan_of(root: Node) -> Plan:
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "_widths", "doc")
 
     def __init__(self, doc: StoryDoc) -> None:
         self.doc = doc
@@ -130,6 +138,9 @@ class Evaluation:
         self._hits: dict[tuple[Occ, str], Hit] = {}
         #: the evidence of each term that is a rule's whole query
         self._evidence: dict[tuple[int, str | None, str], tuple[tuple[Occ, str], ...]] = {}
+        #: of each term's occurrences (a list in ``_memo``, by its id): the most words one of
+        #: them spans, less one
+        self._widths: dict[int, int] = {}
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -152,7 +163,9 @@ class Evaluation:
             if word is not None:
                 spans = _word_spans(fd, keys, feats)
             elif len(alts) == 1:
-                spans = _seq_spans(fd, alts[0], doc, feats)
+                units = alts[0]
+                spans = (_unit_spans(fd, units[0], doc, feats) if len(units) == 1
+                         else _seq_spans(fd, units, doc, feats))
             else:
                 spans = []
                 for alt in alts:
@@ -173,13 +186,14 @@ class Evaluation:
         lang = self.doc.lang
         for alt in term.alts:
             for u in alt:
-                if u.mode == Mode.LEMMA:
+                mode = u.mode
+                if mode == _LEMMA:
                     if feats.isdisjoint(word_keys(u.text, lang)):
                         break
-                elif u.mode == Mode.EXACT:
+                elif mode == _EXACT:
                     if u.text not in feats:
                         break
-                elif u.mode == Mode.CASE and fold(u.text) not in feats:
+                elif mode == _CASE and fold(u.text) not in feats:
                     break
             else:
                 return True
@@ -212,7 +226,10 @@ class Evaluation:
         present = self._present
         for how, terms, node in plan:
             if how >= _NODE:
-                if not (self.truth(node) if how == _NODE else self._near_spans(terms, node)):
+                if how == _NEAR:
+                    if not self._near_holds(terms, node):
+                        return False
+                elif not (self._near_truth(node) if type(node) is Near else self.truth(node)):
                     return False
                 continue
             found = False
@@ -226,6 +243,65 @@ class Evaluation:
             if found is (how == _NONE):
                 return False
         return True
+
+    def _near_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:
+        """``bool(_near_spans(terms, node))``: whether both terms are there (their presence
+        needs no positions when they are lone words), then whether two of their
+        occurrences are near, without making every span (the evidence makes them when read)."""
+        memo = self._memo
+        spans = memo.get(id(node))
+        if spans is not None:
+            return bool(spans)
+        present = self._present
+        for term, key, _ in terms:
+            known = present.get(key)
+            if known is None:
+                known = self._present_of(term, key)
+            if not known:
+                return False
+        assert isinstance(node, Near)
+        (first, first_key, _), (second, second_key, _) = terms
+        # the terms' occurrences are memoised under their presence keys (see ``term_occ``)
+        left = memo.get(first_key)
+        if left is None:
+            left = self.term_occ(first)
+        right = memo.get(second_key)
+        if right is None:
+            right = self.term_occ(second)
+        if len(left) * len(right) >= NEAR_BUDGET:
+            return self._near_found(id(node), left, right, node.distance)
+        # each term's occurrences are in many NEARs of a story: their widths are known once
+        widths = self._widths
+        left_width = widths.get(id(left))
+        if left_width is None:
+            left_width = widths[id(left)] = _width_of(left)
+        right_width = widths.get(id(right))
+        if right_width is None:
+            right_width = widths[id(right)] = _width_of(right)
+        return _near_exists(left, right, node.distance, left_width, right_width)
+
+
+    def _near_truth(self, node: Near) -> bool:
+        """``truth(node)`` of a NEAR: ``bool(occ(node))``, its right side not looked up when its
+        left one is not there, and found without making every span."""
+        spans = self._memo.get(id(node))
+        if spans is not None:
+            return bool(spans)
+        if isinstance(node.left, Not) or isinstance(node.right, Not):
+            return bool(self.occ(node))
+        left = self.occ(node.left)
+        return bool(left) and self._near_found(id(node), left, self.occ(node.right), node.distance)
+
+    def _near_found(self, key: int, left: list[Occ], right: list[Occ], n: int) -> bool:
+        """``bool(_pairs(left, right, n))``, the spans memoised under ``key`` when they are
+        made: only when the budgets of ``_any_pairs`` might be reached (below them, its
+        spans are there exactly when two occurrences are near)."""
+        if not left or not right:
+            return False
+        if len(left) * len(right) >= NEAR_BUDGET:
+            spans = self._memo[key] = _pairs(left, right, n)
+            return bool(spans)
+        return _near_exists(left, right, n, _width_of(left), _width_of(right))
 
     def _near_spans(self, terms: tuple[PlanTerm, ...], node: Node) -> list[Occ]:
         """``occ(node)`` of a NEAR of the two terms ``terms``, without walking it."""
@@ -412,8 +488,8 @@ class Evaluation:
 def _single_lemma(term: Term) -> bool:
     alts = term.alts
     if len(alts) == 1:
-        return len(alts[0]) == 1 and alts[0][0].mode == Mode.LEMMA
-    return all(len(alt) == 1 and alt[0].mode == Mode.LEMMA for alt in term.alts)
+        return len(alts[0]) == 1 and alts[0][0].mode == _LEMMA
+    return all(len(alt) == 1 and alt[0].mode == _LEMMA for alt in term.alts)
 
 
 def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
@@ -456,6 +532,34 @@ def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
         # neither limit of ``_any_pairs`` can be reached: every pair is found, whichever way
         return _word_pairs(left, right, n)
     return _any_pairs(left, right, n)
+
+
+def _width_of(occs: list[Occ]) -> int:
+    """The most words an occurrence of ``occs`` spans, less one."""
+    return 0 if _words_only(occs) else max(e - s for _, s, e in occs)
+
+
+def _near_exists(left: list[Occ], right: list[Occ], n: int, left_width: int, right_width: int) -> bool:
+    """Whether ``_pairs(left, right, n)`` would find a span when its budgets cannot be
+    reached: an occurrence of each list in the same field, not sharing a word, with at most
+    ``n`` words between them. Each occurrence of the shorter list bisects the longer one,
+    which it is sorted like; the widths are ``_width_of`` each list."""
+    if len(left) > len(right):
+        left, right = right, left
+        right_width = left_width
+    reach = n + 1
+    # the starts of the occurrences that may end near ``s`` are at most this far before it
+    longest = right_width
+    for f, s, e in left:
+        # only occurrences of field ``f`` sort between these two bounds
+        j = bisect_left(right, (f, s - reach - longest))
+        hi = bisect_right(right, (f, e + reach, _BEYOND), j)
+        while j < hi:
+            _, rs, re_ = right[j]
+            if re_ >= s - reach and (re_ < s or rs > e):
+                return True
+            j += 1
+    return False
 
 
 def _any_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:

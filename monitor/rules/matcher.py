@@ -70,7 +70,7 @@ from monitor.rules.evaluate import Evaluation, Plan, plan_of
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
 from monitor.rules.reports import StoryReports
-from monitor.rules.text import LangCache, fold, word_keys
+from monitor.rules.text import ChunkInfo, LangCache, fold, word_keys
 from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 
 _MAX_CHUNK_NOTES = 500_000
@@ -179,9 +179,10 @@ class _Index:
     __slots__ = ("more", "multis", "pairs", "rule_of", "singles", "words")
 
     def __init__(self, rules: Sequence[_Rule], lang: str, use_pairs: bool, units: set[Unit],
-                 pair_firsts: set[str] | None = None) -> None:
+                 pairs: dict[str, set[str]] | None = None) -> None:
         """The index of ``rules`` for language ``lang``, ``units`` the words of their terms;
-        ``pair_firsts`` (when given) gets the first word of every word pair of their sets."""
+        ``pairs`` (when given) gets the second words of the word pairs of their sets by their
+        first words."""
         self.pairs: dict[Feature, dict[Feature, list[int]]] = {}
         self.more: dict[tuple[Feature, Feature], list[int]] = {}
         #: of each set in ``more``: its rule, its other atoms of one feature, its other atoms
@@ -221,8 +222,11 @@ class _Index:
                 multis.append(multi)
                 for listed in more:
                     listed.append(c)
-        if pair_firsts is not None:
-            pair_firsts.update(entry[2][0] for entry in known.values() if entry[2])
+        if pairs is not None:
+            for entry in known.values():
+                if entry[2]:
+                    first, second = entry[2]
+                    pairs.setdefault(first, set()).add(second)
 
     def _slots(self, alts: list[tuple[Feature, ...]]) -> _Slots:
         """Where a set whose atoms have the alternative features ``alts`` (rarest first) is
@@ -363,6 +367,48 @@ def _distinct_alts(roots: Iterable[Node]) -> Iterable[tuple[tuple[Unit, ...], ..
             push(node.left)  # type: ignore[union-attr]
             push(node.right)  # type: ignore[union-attr]
     return seen.values()
+
+
+def _pair_words(atoms: Iterable[Atom]) -> dict[str, frozenset[str]]:
+    """The second words of the PAIR ``atoms`` by their first words."""
+    found: dict[str, set[str]] = {}
+    for atom in atoms:
+        first, second = pair_of(atom)
+        found.setdefault(first, set()).add(second)
+    return {first: frozenset(seconds) for first, seconds in found.items()}
+
+
+def _pair_seconds(pairs: dict[str, frozenset[str]], units: set[Unit]) -> dict[str, frozenset[str]] | None:
+    """``pairs`` (second words by first words) when every second word is a fold the filter
+    looks up (see ``_useful_starters``; the folds of quoted and exact-case words, of which
+    pairs are made, always are), else None."""
+    exact, case = Mode.EXACT, Mode.CASE
+    folds = {u.text for u in units if u.mode == exact}
+    folds.update(fold(u.text) for u in units if u.mode == case)
+    if any(not seconds <= folds for seconds in pairs.values()):
+        return None
+    return pairs
+
+
+def _useful_starters(starters: set[str], infos: dict[str, ChunkInfo], seconds: dict[str, frozenset[str]],
+                     feats: set[Feature]) -> set[str]:
+    """The chunks of ``starters`` whose pairs may be a rule's: those with pairs inside, and
+    those ending in a word with a second word that ``feats``, the story's features, holds.
+    A pair of the other chunks' last words and the words after them is no rule's pair
+    (the second word of a rule's pair is a fold some rule looks up, so a story that has it
+    has it among its features): the filter lets the same rules through without it."""
+    out = set()
+    for chunk in starters:
+        info = infos[chunk]
+        if info.inner:
+            out.add(chunk)
+            continue
+        for tail in info.tails:
+            found = seconds.get(tail)
+            if found is not None and not found.isdisjoint(feats):
+                out.add(chunk)
+                break
+    return out
 
 
 def _tested(need: tuple[Atom, ...], use_pairs: bool) -> list[Atom]:
@@ -510,10 +556,13 @@ class Matcher:
         #: per lemmatiser language, what the filter needs of each chunk seen (see ``ChunkNotes``)
         self._notes: dict[str, ChunkNotes] = {}
         self._use_pairs = len(self._rules) >= _PAIRS_FROM
-        # the first words of the rules' word pairs are found by the build, which sees every atom
-        firsts: set[str] = set()
-        self._indexes["en"] = _Index(self._rules, "en", self._use_pairs, self._units, firsts)
-        self._pair_firsts = frozenset(firsts) if self._use_pairs else frozenset()
+        # the rules' word pairs are found by the build, which sees every atom
+        found: dict[str, set[str]] = {}
+        self._indexes["en"] = _Index(self._rules, "en", self._use_pairs, self._units, found)
+        pairs = {first: frozenset(seconds) for first, seconds in found.items()} if self._use_pairs else {}
+        self._pair_firsts = frozenset(pairs)
+        #: the second words of the pairs of each first word (see ``_useful_starters``)
+        self._pair_seconds = _pair_seconds(pairs, self._units)
 
     @classmethod
     def compile(
@@ -605,9 +654,7 @@ class Matcher:
         matcher._units = self._units | units
         matcher._prefixes = self._prefixes | {u.text for u in units if u.mode == Mode.PREFIX}
         if self._use_pairs:
-            matcher._pair_firsts = self._pair_firsts | {
-                pair_of(atom)[0] for _, new in changed.values() for need in new.query.needs for atom in need
-                if atom.kind == PAIR_ATOM}
+            self._patch_pairs(matcher, [new for _, new in changed.values()], units)
         matcher._notes = {}
         matcher._indexes = {"en": self._indexes["en"].patched(changed, "en", self._use_pairs, units)}
         matcher._patches = patches
@@ -617,6 +664,20 @@ class Matcher:
         for r in changed:
             plans[r] = None
         return matcher
+
+    def _patch_pairs(self, matcher: Matcher, added_rules: list[_Rule], units: set[Unit]) -> None:
+        """Gives ``matcher``, patched from this one, the word pairs of ``added_rules`` (whose
+        words are ``units``) too; the old rules' pairs stay (a superset is harmless: see
+        ``_Index.patched``)."""
+        added = _pair_words(atom for rule in added_rules for need in rule.query.needs for atom in need
+                            if atom.kind == PAIR_ATOM)
+        matcher._pair_firsts = self._pair_firsts | frozenset(added)
+        seconds = self._pair_seconds
+        if seconds is not None and _pair_seconds(added, units) is not None:
+            matcher._pair_seconds = {**seconds, **{first: seconds.get(first, _NO_NAMES) | found
+                                                   for first, found in added.items()}}
+        else:
+            matcher._pair_seconds = None
 
     def __len__(self) -> int:
         return len(self._order)
@@ -647,8 +708,11 @@ class Matcher:
         for field, tag in FIELD_TAGS.items():
             out.update(tag + f for f in doc.field_feats[field])
         if self._pair_firsts:
+            seconds = self._pair_seconds
             for fd in doc.fields:
                 starters = doc.starters(fd)
+                if starters and seconds is not None:
+                    starters = _useful_starters(starters, fd.cache.chunks, seconds, out)
                 if starters:
                     out.update(fd.pairs(starters))
         if self._prefixes:

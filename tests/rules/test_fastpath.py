@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import unicodedata
 from collections.abc import Iterator, Sequence
 
@@ -19,7 +20,16 @@ from monitor.rules import matcher as matcher_module
 from monitor.rules import text as text_module
 from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import MAX_HITS, Evaluation, Occ, _any_pairs, _inside, _pairs
+from monitor.rules.evaluate import (
+    MAX_HITS,
+    Evaluation,
+    Occ,
+    _any_pairs,
+    _inside,
+    _near_exists,
+    _pairs,
+    _width_of,
+)
 from monitor.rules.snippets import Sentences, make_snippets
 from monitor.rules.text import english_lemmas
 
@@ -219,10 +229,12 @@ def test_caches_renewed_while_matching_keep_answers(monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(matcher_module, "_MAX_CHUNK_NOTES", 7)
         text_module._CACHES.clear()
         matcher = Matcher.compile(specs)
-        caches = set()
+        # the caches are kept: a freed one's id may be a later one's
+        caches: dict[int, object] = {}
         for story, want in zip(stories, expected, strict=True):
             assert matcher.match(story) == want
-            caches.add(id(text_module.lang_cache("en")))
+            cache = text_module.lang_cache("en")
+            caches[id(cache)] = cache
     assert len(caches) > 5
     assert [m.rule for m in expected[0]] == ["p", "w", "j"]
 
@@ -393,3 +405,39 @@ def test_near_of_single_words_equals_the_general_way(left: list[Occ], right: lis
     expected = [] if not left or not right else (
         _any_pairs(left, right, n) if len(left) >= len(right) else _any_pairs(right, left, n))
     assert _pairs(left, right, n) == expected
+
+
+spans = st.lists(st.tuples(st.sampled_from([0, 1]), st.integers(0, 120), st.integers(0, 3)), max_size=60).map(
+    lambda found: sorted({(f, s, s + w) for f, s, w in found}))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(occurrences, spans), st.one_of(occurrences, spans), st.integers(0, 40))
+def test_near_decided_without_spans_equals_its_spans(left: list[Occ], right: list[Occ], n: int) -> None:
+    """Whether a NEAR holds, found by bisecting the longer side for each occurrence of the
+    shorter, is whether its spans (below the budgets) are there; on words and on phrases."""
+    widths = _width_of(left), _width_of(right)
+    assert _near_exists(left, right, n, *widths) == bool(_pairs(left, right, n))
+    assert _near_exists(right, left, n, *reversed(widths)) == bool(_pairs(left, right, n))
+
+
+def test_pairs_of_starters_no_rule_pair_ends_with_are_left_out() -> None:
+    """The word pairs of chunks whose last word starts no rule's pair with a word the story
+    has are not looked for: every story has the same candidates as with every pair."""
+    rng = random.Random(14)
+    words = ["new", "york", "times", "semi", "conductor", "rare", "earths", "hong", "kong", "the", "of"]
+    specs = [RuleSpec(f"r{i}", '"' + " ".join(rng.sample(words, rng.choice([2, 2, 3]))) + '"')
+             for i in range(60)]
+    specs.append(RuleSpec("c", "=New =York"))
+    with _pairs_from(0):
+        matcher = Matcher.compile(specs)
+    assert matcher._pair_seconds is not None
+    every = Matcher.__new__(Matcher)
+    every.__dict__.update(matcher.__dict__)
+    every._pair_seconds = None
+    every._notes = {}
+    pieces = [*words, "New", "York's", "semi-conductor", "-", "_", "Hong-Kong", "earths.", "(rare", ""]
+    for _ in range(200):
+        story = Story(source="s", url="", title=" ".join(rng.choices(pieces, k=4)),
+                      text=" ".join(rng.choices(pieces, k=rng.randint(1, 30))))
+        assert matcher.candidates(story) == every.candidates(story), story
