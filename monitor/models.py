@@ -226,28 +226,28 @@ class Match:
         _set_later(match, (source, key))
         return match
 
+    def _report(self) -> None:
+        """Builds the evidence (see :meth:`later`) and lets go of the story's state."""
+        later = self._later
+        assert later is not None
+        hits, snippets = later[0].report(later[1])
+        _set_hits(self, hits)
+        _set_snippets(self, snippets)
+        _set_later(self, None)
+
     @property
     def hits(self) -> tuple[Hit, ...]:
         """The matched terms: field, word position and character offsets, at most
         :data:`~monitor.rules.evaluate.MAX_HITS`."""
-        later = self._later
-        if later is not None:
-            # ``_report`` written out: a call less for every match read
-            hits, snippets = later[0].report(later[1])
-            _set_hits(self, hits)
-            _set_snippets(self, snippets)
-            _set_later(self, None)
+        if self._later is not None:
+            self._report()
         return self._hits
 
     @property
     def snippets(self) -> tuple[Snippet, ...]:
         """One or two passages of the story with the hits marked."""
-        later = self._later
-        if later is not None:
-            hits, snippets = later[0].report(later[1])
-            _set_hits(self, hits)
-            _set_snippets(self, snippets)
-            _set_later(self, None)
+        if self._later is not None:
+            self._report()
         return self._snippets
 
     def _values(self) -> tuple[str, tuple[Hit, ...], tuple[Snippet, ...], TopicScore | None]:
