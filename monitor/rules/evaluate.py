@@ -20,7 +20,7 @@ from monitor.rules.text import fold, word_keys
 NEAR_BUDGET = 50_000
 MAX_SPANS = 5_000
 MAX_HITS = 100
-#: ``_inside`` looks at most this many spans back for one that contains an occurrence
+#: ``_within`` looks at most this many spans back for one that contains an occurrence
 _INSIDE_LOOKBACK = 64
 #: a word position after every real one
 _BEYOND = 1 << 62
@@ -493,7 +493,7 @@ def _single_lemma(term: Term) -> bool:
 
 
 def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
-    """The occurrences in ``occs`` that are ``_inside`` ``spans``, found in one loop (a call
+    """The occurrences in ``occs`` inside a span of ``spans``, found in one loop (a call
     per occurrence would cost more than the test)."""
     out: list[Occ] = []
     for occ in occs:
@@ -507,19 +507,6 @@ def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
                 out.append(occ)
                 break
     return out
-
-
-def _inside(occ: Occ, spans: list[Occ]) -> bool:
-    f, s, e = occ
-    i = bisect_right(spans, (f, s, _BEYOND))
-    # spans are sorted by start; a containing span starts at or before s
-    for j in range(i - 1, max(-1, i - 1 - _INSIDE_LOOKBACK), -1):
-        sf, ss, se = spans[j]
-        if sf != f:
-            break
-        if ss <= s and se >= e:
-            return True
-    return False
 
 
 def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:

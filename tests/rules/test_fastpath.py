@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -21,11 +22,11 @@ from monitor.rules import text as text_module
 from monitor.rules.ast import And, Near, Node, Not, Or, Term, walk_terms
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import (
+    _INSIDE_LOOKBACK,
     MAX_HITS,
     Evaluation,
     Occ,
     _any_pairs,
-    _inside,
     _near_exists,
     _pairs,
     _width_of,
@@ -283,6 +284,21 @@ def test_a_plain_word_is_analysed_as_the_expressions_analyse_it(word: str) -> No
     for lang in ("en", "de"):
         assert text_module.analyse_word(word, lang) == text_module.analyse_pieces(word, lang)
         assert text_module.analyse_chunk(word, lang) == text_module.analyse_pieces(word, lang)
+
+
+def _inside(occ: Occ, spans: list[Occ]) -> bool:
+    """Whether a span of ``spans`` (sorted) contains ``occ``, looking at most
+    ``_INSIDE_LOOKBACK`` spans back, one occurrence at a time (the product tests many at
+    once, ``evaluate._within``)."""
+    f, s, e = occ
+    i = bisect_right(spans, (f, s, 1 << 62))
+    for j in range(i - 1, max(-1, i - 1 - _INSIDE_LOOKBACK), -1):
+        sf, ss, se = spans[j]
+        if sf != f:
+            break
+        if ss <= s and se >= e:
+            return True
+    return False
 
 
 def _reference_evidence(evaluation: Evaluation, node: Node, found: dict[Occ, str]) -> None:
