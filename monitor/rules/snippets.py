@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from itertools import compress, repeat
 from operator import is_, itemgetter
+from typing import TypeVar
 
 from monitor.models import Hit, Snippet
 from monitor.rules.encoding import FIELD_NAMES, FIELD_OF, TEXT
@@ -195,6 +196,24 @@ def make_snippets(
     return _chosen(texts, groups, hits, limit, _window_of)
 
 
+#: a sentence's hits, or its marks
+_G = TypeVar("_G")
+
+def _covering(ranked: list[tuple[Place, set[str], _G]], limit: int) -> list[tuple[Place, _G]]:
+    """Of sentences ``(place, terms, group)`` in rank order, those the snippets show: the
+    first, then each that shows a term none chosen before shows, at most ``limit``."""
+    chosen: list[tuple[Place, _G]] = []
+    seen: set[str] = set()
+    for place, terms, group in ranked:
+        if chosen and terms <= seen:
+            continue
+        chosen.append((place, group))
+        seen |= terms
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
 def _window_of(texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
     field, begin, end = place
     return _window(texts[field], begin, end, spans, field)
@@ -218,15 +237,7 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
     field_of = FIELD_OF.get
     ranked = sorted([(-len(terms), field_of(place[0], _UNKNOWN_LAST), place[1], i, place, terms, group)
                      for i, (place, group) in enumerate(groups.items()) for terms in ({h.term for h in group},)])
-    chosen: list[tuple[Place, list[Hit]]] = []
-    seen: set[str] = set()
-    for _, _, _, _, place, terms, group in ranked:
-        if chosen and terms <= seen:
-            continue
-        chosen.append((place, group))
-        seen |= terms
-        if len(chosen) >= limit:
-            break
+    chosen = _covering([r[4:] for r in ranked], limit)
     chosen.sort(key=_text_order)
     return tuple([cut(texts, place, [(h.start, h.end) for h in group]) for place, group in chosen])
 
@@ -347,15 +358,7 @@ class StorySnippets:
             terms = set(map(_mark_term, group))
             ranked.append((-len(terms), place, terms, group))
         ranked.sort(key=_first)
-        chosen: list[tuple[Place, list[Mark]]] = []
-        seen: set[str] = set()
-        for _, place, terms, group in ranked:
-            if chosen and terms <= seen:
-                continue
-            chosen.append((place, group))
-            seen |= terms
-            if len(chosen) >= limit:
-                break
+        chosen = _covering([r[1:] for r in ranked], limit)
         if len(chosen) == 1:
             place, group = chosen[0]
             return (self._cut(place, list(map(_mark_span, group))),)
