@@ -37,15 +37,18 @@ class StoryReports:
     reading matches of the same story from filling its memos at once.
     """
 
-    __slots__ = ("_built", "_evaluation", "_lock", "_marks", "_places", "_same", "_snippets")
+    __slots__ = ("_built", "_evaluation", "_kept", "_lock", "_marks", "_places", "_same", "_snippets")
 
     def __init__(self, evaluation: Evaluation) -> None:
         self._evaluation = evaluation
         self._snippets: StorySnippets | None = None
         #: the report of each evidence built so far
         self._built: dict[tuple[tuple[Occ, str], ...], Report] = {}
-        #: id of an evidence object met before → (that object, its report)
-        self._same: dict[int, tuple[tuple[tuple[Occ, str], ...], Report]] = {}
+        #: id of an evidence object met before → its report
+        self._same: dict[int, Report] = {}
+        #: every evidence object in ``_same``, kept so that no other object takes its id (a
+        #: list, not a pair per entry: no object for the cyclic collector to track per report)
+        self._kept: list[object] = []
         #: the mark of each (occurrence, label) reported so far
         self._marks: dict[tuple[Occ, str], Mark] = {}
         #: the character span and snippet place of each occurrence reported so far
@@ -63,9 +66,9 @@ class StoryReports:
                 evidence = self._evaluation.evidence_of(plan)
                 # the evidence of a rule of one term is that term's, the same object for
                 # every such rule: found by identity, without hashing its occurrences
-                same = self._same.get(id(evidence))
-                if same is not None and same[0] is evidence:
-                    return same[1]
+                report = self._same.get(id(evidence))
+                if report is not None:
+                    return report
                 report = self._built.get(evidence)
                 if report is None:
                     marks = list(map(self._marks.get, evidence))
@@ -79,8 +82,8 @@ class StoryReports:
                     else:
                         report = ((), ())
                     self._built[evidence] = report
-                # kept with the evidence, so that no other object takes its id while it is a key
-                self._same[id(evidence)] = (evidence, report)
+                self._same[id(evidence)] = report
+                self._kept.append(evidence)
                 return report
         finally:
             if enabled:
