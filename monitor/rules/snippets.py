@@ -196,7 +196,7 @@ def make_snippets(
     return _chosen(texts, groups, hits, limit, _window_of)
 
 
-#: a sentence's hits, or its marks
+#: a sentence's hits, or their spans
 _G = TypeVar("_G")
 
 def _covering(ranked: list[tuple[Place, set[str], _G]], limit: int) -> list[tuple[Place, _G]]:
@@ -252,9 +252,9 @@ class StorySnippets:
     into sentences once, each sentence trimmed once, each snippet cut once, however many
     matches show it. Rules that share words share sentences and snippets.
 
-    A hit is given as a ``Mark`` (see ``place``), made once per story and shared by every
-    match that reports the hit: a list of marks is then grouped by sentence without a call
-    per hit."""
+    A hit is given by the columns of its ``Mark`` (see ``place``), made once per story and
+    shared by every match that reports the hit: the hits are then grouped by sentence
+    without a call per hit."""
 
     __slots__ = ("_cuts", "_places", "_starts", "_trims", "texts")
 
