@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import gc
 import threading
-from operator import itemgetter
 
 from monitor.models import Hit, Report
 from monitor.rules.encoding import FIELD_NAMES
 from monitor.rules.evaluate import Evaluation, Occ, Plan
 from monitor.rules.snippets import Mark, Place, StorySnippets
 
-_mark_hit = itemgetter(0)
 _new = object.__new__
 # a hit is made without the frozen dataclass's ``__init__`` (five ``object.__setattr__``
 # calls): its slots are set through their descriptors
@@ -39,15 +37,18 @@ class StoryReports:
     reading matches of the same story from filling its memos at once.
     """
 
-    __slots__ = ("_built", "_evaluation", "_lock", "_marks", "_places", "_same", "_snippets")
+    __slots__ = ("_built", "_evaluation", "_kept", "_lock", "_marks", "_places", "_same", "_snippets")
 
     def __init__(self, evaluation: Evaluation) -> None:
         self._evaluation = evaluation
         self._snippets: StorySnippets | None = None
         #: the report of each evidence built so far
         self._built: dict[tuple[tuple[Occ, str], ...], Report] = {}
-        #: id of an evidence object met before → (that object, its report)
-        self._same: dict[int, tuple[tuple[tuple[Occ, str], ...], Report]] = {}
+        #: id of an evidence object met before → its report
+        self._same: dict[int, Report] = {}
+        #: every evidence object in ``_same``, kept so that no other object takes its id (a
+        #: list, not a pair per entry: no object for the cyclic collector to track per report)
+        self._kept: list[object] = []
         #: the mark of each (occurrence, label) reported so far
         self._marks: dict[tuple[Occ, str], Mark] = {}
         #: the character span and snippet place of each occurrence reported so far
@@ -65,20 +66,24 @@ class StoryReports:
                 evidence = self._evaluation.evidence_of(plan)
                 # the evidence of a rule of one term is that term's, the same object for
                 # every such rule: found by identity, without hashing its occurrences
-                same = self._same.get(id(evidence))
-                if same is not None and same[0] is evidence:
-                    return same[1]
+                report = self._same.get(id(evidence))
+                if report is not None:
+                    return report
                 report = self._built.get(evidence)
                 if report is None:
                     marks = list(map(self._marks.get, evidence))
                     if None in marks:
                         marks = self._marked(evidence, marks)
                     snippets = self._snippets or self._story_snippets()
-                    # every mark is made now (``typing.cast`` would be a call per report)
-                    ready: list[Mark] = marks  # type: ignore[assignment]
-                    report = self._built[evidence] = (tuple(map(_mark_hit, ready)), snippets.of_marks(ready))
-                # kept with the evidence, so that no other object takes its id while it is a key
-                self._same[id(evidence)] = (evidence, report)
+                    if marks:
+                        # the marks' columns in one C-level pass, not a call per mark and column
+                        hits, places, spans, terms = zip(*marks, strict=True)
+                        report = (hits, snippets.of_marks(places, spans, terms))
+                    else:
+                        report = ((), ())
+                    self._built[evidence] = report
+                self._same[id(evidence)] = report
+                self._kept.append(evidence)
                 return report
         finally:
             if enabled:

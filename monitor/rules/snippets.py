@@ -105,7 +105,7 @@ def _trimmed(text: str, begin: int, finish: int, end: int) -> tuple[int, int]:
     return begin, max(finish, end)
 
 
-def _window(text: str, begin: int, end: int, hits: list[tuple[int, int]], field: str) -> Snippet:
+def _window(text: str, begin: int, end: int, hits: Sequence[tuple[int, int]], field: str) -> Snippet:
     """Cut [begin, end) to at most MAX_CHARS around the hits, marking cuts with "…"."""
     if end - begin > MAX_CHARS:
         first = min(s for s, _ in hits)
@@ -196,7 +196,7 @@ def make_snippets(
     return _chosen(texts, groups, hits, limit, _window_of)
 
 
-#: a sentence's hits, or its marks
+#: a sentence's hits, or their spans
 _G = TypeVar("_G")
 
 def _covering(ranked: list[tuple[Place, set[str], _G]], limit: int) -> list[tuple[Place, _G]]:
@@ -244,7 +244,6 @@ def _chosen(texts: dict[str, str], groups: dict[Place, list[Hit]], hits: Sequenc
 
 #: a hit made ready for its snippet: (the hit, its place, its character span, its term)
 Mark = tuple[Hit, Place, tuple[int, int], str]
-_mark_place, _mark_span, _mark_term = itemgetter(1), itemgetter(2), itemgetter(3)
 _first = itemgetter(0)
 
 
@@ -253,9 +252,9 @@ class StorySnippets:
     into sentences once, each sentence trimmed once, each snippet cut once, however many
     matches show it. Rules that share words share sentences and snippets.
 
-    A hit is given as a ``Mark`` (see ``place``), made once per story and shared by every
-    match that reports the hit: a list of marks is then grouped by sentence without a call
-    per hit."""
+    A hit is given by the columns of its ``Mark`` (see ``place``), made once per story and
+    shared by every match that reports the hit: the hits are then grouped by sentence
+    without a call per hit."""
 
     __slots__ = ("_cuts", "_places", "_starts", "_trims", "texts")
 
@@ -303,21 +302,24 @@ class StorySnippets:
                 groups.setdefault(place, []).append(hit)
         return _chosen(self.texts, groups, hits, limit, self._cut_of)
 
-    def of_marks(self, marks: list[Mark], limit: int = 2) -> tuple[Snippet, ...]:
-        """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for the ``marks``
-        of ``hits``, which must be in text order (by field, then word position), as a
-        match's hits are, and have places."""
-        places = list(map(_mark_place, marks))
+    def of_marks(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
+                 limit: int = 2) -> tuple[Snippet, ...]:
+        """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for ``hits`` given
+        as the columns of their marks: each one's place, character span and term. The hits
+        must be in text order (by field, then word position), as a match's hits are, and
+        have places.
+
+        Columns, not marks: they are cut from a match's marks in one C-level pass
+        (``zip(*marks)``), where taking a field of every mark costs a call per mark each time."""
         if not places:
             return ()
         first = places[0]
         if places.count(first) == len(places):
             # one sentence: nothing to rank or choose
-            return (self._cut(first, list(map(_mark_span, marks))),)
-        terms = list(map(_mark_term, marks))
+            return (self._cut(first, spans),)
         kinds = set(terms)
         if len(kinds) > 2 or limit < 2:
-            return self._ranked(marks, places, limit)
+            return self._ranked(places, spans, terms, limit)
         # one or two terms (most matches), chosen as ``_ranked`` would in C-level passes. The
         # sentences are in text order (see ``_ranked``): with one term, the first shows it.
         # Equal places are one object (see ``place``): compared by identity
@@ -333,58 +335,63 @@ class StorySnippets:
             else:
                 # the first sentence, and the first that shows the other term
                 second = places[terms.index(other)]
-                return (self._cut(first, list(compress(map(_mark_span, marks), map(is_, repeat(first), places)))),
-                        self._cut(second, list(compress(map(_mark_span, marks), map(is_, repeat(second), places)))))
-        return (self._cut(first, list(compress(map(_mark_span, marks), map(is_, repeat(first), places)))),)
+                return (self._cut(first, list(compress(spans, map(is_, repeat(first), places)))),
+                        self._cut(second, list(compress(spans, map(is_, repeat(second), places)))))
+        return (self._cut(first, list(compress(spans, map(is_, repeat(first), places)))),)
 
-    def _ranked(self, marks: list[Mark], places: list[Place], limit: int) -> tuple[Snippet, ...]:
+    def _ranked(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
+                limit: int) -> tuple[Snippet, ...]:
         """``of_marks`` of hits in several sentences, as ``_chosen``.
 
-        The marks are in text order, so the sentences are too, in the order of their first
+        The hits are in text order, so the sentences are too, in the order of their first
         hits (``_text_order`` never puts a later one first; it ties a sentence with the one
         of a phrase that runs past its end, which comes later): ranking them by number of
         terms, then text order, is a stable sort by number of terms. Loops, not
         comprehensions: each of those is a call, and most lists are short."""
-        groups: dict[Place, list[Mark]] = {}
-        get = groups.get
-        for place, mark in zip(places, marks):  # noqa: B905 - as long, and a hot loop
+        spans_at: dict[Place, list[tuple[int, int]]] = {}
+        terms_at: dict[Place, set[str]] = {}
+        get = spans_at.get
+        for place, span, term in zip(places, spans, terms):  # noqa: B905 - as long, and a hot loop
             group = get(place)
             if group is None:
-                groups[place] = [mark]
+                spans_at[place] = [span]
+                terms_at[place] = {term}
             else:
-                group.append(mark)
-        ranked: list[tuple[int, Place, set[str], list[Mark]]] = []
-        for place, group in groups.items():
-            terms = set(map(_mark_term, group))
-            ranked.append((-len(terms), place, terms, group))
+                group.append(span)
+                terms_at[place].add(term)
+        ranked: list[tuple[int, Place, set[str], list[tuple[int, int]]]] = []
+        for place, group in spans_at.items():
+            shown = terms_at[place]
+            ranked.append((-len(shown), place, shown, group))
         ranked.sort(key=_first)
         chosen = _covering([r[1:] for r in ranked], limit)
         if len(chosen) == 1:
             place, group = chosen[0]
-            return (self._cut(place, list(map(_mark_span, group))),)
+            return (self._cut(place, group),)
         return self._in_text_order(chosen)
 
-    def _in_text_order(self, chosen: list[tuple[Place, list[Mark]]]) -> tuple[Snippet, ...]:
-        """The snippets of the sentences ``chosen`` in ``_text_order``."""
+    def _in_text_order(self, chosen: list[tuple[Place, list[tuple[int, int]]]]) -> tuple[Snippet, ...]:
+        """The snippets of the sentences ``chosen`` (each with the spans of its hits) in
+        ``_text_order``."""
         if len(chosen) == 2:
             # ``chosen.sort(key=_text_order)`` of two, without a call per key
             (first, one), (second, other) = chosen
             if (FIELD_OF.get(second[0], _UNKNOWN_LAST), second[1]) < (FIELD_OF.get(first[0], _UNKNOWN_LAST), first[1]):
                 first, one, second, other = second, other, first, one
-            return (self._cut(first, list(map(_mark_span, one))), self._cut(second, list(map(_mark_span, other))))
+            return (self._cut(first, one), self._cut(second, other))
         chosen.sort(key=_text_order)
         out: list[Snippet] = []
         for place, group in chosen:
-            out.append(self._cut(place, list(map(_mark_span, group))))
+            out.append(self._cut(place, group))
         return tuple(out)
 
-    def _cut(self, place: Place, spans: list[tuple[int, int]]) -> Snippet:
+    def _cut(self, place: Place, spans: Sequence[tuple[int, int]]) -> Snippet:
         """The snippet of ``place`` with ``spans`` marked, cut once per story."""
         key = (place, tuple(spans))
         snippet = self._cuts.get(key)
         if snippet is None:
             field, begin, end = place
-            snippet = self._cuts[key] = _window(self.texts[field], begin, end, spans, field)
+            snippet = self._cuts[key] = _window(self.texts[field], begin, end, key[1], field)
         return snippet
 
     def _cut_of(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:

@@ -5,6 +5,7 @@ and through pickling or copying."""
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
 import random
 import threading
@@ -13,6 +14,7 @@ import pytest
 
 from monitor.models import Hit, Match, Snippet, Story
 from monitor.rules import Matcher, RuleSpec
+from monitor.rules.reports import StoryReports
 
 _WORDS = [f"{a}{b}" for a in ("kar", "lum", "dev", "sor", "pim", "tak") for b in ("an", "ot", "ible", "ust", "ery")]
 _COMMON = ["the", "of", "and", "said", "minister", "ministers", "talks", "defence"]
@@ -113,3 +115,50 @@ def test_a_match_cannot_be_changed() -> None:
     with pytest.raises(AttributeError, match="immutable"):
         del match.topic
     assert match.snippets[0].text == "a b" and match.hits == () and match.topic is None
+
+
+def _live_reports() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is StoryReports)
+
+
+def test_evidence_shared_between_a_storys_matches_is_each_matchs_own(case: tuple[list[RuleSpec], list[Story]]) -> None:
+    """A match read alone (its story's only report built) has the evidence it has when every
+    match of the story is read, sharing hits, marks, sentences, snippets and reports."""
+    rules, stories = case
+    matcher = Matcher.compile(rules)
+    shared_rules = 0
+    for story in stories[:3]:
+        together = _evidence(matcher.match(story))
+        alone = [_evidence([matcher.match(story)[i]])[0] for i in range(len(together))]
+        assert alone == together
+        # rules sharing evidence share its report: the same objects, built once
+        reports = [(m.hits, m.snippets) for m in matcher.match(story)]
+        shared_rules += len(reports) - len({id(r[0]) for r in reports})
+    assert shared_rules > 20
+
+
+def test_a_storys_reports_are_let_go_when_its_last_match_is_read(case: tuple[list[RuleSpec], list[Story]]) -> None:
+    """The per-story memos (hits, marks, snippets, reports) live only as long as a match of
+    the story is unread: the matcher keeps none, and they hold no reference cycle (freed
+    with the collector off)."""
+    rules, stories = case
+    matcher = Matcher.compile(rules)
+    story = max(stories, key=lambda s: len(matcher.match(s)))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        before = _live_reports()
+        matches = matcher.match(story)
+        assert len(matches) > 10 and _live_reports() == before + 1
+        for m in matches[:-1]:
+            assert m.snippets
+        assert _live_reports() == before + 1  # the last match still needs them
+        assert matches[-1].hits
+        assert _live_reports() == before
+        dropped = matcher.match(story)
+        assert _live_reports() == before + 1
+        del dropped  # never read
+        assert _live_reports() == before
+    finally:
+        if enabled:
+            gc.enable()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from monitor.models import Hit, Story
 from monitor.rules.document import StoryDoc
-from monitor.rules.snippets import Mark, Sentences, StorySnippets, make_snippets
+from monitor.rules.snippets import Sentences, StorySnippets, make_snippets
 
 _SENTENCES = ["Acme won.", "Mr. Smith left Acme!", "Board members met… Acme", "U.S. talks end.", "Then\nmore"]
 _TERMS = ["acme", "board", "smith", "talks"]
@@ -42,14 +42,16 @@ def test_snippets_of_marks_are_those_of_make_snippets(picks: list[int], choices:
     texts = {"title": title, "text": text}
     for some in (hits, hits[1:], hits[:2], hits[1:3]):
         snippets = StorySnippets(texts)
-        marks: list[Mark] = [(h, snippets.place(h.field, h.start, h.end), (h.start, h.end), h.term)  # type: ignore[misc]
-                             for h in some]
+        # the columns of the hits' marks: place, character span, term
+        places = [snippets.place(h.field, h.start, h.end) for h in some]
+        spans = [(h.start, h.end) for h in some]
+        terms = [h.term for h in some]
         expected = make_snippets(texts, some, limit, sentences=Sentences())
-        assert snippets.of_marks(marks, limit) == expected
+        assert snippets.of_marks(places, spans, terms, limit) == expected  # type: ignore[arg-type]
         # hits in any order, and a story's second look at the same hits
         assert StorySnippets(texts).of(list(reversed(some)), limit) == make_snippets(
             texts, list(reversed(some)), limit, sentences=Sentences())
-        assert snippets.of_marks(marks, limit) == expected
+        assert snippets.of_marks(places, spans, terms, limit) == expected  # type: ignore[arg-type]
 
 
 def _reference_char_spans(doc: StoryDoc) -> dict[tuple[int, int], tuple[int, int]]:
