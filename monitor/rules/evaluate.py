@@ -82,8 +82,9 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 
 
 #: how a step of a plan (see ``plan_of``) is evaluated: one of its terms must be there
-#: (a term, or an OR of terms), none may be (NOT term), its node is walked as a tree, or
-#: its two terms must be near each other (a NEAR of two terms)
+#: (a term, or an OR of terms), none may be (NOT of a term or of an OR of terms), its node
+#: is walked as a tree, or a term of its left side must be near a term of its right one (a
+#: NEAR of terms or ORs of terms)
 _ANY, _NONE, _NODE, _NEAR = 0, 1, 2, 3
 #: a term of a plan with its memo keys: occurrences and presence, evidence
 PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
@@ -96,27 +97,58 @@ def _plan_term(term: Term) -> PlanTerm:
     return term, (id(term.alts), term.field), (id(term.alts), term.field, term.label)
 
 
+def _terms_of(node: Node) -> tuple[Term, ...] | None:
+    """The terms of ``node`` when it is a term or an OR of terms (else None)."""
+    if isinstance(node, Term):
+        return (node,)
+    if isinstance(node, Or) and all(isinstance(t, Term) for t in node.children):
+        return tuple(t for t in node.children if isinstance(t, Term))
+    return None
+
+
+def _near_split(node: Near) -> int:
+    """How many of the terms of a ``_NEAR`` step of ``node`` are its left side's."""
+    left = node.left
+    return len(left.children) if type(left) is Or else 1
+
+
 def plan_of(root: Node) -> Plan:
     """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.evidence_of`: its
     conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
-    terms or a NOT of a term evaluated by memo lookups, a NEAR of two terms from their
-    occurrences, any other node walked as a tree.
+    terms or a NOT of a term or of an OR of terms evaluated by memo lookups, a NEAR of terms
+    or ORs of terms from their occurrences, any other node walked as a tree.
     Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
     ``isinstance`` test and no recursive call. The memo keys are ids of the query's
-    objects: a plan is valid only for as long as ``root`` is alive, in this process."""
+    objects: a plan is valid only for as long as ``root`` is alive, in this process.
+
+    The NOTs of lone unquoted words come first: their absence is a set lookup, and when
+    one is there the rule fails before the positions of its other terms are looked for
+    (alert rules exclude words the news uses all the time). A NOT adds no evidence, so the
+    steps that do keep their order, and the evidence its labels."""
     steps: list[Step] = []
     for c in root.children if isinstance(root, And) else (root,):
-        if isinstance(c, Term):
-            steps.append((_ANY, (_plan_term(c),), c))
-        elif isinstance(c, Or) and all(isinstance(t, Term) for t in c.children):
-            steps.append((_ANY, tuple(_plan_term(t) for t in c.children if isinstance(t, Term)), c))
-        elif isinstance(c, Not) and isinstance(c.child, Term):
-            steps.append((_NONE, (_plan_term(c.child),), c))
-        elif isinstance(c, Near) and isinstance(c.left, Term) and isinstance(c.right, Term):
-            steps.append((_NEAR, (_plan_term(c.left), _plan_term(c.right)), c))
-        else:
-            steps.append((_NODE, (), c))
-    return tuple(steps)
+        terms = _terms_of(c)
+        if terms is not None:
+            steps.append((_ANY, tuple(map(_plan_term, terms)), c))
+            continue
+        if isinstance(c, Not):
+            terms = _terms_of(c.child)
+            if terms is not None:
+                steps.append((_NONE, tuple(map(_plan_term, terms)), c))
+                continue
+        elif isinstance(c, Near):
+            left, right = _terms_of(c.left), _terms_of(c.right)
+            if left is not None and right is not None:
+                steps.append((_NEAR, tuple(map(_plan_term, left + right)), c))
+                continue
+        steps.append((_NODE, (), c))
+    # a stable sort: the cheap NOTs first, every other step in the query's order
+    return tuple(sorted(steps, key=lambda step: not _cheap_none(step)))
+
+
+def _cheap_none(step: Step) -> bool:
+    """Whether ``step`` is a NOT of lone unquoted words (set lookups, no positions)."""
+    return step[0] == _NONE and all(_single_lemma(term) for term, _, _ in step[1])
 
 
 class Evaluation:
@@ -245,41 +277,61 @@ class Evaluation:
         return True
 
     def _near_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:
-        """``bool(_near_spans(terms, node))``: whether both terms are there (their presence
-        needs no positions when they are lone words), then whether two of their
-        occurrences are near, without making every span (the evidence makes them when read)."""
+        """``bool(occ(node))`` of a NEAR of terms or ORs of terms, ``terms`` its left side's
+        then its right side's: whether a term of each side is there (their presence needs no
+        positions when they are lone words), then whether an occurrence of such a left term
+        is near one of such a right term, without making spans (the evidence makes them when
+        read), nor merging the occurrences of a side's terms: two occurrences are near
+        whatever terms they are of, so the merged sides have a near pair exactly when two of
+        their terms have. The terms of an alert rule's OR-lists are mostly absent from a
+        story that has the rule's rarest words, and looked up once a story for every rule
+        that has them."""
         memo = self._memo
         spans = memo.get(id(node))
         if spans is not None:
             return bool(spans)
-        present = self._present
+        assert isinstance(node, Near)
+        split = _near_split(node)
+        lefts = self._occurrences_there(terms[:split])
+        if not lefts:
+            return False
+        rights = self._occurrences_there(terms[split:])
+        if not rights:
+            return False
+        if sum(map(len, lefts)) * sum(map(len, rights)) >= NEAR_BUDGET:
+            # the budgets of ``_pairs`` may be reached on the merged sides, as before
+            return self._near_found(id(node), self.occ(node.left), self.occ(node.right), node.distance)
+        n = node.distance
+        width = self._width
+        for left in lefts:
+            left_width = width(left)
+            for right in rights:
+                if _near_exists(left, right, n, left_width, width(right)):
+                    return True
+        return False
+
+    def _occurrences_there(self, terms: tuple[PlanTerm, ...]) -> list[list[Occ]]:
+        """The occurrences of each of ``terms`` that is in the story (presence first)."""
+        present, memo = self._present, self._memo
+        out = []
         for term, key, _ in terms:
             known = present.get(key)
             if known is None:
                 known = self._present_of(term, key)
-            if not known:
-                return False
-        assert isinstance(node, Near)
-        (first, first_key, _), (second, second_key, _) = terms
-        # the terms' occurrences are memoised under their presence keys (see ``term_occ``)
-        left = memo.get(first_key)
-        if left is None:
-            left = self.term_occ(first)
-        right = memo.get(second_key)
-        if right is None:
-            right = self.term_occ(second)
-        if len(left) * len(right) >= NEAR_BUDGET:
-            return self._near_found(id(node), left, right, node.distance)
-        # each term's occurrences are in many NEARs of a story: their widths are known once
-        widths = self._widths
-        left_width = widths.get(id(left))
-        if left_width is None:
-            left_width = widths[id(left)] = _width_of(left)
-        right_width = widths.get(id(right))
-        if right_width is None:
-            right_width = widths[id(right)] = _width_of(right)
-        return _near_exists(left, right, node.distance, left_width, right_width)
+            if known:
+                # memoised under the presence key (see ``term_occ``)
+                occs = memo.get(key)
+                out.append(occs if occs is not None else self.term_occ(term))
+        return out
 
+    def _width(self, occs: list[Occ]) -> int:
+        """``_width_of(occs)``, ``occs`` a term's memoised occurrences: each term's are in
+        many NEARs of a story, their width is found once."""
+        widths = self._widths
+        width = widths.get(id(occs))
+        if width is None:
+            width = widths[id(occs)] = _width_of(occs)
+        return width
 
     def _near_truth(self, node: Near) -> bool:
         """``truth(node)`` of a NEAR: ``bool(occ(node))``, its right side not looked up when its
@@ -302,15 +354,6 @@ class Evaluation:
             spans = self._memo[key] = _pairs(left, right, n)
             return bool(spans)
         return _near_exists(left, right, n, _width_of(left), _width_of(right))
-
-    def _near_spans(self, terms: tuple[PlanTerm, ...], node: Node) -> list[Occ]:
-        """``occ(node)`` of a NEAR of the two terms ``terms``, without walking it."""
-        spans = self._memo.get(id(node))
-        if spans is None:
-            assert isinstance(node, Near)
-            spans = self._memo[id(node)] = _pairs(self.term_occ(terms[0][0]), self.term_occ(terms[1][0]),
-                                                  node.distance)
-        return spans
 
     def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
         """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
@@ -350,9 +393,9 @@ class Evaluation:
                 pieces.append(piece if piece is not None else self._term_evidence(term))
 
     def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
-        """``_near_evidence`` of a NEAR of the two terms ``terms``, without walking it: each
-        term's occurrences inside the spans where it matched (memoised by ``holds``)."""
-        spans = self._near_spans(terms, node)
+        """``_near_evidence`` of a NEAR of terms or ORs of terms ``terms``, without walking
+        it: each term's occurrences inside the spans where it matched."""
+        spans = self.occ(node)
         for term, _, _ in terms:
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
