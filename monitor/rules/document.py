@@ -219,6 +219,18 @@ class FieldDoc:
             found = self._positions = list(accumulate(widths, initial=0))
         return found
 
+    def chunks_around(self, first: int, last: int) -> list[str]:
+        """The chunks that hold a word position from ``first`` to ``last`` (either may lie
+        outside the field), with the wordless chunks between them: a word at one of those
+        positions is a part or an alias of one of them. A NEAR rules a word out by looking
+        for it among these chunks, without finding where it is."""
+        firsts = self._positions or self._first_positions()
+        # chunk i holds the positions firsts[i] .. firsts[i + 1] - 1 (none: a wordless one)
+        first, last = max(first, 0), min(last, firsts[-1] - 1)
+        if first > last:
+            return []
+        return self.chunks[bisect_right(firsts, first) - 1:bisect_right(firsts, last)]
+
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""
         return not (self._irregular_ or self._irregular()).indices

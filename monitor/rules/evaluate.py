@@ -18,6 +18,10 @@ from monitor.rules.encoding import DEFAULT_FIELDS, FIELD_NAMES, FIELD_OF, SURFAC
 from monitor.rules.text import fold, word_keys
 
 NEAR_BUDGET = 50_000
+#: a NEAR looks for a side's lone words around the other side's occurrences
+#: (``Evaluation._none_near``) only when these are at most this many: around more, finding
+#: where the words are costs less
+_PROBE_AT_MOST = 8
 MAX_SPANS = 5_000
 MAX_HITS = 100
 #: ``_within`` looks at most this many spans back for one that contains an occurrence
@@ -283,46 +287,111 @@ class Evaluation:
         is near one of such a right term, without making spans (the evidence makes them when
         read), nor merging the occurrences of a side's terms: two occurrences are near
         whatever terms they are of, so the merged sides have a near pair exactly when two of
-        their terms have. The terms of an alert rule's OR-lists are mostly absent from a
-        story that has the rule's rarest words, and looked up once a story for every rule
-        that has them."""
+        their terms have.
+
+        Most NEARs of alert rules fail: a name and a word the news uses all the time are
+        both in a story, far apart. When one side is lone words whose places are not known
+        yet, the chunks around the other side's few occurrences are looked at first
+        (``_none_near``), and the NEAR fails without the places of those words."""
         memo = self._memo
         spans = memo.get(id(node))
         if spans is not None:
             return bool(spans)
         assert isinstance(node, Near)
         split = _near_split(node)
-        lefts = self._occurrences_there(terms[:split])
-        if not lefts:
+        left = self._there(terms[:split])
+        if not left:
             return False
-        rights = self._occurrences_there(terms[split:])
-        if not rights:
+        right = self._there(terms[split:])
+        if not right:
             return False
+        n = node.distance
+        lefts = rights = None
+        if self._unplaced(right):
+            lefts = self._occurrences(left)
+            if self._none_near(lefts, right, n):
+                return False
+        elif self._unplaced(left):
+            rights = self._occurrences(right)
+            if self._none_near(rights, left, n):
+                return False
+        return self._near_pairs(lefts if lefts is not None else self._occurrences(left),
+                                rights if rights is not None else self._occurrences(right), node)
+
+    def _near_pairs(self, lefts: list[list[Occ]], rights: list[list[Occ]], node: Near) -> bool:
+        """Whether an occurrence of ``lefts`` (the occurrences of the terms of ``node``'s left
+        side that are there) is near one of ``rights`` (its right side's)."""
+        n = node.distance
         if sum(map(len, lefts)) * sum(map(len, rights)) >= NEAR_BUDGET:
             # the budgets of ``_pairs`` may be reached on the merged sides, as before
-            return self._near_found(id(node), self.occ(node.left), self.occ(node.right), node.distance)
-        n = node.distance
+            return self._near_found(id(node), self.occ(node.left), self.occ(node.right), n)
         width = self._width
-        for left in lefts:
-            left_width = width(left)
-            for right in rights:
-                if _near_exists(left, right, n, left_width, width(right)):
+        for left_occs in lefts:
+            left_width = width(left_occs)
+            for right_occs in rights:
+                if _near_exists(left_occs, right_occs, n, left_width, width(right_occs)):
                     return True
         return False
 
-    def _occurrences_there(self, terms: tuple[PlanTerm, ...]) -> list[list[Occ]]:
-        """The occurrences of each of ``terms`` that is in the story (presence first)."""
-        present, memo = self._present, self._memo
+    def _there(self, terms: tuple[PlanTerm, ...]) -> list[PlanTerm]:
+        """The terms of ``terms`` that are in the story."""
+        present = self._present
+        out = []
+        for plan_term in terms:
+            known = present.get(plan_term[1])
+            if known is None:
+                known = self._present_of(plan_term[0], plan_term[1])
+            if known:
+                out.append(plan_term)
+        return out
+
+    def _occurrences(self, terms: list[PlanTerm]) -> list[list[Occ]]:
+        """The occurrences of each of ``terms``."""
+        memo = self._memo
         out = []
         for term, key, _ in terms:
-            known = present.get(key)
-            if known is None:
-                known = self._present_of(term, key)
-            if known:
-                # memoised under the presence key (see ``term_occ``)
-                occs = memo.get(key)
-                out.append(occs if occs is not None else self.term_occ(term))
+            # memoised under the presence key (see ``term_occ``)
+            occs = memo.get(key)
+            out.append(occs if occs is not None else self.term_occ(term))
         return out
+
+    def _unplaced(self, terms: list[PlanTerm]) -> bool:
+        """Whether ``terms`` are lone unquoted words (each of one or several alternatives)
+        whose occurrences have not been looked for yet."""
+        memo = self._memo
+        return all(key not in memo and _single_lemma(term) for term, key, _ in terms)
+
+    def _none_near(self, occurrences: list[list[Occ]], words: list[PlanTerm], n: int) -> bool:
+        """Whether no occurrence of the lone-word terms ``words`` can be within ``n`` words of
+        one of ``occurrences`` (the other side's terms'): no chunk around those
+        (``FieldDoc.chunks_around``) is filed under a lemma key of theirs. A word near an
+        occurrence is a part or an alias of such a chunk, and the chunks where a word of a
+        key is are those filed under it; but a chunk may hold other words, farther away, so
+        True is certain and False is "look closer". False too when the occurrences are more
+        than ``_PROBE_AT_MOST``: finding the words then costs less."""
+        if sum(map(len, occurrences)) > _PROBE_AT_MOST:
+            return False
+        doc = self.doc
+        lang = doc.lang
+        reach = n + 1
+        wanted = [(DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],),
+                   [k for alt in term.alts for k in word_keys(alt[0].text, lang)]) for term, _, _ in words]
+        for occs in occurrences:
+            for f, s, e in occs:
+                fd = doc.fields[f]
+                feats = doc.field_feats[f]
+                filed = fd.cache.rev
+                around: set[str] | None = None
+                for fields, keys in wanted:
+                    if f not in fields:
+                        continue
+                    for k in keys:
+                        if k in feats:
+                            if around is None:
+                                around = set(fd.chunks_around(s - reach, e + reach))
+                            if not around.isdisjoint(filed.get(k, ())):
+                                return False
+        return True
 
     def _width(self, occs: list[Occ]) -> int:
         """``_width_of(occs)``, ``occs`` a term's memoised occurrences: each term's are in
