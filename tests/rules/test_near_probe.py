@@ -1,19 +1,19 @@
-"""A NEAR of terms or ORs of terms decided through its plan (``Evaluation._near_holds``: the
-terms there, pairs of their occurrences, and lone words first looked for around the other
-side's occurrences) equals the NEAR walked as a tree (every span made), on seeded random
-stories of repeated words, compounds, possessives, wordless chunks and punctuation."""
+"""Plans (``evaluate.plan_of``) against the query walked as a tree: a NEAR of terms or ORs
+of terms decided through its plan (``Evaluation._near_holds``: the terms there, pairs of
+their occurrences, and lone words first looked for around the other side's occurrences),
+and NOTs checked first, on seeded random stories of repeated words, compounds,
+possessives, wordless chunks and punctuation."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from monitor.models import Story
 from monitor.rules import parse_query
-from monitor.rules import evaluate as evaluate_module
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import Evaluation, plan_of
 
@@ -45,22 +45,19 @@ def _story(rng: random.Random) -> Story:
 
 
 @pytest.fixture
-def probes() -> Iterator[Counter[bool]]:
+def probes(monkeypatch: pytest.MonkeyPatch) -> Counter[bool]:
     """How often ``_none_near`` answered True (the NEAR failed without finding its words)
     and False, so that a test can show it took both ways."""
     seen: Counter[bool] = Counter()
     probe = Evaluation._none_near
 
-    def counted(self: Evaluation, *args: object) -> bool:
-        found = probe(self, *args)  # type: ignore[arg-type]
+    def counted(self: Evaluation, *args: Any) -> bool:
+        found = probe(self, *args)
         seen[found] += 1
         return found
 
-    evaluate_module.Evaluation._none_near = counted  # type: ignore[method-assign]
-    try:
-        yield seen
-    finally:
-        evaluate_module.Evaluation._none_near = probe  # type: ignore[method-assign]
+    monkeypatch.setattr(Evaluation, "_none_near", counted)
+    return seen
 
 
 def test_near_through_its_plan_equals_the_near_walked(probes: Counter[bool]) -> None:
@@ -114,3 +111,25 @@ def test_chunks_around_are_the_chunks_holding_those_positions() -> None:
             holding = [i for i in range(len(chunks)) if starts[i] <= last and ends[i] > first and ends[i] > starts[i]]
             expected = chunks[holding[0]:holding[-1] + 1] if holding else []
             assert field.chunks_around(first, last) == expected, (chunks, first, last)
+
+
+def test_plans_with_nots_first_keep_truth_and_evidence() -> None:
+    """A plan checks the NOTs of lone words first and a NOT of an OR of terms by memo
+    lookups: whether it holds, and its evidence, are those of the query walked as a tree."""
+    rng = random.Random(1416)
+    held = Counter[bool]()
+    for _ in range(150):
+        story = _story(rng)
+        planned, walked = Evaluation(StoryDoc(story)), Evaluation(StoryDoc(story))
+        for _ in range(12):
+            a, b, c, d = (rng.choice(_QUERY_WORDS) for _ in range(4))
+            query = rng.choice((f"{a} -{b}", f"{a} {b} NOT ({c} OR {d})", f"{a} -{b} {_query(rng)}",
+                                f"({a} OR {b}) NOT {c} NOT {d}", f"{_side(rng)} -{c} -({d} OR {a})"))
+            root = parse_query(query).root
+            plan = plan_of(root)
+            expected = walked.truth(root)
+            assert planned.holds(plan) == expected, (story, query)
+            if expected:
+                assert planned.evidence_of(plan) == walked.evidence(root), (story, query)
+            held[expected] += 1
+    assert held[True] > 50 and held[False] > 50
