@@ -19,9 +19,9 @@ from monitor.rules.text import fold, word_keys
 
 NEAR_BUDGET = 50_000
 #: a NEAR looks for a side's lone words around the other side's occurrences
-#: (``Evaluation._none_near``) only when these are at most this many: around more, finding
-#: where the words are costs less
-_PROBE_AT_MOST = 8
+#: (``Evaluation._none_near``) only when those are at most about this many words: around
+#: more, a word the news uses all the time is likely there, and is then looked for twice
+_PROBE_WORDS = 60
 MAX_SPANS = 5_000
 MAX_HITS = 100
 #: ``_within`` looks at most this many spans back for one that contains an occurrence
@@ -88,8 +88,8 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 #: how a step of a plan (see ``plan_of``) is evaluated: one of its terms must be there
 #: (a term, or an OR of terms), none may be (NOT of a term or of an OR of terms), its node
 #: is walked as a tree, or a term of its left side must be near a term of its right one (a
-#: NEAR of terms or ORs of terms)
-_ANY, _NONE, _NODE, _NEAR = 0, 1, 2, 3
+#: NEAR of two terms; a NEAR of terms or ORs of terms, an OR on one side at least)
+_ANY, _NONE, _NODE, _NEAR, _NEAR_OR = 0, 1, 2, 3, 4
 #: a term of a plan with its memo keys: occurrences and presence, evidence
 PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
 #: (how, its terms, its node): a conjunct of a rule's query
@@ -111,7 +111,7 @@ def _terms_of(node: Node) -> tuple[Term, ...] | None:
 
 
 def _near_split(node: Near) -> int:
-    """How many of the terms of a ``_NEAR`` step of ``node`` are its left side's."""
+    """How many of the terms of a ``_NEAR_OR`` step of ``node`` are its left side's."""
     left = node.left
     return len(left.children) if type(left) is Or else 1
 
@@ -143,7 +143,8 @@ def plan_of(root: Node) -> Plan:
         elif isinstance(c, Near):
             left, right = _terms_of(c.left), _terms_of(c.right)
             if left is not None and right is not None:
-                steps.append((_NEAR, tuple(map(_plan_term, left + right)), c))
+                how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
+                steps.append((how, tuple(map(_plan_term, left + right)), c))
                 continue
         steps.append((_NODE, (), c))
     # a stable sort: the cheap NOTs first, every other step in the query's order
@@ -262,10 +263,9 @@ class Evaluation:
         present = self._present
         for how, terms, node in plan:
             if how >= _NODE:
-                if how == _NEAR:
-                    if not self._near_holds(terms, node):
-                        return False
-                elif not (self._near_truth(node) if type(node) is Near else self.truth(node)):
+                if not (self._near_holds(terms, node) if how == _NEAR
+                        else self._near_or_holds(terms, node) if how == _NEAR_OR
+                        else self._near_truth(node) if type(node) is Near else self.truth(node)):
                     return False
                 continue
             found = False
@@ -280,12 +280,53 @@ class Evaluation:
                 return False
         return True
 
-    def _near_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:
-        """``bool(occ(node))`` of a NEAR of terms or ORs of terms, ``terms`` its left side's
-        then its right side's: whether a term of each side is there (their presence needs no
-        positions when they are lone words), then whether an occurrence of such a left term
-        is near one of such a right term, without making spans (the evidence makes them when
-        read), nor merging the occurrences of a side's terms: two occurrences are near
+    def _near_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:  # noqa: C901 - see docstring
+        """``bool(occ(node))`` of a NEAR of the two terms ``terms`` (most NEARs):
+        ``_near_or_holds`` without its lists, and written out (no helper calls: the worst
+        case has hundreds a story)."""
+        memo = self._memo
+        spans = memo.get(id(node))
+        if spans is not None:
+            return bool(spans)
+        assert isinstance(node, Near)
+        present = self._present
+        for term, key, _ in terms:
+            known = present.get(key)
+            if known is None:
+                known = self._present_of(term, key)
+            if not known:
+                return False
+        (first, first_key, _), (second, second_key, _) = terms
+        left = memo.get(first_key)
+        if left is None:
+            left = self.term_occ(first)
+        n = node.distance
+        right = memo.get(second_key)
+        if right is None:
+            # (the bound of ``_none_near`` first: the worst case's NEARs of common words
+            # never get that far)
+            if len(left) * (2 * n + 3) <= _PROBE_WORDS and _single_lemma(second) and \
+                    self._none_near([left], [terms[1]], n):
+                return False
+            right = self.term_occ(second)
+        if len(left) * len(right) >= NEAR_BUDGET:
+            return self._near_found(id(node), left, right, n)
+        # each term's occurrences are in many NEARs of a story: their widths are known once
+        widths = self._widths
+        left_width = widths.get(id(left))
+        if left_width is None:
+            left_width = widths[id(left)] = _width_of(left)
+        right_width = widths.get(id(right))
+        if right_width is None:
+            right_width = widths[id(right)] = _width_of(right)
+        return _near_exists(left, right, n, left_width, right_width)
+
+    def _near_or_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:
+        """``bool(occ(node))`` of a NEAR of terms or ORs of terms (an OR on one side at
+        least), ``terms`` its left side's then its right side's: whether a term of each side
+        is there (their presence needs no positions when they are lone words), then whether
+        an occurrence of such a left term is near one of such a right term, without making
+        spans (the evidence makes them when read), nor merging the occurrences of a side's terms: two occurrences are near
         whatever terms they are of, so the merged sides have a near pair exactly when two of
         their terms have.
 
@@ -367,9 +408,9 @@ class Evaluation:
         (``FieldDoc.chunks_around``) is filed under a lemma key of theirs. A word near an
         occurrence is a part or an alias of such a chunk, and the chunks where a word of a
         key is are those filed under it; but a chunk may hold other words, farther away, so
-        True is certain and False is "look closer". False too when the occurrences are more
-        than ``_PROBE_AT_MOST``: finding the words then costs less."""
-        if sum(map(len, occurrences)) > _PROBE_AT_MOST:
+        True is certain and False is "look closer". False too when the chunks around the
+        occurrences would be more than about ``_PROBE_WORDS`` words."""
+        if sum(map(len, occurrences)) * (2 * n + 3) > _PROBE_WORDS:
             return False
         doc = self.doc
         lang = doc.lang
@@ -436,7 +477,7 @@ class Evaluation:
                     pieces.append(piece if piece is not None else self._term_evidence(term))
                     continue
                 self._or_pieces(terms, pieces)
-            elif how == _NEAR:
+            elif how in (_NEAR, _NEAR_OR):
                 self._near_pieces(terms, node, pieces)
             elif how == _NODE:
                 self._collect(node, pieces)
