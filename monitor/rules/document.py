@@ -219,6 +219,32 @@ class FieldDoc:
             found = self._positions = list(accumulate(widths, initial=0))
         return found
 
+    def chunks_around(self, first: int, last: int) -> list[str]:
+        """The chunks that hold a word position from ``first`` to ``last`` (either may lie
+        outside the field), with the wordless chunks between them: a word at one of those
+        positions is a part or an alias of one of them. A NEAR rules a word out by looking
+        for it among these chunks, without finding where it is."""
+        irregular = self._irregular_ or self._irregular()
+        first, last = max(first, 0), min(last, len(self.chunks) + irregular.shift[-1] - 1)
+        if first > last:
+            return []
+        return self.chunks[self._holding(first, irregular):self._holding(last, irregular) + 1]
+
+    @staticmethod
+    def _holding(position: int, irregular: _Irregular) -> int:
+        """The index of the chunk that holds word ``position`` (the inverse of
+        ``first_position``), found by bisection of the chunks that are not one word."""
+        starts = irregular.starts
+        k = bisect_right(starts, position)
+        if not k:
+            return position
+        # the last of them starting at or before it: it holds it, or it is that many
+        # one-word chunks after its end
+        k -= 1
+        end = starts[k] + irregular.widths[k]
+        index = irregular.indices[k]
+        return index if position < end else index + 1 + position - end
+
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""
         return not (self._irregular_ or self._irregular()).indices

@@ -18,6 +18,10 @@ from monitor.rules.encoding import DEFAULT_FIELDS, FIELD_NAMES, FIELD_OF, SURFAC
 from monitor.rules.text import fold, word_keys
 
 NEAR_BUDGET = 50_000
+#: a NEAR looks for a side's lone words around the other side's occurrences
+#: (``Evaluation._none_near``) only when those are at most about this many words: around
+#: more, a word the news uses all the time is likely there, and is then looked for twice
+_PROBE_WORDS = 60
 MAX_SPANS = 5_000
 MAX_HITS = 100
 #: ``_within`` looks at most this many spans back for one that contains an occurrence
@@ -82,9 +86,10 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 
 
 #: how a step of a plan (see ``plan_of``) is evaluated: one of its terms must be there
-#: (a term, or an OR of terms), none may be (NOT term), its node is walked as a tree, or
-#: its two terms must be near each other (a NEAR of two terms)
-_ANY, _NONE, _NODE, _NEAR = 0, 1, 2, 3
+#: (a term, or an OR of terms), none may be (NOT of a term or of an OR of terms), its node
+#: is walked as a tree, or a term of its left side must be near a term of its right one (a
+#: NEAR of two terms; a NEAR of terms or ORs of terms, an OR on one side at least)
+_ANY, _NONE, _NODE, _NEAR, _NEAR_OR = 0, 1, 2, 3, 4
 #: a term of a plan with its memo keys: occurrences and presence, evidence
 PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
 #: (how, its terms, its node): a conjunct of a rule's query
@@ -96,27 +101,59 @@ def _plan_term(term: Term) -> PlanTerm:
     return term, (id(term.alts), term.field), (id(term.alts), term.field, term.label)
 
 
+def _terms_of(node: Node) -> tuple[Term, ...] | None:
+    """The terms of ``node`` when it is a term or an OR of terms (else None)."""
+    if isinstance(node, Term):
+        return (node,)
+    if isinstance(node, Or) and all(isinstance(t, Term) for t in node.children):
+        return tuple(t for t in node.children if isinstance(t, Term))
+    return None
+
+
+def _near_split(node: Near) -> int:
+    """How many of the terms of a ``_NEAR_OR`` step of ``node`` are its left side's."""
+    left = node.left
+    return len(left.children) if type(left) is Or else 1
+
+
 def plan_of(root: Node) -> Plan:
     """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.evidence_of`: its
     conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
-    terms or a NOT of a term evaluated by memo lookups, a NEAR of two terms from their
-    occurrences, any other node walked as a tree.
+    terms or a NOT of a term or of an OR of terms evaluated by memo lookups, a NEAR of terms
+    or ORs of terms from their occurrences, any other node walked as a tree.
     Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
     ``isinstance`` test and no recursive call. The memo keys are ids of the query's
-    objects: a plan is valid only for as long as ``root`` is alive, in this process."""
+    objects: a plan is valid only for as long as ``root`` is alive, in this process.
+
+    The NOTs of lone unquoted words come first: their absence is a set lookup, and when
+    one is there the rule fails before the positions of its other terms are looked for
+    (alert rules exclude words the news uses all the time). A NOT adds no evidence, so the
+    steps that do keep their order, and the evidence its labels."""
     steps: list[Step] = []
     for c in root.children if isinstance(root, And) else (root,):
-        if isinstance(c, Term):
-            steps.append((_ANY, (_plan_term(c),), c))
-        elif isinstance(c, Or) and all(isinstance(t, Term) for t in c.children):
-            steps.append((_ANY, tuple(_plan_term(t) for t in c.children if isinstance(t, Term)), c))
-        elif isinstance(c, Not) and isinstance(c.child, Term):
-            steps.append((_NONE, (_plan_term(c.child),), c))
-        elif isinstance(c, Near) and isinstance(c.left, Term) and isinstance(c.right, Term):
-            steps.append((_NEAR, (_plan_term(c.left), _plan_term(c.right)), c))
-        else:
-            steps.append((_NODE, (), c))
-    return tuple(steps)
+        terms = _terms_of(c)
+        if terms is not None:
+            steps.append((_ANY, tuple(map(_plan_term, terms)), c))
+            continue
+        if isinstance(c, Not):
+            terms = _terms_of(c.child)
+            if terms is not None:
+                steps.append((_NONE, tuple(map(_plan_term, terms)), c))
+                continue
+        elif isinstance(c, Near):
+            left, right = _terms_of(c.left), _terms_of(c.right)
+            if left is not None and right is not None:
+                how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
+                steps.append((how, tuple(map(_plan_term, left + right)), c))
+                continue
+        steps.append((_NODE, (), c))
+    # a stable sort: the cheap NOTs first, every other step in the query's order
+    return tuple(sorted(steps, key=lambda step: not _cheap_none(step)))
+
+
+def _cheap_none(step: Step) -> bool:
+    """Whether ``step`` is a NOT of lone unquoted words (set lookups, no positions)."""
+    return step[0] == _NONE and all(_single_lemma(term) for term, _, _ in step[1])
 
 
 class Evaluation:
@@ -226,10 +263,9 @@ class Evaluation:
         present = self._present
         for how, terms, node in plan:
             if how >= _NODE:
-                if how == _NEAR:
-                    if not self._near_holds(terms, node):
-                        return False
-                elif not (self._near_truth(node) if type(node) is Near else self.truth(node)):
+                if not (self._near_holds(terms, node) if how == _NEAR
+                        else self._near_or_holds(terms, node) if how == _NEAR_OR
+                        else self._near_truth(node) if type(node) is Near else self.truth(node)):
                     return False
                 continue
             found = False
@@ -244,14 +280,15 @@ class Evaluation:
                 return False
         return True
 
-    def _near_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:
-        """``bool(_near_spans(terms, node))``: whether both terms are there (their presence
-        needs no positions when they are lone words), then whether two of their
-        occurrences are near, without making every span (the evidence makes them when read)."""
+    def _near_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:  # noqa: C901 - see docstring
+        """``bool(occ(node))`` of a NEAR of the two terms ``terms`` (most NEARs):
+        ``_near_or_holds`` without its lists, and written out (no helper calls: the worst
+        case has hundreds a story)."""
         memo = self._memo
         spans = memo.get(id(node))
         if spans is not None:
             return bool(spans)
+        assert isinstance(node, Near)
         present = self._present
         for term, key, _ in terms:
             known = present.get(key)
@@ -259,17 +296,21 @@ class Evaluation:
                 known = self._present_of(term, key)
             if not known:
                 return False
-        assert isinstance(node, Near)
         (first, first_key, _), (second, second_key, _) = terms
-        # the terms' occurrences are memoised under their presence keys (see ``term_occ``)
         left = memo.get(first_key)
         if left is None:
             left = self.term_occ(first)
+        n = node.distance
         right = memo.get(second_key)
         if right is None:
+            # (the bound of ``_none_near`` first: the worst case's NEARs of common words
+            # never get that far)
+            if len(left) * (2 * n + 3) <= _PROBE_WORDS and _single_lemma(second) and \
+                    self._none_near([left], [terms[1]], n):
+                return False
             right = self.term_occ(second)
         if len(left) * len(right) >= NEAR_BUDGET:
-            return self._near_found(id(node), left, right, node.distance)
+            return self._near_found(id(node), left, right, n)
         # each term's occurrences are in many NEARs of a story: their widths are known once
         widths = self._widths
         left_width = widths.get(id(left))
@@ -278,8 +319,129 @@ class Evaluation:
         right_width = widths.get(id(right))
         if right_width is None:
             right_width = widths[id(right)] = _width_of(right)
-        return _near_exists(left, right, node.distance, left_width, right_width)
+        return _near_exists(left, right, n, left_width, right_width)
 
+    def _near_or_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:
+        """``bool(occ(node))`` of a NEAR of terms or ORs of terms (an OR on one side at
+        least), ``terms`` its left side's then its right side's: whether a term of each side
+        is there (their presence needs no positions when they are lone words), then whether
+        an occurrence of such a left term is near one of such a right term, without making
+        spans (the evidence makes them when read), nor merging the occurrences of a side's terms: two occurrences are near
+        whatever terms they are of, so the merged sides have a near pair exactly when two of
+        their terms have.
+
+        Most NEARs of alert rules fail: a name and a word the news uses all the time are
+        both in a story, far apart. When one side is lone words whose places are not known
+        yet, the chunks around the other side's few occurrences are looked at first
+        (``_none_near``), and the NEAR fails without the places of those words."""
+        memo = self._memo
+        spans = memo.get(id(node))
+        if spans is not None:
+            return bool(spans)
+        assert isinstance(node, Near)
+        split = _near_split(node)
+        left = self._there(terms[:split])
+        if not left:
+            return False
+        right = self._there(terms[split:])
+        if not right:
+            return False
+        n = node.distance
+        lefts = rights = None
+        if self._unplaced(right):
+            lefts = self._occurrences(left)
+            if self._none_near(lefts, right, n):
+                return False
+        elif self._unplaced(left):
+            rights = self._occurrences(right)
+            if self._none_near(rights, left, n):
+                return False
+        return self._near_pairs(lefts if lefts is not None else self._occurrences(left),
+                                rights if rights is not None else self._occurrences(right), node)
+
+    def _near_pairs(self, lefts: list[list[Occ]], rights: list[list[Occ]], node: Near) -> bool:
+        """Whether an occurrence of ``lefts`` (the occurrences of the terms of ``node``'s left
+        side that are there) is near one of ``rights`` (its right side's)."""
+        n = node.distance
+        if sum(map(len, lefts)) * sum(map(len, rights)) >= NEAR_BUDGET:
+            # the budgets of ``_pairs`` may be reached on the merged sides, as before
+            return self._near_found(id(node), self.occ(node.left), self.occ(node.right), n)
+        width = self._width
+        for left_occs in lefts:
+            left_width = width(left_occs)
+            for right_occs in rights:
+                if _near_exists(left_occs, right_occs, n, left_width, width(right_occs)):
+                    return True
+        return False
+
+    def _there(self, terms: tuple[PlanTerm, ...]) -> list[PlanTerm]:
+        """The terms of ``terms`` that are in the story."""
+        present = self._present
+        out = []
+        for plan_term in terms:
+            known = present.get(plan_term[1])
+            if known is None:
+                known = self._present_of(plan_term[0], plan_term[1])
+            if known:
+                out.append(plan_term)
+        return out
+
+    def _occurrences(self, terms: list[PlanTerm]) -> list[list[Occ]]:
+        """The occurrences of each of ``terms``."""
+        memo = self._memo
+        out = []
+        for term, key, _ in terms:
+            # memoised under the presence key (see ``term_occ``)
+            occs = memo.get(key)
+            out.append(occs if occs is not None else self.term_occ(term))
+        return out
+
+    def _unplaced(self, terms: list[PlanTerm]) -> bool:
+        """Whether ``terms`` are lone unquoted words (each of one or several alternatives)
+        whose occurrences have not been looked for yet."""
+        memo = self._memo
+        return all(key not in memo and _single_lemma(term) for term, key, _ in terms)
+
+    def _none_near(self, occurrences: list[list[Occ]], words: list[PlanTerm], n: int) -> bool:
+        """Whether no occurrence of the lone-word terms ``words`` can be within ``n`` words of
+        one of ``occurrences`` (the other side's terms'): no chunk around those
+        (``FieldDoc.chunks_around``) is filed under a lemma key of theirs. A word near an
+        occurrence is a part or an alias of such a chunk, and the chunks where a word of a
+        key is are those filed under it; but a chunk may hold other words, farther away, so
+        True is certain and False is "look closer". False too when the chunks around the
+        occurrences would be more than about ``_PROBE_WORDS`` words."""
+        if sum(map(len, occurrences)) * (2 * n + 3) > _PROBE_WORDS:
+            return False
+        doc = self.doc
+        lang = doc.lang
+        reach = n + 1
+        wanted = [(DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],),
+                   [k for alt in term.alts for k in word_keys(alt[0].text, lang)]) for term, _, _ in words]
+        for occs in occurrences:
+            for f, s, e in occs:
+                fd = doc.fields[f]
+                feats = doc.field_feats[f]
+                filed = fd.cache.rev
+                around: set[str] | None = None
+                for fields, keys in wanted:
+                    if f not in fields:
+                        continue
+                    for k in keys:
+                        if k in feats:
+                            if around is None:
+                                around = set(fd.chunks_around(s - reach, e + reach))
+                            if not around.isdisjoint(filed.get(k, ())):
+                                return False
+        return True
+
+    def _width(self, occs: list[Occ]) -> int:
+        """``_width_of(occs)``, ``occs`` a term's memoised occurrences: each term's are in
+        many NEARs of a story, their width is found once."""
+        widths = self._widths
+        width = widths.get(id(occs))
+        if width is None:
+            width = widths[id(occs)] = _width_of(occs)
+        return width
 
     def _near_truth(self, node: Near) -> bool:
         """``truth(node)`` of a NEAR: ``bool(occ(node))``, its right side not looked up when its
@@ -303,15 +465,6 @@ class Evaluation:
             return bool(spans)
         return _near_exists(left, right, n, _width_of(left), _width_of(right))
 
-    def _near_spans(self, terms: tuple[PlanTerm, ...], node: Node) -> list[Occ]:
-        """``occ(node)`` of a NEAR of the two terms ``terms``, without walking it."""
-        spans = self._memo.get(id(node))
-        if spans is None:
-            assert isinstance(node, Near)
-            spans = self._memo[id(node)] = _pairs(self.term_occ(terms[0][0]), self.term_occ(terms[1][0]),
-                                                  node.distance)
-        return spans
-
     def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
         """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
         pieces: list[tuple[tuple[Occ, str], ...]] = []
@@ -324,7 +477,7 @@ class Evaluation:
                     pieces.append(piece if piece is not None else self._term_evidence(term))
                     continue
                 self._or_pieces(terms, pieces)
-            elif how == _NEAR:
+            elif how in (_NEAR, _NEAR_OR):
                 self._near_pieces(terms, node, pieces)
             elif how == _NODE:
                 self._collect(node, pieces)
@@ -350,9 +503,9 @@ class Evaluation:
                 pieces.append(piece if piece is not None else self._term_evidence(term))
 
     def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
-        """``_near_evidence`` of a NEAR of the two terms ``terms``, without walking it: each
-        term's occurrences inside the spans where it matched (memoised by ``holds``)."""
-        spans = self._near_spans(terms, node)
+        """``_near_evidence`` of a NEAR of terms or ORs of terms ``terms``, without walking
+        it: each term's occurrences inside the spans where it matched."""
+        spans = self.occ(node)
         for term, _, _ in terms:
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
