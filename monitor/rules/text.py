@@ -163,8 +163,10 @@ class Alias(NamedTuple):
 class ChunkInfo(NamedTuple):
     parts: tuple[Part, ...]
     aliases: tuple[Alias, ...]
-    #: every key and fold of the chunk: what the candidate filter looks up
-    feats: frozenset[str]
+    #: every key and fold of the chunk, each once: what the candidate filter looks up (a
+    #: tuple, not a frozenset: a tuple of strings is a container the cyclic collector stops
+    #: tracking, and the word caches hold one for each of tens of thousands of chunks)
+    feats: tuple[str, ...]
     #: number of word positions (parts)
     width: int
     #: folds of the words that start at the chunk's first position, and that end at its
@@ -315,7 +317,9 @@ def english_odd_words() -> frozenset[str]:
     global _EN_ODD
     if _EN_ODD is None:
         lemma_dict, overrides = _TABLES or ({}, {})
-        _EN_ODD = frozenset(w for w in chain(lemma_dict, overrides, BRITISH_ENGLISH_SPELLINGS) if not w.isascii())
+        # ~100 000 words tested in one C-level pass: the first story with a word of other
+        # letters builds it, and pays for it
+        _EN_ODD = frozenset(filterfalse(str.isascii, chain(lemma_dict, overrides, BRITISH_ENGLISH_SPELLINGS)))
     return _EN_ODD
 
 
@@ -454,8 +458,8 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
         folded = fold(word)
         keys = word_keys(word.lower(), lang)
         heads = (folded,)
-        return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset((*keys, folded)), 1, heads, heads,
-                         ())
+        feats = keys if folded in keys else (*keys, folded)
+        return ChunkInfo((Part(0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ())
     folded = word.lower()
     heads = (folded,)
     if lang == "en" and _TABLES is not None:
@@ -464,11 +468,10 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
     else:
         keys = word_keys(folded, lang)
     # the fold is the first key
-    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset(keys), 1, heads, heads, ())
+    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ())
 
 
-# once per distinct chunk of every story that is not one plain word: kept in one frame
-def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
+def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
     """``analyse_chunk`` of a chunk without invisible characters, by the expressions."""
     parts: list[Part] = []
     aliases: list[Alias] = []
@@ -483,14 +486,9 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
             aliases.append(_new(Alias, (first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
                                         word_keys(surface.lower(), lang))))
     if not parts:
-        return ChunkInfo((), (), frozenset(), 0, (), (), ())
-    feats: set[str] = set()
-    for p in parts:
-        feats.update(p.keys)
-        feats.add(p.fold)
-    for a in aliases:
-        feats.update(a.keys)
-        feats.add(a.fold)
+        return ChunkInfo((), (), (), 0, (), (), ())
+    # each feature once, in a fixed order
+    feats = dict.fromkeys(chain.from_iterable((*w.keys, w.fold) for w in chain[Part | Alias](parts, aliases)))
     last = len(parts) - 1
     if aliases:
         heads = (parts[0].fold, *[a.fold for a in aliases if a.first == 0])
@@ -509,7 +507,7 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
                 inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
             if a.first > 0:
                 inner.append((parts[a.first - 1].fold, a.fold))
-    return _new(ChunkInfo, (tuple(parts), tuple(aliases), frozenset(feats), len(parts), heads, tails,
+    return _new(ChunkInfo, (tuple(parts), tuple(aliases), tuple(feats), len(parts), heads, tails,
                             tuple(dict.fromkeys(inner))))
 
 
@@ -541,8 +539,8 @@ class LangCache:
         self.lang = lang
         self.chunks: dict[str, ChunkInfo] = {}
         #: each chunk's ``ChunkInfo.feats``, one dictionary lookup away
-        self.feats: dict[str, frozenset[str]] = {}
-        self.rev: dict[str, list[str]] = {}
+        self.feats: dict[str, tuple[str, ...]] = {}
+        self.rev: dict[str, tuple[str, ...]] = {}
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
         #: whether ``rev`` files the chunks under their words' surfaces (``index_surfaces``)
@@ -651,7 +649,8 @@ class LangCache:
             folded = own if lower == word else fold(word)
             keys = (own,)
             info = infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
-                                                  frozenset((own, folded)), 1, (folded,), (folded,), ()))
+                                                  keys if own == folded else (own, folded), 1, (folded,),
+                                                  (folded,), ()))
             feats[word] = info.feats
             _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
         return left
@@ -661,13 +660,13 @@ class LangCache:
         cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
         heads = list(zip(folds))
-        # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads)
+        # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads); the
+        # keys are the features too
         keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
-        feats = list(map(frozenset, keys))
         parts = zip(map(_new, repeat(Part), zip(repeat(0), map(len, words), words, folds, keys)))
-        infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), feats, repeat(1), heads, heads, repeat(())))
+        infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(())))
         self.chunks.update(zip(words, infos, strict=True))
-        self.feats.update(zip(words, feats, strict=True))
+        self.feats.update(zip(words, keys, strict=True))
         _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), words)
@@ -721,10 +720,16 @@ class LangCache:
         return info
 
 
-def _file(rev: dict[str, list[str]], features: Iterable[str], chunks: Iterable[str]) -> None:
-    """``rev.setdefault(feature, []).append(chunk)`` for each feature and chunk of the two
-    sequences, in C (``iter(list, None)`` makes the new lists, ``deque`` runs the appends)."""
-    deque(map(list.append, map(rev.setdefault, features, iter(list, None)), chunks), maxlen=0)
+def _file(rev: dict[str, tuple[str, ...]], features: Iterable[str], chunks: Iterable[str]) -> None:
+    """``rev[feature] = rev.get(feature, ()) + (chunk,)`` for each feature and chunk of the
+    two sequences, in order, in C (``deque`` runs the assignments).
+
+    Tuples rather than lists: once the cyclic collector has seen a tuple of strings it stops
+    tracking it, so the index's tens of thousands of entries are not walked by every later
+    collection. A feature lists a few chunks (a word with its capitals and punctuation), so
+    the copy each filing makes is short."""
+    keys = features if isinstance(features, (list, tuple)) else list(features)
+    deque(map(rev.__setitem__, keys, map(tuple.__add__, map(rev.get, keys, repeat(())), zip(chunks))), maxlen=0)
 
 
 #: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of
