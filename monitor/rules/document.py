@@ -476,7 +476,7 @@ class StoryDoc:
         for fd in self.fields:
             if notes is None:
                 _analyse_new(fd, cache)
-                per_field.append(set().union(*map(cache.feats.__getitem__, fd.distinct)))
+                per_field.append(set().union(*map(_info_feats, map(cache.chunks.__getitem__, fd.distinct))))
                 continue
             known = notes.notes
             got = list(map(known.get, fd.distinct))

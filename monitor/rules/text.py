@@ -25,7 +25,6 @@ import contextlib
 import operator
 import re
 import unicodedata
-from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, pairwise, repeat
@@ -487,8 +486,6 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
                                         word_keys(surface.lower(), lang))))
     if not parts:
         return ChunkInfo((), (), (), 0, (), (), ())
-    # each feature once, in a fixed order
-    feats = dict.fromkeys(chain.from_iterable((*w.keys, w.fold) for w in chain[Part | Alias](parts, aliases)))
     last = len(parts) - 1
     if aliases:
         heads = (parts[0].fold, *[a.fold for a in aliases if a.first == 0])
@@ -507,8 +504,16 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
                 inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
             if a.first > 0:
                 inner.append((parts[a.first - 1].fold, a.fold))
-    return _new(ChunkInfo, (tuple(parts), tuple(aliases), tuple(feats), len(parts), heads, tails,
+    return _new(ChunkInfo, (tuple(parts), tuple(aliases), _features(parts, aliases), len(parts), heads, tails,
                             tuple(dict.fromkeys(inner))))
+
+
+def _features(parts: list[Part], aliases: list[Alias]) -> tuple[str, ...]:
+    """Every key and fold of ``parts`` and ``aliases``, each once, in a fixed order."""
+    feats = dict.fromkeys([f for p in parts for f in (*p.keys, p.fold)])
+    if aliases:
+        feats.update(dict.fromkeys([f for a in aliases for f in (*a.keys, a.fold)]))
+    return tuple(feats)
 
 
 #: punctuation that is never part of a word match (``CHUNK_RE``) at the start, or at the
@@ -533,13 +538,11 @@ class LangCache:
     chunks of several words or with a joined form, ``wordless`` those of none.
     """
 
-    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "surfaced", "wordless")
+    __slots__ = ("chunks", "complex", "lang", "rev", "surfaced", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self.chunks: dict[str, ChunkInfo] = {}
-        #: each chunk's ``ChunkInfo.feats``, one dictionary lookup away
-        self.feats: dict[str, tuple[str, ...]] = {}
         self.rev: dict[str, tuple[str, ...]] = {}
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
@@ -620,7 +623,6 @@ class LangCache:
             bases = list(compress(bases, single))
         infos.update(zip(found, bases, strict=True))
         feats = list(map(_info_feats, bases))
-        self.feats.update(zip(found, feats, strict=True))
         _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), found)
@@ -635,7 +637,7 @@ class LangCache:
         american = BRITISH_ENGLISH_SPELLINGS
         cjk = _CJK.search
         left: list[str] = []
-        infos, feats, rev, surfaced = self.chunks, self.feats, self.rev, self.surfaced
+        infos, rev, surfaced = self.chunks, self.rev, self.surfaced
         for word in words:
             lower = word.lower()
             # (a word whose lower case is ASCII, ``K`` the kelvin sign, takes the table's keys)
@@ -648,10 +650,9 @@ class LangCache:
                 continue
             folded = own if lower == word else fold(word)
             keys = (own,)
-            info = infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
-                                                  keys if own == folded else (own, folded), 1, (folded,),
-                                                  (folded,), ()))
-            feats[word] = info.feats
+            infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
+                                             keys if own == folded else (own, folded), 1, (folded,),
+                                             (folded,), ()))
             _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
         return left
 
@@ -666,7 +667,6 @@ class LangCache:
         parts = zip(map(_new, repeat(Part), zip(repeat(0), map(len, words), words, folds, keys)))
         infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(())))
         self.chunks.update(zip(words, infos, strict=True))
-        self.feats.update(zip(words, keys, strict=True))
         _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), words)
@@ -686,7 +686,6 @@ class LangCache:
         if not chunk.isascii() and _CJK.search(chunk):
             return self._add_other(chunk)
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
-        self.feats[chunk] = info.feats
         keys = info.parts[0].keys
         _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
         return info
@@ -702,7 +701,6 @@ class LangCache:
         else:
             info = analyse_chunk(chunk, self.lang)
         self.chunks[chunk] = info
-        self.feats[chunk] = info.feats
         if info.width > 1 or info.aliases:
             self.complex.add(chunk)
         elif not info.width:
@@ -721,15 +719,18 @@ class LangCache:
 
 
 def _file(rev: dict[str, tuple[str, ...]], features: Iterable[str], chunks: Iterable[str]) -> None:
-    """``rev[feature] = rev.get(feature, ()) + (chunk,)`` for each feature and chunk of the
-    two sequences, in order, in C (``deque`` runs the assignments).
+    """Files each chunk of ``chunks`` under the feature of ``features`` at the same place:
+    appended to the tuple of chunks ``rev`` maps it to.
 
     Tuples rather than lists: once the cyclic collector has seen a tuple of strings it stops
-    tracking it, so the index's tens of thousands of entries are not walked by every later
-    collection. A feature lists a few chunks (a word with its capitals and punctuation), so
-    the copy each filing makes is short."""
-    keys = features if isinstance(features, (list, tuple)) else list(features)
-    deque(map(rev.__setitem__, keys, map(tuple.__add__, map(rev.get, keys, repeat(())), zip(chunks))), maxlen=0)
+    tracking it, so the index's tens of thousands of entries are not walked again by every
+    later collection. A feature lists a few chunks (a word with its capitals and
+    punctuation), so the copy each filing makes is short; this plain loop costs less than
+    appending to lists through ``map`` did."""
+    get = rev.get
+    for feature, chunk in zip(features, chunks, strict=False):
+        filed = get(feature)
+        rev[feature] = (chunk,) if filed is None else (*filed, chunk)
 
 
 #: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of
