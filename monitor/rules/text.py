@@ -130,10 +130,10 @@ _CJK_SPLIT = re.compile(
 _EXTRA_FOLD = str.maketrans(
     {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"}
 )
-#: chunks cached per language before the cache starts afresh: about 1.2 KB each with their
-#: index entries and a matcher's notes (measured on the benchmark's articles), so ~120 MB at
-#: the bound; after a fresh start, stories match at the benchmark's "cold" speed until
-#: their words are cached again
+#: chunks cached per language before the cache starts afresh: about 1.1 KB each with their
+#: index entries and a matcher's notes (measured on the benchmark's articles, with what the
+#: matcher builds on first use), so ~110 MB at the bound; after a fresh start, stories
+#: match at the benchmark's "cold" speed until their words are cached again
 _MAX_CACHE = 100_000
 
 
