@@ -553,7 +553,7 @@ class LangCache:
         """Files every chunk under ``SURFACE_TAG`` + the surface of each of its words (parts
         and joined forms), and from now on each chunk added. Only exact-case terms (``=Word``)
         look these up, and most rule sets have none: until the first such lookup, a new
-        chunk is filed without them (one string, one list and one entry fewer each)."""
+        chunk is filed without them (one string, one tuple and one entry fewer each)."""
         if self.surfaced:
             return
         self.surfaced = True
