@@ -352,8 +352,9 @@ def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
     cache.add_all(new)
 
 
-#: what a matcher knows of one chunk (see ``ChunkNotes``)
-Note = tuple[frozenset[str], bool, tuple[tuple[str, str], ...]]
+#: what a matcher knows of one chunk (see ``ChunkNotes``): tuples of strings all through, which
+#: the cyclic collector stops tracking (a matcher keeps one for each chunk of the word cache)
+Note = tuple[tuple[str, ...], bool, tuple[tuple[str, str], ...]]
 _note_feats = itemgetter(0)
 _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
@@ -361,7 +362,12 @@ _info_parts = itemgetter(0)
 _info_feats = itemgetter(2)
 _first = itemgetter(0)
 _part_fold = itemgetter(3)
-_NONE: frozenset[str] = frozenset()
+_NONE: tuple[str, ...] = ()
+#: the notes of a chunk with no feature a rule looks up and no word under a wildcard prefix
+#: (most chunks), whether or not it starts a word pair, each mapped to itself: a matcher
+#: files these shared objects rather than a new tuple a chunk, so that the first collection
+#: after a story full of new words has fewer objects to walk
+_SHARED_NOTES: dict[Note, Note] = {note: note for note in ((_NONE, False, ()), (_NONE, True, ()))}
 #: the highest code point, a noncharacter no word holds: ``prefix + _LAST_CHARACTER`` sorts
 #: after every word that starts with ``prefix``
 _LAST_CHARACTER = "\U0010ffff"
@@ -407,7 +413,7 @@ class ChunkNotes:
         infos = list(map(cache.chunks.__getitem__, words))
         # each word's fold (``info.parts[0].fold``) and features that some rule may look up
         folds = list(map(_part_fold, map(_first, map(_info_parts, infos))))
-        mine = [feats or _NONE for feats in map(self.words.intersection, map(_info_feats, infos))]
+        mine = [tuple(feats) if feats else _NONE for feats in map(self.words.intersection, map(_info_feats, infos))]
         found: Iterable[tuple[tuple[str, str], ...]] = repeat(())
         if self.lens:
             head = self.head
@@ -417,9 +423,10 @@ class ChunkNotes:
             for i in compress(range(len(words)), lens):
                 prefixed = found[i] = self._prefixed(folds[i], cast("tuple[int, ...]", lens[i]))
                 if prefixed:
-                    mine[i] = mine[i].union(PREFIX_TAG + start for start, _ in prefixed)
+                    mine[i] = (*mine[i], *[PREFIX_TAG + start for start, _ in prefixed])
         starts = map(self.pair_firsts.__contains__, folds)
-        self.notes.update(zip(words, zip(mine, starts, found, strict=False), strict=True))
+        notes = list(zip(mine, starts, found, strict=False))
+        self.notes.update(zip(words, map(_SHARED_NOTES.get, notes, notes), strict=True))
 
     def _prefixed(self, word: str, lens: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
         """(prefix, ``word``) for each wildcard prefix ``word`` starts with, among those of
@@ -437,7 +444,7 @@ class ChunkNotes:
         """``add`` of any chunk."""
         folds = dict.fromkeys([p.fold for p in info.parts] + [a.fold for a in info.aliases])
         # only the features some rule may look up: most chunks have none
-        feats = info.feats & self.words or _NONE
+        feats = tuple(self.words.intersection(info.feats))
         found: tuple[tuple[str, str], ...] = ()
         if self.lens:
             prefixes = self.prefixes
@@ -445,20 +452,22 @@ class ChunkNotes:
             found = tuple((w[:n], w) for w in folds if w[:head] in lens
                           for n in lens[w[:head]] if n <= len(w) and w[:n] in prefixes)
             if found:
-                feats = feats.union(PREFIX_TAG + start for start, _ in found)
-        note = self.notes[chunk] = (feats, not self.pair_firsts.isdisjoint(folds), found)
+                feats = (*feats, *dict.fromkeys([PREFIX_TAG + start for start, _ in found]))
+        note: Note = (feats, not self.pair_firsts.isdisjoint(folds), found)
+        note = self.notes[chunk] = _SHARED_NOTES.get(note, note)
         return note
 
-    def _add_word(self, chunk: str, word: str, feats: frozenset[str]) -> Note:
+    def _add_word(self, chunk: str, word: str, feats: tuple[str, ...]) -> Note:
         """``add`` of a chunk of one word (most chunks), whose fold is ``word``."""
-        mine = feats & self.words or _NONE
+        mine = tuple(self.words.intersection(feats))
         found: tuple[tuple[str, str], ...] = ()
         lens = self.lens.get(word[: self.head]) if self.lens else None
         if lens:
             found = tuple((word[:n], word) for n in lens if n <= len(word) and word[:n] in self.prefixes)
             if found:
-                mine = mine.union(PREFIX_TAG + start for start, _ in found)
-        note = self.notes[chunk] = (mine, word in self.pair_firsts, found)
+                mine = (*mine, *[PREFIX_TAG + start for start, _ in found])
+        note: Note = (mine, word in self.pair_firsts, found)
+        note = self.notes[chunk] = _SHARED_NOTES.get(note, note)
         return note
 
 
@@ -493,8 +502,7 @@ class StoryDoc:
         for fd in self.fields:
             if notes is None:
                 _analyse_new(fd, cache)
-                # frozensets keep their members' hashes: merging them reads no string
-                per_field.append(set().union(*map(cache.feats.__getitem__, fd.distinct)))
+                per_field.append(set().union(*map(_info_feats, map(cache.chunks.__getitem__, fd.distinct))))
                 continue
             known = notes.notes
             got = list(map(known.get, fd.distinct))

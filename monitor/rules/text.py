@@ -25,7 +25,6 @@ import contextlib
 import operator
 import re
 import unicodedata
-from collections import deque
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, pairwise, repeat
@@ -131,10 +130,10 @@ _CJK_SPLIT = re.compile(
 _EXTRA_FOLD = str.maketrans(
     {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"}
 )
-#: chunks cached per language before the cache starts afresh: about 1.2 KB each with their
-#: index entries and a matcher's notes (measured on the benchmark's articles), so ~120 MB at
-#: the bound; after a fresh start, stories match at the benchmark's "cold" speed until
-#: their words are cached again
+#: chunks cached per language before the cache starts afresh: about 1.1 KB each with their
+#: index entries and a matcher's notes (measured on the benchmark's articles, with what the
+#: matcher builds on first use), so ~110 MB at the bound; after a fresh start, stories
+#: match at the benchmark's "cold" speed until their words are cached again
 _MAX_CACHE = 100_000
 
 
@@ -163,8 +162,10 @@ class Alias(NamedTuple):
 class ChunkInfo(NamedTuple):
     parts: tuple[Part, ...]
     aliases: tuple[Alias, ...]
-    #: every key and fold of the chunk: what the candidate filter looks up
-    feats: frozenset[str]
+    #: every key and fold of the chunk, each once: what the candidate filter looks up (a
+    #: tuple, not a frozenset: a tuple of strings is a container the cyclic collector stops
+    #: tracking, and the word caches hold one for each of tens of thousands of chunks)
+    feats: tuple[str, ...]
     #: number of word positions (parts)
     width: int
     #: folds of the words that start at the chunk's first position, and that end at its
@@ -315,7 +316,9 @@ def english_odd_words() -> frozenset[str]:
     global _EN_ODD
     if _EN_ODD is None:
         lemma_dict, overrides = _TABLES or ({}, {})
-        _EN_ODD = frozenset(w for w in chain(lemma_dict, overrides, BRITISH_ENGLISH_SPELLINGS) if not w.isascii())
+        # ~100 000 words tested in one C-level pass: the first story with a word of other
+        # letters builds it, and pays for it
+        _EN_ODD = frozenset(filterfalse(str.isascii, chain(lemma_dict, overrides, BRITISH_ENGLISH_SPELLINGS)))
     return _EN_ODD
 
 
@@ -454,8 +457,8 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
         folded = fold(word)
         keys = word_keys(word.lower(), lang)
         heads = (folded,)
-        return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset((*keys, folded)), 1, heads, heads,
-                         ())
+        feats = keys if folded in keys else (*keys, folded)
+        return ChunkInfo((Part(0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ())
     folded = word.lower()
     heads = (folded,)
     if lang == "en" and _TABLES is not None:
@@ -464,11 +467,10 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
     else:
         keys = word_keys(folded, lang)
     # the fold is the first key
-    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), frozenset(keys), 1, heads, heads, ())
+    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ())
 
 
-# once per distinct chunk of every story that is not one plain word: kept in one frame
-def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
+def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
     """``analyse_chunk`` of a chunk without invisible characters, by the expressions."""
     parts: list[Part] = []
     aliases: list[Alias] = []
@@ -483,14 +485,7 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
             aliases.append(_new(Alias, (first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
                                         word_keys(surface.lower(), lang))))
     if not parts:
-        return ChunkInfo((), (), frozenset(), 0, (), (), ())
-    feats: set[str] = set()
-    for p in parts:
-        feats.update(p.keys)
-        feats.add(p.fold)
-    for a in aliases:
-        feats.update(a.keys)
-        feats.add(a.fold)
+        return ChunkInfo((), (), (), 0, (), (), ())
     last = len(parts) - 1
     if aliases:
         heads = (parts[0].fold, *[a.fold for a in aliases if a.first == 0])
@@ -509,8 +504,16 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:  # noqa: C901
                 inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
             if a.first > 0:
                 inner.append((parts[a.first - 1].fold, a.fold))
-    return _new(ChunkInfo, (tuple(parts), tuple(aliases), frozenset(feats), len(parts), heads, tails,
+    return _new(ChunkInfo, (tuple(parts), tuple(aliases), _features(parts, aliases), len(parts), heads, tails,
                             tuple(dict.fromkeys(inner))))
+
+
+def _features(parts: list[Part], aliases: list[Alias]) -> tuple[str, ...]:
+    """Every key and fold of ``parts`` and ``aliases``, each once, in a fixed order."""
+    feats = dict.fromkeys([f for p in parts for f in (*p.keys, p.fold)])
+    if aliases:
+        feats.update(dict.fromkeys([f for a in aliases for f in (*a.keys, a.fold)]))
+    return tuple(feats)
 
 
 #: punctuation that is never part of a word match (``CHUNK_RE``) at the start, or at the
@@ -535,14 +538,12 @@ class LangCache:
     chunks of several words or with a joined form, ``wordless`` those of none.
     """
 
-    __slots__ = ("chunks", "complex", "feats", "lang", "rev", "surfaced", "wordless")
+    __slots__ = ("chunks", "complex", "lang", "rev", "surfaced", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self.chunks: dict[str, ChunkInfo] = {}
-        #: each chunk's ``ChunkInfo.feats``, one dictionary lookup away
-        self.feats: dict[str, frozenset[str]] = {}
-        self.rev: dict[str, list[str]] = {}
+        self.rev: dict[str, tuple[str, ...]] = {}
         self.complex: set[str] = set()
         self.wordless: set[str] = set()
         #: whether ``rev`` files the chunks under their words' surfaces (``index_surfaces``)
@@ -552,7 +553,7 @@ class LangCache:
         """Files every chunk under ``SURFACE_TAG`` + the surface of each of its words (parts
         and joined forms), and from now on each chunk added. Only exact-case terms (``=Word``)
         look these up, and most rule sets have none: until the first such lookup, a new
-        chunk is filed without them (one string, one list and one entry fewer each)."""
+        chunk is filed without them (one string, one tuple and one entry fewer each)."""
         if self.surfaced:
             return
         self.surfaced = True
@@ -622,7 +623,6 @@ class LangCache:
             bases = list(compress(bases, single))
         infos.update(zip(found, bases, strict=True))
         feats = list(map(_info_feats, bases))
-        self.feats.update(zip(found, feats, strict=True))
         _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), found)
@@ -637,7 +637,7 @@ class LangCache:
         american = BRITISH_ENGLISH_SPELLINGS
         cjk = _CJK.search
         left: list[str] = []
-        infos, feats, rev, surfaced = self.chunks, self.feats, self.rev, self.surfaced
+        infos, rev, surfaced = self.chunks, self.rev, self.surfaced
         for word in words:
             lower = word.lower()
             # (a word whose lower case is ASCII, ``K`` the kelvin sign, takes the table's keys)
@@ -650,9 +650,9 @@ class LangCache:
                 continue
             folded = own if lower == word else fold(word)
             keys = (own,)
-            info = infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
-                                                  frozenset((own, folded)), 1, (folded,), (folded,), ()))
-            feats[word] = info.feats
+            infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
+                                             keys if own == folded else (own, folded), 1, (folded,),
+                                             (folded,), ()))
             _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
         return left
 
@@ -661,13 +661,12 @@ class LangCache:
         cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
         heads = list(zip(folds))
-        # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads)
+        # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads); the
+        # keys are the features too
         keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
-        feats = list(map(frozenset, keys))
         parts = zip(map(_new, repeat(Part), zip(repeat(0), map(len, words), words, folds, keys)))
-        infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), feats, repeat(1), heads, heads, repeat(())))
+        infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(())))
         self.chunks.update(zip(words, infos, strict=True))
-        self.feats.update(zip(words, feats, strict=True))
         _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), words)
@@ -687,7 +686,6 @@ class LangCache:
         if not chunk.isascii() and _CJK.search(chunk):
             return self._add_other(chunk)
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
-        self.feats[chunk] = info.feats
         keys = info.parts[0].keys
         _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
         return info
@@ -703,7 +701,6 @@ class LangCache:
         else:
             info = analyse_chunk(chunk, self.lang)
         self.chunks[chunk] = info
-        self.feats[chunk] = info.feats
         if info.width > 1 or info.aliases:
             self.complex.add(chunk)
         elif not info.width:
@@ -721,10 +718,19 @@ class LangCache:
         return info
 
 
-def _file(rev: dict[str, list[str]], features: Iterable[str], chunks: Iterable[str]) -> None:
-    """``rev.setdefault(feature, []).append(chunk)`` for each feature and chunk of the two
-    sequences, in C (``iter(list, None)`` makes the new lists, ``deque`` runs the appends)."""
-    deque(map(list.append, map(rev.setdefault, features, iter(list, None)), chunks), maxlen=0)
+def _file(rev: dict[str, tuple[str, ...]], features: Iterable[str], chunks: Iterable[str]) -> None:
+    """Files each chunk of ``chunks`` under the feature of ``features`` at the same place:
+    appended to the tuple of chunks ``rev`` maps it to.
+
+    Tuples rather than lists: once the cyclic collector has seen a tuple of strings it stops
+    tracking it, so the index's tens of thousands of entries are not walked again by every
+    later collection. A feature lists a few chunks (a word with its capitals and
+    punctuation), so the copy each filing makes is short; this plain loop costs less than
+    appending to lists through ``map`` did."""
+    get = rev.get
+    for feature, chunk in zip(features, chunks, strict=False):
+        filed = get(feature)
+        rev[feature] = (chunk,) if filed is None else (*filed, chunk)
 
 
 #: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of

@@ -119,7 +119,6 @@ def test_chunks_added_together_are_added_as_one_by_one(stories: list[list[str]])
                 notes_one.add(chunk)
             notes_together.add_all(fresh)
         assert together.chunks == one.chunks
-        assert together.feats == one.feats
         assert _rev(together) == _rev(one)
         assert (together.complex, together.wordless) == (one.complex, one.wordless)
         assert notes_together.notes == notes_one.notes

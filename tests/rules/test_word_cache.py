@@ -1,0 +1,100 @@
+"""The shared word caches hold what a fresh analysis gives, in containers the cyclic
+collector stops tracking (tuples of strings): a daemon's caches grow to ~100 000 chunks,
+and every full collection would otherwise walk them all."""
+
+from __future__ import annotations
+
+import gc
+import random
+
+import pytest
+
+from monitor.rules import Matcher, RuleSpec
+from monitor.rules.document import _SHARED_NOTES, ChunkNotes
+from monitor.rules.encoding import PREFIX_TAG
+from monitor.rules.text import LangCache, analyse_chunk
+
+from .test_new_words import seeded_words
+
+#: words of other languages, some with the punctuation a story's chunks carry
+_FOREIGN = ["Straße", "Häuser", "gingen", "élections", "été", "ciudades", "años", "выборы", "города", "Bundestag",
+            "l'État", "d'autres", "Ländern,", "«Élysée»", "(años)", "über.", "Koalitions-Vertrag", "week-end",
+            "2019", "3,5", "U.S.", "re-elected", "didn’t", "“quoted”", "—"]
+
+
+def _stories(lang: str, seed: int) -> list[list[str]]:
+    """Three seeded 'stories' of chunks (some repeated across them)."""
+    rng = random.Random(f"{seed}-{lang}")
+    pool = seeded_words(150, seed=seed) + _FOREIGN
+    punct = ["", "", "", ",", ".", "’s", ")"]
+    return [[rng.choice(["", "", "(", "“"]) + rng.choice(pool) + rng.choice(punct) for _ in range(60)]
+            for _ in range(3)]
+
+
+def _filled(lang: str, seed: int) -> tuple[LangCache, list[str]]:
+    """A cache of ``lang`` that analysed the seeded stories' chunks one story at a time, as
+    ``StoryDoc`` does, and the chunks in the order they were added."""
+    cache = LangCache(lang)
+    order: list[str] = []
+    for chunks in _stories(lang, seed):
+        new = [c for c in dict.fromkeys(chunks) if c not in cache.chunks]
+        cache.add_all(new)
+        order += new
+    return cache, order
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es", "ru"])
+def test_cached_analyses_are_fresh_analyses_and_the_index_lists_each_chunk_once(lang: str) -> None:
+    cache, order = _filled(lang, seed=15)
+    # the chunks, and the words the cache found in those with punctuation
+    assert set(order) <= cache.chunks.keys()
+    for chunk in cache.chunks:
+        info = cache.chunks[chunk]
+        fresh = analyse_chunk(chunk, lang)
+        assert (info.parts, info.aliases, info.width, info.heads, info.tails, info.inner) == (
+            fresh.parts, fresh.aliases, fresh.width, fresh.heads, fresh.tails, fresh.inner), chunk
+        # the features: every key and fold of its words, each once
+        words = [*info.parts, *info.aliases]
+        assert len(set(info.feats)) == len(info.feats)
+        assert set(info.feats) == {f for w in words for f in (*w.keys, w.fold)} == set(fresh.feats), chunk
+    # the reverse index: each feature lists each chunk that holds it once, at least under
+    # every key of its words, and none that does not hold it
+    expected: dict[str, set[str]] = {}
+    for chunk, info in cache.chunks.items():
+        for feature in (k for w in (*info.parts, *info.aliases) for k in w.keys):
+            expected.setdefault(feature, set()).add(chunk)
+    for feature, chunks in cache.rev.items():
+        assert isinstance(chunks, tuple)
+        assert len(set(chunks)) == len(chunks), feature
+        assert all(feature in cache.chunks[c].feats for c in chunks), feature
+    assert all(chunks <= set(cache.rev.get(feature, ())) for feature, chunks in expected.items())
+
+
+def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
+    """After collections, the reverse index's entries, each chunk's features and a
+    matcher's notes are no longer tracked; most chunks share one note object."""
+    matcher = Matcher.compile([RuleSpec("a", "elections OR Straße"), RuleSpec("b", "gingen*"),
+                               RuleSpec("c", '"re elected" city')])
+    cache, order = _filled("en", seed=16)
+    words = matcher._index("en").words
+    notes = ChunkNotes(cache, frozenset({"re"}), matcher._prefixes, words)
+    notes.add_all(order)
+    # a collection stops tracking a tuple whose items it has stopped tracking, and may come
+    # to a tuple before its items: the second one finds every tuple of strings untracked
+    gc.collect()
+    gc.collect()
+    assert cache.rev and not any(map(gc.is_tracked, cache.rev.values()))
+    assert not any(gc.is_tracked(info.feats) for info in cache.chunks.values())
+    assert not any(map(gc.is_tracked, notes.notes.values()))
+    shared = [note for note in notes.notes.values() if note in _SHARED_NOTES]
+    assert len(shared) > len(order) // 2
+    assert all(note is _SHARED_NOTES[note] for note in shared)
+    # each note is what the matcher needs of its chunk: the features a rule looks up, and
+    # the wildcard prefixes its words start with
+    for chunk in order:
+        info = cache.chunks[chunk]
+        feats, starts, prefixed = notes.notes[chunk]
+        folds = {w.fold for w in (*info.parts, *info.aliases)}
+        assert set(feats) == (words & set(info.feats)) | {PREFIX_TAG + p for p, _ in prefixed}, chunk
+        assert starts == ("re" in folds), chunk
+        assert set(prefixed) == {(p, w) for w in folds for p in matcher._prefixes if w.startswith(p)}, chunk
