@@ -86,6 +86,9 @@ rule = st.one_of(
     st.tuples(field, term, field, term).map(lambda t: f"{t[0]}{t[1]} {t[2]}{t[3]}"),
     st.tuples(term, term).map(lambda t: f"{t[0]} OR title:{t[1]}"),
     st.tuples(term, st.integers(0, 3), term).map(lambda t: f"{t[0]} NEAR/{t[1]} {t[2]}"),
+    # a NEAR with an OR side: decided in one step, a lone word first looked for among the
+    # chunks around the other side (filed under the keys the matcher's notes give a field)
+    st.tuples(term, term, st.integers(0, 5), term).map(lambda t: f"({t[0]} OR {t[1]}) NEAR/{t[2]} {t[3]}"),
     # words only under NOT: the evaluation looks them up too
     st.tuples(term, term).map(lambda t: f"{t[0]} -{t[1]}"),
     st.tuples(term, term, term).map(lambda t: f"{t[0]} AND NOT ({t[1]} OR title:{t[2]})"),
