@@ -42,7 +42,7 @@ from monitor.rules.evaluate import Evaluation
 
 if TYPE_CHECKING:
     from monitor.config import SourceSettings
-    from monitor.daemon.rulecache import CompiledRules
+    from monitor.daemon.rulecache import CompiledRules, RuleCache
 
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
@@ -405,10 +405,10 @@ def match_lines(
 
 def _rule_set(
     config_path: str | None, rules_path: str | None
-) -> tuple[list[RuleSpec], CompiledRules, ConfiguredSources | None]:
+) -> tuple[list[RuleSpec], CompiledRules, ConfiguredSources | None, RuleCache]:
     """The rules of ``match``, compiled (or read back from the cache of their file, see
-    :mod:`monitor.daemon.rulecache`), and, from a configuration file, its sources. Raises
-    ConfigError, or QueryError for an invalid query of a rules file."""
+    :mod:`monitor.daemon.rulecache`), from a configuration file its sources, and that cache.
+    Raises ConfigError, or QueryError for an invalid query of a rules file."""
     from monitor.daemon.rulecache import RuleCache, rule_specs
 
     if config_path is not None:
@@ -420,10 +420,11 @@ def _rule_set(
         config = load_for_matching(config_path, queries=queries, known_rules=known)
         specs = rule_specs(r for r in config.settings.rules if r.enabled)
         compiled = rule_cache.compile(specs, queries, checked=checked_rules_of(config))
-        return specs, compiled, ConfiguredSources(config.settings.sources)
+        return specs, compiled, ConfiguredSources(config.settings.sources), rule_cache
     assert rules_path is not None
     specs = load_rules_file(rules_path)
-    return specs, RuleCache.for_file(rules_path).compile(specs), None
+    rule_cache = RuleCache.for_file(rules_path)
+    return specs, rule_cache.compile(specs), None, rule_cache
 
 
 def _warn_unknown_sources(config_path: str, specs: list[RuleSpec], sources: ConfiguredSources) -> None:
@@ -466,7 +467,7 @@ def match(config_path: str | None, rules_path: str | None, names_only: bool, sto
     if (config_path is None) == (rules_path is None):
         _fail("give exactly one of --config FILE or --rules FILE")
     try:
-        specs, rules, sources = _rule_set(config_path, rules_path)
+        specs, rules, sources, rule_cache = _rule_set(config_path, rules_path)
     except (ConfigError, QueryError) as exc:
         _fail(str(exc))
     matcher = rules.matcher
@@ -478,6 +479,8 @@ def match(config_path: str | None, rules_path: str | None, names_only: bool, sto
             click.echo(_json_line(out))
     except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
+    # stories in other languages had the matcher build their indexes: the next run reads them
+    rule_cache.keep_indexes(rules)
     if config_path is not None and sources is not None:
         _warn_unknown_sources(config_path, specs, sources)
     sys.exit(0 if ok else 1)
