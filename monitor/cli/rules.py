@@ -374,9 +374,12 @@ def match_lines(
         if not line.strip():
             continue
         # as in ``Matcher.match``: a line makes thousands of short-lived containers (its JSON,
-        # the story, the matches' evidence, the output), none in a reference cycle, and
-        # collections set off amid them walk them all for nothing (a fifth of the command's
-        # work at 100 000 rules); between lines, what is left young is little
+        # the story, the matches' evidence, the output), none in a reference cycle, and a
+        # collection set off amid them walks them all, and any of the heap not frozen, for
+        # nothing; between lines, what is left young is little. (With a matcher unpickled
+        # unfrozen, benchmarks/cli_instructions.py: a fifth of the instructions at 100 000
+        # rules on the mix generator; with the matcher frozen, as this command's is, the
+        # CPU time is the same within noise.)
         enabled = gc.isenabled()
         gc.disable()
         try:
