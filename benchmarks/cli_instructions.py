@@ -6,10 +6,12 @@ The rules and stories are those of ``benchmarks/match.py`` (same generators, sam
 each story is one JSON line as ``match`` reads it. This process compiles the rules and
 pickles the matcher; a child under callgrind loads it, runs every line once (the languages'
 indexes and the word caches are built then, as in a run that has read a while), and counts
-one more pass two ways: *CLI* is ``match_lines`` (parse the JSON, decide the language as the
-daemon does, match, build the output object) and the line written (``_json_line``);
-*matcher* is ``Matcher.match`` on the stories those lines give. Compare two versions of the
-code by running this in each worktree:
+one more pass three ways: *CLI* is ``match_lines`` (parse the JSON, decide the language as
+the daemon does, match, build the output object) and the line written (``_json_line``);
+*matcher* is ``Matcher.match`` on the stories those lines give, and *evidence* the same
+with every match's hits and snippets read, as the command prints them: the difference
+between *CLI* and *evidence* is what the command adds to the library (JSON, language,
+output). Compare two versions of the code by running this in each worktree:
 
     python benchmarks/cli_instructions.py --generator mix --size 100000
 
@@ -56,7 +58,9 @@ def child(path: str, part: str) -> None:
         stories = [story_from_json(json.loads(line)) for line in lines]
         callgrind.control(True)
         for story in stories:
-            matcher.match(story)
+            for match in matcher.match(story):
+                if part == "evidence":
+                    match.hits  # noqa: B018 (built when first read)
         callgrind.control(False)
 
 
@@ -84,12 +88,12 @@ def main() -> None:
         gc.disable()
         path.write_bytes(pickle.dumps((matcher, lines), protocol=5))
         gc.enable()
-        for part in ("cli", "matcher"):
+        for part in ("cli", "matcher", "evidence"):
             found = callgrind.count(__file__, ["--child", str(path), part], f"{tmp}/callgrind.{part}")
             counts[part] = found / len(lines) / 1e6
     print(f"{args.generator} {len(rules)} rules, warm: `match` {counts['cli']:.2f} M instructions a story, the matcher "
-          f"alone {counts['matcher']:.2f} M ({counts['cli'] - counts['matcher']:.2f} M a story for JSON and language; "
-          f"{len(lines)} stories)")
+          f"alone {counts['matcher']:.2f} M, with the evidence {counts['evidence']:.2f} M "
+          f"({counts['cli'] - counts['evidence']:.2f} M a story for JSON, language and output; {len(lines)} stories)")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sys
@@ -42,7 +43,7 @@ from monitor.rules.evaluate import Evaluation
 
 if TYPE_CHECKING:
     from monitor.config import SourceSettings
-    from monitor.daemon.rulecache import CompiledRules
+    from monitor.daemon.rulecache import CompiledRules, RuleCache
 
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
@@ -372,43 +373,60 @@ def match_lines(
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        # as in ``Matcher.match``: a line makes thousands of short-lived containers (its JSON,
+        # the story, the matches' evidence, the output), none in a reference cycle, and a
+        # collection set off amid them walks them all, and any of the heap not frozen, for
+        # nothing; between lines, what is left young is little. (With a matcher unpickled
+        # unfrozen, benchmarks/cli_instructions.py: a fifth of the instructions at 100 000
+        # rules on the mix generator; with the matcher frozen, as this command's is, the
+        # CPU time is the same within noise.)
+        enabled = gc.isenabled()
+        gc.disable()
         try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            yield {"line": number, "error": f"invalid JSON: {exc}"}, False
-            continue
-        if not isinstance(obj, dict):
-            yield {"line": number, "error": "not a JSON object"}, False
-            continue
-        if "id" not in obj:
-            yield {"line": number, "error": 'missing "id"'}, False
-            continue
-        try:
-            story = story_from_json(obj)
-        except ValueError as exc:
-            yield {"line": number, "error": str(exc)}, False
-            continue
-        if sources is not None:
-            sources.apply(story, obj)
-        if not evidence:
-            matches = [{"rule": m.rule, **({"similarity": m.topic.similarity} if m.topic is not None else {})}
-                       for m in matcher.match(story)]
-        else:
-            matches = [
-                {"rule": m.rule, "snippets": [s.plain() for s in m.snippets],
-                 "terms": sorted({h.term for h in m.hits}),
-                 **({"similarity": m.topic.similarity} if m.topic is not None else {})}
-                for m in matcher.match(story)
-            ]
-        yield {"id": obj["id"], "matches": matches}, True
+            out = _line_output(matcher, number, line, sources, evidence)
+        finally:
+            if enabled:
+                gc.enable()
+        yield out
+
+
+def _line_output(
+    matcher: Matcher, number: int, line: str, sources: ConfiguredSources | None, evidence: bool
+) -> tuple[dict[str, Any], bool]:
+    """What :func:`match_lines` gives for input line ``line`` (its ``number``, from 1)."""
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        return {"line": number, "error": f"invalid JSON: {exc}"}, False
+    if not isinstance(obj, dict):
+        return {"line": number, "error": "not a JSON object"}, False
+    if "id" not in obj:
+        return {"line": number, "error": 'missing "id"'}, False
+    try:
+        story = story_from_json(obj)
+    except ValueError as exc:
+        return {"line": number, "error": str(exc)}, False
+    if sources is not None:
+        sources.apply(story, obj)
+    if not evidence:
+        matches = [{"rule": m.rule, **({"similarity": m.topic.similarity} if m.topic is not None else {})}
+                   for m in matcher.match(story)]
+    else:
+        matches = [
+            {"rule": m.rule, "snippets": [s.plain() for s in m.snippets],
+             "terms": sorted({h.term for h in m.hits}),
+             **({"similarity": m.topic.similarity} if m.topic is not None else {})}
+            for m in matcher.match(story)
+        ]
+    return {"id": obj["id"], "matches": matches}, True
 
 
 def _rule_set(
     config_path: str | None, rules_path: str | None
-) -> tuple[list[RuleSpec], CompiledRules, ConfiguredSources | None]:
+) -> tuple[list[RuleSpec], CompiledRules, ConfiguredSources | None, RuleCache]:
     """The rules of ``match``, compiled (or read back from the cache of their file, see
-    :mod:`monitor.daemon.rulecache`), and, from a configuration file, its sources. Raises
-    ConfigError, or QueryError for an invalid query of a rules file."""
+    :mod:`monitor.daemon.rulecache`), from a configuration file its sources, and that cache.
+    Raises ConfigError, or QueryError for an invalid query of a rules file."""
     from monitor.daemon.rulecache import RuleCache, rule_specs
 
     if config_path is not None:
@@ -420,10 +438,11 @@ def _rule_set(
         config = load_for_matching(config_path, queries=queries, known_rules=known)
         specs = rule_specs(r for r in config.settings.rules if r.enabled)
         compiled = rule_cache.compile(specs, queries, checked=checked_rules_of(config))
-        return specs, compiled, ConfiguredSources(config.settings.sources)
+        return specs, compiled, ConfiguredSources(config.settings.sources), rule_cache
     assert rules_path is not None
     specs = load_rules_file(rules_path)
-    return specs, RuleCache.for_file(rules_path).compile(specs), None
+    rule_cache = RuleCache.for_file(rules_path)
+    return specs, rule_cache.compile(specs), None, rule_cache
 
 
 def _warn_unknown_sources(config_path: str, specs: list[RuleSpec], sources: ConfiguredSources) -> None:
@@ -466,7 +485,7 @@ def match(config_path: str | None, rules_path: str | None, names_only: bool, sto
     if (config_path is None) == (rules_path is None):
         _fail("give exactly one of --config FILE or --rules FILE")
     try:
-        specs, rules, sources = _rule_set(config_path, rules_path)
+        specs, rules, sources, rule_cache = _rule_set(config_path, rules_path)
     except (ConfigError, QueryError) as exc:
         _fail(str(exc))
     matcher = rules.matcher
@@ -478,6 +497,8 @@ def match(config_path: str | None, rules_path: str | None, names_only: bool, sto
             click.echo(_json_line(out))
     except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
+    # stories in other languages had the matcher build their indexes: the next run reads them
+    rule_cache.keep_indexes(rules)
     if config_path is not None and sources is not None:
         _warn_unknown_sources(config_path, specs, sources)
     sys.exit(0 if ok else 1)

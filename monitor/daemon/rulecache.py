@@ -31,6 +31,13 @@ remembers (nothing is hashed or rebuilt per rule).
 File: ``MAGIC``, then a pickle of the header ``(code, digest, queries, hints)`` (plain
 strings, tuples and ints), then a pickle of the checked rules section (plain data too: the
 rules as rows of values, or None), then a pickle of the :class:`~monitor.rules.Matcher`.
+
+Beside it, one file per language other than English whose index the matcher built (see
+:meth:`~monitor.rules.Matcher.built_indexes`; seconds each at 100 000 rules, and a run of
+``match`` on stories in Italian, Portuguese and Russian built three): ``INDEX_MAGIC``, a
+pickle of ``(code, digest, language)``, a pickle of the index. :meth:`RuleCache.keep_indexes`
+writes them; a matcher of the cache reads one the first time a story in that language
+comes (not at start: most runs need none of them). The same trust boundary applies.
 """
 
 from __future__ import annotations
@@ -69,6 +76,10 @@ log = logging.getLogger("monitor.daemon")
 CACHE_FROM = 2_000
 #: the first bytes of a cache file (the format's version is in it)
 MAGIC = b"newsmonitor compiled rules 2\n"
+#: the first bytes of the file of one language's index
+INDEX_MAGIC = b"newsmonitor language index 1\n"
+#: a language code as the cache names its index files by it (the lemmatisers' codes)
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 _RULES_PACKAGE = Path(__file__).resolve().parents[1] / "rules"
 #: what validates a rules section (a checked section depends on it as a matcher on the rules package)
 _CONFIG_PACKAGE = Path(__file__).resolve().parents[1] / "config"
@@ -186,6 +197,8 @@ class RuleCache:
         #: once it runs, so that its start does not wait for the file)
         self.deferred = False
         self._pending: tuple[CompiledRules, CheckedRules | None] | None = None
+        #: the languages whose index file for the rule set of this digest was read or written
+        self._indexes_kept: tuple[str, set[str]] = ("", set())
 
     def flush(self) -> None:
         """Write the rule set a deferred :meth:`compile` holds, if any (a failure is logged)."""
@@ -244,6 +257,7 @@ class RuleCache:
             stored, stored_section = loaded
             if checked is not None and stored_section != checked.digest:
                 self._write(stored, checked)  # the same rules, written in another section: keep this one
+            stored.matcher.find_indexes_with(lambda lang: self._read_index(digest, lang))
             return stored
         if listed is None:
             listed = specs() if callable(specs) else specs
@@ -262,7 +276,55 @@ class RuleCache:
         if caching:
             log.info("rules: %d compiled in %.1f s", len(listed), time.perf_counter() - started)
             self._write(compiled, checked)
+            matcher.find_indexes_with(lambda lang: self._read_index(digest, lang))
         return compiled
+
+    def keep_indexes(self, compiled: CompiledRules) -> None:
+        """Write the index of each language ``compiled``'s matcher has built that has no file
+        yet (a failure is logged, nothing more), for the next process that reads these rules
+        from this cache. Nothing when the rule set is not cached (:attr:`min_rules`)."""
+        if self.path is None or len(compiled.matcher) < self.min_rules:
+            return
+        kept = self._kept(compiled.digest)
+        for lang, index in compiled.matcher.built_indexes().items():
+            if lang in kept or not _LANGUAGE.fullmatch(lang):
+                continue
+            started = time.perf_counter()
+            if self._replace(self._index_path(lang), INDEX_MAGIC, (code_version(), compiled.digest, lang), index):
+                log.info("rules: the index of language %s kept in %.1f s", lang, time.perf_counter() - started)
+            kept.add(lang)  # written, or not writable: tried once
+
+    def _kept(self, digest: str) -> set[str]:
+        if self._indexes_kept[0] != digest:
+            self._indexes_kept = (digest, set())
+        return self._indexes_kept[1]
+
+    def _index_path(self, lang: str) -> Path:
+        assert self.path is not None
+        return self.path.with_suffix(f".{lang}{self.path.suffix}")
+
+    def _read_index(self, digest: str, lang: str) -> object:
+        """The index of language ``lang`` kept for the rule set of ``digest``, or None when
+        there is none (or it is of other rules or code, damaged, or not ours alone)."""
+        if self.path is None or not _LANGUAGE.fullmatch(lang):
+            return None
+        started = time.perf_counter()
+        with _reading(self._index_path(lang), INDEX_MAGIC) as stream:
+            if stream is None:
+                return None
+            try:
+                header = _PlainUnpickler(stream).load()
+                if header != (code_version(), digest, lang):
+                    return None
+                with collector_paused():
+                    index = pickle.load(stream)  # noqa: S301 (our own file: see the trust boundary above)
+            except Exception as exc:  # a damaged file can fail to unpickle in any way: the index is built
+                log.warning("rules: ignoring the damaged index file %s (%s)", self._index_path(lang),
+                            type(exc).__name__)
+                return None
+        self._kept(digest).add(lang)
+        log.info("rules: the index of language %s read in %.1f s", lang, time.perf_counter() - started)
+        return index
 
     def _write(self, compiled: CompiledRules, checked: CheckedRules | None) -> None:
         if self.deferred:
@@ -304,31 +366,40 @@ class RuleCache:
         hints = {i: tuple((h.word, h.column, h.operator) for h in compiled.hints[q])
                  for i, q in enumerate(queries) if compiled.hints[q]}
         header = (code_version(), compiled.digest, queries, hints)
+        # the parsed queries are the matcher's own (shared objects are written once)
+        self._replace(self.path, MAGIC, header, _section_rows(checked), (compiled.matcher, dict(compiled.parsed)))
+
+    @staticmethod
+    def _replace(path: Path, magic: bytes, header: object, *parts: object) -> bool:
+        """Write ``magic``, then ``header`` and each of ``parts`` pickled, to ``path``
+        atomically, readable by this user alone; whether it was written (a failure is
+        logged, nothing more)."""
         temporary = None
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".rules-", suffix=".tmp")
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".rules-", suffix=".tmp")
             with os.fdopen(handle, "wb") as stream:
                 os.fchmod(stream.fileno(), 0o600)
-                stream.write(MAGIC)
+                stream.write(magic)
                 pickle.dump(header, stream, protocol=pickle.HIGHEST_PROTOCOL)
                 with collector_paused():
-                    pickle.dump(_section_rows(checked), stream, protocol=pickle.HIGHEST_PROTOCOL)
-                    # the parsed queries are the matcher's own (shared objects are written once)
-                    pickle.dump((compiled.matcher, dict(compiled.parsed)), stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.path)
+                    for part in parts:
+                        pickle.dump(part, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
             temporary = None
         except Exception as exc:  # a full disk, a read-only state directory, a matcher that cannot be pickled
-            log.warning("rules: cannot write the cache %s: %s: %s", self.path, type(exc).__name__, exc)
+            log.warning("rules: cannot write the cache %s: %s: %s", path, type(exc).__name__, exc)
+            return False
         finally:
             if temporary is not None:
                 Path(temporary).unlink(missing_ok=True)
+        return True
 
 
 @contextmanager
-def _reading(path: Path | None) -> Iterator[IO[bytes] | None]:
-    """The cache file at ``path`` opened after its magic bytes, or None when there is none,
-    it is not ours alone (see the module) or it is not a cache file."""
+def _reading(path: Path | None, magic: bytes = MAGIC) -> Iterator[IO[bytes] | None]:
+    """The cache file at ``path`` opened after its ``magic`` bytes, or None when there is
+    none, it is not ours alone (see the module) or it is not such a file."""
     try:
         stream = path.open("rb") if path is not None else None
     except OSError:
@@ -337,16 +408,16 @@ def _reading(path: Path | None) -> Iterator[IO[bytes] | None]:
         yield None
         return
     with stream:
-        yield stream if _ours(stream) else None
+        yield stream if _ours(stream, magic) else None
 
 
-def _ours(stream: IO[bytes]) -> bool:
+def _ours(stream: IO[bytes], magic: bytes) -> bool:
     """Whether the open file ``stream`` belongs to this user, nobody else may write it, and it
-    starts with :data:`MAGIC` (read past it)."""
+    starts with ``magic`` (read past it)."""
     try:
         status = os.fstat(stream.fileno())
         owner = status.st_uid == os.getuid() if hasattr(os, "getuid") else True
-        return owner and not status.st_mode & 0o022 and stream.read(len(MAGIC)) == MAGIC
+        return owner and not status.st_mode & 0o022 and stream.read(len(magic)) == magic
     except OSError:
         return False
 

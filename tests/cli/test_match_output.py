@@ -76,6 +76,43 @@ def test_match_prints_what_it_printed_before(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.corpus
+def test_a_second_run_reads_the_languages_indexes_the_first_built(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the rules cached (as a large rule set is), the first run keeps the index of each
+    language its stories are in, and the next run reads them instead of building any: the
+    same output, byte for byte."""
+    from monitor.cli.rules import match
+    from monitor.daemon import rulecache
+    from monitor.rules import matcher
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr(rulecache, "CACHE_FROM", 1)
+    (tmp_path / "rules.yaml").write_text(rules_yaml(), encoding="utf-8")
+    (tmp_path / "stories.jsonl").write_text("\n".join(story_lines()) + "\n", encoding="utf-8")
+    built: list[str] = []
+    init = matcher._Index.__init__
+
+    def counted(self: object, rules: object, lang: str, *args: object) -> None:
+        built.append(lang)
+        init(self, rules, lang, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matcher._Index, "__init__", counted)
+    expected = EXPECTED.read_text(encoding="utf-8")
+    outputs, builds = [], []
+    for _ in range(2):
+        result = CliRunner().invoke(match, ["--rules", str(tmp_path / "rules.yaml"), str(tmp_path / "stories.jsonl")])
+        assert result.exit_code == 1  # the bad lines
+        outputs.append(result.stdout)
+        builds.append(list(built))
+        built.clear()
+    assert len(builds[0]) > 4 and builds[0][0] == "en"  # English with the matcher, then each language met
+    kept = sorted(p.name.split(".")[1] for p in (tmp_path / "state").rglob("rules-*.*.pickle"))
+    assert kept == sorted(builds[0][1:])
+    assert builds[1] == []
+    assert outputs == [expected, expected]
+
+
+@pytest.mark.corpus
 def test_names_only_gives_the_same_matches_without_their_evidence(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from monitor.cli.rules import match

@@ -26,6 +26,7 @@ from monitor.daemon.service import Daemon
 from monitor.errors import ConfigError
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
+from monitor.rules import matcher as matcher_module
 from tests.support.configs import config_data
 
 SPECS = [
@@ -195,6 +196,107 @@ def test_the_running_rules_are_kept_when_they_did_not_change(cache: RuleCache) -
     running = cache.compile(SPECS)
     assert cache.compile(list(SPECS), running=running) is running
     assert cache.compile(SPECS[:2], running=running) is not running
+
+
+# ---------------------------------------------------------------------------- the indexes of other languages
+
+#: German inflections: the German index files the lemma of each word (``Küsten`` → ``Küste``)
+GERMAN = [RuleSpec("sturm", "Stürme NEAR/5 Küste"), RuleSpec("flut", "Flut* OR Hochwasser", sources=("wire",)),
+          RuleSpec("fremd", "Erdbeben")]
+GERMAN_STORY = Story(source="wire", url="https://news.example/de", title="Stürme an den Küsten", lang="de",
+                     text="Schwere Stürme trafen am Montag die Küsten; das Hochwasser stieg weiter.")
+
+
+def index_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The languages whose index is built from now on (by any matcher)."""
+    built: list[str] = []
+    init = matcher_module._Index.__init__
+
+    def counted(self: object, rules: object, lang: str, *args: object) -> None:
+        built.append(lang)
+        init(self, rules, lang, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matcher_module._Index, "__init__", counted)
+    return built
+
+
+def german_matches(matcher: Matcher) -> list[tuple[str, tuple[str, ...]]]:
+    return [(m.rule, tuple(s.plain() for s in m.snippets)) for m in matcher.match(GERMAN_STORY)]
+
+
+def test_a_languages_index_is_kept_and_read_back_not_built(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = cache.compile(GERMAN)
+    expected = german_matches(first.matcher)
+    assert [rule for rule, _ in expected] == ["sturm", "flut"]
+    cache.keep_indexes(first)
+    assert cache.path is not None
+    kept = cache.path.with_suffix(".de.pickle")
+    assert kept.read_bytes().startswith(rulecache.INDEX_MAGIC) and kept.stat().st_mode & 0o777 == 0o600
+    built = index_builds(monkeypatch)
+    again = RuleCache(cache.path, min_rules=1).compile(GERMAN)
+    assert german_matches(again.matcher) == expected
+    assert built == []  # English's came with the matcher, German's from its file
+    assert german_matches(Matcher.compile(GERMAN)) == expected
+    assert built == ["en", "de"]
+
+
+def test_a_kept_index_is_written_once(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = cache.compile(GERMAN)
+    german_matches(compiled.matcher)
+    cache.keep_indexes(compiled)
+    assert cache.path is not None
+    kept = cache.path.with_suffix(".de.pickle")
+    kept.unlink()
+    cache.keep_indexes(compiled)  # this process wrote it already
+    assert not kept.exists()
+    reader = RuleCache(cache.path, min_rules=1)
+    again = reader.compile(GERMAN)
+    german_matches(again.matcher)
+    reader.keep_indexes(again)  # built again (the file was gone): written again
+    assert kept.exists()
+    written = kept.stat().st_mtime_ns
+    third = RuleCache(cache.path, min_rules=1)
+    german_matches(third.compile(GERMAN).matcher)
+    third.keep_indexes(third.compile(GERMAN))  # read from its file: not written again
+    assert kept.stat().st_mtime_ns == written
+
+
+def test_the_index_of_other_rules_is_not_taken(cache: RuleCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of the rules before a change (or of other code, or damaged, or that others may
+    write) is ignored: the index is built, and the answers are those of the new rules."""
+    old = cache.compile(GERMAN)
+    german_matches(old.matcher)
+    cache.keep_indexes(old)
+    assert cache.path is not None
+    kept = cache.path.with_suffix(".de.pickle")
+    changed = [GERMAN[0], RuleSpec("flut", "Hochwasser NOT Küste", sources=("wire",)), GERMAN[2]]
+    expected = german_matches(Matcher.compile(changed))
+    assert [rule for rule, _ in expected] == ["sturm"]
+    built = index_builds(monkeypatch)
+    assert german_matches(RuleCache(cache.path, min_rules=1).compile(changed).matcher) == expected
+    assert built == ["en", "de"]
+    for damage in (lambda: kept.write_bytes(kept.read_bytes()[:-40]), lambda: kept.chmod(0o666)):
+        cache.compile(GERMAN)  # the main file of these rules again, and their index's
+        kept.unlink(missing_ok=True)
+        RuleCache(cache.path, min_rules=1).keep_indexes(old)
+        damage()
+        built.clear()
+        assert german_matches(RuleCache(cache.path, min_rules=1).compile(GERMAN).matcher) == german_matches(
+            old.matcher)
+        assert built == ["de"]
+
+
+def test_the_index_reader_is_neither_pickled_nor_patched_into_other_rules(cache: RuleCache) -> None:
+    rules = [*GERMAN, *(RuleSpec(f"f{i}", f"Wort{i}") for i in range(20))]  # enough to patch one
+    compiled = cache.compile(rules)
+    german_matches(compiled.matcher)
+    cache.keep_indexes(compiled)
+    loaded = RuleCache(cache.path, min_rules=1).compile(rules).matcher
+    assert loaded._stored_index is not None
+    assert pickle.loads(pickle.dumps(loaded))._stored_index is None
+    changed = [*rules[:2], RuleSpec("fremd", "Erdbeben OR Beben"), *rules[3:]]
+    patched = Matcher.compile(changed, previous=loaded)
+    assert patched._stored_index is None and patched._patches == 1
 
 
 # ---------------------------------------------------------------------------- queries known
