@@ -496,6 +496,35 @@ async def test_the_daemon_writes_the_rules_once_it_runs_not_before(config_file: 
     assert cache.known()[1] is not None
 
 
+async def test_a_closing_daemon_keeps_the_indexes_its_stories_made_it_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A story in German made the daemon's matcher build German's index: the daemon writes it
+    when it closes, and the next start's matcher reads it rather than build it."""
+    path = tmp_path / "newsmonitor.yaml"
+    path.write_text(CONFIG.format(db=tmp_path / "state.db").split("rules:")[0] + "rules:\n" + "".join(
+        f"  - name: {spec.name}\n    query: \"{spec.query}\"\n" for spec in GERMAN))
+
+    def start() -> Daemon:
+        cache = RuleCache.for_file(str(path), tmp_path / "cache", min_rules=1)
+        return Daemon(load_config(str(path)), workers=0, rule_cache=cache)
+
+    daemon = start()
+    try:
+        expected = german_matches(daemon.rt.matcher)
+    finally:
+        await daemon.close()
+    assert [rule for rule, _ in expected] == ["sturm", "flut"]
+    assert (tmp_path / "cache").is_dir() and [p.name for p in (tmp_path / "cache").glob("*.de.pickle")]
+    daemon = start()
+    try:
+        built = index_builds(monkeypatch)
+        assert german_matches(daemon.rt.matcher) == expected
+        assert built == []  # read from the file the first daemon wrote
+    finally:
+        await daemon.close()
+
+
 def test_a_section_with_a_spike_rule_is_not_kept_on_disk(
     config_file: Path, cache: RuleCache, caplog: pytest.LogCaptureFixture
 ) -> None:
