@@ -71,8 +71,10 @@ def test_cached_analyses_are_fresh_analyses_and_the_index_lists_each_chunk_once(
 
 
 def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
-    """After collections, the reverse index's entries, each chunk's features and a
-    matcher's notes are no longer tracked; most chunks share one note object."""
+    """After collections, the reverse index's entries and each chunk's features are no
+    longer tracked; a matcher's notes of chunks without a feature a rule looks up (most
+    chunks) are two shared objects, the others keep their features in a frozenset (whose
+    stored hashes make a story's merge of them cheap)."""
     matcher = Matcher.compile([RuleSpec("a", "elections OR Straße"), RuleSpec("b", "gingen*"),
                                RuleSpec("c", '"re elected" city')])
     cache, order = _filled("en", seed=16)
@@ -85,10 +87,11 @@ def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
     gc.collect()
     assert cache.rev and not any(map(gc.is_tracked, cache.rev.values()))
     assert not any(gc.is_tracked(info.feats) for info in cache.chunks.values())
-    assert not any(map(gc.is_tracked, notes.notes.values()))
     shared = [note for note in notes.notes.values() if note in _SHARED_NOTES]
     assert len(shared) > len(order) // 2
     assert all(note is _SHARED_NOTES[note] for note in shared)
+    assert all(note in _SHARED_NOTES for note in notes.notes.values() if not note[0])
+    assert all(isinstance(note[0], frozenset) for note in notes.notes.values())
     # each note is what the matcher needs of its chunk: the features a rule looks up, and
     # the wildcard prefixes its words start with
     for chunk in order:
