@@ -326,9 +326,9 @@ class Evaluation:
         least), ``terms`` its left side's then its right side's: whether a term of each side
         is there (their presence needs no positions when they are lone words), then whether
         an occurrence of such a left term is near one of such a right term, without making
-        spans (the evidence makes them when read), nor merging the occurrences of a side's terms: two occurrences are near
-        whatever terms they are of, so the merged sides have a near pair exactly when two of
-        their terms have.
+        spans (the evidence makes them when read), nor merging the occurrences of a side's
+        terms: two occurrences are near whatever terms they are of, so the merged sides have
+        a near pair exactly when two of their terms have.
 
         Most NEARs of alert rules fail: a name and a word the news uses all the time are
         both in a story, far apart. When one side is lone words whose places are not known
