@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.support.matching import index_builds
 from tests.support.paths import DATA, need_corpus
 
 EXPECTED = DATA / "cli" / "match-output.jsonl"
@@ -83,20 +84,12 @@ def test_a_second_run_reads_the_languages_indexes_the_first_built(tmp_path: Path
     same output, byte for byte."""
     from monitor.cli.rules import match
     from monitor.daemon import rulecache
-    from monitor.rules import matcher
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr(rulecache, "CACHE_FROM", 1)
     (tmp_path / "rules.yaml").write_text(rules_yaml(), encoding="utf-8")
     (tmp_path / "stories.jsonl").write_text("\n".join(story_lines()) + "\n", encoding="utf-8")
-    built: list[str] = []
-    init = matcher._Index.__init__
-
-    def counted(self: object, rules: object, lang: str, *args: object) -> None:
-        built.append(lang)
-        init(self, rules, lang, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(matcher._Index, "__init__", counted)
+    built = index_builds(monkeypatch)
     expected = EXPECTED.read_text(encoding="utf-8")
     outputs, builds = [], []
     for _ in range(2):

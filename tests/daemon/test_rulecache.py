@@ -26,8 +26,8 @@ from monitor.daemon.service import Daemon
 from monitor.errors import ConfigError
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
-from monitor.rules import matcher as matcher_module
 from tests.support.configs import config_data
+from tests.support.matching import index_builds
 
 SPECS = [
     RuleSpec("storm", "storm NEAR/5 coast"),
@@ -205,19 +205,6 @@ GERMAN = [RuleSpec("sturm", "Stürme NEAR/5 Küste"), RuleSpec("flut", "Flut* OR
           RuleSpec("fremd", "Erdbeben")]
 GERMAN_STORY = Story(source="wire", url="https://news.example/de", title="Stürme an den Küsten", lang="de",
                      text="Schwere Stürme trafen am Montag die Küsten; das Hochwasser stieg weiter.")
-
-
-def index_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The languages whose index is built from now on (by any matcher)."""
-    built: list[str] = []
-    init = matcher_module._Index.__init__
-
-    def counted(self: object, rules: object, lang: str, *args: object) -> None:
-        built.append(lang)
-        init(self, rules, lang, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(matcher_module._Index, "__init__", counted)
-    return built
 
 
 def german_matches(matcher: Matcher) -> list[tuple[str, tuple[str, ...]]]:
