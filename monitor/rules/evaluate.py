@@ -8,8 +8,10 @@ match in a pathological story, but never reports a false one).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from itertools import repeat
 from operator import eq, itemgetter
+from typing import Any, cast
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
@@ -90,15 +92,22 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 #: is walked as a tree, or a term of its left side must be near a term of its right one (a
 #: NEAR of two terms; a NEAR of terms or ORs of terms, an OR on one side at least)
 _ANY, _NONE, _NODE, _NEAR, _NEAR_OR = 0, 1, 2, 3, 4
-#: a term of a plan with its memo keys: occurrences and presence, evidence
-PlanTerm = tuple[Term, tuple[int, str | None], tuple[int, str | None, str]]
-#: (how, its terms, its node): a conjunct of a rule's query
-Step = tuple[int, tuple[PlanTerm, ...], Node]
+#: a term of a plan, by its place in the plan's node table (see ``plan_of``), with its memo
+#: keys: occurrences and presence, evidence
+PlanTerm = tuple[int, tuple[int, str | None], tuple[int, str | None, str]]
+#: (how, its terms, the place of its node in the node table): a conjunct of a rule's query
+Step = tuple[int, tuple[PlanTerm, ...], int]
 Plan = tuple[Step, ...]
 
 
-def _plan_term(term: Term) -> PlanTerm:
-    return term, (id(term.alts), term.field), (id(term.alts), term.field, term.label)
+def _plan_term(term: Term, nodes: list[Node]) -> PlanTerm:
+    return _placed(term, nodes), (id(term.alts), term.field), (id(term.alts), term.field, term.label)
+
+
+def _placed(node: Node, nodes: list[Node]) -> int:
+    """The place of ``node`` in ``nodes``, where it is appended."""
+    nodes.append(node)
+    return len(nodes) - 1
 
 
 def _terms_of(node: Node) -> tuple[Term, ...] | None:
@@ -116,7 +125,7 @@ def _near_split(node: Near) -> int:
     return len(left.children) if type(left) is Or else 1
 
 
-def plan_of(root: Node) -> Plan:
+def plan_of(root: Node, nodes: list[Node]) -> Plan:
     """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.evidence_of`: its
     conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
     terms or a NOT of a term or of an OR of terms evaluated by memo lookups, a NEAR of terms
@@ -124,6 +133,13 @@ def plan_of(root: Node) -> Plan:
     Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
     ``isinstance`` test and no recursive call. The memo keys are ids of the query's
     objects: a plan is valid only for as long as ``root`` is alive, in this process.
+
+    A plan names the query's objects by their places in ``nodes``, where it appends them,
+    and is made of ints and strings only: the cyclic collector stops tracking it the first
+    time it sees it. (A matcher keeps the plan of every rule that has been a candidate, tens
+    of thousands, made after the matcher was frozen; plans holding the objects themselves
+    stayed tracked, and were most of what a full collection walked.) Evaluate it with an
+    :class:`Evaluation` given the same ``nodes``.
 
     The NOTs of lone unquoted words come first: their absence is a set lookup, and when
     one is there the rule fails before the positions of its other terms are looked for
@@ -133,36 +149,38 @@ def plan_of(root: Node) -> Plan:
     for c in root.children if isinstance(root, And) else (root,):
         terms = _terms_of(c)
         if terms is not None:
-            steps.append((_ANY, tuple(map(_plan_term, terms)), c))
+            steps.append((_ANY, tuple(_plan_term(t, nodes) for t in terms), _placed(c, nodes)))
             continue
         if isinstance(c, Not):
             terms = _terms_of(c.child)
             if terms is not None:
-                steps.append((_NONE, tuple(map(_plan_term, terms)), c))
+                steps.append((_NONE, tuple(_plan_term(t, nodes) for t in terms), _placed(c, nodes)))
                 continue
         elif isinstance(c, Near):
             left, right = _terms_of(c.left), _terms_of(c.right)
             if left is not None and right is not None:
                 how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
-                steps.append((how, tuple(map(_plan_term, left + right)), c))
+                steps.append((how, tuple(_plan_term(t, nodes) for t in left + right), _placed(c, nodes)))
                 continue
-        steps.append((_NODE, (), c))
+        steps.append((_NODE, (), _placed(c, nodes)))
     # a stable sort: the cheap NOTs first, every other step in the query's order
-    return tuple(sorted(steps, key=lambda step: not _cheap_none(step)))
+    return tuple(sorted(steps, key=lambda step: not _cheap_none(step, nodes)))
 
 
-def _cheap_none(step: Step) -> bool:
+def _cheap_none(step: Step, nodes: list[Node]) -> bool:
     """Whether ``step`` is a NOT of lone unquoted words (set lookups, no positions)."""
-    return step[0] == _NONE and all(_single_lemma(term) for term, _, _ in step[1])
+    return step[0] == _NONE and all(_single_lemma(cast("Term", nodes[term])) for term, _, _ in step[1])
 
 
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "_widths", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_nodes", "_present", "_widths", "doc")
 
-    def __init__(self, doc: StoryDoc) -> None:
+    def __init__(self, doc: StoryDoc, nodes: Sequence[Node] = ()) -> None:
         self.doc = doc
+        #: the node table of the plans this evaluates (``plan_of``)
+        self._nodes: Sequence[Any] = nodes
         #: occurrences by term (its words and field: terms of different rules share them)
         #: and by NEAR node
         self._memo: dict[object, list[Occ]] = {}
@@ -260,9 +278,10 @@ class Evaluation:
 
     def holds(self, plan: Plan) -> bool:
         """``truth`` of the query ``plan`` was made of (``plan_of``)."""
-        present = self._present
-        for how, terms, node in plan:
+        present, nodes = self._present, self._nodes
+        for how, terms, place in plan:
             if how >= _NODE:
+                node = nodes[place]
                 if not (self._near_holds(terms, node) if how == _NEAR
                         else self._near_or_holds(terms, node) if how == _NEAR_OR
                         else self._near_truth(node) if type(node) is Near else self.truth(node)):
@@ -272,7 +291,7 @@ class Evaluation:
             for term, key, _ in terms:
                 known = present.get(key)
                 if known is None:
-                    known = self._present_of(term, key)
+                    known = self._present_of(nodes[term], key)
                 if known:
                     found = True
                     break
@@ -289,26 +308,26 @@ class Evaluation:
         if spans is not None:
             return bool(spans)
         assert isinstance(node, Near)
-        present = self._present
+        present, nodes = self._present, self._nodes
         for term, key, _ in terms:
             known = present.get(key)
             if known is None:
-                known = self._present_of(term, key)
+                known = self._present_of(nodes[term], key)
             if not known:
                 return False
         (first, first_key, _), (second, second_key, _) = terms
         left = memo.get(first_key)
         if left is None:
-            left = self.term_occ(first)
+            left = self.term_occ(nodes[first])
         n = node.distance
         right = memo.get(second_key)
         if right is None:
             # (the bound of ``_none_near`` first: the worst case's NEARs of common words
             # never get that far)
-            if len(left) * (2 * n + 3) <= _PROBE_WORDS and _single_lemma(second) and \
+            if len(left) * (2 * n + 3) <= _PROBE_WORDS and _single_lemma(nodes[second]) and \
                     self._none_near([left], [terms[1]], n):
                 return False
-            right = self.term_occ(second)
+            right = self.term_occ(nodes[second])
         if len(left) * len(right) >= NEAR_BUDGET:
             return self._near_found(id(node), left, right, n)
         # each term's occurrences are in many NEARs of a story: their widths are known once
@@ -376,31 +395,31 @@ class Evaluation:
 
     def _there(self, terms: tuple[PlanTerm, ...]) -> list[PlanTerm]:
         """The terms of ``terms`` that are in the story."""
-        present = self._present
+        present, nodes = self._present, self._nodes
         out = []
         for plan_term in terms:
             known = present.get(plan_term[1])
             if known is None:
-                known = self._present_of(plan_term[0], plan_term[1])
+                known = self._present_of(nodes[plan_term[0]], plan_term[1])
             if known:
                 out.append(plan_term)
         return out
 
     def _occurrences(self, terms: list[PlanTerm]) -> list[list[Occ]]:
         """The occurrences of each of ``terms``."""
-        memo = self._memo
+        memo, nodes = self._memo, self._nodes
         out = []
         for term, key, _ in terms:
             # memoised under the presence key (see ``term_occ``)
             occs = memo.get(key)
-            out.append(occs if occs is not None else self.term_occ(term))
+            out.append(occs if occs is not None else self.term_occ(nodes[term]))
         return out
 
     def _unplaced(self, terms: list[PlanTerm]) -> bool:
         """Whether ``terms`` are lone unquoted words (each of one or several alternatives)
         whose occurrences have not been looked for yet."""
-        memo = self._memo
-        return all(key not in memo and _single_lemma(term) for term, key, _ in terms)
+        memo, nodes = self._memo, self._nodes
+        return all(key not in memo and _single_lemma(nodes[term]) for term, key, _ in terms)
 
     def _none_near(self, occurrences: list[list[Occ]], words: list[PlanTerm], n: int) -> bool:
         """Whether no occurrence of the lone-word terms ``words`` can be within ``n`` words of
@@ -415,8 +434,9 @@ class Evaluation:
         doc = self.doc
         lang = doc.lang
         reach = n + 1
+        terms: list[Term] = [self._nodes[term] for term, _, _ in words]
         wanted = [(DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],),
-                   [k for alt in term.alts for k in word_keys(alt[0].text, lang)]) for term, _, _ in words]
+                   [k for alt in term.alts for k in word_keys(alt[0].text, lang)]) for term in terms]
         for occs in occurrences:
             for f, s, e in occs:
                 fd = doc.fields[f]
@@ -468,19 +488,19 @@ class Evaluation:
     def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
         """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
         pieces: list[tuple[tuple[Occ, str], ...]] = []
-        made = self._evidence
-        for how, terms, node in plan:
+        made, nodes = self._evidence, self._nodes
+        for how, terms, place in plan:
             if how == _ANY:
                 if len(terms) == 1:
                     term, _, key = terms[0]
                     piece = made.get(key)
-                    pieces.append(piece if piece is not None else self._term_evidence(term))
+                    pieces.append(piece if piece is not None else self._term_evidence(nodes[term]))
                     continue
                 self._or_pieces(terms, pieces)
             elif how in (_NEAR, _NEAR_OR):
-                self._near_pieces(terms, node, pieces)
+                self._near_pieces(terms, nodes[place], pieces)
             elif how == _NODE:
-                self._collect(node, pieces)
+                self._collect(nodes[place], pieces)
         # ``_merged`` written out: a call less for every match read
         if len(pieces) == 1:
             [piece] = pieces
@@ -493,20 +513,21 @@ class Evaluation:
     def _or_pieces(self, terms: tuple[PlanTerm, ...], pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """The evidence of every term of an OR of ``terms`` that is there (the plan held: the
         memo knows them)."""
-        present, made = self._present, self._evidence
+        present, made, nodes = self._present, self._evidence, self._nodes
         for term, pkey, key in terms:
             known = present.get(pkey)
             if known is None:
-                known = self._present_of(term, pkey)
+                known = self._present_of(nodes[term], pkey)
             if known:
                 piece = made.get(key)
-                pieces.append(piece if piece is not None else self._term_evidence(term))
+                pieces.append(piece if piece is not None else self._term_evidence(nodes[term]))
 
     def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """``_near_evidence`` of a NEAR of terms or ORs of terms ``terms``, without walking
         it: each term's occurrences inside the spans where it matched."""
         spans = self.occ(node)
-        for term, _, _ in terms:
+        for place, _, _ in terms:
+            term = self._nodes[place]
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
     def _term_truth(self, term: Term) -> bool:

@@ -43,6 +43,7 @@ story is embedded when no topic rule could still match it.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 
@@ -155,8 +156,26 @@ class _TopicScope:
 
 class _Plans(list[Plan | None]):
     """Each rule's evaluation plan (``evaluate.plan_of``), made the first time the rule is a
-    candidate. A plan's memo keys are ids of this process's query objects: pickled (the
-    compiled-rule cache), the list is left empty, to be made again where it is loaded."""
+    candidate, and the table of the query objects the plans name by place (``nodes``). A
+    plan's memo keys are ids of this process's query objects: pickled (the compiled-rule
+    cache), the list is left empty, to be made again where it is loaded."""
+
+    __slots__ = ("_lock", "nodes")
+
+    def __init__(self, plans: Iterable[Plan | None], nodes: Iterable[Node] = ()) -> None:
+        super().__init__(plans)
+        #: the query objects the plans name, by place (appended to as plans are made)
+        self.nodes: list[Node] = list(nodes)
+        self._lock = threading.Lock()
+
+    def made(self, r: int, root: Node) -> Plan:
+        """The plan of rule ``r``, whose query is ``root``, made now: one at a time, so that
+        the places a plan names in ``nodes`` are those of its own objects."""
+        with self._lock:
+            plan = self[r]
+            if plan is None:
+                plan = self[r] = plan_of(root, self.nodes)
+            return plan
 
     def __reduce__(self) -> tuple[object, tuple[list[None]]]:
         return _Plans, ([None] * len(self),)
@@ -666,7 +685,7 @@ class Matcher:
         matcher._patches = patches
         # the plans of the rules kept stay good (their query objects are the same); a changed
         # rule's plan is made again from its new query
-        plans = matcher._plans = _Plans(self._plans)
+        plans = matcher._plans = _Plans(self._plans, self._plans.nodes)
         for r in changed:
             plans[r] = None
         return matcher
@@ -840,11 +859,11 @@ class Matcher:
         candidates = self._candidates(doc)
         if not candidates:
             return []
-        evaluation = Evaluation(doc)
+        rules, limited, plans = self._rules, self.limited, self._plans
+        evaluation = Evaluation(doc, plans.nodes)
         reports = StoryReports(evaluation)
         later = Match.later
         out: list[Match] = []
-        rules, limited, plans = self._rules, self.limited, self._plans
         holds = evaluation.holds
         for r in sorted(candidates):
             rule = rules[r]
@@ -852,7 +871,7 @@ class Matcher:
                 continue
             plan = plans[r]
             if plan is None:
-                plan = plans[r] = plan_of(rule.query.root)
+                plan = plans.made(r, rule.query.root)
             if holds(plan):
                 out.append(later(rule.name, reports, plan))
         return out

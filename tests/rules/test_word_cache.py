@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
 from monitor.rules.document import _SHARED_NOTES, ChunkNotes
 from monitor.rules.encoding import PREFIX_TAG
@@ -101,3 +102,21 @@ def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
         assert set(feats) == (words & set(info.feats)) | {PREFIX_TAG + p for p, _ in prefixed}, chunk
         assert starts == ("re" in folds), chunk
         assert set(prefixed) == {(p, w) for w in folds for p in matcher._prefixes if w.startswith(p)}, chunk
+
+
+def test_rule_plans_are_made_of_what_the_collector_stops_tracking() -> None:
+    """A matcher keeps the plan of every rule that has been a candidate, made after it was
+    frozen: plans name the query objects by place in the matcher's node table, so that,
+    made of ints and strings, they stop being tracked (a few collections for their nesting)."""
+    specs = [RuleSpec("a", "elections OR Straße"), RuleSpec("b", '"re elected" city -mayor'),
+             RuleSpec("c", "(city OR town) NEAR/5 council"), RuleSpec("d", "title:vote (city council)")]
+    matcher = Matcher.compile(specs)
+    story = Story(source="s", url="https://news.example/1", title="City vote",
+                  text="The town council was re elected by the city. Elections were held.")
+    assert [m.rule for m in matcher.match(story)] == ["a", "b", "c", "d"]
+    plans = matcher._plans
+    assert all(plan is not None for plan in plans)
+    assert plans.nodes and all(gc.is_tracked(node) for node in plans.nodes)  # the query objects themselves
+    for _ in range(6):
+        gc.collect()
+    assert not any(map(gc.is_tracked, plans))
