@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, pairwise, repeat
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Final
 
 import simplemma
 from breame.spelling import BRITISH_ENGLISH_SPELLINGS
@@ -137,43 +137,50 @@ _EXTRA_FOLD = str.maketrans(
 _MAX_CACHE = 100_000
 
 
-class Part(NamedTuple):
-    """One word position inside a chunk; offsets are relative to the chunk."""
+# A chunk's analysis is a plain tuple read through the index constants below, not a named
+# tuple: the word caches hold one for each of up to ``_MAX_CACHE`` chunks, and the cyclic
+# collector stops tracking an exact tuple of strings and numbers (and then a tuple of those),
+# but walks an instance of a tuple subclass at every full collection for as long as it lives
+# (after a cold pass, some 25 000 of them, most of what it walked).
 
-    start: int
-    end: int
-    surface: str
-    fold: str
-    keys: tuple[str, ...]
+#: one word position inside a chunk: ``(start, end, surface, fold, keys)``, read with
+#: ``START`` .. ``KEYS``; offsets are relative to the chunk
+Part = tuple[int, int, str, str, tuple[str, ...]]
+#: the joined form of a compound (``semiconductor`` for ``semi-conductor``): the fields of a
+#: ``Part`` (its offsets spanning its parts), then the positions of its first and last part
+#: (``FIRST``, ``LAST``)
+Alias = tuple[int, int, str, str, tuple[str, ...], int, int]
+#: where a ``Part``'s (and an ``Alias``'s) fields are: its offsets in the chunk, the word as
+#: written, its fold and its keys (see the module docstring)
+START: Final = 0
+END: Final = 1
+SURFACE: Final = 2
+FOLD: Final = 3
+KEYS: Final = 4
+#: where an ``Alias``'s first and last part are: positions in the chunk's parts
+FIRST: Final = 5
+LAST: Final = 6
 
-
-class Alias(NamedTuple):
-    """The joined form of a compound (``semiconductor`` for ``semi-conductor``)."""
-
-    first: int
-    last: int
-    start: int
-    end: int
-    surface: str
-    fold: str
-    keys: tuple[str, ...]
-
-
-class ChunkInfo(NamedTuple):
-    parts: tuple[Part, ...]
-    aliases: tuple[Alias, ...]
-    #: every key and fold of the chunk, each once: what the candidate filter looks up (a
-    #: tuple, not a frozenset: a tuple of strings is a container the cyclic collector stops
-    #: tracking, and the word caches hold one for each of tens of thousands of chunks)
-    feats: tuple[str, ...]
-    #: number of word positions (parts)
-    width: int
-    #: folds of the words that start at the chunk's first position, and that end at its
-    #: last one: what pairs with the neighbouring chunks
-    heads: tuple[str, ...]
-    tails: tuple[str, ...]
-    #: the pairs of consecutive positions inside the chunk
-    inner: tuple[Pair, ...]
+#: the analysis of a chunk: ``(parts, aliases, feats, width, heads, tails, inner)``, read
+#: with ``PARTS`` .. ``INNER``
+ChunkInfo = tuple[tuple[Part, ...], tuple[Alias, ...], tuple[str, ...], int, tuple[str, ...], tuple[str, ...],
+                  tuple[Pair, ...]]
+#: where a ``ChunkInfo``'s fields are: its words (``Part``) and joined forms (``Alias``)
+PARTS: Final = 0
+ALIASES: Final = 1
+#: every key and fold of the chunk, each once: what the candidate filter looks up (a tuple
+#: of strings, which the collector stops tracking)
+FEATS: Final = 2
+#: the number of word positions (parts)
+WIDTH: Final = 3
+#: the folds of the words that start at the chunk's first position, and that end at its
+#: last one: what pairs with the neighbouring chunks
+HEADS: Final = 4
+TAILS: Final = 5
+#: the pairs of consecutive positions inside the chunk
+INNER: Final = 6
+#: the analysis of a chunk without words
+_NO_WORDS: ChunkInfo = ((), (), (), 0, (), (), ())
 
 
 #: the generic combining diacritics block, which ``fold`` strips
@@ -426,9 +433,9 @@ def _analyse_visible(chunk: str, lang: str) -> ChunkInfo:
     without them, its offsets moved back onto the chunk as written."""
     kept = [i for i, c in enumerate(chunk) if not INVISIBLE_RE.match(c)]
     info = analyse_chunk("".join(chunk[i] for i in kept), lang)
-    parts = tuple(p._replace(start=kept[p.start], end=kept[p.end - 1] + 1) for p in info.parts)
-    aliases = tuple(a._replace(start=kept[a.start], end=kept[a.end - 1] + 1) for a in info.aliases)
-    return info._replace(parts=parts, aliases=aliases)
+    parts = tuple([(kept[p[START]], kept[p[END] - 1] + 1, *p[SURFACE:]) for p in info[PARTS]])
+    aliases = tuple([(kept[a[START]], kept[a[END] - 1] + 1, *a[SURFACE:]) for a in info[ALIASES]])
+    return (parts, aliases, *info[FEATS:])
 
 
 def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
@@ -458,7 +465,7 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
         keys = word_keys(word.lower(), lang)
         heads = (folded,)
         feats = keys if folded in keys else (*keys, folded)
-        return ChunkInfo((Part(0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ())
+        return ((0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ()
     folded = word.lower()
     heads = (folded,)
     if lang == "en" and _TABLES is not None:
@@ -467,7 +474,7 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
     else:
         keys = word_keys(folded, lang)
     # the fold is the first key
-    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ())
+    return ((0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ()
 
 
 def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
@@ -477,42 +484,41 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
     for m in CHUNK_RE.finditer(chunk):
         pieces, compound = split_chunk(m.group())
         base, first = m.start(), len(parts)
-        # named tuples made without their Python-level ``__new__`` (``_new``)
-        parts += [_new(Part, (base + s, base + e, w, fold(w), word_keys(w.lower(), lang))) for s, e, w in pieces]
+        parts += [(base + s, base + e, w, fold(w), word_keys(w.lower(), lang)) for s, e, w in pieces]
         if compound and len(pieces) <= 6:
             own = parts[first:]
-            surface = "".join([p.surface for p in own])
-            aliases.append(_new(Alias, (first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
-                                        word_keys(surface.lower(), lang))))
+            surface = "".join([p[SURFACE] for p in own])
+            aliases.append((own[0][START], own[-1][END], surface, fold(surface), word_keys(surface.lower(), lang),
+                            first, len(parts) - 1))
     if not parts:
-        return ChunkInfo((), (), (), 0, (), (), ())
+        return _NO_WORDS
     last = len(parts) - 1
     if aliases:
-        heads = (parts[0].fold, *[a.fold for a in aliases if a.first == 0])
-        tails = (parts[-1].fold, *[a.fold for a in aliases if a.last == last])
+        heads = (parts[0][FOLD], *[a[FOLD] for a in aliases if a[FIRST] == 0])
+        tails = (parts[-1][FOLD], *[a[FOLD] for a in aliases if a[LAST] == last])
     else:
-        heads, tails = (parts[0].fold,), (parts[-1].fold,)
+        heads, tails = (parts[0][FOLD],), (parts[-1][FOLD],)
     # the pairs of words (parts or joined forms) at consecutive positions inside the chunk
-    inner: list[Pair] = [(a.fold, b.fold) for a, b in pairwise(parts)]
+    inner: list[Pair] = [(a[FOLD], b[FOLD]) for a, b in pairwise(parts)]
     if aliases:
         starting: dict[int, list[str]] = {}
         for a in aliases:
-            starting.setdefault(a.first, []).append(a.fold)
+            starting.setdefault(a[FIRST], []).append(a[FOLD])
         for a in aliases:
-            if a.last < last:
-                inner.append((a.fold, parts[a.last + 1].fold))
-                inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
-            if a.first > 0:
-                inner.append((parts[a.first - 1].fold, a.fold))
-    return _new(ChunkInfo, (tuple(parts), tuple(aliases), _features(parts, aliases), len(parts), heads, tails,
-                            tuple(dict.fromkeys(inner))))
+            if a[LAST] < last:
+                inner.append((a[FOLD], parts[a[LAST] + 1][FOLD]))
+                inner.extend((a[FOLD], f) for f in starting.get(a[LAST] + 1, ()))
+            if a[FIRST] > 0:
+                inner.append((parts[a[FIRST] - 1][FOLD], a[FOLD]))
+    return (tuple(parts), tuple(aliases), _features(parts, aliases), len(parts), heads, tails,
+            tuple(dict.fromkeys(inner)))
 
 
 def _features(parts: list[Part], aliases: list[Alias]) -> tuple[str, ...]:
     """Every key and fold of ``parts`` and ``aliases``, each once, in a fixed order."""
-    feats = dict.fromkeys([f for p in parts for f in (*p.keys, p.fold)])
+    feats = dict.fromkeys([f for p in parts for f in (*p[KEYS], p[FOLD])])
     if aliases:
-        feats.update(dict.fromkeys([f for a in aliases for f in (*a.keys, a.fold)]))
+        feats.update(dict.fromkeys([f for a in aliases for f in (*a[KEYS], a[FOLD])]))
     return tuple(feats)
 
 
@@ -525,9 +531,9 @@ _LEAD = _TRAIL + "."
 
 def _shifted(info: ChunkInfo, shift: int) -> ChunkInfo:
     """``info`` of a chunk preceded by ``shift`` characters of punctuation."""
-    parts = tuple(p._replace(start=p.start + shift, end=p.end + shift) for p in info.parts)
-    aliases = tuple(a._replace(start=a.start + shift, end=a.end + shift) for a in info.aliases)
-    return info._replace(parts=parts, aliases=aliases)
+    parts = tuple([(p[START] + shift, p[END] + shift, *p[SURFACE:]) for p in info[PARTS]])
+    aliases = tuple([(a[START] + shift, a[END] + shift, *a[SURFACE:]) for a in info[ALIASES]])
+    return (parts, aliases, *info[FEATS:])
 
 
 class LangCache:
@@ -559,8 +565,8 @@ class LangCache:
         self.surfaced = True
         rev = self.rev
         for chunk, info in self.chunks.items():
-            surfaces = {SURFACE_TAG + p.surface for p in info.parts}
-            surfaces.update(SURFACE_TAG + a.surface for a in info.aliases)
+            surfaces = {SURFACE_TAG + p[SURFACE] for p in info[PARTS]}
+            surfaces.update(SURFACE_TAG + a[SURFACE] for a in info[ALIASES])
             _file(rev, surfaces, repeat(chunk))
 
     def add_all(self, chunks: list[str]) -> None:
@@ -615,7 +621,7 @@ class LangCache:
         bases = list(map(infos.__getitem__, words))
         # one word with punctuation (most): filed under its features and its surface; a word
         # of a script written without spaces is several (``_add_other``)
-        single = [info.width == 1 and not info.aliases for info in bases]
+        single = [info[WIDTH] == 1 and not info[ALIASES] for info in bases]
         if not all(single):
             rest += compress(found, map(operator.not_, single))
             found = list(compress(found, single))
@@ -650,9 +656,8 @@ class LangCache:
                 continue
             folded = own if lower == word else fold(word)
             keys = (own,)
-            infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
-                                             keys if own == folded else (own, folded), 1, (folded,),
-                                             (folded,), ()))
+            infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
+                           (folded,), (folded,), ())
             _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
         return left
 
@@ -664,8 +669,9 @@ class LangCache:
         # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads); the
         # keys are the features too
         keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
-        parts = zip(map(_new, repeat(Part), zip(repeat(0), map(len, words), words, folds, keys)))
-        infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(())))
+        # ``zip`` makes the tuples: each word's one part, and its analysis
+        parts = zip(zip(repeat(0), map(len, words), words, folds, keys))
+        infos = zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(()))
         self.chunks.update(zip(words, infos, strict=True))
         _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
         if self.surfaced:
@@ -686,7 +692,7 @@ class LangCache:
         if not chunk.isascii() and _CJK.search(chunk):
             return self._add_other(chunk)
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
-        keys = info.parts[0].keys
+        keys = info[PARTS][0][KEYS]
         _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
         return info
 
@@ -701,19 +707,20 @@ class LangCache:
         else:
             info = analyse_chunk(chunk, self.lang)
         self.chunks[chunk] = info
-        if info.width > 1 or info.aliases:
+        width, aliases = info[WIDTH], info[ALIASES]
+        if width > 1 or aliases:
             self.complex.add(chunk)
-        elif not info.width:
+        elif not width:
             self.wordless.add(chunk)
-        if info.width == 1 and not info.aliases:
+        if width == 1 and not aliases:
             # one word with punctuation: its features and its surface
-            surface = (SURFACE_TAG + info.parts[0].surface,) if self.surfaced else ()
-            _file(self.rev, (*info.feats, *surface), repeat(chunk))
+            surface = (SURFACE_TAG + info[PARTS][0][SURFACE],) if self.surfaced else ()
+            _file(self.rev, (*info[FEATS], *surface), repeat(chunk))
             return info
-        features = set(info.feats)
+        features = set(info[FEATS])
         if self.surfaced:
-            features.update(SURFACE_TAG + p.surface for p in info.parts)
-            features.update(SURFACE_TAG + a.surface for a in info.aliases)
+            features.update(SURFACE_TAG + p[SURFACE] for p in info[PARTS])
+            features.update(SURFACE_TAG + a[SURFACE] for a in aliases)
         _file(self.rev, features, repeat(chunk))
         return info
 
@@ -733,11 +740,8 @@ def _file(rev: dict[str, tuple[str, ...]], features: Iterable[str], chunks: Iter
         rev[feature] = (chunk,) if filed is None else (*filed, chunk)
 
 
-#: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of
-#: ``NamedTuple`` (what ``_make`` does)
-_new = tuple.__new__
-#: ``ChunkInfo.feats``
-_info_feats = itemgetter(2)
+#: a ``ChunkInfo``'s features
+_info_feats = itemgetter(FEATS)
 
 
 def _ascii_word(chunk: str) -> bool:
@@ -793,5 +797,5 @@ def analyse_words(text: str, lang: str = "en") -> list[Part]:
     for m in CHUNK_RE.finditer(text):
         info = analyse_chunk(m.group(), lang)
         base = m.start()
-        out.extend(p._replace(start=p.start + base, end=p.end + base) for p in info.parts)
+        out.extend([(p[START] + base, p[END] + base, *p[SURFACE:]) for p in info[PARTS]])
     return out
