@@ -346,7 +346,8 @@ def english_key_table() -> dict[str, tuple[str, ...]]:
     Only a word that is a key of one of those tables can have other keys: ``_american``
     changes only breame's keys, and ``english_lemmas`` finds lemmas only for the lookup
     tables' keys (it looks up the word lower-cased, which such a word is). A test holds
-    the table to ``_analysed_keys`` over every word of those tables.
+    the table to ``_analysed_keys`` over every word of those tables. Builds
+    ``english_odd_words`` too.
     """
     global _EN_KEYS
     if _EN_KEYS is not None:
@@ -375,6 +376,9 @@ def english_key_table() -> dict[str, tuple[str, ...]]:
             keys.discard(word)
             out[word] = (word, *[share(k, k) for k in sorted(keys)])
     _EN_KEYS = out
+    # the same tables' few words of other letters: ~4 ms, paid here once with the table
+    # rather than by the first story that has such a word
+    english_odd_words()
     return out
 
 
@@ -592,23 +596,28 @@ class LangCache:
         """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters or
         digits), adds the words of other letters (``Condé``, ``한국``: see
         ``_add_foreign_words``) and those ``add`` makes from a word with a full stop, a comma,
-        a possessive or quotes after it (``said,``, ``Trump’s``, ``mansion.”``, ``1993,``,
-        ``했다.``); returns the others, for ``add``. A new story's chunks are a third of the
-        second kind: their words are analysed in bulk, and they are filed in bulk under the
-        analysis of their word, as ``_add_other`` files them one by one."""
+        a possessive or quotes after it, or quotes or brackets before it (``said,``,
+        ``Trump’s``, ``mansion.”``, ``1993,``, ``했다.``, ``“Moreover,``); returns the others,
+        for ``add``. A new story's chunks are a third of the second kind: their words are
+        analysed in bulk, and they are filed in bulk under the analysis of their word (its
+        offsets moved past the punctuation before it), as ``_add_other`` files them one by
+        one."""
         punctuated = list(filterfalse(str.isalpha, chunks))
         rest: list[str] = []
         if len(punctuated) < len(chunks):
             rest += self._add_foreign_words(list(filter(str.isalpha, chunks)))
         # the word ``_add_other`` finds in each: quotes and brackets off, then a final dot
-        # or possessive; a word at the chunk's start has the chunk's analysis
-        cores = list(map(_plain_word, map(str.rstrip, map(str.lstrip, punctuated, repeat(_LEAD)), repeat(_TRAIL))))
-        plain = list(map(_word_first, punctuated, cores))
+        # or possessive
+        stripped = list(map(str.lstrip, punctuated, repeat(_LEAD)))
+        cores = list(map(_plain_word, map(str.rstrip, stripped, repeat(_TRAIL))))
+        plain = list(map(_is_word, punctuated, cores))
         rest += compress(punctuated, map(operator.not_, plain))
         if not any(plain):
             return rest
         found = list(compress(punctuated, plain))
         words = list(compress(cores, plain))
+        # the characters before the word (mostly none)
+        leads = list(compress(map(operator.sub, map(len, punctuated), map(len, stripped)), plain))
         infos = self.chunks
         new = list(filterfalse(infos.__contains__, dict.fromkeys(words)))
         if new:
@@ -627,6 +636,9 @@ class LangCache:
             found = list(compress(found, single))
             words = list(compress(words, single))
             bases = list(compress(bases, single))
+            leads = list(compress(leads, single))
+        if any(leads):
+            bases = [_shifted(info, lead) if lead else info for info, lead in zip(bases, leads, strict=True)]
         infos.update(zip(found, bases, strict=True))
         feats = list(map(_info_feats, bases))
         _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
@@ -749,12 +761,11 @@ def _ascii_word(chunk: str) -> bool:
     return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
 
 
-def _word_first(chunk: str, core: str) -> bool:
+def _is_word(chunk: str, core: str) -> bool:
     """Whether ``core``, what ``_add_other`` finds in ``chunk``, is a word of letters or of
-    ASCII digits that starts ``chunk`` and is not all of it: then the chunk's analysis is
-    the word's."""
-    return (core != chunk and (core.isalpha() or (core.isascii() and core.isdigit()))
-            and chunk.startswith(core))
+    ASCII digits and not all of ``chunk``: then the chunk's analysis is the word's, moved
+    past the characters before it."""
+    return core != chunk and (core.isalpha() or (core.isascii() and core.isdigit()))
 
 
 #: what a word of letters may end with and still be that word alone: a full stop (only a
