@@ -434,7 +434,10 @@ class ChunkNotes:
         infos = list(map(cache.chunks.__getitem__, words))
         # each word's fold (``info[PARTS][0][FOLD]``) and features that some rule may look up
         folds = list(map(_part_fold, map(_first, map(_info_parts, infos))))
-        mine = [feats or _NONE for feats in map(self.words.intersection, map(_info_feats, infos))]
+        # most chunks have none: telling costs less than making (and freeing) an empty set
+        feats = list(map(_info_feats, infos))
+        mine = [_NONE if none else self.words.intersection(own)
+                for own, none in zip(feats, map(self.words.isdisjoint, feats), strict=True)]
         found: Iterable[tuple[tuple[str, str], ...]] = repeat(())
         if self.lens:
             head = self.head

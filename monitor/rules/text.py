@@ -116,6 +116,9 @@ CHUNK_SPLIT_RE = re.compile(f"({CHUNK_RE.pattern})")
 _JOINERS = f"-'’‐‑_{ZWNJ}"
 _SPLIT_JOINERS = re.compile(f"([{_JOINERS}])")
 _ABBREV = re.compile(r"[^\W\d_](?:\.[^\W\d_])+\.?")
+#: a number as news writes it, ASCII digits in groups joined by single dots or commas
+#: (``3.5``, ``12,500``, ``1.234.567``): one word, as ``split_chunk`` keeps it
+_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)+")
 _PIECE = re.compile(r"\d+(?:[.,]\d+)*|[^.,]+")
 # scripts written without spaces: every Han/kana character, and every Thai consonant with
 # its vowel and tone marks, is a word of its own, so a query word becomes a phrase of them
@@ -448,7 +451,7 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     language ``lang``. Invisible characters are treated as absent (``INVISIBLE_RE``), but
     the offsets are into ``chunk`` as given."""
     if chunk.isascii():
-        if chunk.isalpha() or chunk.isdigit():
+        if chunk.isalpha() or chunk.isdigit() or _NUMBER.fullmatch(chunk):
             return analyse_word(chunk, lang)
     elif chunk.isalpha() and not _CJK.search(chunk):
         return analyse_word(chunk, lang)
@@ -459,11 +462,12 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
 
 def analyse_word(word: str, lang: str) -> ChunkInfo:
     """``analyse_pieces`` of a chunk of letters only (``str.isalpha``) and no character of a
-    script written without spaces (``_CJK``), or of ASCII digits only (most chunks of most
-    stories, once their punctuation is off): one part, no joined form. A new story's words
-    are mostly new to the cache, and this is several times cheaper than the expressions
-    ``analyse_pieces`` runs (they find the same: every letter is a word character, and no
-    letter is a joiner, a dot or a digit, or invisible)."""
+    script written without spaces (``_CJK``), or of ASCII digits only, or an ASCII number
+    (``_NUMBER``) (most chunks of most stories, once their punctuation is off): one part, no
+    joined form. A new story's words are mostly new to the cache, and this is several times
+    cheaper than the expressions ``analyse_pieces`` runs (they find the same: every letter
+    is a word character, and no letter is a joiner, a dot or a digit, or invisible; a
+    number's dots and commas join its digits into one word, which has no letter)."""
     if not word.isascii():
         folded = fold(word)
         keys = word_keys(word.lower(), lang)
@@ -576,7 +580,7 @@ class LangCache:
     def add_all(self, chunks: list[str]) -> None:
         """``add`` of each of ``chunks``, distinct chunks none of which is in the cache yet.
 
-        A new English story's chunks are mostly words of ASCII letters or digits: those are
+        A new English story's chunks are mostly words of ASCII letters or numbers: those are
         analysed and indexed together, a few C-level passes over them all (``map``, ``zip``)
         instead of a Python-level call of ``add`` each; so are most of the others (see
         ``_add_english_others``).
@@ -593,8 +597,8 @@ class LangCache:
             self.add(chunk)
 
     def _add_english_others(self, chunks: list[str]) -> list[str]:
-        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters or
-        digits), adds the words of other letters (``Condé``, ``한국``: see
+        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters or an
+        ASCII number), adds the words of other letters (``Condé``, ``한국``: see
         ``_add_foreign_words``) and those ``add`` makes from a word with a full stop, a comma,
         a possessive or quotes after it, or quotes or brackets before it (``said,``,
         ``Trump’s``, ``mansion.”``, ``1993,``, ``했다.``, ``“Moreover,``); returns the others,
@@ -674,7 +678,7 @@ class LangCache:
         return left
 
     def _add_english_words(self, words: list[str]) -> None:
-        """``add`` of English words of ASCII letters or of ASCII digits, none of them in the
+        """``add`` of English words of ASCII letters or ASCII numbers, none of them in the
         cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
         heads = list(zip(folds))
@@ -694,12 +698,12 @@ class LangCache:
         info = self.chunks.get(chunk)
         if info is not None:
             return info
-        if chunk.isalpha() or (chunk.isascii() and chunk.isdigit()):
+        if chunk.isalpha() or _ascii_number(chunk):
             return self._add_word(chunk)
         return self._add_other(chunk)
 
     def _add_word(self, chunk: str) -> ChunkInfo:
-        """``add`` of a new chunk of letters only or of ASCII digits only: most chunks, one
+        """``add`` of a new chunk of letters only or an ASCII number: most chunks, one
         word (see ``analyse_word``), unless it holds a script written without spaces."""
         if not chunk.isascii() and _CJK.search(chunk):
             return self._add_other(chunk)
@@ -757,15 +761,21 @@ _info_feats = itemgetter(FEATS)
 
 
 def _ascii_word(chunk: str) -> bool:
-    """Whether ``chunk`` is a word of ASCII letters, or of ASCII digits (``analyse_word``)."""
-    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
+    """Whether ``chunk`` is a word of ASCII letters, or an ASCII number (``analyse_word``)."""
+    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit()
+                                or (chunk[:1].isdigit() and _NUMBER.fullmatch(chunk) is not None))
+
+
+def _ascii_number(chunk: str) -> bool:
+    """Whether ``chunk`` is ASCII digits, or a number of them in groups (``_NUMBER``)."""
+    return chunk.isascii() and (chunk.isdigit() or _NUMBER.fullmatch(chunk) is not None)
 
 
 def _is_word(chunk: str, core: str) -> bool:
-    """Whether ``core``, what ``_add_other`` finds in ``chunk``, is a word of letters or of
-    ASCII digits and not all of ``chunk``: then the chunk's analysis is the word's, moved
+    """Whether ``core``, what ``_add_other`` finds in ``chunk``, is a word of letters or an
+    ASCII number and not all of ``chunk``: then the chunk's analysis is the word's, moved
     past the characters before it."""
-    return core != chunk and (core.isalpha() or (core.isascii() and core.isdigit()))
+    return core != chunk and (core.isalpha() or _ascii_number(core))
 
 
 #: what a word of letters may end with and still be that word alone: a full stop (only a
@@ -774,12 +784,12 @@ _WORD_ENDS = (".", "'s", "’s", "'S", "’S")
 
 
 def _plain_word(core: str) -> str:
-    """``core`` without the full stop or possessive after a word of letters or ASCII digits
-    (``said.`` → ``said``, ``Trump’s`` → ``Trump``), whose analysis is the word's;
+    """``core`` without the full stop or possessive after a word of letters or an ASCII
+    number (``said.`` → ``said``, ``3.5.`` → ``3.5``, ``Trump’s`` → ``Trump``), whose analysis is the word's;
     otherwise ``core``."""
     if core.endswith(_WORD_ENDS):
         word = core[:-1] if core[-1] == "." else core[:-2]
-        if word.isalpha() or (word.isascii() and word.isdigit()):
+        if word.isalpha() or _ascii_number(word):
             return word
     return core
 

@@ -20,7 +20,8 @@ from .test_new_words import seeded_words
 #: words of other languages, some with the punctuation a story's chunks carry
 _FOREIGN = ["Straße", "Häuser", "gingen", "élections", "été", "ciudades", "años", "выборы", "города", "Bundestag",
             "l'État", "d'autres", "Ländern,", "«Élysée»", "(años)", "über.", "Koalitions-Vertrag", "week-end",
-            "2019", "3,5", "U.S.", "re-elected", "didn’t", "“quoted”", "—", "Not\u00adfall\u00adplan", "東京都"]
+            "2019", "3,5", "U.S.", "re-elected", "didn’t", "“quoted”", "—", "Not\u00adfall\u00adplan", "東京都",
+            "12,500", "(1.5", "3.5.", "1,2.3"]
 
 
 def _stories(lang: str, seed: int) -> list[list[str]]:
