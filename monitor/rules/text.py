@@ -610,18 +610,17 @@ class LangCache:
         rest: list[str] = []
         if len(punctuated) < len(chunks):
             rest += self._add_foreign_words(list(filter(str.isalpha, chunks)))
-        # the word ``_add_other`` finds in each: quotes and brackets off, then a final dot
-        # or possessive
+        # the word ``_add_other`` finds in each, if any: quotes and brackets off, then a final
+        # dot or possessive (never the chunk itself: that is no word of letters or number)
         stripped = list(map(str.lstrip, punctuated, repeat(_LEAD)))
-        cores = list(map(_plain_word, map(str.rstrip, stripped, repeat(_TRAIL))))
-        plain = list(map(_is_word, punctuated, cores))
-        rest += compress(punctuated, map(operator.not_, plain))
-        if not any(plain):
+        cores = list(map(_word_in, map(str.rstrip, stripped, repeat(_TRAIL))))
+        rest += compress(punctuated, map(operator.not_, cores))
+        if not any(cores):
             return rest
-        found = list(compress(punctuated, plain))
-        words = list(compress(cores, plain))
+        found = list(compress(punctuated, cores))
+        words = list(filter(None, cores))
         # the characters before the word (mostly none)
-        leads = list(compress(map(operator.sub, map(len, punctuated), map(len, stripped)), plain))
+        leads = list(compress(map(operator.sub, map(len, punctuated), map(len, stripped)), cores))
         infos = self.chunks
         new = list(filterfalse(infos.__contains__, dict.fromkeys(words)))
         if new:
@@ -715,7 +714,8 @@ class LangCache:
     def _add_other(self, chunk: str) -> ChunkInfo:
         """``add`` of a new chunk that is not one plain word."""
         # "said," and "(said" are "said" with punctuation no word can hold: analysed once
-        core = _plain_word(chunk.lstrip(_LEAD).rstrip(_TRAIL))
+        core = chunk.lstrip(_LEAD).rstrip(_TRAIL)
+        core = _word_in(core) or core
         if core and core != chunk:
             base = self.add(core)
             shift = chunk.index(core)
@@ -771,27 +771,19 @@ def _ascii_number(chunk: str) -> bool:
     return chunk.isascii() and (chunk.isdigit() or _NUMBER.fullmatch(chunk) is not None)
 
 
-def _is_word(chunk: str, core: str) -> bool:
-    """Whether ``core``, what ``_add_other`` finds in ``chunk``, is a word of letters or an
-    ASCII number and not all of ``chunk``: then the chunk's analysis is the word's, moved
-    past the characters before it."""
-    return core != chunk and (core.isalpha() or _ascii_number(core))
-
-
 #: what a word of letters may end with and still be that word alone: a full stop (only a
 #: dot inside makes an abbreviation, ``U.S.``), or a possessive (dropped, see ``split_chunk``)
 _WORD_ENDS = (".", "'s", "’s", "'S", "’S")
 
 
-def _plain_word(core: str) -> str:
-    """``core`` without the full stop or possessive after a word of letters or an ASCII
-    number (``said.`` → ``said``, ``3.5.`` → ``3.5``, ``Trump’s`` → ``Trump``), whose analysis is the word's;
-    otherwise ``core``."""
+def _word_in(core: str) -> str:
+    """The word of letters or ASCII number that ``core`` is, alone or with a full stop or a
+    possessive after it (``said`` or ``said.`` → ``said``, ``3.5.`` → ``3.5``, ``Trump’s`` →
+    ``Trump``), whose analysis is the chunk's (its offsets moved past what is before it);
+    ``""`` if there is none."""
     if core.endswith(_WORD_ENDS):
-        word = core[:-1] if core[-1] == "." else core[:-2]
-        if word.isalpha() or _ascii_number(word):
-            return word
-    return core
+        core = core[:-1] if core[-1] == "." else core[:-2]
+    return core if core.isalpha() or _ascii_number(core) else ""
 
 
 _CACHES: dict[str, LangCache] = {}
