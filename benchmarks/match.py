@@ -113,8 +113,8 @@ class Vocabulary:
         for s in stories:
             text = s.title + "\n" + s.text
             parts = rules_text.analyse_words(text)
-            key_df.update({k for p in parts for k in p.keys})
-            self.folds_by_story.append(sorted({p.fold for p in parts}))
+            key_df.update({k for p in parts for k in p[rules_text.KEYS]})
+            self.folds_by_story.append(sorted({p[rules_text.FOLD] for p in parts}))
             found = WORD.findall(s.title + " " + s.text)
             words.update(w.lower() for w in found)
             surface_df.update({w.lower() for w in found})

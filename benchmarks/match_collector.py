@@ -13,14 +13,17 @@ passes together with one such collection. This splits the two:
    then ``gc.collect()`` timed.
 
 After each pass it prints the pass's CPU time, the collection's, the tracked objects
-(``gc.get_objects()``) and what they are: by type, and tuples by the type of their first
-item (a rule plan's tuples start with an int, a ``Term`` or a tuple; a chunk's parts with
-a ``Part``). Same rules and stories as ``benchmarks/match.py`` (same generators and seeds):
+(``gc.get_objects()``), the times of the next three full collections (a collection stops
+tracking a tuple whose items it has stopped tracking, one level of nesting each time), and
+what is still tracked after them: by type, and tuples by the type of their first
+item (a rule plan's tuples start with an int, a ``Term`` or a tuple; a chunk's analysis,
+its parts and each part are tuples too). Same rules and stories as ``benchmarks/match.py`` (same generators and seeds):
 
     python benchmarks/match_collector.py --generator alerts --size 100000
 
-A tuple of strings and numbers stops being tracked at the first collection that sees it;
-one that holds a class instance (``Part``, ``ChunkInfo``, ``Term``) never does.
+A tuple of strings and numbers stops being tracked at the first collection that sees it,
+a tuple of those at the next (a chunk's analysis is four deep: analysis, parts, part, keys);
+one that holds a class instance (a ``Term``, or a named tuple) never does.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ def _tracked() -> tuple[int, Counter[str], Counter[str]]:
     return len(objects), kinds, firsts
 
 
+#: full collections timed after the first one
+LATER = 3
+
+
 def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[], None]) -> None:
     before()
     gc.collect()
@@ -62,6 +69,14 @@ def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[
     count, kinds, firsts = _tracked()
     print(f"{label}: pass {c1 - c0:.3f} s ({len(stories) / (c1 - c0):.0f} stories/s), then a full collection "
           f"{c2 - c1:.3f} s ({len(stories) / (c2 - c0):.0f} stories/s together); {count} tracked objects")
+    # each collection stops tracking one more level of nested tuples: what the next ones walk
+    later = []
+    for _ in range(LATER):
+        c3 = time.process_time()
+        gc.collect()
+        later.append(f"{time.process_time() - c3:.3f} s")
+    count, kinds, firsts = _tracked()
+    print(f"   the next {LATER} full collections: {', '.join(later)}; then {count} tracked objects")
     print("   by type:", ", ".join(f"{name} {n}" for name, n in kinds.most_common(8)))
     print("   tuples by first item:", ", ".join(f"{name} {n}" for name, n in firsts.most_common(8)))
 

@@ -33,7 +33,27 @@ from monitor.rules.encoding import (
     WordForm,
     language_code,
 )
-from monitor.rules.text import CHUNK_SPLIT_RE, ChunkInfo, LangCache, lang_cache, lemma_language
+from monitor.rules.text import (
+    ALIASES,
+    CHUNK_SPLIT_RE,
+    END,
+    FEATS,
+    FIRST,
+    FOLD,
+    HEADS,
+    INNER,
+    KEYS,
+    LAST,
+    PARTS,
+    START,
+    SURFACE,
+    TAILS,
+    WIDTH,
+    ChunkInfo,
+    LangCache,
+    lang_cache,
+    lemma_language,
+)
 
 Span = tuple[int, int]
 # read on every call of ``FieldDoc.spans``: a module global costs a tenth of ``WordForm.X``
@@ -164,9 +184,9 @@ class FieldDoc:
         tails_of: dict[str, tuple[str, ...]] = {}
         for chunk in starters:
             info = infos[chunk]
-            if info.inner:
-                out.update(info.inner)
-            tails_of[chunk] = info.tails
+            if info[INNER]:
+                out.update(info[INNER])
+            tails_of[chunk] = info[TAILS]
         # one C-level pass finds every occurrence of every starter (a common one occurs
         # dozens of times: one lookup a side); chunks without words take no position, so
         # the words either side of them are adjacent
@@ -177,7 +197,7 @@ class FieldDoc:
                     j += 1
             if j < n:
                 tails = tails_of[chunks[i]]
-                heads = infos[chunks[j]].heads
+                heads = infos[chunks[j]][HEADS]
                 if len(heads) == 1 and len(tails) == 1:
                     out.add((tails[0], heads[0]))
                 else:
@@ -196,7 +216,7 @@ class FieldDoc:
             # them distinct: where each occurs costs less than a pass over every chunk (and
             # the lookups of words need ``where`` anyway)
             indices = sorted(chain.from_iterable(map(self.where, found))) if found else []
-            widths = [infos[self.chunks[i]].width for i in indices]
+            widths = [infos[self.chunks[i]][WIDTH] for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
             irregular = self._irregular_ = _Irregular(indices, widths, starts, shift)
@@ -281,10 +301,12 @@ class FieldDoc:
         complex_ = self.cache.complex
         by_fold = form is _FOLD
         keyed = form is _KEYS
+        # where a word's form is (in a ``Part`` or an ``Alias``), when it is compared whole
+        field = FOLD if by_fold else SURFACE
         unsorted = len(present) > 1
         known = self._where
         for chunk in present:
-            if chunk not in complex_ and (not by_fold or infos[chunk].parts[0].fold == test):
+            if chunk not in complex_ and (not by_fold or infos[chunk][PARTS][0][FOLD] == test):
                 # one word and no joined form, listed for its keys (which include its fold)
                 # or its surface: that word is the match
                 found = known.get(chunk) or self.where(chunk)
@@ -294,8 +316,12 @@ class FieldDoc:
                 continue
             unsorted = True
             info = infos[chunk]
-            offsets = [(a.first, a.last) for a in info.aliases if _has(a, form, test, keyed)]
-            offsets += [(j, j) for j, p in enumerate(info.parts) if _has(p, form, test, keyed)]
+            if keyed:
+                offsets = [(a[FIRST], a[LAST]) for a in info[ALIASES] if test in a[KEYS]]
+                offsets += [(j, j) for j, p in enumerate(info[PARTS]) if test in p[KEYS]]
+            else:
+                offsets = [(a[FIRST], a[LAST]) for a in info[ALIASES] if a[field] == test]
+                offsets += [(j, j) for j, p in enumerate(info[PARTS]) if p[field] == test]
             for base in self.where(chunk) if simple else self._at(self.where(chunk)):
                 out += [(base + a, base + b) for a, b in offsets]
         if unsorted:
@@ -325,20 +351,13 @@ class FieldDoc:
         # words starts where the next one does)
         first = bisect_right(firsts, start) - 1
         last = first if end == start else bisect_right(firsts, end) - 1
-        begin = infos[chunks[first]].parts[start - firsts[first]].start
-        finish = infos[chunks[last]].parts[end - firsts[last]].end
+        begin = infos[chunks[first]][PARTS][start - firsts[first]][START]
+        finish = infos[chunks[last]][PARTS][end - firsts[last]][END]
         if pieces is not None:
             # the separators and chunks before it
             return ends[2 * first] + begin, ends[2 * last] + finish
         # the chunks before it, and one space after each
         return ends[first] + first + begin, ends[last] + last + finish
-
-
-def _has(part: object, form: WordForm, test: str, keyed: bool) -> bool:
-    """Whether ``part``'s ``form`` holds ``test``; ``keyed`` is ``form is WordForm.KEYS``,
-    decided once per ``spans`` call."""
-    value = getattr(part, form)
-    return test in value if keyed else value == test
 
 
 def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
@@ -360,10 +379,10 @@ Note = tuple[frozenset[str], bool, tuple[tuple[str, str], ...]]
 _note_feats = itemgetter(0)
 _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
-_info_parts = itemgetter(0)
-_info_feats = itemgetter(2)
+_info_parts = itemgetter(PARTS)
+_info_feats = itemgetter(FEATS)
 _first = itemgetter(0)
-_part_fold = itemgetter(3)
+_part_fold = itemgetter(FOLD)
 _NONE: frozenset[str] = frozenset()
 #: the notes of a chunk with no feature a rule looks up and no word under a wildcard prefix
 #: (most chunks), whether or not it starts a word pair, each mapped to itself: a matcher
@@ -413,9 +432,12 @@ class ChunkNotes:
             for chunk in chain(filter(cache.complex.__contains__, chunks), filter(cache.wordless.__contains__, chunks)):
                 self._add_chunk(chunk, cache.chunks[chunk])
         infos = list(map(cache.chunks.__getitem__, words))
-        # each word's fold (``info.parts[0].fold``) and features that some rule may look up
+        # each word's fold (``info[PARTS][0][FOLD]``) and features that some rule may look up
         folds = list(map(_part_fold, map(_first, map(_info_parts, infos))))
-        mine = [feats or _NONE for feats in map(self.words.intersection, map(_info_feats, infos))]
+        # most chunks have none: telling costs less than making (and freeing) an empty set
+        feats = list(map(_info_feats, infos))
+        mine = [_NONE if none else self.words.intersection(own)
+                for own, none in zip(feats, map(self.words.isdisjoint, feats), strict=True)]
         found: Iterable[tuple[tuple[str, str], ...]] = repeat(())
         if self.lens:
             head = self.head
@@ -438,15 +460,15 @@ class ChunkNotes:
     def add(self, chunk: str) -> Note:
         """The note of ``chunk``, which must be in ``cache``."""
         info = self.cache.chunks[chunk]
-        if info.width == 1 and not info.aliases:
-            return self._add_word(chunk, info.parts[0].fold, info.feats)
+        if info[WIDTH] == 1 and not info[ALIASES]:
+            return self._add_word(chunk, info[PARTS][0][FOLD], info[FEATS])
         return self._add_chunk(chunk, info)
 
     def _add_chunk(self, chunk: str, info: ChunkInfo) -> Note:
         """``add`` of any chunk."""
-        folds = dict.fromkeys([p.fold for p in info.parts] + [a.fold for a in info.aliases])
+        folds = dict.fromkeys([p[FOLD] for p in info[PARTS]] + [a[FOLD] for a in info[ALIASES]])
         # only the features some rule may look up: most chunks have none
-        feats = self.words.intersection(info.feats) or _NONE
+        feats = self.words.intersection(info[FEATS]) or _NONE
         found: tuple[tuple[str, str], ...] = ()
         if self.lens:
             prefixes = self.prefixes

@@ -83,8 +83,8 @@ LAST_TAG = max(SURFACE_TAG, PREFIX_TAG, LANG_TAG, *FIELD_TAGS.values())
 
 
 class WordForm(StrEnum):
-    """Which normal form of a word a position lookup compares; each value is the name of
-    that attribute of ``text.Part`` and ``text.Alias``."""
+    """Which normal form of a word a position lookup compares: a ``text.Part``'s (or
+    ``text.Alias``'s) ``KEYS``, ``FOLD`` or ``SURFACE``."""
 
     KEYS = "keys"  # the query word is one of the word's lemma keys
     FOLD = "fold"  # the word's fold equals the query word

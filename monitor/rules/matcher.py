@@ -73,7 +73,7 @@ from monitor.rules.evaluate import Evaluation, Plan, plan_of
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
 from monitor.rules.reports import StoryReports
-from monitor.rules.text import ChunkInfo, LangCache, fold, word_keys
+from monitor.rules.text import INNER, TAILS, ChunkInfo, LangCache, fold, word_keys
 from monitor.rules.topicmatch import DEFAULT_THRESHOLD, TopicIndex, TopicRule
 
 _MAX_CHUNK_NOTES = 500_000
@@ -421,10 +421,10 @@ def _useful_starters(starters: set[str], infos: dict[str, ChunkInfo], seconds: d
     out = set()
     for chunk in starters:
         info = infos[chunk]
-        if info.inner:
+        if info[INNER]:
             out.add(chunk)
             continue
-        for tail in info.tails:
+        for tail in info[TAILS]:
             found = seconds.get(tail)
             if found is not None and not found.isdisjoint(feats):
                 out.add(chunk)

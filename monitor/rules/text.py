@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, pairwise, repeat
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Final
 
 import simplemma
 from breame.spelling import BRITISH_ENGLISH_SPELLINGS
@@ -116,6 +116,9 @@ CHUNK_SPLIT_RE = re.compile(f"({CHUNK_RE.pattern})")
 _JOINERS = f"-'’‐‑_{ZWNJ}"
 _SPLIT_JOINERS = re.compile(f"([{_JOINERS}])")
 _ABBREV = re.compile(r"[^\W\d_](?:\.[^\W\d_])+\.?")
+#: a number as news writes it, ASCII digits in groups joined by single dots or commas
+#: (``3.5``, ``12,500``, ``1.234.567``): one word, as ``split_chunk`` keeps it
+_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)+")
 _PIECE = re.compile(r"\d+(?:[.,]\d+)*|[^.,]+")
 # scripts written without spaces: every Han/kana character, and every Thai consonant with
 # its vowel and tone marks, is a word of its own, so a query word becomes a phrase of them
@@ -137,43 +140,50 @@ _EXTRA_FOLD = str.maketrans(
 _MAX_CACHE = 100_000
 
 
-class Part(NamedTuple):
-    """One word position inside a chunk; offsets are relative to the chunk."""
+# A chunk's analysis is a plain tuple read through the index constants below, not a named
+# tuple: the word caches hold one for each of up to ``_MAX_CACHE`` chunks, and the cyclic
+# collector stops tracking an exact tuple of strings and numbers (and then a tuple of those),
+# but walks an instance of a tuple subclass at every full collection for as long as it lives
+# (after a cold pass, some 25 000 of them, most of what it walked).
 
-    start: int
-    end: int
-    surface: str
-    fold: str
-    keys: tuple[str, ...]
+#: one word position inside a chunk: ``(start, end, surface, fold, keys)``, read with
+#: ``START`` .. ``KEYS``; offsets are relative to the chunk
+Part = tuple[int, int, str, str, tuple[str, ...]]
+#: the joined form of a compound (``semiconductor`` for ``semi-conductor``): the fields of a
+#: ``Part`` (its offsets spanning its parts), then the positions of its first and last part
+#: (``FIRST``, ``LAST``)
+Alias = tuple[int, int, str, str, tuple[str, ...], int, int]
+#: where a ``Part``'s (and an ``Alias``'s) fields are: its offsets in the chunk, the word as
+#: written, its fold and its keys (see the module docstring)
+START: Final = 0
+END: Final = 1
+SURFACE: Final = 2
+FOLD: Final = 3
+KEYS: Final = 4
+#: where an ``Alias``'s first and last part are: positions in the chunk's parts
+FIRST: Final = 5
+LAST: Final = 6
 
-
-class Alias(NamedTuple):
-    """The joined form of a compound (``semiconductor`` for ``semi-conductor``)."""
-
-    first: int
-    last: int
-    start: int
-    end: int
-    surface: str
-    fold: str
-    keys: tuple[str, ...]
-
-
-class ChunkInfo(NamedTuple):
-    parts: tuple[Part, ...]
-    aliases: tuple[Alias, ...]
-    #: every key and fold of the chunk, each once: what the candidate filter looks up (a
-    #: tuple, not a frozenset: a tuple of strings is a container the cyclic collector stops
-    #: tracking, and the word caches hold one for each of tens of thousands of chunks)
-    feats: tuple[str, ...]
-    #: number of word positions (parts)
-    width: int
-    #: folds of the words that start at the chunk's first position, and that end at its
-    #: last one: what pairs with the neighbouring chunks
-    heads: tuple[str, ...]
-    tails: tuple[str, ...]
-    #: the pairs of consecutive positions inside the chunk
-    inner: tuple[Pair, ...]
+#: the analysis of a chunk: ``(parts, aliases, feats, width, heads, tails, inner)``, read
+#: with ``PARTS`` .. ``INNER``
+ChunkInfo = tuple[tuple[Part, ...], tuple[Alias, ...], tuple[str, ...], int, tuple[str, ...], tuple[str, ...],
+                  tuple[Pair, ...]]
+#: where a ``ChunkInfo``'s fields are: its words (``Part``) and joined forms (``Alias``)
+PARTS: Final = 0
+ALIASES: Final = 1
+#: every key and fold of the chunk, each once: what the candidate filter looks up (a tuple
+#: of strings, which the collector stops tracking)
+FEATS: Final = 2
+#: the number of word positions (parts)
+WIDTH: Final = 3
+#: the folds of the words that start at the chunk's first position, and that end at its
+#: last one: what pairs with the neighbouring chunks
+HEADS: Final = 4
+TAILS: Final = 5
+#: the pairs of consecutive positions inside the chunk
+INNER: Final = 6
+#: the analysis of a chunk without words
+_NO_WORDS: ChunkInfo = ((), (), (), 0, (), (), ())
 
 
 #: the generic combining diacritics block, which ``fold`` strips
@@ -339,7 +349,8 @@ def english_key_table() -> dict[str, tuple[str, ...]]:
     Only a word that is a key of one of those tables can have other keys: ``_american``
     changes only breame's keys, and ``english_lemmas`` finds lemmas only for the lookup
     tables' keys (it looks up the word lower-cased, which such a word is). A test holds
-    the table to ``_analysed_keys`` over every word of those tables.
+    the table to ``_analysed_keys`` over every word of those tables. Builds
+    ``english_odd_words`` too.
     """
     global _EN_KEYS
     if _EN_KEYS is not None:
@@ -368,6 +379,9 @@ def english_key_table() -> dict[str, tuple[str, ...]]:
             keys.discard(word)
             out[word] = (word, *[share(k, k) for k in sorted(keys)])
     _EN_KEYS = out
+    # the same tables' few words of other letters: ~4 ms, paid here once with the table
+    # rather than by the first story that has such a word
+    english_odd_words()
     return out
 
 
@@ -426,9 +440,9 @@ def _analyse_visible(chunk: str, lang: str) -> ChunkInfo:
     without them, its offsets moved back onto the chunk as written."""
     kept = [i for i, c in enumerate(chunk) if not INVISIBLE_RE.match(c)]
     info = analyse_chunk("".join(chunk[i] for i in kept), lang)
-    parts = tuple(p._replace(start=kept[p.start], end=kept[p.end - 1] + 1) for p in info.parts)
-    aliases = tuple(a._replace(start=kept[a.start], end=kept[a.end - 1] + 1) for a in info.aliases)
-    return info._replace(parts=parts, aliases=aliases)
+    parts = tuple([(kept[p[START]], kept[p[END] - 1] + 1, *p[SURFACE:]) for p in info[PARTS]])
+    aliases = tuple([(kept[a[START]], kept[a[END] - 1] + 1, *a[SURFACE:]) for a in info[ALIASES]])
+    return (parts, aliases, *info[FEATS:])
 
 
 def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
@@ -437,7 +451,7 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     language ``lang``. Invisible characters are treated as absent (``INVISIBLE_RE``), but
     the offsets are into ``chunk`` as given."""
     if chunk.isascii():
-        if chunk.isalpha() or chunk.isdigit():
+        if chunk.isalpha() or chunk.isdigit() or _NUMBER.fullmatch(chunk):
             return analyse_word(chunk, lang)
     elif chunk.isalpha() and not _CJK.search(chunk):
         return analyse_word(chunk, lang)
@@ -448,17 +462,18 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
 
 def analyse_word(word: str, lang: str) -> ChunkInfo:
     """``analyse_pieces`` of a chunk of letters only (``str.isalpha``) and no character of a
-    script written without spaces (``_CJK``), or of ASCII digits only (most chunks of most
-    stories, once their punctuation is off): one part, no joined form. A new story's words
-    are mostly new to the cache, and this is several times cheaper than the expressions
-    ``analyse_pieces`` runs (they find the same: every letter is a word character, and no
-    letter is a joiner, a dot or a digit, or invisible)."""
+    script written without spaces (``_CJK``), or of ASCII digits only, or an ASCII number
+    (``_NUMBER``) (most chunks of most stories, once their punctuation is off): one part, no
+    joined form. A new story's words are mostly new to the cache, and this is several times
+    cheaper than the expressions ``analyse_pieces`` runs (they find the same: every letter
+    is a word character, and no letter is a joiner, a dot or a digit, or invisible; a
+    number's dots and commas join its digits into one word, which has no letter)."""
     if not word.isascii():
         folded = fold(word)
         keys = word_keys(word.lower(), lang)
         heads = (folded,)
         feats = keys if folded in keys else (*keys, folded)
-        return ChunkInfo((Part(0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ())
+        return ((0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ()
     folded = word.lower()
     heads = (folded,)
     if lang == "en" and _TABLES is not None:
@@ -467,7 +482,7 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
     else:
         keys = word_keys(folded, lang)
     # the fold is the first key
-    return ChunkInfo((Part(0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ())
+    return ((0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ()
 
 
 def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
@@ -477,42 +492,41 @@ def analyse_pieces(chunk: str, lang: str) -> ChunkInfo:
     for m in CHUNK_RE.finditer(chunk):
         pieces, compound = split_chunk(m.group())
         base, first = m.start(), len(parts)
-        # named tuples made without their Python-level ``__new__`` (``_new``)
-        parts += [_new(Part, (base + s, base + e, w, fold(w), word_keys(w.lower(), lang))) for s, e, w in pieces]
+        parts += [(base + s, base + e, w, fold(w), word_keys(w.lower(), lang)) for s, e, w in pieces]
         if compound and len(pieces) <= 6:
             own = parts[first:]
-            surface = "".join([p.surface for p in own])
-            aliases.append(_new(Alias, (first, len(parts) - 1, own[0].start, own[-1].end, surface, fold(surface),
-                                        word_keys(surface.lower(), lang))))
+            surface = "".join([p[SURFACE] for p in own])
+            aliases.append((own[0][START], own[-1][END], surface, fold(surface), word_keys(surface.lower(), lang),
+                            first, len(parts) - 1))
     if not parts:
-        return ChunkInfo((), (), (), 0, (), (), ())
+        return _NO_WORDS
     last = len(parts) - 1
     if aliases:
-        heads = (parts[0].fold, *[a.fold for a in aliases if a.first == 0])
-        tails = (parts[-1].fold, *[a.fold for a in aliases if a.last == last])
+        heads = (parts[0][FOLD], *[a[FOLD] for a in aliases if a[FIRST] == 0])
+        tails = (parts[-1][FOLD], *[a[FOLD] for a in aliases if a[LAST] == last])
     else:
-        heads, tails = (parts[0].fold,), (parts[-1].fold,)
+        heads, tails = (parts[0][FOLD],), (parts[-1][FOLD],)
     # the pairs of words (parts or joined forms) at consecutive positions inside the chunk
-    inner: list[Pair] = [(a.fold, b.fold) for a, b in pairwise(parts)]
+    inner: list[Pair] = [(a[FOLD], b[FOLD]) for a, b in pairwise(parts)]
     if aliases:
         starting: dict[int, list[str]] = {}
         for a in aliases:
-            starting.setdefault(a.first, []).append(a.fold)
+            starting.setdefault(a[FIRST], []).append(a[FOLD])
         for a in aliases:
-            if a.last < last:
-                inner.append((a.fold, parts[a.last + 1].fold))
-                inner.extend((a.fold, f) for f in starting.get(a.last + 1, ()))
-            if a.first > 0:
-                inner.append((parts[a.first - 1].fold, a.fold))
-    return _new(ChunkInfo, (tuple(parts), tuple(aliases), _features(parts, aliases), len(parts), heads, tails,
-                            tuple(dict.fromkeys(inner))))
+            if a[LAST] < last:
+                inner.append((a[FOLD], parts[a[LAST] + 1][FOLD]))
+                inner.extend((a[FOLD], f) for f in starting.get(a[LAST] + 1, ()))
+            if a[FIRST] > 0:
+                inner.append((parts[a[FIRST] - 1][FOLD], a[FOLD]))
+    return (tuple(parts), tuple(aliases), _features(parts, aliases), len(parts), heads, tails,
+            tuple(dict.fromkeys(inner)))
 
 
 def _features(parts: list[Part], aliases: list[Alias]) -> tuple[str, ...]:
     """Every key and fold of ``parts`` and ``aliases``, each once, in a fixed order."""
-    feats = dict.fromkeys([f for p in parts for f in (*p.keys, p.fold)])
+    feats = dict.fromkeys([f for p in parts for f in (*p[KEYS], p[FOLD])])
     if aliases:
-        feats.update(dict.fromkeys([f for a in aliases for f in (*a.keys, a.fold)]))
+        feats.update(dict.fromkeys([f for a in aliases for f in (*a[KEYS], a[FOLD])]))
     return tuple(feats)
 
 
@@ -525,9 +539,9 @@ _LEAD = _TRAIL + "."
 
 def _shifted(info: ChunkInfo, shift: int) -> ChunkInfo:
     """``info`` of a chunk preceded by ``shift`` characters of punctuation."""
-    parts = tuple(p._replace(start=p.start + shift, end=p.end + shift) for p in info.parts)
-    aliases = tuple(a._replace(start=a.start + shift, end=a.end + shift) for a in info.aliases)
-    return info._replace(parts=parts, aliases=aliases)
+    parts = tuple([(p[START] + shift, p[END] + shift, *p[SURFACE:]) for p in info[PARTS]])
+    aliases = tuple([(a[START] + shift, a[END] + shift, *a[SURFACE:]) for a in info[ALIASES]])
+    return (parts, aliases, *info[FEATS:])
 
 
 class LangCache:
@@ -559,14 +573,14 @@ class LangCache:
         self.surfaced = True
         rev = self.rev
         for chunk, info in self.chunks.items():
-            surfaces = {SURFACE_TAG + p.surface for p in info.parts}
-            surfaces.update(SURFACE_TAG + a.surface for a in info.aliases)
+            surfaces = {SURFACE_TAG + p[SURFACE] for p in info[PARTS]}
+            surfaces.update(SURFACE_TAG + a[SURFACE] for a in info[ALIASES])
             _file(rev, surfaces, repeat(chunk))
 
     def add_all(self, chunks: list[str]) -> None:
         """``add`` of each of ``chunks``, distinct chunks none of which is in the cache yet.
 
-        A new English story's chunks are mostly words of ASCII letters or digits: those are
+        A new English story's chunks are mostly words of ASCII letters or numbers: those are
         analysed and indexed together, a few C-level passes over them all (``map``, ``zip``)
         instead of a Python-level call of ``add`` each; so are most of the others (see
         ``_add_english_others``).
@@ -583,26 +597,30 @@ class LangCache:
             self.add(chunk)
 
     def _add_english_others(self, chunks: list[str]) -> list[str]:
-        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters or
-        digits), adds the words of other letters (``Condé``, ``한국``: see
+        """Of ``chunks`` (distinct, none in the cache, none a word of ASCII letters or an
+        ASCII number), adds the words of other letters (``Condé``, ``한국``: see
         ``_add_foreign_words``) and those ``add`` makes from a word with a full stop, a comma,
-        a possessive or quotes after it (``said,``, ``Trump’s``, ``mansion.”``, ``1993,``,
-        ``했다.``); returns the others, for ``add``. A new story's chunks are a third of the
-        second kind: their words are analysed in bulk, and they are filed in bulk under the
-        analysis of their word, as ``_add_other`` files them one by one."""
+        a possessive or quotes after it, or quotes or brackets before it (``said,``,
+        ``Trump’s``, ``mansion.”``, ``1993,``, ``했다.``, ``“Moreover,``); returns the others,
+        for ``add``. A new story's chunks are a third of the second kind: their words are
+        analysed in bulk, and they are filed in bulk under the analysis of their word (its
+        offsets moved past the punctuation before it), as ``_add_other`` files them one by
+        one."""
         punctuated = list(filterfalse(str.isalpha, chunks))
         rest: list[str] = []
         if len(punctuated) < len(chunks):
             rest += self._add_foreign_words(list(filter(str.isalpha, chunks)))
-        # the word ``_add_other`` finds in each: quotes and brackets off, then a final dot
-        # or possessive; a word at the chunk's start has the chunk's analysis
-        cores = list(map(_plain_word, map(str.rstrip, map(str.lstrip, punctuated, repeat(_LEAD)), repeat(_TRAIL))))
-        plain = list(map(_word_first, punctuated, cores))
-        rest += compress(punctuated, map(operator.not_, plain))
-        if not any(plain):
+        # the word ``_add_other`` finds in each, if any: quotes and brackets off, then a final
+        # dot or possessive (never the chunk itself: that is no word of letters or number)
+        stripped = list(map(str.lstrip, punctuated, repeat(_LEAD)))
+        cores = list(map(_word_in, map(str.rstrip, stripped, repeat(_TRAIL))))
+        rest += compress(punctuated, map(operator.not_, cores))
+        if not any(cores):
             return rest
-        found = list(compress(punctuated, plain))
-        words = list(compress(cores, plain))
+        found = list(compress(punctuated, cores))
+        words = list(filter(None, cores))
+        # the characters before the word (mostly none)
+        leads = list(compress(map(operator.sub, map(len, punctuated), map(len, stripped)), cores))
         infos = self.chunks
         new = list(filterfalse(infos.__contains__, dict.fromkeys(words)))
         if new:
@@ -615,12 +633,15 @@ class LangCache:
         bases = list(map(infos.__getitem__, words))
         # one word with punctuation (most): filed under its features and its surface; a word
         # of a script written without spaces is several (``_add_other``)
-        single = [info.width == 1 and not info.aliases for info in bases]
+        single = [info[WIDTH] == 1 and not info[ALIASES] for info in bases]
         if not all(single):
             rest += compress(found, map(operator.not_, single))
             found = list(compress(found, single))
             words = list(compress(words, single))
             bases = list(compress(bases, single))
+            leads = list(compress(leads, single))
+        if any(leads):
+            bases = [_shifted(info, lead) if lead else info for info, lead in zip(bases, leads, strict=True)]
         infos.update(zip(found, bases, strict=True))
         feats = list(map(_info_feats, bases))
         _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
@@ -650,22 +671,22 @@ class LangCache:
                 continue
             folded = own if lower == word else fold(word)
             keys = (own,)
-            infos[word] = _new(ChunkInfo, ((_new(Part, (0, len(word), word, folded, keys)),), (),
-                                             keys if own == folded else (own, folded), 1, (folded,),
-                                             (folded,), ()))
+            infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
+                           (folded,), (folded,), ())
             _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
         return left
 
     def _add_english_words(self, words: list[str]) -> None:
-        """``add`` of English words of ASCII letters or of ASCII digits, none of them in the
+        """``add`` of English words of ASCII letters or ASCII numbers, none of them in the
         cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
         heads = list(zip(folds))
         # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads); the
         # keys are the features too
         keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
-        parts = zip(map(_new, repeat(Part), zip(repeat(0), map(len, words), words, folds, keys)))
-        infos = map(_new, repeat(ChunkInfo), zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(())))
+        # ``zip`` makes the tuples: each word's one part, and its analysis
+        parts = zip(zip(repeat(0), map(len, words), words, folds, keys))
+        infos = zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(()))
         self.chunks.update(zip(words, infos, strict=True))
         _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
         if self.surfaced:
@@ -676,24 +697,25 @@ class LangCache:
         info = self.chunks.get(chunk)
         if info is not None:
             return info
-        if chunk.isalpha() or (chunk.isascii() and chunk.isdigit()):
+        if chunk.isalpha() or _ascii_number(chunk):
             return self._add_word(chunk)
         return self._add_other(chunk)
 
     def _add_word(self, chunk: str) -> ChunkInfo:
-        """``add`` of a new chunk of letters only or of ASCII digits only: most chunks, one
+        """``add`` of a new chunk of letters only or an ASCII number: most chunks, one
         word (see ``analyse_word``), unless it holds a script written without spaces."""
         if not chunk.isascii() and _CJK.search(chunk):
             return self._add_other(chunk)
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
-        keys = info.parts[0].keys
+        keys = info[PARTS][0][KEYS]
         _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
         return info
 
     def _add_other(self, chunk: str) -> ChunkInfo:
         """``add`` of a new chunk that is not one plain word."""
         # "said," and "(said" are "said" with punctuation no word can hold: analysed once
-        core = _plain_word(chunk.lstrip(_LEAD).rstrip(_TRAIL))
+        core = chunk.lstrip(_LEAD).rstrip(_TRAIL)
+        core = _word_in(core) or core
         if core and core != chunk:
             base = self.add(core)
             shift = chunk.index(core)
@@ -701,19 +723,20 @@ class LangCache:
         else:
             info = analyse_chunk(chunk, self.lang)
         self.chunks[chunk] = info
-        if info.width > 1 or info.aliases:
+        width, aliases = info[WIDTH], info[ALIASES]
+        if width > 1 or aliases:
             self.complex.add(chunk)
-        elif not info.width:
+        elif not width:
             self.wordless.add(chunk)
-        if info.width == 1 and not info.aliases:
+        if width == 1 and not aliases:
             # one word with punctuation: its features and its surface
-            surface = (SURFACE_TAG + info.parts[0].surface,) if self.surfaced else ()
-            _file(self.rev, (*info.feats, *surface), repeat(chunk))
+            surface = (SURFACE_TAG + info[PARTS][0][SURFACE],) if self.surfaced else ()
+            _file(self.rev, (*info[FEATS], *surface), repeat(chunk))
             return info
-        features = set(info.feats)
+        features = set(info[FEATS])
         if self.surfaced:
-            features.update(SURFACE_TAG + p.surface for p in info.parts)
-            features.update(SURFACE_TAG + a.surface for a in info.aliases)
+            features.update(SURFACE_TAG + p[SURFACE] for p in info[PARTS])
+            features.update(SURFACE_TAG + a[SURFACE] for a in aliases)
         _file(self.rev, features, repeat(chunk))
         return info
 
@@ -733,24 +756,19 @@ def _file(rev: dict[str, tuple[str, ...]], features: Iterable[str], chunks: Iter
         rev[feature] = (chunk,) if filed is None else (*filed, chunk)
 
 
-#: a named tuple from a tuple of its fields, without the Python-level ``__new__`` of
-#: ``NamedTuple`` (what ``_make`` does)
-_new = tuple.__new__
-#: ``ChunkInfo.feats``
-_info_feats = itemgetter(2)
+#: a ``ChunkInfo``'s features
+_info_feats = itemgetter(FEATS)
 
 
 def _ascii_word(chunk: str) -> bool:
-    """Whether ``chunk`` is a word of ASCII letters, or of ASCII digits (``analyse_word``)."""
-    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
+    """Whether ``chunk`` is a word of ASCII letters, or an ASCII number (``analyse_word``)."""
+    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit()
+                                or (chunk[:1].isdigit() and _NUMBER.fullmatch(chunk) is not None))
 
 
-def _word_first(chunk: str, core: str) -> bool:
-    """Whether ``core``, what ``_add_other`` finds in ``chunk``, is a word of letters or of
-    ASCII digits that starts ``chunk`` and is not all of it: then the chunk's analysis is
-    the word's."""
-    return (core != chunk and (core.isalpha() or (core.isascii() and core.isdigit()))
-            and chunk.startswith(core))
+def _ascii_number(chunk: str) -> bool:
+    """Whether ``chunk`` is ASCII digits, or a number of them in groups (``_NUMBER``)."""
+    return chunk.isascii() and (chunk.isdigit() or _NUMBER.fullmatch(chunk) is not None)
 
 
 #: what a word of letters may end with and still be that word alone: a full stop (only a
@@ -758,15 +776,14 @@ def _word_first(chunk: str, core: str) -> bool:
 _WORD_ENDS = (".", "'s", "’s", "'S", "’S")
 
 
-def _plain_word(core: str) -> str:
-    """``core`` without the full stop or possessive after a word of letters or ASCII digits
-    (``said.`` → ``said``, ``Trump’s`` → ``Trump``), whose analysis is the word's;
-    otherwise ``core``."""
+def _word_in(core: str) -> str:
+    """The word of letters or ASCII number that ``core`` is, alone or with a full stop or a
+    possessive after it (``said`` or ``said.`` → ``said``, ``3.5.`` → ``3.5``, ``Trump’s`` →
+    ``Trump``), whose analysis is the chunk's (its offsets moved past what is before it);
+    ``""`` if there is none."""
     if core.endswith(_WORD_ENDS):
-        word = core[:-1] if core[-1] == "." else core[:-2]
-        if word.isalpha() or (word.isascii() and word.isdigit()):
-            return word
-    return core
+        core = core[:-1] if core[-1] == "." else core[:-2]
+    return core if core.isalpha() or _ascii_number(core) else ""
 
 
 _CACHES: dict[str, LangCache] = {}
@@ -793,5 +810,5 @@ def analyse_words(text: str, lang: str = "en") -> list[Part]:
     for m in CHUNK_RE.finditer(text):
         info = analyse_chunk(m.group(), lang)
         base = m.start()
-        out.extend(p._replace(start=p.start + base, end=p.end + base) for p in info.parts)
+        out.extend([(p[START] + base, p[END] + base, *p[SURFACE:]) for p in info[PARTS]])
     return out

@@ -29,7 +29,7 @@ from monitor.rules.encoding import (
     pair_of,
     pair_text,
 )
-from monitor.rules.text import analyse_words
+from monitor.rules.text import FOLD, KEYS, analyse_words
 
 
 def test_fields_are_the_indices_of_their_names() -> None:
@@ -56,7 +56,7 @@ def test_tags_are_distinct_and_below_every_word() -> None:
     # the first characters of folds and keys of words in several scripts
     text = "Éclair 3D ünïcode ørsted Ωmega 東京 ภาษา _x'y"
     for part in analyse_words(text):
-        for word in (part.fold, *part.keys):
+        for word in (part[FOLD], *part[KEYS]):
             assert word[:1] > LAST_TAG, word
 
 

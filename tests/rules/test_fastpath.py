@@ -276,14 +276,18 @@ def test_cache_reuses_the_analysis_of_a_chunk_without_its_punctuation(chunks: li
 
 _ASCII_WORDS = st.one_of(st.text(st.sampled_from("abcXYZsSiI"), min_size=1, max_size=12),
                          st.text(st.sampled_from("0123456789"), min_size=1, max_size=6),
-                         st.sampled_from(["Said", "leaves", "went", "analyses", "US", "I", "A", "colour", "2019"]))
+                         st.sampled_from(["Said", "leaves", "went", "analyses", "US", "I", "A", "colour", "2019"]),
+                         # numbers: digit groups joined by dots or commas
+                         st.lists(st.text(st.sampled_from("0123456789"), min_size=1, max_size=4), min_size=2,
+                                  max_size=4).flatmap(lambda groups: st.sampled_from([".", ","]).map(
+                                      lambda sep: sep.join(groups))))
 
 
 @settings(max_examples=300, deadline=None)
 @given(_ASCII_WORDS)
 def test_a_plain_word_is_analysed_as_the_expressions_analyse_it(word: str) -> None:
-    """The shortcut for a chunk of ASCII letters only (or digits only) gives what the
-    expressions give, in English and in another language."""
+    """The shortcut for a chunk of ASCII letters only (or digits only, or a number of digit
+    groups) gives what the expressions give, in English and in another language."""
     for lang in ("en", "de"):
         assert text_module.analyse_word(word, lang) == text_module.analyse_pieces(word, lang)
         assert text_module.analyse_chunk(word, lang) == text_module.analyse_pieces(word, lang)

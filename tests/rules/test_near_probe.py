@@ -17,6 +17,7 @@ from monitor.rules import parse_query
 from monitor.rules.ast import Node
 from monitor.rules.document import StoryDoc
 from monitor.rules.evaluate import Evaluation, plan_of
+from monitor.rules.text import PARTS
 
 #: words of the stories and of the queries: inflections, a compound, a possessive, a word
 #: with punctuation, wordless chunks, a number
@@ -107,7 +108,7 @@ def test_chunks_around_are_the_chunks_holding_those_positions() -> None:
             continue
         # the positions of each chunk: first_position(i) up to the next chunk's
         starts = [field.first_position(i) for i in range(len(chunks))]
-        ends = [*starts[1:], field.first_position(len(chunks) - 1) + len(field.cache.chunks[chunks[-1]].parts)]
+        ends = [*starts[1:], field.first_position(len(chunks) - 1) + len(field.cache.chunks[chunks[-1]][PARTS])]
         for _ in range(5):
             first = rng.randint(-5, ends[-1] + 5)
             last = first + rng.randint(0, 12)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from monitor.models import Hit, Story
 from monitor.rules.document import StoryDoc
 from monitor.rules.snippets import Sentences, StorySnippets, make_snippets
+from monitor.rules.text import END, PARTS, START
 
 _SENTENCES = ["Acme won.", "Mr. Smith left Acme!", "Board members met… Acme", "U.S. talks end.", "Then\nmore"]
 _TERMS = ["acme", "board", "smith", "talks"]
@@ -60,8 +61,8 @@ def _reference_char_spans(doc: StoryDoc) -> dict[tuple[int, int], tuple[int, int
     for f, fd in enumerate(doc.fields):
         position = offset = 0
         for chunk in fd.chunks:
-            for part in fd.cache.chunks[chunk].parts:
-                out[(f, position)] = (offset + part.start, offset + part.end)
+            for part in fd.cache.chunks[chunk][PARTS]:
+                out[(f, position)] = (offset + part[START], offset + part[END])
                 position += 1
             offset += len(chunk) + 1
     return out
