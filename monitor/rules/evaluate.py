@@ -525,10 +525,43 @@ class Evaluation:
     def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """``_near_evidence`` of a NEAR of terms or ORs of terms ``terms``, without walking
         it: each term's occurrences inside the spans where it matched."""
+        nodes = self._nodes
+        near = None if id(node) in self._memo else self._near_words(node)
+        if near is not None:
+            # (see ``_near_words``) the spans are not made
+            near_left, near_right = near
+            split = _near_split(node)  # type: ignore[arg-type]
+            for k, (place, _, _) in enumerate(terms):
+                term = nodes[place]
+                inside = near_left if k < split else near_right
+                pieces.append(tuple(zip(filter(inside.__contains__, self.term_occ(term)), repeat(term.label))))
+            return
         spans = self.occ(node)
         for place, _, _ in terms:
-            term = self._nodes[place]
+            term = nodes[place]
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
+
+    def _near_words(self, node: Near) -> tuple[set[Occ], set[Occ]] | None:
+        """The occurrences of each side of ``node`` inside a span of ``occ(node)``, found
+        without making the spans, when the sides are lone words at different places and
+        ``occ(node)`` would be at most ``_INSIDE_LOOKBACK`` spans (else None).
+
+        Then the spans are every pair of a left and a right word at most ``distance + 1``
+        words apart (``_word_pairs``, one span a pair), and ``_within`` looks at all of
+        them: a word is inside a span exactly when a word of the other side is that near
+        it (a span around it has such a word at one end, and a word with one is an end of
+        a span). Counting those words by bisection costs less than making and sorting the
+        spans, then looking each word up among them (the worst case reads hundreds of
+        NEARs of common words a story)."""
+        left, right = self.occ(node.left), self.occ(node.right)
+        if len(left) * len(right) >= MAX_SPANS or not (_words_only(left) and _words_only(right)) or \
+                not set(left).isdisjoint(right):
+            return None
+        reach = node.distance + 1
+        near_left, spans = _with_neighbours(left, right, reach)
+        if spans > _INSIDE_LOOKBACK:
+            return None
+        return near_left, _with_neighbours(right, left, reach)[0]
 
     def _term_truth(self, term: Term) -> bool:
         key = (id(term.alts), term.field)
@@ -681,6 +714,30 @@ def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
                 out.append(occ)
                 break
     return out
+
+
+def _with_neighbours(words: list[Occ], others: list[Occ], reach: int) -> tuple[set[Occ], int]:
+    """Of ``words`` (one-word occurrences), those with a word of ``others`` (one-word
+    occurrences at other places) at most ``reach`` words away, and how many such pairs
+    there are: the spans ``_word_pairs(words, others, reach - 1)`` makes."""
+    at: dict[Field, list[int]] = {}
+    for f, s, _ in others:
+        found = at.get(f)
+        if found is None:
+            at[f] = [s]
+        else:
+            found.append(s)
+    near: set[Occ] = set()
+    pairs = 0
+    for occ in words:
+        places = at.get(occ[0])
+        if places is not None:
+            s = occ[1]
+            count = bisect_right(places, s + reach) - bisect_left(places, s - reach)
+            if count:
+                near.add(occ)
+                pairs += count
+    return near, pairs
 
 
 def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
