@@ -526,7 +526,7 @@ class Evaluation:
         """``_near_evidence`` of a NEAR of terms or ORs of terms ``terms``, without walking
         it: each term's occurrences inside the spans where it matched."""
         nodes = self._nodes
-        near = None if id(node) in self._memo else self._near_words(node)
+        near = None if id(node) in self._memo else self._near_words(node)  # type: ignore[arg-type]
         if near is not None:
             # (see ``_near_words``) the spans are not made
             near_left, near_right = near
