@@ -208,8 +208,31 @@ class Evaluation:
         alts = term.alts
         doc = self.doc
         # one word (most terms whose evidence is read): ``_unit_spans`` written out
-        word = alts[0][0] if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == Mode.LEMMA else None
+        word = alts[0][0] if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA else None
         keys = word_keys(word.text, doc.lang) if word is not None else ()
+        if len(keys) == 1:
+            # one key (most words): ``_word_spans`` written out, no call for a field without
+            # it (a field without text has no features)
+            [key_] = keys
+            feats_of = doc.field_feats
+            for f in fields:
+                if key_ in feats_of[f]:
+                    spans = doc.fields[f].spans(key_, key_, _KEYS)
+                    if spans:
+                        out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
+        else:
+            out = self._occ_in_fields(fields, alts, word, keys)
+        self._memo[key] = out
+        # once its occurrences are known, they say whether the term is there
+        self._present[key] = bool(out)
+        return out
+
+    def _occ_in_fields(self, fields: tuple[Field, ...], alts: tuple[tuple[Unit, ...], ...], word: Unit | None,
+                       keys: tuple[str, ...]) -> list[Occ]:
+        """``term_occ`` of a term of alternatives ``alts`` (``word`` its one word of the
+        lemma mode, whose keys are ``keys``, or None) in ``fields``."""
+        out: list[Occ] = []
+        doc = self.doc
         for f in fields:
             fd = doc.fields[f]
             if not fd.text:
@@ -229,9 +252,6 @@ class Evaluation:
             if spans:
                 # (f,) + (s, e) for each span, in C
                 out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
-        self._memo[key] = out
-        # once its occurrences are known, they say whether the term is there
-        self._present[key] = bool(out)
         return out
 
     def possible(self, term: Term) -> bool:
