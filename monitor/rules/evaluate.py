@@ -525,6 +525,12 @@ class Evaluation:
         if len(pieces) == 1:
             [piece] = pieces
             return piece if len(piece) <= MAX_HITS else piece[:MAX_HITS]
+        if len(pieces) == 2:
+            first, second = pieces
+            if len(first) == 1 and len(second) == 1:
+                # two terms found once each (most rules of rare words): no dict, no sort
+                one, other = first[0], second[0]
+                return first if one[0] == other[0] else (one, other) if one[0] < other[0] else (other, one)
         found: dict[Occ, str] = {}
         for piece in reversed(pieces):
             found.update(piece)

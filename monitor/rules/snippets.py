@@ -317,6 +317,12 @@ class StorySnippets:
         if places.count(first) == len(places):
             # one sentence: nothing to rank or choose
             return (self._cut(first, spans),)
+        if len(places) == 2 and limit >= 2:
+            # two hits in two sentences (most rules of two rare words): as below, without
+            # the sets; with one term, the first sentence shows it
+            if terms[0] == terms[1]:
+                return (self._cut(first, spans[:1]),)
+            return self._cut(first, spans[:1]), self._cut(places[1], spans[1:])
         kinds = set(terms)
         if len(kinds) > 2 or limit < 2:
             return self._ranked(places, spans, terms, limit)
