@@ -207,30 +207,32 @@ class Evaluation:
         out: list[Occ] = []
         alts = term.alts
         doc = self.doc
-        # one word (most terms whose evidence is read): ``_unit_spans`` written out
-        word = alts[0][0] if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA else None
-        keys = word_keys(word.text, doc.lang) if word is not None else ()
-        if len(keys) == 1:
-            # one key (most words): ``_word_spans`` written out, no call for a field without
-            # it (a field without text has no features)
-            [key_] = keys
+        # one word (most terms whose evidence is read): ``_unit_spans`` written out, and no
+        # call for a field without the word (a field without text has no features)
+        if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA:
+            keys = word_keys(alts[0][0].text, doc.lang)
             feats_of = doc.field_feats
             for f in fields:
-                if key_ in feats_of[f]:
-                    spans = doc.fields[f].spans(key_, key_, _KEYS)
+                feats = feats_of[f]
+                if not feats.isdisjoint(keys):
+                    if len(keys) == 1:
+                        [word_key] = keys
+                        spans = doc.fields[f].spans(word_key, word_key, _KEYS)
+                    else:
+                        spans = _word_spans(doc.fields[f], keys, feats)
                     if spans:
+                        # (f,) + (s, e) for each span, in C
                         out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
         else:
-            out = self._occ_in_fields(fields, alts, word, keys)
+            out = self._occ_in_fields(fields, alts)
         self._memo[key] = out
         # once its occurrences are known, they say whether the term is there
         self._present[key] = bool(out)
         return out
 
-    def _occ_in_fields(self, fields: tuple[Field, ...], alts: tuple[tuple[Unit, ...], ...], word: Unit | None,
-                       keys: tuple[str, ...]) -> list[Occ]:
-        """``term_occ`` of a term of alternatives ``alts`` (``word`` its one word of the
-        lemma mode, whose keys are ``keys``, or None) in ``fields``."""
+    def _occ_in_fields(self, fields: tuple[Field, ...], alts: tuple[tuple[Unit, ...], ...]) -> list[Occ]:
+        """``term_occ`` of a term of alternatives ``alts`` (not one word of the lemma mode)
+        in ``fields``."""
         out: list[Occ] = []
         doc = self.doc
         for f in fields:
@@ -238,9 +240,7 @@ class Evaluation:
             if not fd.text:
                 continue
             feats = doc.field_feats[f]
-            if word is not None:
-                spans = _word_spans(fd, keys, feats)
-            elif len(alts) == 1:
+            if len(alts) == 1:
                 units = alts[0]
                 spans = (_unit_spans(fd, units[0], doc, feats) if len(units) == 1
                          else _seq_spans(fd, units, doc, feats))
@@ -250,7 +250,6 @@ class Evaluation:
                     spans.extend(_seq_spans(fd, alt, doc, feats))
                 spans = sorted(set(spans))
             if spans:
-                # (f,) + (s, e) for each span, in C
                 out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
         return out
 
