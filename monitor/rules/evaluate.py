@@ -745,6 +745,18 @@ def _with_neighbours(words: list[Occ], others: list[Occ], reach: int) -> tuple[s
     """Of ``words`` (one-word occurrences), those with a word of ``others`` (one-word
     occurrences at other places) at most ``reach`` words away, and how many such pairs
     there are: the spans ``_word_pairs(words, others, reach - 1)`` makes."""
+    near: set[Occ] = set()
+    pairs = 0
+    if words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]:
+        # all in one field (the lists are sorted by field), as most are: no table of fields
+        places = [s for _, s, _ in others]
+        for occ in words:
+            s = occ[1]
+            count = bisect_right(places, s + reach) - bisect_left(places, s - reach)
+            if count:
+                near.add(occ)
+                pairs += count
+        return near, pairs
     at: dict[Field, list[int]] = {}
     for f, s, _ in others:
         found = at.get(f)
@@ -752,13 +764,11 @@ def _with_neighbours(words: list[Occ], others: list[Occ], reach: int) -> tuple[s
             at[f] = [s]
         else:
             found.append(s)
-    near: set[Occ] = set()
-    pairs = 0
     for occ in words:
-        places = at.get(occ[0])
-        if places is not None:
+        there = at.get(occ[0])
+        if there is not None:
             s = occ[1]
-            count = bisect_right(places, s + reach) - bisect_left(places, s - reach)
+            count = bisect_right(there, s + reach) - bisect_left(there, s - reach)
             if count:
                 near.add(occ)
                 pairs += count
