@@ -745,25 +745,13 @@ def _with_neighbours(words: list[Occ], others: list[Occ], reach: int) -> tuple[s
     """Of ``words`` (one-word occurrences), those with a word of ``others`` (one-word
     occurrences at other places) at most ``reach`` words away, and how many such pairs
     there are: the spans ``_word_pairs(words, others, reach - 1)`` makes."""
+    if words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]:
+        # all in one field (the lists are sorted by field), as most are: its positions in C
+        at = {others[0][0]: [s for _, s, _ in others]}
+    else:
+        at = _positions_by_field(others)
     near: set[Occ] = set()
     pairs = 0
-    if words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]:
-        # all in one field (the lists are sorted by field), as most are: no table of fields
-        places = [s for _, s, _ in others]
-        for occ in words:
-            s = occ[1]
-            count = bisect_right(places, s + reach) - bisect_left(places, s - reach)
-            if count:
-                near.add(occ)
-                pairs += count
-        return near, pairs
-    at: dict[Field, list[int]] = {}
-    for f, s, _ in others:
-        found = at.get(f)
-        if found is None:
-            at[f] = [s]
-        else:
-            found.append(s)
     for occ in words:
         there = at.get(occ[0])
         if there is not None:
@@ -845,18 +833,24 @@ def _words_only(occs: list[Occ]) -> bool:
 _FIRSTS, _LASTS = itemgetter(1), itemgetter(2)
 
 
-def _word_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
-    """``_pairs`` of occurrences of one word each, when every pair is wanted: for each left
-    word, the right words at most ``n`` words before or after it, other than itself, found
-    by bisection and added in C (a common word has dozens of neighbours)."""
-    out: set[Occ] = set()
+def _positions_by_field(occs: list[Occ]) -> dict[Field, list[int]]:
+    """The first word positions of ``occs`` (sorted by field and position) by field, in order."""
     at: dict[Field, list[int]] = {}
-    for f, s, _ in right:
+    for f, s, _ in occs:
         found = at.get(f)
         if found is None:
             at[f] = [s]
         else:
             found.append(s)
+    return at
+
+
+def _word_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
+    """``_pairs`` of occurrences of one word each, when every pair is wanted: for each left
+    word, the right words at most ``n`` words before or after it, other than itself, found
+    by bisection and added in C (a common word has dozens of neighbours)."""
+    out: set[Occ] = set()
+    at = _positions_by_field(right)
     reach = n + 1
     for f, s, _ in left:
         places = at.get(f)
