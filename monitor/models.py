@@ -201,19 +201,18 @@ class Match:
     stories) does not pay it. Reading it later gives what reading it at once would have.
     """
 
-    __slots__ = ("_hits", "_later", "_snippets", "rule", "topic")
+    __slots__ = ("_evidence", "_later", "rule", "topic")
 
     rule: str
     topic: TopicScore | None
-    _hits: tuple[Hit, ...]
-    _snippets: tuple[Snippet, ...]
+    #: (hits, snippets), once built
+    _evidence: Report
     _later: tuple[ReportSource, object] | None
 
     def __init__(self, rule: str, hits: tuple[Hit, ...] = (), snippets: tuple[Snippet, ...] = (),
                  topic: TopicScore | None = None) -> None:
         _set_rule(self, rule)
-        _set_hits(self, hits)
-        _set_snippets(self, snippets)
+        _set_evidence(self, (hits, snippets))
         _set_topic(self, topic)
         _set_later(self, None)
 
@@ -226,29 +225,27 @@ class Match:
         _set_later(match, (source, key))
         return match
 
-    def _report(self) -> None:
-        """Builds the evidence (see :meth:`later`) and lets go of the story's state."""
-        later = self._later
-        assert later is not None
-        hits, snippets = later[0].report(later[1])
-        _set_hits(self, hits)
-        _set_snippets(self, snippets)
-        _set_later(self, None)
-
     @property
     def hits(self) -> tuple[Hit, ...]:
         """The matched terms: field, word position and character offsets, at most
         :data:`~monitor.rules.evaluate.MAX_HITS`."""
-        if self._later is not None:
-            self._report()
-        return self._hits
+        later = self._later
+        if later is not None:
+            # builds the evidence (see :meth:`later`) and lets go of the story's state (the
+            # evidence first: another thread may read it as soon as ``_later`` is None);
+            # written out in both properties: the CLI reads both of every match
+            _set_evidence(self, later[0].report(later[1]))
+            _set_later(self, None)
+        return self._evidence[0]
 
     @property
     def snippets(self) -> tuple[Snippet, ...]:
         """One or two passages of the story with the hits marked."""
-        if self._later is not None:
-            self._report()
-        return self._snippets
+        later = self._later
+        if later is not None:
+            _set_evidence(self, later[0].report(later[1]))
+            _set_later(self, None)
+        return self._evidence[1]
 
     def _values(self) -> tuple[str, tuple[Hit, ...], tuple[Snippet, ...], TopicScore | None]:
         return self.rule, self.hits, self.snippets, self.topic
@@ -278,8 +275,8 @@ class Match:
 
 _new = object.__new__
 # the slots set through their descriptors: ``__setattr__`` refuses every change
-_set_rule, _set_topic, _set_hits, _set_snippets, _set_later = (
-    getattr(Match, name).__set__ for name in ("rule", "topic", "_hits", "_snippets", "_later"))
+_set_rule, _set_topic, _set_evidence, _set_later = (
+    getattr(Match, name).__set__ for name in ("rule", "topic", "_evidence", "_later"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,17 +207,40 @@ class Evaluation:
         out: list[Occ] = []
         alts = term.alts
         doc = self.doc
-        # one word (most terms whose evidence is read): ``_unit_spans`` written out
-        word = alts[0][0] if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == Mode.LEMMA else None
-        keys = word_keys(word.text, doc.lang) if word is not None else ()
+        # one word (most terms whose evidence is read): ``_unit_spans`` written out, and no
+        # call for a field without the word (a field without text has no features)
+        if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA:
+            keys = word_keys(alts[0][0].text, doc.lang)
+            feats_of = doc.field_feats
+            for f in fields:
+                feats = feats_of[f]
+                if not feats.isdisjoint(keys):
+                    if len(keys) == 1:
+                        [word_key] = keys
+                        spans = doc.fields[f].spans(word_key, word_key, _KEYS)
+                    else:
+                        spans = _word_spans(doc.fields[f], keys, feats)
+                    if spans:
+                        # (f,) + (s, e) for each span, in C
+                        out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
+        else:
+            out = self._occ_in_fields(fields, alts)
+        self._memo[key] = out
+        # once its occurrences are known, they say whether the term is there
+        self._present[key] = bool(out)
+        return out
+
+    def _occ_in_fields(self, fields: tuple[Field, ...], alts: tuple[tuple[Unit, ...], ...]) -> list[Occ]:
+        """``term_occ`` of a term of alternatives ``alts`` (not one word of the lemma mode)
+        in ``fields``."""
+        out: list[Occ] = []
+        doc = self.doc
         for f in fields:
             fd = doc.fields[f]
             if not fd.text:
                 continue
             feats = doc.field_feats[f]
-            if word is not None:
-                spans = _word_spans(fd, keys, feats)
-            elif len(alts) == 1:
+            if len(alts) == 1:
                 units = alts[0]
                 spans = (_unit_spans(fd, units[0], doc, feats) if len(units) == 1
                          else _seq_spans(fd, units, doc, feats))
@@ -227,11 +250,7 @@ class Evaluation:
                     spans.extend(_seq_spans(fd, alt, doc, feats))
                 spans = sorted(set(spans))
             if spans:
-                # (f,) + (s, e) for each span, in C
                 out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
-        self._memo[key] = out
-        # once its occurrences are known, they say whether the term is there
-        self._present[key] = bool(out)
         return out
 
     def possible(self, term: Term) -> bool:
@@ -505,6 +524,12 @@ class Evaluation:
         if len(pieces) == 1:
             [piece] = pieces
             return piece if len(piece) <= MAX_HITS else piece[:MAX_HITS]
+        if len(pieces) == 2:
+            first, second = pieces
+            if len(first) == 1 and len(second) == 1:
+                # two terms found once each (most rules of rare words): no dict, no sort
+                one, other = first[0], second[0]
+                return first if one[0] == other[0] else (one, other) if one[0] < other[0] else (other, one)
         found: dict[Occ, str] = {}
         for piece in reversed(pieces):
             found.update(piece)
@@ -525,10 +550,43 @@ class Evaluation:
     def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """``_near_evidence`` of a NEAR of terms or ORs of terms ``terms``, without walking
         it: each term's occurrences inside the spans where it matched."""
+        nodes = self._nodes
+        near = None if id(node) in self._memo else self._near_words(node)  # type: ignore[arg-type]
+        if near is not None:
+            # (see ``_near_words``) the spans are not made
+            near_left, near_right = near
+            split = _near_split(node)  # type: ignore[arg-type]
+            for k, (place, _, _) in enumerate(terms):
+                term = nodes[place]
+                inside = near_left if k < split else near_right
+                pieces.append(tuple(zip(filter(inside.__contains__, self.term_occ(term)), repeat(term.label))))
+            return
         spans = self.occ(node)
         for place, _, _ in terms:
-            term = self._nodes[place]
+            term = nodes[place]
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
+
+    def _near_words(self, node: Near) -> tuple[set[Occ], set[Occ]] | None:
+        """The occurrences of each side of ``node`` inside a span of ``occ(node)``, found
+        without making the spans, when the sides are lone words at different places and
+        ``occ(node)`` would be at most ``_INSIDE_LOOKBACK`` spans (else None).
+
+        Then the spans are every pair of a left and a right word at most ``distance + 1``
+        words apart (``_word_pairs``, one span a pair), and ``_within`` looks at all of
+        them: a word is inside a span exactly when a word of the other side is that near
+        it (a span around it has such a word at one end, and a word with one is an end of
+        a span). Counting those words by bisection costs less than making and sorting the
+        spans, then looking each word up among them (the worst case reads hundreds of
+        NEARs of common words a story)."""
+        left, right = self.occ(node.left), self.occ(node.right)
+        if len(left) * len(right) >= MAX_SPANS or not (_words_only(left) and _words_only(right)) or \
+                not set(left).isdisjoint(right):
+            return None
+        reach = node.distance + 1
+        near_left, spans = _with_neighbours(left, right, reach)
+        if spans > _INSIDE_LOOKBACK:
+            return None
+        return near_left, _with_neighbours(right, left, reach)[0]
 
     def _term_truth(self, term: Term) -> bool:
         key = (id(term.alts), term.field)
@@ -683,6 +741,28 @@ def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
     return out
 
 
+def _with_neighbours(words: list[Occ], others: list[Occ], reach: int) -> tuple[set[Occ], int]:
+    """Of ``words`` (one-word occurrences), those with a word of ``others`` (one-word
+    occurrences at other places) at most ``reach`` words away, and how many such pairs
+    there are: the spans ``_word_pairs(words, others, reach - 1)`` makes."""
+    if words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]:
+        # all in one field (the lists are sorted by field), as most are: its positions in C
+        at = {others[0][0]: [s for _, s, _ in others]}
+    else:
+        at = _positions_by_field(others)
+    near: set[Occ] = set()
+    pairs = 0
+    for occ in words:
+        there = at.get(occ[0])
+        if there is not None:
+            s = occ[1]
+            count = bisect_right(there, s + reach) - bisect_left(there, s - reach)
+            if count:
+                near.add(occ)
+                pairs += count
+    return near, pairs
+
+
 def _pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
     """Unions of a left and a right occurrence with at most ``n`` words between them."""
     if not left or not right:
@@ -753,18 +833,24 @@ def _words_only(occs: list[Occ]) -> bool:
 _FIRSTS, _LASTS = itemgetter(1), itemgetter(2)
 
 
-def _word_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
-    """``_pairs`` of occurrences of one word each, when every pair is wanted: for each left
-    word, the right words at most ``n`` words before or after it, other than itself, found
-    by bisection and added in C (a common word has dozens of neighbours)."""
-    out: set[Occ] = set()
+def _positions_by_field(occs: list[Occ]) -> dict[Field, list[int]]:
+    """The first word positions of ``occs`` (sorted by field and position) by field, in order."""
     at: dict[Field, list[int]] = {}
-    for f, s, _ in right:
+    for f, s, _ in occs:
         found = at.get(f)
         if found is None:
             at[f] = [s]
         else:
             found.append(s)
+    return at
+
+
+def _word_pairs(left: list[Occ], right: list[Occ], n: int) -> list[Occ]:
+    """``_pairs`` of occurrences of one word each, when every pair is wanted: for each left
+    word, the right words at most ``n`` words before or after it, other than itself, found
+    by bisection and added in C (a common word has dozens of neighbours)."""
+    out: set[Occ] = set()
+    at = _positions_by_field(right)
     reach = n + 1
     for f, s, _ in left:
         places = at.get(f)

@@ -72,12 +72,15 @@ class StoryReports:
                 report = self._built.get(evidence)
                 if report is None:
                     marks = list(map(self._marks.get, evidence))
-                    if None in marks:
+                    # (a mark is a non-empty tuple: ``all`` tests truth, in C, where
+                    # ``None in marks`` compares each mark with None)
+                    if not all(marks):
                         marks = self._marked(evidence, marks)
                     snippets = self._snippets or self._story_snippets()
                     if marks:
                         # the marks' columns in one C-level pass, not a call per mark and column
-                        hits, places, spans, terms = zip(*marks, strict=True)
+                        # (no ``strict``: a keyword argument costs a parse per call)
+                        hits, places, spans, terms = zip(*marks)  # noqa: B905 - marks are 4-tuples
                         report = (hits, snippets.of_marks(places, spans, terms))
                     else:
                         report = ((), ())

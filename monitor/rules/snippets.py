@@ -128,7 +128,20 @@ def _window(text: str, begin: int, end: int, hits: Sequence[tuple[int, int]], fi
         shift = begin
         limit = end
     spans = tuple(sorted([(s - shift, e - shift) for s, e in hits if s >= shift + len(lead) and e <= limit]))
-    return Snippet(lead + body + tail, spans, field)
+    # made as ``reports`` makes hits: the frozen dataclass's ``__init__`` would set each slot
+    # through ``object.__setattr__``, a Python frame and three calls more (a story cuts dozens)
+    snippet: Snippet = _new(Snippet)
+    _set_text(snippet, lead + body + tail)
+    _set_spans(snippet, spans)
+    _set_field(snippet, field)
+    return snippet
+
+
+_new = object.__new__
+_SNIPPET_FIELDS = ("text", "spans", "field")
+_set_text, _set_spans, _set_field = (getattr(Snippet, name).__set__ for name in _SNIPPET_FIELDS)
+if tuple(Snippet.__dataclass_fields__) != _SNIPPET_FIELDS:  # pragma: no cover - a guard for whoever changes Snippet
+    raise ImportError(f"monitor.rules.snippets makes snippets of the fields {_SNIPPET_FIELDS}: Snippet has changed")
 
 
 class Sentences:
@@ -317,6 +330,12 @@ class StorySnippets:
         if places.count(first) == len(places):
             # one sentence: nothing to rank or choose
             return (self._cut(first, spans),)
+        if len(places) == 2 and limit >= 2:
+            # two hits in two sentences (most rules of two rare words): as below, without
+            # the sets; with one term, the first sentence shows it
+            if terms[0] == terms[1]:
+                return (self._cut(first, spans[:1]),)
+            return self._cut(first, spans[:1]), self._cut(places[1], spans[1:])
         kinds = set(terms)
         if len(kinds) > 2 or limit < 2:
             return self._ranked(places, spans, terms, limit)
