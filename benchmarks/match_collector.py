@@ -50,7 +50,7 @@ def _tracked() -> tuple[int, Counter[str], Counter[str]]:
     return len(objects), kinds, firsts
 
 
-def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[], None]) -> None:
+def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[], None], collections: int) -> None:
     before()
     gc.collect()
     c0 = time.process_time()
@@ -64,6 +64,11 @@ def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[
           f"{c2 - c1:.3f} s ({len(stories) / (c2 - c0):.0f} stories/s together); {count} tracked objects")
     print("   by type:", ", ".join(f"{name} {n}" for name, n in kinds.most_common(8)))
     print("   tuples by first item:", ", ".join(f"{name} {n}" for name, n in firsts.most_common(8)))
+    for n in range(2, collections + 1):
+        c0 = time.process_time()
+        gc.collect()
+        took = time.process_time() - c0
+        print(f"   full collection {n}: {took:.3f} s; {len(gc.get_objects())} tracked objects after it")
 
 
 def main() -> None:
@@ -71,6 +76,8 @@ def main() -> None:
     parser.add_argument("--generator", default="alerts", help="of calibrated, mix, alerts, worst")
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--collections", type=int, default=1,
+                        help="full collections after each pass (nested tuples lose their tracking one level a collection)")
     parser.add_argument("--rate", type=float, default=0.02, help="mean share of stories a rule matches, in %%")
     args = parser.parse_args()
     texts = bench.load_texts()
@@ -82,14 +89,14 @@ def main() -> None:
     bench.clear_caches()
     matcher = Matcher.compile(rules)
     print(f"{args.generator}, {len(rules)} rules, {len(stories)} stories; Python {sys.version.split()[0]}")
-    _pass("cold", matcher, stories, lambda: None)
+    _pass("cold", matcher, stories, lambda: None, args.collections)
 
     def seen_others() -> None:
         bench.clear_caches()
         for story in others:
             matcher.match(story)
 
-    _pass("first sight", matcher, stories, seen_others)
+    _pass("first sight", matcher, stories, seen_others, args.collections)
 
 
 if __name__ == "__main__":
