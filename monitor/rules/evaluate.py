@@ -88,12 +88,12 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 
 
 #: how a step of a plan is evaluated (see ``PlanTable``), and what follows in its tuple:
-#: a term must be there, or must not be (a NOT of a term, or one term of a NOT of an OR of
-#: terms): its memo key (``_term_key``), its place; one of several terms (an OR of terms)
-#: must be there: a key and a place for each; a NEAR: the place of its node, then a key and
-#: a place for each term (two terms; or its sides are terms or ORs of terms, an OR on one
-#: side at least, the left side's terms first); any other node is walked as a tree: its place
-_TERM, _NO_TERM, _ANY, _NEAR, _NEAR_OR, _NODE = range(6)
+#: a term must be there, or must not be (a NOT of a term): its memo key (``_term_key``) and
+#: its place; one of several terms must be there (an OR of terms), or none (a NOT of an OR
+#: of terms): a key and a place for each; a NEAR: the place of its node, then a key and a
+#: place for each term (two terms; or its sides are terms or ORs of terms, an OR on one side
+#: at least, the left side's terms first); any other node is walked as a tree: its place
+_TERM, _NO_TERM, _ANY, _NONE, _NEAR, _NEAR_OR, _NODE = range(7)
 #: a conjunct of a rule's query, compiled (see above): ints only
 Step = tuple[int, ...]
 #: a rule's query, compiled: the places of its steps in its plan table, in evaluation order
@@ -120,22 +120,26 @@ class PlanTable:
     it at the first collection that sees it. (A matcher keeps the plan of every rule that
     has been a candidate, tens of thousands, made after the matcher was frozen: plans that
     held the query objects stayed tracked, and nested tuples of ints lost their tracking one
-    level a collection, the outermost last, so the single full collection after a pass still
-    walked most of them.) A step and a term are filed once, whatever rules have them.
+    level a collection, the outermost last, so the one full collection after a pass still
+    walked most of them.) A conjunct's step, and a term's place and key, are made once, for
+    every rule that has that object (the parser shares terms, as they are most conjuncts).
 
-    Memo keys are ids of the query's objects: a table is valid in this process, for as long
-    as it lives (it keeps the objects it names). Not thread-safe: plans are made one at a
-    time. Evaluate a plan with an :class:`Evaluation` given its table."""
+    Memo keys and conjuncts are named by the ids of query objects: a table is valid in this
+    process, for as long as it lives (it keeps the objects it names). Not thread-safe: make
+    plans one at a time. Evaluate a plan with an :class:`Evaluation` given its table."""
 
-    __slots__ = ("_steps", "_terms", "entries")
+    __slots__ = ("_kept", "_made", "_terms", "entries")
 
     def __init__(self, copied: PlanTable | None = None) -> None:
         #: the steps and query objects plans name, by place (appended to as plans are made)
         self.entries: list[Step | Node] = [] if copied is None else list(copied.entries)
-        #: the place of each step in ``entries``
-        self._steps: dict[Step, int] = {} if copied is None else dict(copied._steps)
-        #: the place of a term of each memo key and label in ``entries``
-        self._terms: dict[tuple[int, str], int] = {} if copied is None else dict(copied._terms)
+        #: by the id of a conjunct: the place of its step, ``~place`` for a step evaluated
+        #: first (see ``plan``)
+        self._made: dict[int, int] = {} if copied is None else dict(copied._made)
+        #: the conjuncts in ``_made``, kept so that no other object takes their ids
+        self._kept: list[Node] = [] if copied is None else list(copied._kept)
+        #: by the id of a term: its memo key and its place in ``entries``
+        self._terms: dict[int, PlanTerm] = {} if copied is None else dict(copied._terms)
 
     def plan(self, root: Node) -> Plan:
         """The plan of a query whose root is ``root``: its conjuncts (the children of an AND,
@@ -149,33 +153,44 @@ class PlanTable:
         one is there the rule fails before the positions of its other terms are looked for
         (alert rules exclude words the news uses all the time). A NOT adds no evidence, so
         the steps that do keep their order, and the evidence its labels."""
-        first: list[int] = []
         steps: list[int] = []
-        step, term = self._step, self._term
+        firsts = 0
+        made = self._made
         for c in root.children if type(root) is And else (root,):
-            kind = type(c)
-            if kind is Term:
-                steps.append(step((_TERM, *term(c))))  # type: ignore[arg-type]
-                continue
-            if kind is Or:
-                terms = _terms_of(c)
-                if terms is not None:
-                    steps.append(step(self._terms_step(_ANY, None, terms)))
-                    continue
-            elif kind is Not:
-                terms = _terms_of(c.child)  # type: ignore[union-attr]
-                if terms is not None:
-                    for t in terms:
-                        (first if _single_lemma(t) else steps).append(step((_NO_TERM, *term(t))))
-                    continue
-            elif kind is Near:
-                left, right = _terms_of(c.left), _terms_of(c.right)  # type: ignore[union-attr]
-                if left is not None and right is not None:
-                    how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
-                    steps.append(step(self._terms_step(how, c, left + right)))
-                    continue
-            steps.append(step((_NODE, self._placed(c))))
-        return (*first, *steps)
+            place = made.get(id(c))
+            if place is None:
+                place = made[id(c)] = self._step(c)
+                self._kept.append(c)
+            if place >= 0:
+                steps.append(place)
+            else:
+                steps.insert(firsts, ~place)
+                firsts += 1
+        return tuple(steps)
+
+    def _step(self, c: Node) -> int:
+        """The place of a new step of the conjunct ``c`` (``~place`` when it goes first)."""
+        kind = type(c)
+        if kind is Term:
+            return self._placed((_TERM, *self._term(c)))  # type: ignore[arg-type]
+        if kind is Or:
+            terms = _terms_of(c)
+            if terms is not None:
+                return self._placed(self._terms_step(_ANY, None, terms))
+        elif kind is Not:
+            terms = _terms_of(c.child)  # type: ignore[union-attr]
+            if terms is not None:
+                if len(terms) == 1:
+                    place = self._placed((_NO_TERM, *self._term(terms[0])))
+                else:
+                    place = self._placed(self._terms_step(_NONE, None, terms))
+                return ~place if all(map(_single_lemma, terms)) else place
+        elif kind is Near:
+            left, right = _terms_of(c.left), _terms_of(c.right)  # type: ignore[union-attr]
+            if left is not None and right is not None:
+                how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
+                return self._placed(self._terms_step(how, c, left + right))
+        return self._placed((_NODE, self._placed(c)))
 
     def _terms_step(self, how: int, node: Node | None, terms: tuple[Term, ...]) -> Step:
         """A step of ``terms`` (and of ``node``, when it needs its node)."""
@@ -185,21 +200,11 @@ class PlanTable:
         return tuple(out)
 
     def _term(self, term: Term) -> PlanTerm:
-        """The memo key of ``term`` and the place of a term of that key and label (terms of
-        the same key and label are evaluated alike, and give the same evidence)."""
-        key = _term_key(term)
-        filed = (key, term.label)
-        place = self._terms.get(filed)
-        if place is None:
-            place = self._terms[filed] = self._placed(term)
-        return key, place
-
-    def _step(self, step: Step) -> int:
-        """The place of ``step``, filed once."""
-        place = self._steps.get(step)
-        if place is None:
-            place = self._steps[step] = self._placed(step)
-        return place
+        """The memo key of ``term`` and its place."""
+        known = self._terms.get(id(term))
+        if known is None:
+            known = self._terms[id(term)] = (_term_key(term), self._placed(term))
+        return known
 
     def _placed(self, entry: Step | Node) -> int:
         """The place of ``entry`` in ``entries``, where it is appended."""
@@ -348,15 +353,17 @@ class Evaluation:
                         return False
                 elif known:
                     return False
-            elif how == _ANY:
+            elif how <= _NONE:
+                found = False
                 for i in range(1, len(step), 2):
                     key = step[i]
                     known = present.get(key)
                     if known is None:
                         known = self._present_of(table[step[i + 1]], key)
                     if known:
+                        found = True
                         break
-                else:
+                if found is (how == _NONE):
                     return False
             else:
                 node = table[step[1]]
