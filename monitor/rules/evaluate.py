@@ -354,8 +354,10 @@ class Evaluation:
                 elif known:
                     return False
             elif how <= _NONE:
+                # a while loop, not ``range``: no object to make for a few terms
                 found = False
-                for i in range(1, len(step), 2):
+                i, stop = 1, len(step)
+                while i < stop:
                     key = step[i]
                     known = present.get(key)
                     if known is None:
@@ -363,6 +365,7 @@ class Evaluation:
                     if known:
                         found = True
                         break
+                    i += 2
                 if found is (how == _NONE):
                     return False
             else:
@@ -476,13 +479,15 @@ class Evaluation:
         that are in the story."""
         present, table = self._present, self._table
         out = []
-        for i in range(start, stop, 2):
+        i = start
+        while i < stop:  # (see ``holds``)
             key = step[i]
             known = present.get(key)
             if known is None:
                 known = self._present_of(table[step[i + 1]], key)
             if known:
                 out.append((key, step[i + 1]))
+            i += 2
         return out
 
     def _occurrences(self, terms: list[PlanTerm]) -> list[list[Occ]]:
