@@ -14,13 +14,16 @@ passes together with one such collection. This splits the two:
 
 After each pass it prints the pass's CPU time, the collection's, the tracked objects
 (``gc.get_objects()``) and what they are: by type, and tuples by the type of their first
-item (a rule plan's tuples start with an int, a ``Term`` or a tuple; a chunk's parts with
-a ``Part``). Same rules and stories as ``benchmarks/match.py`` (same generators and seeds):
+item (a rule plan and its steps are tuples of ints; a chunk's parts start with a
+``Part``); with ``--collections N``, the time and tracked objects of N-1 more full
+collections. Same rules and stories as ``benchmarks/match.py`` (same generators and seeds):
 
-    python benchmarks/match_collector.py --generator alerts --size 100000
+    python benchmarks/match_collector.py --generator alerts --size 100000 --collections 4
 
 A tuple of strings and numbers stops being tracked at the first collection that sees it;
-one that holds a class instance (``Part``, ``ChunkInfo``, ``Term``) never does.
+one that holds such tuples, at the next (a collection looks at a tuple before the tuples
+it holds, so it untracks one level of nesting, the innermost); one that holds a class
+instance (``Part``, ``ChunkInfo``, ``Term``) never does.
 """
 
 from __future__ import annotations
