@@ -600,15 +600,19 @@ class Evaluation:
     def _or_pieces(self, step: Step, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """The evidence of every term of an OR of terms (its ``_ANY`` step ``step``) that is
         there."""
-        present, table = self._present, self._table
-        for i in range(1, len(step), 2):
+        present, made, table = self._present, self._evidence, self._table
+        i, stop = 1, len(step)
+        while i < stop:  # (see ``holds``)
             key = step[i]
             term = table[step[i + 1]]
             known = present.get(key)
             if known is None:
                 known = self._present_of(term, key)
             if known:
-                pieces.append(self._term_evidence(term))
+                # (see ``evidence_of``)
+                piece = made.get((id(term.alts), term.field, term.label))
+                pieces.append(piece if piece is not None else self._term_evidence(term))
+            i += 2
 
     def _near_pieces(self, step: Step, node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """``_near_evidence`` of a NEAR of terms or ORs of terms (its step ``step``), without
