@@ -13,17 +13,17 @@ passes together with one such collection. This splits the two:
    then ``gc.collect()`` timed.
 
 After each pass it prints the pass's CPU time, the collection's, the tracked objects
-(``gc.get_objects()``), the times of the next three full collections (a collection stops
-tracking a tuple whose items it has stopped tracking, one level of nesting each time), and
-what is still tracked after them: by type, and tuples by the type of their first
-item (a rule plan's tuples start with an int, a ``Term`` or a tuple; a chunk's analysis,
-its parts and each part are tuples too). Same rules and stories as ``benchmarks/match.py`` (same generators and seeds):
+(``gc.get_objects()``) and what they are: by type, and tuples by the type of their first
+item (a rule plan and its steps are tuples of ints; a chunk's analysis, its parts and each
+part are tuples too); with ``--collections N``, the time and tracked objects of N-1 more
+full collections. Same rules and stories as ``benchmarks/match.py`` (same generators and seeds):
 
-    python benchmarks/match_collector.py --generator alerts --size 100000
+    python benchmarks/match_collector.py --generator alerts --size 100000 --collections 4
 
-A tuple of strings and numbers stops being tracked at the first collection that sees it,
-a tuple of those at the next (a chunk's analysis is four deep: analysis, parts, part, keys);
-one that holds a class instance (a ``Term``, or a named tuple) never does.
+A tuple of strings and numbers stops being tracked at the first collection that sees it;
+one that holds such tuples, at the next (a collection looks at a tuple before the tuples
+it holds, so it untracks one level of nesting, the innermost: a chunk's analysis is four
+deep, analysis, parts, part, keys); one that holds a class instance (a ``Term``) never does.
 """
 
 from __future__ import annotations
@@ -53,11 +53,7 @@ def _tracked() -> tuple[int, Counter[str], Counter[str]]:
     return len(objects), kinds, firsts
 
 
-#: full collections timed after the first one
-LATER = 3
-
-
-def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[], None]) -> None:
+def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[], None], collections: int) -> None:
     before()
     gc.collect()
     c0 = time.process_time()
@@ -69,16 +65,13 @@ def _pass(label: str, matcher: Matcher, stories: list[Story], before: Callable[[
     count, kinds, firsts = _tracked()
     print(f"{label}: pass {c1 - c0:.3f} s ({len(stories) / (c1 - c0):.0f} stories/s), then a full collection "
           f"{c2 - c1:.3f} s ({len(stories) / (c2 - c0):.0f} stories/s together); {count} tracked objects")
-    # each collection stops tracking one more level of nested tuples: what the next ones walk
-    later = []
-    for _ in range(LATER):
-        c3 = time.process_time()
-        gc.collect()
-        later.append(f"{time.process_time() - c3:.3f} s")
-    count, kinds, firsts = _tracked()
-    print(f"   the next {LATER} full collections: {', '.join(later)}; then {count} tracked objects")
     print("   by type:", ", ".join(f"{name} {n}" for name, n in kinds.most_common(8)))
     print("   tuples by first item:", ", ".join(f"{name} {n}" for name, n in firsts.most_common(8)))
+    for n in range(2, collections + 1):
+        c0 = time.process_time()
+        gc.collect()
+        took = time.process_time() - c0
+        print(f"   full collection {n}: {took:.3f} s; {len(gc.get_objects())} tracked objects after it")
 
 
 def main() -> None:
@@ -86,6 +79,8 @@ def main() -> None:
     parser.add_argument("--generator", default="alerts", help="of calibrated, mix, alerts, worst")
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--collections", type=int, default=1,
+                        help="full collections after each pass (nested tuples lose their tracking one level a collection)")
     parser.add_argument("--rate", type=float, default=0.02, help="mean share of stories a rule matches, in %%")
     args = parser.parse_args()
     texts = bench.load_texts()
@@ -97,14 +92,14 @@ def main() -> None:
     bench.clear_caches()
     matcher = Matcher.compile(rules)
     print(f"{args.generator}, {len(rules)} rules, {len(stories)} stories; Python {sys.version.split()[0]}")
-    _pass("cold", matcher, stories, lambda: None)
+    _pass("cold", matcher, stories, lambda: None, args.collections)
 
     def seen_others() -> None:
         bench.clear_caches()
         for story in others:
             matcher.match(story)
 
-    _pass("first sight", matcher, stories, seen_others)
+    _pass("first sight", matcher, stories, seen_others, args.collections)
 
 
 if __name__ == "__main__":

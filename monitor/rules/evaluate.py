@@ -11,7 +11,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import repeat
 from operator import eq, itemgetter
-from typing import Any, cast
+from typing import Any
 
 from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
@@ -87,35 +87,141 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
     return cur
 
 
-#: how a step of a plan (see ``plan_of``) is evaluated: one of its terms must be there
-#: (a term, or an OR of terms), none may be (NOT of a term or of an OR of terms), its node
-#: is walked as a tree, or a term of its left side must be near a term of its right one (a
-#: NEAR of two terms; a NEAR of terms or ORs of terms, an OR on one side at least)
-_ANY, _NONE, _NODE, _NEAR, _NEAR_OR = 0, 1, 2, 3, 4
-#: a term of a plan, by its place in the plan's node table (see ``plan_of``), with its memo
-#: keys: occurrences and presence, evidence
-PlanTerm = tuple[int, tuple[int, str | None], tuple[int, str | None, str]]
-#: (how, its terms, the place of its node in the node table): a conjunct of a rule's query
-Step = tuple[int, tuple[PlanTerm, ...], int]
-Plan = tuple[Step, ...]
+#: how a step of a plan is evaluated (see ``PlanTable``), and what follows in its tuple:
+#: a term must be there, or must not be (a NOT of a term): its memo key (``_term_key``) and
+#: its place; one of several terms must be there (an OR of terms), or none (a NOT of an OR
+#: of terms): a key and a place for each; a NEAR: the place of its node, then a key and a
+#: place for each term (two terms; or its sides are terms or ORs of terms, an OR on one side
+#: at least, the left side's terms first); any other node is walked as a tree: its place
+_TERM, _NO_TERM, _ANY, _NONE, _NEAR, _NEAR_OR, _NODE = range(7)
+#: a conjunct of a rule's query, compiled (see above): ints only
+Step = tuple[int, ...]
+#: a rule's query, compiled: the places of its steps in its plan table, in evaluation order
+Plan = tuple[int, ...]
+#: a term of a step (of a NEAR whose sides are terms or ORs of terms): its memo key, its place
+PlanTerm = tuple[int, int]
+#: the bits of a term's field in its memo key (``_term_key``)
+_FIELD_BITS: dict[str | None, int] = {None: 0, **{name: f + 1 for f, name in enumerate(FIELD_NAMES)}}
+assert max(_FIELD_BITS.values()) < 8, "a memo key keeps 3 bits for the field"
 
 
-def _plan_term(term: Term, nodes: list[Node]) -> PlanTerm:
-    return _placed(term, nodes), (id(term.alts), term.field), (id(term.alts), term.field, term.label)
+def _term_key(term: Term) -> int:
+    """The key under which an evaluation memoises whether ``term`` is there and where: the
+    same for every term of the same words (``parser._alts`` shares them) and field, whatever
+    rule it is in. Negative: never the id of a NEAR, whose spans share the memo."""
+    return ~(id(term.alts) << 3 | _FIELD_BITS[term.field])
 
 
-def _placed(node: Node, nodes: list[Node]) -> int:
-    """The place of ``node`` in ``nodes``, where it is appended."""
-    nodes.append(node)
-    return len(nodes) - 1
+class PlanTable:
+    """Rules' evaluation plans (``plan``) and what they name by place (``entries``): their
+    steps, and the query objects those name.
+
+    A plan, and each of its steps, is a tuple of ints: the cyclic collector stops tracking
+    it at the first collection that sees it. (A matcher keeps the plan of every rule that
+    has been a candidate, tens of thousands, made after the matcher was frozen: plans that
+    held the query objects stayed tracked, and nested tuples of ints lost their tracking one
+    level a collection, the outermost last, so the one full collection after a pass still
+    walked most of them.) A conjunct's step, and a term's place and key, are made once, for
+    every rule that has that object (the parser shares terms, as they are most conjuncts).
+
+    Memo keys and conjuncts are named by the ids of query objects: a table is valid in this
+    process, for as long as it lives (it keeps the objects it names). Not thread-safe: make
+    plans one at a time. Evaluate a plan with an :class:`Evaluation` given its table."""
+
+    __slots__ = ("_kept", "_made", "_terms", "entries")
+
+    def __init__(self, copied: PlanTable | None = None) -> None:
+        #: the steps and query objects plans name, by place (appended to as plans are made)
+        self.entries: list[Step | Node] = [] if copied is None else list(copied.entries)
+        #: by the id of a conjunct: the place of its step, ``~place`` for a step evaluated
+        #: first (see ``plan``)
+        self._made: dict[int, int] = {} if copied is None else dict(copied._made)
+        #: the conjuncts in ``_made``, kept so that no other object takes their ids
+        self._kept: list[Node] = [] if copied is None else list(copied._kept)
+        #: by the id of a term: its memo key and its place in ``entries``
+        self._terms: dict[int, PlanTerm] = {} if copied is None else dict(copied._terms)
+
+    def plan(self, root: Node) -> Plan:
+        """The plan of a query whose root is ``root``: its conjuncts (the children of an AND,
+        else the node itself) as steps, a term, an OR of terms or a NOT of a term or of an OR
+        of terms evaluated by memo lookups, a NEAR of terms or ORs of terms from their
+        occurrences, any other node walked as a tree. Most rules are an AND of terms, ORs of
+        terms and NOTs: their evaluation then makes no ``isinstance`` test and no recursive
+        call.
+
+        The NOTs of lone unquoted words come first: their absence is a set lookup, and when
+        one is there the rule fails before the positions of its other terms are looked for
+        (alert rules exclude words the news uses all the time). A NOT adds no evidence, so
+        the steps that do keep their order, and the evidence its labels."""
+        steps: list[int] = []
+        firsts = 0
+        made = self._made
+        for c in root.children if type(root) is And else (root,):
+            place = made.get(id(c))
+            if place is None:
+                place = made[id(c)] = self._step(c)
+                self._kept.append(c)
+            if place >= 0:
+                steps.append(place)
+            else:
+                steps.insert(firsts, ~place)
+                firsts += 1
+        return tuple(steps)
+
+    def _step(self, c: Node) -> int:
+        """The place of a new step of the conjunct ``c`` (``~place`` when it goes first)."""
+        kind = type(c)
+        if kind is Term:
+            return self._placed((_TERM, *self._term(c)))  # type: ignore[arg-type]
+        if kind is Or:
+            terms = _terms_of(c)
+            if terms is not None:
+                return self._placed(self._terms_step(_ANY, None, terms))
+        elif kind is Not:
+            terms = _terms_of(c.child)  # type: ignore[union-attr]
+            if terms is not None:
+                if len(terms) == 1:
+                    place = self._placed((_NO_TERM, *self._term(terms[0])))
+                else:
+                    place = self._placed(self._terms_step(_NONE, None, terms))
+                return ~place if all(map(_single_lemma, terms)) else place
+        elif kind is Near:
+            left, right = _terms_of(c.left), _terms_of(c.right)  # type: ignore[union-attr]
+            if left is not None and right is not None:
+                how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
+                return self._placed(self._terms_step(how, c, left + right))
+        return self._placed((_NODE, self._placed(c)))
+
+    def _terms_step(self, how: int, node: Node | None, terms: tuple[Term, ...]) -> Step:
+        """A step of ``terms`` (and of ``node``, when it needs its node)."""
+        out = [how] if node is None else [how, self._placed(node)]
+        for t in terms:
+            out += self._term(t)
+        return tuple(out)
+
+    def _term(self, term: Term) -> PlanTerm:
+        """The memo key of ``term`` and its place."""
+        known = self._terms.get(id(term))
+        if known is None:
+            known = self._terms[id(term)] = (_term_key(term), self._placed(term))
+        return known
+
+    def _placed(self, entry: Step | Node) -> int:
+        """The place of ``entry`` in ``entries``, where it is appended."""
+        self.entries.append(entry)
+        return len(self.entries) - 1
 
 
 def _terms_of(node: Node) -> tuple[Term, ...] | None:
     """The terms of ``node`` when it is a term or an OR of terms (else None)."""
-    if isinstance(node, Term):
+    if type(node) is Term:
         return (node,)
-    if isinstance(node, Or) and all(isinstance(t, Term) for t in node.children):
-        return tuple(t for t in node.children if isinstance(t, Term))
+    if type(node) is Or:
+        terms = node.children
+        for t in terms:
+            if type(t) is not Term:
+                return None
+        return terms  # type: ignore[return-value]
     return None
 
 
@@ -125,70 +231,23 @@ def _near_split(node: Near) -> int:
     return len(left.children) if type(left) is Or else 1
 
 
-def plan_of(root: Node, nodes: list[Node]) -> Plan:
-    """``root`` compiled for :meth:`Evaluation.holds` and :meth:`Evaluation.evidence_of`: its
-    conjuncts (the children of an AND, else the node itself) as steps, a term, an OR of
-    terms or a NOT of a term or of an OR of terms evaluated by memo lookups, a NEAR of terms
-    or ORs of terms from their occurrences, any other node walked as a tree.
-    Most rules are an AND of terms, ORs of terms and NOTs: their evaluation then makes no
-    ``isinstance`` test and no recursive call. The memo keys are ids of the query's
-    objects: a plan is valid only for as long as ``root`` is alive, in this process.
-
-    A plan names the query's objects by their places in ``nodes``, where it appends them,
-    and is made of ints and strings only: the cyclic collector stops tracking it the first
-    time it sees it. (A matcher keeps the plan of every rule that has been a candidate, tens
-    of thousands, made after the matcher was frozen; plans holding the objects themselves
-    stayed tracked, and were most of what a full collection walked.) Evaluate it with an
-    :class:`Evaluation` given the same ``nodes``.
-
-    The NOTs of lone unquoted words come first: their absence is a set lookup, and when
-    one is there the rule fails before the positions of its other terms are looked for
-    (alert rules exclude words the news uses all the time). A NOT adds no evidence, so the
-    steps that do keep their order, and the evidence its labels."""
-    steps: list[Step] = []
-    for c in root.children if isinstance(root, And) else (root,):
-        terms = _terms_of(c)
-        if terms is not None:
-            steps.append((_ANY, tuple(_plan_term(t, nodes) for t in terms), _placed(c, nodes)))
-            continue
-        if isinstance(c, Not):
-            terms = _terms_of(c.child)
-            if terms is not None:
-                steps.append((_NONE, tuple(_plan_term(t, nodes) for t in terms), _placed(c, nodes)))
-                continue
-        elif isinstance(c, Near):
-            left, right = _terms_of(c.left), _terms_of(c.right)
-            if left is not None and right is not None:
-                how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
-                steps.append((how, tuple(_plan_term(t, nodes) for t in left + right), _placed(c, nodes)))
-                continue
-        steps.append((_NODE, (), _placed(c, nodes)))
-    # a stable sort: the cheap NOTs first, every other step in the query's order
-    return tuple(sorted(steps, key=lambda step: not _cheap_none(step, nodes)))
-
-
-def _cheap_none(step: Step, nodes: list[Node]) -> bool:
-    """Whether ``step`` is a NOT of lone unquoted words (set lookups, no positions)."""
-    return step[0] == _NONE and all(_single_lemma(cast("Term", nodes[term])) for term, _, _ in step[1])
-
-
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_nodes", "_present", "_widths", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "_table", "_widths", "doc")
 
-    def __init__(self, doc: StoryDoc, nodes: Sequence[Node] = ()) -> None:
+    def __init__(self, doc: StoryDoc, table: PlanTable | None = None) -> None:
         self.doc = doc
-        #: the node table of the plans this evaluates (``plan_of``)
-        self._nodes: Sequence[Any] = nodes
-        #: occurrences by term (its words and field: terms of different rules share them)
-        #: and by NEAR node
-        self._memo: dict[object, list[Occ]] = {}
+        #: what the plans this evaluates name by place (``PlanTable.entries``)
+        self._table: Sequence[Any] = () if table is None else table.entries
+        #: occurrences by term (``_term_key``: terms of different rules share them) and by
+        #: NEAR node (its id)
+        self._memo: dict[int, list[Occ]] = {}
         #: character offsets of the occurrences reported as hits (rules share words)
         self._chars: dict[Occ, tuple[int, int]] = {}
         #: whether a term is in the story, by its words and field, for terms found without
         #: their positions
-        self._present: dict[tuple[int, str | None], bool] = {}
+        self._present: dict[int, bool] = {}
         #: the hit of each (occurrence, label) reported so far
         self._hits: dict[tuple[Occ, str], Hit] = {}
         #: the evidence of each term that is a rule's whole query
@@ -199,7 +258,7 @@ class Evaluation:
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
-        key = (id(term.alts), term.field)
+        key = ~(id(term.alts) << 3 | _FIELD_BITS[term.field])  # ``_term_key``, written out
         occ = self._memo.get(key)
         if occ is not None:
             return occ
@@ -295,58 +354,80 @@ class Evaluation:
             return self.doc.lang_code == node.code
         return bool(self.occ(node))
 
-    def holds(self, plan: Plan) -> bool:
-        """``truth`` of the query ``plan`` was made of (``plan_of``)."""
-        present, nodes = self._present, self._nodes
-        for how, terms, place in plan:
-            if how >= _NODE:
-                node = nodes[place]
-                if not (self._near_holds(terms, node) if how == _NEAR
-                        else self._near_or_holds(terms, node) if how == _NEAR_OR
-                        else self._near_truth(node) if type(node) is Near else self.truth(node)):
-                    return False
-                continue
-            found = False
-            for term, key, _ in terms:
+    def holds(self, plan: Plan) -> bool:  # noqa: C901 - see docstring
+        """``truth`` of the query ``plan`` was made of (``PlanTable.plan``). Its steps of
+        terms are written out: most steps are one term, looked up in the memo, and this is
+        called for every candidate of a story."""
+        present, table = self._present, self._table
+        for place in plan:
+            step = table[place]
+            how = step[0]
+            if how <= _NO_TERM:
+                key = step[1]
                 known = present.get(key)
                 if known is None:
-                    known = self._present_of(nodes[term], key)
-                if known:
-                    found = True
-                    break
-            if found is (how == _NONE):
-                return False
+                    known = self._present_of(table[step[2]], key)
+                if how == _TERM:
+                    if not known:
+                        return False
+                elif known:
+                    return False
+            elif how <= _NONE:
+                # a while loop, not ``range``: no object to make for a few terms
+                found = False
+                i, stop = 1, len(step)
+                while i < stop:
+                    key = step[i]
+                    known = present.get(key)
+                    if known is None:
+                        known = self._present_of(table[step[i + 1]], key)
+                    if known:
+                        found = True
+                        break
+                    i += 2
+                if found is (how == _NONE):
+                    return False
+            else:
+                node = table[step[1]]
+                if not (self._near_holds(step, node) if how == _NEAR
+                        else self._near_or_holds(step, node) if how == _NEAR_OR
+                        else self._near_truth(node) if type(node) is Near else self.truth(node)):
+                    return False
         return True
 
-    def _near_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:  # noqa: C901 - see docstring
-        """``bool(occ(node))`` of a NEAR of the two terms ``terms`` (most NEARs):
-        ``_near_or_holds`` without its lists, and written out (no helper calls: the worst
-        case has hundreds a story)."""
+    def _near_holds(self, step: Step, node: Node) -> bool:  # noqa: C901 - see docstring
+        """``bool(occ(node))`` of a NEAR of two terms (most NEARs), ``step`` its ``_NEAR``
+        step: ``_near_or_holds`` without its lists, and written out (no helper calls: the
+        worst case has hundreds a story)."""
         memo = self._memo
         spans = memo.get(id(node))
         if spans is not None:
             return bool(spans)
         assert isinstance(node, Near)
-        present, nodes = self._present, self._nodes
-        for term, key, _ in terms:
-            known = present.get(key)
-            if known is None:
-                known = self._present_of(nodes[term], key)
-            if not known:
-                return False
-        (first, first_key, _), (second, second_key, _) = terms
+        present, table = self._present, self._table
+        _, _, first_key, first, second_key, second = step
+        known = present.get(first_key)
+        if known is None:
+            known = self._present_of(table[first], first_key)
+        if not known:
+            return False
+        known = present.get(second_key)
+        if known is None:
+            known = self._present_of(table[second], second_key)
+        if not known:
+            return False
         left = memo.get(first_key)
         if left is None:
-            left = self.term_occ(nodes[first])
+            left = self.term_occ(table[first])
         n = node.distance
         right = memo.get(second_key)
         if right is None:
             # (the bound of ``_none_near`` first: the worst case's NEARs of common words
             # never get that far)
-            if len(left) * (2 * n + 3) <= _PROBE_WORDS and _single_lemma(nodes[second]) and \
-                    self._none_near([left], [terms[1]], n):
+            if len(left) * (2 * n + 3) <= _PROBE_WORDS and _single_lemma(table[second]) and \
+                    self._none_near([left], [(second_key, second)], n):
                 return False
-            right = self.term_occ(nodes[second])
+            right = self.term_occ(table[second])
         if len(left) * len(right) >= NEAR_BUDGET:
             return self._near_found(id(node), left, right, n)
         # each term's occurrences are in many NEARs of a story: their widths are known once
@@ -359,9 +440,9 @@ class Evaluation:
             right_width = widths[id(right)] = _width_of(right)
         return _near_exists(left, right, n, left_width, right_width)
 
-    def _near_or_holds(self, terms: tuple[PlanTerm, ...], node: Node) -> bool:
+    def _near_or_holds(self, step: Step, node: Node) -> bool:
         """``bool(occ(node))`` of a NEAR of terms or ORs of terms (an OR on one side at
-        least), ``terms`` its left side's then its right side's: whether a term of each side
+        least), ``step`` its ``_NEAR_OR`` step: whether a term of each side
         is there (their presence needs no positions when they are lone words), then whether
         an occurrence of such a left term is near one of such a right term, without making
         spans (the evidence makes them when read), nor merging the occurrences of a side's
@@ -377,11 +458,11 @@ class Evaluation:
         if spans is not None:
             return bool(spans)
         assert isinstance(node, Near)
-        split = _near_split(node)
-        left = self._there(terms[:split])
+        split = 2 + 2 * _near_split(node)
+        left = self._there(step, 2, split)
         if not left:
             return False
-        right = self._there(terms[split:])
+        right = self._there(step, split, len(step))
         if not right:
             return False
         n = node.distance
@@ -412,33 +493,37 @@ class Evaluation:
                     return True
         return False
 
-    def _there(self, terms: tuple[PlanTerm, ...]) -> list[PlanTerm]:
-        """The terms of ``terms`` that are in the story."""
-        present, nodes = self._present, self._nodes
+    def _there(self, step: Step, start: int, stop: int) -> list[PlanTerm]:
+        """The terms of ``step`` (a key and a place each) from index ``start`` to ``stop``
+        that are in the story."""
+        present, table = self._present, self._table
         out = []
-        for plan_term in terms:
-            known = present.get(plan_term[1])
+        i = start
+        while i < stop:  # (see ``holds``)
+            key = step[i]
+            known = present.get(key)
             if known is None:
-                known = self._present_of(nodes[plan_term[0]], plan_term[1])
+                known = self._present_of(table[step[i + 1]], key)
             if known:
-                out.append(plan_term)
+                out.append((key, step[i + 1]))
+            i += 2
         return out
 
     def _occurrences(self, terms: list[PlanTerm]) -> list[list[Occ]]:
         """The occurrences of each of ``terms``."""
-        memo, nodes = self._memo, self._nodes
+        memo, table = self._memo, self._table
         out = []
-        for term, key, _ in terms:
+        for key, term in terms:
             # memoised under the presence key (see ``term_occ``)
             occs = memo.get(key)
-            out.append(occs if occs is not None else self.term_occ(nodes[term]))
+            out.append(occs if occs is not None else self.term_occ(table[term]))
         return out
 
     def _unplaced(self, terms: list[PlanTerm]) -> bool:
         """Whether ``terms`` are lone unquoted words (each of one or several alternatives)
         whose occurrences have not been looked for yet."""
-        memo, nodes = self._memo, self._nodes
-        return all(key not in memo and _single_lemma(nodes[term]) for term, key, _ in terms)
+        memo, table = self._memo, self._table
+        return all(key not in memo and _single_lemma(table[term]) for key, term in terms)
 
     def _none_near(self, occurrences: list[list[Occ]], words: list[PlanTerm], n: int) -> bool:
         """Whether no occurrence of the lone-word terms ``words`` can be within ``n`` words of
@@ -453,7 +538,7 @@ class Evaluation:
         doc = self.doc
         lang = doc.lang
         reach = n + 1
-        terms: list[Term] = [self._nodes[term] for term, _, _ in words]
+        terms: list[Term] = [self._table[term] for _, term in words]
         wanted = [(DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],),
                    [k for alt in term.alts for k in word_keys(alt[0].text, lang)]) for term in terms]
         for occs in occurrences:
@@ -507,19 +592,21 @@ class Evaluation:
     def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
         """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
         pieces: list[tuple[tuple[Occ, str], ...]] = []
-        made, nodes = self._evidence, self._nodes
-        for how, terms, place in plan:
-            if how == _ANY:
-                if len(terms) == 1:
-                    term, _, key = terms[0]
-                    piece = made.get(key)
-                    pieces.append(piece if piece is not None else self._term_evidence(nodes[term]))
-                    continue
-                self._or_pieces(terms, pieces)
+        made, table = self._evidence, self._table
+        for place in plan:
+            step = table[place]
+            how = step[0]
+            if how == _TERM:
+                term = table[step[2]]
+                # ``_term_evidence`` written out: a call less for most terms of a match read
+                piece = made.get((id(term.alts), term.field, term.label))
+                pieces.append(piece if piece is not None else self._term_evidence(term))
+            elif how == _ANY:
+                self._or_pieces(step, pieces)
             elif how in (_NEAR, _NEAR_OR):
-                self._near_pieces(terms, nodes[place], pieces)
+                self._near_pieces(step, table[step[1]], pieces)
             elif how == _NODE:
-                self._collect(nodes[place], pieces)
+                self._collect(table[step[1]], pieces)
         # ``_merged`` written out: a call less for every match read
         if len(pieces) == 1:
             [piece] = pieces
@@ -535,35 +622,40 @@ class Evaluation:
             found.update(piece)
         return tuple(sorted(found.items())[:MAX_HITS])
 
-    def _or_pieces(self, terms: tuple[PlanTerm, ...], pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
-        """The evidence of every term of an OR of ``terms`` that is there (the plan held: the
-        memo knows them)."""
-        present, made, nodes = self._present, self._evidence, self._nodes
-        for term, pkey, key in terms:
-            known = present.get(pkey)
+    def _or_pieces(self, step: Step, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """The evidence of every term of an OR of terms (its ``_ANY`` step ``step``) that is
+        there."""
+        present, made, table = self._present, self._evidence, self._table
+        i, stop = 1, len(step)
+        while i < stop:  # (see ``holds``)
+            key = step[i]
+            term = table[step[i + 1]]
+            known = present.get(key)
             if known is None:
-                known = self._present_of(nodes[term], pkey)
+                known = self._present_of(term, key)
             if known:
-                piece = made.get(key)
-                pieces.append(piece if piece is not None else self._term_evidence(nodes[term]))
+                # (see ``evidence_of``)
+                piece = made.get((id(term.alts), term.field, term.label))
+                pieces.append(piece if piece is not None else self._term_evidence(term))
+            i += 2
 
-    def _near_pieces(self, terms: tuple[PlanTerm, ...], node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
-        """``_near_evidence`` of a NEAR of terms or ORs of terms ``terms``, without walking
-        it: each term's occurrences inside the spans where it matched."""
-        nodes = self._nodes
+    def _near_pieces(self, step: Step, node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
+        """``_near_evidence`` of a NEAR of terms or ORs of terms (its step ``step``), without
+        walking it: each term's occurrences inside the spans where it matched."""
+        table = self._table
         near = None if id(node) in self._memo else self._near_words(node)  # type: ignore[arg-type]
         if near is not None:
             # (see ``_near_words``) the spans are not made
             near_left, near_right = near
             split = _near_split(node)  # type: ignore[arg-type]
-            for k, (place, _, _) in enumerate(terms):
-                term = nodes[place]
+            for k, place in enumerate(step[3::2]):
+                term = table[place]
                 inside = near_left if k < split else near_right
                 pieces.append(tuple(zip(filter(inside.__contains__, self.term_occ(term)), repeat(term.label))))
             return
         spans = self.occ(node)
-        for place, _, _ in terms:
-            term = nodes[place]
+        for place in step[3::2]:
+            term = table[place]
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
     def _near_words(self, node: Near) -> tuple[set[Occ], set[Occ]] | None:
@@ -589,13 +681,13 @@ class Evaluation:
         return near_left, _with_neighbours(right, left, reach)[0]
 
     def _term_truth(self, term: Term) -> bool:
-        key = (id(term.alts), term.field)
+        key = ~(id(term.alts) << 3 | _FIELD_BITS[term.field])  # ``_term_key``, written out
         known = self._present.get(key)
         if known is None:
             known = self._present_of(term, key)
         return known
 
-    def _present_of(self, term: Term, key: tuple[int, str | None]) -> bool:
+    def _present_of(self, term: Term, key: int) -> bool:
         """Whether ``term`` (whose memo key is ``key``) is in the story, found for the first
         time: a lone unquoted word needs no positions, its keys in the field's features."""
         known = self._present[key] = (self._in_fields(term) if _single_lemma(term)

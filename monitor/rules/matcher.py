@@ -19,7 +19,7 @@ whose words it contains, not with the number of rules.
 What the filter needs of a chunk of text (its features that some rule may look up,
 whether it starts a rule's word pair, its words under a wildcard) is noted once per chunk
 (``ChunkNotes``), so a story's features take one lookup per distinct chunk. A rule is
-evaluated through its plan (``evaluate.plan_of``, made the first time it is a candidate):
+evaluated through its plan (``evaluate.PlanTable``, made the first time it is a candidate):
 its conjuncts, of which terms, ORs of terms and NOTs of a term are memo lookups rather than
 a walk of its tree. Rules with the same evidence in a story share one report (hits and
 snippets).
@@ -69,7 +69,7 @@ from monitor.rules.encoding import (
     Feature,
     pair_of,
 )
-from monitor.rules.evaluate import Evaluation, Plan, plan_of
+from monitor.rules.evaluate import Evaluation, Plan, PlanTable
 from monitor.rules.frequency import Rates, prefix_rate, word_rate
 from monitor.rules.parser import parse_query
 from monitor.rules.reports import StoryReports
@@ -155,27 +155,34 @@ class _TopicScope:
 
 
 class _Plans(list[Plan | None]):
-    """Each rule's evaluation plan (``evaluate.plan_of``), made the first time the rule is a
-    candidate, and the table of the query objects the plans name by place (``nodes``). A
-    plan's memo keys are ids of this process's query objects: pickled (the compiled-rule
-    cache), the list is left empty, to be made again where it is loaded."""
+    """Each rule's evaluation plan, made the first time the rule is a candidate, and the
+    table of what the plans name by place (``table``). A plan's memo keys are ids of this
+    process's query objects: pickled (the compiled-rule cache), the list is left empty, to
+    be made again where it is loaded."""
 
-    __slots__ = ("_lock", "nodes")
+    __slots__ = ("_lock", "table")
 
-    def __init__(self, plans: Iterable[Plan | None], nodes: Iterable[Node] = ()) -> None:
+    def __init__(self, plans: Iterable[Plan | None], table: PlanTable | None = None) -> None:
         super().__init__(plans)
-        #: the query objects the plans name, by place (appended to as plans are made)
-        self.nodes: list[Node] = list(nodes)
+        #: what the plans name, by place (appended to as plans are made)
+        self.table = PlanTable(table)
         self._lock = threading.Lock()
 
     def made(self, r: int, root: Node) -> Plan:
         """The plan of rule ``r``, whose query is ``root``, made now: one at a time, so that
-        the places a plan names in ``nodes`` are those of its own objects."""
+        the places a plan names in ``table`` are those of its own steps and objects."""
         with self._lock:
             plan = self[r]
             if plan is None:
-                plan = self[r] = plan_of(root, self.nodes)
+                plan = self[r] = self.table.plan(root)
             return plan
+
+    def copied(self) -> _Plans:
+        """A copy, for a matcher patched from this one: while no plan is being made, so that
+        the table's places are consistent, and apart, so that each matcher's plans are made
+        one at a time without waiting for the other's."""
+        with self._lock:
+            return _Plans(self, self.table)
 
     def __reduce__(self) -> tuple[object, tuple[list[None]]]:
         return _Plans, ([None] * len(self),)
@@ -685,7 +692,7 @@ class Matcher:
         matcher._patches = patches
         # the plans of the rules kept stay good (their query objects are the same); a changed
         # rule's plan is made again from its new query
-        plans = matcher._plans = _Plans(self._plans, self._plans.nodes)
+        plans = matcher._plans = self._plans.copied()
         for r in changed:
             plans[r] = None
         return matcher
@@ -860,7 +867,7 @@ class Matcher:
         if not candidates:
             return []
         rules, limited, plans = self._rules, self.limited, self._plans
-        evaluation = Evaluation(doc, plans.nodes)
+        evaluation = Evaluation(doc, plans.table)
         reports = StoryReports(evaluation)
         later = Match.later
         out: list[Match] = []

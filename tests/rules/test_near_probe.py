@@ -1,4 +1,4 @@
-"""Plans (``evaluate.plan_of``) against the query walked as a tree: a NEAR of terms or ORs
+"""Plans (``evaluate.PlanTable``) against the query walked as a tree: a NEAR of terms or ORs
 of terms decided through its plan (``Evaluation._near_holds``: the terms there, pairs of
 their occurrences, and lone words first looked for around the other side's occurrences),
 and NOTs checked first, on seeded random stories of repeated words, compounds,
@@ -14,9 +14,8 @@ import pytest
 
 from monitor.models import Story
 from monitor.rules import parse_query
-from monitor.rules.ast import Node
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import Evaluation, plan_of
+from monitor.rules.evaluate import Evaluation, PlanTable
 from monitor.rules.text import PARTS
 
 #: words of the stories and of the queries: inflections, a compound, a possessive, a word
@@ -69,11 +68,11 @@ def test_near_through_its_plan_equals_the_near_walked(probes: Counter[bool]) -> 
         story = _story(rng)
         roots = [parse_query(_query(rng)).root for _ in range(12)]
         # one evaluation for every query: the memo is shared, as across a story's rules
-        nodes: list[Node] = []
-        planned, walked = Evaluation(StoryDoc(story), nodes), Evaluation(StoryDoc(story))
+        table = PlanTable()
+        planned, walked = Evaluation(StoryDoc(story), table), Evaluation(StoryDoc(story))
         for root in roots:
             expected = walked.truth(root)
-            assert planned.holds(plan_of(root, nodes)) == expected, (story, root)
+            assert planned.holds(table.plan(root)) == expected, (story, root)
             held[expected] += 1
     assert held[True] > 50 and held[False] > 50
     # the probe ruled NEARs out, and let others through to be decided exactly
@@ -92,8 +91,8 @@ def test_near_at_the_edge_of_its_distance(distance: int, probes: Counter[bool]) 
                           f'"the tesla" NEAR/{distance} (report OR probe)', f"report NEAR/{distance} tesla"):
                 root = parse_query(query).root
                 walked = Evaluation(StoryDoc(story)).truth(root)
-                nodes: list[Node] = []
-                assert Evaluation(StoryDoc(story), nodes).holds(plan_of(root, nodes)) == walked, (text, query)
+                table = PlanTable()
+                assert Evaluation(StoryDoc(story), table).holds(table.plan(root)) == walked, (text, query)
                 if filler == "x":
                     assert walked == (count <= distance), (text, query)
     assert probes[True] > 0 and probes[False] > 0
@@ -124,14 +123,14 @@ def test_plans_with_nots_first_keep_truth_and_evidence() -> None:
     held = Counter[bool]()
     for _ in range(150):
         story = _story(rng)
-        nodes: list[Node] = []
-        planned, walked = Evaluation(StoryDoc(story), nodes), Evaluation(StoryDoc(story))
+        table = PlanTable()
+        planned, walked = Evaluation(StoryDoc(story), table), Evaluation(StoryDoc(story))
         for _ in range(12):
             a, b, c, d = (rng.choice(_QUERY_WORDS) for _ in range(4))
             query = rng.choice((f"{a} -{b}", f"{a} {b} NOT ({c} OR {d})", f"{a} -{b} {_query(rng)}",
                                 f"({a} OR {b}) NOT {c} NOT {d}", f"{_side(rng)} -{c} -({d} OR {a})"))
             root = parse_query(query).root
-            plan = plan_of(root, nodes)
+            plan = table.plan(root)
             expected = walked.truth(root)
             assert planned.holds(plan) == expected, (story, query)
             if expected:

@@ -123,19 +123,28 @@ def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
         assert set(prefixed) == {(p, w) for w in folds for p in matcher._prefixes if w.startswith(p)}, chunk
 
 
-def test_rule_plans_are_made_of_what_the_collector_stops_tracking() -> None:
+@pytest.mark.parametrize("generation", [0, 2])
+def test_rule_plans_are_untracked_by_the_first_collection(generation: int) -> None:
     """A matcher keeps the plan of every rule that has been a candidate, made after it was
-    frozen: plans name the query objects by place in the matcher's node table, so that,
-    made of ints and strings, they stop being tracked (a few collections for their nesting)."""
+    frozen: a plan and its steps are flat tuples of ints (the query objects are named by
+    place in the matcher's plan table), so the first collection that sees them, young or
+    full, stops tracking them (nested tuples lose their tracking one level a collection)."""
     specs = [RuleSpec("a", "elections OR Straße"), RuleSpec("b", '"re elected" city -mayor'),
-             RuleSpec("c", "(city OR town) NEAR/5 council"), RuleSpec("d", "title:vote (city council)")]
+             RuleSpec("c", "(city OR town) NEAR/5 council"), RuleSpec("d", "title:vote (city council)"),
+             RuleSpec("e", "city -(mayor OR =Town) (vote OR council) town NEAR/3 council -mayor")]
     matcher = Matcher.compile(specs)
     story = Story(source="s", url="https://news.example/1", title="City vote",
                   text="The town council was re elected by the city. Elections were held.")
-    assert [m.rule for m in matcher.match(story)] == ["a", "b", "c", "d"]
-    plans = matcher._plans
+    gc.collect()
+    assert [m.rule for m in matcher.match(story)] == ["a", "b", "c", "d", "e"]
+    plans, entries = matcher._plans, matcher._plans.table.entries
     assert all(plan is not None for plan in plans)
-    assert plans.nodes and all(gc.is_tracked(node) for node in plans.nodes)  # the query objects themselves
-    for _ in range(6):
-        gc.collect()
-    assert not any(map(gc.is_tracked, plans))
+    steps = [entry for entry in entries if type(entry) is tuple]
+    # every kind of step: a term, a term that must not be there, an OR of terms, NEARs of
+    # two terms and of ORs of terms, a node walked as a tree
+    assert {step[0] for step in steps} == set(range(7))
+    assert all(map(gc.is_tracked, [*plans, *steps]))  # made with the collector paused
+    gc.collect(generation)
+    assert not any(map(gc.is_tracked, plans)) and not any(map(gc.is_tracked, steps))
+    nodes = [entry for entry in entries if type(entry) is not tuple]
+    assert nodes and all(map(gc.is_tracked, nodes))  # the query objects themselves
