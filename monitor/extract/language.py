@@ -64,6 +64,25 @@ class Detection:
     probability: float
 
 
+def _walked(nextmove: Any, bases: list[int], output: list[int],
+            data: bytes) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """What :meth:`_Automaton.visits` finds, found by walking the automaton (``tk_nextmove``,
+    its rows' offsets, ``tk_output``) a byte at a time as the library does: for an automaton
+    :meth:`_Automaton.of` does not take."""
+    import numpy as np
+
+    state, found = 0, list[int]()
+    append = found.append
+    for byte in data:
+        state = nextmove[bases[state] + byte]
+        ngram = output[state]
+        if ngram >= 0:
+            append(ngram)
+    visits = Counter(found)
+    return (np.fromiter(visits.keys(), dtype=np.intp, count=len(visits)),
+            np.fromiter(visits.values(), dtype=np.intp, count=len(visits)))
+
+
 class _Automaton:
     """py3langid's n-gram automaton, run over every position of a text at once.
 
@@ -225,23 +244,6 @@ class _Classifier:
         bits <<= 13
         return bits.view(np.float32)
 
-    def _walk(self, data: bytes) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """:meth:`_Automaton.visits` a byte at a time, as the library counts: for an
-        automaton :meth:`_Automaton.of` does not take."""
-        import numpy as np
-
-        nextmove, rows, out = self._next, self._rows, self._out
-        state, found = 0, list[int]()
-        append = found.append
-        for byte in data:
-            state = nextmove[rows[state] + byte]
-            feature = out[state]
-            if feature >= 0:
-                append(feature)
-        visits = Counter(found)
-        return (np.fromiter(visits.keys(), dtype=np.intp, count=len(visits)),
-                np.fromiter(visits.values(), dtype=np.intp, count=len(visits)))
-
     def classify(self, text: str) -> tuple[str, float]:
         """The most probable language of ``text`` and its probability, as py3langid gives them."""
         import numpy as np
@@ -249,8 +251,8 @@ class _Classifier:
         if text.isupper():
             text = text.lower()
         data = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
-        ngrams, counts = (self._walk(data) if self._automaton is None or len(data) >= 1 << 32
-                          else self._automaton.visits(data))
+        ngrams, counts = (_walked(self._next, self._rows, self._out, data)
+                          if self._automaton is None or len(data) >= 1 << 32 else self._automaton.visits(data))
         if len(ngrams):
             weights = np.log1p(counts.astype(np.float32))
             scores = weights @ self._widened(np.take(self._ptc, ngrams, axis=0)) + self._pc
