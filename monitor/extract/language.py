@@ -94,7 +94,8 @@ class _Automaton:
     trie is ``depth`` bytes deep (6), so the longest suffix in the trie lies within the last
     ``depth`` bytes: the state after a byte is the state after walking only those bytes
     from the start. All positions take those ``depth`` steps together, each step one numpy
-    lookup over the whole text, the same states for a fraction of the cost.
+    lookup over the whole text (the first two steps one lookup in a table of byte pairs):
+    the same states for a fraction of the cost.
 
     That holds only for an automaton built as Aho-Corasick builds one, which :meth:`of`
     checks on the whole table when the model loads (~0.05 s); for any other it gives
@@ -108,12 +109,18 @@ class _Automaton:
     _NO_NGRAM = 1 << 62
 
     def __init__(self, table: npt.NDArray[Any], bases: npt.NDArray[np.intp],
-                 output: npt.NDArray[np.int64], depth: int) -> None:
+                 output: npt.NDArray[np.int64], depth: int, idle: int) -> None:
         import numpy as np
 
         self._table = table
         self._bases = bases
         self.depth = depth
+        #: bytes that leave the start where it is: before the text, they make every
+        #: position's last ``depth`` bytes a walk from the start
+        self._lead = bytes([idle]) * (depth - 1)
+        #: the state after two bytes from the start, at ``first << 8 | second``
+        after_one = bases[table[bases[0] + np.arange(256)]]
+        self._pairs = table[(after_one[:, None] + np.arange(256)).ravel()]
         #: for each state, its n-gram in the high half of a 64-bit key (the low half will
         #: hold the position it occurs at), or a key that sorts after every n-gram
         self._keys = np.where(output >= 0, output << 32, self._NO_NGRAM)
@@ -122,8 +129,8 @@ class _Automaton:
     def of(cls, nextmove: Any, rows: Any, output: list[int]) -> _Automaton | None:
         """py3langid's automaton (``tk_nextmove``, ``tk_row``, ``tk_output``: 256 next
         states a row, a row a state, an n-gram or -1 a state; the start is state 0), or
-        ``None`` when it is not an Aho-Corasick automaton at most ``MAX_DEPTH`` deep or its
-        n-grams are more than ``2**30``.
+        ``None`` when it is not an Aho-Corasick automaton 2 to ``MAX_DEPTH`` deep with a
+        byte that starts no n-gram, or its n-grams are more than ``2**30``.
 
         The check rebuilds the trie breadth first and holds every transition to the
         construction: a state's move on a byte is its child in the trie when it has one,
@@ -143,9 +150,10 @@ class _Automaton:
         failure = np.zeros(len(row), dtype=np.intp)
         depth[0] = 0
         start = moves[row[0]].astype(np.intp)
+        idle = np.flatnonzero(start == 0)
         level = start[start != 0]
-        if len(np.unique(level)) != len(level):
-            return None  # two bytes lead to one child of the start
+        if not len(idle) or len(np.unique(level)) != len(level):
+            return None  # every byte starts an n-gram, or two lead to one child of the start
         depth[level] = 1
         deepest = 0
         while len(level):
@@ -168,20 +176,22 @@ class _Automaton:
                 failure[child] = inherited[state, byte]
                 children.append(child)
             level = np.concatenate(children) if children else level[:0]
-        return cls(table, row << 8, ngrams, deepest)
+        if deepest < 2:
+            return None
+        return cls(table, row << 8, ngrams, deepest, int(idle[0]))
 
     def visits(self, data: bytes) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         """The n-grams of the model in ``data`` in order of first occurrence, and how often
         each occurs: what walking the automaton over ``data`` finds."""
         import numpy as np
 
-        text = np.frombuffer(data, dtype=np.uint8)
-        size = len(text)
-        state = np.zeros(size, dtype=np.intp)
-        # the step `back` moves every position on by the byte `back` places before it;
-        # positions with fewer bytes before them are still at the start
-        for back in range(min(self.depth, size) - 1, -1, -1):
-            state[back:] = self._table[self._bases[state[back:]] + text[:size - back]]
+        size = len(data)
+        text = np.frombuffer(self._lead + data, dtype=np.uint8).astype(np.intp)
+        # the walks of all positions, a step at a time; step k reads the byte k places
+        # after the start of each position's window of ``depth`` bytes
+        state = self._pairs[(text[:size] << 8) | text[1:size + 1]]
+        for k in range(2, self.depth):
+            state = self._table[self._bases[state] + text[k:k + size]]
         # sorting (n-gram, position) keys groups each n-gram's occurrences, its first first
         keys = self._keys[state]
         keys |= np.arange(size)

@@ -229,6 +229,8 @@ def _small_automaton(moves: dict[int, dict[str, int]]) -> tuple[array, array]:
 #: the Aho-Corasick automaton of the n-grams "ab" (0) and "b" (1): states start, a, ab, b
 AB = {0: {"a": 1, "b": 3}, 1: {"a": 1, "b": 2}, 2: {"a": 1, "b": 3}, 3: {"a": 1, "b": 3}}
 AB_OUTPUT = [-1, -1, 0, 1]
+#: the moves of a start where every byte is an n-gram of its own (byte b to state b + 1)
+EVERY_BYTE = {chr(b): b + 1 for b in range(256)}
 
 
 def test_the_automaton_is_taken_when_it_is_aho_corasicks() -> None:
@@ -249,9 +251,12 @@ def test_the_automaton_is_taken_when_it_is_aho_corasicks() -> None:
     ({**AB, 3: {"a": 1, "b": 2}}, "b then b goes to ab, a state that b is no suffix of"),
     ({0: {"a": 1, "b": 1}, 1: {}}, "two bytes lead to one child of the start"),
     ({0: {"a": 1}, 1: {"a": 0}}, "a parity of a's: the state depends on more than the last bytes"),
+    ({0: {"a": 1}, 1: {"a": 1}}, "one byte deep: no pair of bytes to look up"),
+    ({0: EVERY_BYTE, **{1 + b: EVERY_BYTE for b in range(256) if b != 97}, 98: {**EVERY_BYTE, "b": 257},
+      257: EVERY_BYTE}, "every byte starts an n-gram: nothing to stand for the bytes before a text"),
 ])
 def test_an_automaton_not_built_as_aho_corasick_is_walked(moves: dict[int, dict[str, int]], why: str) -> None:
     from monitor.extract.language import _Automaton
 
     nextmove, rows = _small_automaton(moves)
-    assert _Automaton.of(nextmove, rows, [-1, 0, 1, 2][:len(moves)]) is None, why
+    assert _Automaton.of(nextmove, rows, list(range(-1, len(moves) - 1))) is None, why
