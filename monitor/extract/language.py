@@ -264,6 +264,7 @@ class _Classifier:
         if text.isupper():
             text = text.lower()
         data = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
+        # (the automaton's sort keys hold a position in 32 bits: a text of 4 GiB is walked)
         ngrams, counts = (_walked(self._next, self._rows, self._out, data)
                           if self._automaton is None or len(data) >= 1 << 32 else self._automaton.visits(data))
         if len(ngrams):
