@@ -416,13 +416,36 @@ def _line_output(
         matches = [{"rule": m.rule, **({"similarity": m.topic.similarity} if m.topic is not None else {})}
                    for m in matcher.match(story)]
     else:
-        matches = [
-            {"rule": m.rule, "snippets": [s.plain() for s in m.snippets],
-             "terms": sorted({h.term for h in m.hits}),
-             **({"similarity": m.topic.similarity} if m.topic is not None else {})}
-            for m in matcher.match(story)
-        ]
+        matches = _with_evidence(matcher.match(story))
     return {"id": obj["id"], "matches": matches}, True
+
+
+def _with_evidence(found: list[Match]) -> list[dict[str, Any]]:
+    """The output of a story's matches: rule, snippets, matched terms (and similarity).
+
+    The matches of a story share their evidence (:mod:`monitor.rules.reports` builds it
+    once a story: on the mix benchmark half the snippets and a quarter of the hits are
+    another match's), so each snippet is rendered, and each set of hits reduced to its
+    terms, once."""
+    plain: dict[int, str] = {}
+    terms: dict[int, list[str]] = {}
+    out = []
+    for match in found:
+        snippets = []
+        for snippet in match.snippets:
+            text = plain.get(id(snippet))
+            if text is None:
+                text = plain[id(snippet)] = snippet.plain()
+            snippets.append(text)
+        hits = match.hits
+        names = terms.get(id(hits))
+        if names is None:
+            names = terms[id(hits)] = sorted({h.term for h in hits})
+        entry: dict[str, Any] = {"rule": match.rule, "snippets": snippets, "terms": names}
+        if match.topic is not None:
+            entry["similarity"] = match.topic.similarity
+        out.append(entry)
+    return out
 
 
 def _rule_set(
