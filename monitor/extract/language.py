@@ -226,9 +226,12 @@ class _Classifier:
         import numpy as np
 
         self._next = identifier.tk_nextmove
-        self._rows = [row << 8 for row in identifier.tk_row]
+        self._row_of = identifier.tk_row
         self._out = identifier.tk_output
-        self._automaton = _Automaton.of(self._next, identifier.tk_row, self._out)
+        self._automaton = _Automaton.of(self._next, self._row_of, self._out)
+        #: each state's row offset for a walk a byte at a time, made when first needed
+        #: (~100 000 ints, ~4 MB: not when the automaton runs over all positions at once)
+        self._rows: list[int] = []
         self._ptc: npt.NDArray[np.float16] = identifier.nb_ptc
         self._pc: npt.NDArray[np.float32] = identifier.nb_pc
         self._classes: list[str] = list(identifier.nb_classes)
@@ -265,8 +268,11 @@ class _Classifier:
             text = text.lower()
         data = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
         # (the automaton's sort keys hold a position in 32 bits: a text of 4 GiB is walked)
-        ngrams, counts = (_walked(self._next, self._rows, self._out, data)
-                          if self._automaton is None or len(data) >= 1 << 32 else self._automaton.visits(data))
+        if self._automaton is not None and len(data) < 1 << 32:
+            ngrams, counts = self._automaton.visits(data)
+        else:
+            self._rows = self._rows or [row << 8 for row in self._row_of]
+            ngrams, counts = _walked(self._next, self._rows, self._out, data)
         if len(ngrams):
             weights = np.log1p(counts.astype(np.float32))
             scores = weights @ self._widened(np.take(self._ptc, ngrams, axis=0)) + self._pc

@@ -207,10 +207,21 @@ def test_the_automaton_finds_the_walks_ngrams_in_any_bytes() -> None:
     rng = random.Random(16)
     samples = [rng.randbytes(rng.choice([0, 1, 5, 6, 7, 100, 3000])) for _ in range(60)]
     samples += [t.encode("utf8", errors="surrogatepass") for t in _random_texts(15, 60)]
+    bases = [r << 8 for r in ours._row_of]
     for data in samples:
         ngrams, counts = ours._automaton.visits(data)
-        walked, walked_counts = _walked(ours._next, ours._rows, ours._out, data)
+        walked, walked_counts = _walked(ours._next, bases, ours._out, data)
         assert ngrams.tolist() == walked.tolist() and counts.tolist() == walked_counts.tolist(), data[:40]
+
+
+def test_without_the_automaton_the_classifier_walks_to_the_librarys_answers() -> None:
+    from monitor.extract.language import _Classifier
+
+    library, _ = _library_and_ours()
+    walking = _Classifier(library)
+    walking._automaton = None  # as for a model _Automaton.of does not take
+    texts = [*_random_texts(17, 40), GERMAN, CANTONESE, MIXED]
+    assert [walking.classify(t) for t in texts] == [library.classify(t) for t in texts]
 
 
 def _small_automaton(moves: dict[int, dict[str, int]]) -> tuple[array, array]:
