@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 _HTML_HINT = re.compile(rb"<(?:!doctype\s+html|html|head|body|article|p|div)[\s>]", re.IGNORECASE)
 _STR_FIELDS = ("title", "text", "summary", "source", "outlet", "url", "lang")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: ``match``'s output objects are trees (dicts and lists made here, an ``id`` from
+#: ``json.loads``): the encoder's watch for containers inside themselves, a dict of every
+#: container met, is a tenth of the encoding of a line with 45 matches
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 def _fail(message: str) -> NoReturn:
@@ -76,7 +80,7 @@ def _json_line(obj: object) -> str:
     """``obj`` as one line of JSON that any output encoding takes: a lone surrogate (from an
     ``id`` given with one) stays the ``\\ud800`` escape it came in as, so the id reads back
     the same."""
-    line = json.dumps(obj, ensure_ascii=False)
+    line = _JSON.encode(obj)
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", line) if _has_surrogates(line) else line
 
 
@@ -412,13 +416,36 @@ def _line_output(
         matches = [{"rule": m.rule, **({"similarity": m.topic.similarity} if m.topic is not None else {})}
                    for m in matcher.match(story)]
     else:
-        matches = [
-            {"rule": m.rule, "snippets": [s.plain() for s in m.snippets],
-             "terms": sorted({h.term for h in m.hits}),
-             **({"similarity": m.topic.similarity} if m.topic is not None else {})}
-            for m in matcher.match(story)
-        ]
+        matches = _with_evidence(matcher.match(story))
     return {"id": obj["id"], "matches": matches}, True
+
+
+def _with_evidence(found: list[Match]) -> list[dict[str, Any]]:
+    """The output of a story's matches: rule, snippets, matched terms (and similarity).
+
+    The matches of a story share their evidence (:mod:`monitor.rules.reports` builds it
+    once a story: on the mix benchmark half the snippets and a quarter of the hits are
+    another match's), so each snippet is rendered, and each set of hits reduced to its
+    terms, once."""
+    plain: dict[int, str] = {}
+    terms: dict[int, list[str]] = {}
+    out = []
+    for match in found:
+        snippets = []
+        for snippet in match.snippets:
+            text = plain.get(id(snippet))
+            if text is None:
+                text = plain[id(snippet)] = snippet.plain()
+            snippets.append(text)
+        hits = match.hits
+        names = terms.get(id(hits))
+        if names is None:
+            names = terms[id(hits)] = sorted({h.term for h in hits})
+        entry: dict[str, Any] = {"rule": match.rule, "snippets": snippets, "terms": names}
+        if match.topic is not None:
+            entry["similarity"] = match.topic.similarity
+        out.append(entry)
+    return out
 
 
 def _rule_set(

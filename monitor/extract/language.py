@@ -11,12 +11,15 @@ and ~12 s to load, its low-accuracy mode is less accurate on short texts, and it
 
 Detection runs for every story the daemon or ``newsmonitor match`` reads, so it is computed
 here (:class:`_Classifier`) from py3langid's model the way its ``classify`` computes it, the
-same numbers in the same order, without two costs of the library's own path: counting every
-letter of the text to learn whether it has ``MIN_LETTERS`` (now a match that stops at the
-sixtieth), and widening each story's rows of the model from 16-bit to 32-bit floats through
-numpy's generic cast (now the exact bit shift that widens a normal half float). Together they
-were half of a story's cost (``benchmarks/lang_instructions.py``); the answers are the
-library's, bit for bit, which ``tests/extract/test_language.py`` checks on the corpus.
+same numbers in the same order, without three costs of the library's own path: walking its
+n-gram automaton a byte at a time in Python (now every position at once, :class:`_Automaton`),
+counting every letter of the text to learn whether it has ``MIN_LETTERS`` (now a match that
+stops at the sixtieth), and widening each story's rows of the model from 16-bit to 32-bit
+floats through numpy's generic cast (now the exact bit shift that widens a normal half float).
+On the corpus articles a story's detection takes ~120-150 us of CPU instead of ~260-330
+(``benchmarks/lang_instructions.py``: 1.16 M instructions instead of 2.28 M; the walk's cost
+was mostly cache misses, which instructions do not show). The answers are the library's, bit
+for bit, which ``tests/extract/test_language.py`` checks on the corpus and on random text.
 """
 
 from __future__ import annotations
@@ -64,12 +67,154 @@ class Detection:
     probability: float
 
 
+def _walked(nextmove: Any, bases: list[int], output: list[int],
+            data: bytes) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """What :meth:`_Automaton.visits` finds, found by walking the automaton (``tk_nextmove``,
+    its rows' offsets, ``tk_output``) a byte at a time as the library does: for an automaton
+    :meth:`_Automaton.of` does not take."""
+    import numpy as np
+
+    state, found = 0, list[int]()
+    append = found.append
+    for byte in data:
+        state = nextmove[bases[state] + byte]
+        ngram = output[state]
+        if ngram >= 0:
+            append(ngram)
+    visits = Counter(found)
+    return (np.fromiter(visits.keys(), dtype=np.intp, count=len(visits)),
+            np.fromiter(visits.values(), dtype=np.intp, count=len(visits)))
+
+
+class _Automaton:
+    """py3langid's n-gram automaton, run over every position of a text at once.
+
+    The model finds its n-grams with an Aho-Corasick automaton over bytes: its states are the
+    nodes of a trie of the n-grams' prefixes, and the state after any input is the node of
+    the input's longest suffix in the trie; each state names at most one n-gram
+    (``tk_output``). The library walks it a byte at a time in Python, a lookup in a table of
+    9.8 M entries for each byte (~220 ns a byte, mostly the processor's cache misses). The
+    trie is ``depth`` bytes deep (6), so the longest suffix in the trie lies within the last
+    ``depth`` bytes: the state after a byte is the state after walking only those bytes
+    from the start. All positions take those ``depth`` steps together, each step one numpy
+    lookup over the whole text (the first two steps one lookup in a table of byte pairs):
+    the same states for a fraction of the cost.
+
+    That holds only for an automaton built as Aho-Corasick builds one, which :meth:`of`
+    checks on the whole table when the model loads (~0.05 s); for any other it gives
+    ``None`` and the classifier walks the text a byte at a time, as the library does.
+    """
+
+    #: deeper tries (none in py3langid's model) are walked a byte at a time: the steps
+    #: over the whole text would cost more than the walk
+    MAX_DEPTH = 16
+    #: where a state without an n-gram sorts: after every n-gram (``_keys``)
+    _NO_NGRAM = 1 << 62
+
+    def __init__(self, table: npt.NDArray[Any], bases: npt.NDArray[np.intp],
+                 output: npt.NDArray[np.int64], depth: int, idle: int) -> None:
+        import numpy as np
+
+        self._table = table
+        self._bases = bases
+        self.depth = depth
+        #: bytes that leave the start where it is: before the text, they make every
+        #: position's last ``depth`` bytes a walk from the start
+        self._lead = bytes([idle]) * (depth - 1)
+        #: the state after two bytes from the start, at ``first << 8 | second``
+        after_one = bases[table[bases[0] + np.arange(256)]]
+        self._pairs = table[(after_one[:, None] + np.arange(256)).ravel()]
+        #: for each state, its n-gram in the high half of a 64-bit key (the low half will
+        #: hold the position it occurs at), or a key that sorts after every n-gram
+        self._keys = np.where(output >= 0, output << 32, self._NO_NGRAM)
+
+    @classmethod
+    def of(cls, nextmove: Any, rows: Any, output: list[int]) -> _Automaton | None:
+        """py3langid's automaton (``tk_nextmove``, ``tk_row``, ``tk_output``: 256 next
+        states a row, a row a state, an n-gram or -1 a state; the start is state 0), or
+        ``None`` when it is not an Aho-Corasick automaton 2 to ``MAX_DEPTH`` deep with a
+        byte that starts no n-gram, or its n-grams are more than ``2**30``.
+
+        The check rebuilds the trie breadth first and holds every transition to the
+        construction: a state's move on a byte is its child in the trie when it has one,
+        else the move of its failure state (the start's, the start itself). A state whose
+        row is its failure state's row has no child and passes as a whole, so only the
+        ~38 000 rows of inner nodes are compared, a block of states at a time.
+        """
+        import numpy as np
+
+        table = np.frombuffer(nextmove, dtype=f"u{nextmove.itemsize}")
+        moves = table.reshape(-1, 256)
+        row = np.frombuffer(rows, dtype=f"u{rows.itemsize}").astype(np.intp)
+        ngrams = np.asarray(output, dtype=np.int64)
+        if len(ngrams) != len(row) or ngrams.max(initial=-1) >= 1 << 30:
+            return None
+        depth = np.full(len(row), -1, dtype=np.intp)
+        failure = np.zeros(len(row), dtype=np.intp)
+        depth[0] = 0
+        start = moves[row[0]].astype(np.intp)
+        idle = np.flatnonzero(start == 0)
+        level = start[start != 0]
+        if not len(idle) or len(np.unique(level)) != len(level):
+            return None  # every byte starts an n-gram, or two lead to one child of the start
+        depth[level] = 1
+        deepest = 0
+        while len(level):
+            deepest += 1
+            if deepest > cls.MAX_DEPTH:
+                return None
+            children = []
+            for first in range(0, len(level), 4096):
+                states = level[first:first + 4096]
+                fallback = failure[states]
+                inner = row[states] != row[fallback]
+                own, inherited = moves[row[states[inner]]], moves[row[fallback[inner]]]
+                state, byte = np.nonzero(own != inherited)
+                child = own[state, byte].astype(np.intp)
+                # every move that differs from the failure state's is to a child: a state
+                # not reached before (its depth unknown), reached by one move only
+                if (depth[child] >= 0).any() or len(np.unique(child)) != len(child):
+                    return None
+                depth[child] = deepest + 1
+                failure[child] = inherited[state, byte]
+                children.append(child)
+            level = np.concatenate(children) if children else level[:0]
+        if deepest < 2:
+            return None
+        return cls(table, row << 8, ngrams, deepest, int(idle[0]))
+
+    def visits(self, data: bytes) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """The n-grams of the model in ``data`` in order of first occurrence, and how often
+        each occurs: what walking the automaton over ``data`` finds."""
+        import numpy as np
+
+        size = len(data)
+        text = np.frombuffer(self._lead + data, dtype=np.uint8).astype(np.intp)
+        # the walks of all positions, a step at a time; step k reads the byte k places
+        # after the start of each position's window of ``depth`` bytes
+        state = self._pairs[(text[:size] << 8) | text[1:size + 1]]
+        for k in range(2, self.depth):
+            state = self._table[self._bases[state] + text[k:k + size]]
+        # sorting (n-gram, position) keys groups each n-gram's occurrences, its first first
+        keys = self._keys[state]
+        keys |= np.arange(size)
+        keys.sort()
+        keys = keys[:int(np.searchsorted(keys, self._NO_NGRAM))]
+        ngrams = keys >> 32
+        edges = np.ones(len(keys) + 1, dtype=bool)
+        np.not_equal(ngrams[1:], ngrams[:-1], out=edges[1:-1])
+        bounds = np.flatnonzero(edges)
+        starts = bounds[:-1]
+        order = np.argsort(keys[starts] & 0xFFFF_FFFF)
+        return ngrams[starts][order], np.diff(bounds)[order]
+
+
 class _Classifier:
     """py3langid's classifier (``LanguageIdentifier.classify`` with ``norm_probs``), computed
     as the library computes it: the byte n-grams of the UTF-8 text counted by the model's
-    automaton, in the order they first occur; their log counts times the model's rows, plus
-    the class priors; scaled by the square root of the text's length, normalised to
-    probabilities; the columns of one language written in two scripts added up.
+    automaton (:class:`_Automaton`), in the order they first occur; their log counts times
+    the model's rows, plus the class priors; scaled by the square root of the text's length,
+    normalised to probabilities; the columns of one language written in two scripts added up.
 
     The model's rows are half floats; the library widens them through numpy's cast, which
     costs more than the rest of a story's detection together. Every value of the model is a
@@ -81,14 +226,19 @@ class _Classifier:
         import numpy as np
 
         self._next = identifier.tk_nextmove
-        self._rows = [row << 8 for row in identifier.tk_row]
+        self._row_of = identifier.tk_row
         self._out = identifier.tk_output
+        self._automaton = _Automaton.of(self._next, self._row_of, self._out)
+        #: each state's row offset for a walk a byte at a time, made when first needed
+        #: (~100 000 ints, ~4 MB: not when the automaton runs over all positions at once)
+        self._rows: list[int] = []
         self._ptc: npt.NDArray[np.float16] = identifier.nb_ptc
         self._pc: npt.NDArray[np.float32] = identifier.nb_pc
         self._classes: list[str] = list(identifier.nb_classes)
         first: dict[str, int] = {}
         #: (first column, second column) of a language the model has twice (two scripts)
-        self._aliases = [(first[c], i) for i, c in enumerate(self._classes) if first.setdefault(c, i) != i]
+        aliases = [(first[c], i) for i, c in enumerate(self._classes) if first.setdefault(c, i) != i]
+        self._aliases = np.array(aliases, dtype=np.intp).reshape(-1, 2)
         # the model's values are log probabilities: negative; their exponents neither 0
         # (zero, subnormal) nor 31 (infinite, not a number)
         bits = self._ptc.view(np.uint16) if self._ptc.dtype == np.float16 else None
@@ -100,28 +250,15 @@ class _Classifier:
         """``rows`` as single floats. A negative normal half float is 1, five bits of exponent
         (bias 15) and ten of mantissa; as a single float the exponent is re-biased (127) and
         the mantissa moved thirteen bits up: adding 0x14000 (the sign bit's 0x8000 out,
-        112 << 10 in) and shifting gives both, the sign bit is set back. Exact."""
+        112 << 10 in) and shifting gives both; another 0x40000 shifted is the sign bit of the
+        single float (the sum stays below 2**18, so nothing carries into it). Exact."""
         import numpy as np  # loaded with the model (see __init__)
 
         if not self._negative_normal:
             return rows.astype(np.float32)
-        bits = rows.view(np.uint16).astype(np.uint32)
-        bits += 0x14000
+        bits = np.add(rows.view(np.uint16), 0x54000, dtype=np.uint32)
         bits <<= 13
-        bits |= 0x80000000
         return bits.view(np.float32)
-
-    def _visits(self, data: bytes) -> Counter[int]:
-        """How often each of the model's n-grams occurs in ``data``, in order of first occurrence."""
-        nextmove, rows, out = self._next, self._rows, self._out
-        state, found = 0, list[int]()
-        append = found.append
-        for byte in data:
-            state = nextmove[rows[state] + byte]
-            feature = out[state]
-            if feature >= 0:
-                append(feature)
-        return Counter(found)
 
     def classify(self, text: str) -> tuple[str, float]:
         """The most probable language of ``text`` and its probability, as py3langid gives them."""
@@ -130,19 +267,23 @@ class _Classifier:
         if text.isupper():
             text = text.lower()
         data = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
-        visits = self._visits(data)
-        if visits:
-            idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
-            counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
-            scores = np.log1p(counts) @ self._widened(np.take(self._ptc, idx, axis=0)) + self._pc
+        # (the automaton's sort keys hold a position in 32 bits: a text of 4 GiB is walked)
+        if self._automaton is not None and len(data) < 1 << 32:
+            ngrams, counts = self._automaton.visits(data)
+        else:
+            self._rows = self._rows or [row << 8 for row in self._row_of]
+            ngrams, counts = _walked(self._next, self._rows, self._out, data)
+        if len(ngrams):
+            weights = np.log1p(counts.astype(np.float32))
+            scores = weights @ self._widened(np.take(self._ptc, ngrams, axis=0)) + self._pc
         else:
             scores = np.full(len(self._classes), 0.0, dtype=np.float32)
         scores *= 1.0 / math.sqrt(len(data) or 1)
         np.exp(scores - scores.max(), out=scores)
         scores /= scores.sum()
-        for i, j in self._aliases:
-            scores[i] += scores[j]
-            scores[j] = 0.0
+        # in order, as the library's loop adds them (a language in three scripts adds twice)
+        np.add.at(scores, self._aliases[:, 0], scores[self._aliases[:, 1]])
+        scores[self._aliases[:, 1]] = 0.0
         best = int(scores.argmax())
         return self._classes[best], float(scores[best])
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
+from array import array
 from typing import Any
 
 import pytest
@@ -167,3 +169,105 @@ def test_the_model_widened_by_its_bits_is_the_model_cast() -> None:
     for start in range(0, len(rows), 10_000):
         part = rows[start:start + 10_000]
         assert np.array_equal(ours._widened(part), part.astype(np.float32))
+
+
+# the automaton run over all positions at once (_Automaton) against the library's walk
+
+#: code point ranges random texts are drawn from: one- to four-byte UTF-8, combining marks,
+#: scripts without spaces, and lone surrogates (the library encodes them too)
+SCRIPTS = [(0x20, 0x7E), (0xC0, 0x17F), (0x300, 0x36F), (0x391, 0x3C9), (0x400, 0x44F),
+           (0x5D0, 0x5EA), (0x600, 0x64A), (0x900, 0x97F), (0xE01, 0xE5B), (0x3041, 0x30FF),
+           (0x4E00, 0x9FFF), (0xAC00, 0xD7A3), (0xD800, 0xDFFF), (0x1F300, 0x1F64F)]
+
+
+def _random_texts(seed: int, count: int) -> list[str]:
+    """Texts of one to three scripts, with spaces, of every length from empty to a page."""
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        ranges = rng.sample(SCRIPTS, rng.randint(1, 3))
+        size = rng.choice([0, 1, 2, 3, 5, 8, 20, 60, 200, MAX_CHARS])
+        chars = [chr(rng.randint(*rng.choice(ranges))) if rng.random() > 0.15 else " " for _ in range(size)]
+        texts.append("".join(chars))
+    return texts
+
+
+def test_the_classifier_gives_the_librarys_answers_on_random_scripts() -> None:
+    library, ours = _library_and_ours()
+    assert ours._automaton is not None  # else this compares the walk with itself
+    texts = _random_texts(14, 300)
+    texts += [GERMAN[:n] for n in range(8)] + [CANTONESE[:n] for n in range(8)] + [GERMAN.upper(), "\U0001F600" * 9]
+    assert [ours.classify(t) for t in texts] == [library.classify(t) for t in texts]
+
+
+def test_the_automaton_finds_the_walks_ngrams_in_any_bytes() -> None:
+    from monitor.extract.language import _walked
+
+    _, ours = _library_and_ours()
+    rng = random.Random(16)
+    samples = [rng.randbytes(rng.choice([0, 1, 5, 6, 7, 100, 3000])) for _ in range(60)]
+    samples += [t.encode("utf8", errors="surrogatepass") for t in _random_texts(15, 60)]
+    bases = [r << 8 for r in ours._row_of]
+    for data in samples:
+        ngrams, counts = ours._automaton.visits(data)
+        walked, walked_counts = _walked(ours._next, bases, ours._out, data)
+        assert ngrams.tolist() == walked.tolist() and counts.tolist() == walked_counts.tolist(), data[:40]
+
+
+def test_without_the_automaton_the_classifier_walks_to_the_librarys_answers() -> None:
+    from monitor.extract.language import _Classifier
+
+    library, _ = _library_and_ours()
+    walking = _Classifier(library)
+    walking._automaton = None  # as for a model _Automaton.of does not take
+    texts = [*_random_texts(17, 40), GERMAN, CANTONESE, MIXED]
+    assert [walking.classify(t) for t in texts] == [library.classify(t) for t in texts]
+
+
+def _small_automaton(moves: dict[int, dict[str, int]]) -> tuple[array, array]:
+    """``tk_nextmove`` and ``tk_row`` of an automaton over bytes: each state's moves on some
+    letters, every other byte back to the start."""
+    nextmove, rows = array("I"), array("H")
+    for state in range(len(moves)):
+        row = [0] * 256
+        for letter, target in moves[state].items():
+            row[ord(letter)] = target
+        nextmove.extend(row)
+        rows.append(state)
+    return nextmove, rows
+
+
+#: the Aho-Corasick automaton of the n-grams "ab" (0) and "b" (1): states start, a, ab, b
+AB = {0: {"a": 1, "b": 3}, 1: {"a": 1, "b": 2}, 2: {"a": 1, "b": 3}, 3: {"a": 1, "b": 3}}
+AB_OUTPUT = [-1, -1, 0, 1]
+#: the moves of a start where every byte is an n-gram of its own (byte b to state b + 1)
+EVERY_BYTE = {chr(b): b + 1 for b in range(256)}
+
+
+def test_the_automaton_is_taken_when_it_is_aho_corasicks() -> None:
+    from monitor.extract.language import _Automaton, _walked
+
+    nextmove, rows = _small_automaton(AB)
+    automaton = _Automaton.of(nextmove, rows, AB_OUTPUT)
+    assert automaton is not None and automaton.depth == 2
+    rng = random.Random(3)
+    for data in [b"", b"b", b"ab", b"aab"] + [bytes(rng.choice(b"abc") for _ in range(30)) for _ in range(30)]:
+        ngrams, counts = automaton.visits(data)
+        walked, walked_counts = _walked(nextmove, [r << 8 for r in rows], AB_OUTPUT, data)
+        assert (ngrams.tolist(), counts.tolist()) == (walked.tolist(), walked_counts.tolist()), data
+
+
+@pytest.mark.parametrize(("moves", "why"), [
+    ({**AB, 2: {"a": 1, "b": 0}}, "ab then b goes back to the start, not to b (its failure state's move)"),
+    ({**AB, 3: {"a": 1, "b": 2}}, "b then b goes to ab, a state that b is no suffix of"),
+    ({0: {"a": 1, "b": 1}, 1: {}}, "two bytes lead to one child of the start"),
+    ({0: {"a": 1}, 1: {"a": 0}}, "a parity of a's: the state depends on more than the last bytes"),
+    ({0: {"a": 1}, 1: {"a": 1}}, "one byte deep: no pair of bytes to look up"),
+    ({0: EVERY_BYTE, **{1 + b: EVERY_BYTE for b in range(256) if b != 97}, 98: {**EVERY_BYTE, "b": 257},
+      257: EVERY_BYTE}, "every byte starts an n-gram: nothing to stand for the bytes before a text"),
+])
+def test_an_automaton_not_built_as_aho_corasick_is_walked(moves: dict[int, dict[str, int]], why: str) -> None:
+    from monitor.extract.language import _Automaton
+
+    nextmove, rows = _small_automaton(moves)
+    assert _Automaton.of(nextmove, rows, list(range(-1, len(moves) - 1))) is None, why
