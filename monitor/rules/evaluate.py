@@ -654,12 +654,31 @@ class Evaluation:
     def _near_pieces(self, step: Step, node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """``_near_evidence`` of a NEAR of terms or ORs of terms (its step ``step``), without
         walking it: each term's occurrences inside the spans where it matched."""
-        table = self._table
-        near = None if id(node) in self._memo else self._near_words(node)  # type: ignore[arg-type]
+        table, memo = self._table, self._memo
+        near_node: Near = node  # type: ignore[assignment]  # (a ``_NEAR`` or ``_NEAR_OR`` step's)
+        near: tuple[set[Occ], set[Occ]] | None = None
+        if id(node) in memo:
+            pass  # its spans are known
+        elif len(step) == 6:
+            # a NEAR of two terms (``_NEAR``): their occurrences, memoised when it was
+            # found to hold, looked up by the keys in its step
+            left, right = memo.get(step[2]), memo.get(step[4])
+            if left is None:
+                left = self.term_occ(table[step[3]])
+            if right is None:
+                right = self.term_occ(table[step[5]])
+            near = self._near_words(near_node, left, right)
+            if near is not None:
+                one, other = table[step[3]], table[step[5]]
+                pieces.append(tuple(zip(filter(near[0].__contains__, left), repeat(one.label))))
+                pieces.append(tuple(zip(filter(near[1].__contains__, right), repeat(other.label))))
+                return
+        else:
+            near = self._near_words(near_node, self.occ(near_node.left), self.occ(near_node.right))
         if near is not None:
             # (see ``_near_words``) the spans are not made
             near_left, near_right = near
-            split = _near_split(node)  # type: ignore[arg-type]
+            split = _near_split(near_node)
             for k, place in enumerate(step[3::2]):
                 term = table[place]
                 inside = near_left if k < split else near_right
@@ -670,8 +689,9 @@ class Evaluation:
             term = table[place]
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
-    def _near_words(self, node: Near) -> tuple[set[Occ], set[Occ]] | None:
-        """The occurrences of each side of ``node`` inside a span of ``occ(node)``, found
+    def _near_words(self, node: Near, left: list[Occ], right: list[Occ]) -> tuple[set[Occ], set[Occ]] | None:
+        """The occurrences of each side of ``node`` (``left``, ``right``: ``occ`` of them)
+        inside a span of ``occ(node)``, found
         without making the spans, when the sides are lone words at different places and
         ``occ(node)`` would be at most ``_INSIDE_LOOKBACK`` spans (else None).
 
@@ -682,7 +702,6 @@ class Evaluation:
         a span). Counting those words by bisection costs less than making and sorting the
         spans, then looking each word up among them (the worst case reads hundreds of
         NEARs of common words a story)."""
-        left, right = self.occ(node.left), self.occ(node.right)
         if len(left) * len(right) >= MAX_SPANS:
             return None
         # a term's occurrences (most sides) are in many NEARs of a story: whether they are
