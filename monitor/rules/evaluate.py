@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from itertools import compress, repeat
-from operator import add, eq, itemgetter, sub
+from itertools import repeat
+from operator import eq, itemgetter
 from typing import Any
 
 from monitor.models import Hit
@@ -885,22 +885,14 @@ def _with_neighbours(words: list[Occ], others: list[Occ], reach: int,
     occurrences at other places) at most ``reach`` words away, and how many such pairs
     there are: the spans ``_word_pairs(words, others, reach - 1)`` makes. ``at`` is
     ``_positions_by_field(others)`` if already known."""
-    one_field = words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]
     if at is None:
         # all in one field (the lists are sorted by field), as most are: its positions in C
+        one_field = words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]
         at = {others[0][0]: [s for _, s, _ in others]} if one_field else _positions_by_field(others)
-    if one_field:
-        # the number of neighbours of every word in C-level passes (hundreds of NEARs of
-        # common words a story): ``bisect`` mapped over the words' positions
-        there = at[words[0][0]]
-        starts = list(map(_FIRSTS, words))
-        counts = list(map(sub, map(bisect_right, repeat(there), map(add, starts, repeat(reach))),
-                          map(bisect_left, repeat(there), map(sub, starts, repeat(reach)))))
-        return set(compress(words, counts)), sum(counts)
     near: set[Occ] = set()
     pairs = 0
     for occ in words:
-        there = at.get(occ[0])  # type: ignore[assignment]
+        there = at.get(occ[0])
         if there is not None:
             s = occ[1]
             count = bisect_right(there, s + reach) - bisect_left(there, s - reach)
