@@ -234,7 +234,7 @@ def _near_split(node: Near) -> int:
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_present", "_table", "_widths", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_positions", "_present", "_table", "_widths", "doc")
 
     def __init__(self, doc: StoryDoc, table: PlanTable | None = None) -> None:
         self.doc = doc
@@ -255,6 +255,9 @@ class Evaluation:
         #: of each term's occurrences (a list in ``_memo``, by its id): the most words one of
         #: them spans, less one
         self._widths: dict[int, int] = {}
+        #: of each term's occurrences (by id, as ``_widths``) that are all lone words: their
+        #: positions by field (see ``_positions_of``); None for the others
+        self._positions: dict[int, dict[Field, list[int]] | None] = {}
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -591,6 +594,13 @@ class Evaluation:
 
     def evidence_of(self, plan: Plan) -> tuple[tuple[Occ, str], ...]:
         """``evidence`` of the query ``plan`` was made of, which must hold (``holds``)."""
+        return self.shared_evidence_of(plan)[0]
+
+    def shared_evidence_of(self, plan: Plan) -> tuple[tuple[tuple[Occ, str], ...], bool]:  # noqa: C901 - hot, written out
+        """``evidence_of(plan)``, and whether it may be an object this evaluation keeps (most
+        often the evidence of a term, the whole evidence of every rule of that term alone):
+        False when it was made for this call, so that no later call returns it, and knowing
+        it again by its identity is pointless (see ``reports.StoryReports``)."""
         pieces: list[tuple[tuple[Occ, str], ...]] = []
         made, table = self._evidence, self._table
         for place in plan:
@@ -610,17 +620,19 @@ class Evaluation:
         # ``_merged`` written out: a call less for every match read
         if len(pieces) == 1:
             [piece] = pieces
-            return piece if len(piece) <= MAX_HITS else piece[:MAX_HITS]
+            return (piece, True) if len(piece) <= MAX_HITS else (piece[:MAX_HITS], False)
         if len(pieces) == 2:
             first, second = pieces
             if len(first) == 1 and len(second) == 1:
                 # two terms found once each (most rules of rare words): no dict, no sort
                 one, other = first[0], second[0]
-                return first if one[0] == other[0] else (one, other) if one[0] < other[0] else (other, one)
+                if one[0] == other[0]:
+                    return first, True
+                return ((one, other) if one[0] < other[0] else (other, one)), False
         found: dict[Occ, str] = {}
         for piece in reversed(pieces):
             found.update(piece)
-        return tuple(sorted(found.items())[:MAX_HITS])
+        return tuple(sorted(found.items())[:MAX_HITS]), False
 
     def _or_pieces(self, step: Step, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """The evidence of every term of an OR of terms (its ``_ANY`` step ``step``) that is
@@ -642,12 +654,31 @@ class Evaluation:
     def _near_pieces(self, step: Step, node: Node, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """``_near_evidence`` of a NEAR of terms or ORs of terms (its step ``step``), without
         walking it: each term's occurrences inside the spans where it matched."""
-        table = self._table
-        near = None if id(node) in self._memo else self._near_words(node)  # type: ignore[arg-type]
+        table, memo = self._table, self._memo
+        near_node: Near = node  # type: ignore[assignment]  # (a ``_NEAR`` or ``_NEAR_OR`` step's)
+        near: tuple[set[Occ], set[Occ]] | None = None
+        if id(node) in memo:
+            pass  # its spans are known
+        elif len(step) == 6:
+            # a NEAR of two terms (``_NEAR``): their occurrences, memoised when it was
+            # found to hold, looked up by the keys in its step
+            left, right = memo.get(step[2]), memo.get(step[4])
+            if left is None:
+                left = self.term_occ(table[step[3]])
+            if right is None:
+                right = self.term_occ(table[step[5]])
+            near = self._near_words(near_node, left, right)
+            if near is not None:
+                one, other = table[step[3]], table[step[5]]
+                pieces.append(tuple(zip(filter(near[0].__contains__, left), repeat(one.label))))
+                pieces.append(tuple(zip(filter(near[1].__contains__, right), repeat(other.label))))
+                return
+        else:
+            near = self._near_words(near_node, self.occ(near_node.left), self.occ(near_node.right))
         if near is not None:
             # (see ``_near_words``) the spans are not made
             near_left, near_right = near
-            split = _near_split(node)  # type: ignore[arg-type]
+            split = _near_split(near_node)
             for k, place in enumerate(step[3::2]):
                 term = table[place]
                 inside = near_left if k < split else near_right
@@ -658,8 +689,9 @@ class Evaluation:
             term = table[place]
             pieces.append(tuple(zip(_within(self.term_occ(term), spans), repeat(term.label))))
 
-    def _near_words(self, node: Near) -> tuple[set[Occ], set[Occ]] | None:
-        """The occurrences of each side of ``node`` inside a span of ``occ(node)``, found
+    def _near_words(self, node: Near, left: list[Occ], right: list[Occ]) -> tuple[set[Occ], set[Occ]] | None:
+        """The occurrences of each side of ``node`` (``left``, ``right``: ``occ`` of them)
+        inside a span of ``occ(node)``, found
         without making the spans, when the sides are lone words at different places and
         ``occ(node)`` would be at most ``_INSIDE_LOOKBACK`` spans (else None).
 
@@ -670,15 +702,29 @@ class Evaluation:
         a span). Counting those words by bisection costs less than making and sorting the
         spans, then looking each word up among them (the worst case reads hundreds of
         NEARs of common words a story)."""
-        left, right = self.occ(node.left), self.occ(node.right)
-        if len(left) * len(right) >= MAX_SPANS or not (_words_only(left) and _words_only(right)) or \
-                not set(left).isdisjoint(right):
+        if len(left) * len(right) >= MAX_SPANS:
+            return None
+        # a term's occurrences (most sides) are in many NEARs of a story: whether they are
+        # lone words, and their positions, are found once for all of them
+        left_at, right_at = self._positions_of(node.left, left), self._positions_of(node.right, right)
+        if left_at is None or right_at is None or not set(left).isdisjoint(right):
             return None
         reach = node.distance + 1
-        near_left, spans = _with_neighbours(left, right, reach)
+        near_left, spans = _with_neighbours(left, right, reach, right_at)
         if spans > _INSIDE_LOOKBACK:
             return None
-        return near_left, _with_neighbours(right, left, reach)[0]
+        return near_left, _with_neighbours(right, left, reach, left_at)[0]
+
+    def _positions_of(self, side: Node, occs: list[Occ]) -> dict[Field, list[int]] | None:
+        """``_positions_by_field(occs)``, ``occs`` the occurrences of the side ``side`` of a
+        NEAR, when they are all lone words (else None); memoised for a term's (whose list
+        lives in ``_memo`` as long as this evaluation, so its id names it)."""
+        if type(side) is not Term:
+            return _positions_by_field(occs) if _words_only(occs) else None
+        known = self._positions.get(id(occs), False)
+        if known is False:
+            known = self._positions[id(occs)] = _positions_by_field(occs) if self._width(occs) == 0 else None
+        return known  # type: ignore[return-value]
 
     def _term_truth(self, term: Term) -> bool:
         key = ~(id(term.alts) << 3 | _FIELD_BITS[term.field])  # ``_term_key``, written out
@@ -833,15 +879,16 @@ def _within(occs: list[Occ], spans: list[Occ]) -> list[Occ]:
     return out
 
 
-def _with_neighbours(words: list[Occ], others: list[Occ], reach: int) -> tuple[set[Occ], int]:
+def _with_neighbours(words: list[Occ], others: list[Occ], reach: int,
+                     at: dict[Field, list[int]] | None = None) -> tuple[set[Occ], int]:
     """Of ``words`` (one-word occurrences), those with a word of ``others`` (one-word
     occurrences at other places) at most ``reach`` words away, and how many such pairs
-    there are: the spans ``_word_pairs(words, others, reach - 1)`` makes."""
-    if words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]:
+    there are: the spans ``_word_pairs(words, others, reach - 1)`` makes. ``at`` is
+    ``_positions_by_field(others)`` if already known."""
+    if at is None:
         # all in one field (the lists are sorted by field), as most are: its positions in C
-        at = {others[0][0]: [s for _, s, _ in others]}
-    else:
-        at = _positions_by_field(others)
+        one_field = words and others and words[0][0] == words[-1][0] == others[0][0] == others[-1][0]
+        at = {others[0][0]: [s for _, s, _ in others]} if one_field else _positions_by_field(others)
     near: set[Occ] = set()
     pairs = 0
     for occ in words:

@@ -5,7 +5,7 @@ Deciding which rules match takes a third of the work of a match, its evidence th
 daemon reads the evidence of every match it alerts, and ``newsmonitor match`` prints it. So
 the work is shared across the matches of the story: a hit is made once, with its character
 offsets and the sentence its snippet comes from (a ``Mark``), whatever number of matches
-report it; rules with the same evidence share their report; a list of hits is grouped into
+report it; rules of the same term share their report; a list of hits is grouped into
 sentences by C-level passes over marks, not by a call per hit.
 """
 
@@ -37,13 +37,11 @@ class StoryReports:
     reading matches of the same story from filling its memos at once.
     """
 
-    __slots__ = ("_built", "_evaluation", "_kept", "_lock", "_marks", "_places", "_same", "_snippets")
+    __slots__ = ("_evaluation", "_kept", "_lock", "_marks", "_places", "_same", "_snippets")
 
     def __init__(self, evaluation: Evaluation) -> None:
         self._evaluation = evaluation
         self._snippets: StorySnippets | None = None
-        #: the report of each evidence built so far
-        self._built: dict[tuple[tuple[Occ, str], ...], Report] = {}
         #: id of an evidence object met before → its report
         self._same: dict[int, Report] = {}
         #: every evidence object in ``_same``, kept so that no other object takes its id (a
@@ -63,30 +61,34 @@ class StoryReports:
         gc.disable()
         try:
             with self._lock:
-                evidence = self._evaluation.evidence_of(plan)
+                evidence, kept = self._evaluation.shared_evidence_of(plan)
                 # the evidence of a rule of one term is that term's, the same object for
-                # every such rule: found by identity, without hashing its occurrences
+                # every such rule: found by identity, without hashing its occurrences. Equal
+                # evidence made anew (several terms merged) is rare, not looked for: hashing
+                # every such evidence costs more than the reports it would share (whose hits
+                # and snippets are shared anyway, through the marks and ``StorySnippets``)
                 report = self._same.get(id(evidence))
                 if report is not None:
                     return report
-                report = self._built.get(evidence)
-                if report is None:
-                    marks = list(map(self._marks.get, evidence))
-                    # (a mark is a non-empty tuple: ``all`` tests truth, in C, where
-                    # ``None in marks`` compares each mark with None)
-                    if not all(marks):
-                        marks = self._marked(evidence, marks)
-                    snippets = self._snippets or self._story_snippets()
-                    if marks:
-                        # the marks' columns in one C-level pass, not a call per mark and column
-                        # (no ``strict``: a keyword argument costs a parse per call)
-                        hits, places, spans, terms = zip(*marks)  # noqa: B905 - marks are 4-tuples
-                        report = (hits, snippets.of_marks(places, spans, terms))
-                    else:
-                        report = ((), ())
-                    self._built[evidence] = report
-                self._same[id(evidence)] = report
-                self._kept.append(evidence)
+                marks = list(map(self._marks.get, evidence))
+                # (a mark is a non-empty tuple: ``all`` tests truth, in C, where
+                # ``None in marks`` compares each mark with None)
+                if not all(marks):
+                    marks = self._marked(evidence, marks)
+                snippets = self._snippets or self._story_snippets()
+                if marks:
+                    # the marks' columns in one C-level pass, not a call per mark and column
+                    # (no ``strict``: a keyword argument costs a parse per call)
+                    hits, places, spans, terms = zip(*marks)  # noqa: B905 - marks are 4-tuples
+                    report = (hits, snippets.of_marks(places, spans, terms))
+                else:
+                    report = ((), ())
+                if kept:
+                    # evidence made anew for this match (several terms merged) is not kept:
+                    # no other match gets that object, and keeping it and its items would
+                    # leave the cyclic collector more objects to walk a story
+                    self._same[id(evidence)] = report
+                    self._kept.append(evidence)
                 return report
         finally:
             if enabled:

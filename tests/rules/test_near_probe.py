@@ -14,8 +14,9 @@ import pytest
 
 from monitor.models import Story
 from monitor.rules import parse_query
+from monitor.rules.ast import Term
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import Evaluation, PlanTable
+from monitor.rules.evaluate import MAX_HITS, Evaluation, PlanTable
 from monitor.rules.text import PARTS
 
 #: words of the stories and of the queries: inflections, a compound, a possessive, a word
@@ -137,3 +138,32 @@ def test_plans_with_nots_first_keep_truth_and_evidence() -> None:
                 assert planned.evidence_of(plan) == walked.evidence(root), (story, query)
             held[expected] += 1
     assert held[True] > 50 and held[False] > 50
+
+
+def test_evidence_made_for_one_match_is_not_given_as_kept() -> None:
+    """``shared_evidence_of`` says which evidence an evaluation keeps (a term's, met again by
+    identity by every rule of that term alone) and which it made for the call (merged from
+    several terms, or cut from a NEAR's): the latter is never the object a later call
+    returns. The evidence is ``evidence_of``'s either way."""
+    rng = random.Random(1417)
+    kinds = Counter[bool]()
+    for _ in range(60):
+        story = _story(rng)
+        table = PlanTable()
+        planned, walked = Evaluation(StoryDoc(story), table), Evaluation(StoryDoc(story))
+        for _ in range(12):
+            a, b = rng.sample(_QUERY_WORDS, 2)
+            root = parse_query(rng.choice((a, f"{a} {b}", f"{a} NEAR/3 {b}", _query(rng)))).root
+            plan = table.plan(root)
+            if not planned.holds(plan):
+                continue
+            evidence, kept = planned.shared_evidence_of(plan)
+            assert evidence == walked.evidence(root), (story, root)
+            again, _ = planned.shared_evidence_of(plan)
+            assert again == evidence
+            if not kept:
+                assert again is not evidence, (story, root)
+            if type(root) is Term and len(evidence) <= MAX_HITS:
+                assert kept and again is evidence, (story, root)
+            kinds[kept] += 1
+    assert kinds[True] > 30 and kinds[False] > 30
