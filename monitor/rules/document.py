@@ -449,18 +449,19 @@ class ChunkNotes:
             # the lengths of the prefixes that start as each word does: mostly none
             lens = list(map(self.lens.get, [w[:head] for w in folds]))
             found = [()] * len(words)
+            prefixes = self.prefixes
+            # one loop, no call a word: in a rule set of thousands of wildcards, a third of a
+            # story's words start as one does
             for i in compress(range(len(words)), lens):
-                prefixed = found[i] = self._prefixed(folds[i], cast("tuple[int, ...]", lens[i]))
-                if prefixed:
-                    mine[i] = mine[i].union([PREFIX_TAG + start for start, _ in prefixed])
+                word = folds[i]
+                size = len(word)
+                under = [word[:n] for n in cast("tuple[int, ...]", lens[i]) if n <= size and word[:n] in prefixes]
+                if under:
+                    found[i] = tuple(zip(under, repeat(word)))
+                    mine[i] = mine[i].union(map(PREFIX_TAG.__add__, under))
         starts = map(self.pair_firsts.__contains__, folds)
         notes = list(zip(mine, starts, found, strict=False))
         self.notes.update(zip(words, map(self.shared.setdefault, notes, notes), strict=True))
-
-    def _prefixed(self, word: str, lens: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
-        """(prefix, ``word``) for each wildcard prefix ``word`` starts with, among those of
-        the lengths ``lens``."""
-        return tuple((word[:n], word) for n in lens if n <= len(word) and word[:n] in self.prefixes)
 
     def add(self, chunk: str) -> Note:
         """The note of ``chunk``, which must be in ``cache``."""
