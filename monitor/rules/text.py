@@ -623,7 +623,7 @@ class LangCache:
         ``_add_english_others``).
         """
         if self.lang == "en" and _TABLES is not None:
-            words = list(filter(_ASCII_WORD.fullmatch, chunks))
+            words = list(filter(_ascii_word, chunks))
             if words:
                 self._add_english_words(words)
                 if len(words) == len(chunks):
@@ -797,10 +797,10 @@ def _file(rev: dict[str, tuple[str, ...]], features: Iterable[str], chunks: Iter
 _info_feats = itemgetter(FEATS)
 
 
-#: a word of ASCII letters, or an ASCII number: digits, alone or in groups (``_NUMBER``), which
-#: ``analyse_word`` analyses. Its ``fullmatch`` tells a chunk without a Python-level call,
-#: which a new story makes for each of its chunks
-_ASCII_WORD = re.compile("[A-Za-z]+|[0-9]+(?:[.,][0-9]+)*")
+def _ascii_word(chunk: str) -> bool:
+    """Whether ``chunk`` is a word of ASCII letters, or an ASCII number (``analyse_word``)."""
+    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit()
+                                or (chunk[:1].isdigit() and _NUMBER.fullmatch(chunk) is not None))
 
 
 def _ascii_number(chunk: str) -> bool:
