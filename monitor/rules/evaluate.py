@@ -172,7 +172,7 @@ class PlanTable:
         """The place of a new step of the conjunct ``c`` (``~place`` when it goes first)."""
         kind = type(c)
         if kind is Term:
-            return self._placed((_TERM, *self._term(c)))  # type: ignore[arg-type]
+            return self._placed(self._terms_step(_TERM, None, (c,)))  # type: ignore[arg-type]
         if kind is Or:
             terms = _terms_of(c)
             if terms is not None:
@@ -180,10 +180,7 @@ class PlanTable:
         elif kind is Not:
             terms = _terms_of(c.child)  # type: ignore[union-attr]
             if terms is not None:
-                if len(terms) == 1:
-                    place = self._placed((_NO_TERM, *self._term(terms[0])))
-                else:
-                    place = self._placed(self._terms_step(_NONE, None, terms))
+                place = self._placed(self._terms_step(_NO_TERM if len(terms) == 1 else _NONE, None, terms))
                 return ~place if all(map(_single_lemma, terms)) else place
         elif kind is Near:
             left, right = _terms_of(c.left), _terms_of(c.right)  # type: ignore[union-attr]
@@ -193,18 +190,18 @@ class PlanTable:
         return self._placed((_NODE, self._placed(c)))
 
     def _terms_step(self, how: int, node: Node | None, terms: tuple[Term, ...]) -> Step:
-        """A step of ``terms`` (and of ``node``, when it needs its node)."""
+        """A step of ``terms`` (and of ``node``, when it needs its node): ``how`` (and the
+        node's place), then each term's memo key and place, made once for every step with
+        that term. One loop, no call a term: a cold story makes some thirty plans."""
+        entries, known = self.entries, self._terms
         out = [how] if node is None else [how, self._placed(node)]
         for t in terms:
-            out += self._term(t)
+            term = known.get(id(t))
+            if term is None:
+                entries.append(t)
+                term = known[id(t)] = (_term_key(t), len(entries) - 1)
+            out += term
         return tuple(out)
-
-    def _term(self, term: Term) -> PlanTerm:
-        """The memo key of ``term`` and its place."""
-        known = self._terms.get(id(term))
-        if known is None:
-            known = self._terms[id(term)] = (_term_key(term), self._placed(term))
-        return known
 
     def _placed(self, entry: Step | Node) -> int:
         """The place of ``entry`` in ``entries``, where it is appended."""

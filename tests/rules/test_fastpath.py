@@ -293,6 +293,22 @@ def test_a_plain_word_is_analysed_as_the_expressions_analyse_it(word: str) -> No
         assert text_module.analyse_chunk(word, lang) == text_module.analyse_pieces(word, lang)
 
 
+_JOINED_CHUNKS = st.lists(st.text(st.sampled_from("abXYsSItre"), min_size=1, max_size=5), min_size=2, max_size=8).flatmap(
+    lambda words: st.lists(st.sampled_from(["-", "'", "’"]), min_size=len(words) - 1, max_size=len(words) - 1).map(
+        lambda seps: words[0] + "".join(sep + word for sep, word in zip(seps, words[1:], strict=True))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JOINED_CHUNKS)
+def test_a_compound_or_contraction_is_analysed_as_the_expressions_analyse_it(chunk: str) -> None:
+    """The shortcut for ASCII words joined by hyphens or apostrophes (``well-known``,
+    ``didn’t``, ``mother-in-law's``, more than six words, a possessive ``s``) gives what the
+    expressions give, in English and in another language."""
+    for lang in ("en", "de"):
+        assert text_module.analyse_joined(chunk, lang) == text_module.analyse_pieces(chunk, lang)
+        assert text_module.analyse_chunk(chunk, lang) == text_module.analyse_pieces(chunk, lang)
+
+
 def _inside(occ: Occ, spans: list[Occ]) -> bool:
     """Whether a span of ``spans`` (sorted) contains ``occ``, looking at most
     ``_INSIDE_LOOKBACK`` spans back, one occurrence at a time (the product tests many at

@@ -93,7 +93,7 @@ def test_the_cached_analyses_stop_being_tracked(lang: str) -> None:
 def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
     """After collections, the reverse index's entries and each chunk's features are no
     longer tracked; a matcher's notes of chunks without a feature a rule looks up (most
-    chunks) are two shared objects, the others keep their features in a frozenset (whose
+    chunks) are two shared objects, equal notes are one, and they keep their features in a frozenset (whose
     stored hashes make a story's merge of them cheap)."""
     matcher = Matcher.compile([RuleSpec("a", "elections OR Straße"), RuleSpec("b", "gingen*"),
                                RuleSpec("c", '"re elected" city')])
@@ -111,6 +111,9 @@ def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
     assert len(shared) > len(order) // 2
     assert all(note is _SHARED_NOTES[note] for note in shared)
     assert all(note in _SHARED_NOTES for note in notes.notes.values() if not note[0])
+    # equal notes are one object (chunks of one word with its capitals and punctuation)
+    featured = [note for note in notes.notes.values() if note[0]]
+    assert len({id(note) for note in featured}) == len(set(featured)) < len(featured)
     assert all(isinstance(note[0], frozenset) for note in notes.notes.values())
     # each note is what the matcher needs of its chunk: the features a rule looks up, and
     # the wildcard prefixes its words start with
