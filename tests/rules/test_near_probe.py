@@ -46,6 +46,13 @@ def _story(rng: random.Random) -> Story:
     return Story(source="s", url="", title=words(rng.randint(0, 8)), text=words(rng.randint(0, 120)))
 
 
+def _evaluations(story: Story) -> tuple[PlanTable, Evaluation, Evaluation]:
+    """A plan table, an evaluation of ``story`` for its plans, and one for queries walked as
+    trees: one each for all of a story's queries, whose memo they share as a story's rules do."""
+    table = PlanTable()
+    return table, Evaluation(StoryDoc(story), table), Evaluation(StoryDoc(story))
+
+
 @pytest.fixture
 def probes(monkeypatch: pytest.MonkeyPatch) -> Counter[bool]:
     """How often ``_none_near`` answered True (the NEAR failed without finding its words)
@@ -69,8 +76,7 @@ def test_near_through_its_plan_equals_the_near_walked(probes: Counter[bool]) -> 
         story = _story(rng)
         roots = [parse_query(_query(rng)).root for _ in range(12)]
         # one evaluation for every query: the memo is shared, as across a story's rules
-        table = PlanTable()
-        planned, walked = Evaluation(StoryDoc(story), table), Evaluation(StoryDoc(story))
+        table, planned, walked = _evaluations(story)
         for root in roots:
             expected = walked.truth(root)
             assert planned.holds(table.plan(root)) == expected, (story, root)
@@ -124,8 +130,7 @@ def test_plans_with_nots_first_keep_truth_and_evidence() -> None:
     held = Counter[bool]()
     for _ in range(150):
         story = _story(rng)
-        table = PlanTable()
-        planned, walked = Evaluation(StoryDoc(story), table), Evaluation(StoryDoc(story))
+        table, planned, walked = _evaluations(story)
         for _ in range(12):
             a, b, c, d = (rng.choice(_QUERY_WORDS) for _ in range(4))
             query = rng.choice((f"{a} -{b}", f"{a} {b} NOT ({c} OR {d})", f"{a} -{b} {_query(rng)}",
@@ -149,8 +154,7 @@ def test_evidence_made_for_one_match_is_not_given_as_kept() -> None:
     kinds = Counter[bool]()
     for _ in range(60):
         story = _story(rng)
-        table = PlanTable()
-        planned, walked = Evaluation(StoryDoc(story), table), Evaluation(StoryDoc(story))
+        table, planned, walked = _evaluations(story)
         for _ in range(12):
             a, b = rng.sample(_QUERY_WORDS, 2)
             root = parse_query(rng.choice((a, f"{a} {b}", f"{a} NEAR/3 {b}", _query(rng)))).root
