@@ -461,7 +461,7 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     language ``lang``. Invisible characters are treated as absent (``INVISIBLE_RE``), but
     the offsets are into ``chunk`` as given."""
     if chunk.isascii():
-        if chunk.isalpha() or chunk.isdigit() or _NUMBER.fullmatch(chunk):
+        if chunk.isalpha() or _ascii_number(chunk):
             return analyse_word(chunk, lang)
     elif chunk.isalpha() and not _CJK.search(chunk):
         return analyse_word(chunk, lang)
@@ -809,13 +809,13 @@ _info_feats = itemgetter(FEATS)
 
 def _ascii_word(chunk: str) -> bool:
     """Whether ``chunk`` is a word of ASCII letters, or an ASCII number (``analyse_word``)."""
-    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit()
-                                or (chunk[:1].isdigit() and _NUMBER.fullmatch(chunk) is not None))
+    return (chunk.isascii() and chunk.isalpha()) or _ascii_number(chunk)
 
 
 def _ascii_number(chunk: str) -> bool:
-    """Whether ``chunk`` is ASCII digits, or a number of them in groups (``_NUMBER``)."""
-    return chunk.isascii() and (chunk.isdigit() or _NUMBER.fullmatch(chunk) is not None)
+    """Whether ``chunk`` is ASCII digits, or a number of them in groups (``_NUMBER``; the
+    expression runs only on a chunk that starts with a digit)."""
+    return chunk.isascii() and (chunk.isdigit() or (chunk[:1].isdigit() and _NUMBER.fullmatch(chunk) is not None))
 
 
 #: what a word of letters may end with and still be that word alone: a full stop (only a
