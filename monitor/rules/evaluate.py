@@ -128,7 +128,7 @@ class PlanTable:
     process, for as long as it lives (it keeps the objects it names). Not thread-safe: make
     plans one at a time. Evaluate a plan with an :class:`Evaluation` given its table."""
 
-    __slots__ = ("_keys", "_kept", "_made", "_places", "entries")
+    __slots__ = ("_kept", "_keys", "_made", "_places", "entries")
 
     def __init__(self, copied: PlanTable | None = None) -> None:
         #: the steps and query objects plans name, by place (appended to as plans are made)
@@ -179,7 +179,7 @@ class PlanTable:
                 firsts += 1
         return tuple(steps)
 
-    def _step(self, c: Node) -> int:
+    def _step(self, c: Node) -> int:  # noqa: C901 - see docstring
         """The place of a new step of the conjunct ``c`` (``~place`` when it goes first).
         Cold stories make thousands of steps (a plan is made on a rule's first candidacy):
         the cases of terms are written out here, one call a step."""
@@ -225,7 +225,7 @@ class PlanTable:
             out.append(place)
         entries.append(tuple(out))
         place = len(entries) - 1
-        if (how == _NO_TERM or how == _NONE) and all(map(_single_lemma, terms)):
+        if how in (_NO_TERM, _NONE) and all(map(_single_lemma, terms)):
             return ~place
         return place
 
