@@ -179,26 +179,21 @@ class PlanTable:
                 firsts += 1
         return tuple(steps)
 
-    def _step(self, c: Node) -> int:  # noqa: C901 - see docstring
+    def _step(self, c: Node) -> int:
         """The place of a new step of the conjunct ``c`` (``~place`` when it goes first).
         Cold stories make thousands of steps (a plan is made on a rule's first candidacy):
         the cases of terms are written out here, one call a step."""
         kind = type(c)
         node: Node | None = None
+        terms: tuple[Term, ...]
         if kind is Term:
-            how, terms = _TERM, (c,)
-        elif kind is Or:
-            terms = c.children  # type: ignore[union-attr,assignment]
-            for t in terms:
-                if type(t) is not Term:
-                    return self._node_step(c)
-            how = _ANY
-        elif kind is Not:
-            child = c.child  # type: ignore[union-attr]
-            terms = _terms_of(child)  # type: ignore[assignment]
-            if terms is None:
+            how, terms = _TERM, (c,)  # type: ignore[assignment]
+        elif kind is Or or kind is Not:
+            found = _terms_of(c if kind is Or else c.child)  # type: ignore[union-attr]
+            if found is None:
                 return self._node_step(c)
-            how = _NO_TERM if len(terms) == 1 else _NONE
+            terms = found
+            how = _ANY if kind is Or else _NO_TERM if len(terms) == 1 else _NONE
         elif kind is Near:
             left, right = _terms_of(c.left), _terms_of(c.right)  # type: ignore[union-attr]
             if left is None or right is None:
