@@ -454,7 +454,7 @@ class ChunkNotes:
         if self.lens:
             # the lengths of the prefixes that start as each word does: mostly none
             heads = map(getitem, folds, repeat(slice(0, self.head)))
-            lens: list[tuple[int, ...] | None] = list(map(self.lens.get, heads))
+            lens: list[tuple[int, ...] | None] = list(map(self.lens.get, heads))  # type: ignore[arg-type]
             found = [()] * len(words)
             prefixes, tags = self.prefixes, self.tags
             # one loop, no call a word: in a rule set of thousands of wildcards, a third of a
