@@ -450,25 +450,38 @@ class ChunkNotes:
             intersection = self.words.intersection
             for i in compress(range(len(words)), map(not_, disjoint)):
                 mine[i] = intersection(feats[i])
-        found: Iterable[tuple[tuple[str, str], ...]] = repeat(())
-        if self.lens:
-            # the lengths of the prefixes that start as each word does: mostly none
-            heads = map(getitem, folds, repeat(slice(0, self.head)))
-            lens: list[tuple[int, ...] | None] = list(map(self.lens.get, heads))  # type: ignore[arg-type]
-            found = [()] * len(words)
-            prefixes, tags = self.prefixes, self.tags
-            # one loop, no call a word: in a rule set of thousands of wildcards, a third of a
-            # story's words start as one does
-            for i in compress(range(len(words)), lens):
-                word = folds[i]
-                size = len(word)
-                under = [word[:n] for n in lens[i] if n <= size and word[:n] in prefixes]  # type: ignore[union-attr]
-                if under:
-                    found[i] = tuple(zip(under, repeat(word)))
-                    mine[i] = mine[i].union(map(tags.__getitem__, under))
+        found: Iterable[tuple[tuple[str, str], ...]] = self._under_prefixes(folds, mine) if self.lens else repeat(())
         starts = map(self.pair_firsts.__contains__, folds)
         notes = list(zip(mine, starts, found, strict=False))
         self.notes.update(zip(words, map(self.shared.setdefault, notes, notes), strict=True))
+
+    def _under_prefixes(self, folds: list[str], mine: list[frozenset[str]]) -> list[tuple[tuple[str, str], ...]]:
+        """For ``add_all``: (prefix, word) for each wildcard prefix each word of ``folds``
+        starts with; the prefixes' features are added to the word's in ``mine``."""
+        # the lengths of the prefixes that start as each word does: mostly none
+        heads = map(getitem, folds, repeat(slice(0, self.head)))
+        lens: list[tuple[int, ...] | None] = list(map(self.lens.get, heads))  # type: ignore[arg-type]
+        found: list[tuple[tuple[str, str], ...]] = [()] * len(folds)
+        prefixes, tags = self.prefixes, self.tags
+        # one loop, no call a word: in a rule set of thousands of wildcards, a third of a
+        # story's words start as one does
+        for i in compress(range(len(folds)), lens):
+            word = folds[i]
+            size = len(word)
+            # a plain loop: a comprehension is a call, and most words try one length
+            under: list[str] | None = None
+            for n in lens[i]:  # type: ignore[union-attr]
+                if n <= size:
+                    start = word[:n]
+                    if start in prefixes:
+                        if under is None:
+                            under = [start]
+                        else:
+                            under.append(start)
+            if under is not None:
+                found[i] = tuple(zip(under, repeat(word)))
+                mine[i] = mine[i].union(map(tags.__getitem__, under))
+        return found
 
     def add(self, chunk: str) -> Note:
         """The note of ``chunk``, which must be in ``cache``."""
