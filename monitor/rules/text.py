@@ -715,7 +715,9 @@ class LangCache:
             if own in american:
                 left.append(word)
                 continue
-            folded = own if lower == word else fold(word)
+            # ``fold`` starts with ``casefold``: a word whose capitals case-fold as its lower
+            # case does (most) folds as it does, without the normalisations again
+            folded = own if lower == word or word.casefold() == lower.casefold() else fold(word)
             keys = (own,)
             infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
                            (folded,), (folded,), ())
