@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, chain, compress, filterfalse, product, repeat
-from operator import itemgetter
+from operator import getitem, itemgetter, not_
 from typing import NamedTuple, cast
 
 from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT, STORY_URL_LIMIT, Story, clip
@@ -405,7 +405,7 @@ class ChunkNotes:
     valid for the ``cache`` they were made from (the chunks they name are in it).
     """
 
-    __slots__ = ("cache", "head", "lens", "notes", "pair_firsts", "prefixes", "shared", "words")
+    __slots__ = ("cache", "head", "lens", "notes", "pair_firsts", "prefixes", "shared", "tags", "words")
 
     def __init__(self, cache: LangCache, pair_firsts: AbstractSet[str], prefixes: AbstractSet[str],
                  words: frozenset[str]) -> None:
@@ -421,6 +421,8 @@ class ChunkNotes:
         for p in prefixes:
             lens.setdefault(p[: self.head], set()).add(len(p))
         self.lens = {start: tuple(sorted(found)) for start, found in lens.items()}
+        #: each prefix's feature (``PREFIX_TAG + prefix``), made once (its hash is kept)
+        self.tags = {p: PREFIX_TAG + p for p in prefixes}
         self.notes: dict[str, Note] = {}
         #: each distinct note made so far, mapped to itself (the two of ``_SHARED_NOTES`` from
         #: the start): chunks of equal notes (``said``, ``Said``, ``said,``, often ``says``)
@@ -439,29 +441,47 @@ class ChunkNotes:
         infos = list(map(cache.chunks.__getitem__, words))
         # each word's fold (``info[PARTS][0][FOLD]``) and features that some rule may look up
         folds = list(map(_part_fold, map(_first, map(_info_parts, infos))))
-        # most chunks have none: telling costs less than making (and freeing) an empty set
+        # most chunks have none: telling costs less than making (and freeing) an empty set,
+        # and a loop over the others only, less than one over every chunk
         feats = list(map(_info_feats, infos))
-        mine = [_NONE if none else self.words.intersection(own)
-                for own, none in zip(feats, map(self.words.isdisjoint, feats), strict=True)]
-        found: Iterable[tuple[tuple[str, str], ...]] = repeat(())
-        if self.lens:
-            head = self.head
-            # the lengths of the prefixes that start as each word does: mostly none
-            lens = list(map(self.lens.get, [w[:head] for w in folds]))
-            found = [()] * len(words)
-            prefixes = self.prefixes
-            # one loop, no call a word: in a rule set of thousands of wildcards, a third of a
-            # story's words start as one does
-            for i in compress(range(len(words)), lens):
-                word = folds[i]
-                size = len(word)
-                under = [word[:n] for n in cast("tuple[int, ...]", lens[i]) if n <= size and word[:n] in prefixes]
-                if under:
-                    found[i] = tuple(zip(under, repeat(word)))
-                    mine[i] = mine[i].union(map(PREFIX_TAG.__add__, under))
+        disjoint = list(map(self.words.isdisjoint, feats))
+        mine = [_NONE] * len(words)
+        if not all(disjoint):
+            intersection = self.words.intersection
+            for i in compress(range(len(words)), map(not_, disjoint)):
+                mine[i] = intersection(feats[i])
+        found: Iterable[tuple[tuple[str, str], ...]] = self._under_prefixes(folds, mine) if self.lens else repeat(())
         starts = map(self.pair_firsts.__contains__, folds)
         notes = list(zip(mine, starts, found, strict=False))
         self.notes.update(zip(words, map(self.shared.setdefault, notes, notes), strict=True))
+
+    def _under_prefixes(self, folds: list[str], mine: list[frozenset[str]]) -> list[tuple[tuple[str, str], ...]]:
+        """For ``add_all``: (prefix, word) for each wildcard prefix each word of ``folds``
+        starts with; the prefixes' features are added to the word's in ``mine``."""
+        # the lengths of the prefixes that start as each word does: mostly none
+        heads = map(getitem, folds, repeat(slice(0, self.head)))
+        lens: list[tuple[int, ...] | None] = list(map(self.lens.get, heads))  # type: ignore[arg-type]
+        found: list[tuple[tuple[str, str], ...]] = [()] * len(folds)
+        prefixes, tags = self.prefixes, self.tags
+        # one loop, no call a word: in a rule set of thousands of wildcards, a third of a
+        # story's words start as one does
+        for i in compress(range(len(folds)), lens):
+            word = folds[i]
+            size = len(word)
+            # a plain loop: a comprehension is a call, and most words try one length
+            under: list[str] | None = None
+            for n in lens[i]:  # type: ignore[union-attr]
+                if n <= size:
+                    start = word[:n]
+                    if start in prefixes:
+                        if under is None:
+                            under = [start]
+                        else:
+                            under.append(start)
+            if under is not None:
+                found[i] = tuple(zip(under, repeat(word)))
+                mine[i] = mine[i].union(map(tags.__getitem__, under))
+        return found
 
     def add(self, chunk: str) -> Note:
         """The note of ``chunk``, which must be in ``cache``."""

@@ -128,7 +128,7 @@ class PlanTable:
     process, for as long as it lives (it keeps the objects it names). Not thread-safe: make
     plans one at a time. Evaluate a plan with an :class:`Evaluation` given its table."""
 
-    __slots__ = ("_kept", "_made", "_terms", "entries")
+    __slots__ = ("_kept", "_keys", "_made", "_places", "entries")
 
     def __init__(self, copied: PlanTable | None = None) -> None:
         #: the steps and query objects plans name, by place (appended to as plans are made)
@@ -138,8 +138,12 @@ class PlanTable:
         self._made: dict[int, int] = {} if copied is None else dict(copied._made)
         #: the conjuncts in ``_made``, kept so that no other object takes their ids
         self._kept: list[Node] = [] if copied is None else list(copied._kept)
-        #: by the id of a term: its memo key and its place in ``entries``
-        self._terms: dict[int, PlanTerm] = {} if copied is None else dict(copied._terms)
+        #: by the id of a term: its place in ``entries``, and its memo key (``_term_key``).
+        #: Two dictionaries of ints rather than one of (key, place) tuples: the collector
+        #: does not track a dictionary of ints, and would walk each tuple (a cold pass makes
+        #: thousands of terms' entries) until a collection stopped tracking it
+        self._places: dict[int, int] = {} if copied is None else dict(copied._places)
+        self._keys: dict[int, int] = {} if copied is None else dict(copied._keys)
 
     def plan(self, root: Node) -> Plan:
         """The plan of a query whose root is ``root``: its conjuncts (the children of an AND,
@@ -153,10 +157,17 @@ class PlanTable:
         one is there the rule fails before the positions of its other terms are looked for
         (alert rules exclude words the news uses all the time). A NOT adds no evidence, so
         the steps that do keep their order, and the evidence its labels."""
+        made = self._made
+        if type(root) is not And:
+            # a query of one conjunct (a term, an OR, a NEAR: a third of the rules)
+            place = made.get(id(root))
+            if place is None:
+                place = made[id(root)] = self._step(root)
+                self._kept.append(root)
+            return (place if place >= 0 else ~place,)
         steps: list[int] = []
         firsts = 0
-        made = self._made
-        for c in root.children if type(root) is And else (root,):
+        for c in root.children:
             place = made.get(id(c))
             if place is None:
                 place = made[id(c)] = self._step(c)
@@ -169,44 +180,56 @@ class PlanTable:
         return tuple(steps)
 
     def _step(self, c: Node) -> int:
-        """The place of a new step of the conjunct ``c`` (``~place`` when it goes first)."""
+        """The place of a new step of the conjunct ``c`` (``~place`` when it goes first).
+        Cold stories make thousands of steps (a plan is made on a rule's first candidacy):
+        the cases of terms are written out here, one call a step."""
         kind = type(c)
+        node: Node | None = None
+        terms: tuple[Term, ...]
         if kind is Term:
-            return self._placed(self._terms_step(_TERM, None, (c,)))  # type: ignore[arg-type]
-        if kind is Or:
-            terms = _terms_of(c)
-            if terms is not None:
-                return self._placed(self._terms_step(_ANY, None, terms))
-        elif kind is Not:
-            terms = _terms_of(c.child)  # type: ignore[union-attr]
-            if terms is not None:
-                place = self._placed(self._terms_step(_NO_TERM if len(terms) == 1 else _NONE, None, terms))
-                return ~place if all(map(_single_lemma, terms)) else place
+            how, terms = _TERM, (c,)  # type: ignore[assignment]
+        elif kind is Or or kind is Not:
+            found = _terms_of(c if kind is Or else c.child)  # type: ignore[union-attr]
+            if found is None:
+                return self._node_step(c)
+            terms = found
+            how = _ANY if kind is Or else _NO_TERM if len(terms) == 1 else _NONE
         elif kind is Near:
             left, right = _terms_of(c.left), _terms_of(c.right)  # type: ignore[union-attr]
-            if left is not None and right is not None:
-                how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
-                return self._placed(self._terms_step(how, c, left + right))
-        return self._placed((_NODE, self._placed(c)))
-
-    def _terms_step(self, how: int, node: Node | None, terms: tuple[Term, ...]) -> Step:
-        """A step of ``terms`` (and of ``node``, when it needs its node): ``how`` (and the
-        node's place), then each term's memo key and place, made once for every step with
-        that term. One loop, no call a term: a cold story makes some thirty plans."""
-        entries, known = self.entries, self._terms
-        out = [how] if node is None else [how, self._placed(node)]
+            if left is None or right is None:
+                return self._node_step(c)
+            how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
+            terms, node = left + right, c
+        else:
+            return self._node_step(c)
+        entries, places, keys = self.entries, self._places, self._keys
+        out = [how]
+        if node is not None:
+            entries.append(node)
+            out.append(len(entries) - 1)
         for t in terms:
-            term = known.get(id(t))
-            if term is None:
+            place = places.get(id(t))
+            if place is None:
                 entries.append(t)
-                term = known[id(t)] = (_term_key(t), len(entries) - 1)
-            out += term
-        return tuple(out)
+                place = places[id(t)] = len(entries) - 1
+                # ``_term_key``, written out
+                key = keys[id(t)] = ~(id(t.alts) << 3 | _FIELD_BITS[t.field])
+            else:
+                key = keys[id(t)]
+            out.append(key)
+            out.append(place)
+        entries.append(tuple(out))
+        place = len(entries) - 1
+        if how in (_NO_TERM, _NONE) and all(map(_single_lemma, terms)):
+            return ~place
+        return place
 
-    def _placed(self, entry: Step | Node) -> int:
-        """The place of ``entry`` in ``entries``, where it is appended."""
-        self.entries.append(entry)
-        return len(self.entries) - 1
+    def _node_step(self, c: Node) -> int:
+        """The place of a new step of a conjunct walked as a tree (and of the node itself)."""
+        entries = self.entries
+        entries.append(c)
+        entries.append((_NODE, len(entries) - 1))
+        return len(entries) - 1
 
 
 def _terms_of(node: Node) -> tuple[Term, ...] | None:

@@ -690,8 +690,7 @@ class LangCache:
         if any(leads):
             bases = [_shifted(info, lead) if lead else info for info, lead in zip(bases, leads, strict=True)]
         infos.update(zip(found, bases, strict=True))
-        feats = list(map(_info_feats, bases))
-        _file(self.rev, chain.from_iterable(feats), chain.from_iterable(map(repeat, found, map(len, feats))))
+        _file_each(self.rev, map(_info_feats, bases), found)
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), found)
         return rest
@@ -716,11 +715,19 @@ class LangCache:
             if own in american:
                 left.append(word)
                 continue
-            folded = own if lower == word else fold(word)
+            # ``fold`` starts with ``casefold``: a word whose capitals case-fold as its lower
+            # case does (most) folds as it does, without the normalisations again
+            folded = own if lower == word or word.casefold() == lower.casefold() else fold(word)
             keys = (own,)
             infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
                            (folded,), (folded,), ())
-            _file(rev, (own, SURFACE_TAG + word) if surfaced else keys, repeat(word))
+            # filed here (one feature, and a surface): a call of ``_file`` a word cost more
+            filed = rev.get(own)
+            rev[own] = (word,) if filed is None else (*filed, word)
+            if surfaced:
+                tag = SURFACE_TAG + word
+                filed = rev.get(tag)
+                rev[tag] = (word,) if filed is None else (*filed, word)
         return left
 
     def _add_english_words(self, words: list[str]) -> None:
@@ -735,7 +742,7 @@ class LangCache:
         parts = zip(zip(repeat(0), map(len, words), words, folds, keys))
         infos = zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(()))
         self.chunks.update(zip(words, infos, strict=True))
-        _file(self.rev, chain.from_iterable(keys), chain.from_iterable(map(repeat, words, map(len, keys))))
+        _file_each(self.rev, keys, words)
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), words)
 
@@ -801,6 +808,17 @@ def _file(rev: dict[str, tuple[str, ...]], features: Iterable[str], chunks: Iter
     for feature, chunk in zip(features, chunks, strict=False):
         filed = get(feature)
         rev[feature] = (chunk,) if filed is None else (*filed, chunk)
+
+
+def _file_each(rev: dict[str, tuple[str, ...]], features: Iterable[tuple[str, ...]], chunks: Iterable[str]) -> None:
+    """``_file`` of each chunk of ``chunks`` under each of the features at the same place of
+    ``features``: one loop over the pairs, rather than a ``repeat`` of each chunk as many
+    times as it has features (an object made, and its arguments parsed, for every new word)."""
+    get = rev.get
+    for feats, chunk in zip(features, chunks, strict=False):
+        for feature in feats:
+            filed = get(feature)
+            rev[feature] = (chunk,) if filed is None else (*filed, chunk)
 
 
 #: a ``ChunkInfo``'s features

@@ -14,7 +14,7 @@ from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
 from monitor.rules import text as text_module
 from monitor.rules.document import ChunkNotes
-from monitor.rules.encoding import SURFACE_TAG
+from monitor.rules.encoding import PREFIX_TAG, SURFACE_TAG
 from monitor.rules.text import BRITISH_ENGLISH_SPELLINGS, LangCache, analyse_pieces, analyse_word, word_keys
 
 
@@ -152,3 +152,47 @@ def test_an_exact_case_term_finds_the_words_cached_before_the_first_such_lookup(
     assert cache.chunks and not cache.surfaced
     assert answers() == expected
     assert cache.surfaced
+
+
+def test_seeded_stories_added_together_are_added_as_one_by_one() -> None:
+    """The bulk paths (``LangCache.add_all``, filing each new word under its features in one
+    loop; ``ChunkNotes.add_all``, intersecting only the chunks with a feature a rule looks up
+    and finding the words under a wildcard from their first characters) against ``add``
+    chunk by chunk, on seeded stories of table words, punctuation, foreign and compound
+    words, with hundreds of wildcard prefixes of several lengths sharing their first letters."""
+    rng = random.Random(18)
+    pool = [*seeded_words(1200, seed=18), "re-elected", "U.S.-led", "(Trump’s", "said,", "“Moreover,", "3.5.",
+            "Condé", "Koalitions-Vertrag", "12,500", "didn’t", "日本の", "—"]
+    punct = ["", "", "", ",", ".", "’s", ")", "”", ":"]
+    stories = [[rng.choice(["", "", "", "(", "“"]) + rng.choice(pool) + rng.choice(punct) for _ in range(80)]
+               for _ in range(6)]
+    folds = sorted({text_module.fold(w) for w in pool if len(w) > 3 and w.isalpha()})
+    # prefixes of two to seven letters of the pool's words (so that many words are under one,
+    # some under several), and a few no word starts with
+    prefixes = frozenset({w[: rng.randint(2, 7)] for w in rng.sample(folds, 300)} | {"zzq", "qqqq"})
+    words = frozenset(rng.sample(folds, 200))
+    firsts = frozenset(rng.sample(folds, 50))
+    for lang in ("en", "de"):
+        one, together = LangCache(lang), LangCache(lang)
+        if lang == "de":
+            # filed under the surfaces too, as after an exact-case term's lookup
+            one.index_surfaces()
+            together.index_surfaces()
+        notes_one = ChunkNotes(one, firsts, prefixes, words)
+        notes_together = ChunkNotes(together, firsts, prefixes, words)
+        for chunks in stories:
+            new = [c for c in dict.fromkeys(chunks) if c not in one.chunks]
+            for chunk in new:
+                one.add(chunk)
+            together.add_all(new)
+            fresh = [c for c in dict.fromkeys(chunks) if c not in notes_one.notes]
+            for chunk in fresh:
+                notes_one.add(chunk)
+            notes_together.add_all(fresh)
+        assert together.chunks == one.chunks
+        assert _rev(together) == _rev(one)
+        assert notes_together.notes == notes_one.notes
+        # some words were under a prefix, some under several, some had features
+        under = [note[2] for note in notes_together.notes.values() if note[2]]
+        assert under and any(len(found) > 1 for found in under)
+        assert any(f[:1] != PREFIX_TAG for note in notes_together.notes.values() for f in note[0])
