@@ -97,9 +97,11 @@ def main() -> None:
         path.write_bytes(pickle.dumps((matcher, lines), protocol=5))
         gc.enable()
         for part in ("cli", "matcher", "evidence"):
-            found = callgrind.count(__file__, ["--child", str(path), part, "cold" if args.cold else "warm"], f"{tmp}/callgrind.{part}")
+            given = ["--child", str(path), part, "cold" if args.cold else "warm"]
+            found = callgrind.count(__file__, given, f"{tmp}/callgrind.{part}")
             counts[part] = found / len(lines) / 1e6
-    print(f"{args.generator} {len(rules)} rules, {'cold' if args.cold else 'warm'}: `match` {counts['cli']:.2f} M instructions a story, the matcher "
+    state = "cold" if args.cold else "warm"
+    print(f"{args.generator} {len(rules)} rules, {state}: `match` {counts['cli']:.2f} M instructions a story, the matcher "
           f"alone {counts['matcher']:.2f} M, with the evidence {counts['evidence']:.2f} M "
           f"({counts['cli'] - counts['evidence']:.2f} M a story for JSON, language and output; {len(lines)} stories)")
 

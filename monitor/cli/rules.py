@@ -22,9 +22,9 @@ import gc
 import json
 import re
 import sys
-from json.encoder import encode_basestring
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
