@@ -82,3 +82,16 @@ def test_output_lines_give_a_topic_rules_similarity_as_the_encoder_does() -> Non
         written = list(output_lines(matcher, lines, evidence=evidence))
         assert written == reference(matcher, lines, evidence)
         assert all('"similarity": 0.' in line for line, _ in written)
+
+
+def test_plain_renders_as_the_snippets_own_plain() -> None:
+    from monitor.cli.rules import _plain
+    from monitor.models import Snippet
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = random_text(rng, rng.randrange(0, 12))
+        spans = tuple((rng.randrange(-3, len(text) + 3), rng.randrange(-3, len(text) + 3))
+                      for _ in range(rng.choice([0, 1, 1, 1, 2, 3])))
+        snippet = Snippet(text, spans)
+        assert _plain(snippet) == snippet.plain()
