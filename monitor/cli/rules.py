@@ -378,7 +378,9 @@ def match_lines(
 ) -> Iterator[tuple[dict[str, Any], bool]]:
     """One output object per non-blank input line, and whether that line was valid; each
     story gets what ``sources`` (the configuration's, if any) says of its source. Without
-    ``evidence`` a match is its rule's name alone (its hits and snippets are not built)."""
+    ``evidence`` a match is its rule's name alone (its hits and snippets are not built).
+    ``match`` writes these objects' lines without building them (:func:`output_lines`, which
+    the tests hold to :func:`_json_line` of these)."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
