@@ -479,9 +479,11 @@ def output_lines(
     each rule name once a story: ~1 M instructions a story on the mix benchmark at 100 000
     rules (``benchmarks/cli_instructions.py``). Here a story's snippets and term lists are
     rendered and escaped once each, a rule's name once a run, and the line is put together
-    from those pieces with the encoder's separators. (orjson, measured: it writes only
-    compact separators, so the same bytes would need this assembly anyway, and its escaping
-    of the pieces saves ~10 us a story over the standard library's.)"""
+    from those pieces with the encoder's separators: rendering and writing a story's matches
+    went from ~1.74 M to ~1.1 M instructions, of which escaping is ~0.2 M (the standard
+    library's escape costs ~34 instructions a character). orjson, measured: it writes only
+    compact separators (``{"id":0,...``), so it cannot give these bytes whole, and escaping
+    the pieces with it would save ~0.18 M of the ~13 M a story: not worth a dependency."""
     names: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
