@@ -24,6 +24,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -35,7 +36,7 @@ from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError, MonitorError, QueryError, TopicModelError
 from monitor.extract.language import story_language
-from monitor.models import Match, Story, TopicScore
+from monitor.models import Match, Snippet, Story, TopicScore
 from monitor.rules import Matcher, RuleSpec, parse_query, topics
 from monitor.rules.ast import walk_terms
 from monitor.rules.document import StoryDoc
@@ -80,7 +81,11 @@ def _json_line(obj: object) -> str:
     """``obj`` as one line of JSON that any output encoding takes: a lone surrogate (from an
     ``id`` given with one) stays the ``\\ud800`` escape it came in as, so the id reads back
     the same."""
-    line = _JSON.encode(obj)
+    return _surrogates_escaped(_JSON.encode(obj))
+
+
+def _surrogates_escaped(line: str) -> str:
+    """JSON text ``line`` with each lone surrogate written as its ``\\udXXXX`` escape."""
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", line) if _has_surrogates(line) else line
 
 
@@ -373,7 +378,9 @@ def match_lines(
 ) -> Iterator[tuple[dict[str, Any], bool]]:
     """One output object per non-blank input line, and whether that line was valid; each
     story gets what ``sources`` (the configuration's, if any) says of its source. Without
-    ``evidence`` a match is its rule's name alone (its hits and snippets are not built)."""
+    ``evidence`` a match is its rule's name alone (its hits and snippets are not built).
+    ``match`` writes these objects' lines without building them (:func:`output_lines`, which
+    the tests hold to :func:`_json_line` of these)."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -394,24 +401,36 @@ def match_lines(
         yield out
 
 
+def _line_story(
+    number: int, line: str, sources: ConfiguredSources | None
+) -> tuple[dict[str, Any], Story] | dict[str, Any]:
+    """Input line ``line`` (its ``number``, from 1) as its JSON object and story, or the
+    output object saying what is wrong with it."""
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        return {"line": number, "error": f"invalid JSON: {exc}"}
+    if not isinstance(obj, dict):
+        return {"line": number, "error": "not a JSON object"}
+    if "id" not in obj:
+        return {"line": number, "error": 'missing "id"'}
+    try:
+        story = story_from_json(obj)
+    except ValueError as exc:
+        return {"line": number, "error": str(exc)}
+    if sources is not None:
+        sources.apply(story, obj)
+    return obj, story
+
+
 def _line_output(
     matcher: Matcher, number: int, line: str, sources: ConfiguredSources | None, evidence: bool
 ) -> tuple[dict[str, Any], bool]:
     """What :func:`match_lines` gives for input line ``line`` (its ``number``, from 1)."""
-    try:
-        obj = json.loads(line)
-    except ValueError as exc:
-        return {"line": number, "error": f"invalid JSON: {exc}"}, False
-    if not isinstance(obj, dict):
-        return {"line": number, "error": "not a JSON object"}, False
-    if "id" not in obj:
-        return {"line": number, "error": 'missing "id"'}, False
-    try:
-        story = story_from_json(obj)
-    except ValueError as exc:
-        return {"line": number, "error": str(exc)}, False
-    if sources is not None:
-        sources.apply(story, obj)
+    read = _line_story(number, line, sources)
+    if isinstance(read, dict):
+        return read, False
+    obj, story = read
     if not evidence:
         matches = [{"rule": m.rule, **({"similarity": m.topic.similarity} if m.topic is not None else {})}
                    for m in matcher.match(story)]
@@ -446,6 +465,94 @@ def _with_evidence(found: list[Match]) -> list[dict[str, Any]]:
             entry["similarity"] = match.topic.similarity
         out.append(entry)
     return out
+
+
+def output_lines(
+    matcher: Matcher, lines: Iterable[str], sources: ConfiguredSources | None = None, *, evidence: bool = True
+) -> Iterator[tuple[str, bool]]:
+    """What ``match`` writes: for each non-blank input line, its output line (without the
+    newline) and whether the input line was valid; the text :func:`_json_line` gives for the
+    object :func:`match_lines` gives, written without building the object.
+
+    A line with 45 matches is ~14 KB of JSON, and encoding it as a whole escaped every string
+    in it, each snippet as often as matches print it (half of them are another match's) and
+    each rule name once a story: ~1 M instructions a story on the mix benchmark at 100 000
+    rules (``benchmarks/cli_instructions.py``). Here a story's snippets and term lists are
+    rendered and escaped once each, a rule's name once a run, and the line is put together
+    from those pieces with the encoder's separators: rendering and writing a story's matches
+    went from ~1.74 M to ~1.1 M instructions, of which escaping is ~0.2 M (the standard
+    library's escape costs ~34 instructions a character). orjson, measured: it writes only
+    compact separators (``{"id":0,...``), so it cannot give these bytes whole, and escaping
+    the pieces with it would save ~0.18 M of the ~13 M a story: not worth a dependency."""
+    names: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        # the collector paused for a line, as in match_lines (whose comment says why)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            read = _line_story(number, line, sources)
+            if isinstance(read, dict):
+                out = _json_line(read), False
+            else:
+                obj, story = read
+                found = _matches_json(matcher.match(story), names, evidence)
+                out = _surrogates_escaped(f'{{"id": {_JSON.encode(obj["id"])}, "matches": [{found}]}}'), True
+        finally:
+            if enabled:
+                gc.enable()
+        yield out
+
+
+def _matches_json(found: list[Match], names: dict[str, str], evidence: bool) -> str:
+    """The JSON text of a story's list of matches, without its brackets, as :func:`_with_evidence`
+    (or, without ``evidence``, the rule names alone) and ``_JSON`` write it. ``names``: the
+    JSON of the rule names met before in the run."""
+    # by identity: matches share their reports' tuples (a rule of one term has that term's)
+    # and, between reports, snippets
+    lists: dict[int, str] = {}
+    snippets: dict[int, str] = {}
+    terms: dict[int, str] = {}
+    entries = []
+    for match in found:
+        name = names.get(match.rule)
+        if name is None:
+            name = names[match.rule] = encode_basestring(match.rule)
+        if not evidence:
+            entry = f'{{"rule": {name}'
+        else:
+            shown = match.snippets
+            texts = lists.get(id(shown))
+            if texts is None:
+                parts = []
+                for snippet in shown:
+                    text = snippets.get(id(snippet))
+                    if text is None:
+                        text = snippets[id(snippet)] = encode_basestring(_plain(snippet))
+                    parts.append(text)
+                texts = lists[id(shown)] = ", ".join(parts)
+            hits = match.hits
+            words = terms.get(id(hits))
+            if words is None:
+                words = terms[id(hits)] = ", ".join([encode_basestring(term) for term in sorted({h.term for h in hits})])
+            entry = f'{{"rule": {name}, "snippets": [{texts}], "terms": [{words}]'
+        if match.topic is not None:
+            entry += f', "similarity": {_JSON.encode(match.topic.similarity)}'
+        entries.append(entry + "}")
+    return ", ".join(entries)
+
+
+def _plain(snippet: Snippet) -> str:
+    """``snippet.plain()``; a snippet with one hit (most: 1.05 hits a snippet on the mix
+    benchmark) without its list of pieces, two calls and a sort."""
+    spans = snippet.spans
+    if len(spans) == 1:
+        ((start, end),) = spans
+        if start >= 0:  # (``plain`` skips a span that starts before the text)
+            text = snippet.text
+            return f"{text[:start]}**{text[start:end]}**{text[end:]}"
+    return snippet.plain()
 
 
 def _rule_set(
@@ -519,9 +626,9 @@ def match(config_path: str | None, rules_path: str | None, names_only: bool, sto
     try:
         lines = input_lines(stories)
         ok = True
-        for out, valid in match_lines(matcher, lines, sources, evidence=not names_only):
+        for out, valid in output_lines(matcher, lines, sources, evidence=not names_only):
             ok = ok and valid
-            click.echo(_json_line(out))
+            click.echo(out)
     except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
     # stories in other languages had the matcher build their indexes: the next run reads them

@@ -1,0 +1,97 @@
+"""``output_lines`` (what ``newsmonitor match`` writes) against the reference it replaced:
+``_json_line`` of each object ``match_lines`` gives, byte for byte, on seeded random lines
+with everything the encoder escapes (quotes, backslashes, control characters, lone
+surrogates), non-ASCII text, ids of every JSON type, rule names and terms that need
+escaping, shared snippets, topic rules' similarities, and bad lines."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from monitor.cli.rules import _json_line, match_lines, output_lines
+from monitor.rules import Matcher, RuleSpec, topics
+
+WORDS = [
+    "government", "sanctions", "minister", "Regierung", "gouvernement", "中国", "日本", "السعودية", "président",
+    "oil", "gas", "energy", "market", "stocks", "price", "Apple", "Google", "privacy", "data", "city", "police",
+    "said", "the", "and", "of", "a", "—", "“quoted”", '"quoted"', "back\\slash", "tab\there", "bell\x07",
+    "esc\x1b[0m", "emoji🙂", "ünïcödé", "line\u2028sep", "nul\x00byte", "\ud800lone", "lone\udfff",
+]
+QUERIES = [
+    "government", "sanction*", "oil OR gas", "Apple AND Google", "data NEAR/5 privacy", "title:government",
+    '"prime minister"', "price* NOT stocks", "police", "market*", "city", "président", "中国", "energy OR oil",
+]
+NAMES = ['r"q"', "r\\b", "rè", "r\x01", "r\ud800", "r 中国", "plain", "r\n", "r\u2028", "rule/7"]
+
+
+def random_id(rng: random.Random) -> object:
+    return rng.choice([
+        rng.randrange(-10**20, 10**20), rng.random() * 10 ** rng.randrange(-8, 20), "id\ud800x", "é—\"\\",
+        None, True, [1, "two", {"three": 3.5}], {"nested": ["x", None, 1e300]}, "", rng.randrange(1000),
+    ])
+
+
+def random_text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) + rng.choice(["", "", ".", ",", "\n"]) for _ in range(words))
+
+
+def random_lines(rng: random.Random, count: int) -> list[str]:
+    lines = []
+    for _ in range(count):
+        obj: dict[str, object] = {"id": random_id(rng), "title": random_text(rng, rng.randrange(0, 12)),
+                                  "text": random_text(rng, rng.randrange(0, 400))}
+        if rng.random() < 0.3:
+            obj["lang"] = rng.choice(["en", "de", "fr", "", "zh-CN"])
+        line = json.dumps(obj, ensure_ascii=rng.random() < 0.5)
+        lines.append(rng.choice([line] * 8 + ["{not json", "[1, 2]", '{"title": "no id"}', '{"id": 1, "text": 5}', "  "]))
+    return lines
+
+
+def reference(matcher: Matcher, lines: list[str], evidence: bool) -> list[tuple[str, bool]]:
+    return [(_json_line(out), valid) for out, valid in match_lines(matcher, lines, evidence=evidence)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_output_lines_are_the_reference_lines(seed: int) -> None:
+    rng = random.Random(seed)
+    matcher = Matcher.compile([RuleSpec(rng.choice(NAMES) + str(i), query) for i, query in enumerate(QUERIES)]
+                              + [RuleSpec(name, rng.choice(QUERIES)) for name in NAMES])
+    lines = random_lines(rng, 60)
+    for evidence in (True, False):
+        written = list(output_lines(matcher, lines, evidence=evidence))
+        assert written == reference(matcher, lines, evidence)
+    assert sum('"snippets": ["' in line for line, _ in written) == 0  # (the last pass: names only)
+    written = list(output_lines(matcher, lines))
+    assert sum('"snippets": ["' in line for line, _ in written) > 10  # it tests something
+    assert any('\\ud800' in line for line, _ in written) and not any(valid for line, valid in written if "error" in line)
+
+
+@pytest.mark.skipif(not topics.available(), reason="needs the topics extra")
+def test_output_lines_give_a_topic_rules_similarity_as_the_encoder_does() -> None:
+    about = "export restrictions on critical minerals such as gallium and rare earths"
+    matcher = Matcher.compile([RuleSpec("minerals", "", about=about), RuleSpec("both", "gallium", about=about),
+                               RuleSpec("kw", "gallium")])
+    text = ("China's commerce ministry said exporters of gallium, germanium and several lanthanides "
+            "will need a licence from next month. Chip makers fear shortages.")
+    lines = [json.dumps({"id": i, "title": "Beijing tightens licences for gallium exports", "text": text * (i + 1)})
+             for i in range(3)]
+    for evidence in (True, False):
+        written = list(output_lines(matcher, lines, evidence=evidence))
+        assert written == reference(matcher, lines, evidence)
+        assert all('"similarity": 0.' in line for line, _ in written)
+
+
+def test_plain_renders_as_the_snippets_own_plain() -> None:
+    from monitor.cli.rules import _plain
+    from monitor.models import Snippet
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = random_text(rng, rng.randrange(0, 12))
+        spans = tuple((rng.randrange(-3, len(text) + 3), rng.randrange(-3, len(text) + 3))
+                      for _ in range(rng.choice([0, 1, 1, 1, 2, 3])))
+        snippet = Snippet(text, spans)
+        assert _plain(snippet) == snippet.plain()
