@@ -359,6 +359,30 @@ class FieldDoc:
         # the chunks before it, and one space after each
         return ends[first] + first + begin, ends[last] + last + finish
 
+    def char_spans(self, occs: Iterable[tuple[int, int, int]]) -> list[Span]:
+        """``char_span(s, e)`` of each occurrence ``(field, s, e)`` of this field: one call
+        for all the hits of a story's matches (``reports.StoryReports``), not one a hit."""
+        firsts = self._positions or self._first_positions()
+        ends = self._ends
+        pieces = self.pieces
+        if ends is None:
+            ends = self._ends = (list(accumulate(map(len, pieces))) if pieces is not None
+                                 else list(accumulate(map(len, self.chunks), initial=0)))
+        infos, chunks = self.cache.chunks, self.chunks
+        out: list[Span] = []
+        append = out.append
+        # (as ``char_span``, written out in the loop)
+        for _, start, end in occs:
+            first = bisect_right(firsts, start) - 1
+            last = first if end == start else bisect_right(firsts, end) - 1
+            begin = infos[chunks[first]][PARTS][start - firsts[first]][START]
+            finish = infos[chunks[last]][PARTS][end - firsts[last]][END]
+            if pieces is not None:
+                append((ends[2 * first] + begin, ends[2 * last] + finish))
+            else:
+                append((ends[first] + first + begin, ends[last] + last + finish))
+        return out
+
 
 def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
     """Adds the chunks of ``fd`` the cache lacks; a field with a new chunk longer than

@@ -868,10 +868,14 @@ class Matcher:
             return []
         rules, limited, plans = self._rules, self.limited, self._plans
         evaluation = Evaluation(doc, plans.table)
-        reports = StoryReports(evaluation)
+        # the plan of each match, its key: its evidence is built with the others' when one's
+        # is first read (see ``StoryReports``)
+        matched: list[Plan] = []
+        reports = StoryReports(evaluation, matched)
         later = Match.later
         out: list[Match] = []
         holds = evaluation.holds
+        keep = matched.append
         for r in sorted(candidates):
             rule = rules[r]
             if limited and not rule.allows(story):
@@ -880,5 +884,6 @@ class Matcher:
             if plan is None:
                 plan = plans.made(r, rule.query.root)
             if holds(plan):
-                out.append(later(rule.name, reports, plan))
+                out.append(later(rule.name, reports, len(matched)))
+                keep(plan)
         return out

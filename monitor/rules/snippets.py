@@ -306,6 +306,34 @@ class StorySnippets:
             place = (field, begin, finish if finish >= end else end)
         return self._places.setdefault(place, place)
 
+    def places(self, field: str, spans: Sequence[tuple[int, int]]) -> list[Place | None]:
+        """``place(field, start, end)`` of each span ``(start, end)`` of ``field``: one call
+        for all the hits of a story's matches in the field, not one a hit."""
+        text = self.texts.get(field)
+        if not text:
+            return [None] * len(spans)
+        known = self._places
+        if field != _TEXT:
+            whole = (field, 0, len(text))
+            return [known.setdefault(whole, whole)] * len(spans)
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = sentence_starts(text)
+        trims = self._trims
+        count = len(starts)
+        out: list[Place | None] = []
+        append = out.append
+        # (as ``place``, written out in the loop)
+        for start, end in spans:
+            i = bisect_right(starts, start) - 1
+            trim = trims.get(i)
+            if trim is None:
+                trim = trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < count else len(text), 0)
+            begin, finish = trim
+            place = (field, begin, finish if finish >= end else end)
+            append(known.setdefault(place, place))
+        return out
+
     def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
         """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for hits in any order."""
         groups: dict[Place, list[Hit]] = {}
