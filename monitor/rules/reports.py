@@ -106,7 +106,8 @@ class StoryReports:
             these = list(group)
             spans = fields[f].char_spans(these)
             # a field with an occurrence has text: its hits have places
-            where.update(zip(these, zip(spans, snippets.places(FIELD_NAMES[f], spans))))  # type: ignore[arg-type]
+            where.update(zip(these, zip(spans, snippets.places(FIELD_NAMES[f], spans), strict=True),  # type: ignore[arg-type]
+                              strict=True))
         marks: dict[tuple[Occ, str], Mark] = {}
         for item in items:
             occ, label = item
