@@ -95,7 +95,8 @@ def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Match
     long_word = "x" * 400  # a chunk too long to cache: the field is cut by expression
     for n, story in enumerate(stories):
         if n % 4 == 0:
-            story = Story(source=story.source, url=story.url, title=story.title, text=f"{story.text} {long_word} vel.")
+            text = f"{story.text} {long_word}{n} vel. Tak—lumot (U.S.) said."
+            story = Story(source=story.source, url=story.url, title=story.title, text=text)
         doc = StoryDoc(story)
         snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
         alone = StorySnippets(dict(snippets.texts))
@@ -108,8 +109,10 @@ def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Match
                 s = rng.randrange(positions)
                 occs.append((f, s, min(positions - 1, s + rng.choice([0, 0, 0, 1, 2]))))
             occs = sorted(set(occs))
+            # before and after ``char_span`` made its lists (which ``char_spans`` uses when made)
             spans = fd.char_spans(occs)
             assert spans == [fd.char_span(s, e) for _, s, e in occs]
+            assert fd.char_spans(occs) == spans
             assert snippets.places(FIELD_NAMES[f], spans) == [alone.place(FIELD_NAMES[f], a, b) for a, b in spans]
             checked += len(occs)
     assert checked > 300
