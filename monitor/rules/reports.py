@@ -1,12 +1,13 @@
-"""The evidence (hits and snippets) of one story's keyword matches, built when a match's is
-first read (see :meth:`~monitor.models.Match.later`).
+"""The evidence (hits and snippets) of one story's keyword matches, built for all of them
+when the first match's is read (see :meth:`~monitor.models.Match.later`).
 
 Deciding which rules match takes a third of the work of a match, its evidence the rest; a
 daemon reads the evidence of every match it alerts, and ``newsmonitor match`` prints it. So
 the work is shared across the matches of the story: a hit is made once, with its character
 offsets and the sentence its snippet comes from (a ``Mark``), whatever number of matches
 report it; rules of the same term share their report; a list of hits is grouped into
-sentences by C-level passes over marks, not by a call per hit.
+sentences by C-level passes over marks, not by a call per hit. The offsets and sentences
+of all the story's hits are found in one pass a field (``StoryReports._build``).
 """
 
 from __future__ import annotations
