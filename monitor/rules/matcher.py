@@ -46,6 +46,7 @@ import gc
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
+from itertools import repeat
 
 import numpy as np
 
@@ -868,14 +869,13 @@ class Matcher:
             return []
         rules, limited, plans = self._rules, self.limited, self._plans
         evaluation = Evaluation(doc, plans.table)
-        # the plan of each match, its key: its evidence is built with the others' when one's
-        # is first read (see ``StoryReports``)
+        # the rule name and plan of each match: the matches are made after the loop, each
+        # keyed by the place of its plan, whose evidence is built with the others' when
+        # one's is first read (see ``StoryReports``)
+        names: list[str] = []
         matched: list[Plan] = []
-        reports = StoryReports(evaluation, matched)
-        later = Match.later
-        out: list[Match] = []
+        name, keep = names.append, matched.append
         holds = evaluation.holds
-        keep = matched.append
         for r in sorted(candidates):
             rule = rules[r]
             if limited and not rule.allows(story):
@@ -884,6 +884,8 @@ class Matcher:
             if plan is None:
                 plan = plans.made(r, rule.query.root)
             if holds(plan):
-                out.append(later(rule.name, reports, len(matched)))
+                name(rule.name)
                 keep(plan)
-        return out
+        if not matched:
+            return []
+        return list(map(Match.later, names, repeat(StoryReports(evaluation, matched)), range(len(matched))))
