@@ -46,7 +46,6 @@ import gc
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from itertools import repeat
 
 import numpy as np
 
@@ -869,12 +868,13 @@ class Matcher:
             return []
         rules, limited, plans = self._rules, self.limited, self._plans
         evaluation = Evaluation(doc, plans.table)
-        # the rule name and plan of each match: the matches are made after the loop, each
-        # keyed by the place of its plan, whose evidence is built with the others' when
+        # the plan of each match, which keys it: its evidence is built with the others' when
         # one's is first read (see ``StoryReports``)
-        names: list[str] = []
         matched: list[Plan] = []
-        name, keep = names.append, matched.append
+        reports = StoryReports(evaluation, matched)
+        later = Match.later
+        out: list[Match] = []
+        keep = matched.append
         holds = evaluation.holds
         for r in sorted(candidates):
             rule = rules[r]
@@ -884,8 +884,6 @@ class Matcher:
             if plan is None:
                 plan = plans.made(r, rule.query.root)
             if holds(plan):
-                name(rule.name)
+                out.append(later(rule.name, reports, plan))
                 keep(plan)
-        if not matched:
-            return []
-        return list(map(Match.later, names, repeat(StoryReports(evaluation, matched)), range(len(matched))))
+        return out

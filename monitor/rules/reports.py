@@ -33,8 +33,8 @@ if tuple(Hit.__dataclass_fields__) != _HIT_FIELDS:  # pragma: no cover - a guard
 
 
 class StoryReports:
-    """The reports of one story's keyword matches: ``report(k)`` is the evidence of the
-    match of the rule whose evaluation plan is ``plans[k]``.
+    """The reports of one story's keyword matches: ``report(plan)`` is the evidence of the
+    match of the rule whose evaluation plan is ``plan``, one of ``plans``.
 
     The matcher appends the plan of each match to ``plans`` as it decides; when the first
     match's evidence is read, the reports of all of them are built in one pass
@@ -53,12 +53,16 @@ class StoryReports:
 
     def __init__(self, evaluation: Evaluation, plans: list[Plan], batched: bool = True) -> None:
         self._evaluation = evaluation
-        #: the plan of each match, by its key (appended to as the matcher decides)
+        #: the plan of each match, its key (appended to as the matcher decides)
         self._plans = plans
         self._batched = batched
-        #: every match's report, by its key, once built (``_build``)
-        self._built: list[Report] | None = None
+        #: every match's report, by the id of its plan, once built (``_build``)
+        self._built: dict[int, Report] | None = None
         self._snippets: StorySnippets | None = None
+        self._lock = threading.Lock()
+        if batched:
+            # (the memos of reports built alone: not made for a story whose are built at once)
+            return
         #: id of an evidence object met before → its report
         self._same: dict[int, Report] = {}
         #: every evidence object in ``_same``, kept so that no other object takes its id (a
@@ -68,31 +72,29 @@ class StoryReports:
         self._marks: dict[tuple[Occ, str], Mark] = {}
         #: the character span and snippet place of each occurrence reported so far
         self._places: dict[Occ, tuple[tuple[int, int], Place]] = {}
-        self._lock = threading.Lock()
 
     def report(self, key: object) -> Report:
-        """The hits and snippets of the match made with ``key``, the place of its rule's
-        plan in ``plans``."""
-        k: int = key  # type: ignore[assignment]  # (``typing.cast`` is a call)
+        """The hits and snippets of the match made with ``key``, the plan of its rule."""
+        plan: Plan = key  # type: ignore[assignment]  # (``typing.cast`` is a call)
         built = self._built
         if built is not None:
-            return built[k]
+            return built[id(plan)]
         # as in ``Matcher.match``: hundreds of short-lived, acyclic containers
         enabled = gc.isenabled()
         gc.disable()
         try:
             with self._lock:
                 if not self._batched:
-                    return self._alone(self._plans[k])
+                    return self._alone(plan)
                 built = self._built
                 if built is None:
                     built = self._built = self._build()
-                return built[k]
+                return built[id(plan)]
         finally:
             if enabled:
                 gc.enable()
 
-    def _build(self) -> list[Report]:
+    def _build(self) -> dict[int, Report]:
         """Every match's report, in one pass: the evidence of each, then the marks of every
         occurrence any of them reports (offsets and places a field at a time), then each
         report from its marks. What ``_alone`` gives each match."""
@@ -138,12 +140,14 @@ class StoryReports:
                 if kept:
                     same[id(evidence)] = report
             append(report)
+        # by the id of each plan (kept alive by its match, until read, and by the matcher);
         # what the reports were built from is no longer needed (the matches keep this object
         # until each is read)
+        built = dict(zip(map(id, self._plans), out, strict=True))
         self._evaluation = None  # type: ignore[assignment]
         self._snippets = None
         self._plans = []
-        return out
+        return built
 
     def _alone(self, plan: Plan) -> Report:
         """The report of the match of ``plan``, built alone (sharing what reports built

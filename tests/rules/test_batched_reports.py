@@ -57,7 +57,7 @@ def _alone(matches: list[Match], order: list[int]) -> dict[int, tuple[object, ob
     """Each match's evidence built alone (one report at a time, in ``order``), by a
     ``StoryReports`` of the same story's evaluation and plans that does not batch."""
     source, _ = matches[0]._later  # type: ignore[misc]
-    alone = StoryReports(source._evaluation, list(source._plans), batched=False)
+    alone = StoryReports(source._evaluation, list(source._plans), batched=False)  # (before the batch clears them)
     return {k: alone.report(matches[k]._later[1]) for k in order}  # type: ignore[index]
 
 
