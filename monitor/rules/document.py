@@ -359,6 +359,81 @@ class FieldDoc:
         # the chunks before it, and one space after each
         return ends[first] + first + begin, ends[last] + last + finish
 
+    def char_spans(self, occs: Iterable[tuple[int, int, int]]) -> list[Span]:
+        """``char_span(s, e)`` of each occurrence ``(field, s, e)`` of this field, in text
+        order: one call for all the hits of a story's matches (``reports.StoryReports``).
+
+        Without the lists ``char_span`` makes (a word position and a character offset for
+        every chunk, two passes that make an int object a chunk) unless made: the chunk of a
+        position is found by bisection of the chunks that are not one word, and the offsets
+        of the few chunks with hits by the lengths of the chunks between them, joined in C."""
+        firsts = self._positions
+        indices, widths, starts, _ = self._irregular_ or self._irregular()
+        # (chunk, part) of the first and last word of each occurrence: with ``firsts``, the
+        # last chunk starting at or before it; else as ``_holding`` (written out: no call a
+        # word), the chunk that holds it, or a one-word chunk that many after the end of
+        # the last chunk that is not one word before it
+        ends_at: list[tuple[int, int, int, int]] = []
+        append = ends_at.append
+        for _, start, end in occs:
+            if firsts is not None:
+                first = bisect_right(firsts, start) - 1
+                last = first if end == start else bisect_right(firsts, end) - 1
+                append((first, start - firsts[first], last, end - firsts[last]))
+                continue
+            k = bisect_right(starts, start) - 1
+            if k < 0:
+                first, i = start, 0
+            elif start < starts[k] + widths[k]:
+                first, i = indices[k], start - starts[k]
+            else:
+                first, i = indices[k] + 1 + start - starts[k] - widths[k], 0
+            if end == start:
+                append((first, i, first, i))
+                continue
+            k = bisect_right(starts, end) - 1
+            if k < 0:
+                append((first, i, end, 0))
+            elif end < starts[k] + widths[k]:
+                append((first, i, indices[k], end - starts[k]))
+            else:
+                append((first, i, indices[k] + 1 + end - starts[k] - widths[k], 0))
+        # the offset of each chunk named
+        at = self._offsets(sorted(set(map(_first, ends_at)).union(map(_third, ends_at))))
+        infos, chunks = self.cache.chunks, self.chunks
+        return [(at[first] + infos[chunks[first]][PARTS][i][START], at[last] + infos[chunks[last]][PARTS][j][END])
+                for first, i, last, j in ends_at]
+
+    def _offsets(self, named: list[int]) -> dict[int, int]:
+        """The character offset of each chunk of ``named`` (ascending indices), from the
+        offsets ``char_span`` made, else by joining the chunks between them in C."""
+        pieces = self.pieces
+        known = self._ends
+        at: dict[int, int] = {}
+        if known is not None:
+            for c in named:
+                at[c] = known[2 * c] if pieces is not None else known[c] + c
+        elif pieces is not None:
+            # separators and chunks alternate: chunk c is piece 2c + 1
+            done = offset = 0
+            for c in named:
+                offset += len("".join(pieces[done:2 * c + 1]))
+                done = 2 * c + 1
+                at[c] = offset
+        else:
+            chunks = self.chunks
+            done = offset = 0
+            for c in named:
+                # the chunks before it, and one space after each
+                offset += len("".join(chunks[done:c])) + c - done
+                done = c
+                at[c] = offset
+        return at
+
+
+#: the last chunk of a ``char_spans`` occurrence's (chunk, part, chunk, part)
+_third = itemgetter(2)
+
 
 def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
     """Adds the chunks of ``fd`` the cache lacks; a field with a new chunk longer than

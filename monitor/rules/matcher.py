@@ -868,7 +868,10 @@ class Matcher:
             return []
         rules, limited, plans = self._rules, self.limited, self._plans
         evaluation = Evaluation(doc, plans.table)
-        reports = StoryReports(evaluation)
+        # the plan of each match, which keys it: its evidence is built with the others' when
+        # one's is first read (see ``StoryReports``)
+        matched: list[Plan] = []
+        reports = StoryReports(evaluation, matched)
         later = Match.later
         out: list[Match] = []
         holds = evaluation.holds
@@ -881,4 +884,7 @@ class Matcher:
                 plan = plans.made(r, rule.query.root)
             if holds(plan):
                 out.append(later(rule.name, reports, plan))
+                # (``list.append`` looked up here, not bound once: the interpreter's own
+                # path for it costs less than a call of a bound method)
+                matched.append(plan)
         return out

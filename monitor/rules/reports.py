@@ -1,18 +1,21 @@
-"""The evidence (hits and snippets) of one story's keyword matches, built when a match's is
-first read (see :meth:`~monitor.models.Match.later`).
+"""The evidence (hits and snippets) of one story's keyword matches, built for all of them
+when the first match's is read (see :meth:`~monitor.models.Match.later`).
 
 Deciding which rules match takes a third of the work of a match, its evidence the rest; a
 daemon reads the evidence of every match it alerts, and ``newsmonitor match`` prints it. So
 the work is shared across the matches of the story: a hit is made once, with its character
 offsets and the sentence its snippet comes from (a ``Mark``), whatever number of matches
 report it; rules of the same term share their report; a list of hits is grouped into
-sentences by C-level passes over marks, not by a call per hit.
+sentences by C-level passes over marks, not by a call per hit. The offsets and sentences
+of all the story's hits are found in one pass a field (``StoryReports._build``).
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+from itertools import chain, groupby
+from operator import itemgetter
 
 from monitor.models import Hit, Report
 from monitor.rules.encoding import FIELD_NAMES
@@ -20,6 +23,7 @@ from monitor.rules.evaluate import Evaluation, Occ, Plan
 from monitor.rules.snippets import Mark, Place, StorySnippets
 
 _new = object.__new__
+_first = itemgetter(0)
 # a hit is made without the frozen dataclass's ``__init__`` (five ``object.__setattr__``
 # calls): its slots are set through their descriptors
 _HIT_FIELDS = ("term", "field", "position", "start", "end")
@@ -30,18 +34,35 @@ if tuple(Hit.__dataclass_fields__) != _HIT_FIELDS:  # pragma: no cover - a guard
 
 class StoryReports:
     """The reports of one story's keyword matches: ``report(plan)`` is the evidence of the
-    match of the rule whose evaluation plan is ``plan``.
+    match of the rule whose evaluation plan is ``plan``, one of ``plans``.
+
+    The matcher appends the plan of each match to ``plans`` as it decides; when the first
+    match's evidence is read, the reports of all of them are built in one pass
+    (``_build``): a daemon and ``newsmonitor match`` read every match, and one pass finds
+    the offsets and sentence of every hit of the story with a call per field, not per hit,
+    and no call per match but its evidence's and its snippets'. (``batched=False`` builds
+    each report when it is read, alone: what the tests compare the pass with.)
 
     Holds the story's evaluation, so the evidence is what it would have been if built at
     once, in whatever order and whenever the matches are read. A lock keeps two threads
     reading matches of the same story from filling its memos at once.
     """
 
-    __slots__ = ("_evaluation", "_kept", "_lock", "_marks", "_places", "_same", "_snippets")
+    __slots__ = ("_batched", "_built", "_evaluation", "_kept", "_lock", "_marks", "_places", "_plans", "_same",
+                 "_snippets")
 
-    def __init__(self, evaluation: Evaluation) -> None:
+    def __init__(self, evaluation: Evaluation, plans: list[Plan], batched: bool = True) -> None:
         self._evaluation = evaluation
+        #: the plan of each match, its key (appended to as the matcher decides)
+        self._plans = plans
+        self._batched = batched
+        #: every match's report, by the id of its plan, once built (``_build``)
+        self._built: dict[int, Report] | None = None
         self._snippets: StorySnippets | None = None
+        self._lock = threading.Lock()
+        if batched:
+            # (the memos of reports built alone: not made for a story whose are built at once)
+            return
         #: id of an evidence object met before → its report
         self._same: dict[int, Report] = {}
         #: every evidence object in ``_same``, kept so that no other object takes its id (a
@@ -51,48 +72,115 @@ class StoryReports:
         self._marks: dict[tuple[Occ, str], Mark] = {}
         #: the character span and snippet place of each occurrence reported so far
         self._places: dict[Occ, tuple[tuple[int, int], Place]] = {}
-        self._lock = threading.Lock()
 
     def report(self, key: object) -> Report:
         """The hits and snippets of the match made with ``key``, the plan of its rule."""
         plan: Plan = key  # type: ignore[assignment]  # (``typing.cast`` is a call)
+        built = self._built
+        if built is not None:
+            return built[id(plan)]
         # as in ``Matcher.match``: hundreds of short-lived, acyclic containers
         enabled = gc.isenabled()
         gc.disable()
         try:
             with self._lock:
-                evidence, kept = self._evaluation.shared_evidence_of(plan)
-                # the evidence of a rule of one term is that term's, the same object for
-                # every such rule: found by identity, without hashing its occurrences. Equal
-                # evidence made anew (several terms merged) is rare, not looked for: hashing
-                # every such evidence costs more than the reports it would share (whose hits
-                # and snippets are shared anyway, through the marks and ``StorySnippets``)
-                report = self._same.get(id(evidence))
-                if report is not None:
-                    return report
-                marks = list(map(self._marks.get, evidence))
-                # (a mark is a non-empty tuple: ``all`` tests truth, in C, where
-                # ``None in marks`` compares each mark with None)
-                if not all(marks):
-                    marks = self._marked(evidence, marks)
-                snippets = self._snippets or self._story_snippets()
-                if marks:
-                    # the marks' columns in one C-level pass, not a call per mark and column
-                    # (no ``strict``: a keyword argument costs a parse per call)
-                    hits, places, spans, terms = zip(*marks)  # noqa: B905 - marks are 4-tuples
-                    report = (hits, snippets.of_marks(places, spans, terms))
-                else:
-                    report = ((), ())
-                if kept:
-                    # evidence made anew for this match (several terms merged) is not kept:
-                    # no other match gets that object, and keeping it and its items would
-                    # leave the cyclic collector more objects to walk a story
-                    self._same[id(evidence)] = report
-                    self._kept.append(evidence)
-                return report
+                if not self._batched:
+                    return self._alone(plan)
+                built = self._built
+                if built is None:
+                    built = self._built = self._build()
+                return built[id(plan)]
         finally:
             if enabled:
                 gc.enable()
+
+    def _build(self) -> dict[int, Report]:
+        """Every match's report, in one pass: the evidence of each, then the marks of every
+        occurrence any of them reports (offsets and places a field at a time), then each
+        report from its marks. What ``_alone`` gives each match."""
+        found = list(map(self._evaluation.shared_evidence_of, self._plans))
+        # each (occurrence, label) reported, once; the occurrences in text order
+        items = set(chain.from_iterable(map(_first, found)))
+        occs = sorted(set(map(_first, items)))
+        snippets = self._snippets or self._story_snippets()
+        fields = self._evaluation.doc.fields
+        where: dict[Occ, tuple[tuple[int, int], Place]] = {}
+        for f, group in groupby(occs, _first):
+            these = list(group)
+            spans = fields[f].char_spans(these)
+            # a field with an occurrence has text: its hits have places
+            where.update(zip(these, zip(spans, snippets.places(FIELD_NAMES[f], spans), strict=True),  # type: ignore[arg-type]
+                              strict=True))
+        marks: dict[tuple[Occ, str], Mark] = {}
+        for item in items:
+            occ, label = item
+            span, place = where[occ]
+            hit: Hit = _new(Hit)
+            _set_term(hit, label)
+            _set_field(hit, FIELD_NAMES[occ[0]])
+            _set_position(hit, occ[1])
+            _set_start(hit, span[0])
+            _set_end(hit, span[1])
+            marks[item] = (hit, place, span, label)
+        mark = marks.__getitem__
+        of_marks = snippets.of_marks
+        # (every evidence object stays alive in ``found`` meanwhile: no id is taken twice)
+        same: dict[int, Report] = {}
+        out: list[Report] = []
+        append = out.append
+        for evidence, kept in found:
+            report = same.get(id(evidence)) if kept else None
+            if report is None:
+                if evidence:
+                    # the marks' columns in one C-level pass (see ``_alone``)
+                    hits, places, spans, terms = zip(*map(mark, evidence))  # noqa: B905 - marks are 4-tuples
+                    report = (hits, of_marks(places, spans, terms))
+                else:
+                    report = ((), ())
+                if kept:
+                    same[id(evidence)] = report
+            append(report)
+        # by the id of each plan (kept alive by its match, until read, and by the matcher);
+        # what the reports were built from is no longer needed (the matches keep this object
+        # until each is read)
+        built = dict(zip(map(id, self._plans), out, strict=True))
+        self._evaluation = None  # type: ignore[assignment]
+        self._snippets = None
+        self._plans = []
+        return built
+
+    def _alone(self, plan: Plan) -> Report:
+        """The report of the match of ``plan``, built alone (sharing what reports built
+        before it made)."""
+        evidence, kept = self._evaluation.shared_evidence_of(plan)
+        # the evidence of a rule of one term is that term's, the same object for
+        # every such rule: found by identity, without hashing its occurrences. Equal
+        # evidence made anew (several terms merged) is rare, not looked for: hashing
+        # every such evidence costs more than the reports it would share (whose hits
+        # and snippets are shared anyway, through the marks and ``StorySnippets``)
+        report = self._same.get(id(evidence))
+        if report is not None:
+            return report
+        marks = list(map(self._marks.get, evidence))
+        # (a mark is a non-empty tuple: ``all`` tests truth, in C, where
+        # ``None in marks`` compares each mark with None)
+        if not all(marks):
+            marks = self._marked(evidence, marks)
+        snippets = self._snippets or self._story_snippets()
+        if marks:
+            # the marks' columns in one C-level pass, not a call per mark and column
+            # (no ``strict``: a keyword argument costs a parse per call)
+            hits, places, spans, terms = zip(*marks)  # noqa: B905 - marks are 4-tuples
+            report = (hits, snippets.of_marks(places, spans, terms))
+        else:
+            report = ((), ())
+        if kept:
+            # evidence made anew for this match (several terms merged) is not kept:
+            # no other match gets that object, and keeping it and its items would
+            # leave the cyclic collector more objects to walk a story
+            self._same[id(evidence)] = report
+            self._kept.append(evidence)
+        return report
 
     def _story_snippets(self) -> StorySnippets:
         doc = self._evaluation.doc

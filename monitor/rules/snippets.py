@@ -44,6 +44,8 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
 
 #: the word characters that end where the search ends (perhaps none: it always matches)
 _WORD_BEFORE = re.compile(r"\w*\Z")
+# ``sentence_starts`` takes a dot after 6 word characters for a boundary without this set
+assert max(map(len, _ABBREVIATIONS)) < 6, "an abbreviation of 6 letters or more"
 
 
 #: the characters a ``_BOUNDARY`` match starts with
@@ -65,6 +67,7 @@ def sentence_starts(text: str) -> list[int]:
     marks.sort()
     out = [0]
     match = _BOUNDARY.match
+    word_before = _WORD_BEFORE.search
     after = 0
     for i in marks:
         if i < after:
@@ -72,8 +75,16 @@ def sentence_starts(text: str) -> list[int]:
         m = match(text, i)
         if m is not None:
             after = m.end()
-            if _is_boundary(text, m):
+            # ``_is_boundary(text, m)`` written out (the evidence of every story splits its
+            # text: a call less a sentence), and the expression that finds the word before
+            # a dot only when fewer than 6 word characters precede it: a longer word is no
+            # abbreviation (``str.isalnum`` is what ``\w`` accepts, less the underscore)
+            if text[i] != "." or text.find("\n", i, after) >= 0 or (i >= 6 and text[i - 6:i].isalnum()):
                 out.append(after)
+            else:
+                word = word_before(text, max(0, i - 13), i).group()  # type: ignore[union-attr]
+                if not word or (len(word) > 1 and word.lower() not in _ABBREVIATIONS):
+                    out.append(after)
     return out
 
 
@@ -305,6 +316,34 @@ class StorySnippets:
             # a hit that runs past its sentence's end (a phrase across it) takes the rest
             place = (field, begin, finish if finish >= end else end)
         return self._places.setdefault(place, place)
+
+    def places(self, field: str, spans: Sequence[tuple[int, int]]) -> list[Place | None]:
+        """``place(field, start, end)`` of each span ``(start, end)`` of ``field``: one call
+        for all the hits of a story's matches in the field, not one a hit."""
+        text = self.texts.get(field)
+        if not text:
+            return [None] * len(spans)
+        known = self._places
+        if field != _TEXT:
+            whole = (field, 0, len(text))
+            return [known.setdefault(whole, whole)] * len(spans)
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = sentence_starts(text)
+        trims = self._trims
+        count = len(starts)
+        out: list[Place | None] = []
+        append = out.append
+        # (as ``place``, written out in the loop)
+        for start, end in spans:
+            i = bisect_right(starts, start) - 1
+            trim = trims.get(i)
+            if trim is None:
+                trim = trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < count else len(text), 0)
+            begin, finish = trim
+            place = (field, begin, finish if finish >= end else end)
+            append(known.setdefault(place, place))
+        return out
 
     def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
         """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for hits in any order."""

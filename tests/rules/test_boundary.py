@@ -110,3 +110,18 @@ def test_sentences_that_rank_alike_keep_the_order_of_their_first_hits() -> None:
     for first, second, shown in ((inside, across, "They met at Acme."), (across, inside, "They met at Acme. Board")):
         [snippet] = make_snippets({"text": text}, [first, second], limit=1, sentences=Sentences())
         assert snippet == Snippet(shown, ((first.start, first.end),), "text")
+
+
+_NEAR_SIX = st.sampled_from(["Mr", "Sept", "Jan", "U", "S", "said", "saying", "sayings", "x_yzab", "xy_zab", "abcde",
+                             "abcdef", "Ünïcod", "12345", "123456", "٣٤٥٦٧٨", "Ⅻabcde", "a" * 14, "(", "", "é"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_NEAR_SIX, st.sampled_from([". ", ".", "? ", " ", ".\n", ". “", "... ", ".. ", " ."])),
+                max_size=14))
+def test_sentence_starts_after_words_of_about_six_characters(items: list[tuple[str, str]]) -> None:
+    """The check of the word before a dot, written out in ``sentence_starts`` (without its
+    expression after 6 word characters), finds what ``_is_boundary`` does."""
+    text = "".join(w + sep for w, sep in items) + "Next"
+    scanned = [0, *(m.end() for m in _BOUNDARY.finditer(text) if _is_boundary(text, m))]
+    assert sentence_starts(text) == scanned

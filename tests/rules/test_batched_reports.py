@@ -1,0 +1,118 @@
+"""The evidence of a story's matches built in one pass (``StoryReports._build``, when the
+first match is read) is what building each match's alone gives (``batched=False``), read
+in any order; and the pass's per-field helpers (``FieldDoc.char_spans``,
+``StorySnippets.places``) agree with the one-hit ones (``char_span``, ``place``)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from monitor.models import Match, Story
+from monitor.rules import Matcher, RuleSpec
+from monitor.rules.document import StoryDoc
+from monitor.rules.encoding import FIELD_NAMES
+from monitor.rules.reports import StoryReports
+from monitor.rules.snippets import StorySnippets
+
+_WORDS = [f"{a}{b}" for a in ("kar", "lum", "dev", "sor", "pim", "tak", "vel") for b in ("an", "ot", "ible", "ust")]
+_COMMON = ["the", "of", "and", "said", "minister", "ministers", "talks", "U.S.", "e-mail", "don't", "—", "(vel)"]
+
+
+def _query(rng: random.Random) -> str:
+    a, b, c = rng.sample(_WORDS, 3)
+    d = rng.choice(_COMMON[:8])
+    return rng.choice([
+        a, f"{a} {d}", f'"{a} {b}"', f"{a} NEAR/3 {b}", f"{a[:4]}*", f"title:{a}", f"{a} -{b}", f"{a} {b}",
+        f"({a} OR {b}) {c}", f'"{a} {b}" NEAR/5 ({c} OR {b[:4]}*)', f"{d} AND NOT ({b} OR {c})", f"{a} {b} {c}",
+        f"{d} {a}", f'"{d} {a}"', d, f"({a} OR {d}) ({b} OR {c})", f"{a} NEAR/2 ({b} OR {c})",
+    ])
+
+
+def _sentence(rng: random.Random) -> str:
+    words = rng.choices([*_WORDS, *_COMMON], k=rng.randint(3, 16))
+    end = rng.choice([".", ".", "!", "?", "…", "", ". ”"])
+    return " ".join(words).capitalize() + end
+
+
+def _stories(rng: random.Random, count: int) -> list[Story]:
+    out = []
+    for i in range(count):
+        paragraphs = ["  ".join(_sentence(rng) for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 9))]
+        title = _sentence(rng)[:80] if rng.random() < 0.9 else ""
+        out.append(Story(source="wire", url=f"https://news.example/{i}", title=title,
+                         text=rng.choice(["\n\n", "\n", " "]).join(paragraphs)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def case() -> tuple[Matcher, list[Story]]:
+    rng = random.Random(1418)
+    rules = [RuleSpec(f"r{i}", _query(rng)) for i in range(600)]
+    return Matcher.compile(rules), _stories(rng, 40)
+
+
+def _alone(matches: list[Match], order: list[int]) -> dict[int, tuple[object, object]]:
+    """Each match's evidence built alone (one report at a time, in ``order``), by a
+    ``StoryReports`` of the same story's evaluation and plans that does not batch."""
+    source, _ = matches[0]._later  # type: ignore[misc]
+    alone = StoryReports(source._evaluation, list(source._plans), batched=False)  # (before the batch clears them)
+    return {k: alone.report(matches[k]._later[1]) for k in order}  # type: ignore[index]
+
+
+def test_batched_evidence_is_each_matchs_built_alone_in_any_order(case: tuple[Matcher, list[Story]]) -> None:
+    matcher, stories = case
+    rng = random.Random(7)
+    read = 0
+    for story in stories:
+        for _ in range(3):
+            matches = matcher.match(story)
+            if not matches:
+                continue
+            order = list(range(len(matches)))
+            rng.shuffle(order)
+            expected = _alone(matches, order)
+            # the batched reports, first read at a random match
+            got = {k: (matches[k].hits, matches[k].snippets) for k in order}
+            assert got == expected
+            read += len(matches)
+    assert read > 1000
+
+
+def test_batched_evidence_matches_a_fresh_matchers_in_reverse(case: tuple[Matcher, list[Story]]) -> None:
+    matcher, stories = case
+    for story in stories[:10]:
+        forward = [(m.rule, m.hits, m.snippets) for m in matcher.match(story)]
+        backward = [(m.rule, m.snippets, m.hits) for m in reversed(matcher.match(story))]
+        assert forward == [(r, h, s) for r, s, h in reversed(backward)]
+
+
+def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Matcher, list[Story]]) -> None:
+    _, stories = case
+    rng = random.Random(11)
+    checked = 0
+    long_word = "x" * 400  # a chunk too long to cache: the field is cut by expression
+    for n, story in enumerate(stories):
+        if n % 4 == 0:
+            text = f"{story.text} {long_word}{n} vel. Tak—lumot (U.S.) said."
+            story = Story(source=story.source, url=story.url, title=story.title, text=text)
+        doc = StoryDoc(story)
+        snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
+        alone = StorySnippets(dict(snippets.texts))
+        for f, fd in enumerate(doc.fields):
+            positions = len(fd.chunks) + (fd._irregular_ or fd._irregular()).shift[-1]
+            if not positions:
+                continue
+            occs = []
+            for _ in range(rng.randint(1, 30)):
+                s = rng.randrange(positions)
+                occs.append((f, s, min(positions - 1, s + rng.choice([0, 0, 0, 1, 2]))))
+            occs = sorted(set(occs))
+            # before and after ``char_span`` made its lists (which ``char_spans`` uses when made)
+            spans = fd.char_spans(occs)
+            assert spans == [fd.char_span(s, e) for _, s, e in occs]
+            assert fd.char_spans(occs) == spans
+            assert snippets.places(FIELD_NAMES[f], spans) == [alone.place(FIELD_NAMES[f], a, b) for a, b in spans]
+            checked += len(occs)
+    assert checked > 300
