@@ -23,6 +23,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -382,23 +383,30 @@ def match_lines(
     ``match`` writes these objects' lines without building them (:func:`output_lines`, which
     the tests hold to :func:`_json_line` of these)."""
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        # as in ``Matcher.match``: a line makes thousands of short-lived containers (its JSON,
-        # the story, the matches' evidence, the output), none in a reference cycle, and a
-        # collection set off amid them walks them all, and any of the heap not frozen, for
-        # nothing; between lines, what is left young is little. (With a matcher unpickled
-        # unfrozen, benchmarks/cli_instructions.py: a fifth of the instructions at 100 000
-        # rules on the mix generator; with the matcher frozen, as this command's is, the
-        # CPU time is the same within noise.)
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            out = _line_output(matcher, number, line, sources, evidence)
-        finally:
-            if enabled:
-                gc.enable()
-        yield out
+        if line.strip():
+            with _collector_paused():
+                out = _line_output(matcher, number, line, sources, evidence)
+            yield out
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector paused while one input line is worked on.
+
+    As in ``Matcher.match``: a line makes thousands of short-lived containers (its JSON, the
+    story, the matches' evidence, the output), none in a reference cycle, and a collection
+    set off amid them walks them all, and any of the heap not frozen, for nothing; between
+    lines, what is left young is little. (With a matcher unpickled unfrozen,
+    benchmarks/cli_instructions.py: a fifth of the instructions at 100 000 rules on the mix
+    generator; with the matcher frozen, as this command's is, the CPU time is the same
+    within noise.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _line_story(
@@ -488,10 +496,7 @@ def output_lines(
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        # the collector paused for a line, as in match_lines (whose comment says why)
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _collector_paused():
             read = _line_story(number, line, sources)
             if isinstance(read, dict):
                 out = _json_line(read), False
@@ -499,9 +504,6 @@ def output_lines(
                 obj, story = read
                 found = _matches_json(matcher.match(story), names, evidence)
                 out = _surrogates_escaped(f'{{"id": {_JSON.encode(obj["id"])}, "matches": [{found}]}}'), True
-        finally:
-            if enabled:
-                gc.enable()
         yield out
 
 

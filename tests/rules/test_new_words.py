@@ -94,6 +94,21 @@ def _rev(cache: LangCache) -> dict[str, list[str]]:
     return {feature: sorted(chunks) for feature, chunks in cache.rev.items()}
 
 
+def _add_both_ways(chunks: list[str], one: tuple[LangCache, ChunkNotes], together: tuple[LangCache, ChunkNotes],
+                   *also: LangCache) -> None:
+    """A story's chunks the caches lack: added chunk by chunk to ``one`` (``add``), at once to
+    ``together`` and ``also`` (``add_all``)."""
+    new = [c for c in dict.fromkeys(chunks) if c not in one[0].chunks]
+    for chunk in new:
+        one[0].add(chunk)
+    for cache in (together[0], *also):
+        cache.add_all(new)
+    fresh = [c for c in dict.fromkeys(chunks) if c not in one[1].notes]
+    for chunk in fresh:
+        one[1].add(chunk)
+    together[1].add_all(fresh)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(_CHUNKS, max_size=30), min_size=1, max_size=4))
 def test_chunks_added_together_are_added_as_one_by_one(stories: list[list[str]]) -> None:
@@ -109,15 +124,7 @@ def test_chunks_added_together_are_added_as_one_by_one(stories: list[list[str]])
         notes_one = ChunkNotes(one, frozenset({"re", "us", "went"}), matcher._prefixes, words)
         notes_together = ChunkNotes(together, frozenset({"re", "us", "went"}), matcher._prefixes, words)
         for chunks in stories:
-            new = [c for c in dict.fromkeys(chunks) if c not in one.chunks]
-            for chunk in new:
-                one.add(chunk)
-            together.add_all(new)
-            surfaced.add_all(new)
-            fresh = [c for c in dict.fromkeys(chunks) if c not in notes_one.notes]
-            for chunk in fresh:
-                notes_one.add(chunk)
-            notes_together.add_all(fresh)
+            _add_both_ways(chunks, (one, notes_one), (together, notes_together), surfaced)
         assert together.chunks == one.chunks
         assert _rev(together) == _rev(one)
         assert (together.complex, together.wordless) == (one.complex, one.wordless)
@@ -181,14 +188,7 @@ def test_seeded_stories_added_together_are_added_as_one_by_one() -> None:
         notes_one = ChunkNotes(one, firsts, prefixes, words)
         notes_together = ChunkNotes(together, firsts, prefixes, words)
         for chunks in stories:
-            new = [c for c in dict.fromkeys(chunks) if c not in one.chunks]
-            for chunk in new:
-                one.add(chunk)
-            together.add_all(new)
-            fresh = [c for c in dict.fromkeys(chunks) if c not in notes_one.notes]
-            for chunk in fresh:
-                notes_one.add(chunk)
-            notes_together.add_all(fresh)
+            _add_both_ways(chunks, (one, notes_one), (together, notes_together))
         assert together.chunks == one.chunks
         assert _rev(together) == _rev(one)
         assert notes_together.notes == notes_one.notes
