@@ -40,38 +40,24 @@ class StoryReports:
     match's evidence is read, the reports of all of them are built in one pass
     (``_build``): a daemon and ``newsmonitor match`` read every match, and one pass finds
     the offsets and sentence of every hit of the story with a call per field, not per hit,
-    and no call per match but its evidence's and its snippets'. (``batched=False`` builds
-    each report when it is read, alone: what the tests compare the pass with.)
+    and no call per match but its evidence's and its snippets'. (The tests hold the pass to
+    the evidence of each rule's query walked as a tree, ``Evaluation.hits`` and
+    ``make_snippets``.)
 
     Holds the story's evaluation, so the evidence is what it would have been if built at
     once, in whatever order and whenever the matches are read. A lock keeps two threads
-    reading matches of the same story from filling its memos at once.
+    reading matches of the same story from building its reports twice.
     """
 
-    __slots__ = ("_batched", "_built", "_evaluation", "_kept", "_lock", "_marks", "_places", "_plans", "_same",
-                 "_snippets")
+    __slots__ = ("_built", "_evaluation", "_lock", "_plans")
 
-    def __init__(self, evaluation: Evaluation, plans: list[Plan], batched: bool = True) -> None:
+    def __init__(self, evaluation: Evaluation, plans: list[Plan]) -> None:
         self._evaluation = evaluation
         #: the plan of each match, its key (appended to as the matcher decides)
         self._plans = plans
-        self._batched = batched
         #: every match's report, by the id of its plan, once built (``_build``)
         self._built: dict[int, Report] | None = None
-        self._snippets: StorySnippets | None = None
         self._lock = threading.Lock()
-        if batched:
-            # (the memos of reports built alone: not made for a story whose are built at once)
-            return
-        #: id of an evidence object met before → its report
-        self._same: dict[int, Report] = {}
-        #: every evidence object in ``_same``, kept so that no other object takes its id (a
-        #: list, not a pair per entry: no object for the cyclic collector to track per report)
-        self._kept: list[object] = []
-        #: the mark of each (occurrence, label) reported so far
-        self._marks: dict[tuple[Occ, str], Mark] = {}
-        #: the character span and snippet place of each occurrence reported so far
-        self._places: dict[Occ, tuple[tuple[int, int], Place]] = {}
 
     def report(self, key: object) -> Report:
         """The hits and snippets of the match made with ``key``, the plan of its rule."""
@@ -84,8 +70,6 @@ class StoryReports:
         gc.disable()
         try:
             with self._lock:
-                if not self._batched:
-                    return self._alone(plan)
                 built = self._built
                 if built is None:
                     built = self._built = self._build()
@@ -97,13 +81,13 @@ class StoryReports:
     def _build(self) -> dict[int, Report]:
         """Every match's report, in one pass: the evidence of each, then the marks of every
         occurrence any of them reports (offsets and places a field at a time), then each
-        report from its marks. What ``_alone`` gives each match."""
+        report from its marks."""
         found = list(map(self._evaluation.shared_evidence_of, self._plans))
         # each (occurrence, label) reported, once; the occurrences in text order
         items = set(chain.from_iterable(map(_first, found)))
         occs = sorted(set(map(_first, items)))
-        snippets = self._snippets or self._story_snippets()
         fields = self._evaluation.doc.fields
+        snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, fields, strict=True)})
         where: dict[Occ, tuple[tuple[int, int], Place]] = {}
         for f, group in groupby(occs, _first):
             these = list(group)
@@ -132,7 +116,8 @@ class StoryReports:
             report = same.get(id(evidence)) if kept else None
             if report is None:
                 if evidence:
-                    # the marks' columns in one C-level pass (see ``_alone``)
+                    # the marks' columns in one C-level pass, not a call per mark and column (no
+                    # ``strict``: a keyword argument costs a parse per call)
                     hits, places, spans, terms = zip(*map(mark, evidence))  # noqa: B905 - marks are 4-tuples
                     report = (hits, of_marks(places, spans, terms))
                 else:
@@ -145,77 +130,5 @@ class StoryReports:
         # until each is read)
         built = dict(zip(map(id, self._plans), out, strict=True))
         self._evaluation = None  # type: ignore[assignment]
-        self._snippets = None
         self._plans = []
         return built
-
-    def _alone(self, plan: Plan) -> Report:
-        """The report of the match of ``plan``, built alone (sharing what reports built
-        before it made)."""
-        evidence, kept = self._evaluation.shared_evidence_of(plan)
-        # the evidence of a rule of one term is that term's, the same object for
-        # every such rule: found by identity, without hashing its occurrences. Equal
-        # evidence made anew (several terms merged) is rare, not looked for: hashing
-        # every such evidence costs more than the reports it would share (whose hits
-        # and snippets are shared anyway, through the marks and ``StorySnippets``)
-        report = self._same.get(id(evidence))
-        if report is not None:
-            return report
-        marks = list(map(self._marks.get, evidence))
-        # (a mark is a non-empty tuple: ``all`` tests truth, in C, where
-        # ``None in marks`` compares each mark with None)
-        if not all(marks):
-            marks = self._marked(evidence, marks)
-        snippets = self._snippets or self._story_snippets()
-        if marks:
-            # the marks' columns in one C-level pass, not a call per mark and column
-            # (no ``strict``: a keyword argument costs a parse per call)
-            hits, places, spans, terms = zip(*marks)  # noqa: B905 - marks are 4-tuples
-            report = (hits, snippets.of_marks(places, spans, terms))
-        else:
-            report = ((), ())
-        if kept:
-            # evidence made anew for this match (several terms merged) is not kept:
-            # no other match gets that object, and keeping it and its items would
-            # leave the cyclic collector more objects to walk a story
-            self._same[id(evidence)] = report
-            self._kept.append(evidence)
-        return report
-
-    def _story_snippets(self) -> StorySnippets:
-        doc = self._evaluation.doc
-        snippets = self._snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields,
-                                                                                     strict=True)})
-        return snippets
-
-    def _marked(self, evidence: tuple[tuple[Occ, str], ...], marks: list[Mark | None]) -> list[Mark | None]:
-        """``marks`` (the marks of ``evidence`` known so far, else None) with the others made.
-
-        One loop, no call per mark but to find an occurrence's offsets and sentence the
-        first time: a call costs more than the few marks most evidence lacks."""
-        snippets = self._snippets or self._story_snippets()
-        fields = self._evaluation.doc.fields
-        places = self._places
-        known = self._marks
-        place_of = snippets.place
-        i = -1
-        for _ in range(marks.count(None)):
-            i = marks.index(None, i + 1)
-            item = evidence[i]
-            occ, label = item
-            f, s, e = occ
-            name = FIELD_NAMES[f]
-            found = places.get(occ)
-            if found is None:
-                span = fields[f].char_span(s, e)
-                # a field with an occurrence has text: its hits have places
-                found = places[occ] = (span, place_of(name, span[0], span[1]))  # type: ignore[assignment]
-            span, place = found  # type: ignore[misc]
-            hit: Hit = _new(Hit)
-            _set_term(hit, label)
-            _set_field(hit, name)
-            _set_position(hit, s)
-            _set_start(hit, span[0])
-            _set_end(hit, span[1])
-            marks[i] = known[item] = (hit, place, span, label)
-        return marks

@@ -1,6 +1,6 @@
 """The evidence of a story's matches built in one pass (``StoryReports._build``, when the
-first match is read) is what building each match's alone gives (``batched=False``), read
-in any order; and the pass's per-field helpers (``FieldDoc.char_spans``,
+first match is read) is what each rule's query walked as a tree gives (``Evaluation.hits``
+and ``make_snippets``), read in any order; and the pass's per-field helpers (``FieldDoc.char_spans``,
 ``StorySnippets.places``) agree with the one-hit ones (``char_span``, ``place``)."""
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ import random
 
 import pytest
 
-from monitor.models import Match, Story
-from monitor.rules import Matcher, RuleSpec
+from monitor.models import Story
+from monitor.rules import Matcher, RuleSpec, parse_query
+from monitor.rules.ast import Node
 from monitor.rules.document import StoryDoc
 from monitor.rules.encoding import FIELD_NAMES
-from monitor.rules.reports import StoryReports
-from monitor.rules.snippets import StorySnippets
+from monitor.rules.evaluate import Evaluation
+from monitor.rules.snippets import Sentences, StorySnippets, make_snippets
 
 _WORDS = [f"{a}{b}" for a in ("kar", "lum", "dev", "sor", "pim", "tak", "vel") for b in ("an", "ot", "ible", "ust")]
 _COMMON = ["the", "of", "and", "said", "minister", "ministers", "talks", "U.S.", "e-mail", "don't", "—", "(vel)"]
@@ -47,22 +48,28 @@ def _stories(rng: random.Random, count: int) -> list[Story]:
 
 
 @pytest.fixture(scope="module")
-def case() -> tuple[Matcher, list[Story]]:
+def case() -> tuple[Matcher, list[Story], dict[str, Node]]:
+    """The matcher, the stories, and the root of each rule's query by the rule's name."""
     rng = random.Random(1418)
     rules = [RuleSpec(f"r{i}", _query(rng)) for i in range(600)]
-    return Matcher.compile(rules), _stories(rng, 40)
+    return Matcher.compile(rules), _stories(rng, 40), {r.name: parse_query(r.query).root for r in rules}
 
 
-def _alone(matches: list[Match], order: list[int]) -> dict[int, tuple[object, object]]:
-    """Each match's evidence built alone (one report at a time, in ``order``), by a
-    ``StoryReports`` of the same story's evaluation and plans that does not batch."""
-    source, _ = matches[0]._later  # type: ignore[misc]
-    alone = StoryReports(source._evaluation, list(source._plans), batched=False)  # (before the batch clears them)
-    return {k: alone.report(matches[k]._later[1]) for k in order}  # type: ignore[index]
+def _walked(story: Story, rules: list[str], roots: dict[str, Node]) -> list[tuple[object, object]]:
+    """The hits and snippets of each of ``rules``, matches of ``story``, from its query walked
+    as a tree, one rule after another: the evidence without the matcher's plans and reports."""
+    evaluation = Evaluation(StoryDoc(story))
+    texts = {name: fd.text for name, fd in zip(FIELD_NAMES, evaluation.doc.fields, strict=True)}
+    sentences = Sentences()
+    out: list[tuple[object, object]] = []
+    for rule in rules:
+        hits = evaluation.hits(roots[rule])
+        out.append((tuple(hits), make_snippets(texts, hits, 2, sentences)))
+    return out
 
 
-def test_batched_evidence_is_each_matchs_built_alone_in_any_order(case: tuple[Matcher, list[Story]]) -> None:
-    matcher, stories = case
+def test_batched_evidence_is_each_rules_walked_in_any_order(case: tuple[Matcher, list[Story], dict[str, Node]]) -> None:
+    matcher, stories, roots = case
     rng = random.Random(7)
     read = 0
     for story in stories:
@@ -72,24 +79,24 @@ def test_batched_evidence_is_each_matchs_built_alone_in_any_order(case: tuple[Ma
                 continue
             order = list(range(len(matches)))
             rng.shuffle(order)
-            expected = _alone(matches, order)
+            expected = _walked(story, [m.rule for m in matches], roots)
             # the batched reports, first read at a random match
             got = {k: (matches[k].hits, matches[k].snippets) for k in order}
-            assert got == expected
+            assert got == dict(enumerate(expected))
             read += len(matches)
     assert read > 1000
 
 
-def test_batched_evidence_matches_a_fresh_matchers_in_reverse(case: tuple[Matcher, list[Story]]) -> None:
-    matcher, stories = case
+def test_batched_evidence_matches_a_fresh_matchers_in_reverse(case: tuple[Matcher, list[Story], dict[str, Node]]) -> None:
+    matcher, stories, _ = case
     for story in stories[:10]:
         forward = [(m.rule, m.hits, m.snippets) for m in matcher.match(story)]
         backward = [(m.rule, m.snippets, m.hits) for m in reversed(matcher.match(story))]
         assert forward == [(r, h, s) for r, s, h in reversed(backward)]
 
 
-def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Matcher, list[Story]]) -> None:
-    _, stories = case
+def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Matcher, list[Story], dict[str, Node]]) -> None:
+    _, stories, _ = case
     rng = random.Random(11)
     checked = 0
     long_word = "x" * 400  # a chunk too long to cache: the field is cut by expression
