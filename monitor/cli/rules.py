@@ -374,21 +374,6 @@ class ConfiguredSources:
             story.outlet = src.outlet
 
 
-def match_lines(
-    matcher: Matcher, lines: Iterable[str], sources: ConfiguredSources | None = None, *, evidence: bool = True
-) -> Iterator[tuple[dict[str, Any], bool]]:
-    """One output object per non-blank input line, and whether that line was valid; each
-    story gets what ``sources`` (the configuration's, if any) says of its source. Without
-    ``evidence`` a match is its rule's name alone (its hits and snippets are not built).
-    ``match`` writes these objects' lines without building them (:func:`output_lines`, which
-    the tests hold to :func:`_json_line` of these)."""
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            with _collector_paused():
-                out = _line_output(matcher, number, line, sources, evidence)
-            yield out
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic collector paused while one input line is worked on.
@@ -431,56 +416,16 @@ def _line_story(
     return obj, story
 
 
-def _line_output(
-    matcher: Matcher, number: int, line: str, sources: ConfiguredSources | None, evidence: bool
-) -> tuple[dict[str, Any], bool]:
-    """What :func:`match_lines` gives for input line ``line`` (its ``number``, from 1)."""
-    read = _line_story(number, line, sources)
-    if isinstance(read, dict):
-        return read, False
-    obj, story = read
-    if not evidence:
-        matches = [{"rule": m.rule, **({"similarity": m.topic.similarity} if m.topic is not None else {})}
-                   for m in matcher.match(story)]
-    else:
-        matches = _with_evidence(matcher.match(story))
-    return {"id": obj["id"], "matches": matches}, True
-
-
-def _with_evidence(found: list[Match]) -> list[dict[str, Any]]:
-    """The output of a story's matches: rule, snippets, matched terms (and similarity).
-
-    The matches of a story share their evidence (:mod:`monitor.rules.reports` builds it
-    once a story: on the mix benchmark half the snippets and a quarter of the hits are
-    another match's), so each snippet is rendered, and each set of hits reduced to its
-    terms, once."""
-    plain: dict[int, str] = {}
-    terms: dict[int, list[str]] = {}
-    out = []
-    for match in found:
-        snippets = []
-        for snippet in match.snippets:
-            text = plain.get(id(snippet))
-            if text is None:
-                text = plain[id(snippet)] = snippet.plain()
-            snippets.append(text)
-        hits = match.hits
-        names = terms.get(id(hits))
-        if names is None:
-            names = terms[id(hits)] = sorted({h.term for h in hits})
-        entry: dict[str, Any] = {"rule": match.rule, "snippets": snippets, "terms": names}
-        if match.topic is not None:
-            entry["similarity"] = match.topic.similarity
-        out.append(entry)
-    return out
-
-
 def output_lines(
     matcher: Matcher, lines: Iterable[str], sources: ConfiguredSources | None = None, *, evidence: bool = True
 ) -> Iterator[tuple[str, bool]]:
     """What ``match`` writes: for each non-blank input line, its output line (without the
-    newline) and whether the input line was valid; the text :func:`_json_line` gives for the
-    object :func:`match_lines` gives, written without building the object.
+    newline) and whether the input line was valid. Each story gets what ``sources`` (the
+    configuration's, if any) says of its source. A line is the story's id and its matches,
+    each with its rule, snippets (``Snippet.plain``), sorted matched terms and (topic rules)
+    similarity; without ``evidence`` the rule (and similarity) alone, its hits and snippets
+    not built. It is the text :func:`_json_line` gives for that object, written without
+    building the object (``tests/cli/test_output_lines.py`` holds the two to each other).
 
     A line with 45 matches is ~14 KB of JSON, and encoding it as a whole escaped every string
     in it, each snippet as often as matches print it (half of them are another match's) and
@@ -508,8 +453,8 @@ def output_lines(
 
 
 def _matches_json(found: list[Match], names: dict[str, str], evidence: bool) -> str:
-    """The JSON text of a story's list of matches, without its brackets, as :func:`_with_evidence`
-    (or, without ``evidence``, the rule names alone) and ``_JSON`` write it. ``names``: the
+    """The JSON text of a story's list of matches, without its brackets, as ``_JSON`` writes
+    the list of their output objects (see :func:`output_lines`). ``names``: the
     JSON of the rule names met before in the run."""
     # by identity: matches share their reports' tuples (a rule of one term has that term's)
     # and, between reports, snippets
