@@ -297,29 +297,11 @@ class StorySnippets:
         """Where the snippet of a hit at ``start``..``end`` (character offsets) of ``field``
         may be taken from: its sentence of the text, or the whole of a short field; None
         when the field has no text. What ``make_snippets`` groups hits by."""
-        text = self.texts.get(field)
-        if not text:
-            return None
-        if field != _TEXT:
-            place = (field, 0, len(text))
-        else:
-            starts = self._starts
-            if starts is None:
-                starts = self._starts = sentence_starts(text)
-            i = bisect_right(starts, start) - 1
-            trim = self._trims.get(i)
-            if trim is None:
-                # as ``Sentences.of``; how a sentence is trimmed does not depend on the hit
-                trim = self._trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < len(starts) else len(text),
-                                                 0)
-            begin, finish = trim
-            # a hit that runs past its sentence's end (a phrase across it) takes the rest
-            place = (field, begin, finish if finish >= end else end)
-        return self._places.setdefault(place, place)
+        return self.places(field, ((start, end),))[0]
 
     def places(self, field: str, spans: Sequence[tuple[int, int]]) -> list[Place | None]:
-        """``place(field, start, end)`` of each span ``(start, end)`` of ``field``: one call
-        for all the hits of a story's matches in the field, not one a hit."""
+        """``place`` of each span ``(start, end)`` of ``field``: one call for all the hits of a
+        story's matches in the field, not one a hit."""
         text = self.texts.get(field)
         if not text:
             return [None] * len(spans)
@@ -334,25 +316,17 @@ class StorySnippets:
         count = len(starts)
         out: list[Place | None] = []
         append = out.append
-        # (as ``place``, written out in the loop)
         for start, end in spans:
             i = bisect_right(starts, start) - 1
             trim = trims.get(i)
             if trim is None:
+                # as ``Sentences.of``; how a sentence is trimmed does not depend on the hit
                 trim = trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < count else len(text), 0)
             begin, finish = trim
+            # a hit that runs past its sentence's end (a phrase across it) takes the rest
             place = (field, begin, finish if finish >= end else end)
             append(known.setdefault(place, place))
         return out
-
-    def of(self, hits: Sequence[Hit], limit: int = 2) -> tuple[Snippet, ...]:
-        """What ``make_snippets(texts, hits, limit, Sentences())`` gives, for hits in any order."""
-        groups: dict[Place, list[Hit]] = {}
-        for hit in hits:
-            place = self.place(hit.field, hit.start, hit.end)
-            if place is not None:
-                groups.setdefault(place, []).append(hit)
-        return _chosen(self.texts, groups, hits, limit, self._cut_of)
 
     def of_marks(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
                  limit: int = 2) -> tuple[Snippet, ...]:
@@ -451,10 +425,6 @@ class StorySnippets:
             field, begin, end = place
             snippet = self._cuts[key] = _window(self.texts[field], begin, end, key[1], field)
         return snippet
-
-    def _cut_of(self, texts: dict[str, str], place: Place, spans: list[tuple[int, int]]) -> Snippet:
-        """``_cut`` as a ``Cut``."""
-        return self._cut(place, spans)
 
 
 def _sentence(text: str, hit: Hit, sentences: Sentences | None) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """The evidence of a story's matches built in one pass (``StoryReports._build``, when the
 first match is read) is what each rule's query walked as a tree gives (``Evaluation.hits``
 and ``make_snippets``), read in any order; and the pass's per-field helpers (``FieldDoc.char_spans``,
-``StorySnippets.places``) agree with the one-hit ones (``char_span``, ``place``)."""
+``StorySnippets.places``) agree with the one-hit ``char_span`` and with the sentences
+``make_snippets`` groups hits by."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import random
 
 import pytest
 
-from monitor.models import Story
+from monitor.models import Hit, Story
 from monitor.rules import Matcher, RuleSpec, parse_query
 from monitor.rules.ast import Node
 from monitor.rules.document import StoryDoc
 from monitor.rules.encoding import FIELD_NAMES
 from monitor.rules.evaluate import Evaluation
 from monitor.rules.snippets import Sentences, StorySnippets, make_snippets
+from monitor.rules.snippets import _sentence as sentence_of
 
 _WORDS = [f"{a}{b}" for a in ("kar", "lum", "dev", "sor", "pim", "tak", "vel") for b in ("an", "ot", "ible", "ust")]
 _COMMON = ["the", "of", "and", "said", "minister", "ministers", "talks", "U.S.", "e-mail", "don't", "—", "(vel)"]
@@ -106,7 +108,6 @@ def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Match
             story = Story(source=story.source, url=story.url, title=story.title, text=text)
         doc = StoryDoc(story)
         snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, doc.fields, strict=True)})
-        alone = StorySnippets(dict(snippets.texts))
         for f, fd in enumerate(doc.fields):
             positions = len(fd.chunks) + (fd._irregular_ or fd._irregular()).shift[-1]
             if not positions:
@@ -120,6 +121,10 @@ def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Match
             spans = fd.char_spans(occs)
             assert spans == [fd.char_span(s, e) for _, s, e in occs]
             assert fd.char_spans(occs) == spans
-            assert snippets.places(FIELD_NAMES[f], spans) == [alone.place(FIELD_NAMES[f], a, b) for a, b in spans]
+            # the sentences ``make_snippets`` groups hits by
+            name = FIELD_NAMES[f]
+            sentences = Sentences()
+            assert snippets.places(name, spans) == [
+                (name, *sentence_of(fd.text, Hit("t", name, 0, a, b), sentences)) if fd.text else None for a, b in spans]
             checked += len(occs)
     assert checked > 300
