@@ -535,9 +535,15 @@ class ChunkNotes:
         if self.lens:
             found, under = self._under_prefixes(folds, mine)
             special += under
+        if len(special) * 4 > len(words):
+            # (thousands of wildcards: half the words are under one) a note made for each
+            # word and shared through ``shared``, in C-level passes
+            made = list(zip(mine, map(self.pair_firsts.__contains__, folds), found or repeat(()), strict=False))
+            self.notes.update(zip(words, map(self.shared.setdefault, made, made), strict=True))
+            return
         starts = list(map(self.pair_firsts.__contains__, folds))
         # most words' notes are shared ones, picked by whether the word starts a pair: no
-        # note made, hashed and looked up for each
+        # note made, hashed and looked up for each (a Python-level loop makes the others)
         notes = list(map(_PLAIN.__getitem__, starts))
         if special:
             shared = self.shared
