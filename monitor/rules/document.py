@@ -464,6 +464,8 @@ _NONE: frozenset[str] = frozenset()
 #: files these shared objects rather than a new tuple a chunk, so that the first collection
 #: after a story full of new words has fewer objects to walk
 _SHARED_NOTES: dict[Note, Note] = {note: note for note in ((_NONE, False, ()), (_NONE, True, ()))}
+#: the two shared notes, by whether the chunk starts a word pair (``False``, ``True``)
+_PLAIN: tuple[Note, Note] = tuple(_SHARED_NOTES)  # type: ignore[assignment]
 #: the highest code point, a noncharacter no word holds: ``prefix + _LAST_CHARACTER`` sorts
 #: after every word that starts with ``prefix``
 _LAST_CHARACTER = "\U0010ffff"
@@ -521,22 +523,45 @@ class ChunkNotes:
         feats = list(map(_info_feats, infos))
         disjoint = list(map(self.words.isdisjoint, feats))
         mine = [_NONE] * len(words)
+        # the words whose note is not one of the two shared ones (``_PLAIN``): those with a
+        # feature some rule looks up, or under a wildcard prefix
+        special: list[int] = []
         if not all(disjoint):
             intersection = self.words.intersection
-            for i in compress(range(len(words)), map(not_, disjoint)):
+            special += compress(range(len(words)), map(not_, disjoint))
+            for i in special:
                 mine[i] = intersection(feats[i])
-        found: Iterable[tuple[tuple[str, str], ...]] = self._under_prefixes(folds, mine) if self.lens else repeat(())
-        starts = map(self.pair_firsts.__contains__, folds)
-        notes = list(zip(mine, starts, found, strict=False))
-        self.notes.update(zip(words, map(self.shared.setdefault, notes, notes), strict=True))
+        found: list[tuple[tuple[str, str], ...]] | None = None
+        if self.lens:
+            found, under = self._under_prefixes(folds, mine)
+            special += under
+        if len(special) * 4 > len(words):
+            # (thousands of wildcards: half the words are under one) a note made for each
+            # word and shared through ``shared``, in C-level passes
+            made = list(zip(mine, map(self.pair_firsts.__contains__, folds), found or repeat(()), strict=False))
+            self.notes.update(zip(words, map(self.shared.setdefault, made, made), strict=True))
+            return
+        starts = list(map(self.pair_firsts.__contains__, folds))
+        # most words' notes are shared ones, picked by whether the word starts a pair: no
+        # note made, hashed and looked up for each (a Python-level loop makes the others)
+        notes = list(map(_PLAIN.__getitem__, starts))
+        if special:
+            shared = self.shared
+            for i in special:
+                note: Note = (mine[i], starts[i], found[i] if found is not None else ())
+                notes[i] = shared.setdefault(note, note)
+        self.notes.update(zip(words, notes, strict=True))
 
-    def _under_prefixes(self, folds: list[str], mine: list[frozenset[str]]) -> list[tuple[tuple[str, str], ...]]:
+    def _under_prefixes(self, folds: list[str],
+                        mine: list[frozenset[str]]) -> tuple[list[tuple[tuple[str, str], ...]], list[int]]:
         """For ``add_all``: (prefix, word) for each wildcard prefix each word of ``folds``
-        starts with; the prefixes' features are added to the word's in ``mine``."""
+        starts with, and the positions of the words under one; the prefixes' features are
+        added to the word's in ``mine``."""
         # the lengths of the prefixes that start as each word does: mostly none
         heads = map(getitem, folds, repeat(slice(0, self.head)))
         lens: list[tuple[int, ...] | None] = list(map(self.lens.get, heads))  # type: ignore[arg-type]
         found: list[tuple[tuple[str, str], ...]] = [()] * len(folds)
+        hits: list[int] = []
         prefixes, tags = self.prefixes, self.tags
         # one loop, no call a word: in a rule set of thousands of wildcards, a third of a
         # story's words start as one does
@@ -556,7 +581,8 @@ class ChunkNotes:
             if under is not None:
                 found[i] = tuple(zip(under, repeat(word)))
                 mine[i] = mine[i].union(map(tags.__getitem__, under))
-        return found
+                hits.append(i)
+        return found, hits
 
     def add(self, chunk: str) -> Note:
         """The note of ``chunk``, which must be in ``cache``."""

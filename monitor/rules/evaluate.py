@@ -160,17 +160,19 @@ class PlanTable:
         made = self._made
         if type(root) is not And:
             # a query of one conjunct (a term, an OR, a NEAR: a third of the rules)
-            place = made.get(id(root))
+            i = id(root)
+            place = made.get(i)
             if place is None:
-                place = made[id(root)] = self._step(root)
+                place = made[i] = self._step(root)
                 self._kept.append(root)
             return (place if place >= 0 else ~place,)
         steps: list[int] = []
         firsts = 0
         for c in root.children:
-            place = made.get(id(c))
+            i = id(c)
+            place = made.get(i)
             if place is None:
-                place = made[id(c)] = self._step(c)
+                place = made[i] = self._step(c)
                 self._kept.append(c)
             if place >= 0:
                 steps.append(place)
@@ -205,21 +207,23 @@ class PlanTable:
         entries, places, keys = self.entries, self._places, self._keys
         out = [how]
         if node is not None:
+            out.append(len(entries))
             entries.append(node)
-            out.append(len(entries) - 1)
         for t in terms:
-            place = places.get(id(t))
+            # each id taken once (``id`` makes an int, and audits its call): most of a new
+            # step's terms are new to the table, each a few dictionary entries
+            i = id(t)
+            place = places.get(i)
             if place is None:
+                place = places[i] = len(entries)
                 entries.append(t)
-                place = places[id(t)] = len(entries) - 1
                 # ``_term_key``, written out
-                key = keys[id(t)] = ~(id(t.alts) << 3 | _FIELD_BITS[t.field])
+                key = keys[i] = ~(id(t.alts) << 3 | _FIELD_BITS[t.field])
             else:
-                key = keys[id(t)]
-            out.append(key)
-            out.append(place)
+                key = keys[i]
+            out += (key, place)
+        place = len(entries)
         entries.append(tuple(out))
-        place = len(entries) - 1
         if how in (_NO_TERM, _NONE) and all(map(_single_lemma, terms)):
             return ~place
         return place

@@ -196,6 +196,8 @@ INNER: Final = 6
 _NO_WORDS: ChunkInfo = ((), (), (), 0, (), (), ())
 
 
+#: the letters ``_EXTRA_FOLD`` maps
+_EXTRA_FOLD_CHARS = frozenset(map(chr, _EXTRA_FOLD))
 #: the generic combining diacritics block, which ``fold`` strips
 _DIACRITICS = re.compile("[\u0300-\u036f]")
 
@@ -209,7 +211,11 @@ def fold(word: str) -> str:
     # only the generic diacritics block: stripping every mark would merge distinct
     # Devanagari or Thai words, whose vowel signs are marks too
     stripped = _DIACRITICS.sub("", decomposed)
-    return unicodedata.normalize("NFC", stripped).translate(_EXTRA_FOLD)
+    composed = unicodedata.normalize("NFC", stripped)
+    # ``str.translate`` with a dictionary raises and clears a KeyError for every character
+    # it does not map (most: ~1k instructions a character of a Korean or Greek word); a
+    # set's test of the characters costs a tenth, and few words hold one of those letters
+    return composed if _EXTRA_FOLD_CHARS.isdisjoint(composed) else composed.translate(_EXTRA_FOLD)
 
 
 def lemma_language(lang: str | None) -> str:
