@@ -328,6 +328,53 @@ class FieldDoc:
             out.sort()
         return out
 
+    def word_spans(self, keys: tuple[str, ...], feats: AbstractSet[str]) -> list[Span]:
+        """The spans of a word of the lemma mode whose keys are ``keys`` (those of the
+        field's features ``feats`` looked up): ``spans(k, k, KEYS)`` of each, merged.
+
+        Most words (every word of a match whose evidence is read) are found in chunks that
+        are one word each: then the spans are the positions of those chunks, found once for
+        all the word's keys (its keys share chunks: ``studies`` is listed under ``studies``
+        and ``study``) with no list a key to merge; a word in a chunk of several words
+        takes ``spans`` of each key."""
+        rev = self.cache.rev
+        distinct = self.distinct
+        chunks: list[str] = []
+        for k in keys:
+            if k in feats:
+                listed = rev.get(k)
+                if listed:
+                    chunks += filter(distinct.__contains__, listed)
+        if not chunks:
+            return []
+        complex_ = self.cache.complex
+        if len(chunks) == 1:
+            [chunk] = chunks
+            if chunk not in complex_:
+                found = self._where.get(chunk) or self.where(chunk)
+                if (self._irregular_ or self._irregular()).indices:
+                    found = self._at(found)
+                return list(zip(found, found))  # noqa: B905 - the same list
+        elif complex_.isdisjoint(chunks):
+            simple = not (self._irregular_ or self._irregular()).indices
+            positions: set[int] = set()
+            for chunk in set(chunks):
+                found = self._where.get(chunk) or self.where(chunk)
+                positions.update(found if simple else self._at(found))
+            ordered = sorted(positions)
+            return list(zip(ordered, ordered))  # noqa: B905 - the same list
+        return self._merged_spans(keys, feats)
+
+    def _merged_spans(self, keys: tuple[str, ...], feats: AbstractSet[str]) -> list[Span]:
+        """``word_spans`` of a word in chunks of several words: each key's spans, merged."""
+        spans: list[Span] = []
+        for k in keys:
+            if k in feats:
+                found_spans = self.spans(k, k, _KEYS)
+                if found_spans:
+                    spans = sorted(set(spans).union(found_spans)) if spans else found_spans
+        return spans
+
     def prefix_spans(self, words: list[str]) -> list[Span]:
         """Spans of the parts and aliases whose fold is one of ``words`` (the story's
         features that start with a wildcard's prefix); sorted."""
