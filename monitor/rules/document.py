@@ -211,7 +211,9 @@ class FieldDoc:
             occ = self.occurrences()
             infos = self.cache.chunks
             found = self.cache.complex.intersection(occ)
-            found.update(self.cache.wordless.intersection(occ))
+            # (a view's ``&`` looks up the few wordless chunks in the field, where the set's
+            # ``intersection`` would look up every chunk of the field in them)
+            found.update(occ.keys() & self.cache.wordless)
             # a story may have dozens of such chunks (dashes, paragraph breaks), a few of
             # them distinct: where each occurs costs less than a pass over every chunk (and
             # the lookups of words need ``where`` anyway)

@@ -280,7 +280,7 @@ class StorySnippets:
     shared by every match that reports the hit: the hits are then grouped by sentence
     without a call per hit."""
 
-    __slots__ = ("_cuts", "_places", "_starts", "_trims", "texts")
+    __slots__ = ("_alone", "_cuts", "_places", "_starts", "_trims", "texts")
 
     def __init__(self, texts: dict[str, str]) -> None:
         self.texts = texts
@@ -292,6 +292,8 @@ class StorySnippets:
         #: before their values)
         self._places: dict[Place, Place] = {}
         self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
+        #: the snippet of a hit alone, by the id of its mark (see ``alone``)
+        self._alone: dict[int, Snippet] = {}
 
     def place(self, field: str, start: int, end: int) -> Place | None:
         """Where the snippet of a hit at ``start``..``end`` (character offsets) of ``field``
@@ -370,6 +372,16 @@ class StorySnippets:
                 return (self._cut(first, list(compress(spans, map(is_, repeat(first), places)))),
                         self._cut(second, list(compress(spans, map(is_, repeat(second), places)))))
         return (self._cut(first, list(compress(spans, map(is_, repeat(first), places)))),)
+
+    def alone(self, mark: Mark) -> Snippet:
+        """``of_marks`` of the one hit of ``mark`` (and the snippet of the first of two hits in
+        two sentences, and of each when their terms differ): cut once per story and kept by
+        the mark, which ``reports`` makes once per story for every match that reports the hit."""
+        snippet = self._alone.get(id(mark))
+        if snippet is None:
+            # (the mark is kept alive by the caller as long as this object: its id names it)
+            snippet = self._alone[id(mark)] = self._cut(mark[1], (mark[2],))
+        return snippet
 
     def _ranked(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
                 limit: int) -> tuple[Snippet, ...]:
