@@ -113,6 +113,9 @@ def _trimmed(text: str, begin: int, finish: int, end: int) -> tuple[int, int]:
 
 def _window(text: str, begin: int, end: int, hits: Sequence[tuple[int, int]], field: str) -> Snippet:
     """Cut [begin, end) to at most MAX_CHARS around the hits, marking cuts with "…"."""
+    if len(hits) == 1:
+        # one hit (most snippets): no generator, list or sort
+        return _window_of_one(text, begin, end, hits[0], field)
     if end - begin > MAX_CHARS:
         first = min(s for s, _ in hits)
         start = max(begin, first - _CONTEXT)
@@ -138,6 +141,36 @@ def _window(text: str, begin: int, end: int, hits: Sequence[tuple[int, int]], fi
     # through ``object.__setattr__``, a Python frame and three calls more (a story cuts dozens)
     snippet: Snippet = _new(Snippet)
     _set_text(snippet, lead + body + tail)
+    _set_spans(snippet, spans)
+    _set_field(snippet, field)
+    return snippet
+
+
+def _window_of_one(text: str, begin: int, end: int, hit: tuple[int, int], field: str) -> Snippet:
+    """``_window`` of one hit."""
+    first, last = hit
+    if end - begin > MAX_CHARS:
+        start = max(begin, first - _CONTEXT)
+        if start > begin:
+            space = text.find(" ", start, first)
+            start = space + 1 if space >= 0 else start
+        stop = min(end, start + MAX_CHARS - 2)
+        if stop < end:
+            space = text.rfind(" ", start, stop)
+            stop = space if space > start else stop
+        lead = "…" if start > begin else ""
+        tail = "…" if stop < end else ""
+        shift = start - len(lead)
+        shown = text[start:stop]
+        if lead or tail:
+            shown = lead + shown + tail
+        # the hit's span, when it is inside the window
+        spans = ((first - shift, last - shift),) if first >= start and last <= stop else ()
+    else:
+        shown = text[begin:end]
+        spans = ((first - begin, last - begin),) if first >= begin and last <= end else ()
+    snippet: Snippet = _new(Snippet)
+    _set_text(snippet, shown)
     _set_spans(snippet, spans)
     _set_field(snippet, field)
     return snippet
