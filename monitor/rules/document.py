@@ -353,10 +353,7 @@ class FieldDoc:
         if len(chunks) == 1:
             [chunk] = chunks
             if chunk not in complex_:
-                found = self._where.get(chunk) or self.where(chunk)
-                if (self._irregular_ or self._irregular()).indices:
-                    found = self._at(found)
-                return list(zip(found, found))  # noqa: B905 - the same list
+                return self._lone_word_spans(chunk)
         elif complex_.isdisjoint(chunks):
             simple = not (self._irregular_ or self._irregular()).indices
             positions: set[int] = set()
@@ -366,6 +363,28 @@ class FieldDoc:
             ordered = sorted(positions)
             return list(zip(ordered, ordered))  # noqa: B905 - the same list
         return self._merged_spans(keys, feats)
+
+    def _lone_word_spans(self, chunk: str) -> list[Span]:
+        """``word_spans`` of a word found in one chunk, that word alone: the positions where
+        the chunk occurs. ``where`` and ``_at`` written out for a chunk that occurs once
+        (the words of most matches whose evidence is read are rare)."""
+        found = self._where.get(chunk)
+        if found is None:
+            firsts = self._firsts
+            if firsts is None or firsts[chunk] != self.distinct[chunk]:
+                found = self.where(chunk)
+            else:
+                found = self._where[chunk] = [firsts[chunk]]
+        indices, _, _, shift = self._irregular_ or self._irregular()
+        if indices:
+            if len(found) == 1 and self._positions is None and self._looked < len(self.chunks) >> 1:
+                # (``_at`` by bisection, which counts what it looked up)
+                self._looked += 1
+                i = found[0]
+                position = i + shift[bisect_left(indices, i)]
+                return [(position, position)]
+            found = self._at(found)
+        return list(zip(found, found))  # noqa: B905 - the same list
 
     def _merged_spans(self, keys: tuple[str, ...], feats: AbstractSet[str]) -> list[Span]:
         """``word_spans`` of a word in chunks of several words: each key's spans, merged."""
