@@ -350,8 +350,10 @@ class FieldDoc:
         if not chunks:
             return []
         complex_ = self.cache.complex
-        if len(chunks) == 1:
-            [chunk] = chunks
+        chunk = chunks[0]
+        if len(chunks) == 1 or chunks.count(chunk) == len(chunks):
+            # one chunk, perhaps listed under several keys (``studies`` under ``studies`` and
+            # ``study``)
             if chunk not in complex_:
                 return self._lone_word_spans(chunk)
         elif complex_.isdisjoint(chunks):

@@ -33,7 +33,8 @@ def test_word_spans_is_each_keys_spans_merged() -> None:
         title = " ".join(rng.choices(_WORDS, k=rng.randint(0, 6)))
         story = Story(source="wire", url=f"https://news.example/{i}", title=title, text=text)
         doc, other = StoryDoc(story), StoryDoc(story)
-        words = rng.sample(["study", "minister", "run", "leave", "mail", "talk", "data", "u.s.", "absent"], 6)
+        words = rng.sample(["study", "studies", "minister", "ministers", "run", "running", "leave", "left", "mail",
+                            "talk", "talks", "data", "u.s.", "absent"], 8)
         for word in words:
             keys = word_keys(word, doc.lang)
             for f, fd in enumerate(doc.fields):
