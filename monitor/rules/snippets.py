@@ -44,7 +44,7 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
 
 #: the word characters that end where the search ends (perhaps none: it always matches)
 _WORD_BEFORE = re.compile(r"\w*\Z")
-# ``sentence_starts`` takes a dot after 6 word characters for a boundary without this set
+# every abbreviation is short: ``_is_boundary`` reads at most 13 characters before a dot
 assert max(map(len, _ABBREVIATIONS)) < 6, "an abbreviation of 6 letters or more"
 
 
