@@ -211,7 +211,9 @@ class FieldDoc:
             occ = self.occurrences()
             infos = self.cache.chunks
             found = self.cache.complex.intersection(occ)
-            found.update(self.cache.wordless.intersection(occ))
+            # (a view's ``&`` looks up the few wordless chunks in the field, where the set's
+            # ``intersection`` would look up every chunk of the field in them)
+            found.update(occ.keys() & self.cache.wordless)
             # a story may have dozens of such chunks (dashes, paragraph breaks), a few of
             # them distinct: where each occurs costs less than a pass over every chunk (and
             # the lookups of words need ``where`` anyway)
@@ -327,6 +329,74 @@ class FieldDoc:
         if unsorted:
             out.sort()
         return out
+
+    def word_spans(self, keys: tuple[str, ...], feats: AbstractSet[str]) -> list[Span]:
+        """The spans of a word of the lemma mode whose keys are ``keys`` (those of the
+        field's features ``feats`` looked up): ``spans(k, k, KEYS)`` of each, merged.
+
+        Most words (every word of a match whose evidence is read) are found in chunks that
+        are one word each: then the spans are the positions of those chunks, found once for
+        all the word's keys (its keys share chunks: ``studies`` is listed under ``studies``
+        and ``study``) with no list a key to merge; a word in a chunk of several words
+        takes ``spans`` of each key."""
+        rev = self.cache.rev
+        distinct = self.distinct
+        chunks: list[str] = []
+        for k in keys:
+            if k in feats:
+                listed = rev.get(k)
+                if listed:
+                    chunks += filter(distinct.__contains__, listed)
+        if not chunks:
+            return []
+        complex_ = self.cache.complex
+        chunk = chunks[0]
+        if len(chunks) == 1 or chunks.count(chunk) == len(chunks):
+            # one chunk, perhaps listed under several keys (``studies`` under ``studies`` and
+            # ``study``)
+            if chunk not in complex_:
+                return self._lone_word_spans(chunk)
+        elif complex_.isdisjoint(chunks):
+            simple = not (self._irregular_ or self._irregular()).indices
+            positions: set[int] = set()
+            for chunk in set(chunks):
+                found = self._where.get(chunk) or self.where(chunk)
+                positions.update(found if simple else self._at(found))
+            ordered = sorted(positions)
+            return list(zip(ordered, ordered))  # noqa: B905 - the same list
+        return self._merged_spans(keys, feats)
+
+    def _lone_word_spans(self, chunk: str) -> list[Span]:
+        """``word_spans`` of a word found in one chunk, that word alone: the positions where
+        the chunk occurs. ``where`` and ``_at`` written out for a chunk that occurs once
+        (the words of most matches whose evidence is read are rare)."""
+        found = self._where.get(chunk)
+        if found is None:
+            firsts = self._firsts
+            if firsts is None or firsts[chunk] != self.distinct[chunk]:
+                found = self.where(chunk)
+            else:
+                found = self._where[chunk] = [firsts[chunk]]
+        indices, _, _, shift = self._irregular_ or self._irregular()
+        if indices:
+            if len(found) == 1 and self._positions is None and self._looked < len(self.chunks) >> 1:
+                # (``_at`` by bisection, which counts what it looked up)
+                self._looked += 1
+                i = found[0]
+                position = i + shift[bisect_left(indices, i)]
+                return [(position, position)]
+            found = self._at(found)
+        return list(zip(found, found))  # noqa: B905 - the same list
+
+    def _merged_spans(self, keys: tuple[str, ...], feats: AbstractSet[str]) -> list[Span]:
+        """``word_spans`` of a word in chunks of several words: each key's spans, merged."""
+        spans: list[Span] = []
+        for k in keys:
+            if k in feats:
+                found_spans = self.spans(k, k, _KEYS)
+                if found_spans:
+                    spans = sorted(set(spans).union(found_spans)) if spans else found_spans
+        return spans
 
     def prefix_spans(self, words: list[str]) -> list[Span]:
         """Spans of the parts and aliases whose fold is one of ``words`` (the story's

@@ -61,17 +61,6 @@ def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[S
     return fd.prefix_spans(doc.with_prefix(u.text))
 
 
-def _word_spans(fd: FieldDoc, keys: tuple[str, ...], feats: set[str]) -> list[Span]:
-    """``_unit_spans`` of a word of the lemma mode whose keys are ``keys``."""
-    spans: list[Span] = []
-    for k in keys:
-        if k in feats:
-            found = fd.spans(k, k, _KEYS)
-            if found:
-                spans = sorted(set(spans).union(found)) if spans else found
-    return spans
-
-
 def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:
     cur = _unit_spans(fd, units[0], doc, feats)
     for u in units[1:]:
@@ -301,11 +290,7 @@ class Evaluation:
             for f in fields:
                 feats = feats_of[f]
                 if not feats.isdisjoint(keys):
-                    if len(keys) == 1:
-                        [word_key] = keys
-                        spans = doc.fields[f].spans(word_key, word_key, _KEYS)
-                    else:
-                        spans = _word_spans(doc.fields[f], keys, feats)
+                    spans = doc.fields[f].word_spans(keys, feats)
                     if spans:
                         # (f,) + (s, e) for each span, in C
                         out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]

@@ -106,25 +106,7 @@ class StoryReports:
             _set_start(hit, span[0])
             _set_end(hit, span[1])
             marks[item] = (hit, place, span, label)
-        mark = marks.__getitem__
-        of_marks = snippets.of_marks
-        # (every evidence object stays alive in ``found`` meanwhile: no id is taken twice)
-        same: dict[int, Report] = {}
-        out: list[Report] = []
-        append = out.append
-        for evidence, kept in found:
-            report = same.get(id(evidence)) if kept else None
-            if report is None:
-                if evidence:
-                    # the marks' columns in one C-level pass, not a call per mark and column (no
-                    # ``strict``: a keyword argument costs a parse per call)
-                    hits, places, spans, terms = zip(*map(mark, evidence))  # noqa: B905 - marks are 4-tuples
-                    report = (hits, of_marks(places, spans, terms))
-                else:
-                    report = ((), ())
-                if kept:
-                    same[id(evidence)] = report
-            append(report)
+        out = _reports(found, marks, snippets)
         # by the id of each plan (kept alive by its match, until read, and by the matcher);
         # what the reports were built from is no longer needed (the matches keep this object
         # until each is read)
@@ -132,3 +114,45 @@ class StoryReports:
         self._evaluation = None  # type: ignore[assignment]
         self._plans = []
         return built
+
+
+def _reports(found: list[tuple[tuple[tuple[Occ, str], ...], bool]], marks: dict[tuple[Occ, str], Mark],
+             snippets: StorySnippets) -> list[Report]:
+    """The report of each evidence of ``found`` (see ``Evaluation.shared_evidence_of``) from
+    the marks of its hits: an evidence the evaluation keeps (a term's) is reported once."""
+    mark = marks.__getitem__
+    of_marks = snippets.of_marks
+    alone = snippets.alone
+    # (every evidence object stays alive in ``found`` meanwhile: no id is taken twice)
+    same: dict[int, Report] = {}
+    out: list[Report] = []
+    append = out.append
+    for evidence, kept in found:
+        report = same.get(id(evidence)) if kept else None
+        if report is None:
+            count = len(evidence)
+            if count == 2:
+                # two hits (most matches of rules of two words): ``of_marks`` of two, with
+                # the snippet of a hit alone cut once per story (see ``StorySnippets.alone``)
+                one, other = mark(evidence[0]), mark(evidence[1])
+                if one[1] == other[1]:
+                    report = ((one[0], other[0]), of_marks((one[1], one[1]), (one[2], other[2]),
+                                                           (one[3], other[3])))
+                elif one[3] == other[3]:
+                    report = ((one[0], other[0]), (alone(one),))
+                else:
+                    report = ((one[0], other[0]), (alone(one), alone(other)))
+            elif count == 1:
+                one = mark(evidence[0])
+                report = ((one[0],), (alone(one),))
+            elif evidence:
+                # the marks' columns in one C-level pass, not a call per mark and column (no
+                # ``strict``: a keyword argument costs a parse per call)
+                hits, places, spans, terms = zip(*map(mark, evidence))  # noqa: B905 - marks are 4-tuples
+                report = (hits, of_marks(places, spans, terms))
+            else:
+                report = ((), ())
+            if kept:
+                same[id(evidence)] = report
+        append(report)
+    return out

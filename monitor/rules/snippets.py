@@ -44,48 +44,43 @@ def _is_boundary(text: str, m: re.Match[str]) -> bool:
 
 #: the word characters that end where the search ends (perhaps none: it always matches)
 _WORD_BEFORE = re.compile(r"\w*\Z")
-# ``sentence_starts`` takes a dot after 6 word characters for a boundary without this set
+# every abbreviation is short: ``_is_boundary`` reads at most 13 characters before a dot
 assert max(map(len, _ABBREVIATIONS)) < 6, "an abbreviation of 6 letters or more"
 
 
-#: the characters a ``_BOUNDARY`` match starts with
-_MARKS = ".!?…\n"
+def _sentence_end() -> re.Pattern[str]:
+    """``_BOUNDARY`` with ``_is_boundary`` written into it: what it matches where that finds a
+    boundary, and nothing else (``sentence_starts`` is then one C-level scan of the text).
+
+    It starts with one character set (a mark or a line break), so that the engine skips
+    ahead to the marks in C; the rest says which mark it was. After a dot, look-behinds
+    rule out a lone letter and each abbreviation, a word that starts after a character
+    that is not a word character (``_WORD_BEFORE`` and ``str.lower``: the letters are
+    written in both cases, and the Kelvin sign is the one other character that lowers to
+    an ASCII letter), unless the blanks after it hold a line break."""
+    lowers = {"k": "K\u212a"}
+    by_length: dict[int, list[str]] = {}
+    for word in sorted(_ABBREVIATIONS):
+        by_length.setdefault(len(word), []).append("".join(f"[{c}{lowers.get(c, c.upper())}]" for c in word))
+    words = "".join(rf"(?<!(?<!\w)(?:{'|'.join(forms)})\.)" for _, forms in sorted(by_length.items()))
+    tail = r"[.!?…]*+[\"'”’)\]]*+\s++(?=[\"“‘'(\[]?[^\W_a-z])"
+    return re.compile(
+        r"[.!?…\n](?:(?<=\n)\s*+"
+        rf"|(?<=[!?…])(?<![.!?…].){tail}"
+        rf"|(?<![.!?…]\.)(?:(?<!(?<!\w)\w\.){words}|(?=[.!?…]*+[\"'”’)\]]*+[^\S\n]*+\n)){tail})"
+    )
+
+
+#: a sentence's end: ``_BOUNDARY`` where ``_is_boundary`` holds (see ``_sentence_end``)
+_SENTENCE_END = _sentence_end()
+_end_of = re.Match.end
 
 
 def sentence_starts(text: str) -> list[int]:
     """Offsets at which sentences start (always including 0)."""
-    # what ``_BOUNDARY.finditer`` finds, tried only where a match can start: scanning for a
-    # match at every character costs ten times finding the few marks (C-level ``str.find``)
-    marks: list[int] = []
-    for mark in _MARKS:
-        i = text.find(mark)
-        while i >= 0:
-            marks.append(i)
-            i = text.find(mark, i + 1)
-    if not marks:
-        return [0]
-    marks.sort()
-    out = [0]
-    match = _BOUNDARY.match
-    word_before = _WORD_BEFORE.search
-    after = 0
-    for i in marks:
-        if i < after:
-            continue  # inside the previous match
-        m = match(text, i)
-        if m is not None:
-            after = m.end()
-            # ``_is_boundary(text, m)`` written out (the evidence of every story splits its
-            # text: a call less a sentence), and the expression that finds the word before
-            # a dot only when fewer than 6 word characters precede it: a longer word is no
-            # abbreviation (``str.isalnum`` is what ``\w`` accepts, less the underscore)
-            if text[i] != "." or text.find("\n", i, after) >= 0 or (i >= 6 and text[i - 6:i].isalnum()):
-                out.append(after)
-            else:
-                word = word_before(text, max(0, i - 13), i).group()  # type: ignore[union-attr]
-                if not word or (len(word) > 1 and word.lower() not in _ABBREVIATIONS):
-                    out.append(after)
-    return out
+    # (where ``_BOUNDARY`` matches and ``_is_boundary`` holds: one pass of the expression in
+    # C, with no call per mark; the tests hold the two to each other)
+    return [0, *map(_end_of, _SENTENCE_END.finditer(text))]
 
 
 def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -118,6 +113,9 @@ def _trimmed(text: str, begin: int, finish: int, end: int) -> tuple[int, int]:
 
 def _window(text: str, begin: int, end: int, hits: Sequence[tuple[int, int]], field: str) -> Snippet:
     """Cut [begin, end) to at most MAX_CHARS around the hits, marking cuts with "…"."""
+    if len(hits) == 1:
+        # one hit (most snippets): no generator, list or sort
+        return _window_of_one(text, begin, end, hits[0], field)
     if end - begin > MAX_CHARS:
         first = min(s for s, _ in hits)
         start = max(begin, first - _CONTEXT)
@@ -143,6 +141,36 @@ def _window(text: str, begin: int, end: int, hits: Sequence[tuple[int, int]], fi
     # through ``object.__setattr__``, a Python frame and three calls more (a story cuts dozens)
     snippet: Snippet = _new(Snippet)
     _set_text(snippet, lead + body + tail)
+    _set_spans(snippet, spans)
+    _set_field(snippet, field)
+    return snippet
+
+
+def _window_of_one(text: str, begin: int, end: int, hit: tuple[int, int], field: str) -> Snippet:
+    """``_window`` of one hit."""
+    first, last = hit
+    if end - begin > MAX_CHARS:
+        start = max(begin, first - _CONTEXT)
+        if start > begin:
+            space = text.find(" ", start, first)
+            start = space + 1 if space >= 0 else start
+        stop = min(end, start + MAX_CHARS - 2)
+        if stop < end:
+            space = text.rfind(" ", start, stop)
+            stop = space if space > start else stop
+        lead = "…" if start > begin else ""
+        tail = "…" if stop < end else ""
+        shift = start - len(lead)
+        shown = text[start:stop]
+        if lead or tail:
+            shown = lead + shown + tail
+        # the hit's span, when it is inside the window
+        spans = ((first - shift, last - shift),) if first >= start and last <= stop else ()
+    else:
+        shown = text[begin:end]
+        spans = ((first - begin, last - begin),) if first >= begin and last <= end else ()
+    snippet: Snippet = _new(Snippet)
+    _set_text(snippet, shown)
     _set_spans(snippet, spans)
     _set_field(snippet, field)
     return snippet
@@ -280,7 +308,7 @@ class StorySnippets:
     shared by every match that reports the hit: the hits are then grouped by sentence
     without a call per hit."""
 
-    __slots__ = ("_cuts", "_places", "_starts", "_trims", "texts")
+    __slots__ = ("_alone", "_cuts", "_places", "_starts", "_trims", "texts")
 
     def __init__(self, texts: dict[str, str]) -> None:
         self.texts = texts
@@ -292,6 +320,8 @@ class StorySnippets:
         #: before their values)
         self._places: dict[Place, Place] = {}
         self._cuts: dict[tuple[Place, tuple[tuple[int, int], ...]], Snippet] = {}
+        #: the snippet of a hit alone, by the id of its mark (see ``alone``)
+        self._alone: dict[int, Snippet] = {}
 
     def place(self, field: str, start: int, end: int) -> Place | None:
         """Where the snippet of a hit at ``start``..``end`` (character offsets) of ``field``
@@ -370,6 +400,16 @@ class StorySnippets:
                 return (self._cut(first, list(compress(spans, map(is_, repeat(first), places)))),
                         self._cut(second, list(compress(spans, map(is_, repeat(second), places)))))
         return (self._cut(first, list(compress(spans, map(is_, repeat(first), places)))),)
+
+    def alone(self, mark: Mark) -> Snippet:
+        """``of_marks`` of the one hit of ``mark`` (and the snippet of the first of two hits in
+        two sentences, and of each when their terms differ): cut once per story and kept by
+        the mark, which ``reports`` makes once per story for every match that reports the hit."""
+        snippet = self._alone.get(id(mark))
+        if snippet is None:
+            # (the mark is kept alive by the caller as long as this object: its id names it)
+            snippet = self._alone[id(mark)] = self._cut(mark[1], (mark[2],))
+        return snippet
 
     def _ranked(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
                 limit: int) -> tuple[Snippet, ...]:

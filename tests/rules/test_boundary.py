@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 from hypothesis import assume, example, given, settings
@@ -125,3 +126,22 @@ def test_sentence_starts_after_words_of_about_six_characters(items: list[tuple[s
     text = "".join(w + sep for w, sep in items) + "Next"
     scanned = [0, *(m.end() for m in _BOUNDARY.finditer(text) if _is_boundary(text, m))]
     assert sentence_starts(text) == scanned
+
+
+_CASED = ["Mr", "MR", "mR", "ſt", "St", "\u212aO", "İr", "Dr", "x", "X", "_", "é", "Ü", "a_b", "Sept", "SEPT", "Corp",
+          "capt", "No", "no", "U", "S", "123", "abcdefghijklmnopq", "zzMr", "e.g", "(Mr", "“Jan", "Inc", "Ltd", "vs"]
+_AFTER = [". ", ".", "? ", "! ", " ", ".\n", ". “", "... ", ".. ", " .", ".\t\n ", ".\r\n", ".” ", ".) ", "… ", "!\n",
+          "\n\n", ". \u00a0", ".\u2028"]
+
+
+def test_sentence_starts_after_abbreviations_in_any_case() -> None:
+    """The abbreviations and lone letters written into the expression of ``sentence_starts``
+    are those ``_is_boundary`` finds through ``str.lower`` (``ſt`` lowers to no ``st``, the
+    Kelvin sign lowers to ``k``, a capital I with a dot to two characters), also when a line
+    break follows the dot."""
+    rng = random.Random(1919)
+    for _ in range(3000):
+        text = "".join(rng.choice(_CASED) + rng.choice(_AFTER) for _ in range(rng.randint(0, 12)))
+        text += rng.choice(["Next", "next", "", "1", "(A", "“B"])
+        scanned = [0, *(m.end() for m in _BOUNDARY.finditer(text) if _is_boundary(text, m))]
+        assert sentence_starts(text) == scanned, text

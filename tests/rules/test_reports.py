@@ -10,9 +10,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.models import Hit, Story
+from monitor.models import Hit, Snippet, Story
 from monitor.rules.document import StoryDoc
-from monitor.rules.snippets import Sentences, StorySnippets, make_snippets
+from monitor.rules.snippets import MAX_CHARS, Sentences, StorySnippets, _window, make_snippets
 from monitor.rules.text import END, PARTS, START
 
 _SENTENCES = ["Acme won.", "Mr. Smith left Acme!", "Board members met… Acme", "U.S. talks end.", "Then\nmore"]
@@ -81,3 +81,42 @@ def test_character_offsets_are_those_of_a_walk_of_the_chunks() -> None:
             for q in range(p, p + 3):
                 if (f, q) in expected:
                     assert fd.char_span(p, q) == (start, expected[(f, q)][1]), (text, p, q)
+
+
+def _window_reference(text: str, begin: int, end: int, hits: list[tuple[int, int]], field: str) -> Snippet:
+    """``snippets._window`` before its one-hit form: the window of any number of hits."""
+    if end - begin > MAX_CHARS:
+        first = min(s for s, _ in hits)
+        start = max(begin, first - 80)
+        if start > begin:
+            space = text.find(" ", start, first)
+            start = space + 1 if space >= 0 else start
+        stop = min(end, start + MAX_CHARS - 2)
+        if stop < end:
+            space = text.rfind(" ", start, stop)
+            stop = space if space > start else stop
+        lead = "…" if start > begin else ""
+        tail = "…" if stop < end else ""
+        body, shift, limit = text[start:stop], start - len(lead), stop
+    else:
+        lead = tail = ""
+        body, shift, limit = text[begin:end], begin, end
+    spans = tuple(sorted([(s - shift, e - shift) for s, e in hits if s >= shift + len(lead) and e <= limit]))
+    return Snippet(lead + body + tail, spans, field)
+
+
+def test_the_window_of_one_hit_is_the_window_of_any_number() -> None:
+    """``_window`` of one hit (written out without the generator, list and sort) and of
+    several give what the one form for any number did, in short and long sentences, with the
+    hit anywhere (also past the end of its sentence, a phrase across it)."""
+    rng = random.Random(1919)
+    for _ in range(3000):
+        words = rng.choices(["a", "word", "longer-words", "—", "x" * 40, "end."], k=rng.randint(1, 160))
+        text = rng.choice([" ", "  "]).join(words)
+        begin = rng.randrange(len(text))
+        end = rng.randint(begin + 1, len(text))
+        hits = []
+        for _ in range(rng.choice([1, 1, 1, 2, 3])):
+            start = rng.randint(begin, end - 1)
+            hits.append((start, min(len(text), start + rng.randint(1, 30))))
+        assert _window(text, begin, end, hits, "text") == _window_reference(text, begin, end, hits, "text")
