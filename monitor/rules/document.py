@@ -114,8 +114,8 @@ class FieldDoc:
     the separators between its chunks kept in ``pieces``.
     """
 
-    __slots__ = ("_ends", "_firsts", "_irregular_", "_looked", "_positions", "_where", "cache", "chunks", "distinct",
-                 "lang", "notes", "pieces", "text")
+    __slots__ = ("_ends", "_firsts", "_irregular_", "_looked", "_positions", "_where", "_wordless", "cache", "chunks",
+                 "distinct", "lang", "notes", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -133,6 +133,8 @@ class FieldDoc:
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
         self._irregular_: _Irregular | None = None
+        #: the chunks without words among ``distinct`` (found with ``_irregular_``)
+        self._wordless: set[str] | None = None
         self._positions: list[int] | None = None
         #: chunk indices turned into word positions by bisection (see ``_at``)
         self._looked = 0
@@ -154,6 +156,13 @@ class FieldDoc:
         """Indices (in ``chunks``) where ``chunk``, one of ``occurrences()``, occurs; ascending."""
         found = self._where.get(chunk)
         if found is None:
+            if self._irregular_ is None and self.notes:
+                # the first position asked for in a field with notes: every chunk a rule may
+                # look up is placed at once (``_irregular``)
+                self._irregular()
+                found = self._where.get(chunk)
+                if found is not None:
+                    return found
             firsts = self._firsts
             if firsts is None:
                 n = len(self.chunks)
@@ -179,48 +188,82 @@ class FieldDoc:
         infos = cache.chunks
         chunks = self.chunks
         n = len(chunks)
-        wordless = cache.wordless if not cache.wordless.isdisjoint(self.distinct) else None
+        if self._irregular_ is None and self.notes:
+            # the starters are placed with the chunks the evaluation looks up (``_place``):
+            # one pass over the chunks for both
+            self._irregular(starters)
+        wordless = self._wordless if self._wordless is not None else (
+            cache.wordless if not cache.wordless.isdisjoint(self.distinct) else _NO_CHUNKS)
         out: set[Pair] = set()
-        tails_of: dict[str, tuple[str, ...]] = {}
+        where = self.where
         for chunk in starters:
             info = infos[chunk]
             if info[INNER]:
                 out.update(info[INNER])
-            tails_of[chunk] = info[TAILS]
-        # one C-level pass finds every occurrence of every starter (a common one occurs
-        # dozens of times: one lookup a side); chunks without words take no position, so
-        # the words either side of them are adjacent
-        for i in compress(range(n), map(starters.__contains__, chunks)):
-            j = i + 1
-            if wordless is not None:
-                while j < n and chunks[j] in wordless:
-                    j += 1
-            if j < n:
-                tails = tails_of[chunks[i]]
-                heads = infos[chunks[j]][HEADS]
-                if len(heads) == 1 and len(tails) == 1:
-                    out.add((tails[0], heads[0]))
-                else:
-                    out.update(product(tails, heads))
+            tails = info[TAILS]
+            # chunks without words take no position, so the words either side of them are
+            # adjacent
+            for i in where(chunk):
+                j = i + 1
+                if wordless:
+                    while j < n and chunks[j] in wordless:
+                        j += 1
+                if j < n:
+                    heads = infos[chunks[j]][HEADS]
+                    if len(heads) == 1 and len(tails) == 1:
+                        out.add((tails[0], heads[0]))
+                    else:
+                        out.update(product(tails, heads))
         return out
 
-    def _irregular(self) -> _Irregular:
-        """The chunks that are not exactly one word (see ``_Irregular``)."""
+    def _irregular(self, also: AbstractSet[str] = frozenset()) -> _Irregular:
+        """The chunks that are not exactly one word (see ``_Irregular``); in a field with
+        notes, the chunks ``also`` are placed with them (see ``_place``)."""
         irregular = self._irregular_
         if irregular is None:
             occ = self.occurrences()
             infos = self.cache.chunks
+            wordless = self._wordless = self.cache.wordless.intersection(occ)
             found = self.cache.complex.intersection(occ)
-            found.update(self.cache.wordless.intersection(occ))
-            # a story may have dozens of such chunks (dashes, paragraph breaks), a few of
-            # them distinct: where each occurs costs less than a pass over every chunk (and
-            # the lookups of words need ``where`` anyway)
-            indices = sorted(chain.from_iterable(map(self.where, found))) if found else []
+            found.update(wordless)
+            if self.notes:
+                indices = self._place(found, also)
+            else:
+                # (a story without a matcher's notes) a story may have dozens of such
+                # chunks (dashes, paragraph breaks), a few of them distinct: where each
+                # occurs costs less than a pass over every chunk
+                indices = sorted(chain.from_iterable(map(self.where, found))) if found else []
             widths = [infos[self.chunks[i]][WIDTH] for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
             irregular = self._irregular_ = _Irregular(indices, widths, starts, shift)
         return irregular
+
+    def _place(self, irregular: set[str], also: AbstractSet[str]) -> list[int]:
+        """Finds where every chunk that some rule may look up (a chunk whose note has
+        features) and every chunk of ``irregular`` (those not one word) occurs, in one
+        C-level pass over the chunks and one loop over those occurrences (a few hundred of
+        a story's thousand chunks), for ``where``; the chunks ``also`` too. Returns the indices of ``irregular``'s,
+        ascending. The other ways to find them cost more: a dictionary of every chunk's
+        first occurrence (to tell a repeated chunk from the others), then a scan between
+        its first and last occurrence for each repeated one (a paragraph break occurs from
+        the first paragraph to the last), for the positions of a few words."""
+        chunks = self.chunks
+        wanted = set(compress(self.distinct, map(_note_feats, self.notes)))
+        wanted.update(irregular, also)
+        # (the ints of ``_upward``: no int object made a chunk)
+        at = list(compress(_upward(len(chunks)), map(wanted.__contains__, chunks)))
+        where = self._where
+        for i in at:
+            chunk = chunks[i]
+            found = where.get(chunk)
+            if found is None:
+                where[chunk] = [i]
+            else:
+                found.append(i)
+        if not irregular:
+            return []
+        return list(compress(at, map(irregular.__contains__, map(chunks.__getitem__, at))))
 
     def first_position(self, index: int) -> int:
         """Word position of the first part of chunk ``index``."""
@@ -459,6 +502,7 @@ _info_feats = itemgetter(FEATS)
 _first = itemgetter(0)
 _part_fold = itemgetter(FOLD)
 _NONE: frozenset[str] = frozenset()
+_NO_CHUNKS: frozenset[str] = frozenset()
 #: the notes of a chunk with no feature a rule looks up and no word under a wildcard prefix
 #: (most chunks), whether or not it starts a word pair, each mapped to itself: a matcher
 #: files these shared objects rather than a new tuple a chunk, so that the first collection
