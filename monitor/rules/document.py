@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, chain, compress, filterfalse, product, repeat
-from operator import getitem, itemgetter, not_
+from operator import getitem, is_not, itemgetter, not_
 from typing import NamedTuple, cast
 
 from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT, STORY_URL_LIMIT, Story, clip
@@ -114,8 +114,8 @@ class FieldDoc:
     the separators between its chunks kept in ``pieces``.
     """
 
-    __slots__ = ("_ends", "_firsts", "_irregular_", "_looked", "_positions", "_where", "cache", "chunks", "distinct",
-                 "lang", "notes", "pieces", "text")
+    __slots__ = ("_distinct", "_ends", "_firsts", "_irregular_", "_looked", "_positions", "_where", "_wordless", "cache",
+                 "chunks", "lang", "noted", "pieces", "text")
 
     def __init__(self, text: str, lang: str, cache: LangCache) -> None:
         self.text = text
@@ -127,18 +127,55 @@ class FieldDoc:
 
     def _index(self, chunks: list[str]) -> None:
         self.chunks = chunks
-        #: chunk → index of its last occurrence: the distinct chunks (built in C; most
-        #: chunks occur once, and ``where`` finds the others' positions)
-        self.distinct: dict[str, int] = dict(zip(chunks, _upward(len(chunks)), strict=False))
+        #: (``distinct``, made when first asked for)
+        self._distinct: dict[str, int] | None = None
         self._firsts: dict[str, int] | None = None
         self._where: dict[str, list[int]] = {}
         self._irregular_: _Irregular | None = None
+        #: the chunks without words among ``distinct`` (found with ``_irregular_``)
+        self._wordless: set[str] | None = None
         self._positions: list[int] | None = None
         #: chunk indices turned into word positions by bisection (see ``_at``)
         self._looked = 0
         self._ends: list[int] | None = None
-        #: the matcher's notes of the distinct chunks, in the same order (see ``ChunkNotes``)
-        self.notes: list[Note] = []
+        #: of a field made with a matcher's notes (``note``): the note of each chunk whose
+        #: note is not the plain one (see ``ChunkNotes``), in the order of their first
+        #: occurrences; None for a field made without notes
+        self.noted: dict[str, Note] | None = None
+
+    @property
+    def distinct(self) -> dict[str, int]:
+        """Chunk → index of its last occurrence: the distinct chunks (built in C, when first
+        asked for: a field with notes is placed without them, see ``note``)."""
+        found = self._distinct
+        if found is None:
+            chunks = self.chunks
+            found = self._distinct = dict(zip(chunks, _upward(len(chunks)), strict=False))
+        return found
+
+    def note(self, notes: list[Note]) -> dict[str, Note]:
+        """Takes ``notes``, the matcher's note of each chunk (in the order of ``chunks``), and
+        places every chunk whose note is not the plain one (``noted``): a chunk with a feature
+        some rule looks up, a word under a wildcard or one that starts a rule's word pair,
+        and every chunk that is not one word (``ChunkNotes._add_chunk``), a few hundred of a
+        story's thousand chunks. One C-level pass over the notes finds them and one loop
+        over their occurrences files them: a word a rule looks up, and the chunks that shift
+        word positions, are then where ``where`` finds them, and the rest of the field is
+        never looked at again (a dictionary of every distinct chunk, then of their first
+        occurrences for ``where``, each cost more than that). Returns ``noted``."""
+        chunks = self.chunks
+        at = list(compress(_upward(len(chunks)), map(is_not, notes, repeat(_PLAIN))))
+        where = self._where
+        noted = self.noted = {}
+        for i in at:
+            chunk = chunks[i]
+            found = where.get(chunk)
+            if found is None:
+                where[chunk] = [i]
+                noted[chunk] = notes[i]
+            else:
+                found.append(i)
+        return noted
 
     def cut_by_expression(self) -> None:
         """Cuts the field into the ``CHUNK_RE`` matches instead of at its spaces."""
@@ -154,6 +191,7 @@ class FieldDoc:
         """Indices (in ``chunks``) where ``chunk``, one of ``occurrences()``, occurs; ascending."""
         found = self._where.get(chunk)
         if found is None:
+            # (in a field with notes, a chunk with a plain note: see ``note``)
             firsts = self._firsts
             if firsts is None:
                 n = len(self.chunks)
@@ -179,45 +217,58 @@ class FieldDoc:
         infos = cache.chunks
         chunks = self.chunks
         n = len(chunks)
-        wordless = cache.wordless if not cache.wordless.isdisjoint(self.distinct) else None
+        if self.noted is not None:
+            # (the starters are placed: see ``note``)
+            if self._irregular_ is None:
+                self._irregular()
+            wordless: AbstractSet[str] = self._wordless or _NO_CHUNKS
+        else:
+            wordless = cache.wordless if not cache.wordless.isdisjoint(self.distinct) else _NO_CHUNKS
         out: set[Pair] = set()
-        tails_of: dict[str, tuple[str, ...]] = {}
+        where = self.where
         for chunk in starters:
             info = infos[chunk]
             if info[INNER]:
                 out.update(info[INNER])
-            tails_of[chunk] = info[TAILS]
-        # one C-level pass finds every occurrence of every starter (a common one occurs
-        # dozens of times: one lookup a side); chunks without words take no position, so
-        # the words either side of them are adjacent
-        for i in compress(range(n), map(starters.__contains__, chunks)):
-            j = i + 1
-            if wordless is not None:
-                while j < n and chunks[j] in wordless:
-                    j += 1
-            if j < n:
-                tails = tails_of[chunks[i]]
-                heads = infos[chunks[j]][HEADS]
-                if len(heads) == 1 and len(tails) == 1:
-                    out.add((tails[0], heads[0]))
-                else:
-                    out.update(product(tails, heads))
+            tails = info[TAILS]
+            # chunks without words take no position, so the words either side of them are
+            # adjacent
+            for i in where(chunk):
+                j = i + 1
+                if wordless:
+                    while j < n and chunks[j] in wordless:
+                        j += 1
+                if j < n:
+                    heads = infos[chunks[j]][HEADS]
+                    if len(heads) == 1 and len(tails) == 1:
+                        out.add((tails[0], heads[0]))
+                    else:
+                        out.update(product(tails, heads))
         return out
 
     def _irregular(self) -> _Irregular:
         """The chunks that are not exactly one word (see ``_Irregular``)."""
         irregular = self._irregular_
         if irregular is None:
-            occ = self.occurrences()
             infos = self.cache.chunks
-            found = self.cache.complex.intersection(occ)
-            # (a view's ``&`` looks up the few wordless chunks in the field, where the set's
-            # ``intersection`` would look up every chunk of the field in them)
-            found.update(occ.keys() & self.cache.wordless)
-            # a story may have dozens of such chunks (dashes, paragraph breaks), a few of
-            # them distinct: where each occurs costs less than a pass over every chunk (and
-            # the lookups of words need ``where`` anyway)
-            indices = sorted(chain.from_iterable(map(self.where, found))) if found else []
+            noted = self.noted
+            if noted is not None:
+                # they are among the placed chunks (see ``note``), found where they are
+                wordless = self._wordless = set(filter(self.cache.wordless.__contains__, noted))
+                found = set(filter(self.cache.complex.__contains__, noted))
+                found.update(wordless)
+                indices = sorted(chain.from_iterable(map(self._where.__getitem__, found))) if found else []
+            else:
+                occ = self.occurrences()
+                # (a view's ``&`` looks up the few wordless chunks in the field, where the
+                # set's ``intersection`` would look up every chunk of the field in them)
+                wordless = self._wordless = occ.keys() & self.cache.wordless
+                found = self.cache.complex.intersection(occ)
+                found.update(wordless)
+                # (a story without a matcher's notes) a story may have dozens of such
+                # chunks (dashes, paragraph breaks), a few of them distinct: where each
+                # occurs costs less than a pass over every chunk
+                indices = sorted(chain.from_iterable(map(self.where, found))) if found else []
             widths = [infos[self.chunks[i]][WIDTH] for i in indices]
             shift = [0, *accumulate(w - 1 for w in widths)]
             starts = [i + shift[k] for k, i in enumerate(indices)]
@@ -293,7 +344,10 @@ class FieldDoc:
         chunks = self.cache.rev.get(feature)
         if not chunks:
             return []
-        present = list(filter(self.distinct.__contains__, chunks))
+        # in a field with notes, every chunk filed under a feature a rule looks up (or under
+        # the fold of a word under a wildcard) is placed: the others are not looked for
+        present = list(filter(self._where.__contains__ if self.noted is not None and form is not _SURFACE
+                              else self.distinct.__contains__, chunks))
         if not present:
             return []
         # ``_simple`` written out: the evidence of every match asks for the positions of its words
@@ -529,13 +583,18 @@ _info_feats = itemgetter(FEATS)
 _first = itemgetter(0)
 _part_fold = itemgetter(FOLD)
 _NONE: frozenset[str] = frozenset()
+_NO_CHUNKS: frozenset[str] = frozenset()
 #: the notes of a chunk with no feature a rule looks up and no word under a wildcard prefix
 #: (most chunks), whether or not it starts a word pair, each mapped to itself: a matcher
 #: files these shared objects rather than a new tuple a chunk, so that the first collection
 #: after a story full of new words has fewer objects to walk
-_SHARED_NOTES: dict[Note, Note] = {note: note for note in ((_NONE, False, ()), (_NONE, True, ()))}
+_PLAIN: Note = (_NONE, False, ())
+_SHARED_NOTES: dict[Note, Note] = {note: note for note in (_PLAIN, (_NONE, True, ()))}
 #: the two shared notes, by whether the chunk starts a word pair (``False``, ``True``)
-_PLAIN: tuple[Note, Note] = tuple(_SHARED_NOTES)  # type: ignore[assignment]
+_PLAIN_BY_START: tuple[Note, Note] = tuple(_SHARED_NOTES)  # type: ignore[assignment]
+#: the plain note of a chunk that is not one word: equal to ``_PLAIN``, another object, so
+#: that a field's chunks that shift word positions are placed (``FieldDoc.note``)
+_PLAIN_IRREGULAR: Note = tuple([_NONE, False, ()])  # type: ignore[assignment]
 #: the highest code point, a noncharacter no word holds: ``prefix + _LAST_CHARACTER`` sorts
 #: after every word that starts with ``prefix``
 _LAST_CHARACTER = "\U0010ffff"
@@ -593,7 +652,7 @@ class ChunkNotes:
         feats = list(map(_info_feats, infos))
         disjoint = list(map(self.words.isdisjoint, feats))
         mine = [_NONE] * len(words)
-        # the words whose note is not one of the two shared ones (``_PLAIN``): those with a
+        # the words whose note is not one of the two shared ones (``_PLAIN_BY_START``): with a
         # feature some rule looks up, or under a wildcard prefix
         special: list[int] = []
         if not all(disjoint):
@@ -614,7 +673,7 @@ class ChunkNotes:
         starts = list(map(self.pair_firsts.__contains__, folds))
         # most words' notes are shared ones, picked by whether the word starts a pair: no
         # note made, hashed and looked up for each (a Python-level loop makes the others)
-        notes = list(map(_PLAIN.__getitem__, starts))
+        notes = list(map(_PLAIN_BY_START.__getitem__, starts))
         if special:
             shared = self.shared
             for i in special:
@@ -675,7 +734,10 @@ class ChunkNotes:
             if found:
                 feats = feats.union([PREFIX_TAG + start for start, _ in found])
         note: Note = (feats, not self.pair_firsts.isdisjoint(folds), found)
-        note = self.notes[chunk] = self.shared.setdefault(note, note)
+        note = self.shared.setdefault(note, note)
+        if note is _PLAIN:
+            note = _PLAIN_IRREGULAR  # (see there)
+        self.notes[chunk] = note
         return note
 
     def _add_word(self, chunk: str, word: str, feats: tuple[str, ...]) -> Note:
@@ -726,13 +788,16 @@ class StoryDoc:
                 per_field.append(set().union(*map(_info_feats, map(cache.chunks.__getitem__, fd.distinct))))
                 continue
             known = notes.notes
-            got = list(map(known.get, fd.distinct))
+            # a lookup a chunk rather than a dictionary of the distinct chunks first: it
+            # costs less (a story's chunks are new strings, hashed either way), and the
+            # field is then placed without one (``FieldDoc.note``)
+            got = list(map(known.get, fd.chunks))
             if not all(got):
                 _analyse_new(fd, cache)
                 notes.add_all(list(filterfalse(known.__contains__, fd.distinct)))
-                got = list(map(known.__getitem__, fd.distinct))
-            fd.notes = cast("list[Note]", got)
-            per_field.append(set().union(*map(_note_feats, fd.notes)))
+                got = list(map(known.__getitem__, fd.chunks))
+            noted = fd.note(cast("list[Note]", got))
+            per_field.append(set().union(*map(_note_feats, noted.values())))
         #: features of each field (lemma keys and folds), for a position-free word test;
         #: indexed by ``Field``
         self.field_feats = tuple(per_field)
@@ -753,14 +818,16 @@ class StoryDoc:
 
     def starters(self, fd: FieldDoc) -> set[str]:
         """The chunks of ``fd`` whose note says they start a rule's word pair."""
-        return set(compress(fd.distinct, map(_note_starts, fd.notes)))
+        noted = fd.noted
+        return set(compress(noted, map(_note_starts, noted.values()))) if noted else set()
 
     def note_prefixes(self, prefixes: AbstractSet[str]) -> None:
         """Tells the story the matcher's wildcard prefixes and, from its chunks' notes, the
         words under them."""
         self.prefixes_known = prefixes
         for fd in self.fields:
-            self.prefixed_chunks.extend(filter(None, map(_note_prefixed, fd.notes)))
+            if fd.noted:
+                self.prefixed_chunks.extend(filter(None, map(_note_prefixed, fd.noted.values())))
 
     def with_prefix(self, prefix: str) -> list[str]:
         """Features that start with ``prefix``: the folds, for a prefix of

@@ -83,6 +83,11 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
 #: place for each term (two terms; or its sides are terms or ORs of terms, an OR on one side
 #: at least, the left side's terms first); any other node is walked as a tree: its place
 _TERM, _NO_TERM, _ANY, _NONE, _NEAR, _NEAR_OR, _NODE = range(7)
+#: of a term of lone unquoted words: the fields it looks in and the lemma keys of its words
+#: (one of them in one of those fields' features: it is there)
+_Lookup = tuple[tuple[Field, ...], tuple[str, ...]]
+#: a term whose lookup is not known yet (told apart by identity)
+_UNKNOWN: _Lookup = ((), ())
 #: a conjunct of a rule's query, compiled (see above): ints only
 Step = tuple[int, ...]
 #: a rule's query, compiled: the places of its steps in its plan table, in evaluation order
@@ -117,7 +122,7 @@ class PlanTable:
     process, for as long as it lives (it keeps the objects it names). Not thread-safe: make
     plans one at a time. Evaluate a plan with an :class:`Evaluation` given its table."""
 
-    __slots__ = ("_kept", "_keys", "_made", "_places", "entries")
+    __slots__ = ("_kept", "_keys", "_made", "_places", "entries", "lookups")
 
     def __init__(self, copied: PlanTable | None = None) -> None:
         #: the steps and query objects plans name, by place (appended to as plans are made)
@@ -133,6 +138,9 @@ class PlanTable:
         #: thousands of terms' entries) until a collection stopped tracking it
         self._places: dict[int, int] = {} if copied is None else dict(copied._places)
         self._keys: dict[int, int] = {} if copied is None else dict(copied._keys)
+        #: by language, then by memo key: what tells whether a term is there
+        #: (``Evaluation._present_of``), found the first time a story in the language asks
+        self.lookups: dict[str, dict[int, _Lookup | None]] = {}
 
     def plan(self, root: Node) -> Plan:
         """The plan of a query whose root is ``root``: its conjuncts (the children of an AND,
@@ -247,7 +255,8 @@ def _near_split(node: Near) -> int:
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_memo", "_positions", "_present", "_table", "_widths", "doc")
+    __slots__ = ("_chars", "_evidence", "_hits", "_lookups", "_memo", "_positions", "_present", "_table", "_widths",
+                 "doc")
 
     def __init__(self, doc: StoryDoc, table: PlanTable | None = None) -> None:
         self.doc = doc
@@ -271,6 +280,10 @@ class Evaluation:
         #: of each term's occurrences (by id, as ``_widths``) that are all lone words: their
         #: positions by field (see ``_positions_of``); None for the others
         self._positions: dict[int, dict[Field, list[int]] | None] = {}
+        #: the lookup of each term by its memo key (``_lookup_of``; None: not lone unquoted
+        #: words), kept by the plan table for every story of the language: a term's keys are
+        #: found once, not once a story
+        self._lookups: dict[int, _Lookup | None] = {} if table is None else table.lookups.setdefault(doc.lang, {})
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -548,11 +561,8 @@ class Evaluation:
         if sum(map(len, occurrences)) * (2 * n + 3) > _PROBE_WORDS:
             return False
         doc = self.doc
-        lang = doc.lang
         reach = n + 1
-        terms: list[Term] = [self._table[term] for _, term in words]
-        wanted = [(DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],),
-                   [k for alt in term.alts for k in word_keys(alt[0].text, lang)]) for term in terms]
+        wanted = self._word_lookups(words)
         for occs in occurrences:
             for f, s, e in occs:
                 fd = doc.fields[f]
@@ -569,6 +579,18 @@ class Evaluation:
                             if not around.isdisjoint(filed.get(k, ())):
                                 return False
         return True
+
+    def _word_lookups(self, words: list[PlanTerm]) -> list[_Lookup]:
+        """The lookup (``_lookup_of``) of each of ``words``, terms of lone unquoted words."""
+        lookups = self._lookups
+        out: list[_Lookup] = []
+        for key, place in words:
+            found = lookups.get(key)
+            if found is None:
+                found = lookups[key] = self._lookup_of(self._table[place])
+            assert found is not None  # (lone words)
+            out.append(found)
+        return out
 
     def _width(self, occs: list[Occ]) -> int:
         """``_width_of(occs)``, ``occs`` a term's memoised occurrences: each term's are in
@@ -745,20 +767,29 @@ class Evaluation:
     def _present_of(self, term: Term, key: int) -> bool:
         """Whether ``term`` (whose memo key is ``key``) is in the story, found for the first
         time: a lone unquoted word needs no positions, its keys in the field's features."""
-        known = self._present[key] = (self._in_fields(term) if _single_lemma(term)
-                                      else self.possible(term) and bool(self.term_occ(term)))
+        lookup = self._lookups.get(key, _UNKNOWN)
+        if lookup is _UNKNOWN:
+            lookup = self._lookups[key] = self._lookup_of(term)
+        if lookup is None:
+            known = self._present[key] = self.possible(term) and bool(self.term_occ(term))
+            return known
+        fields, keys = lookup
+        feats_of = self.doc.field_feats
+        known = False
+        for f in fields:
+            if not feats_of[f].isdisjoint(keys):
+                known = True
+                break
+        self._present[key] = known
         return known
 
-    def _in_fields(self, term: Term) -> bool:
-        fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
+    def _lookup_of(self, term: Term) -> _Lookup | None:
+        """The lookup of ``term`` (see ``_Lookup``) when it is lone unquoted words, else None."""
+        if not _single_lemma(term):
+            return None
         lang = self.doc.lang
-        for alt in term.alts:
-            keys = word_keys(alt[0].text, lang)
-            for f in fields:
-                feats = self.doc.field_feats[f]
-                if not feats.isdisjoint(keys):
-                    return True
-        return False
+        return (DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],),
+                tuple(dict.fromkeys(k for alt in term.alts for k in word_keys(alt[0].text, lang))))
 
     def occ(self, node: Node) -> list[Occ]:
         """Occurrences of a positional node (term, OR of positional nodes, NEAR)."""
