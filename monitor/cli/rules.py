@@ -439,7 +439,7 @@ def output_lines(
     the pieces with it would save ~0.18 M of the ~13 M a story: not worth a dependency."""
     names: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line or line.isspace():  # (``strip`` would copy every line)
             continue
         with _collector_paused():
             read = _line_story(number, line, sources)
@@ -448,24 +448,33 @@ def output_lines(
             else:
                 obj, story = read
                 found = _matches_json(matcher.match(story), names, evidence)
-                out = _surrogates_escaped(f'{{"id": {_JSON.encode(obj["id"])}, "matches": [{found}]}}'), True
+                out = f'{{"id": {_json_line(obj["id"])}, "matches": [{found}]}}', True
         yield out
 
 
-def _matches_json(found: list[Match], names: dict[str, str], evidence: bool) -> str:
-    """The JSON text of a story's list of matches, without its brackets, as ``_JSON`` writes
-    the list of their output objects (see :func:`output_lines`). ``names``: the
-    JSON of the rule names met before in the run."""
+def _matches_json(found: list[Match], names: dict[str, str], evidence: bool) -> str:  # noqa: C901 - hot, written out
+    """The JSON text of a story's list of matches, without its brackets, as :func:`_json_line`
+    writes the list of their output objects (see :func:`output_lines`). ``names``: the
+    JSON of the rule names and terms met before in the run.
+
+    Each piece that may hold a lone surrogate (a rule name, a term; the id, in
+    :func:`output_lines`) has it escaped as :func:`_json_line` escapes the whole line; a
+    snippet cannot hold one (:func:`story_from_json` replaced them in the story's fields):
+    the line is not searched for them again (a ~14 KB line encoded to UTF-8 cost ~0.13 M
+    instructions a story on the mix benchmark)."""
     # by identity: matches share their reports' tuples (a rule of one term has that term's)
     # and, between reports, snippets
     lists: dict[int, str] = {}
     snippets: dict[int, str] = {}
     terms: dict[int, str] = {}
+    #: whether a snippet's text (a sentence: 36 snippets a story have 21 texts on the mix
+    #: benchmark) has nothing JSON escapes; most news sentences have not
+    clean: dict[str, bool] = {}
     entries = []
     for match in found:
         name = names.get(match.rule)
         if name is None:
-            name = names[match.rule] = encode_basestring(match.rule)
+            name = names[match.rule] = _surrogates_escaped(encode_basestring(match.rule))
         if not evidence:
             entry = f'{{"rule": {name}'
         else:
@@ -476,18 +485,40 @@ def _matches_json(found: list[Match], names: dict[str, str], evidence: bool) -> 
                 for snippet in shown:
                     text = snippets.get(id(snippet))
                     if text is None:
-                        text = snippets[id(snippet)] = encode_basestring(_plain(snippet))
+                        text = snippets[id(snippet)] = _snippet_json(snippet, clean)
                     parts.append(text)
                 texts = lists[id(shown)] = ", ".join(parts)
             hits = match.hits
             words = terms.get(id(hits))
             if words is None:
-                words = terms[id(hits)] = ", ".join([encode_basestring(term) for term in sorted({h.term for h in hits})])
+                encoded = []
+                for term in sorted({h.term for h in hits}):
+                    text = names.get(term)
+                    if text is None:
+                        text = names[term] = _surrogates_escaped(encode_basestring(term))
+                    encoded.append(text)
+                words = terms[id(hits)] = ", ".join(encoded)
             entry = f'{{"rule": {name}, "snippets": [{texts}], "terms": [{words}]'
         if match.topic is not None:
             entry += f', "similarity": {_JSON.encode(match.topic.similarity)}'
         entries.append(entry + "}")
     return ", ".join(entries)
+
+
+def _snippet_json(snippet: Snippet, clean: dict[str, bool]) -> str:
+    """``snippet.plain()`` as a JSON string. A text with nothing to escape (``clean``: known
+    texts) is quoted as it is, its hit marked: its text escaped once, not once a snippet."""
+    text = snippet.text
+    spans = snippet.spans
+    if len(spans) == 1:
+        ((start, end),) = spans
+        if start >= 0:
+            plain = clean.get(text)
+            if plain is None:
+                plain = clean[text] = len(encode_basestring(text)) == len(text) + 2
+            if plain:
+                return f'"{text[:start]}**{text[start:end]}**{text[end:]}"'
+    return encode_basestring(_plain(snippet))
 
 
 def _plain(snippet: Snippet) -> str:
