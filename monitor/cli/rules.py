@@ -62,12 +62,14 @@ def _fail(message: str) -> NoReturn:
 
 
 def _has_surrogates(text: str) -> bool:
-    """Whether ``text`` holds a lone surrogate: the one thing strict UTF-8 cannot encode
-    (encoding a story's text costs a fraction of searching it with a regex)."""
+    """Whether ``text`` holds a lone surrogate: the one thing strict UTF-16 (as UTF-8) cannot
+    encode. Encoding a story's text costs a fraction of searching it with a regex, and to
+    UTF-16 a fraction of encoding it to UTF-8: ~1 instruction a character instead of ~10 for
+    Latin-1 text, ~7 instead of ~11 for text with characters beyond it."""
     if text.isascii():
         return False
     try:
-        text.encode("utf-8")
+        text.encode("utf-16-le")
     except UnicodeEncodeError:
         return True
     return False
