@@ -608,7 +608,10 @@ def match(config_path: str | None, rules_path: str | None, names_only: bool, sto
         ok = True
         for out, valid in output_lines(matcher, lines, sources, evidence=not names_only):
             ok = ok and valid
-            click.echo(out)
+            # ``color=True``: not searched for ANSI escape codes to strip (as on output that
+            # is not a terminal), which a line of JSON cannot hold (the encoder escapes every
+            # control character): a ~14 KB line is written in ~0.20 M instructions, not ~0.28
+            click.echo(out, color=True)
     except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
     # stories in other languages had the matcher build their indexes: the next run reads them

@@ -87,6 +87,9 @@ def test_output_lines_are_the_reference_lines(seed: int) -> None:
     written = list(output_lines(matcher, lines))
     assert sum('"snippets": ["' in line for line, _ in written) > 10  # it tests something
     assert any('\\ud800' in line for line, _ in written) and not any(valid for line, valid in written if "error" in line)
+    # ``match`` writes the lines without click's search for ANSI codes to strip: there is none
+    assert any("\\u001b[0m" in line for line, _ in written)
+    assert not any(chr(c) in line for line, _ in written for c in range(0x20))
 
 
 @pytest.mark.skipif(not topics.available(), reason="needs the topics extra")
