@@ -7,7 +7,7 @@ classifier over byte n-grams, langid.py retrained on 140 languages; BSD; its mod
 the wheel, 4.5 MB, on numpy). ``benchmarks/lang.py`` compares it with lingua on the corpus:
 as accurate on articles and feed items, and lingua's accurate mode needs ~0.9 GB of memory
 and ~12 s to load, its low-accuracy mode is less accurate on short texts, and its wheel is
-96 MB. The model loads on the first detection (~1 s, ~120 MB), not at import.
+96 MB. The model loads on the first detection (~1 s, ~90 MB), not at import.
 
 Detection runs for every story the daemon or ``newsmonitor match`` reads, so it is computed
 here (:class:`_Classifier`) from py3langid's model the way its ``classify`` computes it, the
@@ -15,10 +15,10 @@ same numbers in the same order, without three costs of the library's own path: w
 n-gram automaton a byte at a time in Python (now every position at once, :class:`_Automaton`),
 counting every letter of the text to learn whether it has ``MIN_LETTERS`` (now a match that
 stops at the sixtieth), and widening each story's rows of the model from 16-bit to 32-bit
-floats (now the model is widened once, when it loads). On the corpus articles a story's
-detection takes ~120-150 us of CPU instead of ~260-330 (``benchmarks/lang_instructions.py``:
-0.79 M instructions instead of 2.28 M; the walk's cost was mostly cache misses, which
-instructions do not show). The answers are the library's, bit for bit, which
+floats through numpy's generic cast (now the exact bit shift that widens a normal half float).
+On the corpus articles a story's detection takes ~120-150 us of CPU instead of ~260-330
+(``benchmarks/lang_instructions.py``: 1.02 M instructions instead of 2.28 M; the walk's cost
+was mostly cache misses, which instructions do not show). The answers are the library's, bit for bit, which
 ``tests/extract/test_language.py`` checks on the corpus and on random text.
 """
 
@@ -231,10 +231,12 @@ class _Classifier:
     the model's rows, plus the class priors; scaled by the square root of the text's length,
     normalised to probabilities; the columns of one language written in two scripts added up.
 
-    The model's rows are half floats; the library widens a story's rows (~400) to single
-    floats before the product, a fifth of a story's detection. Here the whole model is
-    widened once when it loads, by the same cast: the same values, the same product, for
-    57 MB instead of 28 (the half floats are not kept: see :func:`_identifier`). The log
+    The model's rows are half floats; the library widens them through numpy's cast, which
+    costs more than the rest of a story's detection together. Every value of the model is a
+    negative normal half float (checked at load; otherwise the cast is kept), which widens to
+    a single float by moving its bits: the same values, the same product. (Widening the whole
+    model once, when it loads, would save ~0.23 M instructions a story, a fifth of the
+    detection, for 29 MB more, ~40 MB of a daemon's resident memory: not kept.) The log
     counts are looked up in a table of ``log1p`` of the counts a sample can have, made by
     the same ufunc on the same single floats.
     """
@@ -253,15 +255,33 @@ class _Classifier:
         #: each state's row offset for a walk a byte at a time, made when first needed
         #: (~100 000 ints, ~4 MB: not when the automaton runs over all positions at once)
         self._rows: list[int] = []
-        #: the model's rows as the library's product takes them (a half float matrix times
-        #: single floats is computed on the matrix cast to single floats)
-        self._ptc: npt.NDArray[np.float32] = np.asarray(identifier.nb_ptc).astype(np.float32)
+        self._ptc: npt.NDArray[np.float16] = identifier.nb_ptc
         self._pc: npt.NDArray[np.float32] = identifier.nb_pc
         self._classes: list[str] = list(identifier.nb_classes)
         first: dict[str, int] = {}
         #: (first column, second column) of a language the model has twice (two scripts)
         self._aliases = [(first[c], i) for i, c in enumerate(self._classes) if first.setdefault(c, i) != i]
         self._log_counts = np.log1p(np.arange(self.LOG_COUNTS, dtype=np.float32))
+        # the model's values are log probabilities: negative; their exponents neither 0
+        # (zero, subnormal) nor 31 (infinite, not a number)
+        bits = self._ptc.view(np.uint16) if self._ptc.dtype == np.float16 else None
+        self._negative_normal = bits is not None and bool(
+            ((bits >> 15) == 1).all() and not (((bits >> 10) & 0x1F) % 0x1F == 0).any()
+        )
+
+    def _widened(self, rows: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
+        """``rows`` as single floats. A negative normal half float is 1, five bits of exponent
+        (bias 15) and ten of mantissa; as a single float the exponent is re-biased (127) and
+        the mantissa moved thirteen bits up: adding 0x14000 (the sign bit's 0x8000 out,
+        112 << 10 in) and shifting gives both; another 0x40000 shifted is the sign bit of the
+        single float (the sum stays below 2**18, so nothing carries into it). Exact."""
+        import numpy as np  # loaded with the model (see __init__)
+
+        if not self._negative_normal:
+            return rows.astype(np.float32)
+        bits = np.add(rows.view(np.uint16), 0x54000, dtype=np.uint32)
+        bits <<= 13
+        return bits.view(np.float32)
 
     def classify(self, text: str) -> tuple[str, float]:
         """The most probable language of ``text`` and its probability, as py3langid gives them."""
@@ -280,7 +300,7 @@ class _Classifier:
             # (no count exceeds the length)
             short = len(data) < self.LOG_COUNTS
             weights = self._log_counts[counts] if short else np.log1p(counts.astype(np.float32))
-            scores = weights @ np.take(self._ptc, ngrams, axis=0) + self._pc
+            scores = weights @ self._widened(np.take(self._ptc, ngrams, axis=0)) + self._pc
         else:
             scores = np.full(len(self._classes), 0.0, dtype=np.float32)
         scores *= 1.0 / math.sqrt(len(data) or 1)
@@ -294,17 +314,12 @@ class _Classifier:
         return self._classes[best], float(scores[best])
 
 
-def _load_library() -> Any:
-    """py3langid's own identifier with probabilities, loaded (about a second)."""
+@cache
+def _library_identifier() -> Any:
+    """py3langid's own identifier with probabilities, loaded once (about a second)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-@cache
-def _library_identifier() -> Any:
-    """py3langid's own identifier, loaded once: what the tests hold the classifier to."""
-    return _load_library()
 
 
 class _Identifier(Protocol):
@@ -314,10 +329,8 @@ class _Identifier(Protocol):
 @cache
 def _identifier() -> _Identifier:
     """The classifier over py3langid's model; the library's own when its model does not have
-    the attributes this module reads (another py3langid than the one in constraints.txt).
-    The library's identifier is not kept beside the classifier, so its half float model
-    (28 MB) is freed once the classifier has widened it."""
-    library = _load_library()
+    the attributes this module reads (another py3langid than the one in constraints.txt)."""
+    library = _library_identifier()
     try:
         return _Classifier(library)
     except (AttributeError, TypeError, ValueError):  # pragma: no cover - another py3langid
