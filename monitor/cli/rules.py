@@ -37,7 +37,7 @@ from monitor.config.yamlload import Path as KeyPath
 from monitor.config.yamlload import YAMLDocument, YAMLProblem, load_yaml
 from monitor.errors import ConfigError, MonitorError, QueryError, TopicModelError
 from monitor.extract.language import story_language
-from monitor.models import Match, Snippet, Story, TopicScore
+from monitor.models import Hit, Match, Snippet, Story, TopicScore
 from monitor.rules import Matcher, RuleSpec, parse_query, topics
 from monitor.rules.ast import walk_terms
 from monitor.rules.document import StoryDoc
@@ -62,12 +62,14 @@ def _fail(message: str) -> NoReturn:
 
 
 def _has_surrogates(text: str) -> bool:
-    """Whether ``text`` holds a lone surrogate: the one thing strict UTF-8 cannot encode
-    (encoding a story's text costs a fraction of searching it with a regex)."""
+    """Whether ``text`` holds a lone surrogate: the one thing strict UTF-16 (as UTF-8) cannot
+    encode. Encoding a story's text costs a fraction of searching it with a regex, and to
+    UTF-16 a fraction of encoding it to UTF-8: ~1 instruction a character instead of ~10 for
+    Latin-1 text, ~7 instead of ~11 for text with characters beyond it."""
     if text.isascii():
         return False
     try:
-        text.encode("utf-8")
+        text.encode("utf-16-le")
     except UnicodeEncodeError:
         return True
     return False
@@ -434,12 +436,15 @@ def output_lines(
     rendered and escaped once each, a rule's name once a run, and the line is put together
     from those pieces with the encoder's separators: rendering and writing a story's matches
     went from ~1.74 M to ~1.1 M instructions, of which escaping is ~0.2 M (the standard
-    library's escape costs ~34 instructions a character). orjson, measured: it writes only
+    library's escape costs ~34 instructions a character); then to ~0.96 M (a sentence with
+    nothing to escape is quoted as it is, terms' JSON kept for the run, the line no longer
+    encoded whole to look for lone surrogates: ~0.13 M). What is left is mostly the
+    interpreter's: ~10 k instructions a snippet rendered, ~2 k a match. orjson, measured: it writes only
     compact separators (``{"id":0,...``), so it cannot give these bytes whole, and escaping
     the pieces with it would save ~0.18 M of the ~13 M a story: not worth a dependency."""
     names: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line or line.isspace():  # (``strip`` would copy every line)
             continue
         with _collector_paused():
             read = _line_story(number, line, sources)
@@ -448,46 +453,95 @@ def output_lines(
             else:
                 obj, story = read
                 found = _matches_json(matcher.match(story), names, evidence)
-                out = _surrogates_escaped(f'{{"id": {_JSON.encode(obj["id"])}, "matches": [{found}]}}'), True
+                out = f'{{"id": {_json_line(obj["id"])}, "matches": [{found}]}}', True
         yield out
 
 
 def _matches_json(found: list[Match], names: dict[str, str], evidence: bool) -> str:
-    """The JSON text of a story's list of matches, without its brackets, as ``_JSON`` writes
-    the list of their output objects (see :func:`output_lines`). ``names``: the
-    JSON of the rule names met before in the run."""
+    """The JSON text of a story's list of matches, without its brackets, as :func:`_json_line`
+    writes the list of their output objects (see :func:`output_lines`). ``names``: the
+    JSON of the rule names and terms met before in the run.
+
+    Each piece that may hold a lone surrogate (a rule name, a term; the id, in
+    :func:`output_lines`) has it escaped as :func:`_json_line` escapes the whole line; a
+    snippet cannot hold one (:func:`story_from_json` replaced them in the story's fields):
+    the line is not searched for them again (a ~14 KB line encoded to UTF-8 cost ~0.13 M
+    instructions a story on the mix benchmark)."""
     # by identity: matches share their reports' tuples (a rule of one term has that term's)
     # and, between reports, snippets
     lists: dict[int, str] = {}
     snippets: dict[int, str] = {}
     terms: dict[int, str] = {}
+    #: whether a snippet's text (a sentence: 36 snippets a story have 21 texts on the mix
+    #: benchmark) has nothing JSON escapes; most news sentences have not
+    clean: dict[str, bool] = {}
     entries = []
     for match in found:
         name = names.get(match.rule)
         if name is None:
-            name = names[match.rule] = encode_basestring(match.rule)
+            name = names[match.rule] = _surrogates_escaped(encode_basestring(match.rule))
         if not evidence:
             entry = f'{{"rule": {name}'
         else:
+            # (each ``id`` once: a call costs ~0.3 k instructions, an audit event each)
             shown = match.snippets
-            texts = lists.get(id(shown))
+            key = id(shown)
+            texts = lists.get(key)
             if texts is None:
                 parts = []
                 for snippet in shown:
-                    text = snippets.get(id(snippet))
+                    known = id(snippet)
+                    text = snippets.get(known)
                     if text is None:
-                        text = snippets[id(snippet)] = encode_basestring(_plain(snippet))
+                        text = snippets[known] = _snippet_json(snippet, clean)
                     parts.append(text)
-                texts = lists[id(shown)] = ", ".join(parts)
+                texts = lists[key] = ", ".join(parts)
             hits = match.hits
-            words = terms.get(id(hits))
+            key = id(hits)
+            words = terms.get(key)
             if words is None:
-                words = terms[id(hits)] = ", ".join([encode_basestring(term) for term in sorted({h.term for h in hits})])
+                words = terms[key] = _terms_json(hits, names)
             entry = f'{{"rule": {name}, "snippets": [{texts}], "terms": [{words}]'
-        if match.topic is not None:
-            entry += f', "similarity": {_JSON.encode(match.topic.similarity)}'
-        entries.append(entry + "}")
+        topic = match.topic
+        if topic is None:
+            entries.append(f"{entry}}}")
+        else:
+            entries.append(f'{entry}, "similarity": {_JSON.encode(topic.similarity)}}}')
     return ", ".join(entries)
+
+
+def _terms_json(hits: tuple[Hit, ...], names: dict[str, str]) -> str:
+    """The JSON of the sorted terms of ``hits``, without brackets; ``names``: terms' JSON
+    met before in the run. Half the matches of the mix benchmark have two hits: their terms
+    are sorted without a set and a sort (a set comprehension makes a function each call)."""
+    if len(hits) == 2:
+        first, second = hits[0].term, hits[1].term
+        found: Iterable[str] = (first,) if first == second else (first, second) if first < second else (second, first)
+    else:
+        found = sorted({h.term for h in hits})
+    encoded = []
+    for term in found:
+        text = names.get(term)
+        if text is None:
+            text = names[term] = _surrogates_escaped(encode_basestring(term))
+        encoded.append(text)
+    return ", ".join(encoded)
+
+
+def _snippet_json(snippet: Snippet, clean: dict[str, bool]) -> str:
+    """``snippet.plain()`` as a JSON string. A text with nothing to escape (``clean``: known
+    texts) is quoted as it is, its hit marked: its text escaped once, not once a snippet."""
+    text = snippet.text
+    spans = snippet.spans
+    if len(spans) == 1:
+        ((start, end),) = spans
+        if start >= 0:
+            plain = clean.get(text)
+            if plain is None:
+                plain = clean[text] = len(encode_basestring(text)) == len(text) + 2
+            if plain:
+                return f'"{text[:start]}**{text[start:end]}**{text[end:]}"'
+    return encode_basestring(_plain(snippet))
 
 
 def _plain(snippet: Snippet) -> str:
@@ -575,7 +629,10 @@ def match(config_path: str | None, rules_path: str | None, names_only: bool, sto
         ok = True
         for out, valid in output_lines(matcher, lines, sources, evidence=not names_only):
             ok = ok and valid
-            click.echo(out)
+            # ``color=True``: not searched for ANSI escape codes to strip (as on output that
+            # is not a terminal), which a line of JSON cannot hold (the encoder escapes every
+            # control character): a ~14 KB line is written in ~0.20 M instructions, not ~0.28
+            click.echo(out, color=True)
     except ARCHIVE_ERRORS as exc:
         _fail(f"{stories}: {exc}")
     # stories in other languages had the matcher build their indexes: the next run reads them

@@ -17,9 +17,9 @@ counting every letter of the text to learn whether it has ``MIN_LETTERS`` (now a
 stops at the sixtieth), and widening each story's rows of the model from 16-bit to 32-bit
 floats through numpy's generic cast (now the exact bit shift that widens a normal half float).
 On the corpus articles a story's detection takes ~120-150 us of CPU instead of ~260-330
-(``benchmarks/lang_instructions.py``: 1.16 M instructions instead of 2.28 M; the walk's cost
-was mostly cache misses, which instructions do not show). The answers are the library's, bit
-for bit, which ``tests/extract/test_language.py`` checks on the corpus and on random text.
+(``benchmarks/lang_instructions.py``: 1.02 M instructions instead of 2.28 M; the walk's cost
+was mostly cache misses, which instructions do not show). The answers are the library's, bit for bit, which
+``tests/extract/test_language.py`` checks on the corpus and on random text.
 """
 
 from __future__ import annotations
@@ -121,9 +121,11 @@ class _Automaton:
         #: bytes that leave the start where it is: before the text, they make every
         #: position's last ``depth`` bytes a walk from the start
         self._lead = bytes([idle]) * (depth - 1)
-        #: the state after two bytes from the start, at ``first << 8 | second``
+        #: the state after two bytes from the start, at ``first << 8 | second``, and its
+        #: row's offset (the next step's start: one lookup fewer a position)
         after_one = bases[table[bases[0] + np.arange(256)]]
-        self._pairs = table[(after_one[:, None] + np.arange(256)).ravel()]
+        self._pairs = table[(after_one[:, None] + np.arange(256)).ravel()].astype(np.intp)
+        self._pair_rows = bases[self._pairs]
         #: for each state, its n-gram in the high half of a 64-bit key (the low half will
         #: hold the position it occurs at), or a key that sorts after every n-gram
         self._keys = np.where(output >= 0, output << 32, self._NO_NGRAM)
@@ -191,22 +193,35 @@ class _Automaton:
         size = len(data)
         text = np.frombuffer(self._lead + data, dtype=np.uint8).astype(np.intp)
         # the walks of all positions, a step at a time; step k reads the byte k places
-        # after the start of each position's window of ``depth`` bytes
-        state = self._pairs[(text[:size] << 8) | text[1:size + 1]]
-        for k in range(2, self.depth):
-            state = self._table[self._bases[state] + text[k:k + size]]
+        # after the start of each position's window of ``depth`` bytes. The table's states
+        # are 32-bit: as indexes numpy converts them inside each lookup, at twice the cost
+        # of converting them first (benchmarks/lang_instructions.py)
+        pairs = (text[:size] << 8) | text[1:size + 1]
+        if self.depth == 2:
+            state = self._pairs[pairs]
+        else:
+            rows = self._pair_rows[pairs]
+            last = self.depth - 1
+            for k in range(2, last):
+                rows = self._bases[self._table[rows + text[k:k + size]].astype(np.intp)]
+            state = self._table[rows + text[last:last + size]].astype(np.intp)
         # sorting (n-gram, position) keys groups each n-gram's occurrences, its first first
-        keys = self._keys[state]
-        keys |= np.arange(size)
-        keys.sort()
+        found = self._keys[state]
+        found |= np.arange(size)
+        keys = np.sort(found)
         keys = keys[:int(np.searchsorted(keys, self._NO_NGRAM))]
         ngrams = keys >> 32
         edges = np.ones(len(keys) + 1, dtype=bool)
         np.not_equal(ngrams[1:], ngrams[:-1], out=edges[1:-1])
         bounds = np.flatnonzero(edges)
-        starts = bounds[:-1]
-        order = np.argsort(keys[starts] & 0xFFFF_FFFF)
-        return ngrams[starts][order], np.diff(bounds)[order]
+        # each n-gram's count put at its first position: read in the text's order, they are
+        # in order of first occurrence (a few lookups cost less than sorting the positions)
+        firsts = keys[bounds[:-1]] & 0xFFFF_FFFF
+        first = np.zeros(size, dtype=bool)
+        first[firsts] = True
+        counts = np.empty(size, dtype=np.intp)
+        counts[firsts] = np.diff(bounds)
+        return found[first] >> 32, counts[first]
 
 
 class _Classifier:
@@ -219,8 +234,16 @@ class _Classifier:
     The model's rows are half floats; the library widens them through numpy's cast, which
     costs more than the rest of a story's detection together. Every value of the model is a
     negative normal half float (checked at load; otherwise the cast is kept), which widens to
-    a single float by moving its bits: the same values, the same product.
+    a single float by moving its bits: the same values, the same product. (Widening the whole
+    model once, when it loads, would save ~0.23 M instructions a story, a fifth of the
+    detection, for 29 MB more, ~40 MB of a daemon's resident memory: not kept.) The log
+    counts are looked up in a table of ``log1p`` of the counts a sample can have, made by
+    the same ufunc on the same single floats.
     """
+
+    #: counts below this are looked up (a sample of ``MAX_CHARS`` characters is at most
+    #: 4 000 bytes: no count reaches it)
+    LOG_COUNTS = 4_097
 
     def __init__(self, identifier: Any) -> None:
         import numpy as np
@@ -237,8 +260,8 @@ class _Classifier:
         self._classes: list[str] = list(identifier.nb_classes)
         first: dict[str, int] = {}
         #: (first column, second column) of a language the model has twice (two scripts)
-        aliases = [(first[c], i) for i, c in enumerate(self._classes) if first.setdefault(c, i) != i]
-        self._aliases = np.array(aliases, dtype=np.intp).reshape(-1, 2)
+        self._aliases = [(first[c], i) for i, c in enumerate(self._classes) if first.setdefault(c, i) != i]
+        self._log_counts = np.log1p(np.arange(self.LOG_COUNTS, dtype=np.float32))
         # the model's values are log probabilities: negative; their exponents neither 0
         # (zero, subnormal) nor 31 (infinite, not a number)
         bits = self._ptc.view(np.uint16) if self._ptc.dtype == np.float16 else None
@@ -274,16 +297,19 @@ class _Classifier:
             self._rows = self._rows or [row << 8 for row in self._row_of]
             ngrams, counts = _walked(self._next, self._rows, self._out, data)
         if len(ngrams):
-            weights = np.log1p(counts.astype(np.float32))
+            # (no count exceeds the length)
+            short = len(data) < self.LOG_COUNTS
+            weights = self._log_counts[counts] if short else np.log1p(counts.astype(np.float32))
             scores = weights @ self._widened(np.take(self._ptc, ngrams, axis=0)) + self._pc
         else:
             scores = np.full(len(self._classes), 0.0, dtype=np.float32)
         scores *= 1.0 / math.sqrt(len(data) or 1)
         np.exp(scores - scores.max(), out=scores)
         scores /= scores.sum()
-        # in order, as the library's loop adds them (a language in three scripts adds twice)
-        np.add.at(scores, self._aliases[:, 0], scores[self._aliases[:, 1]])
-        scores[self._aliases[:, 1]] = 0.0
+        # as the library's loop adds them (two pairs: cheaper than one ``np.add.at``)
+        for kept, dropped in self._aliases:
+            scores[kept] += scores[dropped]
+            scores[dropped] = 0.0
         best = int(scores.argmax())
         return self._classes[best], float(scores[best])
 

@@ -87,6 +87,9 @@ def test_output_lines_are_the_reference_lines(seed: int) -> None:
     written = list(output_lines(matcher, lines))
     assert sum('"snippets": ["' in line for line, _ in written) > 10  # it tests something
     assert any('\\ud800' in line for line, _ in written) and not any(valid for line, valid in written if "error" in line)
+    # ``match`` writes the lines without click's search for ANSI codes to strip: there is none
+    assert any("\\u001b[0m" in line for line, _ in written)
+    assert not any(chr(c) in line for line, _ in written for c in range(0x20))
 
 
 @pytest.mark.skipif(not topics.available(), reason="needs the topics extra")
@@ -115,3 +118,22 @@ def test_plain_renders_as_the_snippets_own_plain() -> None:
                       for _ in range(rng.choice([0, 1, 1, 1, 2, 3])))
         snippet = Snippet(text, spans)
         assert _plain(snippet) == snippet.plain()
+
+
+def test_has_surrogates_finds_every_surrogate_code_point() -> None:
+    """``_has_surrogates`` (a strict encoding) against a search for U+D800-U+DFFF, on seeded
+    random texts of every string width, with lone surrogates, pairs of them and astral
+    characters."""
+    import re
+
+    from monitor.cli.rules import _has_surrogates
+
+    alphabet = ["a", " ", '"', "é", "ÿ", "—", "中", "\ud7ff", "\ue000", "\uffff", "🙂", "\U0010ffff",
+                "\ud800", "\udbff", "\udc00", "\udfff", "\ud83d\ude00"]
+    rng = random.Random(11)
+    texts = ["", "plain", "\ud800", "\ud83d\ude00"]
+    for _ in range(3000):
+        weights = [rng.random() for _ in alphabet]
+        texts.append("".join(rng.choices(alphabet, weights, k=rng.randrange(0, 40))))
+    assert sum(_has_surrogates(t) for t in texts) > 500
+    assert [_has_surrogates(t) for t in texts] == [re.search("[\ud800-\udfff]", t) is not None for t in texts]

@@ -171,6 +171,29 @@ def test_the_model_widened_by_its_bits_is_the_model_cast() -> None:
         assert np.array_equal(ours._widened(part), part.astype(np.float32))
 
 
+def test_the_log_count_table_is_the_ufunc_on_any_counts() -> None:
+    """The looked-up log counts are, bit for bit, ``np.log1p`` on the counts as the library
+    calls it (a single float array of a story's counts, of any length)."""
+    import numpy as np
+
+    _, ours = _library_and_ours()
+    rng = np.random.default_rng(5)
+    for size in [1, 2, 3, 7, 8, 15, 16, 17, 64, 399, 1000, ours.LOG_COUNTS]:
+        counts = rng.integers(0, ours.LOG_COUNTS, size)
+        counts[:2] = [ours.LOG_COUNTS - 1, 1][:size]
+        looked_up = ours._log_counts[counts]
+        assert looked_up.tobytes() == np.log1p(counts.astype(np.float32)).tobytes()
+
+
+def test_the_classifier_gives_the_librarys_answers_on_long_texts() -> None:
+    """Samples of ``LOG_COUNTS`` bytes and more, whose log counts are not looked up."""
+    library, ours = _library_and_ours()
+    texts = ["日本語の文章です。" * 200, GERMAN * 40, (FRENCH + CANTONESE) * 11, "a" * ours.LOG_COUNTS,
+             "a" * (ours.LOG_COUNTS - 1)]
+    assert min(len(t.encode()) for t in texts) >= ours.LOG_COUNTS - 1
+    assert [ours.classify(t) for t in texts] == [library.classify(t) for t in texts]
+
+
 # the automaton run over all positions at once (_Automaton) against the library's walk
 
 #: code point ranges random texts are drawn from: one- to four-byte UTF-8, combining marks,
@@ -240,6 +263,11 @@ def _small_automaton(moves: dict[int, dict[str, int]]) -> tuple[array, array]:
 #: the Aho-Corasick automaton of the n-grams "ab" (0) and "b" (1): states start, a, ab, b
 AB = {0: {"a": 1, "b": 3}, 1: {"a": 1, "b": 2}, 2: {"a": 1, "b": 3}, 3: {"a": 1, "b": 3}}
 AB_OUTPUT = [-1, -1, 0, 1]
+#: the Aho-Corasick automaton of the n-grams "abc" (0) and "bc" (1), three bytes deep:
+#: states start, a, ab, abc, b, bc (abc's failure state bc, whose is the start)
+ABC = {0: {"a": 1, "b": 4}, 1: {"a": 1, "b": 2}, 2: {"a": 1, "b": 4, "c": 3}, 3: {"a": 1, "b": 4},
+       4: {"a": 1, "b": 4, "c": 5}, 5: {"a": 1, "b": 4}}
+ABC_OUTPUT = [-1, -1, -1, 0, -1, 1]
 #: the moves of a start where every byte is an n-gram of its own (byte b to state b + 1)
 EVERY_BYTE = {chr(b): b + 1 for b in range(256)}
 
@@ -254,6 +282,19 @@ def test_the_automaton_is_taken_when_it_is_aho_corasicks() -> None:
     for data in [b"", b"b", b"ab", b"aab"] + [bytes(rng.choice(b"abc") for _ in range(30)) for _ in range(30)]:
         ngrams, counts = automaton.visits(data)
         walked, walked_counts = _walked(nextmove, [r << 8 for r in rows], AB_OUTPUT, data)
+        assert (ngrams.tolist(), counts.tolist()) == (walked.tolist(), walked_counts.tolist()), data
+
+
+def test_an_automaton_three_bytes_deep_finds_the_walks_ngrams() -> None:
+    from monitor.extract.language import _Automaton, _walked
+
+    nextmove, rows = _small_automaton(ABC)
+    automaton = _Automaton.of(nextmove, rows, ABC_OUTPUT)
+    assert automaton is not None and automaton.depth == 3
+    rng = random.Random(4)
+    for data in [b"", b"c", b"bc", b"abc", b"abcbc"] + [bytes(rng.choice(b"abcd") for _ in range(40)) for _ in range(40)]:
+        ngrams, counts = automaton.visits(data)
+        walked, walked_counts = _walked(nextmove, [r << 8 for r in rows], ABC_OUTPUT, data)
         assert (ngrams.tolist(), counts.tolist()) == (walked.tolist(), walked_counts.tolist()), data
 
 
