@@ -227,7 +227,9 @@ def _normalize(url: str, base: str | None) -> str | None:
         host = "[" + ipaddress.IPv6Address(raw_host.split("%")[0]).compressed + "]"
     else:
         encoded = _encode_host(unquote(raw_host))
-        if encoded is None or any(c in encoded for c in ' <>"\\^`{|}%'):
+        # (a percent-encoded control character, ``http://%09/``, is no host: its tab or line
+        # break would be dropped when the URL is read again)
+        if encoded is None or not encoded.isprintable() or any(c in encoded for c in ' <>"\\^`{|}%'):
             return None
         host = encoded
     netloc = host

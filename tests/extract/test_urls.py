@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from monitor.extract.urls import is_http_url, normalize_url, registrable_domain, unwrap_redirect
@@ -104,10 +104,17 @@ def test_normalize_url_never_raises(url: str, base: str | None) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.from_regex(r"https?://[a-z0-9\[\]:.%@-]{0,20}/[ -~]{0,30}", fullmatch=True))
+@example("http://%09/")  # found by a random run: the host was a tab
 def test_normalize_url_urlish_inputs_are_idempotent(url: str) -> None:
     once = normalize_url(url)
     if once is not None:
         assert normalize_url(once) == once
+
+
+@pytest.mark.parametrize("host", ["%09", "a%09b", "%0a", "a%0d", "%00", "%7f", "%1b"])
+def test_a_host_with_a_control_character_is_no_host(host: str) -> None:
+    assert normalize_url(f"http://{host}/story") is None
+    assert normalize_url(f"https://{host}.example.com/") is None
 
 
 UNWRAP = [
