@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 from monitor.models import Story
+from monitor.rules import Matcher, RuleSpec
 from monitor.rules.document import Span, StoryDoc
 from monitor.rules.encoding import WordForm
 from monitor.rules.text import word_keys
@@ -42,4 +43,34 @@ def test_word_spans_is_each_keys_spans_merged() -> None:
                 expected = _reference(other, f, keys)
                 assert fd.word_spans(keys, doc.field_feats[f]) == expected, (text, word)
                 looked += bool(expected)
+    assert looked > 300
+
+
+def test_word_spans_in_a_field_with_notes_is_that_of_a_field_without() -> None:
+    """A story made with a matcher's notes looks a word's chunks up among the placed ones
+    (no dictionary of the field's chunks made): it finds the spans a story without notes
+    finds, for the keys the notes keep."""
+    rules = ["study", "minister", "run", "leave", "mail", "talks", "data", "u.s.", "studies NEAR/3 data",
+             "e-mail", "title:talk"]
+    matcher = Matcher.compile([RuleSpec(f"r{i}", q) for i, q in enumerate(rules)])
+    rng = random.Random(2020)
+    looked = 0
+    for i in range(150):
+        text = " ".join(rng.choices(_WORDS, k=rng.randint(0, 60)))
+        title = " ".join(rng.choices(_WORDS, k=rng.randint(0, 6)))
+        story = Story(source="wire", url=f"https://news.example/{i}", title=title, text=text)
+        # (made twice: a story of new chunks makes the dictionary to note them)
+        matcher._doc(story)
+        doc, plain = matcher._doc(story), StoryDoc(story)
+        words = rng.sample(["study", "studies", "minister", "ministers", "run", "running", "leave", "left", "mail",
+                            "talk", "talks", "data", "u.s.", "e-mail", "absent"], 8)
+        for word in words:
+            keys = word_keys(word, doc.lang)
+            for f, fd in enumerate(doc.fields):
+                feats = doc.field_feats[f]
+                expected = _reference(plain, f, tuple(k for k in keys if k in feats))
+                assert fd.word_spans(keys, feats) == expected, (text, word)
+                looked += bool(expected)
+        # the fast path was taken: no field made its dictionary of chunks
+        assert all(fd.noted is not None and fd._distinct is None for fd in doc.fields if fd.text)
     assert looked > 300
