@@ -255,8 +255,8 @@ def _near_split(node: Near) -> int:
 class Evaluation:
     """Evaluates queries against one story, memoising term occurrences across rules."""
 
-    __slots__ = ("_chars", "_evidence", "_hits", "_lookups", "_memo", "_positions", "_present", "_table", "_widths",
-                 "doc")
+    __slots__ = ("_arounds", "_chars", "_evidence", "_hits", "_lookups", "_memo", "_positions", "_present", "_table",
+                 "_widths", "doc")
 
     def __init__(self, doc: StoryDoc, table: PlanTable | None = None) -> None:
         self.doc = doc
@@ -284,6 +284,9 @@ class Evaluation:
         #: words), kept by the plan table for every story of the language: a term's keys are
         #: found once, not once a story
         self._lookups: dict[int, _Lookup | None] = {} if table is None else table.lookups.setdefault(doc.lang, {})
+        #: of a term's occurrences (by id, as ``_widths``) and a reach: the chunks around
+        #: them, by field (``_around``): the NEARs of a story that fail share a subject
+        self._arounds: dict[tuple[int, int], dict[Field, set[str]]] = {}
 
     def term_occ(self, term: Term) -> list[Occ]:
         """Occurrences of a term, sorted by field and position."""
@@ -449,9 +452,11 @@ class Evaluation:
         if right is None:
             # (the bound of ``_none_near`` first: the worst case's NEARs of common words
             # never get that far)
-            if len(left) * (2 * n + 3) <= _PROBE_WORDS and _single_lemma(table[second]) and \
-                    self._none_near([left], [(second_key, second)], n):
-                return False
+            if len(left) * (2 * n + 3) <= _PROBE_WORDS:
+                # (a lone-word term there has its lookup: ``_present_of`` found it so)
+                lookup = self._lookups.get(second_key)
+                if lookup is not None and self._none_near([left], [lookup], n):
+                    return False
             right = self.term_occ(table[second])
         if len(left) * len(right) >= NEAR_BUDGET:
             return self._near_found(id(node), left, right, n)
@@ -492,14 +497,17 @@ class Evaluation:
             return False
         n = node.distance
         lefts = rights = None
-        if self._unplaced(right):
+        wanted = self._unplaced(right)
+        if wanted is not None:
             lefts = self._occurrences(left)
-            if self._none_near(lefts, right, n):
+            if self._none_near(lefts, wanted, n):
                 return False
-        elif self._unplaced(left):
-            rights = self._occurrences(right)
-            if self._none_near(rights, left, n):
-                return False
+        else:
+            wanted = self._unplaced(left)
+            if wanted is not None:
+                rights = self._occurrences(right)
+                if self._none_near(rights, wanted, n):
+                    return False
         return self._near_pairs(lefts if lefts is not None else self._occurrences(left),
                                 rights if rights is not None else self._occurrences(right), node)
 
@@ -544,53 +552,67 @@ class Evaluation:
             out.append(occs if occs is not None else self.term_occ(table[term]))
         return out
 
-    def _unplaced(self, terms: list[PlanTerm]) -> bool:
-        """Whether ``terms`` are lone unquoted words (each of one or several alternatives)
-        whose occurrences have not been looked for yet."""
-        memo, table = self._memo, self._table
-        return all(key not in memo and _single_lemma(table[term]) for key, term in terms)
+    def _unplaced(self, terms: list[PlanTerm]) -> list[_Lookup] | None:
+        """The lookups (``_lookup_of``) of ``terms``, terms there, when they are lone unquoted
+        words (each of one or several alternatives) whose occurrences have not been looked
+        for yet; else None. Such a term there was found so by ``_present_of``, which kept its
+        lookup (one missing, never expected, only sends the NEAR the exact way)."""
+        memo, lookups = self._memo, self._lookups
+        out = []
+        for key, _ in terms:
+            if key in memo:
+                return None
+            found = lookups.get(key)
+            if found is None:
+                return None
+            out.append(found)
+        return out
 
-    def _none_near(self, occurrences: list[list[Occ]], words: list[PlanTerm], n: int) -> bool:
-        """Whether no occurrence of the lone-word terms ``words`` can be within ``n`` words of
-        one of ``occurrences`` (the other side's terms'): no chunk around those
+    def _none_near(self, occurrences: list[list[Occ]], wanted: list[_Lookup], n: int) -> bool:
+        """Whether no occurrence of the lone-word terms of lookups ``wanted`` can be within
+        ``n`` words of one of ``occurrences`` (the other side's terms'): no chunk around those
         (``FieldDoc.chunks_around``) is filed under a lemma key of theirs. A word near an
         occurrence is a part or an alias of such a chunk, and the chunks where a word of a
         key is are those filed under it; but a chunk may hold other words, farther away, so
         True is certain and False is "look closer". False too when the chunks around the
-        occurrences would be more than about ``_PROBE_WORDS`` words."""
+        occurrences would be more than about ``_PROBE_WORDS`` words.
+
+        The chunks around a side's occurrences are looked at a field at a time, their union
+        (some occurrence has such a chunk around it exactly when the union has), and kept
+        for the story (``_around``): a subject is in many NEARs of a story, most failing."""
         if sum(map(len, occurrences)) * (2 * n + 3) > _PROBE_WORDS:
             return False
         doc = self.doc
+        feats_of, fields_of = doc.field_feats, doc.fields
         reach = n + 1
-        wanted = self._word_lookups(words)
         for occs in occurrences:
-            for f, s, e in occs:
-                fd = doc.fields[f]
-                feats = doc.field_feats[f]
-                filed = fd.cache.rev
-                around: set[str] | None = None
+            for f, around in self._around(occs, reach).items():
+                feats = feats_of[f]
+                filed = fields_of[f].cache.rev
                 for fields, keys in wanted:
-                    if f not in fields:
-                        continue
-                    for k in keys:
-                        if k in feats:
-                            if around is None:
-                                around = set(fd.chunks_around(s - reach, e + reach))
-                            if not around.isdisjoint(filed.get(k, ())):
+                    if f in fields:
+                        for k in keys:
+                            if k in feats and not around.isdisjoint(filed.get(k, ())):
                                 return False
         return True
 
-    def _word_lookups(self, words: list[PlanTerm]) -> list[_Lookup]:
-        """The lookup (``_lookup_of``) of each of ``words``, terms of lone unquoted words."""
-        lookups = self._lookups
-        out: list[_Lookup] = []
-        for key, place in words:
-            found = lookups.get(key)
-            if found is None:
-                found = lookups[key] = self._lookup_of(self._table[place])
-            assert found is not None  # (lone words)
-            out.append(found)
-        return out
+    def _around(self, occs: list[Occ], reach: int) -> dict[Field, set[str]]:
+        """The chunks around ``occs`` (memoised occurrences of a term, so their id names them
+        for the story) within ``reach`` words, by field: the union of each occurrence's
+        ``chunks_around``."""
+        key = (id(occs), reach)
+        found = self._arounds.get(key)
+        if found is None:
+            found = self._arounds[key] = {}
+            fields = self.doc.fields
+            for f, s, e in occs:
+                chunks = fields[f].chunks_around(s - reach, e + reach)
+                got = found.get(f)
+                if got is None:
+                    found[f] = set(chunks)
+                else:
+                    got.update(chunks)
+        return found
 
     def _width(self, occs: list[Occ]) -> int:
         """``_width_of(occs)``, ``occs`` a term's memoised occurrences: each term's are in

@@ -16,7 +16,7 @@ from monitor.models import Story
 from monitor.rules import parse_query
 from monitor.rules.ast import Term
 from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import MAX_HITS, Evaluation, PlanTable
+from monitor.rules.evaluate import _PROBE_WORDS, MAX_HITS, Evaluation, Occ, PlanTable
 from monitor.rules.text import PARTS
 
 #: words of the stories and of the queries: inflections, a compound, a possessive, a word
@@ -103,6 +103,54 @@ def test_near_at_the_edge_of_its_distance(distance: int, probes: Counter[bool]) 
                 if filler == "x":
                     assert walked == (count <= distance), (text, query)
     assert probes[True] > 0 and probes[False] > 0
+
+
+def _probed_one_at_a_time(evaluation: Evaluation, occurrences: list[list[Occ]],
+                          wanted: list[tuple[tuple[int, ...], tuple[str, ...]]], n: int) -> bool:
+    """``Evaluation._none_near`` as it was first written: the chunks around each occurrence
+    on their own, made anew for every call."""
+    if sum(map(len, occurrences)) * (2 * n + 3) > _PROBE_WORDS:
+        return False
+    doc = evaluation.doc
+    for occs in occurrences:
+        for f, s, e in occs:
+            field, feats = doc.fields[f], doc.field_feats[f]
+            around = set(field.chunks_around(s - n - 1, e + n + 1))
+            for fields, keys in wanted:
+                if f in fields and any(k in feats and not around.isdisjoint(field.cache.rev.get(k, ())) for k in keys):
+                    return False
+    return True
+
+
+def test_probe_of_the_chunks_around_a_side_equals_it_occurrence_by_occurrence() -> None:
+    """``_none_near`` looks at the union of the chunks around a side's occurrences, a field at
+    a time, kept for the story by occurrence list and reach (``_around``): asked again, with
+    other words and other distances, in any order, it answers as the probe of each
+    occurrence on its own."""
+    rng = random.Random(1418)
+    words = ["report", "market", "tesla", "musk", "conductor", "semi", "deal", "probe", "mail", "2024",
+             "title:deal", "title:tesla", "(deal OR probe)", "(market OR musk OR mail)"]
+    sides = [*words, '"new york"', '"tesla musk"', '"semi conductor"', "title:\"new york\""]
+    answers = Counter[bool]()
+    for _ in range(150):
+        evaluation = Evaluation(StoryDoc(_story(rng)))
+        for _ in range(20):
+            terms = [t for q in rng.sample(sides, rng.choice((1, 2))) for t in _terms(parse_query(q).root)]
+            lone = [t for q in rng.sample(words, rng.choice((1, 2))) for t in _terms(parse_query(q).root)]
+            occurrences = [occs for occs in map(evaluation.term_occ, terms) if occs]
+            wanted = [lookup for lookup in map(evaluation._lookup_of, lone) if lookup is not None]
+            if not occurrences or not wanted:
+                continue
+            n = rng.choice((0, 1, 2, 3, 5, 10))
+            expected = _probed_one_at_a_time(evaluation, occurrences, wanted, n)
+            assert evaluation._none_near(occurrences, wanted, n) == expected, (occurrences, wanted, n)
+            answers[expected] += 1
+    assert answers[True] > 100 and answers[False] > 100
+
+
+def _terms(root: Any) -> list[Term]:
+    """The terms of ``root``, a term or an OR of terms."""
+    return [root] if isinstance(root, Term) else list(root.children)
 
 
 def test_chunks_around_are_the_chunks_holding_those_positions() -> None:
