@@ -84,12 +84,13 @@ class StoryReports:
         occurrence any of them reports (offsets and places a field at a time), then each
         report from its marks."""
         found = list(map(self._evaluation.shared_evidence_of, self._plans))
-        # each (occurrence, label) reported, once, in text order: a field's run of them is
-        # cut at the first item of the next field (an occurrence ``(f + 1,)`` sorts before
-        # all of that field's), and its offsets and places are found with a call each, an
-        # occurrence reported under two labels looked up twice (rare), with no dictionary
-        # by occurrence between them
-        items = sorted(set(chain.from_iterable(map(_first, found))))
+        # each (occurrence, label) reported, once, in text order (sorted by occurrence alone:
+        # comparing the pairs costs more, and the order of the labels of an occurrence does
+        # not matter): a field's run of them is cut at the first of the next field (an
+        # occurrence ``(f + 1,)`` sorts before all of that field's), and its offsets and
+        # places are found with a call each, an occurrence reported under two labels looked
+        # up twice (rare), with no dictionary by occurrence between them
+        items = sorted(set(chain.from_iterable(map(_first, found))), key=_first)
         fields = self._evaluation.doc.fields
         snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, fields, strict=True)})
         marks: dict[tuple[Occ, str], Mark] = {}
@@ -97,7 +98,7 @@ class StoryReports:
         for f, name in enumerate(FIELD_NAMES):
             if done == len(items):
                 break
-            stop = bisect_left(items, ((f + 1,),), done)
+            stop = bisect_left(items, (f + 1,), done, key=_first)
             if stop == done:
                 continue
             these = items[done:stop]
