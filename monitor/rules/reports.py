@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import gc
 import threading
-from itertools import chain, groupby
+from bisect import bisect_left
+from itertools import chain
 from operator import itemgetter
 
 from monitor.models import Hit, Report
 from monitor.rules.encoding import FIELD_NAMES
 from monitor.rules.evaluate import Evaluation, Occ, Plan
-from monitor.rules.snippets import Mark, Place, StorySnippets
+from monitor.rules.snippets import Mark, StorySnippets
 
 _new = object.__new__
 _first = itemgetter(0)
@@ -83,29 +84,36 @@ class StoryReports:
         occurrence any of them reports (offsets and places a field at a time), then each
         report from its marks."""
         found = list(map(self._evaluation.shared_evidence_of, self._plans))
-        # each (occurrence, label) reported, once; the occurrences in text order
-        items = set(chain.from_iterable(map(_first, found)))
-        occs = sorted(set(map(_first, items)))
+        # each (occurrence, label) reported, once, in text order (sorted by occurrence alone:
+        # comparing the pairs costs more, and the order of the labels of an occurrence does
+        # not matter): a field's run of them is cut at the first of the next field (an
+        # occurrence ``(f + 1,)`` sorts before all of that field's), and its offsets and
+        # places are found with a call each, an occurrence reported under two labels looked
+        # up twice (rare), with no dictionary by occurrence between them
+        items = sorted(set(chain.from_iterable(map(_first, found))), key=_first)
         fields = self._evaluation.doc.fields
         snippets = StorySnippets({name: fd.text for name, fd in zip(FIELD_NAMES, fields, strict=True)})
-        where: dict[Occ, tuple[tuple[int, int], Place]] = {}
-        for f, group in groupby(occs, _first):
-            these = list(group)
-            spans = fields[f].char_spans(these)
-            # a field with an occurrence has text: its hits have places
-            where.update(zip(these, zip(spans, snippets.places(FIELD_NAMES[f], spans), strict=True),  # type: ignore[arg-type]
-                              strict=True))
         marks: dict[tuple[Occ, str], Mark] = {}
-        for item in items:
-            occ, label = item
-            span, place = where[occ]
-            hit: Hit = _new(Hit)
-            _set_term(hit, label)
-            _set_field(hit, FIELD_NAMES[occ[0]])
-            _set_position(hit, occ[1])
-            _set_start(hit, span[0])
-            _set_end(hit, span[1])
-            marks[item] = (hit, place, span, label)
+        done = 0
+        for f, name in enumerate(FIELD_NAMES):
+            if done == len(items):
+                break
+            stop = bisect_left(items, (f + 1,), done, key=_first)
+            if stop == done:
+                continue
+            these = items[done:stop]
+            done = stop
+            spans = fields[f].char_spans(map(_first, these))
+            # a field with an occurrence has text: its hits have places
+            for item, span, place in zip(these, spans, snippets.places(name, spans)):  # noqa: B905 - as long
+                occ, label = item
+                hit: Hit = _new(Hit)
+                _set_term(hit, label)
+                _set_field(hit, name)
+                _set_position(hit, occ[1])
+                _set_start(hit, span[0])
+                _set_end(hit, span[1])
+                marks[item] = (hit, place, span, label)  # type: ignore[assignment]
         out = _reports(found, marks, snippets)
         # by the id of each plan (kept alive by its match, until read, and by the matcher);
         # what the reports were built from is no longer needed (the matches keep this object

@@ -73,7 +73,7 @@ def _walked(story: Story, rules: list[str], roots: dict[str, Node]) -> list[tupl
 def test_batched_evidence_is_each_rules_walked_in_any_order(case: tuple[Matcher, list[Story], dict[str, Node]]) -> None:
     matcher, stories, roots = case
     rng = random.Random(7)
-    read = 0
+    read = twice = 0
     for story in stories:
         for _ in range(3):
             matches = matcher.match(story)
@@ -86,7 +86,15 @@ def test_batched_evidence_is_each_rules_walked_in_any_order(case: tuple[Matcher,
             got = {k: (matches[k].hits, matches[k].snippets) for k in order}
             assert got == dict(enumerate(expected))
             read += len(matches)
+            # occurrences reported under two labels (``kar*`` and ``karan``): the pass looks
+            # their offsets and places up once per label
+            labels: dict[tuple[str, int], set[str]] = {}
+            for hits, _ in got.values():
+                for hit in hits:
+                    labels.setdefault((hit.field, hit.start), set()).add(hit.term)
+            twice += sum(len(these) > 1 for these in labels.values())
     assert read > 1000
+    assert twice > 10
 
 
 def test_batched_evidence_matches_a_fresh_matchers_in_reverse(case: tuple[Matcher, list[Story], dict[str, Node]]) -> None:
@@ -121,10 +129,15 @@ def test_char_spans_and_places_are_char_span_and_place_of_each(case: tuple[Match
             spans = fd.char_spans(occs)
             assert spans == [fd.char_span(s, e) for _, s, e in occs]
             assert fd.char_spans(occs) == spans
+            # an occurrence named twice (reported under two labels), from an iterator
+            doubled = sorted(occs + rng.sample(occs, rng.randint(0, len(occs))))
+            assert fd.char_spans(iter(doubled)) == [fd.char_span(s, e) for _, s, e in doubled]
             # the sentences ``make_snippets`` groups hits by
             name = FIELD_NAMES[f]
             sentences = Sentences()
             assert snippets.places(name, spans) == [
                 (name, *sentence_of(fd.text, Hit("t", name, 0, a, b), sentences)) if fd.text else None for a, b in spans]
+            assert snippets.places(name, [fd.char_span(s, e) for _, s, e in doubled]) == [
+                snippets.places(name, [fd.char_span(s, e)])[0] for _, s, e in doubled]
             checked += len(occs)
     assert checked > 300
