@@ -111,21 +111,27 @@ def _trimmed(text: str, begin: int, finish: int, end: int) -> tuple[int, int]:
     return begin, max(finish, end)
 
 
+def _cut(text: str, begin: int, end: int, first: int) -> tuple[int, int]:
+    """Where the window of a sentence [begin, end) longer than MAX_CHARS starts and stops
+    when its first hit starts at ``first``: some context before the hit, cut at spaces."""
+    start = max(begin, first - _CONTEXT)
+    if start > begin:
+        space = text.find(" ", start, first)
+        start = space + 1 if space >= 0 else start
+    stop = min(end, start + MAX_CHARS - 2)
+    if stop < end:
+        space = text.rfind(" ", start, stop)
+        stop = space if space > start else stop
+    return start, stop
+
+
 def _window(text: str, begin: int, end: int, hits: Sequence[tuple[int, int]], field: str) -> Snippet:
     """Cut [begin, end) to at most MAX_CHARS around the hits, marking cuts with "…"."""
     if len(hits) == 1:
         # one hit (most snippets): no generator, list or sort
         return _window_of_one(text, begin, end, hits[0], field)
     if end - begin > MAX_CHARS:
-        first = min(s for s, _ in hits)
-        start = max(begin, first - _CONTEXT)
-        if start > begin:
-            space = text.find(" ", start, first)
-            start = space + 1 if space >= 0 else start
-        stop = min(end, start + MAX_CHARS - 2)
-        if stop < end:
-            space = text.rfind(" ", start, stop)
-            stop = space if space > start else stop
+        start, stop = _cut(text, begin, end, min(s for s, _ in hits))
         lead = "…" if start > begin else ""
         tail = "…" if stop < end else ""
         body = text[start:stop]
@@ -150,14 +156,7 @@ def _window_of_one(text: str, begin: int, end: int, hit: tuple[int, int], field:
     """``_window`` of one hit."""
     first, last = hit
     if end - begin > MAX_CHARS:
-        start = max(begin, first - _CONTEXT)
-        if start > begin:
-            space = text.find(" ", start, first)
-            start = space + 1 if space >= 0 else start
-        stop = min(end, start + MAX_CHARS - 2)
-        if stop < end:
-            space = text.rfind(" ", start, stop)
-            stop = space if space > start else stop
+        start, stop = _cut(text, begin, end, first)
         lead = "…" if start > begin else ""
         tail = "…" if stop < end else ""
         shift = start - len(lead)
