@@ -12,7 +12,7 @@ that records where each distinct chunk occurs.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, chain, compress, filterfalse, product, repeat
 from operator import getitem, is_not, itemgetter, not_
@@ -317,6 +317,31 @@ class FieldDoc:
         end = starts[k] + irregular.widths[k]
         index = irregular.indices[k]
         return index if position < end else index + 1 + position - end
+
+    def placed(self) -> Container[str]:
+        """The chunks ``spans`` looks among for a word's keys or fold: in a field with
+        notes, the placed ones (see ``note``), else every chunk."""
+        return self._where if self.noted is not None else self.distinct
+
+    def one_word_at(self, position: int) -> str | None:
+        """The chunk that holds word ``position`` when it is one word (no joined form, not
+        wordless); None when the position is in a chunk of several words or beyond the
+        field. A phrase's next word is then told by that chunk alone (see
+        ``evaluate._seq_spans``), without finding every position of the word."""
+        irregular = self._irregular_ or self._irregular()
+        starts = irregular.starts
+        k = bisect_right(starts, position)
+        if k:
+            # ``_holding`` written out, which also says whether the chunk is irregular
+            k -= 1
+            end = starts[k] + irregular.widths[k]
+            if position < end:
+                return None
+            index = irregular.indices[k] + 1 + position - end
+        else:
+            index = position
+        chunks = self.chunks
+        return chunks[index] if 0 <= index < len(chunks) else None
 
     def _simple(self) -> bool:
         """Whether every chunk is one word, so that chunk index and word position agree."""

@@ -17,7 +17,7 @@ from monitor.models import Hit
 from monitor.rules.ast import And, Lang, Mode, Near, Node, Not, Or, Term, Unit, walk_terms
 from monitor.rules.document import FieldDoc, Span, StoryDoc
 from monitor.rules.encoding import DEFAULT_FIELDS, FIELD_NAMES, FIELD_OF, SURFACE_TAG, Field, WordForm
-from monitor.rules.text import fold, word_keys
+from monitor.rules.text import FOLD, PARTS, fold, word_keys
 
 NEAR_BUDGET = 50_000
 #: a NEAR looks for a side's lone words around the other side's occurrences
@@ -62,18 +62,66 @@ def _unit_spans(fd: FieldDoc, u: Unit, doc: StoryDoc, feats: set[str]) -> list[S
 
 
 def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:
+    """Spans of the words ``units`` side by side in ``fd``. A quoted word after the first
+    (EXACT mode) is looked for only after the spans found so far: the word at the next
+    position is told by its chunk when that chunk is one word, which costs less than
+    finding every position of the word (``FieldDoc.spans``); a next position in a chunk of
+    several words takes those positions after all (``_seq_spans_by_lists``, the same
+    spans, in the same order)."""
     cur = _unit_spans(fd, units[0], doc, feats)
     for u in units[1:]:
         if not cur:
             return []
-        nxt = _unit_spans(fd, u, doc, feats)
-
-
-        ends_at: dict[int, list[int]] = {}
-        for s, e in nxt:
-            ends_at.setdefault(s, []).append(e)
-        cur = [(s, e2) for s, e in cur for e2 in ends_at.get(e + 1, ())]
+        text = u.text
+        if u.mode != _EXACT:
+            cur = _joined(cur, _unit_spans(fd, u, doc, feats))
+            continue
+        if text not in feats:
+            return []
+        # what ``FieldDoc.spans`` asks of a chunk of one word found by its fold: filed under
+        # it, placed (in a field with notes), and its word's fold is it
+        listed = fd.cache.rev.get(text) or ()
+        inside = fd.placed()
+        infos = fd.cache.chunks
+        word_at = fd.one_word_at
+        ends_at: dict[int, list[int]] | None = None
+        out: list[Span] = []
+        for s, e in cur:
+            chunk = word_at(e + 1)
+            if chunk is not None:
+                if infos[chunk][PARTS][0][FOLD] == text and chunk in inside and chunk in listed:
+                    out.append((s, e + 1))
+                continue
+            if ends_at is None:
+                ends_at = _ends_at(fd.spans(text, text, _FOLD))
+            out += [(s, e2) for e2 in ends_at.get(e + 1, ())]
+        cur = out
     return cur
+
+
+def _seq_spans_by_lists(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:
+    """``_seq_spans`` by every position of every word, joined (what it did first; kept to
+    test it against)."""
+    cur = _unit_spans(fd, units[0], doc, feats)
+    for u in units[1:]:
+        if not cur:
+            return []
+        cur = _joined(cur, _unit_spans(fd, u, doc, feats))
+    return cur
+
+
+def _ends_at(spans: list[Span]) -> dict[int, list[int]]:
+    """The ends of ``spans`` by their starts."""
+    ends_at: dict[int, list[int]] = {}
+    for s, e in spans:
+        ends_at.setdefault(s, []).append(e)
+    return ends_at
+
+
+def _joined(cur: list[Span], nxt: list[Span]) -> list[Span]:
+    """The spans of a span of ``cur`` followed right after by one of ``nxt``."""
+    ends_at = _ends_at(nxt)
+    return [(s, e2) for s, e in cur for e2 in ends_at.get(e + 1, ())]
 
 
 #: how a step of a plan is evaluated (see ``PlanTable``), and what follows in its tuple:
