@@ -66,8 +66,8 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
     (EXACT mode) is looked for only after the spans found so far: the word at the next
     position is told by its chunk when that chunk is one word, which costs less than
     finding every position of the word (``FieldDoc.spans``); a next position in a chunk of
-    several words takes those positions after all (``_seq_spans_by_lists``, the same
-    spans, in the same order)."""
+    several words takes those positions after all (the same spans, in the same order, as
+    joining every position of every word: ``tests/rules/test_phrase_spans.py``)."""
     cur = _unit_spans(fd, units[0], doc, feats)
     for u in units[1:]:
         if not cur:
@@ -96,17 +96,6 @@ def _seq_spans(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[
                 ends_at = _ends_at(fd.spans(text, text, _FOLD))
             out += [(s, e2) for e2 in ends_at.get(e + 1, ())]
         cur = out
-    return cur
-
-
-def _seq_spans_by_lists(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:
-    """``_seq_spans`` by every position of every word, joined (what it did first; kept to
-    test it against)."""
-    cur = _unit_spans(fd, units[0], doc, feats)
-    for u in units[1:]:
-        if not cur:
-            return []
-        cur = _joined(cur, _unit_spans(fd, u, doc, feats))
     return cur
 
 

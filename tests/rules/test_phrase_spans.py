@@ -10,8 +10,8 @@ import random
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
 from monitor.rules.ast import Mode, Unit, unit
-from monitor.rules.document import StoryDoc
-from monitor.rules.evaluate import _seq_spans, _seq_spans_by_lists
+from monitor.rules.document import FieldDoc, Span, StoryDoc
+from monitor.rules.evaluate import _joined, _seq_spans, _unit_spans
 
 _WORDS = ["new", "New", "york", "York", "York,", "(New", "York)", "new-york", "New-York's", "—", "-", "white",
           "White", "house", "House.", "house's", "e-mail", "mail", "U.S.", "u.s", "the", "The", "state", "States",
@@ -20,6 +20,17 @@ _WORDS = ["new", "New", "york", "York", "York,", "(New", "York)", "new-york", "N
 _PHRASES = [("new", "york"), ("white", "house"), ("united", "states"), ("the", "new", "york"), ("e", "mail"),
             ("new", "new"), ("york", "new", "york"), ("u.s", "state"), ("the", "white", "house"), ("don't", "data"),
             ("house", "absent"), ("absent", "house")]
+
+
+def _seq_spans_by_lists(fd: FieldDoc, units: tuple[Unit, ...], doc: StoryDoc, feats: set[str]) -> list[Span]:
+    """The spans of a phrase by every position of every word, joined (what ``_seq_spans``
+    did before it looked for a quoted word only after the spans found so far)."""
+    cur = _unit_spans(fd, units[0], doc, feats)
+    for u in units[1:]:
+        if not cur:
+            return []
+        cur = _joined(cur, _unit_spans(fd, u, doc, feats))
+    return cur
 
 
 def _units(words: tuple[str, ...], rng: random.Random) -> tuple[Unit, ...]:
