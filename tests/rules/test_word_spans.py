@@ -26,13 +26,19 @@ def _reference(doc: StoryDoc, f: int, keys: tuple[str, ...]) -> list[Span]:
     return sorted(found)
 
 
+def _random_story(rng: random.Random, i: int) -> Story:
+    """A story of up to 60 words of ``_WORDS`` and a title of up to 6."""
+    text = " ".join(rng.choices(_WORDS, k=rng.randint(0, 60)))
+    title = " ".join(rng.choices(_WORDS, k=rng.randint(0, 6)))
+    return Story(source="wire", url=f"https://news.example/{i}", title=title, text=text)
+
+
 def test_word_spans_is_each_keys_spans_merged() -> None:
     rng = random.Random(1919)
     looked = 0
     for i in range(150):
-        text = " ".join(rng.choices(_WORDS, k=rng.randint(0, 60)))
-        title = " ".join(rng.choices(_WORDS, k=rng.randint(0, 6)))
-        story = Story(source="wire", url=f"https://news.example/{i}", title=title, text=text)
+        story = _random_story(rng, i)
+        text = story.text
         doc, other = StoryDoc(story), StoryDoc(story)
         words = rng.sample(["study", "studies", "minister", "ministers", "run", "running", "leave", "left", "mail",
                             "talk", "talks", "data", "u.s.", "absent"], 8)
@@ -56,9 +62,8 @@ def test_word_spans_in_a_field_with_notes_is_that_of_a_field_without() -> None:
     rng = random.Random(2020)
     looked = 0
     for i in range(150):
-        text = " ".join(rng.choices(_WORDS, k=rng.randint(0, 60)))
-        title = " ".join(rng.choices(_WORDS, k=rng.randint(0, 6)))
-        story = Story(source="wire", url=f"https://news.example/{i}", title=title, text=text)
+        story = _random_story(rng, i)
+        text = story.text
         # (made twice: a story of new chunks makes the dictionary to note them)
         matcher._doc(story)
         doc, plain = matcher._doc(story), StoryDoc(story)
