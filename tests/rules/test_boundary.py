@@ -27,6 +27,9 @@ _ALPHABET = ".!?…\"'”’)]\n (“‘[aZ1_é\t"
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=_ALPHABET, max_size=40))
+# a question mark after a dot after one character: the run starts at the dot, which does not
+# end a sentence there, so neither does the mark after it (found by a random run)
+@example("1.? 1")
 def test_sentence_starts_equal_a_scan_of_every_position(text: str) -> None:
     """Trying the pattern only where a mark is finds what ``finditer`` (every position) does."""
     scanned = [0, *(m.end() for m in _BOUNDARY.finditer(text) if _is_boundary(text, m))]
