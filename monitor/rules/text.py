@@ -555,16 +555,16 @@ def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None]) ->
     parts: list[Part] = []
     start = 0
     for run in runs:
+        word = run
         if run[0] in _DIGITS and not run.isdigit():
             # digits then letters: two words (``60fps``), the digits' and the rest's
-            digits = len(run) - len(run.lstrip(_DIGITS))
-            lower = run[:digits]
-            parts.append((start, start + digits, lower, lower, keys(lower) or (lower,)))
-            start += digits
-            run = run[digits:]
-        lower = run.lower()
-        parts.append((start, start + len(run), run, lower, keys(lower) or (lower,)))
-        start += len(run) + 1
+            word = run.lstrip(_DIGITS)
+            digits = run[:len(run) - len(word)]
+            parts.append((start, start + len(digits), digits, digits, keys(digits) or (digits,)))
+            start += len(digits)
+        lower = word.lower()
+        parts.append((start, start + len(word), word, lower, keys(lower) or (lower,)))
+        start += len(word) + 1
     width = len(parts)
     first = parts[0]
     if width == 1:
@@ -741,7 +741,9 @@ class LangCache:
         _file_each(rev, map(_info_feats, added.values()), added)
         if self.surfaced:
             tag = SURFACE_TAG.__add__
-            _file_each(rev, [dict.fromkeys([tag(p[SURFACE]) for p in (*info[PARTS], *info[ALIASES])])
+            # each surface once (a compound may repeat a word: ``bye-bye``)
+            _file_each(rev, [tuple(dict.fromkeys([*[tag(p[SURFACE]) for p in info[PARTS]],
+                                                  *[tag(a[SURFACE]) for a in info[ALIASES]]]))
                              for info in added.values()], added)
         self.complex.update(compress(added, [info[WIDTH] > 1 or info[ALIASES] for info in added.values()]))
         return rest
