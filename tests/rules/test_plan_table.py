@@ -32,6 +32,7 @@ from monitor.rules.evaluate import (
     _term_key,
     _terms_of,
 )
+from monitor.rules.matcher import Matcher, RuleSpec
 
 from .test_parser_reference import generated
 
@@ -165,3 +166,33 @@ def test_plans_of_one_table_hold_as_the_queries_walked() -> None:
                 held += 1
                 assert planned.evidence_of(plan) == walked.evidence(roots[r]), (story, roots[r])
     assert held > 100
+
+
+def test_plans_made_in_bulk_by_the_matcher_hold_as_the_queries_walked() -> None:
+    """The matcher makes the plans of all of a story's candidates at once when it meets the
+    first without one (``_Plans.made_all``), those of rules that ``sources`` keep out of the
+    story too: its matches are the rules whose query walked as a tree holds, and every plan
+    it made holds exactly when its query does, on later stories as well."""
+    rng = random.Random(3141)
+    specs = []
+    for i in range(120):
+        a, b, c, d = (rng.choice(_WORDS) for _ in range(4))
+        query = rng.choice((a, f"{a} {b}", f"{a} -{b}", f"({a} OR {b}) {c}", f"{a} NEAR/2 ({b} OR {c}) -{d}",
+                            f"title:{a} {b}", f'"{a} {b}" -({c} OR {d})'))
+        specs.append(RuleSpec(f"r{i}", query, sources=("other",) if i % 5 == 0 else ()))
+    matcher = Matcher.compile(specs)
+    roots = [parse_query(spec.query).root for spec in specs]
+    made = 0
+    for _ in range(30):
+        story = _story(rng)
+        walked = Evaluation(StoryDoc(story))
+        expected = [spec.name for spec, root in zip(specs, roots, strict=True)
+                    if not spec.sources and walked.truth(root)]
+        assert [m.rule for m in matcher.match(story)] == expected, story
+        planned = Evaluation(StoryDoc(story), matcher._plans.table)
+        for r, plan in enumerate(matcher._plans):
+            if plan is not None:
+                assert planned.holds(plan) == walked.truth(roots[r]), (story, specs[r].query)
+        made = sum(plan is not None for plan in matcher._plans)
+    # plans were made for rules kept out of every story by their sources too
+    assert made > 60 and any(matcher._plans[r] is not None for r in range(0, 120, 5))
