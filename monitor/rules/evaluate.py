@@ -152,14 +152,23 @@ class PlanTable:
     has been a candidate, tens of thousands, made after the matcher was frozen: plans that
     held the query objects stayed tracked, and nested tuples of ints lost their tracking one
     level a collection, the outermost last, so the one full collection after a pass still
-    walked most of them.) A conjunct's step, and a term's place and key, are made once, for
-    every rule that has that object (the parser shares terms, as they are most conjuncts).
+    walked most of them.) A conjunct's step is made once, for every rule that has that
+    object (the parser shares a term of the same words at the same column, and the query of
+    a text repeated).
+
+    A term is given a place each time a new step names it, with no dictionary of the terms
+    placed: a plan is made on a rule's first candidacy, most rules are candidates for the
+    first time on a cold story (~30 plans a story), and most of a new step's terms were
+    new to the table all the same (a term object is shared only at the same column), so
+    looking them up, then filing them in two dictionaries, was two fifths of the cost of a
+    plan (measured: ~25k instructions a plan of an alert rule, ~20k without; when every
+    rule of 100 000 alert rules has its plan, the table is 47 MiB instead of 41).
 
     Memo keys and conjuncts are named by the ids of query objects: a table is valid in this
     process, for as long as it lives (it keeps the objects it names). Not thread-safe: make
     plans one at a time. Evaluate a plan with an :class:`Evaluation` given its table."""
 
-    __slots__ = ("_kept", "_keys", "_made", "_places", "entries", "lookups")
+    __slots__ = ("_kept", "_made", "entries", "lookups")
 
     def __init__(self, copied: PlanTable | None = None) -> None:
         #: the steps and query objects plans name, by place (appended to as plans are made)
@@ -169,12 +178,6 @@ class PlanTable:
         self._made: dict[int, int] = {} if copied is None else dict(copied._made)
         #: the conjuncts in ``_made``, kept so that no other object takes their ids
         self._kept: list[Node] = [] if copied is None else list(copied._kept)
-        #: by the id of a term: its place in ``entries``, and its memo key (``_term_key``).
-        #: Two dictionaries of ints rather than one of (key, place) tuples: the collector
-        #: does not track a dictionary of ints, and would walk each tuple (a cold pass makes
-        #: thousands of terms' entries) until a collection stopped tracking it
-        self._places: dict[int, int] = {} if copied is None else dict(copied._places)
-        self._keys: dict[int, int] = {} if copied is None else dict(copied._keys)
         #: by language, then by memo key: what tells whether a term is there
         #: (``Evaluation._present_of``), found the first time a story in the language asks
         self.lookups: dict[str, dict[int, _Lookup | None]] = {}
@@ -218,47 +221,39 @@ class PlanTable:
     def _step(self, c: Node) -> int:
         """The place of a new step of the conjunct ``c`` (``~place`` when it goes first).
         Cold stories make thousands of steps (a plan is made on a rule's first candidacy):
-        the cases of terms are written out here, one call a step."""
+        the cases of terms are written out here, one call a step, each term placed right
+        before the step (after the NEAR node of a NEAR's), its memo key made in line
+        (``_term_key``)."""
         kind = type(c)
-        node: Node | None = None
-        terms: tuple[Term, ...]
+        entries = self.entries
         if kind is Term:
-            how, terms = _TERM, (c,)  # type: ignore[assignment]
-        elif kind is Or or kind is Not:
+            # a lone term (most conjuncts): its place, then its step
+            entries.append(c)
+            place = len(entries)
+            entries.append((_TERM, ~(id(c.alts) << 3 | _FIELD_BITS[c.field]), place - 1))  # type: ignore[union-attr]
+            return place
+        terms: tuple[Term, ...]
+        if kind is Or or kind is Not:
             found = _terms_of(c if kind is Or else c.child)  # type: ignore[union-attr]
             if found is None:
                 return self._node_step(c)
             terms = found
-            how = _ANY if kind is Or else _NO_TERM if len(terms) == 1 else _NONE
+            out = [_ANY if kind is Or else _NO_TERM if len(terms) == 1 else _NONE]
         elif kind is Near:
             left, right = _terms_of(c.left), _terms_of(c.right)  # type: ignore[union-attr]
             if left is None or right is None:
                 return self._node_step(c)
-            how = _NEAR if len(left) + len(right) == 2 else _NEAR_OR
-            terms, node = left + right, c
+            terms = left + right
+            out = [_NEAR if len(terms) == 2 else _NEAR_OR, len(entries)]
+            entries.append(c)
         else:
             return self._node_step(c)
-        entries, places, keys = self.entries, self._places, self._keys
-        out = [how]
-        if node is not None:
-            out.append(len(entries))
-            entries.append(node)
         for t in terms:
-            # each id taken once (``id`` makes an int, and audits its call): most of a new
-            # step's terms are new to the table, each a few dictionary entries
-            i = id(t)
-            place = places.get(i)
-            if place is None:
-                place = places[i] = len(entries)
-                entries.append(t)
-                # ``_term_key``, written out
-                key = keys[i] = ~(id(t.alts) << 3 | _FIELD_BITS[t.field])
-            else:
-                key = keys[i]
-            out += (key, place)
+            out += (~(id(t.alts) << 3 | _FIELD_BITS[t.field]), len(entries))
+            entries.append(t)
         place = len(entries)
         entries.append(tuple(out))
-        if how in (_NO_TERM, _NONE) and all(map(_single_lemma, terms)):
+        if kind is Not and all(map(_single_lemma, terms)):
             return ~place
         return place
 
@@ -844,11 +839,20 @@ class Evaluation:
 
     def _lookup_of(self, term: Term) -> _Lookup | None:
         """The lookup of ``term`` (see ``_Lookup``) when it is lone unquoted words, else None."""
+        alts = term.alts
+        fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
+        if len(alts) == 1:
+            # one word (most terms; a cold story finds ~40 lookups): its keys as they are,
+            # without a generator and a dictionary to drop keys met twice
+            [alt] = alts
+            if len(alt) != 1 or alt[0].mode != _LEMMA:
+                return None
+            keys = word_keys(alt[0].text, self.doc.lang)
+            return fields, (keys if len(keys) == 1 else tuple(dict.fromkeys(keys)))
         if not _single_lemma(term):
             return None
         lang = self.doc.lang
-        return (DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],),
-                tuple(dict.fromkeys(k for alt in term.alts for k in word_keys(alt[0].text, lang))))
+        return fields, tuple(dict.fromkeys(k for alt in alts for k in word_keys(alt[0].text, lang)))
 
     def occ(self, node: Node) -> list[Occ]:
         """Occurrences of a positional node (term, OR of positional nodes, NEAR)."""

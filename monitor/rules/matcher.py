@@ -177,6 +177,16 @@ class _Plans(list[Plan | None]):
                 plan = self[r] = self.table.plan(root)
             return plan
 
+    def made_all(self, order: list[int], rules: Sequence[_Rule]) -> None:
+        """The plans of the rules ``order`` (by number in ``rules``) that have none, made now
+        under one lock: a cold story's candidates are most of them new (~30 plans a story),
+        and ``made`` one at a time cost a sixth of each plan in its call and lock."""
+        with self._lock:
+            plan = self.table.plan
+            for r in order:
+                if self[r] is None:
+                    self[r] = plan(rules[r].query.root)
+
     def copied(self) -> _Plans:
         """A copy, for a matcher patched from this one: while no plan is being made, so that
         the table's places are consistent, and apart, so that each matcher's plans are made
@@ -875,13 +885,19 @@ class Matcher:
         later = Match.later
         out: list[Match] = []
         holds = evaluation.holds
-        for r in sorted(candidates):
+        order = sorted(candidates)
+        for r in order:
             rule = rules[r]
             if limited and not rule.allows(story):
                 continue
             plan = plans[r]
             if plan is None:
-                plan = plans.made(r, rule.query.root)
+                # the first candidate without a plan: those of every candidate are made now
+                # (a rule that ``sources``/``tags`` keep out of this story gets its plan
+                # early, the plan it would get when it is first let in)
+                plans.made_all(order, rules)
+                plan = plans[r]
+                assert plan is not None
             if holds(plan):
                 out.append(later(rule.name, reports, plan))
                 # (``list.append`` looked up here, not bound once: the interpreter's own

@@ -11,7 +11,7 @@ from monitor.rules import Matcher, RuleSpec
 from monitor.rules.ast import walk_terms
 from monitor.rules.document import StoryDoc
 from monitor.rules.encoding import DEFAULT_FIELDS, FIELD_OF
-from monitor.rules.evaluate import Evaluation
+from monitor.rules.evaluate import _FIELD_BITS, Evaluation
 from monitor.rules.text import word_keys
 
 _WORDS = ["runs", "running", "ran", "Häuser", "haus", "election", "elections", "markets", "market", "Mercado",
@@ -42,3 +42,17 @@ def test_kept_lookups_tell_what_looking_up_anew_tells() -> None:
                 if all(len(alt) == 1 and alt[0].mode.name == "LEMMA" for alt in term.alts):
                     assert kept._term_truth(term) == _reference(doc, term), (story, term)
     assert set(matcher._plans.table.lookups) > {"en"}
+    # each kept lookup: the term's fields and the keys of its words, each once, in order
+    terms = {~(id(t.alts) << 3 | _FIELD_BITS[t.field]): t for rule in matcher._rules
+             for t, _ in walk_terms(rule.query.root)}
+    checked = 0
+    for lang, lookups in matcher._plans.table.lookups.items():
+        for key, lookup in lookups.items():
+            term = terms[key]
+            if lookup is None:
+                assert not all(len(alt) == 1 and alt[0].mode.name == "LEMMA" for alt in term.alts), term
+                continue
+            keys = tuple(dict.fromkeys(k for alt in term.alts for k in word_keys(alt[0].text, lang)))
+            assert lookup == (DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],), keys), term
+            checked += 1
+    assert checked > 10
