@@ -853,9 +853,7 @@ class StoryDoc:
             # costs less (a story's chunks are new strings, hashed either way), and the
             # field is then placed without one (``FieldDoc.note``)
             got = list(map(known.get, fd.chunks))
-            if not all(got):
-                got = _add_missing(fd, cache, notes, got)
-            noted = fd.note(cast("list[Note]", got))
+            noted = fd.note(_add_missing(fd, cache, notes, got) if not all(got) else cast("list[Note]", got))
             per_field.append(set().union(*map(_note_feats, noted.values())))
         #: features of each field (lemma keys and folds), for a position-free word test;
         #: indexed by ``Field``
