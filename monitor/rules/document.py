@@ -601,6 +601,36 @@ def _analyse_new(fd: FieldDoc, cache: LangCache) -> None:
     cache.add_all(new)
 
 
+def _add_missing(fd: FieldDoc, cache: LangCache, notes: ChunkNotes, got: list[Note | None]) -> list[Note]:
+    """For a field some of whose chunks ``notes`` lacks (``got``: the note of each chunk, None
+    for those): adds them to the cache (``_analyse_new``) and to the notes, and returns the
+    note of each chunk. The chunks lacking a note are found from ``got``, in the order of
+    their first occurrences as in ``distinct``, without the dictionary of every chunk of
+    the field that ``distinct`` is (a cold story's field has a few hundred such chunks
+    among a thousand); and when they occur at few places, only those places are looked up
+    again."""
+    chunks = fd.chunks
+    holes = list(compress(_upward(len(chunks)), map(not_, got)))
+    missing = list(dict.fromkeys(map(chunks.__getitem__, holes)))
+    infos = cache.chunks
+    new = list(filterfalse(infos.__contains__, missing))
+    if new and fd.pieces is None and max(map(len, new)) > MAX_CHUNK:
+        # (``_analyse_new``) the field is cut anew: every chunk is looked up again
+        fd.cut_by_expression()
+        _analyse_new(fd, cache)
+        known = notes.notes
+        notes.add_all(list(filterfalse(known.__contains__, fd.distinct)))
+        return list(map(known.__getitem__, fd.chunks))
+    cache.add_all(new)
+    notes.add_all(missing)
+    known = notes.notes
+    if len(holes) * 2 > len(chunks):
+        return list(map(known.__getitem__, chunks))
+    for i in holes:
+        got[i] = known[chunks[i]]
+    return cast("list[Note]", got)
+
+
 #: what a matcher knows of one chunk (see ``ChunkNotes``). The features are a frozenset, which
 #: keeps its members' hashes: a story's features are merged from its chunks' notes without
 #: reading a string (a tuple of them costs ~7x as much, ~30 µs a story). Most chunks have no
@@ -823,11 +853,7 @@ class StoryDoc:
             # costs less (a story's chunks are new strings, hashed either way), and the
             # field is then placed without one (``FieldDoc.note``)
             got = list(map(known.get, fd.chunks))
-            if not all(got):
-                _analyse_new(fd, cache)
-                notes.add_all(list(filterfalse(known.__contains__, fd.distinct)))
-                got = list(map(known.__getitem__, fd.chunks))
-            noted = fd.note(cast("list[Note]", got))
+            noted = fd.note(_add_missing(fd, cache, notes, got) if not all(got) else cast("list[Note]", got))
             per_field.append(set().union(*map(_note_feats, noted.values())))
         #: features of each field (lemma keys and folds), for a position-free word test;
         #: indexed by ``Field``
