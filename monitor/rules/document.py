@@ -641,6 +641,7 @@ _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
 _info_parts = itemgetter(PARTS)
 _info_feats = itemgetter(FEATS)
+_info_heads = itemgetter(HEADS)
 _first = itemgetter(0)
 _part_fold = itemgetter(FOLD)
 _NONE: frozenset[str] = frozenset()
@@ -706,8 +707,11 @@ class ChunkNotes:
             for chunk in chain(filter(cache.complex.__contains__, chunks), filter(cache.wordless.__contains__, chunks)):
                 self._add_chunk(chunk, cache.chunks[chunk])
         infos = list(map(cache.chunks.__getitem__, words))
-        # each word's fold (``info[PARTS][0][FOLD]``) and features that some rule may look up
-        folds = list(map(_part_fold, map(_first, map(_info_parts, infos))))
+        # each word's fold (``info[PARTS][0][FOLD]``), read as its only head: two C-level
+        # passes rather than three (a third the fewer calls; flattening the heads with
+        # ``chain`` cost more, an iterator a word)
+        folds = list(map(_first, map(_info_heads, infos)))
+        # and its features some rule may look up:
         # most chunks have none: telling costs less than making (and freeing) an empty set,
         # and a loop over the others only, less than one over every chunk
         feats = list(map(_info_feats, infos))
