@@ -698,10 +698,11 @@ class ChunkNotes:
         #: each prefix's feature (``PREFIX_TAG + prefix``), made once (its hash is kept)
         self.tags = {p: PREFIX_TAG + p for p in prefixes}
         self.notes: dict[str, Note] = {}
-        #: each distinct note made so far, mapped to itself (the two of ``_SHARED_NOTES`` from
-        #: the start): chunks of equal notes (``said``, ``Said``, ``said,``, often ``says``)
-        #: share one note and one frozenset. A cold story's chunks with features a rule looks
-        #: up make half as many objects to keep, and for the collector to walk, that way
+        #: each distinct note made so far, mapped to itself (from the start, the two of
+        #: ``_SHARED_NOTES``, the plain one to ``_PLAIN``): chunks of equal notes (``said``,
+        #: ``Said``, ``said,``, often ``says``) share one note and one frozenset. A cold
+        #: story's chunks with features a rule looks up make half as many objects to keep,
+        #: and for the collector to walk, that way
         self.shared: dict[Note, Note] = dict(_SHARED_NOTES)
 
     def add_all(self, chunks: list[str]) -> None:
