@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container, Iterable
 from collections.abc import Set as AbstractSet
 from itertools import accumulate, chain, compress, filterfalse, product, repeat
-from operator import getitem, is_not, itemgetter, not_
+from operator import getitem, is_, itemgetter, not_
 from typing import NamedTuple, cast
 
 from monitor.models import STORY_TEXT_LIMIT, STORY_TITLE_LIMIT, STORY_URL_LIMIT, Story, clip
@@ -164,7 +164,9 @@ class FieldDoc:
         never looked at again (a dictionary of every distinct chunk, then of their first
         occurrences for ``where``, each cost more than that). Returns ``noted``."""
         chunks = self.chunks
-        at = list(compress(_upward(len(chunks)), map(is_not, notes, repeat(_PLAIN))))
+        # (the plain note is the empty tuple: ``compress`` tests each note's truth itself,
+        # with no call a chunk)
+        at = list(compress(_upward(len(chunks)), notes))
         where = self._where
         noted = self.noted = {}
         for i in at:
@@ -610,7 +612,7 @@ def _add_missing(fd: FieldDoc, cache: LangCache, notes: ChunkNotes, got: list[No
     among a thousand); and when they occur at few places, only those places are looked up
     again."""
     chunks = fd.chunks
-    holes = list(compress(_upward(len(chunks)), map(not_, got)))
+    holes = list(compress(_upward(len(chunks)), map(is_, got, repeat(None))))
     missing = list(dict.fromkeys(map(chunks.__getitem__, holes)))
     infos = cache.chunks
     new = list(filterfalse(infos.__contains__, missing))
@@ -635,27 +637,32 @@ def _add_missing(fd: FieldDoc, cache: LangCache, notes: ChunkNotes, got: list[No
 #: keeps its members' hashes: a story's features are merged from its chunks' notes without
 #: reading a string (a tuple of them costs ~7x as much, ~30 µs a story). Most chunks have no
 #: feature a rule looks up and share one of two note objects (``_SHARED_NOTES``).
-Note = tuple[frozenset[str], bool, tuple[tuple[str, str], ...]]
+Note = tuple[frozenset[str], bool, tuple[tuple[str, str], ...]] | tuple[()]
 _note_feats = itemgetter(0)
 _note_starts = itemgetter(1)
 _note_prefixed = itemgetter(2)
 _info_parts = itemgetter(PARTS)
 _info_feats = itemgetter(FEATS)
+_info_heads = itemgetter(HEADS)
 _first = itemgetter(0)
 _part_fold = itemgetter(FOLD)
 _NONE: frozenset[str] = frozenset()
 _NO_CHUNKS: frozenset[str] = frozenset()
-#: the notes of a chunk with no feature a rule looks up and no word under a wildcard prefix
-#: (most chunks), whether or not it starts a word pair, each mapped to itself: a matcher
-#: files these shared objects rather than a new tuple a chunk, so that the first collection
-#: after a story full of new words has fewer objects to walk
-_PLAIN: Note = (_NONE, False, ())
-_SHARED_NOTES: dict[Note, Note] = {note: note for note in (_PLAIN, (_NONE, True, ()))}
+#: the note of a chunk with no feature a rule looks up, no word under a wildcard prefix and
+#: none that starts a word pair (most chunks): the empty tuple, the one falsy note, so that
+#: ``FieldDoc.note`` finds a field's other chunks by ``compress``'s own truth test of each
+#: note, with no call a chunk (an ``is_not`` of each cost more than the rest of placing)
+_PLAIN: Note = ()
+#: the notes of such chunks as made (``_PLAIN`` for the one that starts no word pair), each
+#: mapped to the object a matcher files: shared objects rather than a new tuple a chunk, so
+#: that the first collection after a story full of new words has fewer objects to walk
+_STARTS: Note = (_NONE, True, ())
+_SHARED_NOTES: dict[Note, Note] = {(_NONE, False, ()): _PLAIN, _STARTS: _STARTS}
 #: the two shared notes, by whether the chunk starts a word pair (``False``, ``True``)
-_PLAIN_BY_START: tuple[Note, Note] = tuple(_SHARED_NOTES)  # type: ignore[assignment]
-#: the plain note of a chunk that is not one word: equal to ``_PLAIN``, another object, so
-#: that a field's chunks that shift word positions are placed (``FieldDoc.note``)
-_PLAIN_IRREGULAR: Note = tuple([_NONE, False, ()])  # type: ignore[assignment]
+_PLAIN_BY_START: tuple[Note, Note] = (_PLAIN, _STARTS)
+#: the plain note of a chunk that is not one word: truthy, so that a field's chunks that
+#: shift word positions are placed (``FieldDoc.note``)
+_PLAIN_IRREGULAR: Note = (_NONE, False, ())
 #: the highest code point, a noncharacter no word holds: ``prefix + _LAST_CHARACTER`` sorts
 #: after every word that starts with ``prefix``
 _LAST_CHARACTER = "\U0010ffff"
@@ -691,10 +698,11 @@ class ChunkNotes:
         #: each prefix's feature (``PREFIX_TAG + prefix``), made once (its hash is kept)
         self.tags = {p: PREFIX_TAG + p for p in prefixes}
         self.notes: dict[str, Note] = {}
-        #: each distinct note made so far, mapped to itself (the two of ``_SHARED_NOTES`` from
-        #: the start): chunks of equal notes (``said``, ``Said``, ``said,``, often ``says``)
-        #: share one note and one frozenset. A cold story's chunks with features a rule looks
-        #: up make half as many objects to keep, and for the collector to walk, that way
+        #: each distinct note made so far, mapped to itself (from the start, the two of
+        #: ``_SHARED_NOTES``, the plain one to ``_PLAIN``): chunks of equal notes (``said``,
+        #: ``Said``, ``said,``, often ``says``) share one note and one frozenset. A cold
+        #: story's chunks with features a rule looks up make half as many objects to keep,
+        #: and for the collector to walk, that way
         self.shared: dict[Note, Note] = dict(_SHARED_NOTES)
 
     def add_all(self, chunks: list[str]) -> None:
@@ -706,8 +714,11 @@ class ChunkNotes:
             for chunk in chain(filter(cache.complex.__contains__, chunks), filter(cache.wordless.__contains__, chunks)):
                 self._add_chunk(chunk, cache.chunks[chunk])
         infos = list(map(cache.chunks.__getitem__, words))
-        # each word's fold (``info[PARTS][0][FOLD]``) and features that some rule may look up
-        folds = list(map(_part_fold, map(_first, map(_info_parts, infos))))
+        # each word's fold (``info[PARTS][0][FOLD]``), read as its only head: two C-level
+        # passes rather than three (a third the fewer calls; flattening the heads with
+        # ``chain`` cost more, an iterator a word)
+        folds = list(map(_first, map(_info_heads, infos)))
+        # and its features some rule may look up:
         # most chunks have none: telling costs less than making (and freeing) an empty set,
         # and a loop over the others only, less than one over every chunk
         feats = list(map(_info_feats, infos))
@@ -796,7 +807,7 @@ class ChunkNotes:
                 feats = feats.union([PREFIX_TAG + start for start, _ in found])
         note: Note = (feats, not self.pair_firsts.isdisjoint(folds), found)
         note = self.shared.setdefault(note, note)
-        if note is _PLAIN:
+        if not note:
             note = _PLAIN_IRREGULAR  # (see there)
         self.notes[chunk] = note
         return note
@@ -853,7 +864,8 @@ class StoryDoc:
             # costs less (a story's chunks are new strings, hashed either way), and the
             # field is then placed without one (``FieldDoc.note``)
             got = list(map(known.get, fd.chunks))
-            noted = fd.note(_add_missing(fd, cache, notes, got) if not all(got) else cast("list[Note]", got))
+            # (a plain note is falsy too: see ``_PLAIN``)
+            noted = fd.note(_add_missing(fd, cache, notes, got) if None in got else cast("list[Note]", got))
             per_field.append(set().union(*map(_note_feats, noted.values())))
         #: features of each field (lemma keys and folds), for a position-free word test;
         #: indexed by ``Field``

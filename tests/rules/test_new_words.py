@@ -193,6 +193,6 @@ def test_seeded_stories_added_together_are_added_as_one_by_one() -> None:
         assert _rev(together) == _rev(one)
         assert notes_together.notes == notes_one.notes
         # some words were under a prefix, some under several, some had features
-        under = [note[2] for note in notes_together.notes.values() if note[2]]
+        under = [note[2] for note in notes_together.notes.values() if note and note[2]]
         assert under and any(len(found) > 1 for found in under)
-        assert any(f[:1] != PREFIX_TAG for note in notes_together.notes.values() for f in note[0])
+        assert any(f[:1] != PREFIX_TAG for note in notes_together.notes.values() if note for f in note[0])

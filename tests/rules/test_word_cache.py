@@ -11,7 +11,7 @@ import pytest
 
 from monitor.models import Story
 from monitor.rules import Matcher, RuleSpec
-from monitor.rules.document import _PLAIN_IRREGULAR, _SHARED_NOTES, ChunkNotes
+from monitor.rules.document import _PLAIN, _PLAIN_IRREGULAR, _SHARED_NOTES, ChunkNotes
 from monitor.rules.encoding import PREFIX_TAG
 from monitor.rules.text import ALIASES, FEATS, FOLD, KEYS, PARTS, START, LangCache, analyse_chunk
 
@@ -107,20 +107,24 @@ def test_the_caches_are_made_of_what_the_collector_stops_tracking() -> None:
     gc.collect()
     assert cache.rev and not any(map(gc.is_tracked, cache.rev.values()))
     assert not any(gc.is_tracked(info[FEATS]) for info in cache.chunks.values())
-    shared = [note for note in notes.notes.values() if note in _SHARED_NOTES]
+    # (the plain note is the empty tuple, the one falsy note: see ``_PLAIN``)
+    plain = (frozenset(), False, ())
+    values = list(notes.notes.values())
+    assert all(note or note is _PLAIN for note in values)
+    shared = [note for note in values if (note or plain) in _SHARED_NOTES]
     assert len(shared) > len(order) // 2
     # (a chunk that is not one word has a plain note of its own: see ``FieldDoc.note``)
-    assert all(note is _SHARED_NOTES[note] or note is _PLAIN_IRREGULAR for note in shared)
-    assert all(note in _SHARED_NOTES for note in notes.notes.values() if not note[0])
+    assert all(note is _SHARED_NOTES[note or plain] or note is _PLAIN_IRREGULAR for note in shared)
+    assert all((note or plain) in _SHARED_NOTES for note in values if not (note and note[0]))
     # equal notes are one object (chunks of one word with its capitals and punctuation)
-    featured = [note for note in notes.notes.values() if note[0]]
+    featured = [note for note in values if note and note[0]]
     assert len({id(note) for note in featured}) == len(set(featured)) < len(featured)
-    assert all(isinstance(note[0], frozenset) for note in notes.notes.values())
+    assert all(isinstance(note[0], frozenset) for note in values if note)
     # each note is what the matcher needs of its chunk: the features a rule looks up, and
     # the wildcard prefixes its words start with
     for chunk in order:
         info = cache.chunks[chunk]
-        feats, starts, prefixed = notes.notes[chunk]
+        feats, starts, prefixed = notes.notes[chunk] or plain
         folds = {w[FOLD] for w in (*info[PARTS], *info[ALIASES])}
         assert set(feats) == (words & set(info[FEATS])) | {PREFIX_TAG + p for p, _ in prefixed}, chunk
         assert starts == ("re" in folds), chunk
