@@ -406,8 +406,15 @@ class StorySnippets:
         the mark, which ``reports`` makes once per story for every match that reports the hit."""
         snippet = self._alone.get(id(mark))
         if snippet is None:
+            # ``_cut`` and ``_window`` of one span written out (a story cuts dozens)
+            place, span = mark[1], mark[2]
+            key = (place, (span,))
+            snippet = self._cuts.get(key)
+            if snippet is None:
+                field, begin, end = place
+                snippet = self._cuts[key] = _window_of_one(self.texts[field], begin, end, span, field)
             # (the mark is kept alive by the caller as long as this object: its id names it)
-            snippet = self._alone[id(mark)] = self._cut(mark[1], (mark[2],))
+            self._alone[id(mark)] = snippet
         return snippet
 
     def _ranked(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
