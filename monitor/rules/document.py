@@ -590,7 +590,10 @@ class FieldDoc:
         # the offset of each chunk named
         at = self._offsets(sorted(set(map(_first, ends_at)).union(map(_third, ends_at))))
         infos, chunks = self.cache.chunks, self.chunks
-        return [(at[first] + infos[chunks[first]][PARTS][i][START], at[last] + infos[chunks[last]][PARTS][j][END])
+        # (a word alone, most hits: its chunk's offset and its part looked up once)
+        return [((a := at[first]) + (p := infos[chunks[first]][PARTS][i])[START], a + p[END])
+                if first == last and i == j else
+                (at[first] + infos[chunks[first]][PARTS][i][START], at[last] + infos[chunks[last]][PARTS][j][END])
                 for first, i, last, j in ends_at]
 
     def _offsets(self, named: list[int]) -> dict[int, int]:

@@ -360,8 +360,8 @@ class StorySnippets:
         self.texts = texts
         #: where the text's sentences start (found when first needed)
         self._starts: list[int] | None = None
-        #: sentence number → its bounds, whitespace-trimmed
-        self._trims: dict[int, tuple[int, int]] = {}
+        #: sentence number → its place (its bounds, whitespace-trimmed), one of ``_places``
+        self._trims: dict[int, Place] = {}
         #: every place given out, so that equal places are one object (compared by identity
         #: before their values)
         self._places: dict[Place, Place] = {}
@@ -394,14 +394,17 @@ class StorySnippets:
         append = out.append
         for start, end in spans:
             i = bisect_right(starts, start) - 1
-            trim = trims.get(i)
-            if trim is None:
+            place = trims.get(i)
+            if place is None:
                 # as ``Sentences.of``; how a sentence is trimmed does not depend on the hit
-                trim = trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < count else len(text), 0)
-            begin, finish = trim
-            # a hit that runs past its sentence's end (a phrase across it) takes the rest
-            place = (field, begin, finish if finish >= end else end)
-            append(known.setdefault(place, place))
+                begin, finish = _trimmed(text, starts[i], starts[i + 1] if i + 1 < count else len(text), 0)
+                place = (field, begin, finish)
+                place = trims[i] = known.setdefault(place, place)
+            if place[2] < end:
+                # a hit that runs past its sentence's end (a phrase across it) takes the rest
+                place = (field, place[1], end)
+                place = known.setdefault(place, place)
+            append(place)
         return out
 
     def of_marks(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
