@@ -338,10 +338,11 @@ class Evaluation:
             for f in fields:
                 feats = feats_of[f]
                 if not feats.isdisjoint(keys):
-                    spans = doc.fields[f].word_spans(keys, feats)
-                    if spans:
-                        # (f,) + (s, e) for each span, in C
-                        out += map(tuple.__add__, repeat((f,)), spans)  # type: ignore[arg-type]
+                    # (most terms are in one field: its list is theirs)
+                    if out:
+                        out += doc.fields[f].word_occs(keys, feats, f)
+                    else:
+                        out = doc.fields[f].word_occs(keys, feats, f)
         else:
             out = self._occ_in_fields(fields, alts)
         self._memo[key] = out
@@ -717,7 +718,9 @@ class Evaluation:
         found: dict[Occ, str] = {}
         for piece in reversed(pieces):
             found.update(piece)
-        return tuple(sorted(found.items())[:MAX_HITS]), False
+        # (by occurrence alone: the occurrences are distinct, and comparing them costs less
+        # than comparing the pairs, whose first items are tuples)
+        return tuple(sorted(found.items(), key=_OCC)[:MAX_HITS]), False
 
     def _or_pieces(self, step: Step, pieces: list[tuple[tuple[Occ, str], ...]]) -> None:
         """The evidence of every term of an OR of terms (its ``_ANY`` step ``step``) that is
@@ -902,7 +905,7 @@ class Evaluation:
         found: dict[Occ, str] = {}
         for piece in reversed(pieces):
             found.update(piece)  # the first piece's label of an occurrence wins
-        return tuple(sorted(found.items())[:MAX_HITS])
+        return tuple(sorted(found.items(), key=_OCC)[:MAX_HITS])
 
     def _term_evidence(self, term: Term) -> tuple[tuple[Occ, str], ...]:
         """A term's occurrences (at most ``MAX_HITS``) with its label, made once per story
@@ -1073,6 +1076,8 @@ def _words_only(occs: list[Occ]) -> bool:
 
 
 _FIRSTS, _LASTS = itemgetter(1), itemgetter(2)
+#: the occurrence of an (occurrence, label) pair of evidence
+_OCC = itemgetter(0)
 
 
 def _positions_by_field(occs: list[Occ]) -> dict[Field, list[int]]:

@@ -78,9 +78,56 @@ _end_of = re.Match.end
 
 def sentence_starts(text: str) -> list[int]:
     """Offsets at which sentences start (always including 0)."""
-    # (where ``_BOUNDARY`` matches and ``_is_boundary`` holds: one pass of the expression in
-    # C, with no call per mark; the tests hold the two to each other)
+    # (where ``_BOUNDARY`` matches and ``_is_boundary`` holds; the tests hold the two to each
+    # other.) Where the marks are, found by ``str.find`` (a scan of the text in C that costs
+    # a fraction of the expression's, which tests every character against its first set),
+    # then the expression tried at each: a story's text has a mark every fifty characters
+    # or so. A text dense with marks is scanned by the expression (a try costs about what
+    # testing twenty characters does).
+    marks = _marks(text)
+    if len(marks) > len(text) >> 5:
+        return _starts_by_scan(text)
+    return _starts_at(text, marks)
+
+
+def _starts_by_scan(text: str) -> list[int]:
+    """``sentence_starts`` by one pass of the expression in C, with no call per mark."""
     return [0, *map(_end_of, _SENTENCE_END.finditer(text))]
+
+
+#: the characters a match of ``_SENTENCE_END`` starts with (its first set)
+_MARKS = ".!?…\n"
+
+
+def _marks(text: str) -> list[int]:
+    """The offsets of the characters of ``_MARKS`` in ``text``, ascending."""
+    marks: list[int] = []
+    append = marks.append
+    find = text.find
+    for c in _MARKS:
+        i = find(c)
+        while i >= 0:
+            append(i)
+            i = find(c, i + 1)
+    marks.sort()
+    return marks
+
+
+def _starts_at(text: str, marks: list[int]) -> list[int]:
+    """``sentence_starts`` from the offsets of the marks: ``finditer`` tries the expression
+    at each offset from where it stands, and a match starts with a mark, so trying it at
+    each mark not inside the last match (its look-behinds see the text before, as there)
+    finds the same matches."""
+    match = _SENTENCE_END.match
+    out = [0]
+    done = 0
+    for i in marks:
+        if i >= done:
+            found = match(text, i)
+            if found is not None:
+                done = found.end()
+                out.append(done)
+    return out
 
 
 def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -313,8 +360,8 @@ class StorySnippets:
         self.texts = texts
         #: where the text's sentences start (found when first needed)
         self._starts: list[int] | None = None
-        #: sentence number → its bounds, whitespace-trimmed
-        self._trims: dict[int, tuple[int, int]] = {}
+        #: sentence number → its place (its bounds, whitespace-trimmed), one of ``_places``
+        self._trims: dict[int, Place] = {}
         #: every place given out, so that equal places are one object (compared by identity
         #: before their values)
         self._places: dict[Place, Place] = {}
@@ -347,14 +394,17 @@ class StorySnippets:
         append = out.append
         for start, end in spans:
             i = bisect_right(starts, start) - 1
-            trim = trims.get(i)
-            if trim is None:
+            place = trims.get(i)
+            if place is None:
                 # as ``Sentences.of``; how a sentence is trimmed does not depend on the hit
-                trim = trims[i] = _trimmed(text, starts[i], starts[i + 1] if i + 1 < count else len(text), 0)
-            begin, finish = trim
-            # a hit that runs past its sentence's end (a phrase across it) takes the rest
-            place = (field, begin, finish if finish >= end else end)
-            append(known.setdefault(place, place))
+                begin, finish = _trimmed(text, starts[i], starts[i + 1] if i + 1 < count else len(text), 0)
+                place = (field, begin, finish)
+                place = trims[i] = known.setdefault(place, place)
+            if place[2] < end:
+                # a hit that runs past its sentence's end (a phrase across it) takes the rest
+                place = (field, place[1], end)
+                place = known.setdefault(place, place)
+            append(place)
         return out
 
     def of_marks(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],
@@ -406,8 +456,15 @@ class StorySnippets:
         the mark, which ``reports`` makes once per story for every match that reports the hit."""
         snippet = self._alone.get(id(mark))
         if snippet is None:
+            # ``_cut`` and ``_window`` of one span written out (a story cuts dozens)
+            place, span = mark[1], mark[2]
+            key = (place, (span,))
+            snippet = self._cuts.get(key)
+            if snippet is None:
+                field, begin, end = place
+                snippet = self._cuts[key] = _window_of_one(self.texts[field], begin, end, span, field)
             # (the mark is kept alive by the caller as long as this object: its id names it)
-            snippet = self._alone[id(mark)] = self._cut(mark[1], (mark[2],))
+            self._alone[id(mark)] = snippet
         return snippet
 
     def _ranked(self, places: Sequence[Place], spans: Sequence[tuple[int, int]], terms: Sequence[str],

@@ -15,6 +15,9 @@ from monitor.rules.snippets import (
     _BOUNDARY,
     Sentences,
     _is_boundary,
+    _marks,
+    _starts_at,
+    _starts_by_scan,
     make_snippets,
     sentence_starts,
 )
@@ -42,6 +45,32 @@ def test_boundary_pattern_equals_original(text: str, lo: int, cut: int) -> None:
     hi = max(lo, len(text) - cut)
     got = [(m.start(), m.end()) for m in _BOUNDARY.finditer(text, lo, hi)]
     assert got == [(m.start(), m.end()) for m in _ORIGINAL.finditer(text, lo, hi)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=40))
+@example("1.? 1")
+@example("Mr.\n\nA. B! C… \"D.\" E")
+def test_sentence_starts_at_marks_equal_the_scan(text: str) -> None:
+    """The expression tried at each mark (``sentence_starts`` of a text with few marks) finds
+    what one pass of it does, on texts dense with marks too."""
+    assert _starts_at(text, _marks(text)) == _starts_by_scan(text)
+
+
+def test_sentence_starts_of_long_texts_equal_the_scan() -> None:
+    """Texts of story length, with marks as sparse as in prose (tried at each mark) and dense
+    (scanned): what one pass of the expression finds."""
+    rng = random.Random(2727)
+    words = ["The", "minister", "said", "U.S.", "Mr.", "Jan.", "end.", "why?", "now!", "so…", "1.5", "(note)",
+             "\"Quoted.\"", "J.", "e.g.", "well.\n", "\n\n", "it’s", "...", "Next", "42", "a"]
+    sparse = 0
+    for n in range(300):
+        weights = [1 + (n % 7 == 0) * 40 if any(c in w for c in ".!?…\n") else 40 for w in words]
+        text = " ".join(rng.choices(words, weights, k=rng.randint(0, 400)))
+        sparse += len(_marks(text)) <= len(text) >> 5
+        assert sentence_starts(text) == _starts_by_scan(text), text
+        assert _starts_at(text, _marks(text)) == _starts_by_scan(text), text
+    assert sparse > 100
 
 
 def test_sentence_starts_after_runs_of_marks() -> None:

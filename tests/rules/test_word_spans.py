@@ -79,3 +79,27 @@ def test_word_spans_in_a_field_with_notes_is_that_of_a_field_without() -> None:
         # the fast path was taken: no field made its dictionary of chunks
         assert all(fd.noted is not None and fd._distinct is None for fd in doc.fields if fd.text)
     assert looked > 300
+
+
+def test_word_occs_is_word_spans_as_occurrences() -> None:
+    """``FieldDoc.word_occs`` (the evidence's path, one chunk written out) gives the spans of
+    ``word_spans`` as occurrences of the field, in fields with and without notes, whatever
+    was looked up before (each doc asked in its own random order)."""
+    rules = ["study", "minister", "run", "leave", "mail", "talks", "data", "u.s.", "e-mail", "title:talk"]
+    matcher = Matcher.compile([RuleSpec(f"r{i}", q) for i, q in enumerate(rules)])
+    rng = random.Random(2121)
+    found = 0
+    for i in range(200):
+        story = _random_story(rng, i)
+        matcher._doc(story)
+        for doc, other in ((matcher._doc(story), matcher._doc(story)), (StoryDoc(story), StoryDoc(story))):
+            words = rng.sample(["study", "studies", "minister", "ministers", "run", "running", "leave", "left",
+                                "mail", "talk", "talks", "data", "u.s.", "e-mail", "absent"], 8)
+            for word in words:
+                keys = word_keys(word, doc.lang)
+                for f, fd in enumerate(doc.fields):
+                    feats = doc.field_feats[f]
+                    spans = other.fields[f].word_spans(keys, other.field_feats[f])
+                    assert fd.word_occs(keys, feats, f) == [(f, s, e) for s, e in spans], (story.text, word)
+                    found += bool(spans)
+    assert found > 500
