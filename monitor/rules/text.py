@@ -908,7 +908,6 @@ class LangCache:
         _file(self.rev, features, repeat(chunk))
         return info
 
-
     def _analysed(self, chunk: str) -> ChunkInfo:
         """``analyse_chunk`` of ``chunk``; an ASCII chunk with a slash before its last
         character (a link, ``https://news.example/17``: a story's own is one, new with every
