@@ -12,6 +12,7 @@ from monitor.rules import Matcher, RuleSpec
 from monitor.rules.ast import Mode, Unit, unit
 from monitor.rules.document import FieldDoc, Span, StoryDoc
 from monitor.rules.evaluate import _joined, _seq_spans, _unit_spans
+from tests.support.matching import random_story
 
 _WORDS = ["new", "New", "york", "York", "York,", "(New", "York)", "new-york", "New-York's", "—", "-", "white",
           "White", "house", "House.", "house's", "e-mail", "mail", "U.S.", "u.s", "the", "The", "state", "States",
@@ -51,9 +52,8 @@ def _check(doc: StoryDoc, other: StoryDoc, rng: random.Random) -> int:
 
 
 def _story(rng: random.Random, i: int) -> Story:
-    text = " ".join(rng.choices(_WORDS, k=rng.randint(0, 80)))
-    title = " ".join(rng.choices(_WORDS, k=rng.randint(0, 8)))
-    return Story(source="wire", url=f"https://news.example/{i}", title=title, text=text)
+    """A story of up to 80 words of ``_WORDS`` and a title of up to 8."""
+    return random_story(rng, i, _WORDS, 80, 8)
 
 
 def test_phrase_spans_without_notes() -> None:

@@ -11,6 +11,7 @@ from monitor.rules import Matcher, RuleSpec
 from monitor.rules.document import Span, StoryDoc
 from monitor.rules.encoding import WordForm
 from monitor.rules.text import word_keys
+from tests.support.matching import random_story
 
 _WORDS = ["study", "studies", "studied", "minister", "ministers", "ran", "run", "running", "left", "leave",
           "e-mail", "e-mails", "don't", "U.S.", "—", "(study)", "studies,", "mail", "talks", "talk.", "data"]
@@ -28,9 +29,7 @@ def _reference(doc: StoryDoc, f: int, keys: tuple[str, ...]) -> list[Span]:
 
 def _random_story(rng: random.Random, i: int) -> Story:
     """A story of up to 60 words of ``_WORDS`` and a title of up to 6."""
-    text = " ".join(rng.choices(_WORDS, k=rng.randint(0, 60)))
-    title = " ".join(rng.choices(_WORDS, k=rng.randint(0, 6)))
-    return Story(source="wire", url=f"https://news.example/{i}", title=title, text=text)
+    return random_story(rng, i, _WORDS, 60, 6)
 
 
 def test_word_spans_is_each_keys_spans_merged() -> None:
