@@ -326,14 +326,20 @@ class Evaluation:
         occ = self._memo.get(key)
         if occ is not None:
             return occ
-        fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
         out: list[Occ] = []
         alts = term.alts
         doc = self.doc
         # one word (most terms whose evidence is read): ``_unit_spans`` written out, and no
-        # call for a field without the word (a field without text has no features)
-        if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA:
-            keys = word_keys(alts[0][0].text, doc.lang)
+        # call for a field without the word (a field without text has no features). Its
+        # fields and keys are those of its lookup, when the plan table keeps one (most
+        # terms of a match read were found there without their positions, ``_present_of``):
+        # its keys then each once, which finds the same occurrences
+        lookup = self._lookups.get(key) if len(alts) == 1 else None
+        if lookup is None and len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA:
+            lookup = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],), word_keys(alts[0][0].text,
+                                                                                                   doc.lang)
+        if lookup is not None:
+            fields, keys = lookup
             feats_of = doc.field_feats
             for f in fields:
                 feats = feats_of[f]
@@ -344,7 +350,7 @@ class Evaluation:
                     else:
                         out = doc.fields[f].word_occs(keys, feats, f)
         else:
-            out = self._occ_in_fields(fields, alts)
+            out = self._occ_in_fields(DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],), alts)
         self._memo[key] = out
         # once its occurrences are known, they say whether the term is there
         self._present[key] = bool(out)

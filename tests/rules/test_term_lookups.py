@@ -56,3 +56,31 @@ def test_kept_lookups_tell_what_looking_up_anew_tells() -> None:
             assert lookup == (DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],), keys), term
             checked += 1
     assert checked > 10
+
+
+def test_occurrences_found_by_kept_lookups_are_those_of_the_words_keys() -> None:
+    """``term_occ`` of a term of one word with the plan table's lookup (its keys each once)
+    finds what it finds from the word's keys, without a table, and what the general path
+    (``_occ_in_fields``, each unit's spans) finds."""
+    queries = [*_QUERIES, "markets", "title:runs", "text:haus", "Court said", "elections OR x"]
+    matcher = Matcher.compile([RuleSpec(f"r{i}", q) for i, q in enumerate(queries)])
+    rng = random.Random(77)
+    looked_up = 0
+    for _ in range(200):
+        story = Story(source="s", url="", title=" ".join(rng.choices(_WORDS, k=3)),
+                      text=" ".join(rng.choices(_WORDS, k=rng.randrange(1, 30))), lang=rng.choice(["en", "de", "es"]))
+        doc = matcher._doc(story)
+        deciding = Evaluation(doc, matcher._plans.table)
+        for r, rule in enumerate(matcher._rules):
+            deciding.holds(matcher._plans[r] or matcher._plans.made(r, rule.query.root))
+        kept = Evaluation(doc, matcher._plans.table)
+        alone = Evaluation(doc)
+        for rule in matcher._rules:
+            for term, _ in walk_terms(rule.query.root):
+                key = ~(id(term.alts) << 3 | _FIELD_BITS[term.field])
+                looked_up += len(term.alts) == 1 and kept._lookups.get(key) is not None
+                found = kept.term_occ(term)
+                assert found == alone.term_occ(term), (story, term)
+                fields = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
+                assert found == Evaluation(doc)._occ_in_fields(fields, term.alts), (story, term)
+    assert looked_up > 500
