@@ -746,10 +746,15 @@ class ChunkNotes:
         """``add`` of each of ``chunks``; those of one word (most chunks) together, in a few
         C-level passes over them all."""
         cache = self.cache
-        words = list(filterfalse(cache.complex.__contains__, filterfalse(cache.wordless.__contains__, chunks)))
-        if len(words) < len(chunks):
-            for chunk in chain(filter(cache.complex.__contains__, chunks), filter(cache.wordless.__contains__, chunks)):
+        # the chunks of several words, with a joined form, or of none (a few a story): two
+        # set intersections, C loops with no call a chunk, rather than filters over them all
+        odd = cache.complex.intersection(chunks)
+        wordless = cache.wordless.intersection(chunks)
+        words = chunks
+        if odd or wordless:
+            for chunk in chain(filter(odd.__contains__, chunks), filter(wordless.__contains__, chunks)):
                 self._add_chunk(chunk, cache.chunks[chunk])
+            words = list(filterfalse(odd.union(wordless).__contains__, chunks))
         infos = list(map(cache.chunks.__getitem__, words))
         # each word's fold (``info[PARTS][0][FOLD]``), read as its only head: two C-level
         # passes rather than three (a third the fewer calls; flattening the heads with
@@ -759,34 +764,41 @@ class ChunkNotes:
         # most chunks have none: telling costs less than making (and freeing) an empty set,
         # and a loop over the others only, less than one over every chunk
         feats = list(map(_info_feats, infos))
-        disjoint = list(map(self.words.isdisjoint, feats))
-        mine = [_NONE] * len(words)
+        n = len(words)
+        mine = [_NONE] * n
         # the words whose note is not one of the two shared ones (``_PLAIN_BY_START``): with a
         # feature some rule looks up, or under a wildcard prefix
         special: list[int] = []
-        if not all(disjoint):
-            intersection = self.words.intersection
-            special += compress(range(len(words)), map(not_, disjoint))
+        rule_words = self.words
+        # first one test of all their features together (a C loop, no call a feature): a
+        # small field's new words often have none
+        if not rule_words.isdisjoint(chain.from_iterable(feats)):
+            special += compress(range(n), map(not_, map(rule_words.isdisjoint, feats)))
+            intersection = rule_words.intersection
             for i in special:
                 mine[i] = intersection(feats[i])
         found: list[tuple[tuple[str, str], ...]] | None = None
         if self.lens:
             found, under = self._under_prefixes(folds, mine)
             special += under
-        if len(special) * 4 > len(words):
+        pair_firsts = self.pair_firsts
+        if len(special) * 4 > n:
             # (thousands of wildcards: half the words are under one) a note made for each
             # word and shared through ``shared``, in C-level passes
-            made = list(zip(mine, map(self.pair_firsts.__contains__, folds), found or repeat(()), strict=False))
+            made = list(zip(mine, map(pair_firsts.__contains__, folds), found or repeat(()), strict=False))
             self.notes.update(zip(words, map(self.shared.setdefault, made, made), strict=True))
             return
-        starts = list(map(self.pair_firsts.__contains__, folds))
         # most words' notes are shared ones, picked by whether the word starts a pair: no
-        # note made, hashed and looked up for each (a Python-level loop makes the others)
-        notes = list(map(_PLAIN_BY_START.__getitem__, starts))
+        # note made, hashed and looked up for each; the few that start one (~6 %) are set
+        # by a loop over them only (a Python-level loop makes the special ones' notes)
+        notes = [_PLAIN] * n
+        for i in compress(range(n), map(pair_firsts.__contains__, folds)):
+            notes[i] = _STARTS
         if special:
             shared = self.shared
+            # (a word may be in ``special`` twice: a feature and a prefix)
             for i in special:
-                note: Note = (mine[i], starts[i], found[i] if found is not None else ())
+                note: Note = (mine[i], folds[i] in pair_firsts, found[i] if found is not None else ())
                 notes[i] = shared.setdefault(note, note)
         self.notes.update(zip(words, notes, strict=True))
 
@@ -831,13 +843,15 @@ class ChunkNotes:
 
     def _add_chunk(self, chunk: str, info: ChunkInfo) -> Note:
         """``add`` of any chunk."""
-        folds = dict.fromkeys([p[FOLD] for p in info[PARTS]] + [a[FOLD] for a in info[ALIASES]])
+        # (one map over both: two list comprehensions were two calls)
+        folds = dict.fromkeys(map(_part_fold, chain(info[PARTS], info[ALIASES])))
         # only the features some rule may look up: most chunks have none
         feats = self.words.intersection(info[FEATS]) or _NONE
         found: tuple[tuple[str, str], ...] = ()
-        if self.lens:
+        head, lens = self.head, self.lens
+        # whether a word starts as a prefix does, told in C first: mostly none does
+        if lens and not lens.keys().isdisjoint(map(getitem, folds, repeat(slice(0, head)))):
             prefixes = self.prefixes
-            head, lens = self.head, self.lens
             found = tuple((w[:n], w) for w in folds if w[:head] in lens
                           for n in lens[w[:head]] if n <= len(w) and w[:n] in prefixes)
             if found:

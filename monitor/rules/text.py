@@ -980,7 +980,10 @@ _info_feats = itemgetter(FEATS)
 
 def _ascii_word(chunk: str) -> bool:
     """Whether ``chunk`` is a word of ASCII letters, or an ASCII number (``analyse_word``)."""
-    return (chunk.isascii() and chunk.isalpha()) or _ascii_number(chunk)
+    # ``_ascii_number`` inline: a call fewer for each chunk with punctuation (a third of a
+    # new story's, which ``LangCache.add_all`` filters through this)
+    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit() or (
+        chunk[:1].isdigit() and _NUMBER.fullmatch(chunk) is not None))
 
 
 def _ascii_number(chunk: str) -> bool:

@@ -196,3 +196,43 @@ def test_seeded_stories_added_together_are_added_as_one_by_one() -> None:
         under = [note[2] for note in notes_together.notes.values() if note and note[2]]
         assert under and any(len(found) > 1 for found in under)
         assert any(f[:1] != PREFIX_TAG for note in notes_together.notes.values() if note for f in note[0])
+
+
+def test_ascii_word_is_ascii_letters_or_an_ascii_number() -> None:
+    """``_ascii_word`` (``_ascii_number`` written inline) against its definition, on seeded
+    chunks of letters, digits, separators and other characters."""
+    rng = random.Random(28)
+    alphabet = ["a", "Z", "0", "7", ".", ",", "-", "é", "٣", "²", "'", "s", ""]
+    chunks = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(20_000)]
+    chunks += ["", "1", "1.5", "1,500.25", "1.", ".5", "1..5", "abc", "ab1", "١٢", "x1"]
+    for chunk in chunks:
+        expected = (chunk.isascii() and chunk.isalpha()) or text_module._ascii_number(chunk)
+        assert text_module._ascii_word(chunk) == expected, chunk
+
+
+def test_sparse_rule_words_and_prefixes_are_noted_as_one_by_one() -> None:
+    """``ChunkNotes.add_all`` where few words have a note of their own (the usual case: a few
+    rule words, prefixes and pair starts among a story's words), so that the shared notes are
+    set by the loops over the few, some words with both a feature and a prefix."""
+    rng = random.Random(29)
+    pool = [*seeded_words(1500, seed=29), "re-elected", "U.S.-led", "(Trump’s", "said,", "“Moreover,", "—", ""]
+    punct = ["", "", "", ",", ".", "’s", ")"]
+    folds = sorted({text_module.fold(w) for w in pool if len(w) > 3 and w.isalpha()})
+    for seed in range(4):
+        pick = random.Random(seed)
+        prefixes = frozenset({w[: pick.randint(3, 5)] for w in pick.sample(folds, 12)})
+        # some words under a prefix are rule words and start a pair too
+        under = [f for f in folds if f.startswith(tuple(prefixes))]
+        both = pick.sample(under, min(len(under), 10))
+        words = frozenset(pick.sample(folds, 40) + both)
+        firsts = frozenset(pick.sample(folds, 25) + both)
+        one, together = LangCache("en"), LangCache("en")
+        notes_one = ChunkNotes(one, firsts, prefixes, words)
+        notes_together = ChunkNotes(together, firsts, prefixes, words)
+        for _ in range(8):
+            chunks = [rng.choice(["", "", "("]) + rng.choice(pool) + rng.choice(punct) for _ in range(150)]
+            _add_both_ways(chunks, (one, notes_one), (together, notes_together))
+        assert notes_together.notes == notes_one.notes
+        noted = [note for note in notes_together.notes.values() if note]
+        assert any(note[1] and note[2] and any(f[:1] != PREFIX_TAG for f in note[0]) for note in noted)
+        assert sum(1 for note in notes_together.notes.values() if not note) > len(noted)
