@@ -478,22 +478,23 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     return analyse_pieces(chunk, lang)
 
 
-def analyse_word(word: str, lang: str) -> ChunkInfo:
+def analyse_word(word: str, lang: str, ones: Ones | None = None) -> ChunkInfo:
     """``analyse_pieces`` of a chunk of letters only (``str.isalpha``) and no character of a
     script written without spaces (``_CJK``), or of ASCII digits only, or an ASCII number
     (``_NUMBER``) (most chunks of most stories, once their punctuation is off): one part, no
     joined form. A new story's words are mostly new to the cache, and this is several times
     cheaper than the expressions ``analyse_pieces`` runs (they find the same: every letter
     is a word character, and no letter is a joiner, a dot or a digit, or invisible; a
-    number's dots and commas join its digits into one word, which has no letter)."""
+    number's dots and commas join its digits into one word, which has no letter). With
+    ``ones`` (a cache's, see ``LangCache.ones``), its 1-tuple of the fold is the one there."""
     if not word.isascii():
         folded = fold(word)
         keys = word_keys(word.lower(), lang)
-        heads = (folded,)
+        heads = (folded,) if ones is None else _one(ones, folded)
         feats = keys if folded in keys else (*keys, folded)
         return ((0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ()
     folded = word.lower()
-    heads = (folded,)
+    heads = (folded,) if ones is None else _one(ones, folded)
     if lang == "en" and _TABLES is not None:
         # ``word_keys`` without its cache: most words of a new story are new to it too
         keys = (_EN_KEYS or english_key_table()).get(folded) or heads
@@ -501,6 +502,20 @@ def analyse_word(word: str, lang: str) -> ChunkInfo:
         keys = word_keys(folded, lang)
     # the fold is the first key
     return ((0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ()
+
+
+#: a cache's 1-tuples of a word's fold (``LangCache.ones``)
+Ones = dict[str, tuple[str]]
+
+
+def _one(ones: Ones | None, word: str) -> tuple[str]:
+    """``(word,)``: the one in ``ones`` if there is one (made and kept there if not)."""
+    if ones is None:
+        return (word,)
+    found = ones.get(word)
+    if found is None:
+        found = ones[word] = (word,)
+    return found
 
 
 #: a compound or contraction of ASCII letters: words joined by single hyphens or apostrophes
@@ -538,14 +553,15 @@ _ASCII_JOINED = re.compile("[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*\\.?")
 _DIGITS = "0123456789"
 
 
-def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None]) -> ChunkInfo:
+def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None], ones: Ones | None = None) -> ChunkInfo:
     """``analyse_pieces`` of a chunk that ``_ASCII_JOINED`` matches whole, in English, without
     the expressions, ``keys`` being the English key table's ``get`` (a word it lacks is its
     own key, see ``english_key_table``): its words are the runs between its hyphens and
     apostrophes (a final full stop is no word's, a last ``s`` after an apostrophe is a
     possessive, dropped), a run of digits then letters being two (``split_chunk``); with
     several runs (and at most six words) they are a compound whose joined form spans them
-    all. A test holds it to ``analyse_chunk``."""
+    all. With ``ones`` (a cache's, see ``LangCache.ones``), its 1-tuples of a fold are the
+    ones there. A test holds it to ``analyse_chunk``."""
     end = len(chunk)
     if chunk[-1] == ".":
         end -= 1
@@ -560,22 +576,22 @@ def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None]) ->
             # digits then letters: two words (``60fps``), the digits' and the rest's
             word = run.lstrip(_DIGITS)
             digits = run[:len(run) - len(word)]
-            parts.append((start, start + len(digits), digits, digits, keys(digits) or (digits,)))
+            parts.append((start, start + len(digits), digits, digits, keys(digits) or _one(ones, digits)))
             start += len(digits)
         lower = word.lower()
-        parts.append((start, start + len(word), word, lower, keys(lower) or (lower,)))
+        parts.append((start, start + len(word), word, lower, keys(lower) or _one(ones, lower)))
         start += len(word) + 1
     width = len(parts)
     first = parts[0]
     if width == 1:
-        heads = (first[FOLD],)
+        heads = _one(ones, first[FOLD])
         return (first,), (), first[KEYS], 1, heads, heads, ()
     folds = [p[FOLD] for p in parts]
     # the fold is a word's first key: the features are the keys, each once
     feats = dict.fromkeys([k for p in parts for k in p[KEYS]])
     inner = tuple(dict.fromkeys(pairwise(folds)))
     if len(runs) == 1 or width > 6:
-        return tuple(parts), (), tuple(feats), width, (folds[0],), (folds[-1],), inner
+        return tuple(parts), (), tuple(feats), width, _one(ones, folds[0]), _one(ones, folds[-1]), inner
     surface = "".join([p[SURFACE] for p in parts])
     lower = "".join(folds)
     joined = keys(lower) or (lower,)
@@ -662,7 +678,7 @@ class LangCache:
     chunks of several words or with a joined form, ``wordless`` those of none.
     """
 
-    __slots__ = ("chunks", "complex", "lang", "rev", "slashed", "surfaced", "wordless")
+    __slots__ = ("chunks", "complex", "lang", "ones", "rev", "slashed", "surfaced", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -675,6 +691,11 @@ class LangCache:
         #: the analyses of what is before the last slash of chunks ``_analysed`` cut there
         #: (``https://news.example/``), each made once (no chunk's, and filed nowhere)
         self.slashed: dict[str, ChunkInfo] = {}
+        #: one ``(fold,)`` tuple for each fold, shared by every analysis with it as its heads,
+        #: tails or keys (``said``, ``Said``, ``"said``): a new story leaves fewer tuples to
+        #: keep and for the cyclic collector to walk (tuples are compared by value: sharing
+        #: one changes no analysis)
+        self.ones: Ones = {}
 
     def index_surfaces(self) -> None:
         """Files every chunk under ``SURFACE_TAG`` + the surface of each of its words (parts
@@ -738,7 +759,8 @@ class LangCache:
         # the cores to analyse: those the cache lacks, each once (a core is often a chunk
         # of the same story too)
         new = list(filterfalse(infos.__contains__, dict.fromkeys(cores)))
-        bases = [_analyse_ascii(core, get) for core in new]
+        ones = self.ones
+        bases = [_analyse_ascii(core, get, ones) for core in new]
         added = dict(zip(new, bases, strict=True))
         # the chunks with punctuation around their core: its analysis, moved past what is before
         shifted = [(chunk, added.get(core) or infos[core], chunk.index(core))
@@ -818,7 +840,7 @@ class LangCache:
         american = BRITISH_ENGLISH_SPELLINGS
         cjk = _CJK.search
         left: list[str] = []
-        infos, rev, surfaced = self.chunks, self.rev, self.surfaced
+        infos, rev, surfaced, ones = self.chunks, self.rev, self.surfaced, self.ones
         for word in words:
             lower = word.lower()
             # (a word whose lower case is ASCII, ``K`` the kelvin sign, takes the table's keys)
@@ -832,12 +854,14 @@ class LangCache:
             # ``fold`` starts with ``casefold``: a word whose capitals case-fold as its lower
             # case does (most) folds as it does, without the normalisations again
             folded = own if lower == word or word.casefold() == lower.casefold() else fold(word)
-            keys = (own,)
+            keys = _one(ones, own)
+            heads = keys if own == folded else _one(ones, folded)
             infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
-                           (folded,), (folded,), ())
+                           heads, heads, ())
             # filed here (one feature, and a surface): a call of ``_file`` a word cost more
             filed = rev.get(own)
-            rev[own] = (word,) if filed is None else (*filed, word)
+            # (a lower-case word filed under its own fold as its keys, as ``_file_each`` does)
+            rev[own] = (keys if own == word else (word,)) if filed is None else (*filed, word)
             if surfaced:
                 tag = SURFACE_TAG + word
                 filed = rev.get(tag)
@@ -848,15 +872,32 @@ class LangCache:
         """``add`` of English words of ASCII letters or ASCII numbers, none of them in the
         cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
-        heads = list(zip(folds))
+        # the cache's 1-tuples of the folds (``ones``), made for the folds it lacks
+        heads = list(map(self.ones.setdefault, folds, zip(folds)))
         # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads); the
         # keys are the features too
         keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
-        # ``zip`` makes the tuples: each word's one part, and its analysis
-        parts = zip(zip(repeat(0), map(len, words), words, folds, keys))
+        # ``zip`` makes the tuples: each word's one part, and its analysis. Each level is
+        # made in a pass of its own, the parts before the 1-tuples holding them and those
+        # before the analyses: ``zip`` makes its tuple before it asks for the items, so
+        # nested, each analysis would be older than its part, and the collection after a
+        # cold pass, which stops tracking a tuple of untracked items oldest first, would
+        # leave both tracked (and walked again by every full collection: ~10 000 after
+        # the benchmark's cold pass, see ``tests/rules/test_text_gc.py``)
+        parts = list(zip(list(zip(repeat(0), map(len, words), words, folds, keys))))
         infos = zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(()))
         self.chunks.update(zip(words, infos, strict=True))
-        _file_each(self.rev, keys, words)
+        # ``_file_each``, a lower-case word filed first under its own fold as its heads
+        # (``("said",)``, equal to ``(chunk,)``): one tuple fewer for each, whatever its keys
+        rev = self.rev
+        get = rev.get
+        for feats, chunk, head in zip(keys, words, heads, strict=True):
+            for feature in feats:
+                filed = get(feature)
+                if filed is None:
+                    rev[feature] = head if feature == chunk else (chunk,)
+                else:
+                    rev[feature] = (*filed, chunk)
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), words)
 
@@ -874,9 +915,9 @@ class LangCache:
         word (see ``analyse_word``), unless it holds a script written without spaces."""
         if not chunk.isascii() and _CJK.search(chunk):
             return self._add_other(chunk)
-        info = self.chunks[chunk] = analyse_word(chunk, self.lang)
+        info = self.chunks[chunk] = analyse_word(chunk, self.lang, self.ones)
         keys = info[PARTS][0][KEYS]
-        _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
+        _file_each(self.rev, ((*keys, SURFACE_TAG + chunk) if self.surfaced else keys,), (chunk,))
         return info
 
     def _add_other(self, chunk: str) -> ChunkInfo:
@@ -971,7 +1012,13 @@ def _file_each(rev: dict[str, tuple[str, ...]], features: Iterable[tuple[str, ..
     for feats, chunk in zip(features, chunks, strict=False):
         for feature in feats:
             filed = get(feature)
-            rev[feature] = (chunk,) if filed is None else (*filed, chunk)
+            if filed is None:
+                # a lower-case word whose one feature is itself (most new words: ``said``,
+                # features ``("said",)``) is filed under it as that tuple, the analysis's
+                # own: equal to ``(chunk,)``, and one tuple fewer to keep and collect
+                rev[feature] = feats if feature == chunk and len(feats) == 1 else (chunk,)
+            else:
+                rev[feature] = (*filed, chunk)
 
 
 #: a ``ChunkInfo``'s features
