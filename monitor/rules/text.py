@@ -478,23 +478,22 @@ def analyse_chunk(chunk: str, lang: str) -> ChunkInfo:
     return analyse_pieces(chunk, lang)
 
 
-def analyse_word(word: str, lang: str, ones: Ones | None = None) -> ChunkInfo:
+def analyse_word(word: str, lang: str) -> ChunkInfo:
     """``analyse_pieces`` of a chunk of letters only (``str.isalpha``) and no character of a
     script written without spaces (``_CJK``), or of ASCII digits only, or an ASCII number
     (``_NUMBER``) (most chunks of most stories, once their punctuation is off): one part, no
     joined form. A new story's words are mostly new to the cache, and this is several times
     cheaper than the expressions ``analyse_pieces`` runs (they find the same: every letter
     is a word character, and no letter is a joiner, a dot or a digit, or invisible; a
-    number's dots and commas join its digits into one word, which has no letter). With
-    ``ones`` (a cache's, see ``LangCache.ones``), its 1-tuple of the fold is the one there."""
+    number's dots and commas join its digits into one word, which has no letter)."""
     if not word.isascii():
         folded = fold(word)
         keys = word_keys(word.lower(), lang)
-        heads = (folded,) if ones is None else _one(ones, folded)
+        heads = (folded,)
         feats = keys if folded in keys else (*keys, folded)
         return ((0, len(word), word, folded, keys),), (), feats, 1, heads, heads, ()
     folded = word.lower()
-    heads = (folded,) if ones is None else _one(ones, folded)
+    heads = (folded,)
     if lang == "en" and _TABLES is not None:
         # ``word_keys`` without its cache: most words of a new story are new to it too
         keys = (_EN_KEYS or english_key_table()).get(folded) or heads
@@ -502,20 +501,6 @@ def analyse_word(word: str, lang: str, ones: Ones | None = None) -> ChunkInfo:
         keys = word_keys(folded, lang)
     # the fold is the first key
     return ((0, len(word), word, folded, keys),), (), keys, 1, heads, heads, ()
-
-
-#: a cache's 1-tuples of a word's fold (``LangCache.ones``)
-Ones = dict[str, tuple[str]]
-
-
-def _one(ones: Ones | None, word: str) -> tuple[str]:
-    """``(word,)``: the one in ``ones`` if there is one (made and kept there if not)."""
-    if ones is None:
-        return (word,)
-    found = ones.get(word)
-    if found is None:
-        found = ones[word] = (word,)
-    return found
 
 
 #: a compound or contraction of ASCII letters: words joined by single hyphens or apostrophes
@@ -553,15 +538,14 @@ _ASCII_JOINED = re.compile("[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*\\.?")
 _DIGITS = "0123456789"
 
 
-def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None], ones: Ones | None = None) -> ChunkInfo:
+def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None]) -> ChunkInfo:
     """``analyse_pieces`` of a chunk that ``_ASCII_JOINED`` matches whole, in English, without
     the expressions, ``keys`` being the English key table's ``get`` (a word it lacks is its
     own key, see ``english_key_table``): its words are the runs between its hyphens and
     apostrophes (a final full stop is no word's, a last ``s`` after an apostrophe is a
     possessive, dropped), a run of digits then letters being two (``split_chunk``); with
     several runs (and at most six words) they are a compound whose joined form spans them
-    all. With ``ones`` (a cache's, see ``LangCache.ones``), its 1-tuples of a fold are the
-    ones there. A test holds it to ``analyse_chunk``."""
+    all. A test holds it to ``analyse_chunk``."""
     end = len(chunk)
     if chunk[-1] == ".":
         end -= 1
@@ -576,22 +560,22 @@ def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None], on
             # digits then letters: two words (``60fps``), the digits' and the rest's
             word = run.lstrip(_DIGITS)
             digits = run[:len(run) - len(word)]
-            parts.append((start, start + len(digits), digits, digits, keys(digits) or _one(ones, digits)))
+            parts.append((start, start + len(digits), digits, digits, keys(digits) or (digits,)))
             start += len(digits)
         lower = word.lower()
-        parts.append((start, start + len(word), word, lower, keys(lower) or _one(ones, lower)))
+        parts.append((start, start + len(word), word, lower, keys(lower) or (lower,)))
         start += len(word) + 1
     width = len(parts)
     first = parts[0]
     if width == 1:
-        heads = _one(ones, first[FOLD])
+        heads = (first[FOLD],)
         return (first,), (), first[KEYS], 1, heads, heads, ()
     folds = [p[FOLD] for p in parts]
     # the fold is a word's first key: the features are the keys, each once
     feats = dict.fromkeys([k for p in parts for k in p[KEYS]])
     inner = tuple(dict.fromkeys(pairwise(folds)))
     if len(runs) == 1 or width > 6:
-        return tuple(parts), (), tuple(feats), width, _one(ones, folds[0]), _one(ones, folds[-1]), inner
+        return tuple(parts), (), tuple(feats), width, (folds[0],), (folds[-1],), inner
     surface = "".join([p[SURFACE] for p in parts])
     lower = "".join(folds)
     joined = keys(lower) or (lower,)
@@ -678,7 +662,7 @@ class LangCache:
     chunks of several words or with a joined form, ``wordless`` those of none.
     """
 
-    __slots__ = ("chunks", "complex", "lang", "ones", "rev", "slashed", "surfaced", "wordless")
+    __slots__ = ("chunks", "complex", "lang", "rev", "slashed", "surfaced", "wordless")
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -691,11 +675,6 @@ class LangCache:
         #: the analyses of what is before the last slash of chunks ``_analysed`` cut there
         #: (``https://news.example/``), each made once (no chunk's, and filed nowhere)
         self.slashed: dict[str, ChunkInfo] = {}
-        #: one ``(fold,)`` tuple for each fold, shared by every analysis with it as its heads,
-        #: tails or keys (``said``, ``Said``, ``"said``): a new story leaves fewer tuples to
-        #: keep and for the cyclic collector to walk (tuples are compared by value: sharing
-        #: one changes no analysis)
-        self.ones: Ones = {}
 
     def index_surfaces(self) -> None:
         """Files every chunk under ``SURFACE_TAG`` + the surface of each of its words (parts
@@ -759,8 +738,7 @@ class LangCache:
         # the cores to analyse: those the cache lacks, each once (a core is often a chunk
         # of the same story too)
         new = list(filterfalse(infos.__contains__, dict.fromkeys(cores)))
-        ones = self.ones
-        bases = [_analyse_ascii(core, get, ones) for core in new]
+        bases = [_analyse_ascii(core, get) for core in new]
         added = dict(zip(new, bases, strict=True))
         # the chunks with punctuation around their core: its analysis, moved past what is before
         shifted = [(chunk, added.get(core) or infos[core], chunk.index(core))
@@ -840,7 +818,7 @@ class LangCache:
         american = BRITISH_ENGLISH_SPELLINGS
         cjk = _CJK.search
         left: list[str] = []
-        infos, rev, surfaced, ones = self.chunks, self.rev, self.surfaced, self.ones
+        infos, rev, surfaced = self.chunks, self.rev, self.surfaced
         for word in words:
             lower = word.lower()
             # (a word whose lower case is ASCII, ``K`` the kelvin sign, takes the table's keys)
@@ -854,13 +832,12 @@ class LangCache:
             # ``fold`` starts with ``casefold``: a word whose capitals case-fold as its lower
             # case does (most) folds as it does, without the normalisations again
             folded = own if lower == word or word.casefold() == lower.casefold() else fold(word)
-            keys = _one(ones, own)
-            heads = keys if own == folded else _one(ones, folded)
+            keys = (own,)
             infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
-                           heads, heads, ())
+                           (folded,), (folded,), ())
             # filed here (one feature, and a surface): a call of ``_file`` a word cost more
             filed = rev.get(own)
-            # (a lower-case word filed under its own fold as its keys, as ``_file_each`` does)
+            # (a lower-case word filed under its fold as its keys, as ``_file_each`` does)
             rev[own] = (keys if own == word else (word,)) if filed is None else (*filed, word)
             if surfaced:
                 tag = SURFACE_TAG + word
@@ -872,8 +849,7 @@ class LangCache:
         """``add`` of English words of ASCII letters or ASCII numbers, none of them in the
         cache yet: what ``analyse_word`` gives each, and its index entries, in bulk."""
         folds = list(map(str.lower, words))
-        # the cache's 1-tuples of the folds (``ones``), made for the folds it lacks
-        heads = list(map(self.ones.setdefault, folds, zip(folds)))
+        heads = list(zip(folds))
         # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads); the
         # keys are the features too
         keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
@@ -881,12 +857,13 @@ class LangCache:
         # made in a pass of their own, before the tuples that hold them (nested, ``zip``
         # makes its tuple before it asks for the items): the collection after a cold pass
         # then stops tracking more of them (measured after the benchmark's, alerts: ~4 000
-        # parts fewer left tracked, for every later full collection to walk)
+        # tuples fewer left tracked, for every later full collection to walk)
         parts = list(zip(list(zip(repeat(0), map(len, words), words, folds, keys))))
         infos = zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(()))
         self.chunks.update(zip(words, infos, strict=True))
         # ``_file_each``, a lower-case word filed first under its own fold as its heads
-        # (``("said",)``, equal to ``(chunk,)``): one tuple fewer for each, whatever its keys
+        # (``("said",)``, equal to ``(chunk,)``), whatever its keys: one tuple fewer for
+        # each to keep, and for the collection after a cold pass to walk
         rev = self.rev
         get = rev.get
         for feats, chunk, head in zip(keys, words, heads, strict=True):
@@ -913,16 +890,18 @@ class LangCache:
         word (see ``analyse_word``), unless it holds a script written without spaces."""
         if not chunk.isascii() and _CJK.search(chunk):
             return self._add_other(chunk)
-        info = self.chunks[chunk] = analyse_word(chunk, self.lang, self.ones)
+        info = self.chunks[chunk] = analyse_word(chunk, self.lang)
         keys = info[PARTS][0][KEYS]
-        rev = self.rev
-        _file(rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
-        heads = info[HEADS]
-        if heads[0] == chunk and rev[chunk] == heads:
-            # a lower-case word new to the index: filed under its fold as its heads, one
-            # tuple fewer (as ``_add_english_words`` files one)
-            rev[chunk] = heads
+        _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
+        self._own_heads(chunk, info[HEADS])
         return info
+
+    def _own_heads(self, chunk: str, heads: tuple[str, ...]) -> None:
+        """After a chunk of one word is filed: when it is a lower-case word the index did not
+        hold (filed alone under its fold), filed there as its ``heads`` (``("said",)``), one
+        tuple fewer to keep and to collect (as ``_add_english_words`` files one)."""
+        if heads[0] == chunk and self.rev.get(chunk) == heads:
+            self.rev[chunk] = heads
 
     def _add_other(self, chunk: str) -> ChunkInfo:
         """``add`` of a new chunk that is not one plain word."""
@@ -945,6 +924,7 @@ class LangCache:
             # one word with punctuation: its features and its surface
             surface = (SURFACE_TAG + info[PARTS][0][SURFACE],) if self.surfaced else ()
             _file(self.rev, (*info[FEATS], *surface), repeat(chunk))
+            self._own_heads(chunk, info[HEADS])
             return info
         features = set(info[FEATS])
         if self.surfaced:
@@ -1017,9 +997,9 @@ def _file_each(rev: dict[str, tuple[str, ...]], features: Iterable[tuple[str, ..
         for feature in feats:
             filed = get(feature)
             if filed is None:
-                # a lower-case word whose one feature is itself (most new words: ``said``,
-                # features ``("said",)``) is filed under it as that tuple, the analysis's
-                # own: equal to ``(chunk,)``, and one tuple fewer to keep and collect
+                # a lower-case word whose one feature is itself (``said``, features
+                # ``("said",)``) is filed under it as that tuple, the analysis's own: equal
+                # to ``(chunk,)``, and one tuple fewer to keep and to collect
                 rev[feature] = feats if feature == chunk and len(feats) == 1 else (chunk,)
             else:
                 rev[feature] = (*filed, chunk)

@@ -1,26 +1,22 @@
-"""A word cache's shared tuples (``LangCache.ones``: one ``(fold,)`` a fold, and a lower-case
-word filed under its own fold as that tuple) change no analysis and no index entry: the
-cache's analyses are those ``analyse_chunk`` makes alone, its index is what the analyses
-say, and the tuples are shared where they are meant to be."""
+"""A word cache's shared tuples (a lower-case word filed in ``LangCache.rev`` under its own
+fold as its analysis's ``(fold,)``, not a tuple of its own) change no analysis and no index
+entry: the cache's analyses are those ``analyse_chunk`` makes alone, its index is what the
+analyses say, and the tuples are shared where they are meant to be."""
 
 from __future__ import annotations
 
 import random
 
-from monitor.rules import text as text_module
 from monitor.rules.encoding import SURFACE_TAG
 from monitor.rules.text import (
     ALIASES,
     FEATS,
-    FOLD,
     HEADS,
-    KEYS,
     PARTS,
     SURFACE,
-    TAILS,
+    WIDTH,
     LangCache,
     analyse_chunk,
-    analyse_word,
 )
 from tests.rules.test_new_words import seeded_words
 
@@ -65,45 +61,24 @@ def test_the_cache_analyses_and_files_every_chunk_as_analysed_alone() -> None:
         for feature, chunks in cache.rev.items():
             assert type(chunks) is tuple and all(type(c) is str for c in chunks)
             assert len(set(chunks)) == len(chunks) and set(chunks) == expected[feature], feature
-        assert all(one == (fold,) for fold, one in cache.ones.items())
 
 
-def test_the_tuples_of_a_fold_are_shared() -> None:
-    """The chunks of one word of one fold share its ``(fold,)`` as heads and tails (and as
-    keys when it is its only key), and a lower-case word new to the index is filed under its
-    fold as that tuple: the sharing that keeps a cold pass's tuples fewer is in place."""
-    cache = _filled("en", False, 31)
-    shared = 0
-    for chunk, info in cache.chunks.items():
-        parts = info[PARTS]
-        if len(parts) != 1 or info[ALIASES]:
-            continue
-        fold = parts[0][FOLD]
-        one = cache.ones.get(fold)
-        assert one is not None, chunk
-        assert info[HEADS] is one and info[TAILS] is one, chunk
-        if parts[0][KEYS] == (fold,) and chunk.isascii():
-            # (a word of other letters may take ``word_keys``'s, cached there)
-            assert parts[0][KEYS] is one, chunk
-        if chunk == fold and cache.rev[fold] == (chunk,):
-            assert cache.rev[fold] is one, chunk
-            shared += 1
-    assert shared > 40
-
-
-def test_analyse_word_with_a_cache_s_tuples_is_analyse_word() -> None:
-    """``analyse_word`` and ``_analyse_ascii`` give equal analyses with and without ``ones``,
-    and what they take from ``ones`` is the fold's."""
-    ones: text_module.Ones = {}
-    get = text_module.english_key_table().get
-    words = [w for w in seeded_words(3000, seed=32) if w]
+def test_a_lower_case_word_is_filed_under_its_fold_as_its_heads() -> None:
+    """A lower-case word of one part filed alone under its fold (``said`` under ``said``, by
+    the bulk paths and one by one, a word of any letters) is filed as its analysis's heads,
+    the same tuple: the sharing that keeps a cold pass's tuples fewer is in place."""
     for lang in ("en", "de"):
-        for word in words:
-            if word.isalpha() and not text_module._CJK.search(word):
-                assert analyse_word(word, lang, ones) == analyse_word(word, lang), word
-    compounds = [w for w in (*words, "long-term", "60fps", "43-year-old", "src0", "we're", "A-1.")
-                 if text_module._ASCII_JOINED.fullmatch(w)]
-    assert len(compounds) > 100
-    for chunk in compounds:
-        assert text_module._analyse_ascii(chunk, get, ones) == text_module._analyse_ascii(chunk, get), chunk
-    assert ones and all(one == (fold,) for fold, one in ones.items())
+        cache = _filled(lang, False, 31)
+        shared = other = 0
+        for chunk, info in cache.chunks.items():
+            if info[WIDTH] == 1 and not info[ALIASES] and info[HEADS] == (chunk,) and cache.rev[chunk] == (chunk,):
+                assert cache.rev[chunk] is info[HEADS] or cache.rev[chunk] is info[FEATS], chunk
+                shared += 1
+                other += not chunk.isascii()
+        assert shared > 40 and (other or lang == "de")
+        # filed later under the same fold, the word's tuple is replaced, not extended
+        word = next(c for c, info in cache.chunks.items() if cache.rev.get(c) is info[HEADS])
+        heads = cache.chunks[word][HEADS]
+        cache.add_all([word + "!!"])
+        assert heads == (word,) and cache.rev[word] == (word, word + "!!")
+        assert cache.chunks[word][HEADS] == (word,)
