@@ -568,14 +568,17 @@ def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None]) ->
     width = len(parts)
     first = parts[0]
     if width == 1:
-        heads = (first[FOLD],)
+        # a word whose only key is its fold (most) has its keys as its heads: one tuple
+        heads = first[KEYS] if len(first[KEYS]) == 1 else (first[FOLD],)
         return (first,), (), first[KEYS], 1, heads, heads, ()
     folds = [p[FOLD] for p in parts]
     # the fold is a word's first key: the features are the keys, each once
     feats = dict.fromkeys([k for p in parts for k in p[KEYS]])
     inner = tuple(dict.fromkeys(pairwise(folds)))
     if len(runs) == 1 or width > 6:
-        return tuple(parts), (), tuple(feats), width, (folds[0],), (folds[-1],), inner
+        last = parts[-1]
+        return (tuple(parts), (), tuple(feats), width, first[KEYS] if len(first[KEYS]) == 1 else (folds[0],),
+                last[KEYS] if len(last[KEYS]) == 1 else (folds[-1],), inner)
     surface = "".join([p[SURFACE] for p in parts])
     lower = "".join(folds)
     joined = keys(lower) or (lower,)
@@ -833,8 +836,11 @@ class LangCache:
             # case does (most) folds as it does, without the normalisations again
             folded = own if lower == word or word.casefold() == lower.casefold() else fold(word)
             keys = (own,)
+            # one tuple for the keys, heads and tails when the fold is the only key (most),
+            # rather than three equal ones: fewer for the collection after a cold pass to walk
+            heads = keys if own == folded else (folded,)
             infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
-                           (folded,), (folded,), ())
+                           heads, heads, ())
             # filed here (one feature, and a surface): a call of ``_file`` a word cost more
             filed = rev.get(own)
             # (a lower-case word filed under its fold as its keys, as ``_file_each`` does)
