@@ -568,14 +568,17 @@ def _analyse_ascii(chunk: str, keys: Callable[[str], tuple[str, ...] | None]) ->
     width = len(parts)
     first = parts[0]
     if width == 1:
-        heads = (first[FOLD],)
+        # a word whose only key is its fold (most) has its keys as its heads: one tuple
+        heads = first[KEYS] if len(first[KEYS]) == 1 else (first[FOLD],)
         return (first,), (), first[KEYS], 1, heads, heads, ()
     folds = [p[FOLD] for p in parts]
     # the fold is a word's first key: the features are the keys, each once
     feats = dict.fromkeys([k for p in parts for k in p[KEYS]])
     inner = tuple(dict.fromkeys(pairwise(folds)))
     if len(runs) == 1 or width > 6:
-        return tuple(parts), (), tuple(feats), width, (folds[0],), (folds[-1],), inner
+        last = parts[-1]
+        return (tuple(parts), (), tuple(feats), width, first[KEYS] if len(first[KEYS]) == 1 else (folds[0],),
+                last[KEYS] if len(last[KEYS]) == 1 else (folds[-1],), inner)
     surface = "".join([p[SURFACE] for p in parts])
     lower = "".join(folds)
     joined = keys(lower) or (lower,)
@@ -833,11 +836,15 @@ class LangCache:
             # case does (most) folds as it does, without the normalisations again
             folded = own if lower == word or word.casefold() == lower.casefold() else fold(word)
             keys = (own,)
+            # one tuple for the keys, heads and tails when the fold is the only key (most),
+            # rather than three equal ones: fewer for the collection after a cold pass to walk
+            heads = keys if own == folded else (folded,)
             infos[word] = (((0, len(word), word, folded, keys),), (), keys if own == folded else (own, folded), 1,
-                           (folded,), (folded,), ())
+                           heads, heads, ())
             # filed here (one feature, and a surface): a call of ``_file`` a word cost more
             filed = rev.get(own)
-            rev[own] = (word,) if filed is None else (*filed, word)
+            # (a lower-case word filed under its fold as its keys, as ``_file_each`` does)
+            rev[own] = (keys if own == word else (word,)) if filed is None else (*filed, word)
             if surfaced:
                 tag = SURFACE_TAG + word
                 filed = rev.get(tag)
@@ -852,11 +859,26 @@ class LangCache:
         # ``analyse_word``: the table's keys, or the fold alone (the same tuple as heads); the
         # keys are the features too
         keys = list(map((_EN_KEYS or english_key_table()).get, folds, heads))
-        # ``zip`` makes the tuples: each word's one part, and its analysis
-        parts = zip(zip(repeat(0), map(len, words), words, folds, keys))
+        # ``zip`` makes the tuples: each word's one part, and its analysis. The parts are
+        # made in a pass of their own, before the tuples that hold them (nested, ``zip``
+        # makes its tuple before it asks for the items): the collection after a cold pass
+        # then stops tracking more of them (measured after the benchmark's, alerts: ~4 000
+        # tuples fewer left tracked, for every later full collection to walk)
+        parts = list(zip(list(zip(repeat(0), map(len, words), words, folds, keys))))
         infos = zip(parts, repeat(()), keys, repeat(1), heads, heads, repeat(()))
         self.chunks.update(zip(words, infos, strict=True))
-        _file_each(self.rev, keys, words)
+        # ``_file_each``, a lower-case word filed first under its own fold as its heads
+        # (``("said",)``, equal to ``(chunk,)``), whatever its keys: one tuple fewer for
+        # each to keep, and for the collection after a cold pass to walk
+        rev = self.rev
+        get = rev.get
+        for feats, chunk, head in zip(keys, words, heads, strict=True):
+            for feature in feats:
+                filed = get(feature)
+                if filed is None:
+                    rev[feature] = head if feature == chunk else (chunk,)
+                else:
+                    rev[feature] = (*filed, chunk)
         if self.surfaced:
             _file(self.rev, map(SURFACE_TAG.__add__, words), words)
 
@@ -877,7 +899,15 @@ class LangCache:
         info = self.chunks[chunk] = analyse_word(chunk, self.lang)
         keys = info[PARTS][0][KEYS]
         _file(self.rev, (*keys, SURFACE_TAG + chunk) if self.surfaced else keys, repeat(chunk))
+        self._own_heads(chunk, info[HEADS])
         return info
+
+    def _own_heads(self, chunk: str, heads: tuple[str, ...]) -> None:
+        """After a chunk of one word is filed: when it is a lower-case word the index did not
+        hold (filed alone under its fold), filed there as its ``heads`` (``("said",)``), one
+        tuple fewer to keep and to collect (as ``_add_english_words`` files one)."""
+        if heads[0] == chunk and self.rev.get(chunk) == heads:
+            self.rev[chunk] = heads
 
     def _add_other(self, chunk: str) -> ChunkInfo:
         """``add`` of a new chunk that is not one plain word."""
@@ -900,6 +930,7 @@ class LangCache:
             # one word with punctuation: its features and its surface
             surface = (SURFACE_TAG + info[PARTS][0][SURFACE],) if self.surfaced else ()
             _file(self.rev, (*info[FEATS], *surface), repeat(chunk))
+            self._own_heads(chunk, info[HEADS])
             return info
         features = set(info[FEATS])
         if self.surfaced:
@@ -971,7 +1002,13 @@ def _file_each(rev: dict[str, tuple[str, ...]], features: Iterable[tuple[str, ..
     for feats, chunk in zip(features, chunks, strict=False):
         for feature in feats:
             filed = get(feature)
-            rev[feature] = (chunk,) if filed is None else (*filed, chunk)
+            if filed is None:
+                # a lower-case word whose one feature is itself (``said``, features
+                # ``("said",)``) is filed under it as that tuple, the analysis's own: equal
+                # to ``(chunk,)``, and one tuple fewer to keep and to collect
+                rev[feature] = feats if feature == chunk and len(feats) == 1 else (chunk,)
+            else:
+                rev[feature] = (*filed, chunk)
 
 
 #: a ``ChunkInfo``'s features
