@@ -153,8 +153,12 @@ def sentence_bounds(text: str, position: int) -> tuple[int, int]:
     tries the expression at every mark of the text (as many as a tenth of the instructions
     of reading every match of a story)."""
     low = position
+    back = _BACK
     while True:
-        low = max(0, low - _BACK)
+        # twice as far back each time: a long text without a sentence end before the hit
+        # costs a few searches, not one for every ``_BACK`` characters of it
+        low = max(0, low - back)
+        back *= 2
         # (a step or two back: the blank before a word)
         while low and (text[low - 1] in _TAKEN or text[low - 1].isspace()):
             low -= 1

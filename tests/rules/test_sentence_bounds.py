@@ -104,3 +104,21 @@ def test_places_equal_those_of_the_split_text(back: int, monkeypatch: pytest.Mon
                 assert by_value.setdefault(place, place) is place
             # a second call (places already known) gives the same
             assert story.places(_FIELD, spans[::-1]) == got[::-1]
+
+
+def test_a_long_text_without_a_sentence_end_takes_few_searches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Looking back twice as far each time: a hit near the end of ~1 MB with no sentence end
+    before it costs a handful of searches, not one for every ``_BACK`` characters (which made
+    such a text quadratic: ~0.26 s a hit at 200 KB)."""
+    calls = []
+    search = snippets._search_end
+
+    def counted(text: str, at: int) -> object:
+        calls.append(at)
+        return search(text, at)
+
+    monkeypatch.setattr(snippets, "_search_end", counted)
+    text = "word " * 200_000 + "end. More here"
+    position = len(text) - 20
+    assert sentence_bounds(text, position) == (0, len(text) - len("More here"))
+    assert len(calls) <= 20
