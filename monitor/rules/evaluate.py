@@ -335,9 +335,10 @@ class Evaluation:
         # terms of a match read were found there without their positions, ``_present_of``):
         # its keys then each once, which finds the same occurrences
         lookup = self._lookups.get(key) if len(alts) == 1 else None
-        if lookup is None and len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA:
-            lookup = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],), word_keys(alts[0][0].text,
-                                                                                                   doc.lang)
+        if lookup is None:
+            fields: tuple[Field, ...] = DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],)
+            if len(alts) == 1 and len(alts[0]) == 1 and alts[0][0].mode == _LEMMA:
+                lookup = fields, word_keys(alts[0][0].text, doc.lang)
         if lookup is not None:
             fields, keys = lookup
             feats_of = doc.field_feats
@@ -350,7 +351,7 @@ class Evaluation:
                     else:
                         out = doc.fields[f].word_occs(keys, feats, f)
         else:
-            out = self._occ_in_fields(DEFAULT_FIELDS if term.field is None else (FIELD_OF[term.field],), alts)
+            out = self._occ_in_fields(fields, alts)
         self._memo[key] = out
         # once its occurrences are known, they say whether the term is there
         self._present[key] = bool(out)
